@@ -1,0 +1,11 @@
+# The two Quickstart commands: `make run` and `make test`. Both set everything up first.
+.PHONY: setup run test
+
+setup:
+	./scripts/setup.sh
+
+run: setup
+	.venv/bin/facetrust demo
+
+test:
+	./scripts/test.sh

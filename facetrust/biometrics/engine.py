@@ -1,0 +1,209 @@
+"""The biometric engine: image bytes in; face, quality, template and calibrated decisions out.
+
+One object holds the loaded models (they are expensive to load, cheap to call) and is safe to share
+between threads. Everything here is a pure function of its inputs and the model files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facetrust.biometrics import calibration as calibration_mod
+from facetrust.biometrics import modelfiles
+from facetrust.biometrics.calibration import Calibration
+from facetrust.biometrics.detect import DetectedFace, YuNetDetector, choose_subject
+from facetrust.biometrics.embed import SFaceEmbedder
+from facetrust.biometrics.errors import CalibrationError, FaceNotUsable
+from facetrust.biometrics.intake import DecodedImage, decode_image
+from facetrust.biometrics.landmarks import FaceGeometry, LandmarkModel
+from facetrust.biometrics.quality import QualityReport, QualityThresholds, Reason, assess
+from facetrust.biometrics.templates import Template, similarity
+from facetrust.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class FaceAnalysis:
+    """Everything the engine saw in one image. ``template`` is set whenever a face was found,
+    even one that failed the quality gate: callers decide whether soft reasons are acceptable."""
+
+    width: int
+    height: int
+    faces_found: int
+    subject: DetectedFace | None
+    geometry: FaceGeometry | None
+    quality: QualityReport
+    template: Template | None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def require_usable(self) -> Template:
+        """The template, or FaceNotUsable with every quality reason."""
+        if self.template is None or not self.quality.passed:
+            raise FaceNotUsable(
+                self.quality.message() or "no usable face", list(self.quality.reasons)
+            )
+        return self.template
+
+
+@dataclass(frozen=True)
+class MatchDecision:
+    match: bool
+    score: float
+    threshold: float
+    profile: str
+    target_fmr: float
+    model_id: str
+    calibration_id: str
+
+    def as_dict(self) -> dict:
+        return {
+            "match": self.match,
+            "score": round(self.score, 6),
+            "threshold": round(self.threshold, 6),
+            "profile": self.profile,
+            "target_fmr": self.target_fmr,
+            "model_id": self.model_id,
+            "calibration_id": self.calibration_id,
+        }
+
+
+class FaceEngine:
+    def __init__(
+        self,
+        models_dir: Path,
+        settings: Settings,
+        calibration: Calibration | None = None,
+    ) -> None:
+        cv2.setNumThreads(settings.threads)
+        self.detector = YuNetDetector(
+            modelfiles.require(models_dir, "face_detection_yunet_2023mar.onnx"),
+            settings.detector_score_threshold,
+            settings.detector_max_side,
+        )
+        self.landmarks = LandmarkModel(
+            modelfiles.require(models_dir, "shape_predictor_68_face_landmarks.dat")
+        )
+        self.embedder = SFaceEmbedder(
+            modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx")
+        )
+        self._calibration = calibration
+        self.settings = settings
+        self.limits = QualityThresholds(
+            min_face_px=settings.min_face_px,
+            min_detector_confidence=settings.min_detector_confidence,
+            min_sharpness=settings.min_sharpness,
+            min_brightness=settings.min_brightness,
+            max_brightness=settings.max_brightness,
+            max_yaw_deg=settings.max_yaw_deg,
+            max_pitch_deg=settings.max_pitch_deg,
+            max_roll_deg=settings.max_roll_deg,
+            min_eye_openness=settings.min_eye_openness,
+            second_face_ratio=settings.second_face_ratio,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> "FaceEngine":
+        settings = settings or get_settings()
+        return cls(settings.resolved_models_dir, settings)
+
+    @property
+    def calibration(self) -> Calibration:
+        """The decision thresholds; loaded on first use, since extraction alone needs none."""
+        if self._calibration is None:
+            self._calibration = calibration_mod.load()
+        if self._calibration.model_id != self.embedder.model_id:
+            raise CalibrationError(
+                f"calibration {self._calibration.calibration_id} is for model "
+                f"{self._calibration.model_id}, not {self.embedder.model_id}"
+            )
+        return self._calibration
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def decode(self, data: bytes) -> DecodedImage:
+        return decode_image(
+            data,
+            max_bytes=self.settings.max_image_bytes,
+            max_pixels=self.settings.max_image_pixels,
+            min_side=self.settings.min_image_side,
+        )
+
+    def analyse_pixels(self, image: np.ndarray) -> FaceAnalysis:
+        """Detect, choose the subject, align, measure quality and embed one BGR image."""
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        faces = self.detector.detect(image)
+        subject = choose_subject(faces, image.shape)
+        t1 = time.perf_counter()
+        timings["detect"] = (t1 - t0) * 1000
+        height, width = image.shape[:2]
+        if subject is None:
+            return FaceAnalysis(width, height, 0, None, None, QualityReport([Reason.NO_FACE]), None, timings)
+        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        geometry = self.landmarks.geometry(rgb, subject)
+        crop = self.embedder.align(image, subject, geometry.points)
+        report = assess(faces, subject, crop, geometry, self.limits)
+        t2 = time.perf_counter()
+        timings["quality"] = (t2 - t1) * 1000
+        template = Template(self.embedder.model_id, self.embedder.embed_crop(crop))
+        timings["embed"] = (time.perf_counter() - t2) * 1000
+        return FaceAnalysis(width, height, len(faces), subject, geometry, report, template, timings)
+
+    def analyse(self, data: bytes) -> FaceAnalysis:
+        t0 = time.perf_counter()
+        decoded = self.decode(data)
+        decode_ms = (time.perf_counter() - t0) * 1000
+        analysis = self.analyse_pixels(decoded.pixels)
+        analysis.timings_ms["decode"] = decode_ms
+        return analysis
+
+    def compare(self, a: Template, b: Template, profile: str) -> MatchDecision:
+        prof = self.calibration.profile(profile)
+        if a.model_id != self.calibration.model_id:
+            # similarity() checks a against b; this checks both against the calibration.
+            similarity(a, Template(self.calibration.model_id, np.ones(1)))
+        score = similarity(a, b)
+        return MatchDecision(
+            match=score > prof.threshold,
+            score=score,
+            threshold=prof.threshold,
+            profile=prof.name,
+            target_fmr=prof.target_fmr,
+            model_id=a.model_id,
+            calibration_id=self.calibration.calibration_id,
+        )
+
+
+@dataclass(frozen=True)
+class Verification:
+    decision: MatchDecision
+    quality: tuple[QualityReport, QualityReport]
+
+    def as_dict(self) -> dict:
+        return {
+            **self.decision.as_dict(),
+            "quality": [
+                {"passed": q.passed, "reasons": q.reasons,
+                 "measures": {k: round(v, 3) for k, v in q.measures.items()}}
+                for q in self.quality
+            ],
+        }
+
+
+def verify(engine: FaceEngine, image_a: bytes, image_b: bytes, profile: str) -> Verification:
+    """1:1 verification of two images. A missing face is an error; softer quality problems are
+    reported beside the decision so the caller's policy (strict for enrolment, lenient for an
+    archive photo) decides what to do with them."""
+    engine.calibration.profile(profile)  # unknown profile: fail before the expensive work
+    analyses = [engine.analyse(image_a), engine.analyse(image_b)]
+    for which, analysis in zip(("first", "second"), analyses):
+        if analysis.template is None:
+            raise FaceNotUsable(f"no face was found in the {which} image", [Reason.NO_FACE])
+    decision = engine.compare(analyses[0].template, analyses[1].template, profile)  # type: ignore[arg-type]
+    return Verification(decision, (analyses[0].quality, analyses[1].quality))

@@ -1,0 +1,65 @@
+"""Typed errors of the biometric engine, each with a stable machine-readable code.
+
+The message says what is wrong with the input in words a client can act on; it never contains face
+data or a stack trace.
+"""
+
+from __future__ import annotations
+
+
+class BiometricError(ValueError):
+    code = "biometric_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class ImageEmpty(BiometricError):
+    code = "image_empty"
+
+
+class ImageTooLarge(BiometricError):
+    """Too many bytes, or too many pixels (a decompression bomb looks like the second)."""
+
+    code = "image_too_large"
+
+
+class ImageTooSmall(BiometricError):
+    code = "image_too_small"
+
+
+class ImageFormatUnsupported(BiometricError):
+    code = "image_format_unsupported"
+
+
+class ImageUnreadable(BiometricError):
+    """Corrupt or truncated data of a supported format, or not an image at all."""
+
+    code = "image_unreadable"
+
+
+class FaceNotUsable(BiometricError):
+    """The image decoded but its face failed the quality gate; ``reasons`` lists why."""
+
+    code = "face_not_usable"
+
+    def __init__(self, message: str, reasons: list[str]) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+
+    def as_dict(self) -> dict:  # type: ignore[override]
+        return {"code": self.code, "message": self.message, "reasons": self.reasons}
+
+
+class TemplateMismatch(BiometricError):
+    """Two templates from different models or model versions cannot be compared."""
+
+    code = "template_model_mismatch"
+
+
+class CalibrationError(BiometricError):
+    code = "calibration_invalid"

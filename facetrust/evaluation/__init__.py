@@ -1,0 +1,1 @@
+"""Evaluation and benchmark commands: measured figures, not tests."""

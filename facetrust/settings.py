@@ -1,0 +1,65 @@
+"""One typed settings object, read from FACETRUST_* environment variables.
+
+Defaults run the embedded mode with no other service. Every limit or threshold that a deployment may
+want to change lives here rather than as a literal in the code that uses it.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "facetrust"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FACETRUST_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    # Model weights live outside the repository; by default under the data directory.
+    models_dir: Path | None = None
+    # Real face data for tests and evaluation (never copied into the repository).
+    shared_data: Path = REPO_ROOT.parent / "shared" / "data"
+
+    # Image intake limits.
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 40_000_000
+    min_image_side: int = 32
+
+    # Detection.
+    detector_score_threshold: float = 0.5
+    detector_max_side: int = 640
+
+    # Quality gate.
+    min_face_px: int = 60
+    min_detector_confidence: float = 0.8
+    min_sharpness: float = 9.0
+    min_brightness: float = 35.0
+    max_brightness: float = 235.0
+    max_yaw_deg: float = 40.0
+    max_pitch_deg: float = 30.0
+    max_roll_deg: float = 30.0
+    min_eye_openness: float = 0.12
+    # A second face this large relative to the subject makes the capture ambiguous.
+    second_face_ratio: float = 0.5
+
+    # Computation.
+    threads: int = 2
+
+    @property
+    def resolved_models_dir(self) -> Path:
+        return self.models_dir or (self.data_dir / "models")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

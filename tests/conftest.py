@@ -1,0 +1,43 @@
+"""Shared fixtures: the real face data (found through FACETRUST_SHARED_DATA) and one loaded engine.
+
+Without the data the face tests skip with a reason, unless FACETRUST_REQUIRE_DATA is set (CI sets it),
+in which case a missing data folder is an error: a silently skipped suite proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from facetrust.settings import get_settings
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    path = get_settings().shared_data
+    if not (path / "lfw-dev" / "images").is_dir():
+        message = f"shared face data not found at {path} (set FACETRUST_SHARED_DATA)"
+        if os.environ.get("FACETRUST_REQUIRE_DATA"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def lfw(shared_data: Path) -> Path:
+    return shared_data / "lfw-dev" / "images"
+
+
+@pytest.fixture(scope="session")
+def lfw_bytes(lfw: Path):
+    """Read an LFW image by its relative path, e.g. lfw_bytes("Bono/Bono_0001.jpg")."""
+    return lambda rel: (lfw / rel).read_bytes()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from facetrust.biometrics.engine import FaceEngine
+
+    return FaceEngine.from_settings()
