@@ -90,11 +90,14 @@ def test_extreme_pose_and_low_confidence_on_a_strongly_tilted_head(engine, face)
     assert Reason.LOW_CONFIDENCE in found
 
 
-def test_extreme_yaw_on_a_turned_head(engine, shared_data):
-    # frame 60 of d0.mp4: the man looks far to the side (eyes and head turned)
-    geometry = engine.analyse(png(clip_frame(shared_data, "d0.mp4", 60))).geometry
-    frontal = engine.analyse(png(clip_frame(shared_data, "d0.mp4", 72))).geometry
-    assert abs(geometry.yaw) > abs(frontal.yaw) + 10
+def test_yaw_follows_a_turned_head_and_ignores_an_open_mouth(engine, shared_data):
+    # d3.mp4 (checked by eye): frame 261 turned to her left, frame 21 to her right;
+    # d18.mp4 frame 83 looks straight ahead with the mouth wide open.
+    yaw = {i: engine.analyse(png(clip_frame(shared_data, "d3.mp4", i))).geometry.yaw for i in (261, 21)}
+    open_mouth = engine.analyse(png(clip_frame(shared_data, "d18.mp4", 83))).geometry
+    assert yaw[261] * yaw[21] < 0
+    assert min(abs(yaw[261]), abs(yaw[21])) > 15
+    assert abs(open_mouth.yaw) < 10 and open_mouth.mouth_openness > 0.3
 
 
 def test_low_confidence_on_a_photo_negative(engine, face):

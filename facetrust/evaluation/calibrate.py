@@ -15,7 +15,7 @@ from facetrust.evaluation import lfw, metrics
 
 def calibrate_folder(images_dir: Path, workers: int, source: str) -> Calibration:
     files = lfw.list_images(images_dir)
-    results = lfw.extract_all("facetrust", images_dir, files, workers)
+    results = lfw.extract_all("facetrust", images_dir, files, workers, threads=1)
     valid = np.array([r.vector is not None for r in results])
     x = np.stack([r.vector if r.vector is not None else np.zeros(128) for r in results])
     x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -1,7 +1,7 @@
 """Per-image template extraction for evaluation, ours and the face_recognition peer's.
 
-Both run the same way (worker processes with one thread each, timed per image from the file's bytes
-to the template), so that their speed ratio is measured in the same run on the same images. Each
+Both run the same way (the same worker processes and threads per worker, timed per image from the
+file's bytes to the template), so that their speed ratio is measured in the same run on the same images. Each
 worker builds its models once in its initialiser.
 """
 
@@ -24,11 +24,11 @@ class Extracted:
 
 
 class _FaceTrust:
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:
         from facetrust.biometrics.engine import FaceEngine
         from facetrust.settings import get_settings
 
-        settings = get_settings().model_copy(update={"threads": 1})
+        settings = get_settings().model_copy(update={"threads": threads})
         self.engine = FaceEngine.from_settings(settings)
 
     def extract(self, path: Path) -> Extracted:
@@ -47,7 +47,7 @@ class _FaceRecognition:
     vector; the caller negates distances). Of several faces, the one nearest the centre is used,
     the same rule our pipeline applies."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int) -> None:  # dlib's HOG and ResNet take no thread setting
         import face_recognition  # installed for evaluation only (see README)
 
         self.fr = face_recognition
@@ -67,12 +67,12 @@ class _FaceRecognition:
 _worker: _FaceTrust | _FaceRecognition | None = None
 
 
-def init_worker(system: str) -> None:
+def init_worker(system: str, threads: int) -> None:
     global _worker
     import cv2
 
-    cv2.setNumThreads(1)
-    _worker = _FaceTrust() if system == "facetrust" else _FaceRecognition()
+    cv2.setNumThreads(threads)
+    _worker = _FaceTrust(threads) if system == "facetrust" else _FaceRecognition(threads)
 
 
 def extract(path: Path) -> Extracted:

@@ -14,7 +14,6 @@ its own false-match rate at the global thresholds, to expose demographic differe
 from __future__ import annotations
 
 import multiprocessing
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,10 +70,12 @@ def list_images(images_dir: Path) -> list[str]:
     )
 
 
-def extract_all(system: str, images_dir: Path, files: list[str], workers: int) -> list[extractors.Extracted]:
+def extract_all(
+    system: str, images_dir: Path, files: list[str], workers: int, threads: int
+) -> list[extractors.Extracted]:
     ctx = multiprocessing.get_context("spawn")
     paths = [images_dir / f for f in files]
-    with ctx.Pool(workers, initializer=extractors.init_worker, initargs=(system,)) as pool:
+    with ctx.Pool(workers, initializer=extractors.init_worker, initargs=(system, threads)) as pool:
         results = list(
             tqdm(
                 pool.imap(extractors.extract, paths, chunksize=8),
@@ -175,6 +176,7 @@ def run(
     peer: str | None,
     subset_file: Path | None,
     workers: int,
+    threads: int,
     max_impostors: int,
     plot: Path | None,
 ) -> dict[str, Any]:
@@ -193,11 +195,11 @@ def run(
             "subset_file": str(subset_file) if subset_file else None,
         },
         "workers": workers,
-        "threads_per_worker": 1,
+        "threads_per_worker": threads,
     }
     curves = {}
     for system, distance in systems:
-        results = extract_all(system, images_dir, files, workers)
+        results = extract_all(system, images_dir, files, workers, threads)
         sys_report, (gen, imp) = evaluate_system(results, files, pairs, distance, subset, max_impostors)
         curves[system] = metrics.det_curve(gen, imp)
         if system == "facetrust":
@@ -216,10 +218,6 @@ def run(
 
         det_plot(curves, plot)
     return report
-
-
-def default_workers() -> int:
-    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _system_lines(name: str, r: dict[str, Any]) -> list[str]:
