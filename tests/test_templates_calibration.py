@@ -99,3 +99,27 @@ def test_shipped_calibration_names_its_provenance():
     assert set(cal.profiles) == {"kyc", "payment", "credit"}
     assert cal.provenance["impostor_scores"] >= 10 / 1e-5
     assert "LFW" in cal.provenance["source"]
+
+
+def test_dlib_second_model_makes_its_own_templates(engine, lfw_bytes):
+    import cv2
+
+    from facetrust.biometrics import modelfiles
+    from facetrust.biometrics.embed import DlibEmbedder
+
+    models = engine.settings.resolved_models_dir
+    dlib_model = DlibEmbedder(
+        modelfiles.require(models, "dlib_face_recognition_resnet_model_v1.dat"),
+        modelfiles.require(models, "shape_predictor_5_face_landmarks.dat"),
+    )
+
+    def template(rel: str) -> Template:
+        image = engine.decode(lfw_bytes(rel)).pixels
+        face = engine.analyse_pixels(image).subject
+        return dlib_model.template(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), face)
+
+    a, b, c = (template(r) for r in ("Bono/Bono_0001.jpg", "Bono/Bono_0002.jpg", "Colin_Powell/Colin_Powell_0001.jpg"))
+    assert a.model_id == "dlib-resnet-v1"
+    assert similarity(a, b) > similarity(a, c)
+    with pytest.raises(TemplateMismatch):
+        similarity(a, engine.analyse(lfw_bytes("Bono/Bono_0001.jpg")).template)

@@ -18,7 +18,7 @@ from facetrust.biometrics import modelfiles
 from facetrust.biometrics.calibration import Calibration
 from facetrust.biometrics.detect import DetectedFace, YuNetDetector, choose_subject
 from facetrust.biometrics.embed import SFaceEmbedder
-from facetrust.biometrics.errors import CalibrationError, FaceNotUsable
+from facetrust.biometrics.errors import CalibrationError, FaceNotUsable, TemplateMismatch
 from facetrust.biometrics.intake import DecodedImage, decode_image
 from facetrust.biometrics.landmarks import FaceGeometry, LandmarkModel
 from facetrust.biometrics.quality import QualityReport, QualityThresholds, Reason, assess
@@ -166,9 +166,11 @@ class FaceEngine:
     def compare(self, a: Template, b: Template, profile: str) -> MatchDecision:
         prof = self.calibration.profile(profile)
         if a.model_id != self.calibration.model_id:
-            # similarity() checks a against b; this checks both against the calibration.
-            similarity(a, Template(self.calibration.model_id, np.ones(1)))
-        score = similarity(a, b)
+            raise TemplateMismatch(
+                f"template of model {a.model_id!r} cannot be scored with a calibration for "
+                f"{self.calibration.model_id!r}; re-enrol the face with the current model"
+            )
+        score = similarity(a, b)  # also refuses b of another model
         return MatchDecision(
             match=score > prof.threshold,
             score=score,
