@@ -9,12 +9,13 @@ the quality gate applies its own, stricter confidence rule to the chosen face.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from facetrust.biometrics.perthread import PerThread
 
 
 @dataclass(frozen=True)
@@ -49,19 +50,10 @@ class YuNetDetector:
     model_id = "yunet-2023mar"
 
     def __init__(self, model_path: Path, score_threshold: float, max_side: int) -> None:
-        self._model_path = str(model_path)
-        self._score_threshold = score_threshold
         self._max_side = max_side
-        self._local = threading.local()
-
-    def _detector(self) -> cv2.FaceDetectorYN:
-        det = getattr(self._local, "det", None)
-        if det is None:
-            det = cv2.FaceDetectorYN.create(
-                self._model_path, "", (320, 320), self._score_threshold, 0.3, 5000
-            )
-            self._local.det = det
-        return det
+        self._detector = PerThread(
+            lambda: cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 5000)
+        )
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         h, w = image.shape[:2]
@@ -69,7 +61,7 @@ class YuNetDetector:
         small = image
         if scale < 1.0:
             small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        det = self._detector()
+        det = self._detector.get()
         det.setInputSize((small.shape[1], small.shape[0]))
         _, rows = det.detect(small)
         if rows is None:

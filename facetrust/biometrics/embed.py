@@ -10,7 +10,6 @@ tried, doubled the embedding cost for a gain no larger.)
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import cv2
@@ -19,6 +18,7 @@ import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
 from facetrust.biometrics.landmarks import dlib_box_from_yunet
+from facetrust.biometrics.perthread import PerThread
 from facetrust.biometrics.templates import Template
 
 SFACE_INPUT = 112
@@ -53,22 +53,14 @@ class SFaceEmbedder:
     model_id = "sface-2021dec/align-mean5"
 
     def __init__(self, model_path: Path) -> None:
-        self._model_path = str(model_path)
-        self._local = threading.local()
-
-    def _recognizer(self) -> cv2.FaceRecognizerSF:
-        rec = getattr(self._local, "rec", None)
-        if rec is None:
-            rec = cv2.FaceRecognizerSF.create(self._model_path, "")
-            self._local.rec = rec
-        return rec
+        self._recognizer = PerThread(lambda: cv2.FaceRecognizerSF.create(str(model_path), ""))
 
     def align(self, image: np.ndarray, face: DetectedFace, points68: np.ndarray) -> np.ndarray:
         five = (face.landmarks.astype(np.float32) + five_points_from_68(points68)) / 2.0
         return align(image, five)
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
-        return self._recognizer().feature(crop).ravel()
+        return self._recognizer.get().feature(crop).ravel()
 
 
 class DlibEmbedder:
@@ -80,17 +72,11 @@ class DlibEmbedder:
     model_id = "dlib-resnet-v1"
 
     def __init__(self, model_path: Path, shape5_path: Path) -> None:
-        self._paths = (str(model_path), str(shape5_path))
-        self._local = threading.local()
-
-    def _objects(self) -> tuple[dlib.face_recognition_model_v1, dlib.shape_predictor]:
-        objs = getattr(self._local, "objs", None)
-        if objs is None:
-            objs = (dlib.face_recognition_model_v1(self._paths[0]), dlib.shape_predictor(self._paths[1]))
-            self._local.objs = objs
-        return objs
+        self._models = PerThread(
+            lambda: (dlib.face_recognition_model_v1(str(model_path)), dlib.shape_predictor(str(shape5_path)))
+        )
 
     def template(self, rgb: np.ndarray, face: DetectedFace) -> Template:
-        model, shape5 = self._objects()
+        model, shape5 = self._models.get()
         shape = shape5(rgb, dlib_box_from_yunet(face))
         return Template(self.model_id, np.array(model.compute_face_descriptor(rgb, shape)))

@@ -7,7 +7,6 @@ rebuilt from YuNet's eye and mouth landmarks into the shape the predictor expect
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import dlib
 import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
+from facetrust.biometrics.perthread import PerThread
 
 # Nose-tip drop below the eye line, in inter-ocular distances, of a face looking straight ahead
 # (median over LFW development images), and the nose's depth in the same unit (anthropometric).
@@ -88,15 +88,7 @@ class LandmarkModel:
     model_id = "dlib-shape-predictor-68"
 
     def __init__(self, model_path: Path) -> None:
-        self._model_path = str(model_path)
-        self._local = threading.local()
-
-    def _predictor(self) -> dlib.shape_predictor:
-        pred = getattr(self._local, "pred", None)
-        if pred is None:
-            pred = dlib.shape_predictor(self._model_path)
-            self._local.pred = pred
-        return pred
+        self._predictor = PerThread(lambda: dlib.shape_predictor(str(model_path)))
 
     def geometry(self, rgb: np.ndarray, face: DetectedFace) -> FaceGeometry:
         """Landmarks found on a roll-corrected crop (the 68-point model expects an upright face),
@@ -109,7 +101,7 @@ class LandmarkModel:
         upright = cv2.warpAffine(rgb, warp, (side, side), flags=cv2.INTER_LINEAR)
         moved = np.hstack([face.landmarks, np.ones((5, 1))]) @ warp.T
         upright_face = DetectedFace(face.box, moved, face.score)
-        shape = self._predictor()(upright, dlib_box_from_yunet(upright_face))
+        shape = self._predictor.get()(upright, dlib_box_from_yunet(upright_face))
         points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         # YuNet's eye points lag behind a strong tilt; what tilt is left shows in dlib's eyes.
         residual = np.degrees(np.arctan2(*(points[42:48].mean(0) - points[36:42].mean(0))[::-1]))
