@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	.venv/bin/facetrust demo
+	.venv/bin/facetrust serve
 
 test:
 	./scripts/test.sh

@@ -224,6 +224,69 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
     _run(False, body)
 
 
+# ------------------------------------------------------------------------------- service and db
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: FACETRUST_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default: FACETRUST_PORT (8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the HTTP service (embedded SQLite unless FACETRUST_DATABASE_URL says otherwise)."""
+    import uvicorn
+
+    from facetrust.api.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration."""
+
+    def body() -> int:
+        from facetrust.store.migrate import upgrade
+
+        upgrade(get_settings().resolved_database_url)
+        click.echo("database is at the latest schema")
+        return 0
+
+    _run(False, body)
+
+
+@main.group()
+def audit() -> None:
+    """The hash-chained audit log."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+def audit_verify(as_json: bool) -> None:
+    """Check the whole chain; say where it was altered, removed or reordered."""
+
+    def body() -> int:
+        from facetrust.security.audit import verify as verify_chain
+        from facetrust.store.db import make_engine, session_factory
+
+        engine = make_engine(get_settings().resolved_database_url)
+        with session_factory(engine)() as session:
+            report = verify_chain(session)
+        engine.dispose()
+        if as_json:
+            click.echo(json.dumps(report.as_dict()))
+        else:
+            click.echo(f"audit chain intact ({report.records} records)" if report.ok
+                       else f"audit chain BROKEN at record {report.at_seq}: {report.problem}")
+        return 0 if report.ok else EXIT_INPUT_ERROR
+
+    _run(as_json, body)
+
+
 # ------------------------------------------------------------------------------------------ demo
 
 

@@ -30,6 +30,12 @@ class Settings(BaseSettings):
     # Real face data for tests and evaluation (never copied into the repository).
     shared_data: Path = REPO_ROOT.parent / "shared" / "data"
 
+    # Service. Without a database URL the embedded SQLite file under the data directory is used.
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    migrate_on_start: bool = True
+
     # Image intake limits.
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 40_000_000
@@ -54,6 +60,10 @@ class Settings(BaseSettings):
 
     # Computation.
     threads: int = 2
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'facetrust.db'}"
 
     @property
     def resolved_models_dir(self) -> Path:

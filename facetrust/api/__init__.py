@@ -1,0 +1,1 @@
+"""The FastAPI app: mounts each domain's routes, auth dependencies, error mapping."""

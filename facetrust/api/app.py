@@ -1,0 +1,57 @@
+"""The service: `create_app(settings)` builds the FastAPI app over one database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI, Request
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from facetrust import __version__
+from facetrust.api import errors
+from facetrust.settings import Settings, get_settings
+from facetrust.store.db import make_engine, session_factory
+from facetrust.store.migrate import upgrade
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One session, and so one transaction, per request: a route commits once at its end, and any
+    failure rolls everything back, leaving no partial rows."""
+    session = request.app.state.sessions()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    url = settings.resolved_database_url
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if settings.migrate_on_start:
+            upgrade(url)
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = make_engine(url)
+    app.state.sessions = session_factory(app.state.engine)
+    errors.install(app)
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict:
+        """The process is up."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/ready", tags=["operations"])
+    def ready(session: Session = Depends(get_session)) -> dict:
+        """The database answers."""
+        session.execute(text("SELECT 1"))
+        return {"status": "ready", "database": session.get_bind().dialect.name}
+
+    return app

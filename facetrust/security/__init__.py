@@ -1,0 +1,1 @@
+"""Template encryption, keys, request signing, audit chain, rate limits."""

@@ -1,0 +1,87 @@
+"""The append-only, hash-chained audit log, and its verification.
+
+Each record's hash covers its fields and the previous record's hash (SHA-256 over canonical JSON),
+so `verify` can say exactly where the chain was altered: an edited record no longer matches its own
+hash, a removed one leaves a gap in the sequence, and a reordered one no longer links to its
+predecessor. The chain proves integrity against edits through the database; it is not a signature,
+so an attacker able to rewrite the whole tail could recompute it (anchoring the head hash outside
+the database closes that, and is a later step).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from facetrust.security.models import AuditRecord
+
+GENESIS = "0" * 64
+
+
+def _canonical_time(at: dt.datetime) -> str:
+    if at.tzinfo is None:  # SQLite returns naive datetimes; they were stored as UTC
+        at = at.replace(tzinfo=dt.timezone.utc)
+    return at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def record_hash(seq: int, at: dt.datetime, actor: str, action: str, subject: str,
+                purpose: str | None, details: str, prev_hash: str) -> str:
+    body = json.dumps(
+        [seq, _canonical_time(at), actor, action, subject, purpose, details, prev_hash],
+        ensure_ascii=False, separators=(",", ":"),
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def append(session: Session, *, actor: str, action: str, subject: str,
+           purpose: str | None = None, details: dict[str, Any] | None = None) -> AuditRecord:
+    """Add a record to the chain inside the caller's transaction (it commits or rolls back with
+    the change it audits)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Serialise appenders: two transactions must not both extend the same head.
+        session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+    head = session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).scalar_one_or_none()
+    seq = head.seq + 1 if head else 1
+    prev = head.hash if head else GENESIS
+    at = dt.datetime.now(dt.timezone.utc)
+    canonical = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    record = AuditRecord(
+        seq=seq, at=at, actor=actor, action=action, subject=subject, purpose=purpose,
+        details=canonical, prev_hash=prev,
+        hash=record_hash(seq, at, actor, action, subject, purpose, canonical, prev),
+    )
+    session.add(record)
+    session.flush()
+    return record
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    records: int
+    problem: str | None = None
+    at_seq: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "records": self.records, "problem": self.problem, "at_seq": self.at_seq}
+
+
+def verify(session: Session) -> ChainReport:
+    """Walk the chain in sequence order and report the first break."""
+    expected_seq, prev, count = 1, GENESIS, 0
+    for r in session.execute(select(AuditRecord).order_by(AuditRecord.seq)).scalars():
+        count += 1
+        if r.seq != expected_seq:
+            return ChainReport(False, count, f"record {expected_seq} is missing (next is {r.seq})", expected_seq)
+        if r.hash != record_hash(r.seq, r.at, r.actor, r.action, r.subject, r.purpose, r.details, r.prev_hash):
+            return ChainReport(False, count, f"record {r.seq} was altered (its content does not match its hash)", r.seq)
+        if r.prev_hash != prev:
+            return ChainReport(False, count, f"record {r.seq} does not follow record {r.seq - 1} (reordered or replaced)", r.seq)
+        expected_seq, prev = r.seq + 1, r.hash
+    return ChainReport(True, count)

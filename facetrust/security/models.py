@@ -1,0 +1,30 @@
+"""Tables owned by the security package."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from facetrust.store.db import Base
+
+
+class AuditRecord(Base):
+    """One entry of the append-only, hash-chained audit log.
+
+    ``seq`` numbers the chain without gaps; ``prev_hash`` is the previous record's ``hash``, and
+    ``hash`` covers every other field, so an edited, removed or reordered record breaks the chain.
+    """
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    subject: Mapped[str] = mapped_column(String(128), index=True)
+    purpose: Mapped[str | None] = mapped_column(String(64))
+    details: Mapped[str] = mapped_column(Text)  # canonical JSON; never face data
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -1,0 +1,37 @@
+"""The service skeleton: health, readiness, and error responses with stable codes and no traces."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from facetrust.api.app import create_app
+from facetrust.settings import Settings
+
+
+@pytest.fixture()
+def client(tmp_path):
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'svc.db'}")
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+def test_health_and_ready(client):
+    assert client.get("/health").json()["status"] == "ok"
+    body = client.get("/ready").json()
+    assert body == {"status": "ready", "database": "sqlite"}
+
+
+def test_unknown_route_has_a_stable_code(client):
+    r = client.get("/no/such/route")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_has_a_stable_code(client):
+    r = client.post("/health")
+    assert r.status_code == 405 and r.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_openapi_is_served(client):
+    assert client.get("/openapi.json").json()["info"]["title"] == "FaceTrust"
+    assert client.get("/docs").status_code == 200
