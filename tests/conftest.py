@@ -41,3 +41,20 @@ def engine():
     from facetrust.biometrics.engine import FaceEngine
 
     return FaceEngine.from_settings()
+
+
+@pytest.fixture()
+def database_url(tmp_path) -> str:
+    """An empty database for one test: PostgreSQL when FACETRUST_TEST_DATABASE_URL names one
+    (CI runs the suite once on each), else a fresh SQLite file."""
+    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url

@@ -16,8 +16,8 @@ from facetrust.store.migrate import upgrade
 
 
 @pytest.fixture()
-def db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'audit.db'}"
+def db(database_url, monkeypatch):
+    url = database_url
     upgrade(url)
     engine = make_engine(url)
     sessions = session_factory(engine)

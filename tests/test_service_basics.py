@@ -10,16 +10,17 @@ from facetrust.settings import Settings
 
 
 @pytest.fixture()
-def client(tmp_path):
-    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'svc.db'}")
+def client(tmp_path, database_url):
+    settings = Settings(data_dir=tmp_path, database_url=database_url)
     with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         yield c
 
 
-def test_health_and_ready(client):
+def test_health_and_ready(client, database_url):
     assert client.get("/health").json()["status"] == "ok"
     body = client.get("/ready").json()
-    assert body == {"status": "ready", "database": "sqlite"}
+    assert body["status"] == "ready"
+    assert body["database"] == ("postgresql" if database_url.startswith("postgresql") else "sqlite")
 
 
 def test_unknown_route_has_a_stable_code(client):
