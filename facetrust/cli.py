@@ -259,6 +259,67 @@ def db_upgrade() -> None:
     _run(False, body)
 
 
+def _in_transaction(work: Callable[[Any], Any]) -> Any:
+    """Run ``work(session)`` in one committed transaction on the configured database."""
+    from facetrust.store.db import make_engine, session_factory
+    from facetrust.store.migrate import upgrade
+
+    url = get_settings().resolved_database_url
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with session_factory(engine)() as session:
+            result = work(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def tenants() -> None:
+    """Platform tenants (their back ends call the API with an API key)."""
+
+
+@tenants.command("create")
+@click.argument("name")
+def tenants_create(name: str) -> None:
+    """Create a tenant and print its API key (shown once; only its hash is stored)."""
+
+    def body() -> int:
+        from facetrust.identity.service import create_tenant
+
+        tenant, key = _in_transaction(lambda s: create_tenant(s, name))
+        click.echo(json.dumps({"tenant_id": tenant.id, "name": name, "api_key": key}))
+        return 0
+
+    _run(True, body)
+
+
+@main.group()
+def operators() -> None:
+    """Operator credentials."""
+
+
+@operators.command("token")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["risk_analyst", "compliance_officer", "admin"]))
+def operators_token(name: str, role: str) -> None:
+    """Issue a bearer token for an operator with a role (shown once)."""
+
+    def body() -> int:
+        import datetime as dt
+
+        from facetrust.identity.service import create_operator_token
+
+        ttl = dt.timedelta(seconds=get_settings().operator_token_ttl_seconds)
+        token, expires = _in_transaction(lambda s: create_operator_token(s, name, role, ttl))
+        click.echo(json.dumps({"operator": name, "role": role, "token": token, "expires_at": expires.isoformat()}))
+        return 0
+
+    _run(True, body)
+
+
 @main.group()
 def audit() -> None:
     """The hash-chained audit log."""

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     migrate_on_start: bool = True
+    user_token_ttl_seconds: int = 3600
+    operator_token_ttl_seconds: int = 8 * 3600
 
     # Image intake limits.
     max_image_bytes: int = 10 * 1024 * 1024

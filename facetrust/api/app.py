@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from facetrust import __version__
 from facetrust.api import errors
+from facetrust.api.deps import get_session
+from facetrust.identity.routes import router as identity_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One session, and so one transaction, per request: a route commits once at its end, and any
-    failure rolls everything back, leaving no partial rows."""
-    session = request.app.state.sessions()
-    try:
-        yield session
-    finally:
-        session.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -54,4 +45,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         session.execute(text("SELECT 1"))
         return {"status": "ready", "database": session.get_bind().dialect.name}
 
+    app.include_router(identity_router)
     return app

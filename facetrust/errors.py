@@ -1,0 +1,13 @@
+"""The one error type domain services raise for a client-fixable failure.
+
+It carries an HTTP-style status and a stable code, so the API maps it without knowing the domain,
+and the domain never imports the web framework.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra

@@ -1,0 +1,1 @@
+"""Accounts, tenants, operators and their credentials; real-name authentication comes here next."""

@@ -1,0 +1,60 @@
+"""Tables owned by the identity package."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from facetrust.store.db import Base
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Tenant(Base):
+    """A platform (an e-commerce or consumer-finance company) whose back end calls us."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    api_key_hash: Mapped[str] = mapped_column(String(64), unique=True)  # sha256; the key is shown once
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Account(Base):
+    """One end user of one tenant."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("tenant_id", "platform_user_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    platform_user_id: Mapped[str] = mapped_column(String(128))
+    mobile: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | frozen | closed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Credential(Base):
+    """A bearer token, stored only as its hash: a user's (minted by the tenant's back end) or an
+    operator's (with a role)."""
+
+    __tablename__ = "credentials"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # user | operator
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    operator_name: Mapped[str | None] = mapped_column(String(128))
+    role: Mapped[str | None] = mapped_column(String(32))  # risk_analyst | compliance_officer | admin
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,115 @@
+"""Tenants, accounts and bearer credentials. Callable without HTTP: plain values in, rows out.
+
+Secrets (API keys, tokens) are random, shown once, and stored only as SHA-256 hashes, so a copy of
+the database does not let anyone call the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, Credential, Tenant, utcnow
+from facetrust.security import audit
+
+ROLES = ("risk_analyst", "compliance_officer", "admin")
+_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def mask_mobile(mobile: str) -> str:
+    return mobile[:3] + "****" + mobile[-4:]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user (with their account) or an operator (with a role)."""
+
+    kind: str
+    account_id: str | None = None
+    tenant_id: str | None = None
+    operator_name: str | None = None
+    role: str | None = None
+
+    @property
+    def audit_name(self) -> str:
+        return f"account:{self.account_id}" if self.kind == "user" else f"operator:{self.operator_name}"
+
+
+def create_tenant(session: Session, name: str) -> tuple[Tenant, str]:
+    api_key = "ftk_" + secrets.token_urlsafe(32)
+    tenant = Tenant(name=name, api_key_hash=secret_hash(api_key))
+    session.add(tenant)
+    session.flush()
+    audit.append(session, actor="cli", action="tenant.create", subject=f"tenant:{tenant.id}")
+    return tenant, api_key
+
+
+def tenant_by_api_key(session: Session, api_key: str) -> Tenant | None:
+    return session.execute(select(Tenant).where(Tenant.api_key_hash == secret_hash(api_key))).scalar_one_or_none()
+
+
+def register_account(session: Session, tenant: Tenant, platform_user_id: str, mobile: str) -> Account:
+    if not _MOBILE.match(mobile):
+        raise DomainError(422, "mobile_invalid", "the mobile number must be 11 digits starting 13-19")
+    existing = find_account(session, tenant, platform_user_id)
+    if existing is not None:
+        raise DomainError(409, "account_exists", "an account with this platform user id already exists")
+    account = Account(tenant_id=tenant.id, platform_user_id=platform_user_id, mobile=mobile)
+    session.add(account)
+    session.flush()
+    audit.append(session, actor=f"tenant:{tenant.id}", action="account.register", subject=f"account:{account.id}")
+    return account
+
+
+def find_account(session: Session, tenant: Tenant, platform_user_id: str) -> Account | None:
+    return session.execute(
+        select(Account).where(Account.tenant_id == tenant.id, Account.platform_user_id == platform_user_id)
+    ).scalar_one_or_none()
+
+
+def _issue(session: Session, ttl: dt.timedelta, **fields: str | None) -> tuple[str, dt.datetime]:
+    token = "ftu_" + secrets.token_urlsafe(32)
+    expires = utcnow() + ttl
+    session.add(Credential(token_hash=secret_hash(token), expires_at=expires, **fields))
+    return token, expires
+
+
+def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+    account = find_account(session, tenant, platform_user_id)
+    if account is None:  # another tenant's user looks exactly like no user at all
+        raise DomainError(404, "account_not_found", "no account with this platform user id")
+    token, expires = _issue(session, ttl, kind="user", account_id=account.id)
+    audit.append(session, actor=f"tenant:{tenant.id}", action="token.mint", subject=f"account:{account.id}")
+    return token, expires
+
+
+def create_operator_token(session: Session, name: str, role: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+    if role not in ROLES:
+        raise DomainError(422, "role_invalid", f"role must be one of {', '.join(ROLES)}")
+    token, expires = _issue(session, ttl, kind="operator", operator_name=name, role=role)
+    audit.append(session, actor="cli", action="operator.token", subject=f"operator:{name}", details={"role": role})
+    return token, expires
+
+
+def resolve_token(session: Session, token: str) -> Principal | None:
+    cred = session.get(Credential, secret_hash(token))
+    if cred is None:
+        return None
+    expires = cred.expires_at if cred.expires_at.tzinfo else cred.expires_at.replace(tzinfo=dt.timezone.utc)
+    if expires <= utcnow():
+        return None
+    if cred.kind == "user":
+        account = session.get(Account, cred.account_id)
+        return Principal("user", account_id=account.id, tenant_id=account.tenant_id) if account else None
+    return Principal("operator", operator_name=cred.operator_name, role=cred.role)
