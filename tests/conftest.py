@@ -58,3 +58,25 @@ def database_url(tmp_path) -> str:
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
     return url
+
+
+@pytest.fixture()
+def app_ctx(tmp_path, database_url):
+    """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
+    yields (client, app, headers by caller)."""
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from facetrust.api.app import create_app
+    from facetrust.identity import service
+    from facetrust.settings import Settings
+
+    app = create_app(Settings(data_dir=tmp_path, database_url=database_url))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        with app.state.sessions() as s:
+            (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
+            op_token, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=1))
+            s.commit()
+        yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
+                            "op": {"Authorization": f"Bearer {op_token}"}}

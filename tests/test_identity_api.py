@@ -5,24 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from fastapi.testclient import TestClient
 
-from facetrust.api.app import create_app
 from facetrust.identity import service
-from facetrust.settings import Settings
-
-
-@pytest.fixture()
-def app_ctx(tmp_path, database_url):
-    settings = Settings(data_dir=tmp_path, database_url=database_url)
-    app = create_app(settings)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        with app.state.sessions() as s:
-            (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
-            op_token, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=1))
-            s.commit()
-        yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
-                            "op": {"Authorization": f"Bearer {op_token}"}}
 
 
 def register(client, headers, uid="u1", mobile="13812345678"):

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from facetrust import __version__
 from facetrust.api import errors
 from facetrust.api.deps import get_session
+from facetrust.consent.routes import router as consent_router
 from facetrust.identity.routes import router as identity_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
@@ -46,4 +47,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return {"status": "ready", "database": session.get_bind().dialect.name}
 
     app.include_router(identity_router)
+    app.include_router(consent_router)
     return app

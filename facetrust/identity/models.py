@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.store.db import Base
@@ -43,6 +43,8 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | frozen | closed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # From the ID number once real-name authentication succeeds; decides the under-14 rule.
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class Credential(Base):

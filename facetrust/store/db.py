@@ -40,5 +40,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
+    from facetrust.consent import models as _consent  # noqa: F401
     from facetrust.identity import models as _identity  # noqa: F401
     from facetrust.security import models as _security  # noqa: F401

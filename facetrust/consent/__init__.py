@@ -1,0 +1,1 @@
+"""The consent ledger: purposes, notice versions, grants and withdrawals (append-only)."""
