@@ -1,0 +1,99 @@
+"""The outside institutions real-name authentication relies on, behind small interfaces.
+
+Production deployments plug in the identity authority's photo service and a bank's four-element
+verification. This project cannot reach either, so it ships local simulators, named as such
+everywhere they appear (class names, the `source` they report, the README): a citizen registry and
+a bank registry read from a CSV file, with photo files beside it.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from facetrust.errors import DomainError
+from facetrust.identity import idnumber
+
+
+def luhn_ok(card_number: str) -> bool:
+    digits = [int(c) for c in card_number]
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2 == 1:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def validate_card(card_number: str) -> str:
+    value = card_number.replace(" ", "")
+    if not value.isdigit() or not 12 <= len(value) <= 19:
+        raise DomainError(422, "card_number_invalid", "a bank card number is 12 to 19 digits")
+    if not luhn_ok(value):
+        raise DomainError(422, "card_number_invalid", "the bank card number's check digit is wrong")
+    return value
+
+
+@dataclass(frozen=True)
+class ReferencePhoto:
+    image: bytes
+    source: str  # which authority (or simulator) answered
+
+
+class IdentityAuthority(Protocol):
+    def reference_photo(self, name: str, id_number: str) -> ReferencePhoto:
+        """The photo held for this ID number, or DomainError `identity_unknown` /
+        `identity_name_mismatch`."""
+
+
+class BankVerifier(Protocol):
+    def verify_four_elements(self, name: str, id_number: str, card_number: str, mobile: str) -> str:
+        """The answering bank's name when all four elements belong together, else DomainError
+        `bank_elements_mismatch` or `bank_card_unknown`."""
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except OSError as exc:
+        raise RuntimeError(f"cannot read simulator registry {path}: {exc}") from exc
+
+
+class SimulatedCitizenRegistry:
+    """SIMULATOR of the identity authority: `name,id_number,photo` rows, photo paths relative to
+    the CSV file."""
+
+    source = "simulated citizen registry (not a real identity authority)"
+
+    def __init__(self, csv_path: Path) -> None:
+        self._base = csv_path.parent
+        self._rows = {idnumber.validate(r["id_number"]): r for r in _read_csv(csv_path)}
+
+    def reference_photo(self, name: str, id_number: str) -> ReferencePhoto:
+        row = self._rows.get(id_number)
+        if row is None:
+            raise DomainError(404, "identity_unknown", "the identity authority holds no record for this ID number")
+        if row["name"] != name:
+            raise DomainError(422, "identity_name_mismatch", "the name does not match the ID number's record")
+        return ReferencePhoto((self._base / row["photo"]).read_bytes(), self.source)
+
+
+class SimulatedBankRegistry:
+    """SIMULATOR of bank four-element verification: `bank,card_number,name,id_number,mobile` rows."""
+
+    source = "simulated bank registry (not a real bank)"
+
+    def __init__(self, csv_path: Path) -> None:
+        self._rows = {r["card_number"]: r for r in _read_csv(csv_path)}
+
+    def verify_four_elements(self, name: str, id_number: str, card_number: str, mobile: str) -> str:
+        row = self._rows.get(card_number)
+        if row is None:
+            raise DomainError(404, "bank_card_unknown", "no bank recognises this card number")
+        if (row["name"], row["id_number"], row["mobile"]) != (name, id_number, mobile):
+            raise DomainError(422, "bank_elements_mismatch",
+                              "the bank reports that the name, ID number, card and mobile do not belong together")
+        return f"{row['bank']} ({self.source})"
