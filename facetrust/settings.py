@@ -35,6 +35,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     migrate_on_start: bool = True
+    # Master keys for envelope encryption (created on first use, mode 0600).
+    keyring_path: Path | None = None
+    # Outside institutions. Unset: the method answers 503. Set to a CSV: the local SIMULATOR.
+    authority_registry: Path | None = None
+    bank_registry: Path | None = None
+    aml_retention_years: int = 5
     user_token_ttl_seconds: int = 3600
     operator_token_ttl_seconds: int = 8 * 3600
 
@@ -66,6 +72,10 @@ class Settings(BaseSettings):
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'facetrust.db'}"
+
+    @property
+    def resolved_keyring_path(self) -> Path:
+        return self.keyring_path or (self.data_dir / "keys.json")
 
     @property
     def resolved_models_dir(self) -> Path:

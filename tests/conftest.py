@@ -7,6 +7,7 @@ in which case a missing data folder is an error: a silently skipped suite proves
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,8 +61,8 @@ def database_url(tmp_path) -> str:
     return url
 
 
-@pytest.fixture()
-def app_ctx(tmp_path, database_url):
+@contextmanager
+def running_app(tmp_path: Path, database_url: str, **settings):
     """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
     yields (client, app, headers by caller)."""
     import datetime as dt
@@ -72,7 +73,10 @@ def app_ctx(tmp_path, database_url):
     from facetrust.identity import service
     from facetrust.settings import Settings
 
-    app = create_app(Settings(data_dir=tmp_path, database_url=database_url))
+    from facetrust.settings import get_settings
+
+    settings.setdefault("models_dir", get_settings().resolved_models_dir)
+    app = create_app(Settings(data_dir=tmp_path, database_url=database_url, **settings))
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.sessions() as s:
             (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
@@ -80,3 +84,9 @@ def app_ctx(tmp_path, database_url):
             s.commit()
         yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
                             "op": {"Authorization": f"Bearer {op_token}"}}
+
+
+@pytest.fixture()
+def app_ctx(tmp_path, database_url):
+    with running_app(tmp_path, database_url) as ctx:
+        yield ctx

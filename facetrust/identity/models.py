@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Date, DateTime, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.store.db import Base
@@ -45,6 +45,7 @@ class Account(Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # From the ID number once real-name authentication succeeds; decides the under-14 rule.
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    real_name_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Credential(Base):
@@ -60,3 +61,31 @@ class Credential(Base):
     role: Mapped[str | None] = mapped_column(String(32))  # risk_analyst | compliance_officer | admin
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class RealNameAuthentication(Base):
+    """One real-name authentication attempt and its decision, with everything needed to explain and
+    replay it. The identity it names is stored sealed (envelope encryption), with a hash for lookup.
+    Kept for the anti-money-laundering period after the account closes (``retain_until`` is set
+    when it does)."""
+
+    __tablename__ = "real_name_authentications"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # face | bank_card
+    outcome: Mapped[str] = mapped_column(String(16))  # passed | failed
+    reasons: Mapped[str] = mapped_column(Text)  # JSON list of reason codes
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    identity_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    identity_wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128))  # which authority or bank answered
+    model_id: Mapped[str | None] = mapped_column(String(64))
+    calibration_id: Mapped[str | None] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    liveness: Mapped[str] = mapped_column(String(32))  # not_performed until the liveness issue lands
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,13 @@ from facetrust.api.deps import get_session
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Account, Tenant
-from facetrust.identity.schemas import AccountCreate, AccountOut, TokenOut
+import base64
+import binascii
+import json
+
+from facetrust.identity import kyc
+from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
+from facetrust.identity.schemas import AccountCreate, AccountOut, BankCardAuthIn, FaceAuthIn, RealNameOut, TokenOut
 from facetrust.identity.service import Principal
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -54,3 +60,68 @@ def me(p: Principal = Depends(auth.user), session: Session = Depends(get_session
     if account is None:
         raise DomainError(404, "account_not_found", "the account no longer exists")
     return _out(account)
+
+
+def kyc_context(request: Request) -> kyc.KycContext:
+    """Built once per app: loading the face models takes a moment."""
+    ctx = getattr(request.app.state, "kyc", None)
+    if ctx is None:
+        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.security.envelope import Keyring
+
+        settings = request.app.state.settings
+        ctx = kyc.KycContext(
+            engine=FaceEngine.from_settings(settings),
+            keyring=Keyring.load_or_create(settings.resolved_keyring_path),
+            authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
+            bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+        )
+        request.app.state.kyc = ctx
+    return ctx
+
+
+def _auth_out(r) -> RealNameOut:
+    return RealNameOut(authentication_id=r.id, method=r.method, outcome=r.outcome, reasons=json.loads(r.reasons),
+                       liveness=r.liveness, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
+                       score=r.score, threshold=r.threshold, created_at=r.created_at)
+
+
+def _account(session: Session, p: Principal) -> Account:
+    account = session.get(Account, p.account_id)
+    if account is None:
+        raise DomainError(404, "account_not_found", "the account no longer exists")
+    return account
+
+
+@router.post("/me/real-name/face", status_code=201, response_model=RealNameOut)
+def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
+                   ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+    """Real-name authentication by a live selfie compared with the authority's photo (kyc profile).
+    A decided mismatch is stored and answered 422 `face_mismatch`."""
+    try:
+        selfie = base64.b64decode(body.selfie_base64, validate=True)
+    except (binascii.Error, ValueError):
+        raise DomainError(422, "image_unreadable", "selfie_base64 is not valid base64") from None
+    record = kyc.authenticate_face(session, ctx, _account(session, p), body.name, body.id_number, selfie)
+    session.commit()
+    if record.outcome != "passed":
+        raise DomainError(422, "face_mismatch", "the selfie does not match the identity authority's photo",
+                          authentication_id=record.id)
+    return _auth_out(record)
+
+
+@router.post("/me/real-name/bank-card", status_code=201, response_model=RealNameOut)
+def real_name_bank_card(body: BankCardAuthIn, p: Principal = Depends(auth.user),
+                        session: Session = Depends(get_session),
+                        ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+    """Real-name authentication by bank-card four elements (name, ID number, card, mobile)."""
+    record = kyc.authenticate_bank_card(session, ctx, _account(session, p), body.name, body.id_number,
+                                        body.card_number, body.mobile)
+    session.commit()
+    return _auth_out(record)
+
+
+@router.get("/me/real-name", response_model=list[RealNameOut])
+def real_name_history(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> list[RealNameOut]:
+    """The caller's own authentication history, with each decision's reasons and versions."""
+    return [_auth_out(r) for r in kyc.history(session, p.account_id)]

@@ -25,3 +25,34 @@ class AccountOut(BaseModel):
 class TokenOut(BaseModel):
     token: str
     expires_at: dt.datetime
+
+
+class FaceAuthIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=18, max_length=18)
+    selfie_base64: str = Field(min_length=1, max_length=14_000_000, description="JPEG, PNG or WebP, base64")
+
+
+class BankCardAuthIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    id_number: str = Field(min_length=18, max_length=18)
+    card_number: str = Field(min_length=12, max_length=23)
+    mobile: str = Field(min_length=11, max_length=11)
+
+
+class RealNameOut(BaseModel):
+    authentication_id: str
+    method: str
+    outcome: str
+    reasons: list[str]
+    liveness: str
+    source: str
+    model_id: str | None
+    calibration_id: str | None
+    score: float | None
+    threshold: float | None
+    created_at: dt.datetime

@@ -1,0 +1,152 @@
+"""Real-name authentication over HTTP, both methods, with real LFW faces in the authority simulator."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import cv2
+import numpy as np
+import pytest
+
+from facetrust.consent.notices import NOTICES
+from facetrust.identity import idnumber
+from facetrust.identity.models import Account, RealNameAuthentication
+
+from conftest import running_app
+
+
+def id_for(seq: str) -> str:
+    first17 = "11010519800101" + seq
+    return first17 + idnumber.checksum_char(first17)
+
+
+JIANG, NOFACE, CROWD = id_for("001"), id_for("002"), id_for("003")
+BANK_ID = id_for("004")
+
+
+@pytest.fixture()
+def kyc_app(tmp_path, database_url, lfw):
+    reg = tmp_path / "registry"
+    reg.mkdir()
+    (reg / "jiang.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
+    cv2.imwrite(str(reg / "blank.png"), np.full((250, 250, 3), 120, np.uint8))
+    crowd = np.hstack([cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Colin_Powell/Colin_Powell_0001.jpg"))])
+    cv2.imwrite(str(reg / "crowd.png"), crowd)
+    (reg / "citizens.csv").write_text(
+        "name,id_number,photo\n"
+        f"江泽民,{JIANG},jiang.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n", encoding="utf-8")
+    (reg / "bank.csv").write_text(
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
+        encoding="utf-8")
+    with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv",
+                     bank_registry=reg / "bank.csv") as (client, app, h):
+        client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"])
+        token = client.post("/v1/accounts/u1/tokens", headers=h["a"]).json()["token"]
+        yield client, app, {"Authorization": f"Bearer {token}"}
+
+
+def consent(client, h):
+    r = client.post("/v1/me/consents/kyc_face_verification",
+                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=h)
+    assert r.status_code == 201
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def face(client, h, selfie: bytes, id_number: str = JIANG, name: str = "江泽民"):
+    return client.post("/v1/me/real-name/face", headers=h,
+                       json={"name": name, "id_number": id_number, "selfie_base64": b64(selfie)})
+
+
+def rows(app) -> list[RealNameAuthentication]:
+    with app.state.sessions() as s:
+        return s.query(RealNameAuthentication).all()
+
+
+def test_same_person_is_accepted_and_recorded(kyc_app, lfw):
+    client, app, h = kyc_app
+    consent(client, h)
+    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["outcome"] == "passed" and body["liveness"] == "not_performed"
+    assert body["model_id"] == "sface-2021dec/align-mean5" and body["calibration_id"].startswith("cal-")
+    assert "simulated" in body["source"]
+    assert JIANG not in r.text and "江泽民" not in r.text
+    history = client.get("/v1/me/real-name", headers=h).json()
+    assert [x["outcome"] for x in history] == ["passed"]
+    with app.state.sessions() as s:
+        account = s.query(Account).one()
+        assert account.birth_date.isoformat() == "1980-01-01" and account.real_name_verified_at
+        record = s.query(RealNameAuthentication).one()
+        assert JIANG.encode() not in record.identity_sealed  # the identity is stored sealed
+
+
+def test_different_person_is_rejected_and_the_decision_kept(kyc_app, lfw):
+    client, app, h = kyc_app
+    consent(client, h)
+    r = face(client, h, (lfw / "Hu_Jintao/Hu_Jintao_0001.jpg").read_bytes())
+    assert r.status_code == 422 and r.json()["error"]["code"] == "face_mismatch"
+    [record] = rows(app)
+    assert record.outcome == "failed" and record.score < record.threshold
+    assert r.json()["error"]["authentication_id"] == record.id
+
+
+@pytest.mark.parametrize(
+    "id_number,name,status,code",
+    [
+        (id_for("009"), "江泽民", 404, "identity_unknown"),
+        (JIANG, "胡锦涛", 422, "identity_name_mismatch"),
+        (JIANG[:-1] + ("0" if JIANG[-1] != "0" else "1"), "江泽民", 422, "id_number_invalid"),
+        (NOFACE, "无脸", 422, "reference_no_face"),
+        (CROWD, "两人", 422, "reference_multiple_faces"),
+    ],
+)
+def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code):
+    client, app, h = kyc_app
+    consent(client, h)
+    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes(), id_number, name)
+    assert r.status_code == status and r.json()["error"]["code"] == code
+    assert rows(app) == []  # refused before a decision: nothing written
+
+
+def test_selfie_errors(kyc_app, lfw):
+    client, app, h = kyc_app
+    consent(client, h)
+    ok, blank = cv2.imencode(".png", np.full((300, 300, 3), 90, np.uint8))
+    assert face(client, h, blank.tobytes()).json()["error"]["code"] == "selfie_no_face"
+    two = np.hstack([cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg"))])
+    ok, two_png = cv2.imencode(".png", two)
+    assert face(client, h, two_png.tobytes()).json()["error"]["code"] == "selfie_multiple_faces"
+    assert face(client, h, b"not an image").json()["error"]["code"] == "image_unreadable"
+    r = client.post("/v1/me/real-name/face", headers=h,
+                    json={"name": "江泽民", "id_number": JIANG, "selfie_base64": "%%%"})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "image_unreadable"
+    assert rows(app) == []
+
+
+def test_face_method_needs_its_own_consent(kyc_app, lfw):
+    client, app, h = kyc_app
+    client.post("/v1/me/consents/face_pay", json={"notice_version": NOTICES["face_pay"].version}, headers=h)
+    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
+
+
+def test_bank_card_method(kyc_app):
+    client, app, h = kyc_app
+    body = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
+    for change, status, code in [
+        ({"mobile": "13900000000"}, 422, "bank_elements_mismatch"),
+        ({"card_number": "4111111111111112"}, 422, "card_number_invalid"),
+        ({"card_number": "5500000000000004"}, 404, "bank_card_unknown"),
+        ({"id_number": "110105198001010010"}, 422, "id_number_invalid"),
+    ]:
+        r = client.post("/v1/me/real-name/bank-card", json={**body, **change}, headers=h)
+        assert r.status_code == status and r.json()["error"]["code"] == code, (change, r.text)
+    assert rows(app) == []
+    r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
+    assert r.status_code == 201 and r.json()["outcome"] == "passed" and r.json()["method"] == "bank_card"
+    assert r.json()["liveness"] == "not_applicable"
