@@ -321,6 +321,31 @@ def operators_token(name: str, role: str) -> None:
 
 
 @main.group()
+def keys() -> None:
+    """Master keys of the envelope encryption."""
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Add a new master key, make it active and re-wrap every data key under it. The old key stays
+    in the keyring, so a running service keeps reading during the rotation."""
+
+    def body() -> int:
+        from facetrust.security.envelope import Keyring
+        from facetrust.security.template_store import rewrap_all
+
+        settings = get_settings()
+        ring = Keyring.load_or_create(settings.resolved_keyring_path)
+        new_id = ring.add_key()
+        ring.save(settings.resolved_keyring_path)
+        count = _in_transaction(lambda s: rewrap_all(s, ring))
+        click.echo(json.dumps({"active_key": new_id, "rewrapped": count}))
+        return 0
+
+    _run(True, body)
+
+
+@main.group()
 def audit() -> None:
     """The hash-chained audit log."""
 

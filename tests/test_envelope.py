@@ -58,6 +58,7 @@ def test_rotation_rewraps_data_keys_and_keeps_reading(tmp_path, template_bytes):
     rewrapped = ring.rewrap(old)
     assert rewrapped.master_key_id == "mk-2" and rewrapped.ciphertext == old.ciphertext
     del ring.keys["mk-1"]  # once every data key is re-wrapped the old key can go
+    ring.save(path)
     assert ring.open(rewrapped, b"t") == template_bytes
     with pytest.raises(KeyUnavailable, match="not in the keyring"):
         ring.open(old, b"t")

@@ -23,7 +23,7 @@ from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
 from facetrust.identity.models import Account, RealNameAuthentication, utcnow
 from facetrust.identity.service import secret_hash
-from facetrust.security import audit
+from facetrust.security import audit, template_store
 from facetrust.security.envelope import Keyring
 
 LIVENESS_NOT_PERFORMED = "not_performed"
@@ -92,9 +92,13 @@ def authenticate_face(session: Session, ctx: KycContext, account: Account, name:
     decision = ctx.engine.compare(live.template, ref.template, "kyc")
     reasons = [] if decision.match else ["face_mismatch"]
     evidence = live.template.to_bytes() + ref.template.to_bytes() + json.dumps(decision.as_dict()).encode()
-    return _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,
-                   evidence, model_id=decision.model_id, calibration_id=decision.calibration_id,
-                   score=decision.score, threshold=decision.threshold)
+    record = _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,
+                     evidence, model_id=decision.model_id, calibration_id=decision.calibration_id,
+                     score=decision.score, threshold=decision.threshold)
+    if decision.match:
+        # The verified live face: later face checks (credit, face-pay enrolment) compare with it.
+        template_store.store(session, ctx.keyring, account.id, "kyc", live.template, f"account:{account.id}")
+    return record
 
 
 def authenticate_bank_card(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,

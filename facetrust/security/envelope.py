@@ -40,13 +40,13 @@ class Sealed:
 class Keyring:
     """Master keys by id, and which one wraps new data keys."""
 
-    def __init__(self, keys: dict[str, bytes], active: str) -> None:
+    def __init__(self, keys: dict[str, bytes], active: str, path: Path | None = None) -> None:
         if active not in keys:
             raise KeyUnavailable(f"the active master key {active!r} is not in the keyring")
         for key_id, key in keys.items():
             if len(key) != 32:
                 raise KeyUnavailable(f"master key {key_id!r} is {len(key)} bytes; AES-256 needs 32")
-        self.keys, self.active = dict(keys), active
+        self.keys, self.active, self.path = dict(keys), active, path
 
     # -- persistence -------------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ class Keyring:
         try:
             data = json.loads(path.read_text())
             keys = {k: base64.b64decode(v) for k, v in data["keys"].items()}
-            return cls(keys, data["active"])
+            return cls(keys, data["active"], path)
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise KeyUnavailable(f"cannot read the keyring {path}: {exc}") from exc
 
@@ -64,7 +64,7 @@ class Keyring:
         """The keyring file, created with one fresh key (mode 0600) on first use."""
         if path.exists():
             return cls.load(path)
-        ring = cls({"mk-1": secrets.token_bytes(32)}, "mk-1")
+        ring = cls({"mk-1": secrets.token_bytes(32)}, "mk-1", path)
         ring.save(path)
         return ring
 
@@ -88,6 +88,11 @@ class Keyring:
     # -- sealing -----------------------------------------------------------------------------
 
     def _master(self, key_id: str) -> AESGCM:
+        if key_id not in self.keys and self.path is not None and self.path.exists():
+            # A rotation in another process added the key: pick it up without a restart.
+            fresh = Keyring.load(self.path)
+            self.keys.update(fresh.keys)
+            self.active = fresh.active
         try:
             return AESGCM(self.keys[key_id])
         except KeyError:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.store.db import Base
@@ -28,3 +28,20 @@ class AuditRecord(Base):
     details: Mapped[str] = mapped_column(Text)  # canonical JSON; never face data
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class StoredTemplate(Base):
+    """A face template, sealed: AES-256-GCM under its own data key, wrapped by a master key. The
+    purpose and model id are in the clear (they decide who may read it and what it compares with);
+    the vector never is."""
+
+    __tablename__ = "face_templates"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))  # kyc | face_pay
+    model_id: Mapped[str] = mapped_column(String(64))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,89 @@
+"""Face templates at rest: sealed on write, opened only for a named purpose, every access audited.
+
+The associated data of each ciphertext is ``template:<id>:<account>:<purpose>``, so a sealed
+template moved to another account or relabelled with another purpose no longer opens.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from facetrust.biometrics.templates import Template
+from facetrust.errors import DomainError
+from facetrust.security import audit
+from facetrust.security.envelope import Keyring, Sealed
+from facetrust.security.models import StoredTemplate
+
+PURPOSES = ("kyc", "face_pay")
+
+
+def _aad(row: StoredTemplate) -> bytes:
+    return f"template:{row.id}:{row.account_id}:{row.purpose}".encode()
+
+
+def store(session: Session, keyring: Keyring, account_id: str, purpose: str, template: Template,
+          actor: str) -> StoredTemplate:
+    if purpose not in PURPOSES:
+        raise ValueError(f"unknown template purpose {purpose!r}")
+    row = StoredTemplate(id=uuid.uuid4().hex, account_id=account_id, purpose=purpose, model_id=template.model_id,
+                         ciphertext=b"", wrapped_key=b"", master_key_id="",
+                         created_at=dt.datetime.now(dt.timezone.utc))
+    sealed = keyring.seal(template.to_bytes(), _aad(row))
+    row.ciphertext, row.wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
+    session.add(row)
+    session.flush()
+    audit.append(session, actor=actor, action="template.store", subject=f"account:{account_id}", purpose=purpose,
+                 details={"template_id": row.id, "model_id": template.model_id})
+    return row
+
+
+def read(session: Session, keyring: Keyring, account_id: str, purpose: str, reason: str, actor: str) -> Template:
+    """The account's template held for ``purpose``. ``reason`` says why it is read (for example
+    `credit_confirmation`) and goes into the audit record with the caller."""
+    row = session.execute(
+        select(StoredTemplate).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose)
+        .order_by(StoredTemplate.created_at.desc()).limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        raise DomainError(404, "template_not_found", f"no face template is held for {purpose}")
+    template = Template.from_bytes(keyring.open(Sealed(row.ciphertext, row.wrapped_key, row.master_key_id), _aad(row)))
+    audit.append(session, actor=actor, action="template.read", subject=f"account:{account_id}", purpose=purpose,
+                 details={"template_id": row.id, "reason": reason})
+    return template
+
+
+def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: str) -> int:
+    """Delete every template held for a purpose that has ended (for example a face-pay revoke)."""
+    count = session.execute(
+        delete(StoredTemplate).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose)
+    ).rowcount
+    audit.append(session, actor=actor, action="template.delete", subject=f"account:{account_id}", purpose=purpose,
+                 details={"deleted": count})
+    return count
+
+
+def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
+    """Re-wrap every data key not under the active master key, committing per batch, so readers
+    are never blocked for long and an interrupted rotation resumes where it stopped."""
+    from facetrust.identity.models import RealNameAuthentication
+
+    done = 0
+    for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
+                          (RealNameAuthentication, "identity_sealed", "identity_wrapped_key")):
+        while True:
+            rows = session.execute(
+                select(model).where(model.master_key_id != keyring.active).limit(batch)
+            ).scalars().all()
+            if not rows:
+                break
+            for row in rows:
+                fresh = keyring.rewrap(Sealed(getattr(row, ct), getattr(row, wk), row.master_key_id))
+                setattr(row, wk, fresh.wrapped_key)
+                row.master_key_id = fresh.master_key_id
+            session.commit()
+            done += len(rows)
+    return done
