@@ -346,6 +346,24 @@ def keys_rotate() -> None:
 
 
 @main.group()
+def retention() -> None:
+    """Retention of real-name evidence."""
+
+
+@retention.command("purge")
+def retention_purge() -> None:
+    """Delete real-name evidence whose anti-money-laundering retention period has ended."""
+
+    def body() -> int:
+        from facetrust.identity.retention import purge_expired
+
+        click.echo(json.dumps({"purged": _in_transaction(purge_expired)}))
+        return 0
+
+    _run(True, body)
+
+
+@main.group()
 def audit() -> None:
     """The hash-chained audit log."""
 

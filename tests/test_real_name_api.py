@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-import io
+import json
 
 import cv2
 import numpy as np
@@ -150,3 +150,41 @@ def test_bank_card_method(kyc_app):
     r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
     assert r.status_code == 201 and r.json()["outcome"] == "passed" and r.json()["method"] == "bank_card"
     assert r.json()["liveness"] == "not_applicable"
+
+
+def test_retention_rule(kyc_app, lfw, monkeypatch):
+    import datetime as dt
+
+    from click.testing import CliRunner
+
+    from facetrust.cli import main
+    from facetrust.identity import retention
+    from facetrust.security.models import StoredTemplate
+    from facetrust.settings import get_settings
+
+    client, app, h = kyc_app
+    consent(client, h)
+    assert face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()).status_code == 201
+    r = client.delete("/v1/me/real-name", headers=h)  # account open: kept until 5 years after closing
+    assert r.status_code == 409 and r.json()["error"]["code"] == "retention_period_active"
+
+    r = client.delete("/v1/me", headers=h)
+    assert r.status_code == 200
+    until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
+    assert 5 * 365 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 5 * 366
+    with app.state.sessions() as s:
+        assert s.query(StoredTemplate).count() == 0  # templates go with their purpose
+        assert s.query(RealNameAuthentication).count() == 1  # the evidence stays
+    assert client.get("/v1/me", headers=h).status_code == 401  # credentials are gone too
+
+    monkeypatch.setenv("FACETRUST_DATABASE_URL", str(app.state.engine.url.render_as_string(hide_password=False)))
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(main, ["retention", "purge"])
+        assert r.exit_code == 0 and json.loads(r.output) == {"purged": 0}  # still inside the period
+    finally:
+        get_settings.cache_clear()
+    with app.state.sessions() as s:
+        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 1
+        s.commit()
+        assert s.query(RealNameAuthentication).count() == 0

@@ -125,3 +125,23 @@ def real_name_bank_card(body: BankCardAuthIn, p: Principal = Depends(auth.user),
 def real_name_history(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> list[RealNameOut]:
     """The caller's own authentication history, with each decision's reasons and versions."""
     return [_auth_out(r) for r in kyc.history(session, p.account_id)]
+
+
+@router.delete("/me", response_model=dict)
+def close_my_account(request: Request, p: Principal = Depends(auth.user),
+                     session: Session = Depends(get_session)) -> dict:
+    """The user's deletion request: face templates and credentials are deleted now; real-name
+    evidence is kept for the anti-money-laundering period and deleted when it ends."""
+    from facetrust.identity import retention
+
+    until = retention.close_account(session, _account(session, p), request.app.state.settings.aml_retention_years)
+    session.commit()
+    return {"status": "closed", "real_name_evidence_retained_until": until.isoformat()}
+
+
+@router.delete("/me/real-name")
+def delete_my_real_name_evidence(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> None:
+    """Deleting real-name evidence inside its retention period is refused with the date it ends."""
+    from facetrust.identity import retention
+
+    retention.refuse_evidence_deletion(session, _account(session, p))

@@ -1,0 +1,70 @@
+"""Retention: real-name evidence stays for the anti-money-laundering period after the account
+closes and cannot be deleted before; everything held for other purposes goes when they end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, Credential, RealNameAuthentication, utcnow
+from facetrust.security import audit, template_store
+
+
+def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def close_account(session: Session, account: Account, retention_years: int) -> dt.datetime:
+    """The user's deletion request: close the account, delete every face template and credential,
+    and start the retention clock on the real-name evidence. Returns when that evidence expires."""
+    if account.status == "closed":
+        raise DomainError(409, "account_closed", "the account is already closed")
+    if account.status == "frozen":
+        raise DomainError(403, "account_frozen", "a frozen account cannot be closed until it is unfrozen")
+    now = utcnow()
+    retain_until = _years_later(now, retention_years)
+    account.status, account.closed_at = "closed", now
+    for purpose in template_store.PURPOSES:
+        template_store.delete_for_purpose(session, account.id, purpose, f"account:{account.id}")
+    session.execute(delete(Credential).where(Credential.account_id == account.id))
+    session.execute(update(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
+                    .values(retain_until=retain_until))
+    audit.append(session, actor=f"account:{account.id}", action="account.close", subject=f"account:{account.id}",
+                 details={"real_name_evidence_retained_until": retain_until.isoformat()})
+    return retain_until
+
+
+def refuse_evidence_deletion(session: Session, account: Account) -> None:
+    """A request to delete real-name evidence inside the retention period: always refused, saying
+    until when it is kept."""
+    records = session.execute(
+        select(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
+    ).scalars().all()
+    if not records:
+        raise DomainError(404, "no_real_name_evidence", "there is no real-name authentication evidence to delete")
+    until = max((r.retain_until for r in records if r.retain_until), default=None)
+    when = f"until {until.date().isoformat()}" if until else "until 5 years after the account is closed"
+    raise DomainError(409, "retention_period_active",
+                      f"real-name authentication evidence must be kept {when} under anti-money-laundering rules",
+                      retain_until=until.isoformat() if until else None)
+
+
+def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
+    """Delete real-name evidence whose retention period has ended."""
+    now = now or utcnow()
+    expired = session.execute(
+        select(RealNameAuthentication.id, RealNameAuthentication.account_id)
+        .where(RealNameAuthentication.retain_until.is_not(None), RealNameAuthentication.retain_until < now)
+    ).all()
+    if expired:
+        session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
+        audit.append(session, actor="retention", action="real_name.purge", subject="retention",
+                     details={"deleted": len(expired)})
+    return len(expired)
