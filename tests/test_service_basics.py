@@ -36,3 +36,19 @@ def test_wrong_method_has_a_stable_code(client):
 def test_openapi_is_served(client):
     assert client.get("/openapi.json").json()["info"]["title"] == "FaceTrust"
     assert client.get("/docs").status_code == 200
+
+
+def test_oversize_body_is_refused_before_parsing(tmp_path, database_url):
+    from facetrust.api.app import create_app
+
+    settings = Settings(data_dir=tmp_path, database_url=database_url, max_body_bytes=1000)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        r = c.post("/v1/accounts", content=b"x" * 5000, headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
+
+        def chunks():
+            for _ in range(10):
+                yield b"y" * 500
+
+        r = c.post("/v1/accounts", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"

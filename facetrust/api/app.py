@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from facetrust import __version__
 from facetrust.api import errors
 from facetrust.api.deps import get_session
+from facetrust.api.limits import BodySizeLimit
 from facetrust.consent.routes import router as consent_router
 from facetrust.identity.routes import router as identity_router
 from facetrust.settings import Settings, get_settings
@@ -34,6 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(url)
     app.state.sessions = session_factory(app.state.engine)
     errors.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
