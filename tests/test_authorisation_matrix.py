@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-ANYONE = {"nobody", "tenant", "user", "operator"}
+ANYONE = {"nobody", "tenant", "user", "risk_analyst", "compliance_officer", "admin"}
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ANYONE,
     ("GET", "/ready"): ANYONE,
@@ -21,6 +21,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/me/real-name/bank-card"): {"user"},
     ("GET", "/v1/me/real-name"): {"user"},
     ("DELETE", "/v1/me/real-name"): {"user"},
+    ("GET", "/v1/operator/accounts/{account_id}/real-name"): {"compliance_officer", "admin"},
 }
 
 
@@ -31,13 +32,28 @@ def test_every_route_is_in_the_table(app_ctx):
     assert routes == set(ALLOWED)
 
 
+def operator_token(app, name: str, role: str) -> dict:
+    import datetime as dt
+
+    from facetrust.identity import service
+
+    with app.state.sessions() as s:
+        token, _ = service.create_operator_token(s, name, role, dt.timedelta(hours=1))
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
 @pytest.mark.parametrize("method,path", sorted(ALLOWED))
 def test_route_admits_exactly_its_callers(app_ctx, method, path):
-    client, _, h = app_ctx
+    client, app, h = app_ctx
     client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"])
     user = {"Authorization": f"Bearer {client.post('/v1/accounts/u1/tokens', headers=h['a']).json()['token']}"}
-    callers = {"nobody": {}, "tenant": h["a"], "user": user, "operator": h["op"]}
-    url = path.replace("{platform_user_id}", "u1").replace("{purpose}", "face_pay")
+    callers = {"nobody": {}, "tenant": h["a"], "user": user, "risk_analyst": h["op"],
+               "compliance_officer": operator_token(app, "carol", "compliance_officer"),
+               "admin": operator_token(app, "dave", "admin")}
+    account_id = client.get("/v1/me", headers=user).json()["account_id"]
+    url = (path.replace("{platform_user_id}", "u1").replace("{purpose}", "face_pay")
+           .replace("{account_id}", account_id))
     for name, headers in callers.items():
         if (method, path) == ("DELETE", "/v1/me") and name == "user":
             continue  # closing the account would end the other callers' checks; covered elsewhere

@@ -188,3 +188,26 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
         assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 1
         s.commit()
         assert s.query(RealNameAuthentication).count() == 0
+
+
+def test_compliance_lookup_is_audited(kyc_app, lfw):
+    import datetime as dt
+
+    from facetrust.identity import service
+    from facetrust.security.models import AuditRecord
+
+    client, app, h = kyc_app
+    consent(client, h)
+    face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    account_id = client.get("/v1/me", headers=h).json()["account_id"]
+    with app.state.sessions() as s:
+        token, _ = service.create_operator_token(s, "carol", "compliance_officer", dt.timedelta(hours=1))
+        s.commit()
+    r = client.get(f"/v1/operator/accounts/{account_id}/real-name", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200 and [x["outcome"] for x in r.json()] == ["passed"]
+    assert JIANG not in r.text
+    with app.state.sessions() as s:
+        lookup = s.query(AuditRecord).filter_by(action="real_name.lookup").one()
+        assert lookup.actor == "operator:carol" and lookup.subject == f"account:{account_id}"
+    r = client.get("/v1/operator/accounts/nope/real-name", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "account_not_found"

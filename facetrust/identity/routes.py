@@ -20,6 +20,7 @@ from facetrust.identity import kyc
 from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.schemas import AccountCreate, AccountOut, BankCardAuthIn, FaceAuthIn, RealNameOut, TokenOut
 from facetrust.identity.service import Principal
+from facetrust.security import audit
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 
@@ -145,3 +146,18 @@ def delete_my_real_name_evidence(p: Principal = Depends(auth.user), session: Ses
     from facetrust.identity import retention
 
     retention.refuse_evidence_deletion(session, _account(session, p))
+
+
+@router.get("/operator/accounts/{account_id}/real-name", response_model=list[RealNameOut])
+def operator_real_name_history(account_id: str,
+                               op: Principal = Depends(auth.operator("compliance_officer", "admin")),
+                               session: Session = Depends(get_session)) -> list[RealNameOut]:
+    """Compliance look-up of an account's real-name decisions (no identity data; the read is
+    audited with the operator's name)."""
+    if session.get(Account, account_id) is None:
+        raise DomainError(404, "account_not_found", "no such account")
+    records = kyc.history(session, account_id)
+    audit.append(session, actor=op.audit_name, action="real_name.lookup", subject=f"account:{account_id}",
+                 purpose="compliance", details={"records": len(records)})
+    session.commit()
+    return [_auth_out(r) for r in records]
