@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     authority_registry: Path | None = None
     bank_registry: Path | None = None
     aml_retention_years: int = 5
+    # Raw face images are not kept unless this is on; then only sealed, and only this many days.
+    store_raw_images: bool = False
+    raw_image_retention_days: int = 30
     user_token_ttl_seconds: int = 3600
     operator_token_ttl_seconds: int = 8 * 3600
 

@@ -211,3 +211,28 @@ def test_compliance_lookup_is_audited(kyc_app, lfw):
         assert lookup.actor == "operator:carol" and lookup.subject == f"account:{account_id}"
     r = client.get("/v1/operator/accounts/nope/real-name", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "account_not_found"
+
+
+def test_raw_images_only_when_turned_on_and_then_sealed(tmp_path, database_url, lfw, kyc_app):
+    import datetime as dt
+
+    from facetrust.identity import retention
+    from facetrust.security.models import RawImage
+
+    client, app, h = kyc_app  # default settings: nothing kept
+    consent(client, h)
+    selfie = (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()
+    assert face(client, h, selfie).status_code == 201
+    with app.state.sessions() as s:
+        assert s.query(RawImage).count() == 0
+
+    app.state.kyc.raw_image_retention_days = 30  # as FACETRUST_STORE_RAW_IMAGES=1 sets it
+    assert face(client, h, selfie).status_code == 201
+    with app.state.sessions() as s:
+        row = s.query(RawImage).one()
+        assert selfie[:200] not in row.ciphertext
+        until = row.retain_until if row.retain_until.tzinfo else row.retain_until.replace(tzinfo=dt.timezone.utc)
+        assert 29 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 30
+        assert retention.purge_expired(s, now=until + dt.timedelta(seconds=1)) == 1
+        s.commit()
+        assert s.query(RawImage).count() == 0

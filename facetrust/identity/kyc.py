@@ -35,6 +35,7 @@ class KycContext:
     keyring: Keyring
     authority: IdentityAuthority | None
     bank: BankVerifier | None
+    raw_image_retention_days: int | None = None  # None: raw images are not kept
 
 
 def _usable_face(engine: FaceEngine, image: bytes, which: str, strict: bool):
@@ -95,6 +96,8 @@ def authenticate_face(session: Session, ctx: KycContext, account: Account, name:
     record = _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,
                      evidence, model_id=decision.model_id, calibration_id=decision.calibration_id,
                      score=decision.score, threshold=decision.threshold)
+    if ctx.raw_image_retention_days is not None:
+        template_store.store_raw_image(session, ctx.keyring, account.id, "kyc", selfie, ctx.raw_image_retention_days)
     if decision.match:
         # The verified live face: later face checks (credit, face-pay enrolment) compare with it.
         template_store.store(session, ctx.keyring, account.id, "kyc", live.template, f"account:{account.id}")

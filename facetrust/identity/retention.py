@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Credential, RealNameAuthentication, utcnow
 from facetrust.security import audit, template_store
+from facetrust.security.models import RawImage
 
 
 def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
@@ -57,8 +58,12 @@ def refuse_evidence_deletion(session: Session, account: Account) -> None:
 
 
 def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
-    """Delete real-name evidence whose retention period has ended."""
+    """Delete real-name evidence and raw images whose retention period has ended."""
     now = now or utcnow()
+    raw = session.execute(delete(RawImage).where(RawImage.retain_until < now),
+                          execution_options={"synchronize_session": "fetch"}).rowcount
+    if raw:
+        audit.append(session, actor="retention", action="raw_image.purge", subject="retention", details={"deleted": raw})
     expired = session.execute(
         select(RealNameAuthentication.id, RealNameAuthentication.account_id)
         .where(RealNameAuthentication.retain_until.is_not(None), RealNameAuthentication.retain_until < now)
@@ -67,4 +72,4 @@ def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
         session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
         audit.append(session, actor="retention", action="real_name.purge", subject="retention",
                      details={"deleted": len(expired)})
-    return len(expired)
+    return len(expired) + raw

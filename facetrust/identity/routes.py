@@ -76,6 +76,7 @@ def kyc_context(request: Request) -> kyc.KycContext:
             keyring=Keyring.load_or_create(settings.resolved_keyring_path),
             authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
             bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+            raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,
         )
         request.app.state.kyc = ctx
     return ctx

@@ -45,3 +45,19 @@ class StoredTemplate(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RawImage(Base):
+    """A captured image, kept only when the deployment turns FACETRUST_STORE_RAW_IMAGES on:
+    sealed like a template, and deleted by the purge once ``retain_until`` passes."""
+
+    __tablename__ = "raw_images"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    retain_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)

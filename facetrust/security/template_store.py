@@ -16,7 +16,7 @@ from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring, Sealed
-from facetrust.security.models import StoredTemplate
+from facetrust.security.models import RawImage, StoredTemplate
 
 PURPOSES = ("kyc", "face_pay")
 
@@ -73,6 +73,7 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
 
     done = 0
     for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
+                          (RawImage, "ciphertext", "wrapped_key"),
                           (RealNameAuthentication, "identity_sealed", "identity_wrapped_key")):
         while True:
             rows = session.execute(
@@ -87,3 +88,16 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
             session.commit()
             done += len(rows)
     return done
+
+
+def store_raw_image(session: Session, keyring: Keyring, account_id: str, purpose: str, image: bytes,
+                    retention_days: int) -> RawImage:
+    now = dt.datetime.now(dt.timezone.utc)
+    row = RawImage(id=uuid.uuid4().hex, account_id=account_id, purpose=purpose, ciphertext=b"", wrapped_key=b"",
+                   master_key_id="", created_at=now, retain_until=now + dt.timedelta(days=retention_days))
+    sealed = keyring.seal(image, f"raw_image:{row.id}:{account_id}:{purpose}".encode())
+    row.ciphertext, row.wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
+    session.add(row)
+    audit.append(session, actor=f"account:{account_id}", action="raw_image.store", subject=f"account:{account_id}",
+                 purpose=purpose, details={"raw_image_id": row.id, "retain_until": row.retain_until.isoformat()})
+    return row
