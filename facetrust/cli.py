@@ -335,6 +335,9 @@ def keys_rotate() -> None:
         from facetrust.security.template_store import rewrap_all
 
         settings = get_settings()
+        if settings.master_key:
+            raise CliError("key_rotation_unavailable",
+                           "the master key comes from FACETRUST_MASTER_KEY; rotate by deploying a keyring file")
         ring = Keyring.load_or_create(settings.resolved_keyring_path)
         new_id = ring.add_key()
         ring.save(settings.resolved_keyring_path)

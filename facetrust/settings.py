@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = 16 * 1024 * 1024
     # Master keys for envelope encryption (created on first use, mode 0600).
     keyring_path: Path | None = None
+    # Alternatively one master key from the environment (base64 of 32 bytes), for deployments
+    # whose secret store injects it; rotation then means deploying a keyring file.
+    master_key: str | None = None
     # Outside institutions. Unset: the method answers 503. Set to a CSV: the local SIMULATOR.
     authority_registry: Path | None = None
     bank_registry: Path | None = None

@@ -72,3 +72,17 @@ def test_bad_keyrings_are_refused(tmp_path):
         Keyring({"mk-1": b"short"}, "mk-1")
     with pytest.raises(KeyUnavailable, match="active"):
         Keyring({"mk-1": bytes(32)}, "mk-9")
+
+
+def test_master_key_from_the_environment(tmp_path, template_bytes):
+    import base64
+
+    from facetrust.security.envelope import keyring_for
+
+    key = base64.b64encode(bytes(range(32))).decode()
+    ring = keyring_for(tmp_path / "unused.json", key)
+    sealed = ring.seal(template_bytes, b"x")
+    assert sealed.master_key_id == "env" and not (tmp_path / "unused.json").exists()
+    assert keyring_for(tmp_path / "unused.json", key).open(sealed, b"x") == template_bytes
+    with pytest.raises(KeyUnavailable):
+        keyring_for(tmp_path / "unused.json", "not base64!")

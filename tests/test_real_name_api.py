@@ -236,3 +236,29 @@ def test_raw_images_only_when_turned_on_and_then_sealed(tmp_path, database_url, 
         assert retention.purge_expired(s, now=until + dt.timedelta(seconds=1)) == 1
         s.commit()
         assert s.query(RawImage).count() == 0
+
+
+def test_child_face_needs_guardian_consent(tmp_path, database_url, lfw):
+    import datetime as dt
+
+    today = dt.date.today()
+    first17 = f"110105{today.year - 9}0101" + "005"
+    child_id = first17 + idnumber.checksum_char(first17)
+    parent17 = "11010519800101" + "006"
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    (reg / "kid.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
+    (reg / "citizens.csv").write_text(f"name,id_number,photo\n小明,{child_id},kid.jpg\n", encoding="utf-8")
+    with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv") as (client, app, hh):
+        client.post("/v1/accounts", json={"platform_user_id": "kid", "mobile": "13812345678"}, headers=hh["a"])
+        h = {"Authorization": f"Bearer {client.post('/v1/accounts/kid/tokens', headers=hh['a']).json()['token']}"}
+        consent(client, h)  # consented alone: the age is not known yet
+        selfie = (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()
+        r = face(client, h, selfie, child_id, "小明")
+        assert r.status_code == 403 and r.json()["error"]["code"] == "guardian_consent_required"
+        guardian = {"name": "王女士", "relation": "mother", "id_number": parent17 + idnumber.checksum_char(parent17)}
+        client.delete("/v1/me/consents/kyc_face_verification", headers=h)
+        r = client.post("/v1/me/consents/kyc_face_verification", headers=h,
+                        json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian})
+        assert r.status_code == 201
+        assert face(client, h, selfie, child_id, "小明").status_code == 201

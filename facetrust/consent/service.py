@@ -45,6 +45,11 @@ def is_granted(session: Session, account_id: str, purpose: str) -> bool:
     return latest is not None and latest.action == "grant"
 
 
+def granted_with_guardian(session: Session, account_id: str, purpose: str) -> bool:
+    latest = _latest(session, account_id, purpose)
+    return latest is not None and latest.action == "grant" and latest.guardian_id_hash is not None
+
+
 def _check_purpose(purpose: str) -> None:
     if purpose not in NOTICES:
         raise DomainError(404, "purpose_unknown", f"no consent purpose {purpose!r}")

@@ -8,6 +8,7 @@ unknown identity, unusable photo) leave no row.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from dataclasses import dataclass
@@ -85,6 +86,11 @@ def authenticate_face(session: Session, ctx: KycContext, account: Account, name:
     id_number = idnumber.validate(id_number)
     if not consent.is_granted(session, account.id, "kyc_face_verification"):
         raise DomainError(403, "consent_required", "face real-name authentication needs the kyc_face_verification consent")
+    # The age is known only now, from the ID number: a child's face needs a guardian's consent.
+    if (idnumber.age_on(idnumber.birth_date(id_number), dt.date.today()) < consent.GUARDIAN_AGE
+            and not consent.granted_with_guardian(session, account.id, "kyc_face_verification")):
+        raise DomainError(403, "guardian_consent_required",
+                          "the ID number shows the holder is under 14: consent again together with a parent or guardian")
     if ctx.authority is None:
         raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
     reference = ctx.authority.reference_photo(name, id_number)

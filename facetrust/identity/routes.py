@@ -68,12 +68,12 @@ def kyc_context(request: Request) -> kyc.KycContext:
     ctx = getattr(request.app.state, "kyc", None)
     if ctx is None:
         from facetrust.biometrics.engine import FaceEngine
-        from facetrust.security.envelope import Keyring
+        from facetrust.security.envelope import keyring_for
 
         settings = request.app.state.settings
         ctx = kyc.KycContext(
             engine=FaceEngine.from_settings(settings),
-            keyring=Keyring.load_or_create(settings.resolved_keyring_path),
+            keyring=keyring_for(settings.resolved_keyring_path, settings.master_key),
             authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
             bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
             raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,

@@ -127,3 +127,14 @@ class Keyring:
             return self._master(key_id).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], f"dek:{key_id}".encode())
         except InvalidTag:
             raise KeyUnavailable(f"master key {key_id!r} does not open this data key") from None
+
+
+def keyring_for(keyring_path: Path, master_key_b64: str | None) -> Keyring:
+    """The deployment's keyring: the environment's key if one is given, else the key file."""
+    if master_key_b64:
+        try:
+            key = base64.b64decode(master_key_b64, validate=True)
+        except ValueError as exc:
+            raise KeyUnavailable("FACETRUST_MASTER_KEY is not valid base64") from exc
+        return Keyring({"env": key}, "env")
+    return Keyring.load_or_create(keyring_path)
