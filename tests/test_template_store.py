@@ -98,3 +98,24 @@ def test_delete_for_purpose(store):
         assert template_store.delete_for_purpose(s, account_id, "face_pay", "test") == 1
         s.commit()
         assert [r.purpose for r in s.execute(select(StoredTemplate)).scalars()] == ["kyc"]
+
+
+def test_withdrawing_a_consent_deletes_the_templates_held_for_it(store):
+    from facetrust.consent import service as consent
+    from facetrust.consent.notices import NOTICES
+    from facetrust.identity.models import Account
+
+    sessions, account_id, path = store
+    ring = Keyring.load_or_create(path)
+    with sessions() as s:
+        account = s.get(Account, account_id)
+        for purpose in ("face_pay", "kyc_face_verification"):
+            consent.grant(s, account, purpose, NOTICES[purpose].version, "app")
+        template_store.store(s, ring, account_id, "kyc", a_template(), "test")
+        template_store.store(s, ring, account_id, "face_pay", a_template(), "test")
+        consent.withdraw(s, account, "kyc_face_verification", "app")
+        assert {r.purpose for r in s.execute(select(StoredTemplate)).scalars()} == {"kyc", "face_pay"}
+        consent.withdraw(s, account, "face_pay", "app")
+        s.commit()
+        # The real-name template is AML evidence and stays; the face-pay one ends with its consent.
+        assert [r.purpose for r in s.execute(select(StoredTemplate)).scalars()] == ["kyc"]

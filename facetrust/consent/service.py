@@ -18,9 +18,12 @@ from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 from facetrust.identity.models import Account
 from facetrust.identity.service import secret_hash
-from facetrust.security import audit
+from facetrust.security import audit, template_store
 
 GUARDIAN_AGE = 14
+# A template held for one of these consents is deleted the moment the consent is withdrawn. The
+# real-name (kyc) template is evidence under AML retention instead, so it is not listed.
+TEMPLATES_ENDING_WITH_CONSENT = {"face_pay": "face_pay"}
 CHANNELS = ("app", "web", "terminal", "api")
 
 
@@ -100,6 +103,9 @@ def withdraw(session: Session, account: Account, purpose: str, channel: str) -> 
     event = ConsentEvent(account_id=account.id, purpose=purpose, action="withdraw", channel=channel)
     session.add(event)
     session.flush()
+    if purpose in TEMPLATES_ENDING_WITH_CONSENT:
+        template_store.delete_for_purpose(session, account.id, TEMPLATES_ENDING_WITH_CONSENT[purpose],
+                                          f"account:{account.id}")
     audit.append(session, actor=f"account:{account.id}", action="consent.withdraw", subject=f"account:{account.id}",
                  purpose=purpose, details={"channel": channel})
     return event
