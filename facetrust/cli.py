@@ -224,6 +224,66 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
     _run(False, body)
 
 
+@eval_group.command("pad")
+@click.option("--bona-fide", "bona_fide", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Bona fide videos and/or folders of frames.")
+@click.option("--attack", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Attack videos and/or frames; a first-level folder that is not a subject ID names the species.")
+@click.option("--species", default=None, help="One species name for every attack sequence.")
+@click.option("--subjects", default=None,
+              help="Only NUAA-named frames of these subject IDs (comma-separated), e.g. the held-out 0007,0008,0009.")
+@click.option("--clips", "clips_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Also report action detection on these labelled bona fide clips (the shared face-clips).")
+@click.option("--window", default=15, show_default=True, help="Frames per sequence.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str | None, clips_dir: Path | None,
+             window: int, json_out: Path | None) -> None:
+    """ISO/IEC 30107-3 APCER (per species, worst reported), BPCER and ACER at the shipped threshold."""
+
+    def body() -> int:
+        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.evaluation import pad, pad_metrics
+        from facetrust.liveness.decision import DecisionPolicy
+        from facetrust.liveness.texture import TextureModel
+
+        settings = get_settings()
+        scorer = pad.Scorer(FaceEngine.from_settings(settings), TextureModel.load(), DecisionPolicy(),
+                            settings.liveness_max_frames)
+        wanted = {s.strip() for s in subjects.split(",") if s.strip()} if subjects else None
+        report = pad.run_pad(scorer, bona_fide, attack, species, wanted, window)
+        click.echo(pad_metrics.format_pad_report(report))
+        click.echo(f"decision time per {window}-frame sequence: median {report['decision_ms']['median']} ms, "
+                   f"p95 {report['decision_ms']['p95']} ms")
+        if clips_dir:
+            report["clips"] = pad.run_actions(scorer, clips_dir)
+            click.echo(pad.format_actions(report["clips"]))
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        return 0
+
+    _run(False, body)
+
+
+@main.group()
+def attacks() -> None:
+    """Synthetic presentation attacks for tests and evaluation (a simulator, not attack data)."""
+
+
+@attacks.command("make")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--species", required=True, type=click.Choice(["print", "screen"]))
+@click.option("--seed", default=7, show_default=True)
+@click.option("--frames", "n_frames", default=15, show_default=True)
+def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, seed: int, n_frames: int) -> None:
+    """Make one attack sequence per input still or clip, under OUT/<species>/<input name>/."""
+    from facetrust.liveness.attacks import write_attack_dataset
+
+    count = write_attack_dataset(list(inputs), out, species, seed, n_frames)
+    click.echo(f"{count} {species} attack sequences written under {out / species}")
+
+
 # ------------------------------------------------------------------------------- service and db
 
 

@@ -74,6 +74,23 @@ class Settings(BaseSettings):
     # A second face this large relative to the subject makes the capture ambiguous.
     second_face_ratio: float = 0.5
 
+    # Liveness sessions: lifetime, number of actions asked, and the capture a client may send.
+    liveness_session_seconds: int = 60
+    liveness_min_actions: int = 2
+    liveness_max_actions: int = 3
+    # A passed session may be spent by its flow (real-name, credit, face-pay) within this time.
+    liveness_pass_valid_seconds: int = 300
+    liveness_min_frames: int = 8
+    liveness_max_frames: int = 90
+    liveness_max_fps: float = 30.0
+    liveness_max_frame_pixels: int = 2_500_000
+    liveness_max_video_bytes: int = 12 * 1024 * 1024
+    # Lockout: this many failed liveness or face-verification attempts inside the window, for one
+    # account or one device, and face attempts are refused for the lock's duration.
+    lockout_max_failures: int = 5
+    lockout_window_seconds: int = 180
+    lockout_seconds: int = 1800
+
     # Computation.
     threads: int = 2
 

@@ -22,6 +22,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/me/real-name"): {"user"},
     ("DELETE", "/v1/me/real-name"): {"user"},
     ("GET", "/v1/operator/accounts/{account_id}/real-name"): {"compliance_officer", "admin"},
+    ("POST", "/v1/me/liveness-sessions"): {"user"},
+    ("POST", "/v1/me/liveness-sessions/{session_id}/capture"): {"user"},
+    ("GET", "/v1/me/liveness-sessions/{session_id}"): {"user"},
 }
 
 
@@ -53,7 +56,7 @@ def test_route_admits_exactly_its_callers(app_ctx, method, path):
                "admin": operator_token(app, "dave", "admin")}
     account_id = client.get("/v1/me", headers=user).json()["account_id"]
     url = (path.replace("{platform_user_id}", "u1").replace("{purpose}", "face_pay")
-           .replace("{account_id}", account_id))
+           .replace("{account_id}", account_id).replace("{session_id}", "0" * 32))
     for name, headers in callers.items():
         if (method, path) == ("DELETE", "/v1/me") and name == "user":
             continue  # closing the account would end the other callers' checks; covered elsewhere

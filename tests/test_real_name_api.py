@@ -1,4 +1,5 @@
-"""Real-name authentication over HTTP, both methods, with real LFW faces in the authority simulator."""
+"""Real-name authentication over HTTP, both methods. The live face is a passed liveness capture cut
+from a shared face clip; the authority simulator holds another frame of that person, or an LFW face."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber
 from facetrust.identity.models import Account, RealNameAuthentication
 
+from capture import clip_frames, passed_session
 from conftest import running_app
 
 
@@ -21,21 +23,30 @@ def id_for(seq: str) -> str:
     return first17 + idnumber.checksum_char(first17)
 
 
-JIANG, NOFACE, CROWD = id_for("001"), id_for("002"), id_for("003")
+ZHANG, NOFACE, CROWD = id_for("001"), id_for("002"), id_for("003")
+OTHER = id_for("007")
 BANK_ID = id_for("004")
 
 
+def id_photo(shared_data, path) -> None:
+    """The authority's photo of the clip's person: a frontal frame well away from the captures."""
+    frames, _ = clip_frames(shared_data, "d3.mp4", 100, 101)
+    cv2.imwrite(str(path), frames[0])
+
+
 @pytest.fixture()
-def kyc_app(tmp_path, database_url, lfw):
+def kyc_app(tmp_path, database_url, lfw, shared_data):
     reg = tmp_path / "registry"
     reg.mkdir()
-    (reg / "jiang.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
+    id_photo(shared_data, reg / "zhang.jpg")
+    (reg / "other.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
     cv2.imwrite(str(reg / "blank.png"), np.full((250, 250, 3), 120, np.uint8))
     crowd = np.hstack([cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Colin_Powell/Colin_Powell_0001.jpg"))])
     cv2.imwrite(str(reg / "crowd.png"), crowd)
     (reg / "citizens.csv").write_text(
         "name,id_number,photo\n"
-        f"江泽民,{JIANG},jiang.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n", encoding="utf-8")
+        f"张伟,{ZHANG},zhang.jpg\n李明,{OTHER},other.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n",
+        encoding="utf-8")
     (reg / "bank.csv").write_text(
         f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
         encoding="utf-8")
@@ -43,7 +54,7 @@ def kyc_app(tmp_path, database_url, lfw):
                      bank_registry=reg / "bank.csv") as (client, app, h):
         client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"])
         token = client.post("/v1/accounts/u1/tokens", headers=h["a"]).json()["token"]
-        yield client, app, {"Authorization": f"Bearer {token}"}
+        yield client, app, {"Authorization": f"Bearer {token}"}, shared_data
 
 
 def consent(client, h):
@@ -56,9 +67,12 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def face(client, h, selfie: bytes, id_number: str = JIANG, name: str = "江泽民"):
+def face(ctx, id_number: str = ZHANG, name: str = "张伟", session_id: str | None = None, offset: int = 0):
+    """Pass a liveness check for real_name (unless a session is given), then authenticate with it."""
+    client, app, h, shared_data = ctx
+    session_id = session_id or passed_session(client, app, h, shared_data, "real_name", offset)
     return client.post("/v1/me/real-name/face", headers=h,
-                       json={"name": name, "id_number": id_number, "selfie_base64": b64(selfie)})
+                       json={"name": name, "id_number": id_number, "liveness_session_id": session_id})
 
 
 def rows(app) -> list[RealNameAuthentication]:
@@ -67,28 +81,28 @@ def rows(app) -> list[RealNameAuthentication]:
 
 
 def test_same_person_is_accepted_and_recorded(kyc_app, lfw):
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     consent(client, h)
-    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    r = face(kyc_app)
     assert r.status_code == 201, r.text
     body = r.json()
-    assert body["outcome"] == "passed" and body["liveness"] == "not_performed"
+    assert body["outcome"] == "passed" and body["liveness"] == "passed" and body["liveness_session_id"]
     assert body["model_id"] == "sface-2021dec/align-mean5" and body["calibration_id"].startswith("cal-")
     assert "simulated" in body["source"]
-    assert JIANG not in r.text and "江泽民" not in r.text
+    assert ZHANG not in r.text and "张伟" not in r.text
     history = client.get("/v1/me/real-name", headers=h).json()
     assert [x["outcome"] for x in history] == ["passed"]
     with app.state.sessions() as s:
         account = s.query(Account).one()
         assert account.birth_date.isoformat() == "1980-01-01" and account.real_name_verified_at
         record = s.query(RealNameAuthentication).one()
-        assert JIANG.encode() not in record.identity_sealed  # the identity is stored sealed
+        assert ZHANG.encode() not in record.identity_sealed  # the identity is stored sealed
 
 
 def test_different_person_is_rejected_and_the_decision_kept(kyc_app, lfw):
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     consent(client, h)
-    r = face(client, h, (lfw / "Hu_Jintao/Hu_Jintao_0001.jpg").read_bytes())
+    r = face(kyc_app, OTHER, "李明")
     assert r.status_code == 422 and r.json()["error"]["code"] == "face_mismatch"
     [record] = rows(app)
     assert record.outcome == "failed" and record.score < record.threshold
@@ -98,45 +112,60 @@ def test_different_person_is_rejected_and_the_decision_kept(kyc_app, lfw):
 @pytest.mark.parametrize(
     "id_number,name,status,code",
     [
-        (id_for("009"), "江泽民", 404, "identity_unknown"),
-        (JIANG, "胡锦涛", 422, "identity_name_mismatch"),
-        (JIANG[:-1] + ("0" if JIANG[-1] != "0" else "1"), "江泽民", 422, "id_number_invalid"),
+        (id_for("009"), "张伟", 404, "identity_unknown"),
+        (ZHANG, "胡锦涛", 422, "identity_name_mismatch"),
+        (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "张伟", 422, "id_number_invalid"),
         (NOFACE, "无脸", 422, "reference_no_face"),
         (CROWD, "两人", 422, "reference_multiple_faces"),
     ],
 )
 def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code):
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     consent(client, h)
-    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes(), id_number, name)
+    session_id = passed_session(client, app, h, kyc_app[3], "real_name")
+    r = face(kyc_app, id_number, name, session_id)
     assert r.status_code == status and r.json()["error"]["code"] == code
     assert rows(app) == []  # refused before a decision: nothing written
+    assert face(kyc_app, session_id=session_id).status_code == 201  # and the liveness pass was not spent
 
 
-def test_selfie_errors(kyc_app, lfw):
-    client, app, h = kyc_app
+def test_the_live_face_must_be_a_fresh_unspent_pass_for_real_name(kyc_app):
+    import datetime as dt
+
+    from facetrust.liveness.models import LivenessSession
+
+    client, app, h, shared_data = kyc_app
     consent(client, h)
-    ok, blank = cv2.imencode(".png", np.full((300, 300, 3), 90, np.uint8))
-    assert face(client, h, blank.tobytes()).json()["error"]["code"] == "selfie_no_face"
-    two = np.hstack([cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg"))])
-    ok, two_png = cv2.imencode(".png", two)
-    assert face(client, h, two_png.tobytes()).json()["error"]["code"] == "selfie_multiple_faces"
-    assert face(client, h, b"not an image").json()["error"]["code"] == "image_unreadable"
-    r = client.post("/v1/me/real-name/face", headers=h,
-                    json={"name": "江泽民", "id_number": JIANG, "selfie_base64": "%%%"})
-    assert r.status_code == 422 and r.json()["error"]["code"] == "image_unreadable"
-    assert rows(app) == []
+    r = client.post("/v1/me/real-name/face", headers=h, json={"name": "张伟", "id_number": ZHANG})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    assert face(kyc_app, session_id="0" * 32).json()["error"]["code"] == "liveness_required"
+    pending = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=h).json()["session_id"]
+    assert face(kyc_app, session_id=pending).json()["error"]["code"] == "liveness_required"
+    client.post("/v1/me/consents/face_pay", json={"notice_version": NOTICES["face_pay"].version}, headers=h)
+    other_purpose = passed_session(client, app, h, shared_data, "face_pay_enrolment")
+    r = face(kyc_app, session_id=other_purpose)
+    assert r.status_code == 403 and "face_pay_enrolment" in r.json()["error"]["message"]
+    stale = passed_session(client, app, h, shared_data, "real_name", offset=1)
+    with app.state.sessions() as s:
+        s.get(LivenessSession, stale).decided_at -= dt.timedelta(minutes=6)
+        s.commit()
+    assert face(kyc_app, session_id=stale).json()["error"]["code"] == "liveness_required"
+    fresh = passed_session(client, app, h, shared_data, "real_name", offset=2)
+    assert face(kyc_app, session_id=fresh).status_code == 201
+    r = face(kyc_app, session_id=fresh)  # a pass is spent once
+    assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required"
+    assert len(rows(app)) == 1
 
 
 def test_face_method_needs_its_own_consent(kyc_app, lfw):
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     client.post("/v1/me/consents/face_pay", json={"notice_version": NOTICES["face_pay"].version}, headers=h)
-    r = face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    r = face(kyc_app, session_id="0" * 32)
     assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
 
 
 def test_bank_card_method(kyc_app):
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     body = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
     for change, status, code in [
         ({"mobile": "13900000000"}, 422, "bank_elements_mismatch"),
@@ -162,9 +191,9 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     from facetrust.security.models import StoredTemplate
     from facetrust.settings import get_settings
 
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     consent(client, h)
-    assert face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()).status_code == 201
+    assert face(kyc_app).status_code == 201
     r = client.delete("/v1/me/real-name", headers=h)  # account open: kept until 5 years after closing
     assert r.status_code == 409 and r.json()["error"]["code"] == "retention_period_active"
 
@@ -196,16 +225,16 @@ def test_compliance_lookup_is_audited(kyc_app, lfw):
     from facetrust.identity import service
     from facetrust.security.models import AuditRecord
 
-    client, app, h = kyc_app
+    client, app, h, _ = kyc_app
     consent(client, h)
-    face(client, h, (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes())
+    assert face(kyc_app).status_code == 201
     account_id = client.get("/v1/me", headers=h).json()["account_id"]
     with app.state.sessions() as s:
         token, _ = service.create_operator_token(s, "carol", "compliance_officer", dt.timedelta(hours=1))
         s.commit()
     r = client.get(f"/v1/operator/accounts/{account_id}/real-name", headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and [x["outcome"] for x in r.json()] == ["passed"]
-    assert JIANG not in r.text
+    assert ZHANG not in r.text
     with app.state.sessions() as s:
         lookup = s.query(AuditRecord).filter_by(action="real_name.lookup").one()
         assert lookup.actor == "operator:carol" and lookup.subject == f"account:{account_id}"
@@ -213,24 +242,23 @@ def test_compliance_lookup_is_audited(kyc_app, lfw):
     assert r.status_code == 404 and r.json()["error"]["code"] == "account_not_found"
 
 
-def test_raw_images_only_when_turned_on_and_then_sealed(tmp_path, database_url, lfw, kyc_app):
+def test_raw_images_only_when_turned_on_and_then_sealed(kyc_app):
     import datetime as dt
 
     from facetrust.identity import retention
     from facetrust.security.models import RawImage
 
-    client, app, h = kyc_app  # default settings: nothing kept
+    client, app, h, _ = kyc_app  # default settings: nothing kept
     consent(client, h)
-    selfie = (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()
-    assert face(client, h, selfie).status_code == 201
+    assert face(kyc_app).status_code == 201
     with app.state.sessions() as s:
         assert s.query(RawImage).count() == 0
 
-    app.state.kyc.raw_image_retention_days = 30  # as FACETRUST_STORE_RAW_IMAGES=1 sets it
-    assert face(client, h, selfie).status_code == 201
+    app.state.liveness.raw_image_retention_days = 30  # as FACETRUST_STORE_RAW_IMAGES=1 sets it
+    assert face(kyc_app, offset=1).status_code == 201
     with app.state.sessions() as s:
-        row = s.query(RawImage).one()
-        assert selfie[:200] not in row.ciphertext
+        row = s.query(RawImage).one()  # the capture's most frontal frame, sealed
+        assert row.purpose == "real_name" and b"JFIF" not in row.ciphertext
         until = row.retain_until if row.retain_until.tzinfo else row.retain_until.replace(tzinfo=dt.timezone.utc)
         assert 29 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 30
         assert retention.purge_expired(s, now=until + dt.timedelta(seconds=1)) == 1
@@ -238,7 +266,7 @@ def test_raw_images_only_when_turned_on_and_then_sealed(tmp_path, database_url, 
         assert s.query(RawImage).count() == 0
 
 
-def test_child_face_needs_guardian_consent(tmp_path, database_url, lfw):
+def test_child_face_needs_guardian_consent(tmp_path, database_url, shared_data):
     import datetime as dt
 
     today = dt.date.today()
@@ -247,18 +275,19 @@ def test_child_face_needs_guardian_consent(tmp_path, database_url, lfw):
     parent17 = "11010519800101" + "006"
     reg = tmp_path / "reg"
     reg.mkdir()
-    (reg / "kid.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
+    id_photo(shared_data, reg / "kid.jpg")
     (reg / "citizens.csv").write_text(f"name,id_number,photo\n小明,{child_id},kid.jpg\n", encoding="utf-8")
     with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv") as (client, app, hh):
         client.post("/v1/accounts", json={"platform_user_id": "kid", "mobile": "13812345678"}, headers=hh["a"])
         h = {"Authorization": f"Bearer {client.post('/v1/accounts/kid/tokens', headers=hh['a']).json()['token']}"}
         consent(client, h)  # consented alone: the age is not known yet
-        selfie = (lfw / "Jiang_Zemin/Jiang_Zemin_0002.jpg").read_bytes()
-        r = face(client, h, selfie, child_id, "小明")
+        ctx = (client, app, h, shared_data)
+        session_id = passed_session(client, app, h, shared_data, "real_name")
+        r = face(ctx, child_id, "小明", session_id)
         assert r.status_code == 403 and r.json()["error"]["code"] == "guardian_consent_required"
         guardian = {"name": "王女士", "relation": "mother", "id_number": parent17 + idnumber.checksum_char(parent17)}
         client.delete("/v1/me/consents/kyc_face_verification", headers=h)
         r = client.post("/v1/me/consents/kyc_face_verification", headers=h,
                         json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian})
         assert r.status_code == 201
-        assert face(client, h, selfie, child_id, "小明").status_code == 201
+        assert face(ctx, child_id, "小明", session_id).status_code == 201

@@ -14,6 +14,7 @@ from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
 from facetrust.consent.routes import router as consent_router
 from facetrust.identity.routes import router as identity_router
+from facetrust.liveness.routes import router as liveness_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
@@ -50,4 +51,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(identity_router)
     app.include_router(consent_router)
+    app.include_router(liveness_router)
     return app

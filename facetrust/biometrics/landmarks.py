@@ -26,7 +26,7 @@ _NOSE_DEPTH = 0.55
 @dataclass(frozen=True)
 class FaceGeometry:
     points: np.ndarray  # (68, 2)
-    yaw: float  # degrees, positive = subject turned to their left (image right)
+    yaw: float  # degrees, positive = subject turned to their right (nose toward the image left)
     pitch: float  # degrees, positive = looking up
     roll: float  # degrees, positive = head tilted clockwise in the image
     eye_openness: float  # mean eye aspect ratio of both eyes

@@ -1,9 +1,11 @@
 """Real-name authentication, by the method the person chooses: a live face compared with the
 identity authority's photo, or bank-card four-element verification. Face is never the only way.
 
-Every attempt that reaches a decision is stored with its reasons and versions (method, model id,
-calibration id, liveness status) whether it passed or failed. Attempts refused earlier (bad input,
-unknown identity, unusable photo) leave no row.
+The face compared with the authority's photo is the one proven live: the template of the most
+frontal frame of a passed liveness session for ``real_name``, spent by this call. Every attempt that
+reaches a decision is stored with its reasons and versions (method, model id, calibration id, the
+liveness session) whether it passed or failed; a mismatch counts towards the face-attempt lockout.
+Attempts refused earlier (bad input, unknown identity, unusable photo) leave no row.
 """
 
 from __future__ import annotations
@@ -24,10 +26,9 @@ from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
 from facetrust.identity.models import Account, RealNameAuthentication, utcnow
 from facetrust.identity.service import secret_hash
-from facetrust.security import audit, template_store
+from facetrust.liveness import service as liveness
+from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring
-
-LIVENESS_NOT_PERFORMED = "not_performed"
 
 
 @dataclass
@@ -36,19 +37,17 @@ class KycContext:
     keyring: Keyring
     authority: IdentityAuthority | None
     bank: BankVerifier | None
-    raw_image_retention_days: int | None = None  # None: raw images are not kept
 
 
-def _usable_face(engine: FaceEngine, image: bytes, which: str, strict: bool):
-    """The analysis of one image, with distinct codes for the failures a person can fix."""
+def _reference_face(engine: FaceEngine, image: bytes):
+    """The authority's photo, analysed. An archive photo is often small or soft, so only a missing or
+    ambiguous face refuses it; the quality reasons are the authority's, not the person's, to fix."""
     analysis = engine.analyse(image)
     reasons = analysis.quality.reasons
     if Reason.NO_FACE in reasons:
-        raise DomainError(422, f"{which}_no_face", f"no face was found in the {which} photo")
+        raise DomainError(422, "reference_no_face", "no face was found in the reference photo")
     if Reason.MULTIPLE_FACES in reasons:
-        raise DomainError(422, f"{which}_multiple_faces", f"the {which} photo shows more than one face")
-    if strict and reasons:
-        raise DomainError(422, "face_not_usable", analysis.quality.message(), reasons=reasons)
+        raise DomainError(422, "reference_multiple_faces", "the reference photo shows more than one face")
     return analysis
 
 
@@ -63,7 +62,7 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
         account_id=account.id, method=method, outcome="passed" if passed else "failed",
         reasons=json.dumps(reasons), id_number_hash=secret_hash(id_number),
         identity_sealed=b"", identity_wrapped_key=b"", master_key_id="",
-        source=source, liveness=LIVENESS_NOT_PERFORMED if method == "face" else "not_applicable",
+        source=source, liveness="passed" if method == "face" else "not_applicable",
         evidence_sha256=hashlib.sha256(evidence).hexdigest(), **versions,
     )
     session.add(record)
@@ -80,8 +79,8 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     return record
 
 
-def authenticate_face(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,
-                      selfie: bytes) -> RealNameAuthentication:
+def authenticate_face(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
+                      name: str, id_number: str, liveness_session_id: str | None) -> RealNameAuthentication:
     _check_account(account)
     id_number = idnumber.validate(id_number)
     if not consent.is_granted(session, account.id, "kyc_face_verification"):
@@ -93,20 +92,22 @@ def authenticate_face(session: Session, ctx: KycContext, account: Account, name:
                           "the ID number shows the holder is under 14: consent again together with a parent or guardian")
     if ctx.authority is None:
         raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
+    now = utcnow()
+    lockout.check(session, account.id, None, now)
     reference = ctx.authority.reference_photo(name, id_number)
-    live = _usable_face(ctx.engine, selfie, "selfie", strict=True)
-    ref = _usable_face(ctx.engine, reference.image, "reference", strict=False)
-    decision = ctx.engine.compare(live.template, ref.template, "kyc")
+    ref = _reference_face(ctx.engine, reference.image)
+    proof, live_face = liveness.spend_pass(session, live, account.id, liveness_session_id, "real_name", "real_name.face")
+    decision = ctx.engine.compare(live_face, ref.template, "kyc")
     reasons = [] if decision.match else ["face_mismatch"]
-    evidence = live.template.to_bytes() + ref.template.to_bytes() + json.dumps(decision.as_dict()).encode()
+    evidence = live_face.to_bytes() + ref.template.to_bytes() + json.dumps(decision.as_dict()).encode()
     record = _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,
                      evidence, model_id=decision.model_id, calibration_id=decision.calibration_id,
-                     score=decision.score, threshold=decision.threshold)
-    if ctx.raw_image_retention_days is not None:
-        template_store.store_raw_image(session, ctx.keyring, account.id, "kyc", selfie, ctx.raw_image_retention_days)
+                     score=decision.score, threshold=decision.threshold, liveness_session_id=proof.id)
     if decision.match:
         # The verified live face: later face checks (credit, face-pay enrolment) compare with it.
-        template_store.store(session, ctx.keyring, account.id, "kyc", live.template, f"account:{account.id}")
+        template_store.store(session, ctx.keyring, account.id, "kyc", live_face, f"account:{account.id}")
+    else:
+        lockout.record_failure(session, live.lockout, "face_verification", account.id, proof.device_id, now)
     return record
 
 

@@ -85,7 +85,8 @@ class RealNameAuthentication(Base):
     calibration_id: Mapped[str | None] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
     threshold: Mapped[float | None] = mapped_column(Float)
-    liveness: Mapped[str] = mapped_column(String(32))  # not_performed until the liveness issue lands
+    liveness: Mapped[str] = mapped_column(String(32))  # passed (face) | not_applicable (bank card)
+    liveness_session_id: Mapped[str | None] = mapped_column(String(32))
     evidence_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

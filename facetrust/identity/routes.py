@@ -12,8 +12,6 @@ from facetrust.api.deps import get_session
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Account, Tenant
-import base64
-import binascii
 import json
 
 from facetrust.identity import kyc
@@ -76,7 +74,6 @@ def kyc_context(request: Request) -> kyc.KycContext:
             keyring=keyring_for(settings.resolved_keyring_path, settings.master_key),
             authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
             bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
-            raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,
         )
         request.app.state.kyc = ctx
     return ctx
@@ -84,7 +81,7 @@ def kyc_context(request: Request) -> kyc.KycContext:
 
 def _auth_out(r) -> RealNameOut:
     return RealNameOut(authentication_id=r.id, method=r.method, outcome=r.outcome, reasons=json.loads(r.reasons),
-                       liveness=r.liveness, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
+                       liveness=r.liveness, liveness_session_id=r.liveness_session_id, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
                        score=r.score, threshold=r.threshold, created_at=r.created_at)
 
 
@@ -96,15 +93,15 @@ def _account(session: Session, p: Principal) -> Account:
 
 
 @router.post("/me/real-name/face", status_code=201, response_model=RealNameOut)
-def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
-                   ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
-    """Real-name authentication by a live selfie compared with the authority's photo (kyc profile).
-    A decided mismatch is stored and answered 422 `face_mismatch`."""
-    try:
-        selfie = base64.b64decode(body.selfie_base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise DomainError(422, "image_unreadable", "selfie_base64 is not valid base64") from None
-    record = kyc.authenticate_face(session, ctx, _account(session, p), body.name, body.id_number, selfie)
+def real_name_face(body: FaceAuthIn, request: Request, p: Principal = Depends(auth.user),
+                   session: Session = Depends(get_session), ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+    """Real-name authentication by the live face of a passed liveness session (purpose
+    `real_name`) compared with the authority's photo (kyc profile). A decided mismatch is stored
+    and answered 422 `face_mismatch`."""
+    from facetrust.liveness.routes import liveness_context
+
+    record = kyc.authenticate_face(session, ctx, liveness_context(request), _account(session, p), body.name,
+                                   body.id_number, body.liveness_session_id)
     session.commit()
     if record.outcome != "passed":
         raise DomainError(422, "face_mismatch", "the selfie does not match the identity authority's photo",

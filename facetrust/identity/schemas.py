@@ -32,7 +32,8 @@ class FaceAuthIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=18, max_length=18)
-    selfie_base64: str = Field(min_length=1, max_length=14_000_000, description="JPEG, PNG or WebP, base64")
+    liveness_session_id: str = Field(min_length=1, max_length=32,
+                                     description="a passed liveness session for real_name, made in the last few minutes")
 
 
 class BankCardAuthIn(BaseModel):
@@ -50,6 +51,7 @@ class RealNameOut(BaseModel):
     outcome: str
     reasons: list[str]
     liveness: str
+    liveness_session_id: str | None = None
     source: str
     model_id: str | None
     calibration_id: str | None

@@ -61,3 +61,26 @@ class RawImage(Base):
     master_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     retain_until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class FailedFaceAttempt(Base):
+    """A failed liveness or face-verification attempt, counted for the lockout."""
+
+    __tablename__ = "failed_face_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    account_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # liveness | face_verification
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Lockout(Base):
+    """Face attempts refused for an account or a device until ``until``."""
+
+    __tablename__ = "lockouts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject: Mapped[str] = mapped_column(String(160), index=True)  # account:<id> | device:<id>
+    until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

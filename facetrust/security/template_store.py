@@ -70,11 +70,13 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     """Re-wrap every data key not under the active master key, committing per batch, so readers
     are never blocked for long and an interrupted rotation resumes where it stopped."""
     from facetrust.identity.models import RealNameAuthentication
+    from facetrust.liveness.models import LivenessSession
 
     done = 0
     for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
                           (RawImage, "ciphertext", "wrapped_key"),
-                          (RealNameAuthentication, "identity_sealed", "identity_wrapped_key")):
+                          (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
+                          (LivenessSession, "face_sealed", "face_wrapped_key")):
         while True:
             rows = session.execute(
                 select(model).where(model.master_key_id != keyring.active).limit(batch)

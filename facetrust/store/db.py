@@ -42,4 +42,5 @@ def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
     from facetrust.consent import models as _consent  # noqa: F401
     from facetrust.identity import models as _identity  # noqa: F401
+    from facetrust.liveness import models as _liveness  # noqa: F401
     from facetrust.security import models as _security  # noqa: F401

@@ -1,0 +1,1 @@
+"""Liveness: challenges, passive presentation-attack detection and replay defence."""

@@ -1,0 +1,129 @@
+"""A liveness capture: untrusted frames (a burst of images with timestamps, or a short video) in,
+checked frames with content hashes out.
+
+Everything about the capture that can be checked without looking for a face is checked here, before
+the expensive analysis: the number of frames, their size, their timestamps and the capture's length.
+The content hash of a frame is taken over its decoded pixels, so re-wrapping the same pictures in a
+new file (stripped metadata, another container) does not hide a replay.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facetrust.biometrics.engine import FaceEngine
+from facetrust.errors import DomainError
+
+
+@dataclass(frozen=True)
+class CaptureLimits:
+    min_frames: int
+    max_frames: int
+    max_frame_pixels: int
+    max_fps: float  # frames closer together than this allows are not from one camera
+    max_duration_ms: int
+    max_video_bytes: int
+
+
+@dataclass(frozen=True)
+class Frame:
+    pixels: np.ndarray  # BGR uint8
+    t_ms: float  # from the first frame of the capture
+    sha256: str  # of the decoded pixels
+
+
+def content_hash(pixels: np.ndarray) -> str:
+    digest = hashlib.sha256(f"{pixels.shape}".encode())
+    digest.update(np.ascontiguousarray(pixels).tobytes())
+    return digest.hexdigest()
+
+
+def _invalid(message: str) -> DomainError:
+    return DomainError(422, "capture_invalid", message)
+
+
+def check_capture(frames: list[Frame], limits: CaptureLimits) -> list[Frame]:
+    """The frames, if they can be one camera's capture within the limits; else ``capture_invalid``."""
+    if len(frames) < limits.min_frames:
+        raise _invalid(f"the capture has {len(frames)} frames; at least {limits.min_frames} are needed")
+    if len(frames) > limits.max_frames:
+        raise _invalid(f"the capture has {len(frames)} frames; at most {limits.max_frames} are accepted")
+    shape = frames[0].pixels.shape
+    if any(f.pixels.shape != shape for f in frames):
+        raise _invalid("the frames of one capture must all have the same size")
+    if shape[0] * shape[1] > limits.max_frame_pixels:
+        raise _invalid(f"frames of {shape[1]}x{shape[0]} exceed {limits.max_frame_pixels} pixels")
+    times = np.array([f.t_ms for f in frames], dtype=np.float64)
+    gaps = np.diff(times)
+    if times[0] < 0 or np.any(gaps <= 0):
+        raise _invalid("frame timestamps must start at or after 0 and strictly increase")
+    if np.any(gaps < 1000.0 / limits.max_fps - 1.0):
+        raise _invalid(f"frames are closer together than a {limits.max_fps:g} fps camera allows")
+    if times[-1] - times[0] > limits.max_duration_ms:
+        raise _invalid(f"the capture lasts {times[-1] - times[0]:.0f} ms; the session allows {limits.max_duration_ms} ms")
+    return frames
+
+
+def from_images(engine: FaceEngine, images: list[tuple[bytes, float]], limits: CaptureLimits) -> list[Frame]:
+    """A burst of (image bytes, timestamp in ms). Each image goes through the engine's intake
+    (format sniffing, size limits before decoding, EXIF orientation)."""
+    if not images:
+        raise _invalid("the capture has no frames")
+    if len(images) > limits.max_frames:  # before decoding anything
+        raise _invalid(f"the capture has {len(images)} frames; at most {limits.max_frames} are accepted")
+    frames = []
+    for data, t_ms in images:
+        pixels = engine.decode(data).pixels
+        frames.append(Frame(pixels, float(t_ms), content_hash(pixels)))
+    return check_capture(frames, limits)
+
+
+def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:
+    """A short video, decoded with OpenCV's FFmpeg backend. Frames are taken no faster than the
+    capture's frame-rate limit, so a 60 fps clip costs no more to analyse than a 30 fps one."""
+    if not data:
+        raise _invalid("the video is empty")
+    if len(data) > limits.max_video_bytes:
+        raise DomainError(413, "video_too_large", f"the video is {len(data)} bytes; the limit is {limits.max_video_bytes}")
+    fd, path = tempfile.mkstemp(suffix=".video")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return check_capture(_read_video(path, limits), limits)
+    finally:
+        os.unlink(path)
+
+
+def _read_video(path: str, limits: CaptureLimits) -> list[Frame]:
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise _invalid("the video cannot be decoded")
+    frames: list[Frame] = []
+    min_gap = 1000.0 / limits.max_fps
+    try:
+        while True:
+            ok, pixels = capture.read()
+            if not ok:
+                break
+            if pixels.shape[0] * pixels.shape[1] > limits.max_frame_pixels:
+                raise _invalid(f"video frames of {pixels.shape[1]}x{pixels.shape[0]} exceed {limits.max_frame_pixels} pixels")
+            t_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
+            if frames and t_ms - frames[0].t_ms > limits.max_duration_ms:
+                raise _invalid(f"the video is longer than the session allows ({limits.max_duration_ms} ms)")
+            if frames and t_ms - frames[-1].t_ms < min_gap - 1.0:
+                continue
+            frames.append(Frame(pixels, t_ms, content_hash(pixels)))
+            if len(frames) > limits.max_frames:
+                raise _invalid(f"the video has more than {limits.max_frames} frames at up to {limits.max_fps:g} fps")
+    finally:
+        capture.release()
+    if not frames:
+        raise _invalid("the video cannot be decoded")
+    start = frames[0].t_ms
+    return [Frame(f.pixels, f.t_ms - start, f.sha256) for f in frames]

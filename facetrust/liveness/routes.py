@@ -1,0 +1,110 @@
+"""HTTP routes of the liveness domain (thin: validate, call the service, map the result).
+
+A decided capture is answered 200 with its decision, passed or failed, and its per-check reasons.
+Protocol failures have their own codes: an expired session 410 ``liveness_session_expired``, a used
+one 409 ``liveness_session_used``, a wrong nonce 403 ``liveness_nonce_mismatch`` and frames seen in
+an earlier session 409 ``liveness_frames_replayed`` (the last two also fail the session and count
+towards the lockout).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from fastapi import APIRouter, Depends, Request
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facetrust.api import auth
+from facetrust.api.deps import get_session
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account
+from facetrust.identity.service import Principal
+from facetrust.liveness import frames as frames_mod
+from facetrust.liveness import service
+from facetrust.liveness.models import LivenessSession
+from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn, LivenessSessionCreate, LivenessSessionOut
+
+router = APIRouter(prefix="/v1", tags=["liveness"])
+
+
+def liveness_context(request: Request) -> service.LivenessContext:
+    """Built once per app, over the same engine as the real-name flow."""
+    ctx = getattr(request.app.state, "liveness", None)
+    if ctx is None:
+        from facetrust.identity.routes import kyc_context
+
+        kyc = kyc_context(request)
+        ctx = service.LivenessContext.from_settings(request.app.state.settings, kyc.engine, kyc.keyring)
+        request.app.state.liveness = ctx
+    return ctx
+
+
+def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
+    actions = json.loads(row.actions)
+    return LivenessSessionOut(
+        session_id=row.id, purpose=row.purpose, actions=actions, instructions=[INSTRUCTIONS[a] for a in actions],
+        status=row.status, created_at=row.created_at, expires_at=row.expires_at,
+        nonce=row.nonce if with_nonce else None, decided_at=row.decided_at, score=row.score,
+        reasons=json.loads(row.reasons) if row.reasons else [],
+        checks=json.loads(row.checks) if row.checks else None,
+        versions=json.loads(row.versions) if row.versions else None,
+    )
+
+
+def _b64(data: str, field: str) -> bytes:
+    try:
+        return base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise DomainError(422, "capture_invalid", f"{field} is not valid base64") from None
+
+
+@router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut)
+def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(auth.user),
+                            session: Session = Depends(get_session),
+                            ctx: service.LivenessContext = Depends(liveness_context)) -> LivenessSessionOut:
+    """Issue a liveness challenge: 2-3 random actions to perform in order, a nonce to send back with
+    the capture, and an expiry. The nonce is shown only here."""
+    account = session.get(Account, p.account_id)
+    if account is None:
+        raise DomainError(404, "account_not_found", "the account no longer exists")
+    row = service.create_session(session, ctx, account, body.purpose, body.device_id)
+    session.commit()
+    return _out(row, with_nonce=True)
+
+
+@router.post("/me/liveness-sessions/{session_id}/capture", response_model=LivenessSessionOut)
+def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth.user),
+                   session: Session = Depends(get_session),
+                   ctx: service.LivenessContext = Depends(liveness_context)) -> LivenessSessionOut:
+    """Answer a challenge with the captured frames (JPEG burst with timestamps, or a video) and the
+    session's nonce. Answered once; the decision comes back with its per-check reasons."""
+    row = service.get_own(session, p.account_id, session_id)
+
+    def read_frames() -> list[frames_mod.Frame]:
+        if body.video_base64 is not None:
+            return frames_mod.from_video(_b64(body.video_base64, "video_base64"), ctx.limits)
+        images = [(_b64(f.image_base64, f"frames[{i}].image_base64"), f.t_ms) for i, f in enumerate(body.frames or [])]
+        return frames_mod.from_images(ctx.engine, images, ctx.limits)
+
+    row = service.submit(session, ctx, row, body.nonce, read_frames)
+    try:
+        session.commit()
+    except IntegrityError:  # the same frames committed a moment ago by a racing session
+        session.rollback()
+        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in another liveness session") from None
+    reasons = json.loads(row.reasons or "[]")
+    if service.NONCE_MISMATCH in reasons:
+        raise DomainError(403, "liveness_nonce_mismatch", "the nonce does not belong to this session; the session is now void")
+    if service.FRAMES_REPLAYED in reasons:
+        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in a liveness session")
+    return _out(row)
+
+
+@router.get("/me/liveness-sessions/{session_id}", response_model=LivenessSessionOut)
+def get_liveness_session(session_id: str, p: Principal = Depends(auth.user),
+                         session: Session = Depends(get_session)) -> LivenessSessionOut:
+    """A session of the caller's, with its decision once made."""
+    return _out(service.get_own(session, p.account_id, session_id))

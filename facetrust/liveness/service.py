@@ -1,0 +1,222 @@
+"""Liveness sessions: issue a random challenge, decide one capture, and let one flow spend a pass.
+
+A session is bound to an account, a purpose and (when the client names one) a device. It can be
+answered once, before it expires, with the nonce it was issued with; a pass can be spent once, by a
+flow of the same purpose, within a few minutes. The live face of a pass is kept sealed until then,
+so the flow compares the face that was actually proven live, not a separately uploaded photo.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+
+import cv2
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from facetrust.biometrics.engine import FaceEngine
+from facetrust.biometrics.templates import Template
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, utcnow
+from facetrust.liveness import decision as decision_mod
+from facetrust.liveness.actions import ACTIONS
+from facetrust.liveness.decision import DecisionPolicy, LivenessDecision
+from facetrust.liveness.frames import CaptureLimits, Frame
+from facetrust.liveness.models import LivenessSession, SeenFrame
+from facetrust.liveness.texture import TextureModel
+from facetrust.security import audit, lockout, template_store
+from facetrust.security.envelope import Keyring, Sealed
+from facetrust.security.lockout import LockoutPolicy
+from facetrust.settings import Settings
+
+# What each liveness purpose is for, and the consent that must be in force to process the face.
+PURPOSE_CONSENT = {
+    "real_name": "kyc_face_verification",
+    "face_pay_enrolment": "face_pay",
+    "payment": "face_pay",
+    "installment": "credit_face_verification",
+    "loan": "credit_face_verification",
+}
+
+# Protocol failures: answered with their own 4xx code (after the failure is stored), unlike a
+# decided liveness failure, which is answered 200 with the decision.
+NONCE_MISMATCH = "nonce_mismatch"
+FRAMES_REPLAYED = "frames_replayed"
+
+
+@dataclass
+class LivenessContext:
+    engine: FaceEngine
+    texture: TextureModel
+    keyring: Keyring
+    policy: DecisionPolicy
+    limits: CaptureLimits
+    lockout: LockoutPolicy
+    session_ttl: dt.timedelta
+    pass_valid_for: dt.timedelta
+    action_count: tuple[int, int]
+    raw_image_retention_days: int | None = None  # None: no capture frame is kept
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> "LivenessContext":
+        return cls(
+            engine=engine, texture=TextureModel.load(), keyring=keyring, policy=DecisionPolicy(),
+            limits=CaptureLimits(settings.liveness_min_frames, settings.liveness_max_frames,
+                                 settings.liveness_max_frame_pixels, settings.liveness_max_fps,
+                                 settings.liveness_session_seconds * 1000, settings.liveness_max_video_bytes),
+            lockout=LockoutPolicy(settings.lockout_max_failures, dt.timedelta(seconds=settings.lockout_window_seconds),
+                                  dt.timedelta(seconds=settings.lockout_seconds)),
+            session_ttl=dt.timedelta(seconds=settings.liveness_session_seconds),
+            pass_valid_for=dt.timedelta(seconds=settings.liveness_pass_valid_seconds),
+            action_count=(settings.liveness_min_actions, settings.liveness_max_actions),
+            raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,
+        )
+
+
+def _aware(at: dt.datetime) -> dt.datetime:
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
+def _face_aad(row: LivenessSession) -> bytes:
+    return f"liveness_face:{row.id}:{row.account_id}:{row.purpose}".encode()
+
+
+def random_actions(count: tuple[int, int]) -> list[str]:
+    """2-3 distinct actions in a random order, from the operating system's randomness: a replayed
+    recording has to show exactly these, in this order."""
+    rng = secrets.SystemRandom()
+    return rng.sample(ACTIONS, rng.randint(*count))
+
+
+def create_session(session: Session, ctx: LivenessContext, account: Account, purpose: str,
+                   device_id: str | None, actions: list[str] | None = None) -> LivenessSession:
+    """Issue a challenge. ``actions`` fixes it (tests and evaluation only; the API never passes it)."""
+    from facetrust.consent import service as consent
+
+    if purpose not in PURPOSE_CONSENT:
+        raise DomainError(422, "liveness_purpose_unknown",
+                          f"unknown liveness purpose {purpose!r}; one of: {', '.join(PURPOSE_CONSENT)}")
+    if account.status != "active":
+        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+    if not consent.is_granted(session, account.id, PURPOSE_CONSENT[purpose]):
+        raise DomainError(403, "consent_required",
+                          f"a liveness check for {purpose} needs the {PURPOSE_CONSENT[purpose]} consent")
+    now = utcnow()
+    lockout.check(session, account.id, device_id, now)
+    row = LivenessSession(account_id=account.id, purpose=purpose, device_id=device_id,
+                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions or random_actions(ctx.action_count)),
+                          created_at=now, expires_at=now + ctx.session_ttl)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def get_own(session: Session, account_id: str, session_id: str) -> LivenessSession:
+    row = session.get(LivenessSession, session_id)
+    if row is None or row.account_id != account_id:  # another account's session does not exist for you
+        raise DomainError(404, "liveness_session_not_found", "no such liveness session")
+    return row
+
+
+def check_open(row: LivenessSession, now: dt.datetime) -> None:
+    """Refuse a session that was already answered, or has expired, with distinct codes."""
+    if row.status != "pending":
+        raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
+    if now > _aware(row.expires_at):
+        raise DomainError(410, "liveness_session_expired", "this liveness session has expired; start a new one")
+
+
+def _replayed(session: Session, frames: list[Frame]) -> bool:
+    hashes = [f.sha256 for f in frames]
+    if len(set(hashes)) != len(hashes):
+        return True  # the same picture twice in one capture is not a camera
+    return session.execute(select(SeenFrame.sha256).where(SeenFrame.sha256.in_(hashes)).limit(1)).first() is not None
+
+
+def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed: bool, reasons: list[str],
+            now: dt.datetime, result: LivenessDecision | None = None, frame_count: int | None = None) -> None:
+    """Store the outcome, claiming the session atomically: of two submissions racing on one
+    session, only the first to commit decides it."""
+    values = {"status": "passed" if passed else "failed", "decided_at": now, "reasons": json.dumps(reasons),
+              "frame_count": frame_count}
+    if result is not None:
+        values.update(score=result.score, checks=json.dumps({k: c.as_dict() for k, c in result.checks.items()}),
+                      versions=json.dumps(result.versions))
+    claimed = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.status == "pending")
+                              .values(**values)).rowcount
+    if claimed != 1:
+        raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
+    session.refresh(row)
+    if passed and result is not None and result.reference is not None:
+        sealed = ctx.keyring.seal(result.reference.template.to_bytes(), _face_aad(row))  # type: ignore[union-attr]
+        row.face_sealed, row.face_wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
+    if not passed:
+        lockout.record_failure(session, ctx.lockout, "liveness", row.account_id, row.device_id, now)
+    audit.append(session, actor=f"account:{row.account_id}", action="liveness.decide", subject=f"account:{row.account_id}",
+                 purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons})
+
+
+def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
+           read_frames) -> LivenessSession:
+    """Decide one capture for a pending session. ``read_frames`` decodes and checks the upload; it
+    runs only after the session is known to be open, and a malformed upload (which it refuses with
+    a 4xx) leaves the session open. Returns the decided session; a tampered nonce or replayed
+    frames fail it with the reason ``nonce_mismatch`` or ``frames_replayed``."""
+    now = utcnow()
+    lockout.check(session, row.account_id, row.device_id, now)
+    check_open(row, now)
+    if not hmac.compare_digest(nonce.encode(), row.nonce.encode()):
+        _finish(session, ctx, row, False, [NONCE_MISMATCH], now)
+        return row
+    frames: list[Frame] = read_frames()
+    if _replayed(session, frames):
+        _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
+        return row
+    session.add_all(SeenFrame(sha256=h, session_id=row.id, seen_at=now) for h in {f.sha256 for f in frames})
+    result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
+    _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames))
+    if result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None:
+        ok, jpeg = cv2.imencode(".jpg", frames[result.reference_index].pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if ok:
+            template_store.store_raw_image(session, ctx.keyring, row.account_id, row.purpose, jpeg.tobytes(),
+                                           ctx.raw_image_retention_days)
+    return row
+
+
+def spend_pass(session: Session, ctx: LivenessContext, account_id: str, session_id: str | None, purpose: str,
+               used_by: str) -> tuple[LivenessSession, Template]:
+    """The live face of a passed session of this account and purpose, decided within the pass's
+    validity and not yet spent; the session is marked spent and its sealed face deleted. Anything
+    else is 403 ``liveness_required``."""
+    if not session_id:
+        raise DomainError(403, "liveness_required", f"this needs a passed liveness session for {purpose}")
+    row = session.get(LivenessSession, session_id)
+    now = utcnow()
+    problem = None
+    if row is None or row.account_id != account_id:
+        problem = "no such liveness session for this account"
+    elif row.purpose != purpose:
+        problem = f"the liveness session was made for {row.purpose}, not {purpose}"
+    elif row.status != "passed":
+        problem = f"the liveness session is {row.status}, not passed"
+    elif row.used_at is not None:
+        problem = "the liveness session was already used"
+    elif now - _aware(row.decided_at) > ctx.pass_valid_for:  # type: ignore[arg-type]
+        problem = "the liveness pass is too old; do a new liveness check"
+    if problem:
+        raise DomainError(403, "liveness_required", problem)
+    spent = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
+                            .values(used_at=now, used_by=used_by)).rowcount
+    if spent != 1:
+        raise DomainError(403, "liveness_required", "the liveness session was already used")
+    session.refresh(row)
+    face = Template.from_bytes(ctx.keyring.open(Sealed(row.face_sealed, row.face_wrapped_key, row.master_key_id),
+                                                _face_aad(row)))
+    row.face_sealed = row.face_wrapped_key = row.master_key_id = None
+    audit.append(session, actor=f"account:{account_id}", action="template.read", subject=f"account:{account_id}",
+                 purpose=purpose, details={"liveness_session_id": row.id, "reason": used_by})
+    return row, face

@@ -1,0 +1,187 @@
+"""Liveness over HTTP with real frames from the shared face clips: the challenge, the decision and
+its checks, replay defence, single use, expiry, tampering and the lockout."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import cv2
+import numpy as np
+import pytest
+
+from facetrust.consent.notices import NOTICES
+from facetrust.liveness.attacks import make_attack
+from facetrust.liveness.models import LivenessSession
+
+from capture import D3_TURN_THEN_BLINK, as_burst, clip_frames, new_session
+from conftest import running_app
+
+
+def user(client, h, uid: str) -> dict:
+    client.post("/v1/accounts", json={"platform_user_id": uid, "mobile": "13812345678"}, headers=h["a"])
+    token = client.post(f"/v1/accounts/{uid}/tokens", headers=h["a"]).json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.post("/v1/me/consents/kyc_face_verification",
+                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=auth)
+    assert r.status_code == 201
+    return auth
+
+
+@pytest.fixture()
+def live(app_ctx):
+    client, app, h = app_ctx
+    return client, app, user(client, h, "u1"), h
+
+
+@pytest.fixture(scope="module")
+def d3(shared_data):
+    """d3 frames 0-63, every second one: a turn to the subject's right, then a blink."""
+    clip, start, stop, actions = D3_TURN_THEN_BLINK
+    frames, times = clip_frames(shared_data, clip, start, stop, 2)
+    return frames, times, actions
+
+
+def submit(client, h, created, body):
+    return client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture", json=body, headers=h)
+
+
+def test_a_session_is_a_random_challenge_bound_to_a_purpose(live):
+    client, app, h, _ = live
+    seen = set()
+    for _ in range(8):
+        created = new_session(client, app, h, "real_name")
+        assert 2 <= len(created["actions"]) <= 3 and len(set(created["actions"])) == len(created["actions"])
+        assert set(created["actions"]) <= {"blink", "turn_left", "turn_right", "nod", "open_mouth"}
+        assert len(created["instructions"]) == len(created["actions"]) and created["nonce"]
+        expires = dt.datetime.fromisoformat(created["expires_at"]) - dt.datetime.fromisoformat(created["created_at"])
+        assert expires == dt.timedelta(seconds=60)
+        seen.add(tuple(created["actions"]))
+    assert len(seen) > 1  # 8 draws from 80 orderings: all equal has odds of about 1e-15
+    fetched = client.get(f"/v1/me/liveness-sessions/{created['session_id']}", headers=h).json()
+    assert fetched["status"] == "pending" and fetched["nonce"] is None  # the nonce is shown once
+    r = client.post("/v1/me/liveness-sessions", json={"purpose": "lottery"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "liveness_purpose_unknown"
+    r = client.post("/v1/me/liveness-sessions", json={"purpose": "loan"}, headers=h)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
+
+
+def test_a_live_person_doing_the_challenge_passes(live, d3):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    created = new_session(client, app, h, "real_name", actions)
+    r = submit(client, h, created, as_burst(frames, times, created["nonce"]))
+    body = r.json()
+    assert r.status_code == 200 and body["status"] == "passed", body
+    assert body["reasons"] == [] and 0.0 <= body["score"] <= 1.0
+    assert set(body["checks"]) == {"faces", "identity", "actions", "parallax", "texture"}
+    assert [m["action"] for m in body["checks"]["actions"]["measures"]["matched"]] == actions
+    assert body["checks"]["parallax"]["measures"]["parallax"]["turn_right"] >= 0.07
+    assert {"decision", "detector", "landmarks", "embedding", "calibration", "texture"} <= set(body["versions"])
+
+
+def test_actions_must_come_in_the_requested_order(live, d3):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    created = new_session(client, app, h, "real_name", list(reversed(actions)))
+    body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
+    assert body["status"] == "failed" and "action_not_performed" in body["reasons"]
+    assert body["checks"]["actions"]["measures"]["missing"] == ["turn_right"]
+
+
+def test_a_printed_photo_cannot_do_the_challenge(live, d3):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    attack = make_attack([frames[0]], "print", np.random.default_rng(3), n_frames=len(frames))
+    created = new_session(client, app, h, "real_name", actions)
+    body = submit(client, h, created, as_burst(attack.frames, times, created["nonce"])).json()
+    assert body["status"] == "failed" and "action_not_performed" in body["reasons"]
+
+
+def test_a_face_swapped_in_mid_capture_is_caught(live, d3, shared_data):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    other, _ = clip_frames(shared_data, "d18.mp4", 0, 64, 2)
+    side = frames[0].shape[:2][::-1]
+    swapped = frames[:24] + [cv2.resize(f, side) for f in other[24:]]
+    created = new_session(client, app, h, "real_name", actions)
+    body = submit(client, h, created, as_burst(swapped, times, created["nonce"])).json()
+    assert body["status"] == "failed" and "face_changed" in body["reasons"]
+
+
+def test_replayed_frames_reused_tampered_and_expired_sessions_are_refused(live, d3):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    first = new_session(client, app, h, "real_name", actions)
+    burst = as_burst(frames, times, first["nonce"])
+    assert submit(client, h, first, burst).json()["status"] == "passed"
+    r = submit(client, h, first, burst)  # the same session again
+    assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_session_used"
+    second = new_session(client, app, h, "real_name", actions)
+    r = submit(client, h, second, {**burst, "nonce": second["nonce"]})  # the same frames, a new session
+    assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
+    assert client.get(f"/v1/me/liveness-sessions/{second['session_id']}", headers=h).json()["reasons"] == ["frames_replayed"]
+    third = new_session(client, app, h, "real_name", actions)
+    r = submit(client, h, third, {**burst, "nonce": first["nonce"]})  # another session's nonce
+    assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_nonce_mismatch"
+    fourth = new_session(client, app, h, "real_name", actions)
+    with app.state.sessions() as s:
+        s.get(LivenessSession, fourth["session_id"]).expires_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+        s.commit()
+    r = submit(client, h, fourth, {**burst, "nonce": fourth["nonce"]})
+    assert r.status_code == 410 and r.json()["error"]["code"] == "liveness_session_expired"
+
+
+def test_an_inconsistent_capture_is_refused_and_the_session_stays_open(live, d3):
+    client, app, h, _ = live
+    frames, times, actions = d3
+    created = new_session(client, app, h, "real_name", actions)
+    shuffled = as_burst(frames, list(reversed(times)), created["nonce"])
+    cases = [
+        shuffled,
+        as_burst(frames[:3], times[:3], created["nonce"]),  # too few frames
+        as_burst(frames, [t / 10 for t in times], created["nonce"]),  # 300 fps
+        as_burst(frames, [t * 100 for t in times], created["nonce"]),  # longer than the session
+        as_burst(frames[:-1] + [cv2.resize(frames[-1], (320, 320))], times, created["nonce"]),  # size changes
+    ]
+    for body in cases:
+        r = submit(client, h, created, body)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "capture_invalid", r.text
+    broken = as_burst(frames, times, created["nonce"])
+    broken["frames"][5]["image_base64"] = "bm90IGFuIGltYWdl"  # "not an image"
+    assert submit(client, h, created, broken).json()["error"]["code"] == "image_unreadable"
+    assert submit(client, h, created, {"nonce": created["nonce"]}).json()["error"]["code"] == "invalid_request"
+    # Nothing above used the session up or left frames behind: the real capture still passes.
+    assert submit(client, h, created, as_burst(frames, times, created["nonce"])).json()["status"] == "passed"
+
+
+def test_a_video_capture_is_accepted(live, d3, tmp_path):
+    client, app, h, _ = live
+    frames, _, actions = d3
+    path = tmp_path / "capture.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 15.0, frames[0].shape[:2][::-1])
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    import base64
+
+    created = new_session(client, app, h, "real_name", actions)
+    body = submit(client, h, created, {"nonce": created["nonce"], "video_base64": base64.b64encode(path.read_bytes()).decode()}).json()
+    assert body["status"] == "passed", body
+    assert body["checks"]["faces"]["measures"]["frames"] == len(frames)
+
+
+def test_five_failures_lock_the_account_and_the_device(tmp_path, database_url, d3):
+    frames, times, actions = d3
+    with running_app(tmp_path, database_url, lockout_max_failures=5) as (client, app, h):
+        victim, other = user(client, h, "victim"), user(client, h, "other")
+        for _ in range(5):
+            created = new_session(client, app, victim, "real_name", actions, device_id="phone-1")
+            r = submit(client, victim, created, {"nonce": "wrong", "frames": []})
+            assert r.json()["error"]["code"] == "liveness_nonce_mismatch"
+        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=victim)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "face_attempts_locked"
+        assert 1700 < r.json()["error"]["retry_after_seconds"] <= 1801
+        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-1"}, headers=other)
+        assert r.status_code == 429  # the same device, another account
+        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"},
+                           headers=other).status_code == 201
