@@ -57,8 +57,8 @@ D3_TURN_THEN_BLINK = ("d3.mp4", 0, 64, ["turn_right", "blink"])
 
 
 def passed_session(client, app, h, shared_data: Path, purpose: str, offset: int = 0) -> str:
-    """A passed liveness session for ``purpose``; ``offset`` picks other frames of the same clip,
-    so a test can pass more than once without replaying frames."""
+    """A passed liveness session for ``purpose``. Offset 0 takes the clip's even frames and offset 1
+    its odd ones, so a test can pass twice without replaying a frame."""
     clip, start, stop, actions = D3_TURN_THEN_BLINK
     created = new_session(client, app, h, purpose, actions)
     frames, times = clip_frames(shared_data, clip, start + offset, stop + offset, 2)

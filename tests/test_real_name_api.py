@@ -142,15 +142,15 @@ def test_the_live_face_must_be_a_fresh_unspent_pass_for_real_name(kyc_app):
     pending = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=h).json()["session_id"]
     assert face(kyc_app, session_id=pending).json()["error"]["code"] == "liveness_required"
     client.post("/v1/me/consents/face_pay", json={"notice_version": NOTICES["face_pay"].version}, headers=h)
-    other_purpose = passed_session(client, app, h, shared_data, "face_pay_enrolment")
-    r = face(kyc_app, session_id=other_purpose)
+    other_purpose = client.post("/v1/me/liveness-sessions", json={"purpose": "face_pay_enrolment"}, headers=h)
+    r = face(kyc_app, session_id=other_purpose.json()["session_id"])
     assert r.status_code == 403 and "face_pay_enrolment" in r.json()["error"]["message"]
-    stale = passed_session(client, app, h, shared_data, "real_name", offset=1)
+    stale = passed_session(client, app, h, shared_data, "real_name", offset=0)
     with app.state.sessions() as s:
         s.get(LivenessSession, stale).decided_at -= dt.timedelta(minutes=6)
         s.commit()
     assert face(kyc_app, session_id=stale).json()["error"]["code"] == "liveness_required"
-    fresh = passed_session(client, app, h, shared_data, "real_name", offset=2)
+    fresh = passed_session(client, app, h, shared_data, "real_name", offset=1)
     assert face(kyc_app, session_id=fresh).status_code == 201
     r = face(kyc_app, session_id=fresh)  # a pass is spent once
     assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required"
