@@ -168,7 +168,7 @@ def build_frames(data: Path, engine, log) -> Frames:
     for (kind, key), paths in nuaa_recordings(data).items():
         subject = key[:4]
         species = BONA if kind == "ClientRaw" else PRINT
-        images, kept = [], []
+        images = []
         for path in paths:
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
             crop, width = detect_crop(engine, image)
@@ -178,7 +178,7 @@ def build_frames(data: Path, engine, log) -> Frames:
             out.add(crop, "nuaa", subject, species, False, f"nuaa:{kind}/{key}", width)
             images.append(image)
         if species == BONA:
-            for k, sl in enumerate(spread(window_slices(len(images)), GEN_WINDOWS_PER_RECORDING)):
+            for sl in spread(window_slices(len(images)), GEN_WINDOWS_PER_RECORDING):
                 generate(engine, out, images[sl], "nuaa", subject, f"nuaa:{key}[{sl.start}:{sl.stop}]")
     log(f"  NUAA and attacks generated from it: {len(out.crops)} frames ({time.perf_counter() - t0:.0f} s)")
     t0 = time.perf_counter()

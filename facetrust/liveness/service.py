@@ -65,9 +65,7 @@ class LivenessContext:
     def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> "LivenessContext":
         return cls(
             engine=engine, texture=TextureModel.load(), keyring=keyring, policy=DecisionPolicy(),
-            limits=CaptureLimits(settings.liveness_min_frames, settings.liveness_max_frames,
-                                 settings.liveness_max_frame_pixels, settings.liveness_max_fps,
-                                 settings.liveness_session_seconds * 1000, settings.liveness_max_video_bytes),
+            limits=capture_limits(settings),
             lockout=LockoutPolicy(settings.lockout_max_failures, dt.timedelta(seconds=settings.lockout_window_seconds),
                                   dt.timedelta(seconds=settings.lockout_seconds)),
             session_ttl=dt.timedelta(seconds=settings.liveness_session_seconds),
@@ -75,6 +73,12 @@ class LivenessContext:
             action_count=(settings.liveness_min_actions, settings.liveness_max_actions),
             raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,
         )
+
+
+def capture_limits(settings: Settings) -> CaptureLimits:
+    return CaptureLimits(settings.liveness_min_frames, settings.liveness_max_frames,
+                         settings.liveness_max_frame_pixels, settings.liveness_max_fps,
+                         settings.liveness_session_seconds * 1000, settings.liveness_max_video_bytes)
 
 
 def _aware(at: dt.datetime) -> dt.datetime:

@@ -50,7 +50,8 @@ COLOUR_SPACES = ("HSV", "YCrCb")
 _COLOUR_CODES = {"HSV": cv2.COLOR_BGR2HSV, "YCrCb": cv2.COLOR_BGR2YCrCb}
 
 # Neighbours of the square 8-neighbourhood at distance r, in circular order (the 3x3 LBP of Ojala
-# et al. for r = 1 and its dilated form for larger r: no interpolation, cheap and exact in numpy).
+# et al. for r = 1 and its dilated form for larger r): no interpolation, so cheap and exactly
+# reproducible between the training script and the runtime.
 _NEIGHBOURS = ((-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1))
 
 
@@ -246,7 +247,6 @@ class TextureModel:
     regression, with the operating threshold chosen on the training subjects."""
 
     def __init__(self, payload: dict, file_sha256: str) -> None:
-        self._payload = payload
         self.spec = FeatureSpec.from_dict(payload["features"])
         n = self.spec.n_features
         self.mean = _finite_list(payload["scaler"], "mean", n)
