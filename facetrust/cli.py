@@ -415,12 +415,16 @@ def retention() -> None:
 
 @retention.command("purge")
 def retention_purge() -> None:
-    """Delete real-name evidence whose anti-money-laundering retention period has ended."""
+    """Delete real-name evidence whose anti-money-laundering retention period has ended, expired raw
+    images, and the live faces of liveness passes that were never spent."""
 
     def body() -> int:
+        import datetime as dt
+
         from facetrust.identity.retention import purge_expired
 
-        click.echo(json.dumps({"purged": _in_transaction(purge_expired)}))
+        valid = dt.timedelta(seconds=get_settings().liveness_pass_valid_seconds)
+        click.echo(json.dumps({"purged": _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid))}))
         return 0
 
     _run(True, body)

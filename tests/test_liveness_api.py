@@ -185,3 +185,21 @@ def test_five_failures_lock_the_account_and_the_device(tmp_path, database_url, d
         assert r.status_code == 429  # the same device, another account
         assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"},
                            headers=other).status_code == 201
+
+
+def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_be_spent(live, d3):
+    from facetrust.identity import retention
+
+    client, app, h, _ = live
+    frames, times, actions = d3
+    created = new_session(client, app, h, "real_name", actions)
+    assert submit(client, h, created, as_burst(frames, times, created["nonce"])).json()["status"] == "passed"
+    with app.state.sessions() as s:
+        row = s.get(LivenessSession, created["session_id"])
+        assert row.face_sealed and row.master_key_id  # sealed, never the raw vector
+        assert retention.purge_expired(s) == 0  # still spendable
+        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=6)
+        assert retention.purge_expired(s, now=later) == 1
+        s.commit()
+        s.refresh(row)
+        assert row.face_sealed is None and row.status == "passed"

@@ -19,6 +19,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def as_utc(at: dt.datetime) -> dt.datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
+    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
+
+
 class Tenant(Base):
     """A platform (an e-commerce or consumer-finance company) whose back end calls us."""
 

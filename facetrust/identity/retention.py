@@ -57,9 +57,21 @@ def refuse_evidence_deletion(session: Session, account: Account) -> None:
                       retain_until=until.isoformat() if until else None)
 
 
-def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
-    """Delete real-name evidence and raw images whose retention period has ended."""
+def purge_expired(session: Session, now: dt.datetime | None = None,
+                  liveness_pass_valid_for: dt.timedelta = dt.timedelta(minutes=5)) -> int:
+    """Delete real-name evidence and raw images whose retention period has ended, and the sealed
+    live faces of liveness passes that were never spent and can no longer be."""
+    from facetrust.liveness.models import LivenessSession
+
     now = now or utcnow()
+    faces = session.execute(
+        update(LivenessSession)
+        .where(LivenessSession.face_sealed.is_not(None), LivenessSession.decided_at < now - liveness_pass_valid_for)
+        .values(face_sealed=None, face_wrapped_key=None, master_key_id=None),
+        execution_options={"synchronize_session": False},
+    ).rowcount
+    if faces:
+        audit.append(session, actor="retention", action="liveness_face.purge", subject="retention", details={"deleted": faces})
     raw = session.execute(delete(RawImage).where(RawImage.retain_until < now),
                           execution_options={"synchronize_session": "fetch"}).rowcount
     if raw:
@@ -72,4 +84,4 @@ def purge_expired(session: Session, now: dt.datetime | None = None) -> int:
         session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
         audit.append(session, actor="retention", action="real_name.purge", subject="retention",
                      details={"deleted": len(expired)})
-    return len(expired) + raw
+    return len(expired) + raw + faces

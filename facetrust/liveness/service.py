@@ -12,6 +12,7 @@ import datetime as dt
 import hmac
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account, as_utc, utcnow
 from facetrust.liveness import decision as decision_mod
 from facetrust.liveness.actions import ACTIONS
 from facetrust.liveness.decision import DecisionPolicy, LivenessDecision
@@ -81,10 +82,6 @@ def capture_limits(settings: Settings) -> CaptureLimits:
                          settings.liveness_session_seconds * 1000, settings.liveness_max_video_bytes)
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-
-
 def _face_aad(row: LivenessSession) -> bytes:
     return f"liveness_face:{row.id}:{row.account_id}:{row.purpose}".encode()
 
@@ -130,7 +127,7 @@ def check_open(row: LivenessSession, now: dt.datetime) -> None:
     """Refuse a session that was already answered, or has expired, with distinct codes."""
     if row.status != "pending":
         raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
-    if now > _aware(row.expires_at):
+    if now > as_utc(row.expires_at):
         raise DomainError(410, "liveness_session_expired", "this liveness session has expired; start a new one")
 
 
@@ -165,7 +162,7 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
 
 
 def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
-           read_frames) -> LivenessSession:
+           read_frames: Callable[[], list[Frame]]) -> LivenessSession:
     """Decide one capture for a pending session. ``read_frames`` decodes and checks the upload; it
     runs only after the session is known to be open, and a malformed upload (which it refuses with
     a 4xx) leaves the session open. Returns the decided session; a tampered nonce or replayed
@@ -209,7 +206,7 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str, session_
         problem = f"the liveness session is {row.status}, not passed"
     elif row.used_at is not None:
         problem = "the liveness session was already used"
-    elif now - _aware(row.decided_at) > ctx.pass_valid_for:  # type: ignore[arg-type]
+    elif now - as_utc(row.decided_at) > ctx.pass_valid_for:  # type: ignore[arg-type]
         problem = "the liveness pass is too old; do a new liveness check"
     if problem:
         raise DomainError(403, "liveness_required", problem)

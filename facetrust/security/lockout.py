@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facetrust.errors import DomainError
+from facetrust.identity.models import as_utc
 from facetrust.security import audit
 from facetrust.security.models import FailedFaceAttempt, Lockout
 
@@ -31,19 +32,14 @@ def _subjects(account_id: str | None, device_id: str | None) -> list[str]:
     return [s for s in (account_id and f"account:{account_id}", device_id and f"device:{device_id}") if s]
 
 
-def _aware(at: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=dt.timezone.utc)
-
-
 def check(session: Session, account_id: str | None, device_id: str | None, now: dt.datetime) -> None:
     """Refuse with 429 ``face_attempts_locked`` while the account or the device is locked."""
     subjects = _subjects(account_id, device_id)
     if not subjects:
         return
     until = session.execute(select(func.max(Lockout.until)).where(Lockout.subject.in_(subjects))).scalar()
-    if until is not None and _aware(until) > now:
-        wait = int((_aware(until) - now).total_seconds()) + 1
+    if until is not None and as_utc(until) > now:
+        wait = int((as_utc(until) - now).total_seconds()) + 1
         raise DomainError(429, "face_attempts_locked",
                           f"too many failed face attempts; try again in {wait // 60 + 1} minutes",
                           retry_after_seconds=wait)
