@@ -158,7 +158,8 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
     if not passed:
         lockout.record_failure(session, ctx.lockout, "liveness", row.account_id, row.device_id, now)
     audit.append(session, actor=f"account:{row.account_id}", action="liveness.decide", subject=f"account:{row.account_id}",
-                 purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons})
+                 purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
+                                               "live_face_sealed": row.face_sealed is not None})
 
 
 def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
