@@ -18,8 +18,10 @@ from facetrust.settings import get_settings
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = get_settings().shared_data
-    if not (path / "lfw-dev" / "images").is_dir():
-        message = f"shared face data not found at {path} (set FACETRUST_SHARED_DATA)"
+    missing = [d for d in ("lfw-dev/images", "nuaa-dev/ClientRaw", "nuaa-dev/ImposterRaw", "face-clips")
+               if not (path / d).is_dir()]
+    if missing:
+        message = f"shared face data not found at {path}: no {', '.join(missing)} (set FACETRUST_SHARED_DATA)"
         if os.environ.get("FACETRUST_REQUIRE_DATA"):
             pytest.fail(message)
         pytest.skip(message)

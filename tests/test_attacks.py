@@ -48,12 +48,11 @@ def flat_frame(bgr: tuple[int, int, int], height: int = 120, width: int = 160) -
 
 @pytest.fixture(scope="module")
 def nuaa(shared_data: Path):
-    """Read a NUAA bona fide still by its path under the shared data; skip if it is not there."""
+    """Read a NUAA bona fide still by its path under the shared data (a missing one is an error)."""
 
     def read(rel: str) -> np.ndarray:
         path = shared_data / rel
-        if not path.is_file():
-            pytest.skip(f"NUAA still {path} not found in the shared data")
+        assert path.is_file(), f"NUAA still {path} not found in the shared data"
         image = cv2.imread(str(path))
         assert image is not None, path
         return image
@@ -328,8 +327,6 @@ def test_write_attack_dataset_writes_one_folder_per_input(tmp_path):
 
 def test_write_attack_dataset_from_a_real_clip(shared_data, tmp_path):
     clip = shared_data / "face-clips" / "d0.mp4"
-    if not clip.is_file():
-        pytest.skip(f"{clip} not found in the shared data")
     assert write_attack_dataset([clip], tmp_path, "screen", seed=3) == 1
     frames = sorted((tmp_path / "screen" / "d0").glob("frame_*.jpg"))
     assert len(frames) == 15

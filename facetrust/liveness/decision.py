@@ -150,17 +150,14 @@ def check_actions(seen: Observed, requested: list[str], policy: DecisionPolicy) 
                                {"applicable": True, "parallax": parallax, "minimum": policy.min_parallax})
 
 
-def texture_attack_score(model: TextureModel, seen: Observed) -> float | None:
-    """Mean per-frame attack probability over the frames with a face (None without any)."""
-    scores = [model.frame_score(seen.frames[i].pixels, seen.analyses[i].subject) for i in seen.with_face]  # type: ignore[arg-type]
-    return float(np.mean(scores)) if scores else None
-
-
 def check_texture(model: TextureModel, seen: Observed) -> Check:
-    score = texture_attack_score(model, seen)
-    if score is None:
+    """The model's own sequence rule over the frames with a face, so the service decides exactly
+    as the threshold was chosen."""
+    if not seen.with_face:
         return Check(False, "face_not_found")
-    attack = score >= model.threshold
+    score = model.sequence_score(
+        [model.frame_score(seen.frames[i].pixels, seen.analyses[i].subject) for i in seen.with_face])  # type: ignore[arg-type]
+    attack = model.is_attack(score)
     return Check(not attack, "presentation_attack_suspected" if attack else None,
                  {"attack_score": round(score, 4), "threshold": model.threshold})
 
