@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -90,6 +91,28 @@ class Settings(BaseSettings):
     lockout_max_failures: int = 5
     lockout_window_seconds: int = 180
     lockout_seconds: int = 1800
+
+    # Face pay. Limits in yuan; above either the payment needs an active liveness challenge
+    # ("step_up") or is declined ("decline"). A day is a calendar day at this UTC offset (China: +8).
+    face_pay_transaction_limit_yuan: int = 2000
+    face_pay_daily_limit_yuan: int = 5000
+    face_pay_over_limit: Literal["step_up", "decline"] = "step_up"
+    face_pay_day_utc_offset_hours: int = 8
+    # How long a terminal's payment intent waits for the payer.
+    face_pay_intent_seconds: int = 180
+    # Open-set identification (gallery/decision.py): the false-positive identification rate held
+    # per search, the best-vs-second margin, and the gallery size above which the payer is always
+    # asked for the last four digits of their mobile number.
+    face_pay_target_fpir: float = 1e-3
+    face_pay_margin: float = 0.05
+    face_pay_direct_max_gallery: int = 1000
+    face_pay_candidates: int = 10
+    # Terminal request signing: how far a terminal's clock may be from ours.
+    terminal_clock_skew_seconds: int = 300
+    # Gallery engine: in-process (default), or Milvus at gallery_milvus_uri (a server URI, or a
+    # local file for Milvus Lite; default under the data directory).
+    gallery_engine: Literal["inprocess", "milvus"] = "inprocess"
+    gallery_milvus_uri: str | None = None
 
     # Computation.
     threads: int = 2

@@ -56,10 +56,11 @@ def new_session(client, app, h, purpose: str, actions: list[str] | None = None, 
 D3_TURN_THEN_BLINK = ("d3.mp4", 0, 64, ["turn_right", "blink"])
 
 
-def passed_session(client, app, h, shared_data: Path, purpose: str, offset: int = 0) -> str:
+def passed_session(client, app, h, shared_data: Path, purpose: str, offset: int = 0,
+                   take: tuple = D3_TURN_THEN_BLINK) -> str:
     """A passed liveness session for ``purpose``. Offset 0 takes the clip's even frames and offset 1
     its odd ones, so a test can pass twice without replaying a frame."""
-    clip, start, stop, actions = D3_TURN_THEN_BLINK
+    clip, start, stop, actions = take
     created = new_session(client, app, h, purpose, actions)
     frames, times = clip_frames(shared_data, clip, start + offset, stop + offset, 2)
     r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture", json=as_burst(frames, times, created["nonce"]), headers=h)

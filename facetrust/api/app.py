@@ -14,7 +14,11 @@ from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
 from facetrust.consent.routes import router as consent_router
 from facetrust.identity.routes import router as identity_router
+from facetrust.gallery.engines import index_factory
+from facetrust.gallery.service import Gallery
 from facetrust.liveness.routes import router as liveness_router
+from facetrust.payments.routes import router as payments_router
+from facetrust.security.envelope import keyring_for
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
@@ -28,6 +32,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI):
         if settings.migrate_on_start:
             upgrade(url)
+        app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
+        with app.state.sessions() as session:  # the face-pay gallery, from the database
+            app.state.gallery.rebuild(session, app.state.keyring)
+            session.commit()
         yield
         app.state.engine.dispose()
 
@@ -35,6 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = make_engine(url)
     app.state.sessions = session_factory(app.state.engine)
+    app.state.gallery = Gallery(index_factory(settings))
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
@@ -52,4 +61,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(identity_router)
     app.include_router(consent_router)
     app.include_router(liveness_router)
+    app.include_router(payments_router)
     return app

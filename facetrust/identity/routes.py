@@ -65,13 +65,13 @@ def kyc_context(request: Request) -> kyc.KycContext:
     """Built once per app: loading the face models takes a moment."""
     ctx = getattr(request.app.state, "kyc", None)
     if ctx is None:
+        from facetrust.api.deps import app_keyring
         from facetrust.biometrics.engine import FaceEngine
-        from facetrust.security.envelope import keyring_for
 
         settings = request.app.state.settings
         ctx = kyc.KycContext(
             engine=FaceEngine.from_settings(settings),
-            keyring=keyring_for(settings.resolved_keyring_path, settings.master_key),
+            keyring=app_keyring(request),
             authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
             bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
         )
@@ -135,6 +135,7 @@ def close_my_account(request: Request, p: Principal = Depends(auth.user),
 
     until = retention.close_account(session, _account(session, p), request.app.state.settings.aml_retention_years)
     session.commit()
+    request.app.state.gallery.remove(p.tenant_id, p.account_id)
     return {"status": "closed", "real_name_evidence_retained_until": until.isoformat()}
 
 

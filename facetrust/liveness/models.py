@@ -19,7 +19,8 @@ class LivenessSession(Base):
     __tablename__ = "liveness_sessions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # None for a face-pay capture until the payer is identified (then the payer's account).
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(32))
     device_id: Mapped[str | None] = mapped_column(String(128))
     nonce: Mapped[str] = mapped_column(String(64))
@@ -33,6 +34,8 @@ class LivenessSession(Base):
     checks: Mapped[str | None] = mapped_column(Text)  # JSON: per check, passed and measures
     versions: Mapped[str | None] = mapped_column(Text)  # JSON: model ids, thresholds version
     frame_count: Mapped[int | None] = mapped_column(Integer)
+    # JSON: the quality gate's verdict on the compared frame (enrolment needs it passed).
+    reference_quality: Mapped[str | None] = mapped_column(Text)
     used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     used_by: Mapped[str | None] = mapped_column(String(64))  # the flow that spent the pass
     # The live face (template of the most frontal frame), sealed, for the flow that spends the

@@ -116,6 +116,22 @@ def create_session(session: Session, ctx: LivenessContext, account: Account, pur
     return row
 
 
+def create_payment_capture(session: Session, ctx: LivenessContext, device_id: str, account_id: str | None,
+                           actions: list[str]) -> LivenessSession:
+    """A capture for a face payment, issued to a terminal's capture page rather than to an account:
+    the payer is not known until the face is identified (``account_id`` is set only for a step-up
+    check of someone already identified). No actions asks for a passive check; consent is checked
+    on the identified payer (only people who switched face pay on can be identified)."""
+    now = utcnow()
+    lockout.check(session, account_id, device_id, now)
+    row = LivenessSession(account_id=account_id, purpose="payment", device_id=device_id,
+                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions),
+                          created_at=now, expires_at=now + ctx.session_ttl)
+    session.add(row)
+    session.flush()
+    return row
+
+
 def get_own(session: Session, account_id: str, session_id: str) -> LivenessSession:
     row = session.get(LivenessSession, session_id)
     if row is None or row.account_id != account_id:  # another account's session does not exist for you
@@ -153,11 +169,14 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
         raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
     session.refresh(row)
     if passed and result is not None and result.reference is not None:
+        quality = result.reference.quality
+        row.reference_quality = json.dumps({"passed": quality.passed, "reasons": list(quality.reasons)})
         sealed = ctx.keyring.seal(result.reference.template.to_bytes(), _face_aad(row))  # type: ignore[union-attr]
         row.face_sealed, row.face_wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
     if not passed:
         lockout.record_failure(session, ctx.lockout, "liveness", row.account_id, row.device_id, now)
-    audit.append(session, actor=f"account:{row.account_id}", action="liveness.decide", subject=f"account:{row.account_id}",
+    who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"
+    audit.append(session, actor=who, action="liveness.decide", subject=who,
                  purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
                                                "live_face_sealed": row.face_sealed is not None})
 
@@ -181,7 +200,8 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     session.add_all(SeenFrame(sha256=h, session_id=row.id, seen_at=now) for h in {f.sha256 for f in frames})
     result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
     _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames))
-    if result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None:
+    if (result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None
+            and row.account_id is not None):
         ok, jpeg = cv2.imencode(".jpg", frames[result.reference_index].pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if ok:
             template_store.store_raw_image(session, ctx.keyring, row.account_id, row.purpose, jpeg.tobytes(),
@@ -189,7 +209,7 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     return row
 
 
-def spend_pass(session: Session, ctx: LivenessContext, account_id: str, session_id: str | None, purpose: str,
+def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, session_id: str | None, purpose: str,
                used_by: str) -> tuple[LivenessSession, Template]:
     """The live face of a passed session of this account and purpose, decided within the pass's
     validity and not yet spent; the session is marked spent and its sealed face deleted. Anything
@@ -219,6 +239,7 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str, session_
     face = Template.from_bytes(ctx.keyring.open(Sealed(row.face_sealed, row.face_wrapped_key, row.master_key_id),
                                                 _face_aad(row)))
     row.face_sealed = row.face_wrapped_key = row.master_key_id = None
-    audit.append(session, actor=f"account:{account_id}", action="template.read", subject=f"account:{account_id}",
+    who = f"account:{account_id}" if account_id else f"device:{row.device_id}"
+    audit.append(session, actor=who, action="template.read", subject=who,
                  purpose=purpose, details={"liveness_session_id": row.id, "reason": used_by})
     return row, face

@@ -56,6 +56,36 @@ def read(session: Session, keyring: Keyring, account_id: str, purpose: str, reas
     return template
 
 
+def read_many(session: Session, keyring: Keyring, account_ids: list[str], purpose: str, reason: str,
+              actor: str) -> dict[str, Template]:
+    """The templates held for ``purpose`` of several accounts (the final candidates of a search), with
+    one audit record naming them all. Accounts without one are simply absent from the result."""
+    if not account_ids:
+        return {}
+    rows = session.execute(select(StoredTemplate).where(StoredTemplate.account_id.in_(account_ids),
+                                                        StoredTemplate.purpose == purpose)
+                           .order_by(StoredTemplate.created_at)).scalars().all()
+    latest = {row.account_id: row for row in rows}  # the newest per account wins
+    found = {acct: Template.from_bytes(keyring.open(Sealed(r.ciphertext, r.wrapped_key, r.master_key_id), _aad(r)))
+             for acct, r in latest.items()}
+    audit.append(session, actor=actor, action="template.read", subject=f"{purpose}:search", purpose=purpose,
+                 details={"template_ids": sorted(r.id for r in latest.values()), "reason": reason})
+    return found
+
+
+def read_all(session: Session, keyring: Keyring, purpose: str, reason: str, actor: str) -> list[tuple[str, Template]]:
+    """Every template held for ``purpose`` as (account id, template), e.g. to rebuild the face-pay
+    gallery at start; one audit record counts them."""
+    rows = session.execute(select(StoredTemplate).where(StoredTemplate.purpose == purpose)
+                           .order_by(StoredTemplate.created_at)).scalars().all()
+    latest = {row.account_id: row for row in rows}
+    out = [(acct, Template.from_bytes(keyring.open(Sealed(r.ciphertext, r.wrapped_key, r.master_key_id), _aad(r))))
+           for acct, r in latest.items()]
+    audit.append(session, actor=actor, action="template.read_all", subject=f"{purpose}:all", purpose=purpose,
+                 details={"templates": len(out), "reason": reason})
+    return out
+
+
 def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: str) -> int:
     """Delete every template held for a purpose that has ended (for example a face-pay revoke)."""
     count = session.execute(
@@ -71,12 +101,15 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     are never blocked for long and an interrupted rotation resumes where it stopped."""
     from facetrust.identity.models import RealNameAuthentication
     from facetrust.liveness.models import LivenessSession
+    from facetrust.payments.models import PaymentIntent, Terminal
 
     done = 0
     for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
                           (RawImage, "ciphertext", "wrapped_key"),
                           (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
-                          (LivenessSession, "face_sealed", "face_wrapped_key")):
+                          (LivenessSession, "face_sealed", "face_wrapped_key"),
+                          (Terminal, "secret_sealed", "secret_wrapped_key"),
+                          (PaymentIntent, "capture_token_sealed", "capture_token_wrapped_key")):
         while True:
             rows = session.execute(
                 select(model).where(model.master_key_id != keyring.active).limit(batch)

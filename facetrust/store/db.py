@@ -43,4 +43,6 @@ def import_models() -> None:
     from facetrust.consent import models as _consent  # noqa: F401
     from facetrust.identity import models as _identity  # noqa: F401
     from facetrust.liveness import models as _liveness  # noqa: F401
+    from facetrust.payments import models as _payments  # noqa: F401
+    from facetrust.risk import models as _risk  # noqa: F401
     from facetrust.security import models as _security  # noqa: F401

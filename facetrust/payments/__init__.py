@@ -1,0 +1,2 @@
+"""Face payment: merchants and their terminals, payment intents, the payer's capture, the wallet
+ledger."""

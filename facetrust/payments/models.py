@@ -1,0 +1,152 @@
+"""Tables owned by the payments package.
+
+Money is integer fen throughout. Balances live on ledger accounts and change only through postings
+of balanced ledger transactions (``ledger.py``); the balance column is a running total that
+``facetrust ledger check`` proves equal to the sum of its postings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from facetrust.identity.models import new_id, utcnow
+from facetrust.store.db import Base
+
+
+class Merchant(Base):
+    """A business that takes face payments on a platform (tenant), registered by an operator."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    fee_bps: Mapped[int] = mapped_column(Integer, default=0)  # platform fee, basis points of the amount
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Terminal(Base):
+    """A vending machine or checkout. Its HMAC secret is kept sealed (the server must recompute
+    signatures, so a hash would not do) and shown once, when the terminal is registered."""
+
+    __tablename__ = "terminals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    secret_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | revoked
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TerminalNonce(Base):
+    """Every nonce a terminal has signed with, inside the accepted clock window: a second request
+    with the same nonce is a replay."""
+
+    __tablename__ = "terminal_nonces"
+
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class PaymentIntent(Base):
+    """One payment a terminal asks for, from creation to paid, declined or expired.
+
+    The payer is unknown when it is created; the capture page (the platform's, opened with a
+    one-time token) identifies them. ``payer_account_id`` and the reasons stay on the platform's
+    side; a terminal reads only the status, the transaction id and ``payer_name_masked``.
+    """
+
+    __tablename__ = "payment_intents"
+    __table_args__ = (UniqueConstraint("terminal_id", "idempotency_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    terminal_id: Mapped[str] = mapped_column(ForeignKey("terminals.id"), index=True)
+    merchant_order_id: Mapped[str] = mapped_column(String(64), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))  # the same key with another body is refused
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str | None] = mapped_column(String(128))
+    # awaiting_face | needs_input | paid | declined | expired
+    status: Mapped[str] = mapped_column(String(16), default="awaiting_face")
+    step: Mapped[str | None] = mapped_column(String(16))  # while needs_input: phone_digits | step_up
+    # The capture page's one-time token: a hash to find the intent by, and the token sealed, so a
+    # terminal retrying with its idempotency key gets the same capture link back.
+    capture_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    capture_token_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    capture_token_wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+    liveness_session_id: Mapped[str | None] = mapped_column(String(32))  # the current capture's
+    # The phone step's candidates (account ids and scores); cleared when the intent is decided.
+    candidates: Mapped[str | None] = mapped_column(Text)
+    payer_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    payer_name_masked: Mapped[str | None] = mapped_column(String(32))
+    decline_reason: Mapped[str | None] = mapped_column(String(48))
+    identification: Mapped[str | None] = mapped_column(Text)  # JSON: outcome, score, thresholds, rule
+    transaction_id: Mapped[str | None] = mapped_column(String(32))
+    refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Refund(Base):
+    """A full or partial refund of a paid intent, idempotent on the merchant's refund id."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("intent_id", "merchant_refund_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    intent_id: Mapped[str] = mapped_column(ForeignKey("payment_intents.id"), index=True)
+    merchant_refund_id: Mapped[str] = mapped_column(String(64))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerAccount(Base):
+    """Where money sits: a user's wallet, a merchant's account, the platform's fees, or the outside
+    world's funding account (the only kind allowed below zero: it mirrors money that came in)."""
+
+    __tablename__ = "ledger_accounts"
+    __table_args__ = (UniqueConstraint("kind", "owner_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))  # wallet | merchant | platform_fees | funding
+    owner_id: Mapped[str] = mapped_column(String(32))  # account, merchant or tenant id
+    currency: Mapped[str] = mapped_column(String(3), default="CNY")
+    balance_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+    may_go_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LedgerTransaction(Base):
+    """One movement of money; its postings sum to zero. ``reference`` is unique, so the same
+    business event (a payment of one intent, one refund, one top-up) can never post twice."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | payment | refund
+    reference: Mapped[str] = mapped_column(String(128), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Posting(Base):
+    __tablename__ = "ledger_postings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    ledger_account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # signed: + credit to the account, - debit

@@ -1,0 +1,58 @@
+"""Refunds of a paid face payment, full or partial, asked by the merchant's terminal.
+
+Idempotent on the merchant's refund id: the same id returns the same refund, another amount under
+it is refused. The refund reverses the payment's postings in proportion, fee included, so that a
+payment refunded in any number of parts returns exactly what it moved.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from facetrust.errors import DomainError
+from facetrust.payments import ledger
+from facetrust.payments.intents import PAID, terminal_intent
+from facetrust.payments.models import Merchant, Refund, Terminal
+from facetrust.security import audit
+
+
+def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund_id: str,
+           amount_fen: int) -> tuple[Refund, bool]:
+    """(refund, created)."""
+    intent = terminal_intent(session, terminal, intent_id)
+    existing = session.execute(select(Refund).where(Refund.intent_id == intent.id,
+                                                    Refund.merchant_refund_id == merchant_refund_id)).scalar_one_or_none()
+    if existing is not None:
+        if existing.amount_fen != amount_fen:
+            raise DomainError(409, "idempotency_key_reused", "this refund id was used with a different amount")
+        return existing, False
+    if intent.status != PAID:
+        raise DomainError(409, "payment_not_refundable", f"only a paid payment can be refunded; this one is {intent.status}")
+    if amount_fen > intent.amount_fen - intent.refunded_fen:
+        raise DomainError(422, "refund_exceeds_payment",
+                          f"at most {intent.amount_fen - intent.refunded_fen} fen of this payment is left to refund")
+    merchant = session.get(Merchant, intent.merchant_id)
+    before, after = intent.refunded_fen, intent.refunded_fen + amount_fen
+    fee_part = ledger.fee_share(intent.fee_fen, intent.amount_fen, after) - ledger.fee_share(intent.fee_fen, intent.amount_fen, before)
+    try:
+        txn = ledger.post(session, "refund", f"refund:{intent.id}:{merchant_refund_id}", [
+            (ledger.account(session, ledger.MERCHANT, merchant.id), -(amount_fen - fee_part)),  # type: ignore[union-attr]
+            (ledger.account(session, ledger.PLATFORM_FEES, merchant.tenant_id), -fee_part),  # type: ignore[union-attr]
+            (ledger.account(session, ledger.WALLET, intent.payer_account_id), amount_fen),  # type: ignore[arg-type]
+        ])
+    except DomainError as refused:
+        if refused.code == "insufficient_funds":
+            raise DomainError(409, "merchant_funds_insufficient", "the merchant's balance cannot cover this refund") from None
+        raise DomainError(409, "refund_in_progress", "a refund with this id is being made; retry to read it") from None
+    moved = session.execute(update(type(intent)).where(type(intent).id == intent.id, type(intent).refunded_fen == before)
+                            .values(refunded_fen=after)).rowcount
+    if moved != 1:
+        raise DomainError(409, "refund_in_progress", "another refund of this payment is being made; retry")
+    row = Refund(intent_id=intent.id, merchant_refund_id=merchant_refund_id, amount_fen=amount_fen, transaction_id=txn.id)
+    session.add(row)
+    session.flush()
+    session.refresh(intent)
+    audit.append(session, actor=f"terminal:{terminal.id}", action="payment.refund", subject=f"intent:{intent.id}",
+                 details={"refund_id": row.id, "amount_fen": amount_fen, "transaction_id": txn.id})
+    return row, True

@@ -1,0 +1,31 @@
+"""Wallets: top-ups by the platform's back end (money it has received for the user, e.g. by bank
+transfer) and what the user sees of their balance."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, Tenant
+from facetrust.payments import ledger
+from facetrust.payments.models import LedgerTransaction
+from facetrust.security import audit
+
+
+def top_up(session: Session, tenant: Tenant, account: Account, amount_fen: int, reference: str) -> tuple[LedgerTransaction, bool]:
+    """Credit the wallet from the platform's funding account; idempotent on ``reference``."""
+    key = f"top_up:{tenant.id}:{reference}"
+    existing = session.execute(select(LedgerTransaction).where(LedgerTransaction.reference == key)).scalar_one_or_none()
+    if existing is not None:
+        return existing, False
+    if amount_fen <= 0:
+        raise DomainError(422, "amount_invalid", "a top-up is a positive number of fen")
+    try:
+        txn = ledger.post(session, "top_up", key, [(ledger.account(session, ledger.FUNDING, tenant.id), -amount_fen),
+                                                   (ledger.account(session, ledger.WALLET, account.id), amount_fen)])
+    except DomainError:
+        raise DomainError(409, "top_up_in_progress", "a top-up with this reference is being made; retry to read it") from None
+    audit.append(session, actor=f"tenant:{tenant.id}", action="wallet.top_up", subject=f"account:{account.id}",
+                 details={"amount_fen": amount_fen, "transaction_id": txn.id})
+    return txn, True

@@ -1,0 +1,1 @@
+"""Risk control: every money and face event is recorded and scored."""

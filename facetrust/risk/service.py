@@ -1,0 +1,44 @@
+"""Risk events and the checks the money flows ask for before they move money.
+
+This is the engine's first layer: every face-pay event is recorded with its decision and reasons,
+and a payment is declined for an account that is not active. The rules engine with features,
+velocity limits, freezes and cases builds on these events.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session
+
+from facetrust.identity.models import Account
+from facetrust.risk.models import RiskEvent
+
+RULE_VERSION = "risk-0"
+
+
+@dataclass(frozen=True)
+class RiskDecision:
+    decision: str  # allow | decline | review
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "allow"
+
+
+def record(session: Session, kind: str, account_id: str | None, decision: RiskDecision, details: dict,
+           severity: str = "info") -> RiskEvent:
+    event = RiskEvent(kind=kind, account_id=account_id, severity=severity, decision=decision.decision,
+                      reasons=json.dumps(decision.reasons), details=json.dumps(details, sort_keys=True),
+                      rule_version=RULE_VERSION)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def assess_payment(account: Account, amount_fen: int) -> RiskDecision:
+    if account.status != "active":
+        return RiskDecision("decline", [f"account_{account.status}"])
+    return RiskDecision("allow")

@@ -1,0 +1,320 @@
+"""Face pay over HTTP, with real faces from the shared clips: opt-in, payment, revoke; the duplicate
+identity; terminal signatures, nonces and idempotency; the phone-digit step; limits and step-up;
+refunds; the ledger after random payments. Every answer a terminal received is checked for personal
+and face data at the end of each test."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from facetrust.cli import main as cli
+from facetrust.liveness.models import LivenessSession
+from facetrust.payments import ledger
+from facetrust.payments.models import LedgerTransaction, PaymentIntent
+from facetrust.risk.models import RiskEvent
+from facetrust.security.models import FailedFaceAttempt, StoredTemplate
+
+from facepay import (LI, ZHANG, ZHANG_TWIN, FramePool, face_pay_world, merchant_terminal, pay_with_face, register,
+                     start_payment, switch_on)
+
+TERMINAL_KEYS = {"intent_id", "merchant_order_id", "amount_fen", "currency", "status", "transaction_id",
+                 "payer_name_masked", "refunded_fen", "created_at", "expires_at", "decided_at", "capture_url"}
+
+
+@pytest.fixture()
+def world(tmp_path, database_url, shared_data):
+    """A factory: world(**settings) -> (client, app, headers, tenant id, frame pool)."""
+    opened = []
+
+    def make(**settings):
+        ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI, ZHANG_TWIN],
+                                                      **settings)
+        opened.append(ctx)
+        return client, app, hs, tenant, FramePool(shared_data)
+
+    yield make
+    for ctx in opened:
+        ctx.__exit__(None, None, None)
+
+
+def assert_terminal_saw_nothing_personal(terminal, app) -> None:
+    """No face data, account id, name, ID number or phone number in any answer a terminal got."""
+    with app.state.sessions() as s:
+        from facetrust.identity.models import Account
+
+        account_ids = [a.id for a in s.query(Account).all()]
+        mobiles = [a.mobile for a in s.query(Account).all()]
+    secrets = account_ids + mobiles + [p.name for p in (ZHANG, LI, ZHANG_TWIN)] + [p.id_number for p in (ZHANG, LI, ZHANG_TWIN)]
+    assert terminal.responses
+    for r in terminal.responses:
+        text = r.text
+        for secret in secrets:
+            assert secret not in text, f"{secret!r} leaked to a terminal in {text}"
+        body = r.json()
+        if "error" in body:
+            assert set(body["error"]) <= {"code", "message", "fields", "retry_after_seconds"}
+            continue
+        shapes = [body] + ([body["payment"]] if "payment" in body else [])
+        for shape in shapes:
+            extra = set(shape) - TERMINAL_KEYS - {"refund_id", "amount_fen", "transaction_id", "payment"}
+            assert not extra, f"unexpected fields for a terminal: {extra}"
+        masked = body.get("payer_name_masked") or (body.get("payment") or {}).get("payer_name_masked")
+        assert masked is None or masked.endswith("*") and len(masked) >= 2
+
+
+def ledger_ok(app) -> dict:
+    with app.state.sessions() as s:
+        report = ledger.check(s)
+    assert report.ok, report.problems
+    return report.as_dict()
+
+
+def test_opt_in_pay_revoke_then_cannot_pay(world):
+    client, app, hs, tenant, frames = world()
+    hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=100_000)
+    assert client.get("/v1/me/face-pay", headers=hz).json()["enabled"] is False
+    r = switch_on(client, app, hz, frames.shared_data, ZHANG)
+    assert r.status_code == 201, r.text
+    assert r.json()["enabled"] is True and r.json()["consent_granted"] is True
+    hl = register(client, app, hs, frames.shared_data, LI)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    assert app.state.gallery.size(tenant) == 2
+    terminal = merchant_terminal(client, hs, tenant)
+
+    intent, token, view = pay_with_face(client, frames, terminal, ZHANG, 1250, "order-1")
+    assert view["status"] == "paid" and view["payer_name_masked"] == "张*", json.dumps(view)
+    seen = terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()
+    assert seen["status"] == "paid" and seen["transaction_id"] and seen["payer_name_masked"] == "张*"
+    assert seen["capture_url"] is None
+    assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 100_000 - 1250
+
+    # The same capture again (a double submission) cannot pay twice.
+    again = client.post(f"/v1/capture/{token}/frames", json=frames.capture(ZHANG, "whatever"))
+    assert again.status_code == 409
+    with app.state.sessions() as s:
+        assert s.query(LedgerTransaction).filter_by(kind="payment").count() == 1
+
+    # Revoke: gone from the gallery and the database when the call returns; the KYC record stays.
+    r = client.delete("/v1/me/face-pay", headers=hz)
+    assert r.status_code == 200 and r.json()["enabled"] is False and r.json()["consent_granted"] is False
+    assert app.state.gallery.size(tenant) == 1
+    with app.state.sessions() as s:
+        zhang = _account_id(s, ZHANG)
+        assert s.query(StoredTemplate).filter_by(purpose="face_pay", account_id=zhang).count() == 0
+        assert s.query(StoredTemplate).filter_by(purpose="kyc", account_id=zhang).count() == 1
+    assert client.get("/v1/me/real-name", headers=hz).json()[0]["outcome"] == "passed"
+
+    intent, _, view = pay_with_face(client, frames, terminal, ZHANG, 1250, "order-2")
+    assert view["status"] == "declined" and view["decline_reason"] == "not_recognised" and view["payer_name_masked"] is None
+    seen = terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()
+    assert seen["status"] == "declined" and seen["payer_name_masked"] is None and seen["transaction_id"] is None
+    assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 100_000 - 1250
+    ledger_ok(app)
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def _account_id(s, person) -> str:
+    from facetrust.identity.models import Account
+
+    return s.query(Account).filter_by(platform_user_id=person.user).one().id
+
+
+def test_a_face_already_enrolled_for_another_identity_is_refused_and_raised(world):
+    client, app, hs, tenant, frames = world()
+    hz = register(client, app, hs, frames.shared_data, ZHANG)
+    assert switch_on(client, app, hz, frames.shared_data, ZHANG).status_code == 201
+    ht = register(client, app, hs, frames.shared_data, ZHANG_TWIN)
+    r = switch_on(client, app, ht, frames.shared_data, ZHANG_TWIN)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "duplicate_identity", r.text
+    assert app.state.gallery.size(tenant) == 1
+    with app.state.sessions() as s:
+        twin = _account_id(s, ZHANG_TWIN)
+        events = s.query(RiskEvent).filter_by(kind="face_pay.duplicate_identity").all()
+        assert [(e.account_id, e.severity) for e in events] == [(twin, "alert")]
+        assert json.loads(events[0].details)["other_accounts"] == [_account_id(s, ZHANG)]
+        assert s.query(StoredTemplate).filter_by(purpose="face_pay", account_id=twin).count() == 0
+    assert client.get("/v1/me/face-pay", headers=ht).json()["enabled"] is False
+
+
+def test_terminal_signatures_nonces_and_idempotency(world):
+    client, app, hs, tenant, _ = world()
+    terminal = merchant_terminal(client, hs, tenant)
+    first = terminal.intent(500, "o-1", key="idem-0001")
+    assert first.status_code == 201 and first.json()["status"] == "awaiting_face"
+    replay = terminal.intent(500, "o-1", key="idem-0001")
+    assert replay.status_code == 200 and replay.json()["intent_id"] == first.json()["intent_id"]
+    assert replay.json()["capture_url"] == first.json()["capture_url"]
+    changed = terminal.intent(900, "o-1", key="idem-0001")
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_key_reused"
+
+    body = {"amount_fen": 100, "currency": "CNY", "merchant_order_id": "o-2", "idempotency_key": "idem-0002"}
+    path = "/v1/terminal/payment-intents"
+    bad = terminal.call("POST", path, body, secret="fts_not-the-secret")
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "signature_invalid"
+    stale = terminal.call("POST", path, body, timestamp=int(time.time()) - 3600)
+    assert stale.status_code == 401 and stale.json()["error"]["code"] == "signature_stale"
+    ok = terminal.call("POST", path, body, nonce="nonce-used-once")
+    assert ok.status_code == 201
+    reused = terminal.call("POST", path, {**body, "idempotency_key": "idem-0003"}, nonce="nonce-used-once")
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "nonce_reused"
+    # A signed body swapped for another (a changed amount) does not verify.
+    from facetrust.security import signing
+
+    raw = json.dumps(body).encode()
+    headers = signing.headers(terminal.id, terminal.secret, "POST", path, raw, int(time.time()))
+    tampered = client.post(path, content=json.dumps({**body, "amount_fen": 1}).encode(),
+                           headers={**headers, "Content-Type": "application/json"})
+    terminal.responses.append(tampered)
+    assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "signature_invalid"
+    unsigned = client.post(path, json=body)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "signature_missing"
+    wrong_currency = terminal.call("POST", path, {**body, "currency": "USD", "idempotency_key": "idem-0004"})
+    assert wrong_currency.status_code == 422 and wrong_currency.json()["error"]["code"] == "currency_unsupported"
+    # Another merchant's terminal cannot read this merchant's payment.
+    other = merchant_terminal(client, hs, tenant)
+    assert other.call("GET", f"{path}/{first.json()['intent_id']}").status_code == 404
+    with app.state.sessions() as s:
+        assert s.query(PaymentIntent).count() == 2  # o-1 once, o-2 once; nothing from refused requests
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_phone_digits_choose_among_candidates_and_wrong_digits_count_as_failures(world):
+    client, app, hs, tenant, frames = world(face_pay_direct_max_gallery=1)  # two enrolled: always ask
+    hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=10_000)
+    assert switch_on(client, app, hz, frames.shared_data, ZHANG).status_code == 201
+    hl = register(client, app, hs, frames.shared_data, LI)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant)
+
+    intent, token, view = pay_with_face(client, frames, terminal, ZHANG, 800, "p-1")
+    assert view["status"] == "needs_input" and view["step"] == "phone_digits", view
+    assert terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()["status"] == "needs_payer_input"
+    assert client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "12a4"}).status_code == 422
+    r = client.post(f"/v1/capture/{token}/phone-digits", json={"digits": ZHANG.mobile[-4:]})
+    assert r.status_code == 200 and r.json()["status"] == "paid" and r.json()["payer_name_masked"] == "张*"
+
+    intent, token, view = pay_with_face(client, frames, terminal, ZHANG, 800, "p-2")
+    assert view["step"] == "phone_digits"
+    r = client.post(f"/v1/capture/{token}/phone-digits", json={"digits": LI.mobile[-4:] if LI.mobile[-4:] != ZHANG.mobile[-4:] else "0000"})
+    assert r.status_code == 200 and r.json()["status"] == "declined" and r.json()["decline_reason"] == "phone_digits_wrong"
+    with app.state.sessions() as s:
+        failures = s.query(FailedFaceAttempt).filter_by(kind="face_pay_phone_digits").all()
+        assert [f.device_id for f in failures] == [f"terminal:{terminal.id}"]
+    assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 10_000 - 800
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def _fix_challenge(app, session_id: str, actions: list[str]) -> None:
+    """The clip shows a blink, not whatever the random challenge asked for."""
+    with app.state.sessions() as s:
+        s.get(LivenessSession, session_id).actions = json.dumps(actions)
+        s.commit()
+
+
+def test_limits_ask_for_an_active_check_or_decline(world):
+    client, app, hs, tenant, frames = world(face_pay_transaction_limit_yuan=30, face_pay_daily_limit_yuan=50)
+    hl = register(client, app, hs, frames.shared_data, LI, fund_fen=100_000)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant)
+    frames.next[LI.user] = 400  # passive captures from frame 400 on; the blinks below come earlier
+
+    for order in ("l-1", "l-2"):
+        _, _, view = pay_with_face(client, frames, terminal, LI, 2000, order)
+        assert view["status"] == "paid", view
+    # 40 yuan spent today: another 20 goes over the 50 daily limit, so an active check is asked.
+    intent, token, view = pay_with_face(client, frames, terminal, LI, 2000, "l-3")
+    assert view["status"] == "needs_input" and view["step"] == "step_up" and view["challenge"]["actions"], view
+    _fix_challenge(app, view["challenge"]["session_id"], ["blink"])
+    r = client.post(f"/v1/capture/{token}/frames", json=frames.window(LI, view["challenge"]["nonce"], 186, 204))
+    assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+
+    # Over the per-transaction limit: the challenge is active from the start.
+    intent, token, view = start_payment(client, terminal, 3500, "l-4")
+    assert view["challenge"]["actions"]
+    _fix_challenge(app, view["challenge"]["session_id"], ["blink"])
+    r = client.post(f"/v1/capture/{token}/frames", json=frames.window(LI, view["challenge"]["nonce"], 287, 303))
+    assert r.status_code == 200 and r.json()["status"] == "paid", r.text
+    assert client.get("/v1/me/face-pay", headers=hl).json()["spent_today_fen"] == 9500
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_over_the_limit_is_declined_when_step_up_is_off(world):
+    client, app, hs, tenant, frames = world(face_pay_transaction_limit_yuan=30, face_pay_over_limit="decline")
+    hl = register(client, app, hs, frames.shared_data, LI, fund_fen=100_000)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant)
+    _, _, view = pay_with_face(client, frames, terminal, LI, 3500, "d-1")
+    assert view["status"] == "declined" and view["decline_reason"] == "limit_exceeded", view
+    assert client.get("/v1/me/wallet", headers=hl).json()["balance_fen"] == 100_000
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_refunds_full_partial_and_idempotent(world):
+    client, app, hs, tenant, frames = world()
+    hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=50_000)
+    assert switch_on(client, app, hz, frames.shared_data, ZHANG).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant, fee_bps=60)
+    intent, _, view = pay_with_face(client, frames, terminal, ZHANG, 10_000, "r-1")
+    assert view["status"] == "paid"
+    path = f"/v1/terminal/payment-intents/{intent['intent_id']}/refunds"
+    first = terminal.call("POST", path, {"refund_id": "refund-01", "amount_fen": 3333})
+    assert first.status_code == 201 and first.json()["payment"]["refunded_fen"] == 3333
+    again = terminal.call("POST", path, {"refund_id": "refund-01", "amount_fen": 3333})
+    assert again.status_code == 200 and again.json()["transaction_id"] == first.json()["transaction_id"]
+    assert terminal.call("POST", path, {"refund_id": "refund-01", "amount_fen": 10}).status_code == 409
+    too_much = terminal.call("POST", path, {"refund_id": "refund-02", "amount_fen": 6668})
+    assert too_much.status_code == 422 and too_much.json()["error"]["code"] == "refund_exceeds_payment"
+    rest = terminal.call("POST", path, {"refund_id": "refund-03", "amount_fen": 6667})
+    assert rest.status_code == 201 and rest.json()["payment"]["refunded_fen"] == 10_000
+    assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 50_000
+    with app.state.sessions() as s:
+        merchant_id = s.get(PaymentIntent, intent["intent_id"]).merchant_id
+        assert ledger.balance(s, ledger.MERCHANT, merchant_id) == 0
+        assert ledger.balance(s, ledger.PLATFORM_FEES, tenant) == 0  # the 60 fen fee went back in parts
+    ledger_ok(app)
+    assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_ledger_checks_out_after_random_payments_and_refunds(world, database_url, monkeypatch):
+    client, app, hs, tenant, frames = world()
+    hl = register(client, app, hs, frames.shared_data, LI, fund_fen=20_000)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant, fee_bps=38)
+    rng = random.Random(5)
+    paid, expected_balance = [], 20_000
+    for n in range(12):
+        amount = rng.randint(1, 4_000)
+        intent, _, view = pay_with_face(client, frames, terminal, LI, amount, f"x-{n}")
+        if amount <= expected_balance:
+            assert view["status"] == "paid", view
+            expected_balance -= amount
+            paid.append([intent["intent_id"], amount, 0])
+        else:
+            assert view["status"] == "declined" and view["decline_reason"] == "insufficient_funds"
+        if paid and rng.random() < 0.6:
+            target = rng.choice(paid)
+            part = rng.randint(1, target[1] - target[2]) if target[1] > target[2] else 0
+            if part:
+                r = terminal.call("POST", f"/v1/terminal/payment-intents/{target[0]}/refunds",
+                                  {"refund_id": f"rf-{n}-{target[2]}", "amount_fen": part})
+                assert r.status_code == 201, r.text
+                target[2] += part
+                expected_balance += part
+    assert client.get("/v1/me/wallet", headers=hl).json()["balance_fen"] == expected_balance
+    monkeypatch.setenv("FACETRUST_DATABASE_URL", database_url)
+    from facetrust.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli, ["ledger", "check", "--json"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["ok"] is True and report["transactions"] >= 1 + len(paid) and report["problems"] == []
+    assert_terminal_saw_nothing_personal(terminal, app)
