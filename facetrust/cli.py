@@ -409,6 +409,33 @@ def keys_rotate() -> None:
 
 
 @main.group()
+def ledger() -> None:
+    """The wallet ledger."""
+
+
+@ledger.command("check")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def ledger_check(as_json: bool) -> None:
+    """Verify the books: every transaction balances, every balance equals the sum of its postings
+    and is not negative, all balances sum to zero, refunds never exceed payments. Exit 1 if not."""
+
+    def body() -> int:
+        from facetrust.payments.ledger import check
+
+        report = _in_transaction(check).as_dict()
+        if as_json:
+            click.echo(json.dumps(report))
+        else:
+            click.echo(f"ledger {'OK' if report['ok'] else 'BROKEN'}: {report['transactions']} transactions, "
+                       f"{report['postings']} postings, {report['accounts']} accounts")
+            for problem in report["problems"]:
+                click.echo(f"  {problem}")
+        return 0 if report["ok"] else 1
+
+    _run(as_json, body)
+
+
+@main.group()
 def retention() -> None:
     """Retention of real-name evidence."""
 
@@ -485,6 +512,11 @@ def demo() -> None:
 
     _run(False, body)
 
+
+# Commands that live beside the code they run.
+from facetrust.evaluation.identify import eval_identify  # noqa: E402
+
+eval_group.add_command(eval_identify, "identify")
 
 if __name__ == "__main__":
     main()
