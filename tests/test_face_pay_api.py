@@ -318,3 +318,28 @@ def test_ledger_checks_out_after_random_payments_and_refunds(world, database_url
     report = json.loads(result.output)
     assert report["ok"] is True and report["transactions"] >= 1 + len(paid) and report["problems"] == []
     assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_bad_captures_change_nothing_and_expired_payments_refuse_frames(world):
+    client, app, hs, tenant, frames = world()
+    terminal = merchant_terminal(client, hs, tenant)
+    intent, token, view = start_payment(client, terminal, 300, "b-1")
+    nonce = view["challenge"]["nonce"]
+    corrupt = client.post(f"/v1/capture/{token}/frames", json={"nonce": nonce, "frames": [{"t_ms": 0, "image_base64": "***"}] * 8})
+    assert corrupt.status_code == 422 and corrupt.json()["error"]["code"] == "capture_invalid"
+    not_an_image = client.post(f"/v1/capture/{token}/frames",
+                               json={"nonce": nonce, "frames": [{"t_ms": i * 40, "image_base64": "aGVsbG8="} for i in range(8)]})
+    assert not_an_image.status_code == 422
+    too_few = frames.capture(LI, nonce, count=3)
+    assert client.post(f"/v1/capture/{token}/frames", json=too_few).json()["error"]["code"] == "capture_invalid"
+    assert client.post("/v1/capture/ftc_unknown/frames", json=too_few).status_code == 404
+    again = client.get(f"/v1/capture/{token}").json()
+    assert again["status"] == "awaiting_face" and again["challenge"]["session_id"] == view["challenge"]["session_id"]
+    with app.state.sessions() as s:
+        s.get(PaymentIntent, intent["intent_id"]).expires_at = s.get(PaymentIntent, intent["intent_id"]).created_at
+        s.commit()
+    r = client.post(f"/v1/capture/{token}/frames", json=frames.capture(LI, nonce))
+    assert r.status_code == 410 and r.json()["error"]["code"] == "payment_expired"
+    assert terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()["status"] == "expired"
+    ledger_ok(app)
+    assert_terminal_saw_nothing_personal(terminal, app)

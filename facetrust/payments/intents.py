@@ -174,8 +174,10 @@ def _needs_active(ctx: FacePayContext, intent: PaymentIntent) -> bool:
 
 def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, nonce: str,
                   read_frames: Callable[[], list[Frame]]) -> PaymentIntent:
+    if intent.status == EXPIRED:
+        raise DomainError(410, "payment_expired", "this payment has expired; ask the merchant to start again")
     row = current_capture(session, ctx, intent)
-    if row is None or row.id != intent.liveness_session_id:
+    if row is None:
         raise DomainError(409, "capture_not_expected", "this payment is not waiting for a face capture")
     liveness.submit(session, ctx.live, row, nonce, read_frames)
     if row.status != "passed":
