@@ -3,9 +3,16 @@ table below says, and a route missing from the table fails the test (no route go
 
 from __future__ import annotations
 
-import pytest
+import time
 
-ANYONE = {"nobody", "tenant", "user", "risk_analyst", "compliance_officer", "admin"}
+import pytest
+from sqlalchemy import text
+
+from facetrust.security import signing
+
+ANYONE = {"nobody", "tenant", "user", "risk_analyst", "compliance_officer", "admin", "terminal"}
+# The capture page's routes are opened by the one-time token in their path, whoever holds it.
+BY_TOKEN = ANYONE
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ANYONE,
     ("GET", "/ready"): ANYONE,
@@ -25,7 +32,21 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/me/liveness-sessions"): {"user"},
     ("POST", "/v1/me/liveness-sessions/{session_id}/capture"): {"user"},
     ("GET", "/v1/me/liveness-sessions/{session_id}"): {"user"},
+    ("GET", "/v1/me/face-pay"): {"user"},
+    ("POST", "/v1/me/face-pay"): {"user"},
+    ("DELETE", "/v1/me/face-pay"): {"user"},
+    ("GET", "/v1/me/wallet"): {"user"},
+    ("POST", "/v1/accounts/{platform_user_id}/wallet/top-ups"): {"tenant"},
+    ("POST", "/v1/operator/merchants"): {"admin"},
+    ("POST", "/v1/operator/merchants/{merchant_id}/terminals"): {"admin"},
+    ("POST", "/v1/terminal/payment-intents"): {"terminal"},
+    ("GET", "/v1/terminal/payment-intents/{intent_id}"): {"terminal"},
+    ("POST", "/v1/terminal/payment-intents/{intent_id}/refunds"): {"terminal"},
+    ("GET", "/v1/capture/{token}"): BY_TOKEN,
+    ("POST", "/v1/capture/{token}/frames"): BY_TOKEN,
+    ("POST", "/v1/capture/{token}/phone-digits"): BY_TOKEN,
 }
+REFUSALS = ("unauthenticated", "forbidden", "signature_missing", "signature_invalid")
 
 
 def test_every_route_is_in_the_table(app_ctx):
@@ -33,6 +54,11 @@ def test_every_route_is_in_the_table(app_ctx):
     paths = client.get("/openapi.json").json()["paths"]
     routes = {(method.upper(), path) for path, ops in paths.items() for method in ops}
     assert routes == set(ALLOWED)
+
+
+def _tenant_id(app, name: str) -> str:
+    with app.state.sessions() as s:
+        return s.execute(text("SELECT id FROM tenants WHERE name = :n"), {"n": name}).scalar_one()
 
 
 def operator_token(app, name: str, role: str) -> dict:
@@ -51,15 +77,24 @@ def test_route_admits_exactly_its_callers(app_ctx, method, path):
     client, app, h = app_ctx
     client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"])
     user = {"Authorization": f"Bearer {client.post('/v1/accounts/u1/tokens', headers=h['a']).json()['token']}"}
+    admin = operator_token(app, "dave", "admin")
+    tenant_id = _tenant_id(app, "shop-a")
+    merchant = client.post("/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "m"}, headers=admin).json()
+    terminal = client.post(f"/v1/operator/merchants/{merchant['merchant_id']}/terminals", json={"label": "t"},
+                           headers=admin).json()
     callers = {"nobody": {}, "tenant": h["a"], "user": user, "risk_analyst": h["op"],
-               "compliance_officer": operator_token(app, "carol", "compliance_officer"),
-               "admin": operator_token(app, "dave", "admin")}
+               "compliance_officer": operator_token(app, "carol", "compliance_officer"), "admin": admin,
+               "terminal": "signed"}
     account_id = client.get("/v1/me", headers=user).json()["account_id"]
     url = (path.replace("{platform_user_id}", "u1").replace("{purpose}", "face_pay")
-           .replace("{account_id}", account_id).replace("{session_id}", "0" * 32))
+           .replace("{account_id}", account_id).replace("{session_id}", "0" * 32)
+           .replace("{merchant_id}", merchant["merchant_id"]).replace("{intent_id}", "0" * 32)
+           .replace("{token}", "ftc_" + "0" * 43))
     for name, headers in callers.items():
         if (method, path) == ("DELETE", "/v1/me") and name == "user":
             continue  # closing the account would end the other callers' checks; covered elsewhere
+        if headers == "signed":
+            headers = signing.headers(terminal["terminal_id"], terminal["secret"], method, url, b"{}", int(time.time()))
         r = client.request(method, url, headers=headers, json={})
-        refused = r.status_code in (401, 403) and r.json()["error"]["code"] in ("unauthenticated", "forbidden")
+        refused = r.status_code in (401, 403) and r.json()["error"]["code"] in REFUSALS
         assert refused == (name not in ALLOWED[(method, path)]), (method, path, name, r.status_code, r.text)
