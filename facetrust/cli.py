@@ -443,15 +443,21 @@ def retention() -> None:
 @retention.command("purge")
 def retention_purge() -> None:
     """Delete real-name evidence whose anti-money-laundering retention period has ended, expired raw
-    images, and the live faces of liveness passes that were never spent."""
+    images, the live faces of liveness passes that were never spent, and terminal nonces older than
+    the signing clock window (a request that old is refused as stale anyway)."""
 
     def body() -> int:
         import datetime as dt
 
+        from facetrust.identity.models import utcnow
         from facetrust.identity.retention import purge_expired
+        from facetrust.payments.merchants import purge_nonces
 
-        valid = dt.timedelta(seconds=get_settings().liveness_pass_valid_seconds)
-        click.echo(json.dumps({"purged": _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid))}))
+        settings = get_settings()
+        valid = dt.timedelta(seconds=settings.liveness_pass_valid_seconds)
+        stale = utcnow() - dt.timedelta(seconds=settings.terminal_clock_skew_seconds)
+        purged = _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale))
+        click.echo(json.dumps({"purged": purged}))
         return 0
 
     _run(True, body)
