@@ -171,6 +171,13 @@ def test_terminal_signatures_nonces_and_idempotency(world):
                            headers={**headers, "Content-Type": "application/json"})
     terminal.responses.append(tampered)
     assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "signature_invalid"
+    top_up = {"amount_fen": 500, "reference": "bank-transfer-77"}
+    client.post("/v1/accounts", json={"platform_user_id": "u9", "mobile": "13811112222"}, headers=hs["a"])
+    assert client.post("/v1/accounts/u9/wallet/top-ups", json=top_up, headers=hs["a"]).status_code == 201
+    repeat = client.post("/v1/accounts/u9/wallet/top-ups", json=top_up, headers=hs["a"])
+    assert repeat.status_code == 200 and repeat.json()["balance_fen"] == 500
+    assert client.post("/v1/accounts/u9/wallet/top-ups", json={**top_up, "amount_fen": 900},
+                       headers=hs["a"]).json()["error"]["code"] == "idempotency_key_reused"
     unsigned = client.post(path, json=body)
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "signature_missing"
     wrong_currency = terminal.call("POST", path, {**body, "currency": "USD", "idempotency_key": "idem-0004"})

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.payments import ledger
-from facetrust.payments.models import LedgerTransaction
+from facetrust.payments.models import LedgerTransaction, Posting
 from facetrust.security import audit
 
 
@@ -18,6 +18,10 @@ def top_up(session: Session, tenant: Tenant, account: Account, amount_fen: int, 
     key = f"top_up:{tenant.id}:{reference}"
     existing = session.execute(select(LedgerTransaction).where(LedgerTransaction.reference == key)).scalar_one_or_none()
     if existing is not None:
+        credited = session.execute(select(Posting.amount_fen).where(Posting.transaction_id == existing.id,
+                                                                    Posting.amount_fen > 0)).scalar_one()
+        if credited != amount_fen:
+            raise DomainError(409, "idempotency_key_reused", "this top-up reference was used with a different amount")
         return existing, False
     if amount_fen <= 0:
         raise DomainError(422, "amount_invalid", "a top-up is a positive number of fen")
