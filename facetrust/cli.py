@@ -521,8 +521,10 @@ def demo() -> None:
 
 # Commands that live beside the code they run.
 from facetrust.evaluation.identify import eval_identify  # noqa: E402
+from facetrust.gallery.bench import bench  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
+main.add_command(bench)
 
 if __name__ == "__main__":
     main()

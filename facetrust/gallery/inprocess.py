@@ -2,7 +2,7 @@
 
 Why this design (measured at 1,000,000 SFace-like templates on 2 cores; see docs/gallery-bench-*.json):
 
-- An exact float32 scan reads 512 MB per query: 30-48 ms, memory-bound, too slow for a payment.
+- An exact float32 scan reads 512 MB per query: 19-48 ms, memory-bound, too slow for a payment.
 - Graph indexes (HNSW) recall the true best match poorly on templates: a genuine probe sits at
   cosine 0.5-0.8 from its enrolled template, far away in angle, where greedy graph walks get lost.
 - A scan of every stored vector cannot miss anyone, so it is kept, over compressed codes: FAISS
@@ -10,8 +10,9 @@ Why this design (measured at 1,000,000 SFace-like templates on 2 cores; see docs
   bytes a vector, 32 MB at 1M) scores all vectors with SIMD table look-ups in about 1.5 ms. Its
   scores are approximate (errors of a few hundredths of cosine), so it only picks a shortlist (by
   default 1,000 candidates), which is re-ranked with the exact float32 vectors. The true best
-  match is missed only if quantisation error pushes it below a thousand others; the recall against
-  exact search is measured by ``facetrust bench gallery``.
+  match is missed only if quantisation error pushes it below a thousand others. Measured at 1M
+  (``facetrust bench gallery``, 3,000 real and synthetic probes): p50 1.7 ms, p99 1.9 ms per
+  search, recall@1 1.0 against exact search, 0.86 GB resident for the whole process, 3 s build.
 - 8-bit scalar quantisation (no fast kernel for single queries: 30 ms) and 128 sub-quantisers
   (6 ms, no better recall) were measured and rejected.
 
