@@ -11,6 +11,7 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from fastapi.testclient import TestClient
 
 from facetrust.cli import main as cli
 from facetrust.liveness.models import LivenessSession
@@ -74,8 +75,9 @@ def ledger_ok(app) -> dict:
     return report.as_dict()
 
 
-def test_opt_in_pay_revoke_then_cannot_pay(world):
-    client, app, hs, tenant, frames = world()
+@pytest.mark.parametrize("engine", ["inprocess", "milvus"])
+def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
+    client, app, hs, tenant, frames = world(gallery_engine=engine)
     hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=100_000)
     assert client.get("/v1/me/face-pay", headers=hz).json()["enabled"] is False
     r = switch_on(client, app, hz, frames.shared_data, ZHANG)
@@ -92,6 +94,12 @@ def test_opt_in_pay_revoke_then_cannot_pay(world):
     assert seen["status"] == "paid" and seen["transaction_id"] and seen["payer_name_masked"] == "张*"
     assert seen["capture_url"] is None
     assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 100_000 - 1250
+
+    # A restarted service rebuilds the gallery from the database.
+    from facetrust.api.app import create_app
+
+    with TestClient(create_app(app.state.settings)) as restarted:
+        assert restarted.app.state.gallery.size(tenant) == 2
 
     # The same capture again (a double submission) cannot pay twice.
     again = client.post(f"/v1/capture/{token}/frames", json=frames.capture(ZHANG, "whatever"))
