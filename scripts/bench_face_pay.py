@@ -34,7 +34,7 @@ decoding, per-frame analysis, the texture check, identification, SQL, commits, a
 loads in new worker threads) and prints the breakdown per shape; its latencies are labelled as
 instrumented and are not the reference figures. The machine must be otherwise idle: ``--wait-quiet``
 waits for other processes to stop using the cores, and every shape reports how busy they kept them.
-Needs about 1.5 GB of memory for the encoded captures and 2.5 GB for the server.
+Memory: about 2 GB for this process (encoded captures, the in-process setup) and 2.5 GB for the server.
 """
 
 from __future__ import annotations

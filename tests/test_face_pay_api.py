@@ -358,3 +358,24 @@ def test_bad_captures_change_nothing_and_expired_payments_refuse_frames(world):
     assert terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()["status"] == "expired"
     ledger_ok(app)
     assert_terminal_saw_nothing_personal(terminal, app)
+
+
+def test_two_captures_racing_with_the_same_frames_pay_once(world):
+    """A replay sent while the real capture is being decided: one pays, the other is refused 409."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    client, app, hs, tenant, frames = world()
+    hl = register(client, app, hs, frames.shared_data, LI, fund_fen=10_000)
+    assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant)
+    pages = [start_payment(client, terminal, 100, f"race-{n}") for n in range(2)]
+    burst = frames.capture(LI, "set-below")
+    bodies = [{**burst, "nonce": view["challenge"]["nonce"]} for _, _, view in pages]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda i: client.post(f"/v1/capture/{pages[i][1]}/frames", json=bodies[i]), range(2)))
+    codes = sorted(r.status_code for r in answers)
+    assert codes in ([200, 409], [200, 200]), [r.text for r in answers]
+    outcomes = [r.json().get("status") or r.json()["error"]["code"] for r in answers]
+    assert outcomes.count("paid") == 1, outcomes  # the other: liveness_frames_replayed, or declined as a replay
+    assert client.get("/v1/me/wallet", headers=hl).json()["balance_fen"] == 10_000 - 100
+    ledger_ok(app)

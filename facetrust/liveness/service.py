@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import cv2
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.engine import FaceEngine
@@ -154,6 +155,16 @@ def _replayed(session: Session, frames: list[Frame]) -> bool:
     return session.execute(select(SeenFrame.sha256).where(SeenFrame.sha256.in_(hashes)).limit(1)).first() is not None
 
 
+def _remember(session: Session, row: LivenessSession, frames: list[Frame], now: dt.datetime) -> bool:
+    """Record the frames as seen; False if a racing capture recorded one of them first."""
+    try:
+        with session.begin_nested():
+            session.add_all(SeenFrame(sha256=h, session_id=row.id, seen_at=now) for h in {f.sha256 for f in frames})
+    except IntegrityError:
+        return False
+    return True
+
+
 def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed: bool, reasons: list[str],
             now: dt.datetime, result: LivenessDecision | None = None, frame_count: int | None = None) -> None:
     """Store the outcome, claiming the session atomically: of two submissions racing on one
@@ -194,10 +205,9 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
         _finish(session, ctx, row, False, [NONCE_MISMATCH], now)
         return row
     frames: list[Frame] = read_frames()
-    if _replayed(session, frames):
+    if _replayed(session, frames) or not _remember(session, row, frames, now):
         _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
         return row
-    session.add_all(SeenFrame(sha256=h, session_id=row.id, seen_at=now) for h in {f.sha256 for f in frames})
     result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
     _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames))
     if (result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None

@@ -10,14 +10,16 @@ Four audiences, four doors:
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import binascii
+import datetime as dt
 import hashlib
 import json
 
 from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from facetrust.api import auth
 from facetrust.api.deps import app_keyring, get_session
@@ -55,13 +57,17 @@ async def signed_terminal(request: Request) -> Terminal:
     body = await request.body()
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     skew = dt.timedelta(seconds=request.app.state.settings.terminal_clock_skew_seconds)
-    with request.app.state.sessions() as session:
-        terminal = merchants.authenticate(
-            session, app_keyring(request), request.headers.get(signing.HEADER_TERMINAL),
-            request.headers.get(signing.HEADER_TIMESTAMP), request.headers.get(signing.HEADER_NONCE),
-            request.headers.get(signing.HEADER_SIGNATURE), request.method, path, body, utcnow(), skew)
-        session.commit()
-    return terminal
+
+    def check() -> Terminal:  # database and crypto work: off the event loop
+        with request.app.state.sessions() as session:
+            terminal = merchants.authenticate(
+                session, app_keyring(request), request.headers.get(signing.HEADER_TERMINAL),
+                request.headers.get(signing.HEADER_TIMESTAMP), request.headers.get(signing.HEADER_NONCE),
+                request.headers.get(signing.HEADER_SIGNATURE), request.method, path, body, utcnow(), skew)
+            session.commit()
+            return terminal
+
+    return await run_in_threadpool(check)
 
 
 def _terminal_out(ctx: FacePayContext, intent: PaymentIntent) -> TerminalPaymentOut:
@@ -167,7 +173,11 @@ def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_s
 
     intent = intents.submit_frames(session, ctx, intent, body.nonce, read_frames)
     view = _capture_view(session, ctx, intent)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same frames, committed a moment ago by a racing capture
+        session.rollback()
+        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in another capture") from None
     return view
 
 
