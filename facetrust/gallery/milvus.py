@@ -175,4 +175,13 @@ class MilvusIndex:
                 "candidates": self.candidates, "consistency_level": STRONG}
 
     def close(self) -> None:
+        """Close the client; for Milvus Lite also stop its in-process server, which would otherwise
+        flush into the data directory at interpreter exit (after a caller may have deleted it)."""
         self.client.close()
+        if self.uri.endswith(".db"):
+            try:
+                from milvus_lite.server_manager import server_manager_instance
+
+                server_manager_instance.release_server(self.uri)
+            except ImportError:
+                pass
