@@ -39,3 +39,14 @@ def normalised(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.where(norms == 0, 1, norms)
+
+
+def build_input(keys: Sequence[str], vectors: np.ndarray, dim: int) -> tuple[list[str], np.ndarray]:
+    """The arguments of ``build``, checked: unique keys, one float32 vector of ``dim`` per key."""
+    keys = [str(k) for k in keys]
+    if len(set(keys)) != len(keys):
+        raise ValueError("build keys must be unique")
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, dim)
+    if len(vectors) != len(keys):
+        raise ValueError(f"{len(keys)} keys but {len(vectors)} vectors")
+    return keys, vectors

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
-from facetrust.gallery.index import normalised
+from facetrust.gallery.index import build_input, normalised
 
 MIN_TRAIN = 1_000  # product quantisation needs some data to learn its 16 centroids per sub-space
 
@@ -134,12 +134,7 @@ class InProcessIndex:
         return len(self._keys)
 
     def build(self, keys: Sequence[str], vectors: np.ndarray) -> None:
-        keys = [str(k) for k in keys]
-        if len(set(keys)) != len(keys):
-            raise ValueError("build keys must be unique")
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        if len(vectors) != len(keys):
-            raise ValueError(f"{len(keys)} keys but {len(vectors)} vectors")
+        keys, vectors = build_input(keys, vectors, self.dim)
         n = len(keys)
         store = np.empty((n + n // 16 + 1024, self.dim), dtype=np.float32)  # headroom for enrolments
         for start in range(0, n, 65_536):  # normalise in chunks: no second full-size temporary

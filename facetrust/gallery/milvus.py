@@ -40,7 +40,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from facetrust.gallery.index import normalised
+from facetrust.gallery.index import build_input, normalised
 
 STRONG = "Strong"
 MAX_LIMIT = 16_384  # the largest top-k Milvus answers
@@ -75,12 +75,7 @@ class MilvusIndex:
     def build(self, keys: Sequence[str], vectors: np.ndarray) -> None:
         """Drop and recreate the collection, insert everything, flush. Searches are correct at
         once; they are fast once the index is built (see :meth:`wait_until_indexed`)."""
-        keys = [str(k) for k in keys]
-        if len(set(keys)) != len(keys):
-            raise ValueError("build keys must be unique")
-        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dim)
-        if len(vectors) != len(keys):
-            raise ValueError(f"{len(keys)} keys but {len(vectors)} vectors")
+        keys, vectors = build_input(keys, vectors, self.dim)
         if self.client.has_collection(self.collection):
             self.client.drop_collection(self.collection)
         self._create()
