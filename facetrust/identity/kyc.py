@@ -28,7 +28,7 @@ from facetrust.identity.models import Account, RealNameAuthentication, utcnow
 from facetrust.identity.service import secret_hash
 from facetrust.liveness import service as liveness
 from facetrust.security import audit, lockout, template_store
-from facetrust.security.envelope import Keyring
+from facetrust.security.envelope import Keyring, Sealed
 
 
 @dataclass
@@ -51,6 +51,24 @@ def _reference_face(engine: FaceEngine, image: bytes):
     return analysis
 
 
+def _identity_aad(record: RealNameAuthentication) -> bytes:
+    return f"real_name:{record.id}".encode()
+
+
+def latest_passed(session: Session, account_id: str) -> RealNameAuthentication | None:
+    """The account's most recent passed real-name authentication: the identity it proved."""
+    return session.execute(
+        select(RealNameAuthentication)
+        .where(RealNameAuthentication.account_id == account_id, RealNameAuthentication.outcome == "passed")
+        .order_by(RealNameAuthentication.created_at.desc()).limit(1)).scalar_one_or_none()
+
+
+def proven_identity(keyring: Keyring, record: RealNameAuthentication) -> dict:
+    """The sealed name and ID number of a record."""
+    return json.loads(keyring.open(Sealed(record.identity_sealed, record.identity_wrapped_key, record.master_key_id),
+                                   _identity_aad(record)))
+
+
 def _check_account(account: Account) -> None:
     if account.status != "active":
         raise DomainError(403, "account_not_active", f"the account is {account.status}")
@@ -68,7 +86,7 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     session.add(record)
     session.flush()
     sealed = ctx.keyring.seal(json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(),
-                              f"real_name:{record.id}".encode())
+                              _identity_aad(record))
     record.identity_sealed, record.identity_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     record.master_key_id = sealed.master_key_id
     if passed:

@@ -61,6 +61,14 @@ def _b64(data: str, field: str) -> bytes:
         raise DomainError(422, "capture_invalid", f"{field} is not valid base64") from None
 
 
+def read_capture(body: CaptureIn, ctx: service.LivenessContext) -> list[frames_mod.Frame]:
+    """Decode and check an uploaded capture (a JPEG burst or a video); 422 ``capture_invalid`` if bad."""
+    if body.video_base64 is not None:
+        return frames_mod.from_video(_b64(body.video_base64, "video_base64"), ctx.limits)
+    images = [(_b64(f.image_base64, f"frames[{i}].image_base64"), f.t_ms) for i, f in enumerate(body.frames or [])]
+    return frames_mod.from_images(ctx.engine, images, ctx.limits)
+
+
 @router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut)
 def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(auth.user),
                             session: Session = Depends(get_session),
@@ -83,13 +91,7 @@ def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth
     session's nonce. Answered once; the decision comes back with its per-check reasons."""
     row = service.get_own(session, p.account_id, session_id)
 
-    def read_frames() -> list[frames_mod.Frame]:
-        if body.video_base64 is not None:
-            return frames_mod.from_video(_b64(body.video_base64, "video_base64"), ctx.limits)
-        images = [(_b64(f.image_base64, f"frames[{i}].image_base64"), f.t_ms) for i, f in enumerate(body.frames or [])]
-        return frames_mod.from_images(ctx.engine, images, ctx.limits)
-
-    row = service.submit(session, ctx, row, body.nonce, read_frames)
+    row = service.submit(session, ctx, row, body.nonce, lambda: read_capture(body, ctx))
     try:
         session.commit()
     except IntegrityError:  # the same frames committed a moment ago by a racing session

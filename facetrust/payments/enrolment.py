@@ -21,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from facetrust.consent import service as consent
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, RealNameAuthentication, utcnow
+from facetrust.identity import kyc
+from facetrust.identity.models import Account, utcnow
 from facetrust.liveness import service as liveness
 from facetrust.payments.context import FacePayContext
 from facetrust.risk import service as risk
@@ -48,10 +49,8 @@ def enrolled_template(session: Session, account_id: str) -> StoredTemplate | Non
 
 def id_number_hash(session: Session, account_id: str) -> str | None:
     """The hash of the ID number the account proved, from its latest passed real-name check."""
-    return session.execute(
-        select(RealNameAuthentication.id_number_hash)
-        .where(RealNameAuthentication.account_id == account_id, RealNameAuthentication.outcome == "passed")
-        .order_by(RealNameAuthentication.created_at.desc()).limit(1)).scalar_one_or_none()
+    record = kyc.latest_passed(session, account_id)
+    return record.id_number_hash if record else None
 
 
 def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_session_id: str | None) -> EnrolmentResult:

@@ -31,7 +31,8 @@ from facetrust.consent import service as consent
 from facetrust.errors import DomainError
 from facetrust.gallery import decision
 from facetrust.gallery.decision import Candidate, Identification
-from facetrust.identity.models import Account, RealNameAuthentication, as_utc, utcnow
+from facetrust.identity import kyc
+from facetrust.identity.models import Account, as_utc, utcnow
 from facetrust.liveness import service as liveness
 from facetrust.liveness.frames import Frame
 from facetrust.liveness.models import LivenessSession
@@ -299,14 +300,8 @@ def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: 
 
 
 def _masked_name(session: Session, ctx: FacePayContext, account_id: str) -> str | None:
-    record = session.execute(select(RealNameAuthentication).where(
-        RealNameAuthentication.account_id == account_id, RealNameAuthentication.outcome == "passed")
-        .order_by(RealNameAuthentication.created_at.desc()).limit(1)).scalar_one_or_none()
-    if record is None:
-        return None
-    identity = json.loads(ctx.keyring.open(Sealed(record.identity_sealed, record.identity_wrapped_key,
-                                                  record.master_key_id), f"real_name:{record.id}".encode()))
-    return mask_name(identity["name"])
+    record = kyc.latest_passed(session, account_id)
+    return mask_name(kyc.proven_identity(ctx.keyring, record)["name"]) if record else None
 
 
 def _decline(session: Session, intent: PaymentIntent, reason: str, details: dict,

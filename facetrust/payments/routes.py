@@ -9,8 +9,6 @@ Four audiences, four doors:
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import json
@@ -26,7 +24,7 @@ from facetrust.api.deps import app_keyring, get_session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, utcnow
 from facetrust.identity.service import Principal, find_account
-from facetrust.liveness import frames as frames_mod
+from facetrust.liveness.routes import read_capture
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
 from facetrust.payments import enrolment, intents, ledger, merchants, refunds, wallets
 from facetrust.payments.context import FacePayContext
@@ -152,26 +150,12 @@ def open_capture(token: str, session: Session = Depends(get_session),
     return view
 
 
-def _b64(data: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise DomainError(422, "capture_invalid", f"{field} is not valid base64") from None
-
-
 @router.post("/capture/{token}/frames", response_model=CaptureView)
 def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_session),
                    ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
     """The payer's frames, straight from the capture page: liveness, identification, payment."""
     intent = intents.by_token(session, token)
-
-    def read_frames() -> list[frames_mod.Frame]:
-        if body.video_base64 is not None:
-            return frames_mod.from_video(_b64(body.video_base64, "video_base64"), ctx.live.limits)
-        images = [(_b64(f.image_base64, f"frames[{i}].image_base64"), f.t_ms) for i, f in enumerate(body.frames or [])]
-        return frames_mod.from_images(ctx.engine, images, ctx.live.limits)
-
-    intent = intents.submit_frames(session, ctx, intent, body.nonce, read_frames)
+    intent = intents.submit_frames(session, ctx, intent, body.nonce, lambda: read_capture(body, ctx.live))
     view = _capture_view(session, ctx, intent)
     try:
         session.commit()
