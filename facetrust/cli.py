@@ -417,12 +417,19 @@ def ledger() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ledger_check(as_json: bool) -> None:
     """Verify the books: every transaction balances, every balance equals the sum of its postings
-    and is not negative, all balances sum to zero, refunds never exceed payments. Exit 1 if not."""
+    and is not negative, all balances sum to zero, refunds never exceed payments, and the credit
+    plans, credit lines and credit accounts agree on what is owed. Exit 1 if not."""
 
     def body() -> int:
+        from facetrust.credit import books
         from facetrust.payments.ledger import check
 
-        report = _in_transaction(check).as_dict()
+        def both(session):
+            report = check(session)
+            report.problems += books.check(session)
+            return report
+
+        report = _in_transaction(both).as_dict()
         if as_json:
             click.echo(json.dumps(report))
         else:
@@ -520,11 +527,13 @@ def demo() -> None:
 
 
 # Commands that live beside the code they run.
+from facetrust.credit.quote import credit  # noqa: E402
 from facetrust.evaluation.identify import eval_identify  # noqa: E402
 from facetrust.gallery.bench import bench  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
 main.add_command(bench)
+main.add_command(credit)
 
 if __name__ == "__main__":
     main()

@@ -7,6 +7,7 @@ want to change lives here rather than as a literal in the code that uses it.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -113,6 +114,19 @@ class Settings(BaseSettings):
     # local file for Milvus Lite; default under the data directory).
     gallery_engine: Literal["inprocess", "milvus"] = "inprocess"
     gallery_milvus_uri: str | None = None
+
+    # Credit. The product catalogue (default: the packaged facetrust/credit/products.json) and the
+    # ceilings its loader refuses to exceed: the overdue penalty per day on overdue principal, and
+    # the annualised cost (IRR x 12) of any term a product offers.
+    credit_products_path: Path | None = None
+    credit_penalty_daily_rate_ceiling: Decimal = Decimal("0.0005")
+    credit_apr_ceiling: Decimal = Decimal("0.24")
+    # Installment due dates and overdue days are calendar days at this UTC offset (China: +8).
+    credit_day_utc_offset_hours: int = 8
+    # The face check that confirms a credit draw must have been made this recently ("moments before").
+    credit_face_max_age_seconds: int = 120
+    # How long a merchant's installment checkout waits for the account holder.
+    credit_checkout_seconds: int = 1800
 
     # Computation.
     threads: int = 2

@@ -13,6 +13,7 @@ from facetrust.security import signing
 ANYONE = {"nobody", "tenant", "user", "risk_analyst", "compliance_officer", "admin", "terminal"}
 # The capture page's routes are opened by the one-time token in their path, whoever holds it.
 BY_TOKEN = ANYONE
+OPERATORS = {"risk_analyst", "compliance_officer", "admin"}
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ANYONE,
     ("GET", "/ready"): ANYONE,
@@ -45,6 +46,23 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/capture/{token}"): BY_TOKEN,
     ("POST", "/v1/capture/{token}/frames"): BY_TOKEN,
     ("POST", "/v1/capture/{token}/phone-digits"): BY_TOKEN,
+    ("POST", "/v1/accounts/{platform_user_id}/credit/checkouts"): {"tenant"},
+    ("GET", "/v1/me/credit"): {"user"},
+    ("GET", "/v1/me/credit/products"): {"user"},
+    ("GET", "/v1/me/credit/checkouts/{checkout_id}"): {"user"},
+    ("GET", "/v1/me/credit/checkouts/{checkout_id}/quote"): {"user"},
+    ("POST", "/v1/me/credit/checkouts/{checkout_id}/confirm"): {"user"},
+    ("GET", "/v1/me/credit/loan-quote"): {"user"},
+    ("POST", "/v1/me/credit/loans"): {"user"},
+    ("GET", "/v1/me/credit/plans"): {"user"},
+    ("GET", "/v1/me/credit/plans/{plan_id}"): {"user"},
+    ("GET", "/v1/me/credit/plans/{plan_id}/repayment-quote"): {"user"},
+    ("POST", "/v1/me/credit/plans/{plan_id}/repayments"): {"user"},
+    ("PUT", "/v1/operator/accounts/{account_id}/credit-line"): {"risk_analyst", "admin"},
+    ("GET", "/v1/operator/accounts/{account_id}/credit"): OPERATORS,
+    ("GET", "/v1/operator/credit/plans/{plan_id}"): OPERATORS,
+    ("POST", "/v1/operator/accounts/{account_id}/freeze"): {"risk_analyst", "admin"},
+    ("POST", "/v1/operator/accounts/{account_id}/unfreeze"): {"risk_analyst", "admin"},
 }
 REFUSALS = ("unauthenticated", "forbidden", "signature_missing", "signature_invalid")
 

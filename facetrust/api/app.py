@@ -13,11 +13,14 @@ from facetrust.api import errors
 from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
 from facetrust.consent.routes import router as consent_router
+from facetrust.credit import products
+from facetrust.credit.routes import router as credit_router
 from facetrust.identity.routes import router as identity_router
 from facetrust.gallery.engines import index_factory
 from facetrust.gallery.service import Gallery
 from facetrust.liveness.routes import router as liveness_router
 from facetrust.payments.routes import router as payments_router
+from facetrust.risk.routes import router as risk_router
 from facetrust.security.envelope import keyring_for
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
@@ -44,6 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = make_engine(url)
     app.state.sessions = session_factory(app.state.engine)
     app.state.gallery = Gallery(index_factory(settings))
+    # A product catalogue above its ceilings stops the service here, before any offer is made.
+    app.state.credit_catalogue = products.load(settings.credit_products_path,
+                                               settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
@@ -62,4 +68,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(consent_router)
     app.include_router(liveness_router)
     app.include_router(payments_router)
+    app.include_router(credit_router)
+    app.include_router(risk_router)
     return app

@@ -220,10 +220,10 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
 
 
 def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, session_id: str | None, purpose: str,
-               used_by: str) -> tuple[LivenessSession, Template]:
+               used_by: str, max_age: dt.timedelta | None = None) -> tuple[LivenessSession, Template]:
     """The live face of a passed session of this account and purpose, decided within the pass's
-    validity and not yet spent; the session is marked spent and its sealed face deleted. Anything
-    else is 403 ``liveness_required``."""
+    validity (or ``max_age``, if shorter) and not yet spent; the session is marked spent and its
+    sealed face deleted. Anything else is 403 ``liveness_required``."""
     if not session_id:
         raise DomainError(403, "liveness_required", f"this needs a passed liveness session for {purpose}")
     row = session.get(LivenessSession, session_id)
@@ -237,7 +237,7 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, s
         problem = f"the liveness session is {row.status}, not passed"
     elif row.used_at is not None:
         problem = "the liveness session was already used"
-    elif now - as_utc(row.decided_at) > ctx.pass_valid_for:  # type: ignore[arg-type]
+    elif now - as_utc(row.decided_at) > min(ctx.pass_valid_for, max_age or ctx.pass_valid_for):  # type: ignore[arg-type]
         problem = "the liveness pass is too old; do a new liveness check"
     if problem:
         raise DomainError(403, "liveness_required", problem)

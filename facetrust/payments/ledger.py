@@ -1,7 +1,8 @@
 """The double-entry ledger: money moves only as transactions whose postings sum to zero.
 
 Each posting also moves its account's running balance with a conditional UPDATE that refuses to take
-an account below zero (unless it is the outside world's funding account), so two payments racing for
+an account below zero (unless it is the outside world's funding account or a borrower's credit
+account), so two payments racing for
 the last yuan of a wallet cannot both succeed. A transaction's ``reference`` is unique, so one
 business event can post at most once, whatever retries or double submissions happen upstream.
 ``check`` re-derives everything from the postings and says where the books disagree.
@@ -19,6 +20,10 @@ from facetrust.errors import DomainError
 from facetrust.payments.models import LedgerAccount, LedgerTransaction, PaymentIntent, Posting, Refund
 
 WALLET, MERCHANT, PLATFORM_FEES, FUNDING = "wallet", "merchant", "platform_fees", "funding"
+# Credit: an account's credit balance is minus the principal it owes (so it may go negative); the
+# platform's credit income collects interest, fees and penalties.
+CREDIT, CREDIT_INCOME = "credit", "credit_income"
+MAY_GO_NEGATIVE = (FUNDING, CREDIT)
 
 
 def fee_share(fee_fen: int, amount_fen: int, part_fen: int) -> int:
@@ -40,7 +45,7 @@ def account(session: Session, kind: str, owner_id: str) -> LedgerAccount:
         return found
     try:
         with session.begin_nested():
-            row = LedgerAccount(kind=kind, owner_id=owner_id, balance_fen=0, may_go_negative=kind == FUNDING)
+            row = LedgerAccount(kind=kind, owner_id=owner_id, balance_fen=0, may_go_negative=kind in MAY_GO_NEGATIVE)
             session.add(row)
         return row
     except IntegrityError:

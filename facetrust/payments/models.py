@@ -116,14 +116,15 @@ class Refund(Base):
 
 
 class LedgerAccount(Base):
-    """Where money sits: a user's wallet, a merchant's account, the platform's fees, or the outside
-    world's funding account (the only kind allowed below zero: it mirrors money that came in)."""
+    """Where money sits: a user's wallet, a merchant's account, the platform's fees, the outside
+    world's funding account (allowed below zero: it mirrors money that came in), a borrower's credit
+    account (below zero by the principal they owe) or the platform's credit income."""
 
     __tablename__ = "ledger_accounts"
     __table_args__ = (UniqueConstraint("kind", "owner_id"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(16))  # wallet | merchant | platform_fees | funding
+    kind: Mapped[str] = mapped_column(String(16))  # wallet | merchant | platform_fees | funding | credit | credit_income
     owner_id: Mapped[str] = mapped_column(String(32))  # account, merchant or tenant id
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     balance_fen: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -138,7 +139,7 @@ class LedgerTransaction(Base):
     __tablename__ = "ledger_transactions"
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(16))  # top_up | payment | refund
+    kind: Mapped[str] = mapped_column(String(16))  # top_up | payment | refund | installment | loan | repayment
     reference: Mapped[str] = mapped_column(String(128), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

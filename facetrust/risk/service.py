@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.risk.models import RiskEvent
+from facetrust.security import audit
 
 RULE_VERSION = "risk-0"
 
@@ -42,3 +44,25 @@ def assess_payment(account: Account, amount_fen: int) -> RiskDecision:
     if account.status != "active":
         return RiskDecision("decline", [f"account_{account.status}"])
     return RiskDecision("allow")
+
+
+def freeze(session: Session, account: Account, actor: str, reason: str) -> Account:
+    if account.status == "closed":
+        raise DomainError(409, "account_closed", "a closed account cannot be frozen")
+    if account.status != "frozen":
+        account.status = "frozen"
+        record(session, "account.freeze", account.id, RiskDecision("decline", ["frozen_by_operator"]),
+               {"by": actor, "reason": reason}, severity="alert")
+        audit.append(session, actor=actor, action="account.freeze", subject=f"account:{account.id}",
+                     details={"reason": reason})
+    return account
+
+
+def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Account:
+    if account.status == "frozen":
+        account.status = "active"
+        record(session, "account.unfreeze", account.id, RiskDecision("allow", ["unfrozen_by_operator"]),
+               {"by": actor, "reason": reason})
+        audit.append(session, actor=actor, action="account.unfreeze", subject=f"account:{account.id}",
+                     details={"reason": reason})
+    return account

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import false, select, text, update
 from sqlalchemy.orm import Session
 
 from facetrust.security.models import AuditRecord
@@ -43,9 +43,12 @@ def append(session: Session, *, actor: str, action: str, subject: str,
            purpose: str | None = None, details: dict[str, Any] | None = None) -> AuditRecord:
     """Add a record to the chain inside the caller's transaction (it commits or rolls back with
     the change it audits)."""
+    # Serialise appenders: two transactions must not both extend the same head.
     if session.get_bind().dialect.name == "postgresql":
-        # Serialise appenders: two transactions must not both extend the same head.
         session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
+    else:  # SQLite: a write statement (matching nothing) takes the database's write lock first,
+        # so the head is read inside this transaction, after any other appender has committed.
+        session.execute(update(AuditRecord).where(false()).values(seq=AuditRecord.seq))
     head = session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).scalar_one_or_none()
     seq = head.seq + 1 if head else 1
     prev = head.hash if head else GENESIS

@@ -41,6 +41,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
     from facetrust.consent import models as _consent  # noqa: F401
+    from facetrust.credit import models as _credit  # noqa: F401
     from facetrust.identity import models as _identity  # noqa: F401
     from facetrust.liveness import models as _liveness  # noqa: F401
     from facetrust.payments import models as _payments  # noqa: F401

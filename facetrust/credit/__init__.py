@@ -1,0 +1,1 @@
+"""Face-confirmed credit: credit lines, installment plans, loans and repayment schedules."""

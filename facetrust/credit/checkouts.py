@@ -1,0 +1,113 @@
+"""Installment checkout: a merchant's order, offered to one account on the installment products of
+its item category, confirmed by the account holder's face.
+
+The platform's back end creates the checkout (merchant, order id, amount in fen, category). The
+account holder sees every offer (product and term) with its full schedule and its annualised rate
+(IRR x 12 over the actual cash flows), picks one and confirms it with a fresh liveness pass whose
+face matches their real-name face. Confirming writes the plan, settles the merchant (less the
+platform's fee) and posts it to the ledger, in one transaction; a second confirmation of the same
+checkout is 409 ``checkout_already_confirmed``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facetrust.credit import face, lines, plans, schedule
+from facetrust.credit.context import CreditContext
+from facetrust.credit.models import CreditCheckout, CreditPlan
+from facetrust.credit.products import Product
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, Tenant, as_utc, new_id, utcnow
+from facetrust.payments import ledger
+from facetrust.payments.models import Merchant
+from facetrust.security import audit
+
+OPEN, CONFIRMED, EXPIRED = "open", "confirmed", "expired"
+
+
+def create(session: Session, ctx: CreditContext, tenant: Tenant, account: Account, merchant_id: str,
+           merchant_order_id: str, amount_fen: int, category: str, description: str | None) -> tuple[CreditCheckout, bool]:
+    """The checkout of this merchant order: (checkout, created). The same order again with the same
+    account and amount returns the first; with anything else it is 409 ``order_already_offered``."""
+    merchant = session.get(Merchant, merchant_id)
+    if merchant is None or merchant.tenant_id != tenant.id:
+        raise DomainError(404, "merchant_not_found", "no such merchant on this platform")
+    if merchant.status != "active":
+        raise DomainError(403, "merchant_not_active", "the merchant cannot take payments")
+    existing = _by_order(session, merchant_id, merchant_order_id)
+    if existing is not None:
+        if (existing.account_id, existing.amount_fen, existing.category) != (account.id, amount_fen, category):
+            raise DomainError(409, "order_already_offered", "this merchant order was already offered on installments")
+        return existing, False
+    if not ctx.catalogue.for_checkout(category, amount_fen):
+        raise DomainError(422, "no_installment_offer", f"no installment product covers {category} "
+                                                       f"at {schedule.yuan(amount_fen)} yuan")
+    now = utcnow()
+    row = CreditCheckout(tenant_id=tenant.id, account_id=account.id, merchant_id=merchant_id,
+                         merchant_order_id=merchant_order_id, amount_fen=amount_fen, category=category,
+                         description=description, status=OPEN, created_at=now, expires_at=now + ctx.checkout_ttl)
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError:  # the same order, committed a moment ago by a racing retry
+        raise DomainError(409, "order_already_offered", "this merchant order was already offered on installments") from None
+    audit.append(session, actor=f"tenant:{tenant.id}", action="credit.checkout", subject=f"account:{account.id}",
+                 purpose="credit", details={"checkout_id": row.id, "merchant_id": merchant_id, "amount_fen": amount_fen})
+    return row, True
+
+
+def _by_order(session: Session, merchant_id: str, order_id: str) -> CreditCheckout | None:
+    return session.execute(select(CreditCheckout).where(CreditCheckout.merchant_id == merchant_id,
+                                                        CreditCheckout.merchant_order_id == order_id)).scalar_one_or_none()
+
+
+def own(session: Session, account_id: str, checkout_id: str) -> CreditCheckout:
+    row = session.get(CreditCheckout, checkout_id)
+    if row is None or row.account_id != account_id:
+        raise DomainError(404, "checkout_not_found", "no such checkout")
+    if row.status == OPEN and utcnow() > as_utc(row.expires_at):
+        row.status = EXPIRED
+    return row
+
+
+def offers(ctx: CreditContext, checkout: CreditCheckout) -> list[tuple[Product, int, schedule.Schedule]]:
+    """Every product and term the order can be paid over, with its schedule."""
+    return [(p, n, schedule.build(checkout.amount_fen, n, p.pricing))
+            for p in ctx.catalogue.for_checkout(checkout.category, checkout.amount_fen) for n in p.periods]
+
+
+def offered_product(ctx: CreditContext, checkout: CreditCheckout, product_id: str, periods: int) -> Product:
+    product = ctx.catalogue.get(product_id, "installment")
+    if product not in ctx.catalogue.for_checkout(checkout.category, checkout.amount_fen):
+        raise DomainError(422, "product_not_offered", f"{product_id} is not offered for this order")
+    plans.check_terms(product, checkout.amount_fen, periods)
+    return product
+
+
+def confirm(session: Session, ctx: CreditContext, account: Account, checkout: CreditCheckout, product_id: str,
+            periods: int, liveness_session_id: str | None) -> CreditPlan:
+    if checkout.status == CONFIRMED:
+        raise DomainError(409, "checkout_already_confirmed", "this order is already paid on installments")
+    if checkout.status != OPEN:
+        raise DomainError(410, "checkout_expired", "this installment offer has expired; start the checkout again")
+    plans.check_active(account)
+    product = offered_product(ctx, checkout, product_id, periods)
+    if lines.available(lines.line_of(session, account.id)) < checkout.amount_fen:  # before spending a face check
+        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
+                          available_fen=lines.available(lines.line_of(session, account.id)))
+    confirmation = face.confirm(session, ctx, account, liveness_session_id, "installment", new_id())
+    claimed = session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
+                              .values(status=CONFIRMED, plan_id=confirmation.plan_id)).rowcount
+    if claimed != 1:
+        raise DomainError(409, "checkout_already_confirmed", "this order is already paid on installments")
+    merchant = session.get(Merchant, checkout.merchant_id)
+    fee = ledger.fee_for(checkout.amount_fen, merchant.fee_bps)  # type: ignore[union-attr]
+    settlement = [(ledger.account(session, ledger.MERCHANT, checkout.merchant_id), checkout.amount_fen - fee),
+                  (ledger.account(session, ledger.PLATFORM_FEES, checkout.tenant_id), fee)]
+    return plans.open_plan(session, account, product, checkout.amount_fen, periods, confirmation, ctx.today(),
+                           f"checkout:{checkout.id}", settlement, merchant_id=checkout.merchant_id,
+                           checkout_id=checkout.id)

@@ -1,0 +1,171 @@
+"""Opening a plan (an installment purchase or a loan) and reading where it stands.
+
+``open_plan`` is the only code that disburses credit. In one transaction it re-checks the face
+confirmation, draws the principal from the credit line, writes the plan and its installments, and
+posts the disbursement to the ledger (merchant settlement for a purchase, the wallet for a loan).
+
+Installment ``k`` is due ``k`` months after the start date (the 31st becomes the month's last day).
+An unpaid installment past its due date is overdue and accrues penalty interest per day on its
+principal, at the plan's penalty rate; the penalty is computed for the day asked, not stored until
+it is paid, so the figure a user sees is the figure a repayment that day charges.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from facetrust.credit import face, lines, schedule
+from facetrust.credit.face import FaceConfirmation
+from facetrust.credit.models import CreditInstallment, CreditPlan
+from facetrust.credit.products import Product
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, utcnow
+from facetrust.payments import ledger
+from facetrust.payments.models import LedgerAccount
+from facetrust.risk import service as risk
+from facetrust.security import audit
+
+UNPAID, PAID, SETTLED_EARLY = "unpaid", "paid", "settled_early"
+ACTIVE, PAID_OFF = "active", "paid_off"
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    year, month = divmod(start.month - 1 + months, 12)
+    year, month = start.year + year, month + 1
+    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def check_terms(product: Product, principal_fen: int, periods: int) -> None:
+    if periods not in product.periods:
+        raise DomainError(422, "term_not_offered", f"{product.id} is offered over {list(product.periods)} periods")
+    if not product.min_principal_fen <= principal_fen <= product.max_principal_fen:
+        raise DomainError(422, "amount_out_of_range", f"{product.id} is for {schedule.yuan(product.min_principal_fen)} "
+                                                      f"to {schedule.yuan(product.max_principal_fen)} yuan")
+
+
+def check_active(account: Account) -> None:
+    if account.status != "active":
+        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+
+
+def open_plan(session: Session, account: Account, product: Product, principal_fen: int, periods: int,
+              confirmation: FaceConfirmation, start_date: dt.date, idempotency_key: str,
+              disburse_to: list[tuple[LedgerAccount, int]], merchant_id: str | None = None,
+              checkout_id: str | None = None) -> CreditPlan:
+    """Write a confirmed plan and move its money, or nothing. ``disburse_to`` are the legs that
+    receive the principal (they sum to it); the borrower's credit account gives it."""
+    face.verify_spent(session, confirmation)
+    if confirmation.account_id != account.id or confirmation.purpose != product.kind:
+        raise DomainError(403, "liveness_required", "this needs a live face check of the account holder")
+    check_active(account)
+    check_terms(product, principal_fen, periods)
+    plan_schedule = schedule.build(principal_fen, periods, product.pricing)
+    lines.draw(session, account.id, principal_fen)
+    plan = CreditPlan(id=confirmation.plan_id, account_id=account.id, tenant_id=account.tenant_id, kind=product.kind,
+                      product_id=product.id, terms=json.dumps(product.terms()), principal_fen=principal_fen,
+                      periods=periods, apr=str(plan_schedule.apr), start_date=start_date,
+                      outstanding_principal_fen=principal_fen, status=ACTIVE, version=0, checkout_id=checkout_id,
+                      merchant_id=merchant_id, idempotency_key=idempotency_key,
+                      liveness_session_id=confirmation.liveness_session_id, face_score=confirmation.score,
+                      face_threshold=confirmation.threshold, face_model_id=confirmation.model_id,
+                      face_calibration_id=confirmation.calibration_id, transaction_id="")
+    try:
+        with session.begin_nested():
+            session.add(plan)
+            session.flush()
+    except IntegrityError:  # the same drawdown, committed a moment ago by a racing retry
+        raise DomainError(409, "credit_in_progress", "this drawdown or checkout is being made; retry to read it") from None
+    session.add_all(CreditInstallment(plan_id=plan.id, number=i.number, due_date=add_months(start_date, i.number),
+                                      principal_fen=i.principal_fen, interest_fen=i.interest_fen, fee_fen=i.fee_fen,
+                                      penalty_paid_fen=0, status=UNPAID)
+                    for i in plan_schedule.installments)
+    legs = [(ledger.account(session, ledger.CREDIT, account.id), -principal_fen), *disburse_to]
+    plan.transaction_id = ledger.post(session, product.kind, f"{product.kind}:{plan.id}", legs).id
+    session.flush()
+    details = {"plan_id": plan.id, "principal_fen": principal_fen, "periods": periods, "product_id": product.id,
+               "apr": plan.apr, "liveness_session_id": confirmation.liveness_session_id,
+               "face_score": confirmation.score, "calibration_id": confirmation.calibration_id}
+    audit.append(session, actor=f"account:{account.id}", action=f"credit.{product.kind}", subject=f"account:{account.id}",
+                 purpose="credit", details=details)
+    risk.record(session, f"credit.{product.kind}", account.id, risk.RiskDecision("allow"),
+                {"plan_id": plan.id, "principal_fen": principal_fen, "merchant_id": merchant_id})
+    return plan
+
+
+# --- where a plan stands ----------------------------------------------------------------------
+
+def pricing_of(plan: CreditPlan) -> tuple[schedule.Pricing, dict]:
+    terms = json.loads(plan.terms)
+    return schedule.Pricing(terms["method"], Decimal(terms["rate"])), terms
+
+
+def penalty_fen(row: CreditInstallment, daily_rate: Decimal, today: dt.date) -> int:
+    """Penalty interest on the installment's principal for each day it is overdue, rounded half up."""
+    days = (today - row.due_date).days
+    if row.status != UNPAID or days <= 0:
+        return 0
+    return schedule.round_half_up(Decimal(row.principal_fen) * daily_rate * days)
+
+
+@dataclass(frozen=True)
+class InstallmentState:
+    number: int
+    due_date: dt.date
+    principal_fen: int
+    interest_fen: int
+    fee_fen: int
+    penalty_fen: int  # accrued to the day asked (unpaid), or what was paid (paid)
+    status: str  # paid | settled_early | overdue | due (today) | upcoming
+    days_overdue: int
+    paid_at: dt.datetime | None
+
+    @property
+    def amount_fen(self) -> int:
+        return self.principal_fen + self.interest_fen + self.fee_fen + self.penalty_fen
+
+
+def installments(session: Session, plan_id: str) -> list[CreditInstallment]:
+    return list(session.execute(select(CreditInstallment).where(CreditInstallment.plan_id == plan_id)
+                                .order_by(CreditInstallment.number)).scalars())
+
+
+def states(session: Session, plan: CreditPlan, today: dt.date) -> list[InstallmentState]:
+    _, terms = pricing_of(plan)
+    rate = Decimal(terms["penalty_daily_rate"])
+    out = []
+    for row in installments(session, plan.id):
+        if row.status != UNPAID:
+            status, penalty, days = row.status, row.penalty_paid_fen, 0
+        else:
+            days = max((today - row.due_date).days, 0)
+            status = "overdue" if days else "due" if row.due_date == today else "upcoming"
+            penalty = penalty_fen(row, rate, today)
+        out.append(InstallmentState(row.number, row.due_date, row.principal_fen, row.interest_fen, row.fee_fen,
+                                    penalty, status, days, row.paid_at))
+    return out
+
+
+def plans_of(session: Session, account_id: str) -> list[CreditPlan]:
+    return list(session.execute(select(CreditPlan).where(CreditPlan.account_id == account_id)
+                                .order_by(CreditPlan.created_at.desc())).scalars())
+
+
+def own_plan(session: Session, account_id: str, plan_id: str) -> CreditPlan:
+    plan = session.get(CreditPlan, plan_id)
+    if plan is None or plan.account_id != account_id:  # another account's plan does not exist for you
+        raise DomainError(404, "plan_not_found", "no such plan")
+    return plan
+
+
+def close_if_paid(session: Session, plan: CreditPlan) -> None:
+    """A plan with no unpaid installment left is paid off."""
+    if not any(row.status == UNPAID for row in installments(session, plan.id)):
+        plan.status, plan.closed_at = PAID_OFF, utcnow()
