@@ -227,6 +227,13 @@ def test_loan_drawdown_needs_a_live_face_every_time(world):
     assert replay.status_code == 200 and replay.json()["plan_id"] == r.json()["plan_id"]
     assert world.wallet() == before + 300_000
     assert error(world.loan(400_000, world.face_pass("loan"), "k-3", periods=6)) == "idempotency_key_reused"
+    r = world.loan(800_000, world.face_pass("loan"), "k-4", periods=6)
+    assert r.status_code == 409 and error(r) == "insufficient_credit" and r.json()["error"]["available_fen"] == 700_000
+    fresh = world.face_pass("loan")
+    world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"], json={"reason": "review"})
+    r = world.loan(100_000, fresh, "k-5", periods=6)
+    assert r.status_code == 403 and error(r) == "account_not_active"
+    assert world.wallet() == before + 300_000 and world.line()["used_fen"] == 300_000
     # Operators and the platform's back end have no door to a drawdown.
     assert world.client.post("/v1/me/credit/loans", headers=world.hs["admin"],
                              json={"product_id": "cash-loan-annuity", "amount_fen": 100_000, "periods": 6,
@@ -390,3 +397,52 @@ def test_credit_line_needs_real_name_and_the_right_role(world):
     r = world.client.put(f"/v1/operator/accounts/{world.account_id}/credit-line", headers=world.h, json={"limit_fen": 100})
     assert r.status_code == 403
     assert world.grant(-1).status_code == 422
+
+
+def test_random_sequences_of_repayments_keep_the_books(world):
+    """Purchases and loans of every pricing method, then random repayments, partial prepayments
+    and payoffs on random days (overdue ones with penalties): after every step the ledger, the
+    plans and the credit line agree, and no wallet or line goes wrong."""
+    import random
+
+    rng = random.Random(20261123)
+    assert world.grant(60_000 * CNY).status_code == 200
+    ids = [world.confirm(world.checkout(5_999 * CNY, "seq-fee")["checkout_id"], world.face_pass("installment"),
+                         product="mall-installment-fee", periods=6).json()["plan_id"],
+           world.confirm(world.checkout(3_456_78, "seq-annuity")["checkout_id"], world.face_pass("installment"),
+                         product="mall-installment-interest", periods=12).json()["plan_id"],
+           world.loan(2_000_001, world.face_pass("loan"), "seq-ep", product="cash-loan", periods=24).json()["plan_id"],
+           world.loan(777_777, world.face_pass("loan"), "seq-an", product="cash-loan-annuity", periods=3).json()["plan_id"]]
+    world.client.post(f"/v1/accounts/{LI.user}/wallet/top-ups", headers=world.hs["a"],
+                      json={"amount_fen": 100_000 * CNY, "reference": "seq-fund"})
+    outcomes: dict[str, int] = {}
+    charged = {"penalty_fen": 0, "interest_fen": 0, "fee_fen": 0}
+    for step in range(60):
+        world.clock.now += dt.timedelta(days=rng.choice([0, 0, 1, 2, 4, 8, 16, 40]))
+        active = [i for i in ids if world.client.get(f"/v1/me/credit/plans/{i}", headers=world.h).json()["status"] == "active"]
+        plan_id = rng.choice(active or ids)  # once all are paid off, a repayment must be refused
+        kind = rng.choices(["installment", "partial", "payoff"], weights=[10, 4, 1])[0]
+        amount = rng.randint(1, 300_000) if kind == "partial" else None
+        quote = world.client.get(f"/v1/me/credit/plans/{plan_id}/repayment-quote", headers=world.h,
+                                 params={"kind": kind, **({"amount_fen": amount} if amount else {})})
+        wallet, used = world.wallet(), world.line()["used_fen"]
+        r = world.repay(plan_id, kind, f"step-{step}", amount)
+        outcome = str(r.status_code) if r.status_code == 201 else error(r)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        if r.status_code == 201:
+            made = r.json()["repayment"]
+            assert quote.status_code == 200 and made["amount_fen"] == quote.json()["amount_fen"]
+            assert world.wallet() == wallet - made["amount_fen"]
+            assert world.line()["used_fen"] == used - made["principal_fen"]
+            outcomes[kind] = outcomes.get(kind, 0) + 1
+            charged = {k: v + made[k] for k, v in charged.items()}
+        else:
+            assert r.status_code in (409, 422) and outcome in ("plan_paid_off", "installment_due_first", "amount_invalid")
+            assert world.wallet() == wallet and world.line()["used_fen"] == used
+        world.books_ok()
+    assert outcomes.get("201", 0) >= 15 and outcomes.get("partial") and outcomes.get("payoff"), outcomes
+    assert all(charged.values()), charged  # penalties, interest and fees were all part of it
+    for plan_id in ids:
+        plan = world.client.get(f"/v1/me/credit/plans/{plan_id}", headers=world.h).json()
+        paid = sum(r["principal_fen"] for r in plan["repayments"])
+        assert paid + plan["outstanding_principal_fen"] == plan["principal_fen"]

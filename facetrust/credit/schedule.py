@@ -9,7 +9,9 @@ Three pricing methods:
 
 Every per-period amount is worked out exactly (as a rational number built from the integer fen and the
 ``Decimal`` rate, so no precision limit is involved anywhere) and then rounded half-up to whole fen,
-once. The rounding remainders go to the last period, so the principal parts always sum to P exactly
+once. Exact .5 ties do occur and are rounded up: 100.50 yuan over 2 periods at 12 % has a level
+payment of exactly 5100.5 fen, which a 34-digit Decimal evaluation sees as 5100.4999... and rounds
+down. The rounding remainders go to the last period, so the principal parts always sum to P exactly
 and the fees of a flat-fee plan always sum to ``round_half_up(P * rate * n)``:
 
 - principal (``flat_fee``, ``equal_principal``): ``round_half_up(P / n)`` each period, the last
