@@ -96,9 +96,7 @@ def confirm(session: Session, ctx: CreditContext, account: Account, checkout: Cr
         raise DomainError(410, "checkout_expired", "this installment offer has expired; start the checkout again")
     plans.check_active(account)
     product = offered_product(ctx, checkout, product_id, periods)
-    if lines.available(lines.line_of(session, account.id)) < checkout.amount_fen:  # before spending a face check
-        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
-                          available_fen=lines.available(lines.line_of(session, account.id)))
+    lines.require_available(session, account.id, checkout.amount_fen)
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "installment", new_id())
     claimed = session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
                               .values(status=CONFIRMED, plan_id=confirmation.plan_id)).rowcount

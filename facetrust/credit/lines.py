@@ -53,6 +53,14 @@ def available(line: CreditLine | None) -> int:
     return max(line.limit_fen - line.used_fen, 0) if line and line.status == "active" else 0
 
 
+def require_available(session: Session, account_id: str, amount_fen: int) -> None:
+    """An early, friendly refusal (before the borrower spends a face check); ``draw`` decides."""
+    left = available(line_of(session, account_id))
+    if left < amount_fen:
+        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
+                          available_fen=left)
+
+
 def draw(session: Session, account_id: str, amount_fen: int) -> None:
     """Take ``amount_fen`` of the line, or 409 ``insufficient_credit`` and nothing changes."""
     moved = session.execute(update(CreditLine).where(

@@ -39,9 +39,7 @@ def draw(session: Session, ctx: CreditContext, account: Account, product_id: str
         return existing, False
     plans.check_active(account)
     product, _ = quote(ctx, product_id, amount_fen, periods)
-    if lines.available(lines.line_of(session, account.id)) < amount_fen:  # before spending a face check
-        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
-                          available_fen=lines.available(lines.line_of(session, account.id)))
+    lines.require_available(session, account.id, amount_fen)
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "loan", new_id())
     wallet = [(ledger.account(session, ledger.WALLET, account.id), amount_fen)]
     plan = plans.open_plan(session, account, product, amount_fen, periods, confirmation, ctx.today(),
