@@ -11,3 +11,8 @@ class DomainError(Exception):
     def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+class RecordedRefusal(DomainError):
+    """A refusal whose records must be kept: the route commits what the attempt wrote (a spent
+    liveness pass, a lockout failure, a risk decision, a freeze) before it answers."""

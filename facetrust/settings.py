@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     # How long a merchant's installment checkout waits for the account holder.
     credit_checkout_seconds: int = 1800
 
+    # Risk control: the rule set (default: the packaged facetrust/risk/rules/default.yaml), loaded
+    # and validated at start.
+    risk_rules_path: Path | None = None
+
     # Computation.
     threads: int = 2
 

@@ -62,7 +62,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/operator/accounts/{account_id}/credit"): OPERATORS,
     ("GET", "/v1/operator/credit/plans/{plan_id}"): OPERATORS,
     ("POST", "/v1/operator/accounts/{account_id}/freeze"): {"risk_analyst", "admin"},
-    ("POST", "/v1/operator/accounts/{account_id}/unfreeze"): {"risk_analyst", "admin"},
+    ("POST", "/v1/operator/accounts/{account_id}/unfreeze"): {"compliance_officer", "admin"},
+    ("GET", "/v1/operator/risk/cases"): OPERATORS,
+    ("GET", "/v1/operator/accounts/{account_id}/risk-decisions"): OPERATORS,
+    ("GET", "/v1/operator/risk/cases/{case_id}"): OPERATORS,
+    ("POST", "/v1/operator/risk/cases/{case_id}/assign"): {"risk_analyst", "admin"},
+    ("POST", "/v1/operator/risk/cases/{case_id}/notes"): OPERATORS,
+    ("POST", "/v1/operator/risk/cases/{case_id}/close"): {"risk_analyst", "admin"},
+    ("GET", "/v1/operator/risk/cases/{case_id}/report"): OPERATORS,
+    ("GET", "/v1/operator/risk/decisions/{decision_id}/replay"): OPERATORS,
 }
 REFUSALS = ("unauthenticated", "forbidden", "signature_missing", "signature_invalid")
 

@@ -24,7 +24,7 @@ from facetrust.identity.models import Account
 from facetrust.liveness.models import LivenessSession
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction
-from facetrust.risk.models import RiskEvent
+from facetrust.risk.models import RiskDecision, RiskEvent
 from facetrust.security.models import FailedFaceAttempt
 
 from capture import as_burst, clip_frames, new_session
@@ -189,7 +189,9 @@ def test_checkout_refusals_leave_nothing_behind(world):
     assert r.status_code == 403 and error(r) == "face_mismatch"
     with world.app.state.sessions() as s:  # the mismatch is kept on record: a lockout failure and a risk alert
         assert s.query(FailedFaceAttempt).filter_by(account_id=world.account_id).count() == 1
-        assert s.query(RiskEvent).filter_by(kind="credit.installment.face_mismatch").count() == 1
+        failed = s.query(RiskEvent).filter_by(kind="face_verification", outcome="failed", account_id=world.account_id).one()
+        assert json.loads(failed.data) == {"purpose": "installment"}
+        assert s.query(RiskDecision).filter_by(event_seq=failed.seq).count() == 1
 
     big = world.checkout(3_500 * CNY, "mi-3")["checkout_id"]
     r = world.confirm(big, world.face_pass("installment"))
@@ -199,12 +201,12 @@ def test_checkout_refusals_leave_nothing_behind(world):
     assert world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"],
                              json={"reason": "cash-out suspected"}).json()["status"] == "frozen"
     r = world.confirm(checkout, pass_before_freeze)
-    assert r.status_code == 403 and error(r) == "account_not_active"
+    assert r.status_code == 403 and error(r) == "account_frozen"
     with world.app.state.sessions() as s:
         assert s.query(CreditPlan).count() == 0
         assert s.query(LedgerTransaction).filter(LedgerTransaction.kind == "installment").count() == 0
     assert world.line()["used_fen"] == 0
-    world.client.post(f"/v1/operator/accounts/{world.account_id}/unfreeze", headers=world.hs["op"], json={"reason": "cleared"})
+    world.client.post(f"/v1/operator/accounts/{world.account_id}/unfreeze", headers=world.hs["admin"], json={"reason": "cleared"})
     assert world.confirm(checkout, pass_before_freeze).status_code == 201
     world.books_ok()
 
@@ -232,7 +234,7 @@ def test_loan_drawdown_needs_a_live_face_every_time(world):
     fresh = world.face_pass("loan")
     world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"], json={"reason": "review"})
     r = world.loan(100_000, fresh, "k-5", periods=6)
-    assert r.status_code == 403 and error(r) == "account_not_active"
+    assert r.status_code == 403 and error(r) == "account_frozen"
     assert world.wallet() == before + 300_000 and world.line()["used_fen"] == 300_000
     # Operators and the platform's back end have no door to a drawdown.
     assert world.client.post("/v1/me/credit/loans", headers=world.hs["admin"],

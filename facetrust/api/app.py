@@ -20,6 +20,7 @@ from facetrust.gallery.engines import index_factory
 from facetrust.gallery.service import Gallery
 from facetrust.liveness.routes import router as liveness_router
 from facetrust.payments.routes import router as payments_router
+from facetrust.risk.engine import RiskEngine
 from facetrust.risk.routes import router as risk_router
 from facetrust.security.envelope import keyring_for
 from facetrust.settings import Settings, get_settings
@@ -36,8 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             upgrade(url)
         app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
-        with app.state.sessions() as session:  # the face-pay gallery, from the database
+        with app.state.sessions() as session:  # the face-pay gallery, from the database; the rule set, kept whole
             app.state.gallery.rebuild(session, app.state.keyring)
+            app.state.risk.register(session)
             session.commit()
         yield
         app.state.engine.dispose()
@@ -45,7 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = make_engine(url)
-    app.state.sessions = session_factory(app.state.engine)
+    # A rule set with a bad rule stops the service here, naming the rule and the field.
+    app.state.risk = RiskEngine.load(settings.risk_rules_path)
+    app.state.sessions = session_factory(app.state.engine, risk_engine=app.state.risk)
     app.state.gallery = Gallery(index_factory(settings))
     # A product catalogue above its ceilings stops the service here, before any offer is made.
     app.state.credit_catalogue = products.load(settings.credit_products_path,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from fastapi import Request
 from sqlalchemy.orm import Session
+
+from facetrust.errors import RecordedRefusal
 
 from facetrust.security.envelope import Keyring, keyring_for
 
@@ -27,3 +31,29 @@ def app_keyring(request: Request) -> Keyring:
         settings = request.app.state.settings
         keyring = request.app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
     return keyring
+
+
+@contextmanager
+def keeping_refusal_records(session: Session) -> Iterator[None]:
+    """Commit what a ``RecordedRefusal`` wrote before it reaches the client; any other error rolls
+    the request back."""
+    try:
+        yield
+    except RecordedRefusal:
+        session.commit()
+        raise
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    """The end user's device and IP, when the platform passes them (``X-Device-Id``, and
+    ``X-Client-Ip`` from the platform's back end or app gateway; else the peer address)."""
+
+    device_id: str | None
+    ip: str | None
+
+
+def client_info(request: Request) -> ClientInfo:
+    device = (request.headers.get("x-device-id") or "").strip()[:128] or None
+    ip = (request.headers.get("x-client-ip") or "").strip()[:64] or (request.client.host if request.client else None)
+    return ClientInfo(device, ip)

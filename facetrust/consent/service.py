@@ -18,6 +18,8 @@ from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 from facetrust.identity.models import Account
 from facetrust.identity.service import secret_hash
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit, template_store
 
 GUARDIAN_AGE = 14
@@ -69,9 +71,17 @@ def _check_guardian(account: Account, guardian: Guardian | None, today: dt.date)
         raise DomainError(422, "guardian_not_adult", "the guardian must be an adult")
 
 
+def _check_not_frozen(account: Account) -> None:
+    """A frozen account's consents stand as they are until an operator unfreezes it (an account
+    taken over must not switch face pay on or off)."""
+    if account.status == "frozen":
+        raise DomainError(403, "account_frozen", "the account is frozen; an operator must review it first")
+
+
 def grant(session: Session, account: Account, purpose: str, notice_version: str, channel: str,
           guardian: Guardian | None = None, today: dt.date | None = None) -> ConsentEvent:
     _check_purpose(purpose)
+    _check_not_frozen(account)
     if channel not in CHANNELS:
         raise DomainError(422, "channel_invalid", f"channel must be one of {', '.join(CHANNELS)}")
     current = NOTICES[purpose].version
@@ -98,6 +108,7 @@ def grant(session: Session, account: Account, purpose: str, notice_version: str,
 
 def withdraw(session: Session, account: Account, purpose: str, channel: str) -> ConsentEvent:
     _check_purpose(purpose)
+    _check_not_frozen(account)
     if not is_granted(session, account.id, purpose):
         raise DomainError(409, "consent_not_granted", f"there is no standing consent for {purpose}")
     event = ConsentEvent(account_id=account.id, purpose=purpose, action="withdraw", channel=channel)
@@ -106,6 +117,8 @@ def withdraw(session: Session, account: Account, purpose: str, channel: str) -> 
     if purpose in TEMPLATES_ENDING_WITH_CONSENT:
         template_store.delete_for_purpose(session, account.id, TEMPLATES_ENDING_WITH_CONSENT[purpose],
                                           f"account:{account.id}")
+    if purpose == "face_pay":
+        events.emit(session, EventIn("face_pay.revoke", account_id=account.id, data={"channel": channel}))
     audit.append(session, actor=f"account:{account.id}", action="consent.withdraw", subject=f"account:{account.id}",
                  purpose=purpose, details={"channel": channel})
     return event

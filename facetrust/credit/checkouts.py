@@ -23,13 +23,16 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, as_utc, new_id, utcnow
 from facetrust.payments import ledger
 from facetrust.payments.models import Merchant
+from facetrust.risk import engine as risk
+from facetrust.risk.events import address_hash
 from facetrust.security import audit
 
 OPEN, CONFIRMED, EXPIRED = "open", "confirmed", "expired"
 
 
 def create(session: Session, ctx: CreditContext, tenant: Tenant, account: Account, merchant_id: str,
-           merchant_order_id: str, amount_fen: int, category: str, description: str | None) -> tuple[CreditCheckout, bool]:
+           merchant_order_id: str, amount_fen: int, category: str, description: str | None,
+           shipping_address: str | None = None) -> tuple[CreditCheckout, bool]:
     """The checkout of this merchant order: (checkout, created). The same order again with the same
     account and amount returns the first; with anything else it is 409 ``order_already_offered``."""
     merchant = session.get(Merchant, merchant_id)
@@ -48,7 +51,8 @@ def create(session: Session, ctx: CreditContext, tenant: Tenant, account: Accoun
     now = utcnow()
     row = CreditCheckout(tenant_id=tenant.id, account_id=account.id, merchant_id=merchant_id,
                          merchant_order_id=merchant_order_id, amount_fen=amount_fen, category=category,
-                         description=description, status=OPEN, created_at=now, expires_at=now + ctx.checkout_ttl)
+                         description=description, status=OPEN, created_at=now, expires_at=now + ctx.checkout_ttl,
+                         shipping_address_hash=address_hash(shipping_address) if shipping_address else None)
     try:
         with session.begin_nested():
             session.add(row)
@@ -89,15 +93,18 @@ def offered_product(ctx: CreditContext, checkout: CreditCheckout, product_id: st
 
 
 def confirm(session: Session, ctx: CreditContext, account: Account, checkout: CreditCheckout, product_id: str,
-            periods: int, liveness_session_id: str | None) -> CreditPlan:
+            periods: int, liveness_session_id: str | None, device_id: str | None = None,
+            ip: str | None = None) -> CreditPlan:
     if checkout.status == CONFIRMED:
         raise DomainError(409, "checkout_already_confirmed", "this order is already paid on installments")
     if checkout.status != OPEN:
         raise DomainError(410, "checkout_expired", "this installment offer has expired; start the checkout again")
-    plans.check_active(account)
+    risk.check_can_move_money(account)
     product = offered_product(ctx, checkout, product_id, periods)
     lines.require_available(session, account.id, checkout.amount_fen)
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "installment", new_id())
+    verdict = plans.risk_check(session, account, "installment", confirmation.plan_id, checkout.amount_fen, periods,
+                               device_id, ip, checkout.merchant_id, checkout.category, checkout.shipping_address_hash)
     claimed = session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
                               .values(status=CONFIRMED, plan_id=confirmation.plan_id)).rowcount
     if claimed != 1:
@@ -106,6 +113,8 @@ def confirm(session: Session, ctx: CreditContext, account: Account, checkout: Cr
     fee = ledger.fee_for(checkout.amount_fen, merchant.fee_bps)  # type: ignore[union-attr]
     settlement = [(ledger.account(session, ledger.MERCHANT, checkout.merchant_id), checkout.amount_fen - fee),
                   (ledger.account(session, ledger.PLATFORM_FEES, checkout.tenant_id), fee)]
-    return plans.open_plan(session, account, product, checkout.amount_fen, periods, confirmation, ctx.today(),
+    plan = plans.open_plan(session, account, product, checkout.amount_fen, periods, confirmation, ctx.today(),
                            f"checkout:{checkout.id}", settlement, merchant_id=checkout.merchant_id,
                            checkout_id=checkout.id)
+    risk.completed(session, verdict)
+    return plan

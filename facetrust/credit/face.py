@@ -7,7 +7,7 @@ parameter that skips it: ``plans.open_plan`` is the only code that disburses cre
 ``FaceConfirmation``, which only ``confirm`` makes, and re-reads the spent pass before moving money.
 
 A mismatch is recorded (the spent pass, a lockout failure, a risk event) and refused with
-``FaceRefused``; the route commits those records before answering.
+``RecordedRefusal``; the route commits those records before answering.
 """
 
 from __future__ import annotations
@@ -17,18 +17,14 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from facetrust.credit.context import CreditContext
-from facetrust.errors import DomainError
+from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity.models import Account, utcnow
 from facetrust.liveness import service as liveness
 from facetrust.liveness.models import LivenessSession
-from facetrust.risk import service as risk
+from facetrust.risk import engine as risk
 from facetrust.security import lockout, template_store
 
 PROFILE = "credit"
-
-
-class FaceRefused(DomainError):
-    """A refusal whose records (spent pass, lockout failure, risk event) must be committed."""
 
 
 @dataclass(frozen=True)
@@ -58,11 +54,10 @@ def confirm(session: Session, ctx: CreditContext, account: Account, liveness_ses
     proof, live = liveness.spend_pass(session, ctx.live, account.id, liveness_session_id, purpose, f"{purpose}:{plan_id}",
                                       max_age=ctx.face_max_age)
     match = ctx.live.engine.compare(live, enrolled, PROFILE)
+    risk.face_attempt(session, "face_verification", account.id, proof.device_id, match.match, purpose)
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", account.id, proof.device_id, now)
-        risk.record(session, f"credit.{purpose}.face_mismatch", account.id, risk.RiskDecision("decline", ["face_mismatch"]),
-                    {"liveness_session_id": proof.id, "score": round(match.score, 4)}, severity="alert")
-        raise FaceRefused(403, "face_mismatch", "the face does not match the account holder's")
+        raise RecordedRefusal(403, "face_mismatch", "the face does not match the account holder's")
     return FaceConfirmation(account.id, purpose, plan_id, proof.id, round(match.score, 6), round(match.threshold, 6),
                             match.model_id, match.calibration_id)
 

@@ -18,6 +18,7 @@ from facetrust.credit.products import Product
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, new_id
 from facetrust.payments import ledger
+from facetrust.risk import engine as risk
 
 
 def quote(ctx: CreditContext, product_id: str, amount_fen: int, periods: int) -> tuple[Product, schedule.Schedule]:
@@ -27,7 +28,8 @@ def quote(ctx: CreditContext, product_id: str, amount_fen: int, periods: int) ->
 
 
 def draw(session: Session, ctx: CreditContext, account: Account, product_id: str, amount_fen: int, periods: int,
-         liveness_session_id: str | None, idempotency_key: str) -> tuple[CreditPlan, bool]:
+         liveness_session_id: str | None, idempotency_key: str, device_id: str | None = None,
+         ip: str | None = None) -> tuple[CreditPlan, bool]:
     """Draw a loan into the wallet: (plan, created)."""
     existing = session.execute(select(CreditPlan).where(CreditPlan.account_id == account.id,
                                                         CreditPlan.idempotency_key == f"loan:{idempotency_key}")
@@ -37,11 +39,13 @@ def draw(session: Session, ctx: CreditContext, account: Account, product_id: str
         if terms_then != (product_id, amount_fen, periods):
             raise DomainError(409, "idempotency_key_reused", "this idempotency key was used for a different drawdown")
         return existing, False
-    plans.check_active(account)
+    risk.check_can_move_money(account)
     product, _ = quote(ctx, product_id, amount_fen, periods)
     lines.require_available(session, account.id, amount_fen)
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "loan", new_id())
+    verdict = plans.risk_check(session, account, "loan", confirmation.plan_id, amount_fen, periods, device_id, ip)
     wallet = [(ledger.account(session, ledger.WALLET, account.id), amount_fen)]
     plan = plans.open_plan(session, account, product, amount_fen, periods, confirmation, ctx.today(),
                            f"loan:{idempotency_key}", wallet)
+    risk.completed(session, verdict)
     return plan, True

@@ -46,6 +46,7 @@ class CreditCheckout(Base):
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     category: Mapped[str] = mapped_column(String(32))
     description: Mapped[str | None] = mapped_column(String(128))
+    shipping_address_hash: Mapped[str | None] = mapped_column(String(64))  # for risk features; never the address
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | confirmed | expired
     plan_id: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

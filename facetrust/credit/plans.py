@@ -30,7 +30,9 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerAccount
-from facetrust.risk import service as risk
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
 UNPAID, PAID, SETTLED_EARLY = "unpaid", "paid", "settled_early"
@@ -51,9 +53,19 @@ def check_terms(product: Product, principal_fen: int, periods: int) -> None:
                                                       f"to {schedule.yuan(product.max_principal_fen)} yuan")
 
 
-def check_active(account: Account) -> None:
-    if account.status != "active":
-        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+def risk_check(session: Session, account: Account, kind: str, plan_id: str, principal_fen: int, periods: int,
+               device_id: str | None, ip: str | None, merchant_id: str | None = None, category: str | None = None,
+               address_hash: str | None = None) -> risk.Verdict:
+    """The risk engine's decision on this draw, made after the face check (which is the step-up a
+    ``step_up`` decision asks for) and before any money moves; a refusal keeps its records."""
+    line = lines.line_of(session, account.id)
+    verdict = risk.decide(session, EventIn(
+        kind, account_id=account.id, device_id=device_id, ip=ip, merchant_id=merchant_id, address_hash=address_hash,
+        face_key=events.face_key_of(session, account.id), amount_fen=principal_fen, category=category, periods=periods,
+        ref=plan_id, data={"limit_fen": line.limit_fen if line else None, "used_fen": line.used_fen if line else None}))
+    if verdict.refused:
+        raise verdict.refusal()
+    return verdict
 
 
 def open_plan(session: Session, account: Account, product: Product, principal_fen: int, periods: int,
@@ -65,7 +77,7 @@ def open_plan(session: Session, account: Account, product: Product, principal_fe
     face.verify_spent(session, confirmation)
     if confirmation.account_id != account.id or confirmation.purpose != product.kind:
         raise DomainError(403, "liveness_required", "this needs a live face check of the account holder")
-    check_active(account)
+    risk.check_can_move_money(account)
     check_terms(product, principal_fen, periods)
     plan_schedule = schedule.build(principal_fen, periods, product.pricing)
     lines.draw(session, account.id, principal_fen)
@@ -95,8 +107,6 @@ def open_plan(session: Session, account: Account, product: Product, principal_fe
                "face_score": confirmation.score, "calibration_id": confirmation.calibration_id}
     audit.append(session, actor=f"account:{account.id}", action=f"credit.{product.kind}", subject=f"account:{account.id}",
                  purpose="credit", details=details)
-    risk.record(session, f"credit.{product.kind}", account.id, risk.RiskDecision("allow"),
-                {"plan_id": plan.id, "principal_fen": principal_fen, "merchant_id": merchant_id})
     return plan
 
 

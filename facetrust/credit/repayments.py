@@ -35,7 +35,9 @@ from facetrust.credit.models import CreditInstallment, CreditPlan, CreditRepayme
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.payments import ledger
-from facetrust.risk import service as risk
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
 INSTALLMENT, PAYOFF, PARTIAL = "installment", "payoff", "partial"
@@ -143,13 +145,15 @@ def _request_sha(kind: str, amount_fen: int | None) -> str:
 
 def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amount_fen: int | None,
           idempotency_key: str, today: dt.date) -> tuple[CreditRepayment, bool]:
-    """Make one repayment from the wallet: (repayment, created). A frozen account may still repay."""
+    """Make one repayment from the wallet: (repayment, created). A frozen account moves no money,
+    repayments included, until an operator unfreezes it."""
     digest = _request_sha(kind, amount_fen)
     existing = _by_key(session, plan.id, idempotency_key)
     if existing is not None:
         if existing.request_sha256 != digest:
             raise DomainError(409, "idempotency_key_reused", "this idempotency key was used for a different repayment")
         return existing, False
+    risk.check_can_move_money(account)
     result = settle(session, plan, kind, amount_fen, today)
     moved = session.execute(update(CreditPlan).where(CreditPlan.id == plan.id, CreditPlan.version == plan.version,
                                                      CreditPlan.status == plans.ACTIVE)
@@ -187,8 +191,10 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
     plans.close_if_paid(session, plan)
     audit.append(session, actor=f"account:{account.id}", action="credit.repayment", subject=f"account:{account.id}",
                  purpose="credit", details={"plan_id": plan.id, "repayment_id": row.id, **result.as_dict()})
-    risk.record(session, "credit.repayment", account.id, risk.RiskDecision("allow"),
-                {"plan_id": plan.id, "repayment_id": row.id, **result.as_dict()})
+    late = any(installment.due_date < today for installment, _ in result.paid)
+    events.emit(session, EventIn("repayment", account_id=account.id, amount_fen=result.amount_fen, ref=plan.id,
+                                 outcome="late" if late else "on_time" if kind == INSTALLMENT else "early",
+                                 data={"repayment_id": row.id, "kind": kind, "plan_kind": plan.kind}))
     return row, True
 
 

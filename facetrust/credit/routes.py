@@ -9,17 +9,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import get_session
+from facetrust.api.deps import ClientInfo, client_info, get_session, keeping_refusal_records
 from facetrust.credit import checkouts, lines, loans, plans, repayments, schedule
 from facetrust.credit.context import CreditContext
-from facetrust.credit.face import FaceRefused
 from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
 from facetrust.credit.products import Product
 from facetrust.credit.schemas import (CheckoutCreate, CheckoutOut, ConfirmCheckoutIn, CreditLineIn, CreditLineOut,
@@ -43,17 +40,6 @@ def credit_context(request: Request) -> CreditContext:
         ctx = request.app.state.credit = CreditContext.from_settings(
             request.app.state.settings, liveness_context(request), request.app.state.credit_catalogue)
     return ctx
-
-
-@contextmanager
-def keeping_refusal_records(session: Session) -> Iterator[None]:
-    """A face mismatch keeps what it recorded (the spent pass, the lockout failure, the risk
-    event); every other error rolls the request back."""
-    try:
-        yield
-    except FaceRefused:
-        session.commit()
-        raise
 
 
 def _account(session: Session, account_id: str) -> Account:
@@ -138,7 +124,7 @@ def create_checkout(platform_user_id: str, body: CheckoutCreate, response: Respo
     if account is None:
         raise DomainError(404, "account_not_found", "no account with this platform user id")
     row, created = checkouts.create(session, ctx, tenant, account, body.merchant_id, body.merchant_order_id,
-                                    body.amount_fen, body.category, body.description)
+                                    body.amount_fen, body.category, body.description, body.shipping_address)
     session.commit()
     if not created:
         response.status_code = 200
@@ -185,14 +171,16 @@ def checkout_quote(checkout_id: str, product_id: str = Query(max_length=48), per
 
 @router.post("/me/credit/checkouts/{checkout_id}/confirm", status_code=201, response_model=PlanOut)
 def confirm_checkout(checkout_id: str, body: ConfirmCheckoutIn, p: Principal = Depends(auth.user),
-                     session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context)) -> PlanOut:
+                     session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
+                     client: ClientInfo = Depends(client_info)) -> PlanOut:
     """Buy on installments: needs a passed ``installment`` liveness session made moments before
     whose face matches the account's real-name face. Writes the plan, settles the merchant and posts
     it, in one transaction."""
     account = _account(session, p.account_id)  # type: ignore[arg-type]
     row = checkouts.own(session, account.id, checkout_id)
     with keeping_refusal_records(session):
-        plan = checkouts.confirm(session, ctx, account, row, body.product_id, body.periods, body.liveness_session_id)
+        plan = checkouts.confirm(session, ctx, account, row, body.product_id, body.periods, body.liveness_session_id,
+                                 client.device_id, client.ip)
     session.commit()
     return _plan_out(session, ctx, plan)
 
@@ -207,14 +195,15 @@ def loan_quote(product_id: str = Query(max_length=48), amount_fen: int = Query(g
 
 @router.post("/me/credit/loans", status_code=201, response_model=PlanOut)
 def draw_loan(body: LoanIn, response: Response, p: Principal = Depends(auth.user),
-              session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context)) -> PlanOut:
+              session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
+              client: ClientInfo = Depends(client_info)) -> PlanOut:
     """Draw a loan into the wallet. Always needs a passed ``loan`` liveness session made moments
     before whose face matches the account's real-name face; nothing switches that off. The same
     idempotency key returns the first drawdown (200)."""
     account = _account(session, p.account_id)  # type: ignore[arg-type]
     with keeping_refusal_records(session):
         plan, created = loans.draw(session, ctx, account, body.product_id, body.amount_fen, body.periods,
-                                   body.liveness_session_id, body.idempotency_key)
+                                   body.liveness_session_id, body.idempotency_key, client.device_id, client.ip)
     session.commit()
     if not created:
         response.status_code = 200

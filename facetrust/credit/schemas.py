@@ -35,6 +35,8 @@ class CheckoutCreate(BaseModel):
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
     category: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
     description: str | None = Field(default=None, max_length=128)
+    shipping_address: str | None = Field(default=None, max_length=256,
+                                         description="kept only as a hash, for the risk engine's distinct counts")
 
 
 class Offer(BaseModel):

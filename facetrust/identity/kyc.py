@@ -27,6 +27,9 @@ from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validat
 from facetrust.identity.models import Account, RealNameAuthentication, utcnow
 from facetrust.identity.service import secret_hash
 from facetrust.liveness import service as liveness
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed
 
@@ -92,6 +95,7 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     if passed:
         account.birth_date = idnumber.birth_date(id_number)
         account.real_name_verified_at = utcnow()
+    events.emit(session, EventIn("real_name", account_id=account.id, outcome=record.outcome, data={"method": method}))
     audit.append(session, actor=f"account:{account.id}", action=f"real_name.{method}", subject=f"account:{account.id}",
                  purpose="kyc", details={"authentication_id": record.id, "outcome": record.outcome, "reasons": reasons})
     return record
@@ -116,6 +120,7 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
     ref = _reference_face(ctx.engine, reference.image)
     proof, live_face = liveness.spend_pass(session, live, account.id, liveness_session_id, "real_name", "real_name.face")
     decision = ctx.engine.compare(live_face, ref.template, "kyc")
+    risk.face_attempt(session, "face_verification", account.id, proof.device_id, decision.match, "real_name")
     reasons = [] if decision.match else ["face_mismatch"]
     evidence = live_face.to_bytes() + ref.template.to_bytes() + json.dumps(decision.as_dict()).encode()
     record = _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import get_session
+from facetrust.api.deps import ClientInfo, client_info, get_session
 from facetrust.errors import DomainError
-from facetrust.identity import service
-from facetrust.identity.models import Account, Tenant
-import json
-
-from facetrust.identity import kyc
+from facetrust.identity import kyc, service
 from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
+from facetrust.identity.models import Account, Tenant
 from facetrust.identity.schemas import AccountCreate, AccountOut, BankCardAuthIn, FaceAuthIn, RealNameOut, TokenOut
 from facetrust.identity.service import Principal
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
 router = APIRouter(prefix="/v1", tags=["identity"])
@@ -44,10 +44,14 @@ def register_account(body: AccountCreate, tenant: Tenant = Depends(auth.tenant),
 
 @router.post("/accounts/{platform_user_id}/tokens", status_code=201, response_model=TokenOut)
 def mint_token(platform_user_id: str, request: Request, tenant: Tenant = Depends(auth.tenant),
-               session: Session = Depends(get_session)) -> TokenOut:
-    """The platform's back end mints a bearer token for its signed-in user."""
+               session: Session = Depends(get_session), client: ClientInfo = Depends(client_info)) -> TokenOut:
+    """The platform's back end mints a bearer token for its signed-in user: a login. It may pass the
+    user's device and IP (``X-Device-Id``, ``X-Client-Ip``) for risk control."""
     ttl = dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds)
     token, expires = service.mint_user_token(session, tenant, platform_user_id, ttl)
+    account = service.find_account(session, tenant, platform_user_id)
+    events.emit(session, EventIn("login", account_id=account.id if account else None, device_id=client.device_id,
+                                 ip=client.ip))
     session.commit()
     return TokenOut(token=token, expires_at=expires)
 

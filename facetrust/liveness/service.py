@@ -30,6 +30,7 @@ from facetrust.liveness.decision import DecisionPolicy, LivenessDecision
 from facetrust.liveness.frames import CaptureLimits, Frame
 from facetrust.liveness.models import LivenessSession, SeenFrame
 from facetrust.liveness.texture import TextureModel
+from facetrust.risk import engine as risk
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed
 from facetrust.security.lockout import LockoutPolicy
@@ -184,6 +185,7 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
         row.reference_quality = json.dumps({"passed": quality.passed, "reasons": list(quality.reasons)})
         sealed = ctx.keyring.seal(result.reference.template.to_bytes(), _face_aad(row))  # type: ignore[union-attr]
         row.face_sealed, row.face_wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
+    risk.face_attempt(session, "liveness", row.account_id, row.device_id, passed, row.purpose)
     if not passed:
         lockout.record_failure(session, ctx.lockout, "liveness", row.account_id, row.device_id, now)
     who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"

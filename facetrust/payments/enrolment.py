@@ -25,7 +25,9 @@ from facetrust.identity import kyc
 from facetrust.identity.models import Account, utcnow
 from facetrust.liveness import service as liveness
 from facetrust.payments.context import FacePayContext
-from facetrust.risk import service as risk
+from facetrust.risk import cases, events
+from facetrust.risk import engine as risk
+from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.models import StoredTemplate
 
@@ -54,8 +56,7 @@ def id_number_hash(session: Session, account_id: str) -> str | None:
 
 
 def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_session_id: str | None) -> EnrolmentResult:
-    if account.status != "active":
-        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+    risk.check_can_move_money(account)
     if not consent.is_granted(session, account.id, PURPOSE):
         raise DomainError(403, "consent_required", "face pay needs its own face_pay consent")
     own_id = id_number_hash(session, account.id)
@@ -76,6 +77,7 @@ def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_sess
         return EnrolmentResult(False, (422, "enrolment_quality", "the enrolment face is not good enough: "
                                        + ", ".join(quality["reasons"]) + "; do a new liveness check"))
     match = ctx.engine.compare(live, verified, "payment")
+    risk.face_attempt(session, "face_verification", account.id, proof.device_id, match.match, "face_pay_enrolment")
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", account.id, proof.device_id, now)
         return EnrolmentResult(False, (422, "face_mismatch", "the face does not match your real-name face"))
@@ -85,15 +87,22 @@ def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_sess
               if c.key != account.id and c.score > threshold]
     duplicates = [c for c in others if id_number_hash(session, c.key) != own_id]
     if duplicates:
-        risk.record(session, "face_pay.duplicate_identity", account.id, risk.RiskDecision("review", ["duplicate_identity"]),
-                    {"other_accounts": [c.key for c in duplicates], "best_score": round(duplicates[0].score, 4)},
-                    severity="alert")
+        events.emit(session, EventIn("face_pay.duplicate_identity", account_id=account.id,
+                                     data={"other_accounts": [c.key for c in duplicates],
+                                           "best_score": round(duplicates[0].score, 4)}))
+        cases.open_case(session, account.id, None, None, ["duplicate_identity"],
+                        note=f"face already enrolled for {len(duplicates)} other identit{'y' if len(duplicates) == 1 else 'ies'}")
         audit.append(session, actor=f"account:{account.id}", action="face_pay.enrol_refused",
                      subject=f"account:{account.id}", purpose=PURPOSE, details={"reason": "duplicate_identity"})
         return EnrolmentResult(False, (409, "duplicate_identity",
                                        "this face is already enrolled for another identity; the case goes to review"))
     template_store.delete_for_purpose(session, account.id, PURPOSE, f"account:{account.id}")
     row = template_store.store(session, ctx.keyring, account.id, PURPOSE, live, f"account:{account.id}")
+    # The face key: one key for every account showing this face (an enrolled one's, else this
+    # account's id), so the engine can count accounts behind one face without any face data.
+    same_person = [events.face_key_of(session, c.key) for c in others]
+    events.emit(session, EventIn("face_pay.enrol", account_id=account.id, device_id=proof.device_id,
+                                 face_key=min([k for k in same_person if k] or [account.id])))
     audit.append(session, actor=f"account:{account.id}", action="face_pay.enrol", subject=f"account:{account.id}",
                  purpose=PURPOSE, details={"template_id": row.id, "liveness_session_id": proof.id,
                                            "score": round(match.score, 4), "calibration_id": match.calibration_id})

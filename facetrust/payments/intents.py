@@ -7,8 +7,10 @@
 3. The live face is searched in the merchant's platform's gallery (``gallery/decision.py``): a
    certain result names the payer; an uncertain one, or a large gallery, asks the payer for the last
    four digits of their mobile number; wrong digits are a failed attempt for the lockout.
-4. The payer's limits and the risk check decide; then one balanced ledger transaction moves the
-   money (payer's wallet to merchant, less the platform's fee), or the payment is declined.
+4. The risk engine decides (once per payment) and the payer's limits apply: a ``step_up`` decision
+   or an amount over a limit asks for an active liveness check matched to the payer's face-pay
+   face; a refusal declines. Then one balanced ledger transaction moves the money (payer's wallet
+   to merchant, less the platform's fee).
 
 A terminal sees only the status, a transaction id and the payer's masked name. Every state change
 is a conditional update from the expected state, so a double submission cannot pay twice; the
@@ -39,7 +41,9 @@ from facetrust.liveness.models import LivenessSession
 from facetrust.payments import ledger
 from facetrust.payments.context import FacePayContext
 from facetrust.payments.models import Merchant, PaymentIntent, Terminal
-from facetrust.risk import service as risk
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Sealed
 
@@ -102,6 +106,8 @@ def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amo
     sealed = ctx.keyring.seal(token.encode(), _token_aad(intent))
     intent.capture_token_sealed, intent.capture_token_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     intent.master_key_id = sealed.master_key_id
+    events.emit(session, EventIn("payment_intent", device_id=f"terminal:{terminal.id}", merchant_id=merchant.id,
+                                 amount_fen=amount_fen, ref=intent.id))
     audit.append(session, actor=f"terminal:{terminal.id}", action="payment.intent", subject=f"intent:{intent.id}",
                  details={"amount_fen": amount_fen, "merchant_order_id": merchant_order_id})
     return intent, True
@@ -236,6 +242,7 @@ def _step_up_result(session: Session, ctx: FacePayContext, intent: PaymentIntent
     except DomainError:
         return _decline(session, intent, "not_recognised", {"step_up": "template_gone"})
     match = ctx.engine.compare(face, enrolled, "payment")
+    risk.face_attempt(session, "face_verification", payer, f"terminal:{intent.terminal_id}", match.match, "payment_step_up")
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", payer,
                                f"terminal:{intent.terminal_id}", utcnow())
@@ -257,19 +264,28 @@ def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, acc
     now = utcnow()
     if account is None or not consent.is_granted(session, account.id, "face_pay"):
         return _decline(session, intent, "not_recognised", {})
+    if account.status != "active":
+        return _decline(session, intent, "account_frozen" if account.status == "frozen" else "account_not_active", {},
+                        payer=account.id)
     try:
         lockout.check(session, account.id, None, now)
     except DomainError:
         return _decline(session, intent, "face_attempts_locked", {})
-    verdict = risk.assess_payment(account, intent.amount_fen)
-    risk.record(session, "face_pay.payment", account.id, verdict,
-                {"intent_id": intent.id, "amount_fen": intent.amount_fen, "merchant_id": intent.merchant_id})
-    if not verdict.allowed:
-        return _decline(session, intent, "risk_declined", {"risk": verdict.reasons})
+    risk_asks_step_up = False
+    if intent.risk_event_seq is None:  # decided once; a step-up answer goes on with that decision
+        verdict = risk.decide(session, EventIn(
+            events.PAYMENT, account_id=account.id, device_id=f"terminal:{intent.terminal_id}",
+            merchant_id=intent.merchant_id, face_key=events.face_key_of(session, account.id),
+            amount_fen=intent.amount_fen, ref=intent.id))
+        intent.risk_event_seq = verdict.event_seq
+        if verdict.refused:
+            reason = "account_frozen" if verdict.decision == risk.FREEZE else "risk_declined"
+            return _decline(session, intent, reason, {"risk": verdict.reasons}, payer=account.id)
+        risk_asks_step_up = verdict.decision == risk.STEP_UP
     today = spent_today(session, ctx, account.id, now)
     over = intent.amount_fen > ctx.limits.transaction_fen or today + intent.amount_fen > ctx.limits.daily_fen
-    if over and not active_liveness:
-        if ctx.limits.over_limit == "decline":
+    if (over or risk_asks_step_up) and not active_liveness:
+        if over and not risk_asks_step_up and ctx.limits.over_limit == "decline":
             return _decline(session, intent, "limit_exceeded", {"spent_today_fen": today})
         _move(session, intent, intent.status, status=NEEDS_INPUT, step=STEP_UP, payer_account_id=account.id,
               candidates=None)
@@ -290,6 +306,8 @@ def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: 
         if refused.code != "insufficient_funds":
             raise
         return _decline(session, intent, "insufficient_funds", {}, payer=account.id)
+    if intent.risk_event_seq is not None:
+        risk.completed(session, intent.risk_event_seq)
     _move(session, intent, intent.status, status=PAID, step=None, payer_account_id=account.id,
           payer_name_masked=_masked_name(session, ctx, account.id), transaction_id=txn.id, fee_fen=fee,
           decided_at=utcnow(), candidates=None)

@@ -21,12 +21,13 @@ def _secret_aad(terminal: Terminal) -> bytes:
     return f"terminal_secret:{terminal.id}:{terminal.merchant_id}".encode()
 
 
-def register_merchant(session: Session, operator: str, tenant_id: str, name: str, fee_bps: int) -> Merchant:
+def register_merchant(session: Session, operator: str, tenant_id: str, name: str, fee_bps: int,
+                      latitude: float | None = None, longitude: float | None = None) -> Merchant:
     if session.get(Tenant, tenant_id) is None:
         raise DomainError(404, "tenant_not_found", "no such platform")
     if not 0 <= fee_bps <= 1000:
         raise DomainError(422, "fee_invalid", "the fee is 0 to 1000 basis points (0-10%)")
-    merchant = Merchant(tenant_id=tenant_id, name=name, fee_bps=fee_bps)
+    merchant = Merchant(tenant_id=tenant_id, name=name, fee_bps=fee_bps, latitude=latitude, longitude=longitude)
     session.add(merchant)
     session.flush()
     ledger.account(session, ledger.MERCHANT, merchant.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text,
+from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +26,9 @@ class Merchant(Base):
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     name: Mapped[str] = mapped_column(String(128))
     fee_bps: Mapped[int] = mapped_column(Integer, default=0)  # platform fee, basis points of the amount
+    # Where the shop is, for the risk engine's "far from the payer's usual merchants" feature.
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -94,6 +97,8 @@ class PaymentIntent(Base):
     decline_reason: Mapped[str | None] = mapped_column(String(48))
     identification: Mapped[str | None] = mapped_column(Text)  # JSON: outcome, score, thresholds, rule
     transaction_id: Mapped[str | None] = mapped_column(String(32))
+    # The risk engine's event for this payment: decided once, completed when the money moves.
+    risk_event_seq: Mapped[int | None] = mapped_column(BigInteger)
     refunded_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     fee_fen: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -11,9 +11,13 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from facetrust.errors import DomainError
+from facetrust.identity.models import Account
 from facetrust.payments import ledger
 from facetrust.payments.intents import PAID, terminal_intent
 from facetrust.payments.models import Merchant, Refund, Terminal
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
 
@@ -32,6 +36,8 @@ def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund
     if amount_fen > intent.amount_fen - intent.refunded_fen:
         raise DomainError(422, "refund_exceeds_payment",
                           f"at most {intent.amount_fen - intent.refunded_fen} fen of this payment is left to refund")
+    payer = session.get(Account, intent.payer_account_id)
+    risk.check_can_move_money(payer)  # type: ignore[arg-type]
     merchant = session.get(Merchant, intent.merchant_id)
     before, after = intent.refunded_fen, intent.refunded_fen + amount_fen
     fee_part = ledger.fee_share(intent.fee_fen, intent.amount_fen, after) - ledger.fee_share(intent.fee_fen, intent.amount_fen, before)
@@ -53,6 +59,8 @@ def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund
     session.add(row)
     session.flush()
     session.refresh(intent)
+    events.emit(session, EventIn("refund", account_id=payer.id, merchant_id=merchant.id, device_id=f"terminal:{terminal.id}",  # type: ignore[union-attr]
+                                 amount_fen=amount_fen, ref=intent.id, data={"refund_id": row.id}))
     audit.append(session, actor=f"terminal:{terminal.id}", action="payment.refund", subject=f"intent:{intent.id}",
                  details={"refund_id": row.id, "amount_fen": amount_fen, "transaction_id": txn.id})
     return row, True

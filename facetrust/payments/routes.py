@@ -257,7 +257,8 @@ def top_up_wallet(platform_user_id: str, body: TopUpIn, response: Response, tena
 @router.post("/operator/merchants", status_code=201, response_model=MerchantOut)
 def register_merchant(body: MerchantCreate, op: Principal = Depends(auth.operator("admin")),
                       session: Session = Depends(get_session)) -> MerchantOut:
-    m = merchants.register_merchant(session, op.audit_name, body.tenant_id, body.name, body.fee_bps)
+    m = merchants.register_merchant(session, op.audit_name, body.tenant_id, body.name, body.fee_bps, body.latitude,
+                                    body.longitude)
     session.commit()
     return MerchantOut(merchant_id=m.id, tenant_id=m.tenant_id, name=m.name, fee_bps=m.fee_bps, status=m.status,
                        created_at=m.created_at)

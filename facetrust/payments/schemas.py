@@ -20,6 +20,8 @@ class MerchantCreate(BaseModel):
     tenant_id: str = Field(min_length=1, max_length=32, description="the platform whose users pay this merchant")
     name: str = Field(min_length=1, max_length=128)
     fee_bps: int = Field(default=0, ge=0, le=1000, description="platform fee in basis points of each payment")
+    latitude: float | None = Field(default=None, ge=-90, le=90, description="the shop's location, for risk control")
+    longitude: float | None = Field(default=None, ge=-180, le=180)
 
 
 class MerchantOut(BaseModel):

@@ -10,6 +10,9 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction, Posting
+from facetrust.risk import engine as risk
+from facetrust.risk import events
+from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
 
@@ -25,11 +28,13 @@ def top_up(session: Session, tenant: Tenant, account: Account, amount_fen: int, 
         return existing, False
     if amount_fen <= 0:
         raise DomainError(422, "amount_invalid", "a top-up is a positive number of fen")
+    risk.check_can_move_money(account)
     try:
         txn = ledger.post(session, "top_up", key, [(ledger.account(session, ledger.FUNDING, tenant.id), -amount_fen),
                                                    (ledger.account(session, ledger.WALLET, account.id), amount_fen)])
     except DomainError:
         raise DomainError(409, "top_up_in_progress", "a top-up with this reference is being made; retry to read it") from None
+    events.emit(session, EventIn("top_up", account_id=account.id, amount_fen=amount_fen, ref=txn.id))
     audit.append(session, actor=f"tenant:{tenant.id}", action="wallet.top_up", subject=f"account:{account.id}",
                  details={"amount_fen": amount_fen, "transaction_id": txn.id})
     return txn, True

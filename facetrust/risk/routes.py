@@ -1,12 +1,16 @@
-"""HTTP routes of risk control: operators freeze and unfreeze accounts.
+"""HTTP routes of risk control, for operators: freeze and unfreeze accounts, work cases, export a
+case report, replay a decision.
 
-A frozen account can still be read and can still repay what it owes, but it cannot pay, buy on
-installments, draw a loan or start a liveness check until it is unfrozen.
+A risk analyst (or an admin) freezes; unfreezing needs a second pair of eyes, a compliance officer
+or an admin, and a reason. Both are audited.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import datetime as dt
+import json
+
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -15,20 +19,74 @@ from facetrust.api.deps import get_session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
-from facetrust.risk import service
+from facetrust.risk import cases, engine
+from facetrust.risk.models import RiskCase
 
 router = APIRouter(prefix="/v1", tags=["risk"])
+READERS = ("risk_analyst", "compliance_officer", "admin")
+WORKERS = ("risk_analyst", "admin")
+UNFREEZERS = ("compliance_officer", "admin")
 
 
-class FreezeIn(BaseModel):
+class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=256)
+    reason: str = Field(min_length=3, max_length=256)
 
 
 class AccountStatusOut(BaseModel):
     account_id: str
     status: str
+
+
+class AssignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    assignee: str | None = Field(default=None, max_length=160, description="default: the caller")
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=4000)
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: str = Field(description=f"one of {', '.join(cases.OUTCOMES)}")
+    note: str = Field(min_length=3, max_length=4000)
+
+
+class CaseNoteOut(BaseModel):
+    author: str
+    text: str
+    at: dt.datetime
+
+
+class CaseOut(BaseModel):
+    case_id: str
+    account_id: str | None
+    merchant_id: str | None
+    decision_id: str | None
+    typologies: list[str]
+    status: str
+    assignee: str | None
+    outcome: str | None
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    notes: list[CaseNoteOut]
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    event_kind: str
+    decision: str
+    score: float
+    typologies: list[str]
+    reasons: list[str]
+    rule_set_version: str
+    at: dt.datetime
 
 
 def _account(session: Session, account_id: str) -> Account:
@@ -38,17 +96,90 @@ def _account(session: Session, account_id: str) -> Account:
     return account
 
 
+def _case_out(session: Session, case: RiskCase) -> CaseOut:
+    return CaseOut(case_id=case.id, account_id=case.account_id, merchant_id=case.merchant_id,
+                   decision_id=case.decision_id, typologies=json.loads(case.typologies), status=case.status,
+                   assignee=case.assignee, outcome=case.outcome, opened_at=case.opened_at, closed_at=case.closed_at,
+                   notes=[CaseNoteOut(author=n.author, text=n.text, at=n.at) for n in cases.notes(session, case.id)])
+
+
 @router.post("/operator/accounts/{account_id}/freeze", response_model=AccountStatusOut)
-def freeze(account_id: str, body: FreezeIn, op: Principal = Depends(auth.operator("risk_analyst", "admin")),
+def freeze(account_id: str, body: ReasonIn, op: Principal = Depends(auth.operator(*WORKERS)),
            session: Session = Depends(get_session)) -> AccountStatusOut:
-    account = service.freeze(session, _account(session, account_id), op.audit_name, body.reason)
+    """Freeze an account: it moves no money and changes no consent until it is unfrozen."""
+    account = engine.freeze(session, _account(session, account_id), op.audit_name, body.reason)
     session.commit()
     return AccountStatusOut(account_id=account.id, status=account.status)
 
 
 @router.post("/operator/accounts/{account_id}/unfreeze", response_model=AccountStatusOut)
-def unfreeze(account_id: str, body: FreezeIn, op: Principal = Depends(auth.operator("risk_analyst", "admin")),
+def unfreeze(account_id: str, body: ReasonIn, op: Principal = Depends(auth.operator(*UNFREEZERS)),
              session: Session = Depends(get_session)) -> AccountStatusOut:
-    account = service.unfreeze(session, _account(session, account_id), op.audit_name, body.reason)
+    account = engine.unfreeze(session, _account(session, account_id), op.audit_name, body.reason)
     session.commit()
     return AccountStatusOut(account_id=account.id, status=account.status)
+
+
+@router.get("/operator/accounts/{account_id}/risk-decisions", response_model=list[DecisionOut])
+def account_decisions(account_id: str, op: Principal = Depends(auth.operator(*READERS)),
+                      session: Session = Depends(get_session)) -> list[DecisionOut]:
+    """Every decision the engine made about the account, oldest first."""
+    return [DecisionOut(decision_id=d.id, event_kind=kind, decision=d.decision, score=d.score,
+                        typologies=json.loads(d.typologies), reasons=json.loads(d.reasons),
+                        rule_set_version=d.rule_set_version, at=d.at)
+            for d, kind in engine.decisions_of(session, _account(session, account_id).id)]
+
+
+@router.get("/operator/risk/cases", response_model=list[CaseOut])
+def list_cases(status: str | None = Query(default=None, pattern="^(open|assigned|closed)$"),
+               op: Principal = Depends(auth.operator(*READERS)), session: Session = Depends(get_session)) -> list[CaseOut]:
+    return [_case_out(session, c) for c in cases.listing(session, status)]
+
+
+@router.get("/operator/risk/cases/{case_id}", response_model=CaseOut)
+def get_case(case_id: str, op: Principal = Depends(auth.operator(*READERS)),
+             session: Session = Depends(get_session)) -> CaseOut:
+    return _case_out(session, cases.get(session, case_id))
+
+
+@router.post("/operator/risk/cases/{case_id}/assign", response_model=CaseOut)
+def assign_case(case_id: str, body: AssignIn, op: Principal = Depends(auth.operator(*WORKERS)),
+                session: Session = Depends(get_session)) -> CaseOut:
+    case = cases.assign(session, cases.get(session, case_id), op.audit_name, body.assignee or op.audit_name)
+    session.commit()
+    return _case_out(session, case)
+
+
+@router.post("/operator/risk/cases/{case_id}/notes", response_model=CaseOut)
+def note_case(case_id: str, body: NoteIn, op: Principal = Depends(auth.operator(*READERS)),
+              session: Session = Depends(get_session)) -> CaseOut:
+    case = cases.get(session, case_id)
+    cases.add_note(session, case, op.audit_name, body.text)
+    session.commit()
+    return _case_out(session, case)
+
+
+@router.post("/operator/risk/cases/{case_id}/close", response_model=CaseOut)
+def close_case(case_id: str, body: CloseIn, op: Principal = Depends(auth.operator(*WORKERS)),
+               session: Session = Depends(get_session)) -> CaseOut:
+    case = cases.close(session, cases.get(session, case_id), op.audit_name, body.outcome, body.note)
+    session.commit()
+    return _case_out(session, case)
+
+
+@router.get("/operator/risk/cases/{case_id}/report")
+def case_report(case_id: str, op: Principal = Depends(auth.operator(*READERS)),
+                session: Session = Depends(get_session)) -> dict:
+    """The case as a self-contained report (events, feature values, decisions, the rule sets they
+    used, notes) with a sha256 over its content, for filing with the authorities. Audited."""
+    body = cases.report(session, cases.get(session, case_id), op.audit_name)
+    session.commit()
+    return body
+
+
+@router.get("/operator/risk/decisions/{decision_id}/replay")
+def replay_decision(decision_id: str, op: Principal = Depends(auth.operator(*READERS)),
+                    session: Session = Depends(get_session)) -> dict:
+    """Re-run a stored decision under its stored rule set, and recompute its features from the
+    stored events: says whether it reproduces."""
+    return engine.replay(session, decision_id).as_dict()

@@ -34,8 +34,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def session_factory(engine: Engine, **info: object) -> sessionmaker[Session]:
+    """Sessions over ``engine``; ``info`` travels with each session (the app puts its risk engine there)."""
+    return sessionmaker(bind=engine, expire_on_commit=False, info=dict(info))
 
 
 def import_models() -> None:

@@ -1,0 +1,74 @@
+"""The events every flow reports to the risk engine, and how they are stored.
+
+A flow describes what happened as an ``EventIn``: its kind and whichever dimensions it knows (the
+account, the device and IP the platform passed, the merchant, the shipping address, the face key,
+the amount...). ``emit`` stores it; ``engine.decide`` stores it and decides on it. A shipping
+address is only ever stored as a hash of its normalised form; nothing personal is put in an event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrust.identity.models import utcnow
+from facetrust.risk.models import RiskEvent
+
+# Money leaving an account (decided before it moves) and the other kinds features count.
+PAYMENT, INSTALLMENT, LOAN = "payment", "installment", "loan"
+MONEY_OUT = (PAYMENT, INSTALLMENT, LOAN)
+KINDS = (
+    "login", "real_name", "liveness", "face_verification", "face_pay.enrol", "face_pay.revoke",
+    "face_pay.duplicate_identity", "payment_intent", PAYMENT, "refund", INSTALLMENT, LOAN, "repayment", "top_up",
+    "account.freeze", "account.unfreeze",
+)
+COMPLETED = "completed"  # the outcome of a money-out event once the money has moved
+
+
+@dataclass(frozen=True)
+class EventIn:
+    kind: str
+    account_id: str | None = None
+    device_id: str | None = None
+    ip: str | None = None
+    merchant_id: str | None = None
+    address_hash: str | None = None  # of the shipping address: address_hash()
+    face_key: str | None = None
+    amount_fen: int | None = None
+    outcome: str | None = None
+    category: str | None = None
+    periods: int | None = None
+    ref: str | None = None
+    data: dict = field(default_factory=dict)
+    at: dt.datetime | None = None  # now, unless a simulation or an import says when
+
+
+def address_hash(address: str) -> str:
+    """The same address written with other spacing or case hashes the same."""
+    return hashlib.sha256(re.sub(r"\s+", " ", address).strip().lower().encode()).hexdigest()
+
+
+def emit(session: Session, event: EventIn) -> RiskEvent:
+    if event.kind not in KINDS:
+        raise ValueError(f"unknown risk event kind {event.kind!r}")
+    row = RiskEvent(kind=event.kind, at=event.at or utcnow(), account_id=event.account_id, device_id=event.device_id,
+                    ip=event.ip, merchant_id=event.merchant_id,
+                    address_hash=event.address_hash, face_key=event.face_key,
+                    amount_fen=event.amount_fen, outcome=event.outcome, category=event.category, periods=event.periods,
+                    ref=event.ref, data=json.dumps(event.data, sort_keys=True, ensure_ascii=False))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def face_key_of(session: Session, account_id: str) -> str | None:
+    """The face key of the account's face-pay enrolment: the account that first enrolled that face."""
+    return session.execute(select(RiskEvent.face_key).where(RiskEvent.account_id == account_id,
+                                                            RiskEvent.kind == "face_pay.enrol")
+                           .order_by(RiskEvent.seq.desc()).limit(1)).scalar_one_or_none()
