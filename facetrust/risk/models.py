@@ -27,6 +27,7 @@ class RiskEvent(Base):
         Index("ix_risk_events_address_at", "address_hash", "at"),
         Index("ix_risk_events_face_at", "face_key", "at"),
         Index("ix_risk_events_kind_at", "kind", "at"),
+        Index("ix_risk_events_ref", "ref"),  # a refund finds the payment it returns
     )
 
     seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)

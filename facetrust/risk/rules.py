@@ -16,7 +16,8 @@ Conditions::
     {all: [CONDITION, ...]}  {any: [CONDITION, ...]}  {not: CONDITION}
 
 A feature that is None (does not apply) makes every comparison false except ``is_null``; ``not``
-negates its condition's result.
+negates its condition's result. In YAML, quote the operators (``op: ">="``): a bare ``>`` starts a
+folded block.
 
 A malformed rule set is refused with every problem in it, each naming the rule or typology and the
 field: ``rule 'burst_10m': when.all[1].feature: unknown feature 'acount_money_out_10m'``.

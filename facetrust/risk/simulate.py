@@ -1251,11 +1251,19 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
             decisions.update(s.decisions)
         by_variant = {v: {"scenarios": sum(1 for s in scs if s.variant == v),
                           "detected": sum(1 for s in detected if s.variant == v)} for v in ("aggressive", "careful")}
+        by_param: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        for s in scs:
+            if s.already_frozen and s.detected_at is None:
+                continue
+            for key, value in s.params.items():
+                if isinstance(value, str | bool):
+                    by_param[key][str(value)][0] += s.detected_at is not None
+                    by_param[key][str(value)][1] += 1
         attempted = sum(s.attempted_out_fen for s in scs)
         moved = sum(s.moved_out_fen for s in scs)
         missed = [{"scenario": s.id, "variant": s.variant, "accounts": s.accounts[:3], "params": s.params,
                    "decisions": dict(s.decisions), "decision_ids": s.decision_ids[:6],
-                   "typologies": dict(s.typologies)} for s in scs if s.detected_at is None][:5]
+                   "typologies": dict(s.typologies)} for s in scs if s.detected_at is None][:8]
         typologies[typ] = {
             "scenarios": len(scs), "started": len(started),
             "already_frozen": len(frozen_before),  # not counted: the account was frozen before the fraud began
@@ -1264,6 +1272,7 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
             "named_itself": sum(1 for s in scs if s.typologies.get(typ)),
             "clock_starts_at": CLOCK_STARTS[typ],
             "by_variant": by_variant,
+            "detected_by_scenario_kind": {k: {v: f"{d}/{n}" for v, (d, n) in vals.items()} for k, vals in by_param.items()},
             "typologies_fired": dict(fired.most_common()),
             "decisions": dict(decisions),
             "minutes_to_detection": {"median": _round(statistics.median(to_detect)) if to_detect else None,

@@ -39,6 +39,7 @@ def upgrade() -> None:
     for name, columns in (('account', 'account_id'), ('device', 'device_id'), ('ip', 'ip'), ('merchant', 'merchant_id'),
                           ('address', 'address_hash'), ('face', 'face_key'), ('kind', 'kind')):
         op.create_index(f'ix_risk_events_{name}_at', 'risk_events', [columns, 'at'], unique=False)
+    op.create_index('ix_risk_events_ref', 'risk_events', ['ref'], unique=False)
     op.create_table('risk_rule_sets',
     sa.Column('version', sa.String(length=64), nullable=False),
     sa.Column('sha256', sa.String(length=64), nullable=False),
