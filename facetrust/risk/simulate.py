@@ -142,6 +142,7 @@ class Plan:
     periods: int
     left_fen: int
     paid: int = 0
+    next_due: float | None = None  # a plan from before the window: when its next installment falls due
 
 
 @dataclass(eq=False)
@@ -534,16 +535,16 @@ class Sim:
         user.used_fen = max(0, user.used_fen + delta)
         self.session.execute(update(CreditLine).where(CreditLine.account_id == user.id).values(used_fen=user.used_fen))
 
-    def schedule_repayments(self, user: User, plan: Plan, start: float) -> None:
+    def schedule_repayments(self, user: User, plan: Plan, start: float, first: int = 1) -> None:
         r = self.rng
-        for i in range(1, plan.periods + 1):
+        for i in range(first, plan.periods + 1):
             due = start + i * 30 * DAY
             if due - 3 * DAY >= self.end:
                 break
             late = r.random() < (0.35 if user.late_payer else 0.02)
             at = due + (r.uniform(1, 12) * DAY if late else -r.uniform(0, 3) * DAY)
             self.schedule(at, self.repay, user, plan, "late" if late else "on_time")
-        if r.random() < 0.04:  # pays it all off early
+        if r.random() < 0.04 and start + 10 * DAY >= self.now:  # pays it all off early
             self.schedule(start + r.uniform(10, 50) * DAY, self.repay, user, plan, "early")
 
     def repay(self, user: User, plan: Plan, outcome: str, tag: Tag = OTHER, amount_fen: int | None = None) -> Outcome:
@@ -774,9 +775,9 @@ def history_rows(world: World) -> Iterator[dict]:
         if user.joined >= 0:  # joins during the window
             continue
         start = max(user.joined, -HISTORY_DAYS * DAY)
-        if user.real_name_at >= -HISTORY_DAYS * DAY:
-            yield row("real_name", user.real_name_at, user, outcome="passed")
-            yield row("face_pay.enrol", user.real_name_at + 1800, user, device_id=user.devices[0], face_key=user.face_key)
+        yield row("real_name", user.real_name_at, user, outcome="passed")
+        yield row("face_pay.enrol", user.real_name_at + 1800, user, face_key=user.face_key,
+                  device_id=user.devices[0] if user.real_name_at >= -HISTORY_DAYS * DAY else None)
         for d in range(int(start // DAY) + 1, 0):
             for _ in range(poisson(r, 0.5)):
                 yield row("login", day_time(r, d), user, device_id=user.devices[r.random() < 0.15 and len(user.devices) - 1],
@@ -791,10 +792,16 @@ def history_rows(world: World) -> Iterator[dict]:
                 yield row("payment", lunch_time(r, d), user, device_id=f"terminal:{r.choice(m.terminals)}",
                           merchant_id=m.id, face_key=user.face_key, amount_fen=yuan(r.uniform(12, 38)),
                           outcome="completed", ref=world.ref())
-        # credit history: plans opened before the window, with their repayments so far
+        # credit history: plans opened before the window (years back for an old account that used
+        # its line, the last 90 days for some), with their repayments so far
         if user.limit_fen and user.joined < -40 * DAY:
-            for _ in range(r.choice((0, 1, 1, 2, 3))):
-                t = r.uniform(max(start, -HISTORY_DAYS * DAY) + DAY, -5 * DAY)
+            opened = []
+            earliest = max(user.joined + 30 * DAY, -3 * 365 * DAY)
+            if user.joined < -HISTORY_DAYS * DAY and r.random() < 0.6 and earliest < -HISTORY_DAYS * DAY:
+                years = (-HISTORY_DAYS * DAY - earliest) / (365 * DAY)
+                opened += [r.uniform(earliest, -HISTORY_DAYS * DAY) for _ in range(min(6, 1 + poisson(r, 1.2 * years)))]
+            opened += [r.uniform(start + DAY, -5 * DAY) for _ in range(r.choice((0, 1, 1, 2, 3)))]
+            for t in sorted(opened):
                 m = r.choice(world.online)
                 (lo, hi), weights = CATEGORIES[m.category]  # type: ignore[index]
                 room = int(user.limit_fen * 0.3) - user.used_fen if user.credit_room else int(user.available_fen * 0.8)
@@ -803,9 +810,10 @@ def history_rows(world: World) -> Iterator[dict]:
                     continue
                 periods = r.choices(PERIODS, weights=weights)[0]
                 plan = Plan(world.ref(), amount, periods, amount)
-                yield row("installment", t, user, device_id=user.devices[0], ip=user.home_ip, merchant_id=m.id,
-                          address_hash=address_hash(user.address), face_key=user.face_key, amount_fen=amount,
-                          outcome="completed", category=m.category, periods=periods, ref=plan.ref,
+                yield row("installment", t, user, device_id=user.devices[0] if t > -HISTORY_DAYS * DAY else None,
+                          ip=user.home_ip, merchant_id=m.id, address_hash=address_hash(user.address),
+                          face_key=user.face_key, amount_fen=amount, outcome="completed", category=m.category,
+                          periods=periods, ref=plan.ref,
                           data=json.dumps({"limit_fen": user.limit_fen, "used_fen": user.used_fen}))
                 user.used_fen += amount
                 due = t + 30 * DAY
@@ -819,7 +827,9 @@ def history_rows(world: World) -> Iterator[dict]:
                               data=json.dumps({"kind": "installment"}))
                     due += 30 * DAY
                 user.used_fen -= amount - plan.left_fen
-                user.plans.append(plan)
+                if plan.left_fen > 0:
+                    plan.next_due = due
+                    user.plans.append(plan)
 
 
 # --- fraud scenarios ----------------------------------------------------------------------------
@@ -1393,6 +1403,12 @@ def run(n_users: int = 2000, n_scenarios: int = 50, days: int = 60, seed: int = 
             try:
                 for d in range(days):
                     sim.schedule(d * DAY, normal_day, sim, d)
+                for user in world.users:  # plans from before the window go on being repaid
+                    if user.group != "fraud":
+                        for plan in user.plans:
+                            if plan.next_due is not None:
+                                sim.schedule_repayments(user, plan, plan.next_due - (plan.paid + 1) * 30 * DAY,
+                                                        first=plan.paid + 1)
                 for _, script in world.scripts:
                     _start_script(sim, script)
                 t1 = time.perf_counter()
