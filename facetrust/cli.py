@@ -530,12 +530,16 @@ def demo() -> None:
 from facetrust.credit.quote import credit  # noqa: E402
 from facetrust.evaluation.identify import eval_identify  # noqa: E402
 from facetrust.gallery.bench import bench  # noqa: E402
+from facetrust.risk.bench import risk_command as bench_risk  # noqa: E402
 from facetrust.risk.commands import risk  # noqa: E402
+from facetrust.risk.simulate import simulate  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
 main.add_command(bench)
 main.add_command(credit)
 main.add_command(risk)
+main.add_command(simulate)
+bench.add_command(bench_risk)
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,7 @@ import pytest
 from facetrust.identity.models import Account, utcnow
 from facetrust.risk import rules
 from facetrust.risk.events import EventIn, emit
-from facetrust.risk.models import RiskCase
+from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import AuditRecord
 from facetrust.settings import Settings
 
@@ -80,6 +80,14 @@ def checkout(world: World, amount_fen: int, order: str, category: str, periods: 
                          periods=periods)
 
 
+def hours_pass(world: World, hours: float) -> None:
+    """Let time pass for the engine: every stored event moves into the past."""
+    with world.app.state.sessions() as s:
+        for event in s.query(RiskEvent).all():
+            event.at = event.at - dt.timedelta(hours=hours)
+        s.commit()
+
+
 def status_of(world: World) -> str:
     with world.app.state.sessions() as s:
         return s.get(Account, world.account_id).status
@@ -108,6 +116,7 @@ def test_new_device_with_a_high_amount_steps_up_and_a_new_phone_with_usual_amoun
     new_phone = loan(world, 50_000, "new-phone", device="phone-2")  # a new phone, an amount like before
     assert new_phone.status_code == 201, new_phone.text
     assert "new_device_high_amount" not in last_typologies(world)
+    hours_pass(world, 12)
     takeover = loan(world, 400_000, "takeover", device="phone-stolen")
     # Step-up is what the typology asks; a drawdown always has a fresh face match, so it goes on.
     assert takeover.status_code == 201, takeover.text
@@ -131,22 +140,27 @@ def test_many_accounts_behind_one_device_go_to_review(world):
     assert [c["account_id"] for c in cases] == [world.account_id] and cases[0]["status"] == "open"
 
 
-def test_bust_out_freezes_and_a_long_clean_record_does_not(world):
+def test_bust_out_is_reviewed_and_frozen_when_the_line_is_emptied_in_several_draws(world):
     history(world, "phone-1", amount_fen=3_000)
     seed(world, EventIn("installment", account_id=world.account_id, device_id="phone-1", amount_fen=20_000,
                         periods=3, category="appliances", outcome="completed", at=ago(days=80)),
          *[EventIn("repayment", account_id=world.account_id, amount_fen=7_000, outcome="on_time", at=ago(days=d))
            for d in (50, 20)])
-    r = checkout(world, 19_000 * CNY, "bust-1", "phones", 24)
+    r = checkout(world, 9_000 * CNY, "bust-1", "phones", 24)
+    assert r.status_code == 403 and error(r) == "risk_declined", r.text  # one big draw: a person reviews
+    assert "bust_out" in last_typologies(world) and status_of(world) == "active"
+    seed(world, EventIn("installment", account_id=world.account_id, device_id="phone-1", amount_fen=30_000,
+                        periods=3, category="electronics", outcome="completed", at=ago(days=2)))
+    r = checkout(world, 9_000 * CNY, "bust-2", "phones", 24)  # the line emptied in several draws: freeze
     assert r.status_code == 403 and error(r) == "account_frozen", r.text
-    assert "bust_out" in last_typologies(world) and status_of(world) == "frozen"
+    assert "bust_out_repeated" in last_typologies(world) and status_of(world) == "frozen"
     assert world.line()["used_fen"] == 0  # nothing was drawn
 
 
 def test_a_large_purchase_after_a_long_clean_record_is_not_bust_out(world):
     history(world, "phone-1", amount_fen=3_000)
     seed(world, *[EventIn("installment", account_id=world.account_id, device_id="phone-1", amount_fen=300_000,
-                          periods=12, category="appliances", outcome="completed", at=ago(days=300 - 20 * n))
+                          periods=12, category="appliances", outcome="completed", at=ago(days=400 - 20 * n))
                   for n in range(3)],
          *[EventIn("repayment", account_id=world.account_id, amount_fen=26_000, outcome="on_time", at=ago(days=d))
            for d in range(290, 0, -20)])

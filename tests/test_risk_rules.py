@@ -57,7 +57,7 @@ def test_the_packaged_rule_set_loads_with_the_required_typologies():
     assert rs.version and len(rs.sha256) == 64
     # Money-out kinds read the velocity and history features; failed face attempts only their own.
     assert {"account_money_out_10m", "amount_vs_max_completed_90d", "face_accounts"} <= rs.features_for("payment")
-    assert rs.features_for("liveness") == {"account_failed_face_1h", "device_failed_face_1h",
+    assert rs.features_for("liveness") == {"account_failed_face_1h", "account_failed_face_24h", "device_failed_face_1h",
                                            "device_failed_face_accounts_1h"}
     assert {"on_time_repayments", "merchant_quick_refund_share_30d", "category"} <= rs.features_for("installment")
     assert rs.features_for("refund") == set()
@@ -289,10 +289,16 @@ NORMAL_INSTALLMENT = {**NORMAL_PAYMENT, "amount_fen": 450_000, "amount_vs_max_co
                      "merchant_distinct_accounts_max_term_30d": 11}, "installment_cashout_merchant", "review"),
     ("installment", {"address_accounts_30d": 9}, "shared_device_or_identity", "review"),
     ("payment", {"face_accounts": 2}, "shared_face_money_out", "freeze"),
-    ("installment", {"on_time_repayments": 3, "amount_fen": 900_000, "max_completed_installment_fen": 60_000,
-                     "category": "phones"}, "bust_out", "freeze"),
-    ("loan", {"on_time_repayments": 2, "amount_fen": 2_000_000, "max_completed_installment_fen": 100_000,
-              "credit_utilisation": 0.97, "installment_is_max_term": 0}, "bust_out", "freeze"),
+    ("installment", {"on_time_repayments": 3, "credit_history_days": 60, "amount_fen": 900_000,
+                     "max_completed_installment_fen": 60_000, "category": "phones"}, "bust_out", "review"),
+    ("loan", {"on_time_repayments": 2, "credit_history_days": 100, "amount_fen": 2_000_000,
+              "max_completed_installment_fen": 100_000, "credit_utilisation": 0.97, "installment_is_max_term": 0},
+     "bust_out", "review"),
+    ("installment", {"on_time_repayments": 3, "credit_history_days": 60, "amount_fen": 900_000,
+                     "max_completed_installment_fen": 60_000, "category": "phones", "account_credit_draws_7d": 2},
+     "bust_out_repeated", "freeze"),
+    ("loan", {"account_loans_1h": 2}, "credit_draws_burst", "review"),
+    ("liveness", {"account_failed_face_24h": 10}, "repeated_face_failures_severe", "freeze"),
     ("installment", {"merchant_max_term_share_30d": 0.9, "merchant_distinct_accounts_max_term_30d": 8,
                      "account_installments_at_merchant_30d": 2}, "installment_cashout_merchant", "review"),
     ("installment", {"merchant_max_term_share_30d": 0.9, "merchant_quick_refund_share_30d": 0.5,
@@ -698,11 +704,15 @@ def test_features_and_rules_together_on_a_bust_out(w):
              category="phones", data={"limit_fen": 800_000, "used_fen": 20_000})
     values = features.compute(w.session, rs.features_for("installment"), e)
     verdict = rs.evaluate("installment", values)
-    assert verdict.decision == "freeze" and "bust_out" in verdict.typologies, (verdict, values)
-    # The same purchase by a customer with a long clean record is not a bust-out.
-    for i in range(10):
-        w.ev("repayment", t + (100 + i) * DAY, account_id="bo", amount_fen=10_000, outcome="on_time")
-    e = w.ev("installment", T0 + MIN, account_id="bo", device_id="bo-phone", amount_fen=600_000, periods=24,
+    assert values["credit_history_days"] == 120
+    assert verdict.decision == "review" and "bust_out" in verdict.typologies, (verdict, values)
+    # The same purchase by a customer whose clean credit record is over a year old is not a bust-out.
+    old = T0 - 400 * DAY
+    w.ev("installment", old, account_id="ok", device_id="ok-phone", amount_fen=30_000, periods=3,
+         category="electronics", outcome="completed")
+    for i in range(4):
+        w.ev("repayment", old + (30 + i * 15) * DAY, account_id="ok", amount_fen=10_000, outcome="on_time")
+    e = w.ev("installment", T0 + MIN, account_id="ok", device_id="ok-phone", amount_fen=600_000, periods=24,
              category="phones", data={"limit_fen": 800_000, "used_fen": 20_000})
     assert "bust_out" not in rs.evaluate("installment", features.compute(w.session, rs.features_for("installment"),
                                                                          e)).typologies

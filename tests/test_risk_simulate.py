@@ -53,12 +53,13 @@ def test_bench_prints_latency_and_throughput(tmp_path, database_url):
     result = CliRunner().invoke(risk_command, ["--events", "20000", "--decisions", "200", "--profile", "50",
                                                "--database-url", database_url, "--json", str(out)])
     assert result.exit_code == 0, result.output
-    for text in ("p50", "p95", "p99", "threads", "decisions/s", "targets: p99 <= 20 ms"):
+    for text in ("p50", "p95", "p99", "threads", "processes", "decisions/s", "targets: p99 <= 20 ms"):
         assert text in result.output
     rep = json.loads(out.read_text())
     assert rep["loaded"]["events"] >= 19000
     assert rep["single_thread"]["decisions"] == 200
     assert rep["threads"]["decisions"] == 200 and rep["threads"]["errors"] == 0
     assert rep["single_thread"]["p50_ms"] <= rep["single_thread"]["p95_ms"] <= rep["single_thread"]["p99_ms"]
-    assert set(rep["met"]) == {"p99", "throughput"}
+    assert rep["processes"]["decisions"] == 200 and rep["processes"]["errors"] == 0
+    assert set(rep["met"]) == {"p99", "throughput", "throughput_processes"}
     assert rep["where_the_time_goes"]["features_mean_ms"]  # every feature the rules read, timed

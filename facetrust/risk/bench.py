@@ -13,7 +13,8 @@ commit (and ``completed()`` when approved), the way a request makes them, for a 
 installments and loans of existing accounts (weighted by activity, like real traffic):
 
 - latency, single-threaded, after a warm-up: p50 / p95 / p99 / max in ms;
-- throughput with ``--workers`` threads, each with its own sessions: decisions per second;
+- throughput with ``--workers`` threads, each with its own sessions, and then with as many worker
+  processes (as server worker processes would be, free of the interpreter lock): decisions per second;
 - where the time goes (a separate, instrumented pass): each feature's time (shared queries are
   charged to the first feature that needs them), the rule evaluation, storing (the event, the
   decision, cases) and the commit; and the SQL statements by total time.
@@ -365,6 +366,52 @@ def _one(sessions: Any, risk_engine: Any, ev: Any, engine_mod: Any) -> tuple[flo
     return time.perf_counter() - t, verdict.decision
 
 
+def _process_worker(url: str, rules_path: Path | None, events: list, ready: Any, go: Any, out: Any) -> None:
+    """One worker process (as a second server process would be): its own engine and sessions."""
+    from facetrust.risk import engine as engine_mod
+    from facetrust.risk.engine import RiskEngine
+    from facetrust.store.db import make_engine, session_factory
+
+    db = make_engine(url)
+    risk_engine = RiskEngine.load(rules_path)
+    sessions = session_factory(db, risk_engine=risk_engine)
+    with sessions() as session:
+        risk_engine.register(session)
+    errors = 0
+    ready.put(1)
+    go.wait()
+    t0 = time.time()
+    for ev in events:
+        try:
+            _one(sessions, risk_engine, ev, engine_mod)
+        except Exception:  # noqa: BLE001 (counted)
+            errors += 1
+    out.put((len(events) - errors, errors, t0, time.time()))
+    db.dispose()
+
+
+def _processes(url: str, rules_path: Path | None, events: list, workers: int) -> dict:
+    """Throughput with ``workers`` processes (no shared interpreter lock), timed from when all are ready."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    shares = [events[i::workers] for i in range(workers)]
+    procs = [ctx.Process(target=_process_worker, args=(url, rules_path, share, ready, go, out)) for share in shares]
+    for p in procs:
+        p.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    go.set()
+    results = [out.get(timeout=3600) for _ in procs]
+    for p in procs:
+        p.join()
+    done, errors = sum(r[0] for r in results), sum(r[1] for r in results)
+    wall = max(r[3] for r in results) - min(r[2] for r in results)
+    return {"workers": workers, "decisions": done + errors, "errors": errors, "seconds": round(wall, 2),
+            "decisions_per_second": round(done / wall, 1)}
+
+
 def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
@@ -397,10 +444,11 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
             with sessions() as session:
                 risk_engine.register(session)
                 session.commit()
-            events = decision_events(r, pop, WARMUP + 2 * n_decisions + profile)
-            warm, single, multi, prof = (events[:WARMUP], events[WARMUP:WARMUP + n_decisions],
-                                         events[WARMUP + n_decisions:WARMUP + 2 * n_decisions],
-                                         events[WARMUP + 2 * n_decisions:])
+            events = decision_events(r, pop, WARMUP + 3 * n_decisions + profile)
+            warm, single, multi, multi_p, prof = (events[:WARMUP], events[WARMUP:WARMUP + n_decisions],
+                                                  events[WARMUP + n_decisions:WARMUP + 2 * n_decisions],
+                                                  events[WARMUP + 2 * n_decisions:WARMUP + 3 * n_decisions],
+                                                  events[WARMUP + 3 * n_decisions:])
             for ev in warm:
                 _one(sessions, risk_engine, ev, engine_mod)
             echo(f"timing {len(single)} decisions, one at a time ...")
@@ -438,6 +486,10 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
             for th in threads:
                 th.join()
             multi_wall = time.perf_counter() - t1
+            processes = None
+            if workers > 1:
+                echo(f"timing {len(multi_p)} decisions on {workers} processes ...")
+                processes = _processes(database_url, rules_path, multi_p, workers)
             breakdown = _profile(sessions, db, risk_engine, prof, engine_mod) if prof else None
         finally:
             db.dispose()
@@ -463,9 +515,11 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
             },
             "threads": {"workers": workers, "decisions": len(multi), "errors": len(errors), "error_examples": errors[:5],
                         "seconds": round(multi_wall, 2), "decisions_per_second": round(throughput, 1)},
+            "processes": processes,
             "where_the_time_goes": breakdown,
             "targets": {"p99_ms": TARGET_P99_MS, "decisions_per_second": TARGET_THROUGHPUT, "cores": 2},
-            "met": {"p99": p99 <= TARGET_P99_MS, "throughput": throughput >= TARGET_THROUGHPUT},
+            "met": {"p99": p99 <= TARGET_P99_MS, "throughput": throughput >= TARGET_THROUGHPUT,
+                    "throughput_processes": (processes["decisions_per_second"] >= TARGET_THROUGHPUT) if processes else None},
         }
     finally:
         if tmp:
@@ -535,6 +589,10 @@ def summary(rep: dict) -> str:
                                        for k, v in s["by_kind"].items()),
              f"  {th['workers']} threads: {th['decisions']} decisions in {th['seconds']} s = {th['decisions_per_second']}/s"
              + (f" ({th['errors']} errors: {th['error_examples'][:1]})" if th["errors"] else "")]
+    pr = rep.get("processes")
+    if pr:
+        lines.append(f"  {pr['workers']} processes: {pr['decisions']} decisions in {pr['seconds']} s = "
+                     f"{pr['decisions_per_second']}/s" + (f" ({pr['errors']} errors)" if pr["errors"] else ""))
     b = rep.get("where_the_time_goes")
     if b:
         lines.append("  where the time goes (ms per decision): " + ", ".join(f"{k} {v}" for k, v in b["mean_ms"].items())
@@ -542,15 +600,18 @@ def summary(rep: dict) -> str:
         lines.append("  slowest features: " + ", ".join(f"{k} {v}" for k, v in list(b["features_mean_ms"].items())[:8]))
     lines += [f"targets: p99 <= {TARGET_P99_MS:.0f} ms: {'MET' if met['p99'] else 'NOT MET'} ({s['p99_ms']} ms); "
               f">= {TARGET_THROUGHPUT:.0f} decisions/s on 2 cores: {'MET' if met['throughput'] else 'NOT MET'} "
-              f"({th['decisions_per_second']}/s)"]
+              f"({th['decisions_per_second']}/s on {th['workers']} threads"
+              + (f", {rep['processes']['decisions_per_second']}/s on {rep['processes']['workers']} processes"
+                 if rep.get("processes") else "") + ")"]
     return "\n".join(lines)
 
 
 @click.command("risk")
 @click.option("--events", "n_events", default=1_000_000, show_default=True, help="Events in the store before timing.")
 @click.option("--decisions", "n_decisions", default=5000, show_default=True,
-              help="Decisions timed one at a time, and again on the worker threads.")
-@click.option("--workers", default=2, show_default=True, help="Threads for the throughput run, each with its own sessions.")
+              help="Decisions timed one at a time, again on the worker threads, and again on worker processes.")
+@click.option("--workers", default=2, show_default=True,
+              help="Threads (each with its own sessions) for the throughput run; and as many processes after it, if 2+.")
 @click.option("--profile", "n_profile", default=500, show_default=True,
               help="Decisions of the instrumented pass (where the time goes); 0 to skip.")
 @click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,

@@ -13,6 +13,7 @@ refuse. ``replay`` recomputes a stored decision and says whether it reproduces.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +90,7 @@ class RiskEngine:
         session.flush()
         account = session.get(Account, event.account_id) if event.account_id and result.decision == FREEZE else None
         if account is not None:
-            freeze(session, account, "risk-engine", f"typologies: {', '.join(result.typologies)}", decision.id)
+            freeze(session, account, "risk-engine", f"typologies: {', '.join(result.typologies)}", decision.id, row.at)
         elif result.decision in (REVIEW, FREEZE):
             cases.open_case(session, event.account_id, event.merchant_id, decision.id, result.typologies)
         return Verdict(decision.id, row.seq, result.decision, result.reasons, result.typologies)
@@ -134,12 +135,14 @@ def check_can_move_money(account: Account) -> None:
         raise DomainError(403, "account_not_active", f"the account is {account.status}")
 
 
-def freeze(session: Session, account: Account, actor: str, reason: str, decision_id: str | None = None) -> Account:
+def freeze(session: Session, account: Account, actor: str, reason: str, decision_id: str | None = None,
+           at: dt.datetime | None = None) -> Account:
+    """Freeze the account (at ``at``, the deciding event's time, or now) and open a case."""
     if account.status == "closed":
         raise DomainError(409, "account_closed", "a closed account cannot be frozen")
     if account.status != "frozen":
         account.status = "frozen"
-        events.emit(session, EventIn("account.freeze", account_id=account.id, data={"by": actor, "reason": reason}))
+        events.emit(session, EventIn("account.freeze", account_id=account.id, data={"by": actor, "reason": reason}, at=at))
         audit.append(session, actor=actor, action="account.freeze", subject=f"account:{account.id}",
                      purpose="risk", details={"reason": reason, "decision_id": decision_id})
         cases.open_case(session, account.id, None, decision_id, [], note=f"frozen by {actor}: {reason}")

@@ -67,7 +67,8 @@ MIN_TRAVEL_HOURS = 0.1  # travel speed: shorter gaps count as 6 minutes (two pay
 QUICK_REFUND_SCAN = 2000  # the most recent refunds of one merchant examined for the quick-refund share
 
 MIN10, HOUR, DAY = dt.timedelta(minutes=10), dt.timedelta(hours=1), dt.timedelta(days=1)
-DAYS30, DAYS90, DAYS365 = dt.timedelta(days=30), dt.timedelta(days=90), dt.timedelta(days=365)
+DAYS7, DAYS30, DAYS90, DAYS365 = (dt.timedelta(days=7), dt.timedelta(days=30), dt.timedelta(days=90),
+                                  dt.timedelta(days=365))
 
 E = RiskEvent
 _MEMO = "facetrust.risk.features.memo"
@@ -155,7 +156,7 @@ def _distinct_if(cond, column):
 
 def _params(event: RiskEvent, **extra: object) -> dict:
     at = _at(event)
-    return {"seq": event.seq, "at": at, "t_10m": at - MIN10, "t_1h": at - HOUR, "t_24h": at - DAY,
+    return {"seq": event.seq, "at": at, "t_10m": at - MIN10, "t_1h": at - HOUR, "t_24h": at - DAY, "t_7d": at - DAYS7,
             "t_30d": at - DAYS30, "t_90d": at - DAYS90, "t_365d": at - DAYS365, **extra}
 
 
@@ -217,6 +218,8 @@ def _statements() -> dict:
     here = E.merchant_id == _p("merchant_id")  # NULL (never true) for an event without a merchant
     here_30d = and_(here, E.at > _p("t_30d"))
     failed_1h = and_(E.kind.in_(FACE_KINDS), E.outcome == FAILED, E.at > _p("t_1h"))
+    failed_24h = and_(E.kind.in_(FACE_KINDS), E.outcome == FAILED, E.at > _p("t_24h"))
+    credit_draw = E.kind.in_(CREDIT_KINDS)
     account = select(*_columns(
         out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
         out_1h=_sum_if(and_(out, E.at > _p("t_1h"))),
@@ -230,6 +233,11 @@ def _statements() -> dict:
         same_max=func.max(case((same_90d, E.amount_fen))),
         same_sum=func.sum(case((same_90d, E.amount_fen))),
         failed_face_1h=_sum_if(failed_1h),
+        failed_face_24h=_sum_if(failed_24h),
+        credit_draws_1h=_sum_if(and_(credit_draw, E.at > _p("t_1h"))),
+        loans_1h=_sum_if(and_(E.kind == LOAN, E.at > _p("t_1h"))),
+        credit_draws_7d=_sum_if(and_(credit_draw, E.at > _p("t_7d"))),
+        first_credit_at=func.min(case((credit_done, E.at))),
         devices_30d=_distinct_if(own_device, E.device_id),
         good_repayments=_sum_if(and_(repayment, E.outcome.in_(GOOD_REPAYMENTS))),
         late_repayments=_sum_if(and_(repayment, E.outcome == LATE)),
@@ -305,7 +313,8 @@ def _account(session: Session, event: RiskEvent) -> dict | None:
     def run() -> dict:
         row = _row(session, _q("account"), _params(event, account_id=event.account_id, merchant_id=event.merchant_id,
                                                    same_kinds=list(_same_kinds(event))))
-        return {k: (v if k in ("real_name_at", "first_at") else None if v is None else int(v)) for k, v in row.items()}
+        times = ("real_name_at", "first_at", "first_credit_at")
+        return {k: (v if k in times else None if v is None else int(v)) for k, v in row.items()}
     return _memo(session, ("account", event.seq), run)  # type: ignore[return-value]
 
 
@@ -331,6 +340,10 @@ for _name, _key, _desc in (
     ("account_completed_out_90d", "completed_n", "earlier completed money-out events of the account in 90 days"),
     ("account_devices_30d", "devices_30d", "distinct own devices (not merchant terminals) the account used in 30 days"),
     ("account_failed_face_1h", "failed_face_1h", "failed liveness or face-match attempts of the account in the last hour"),
+    ("account_failed_face_24h", "failed_face_24h", "failed liveness or face-match attempts of the account in 24 hours"),
+    ("account_credit_draws_1h", "credit_draws_1h", "installment and loan draws of the account in the last hour (this one included)"),
+    ("account_loans_1h", "loans_1h", "loan drawdowns of the account in the last hour (this one included)"),
+    ("account_credit_draws_7d", "credit_draws_7d", "installment and loan draws of the account in 7 days (this one included)"),
     ("on_time_repayments", "good_repayments", "repayments in good standing (on time or early) the account made before, all time"),
     ("late_repayments", "late_repayments", "late repayments the account made before, all time"),
 ):
@@ -419,6 +432,14 @@ def days_since_real_name(session: Session, event: RiskEvent) -> Value:
     if last is None or _utc(last) > at:
         return None
     return round((at - _utc(last)).total_seconds() / 86400, 3)
+
+
+@feature("credit_history_days", "days since the account's first completed installment or loan (None: no credit history)")
+def credit_history_days(session: Session, event: RiskEvent) -> Value:
+    a = _account(session, event)
+    if a is None or a["first_credit_at"] is None:
+        return None
+    return round((_at(event) - _utc(a["first_credit_at"])).total_seconds() / 86400, 3)
 
 
 @feature("account_age_days", "days since the account's first recorded event")
