@@ -19,6 +19,24 @@ from facepay import LI, ZHANG, Person, consent, face_pay_world, register
 
 CNY = 100  # fen per yuan
 
+# A rule set that approves everything (its one rule cannot fire), for tests about something else
+# than risk that make many draws or payments within minutes, which the default rules rightly stop.
+QUIET_RULES = """
+version: test-quiet-1
+description: approves everything
+rules:
+  - {id: never, description: never, applies_to: [payment], when: {feature: amount_fen, op: "<", value: 0},
+     score: 1, reasons: [never]}
+typologies:
+  - {id: never, description: never, rules: [never], min_score: 1, action: review}
+"""
+
+
+def quiet_rules(tmp_path: Path) -> Path:
+    path = tmp_path / "quiet-rules.yaml"
+    path.write_text(QUIET_RULES)
+    return path
+
 
 class Clock:
     """The credit clock, moved by the test: months pass without waiting for them."""
@@ -37,8 +55,9 @@ class World:
     """Li (the borrower, real-name authenticated by face) and Zhang (another real person), a
     merchant, a credit line, and fresh face captures cut from frames no capture used before."""
 
-    def __init__(self, tmp_path: Path, database_url: str, shared_data: Path) -> None:
-        self.ctx, self.client, self.app, self.hs, self.tenant = face_pay_world(tmp_path, database_url, shared_data, [LI, ZHANG])
+    def __init__(self, tmp_path: Path, database_url: str, shared_data: Path, **settings) -> None:
+        self.ctx, self.client, self.app, self.hs, self.tenant = face_pay_world(tmp_path, database_url, shared_data,
+                                                                               [LI, ZHANG], **settings)
         self.shared_data = shared_data
         self.next_frame = {LI.user: LI.pay_frames[0], ZHANG.user: ZHANG.pay_frames[0]}
         self.clock = Clock()

@@ -25,13 +25,22 @@ from facetrust.payments.models import LedgerTransaction
 from facetrust.risk.models import RiskDecision, RiskEvent
 from facetrust.security.models import FailedFaceAttempt
 
-from creditworld import CNY, World, error
+from creditworld import CNY, World, error, quiet_rules
 from facepay import LI, ZHANG
 
 
 @pytest.fixture()
 def world(tmp_path, database_url, shared_data):
     w = World(tmp_path, database_url, shared_data)
+    yield w
+    w.close()
+
+
+@pytest.fixture()
+def quiet_world(tmp_path, database_url, shared_data):
+    """The world under a rule set that approves everything: for the tests that draw credit many
+    times within minutes, which the default rules rightly send to review."""
+    w = World(tmp_path, database_url, shared_data, risk_rules_path=quiet_rules(tmp_path))
     yield w
     w.close()
 
@@ -280,7 +289,8 @@ def test_repayment_needs_money_in_the_wallet(world):
     world.books_ok()
 
 
-def test_concurrent_checkouts_never_exceed_the_credit_line(world):
+def test_concurrent_checkouts_never_exceed_the_credit_line(quiet_world):
+    world = quiet_world
     assert world.grant(5_000 * CNY).status_code == 200
     orders = [world.checkout(2_000 * CNY, f"race-{n}")["checkout_id"] for n in range(4)]
     passes = [world.face_pass("installment") for _ in orders]
@@ -304,12 +314,13 @@ def test_credit_line_needs_real_name_and_the_right_role(world):
     assert world.grant(-1).status_code == 422
 
 
-def test_random_sequences_of_repayments_keep_the_books(world):
+def test_random_sequences_of_repayments_keep_the_books(quiet_world):
     """Purchases and loans of every pricing method, then random repayments, partial prepayments
     and payoffs on random days (overdue ones with penalties): after every step the ledger, the
     plans and the credit line agree, and no wallet or line goes wrong."""
     import random
 
+    world = quiet_world
     rng = random.Random(20261123)
     assert world.grant(60_000 * CNY).status_code == 200
     ids = [world.confirm(world.checkout(5_999 * CNY, "seq-fee")["checkout_id"], world.face_pass("installment"),

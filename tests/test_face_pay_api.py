@@ -20,6 +20,7 @@ from facetrust.payments.models import LedgerTransaction, PaymentIntent
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import FailedFaceAttempt, StoredTemplate
 
+from creditworld import quiet_rules
 from facepay import (LI, ZHANG, ZHANG_TWIN, FramePool, face_pay_world, merchant_terminal, pay_with_face, register,
                      start_payment, switch_on)
 
@@ -297,22 +298,10 @@ def test_refunds_full_partial_and_idempotent(world):
     assert_terminal_saw_nothing_personal(terminal, app)
 
 
-QUIET_RULES = """
-version: test-quiet-1
-description: approves everything (a rule that cannot fire)
-rules:
-  - {id: never, description: never, applies_to: [payment], when: {feature: amount_fen, op: "<", value: 0},
-     score: 1, reasons: [never]}
-typologies:
-  - {id: never, description: never, rules: [never], min_score: 1, action: review}
-"""
-
-
 def test_ledger_checks_out_after_random_payments_and_refunds(world, database_url, monkeypatch, tmp_path):
     # Twelve payments in a minute are a velocity burst that the default rules rightly step up;
     # this test is about the books, so it runs under a rule set that approves everything.
-    (tmp_path / "quiet.yaml").write_text(QUIET_RULES)
-    client, app, hs, tenant, frames = world(risk_rules_path=tmp_path / "quiet.yaml")
+    client, app, hs, tenant, frames = world(risk_rules_path=quiet_rules(tmp_path))
     hl = register(client, app, hs, frames.shared_data, LI, fund_fen=20_000)
     assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
     terminal = merchant_terminal(client, hs, tenant, fee_bps=38)
