@@ -18,11 +18,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.errors import DomainError, RecordedRefusal
-from facetrust.identity.models import Account
+from facetrust.identity.models import Account, new_id
 from facetrust.risk import cases, events, features, rules
 from facetrust.risk.events import EventIn
 from facetrust.risk.models import RiskDecision, RiskEvent, RiskRuleSet
@@ -80,20 +80,22 @@ class RiskEngine:
         row = events.emit(session, event)
         values = features.compute(session, self.ruleset.features_for(event.kind), row)
         result = self.ruleset.evaluate(event.kind, values)
-        decision = RiskDecision(event_seq=row.seq, account_id=event.account_id, decision=result.decision,
-                                score=result.score, rules=json.dumps(result.rules), typologies=json.dumps(result.typologies),
-                                reasons=json.dumps(result.reasons), features=json.dumps(values, sort_keys=True),
-                                rule_set_version=self.ruleset.version, at=row.at)
-        session.add(decision)
+        decision_id = new_id()
+        # Core statements, not the ORM's unit of work: this runs before every money movement.
+        session.execute(insert(RiskDecision.__table__).values(
+            id=decision_id, event_seq=row.seq, account_id=event.account_id, decision=result.decision,
+            score=result.score, rules=json.dumps(result.rules), typologies=json.dumps(result.typologies),
+            reasons=json.dumps(result.reasons), features=json.dumps(values, sort_keys=True),
+            rule_set_version=self.ruleset.version, at=row.at))
         if event.kind in events.MONEY_OUT:
-            row.outcome = result.decision
-        session.flush()
+            session.execute(update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == row.seq)
+                            .values(outcome=result.decision))
         account = session.get(Account, event.account_id) if event.account_id and result.decision == FREEZE else None
         if account is not None:
-            freeze(session, account, "risk-engine", f"typologies: {', '.join(result.typologies)}", decision.id, row.at)
+            freeze(session, account, "risk-engine", f"typologies: {', '.join(result.typologies)}", decision_id, row.at)
         elif result.decision in (REVIEW, FREEZE):
-            cases.open_case(session, event.account_id, event.merchant_id, decision.id, result.typologies)
-        return Verdict(decision.id, row.seq, result.decision, result.reasons, result.typologies)
+            cases.open_case(session, event.account_id, event.merchant_id, decision_id, result.typologies)
+        return Verdict(decision_id, row.seq, result.decision, result.reasons, result.typologies)
 
 
 def of(session: Session) -> RiskEngine:
@@ -122,9 +124,8 @@ def face_attempt(session: Session, kind: str, account_id: str | None, device_id:
 def completed(session: Session, decided: Verdict | int) -> None:
     """The money of a decided event (its verdict, or its event seq) has moved: history features
     count it from now on."""
-    row = session.get(RiskEvent, decided.event_seq if isinstance(decided, Verdict) else decided)
-    if row is not None:
-        row.outcome = events.COMPLETED
+    seq = decided.event_seq if isinstance(decided, Verdict) else decided
+    session.execute(update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == seq).values(outcome=events.COMPLETED))
 
 
 def check_can_move_money(account: Account) -> None:
