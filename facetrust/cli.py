@@ -57,6 +57,12 @@ def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
     sys.exit(status)
 
 
+def write_json(path: Path, report: dict) -> None:
+    """Write a command's report where --json asked, creating the folder if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 def _read_image(path: str) -> bytes:
     try:
         return Path(path).read_bytes()
@@ -217,8 +223,7 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
         )
         click.echo(lfw.summary(report))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(json_out, report)
         return 0
 
     _run(False, body)
@@ -258,8 +263,7 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
             report["clips"] = pad.run_actions(scorer, clips_dir)
             click.echo(pad.format_actions(report["clips"]))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+            write_json(json_out, report)
         return 0
 
     _run(False, body)

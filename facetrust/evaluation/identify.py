@@ -403,9 +403,7 @@ def summary(r: dict[str, Any]) -> str:
 def eval_identify(images_dir: Path, json_out: Path | None, workers: int, threads: int, seed: int,
                   limit_identities: int | None) -> None:
     """Open-set FPIR and FNIR of the payment search, with and without the phone-digit step."""
-    import json
-
-    from facetrust.cli import CliError, _run
+    from facetrust.cli import CliError, _run, write_json
 
     def body() -> int:
         if not any(d.is_dir() for d in images_dir.iterdir()):
@@ -413,8 +411,7 @@ def eval_identify(images_dir: Path, json_out: Path | None, workers: int, threads
         report = run(images_dir, workers, threads, seed, limit_identities)
         click.echo(summary(report))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(json_out, report)
         return 0
 
     _run(False, body)

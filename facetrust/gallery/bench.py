@@ -329,7 +329,7 @@ def gallery_command(size: int, engine_name: str, probes: int, json_out: Path | N
                     ef: int | None, milvus_uri: str | None, milvus_index: str, seed: int, workers: int,
                     mutations: int) -> None:
     """Latency, recall@1 against an exact scan, build time and memory of a 1:N engine."""
-    from facetrust.cli import CliError, _run
+    from facetrust.cli import CliError, _run, write_json
 
     def body() -> int:
         if size < 100 or probes < 10:
@@ -341,8 +341,7 @@ def gallery_command(size: int, engine_name: str, probes: int, json_out: Path | N
             raise CliError("data_not_found", str(exc)) from None
         click.echo(summary(report))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(json_out, report)
         return 0
 
     _run(False, body)

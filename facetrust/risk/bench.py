@@ -623,7 +623,7 @@ def summary(rep: dict) -> str:
 def risk_command(n_events: int, n_decisions: int, workers: int, n_profile: int, rules_path: Path | None,
                  database_url: str | None, seed: int, json_out: Path | None) -> None:
     """Latency and throughput of risk decisions over a realistic event store."""
-    from facetrust.cli import CliError, _run
+    from facetrust.cli import CliError, _run, write_json
 
     def body() -> int:
         from facetrust.risk.rules import RuleSetError
@@ -637,8 +637,7 @@ def risk_command(n_events: int, n_decisions: int, workers: int, n_profile: int, 
             raise CliError("rule_set_invalid", str(err)) from None
         click.echo(summary(report))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(report, indent=2) + "\n")
+            write_json(json_out, report)
         return 0
 
     _run(False, body)

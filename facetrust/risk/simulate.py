@@ -1454,7 +1454,7 @@ def simulate(normal_users: int, scenarios: int, days: int, seed: int, rules_path
              database_url: str | None, json_out: Path | None) -> None:
     """Run a simulated population with labelled fraud scenarios through the real risk engine and
     report detection per typology and false positives on normal users."""
-    from facetrust.cli import CliError, _run
+    from facetrust.cli import CliError, _run, write_json
 
     def body() -> int:
         from facetrust.risk.rules import RuleSetError
@@ -1470,8 +1470,7 @@ def simulate(normal_users: int, scenarios: int, days: int, seed: int, rules_path
                           f"--seed {seed}" + (f" --rules {rules_path}" if rules_path else ""))
         click.echo(summary(rep))
         if json_out:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(rep, indent=2, ensure_ascii=False) + "\n")
+            write_json(json_out, rep)
         return 0
 
     _run(False, body)
