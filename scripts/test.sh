@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/chromium.sh   # Debian's Chromium for the browser tests, installed if missing
 
 echo "== test suite on SQLite"
 .venv/bin/python -m pytest "$@"

@@ -26,6 +26,7 @@ from facetrust.security.envelope import keyring_for
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
+from facetrust.web import pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -74,4 +75,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(credit_router)
     app.include_router(risk_router)
+    pages.install(app)
     return app

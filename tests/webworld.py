@@ -1,0 +1,209 @@
+"""Browser tests' world: the real service on a loopback port, headless Debian Chromium with a fake
+camera that plays real face clips, and helpers to drive and photograph the pages.
+
+The fake camera reads its .y4m file afresh each time a page opens the camera, so before each capture
+the test puts the segment of a clip it wants in front of the camera (``Camera.show``). The segments
+never overlap: the service's replay defence refuses frames it has seen before, as it should.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import httpx
+import pytest
+
+from facetrust.liveness.models import LivenessSession
+from facetrust.liveness.schemas import INSTRUCTIONS
+
+CHROMIUM = Path(os.environ.get("FACETRUST_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(os.environ.get("FACETRUST_SCREENSHOTS_DIR", Path(__file__).parent.parent / "docs" / "screenshots"))
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def require_browser() -> None:
+    """Debian's Chromium is installed by the test setup (scripts/test.sh); without it, say so."""
+    if not CHROMIUM.exists():
+        message = f"no Chromium at {CHROMIUM} (scripts/test.sh installs Debian's chromium package)"
+        if os.environ.get("FACETRUST_REQUIRE_DATA"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def write_y4m(path: Path, frames: list, fps: float) -> None:
+    """Frames (BGR, one size) as an uncompressed YUV4MPEG2 file, the format Chromium's fake camera reads."""
+    h, w = frames[0].shape[:2]
+    num, den = (int(round(fps * 1000)), 1000)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{num}:{den} Ip A1:1 C420jpeg\n".encode())
+        for frame in frames:
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    tmp.replace(path)  # the camera never reads half a file
+
+
+class Camera:
+    """What the fake camera shows next: a segment of a shared face clip (a real person)."""
+
+    def __init__(self, path: Path, shared_data: Path) -> None:
+        self.path = path
+        self.shared_data = shared_data
+
+    def show(self, clip: str, start: int, stop: int) -> None:
+        capture = cv2.VideoCapture(str(self.shared_data / "face-clips" / clip))
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        frames, index = [], 0
+        while index < stop:
+            ok, frame = capture.read()
+            if not ok:
+                break
+            if index >= start:
+                frames.append(frame)
+            index += 1
+        capture.release()
+        assert frames, f"no frames {start}..{stop} in {clip}"
+        write_y4m(self.path, frames, fps)
+
+
+@contextmanager
+def live_server(app):
+    """The app under uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the service did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+@contextmanager
+def chromium(camera: Path | None, *, camera_allowed: bool = True):
+    """Headless Chromium whose camera plays ``camera`` (a .y4m file). Without camera_allowed the
+    permission prompt is not auto-accepted, so a page asking for the camera is denied."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--use-fake-device-for-media-stream"]
+    if camera is not None:
+        args.append(f"--use-file-for-fake-video-capture={camera}")
+    if camera_allowed:
+        args.append("--use-fake-ui-for-media-stream")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=args)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, base_url: str, *, viewport: dict = PHONE, lang: str = "zh", camera_allowed: bool = True):
+    """A page in a fresh context (no shared storage), in the given language."""
+    context = browser.new_context(base_url=base_url, viewport=viewport, locale="zh-CN" if lang == "zh" else "en-GB",
+                                  permissions=["camera"] if camera_allowed else [])
+    context.add_init_script(f"localStorage.setItem('facetrust.lang', '{lang}')")
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))  # a script error fails the test
+    page.errors = []
+    return page
+
+
+def fix_challenge(page, app, actions: list[str]) -> None:
+    """Fix the next liveness challenge a page is issued to the actions the clip shows (as the API tests
+    do with ``capture.new_session``): the recording cannot follow a random challenge, a person can."""
+    def handle(route):
+        response = route.fetch()
+        body = response.json()
+        if route.request.method == "POST" and response.status == 201:
+            with app.state.sessions() as s:
+                s.get(LivenessSession, body["session_id"]).actions = json.dumps(actions)
+                s.commit()
+            body["actions"] = actions
+            body["instructions"] = [INSTRUCTIONS[a] for a in actions]
+        route.fulfill(response=response, json=body)
+
+    page.route("**/v1/me/liveness-sessions", handle)
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot into docs/screenshots (the README shows the main ones)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def api_client(base_url: str) -> httpx.Client:
+    """What the platform's back end and the test use to call the same running service."""
+    return httpx.Client(base_url=base_url, timeout=60)
+
+
+class WebWorld:
+    """The service running for a browser: a platform tenant (its back end is the test), operators
+    of each role, the authority simulator holding Li and Zhang, and a vending machine's terminal."""
+
+    def __init__(self, app, base_url: str, client: httpx.Client, hs: dict, tenant_id: str, camera: Camera) -> None:
+        self.app, self.base_url, self.client, self.hs, self.tenant_id, self.camera = app, base_url, client, hs, tenant_id, camera
+
+    def new_user(self, person, fund_fen: int = 0) -> str:
+        """An account for ``person`` as the platform's back end creates it; returns a fresh user token."""
+        r = self.client.post("/v1/accounts", json={"platform_user_id": person.user, "mobile": person.mobile},
+                             headers=self.hs["a"])
+        assert r.status_code == 201, r.text
+        if fund_fen:
+            r = self.client.post(f"/v1/accounts/{person.user}/wallet/top-ups", headers=self.hs["a"],
+                                 json={"amount_fen": fund_fen, "reference": f"fund-{person.user}"})
+            assert r.status_code == 201, r.text
+        return self.token(person)
+
+    def token(self, person) -> str:
+        r = self.client.post(f"/v1/accounts/{person.user}/tokens", headers=self.hs["a"])
+        assert r.status_code == 201, r.text
+        return r.json()["token"]
+
+    def operator_token(self, role: str) -> str:
+        return self.hs[role]["Authorization"].split(" ", 1)[1]
+
+
+@contextmanager
+def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list, **settings):
+    import datetime as dt
+
+    from facetrust.api.app import create_app
+    from facetrust.identity import service
+    from facetrust.settings import Settings, get_settings
+
+    from facepay import authority
+
+    settings.setdefault("models_dir", get_settings().resolved_models_dir)
+    app = create_app(Settings(data_dir=tmp_path, database_url=database_url,
+                              authority_registry=authority(tmp_path, shared_data, people), **settings))
+    with live_server(app) as base_url, api_client(base_url) as client:
+        hs = {}
+        with app.state.sessions() as s:
+            tenant, key = service.create_tenant(s, "shop-a")
+            for name, role in (("root", "admin"), ("alice", "risk_analyst"), ("carol", "compliance_officer")):
+                token, _ = service.create_operator_token(s, name, role, dt.timedelta(hours=1))
+                hs[role] = {"Authorization": f"Bearer {token}"}
+            s.commit()
+        hs["a"] = {"X-Api-Key": key}
+        yield WebWorld(app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data))
