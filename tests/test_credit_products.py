@@ -15,7 +15,7 @@ CEILINGS = {"penalty_ceiling": Decimal("0.0005"), "apr_ceiling": Decimal("0.24")
 
 
 def product(**changes) -> dict:
-    base = {"id": "p-1", "kind": "installment", "name": "P", "method": "flat_fee", "rate": "0.006",
+    base = {"id": "p-1", "kind": "installment", "name": "P", "name_zh": "P", "method": "flat_fee", "rate": "0.006",
             "periods": [3, 12], "categories": ["electronics"], "min_principal_fen": 10_000,
             "max_principal_fen": 1_000_000, "penalty_daily_rate": "0.0005", "prepayment": "waive_fees_not_yet_due"}
     return {**base, **changes}

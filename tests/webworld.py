@@ -57,9 +57,11 @@ class Camera:
         self.path = path
         self.shared_data = shared_data
 
-    def show(self, clip: str, start: int, stop: int) -> None:
+    def show(self, clip: str, start: int, stop: int, speed: float = 0.5) -> None:
+        """Frames start..stop-1 of ``clip``, played at ``speed`` (half by default: the person moves at
+        half speed, so the clips' few seconds of blinks last for more captures; no frame repeats)."""
         capture = cv2.VideoCapture(str(self.shared_data / "face-clips" / clip))
-        fps = capture.get(cv2.CAP_PROP_FPS)
+        fps = capture.get(cv2.CAP_PROP_FPS) * speed
         frames, index = [], 0
         while index < stop:
             ok, frame = capture.read()

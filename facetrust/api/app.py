@@ -23,6 +23,7 @@ from facetrust.payments.routes import router as payments_router
 from facetrust.risk.engine import RiskEngine
 from facetrust.risk.routes import router as risk_router
 from facetrust.security.envelope import keyring_for
+from facetrust.security.routes import router as security_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
@@ -75,5 +76,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(payments_router)
     app.include_router(credit_router)
     app.include_router(risk_router)
+    app.include_router(security_router)
     pages.install(app)
     return app

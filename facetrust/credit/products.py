@@ -42,6 +42,7 @@ class Product(BaseModel):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,47}$")
     kind: Literal["installment", "loan"]
     name: str = Field(min_length=1, max_length=128)
+    name_zh: str = Field(min_length=1, max_length=128)  # what the pages show Chinese readers
     method: Literal["flat_fee", "annuity", "equal_principal"]
     # flat_fee: the fee per period as a fraction of the original principal; else the annual rate.
     rate: Decimal = Field(ge=0, le=1)

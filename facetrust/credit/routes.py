@@ -26,6 +26,7 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account
 from facetrust.payments import ledger
+from facetrust.payments.models import Merchant
 
 router = APIRouter(prefix="/v1", tags=["credit"])
 READERS = ("risk_analyst", "compliance_officer", "admin")
@@ -63,12 +64,14 @@ def _quote_out(ctx: CreditContext, product: Product, sched: schedule.Schedule) -
                               for i in sched.installments])
 
 
-def _checkout_out(ctx: CreditContext, row: CreditCheckout) -> CheckoutOut:
-    offers = [Offer(product_id=p.id, product_name=p.name, method=p.method, rate=str(p.rate), periods=n, apr=str(s.apr),
+def _checkout_out(session: Session, ctx: CreditContext, row: CreditCheckout) -> CheckoutOut:
+    offers = [Offer(product_id=p.id, product_name=p.name, product_name_zh=p.name_zh, method=p.method, rate=str(p.rate), periods=n, apr=str(s.apr),
                     first_payment_fen=s.installments[0].payment_fen, total_cost_fen=s.total_cost_fen,
                     total_payment_fen=s.total_payment_fen)
               for p, n, s in checkouts.offers(ctx, row)] if row.status == checkouts.OPEN else []
-    return CheckoutOut(checkout_id=row.id, merchant_id=row.merchant_id, merchant_order_id=row.merchant_order_id,
+    merchant = session.get(Merchant, row.merchant_id)
+    return CheckoutOut(checkout_id=row.id, merchant_id=row.merchant_id, merchant_name=merchant.name if merchant else "",
+                       merchant_order_id=row.merchant_order_id,
                        amount_fen=row.amount_fen, category=row.category, description=row.description,
                        status=row.status, plan_id=row.plan_id, expires_at=row.expires_at, offers=offers)
 
@@ -128,7 +131,7 @@ def create_checkout(platform_user_id: str, body: CheckoutCreate, response: Respo
     session.commit()
     if not created:
         response.status_code = 200
-    return _checkout_out(ctx, row)
+    return _checkout_out(session, ctx, row)
 
 
 # --- the account holder -------------------------------------------------------------------------
@@ -143,7 +146,7 @@ def my_credit(p: Principal = Depends(auth.user), session: Session = Depends(get_
 
 @router.get("/me/credit/products", response_model=list[ProductOut])
 def credit_products(p: Principal = Depends(auth.user), ctx: CreditContext = Depends(credit_context)) -> list[ProductOut]:
-    return [ProductOut(product_id=x.id, kind=x.kind, name=x.name, method=x.method, rate=str(x.rate),
+    return [ProductOut(product_id=x.id, kind=x.kind, name=x.name, name_zh=x.name_zh, method=x.method, rate=str(x.rate),
                        periods=list(x.periods), categories=list(x.categories) if x.categories is not None else None,
                        min_principal_fen=x.min_principal_fen, max_principal_fen=x.max_principal_fen,
                        penalty_daily_rate=str(x.penalty_daily_rate), prepayment=x.prepayment)
@@ -156,7 +159,7 @@ def my_checkout(checkout_id: str, p: Principal = Depends(auth.user), session: Se
     """The order and every offer for it: product, term, annualised rate, first payment, total cost."""
     row = checkouts.own(session, p.account_id, checkout_id)  # type: ignore[arg-type]
     session.commit()
-    return _checkout_out(ctx, row)
+    return _checkout_out(session, ctx, row)
 
 
 @router.get("/me/credit/checkouts/{checkout_id}/quote", response_model=QuoteOut)

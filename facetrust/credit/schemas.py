@@ -42,6 +42,7 @@ class CheckoutCreate(BaseModel):
 class Offer(BaseModel):
     product_id: str
     product_name: str
+    product_name_zh: str
     method: str
     rate: str
     periods: int
@@ -54,6 +55,7 @@ class Offer(BaseModel):
 class CheckoutOut(BaseModel):
     checkout_id: str
     merchant_id: str
+    merchant_name: str
     merchant_order_id: str
     amount_fen: int
     category: str
@@ -193,6 +195,7 @@ class ProductOut(BaseModel):
     product_id: str
     kind: str
     name: str
+    name_zh: str
     method: str
     rate: str
     periods: list[int]

@@ -5,16 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, client_info, get_session
+from facetrust.api.deps import ClientInfo, app_keyring, client_info, get_session
 from facetrust.errors import DomainError
-from facetrust.identity import kyc, service
+from facetrust.identity import kyc, lookup, service
 from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.models import Account, Tenant
-from facetrust.identity.schemas import AccountCreate, AccountOut, BankCardAuthIn, FaceAuthIn, RealNameOut, TokenOut
+from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, CreditSummaryOut, FaceAuthIn,
+                                       OperatorAccountOut, OperatorOut, RealNameOut, RevealIn, RevealOut, TokenOut)
 from facetrust.identity.service import Principal
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
@@ -164,3 +165,56 @@ def operator_real_name_history(account_id: str,
                  purpose="compliance", details={"records": len(records)})
     session.commit()
     return [_auth_out(r) for r in records]
+
+
+# --- the operator console: who is signed in, account lookup (masked) and reveal (audited) ---------
+
+OPERATORS = ("risk_analyst", "compliance_officer", "admin")
+REVEALERS = ("compliance_officer", "admin")
+
+
+def _operator_account_out(v: lookup.AccountView) -> OperatorAccountOut:
+    a = v.account
+    credit = CreditSummaryOut(**vars(v.credit)) if v.credit else None
+    return OperatorAccountOut(account_id=a.id, tenant_id=a.tenant_id, tenant_name=v.tenant_name,
+                              platform_user_id=a.platform_user_id, mobile_masked=v.mobile_masked,
+                              name_masked=v.name_masked, id_number_masked=v.id_number_masked, status=a.status,
+                              real_name=v.real_name, real_name_method=v.real_name_method,
+                              real_name_verified_at=v.real_name_verified_at, face_pay=v.face_pay, credit=credit,
+                              created_at=a.created_at, closed_at=a.closed_at)
+
+
+@router.get("/operator/me", response_model=OperatorOut)
+def operator_me(op: Principal = Depends(auth.operator(*OPERATORS))) -> OperatorOut:
+    """Who the console is signed in as: the operator's name and role."""
+    return OperatorOut(name=op.operator_name or "", role=op.role or "")
+
+
+@router.get("/operator/accounts", response_model=list[OperatorAccountOut])
+def operator_find_accounts(request: Request,
+                           q: str = Query(min_length=1, max_length=128,
+                                          description="an account id, platform user id, mobile or ID number (exact)"),
+                           op: Principal = Depends(auth.operator(*OPERATORS)),
+                           session: Session = Depends(get_session)) -> list[OperatorAccountOut]:
+    """Accounts of every tenant matching the query exactly, personal data masked (mobile 138****5678,
+    name 张*, ID number 1101**********0016); at most 20."""
+    return [_operator_account_out(v) for v in lookup.search(session, app_keyring(request), q)]
+
+
+@router.get("/operator/accounts/{account_id}", response_model=OperatorAccountOut)
+def operator_account(account_id: str, request: Request, op: Principal = Depends(auth.operator(*OPERATORS)),
+                     session: Session = Depends(get_session)) -> OperatorAccountOut:
+    """One account, masked: status, real-name status, face pay, credit."""
+    return _operator_account_out(lookup.view(session, app_keyring(request), lookup.get(session, account_id)))
+
+
+@router.post("/operator/accounts/{account_id}/reveal", response_model=RevealOut)
+def operator_reveal(account_id: str, body: RevealIn, request: Request,
+                    op: Principal = Depends(auth.operator(*REVEALERS)),
+                    session: Session = Depends(get_session)) -> RevealOut:
+    """The unmasked mobile, name and ID number, for a stated reason. The access is written to the
+    audit log (operator, reason, fields shown; never the values) before the answer."""
+    revealed = lookup.reveal(session, app_keyring(request), lookup.get(session, account_id), op.audit_name,
+                             body.reason)
+    session.commit()
+    return RevealOut(**vars(revealed))

@@ -58,3 +58,51 @@ class RealNameOut(BaseModel):
     score: float | None
     threshold: float | None
     created_at: dt.datetime
+
+
+# --- the operator console: who is signed in, account lookup and reveal ----------------------------
+
+class OperatorOut(BaseModel):
+    name: str
+    role: str
+
+
+class CreditSummaryOut(BaseModel):
+    limit_fen: int
+    used_fen: int
+    available_fen: int
+    active_plans: int
+
+
+class OperatorAccountOut(BaseModel):
+    """An account as an operator sees it by default: personal data masked."""
+
+    account_id: str
+    tenant_id: str
+    tenant_name: str
+    platform_user_id: str
+    mobile_masked: str
+    name_masked: str | None = Field(description="from the passed real-name authentication, e.g. 张*")
+    id_number_masked: str | None = Field(description="e.g. 1101**********0016")
+    status: str = Field(description="active, frozen or closed")
+    real_name: str = Field(description="verified, failed (attempted, never passed) or none")
+    real_name_method: str | None
+    real_name_verified_at: dt.datetime | None
+    face_pay: bool = Field(description="a face-pay template is enrolled")
+    credit: CreditSummaryOut | None
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+class RevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=5, max_length=256, description="why the operator needs the unmasked data; audited")
+
+
+class RevealOut(BaseModel):
+    account_id: str
+    mobile: str
+    name: str | None
+    id_number: str | None
+    audit_seq: int = Field(description="the audit record of this access")

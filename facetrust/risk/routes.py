@@ -10,17 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account
+from facetrust.identity.models import Account, utcnow
 from facetrust.identity.service import Principal
-from facetrust.risk import cases, engine
-from facetrust.risk.models import RiskCase
+from facetrust.risk import cases, dashboard, engine
+from facetrust.risk.models import RiskCase, RiskEvent
+from facetrust.risk.schemas import (CaseEventOut, CountAmountOut, DashboardOut, DecisionDetailOut, HourOut,
+                                    LivenessFiguresOut, RiskEventOut, RuleHitOut, TypologyHitOut)
 
 router = APIRouter(prefix="/v1", tags=["risk"])
 READERS = ("risk_analyst", "compliance_officer", "admin")
@@ -183,3 +185,66 @@ def replay_decision(decision_id: str, op: Principal = Depends(auth.operator(*REA
     """Re-run a stored decision under its stored rule set, and recompute its features from the
     stored events: says whether it reproduces."""
     return engine.replay(session, decision_id).as_dict()
+
+
+# --- the operator console: the dashboard, a case's events, a decision explained ----------------
+
+def _liveness_out(p: dashboard.PurposeLiveness) -> LivenessFiguresOut:
+    return LivenessFiguresOut(purpose=p.purpose, passed=p.passed, failed=p.failed, failure_rate=p.failure_rate)
+
+
+@router.get("/operator/dashboard", response_model=DashboardOut)
+def operator_dashboard(request: Request,
+                       day: dt.date | None = Query(default=None, description="a business day; default today"),
+                       op: Principal = Depends(auth.operator(*READERS)),
+                       session: Session = Depends(get_session)) -> DashboardOut:
+    """The business day's figures (payments, credit, real-name, risk decisions, liveness, open
+    cases, frozen accounts) and its hourly series. The day is a calendar day at the face-pay
+    daily-limit offset (FACETRUST_FACE_PAY_DAY_UTC_OFFSET_HOURS, +8)."""
+    offset = request.app.state.settings.face_pay_day_utc_offset_hours
+    now = utcnow()
+    d = dashboard.figures(session, day or dashboard.business_day(now, offset), offset)
+    return DashboardOut(
+        day=d.day, utc_offset_hours=d.utc_offset_hours, start=d.start, end=d.end,
+        payments={k: CountAmountOut(count=v.count, amount_fen=v.amount_fen) for k, v in d.payments.items()},
+        credit={k: CountAmountOut(count=v.count, amount_fen=v.amount_fen) for k, v in d.credit.items()},
+        real_name=d.real_name, decisions=d.decisions, liveness=_liveness_out(d.liveness),
+        liveness_by_purpose=[_liveness_out(p) for p in d.liveness_by_purpose], open_cases=d.open_cases,
+        frozen_accounts=d.frozen_accounts,
+        hours=[HourOut(hour=h.hour, payments_paid=h.payments_paid, payments_declined=h.payments_declined,
+                       decisions=h.decisions, liveness_total=h.liveness_total, liveness_failed=h.liveness_failed)
+               for h in d.hours],
+        generated_at=now)
+
+
+def _event_fields(e: RiskEvent) -> dict:
+    return dict(seq=e.seq, kind=e.kind, at=e.at, account_id=e.account_id, device_id=e.device_id, ip=e.ip,
+                merchant_id=e.merchant_id, amount_fen=e.amount_fen, outcome=e.outcome, category=e.category,
+                periods=e.periods, ref=e.ref, data=json.loads(e.data))
+
+
+@router.get("/operator/risk/cases/{case_id}/events", response_model=list[CaseEventOut])
+def case_events(case_id: str, limit: int = Query(default=50, ge=1, le=200),
+                op: Principal = Depends(auth.operator(*READERS)),
+                session: Session = Depends(get_session)) -> list[CaseEventOut]:
+    """The latest events of the case's account (or merchant), newest first, each with the decision
+    made on it; ``trigger`` marks the event whose decision opened the case."""
+    return [CaseEventOut(**_event_fields(c.event), decision_id=c.decision_id, decision=c.decision, trigger=c.trigger)
+            for c in dashboard.case_events(session, cases.get(session, case_id), limit)]
+
+
+@router.get("/operator/risk/decisions/{decision_id}", response_model=DecisionDetailOut)
+def decision_detail(decision_id: str, op: Principal = Depends(auth.operator(*READERS)),
+                    session: Session = Depends(get_session)) -> DecisionDetailOut:
+    """A stored decision explained: its event, every feature value, each fired rule with its
+    description and the values it read, each fired typology with its action."""
+    d = dashboard.decision_detail(session, decision_id)
+    return DecisionDetailOut(
+        decision_id=d.decision.id, decision=d.decision.decision, score=d.decision.score,
+        reasons=json.loads(d.decision.reasons), rule_set_version=d.decision.rule_set_version, at=d.decision.at,
+        event=RiskEventOut(**_event_fields(d.event)),
+        rules=[RuleHitOut(id=r.id, description=r.description, score=r.score, reasons=r.reasons, features=r.features)
+               for r in d.rules],
+        typologies=[TypologyHitOut(id=t.id, description=t.description, action=t.action, min_score=t.min_score)
+                    for t in d.typologies],
+        features=d.features)

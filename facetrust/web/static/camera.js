@@ -88,7 +88,12 @@ export async function record(box, challenge, { secondsPerAction = 2.6, leadSecon
         });
       }
       progress.style.width = `${Math.min(100, (100 * elapsed) / total)}%`;
-      frames.push({ t_ms: Math.round(elapsed), image_base64: grab(video, canvas) });
+      const image = grab(video, canvas);
+      // A camera that stalls hands back the same picture; sending it twice proves nothing (and the
+      // service refuses a capture with a repeated frame), so keep only new pictures.
+      if (!frames.length || frames[frames.length - 1].image_base64 !== image) {
+        frames.push({ t_ms: Math.round(elapsed), image_base64: image });
+      }
       await sleep(Math.max(0, 1000 / fps - (performance.now() - start - elapsed)));
     }
     [...steps.children].forEach((pill) => { pill.className = "done"; });

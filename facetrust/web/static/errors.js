@@ -26,6 +26,8 @@ export const ERRORS = {
   // liveness: the challenge and its decision
   no_face: E("没有检测到人脸。", "No face was seen.",
     "请正对摄像头，让整张脸在框内，光线充足，然后重试。", "Face the camera with your whole face inside the frame, in good light, and try again."),
+  face_not_found: E("没有检测到人脸。", "No face was seen.",
+    "请正对摄像头，让整张脸在框内，光线充足，然后重试。", "Face the camera with your whole face inside the frame, in good light, and try again."),
   face_not_usable: E("人脸图像不清晰。", "The face image was not clear enough.",
     "请在光线充足处正对摄像头，摘下口罩或墨镜后重试。", "Face the camera in good light, without a mask or sunglasses, and try again."),
   multiple_faces: E("画面中出现了不止一张脸。", "More than one face was in view.",

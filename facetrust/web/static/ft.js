@@ -45,6 +45,16 @@ export function languageSwitch(onChange = () => {}) {
   });
 }
 
+// A random id for this browser, kept across visits: the risk engine counts devices per account.
+export function deviceId() {
+  let id = localStorage.getItem("facetrust.device");
+  if (!id) {
+    id = "web-" + crypto.getRandomValues(new Uint32Array(4)).join("-");
+    localStorage.setItem("facetrust.device", id);
+  }
+  return id;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message, extra = {}) {
     super(message);
@@ -57,7 +67,7 @@ export class ApiError extends Error {
 // Call the API. Answers the JSON body, or throws ApiError with the service's stable code;
 // a failure to reach the service at all is the code "network_error".
 export async function api(method, path, { body, token, headers = {}, rawBody } = {}) {
-  const init = { method, headers: { ...headers }, cache: "no-store" };
+  const init = { method, headers: { "X-Device-Id": deviceId(), ...headers }, cache: "no-store" };
   if (token) init.headers.Authorization = "Bearer " + token;
   if (rawBody !== undefined) {
     init.body = rawBody;
@@ -146,6 +156,11 @@ export function when(iso) {
 export function day(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleDateString(lang === "zh" ? "zh-CN" : "en-GB", { dateStyle: "medium" });
+}
+
+// 2026-12-24: dates in tables, short enough for a phone's column.
+export function shortDay(iso) {
+  return iso ? String(iso).slice(0, 10) : "";
 }
 
 // A table from rows: columns = [[header key, row => cell], ...]; empty shows the "none" string.

@@ -1,0 +1,233 @@
+"""Read models for the operator console: the day's figures for the dashboard, and the evidence a
+case page shows (the events, and a decision with its rule hits and feature values).
+
+**The day** is a calendar day at the business UTC offset, the one face-pay daily limits count by
+(``face_pay_day_utc_offset_hours``, +8 for China): "today" runs from local midnight to the next.
+Every figure is one GROUP BY over an indexed or small range of its table; the hourly series buckets
+rows with a CASE over the 24 hour boundaries computed here in UTC, so SQLite and PostgreSQL give
+the same answer and no database time zone function is involved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from facetrust.credit.models import CreditPlan
+from facetrust.errors import DomainError
+from facetrust.identity.models import Account, RealNameAuthentication
+from facetrust.liveness.models import LivenessSession
+from facetrust.payments.models import PaymentIntent
+from facetrust.risk import rules
+from facetrust.risk.models import RiskCase, RiskDecision, RiskEvent, RiskRuleSet
+
+HOURS = 24
+PAYMENT_OUTCOMES = ("paid", "declined")
+CREDIT_KINDS = ("installment", "loan")
+REAL_NAME_OUTCOMES = ("passed", "failed")
+LIVENESS_OUTCOMES = ("passed", "failed")
+
+
+# --- the day ------------------------------------------------------------------------------------
+
+def business_day(now: dt.datetime, utc_offset_hours: int) -> dt.date:
+    return now.astimezone(dt.timezone(dt.timedelta(hours=utc_offset_hours))).date()
+
+
+def day_bounds(day: dt.date, utc_offset_hours: int) -> tuple[dt.datetime, dt.datetime]:
+    """[start, end) of the local calendar day, in UTC (what the columns store)."""
+    local = dt.datetime.combine(day, dt.time(0), dt.timezone(dt.timedelta(hours=utc_offset_hours)))
+    start = local.astimezone(dt.timezone.utc)
+    return start, start + dt.timedelta(hours=HOURS)
+
+
+def _hour_of(column: ColumnElement, start: dt.datetime) -> ColumnElement:
+    """The local hour (0-23) of a timestamp inside the day starting at ``start``."""
+    return case(*[(column < start + dt.timedelta(hours=h + 1), h) for h in range(HOURS - 1)], else_=HOURS - 1)
+
+
+def _in_day(column: ColumnElement, start: dt.datetime, end: dt.datetime) -> ColumnElement:
+    return (column >= start) & (column < end)
+
+
+# --- the figures --------------------------------------------------------------------------------
+
+@dataclass
+class CountAmount:
+    count: int = 0
+    amount_fen: int = 0
+
+
+@dataclass
+class PurposeLiveness:
+    purpose: str
+    passed: int = 0
+    failed: int = 0
+
+    @property
+    def failure_rate(self) -> float | None:
+        total = self.passed + self.failed
+        return self.failed / total if total else None
+
+
+@dataclass
+class HourFigures:
+    hour: int  # local hour of the business day
+    payments_paid: int = 0
+    payments_declined: int = 0
+    decisions: dict[str, int] = field(default_factory=lambda: dict.fromkeys(rules.DECISIONS, 0))
+    liveness_total: int = 0
+    liveness_failed: int = 0
+
+
+@dataclass
+class Dashboard:
+    day: dt.date
+    utc_offset_hours: int
+    start: dt.datetime
+    end: dt.datetime
+    payments: dict[str, CountAmount]  # paid | declined, by when the payment was decided
+    credit: dict[str, CountAmount]  # installment | loan plans opened, by principal
+    real_name: dict[str, int]  # passed | failed authentications
+    decisions: dict[str, int]  # risk decisions by action, every action present
+    liveness: PurposeLiveness  # all purposes together (purpose "all")
+    liveness_by_purpose: list[PurposeLiveness]  # purposes with a decided session today
+    open_cases: int  # open or assigned, whenever opened
+    frozen_accounts: int  # now
+    hours: list[HourFigures]
+
+
+def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
+    """The business day's figures and its hourly series, each from one grouped query."""
+    start, end = day_bounds(day, utc_offset_hours)
+    hours = [HourFigures(h) for h in range(HOURS)]
+
+    payments = {o: CountAmount() for o in PAYMENT_OUTCOMES}
+    paid_or_declined = _in_day(PaymentIntent.decided_at, start, end) & PaymentIntent.status.in_(PAYMENT_OUTCOMES)
+    for status, count, amount in session.execute(
+            select(PaymentIntent.status, func.count(), func.coalesce(func.sum(PaymentIntent.amount_fen), 0))
+            .where(paid_or_declined).group_by(PaymentIntent.status)):
+        payments[status] = CountAmount(count, int(amount))
+    by_hour = select(_hour_of(PaymentIntent.decided_at, start).label("hour"), PaymentIntent.status.label("status")) \
+        .where(paid_or_declined).subquery()
+    for hour, status, count in session.execute(select(by_hour.c.hour, by_hour.c.status, func.count())
+                                               .group_by(by_hour.c.hour, by_hour.c.status)):
+        setattr(hours[hour], f"payments_{status}", count)
+
+    credit = {k: CountAmount() for k in CREDIT_KINDS}
+    for kind, count, amount in session.execute(
+            select(CreditPlan.kind, func.count(), func.coalesce(func.sum(CreditPlan.principal_fen), 0))
+            .where(_in_day(CreditPlan.created_at, start, end)).group_by(CreditPlan.kind)):
+        credit[kind] = CountAmount(count, int(amount))
+
+    real_name = dict.fromkeys(REAL_NAME_OUTCOMES, 0)
+    real_name.update(session.execute(
+        select(RealNameAuthentication.outcome, func.count())
+        .where(_in_day(RealNameAuthentication.created_at, start, end)).group_by(RealNameAuthentication.outcome)).all())
+
+    decided_today = _in_day(RiskDecision.at, start, end)
+    decisions = dict.fromkeys(rules.DECISIONS, 0)
+    decisions.update(session.execute(select(RiskDecision.decision, func.count()).where(decided_today)
+                                     .group_by(RiskDecision.decision)).all())
+    by_hour = select(_hour_of(RiskDecision.at, start).label("hour"), RiskDecision.decision.label("decision")) \
+        .where(decided_today).subquery()
+    for hour, decision, count in session.execute(select(by_hour.c.hour, by_hour.c.decision, func.count())
+                                                 .group_by(by_hour.c.hour, by_hour.c.decision)):
+        hours[hour].decisions[decision] = count
+
+    live_today = _in_day(LivenessSession.decided_at, start, end) & LivenessSession.status.in_(LIVENESS_OUTCOMES)
+    purposes: dict[str, PurposeLiveness] = {}
+    for purpose, status, count in session.execute(
+            select(LivenessSession.purpose, LivenessSession.status, func.count()).where(live_today)
+            .group_by(LivenessSession.purpose, LivenessSession.status)):
+        setattr(purposes.setdefault(purpose, PurposeLiveness(purpose)), status, count)
+    overall = PurposeLiveness("all", sum(p.passed for p in purposes.values()), sum(p.failed for p in purposes.values()))
+    by_hour = select(_hour_of(LivenessSession.decided_at, start).label("hour"),
+                     LivenessSession.status.label("status")).where(live_today).subquery()
+    for hour, status, count in session.execute(select(by_hour.c.hour, by_hour.c.status, func.count())
+                                               .group_by(by_hour.c.hour, by_hour.c.status)):
+        hours[hour].liveness_total += count
+        if status == "failed":
+            hours[hour].liveness_failed += count
+
+    open_cases = session.execute(select(func.count()).select_from(RiskCase).where(RiskCase.status != "closed")).scalar_one()
+    frozen = session.execute(select(func.count()).select_from(Account).where(Account.status == "frozen")).scalar_one()
+    return Dashboard(day, utc_offset_hours, start, end, payments, credit, real_name, decisions, overall,
+                     sorted(purposes.values(), key=lambda p: p.purpose), open_cases, frozen, hours)
+
+
+# --- a case's evidence --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseEvent:
+    event: RiskEvent
+    decision_id: str | None
+    decision: str | None
+    trigger: bool  # the event whose decision opened the case
+
+
+def case_events(session: Session, case: RiskCase, limit: int) -> list[CaseEvent]:
+    """The latest events of the case's account (or merchant), newest first, each with the decision
+    made on it, if any."""
+    who = [RiskEvent.account_id == case.account_id] if case.account_id else []
+    who += [RiskEvent.merchant_id == case.merchant_id] if case.merchant_id else []
+    if not who:
+        return []
+    trigger_seq = None
+    if case.decision_id:
+        trigger_seq = session.execute(select(RiskDecision.event_seq).where(RiskDecision.id == case.decision_id)
+                                      ).scalar_one_or_none()
+    rows = session.execute(select(RiskEvent, RiskDecision.id, RiskDecision.decision)
+                           .outerjoin(RiskDecision, RiskDecision.event_seq == RiskEvent.seq)
+                           .where(or_(*who)).order_by(RiskEvent.seq.desc()).limit(limit)).all()
+    return [CaseEvent(e, did, decision, e.seq == trigger_seq) for e, did, decision in rows]
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    id: str
+    description: str
+    score: float
+    reasons: list[str]
+    features: dict  # the values, at the decision, of the features the rule's condition reads
+
+
+@dataclass(frozen=True)
+class TypologyHit:
+    id: str
+    description: str
+    action: str
+    min_score: float
+
+
+@dataclass(frozen=True)
+class DecisionDetail:
+    decision: RiskDecision
+    event: RiskEvent
+    rules: list[RuleHit]
+    typologies: list[TypologyHit]
+    features: dict
+
+
+def decision_detail(session: Session, decision_id: str) -> DecisionDetail:
+    """A stored decision explained by the rule set it ran under: each fired rule with its
+    description and the feature values its condition read, and each fired typology's action."""
+    decision = session.get(RiskDecision, decision_id)
+    if decision is None:
+        raise DomainError(404, "decision_not_found", "no such risk decision")
+    stored = session.get(RiskRuleSet, decision.rule_set_version)
+    ruleset = rules.from_json(stored.content)  # type: ignore[union-attr]
+    values = json.loads(decision.features)
+    hits = []
+    for rule_id in json.loads(decision.rules):
+        rule = ruleset.rule(rule_id)
+        hits.append(RuleHit(rule.id, rule.description, rule.score, list(rule.reasons),
+                            {name: values.get(name) for name in sorted(rule.when.features())}))
+    typologies = [TypologyHit(t.id, t.description, t.action, t.min_score)
+                  for t in (ruleset.typology(tid) for tid in json.loads(decision.typologies))]
+    return DecisionDetail(decision, session.get(RiskEvent, decision.event_seq), hits, typologies, values)  # type: ignore[arg-type]

@@ -1,0 +1,134 @@
+// Installment checkout: the order a shop offered, each plan with its annualised rate, the full
+// schedule before confirming, and a live face check of the account holder to confirm.
+import { addStrings, api, day, el, hide, lang, percent, shortDay, show, showError, t, table, yuan } from "../ft.js";
+import { header, liveCheck, userToken } from "./common.js";
+
+addStrings({
+  "co.title": { zh: "分期付款", en: "Pay in installments" },
+  "co.no_order": { zh: "没有要确认的订单。请从商城结算页打开本页。", en: "There is no order to confirm. Open this page from the shop's checkout." },
+  "co.merchant": { zh: "商户", en: "Shop" },
+  "co.order": { zh: "订单", en: "Order" },
+  "co.amount": { zh: "金额", en: "Amount" },
+  "co.expires": { zh: "有效期至", en: "Valid until" },
+  "co.choose": { zh: "选择分期方案", en: "Choose a plan" },
+  "co.plan": { zh: "方案", en: "Plan" },
+  "co.offer": { zh: "{name} · {periods} 期 · 首期 ¥{first}", en: "{name} · {periods} months · first ¥{first}" },
+  "co.apr": { zh: "年化利率（APR）", en: "Annualised rate (APR)" },
+  "co.total_cost": { zh: "利息和手续费合计", en: "Total interest and fees" },
+  "co.total_payment": { zh: "还款总额", en: "Total to repay" },
+  "co.schedule": { zh: "还款计划", en: "Repayment schedule" },
+  "co.col.number": { zh: "期数", en: "No." },
+  "co.col.due": { zh: "还款日", en: "Due" },
+  "co.col.principal": { zh: "本金", en: "Principal" },
+  "co.col.interest": { zh: "利息", en: "Interest" },
+  "co.col.fee": { zh: "手续费", en: "Fee" },
+  "co.col.payment": { zh: "应还", en: "Payment" },
+  "co.face_note": { zh: "确认前需要账户本人进行人脸检测。", en: "The account holder's live face check confirms the purchase." },
+  "co.confirm": { zh: "刷脸确认分期", en: "Confirm with my face" },
+  "co.confirming": { zh: "正在确认…", en: "Confirming…" },
+  "co.done": { zh: "分期已确认", en: "Installment plan confirmed" },
+  "co.done_detail": { zh: "{periods} 期，首期 ¥{first} 于 {date} 到期。", en: "{periods} months; the first ¥{first} is due {date}." },
+  "co.see_plans": { zh: "查看我的分期", en: "See my plans" },
+  "co.already": { zh: "这个订单已经确认。", en: "This order is already confirmed." },
+  "co.expired": { zh: "这个订单已过期，请回到商城重新下单。", en: "This order has expired; go back to the shop and order again." },
+});
+
+const $ = (id) => document.getElementById(id);
+const token = userToken($("main"));
+const checkoutId = location.hash.slice(1);
+let checkout = null;
+let quote = null;
+let plan = null;
+
+function money(fen) { return "¥" + yuan(fen); }
+
+function renderOrder() {
+  if (!checkout) return;
+  $("order").replaceChildren(el("section", { class: "card" }, el("dl", { class: "facts" },
+    el("dt", {}, t("co.merchant")), el("dd", {}, checkout.merchant_name),
+    el("dt", {}, t("co.order")), el("dd", {}, checkout.description || checkout.merchant_order_id),
+    el("dt", {}, t("co.amount")), el("dd", { class: "big" }, money(checkout.amount_fen)),
+    el("dt", {}, t("co.expires")), el("dd", {}, day(checkout.expires_at)))));
+  const select = $("offer");
+  const chosen = select.value;
+  select.replaceChildren(...checkout.offers.map((o, i) => el("option", { value: String(i) },
+    t("co.offer", { name: lang === "zh" ? o.product_name_zh : o.product_name, periods: o.periods, first: yuan(o.first_payment_fen) }))));
+  if (chosen) select.value = chosen;
+}
+
+function renderQuote() {
+  if (!quote) return;
+  $("quote").replaceChildren(
+    el("dl", { class: "facts", id: "quote-facts" },
+      el("dt", {}, t("co.apr")), el("dd", { class: "big", id: "apr" }, percent(quote.apr)),
+      el("dt", {}, t("co.total_cost")), el("dd", { id: "total-cost" }, money(quote.total_cost_fen)),
+      el("dt", {}, t("co.total_payment")), el("dd", {}, money(quote.total_payment_fen))),
+    el("h2", {}, t("co.schedule")),
+    el("div", { class: "table-wrap" }, table([
+      ["co.col.number", (r) => r.number], ["co.col.due", (r) => shortDay(r.due_date)],
+      ["co.col.principal", (r) => yuan(r.principal_fen)], ["co.col.interest", (r) => yuan(r.interest_fen)],
+      ["co.col.fee", (r) => yuan(r.fee_fen)], ["co.col.payment", (r) => yuan(r.payment_fen)],
+    ], quote.schedule)));
+  $("quote").querySelector("table")?.setAttribute("id", "schedule");
+}
+
+function renderDone() {
+  if (!plan) return;
+  const first = plan.installments[0];
+  $("result").replaceChildren(el("section", { class: "notice ok", id: "confirmed" },
+    el("strong", {}, t("co.done")),
+    el("p", {}, t("co.done_detail", { periods: plan.periods, first: yuan(first.amount_fen), date: day(first.due_date) })),
+    el("a", { class: "button", href: "/app/history" }, t("co.see_plans"))));
+  show($("result"));
+}
+
+async function loadQuote() {
+  const offer = checkout.offers[Number($("offer").value)];
+  quote = await api("GET", `/v1/me/credit/checkouts/${checkoutId}/quote?product_id=${encodeURIComponent(offer.product_id)}&periods=${offer.periods}`, { token });
+  renderQuote();
+}
+
+async function confirm() {
+  hide($("error"));
+  const offer = checkout.offers[Number($("offer").value)];
+  $("confirm").disabled = true;
+  hide($("offers-card"));
+  show($("capture-card"));
+  try {
+    const sessionId = await liveCheck($("capture"), token, "installment");
+    $("capture").replaceChildren(el("p", { class: "muted" }, t("co.confirming")));
+    plan = await api("POST", `/v1/me/credit/checkouts/${checkoutId}/confirm`, { token,
+      body: { product_id: offer.product_id, periods: offer.periods, liveness_session_id: sessionId } });
+    hide($("capture-card"));
+    renderDone();
+  } catch (e) {
+    hide($("capture-card"));
+    show($("offers-card"));
+    showError($("error"), e);
+  } finally {
+    $("confirm").disabled = false;
+  }
+}
+
+async function load() {
+  if (!checkoutId) {
+    $("order").replaceChildren(el("p", { class: "empty" }, t("co.no_order")));
+    return;
+  }
+  checkout = await api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token });
+  renderOrder();
+  if (checkout.status === "open" && checkout.offers.length) {
+    show($("offers-card"));
+    await loadQuote();
+  } else {
+    $("result").replaceChildren(el("p", { class: "notice" }, t(checkout.plan_id ? "co.already" : "co.expired")));
+    show($("result"));
+  }
+}
+
+header("/app/history", () => { renderOrder(); renderQuote(); renderDone(); });
+if (token) {
+  $("offer").addEventListener("change", () => loadQuote().catch((e) => showError($("error"), e)));
+  $("confirm").addEventListener("click", confirm);
+  load().catch((e) => showError($("error"), e));
+}

@@ -1,0 +1,97 @@
+// Everything the person has with us in one place: installment plans and loans with their next
+// payments, face-pay payments, and every real-name authentication and consent change.
+import { addStrings, api, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
+import { header, userToken } from "./common.js";
+
+addStrings({
+  "hi.title": { zh: "账单与记录", en: "Plans and history" },
+  "hi.plans": { zh: "分期与借款", en: "Installment plans and loans" },
+  "hi.next": { zh: "近期还款", en: "Next payments" },
+  "hi.payments": { zh: "刷脸支付记录", en: "Face-pay payments" },
+  "hi.auth": { zh: "实名认证记录", en: "Real-name authentications" },
+  "hi.consent": { zh: "授权与刷脸支付开关记录", en: "Consent and face-pay switch history" },
+  "hi.col.kind": { zh: "类型", en: "Type" },
+  "hi.col.principal": { zh: "本金", en: "Principal" },
+  "hi.col.periods": { zh: "期数", en: "Months" },
+  "hi.col.apr": { zh: "年化利率", en: "APR" },
+  "hi.col.status": { zh: "状态", en: "Status" },
+  "hi.col.outstanding": { zh: "剩余本金", en: "Outstanding" },
+  "hi.col.due": { zh: "到期日", en: "Due" },
+  "hi.col.amount": { zh: "金额", en: "Amount" },
+  "hi.col.merchant": { zh: "商户", en: "Shop" },
+  "hi.col.when": { zh: "时间", en: "When" },
+  "hi.col.method": { zh: "方式", en: "Method" },
+  "hi.col.outcome": { zh: "结果", en: "Outcome" },
+  "hi.col.purpose": { zh: "用途", en: "Purpose" },
+  "hi.col.action": { zh: "操作", en: "Action" },
+  "hi.col.plan": { zh: "计划", en: "Plan" },
+  "kind.installment": { zh: "分期", en: "Installment" },
+  "kind.loan": { zh: "借款", en: "Loan" },
+  "method.face": { zh: "人脸", en: "Face" },
+  "method.bank_card": { zh: "银行卡", en: "Bank card" },
+  "outcome.passed": { zh: "通过", en: "Passed" },
+  "outcome.failed": { zh: "未通过", en: "Failed" },
+  "action.grant": { zh: "同意", en: "Given" },
+  "action.withdraw": { zh: "撤回", en: "Withdrawn" },
+  "purpose.kyc_face_verification": { zh: "人脸实名认证", en: "Face real-name verification" },
+  "purpose.face_pay": { zh: "刷脸支付", en: "Face pay" },
+  "purpose.credit_face_verification": { zh: "分期与借款人脸确认", en: "Face confirmation for credit" },
+  "st.active": { zh: "还款中", en: "Repaying" },
+  "st.paid_off": { zh: "已结清", en: "Paid off" },
+  "st.overdue": { zh: "已逾期", en: "Overdue" },
+  "st.due": { zh: "待还", en: "Due" },
+  "st.upcoming": { zh: "未到期", en: "Upcoming" },
+  "st.paid": { zh: "已支付", en: "Paid" },
+  "st.declined": { zh: "未完成", en: "Not completed" },
+  "st.refunded": { zh: "已退款", en: "Refunded" },
+  "st.settled_early": { zh: "已提前结清", en: "Settled early" },
+});
+
+const token = userToken(document.getElementById("main"));
+let data = null;
+
+const money = (fen) => "¥" + yuan(fen);
+const status = (s) => el("span", { class: `status ${s}` }, t(`st.${s}`));
+
+function render() {
+  if (!data) return;
+  const { credit, wallet, realName, consents } = data;
+  const next = credit.plans.filter((p) => p.next_payment).map((p) => ({ plan: p, ...p.next_payment }))
+    .sort((a, b) => a.due_date.localeCompare(b.due_date));
+  const section = (id, titleKey, body) => el("section", { class: "card", id }, el("h2", {}, t(titleKey)),
+    el("div", { class: "table-wrap" }, body));
+  document.getElementById("content").replaceChildren(
+    section("next-payments", "hi.next", table([
+      ["hi.col.due", (r) => shortDay(r.due_date)], ["hi.col.plan", (r) => t(`kind.${r.plan.kind}`)],
+      ["hi.col.amount", (r) => money(r.amount_fen)], ["hi.col.status", (r) => status(r.status)],
+    ], next)),
+    section("plans", "hi.plans", table([
+      ["hi.col.kind", (p) => t(`kind.${p.kind}`)], ["hi.col.principal", (p) => money(p.principal_fen)],
+      ["hi.col.periods", (p) => p.periods], ["hi.col.apr", (p) => percent(p.apr)],
+      ["hi.col.outstanding", (p) => money(p.outstanding_principal_fen)], ["hi.col.status", (p) => status(p.status)],
+    ], credit.plans)),
+    section("payments", "hi.payments", table([
+      ["hi.col.when", (p) => when(p.decided_at)], ["hi.col.merchant", (p) => p.merchant_name],
+      ["hi.col.amount", (p) => money(p.amount_fen)], ["hi.col.status", (p) => status(p.status)],
+    ], wallet.payments)),
+    section("authentications", "hi.auth", table([
+      ["hi.col.when", (r) => when(r.created_at)], ["hi.col.method", (r) => t(`method.${r.method}`)],
+      ["hi.col.outcome", (r) => el("span", { class: `status ${r.outcome}` }, t(`outcome.${r.outcome}`))],
+    ], realName)),
+    section("consent-history", "hi.consent", table([
+      ["hi.col.when", (c) => when(c.at)], ["hi.col.purpose", (c) => t(`purpose.${c.purpose}`)],
+      ["hi.col.action", (c) => t(`action.${c.action}`)],
+    ], [...consents.history].reverse())),
+  );
+}
+
+async function load() {
+  const get = (path) => api("GET", path, { token });
+  const [credit, wallet, realName, consents] = await Promise.all(
+    [get("/v1/me/credit"), get("/v1/me/wallet"), get("/v1/me/real-name"), get("/v1/me/consents")]);
+  data = { credit, wallet, realName, consents };
+  render();
+}
+
+header("/app/history", render);
+if (token) load().catch((e) => showError(document.getElementById("error"), e));

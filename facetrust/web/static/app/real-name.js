@@ -1,0 +1,149 @@
+// Real-name authentication: the person chooses face or bank card (shown as equals). The face path
+// takes the consent for it, a live capture, and the authority's comparison; a failure offers the
+// other method.
+import { addStrings, api, day, el, hide, lang, show, showError, t } from "../ft.js";
+import { validIdNumber } from "../idnumber.js";
+import { header, liveCheck, userToken } from "./common.js";
+
+addStrings({
+  "rn.title": { zh: "实名认证", en: "Real-name verification" },
+  "rn.choose": { zh: "请选择一种认证方式，两种方式效力相同：", en: "Choose how to verify; both count the same:" },
+  "rn.face": { zh: "人脸认证", en: "Face" },
+  "rn.face_explain": { zh: "本人面对摄像头完成动作，与身份证照片比对。", en: "Do a short check in front of the camera; we compare you with your ID photo." },
+  "rn.card": { zh: "银行卡认证", en: "Bank card" },
+  "rn.card_explain": { zh: "填写本人银行卡和银行预留手机号，由银行核对。", en: "Enter your bank card and the mobile the bank holds; the bank checks them." },
+  "rn.name": { zh: "姓名", en: "Name" },
+  "rn.id_number": { zh: "身份证号码", en: "ID number" },
+  "rn.id_invalid": { zh: "身份证号码不正确，请检查最后一位校验码。", en: "This ID number is not valid; check the last character." },
+  "rn.card_number": { zh: "银行卡号", en: "Card number" },
+  "rn.mobile": { zh: "银行预留手机号", en: "Mobile number held by the bank" },
+  "rn.notice": { zh: "人脸信息使用说明", en: "How we use your face" },
+  "rn.agree_start": { zh: "同意并开始人脸检测", en: "Agree and start the face check" },
+  "rn.start": { zh: "开始人脸检测", en: "Start the face check" },
+  "rn.verify_card": { zh: "提交银行卡认证", en: "Verify with the bank card" },
+  "rn.use_card": { zh: "改用银行卡认证", en: "Use a bank card instead" },
+  "rn.use_face": { zh: "改用人脸认证", en: "Use face verification instead" },
+  "rn.comparing": { zh: "正在与身份证照片比对…", en: "Comparing with your ID photo…" },
+  "rn.passed": { zh: "实名认证已完成", en: "Your real name is verified" },
+  "rn.passed_detail": { zh: "认证方式：{method}；时间：{date}。认证记录按反洗钱规定保存。",
+    en: "Method: {method}; on {date}. The record is kept as anti-money-laundering rules require." },
+  "rn.source": { zh: "核验来源：{source}", en: "Checked by: {source}" },
+  "rn.next_face_pay": { zh: "开通刷脸支付", en: "Switch on face pay" },
+  "rn.home": { zh: "回到首页", en: "Back home" },
+  "method.face": { zh: "人脸", en: "face" },
+  "method.bank_card": { zh: "银行卡", en: "bank card" },
+});
+
+const PURPOSE = "kyc_face_verification";
+const $ = (id) => document.getElementById(id);
+const token = userToken($("main"));
+let method = null;
+let notices = [];
+let consentGiven = false;
+let verified = null;
+
+function renderDone() {
+  if (!verified) return;
+  $("done").replaceChildren(el("section", { class: "notice ok", id: "verified" },
+    el("strong", {}, t("rn.passed")),
+    el("p", {}, t("rn.passed_detail", { method: t(`method.${verified.method}`), date: day(verified.created_at) })),
+    el("p", { class: "small muted" }, t("rn.source", { source: verified.source })),
+    el("div", { class: "row" },
+      el("a", { class: "button", href: "/app/consents" }, t("rn.next_face_pay")),
+      el("a", { class: "button secondary", href: "/app/" }, t("rn.home")))));
+  show($("done"));
+}
+
+function renderForm() {
+  if (!method) return;
+  const face = method === "face";
+  $("form-title").textContent = t(face ? "rn.face" : "rn.card");
+  $("card-fields").hidden = face;
+  $("notice").hidden = !face;
+  const notice = notices.find((n) => n.purpose === PURPOSE);
+  if (notice) $("notice-text").textContent = notice[lang];
+  $("submit").textContent = t(face ? (consentGiven ? "rn.start" : "rn.agree_start") : "rn.verify_card");
+  $("switch-method").textContent = t(face ? "rn.use_card" : "rn.use_face");
+}
+
+function choose(which) {
+  method = which;
+  hide($("error"));
+  hide($("choose"));
+  show($("form"));
+  renderForm();
+  $("name").focus();
+}
+
+function checkIdNumber() {
+  const value = $("id-number").value.trim().toUpperCase();
+  const bad = value.length === 18 && !validIdNumber(value);
+  $("id-hint").hidden = !bad;
+  $("id-hint").textContent = bad ? t("rn.id_invalid") : "";
+  return value;
+}
+
+async function submitFace(name, idNumber) {
+  if (!consentGiven) {
+    const notice = notices.find((n) => n.purpose === PURPOSE);
+    await api("POST", `/v1/me/consents/${PURPOSE}`, { token, body: { notice_version: notice.version } });
+    consentGiven = true;
+  }
+  hide($("form"));
+  show($("capture-card"));
+  try {
+    const sessionId = await liveCheck($("capture"), token, "real_name");
+    $("capture").replaceChildren(el("p", { class: "muted" }, t("rn.comparing")));
+    return await api("POST", "/v1/me/real-name/face", { token, body: { name, id_number: idNumber, liveness_session_id: sessionId } });
+  } finally {
+    hide($("capture-card"));
+  }
+}
+
+async function submit() {
+  hide($("error"));
+  const name = $("name").value.trim();
+  const idNumber = checkIdNumber();
+  if (!validIdNumber(idNumber)) {
+    showError($("error"), { code: "id_number_invalid" });
+    return;
+  }
+  $("submit").disabled = true;
+  try {
+    verified = method === "face"
+      ? await submitFace(name, idNumber)
+      : await api("POST", "/v1/me/real-name/bank-card", { token, body: {
+        name, id_number: idNumber, card_number: $("card-number").value.replace(/\s/g, ""), mobile: $("mobile").value.trim() } });
+    hide($("form"));
+    renderDone();
+  } catch (e) {
+    show($("form"));
+    renderForm();
+    showError($("error"), e);
+    // A failed face check can always be replaced by the bank card, and the other way round.
+    $("error").append(el("button", { class: "secondary", type: "button", id: "other-method",
+      onclick: () => choose(method === "face" ? "bank_card" : "face") }, t(method === "face" ? "rn.use_card" : "rn.use_face")));
+  } finally {
+    $("submit").disabled = false;
+  }
+}
+
+async function load() {
+  const [records, noticeList, consents] = await Promise.all([
+    api("GET", "/v1/me/real-name", { token }), api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token })]);
+  notices = noticeList;
+  consentGiven = Boolean(consents.granted[PURPOSE]);
+  verified = records.find((r) => r.outcome === "passed") || null;
+  if (verified) renderDone();
+  else show($("choose"));
+}
+
+header("/app/real-name", () => { renderForm(); renderDone(); });
+if (token) {
+  $("choose-face").addEventListener("click", () => choose("face"));
+  $("choose-card").addEventListener("click", () => choose("bank_card"));
+  $("switch-method").addEventListener("click", () => choose(method === "face" ? "bank_card" : "face"));
+  $("submit").addEventListener("click", submit);
+  $("id-number").addEventListener("input", checkIdNumber);
+  load().catch((e) => showError($("error"), e));
+}

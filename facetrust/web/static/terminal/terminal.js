@@ -1,0 +1,382 @@
+// The vending machine's screen: a merchant's terminal. It takes an amount, asks the platform for a
+// face payment with requests signed by its own secret (HMAC-SHA256, exactly as
+// facetrust/security/signing.py checks them), and hands the payer over to the platform's capture
+// page by navigating there. When the capture page sends the machine back (#intent=<id>), it reads
+// the payment's status with its own signed request.
+//
+// What this page must never touch: the camera (its Permissions-Policy forbids it anyway), frames,
+// or who the payer is. The only payer data it ever receives is the masked name ("李*").
+import { addStrings, api, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
+import { ERRORS } from "../errors.js";
+
+const STORE_KEY = "facetrust.terminal"; // {id, secret}, as the admin API issued them
+const MAX_WHOLE_DIGITS = 6; // up to ¥999,999.99: the API's own ceiling is ¥1,000,000
+const FINAL = new Set(["paid", "declined", "expired"]);
+const POLL_MS = 2000;
+
+// A few quick picks, like a vending machine's shelf; the keypad takes any other amount.
+const PRODUCTS = [
+  { zh: "矿泉水", en: "Water", fen: 200 },
+  { zh: "可乐", en: "Cola", fen: 350 },
+  { zh: "咖啡", en: "Coffee", fen: 1200 },
+  { zh: "三明治", en: "Sandwich", fen: 1880 },
+];
+
+addStrings({
+  "term.brand": { zh: "自助售货机", en: "Vending machine" },
+  "term.settings": { zh: "设置", en: "Settings" },
+  "term.setup_title": { zh: "设置售货机", en: "Set up this machine" },
+  "term.setup_help": { zh: "请输入平台管理员为本机签发的终端编号和密钥。密钥只保存在本机。",
+    en: "Enter the terminal id and secret the platform's admin issued for this machine. The secret stays on this machine." },
+  "term.terminal_id": { zh: "终端编号", en: "Terminal id" },
+  "term.terminal_secret": { zh: "终端密钥", en: "Terminal secret" },
+  "term.setup_save": { zh: "保存并检查", en: "Save and check" },
+  "term.setup_checking": { zh: "正在检查…", en: "Checking…" },
+  "term.reset": { zh: "清除本机设置", en: "Reset this machine" },
+  "term.reset_confirm": { zh: "清除终端编号和密钥？清除后需要重新输入才能收款。",
+    en: "Remove the terminal id and secret? The machine cannot take payments until they are entered again." },
+  "term.amount_label": { zh: "应付金额", en: "Amount to pay" },
+  "term.pay": { zh: "刷脸支付", en: "Pay with face" },
+  "term.starting": { zh: "正在发起付款…", en: "Starting the payment…" },
+  "term.key_back": { zh: "删除", en: "Delete" },
+  "term.key_point": { zh: "小数点", en: "Decimal point" },
+  "term.clear": { zh: "清空", en: "Clear" },
+  "term.checking": { zh: "正在查询付款结果…", en: "Checking the payment…" },
+  "term.waiting_payer": { zh: "等待付款人在付款页面完成付款…", en: "Waiting for the payer to finish on the payment page…" },
+  "term.continue": { zh: "继续付款", en: "Continue the payment" },
+  "term.new_sale": { zh: "新的交易", en: "New sale" },
+  "term.paid": { zh: "支付成功", en: "Paid" },
+  "term.not_completed": { zh: "付款未完成", en: "Payment not completed" },
+  "term.not_completed_help": { zh: "没有扣款。付款人可以在付款页面看到原因。",
+    en: "Nothing was charged. The payer was shown why on the payment page." },
+  "term.payer": { zh: "付款人", en: "Payer" },
+  "term.transaction": { zh: "交易号", en: "Transaction" },
+  "term.order": { zh: "订单号", en: "Order" },
+});
+
+// Codes only a terminal meets (errors.js is shared; it may gain them later and then wins).
+const TERMINAL_ERRORS = {
+  signature_missing: ["本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
+    "请打开“设置”，重新输入平台签发的终端编号和密钥。", "Open Settings and enter the terminal id and secret the platform issued again."],
+  signature_stale: ["本机的时钟不准确。", "The machine's clock is wrong.",
+    "请把本机时间校准后重试。", "Set the machine's clock to the right time, then try again."],
+  nonce_reused: ["请求被当作重复请求拒绝。", "The request was refused as a repeat.", "请重试。", "Try again."],
+  order_already_open: ["这笔订单已经发起过付款。", "This order already has a payment.",
+    "请开始新的交易。", "Start a new sale."],
+  merchant_not_active: ["该商户目前不能收款。", "This merchant cannot take payments now.",
+    "请联系平台。", "Contact the platform."],
+  invalid_request: ["请求没有被接受。", "The request was not accepted.",
+    "请检查金额后重试。", "Check the amount and try again."],
+  insecure_context: ["本页面无法签名请求：需要 HTTPS。", "This page cannot sign requests: it needs HTTPS.",
+    "请通过 HTTPS（或在本机 localhost）打开售货机页面。", "Open the machine's page over HTTPS (or on localhost)."],
+  bad_capture_url: ["平台返回的付款链接无效。", "The platform's payment link was not valid.",
+    "请重试；如果仍然失败，请联系平台。", "Try again; if it keeps failing, contact the platform."],
+};
+TERMINAL_ERRORS.signature_invalid = TERMINAL_ERRORS.signature_missing;
+TERMINAL_ERRORS.terminal_unknown = TERMINAL_ERRORS.signature_missing;
+TERMINAL_ERRORS.idempotency_key_reused = TERMINAL_ERRORS.order_already_open;
+for (const [code, [whatZh, whatEn, todoZh, todoEn]] of Object.entries(TERMINAL_ERRORS)) {
+  ERRORS[code] ??= { what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } };
+}
+
+const $ = (id) => document.getElementById(id);
+const SCREENS = ["setup", "sale", "waiting", "result"];
+
+let config = loadConfig();
+let entry = ""; // what was typed, e.g. "12.5"
+let sale = null; // {fen, key, order}: one purchase, kept across retries so a retry cannot pay twice
+let busy = false; // a payment request is in flight, or the page is handing over
+let following = 0; // which intent poll is current; a new sale stops the old one
+let lastResult = null; // the intent on the result screen, re-drawn on a language switch
+
+// --- signing ------------------------------------------------------------------------------------
+
+const encoder = new TextEncoder();
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+// The four headers of signing.headers(): HMAC-SHA256 (key = the secret's UTF-8 bytes) over
+// "METHOD\nPATH\nTIMESTAMP\nNONCE\nsha256hex(body)", hex. Every request gets a fresh nonce.
+async function signedHeaders(method, path, body) {
+  if (!globalThis.crypto || !crypto.subtle) throw Object.assign(new Error("no WebCrypto"), { code: "insecure_context" });
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const nonce = hex(crypto.getRandomValues(new Uint8Array(16)));
+  const bodyHash = hex(await crypto.subtle.digest("SHA-256", encoder.encode(body)));
+  const key = await crypto.subtle.importKey("raw", encoder.encode(config.secret), { name: "HMAC", hash: "SHA-256" },
+    false, ["sign"]);
+  const canonical = [method.toUpperCase(), path, timestamp, nonce, bodyHash].join("\n");
+  const signature = hex(await crypto.subtle.sign("HMAC", key, encoder.encode(canonical)));
+  return { "X-Terminal-Id": config.id, "X-Timestamp": timestamp, "X-Nonce": nonce, "X-Signature": signature };
+}
+
+// A signed call. The body is serialised once, so the bytes sent are the bytes signed.
+async function terminalApi(method, path, payload) {
+  const body = payload === undefined ? "" : JSON.stringify(payload);
+  const headers = await signedHeaders(method, path, body);
+  return api(method, path, { headers, rawBody: payload === undefined ? undefined : body });
+}
+
+function randomId(prefix) {
+  return `${prefix}-${Date.now().toString(36)}-${hex(crypto.getRandomValues(new Uint8Array(6)))}`;
+}
+
+// --- screens ------------------------------------------------------------------------------------
+
+function showScreen(name) {
+  for (const screen of SCREENS) $(screen).hidden = screen !== name;
+  $("settings").hidden = !config || name === "setup";
+}
+
+function intentFromFragment() {
+  return new URLSearchParams(location.hash.slice(1)).get("intent");
+}
+
+function loadConfig() {
+  try {
+    const stored = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
+    return stored && stored.id && stored.secret ? stored : null;
+  } catch {
+    return null;
+  }
+}
+
+// --- setup --------------------------------------------------------------------------------------
+
+function showSetup() {
+  $("terminal-id").value = config ? config.id : "";
+  $("terminal-secret").value = "";
+  hide($("setup-error"));
+  $("setup-configured").hidden = !config;
+  showScreen("setup");
+}
+
+// Save only credentials the service accepts: a signed read of an intent that cannot exist is
+// refused with 401 if the id or secret is wrong, and answers 404 intent_not_found if they are right.
+async function saveSetup(event) {
+  event.preventDefault();
+  const candidate = { id: $("terminal-id").value.trim(), secret: $("terminal-secret").value.trim() };
+  if (!candidate.id || !candidate.secret) return;
+  const button = $("setup-save");
+  button.disabled = true;
+  button.textContent = t("term.setup_checking");
+  const previous = config;
+  config = candidate;
+  let problem = null;
+  try {
+    await terminalApi("GET", "/v1/terminal/payment-intents/credentials-check");
+    problem = new Error("an intent answered to an id no intent has"); // cannot happen: shown as unknown
+  } catch (err) {
+    if (err.code !== "intent_not_found") problem = err;
+  }
+  button.disabled = false;
+  button.textContent = t("term.setup_save");
+  if (problem) {
+    config = previous;
+    showError($("setup-error"), problem);
+    return;
+  }
+  localStorage.setItem(STORE_KEY, JSON.stringify(config));
+  start();
+}
+
+function resetMachine() {
+  if (!confirm(t("term.reset_confirm"))) return;
+  localStorage.removeItem(STORE_KEY);
+  config = null;
+  showSetup();
+}
+
+// --- selling ------------------------------------------------------------------------------------
+
+function entryFen() {
+  const [whole = "", part = ""] = entry.split(".");
+  return Number(whole || "0") * 100 + Number((part + "00").slice(0, 2));
+}
+
+function press(key) {
+  if (busy) return;
+  if (key === "back") entry = entry.slice(0, -1);
+  else if (key === "clear") entry = "";
+  else if (key === ".") {
+    if (!entry.includes(".")) entry = (entry || "0") + ".";
+  } else {
+    const [whole, part] = entry.split(".");
+    if (part !== undefined) {
+      if (part.length < 2) entry += key;
+    } else if (whole === "0") {
+      entry = key;
+    } else if (whole.length < MAX_WHOLE_DIGITS) {
+      entry += key;
+    }
+  }
+  hide($("sale-error"));
+  renderAmount();
+}
+
+function renderAmount() {
+  const fen = entryFen();
+  $("amount").textContent = t("common.yuan", { amount: yuan(fen) });
+  $("pay").disabled = busy || fen <= 0;
+  $("pay").textContent = busy ? t("term.starting") : t("term.pay");
+}
+
+function buildKeypad() {
+  const keys = ["1", "2", "3", "4", "5", "6", "7", "8", "9", ".", "0", "back"];
+  $("keypad").replaceChildren(...keys.map((key) => el("button", {
+    type: "button", dataset: { key },
+    "aria-label": key === "back" ? t("term.key_back") : key === "." ? t("term.key_point") : key,
+    onclick: () => press(key),
+  }, key === "back" ? "⌫" : key)), el("button", {
+    type: "button", class: "wide", dataset: { key: "clear" }, onclick: () => press("clear"),
+  }, t("term.clear")));
+}
+
+function buildProducts() {
+  $("products").replaceChildren(...PRODUCTS.map((product) => el("button", {
+    type: "button", class: "product", dataset: { fen: product.fen },
+    onclick: () => { if (!busy) { entry = (product.fen / 100).toFixed(2); hide($("sale-error")); renderAmount(); } },
+  }, el("span", {}, product[lang] ?? product.en),
+  el("strong", {}, t("common.yuan", { amount: yuan(product.fen) })))));
+}
+
+function newSale() {
+  following += 1; // stop polling an earlier intent
+  entry = "";
+  sale = null;
+  busy = false;
+  lastResult = null;
+  history.replaceState(null, "", location.pathname);
+  hide($("sale-error"));
+  renderAmount();
+  showScreen("sale");
+}
+
+// One tap, one intent: the button is disabled before anything else happens, and the purchase keeps
+// its idempotency key, so even a retry after a lost answer gets the same intent back.
+async function pay() {
+  const fen = entryFen();
+  if (busy || fen <= 0) return;
+  busy = true;
+  renderAmount();
+  hide($("sale-error"));
+  if (!sale || sale.fen !== fen) sale = { fen, key: randomId("key"), order: randomId("vm") };
+  try {
+    const intent = await terminalApi("POST", "/v1/terminal/payment-intents", {
+      amount_fen: sale.fen, currency: "CNY", merchant_order_id: sale.order, idempotency_key: sale.key,
+    });
+    handOver(intent);
+  } catch (err) {
+    busy = false;
+    renderAmount();
+    showError($("sale-error"), err);
+  }
+}
+
+// Open the platform's capture page on this screen, telling it where to come back to. The back
+// address carries only the intent id, which the terminal already knows; the capture page adds
+// nothing to it, so the result comes from the terminal's own signed read, not from the page.
+function handOver(intent) {
+  if (!FINAL.has(intent.status) && !(intent.capture_url || "").startsWith("/pay/capture#")) {
+    throw Object.assign(new Error("bad capture_url"), { code: "bad_capture_url" });
+  }
+  if (FINAL.has(intent.status)) return follow(intent.intent_id); // a retry of a purchase already decided
+  const back = `/terminal/#intent=${encodeURIComponent(intent.intent_id)}`;
+  location.replace(`${intent.capture_url}&back=${encodeURIComponent(back)}`);
+}
+
+// --- after the hand-over ------------------------------------------------------------------------
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Read the intent until it is decided. Open means the payer came back without finishing (or is
+// still at it on another screen): offer to continue, and keep reading until it is paid, declined
+// or expired (the service expires it on read once its time is up).
+async function follow(intentId) {
+  const mine = ++following;
+  showScreen("waiting");
+  $("waiting-text").textContent = t("term.checking");
+  hide($("waiting-error"));
+  hide($("waiting-continue"));
+  hide($("waiting-retry"));
+  for (;;) {
+    let intent;
+    try {
+      intent = await terminalApi("GET", `/v1/terminal/payment-intents/${encodeURIComponent(intentId)}`);
+    } catch (err) {
+      if (mine !== following) return;
+      showError($("waiting-error"), err);
+      $("waiting-retry").onclick = () => follow(intentId);
+      show($("waiting-retry"));
+      return;
+    }
+    if (mine !== following) return;
+    if (FINAL.has(intent.status)) return showResult(intent);
+    $("waiting-text").textContent = t("term.waiting_payer");
+    hide($("waiting-error"));
+    if (intent.capture_url) {
+      $("waiting-continue").onclick = () => { following += 1; handOver(intent); };
+      show($("waiting-continue"));
+    }
+    await sleep(POLL_MS);
+    if (mine !== following) return;
+  }
+}
+
+function fact(labelKey, value) {
+  return [el("dt", {}, t(labelKey)), el("dd", {}, value)];
+}
+
+// Paid: the amount, the masked payer name and the transaction id. Otherwise only "not completed":
+// why it failed is the payer's business, shown on the payer's page.
+function showResult(intent) {
+  lastResult = intent;
+  const paid = intent.status === "paid";
+  const body = $("result-body");
+  body.dataset.status = intent.status;
+  body.replaceChildren(
+    el("div", { class: paid ? "mark ok" : "mark bad", "aria-hidden": "true" }, paid ? "✓" : "✕"),
+    el("h1", { id: "result-title" }, t(paid ? "term.paid" : "term.not_completed")),
+    el("p", { class: "amount" }, t("common.yuan", { amount: yuan(intent.amount_fen) })),
+    paid ? el("dl", { class: "facts" },
+      fact("term.payer", intent.payer_name_masked || "-"),
+      fact("term.transaction", intent.transaction_id),
+      fact("term.order", intent.merchant_order_id))
+      : el("p", { class: "muted" }, t("term.not_completed_help")),
+  );
+  showScreen("result");
+}
+
+// --- start --------------------------------------------------------------------------------------
+
+function start() {
+  const intentId = intentFromFragment();
+  if (!config) return showSetup();
+  if (intentId) return follow(intentId);
+  newSale();
+}
+
+function rerender() {
+  buildKeypad();
+  buildProducts();
+  renderAmount();
+  if (!$("result").hidden && lastResult) showResult(lastResult);
+}
+
+document.addEventListener("keydown", (event) => {
+  if ($("sale").hidden || event.target.tagName === "INPUT") return;
+  if (/^[0-9.]$/.test(event.key)) press(event.key);
+  else if (event.key === "Backspace") press("back");
+  else if (event.key === "Escape") press("clear");
+  else if (event.key === "Enter") pay();
+});
+$("setup-form").addEventListener("submit", saveSetup);
+$("setup-cancel").addEventListener("click", start);
+$("setup-reset").addEventListener("click", resetMachine);
+$("settings").addEventListener("click", () => { if (!busy) showSetup(); });
+$("pay").addEventListener("click", pay);
+$("waiting-new").addEventListener("click", newSale);
+$("result-new").addEventListener("click", newSale);
+
+translate();
+languageSwitch(rerender);
+rerender();
+start();

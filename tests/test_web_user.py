@@ -1,0 +1,131 @@
+"""The user app in a real browser: a new user proves their real name with the camera, switches face
+pay on, buys on installments confirmed by their face; and the pages' failures say what to do.
+
+Headless Debian Chromium; its fake camera plays segments of a real person's clip (Li, d9.mp4), each
+segment used once, so every capture is new frames through the real liveness, matching and credit
+code. The challenge is fixed to the action the segment shows (a blink), as the API tests do.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from facepay import LI, ZHANG, consent
+from webworld import PHONE, chromium, fix_challenge, new_page, require_browser, screenshot, web_world
+
+CNY = 100
+
+# Segments of Li's clip (30 fps, played at half speed): each shows at least one blink.
+REAL_NAME = (0, 80)  # blinks at 10-18 and 36-47
+ENROL = (130, 210)  # 141-144, 193-196
+INSTALLMENT = (280, 360)  # 292-298, 305-312
+
+
+@pytest.fixture()
+def world(tmp_path, database_url, shared_data):
+    require_browser()
+    with web_world(tmp_path, database_url, shared_data, [LI, ZHANG]) as w:
+        yield w
+
+
+def sign_in(page, token: str, path: str = "/app/") -> None:
+    """The platform's app opens the page with the token in the fragment (never sent to a server)."""
+    page.goto(f"{path}#token={token}")
+
+
+def test_new_user_real_name_face_pay_and_installment(world):
+    token = world.new_user(LI, fund_fen=500 * CNY)
+    with chromium(world.camera.path) as browser:
+        page = new_page(browser, world.base_url, viewport=PHONE, lang="zh")
+        sign_in(page, token)
+        page.get_by_text("未认证").wait_for()
+        assert "#token" not in page.url  # the token left the address bar at once
+        screenshot(page, "app-home-new-user")
+
+        # Real-name authentication: both methods offered as equals, the face one chosen.
+        page.goto("/app/real-name")
+        page.locator("#choose-face").wait_for()
+        choices = page.locator(".choice")
+        assert choices.count() == 2
+        boxes = [choices.nth(i).bounding_box() for i in range(2)]
+        assert abs(boxes[0]["width"] - boxes[1]["width"]) < 2 and abs(boxes[0]["height"] - boxes[1]["height"]) < 2
+        screenshot(page, "app-real-name-choose")
+        page.locator("#choose-face").click()
+        page.fill("#name", LI.name)
+        page.fill("#id-number", LI.id_number)
+        assert "公安机关" in page.locator("#notice-text").inner_text()  # the kyc notice, in Chinese
+        screenshot(page, "app-real-name-face-form")
+        world.camera.show(LI.clip, *REAL_NAME)
+        fix_challenge(page, world.app, ["blink"])
+        page.locator("#submit").click()
+        page.locator(".camera .prompt", has_text="请眨眨眼").wait_for()
+        screenshot(page, "app-capture-challenge")
+        page.locator("#verified").wait_for(timeout=60_000)
+        screenshot(page, "app-real-name-done")
+        records = world.client.get("/v1/me/real-name", headers=bearer(token)).json()
+        assert [(r["method"], r["outcome"]) for r in records] == [("face", "passed")]
+
+        # Face pay: off by default, its own notice, switched on with a live check.
+        page.goto("/app/consents")
+        page.locator("#face-pay").wait_for()
+        assert page.locator("#face-pay-state").get_attribute("aria-checked") == "false"
+        cards = page.locator("section.card")
+        assert cards.count() == 3  # one card, one notice text per purpose
+        texts = [cards.nth(i).locator(".notice-text").inner_text() for i in range(3)]
+        assert len(set(texts)) == 3
+        screenshot(page, "app-consents-face-pay-off")
+        world.camera.show(LI.clip, *ENROL)
+        fix_challenge(page, world.app, ["blink"])
+        page.locator("#face-pay-on").click()
+        page.locator("#face-pay-revoke").wait_for(timeout=60_000)
+        assert page.locator("#face-pay-state").get_attribute("aria-checked") == "true"
+        screenshot(page, "app-consents-face-pay-on")
+        assert world.client.get("/v1/me/face-pay", headers=bearer(token)).json()["enabled"] is True
+
+        # Installments: the credit consent on its own card, then the shop's order.
+        page.locator("#purpose-credit_face_verification button").click()
+        page.locator("#purpose-credit_face_verification .status.ok").wait_for()
+        checkout_id = offer_checkout(world, LI, amount_fen=5_999 * CNY)
+        page.goto(f"/app/checkout#{checkout_id}")
+        page.locator("#schedule").wait_for()
+        rows = page.locator("#schedule tbody tr")
+        offers = world.client.get(f"/v1/me/credit/checkouts/{checkout_id}", headers=bearer(token)).json()["offers"]
+        assert rows.count() == offers[0]["periods"]
+        assert page.locator("#apr").inner_text() == f"{float(offers[0]['apr']) * 100:.2f}%"
+        screenshot(page, "app-checkout-schedule")
+        world.camera.show(LI.clip, *INSTALLMENT)
+        fix_challenge(page, world.app, ["blink"])
+        page.locator("#confirm").click()
+        page.locator("#confirmed").wait_for(timeout=60_000)
+        screenshot(page, "app-checkout-confirmed")
+        plans = world.client.get("/v1/me/credit/plans", headers=bearer(token)).json()
+        assert len(plans) == 1 and plans[0]["checkout_id"] == checkout_id and plans[0]["principal_fen"] == 5_999 * CNY
+
+        # The history page lists the plan, its next payment and the authentication.
+        page.goto("/app/history")
+        page.locator("#plans tbody tr").first.wait_for()
+        assert page.locator("#plans tbody tr").count() == 1
+        assert page.locator("#next-payments tbody tr").count() == 1
+        assert page.locator("#authentications tbody tr").count() == 1
+        screenshot(page, "app-history")
+        assert page.errors == []
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def offer_checkout(world, person, amount_fen: int) -> str:
+    """The shop's back end offers an order on installments after an operator granted a credit line."""
+    account_id = world.client.get("/v1/me", headers=bearer(world.token(person))).json()["account_id"]
+    r = world.client.put(f"/v1/operator/accounts/{account_id}/credit-line", headers=world.hs["risk_analyst"],
+                         json={"limit_fen": 20_000 * CNY, "reason": "test"})
+    assert r.status_code == 200, r.text
+    r = world.client.post("/v1/operator/merchants", json={"tenant_id": world.tenant_id, "name": "Mi Store", "fee_bps": 60},
+                          headers=world.hs["admin"])
+    assert r.status_code == 201, r.text
+    r = world.client.post(f"/v1/accounts/{person.user}/credit/checkouts", headers=world.hs["a"],
+                          json={"merchant_id": r.json()["merchant_id"], "merchant_order_id": "order-1",
+                                "amount_fen": amount_fen, "category": "phones", "description": "Xiaomi 15"})
+    assert r.status_code == 201, r.text
+    return r.json()["checkout_id"]
