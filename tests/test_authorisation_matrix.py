@@ -71,6 +71,14 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/operator/risk/cases/{case_id}/close"): {"risk_analyst", "admin"},
     ("GET", "/v1/operator/risk/cases/{case_id}/report"): OPERATORS,
     ("GET", "/v1/operator/risk/decisions/{decision_id}/replay"): OPERATORS,
+    ("GET", "/v1/operator/me"): OPERATORS,
+    ("GET", "/v1/operator/accounts"): OPERATORS,
+    ("GET", "/v1/operator/accounts/{account_id}"): OPERATORS,
+    ("POST", "/v1/operator/accounts/{account_id}/reveal"): {"compliance_officer", "admin"},
+    ("GET", "/v1/operator/dashboard"): OPERATORS,
+    ("GET", "/v1/operator/risk/cases/{case_id}/events"): OPERATORS,
+    ("GET", "/v1/operator/risk/decisions/{decision_id}"): OPERATORS,
+    ("GET", "/v1/operator/audit/verify"): {"compliance_officer", "admin"},
 }
 REFUSALS = ("unauthenticated", "forbidden", "signature_missing", "signature_invalid")
 

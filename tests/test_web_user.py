@@ -129,3 +129,79 @@ def offer_checkout(world, person, amount_fen: int) -> str:
                                 "amount_fen": amount_fen, "category": "phones", "description": "Xiaomi 15"})
     assert r.status_code == 201, r.text
     return r.json()["checkout_id"]
+
+
+def start_face_check(page, world, person, lang: str) -> None:
+    """Open real-name, choose face, fill in ``person``'s details and press the start button."""
+    page.goto("/app/real-name")
+    page.locator("#choose-face").click()
+    page.fill("#name", person.name)
+    page.fill("#id-number", person.id_number)
+    page.locator("#submit").click()
+
+
+def failure(page) -> tuple[str, str, str]:
+    box = page.locator("#error[data-code]")
+    box.wait_for(timeout=60_000)
+    return box.get_attribute("data-code"), box.locator(".what").inner_text(), box.locator(".todo").inner_text()
+
+
+def test_camera_denied_says_what_to_do_in_english(world):
+    token = world.new_user(LI)
+    world.camera.show(LI.clip, *REAL_NAME)  # a working camera; only the permission is refused
+    with chromium(world.camera.path, camera_allowed=False) as browser:
+        page = new_page(browser, world.base_url, lang="en", camera_allowed=False)
+        sign_in(page, token, "/app/real-name")
+        start_face_check(page, world, LI, "en")
+        code, what, todo = failure(page)
+        assert code == "camera_denied"
+        assert what == "The camera could not be used: access was denied."
+        assert "Allow this page to use the camera" in todo
+        screenshot(page, "app-error-camera-denied-en")
+        assert world.client.get("/v1/me/real-name", headers=bearer(token)).json() == []
+
+
+def test_no_face_liveness_failure_and_face_mismatch_explain_themselves(world, tmp_path):
+    token = world.new_user(LI)
+    with chromium(world.camera.path) as browser:
+        page = new_page(browser, world.base_url, lang="zh")
+        sign_in(page, token, "/app/real-name")
+
+        # The camera sees the room but no face (the top corner of Li's clip, blown up).
+        world.camera.show_crop(LI.clip, 0, 200, (0, 0, 96, 96))  # longer than any challenge
+        start_face_check(page, world, LI, "zh")
+        code, what, todo = failure(page)
+        assert code == "face_not_found" and what == "没有检测到人脸。" and "正对摄像头" in todo
+        screenshot(page, "app-error-no-face")
+
+        # A challenge the person did not do (the clip blinks; it was asked to turn left).
+        world.camera.show(LI.clip, *REAL_NAME)
+        fix_challenge(page, world.app, ["turn_left"])
+        page.locator("#submit").click()
+        code, what, _ = failure(page)
+        assert code == "action_not_performed" and what == "没有检测到要求的动作。"
+
+        # Someone else's live face for Li's name and ID number: a mismatch, and the bank card offered.
+        world.camera.show(ZHANG.clip, 0, 110)  # turns right at 5-27, blinks at 47-52
+        fix_challenge(page, world.app, ["turn_right", "blink"])
+        page.locator("#submit").click()
+        code, what, todo = failure(page)
+        assert code == "face_mismatch" and what == "人脸与账户本人不一致。"
+        assert page.locator("#other-method").inner_text() == "改用银行卡认证"
+        screenshot(page, "app-error-face-mismatch")
+        outcomes = [r["outcome"] for r in world.client.get("/v1/me/real-name", headers=bearer(token)).json()]
+        assert outcomes == ["failed"]  # the mismatch is recorded; the two failed captures never reached the authority
+        assert page.errors == []
+
+
+def test_network_error_loses_nothing(world):
+    token = world.new_user(LI)
+    with chromium(world.camera.path) as browser:
+        page = new_page(browser, world.base_url, lang="en")
+        sign_in(page, token, "/app/consents")
+        page.locator("#purpose-credit_face_verification button").wait_for()
+        page.route("**/v1/me/consents/credit_face_verification", lambda route: route.abort("internetdisconnected"))
+        page.locator("#purpose-credit_face_verification button").click()
+        code, what, todo = failure(page)
+        assert code == "network_error" and "network failed" in what and "Nothing was charged or saved" in todo
+        assert world.client.get("/v1/me/consents", headers=bearer(token)).json()["granted"]["credit_face_verification"] is False

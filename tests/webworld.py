@@ -18,6 +18,7 @@ from pathlib import Path
 
 import cv2
 import httpx
+import numpy as np
 import pytest
 
 from facetrust.liveness.models import LivenessSession
@@ -60,8 +61,24 @@ class Camera:
     def show(self, clip: str, start: int, stop: int, speed: float = 0.5) -> None:
         """Frames start..stop-1 of ``clip``, played at ``speed`` (half by default: the person moves at
         half speed, so the clips' few seconds of blinks last for more captures; no frame repeats)."""
+        frames, fps = self._read(clip, start, stop)
+        write_y4m(self.path, frames, fps * speed)
+
+    def show_crop(self, clip: str, start: int, stop: int, box: tuple[int, int, int, int]) -> None:
+        """A region (x, y, w, h) of the clip's frames blown up to full size: the room without the face,
+        with a real sensor's noise (a still wall in a compressed clip repeats pixels exactly; a camera
+        never does)."""
+        frames, fps = self._read(clip, start, stop)
+        x, y, w, h = box
+        size = (frames[0].shape[1], frames[0].shape[0])
+        rng = np.random.default_rng(0)
+        noisy = [np.clip(cv2.resize(f[y:y + h, x:x + w], size) + rng.normal(0, 3, (size[1], size[0], 3)), 0, 255)
+                 .astype(np.uint8) for f in frames]
+        write_y4m(self.path, noisy, fps / 2)
+
+    def _read(self, clip: str, start: int, stop: int) -> tuple[list, float]:
         capture = cv2.VideoCapture(str(self.shared_data / "face-clips" / clip))
-        fps = capture.get(cv2.CAP_PROP_FPS) * speed
+        fps = capture.get(cv2.CAP_PROP_FPS)
         frames, index = [], 0
         while index < stop:
             ok, frame = capture.read()
@@ -72,7 +89,7 @@ class Camera:
             index += 1
         capture.release()
         assert frames, f"no frames {start}..{stop} in {clip}"
-        write_y4m(self.path, frames, fps)
+        return frames, fps
 
 
 @contextmanager
