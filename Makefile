@@ -5,7 +5,7 @@ setup:
 	./scripts/setup.sh
 
 run: setup
-	.venv/bin/facetrust serve
+	FACETRUST_DEMO=$${FACETRUST_DEMO:-1} .venv/bin/facetrust serve   # with the demo platform, for trying the pages
 
 test:
 	./scripts/test.sh

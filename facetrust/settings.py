@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     migrate_on_start: bool = True
+    # The demo platform (facetrust/web/demo.py): mints demo accounts for trying the pages. Never in production.
+    demo: bool = False
     # Largest request body; a base64 selfie of max_image_bytes is about 4/3 of it.
     max_body_bytes: int = 16 * 1024 * 1024
     # Master keys for envelope encryption (created on first use, mode 0600).

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
 from facetrust.identity.models import Account
@@ -74,30 +73,33 @@ def intent_in_url(page) -> str:
 
 
 def record_terminal_traffic(page) -> list[dict]:
-    """Every request the page made while its document was the terminal's (/terminal/), with the
-    request body and the answer's headers and body, as the terminal's code could see them."""
+    """Every request of the terminal's document (/terminal/: the page itself and whatever its code
+    fetched), with the request body and the answer's headers and body, as the terminal could see
+    them. The answers pass through the test (route.fetch), so a body is kept even when the page
+    navigates away at once; the platform's capture page goes straight through, unrecorded."""
     traffic = []
 
-    def finished(request) -> None:
-        if not urlsplit(request.frame.url).path.startswith("/terminal/"):
+    def terminal_document(request) -> bool:
+        if request.is_navigation_request():
+            return urlsplit(request.url).path.startswith("/terminal/")
+        return urlsplit(request.frame.url).path.startswith("/terminal/")
+
+    def through(route) -> None:
+        request = route.request
+        if not terminal_document(request):
+            route.continue_()
             return
-        response = request.response()
-        try:
-            body = response.body() if response else b""
-        except PlaywrightError:  # no body (a redirect)
-            body = b""
+        response = route.fetch()
+        body = response.body()
         text = body.decode("utf-8", "replace")
-        if response and "json" in response.headers.get("content-type", ""):
-            try:
-                text = json.dumps(json.loads(body), ensure_ascii=False)  # "\u674e" must not hide 李
-            except ValueError:
-                raise AssertionError(f"{request.method} {request.url} {response.status}: {body!r}") from None
+        if "json" in response.headers.get("content-type", ""):
+            text = json.dumps(json.loads(body), ensure_ascii=False)  # "\\u674e" must not hide 李
         traffic.append({"method": request.method, "url": request.url, "path": urlsplit(request.url).path,
                         "request_headers": request.headers, "sent": (request.post_data_buffer or b"").decode("utf-8", "replace"),
-                        "status": response.status if response else None,
-                        "headers": response.headers if response else {}, "received": text})
+                        "status": response.status, "headers": response.headers, "received": text})
+        route.fulfill(response=response)
 
-    page.on("requestfinished", finished)
+    page.route("**/*", through)
     return traffic
 
 

@@ -27,7 +27,7 @@ from facetrust.security.routes import router as security_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
-from facetrust.web import pages
+from facetrust.web import demo, pages
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -77,5 +77,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credit_router)
     app.include_router(risk_router)
     app.include_router(security_router)
+    app.include_router(demo.router)
     pages.install(app)
     return app

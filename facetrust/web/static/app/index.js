@@ -29,6 +29,7 @@ addStrings({
   "home.next_payment": { zh: "下期还款", en: "Next payment" },
   "home.next_due": { zh: "¥{amount}，{date} 到期", en: "¥{amount} due {date}" },
   "home.see_all": { zh: "查看全部", en: "See all" },
+  "home.demo_order": { zh: "演示商城：分期购买一部手机", en: "Demo shop: buy a phone on installments" },
   "method.face": { zh: "人脸", en: "face" },
   "method.bank_card": { zh: "银行卡", en: "bank card" },
   "status.active": { zh: "正常", en: "Active" },
@@ -64,7 +65,9 @@ function renderHome() {
       fact("home.next_payment", next ? t("home.next_due", { amount: yuan(next.amount_fen), date: day(next.due_date) }) : t("common.none"),
         " ", el("a", { href: "/app/history" }, t("home.see_all"))),
     )),
-    el("button", { class: "secondary", type: "button", onclick: signOut }, t("common.sign_out")),
+    state.demo ? el("button", { class: "block", type: "button", id: "demo-order", onclick: demoOrder }, t("home.demo_order")) : null,
+    el("div", { id: "home-error", hidden: true }),
+    el("button", { class: "secondary block", type: "button", onclick: signOut }, t("common.sign_out")),
   );
   home.hidden = false;
 }
@@ -73,8 +76,19 @@ async function loadHome(token) {
   const get = (path) => api("GET", path, { token });
   const [me, realName, facePay, wallet, credit] = await Promise.all(
     [get("/v1/me"), get("/v1/me/real-name"), get("/v1/me/face-pay"), get("/v1/me/wallet"), get("/v1/me/credit")]);
-  state = { me, realName, facePay, wallet, credit };
+  const demo = await api("GET", "/v1/demo").then(() => true, () => false);
+  state = { me, realName, facePay, wallet, credit, demo };
   renderHome();
+}
+
+// The demo shop offers an order on installments; the checkout page takes it from there.
+async function demoOrder() {
+  try {
+    const offered = await api("POST", "/v1/demo/checkouts", { token: session.get("user") });
+    location.assign(`/app/checkout#${offered.checkout_id}`);
+  } catch (e) {
+    showError(document.getElementById("home-error"), e);
+  }
 }
 
 async function signIn(token) {

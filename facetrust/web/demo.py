@@ -1,0 +1,120 @@
+"""The demo platform: lets a person try the pages on a service nobody has integrated with yet.
+
+Off unless ``FACETRUST_DEMO=1`` (``make run`` turns it on for local trials). It plays the parts a
+platform's back end and an admin would: it mints a token for a new demo account (funded), offers a
+shop order on installments (with a credit line once the person's real name is verified), and provisions a vending-machine terminal. Every
+account it makes belongs to the demo tenant only, so it can never act for a real platform's users.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from facetrust.api import auth
+from facetrust.api.deps import get_session
+from facetrust.credit import checkouts, lines
+from facetrust.credit.routes import credit_context
+from facetrust.errors import DomainError
+from facetrust.identity import service
+from facetrust.identity.models import Account, Tenant
+from facetrust.identity.service import Principal
+from facetrust.payments import merchants, wallets
+from facetrust.payments.models import Merchant
+from facetrust.payments.routes import face_pay_context
+
+router = APIRouter(prefix="/v1/demo", tags=["demo"])
+
+TENANT = "demo (simulated platform)"
+SHOP = "Demo Mall"
+NOTICE = "A demo platform simulated by this service, for trying the pages; not a real platform."
+WALLET_FEN = 1_000_00
+CREDIT_LINE_FEN = 20_000_00
+
+
+class DemoOut(BaseModel):
+    demo: bool
+    notice: str
+
+
+class DemoToken(BaseModel):
+    token: str
+    platform_user_id: str
+    expires_at: dt.datetime
+
+
+class DemoCheckout(BaseModel):
+    checkout_id: str
+
+
+class DemoTerminal(BaseModel):
+    terminal_id: str
+    secret: str
+    merchant_name: str
+
+
+def enabled(request: Request) -> None:
+    if not request.app.state.settings.demo:
+        raise DomainError(404, "not_found", "this service runs no demo platform (FACETRUST_DEMO is off)")
+
+
+def _tenant(session: Session) -> Tenant:
+    tenant = session.execute(select(Tenant).where(Tenant.name == TENANT)).scalar_one_or_none()
+    if tenant is None:
+        tenant, _ = service.create_tenant(session, TENANT)  # its API key is never needed: this module is its back end
+    return tenant
+
+
+def _shop(session: Session, tenant: Tenant) -> Merchant:
+    shop = session.execute(select(Merchant).where(Merchant.tenant_id == tenant.id, Merchant.name == SHOP)).scalar_one_or_none()
+    return shop or merchants.register_merchant(session, "demo", tenant.id, SHOP, 60, None, None)
+
+
+@router.get("", response_model=DemoOut, dependencies=[Depends(enabled)])
+def demo() -> DemoOut:
+    return DemoOut(demo=True, notice=NOTICE)
+
+
+@router.post("/sign-in", status_code=201, response_model=DemoToken, dependencies=[Depends(enabled)])
+def sign_in(request: Request, session: Session = Depends(get_session)) -> DemoToken:
+    """A new demo account with money in its wallet, signed in."""
+    tenant = _tenant(session)
+    user = "demo-" + secrets.token_hex(4)
+    account = service.register_account(session, tenant, user, "139" + "".join(secrets.choice("0123456789") for _ in range(8)))
+    wallets.top_up(session, tenant, account, WALLET_FEN, f"demo-{user}")
+    token, expires = service.mint_user_token(session, tenant, user,
+                                             dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds))
+    session.commit()
+    return DemoToken(token=token, platform_user_id=user, expires_at=expires)
+
+
+@router.post("/checkouts", status_code=201, response_model=DemoCheckout, dependencies=[Depends(enabled)])
+def offer_order(p: Principal = Depends(auth.user), session: Session = Depends(get_session),
+                ctx=Depends(credit_context)) -> DemoCheckout:
+    """The demo shop offers the signed-in demo user a phone on installments, with a credit line the
+    first time (a line needs a completed real-name authentication, as for everyone)."""
+    tenant = _tenant(session)
+    account = session.get(Account, p.account_id)
+    if account is None or account.tenant_id != tenant.id:
+        raise DomainError(403, "forbidden", "only demo accounts can order from the demo shop")
+    if lines.line_of(session, account.id) is None:
+        lines.grant(session, account, CREDIT_LINE_FEN, "demo", "demo platform")
+    row, _ = checkouts.create(session, ctx, tenant, account, _shop(session, tenant).id, "demo-" + secrets.token_hex(6),
+                              5_999_00, "phones", "Xiaomi 15 (demo)")
+    session.commit()
+    return DemoCheckout(checkout_id=row.id)
+
+
+@router.post("/terminal", status_code=201, response_model=DemoTerminal, dependencies=[Depends(enabled)])
+def provision_terminal(session: Session = Depends(get_session), ctx=Depends(face_pay_context)) -> DemoTerminal:
+    """A vending machine of the demo shop, with its signing secret (shown once, as an admin would get it)."""
+    tenant = _tenant(session)
+    shop = _shop(session, tenant)
+    terminal, secret = merchants.register_terminal(session, ctx.keyring, "demo", shop.id, "demo vending machine")
+    session.commit()
+    return DemoTerminal(terminal_id=terminal.id, secret=secret, merchant_name=shop.name)

@@ -1,0 +1,106 @@
+"""The pages as files and headers, and the demo platform, without a browser."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from facetrust.security import signing
+from facetrust.web.pages import PAGES
+
+from conftest import running_app
+from facepay import id_for
+
+
+def test_every_page_is_served_with_its_headers_and_every_script_it_loads_exists(tmp_path, database_url):
+    with running_app(tmp_path, database_url) as (client, _, _):
+        seen: set[str] = set()
+        for path, (_, camera) in PAGES.items():
+            r = client.get(path)
+            assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
+            csp = r.headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+            assert r.headers["referrer-policy"] == "no-referrer"
+            assert r.headers["permissions-policy"].startswith("camera=(self)" if camera else "camera=()"), path
+            assert "<script>" not in r.text and " style=" not in r.text  # nothing inline: the CSP would block it
+            for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
+                seen.add(src)
+        # Follow the module imports from the pages' scripts: every one resolves.
+        pending = sorted(seen)
+        while pending:
+            src = pending.pop()
+            r = client.get(src)
+            assert r.status_code == 200, src
+            if src.endswith(".js"):
+                base = src.rsplit("/", 1)[0]
+                for rel in re.findall(r'from "(\.{1,2}/[^"]+)"', r.text):
+                    target = _resolve(base, rel)
+                    if target not in seen:
+                        seen.add(target)
+                        pending.append(target)
+        assert {"/static/ft.js", "/static/camera.js", "/static/errors.js", "/static/ft.css"} <= seen
+
+
+def _resolve(base: str, rel: str) -> str:
+    parts = base.split("/")
+    for piece in rel.split("/"):
+        if piece == "..":
+            parts.pop()
+        elif piece != ".":
+            parts.append(piece)
+    return "/".join(parts)
+
+
+def test_demo_platform_is_off_unless_asked(tmp_path, database_url):
+    with running_app(tmp_path, database_url) as (client, _, _):
+        assert client.get("/v1/demo").status_code == 404
+        r = client.post("/v1/demo/sign-in")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+
+
+BANK_ID = id_for("009")
+
+
+def bank_card_real_name(client, h) -> None:
+    r = client.post("/v1/me/real-name/bank-card", headers=h, json={
+        "name": "王芳", "id_number": BANK_ID, "card_number": "4111111111111111", "mobile": "13912345678"})
+    assert r.status_code == 201 and r.json()["outcome"] == "passed", r.text
+
+
+def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_path, database_url):
+    bank = tmp_path / "bank.csv"
+    bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
+                    encoding="utf-8")
+    with running_app(tmp_path, database_url, demo=True, bank_registry=bank) as (client, _, hs):
+        assert client.get("/v1/demo").json()["demo"] is True
+        r = client.post("/v1/demo/sign-in")
+        assert r.status_code == 201, r.text
+        h = {"Authorization": "Bearer " + r.json()["token"]}
+        me = client.get("/v1/me", headers=h).json()
+        assert me["platform_user_id"] == r.json()["platform_user_id"] and me["status"] == "active"
+        assert client.get("/v1/me/wallet", headers=h).json()["balance_fen"] == 1_000_00
+        other = client.post("/v1/demo/sign-in").json()
+        assert other["platform_user_id"] != me["platform_user_id"]  # a new account each time
+
+        r = client.post("/v1/demo/checkouts", headers=h)  # credit needs the real name verified first
+        assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_required"
+        bank_card_real_name(client, h)
+        r = client.post("/v1/demo/checkouts", headers=h)
+        assert r.status_code == 201, r.text
+        assert client.get("/v1/me/credit", headers=h).json()["line"]["available_fen"] == 20_000_00
+        checkout = client.get(f"/v1/me/credit/checkouts/{r.json()['checkout_id']}", headers=h).json()
+        assert checkout["merchant_name"] == "Demo Mall" and checkout["amount_fen"] == 5_999_00 and checkout["offers"]
+
+        # A real platform's user cannot use the demo shop.
+        assert client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=hs["a"]).status_code == 201
+        real = {"Authorization": "Bearer " + client.post("/v1/accounts/u1/tokens", headers=hs["a"]).json()["token"]}
+        r = client.post("/v1/demo/checkouts", headers=real)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+
+        # The demo terminal signs a real payment intent.
+        terminal = client.post("/v1/demo/terminal").json()
+        body = b'{"amount_fen": 350, "currency": "CNY", "merchant_order_id": "o1", "idempotency_key": "k1"}'
+        headers = signing.headers(terminal["terminal_id"], terminal["secret"], "POST", "/v1/terminal/payment-intents",
+                                  body, int(time.time()), None)
+        r = client.post("/v1/terminal/payment-intents", content=body, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 201 and r.json()["capture_url"].startswith("/pay/capture#"), r.text
