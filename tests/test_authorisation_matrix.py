@@ -79,6 +79,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/operator/risk/cases/{case_id}/events"): OPERATORS,
     ("GET", "/v1/operator/risk/decisions/{decision_id}"): OPERATORS,
     ("GET", "/v1/operator/audit/verify"): {"compliance_officer", "admin"},
+    # The demo platform (off here, so it answers 404 to whoever is let through).
+    ("GET", "/v1/demo"): ANYONE,
+    ("POST", "/v1/demo/sign-in"): ANYONE,
+    ("POST", "/v1/demo/terminal"): ANYONE,
+    ("POST", "/v1/demo/checkouts"): {"user"},
 }
 REFUSALS = ("unauthenticated", "forbidden", "signature_missing", "signature_invalid")
 

@@ -205,3 +205,28 @@ def test_network_error_loses_nothing(world):
         code, what, todo = failure(page)
         assert code == "network_error" and "network failed" in what and "Nothing was charged or saved" in todo
         assert world.client.get("/v1/me/consents", headers=bearer(token)).json()["granted"]["credit_face_verification"] is False
+
+
+def test_demo_sign_in_and_language_switch(tmp_path, database_url, shared_data):
+    require_browser()
+    with web_world(tmp_path, database_url, shared_data, [LI], demo=True) as world, chromium(None) as browser:
+        page = new_page(browser, world.base_url, lang="zh")
+        page.goto("/app/")
+        page.locator("#demo-button").click()
+        page.locator("#home h1", has_text="我的账户").wait_for()
+        assert page.locator("#real-name-status").inner_text().startswith("未认证")
+        assert page.locator("#account-status").inner_text() == "正常"
+        screenshot(page, "app-home-demo")
+        page.locator("#lang").click()  # to English, and the page redraws in place
+        page.locator("#home h1", has_text="My account").wait_for()
+        assert page.locator("#account-status").inner_text() == "Active"
+        assert page.locator("html").get_attribute("lang") == "en"
+        page.reload()  # the choice is remembered
+        page.locator("#home h1", has_text="My account").wait_for()
+        # The demo shop needs a verified real name before it can offer credit: the page says so.
+        page.locator("#demo-order").click()
+        box = page.locator("#home-error[data-code]")
+        box.wait_for()
+        assert box.get_attribute("data-code") == "real_name_required"
+        assert box.locator(".what").inner_text() == "Real-name verification is needed first."
+        assert page.errors == []

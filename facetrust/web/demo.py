@@ -93,8 +93,8 @@ def sign_in(request: Request, session: Session = Depends(get_session)) -> DemoTo
     return DemoToken(token=token, platform_user_id=user, expires_at=expires)
 
 
-@router.post("/checkouts", status_code=201, response_model=DemoCheckout, dependencies=[Depends(enabled)])
-def offer_order(p: Principal = Depends(auth.user), session: Session = Depends(get_session),
+@router.post("/checkouts", status_code=201, response_model=DemoCheckout)
+def offer_order(p: Principal = Depends(auth.user), _: None = Depends(enabled), session: Session = Depends(get_session),
                 ctx=Depends(credit_context)) -> DemoCheckout:
     """The demo shop offers the signed-in demo user a phone on installments, with a credit line the
     first time (a line needs a completed real-name authentication, as for everyone)."""

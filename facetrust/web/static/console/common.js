@@ -45,7 +45,7 @@ addStrings({
 const E = (whatZh, whatEn, todoZh, todoEn) => ({ what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } });
 const CONSOLE_ERRORS = {
   invalid_request: E("提交的内容不完整或格式不对。", "Something in the form is missing or not valid.",
-    "请检查填写的内容（例如理由至少 5 个字），然后重试。", "Check what you entered (a reason needs at least a few words), then try again."),
+    "请检查填写的内容（例如必填的理由），然后重试。", "Check what you entered (for example a required reason), then try again."),
   reason_required: E("需要填写理由。", "A reason is needed.", "请写明为什么需要查看这些信息。", "Say why you need to see this data."),
   query_empty: E("请输入查询内容。", "Enter something to search for.",
     "可以输入账户 ID、平台用户 ID、手机号或身份证号。", "Enter an account id, platform user id, mobile number or ID number."),

@@ -118,15 +118,15 @@ function renderFace() {
   const cameraBox = el("div", { id: "camera-box", hidden: true });
   const startButton = el("button", { id: "start", type: "button", class: "block pay-face", onclick: () => capture(cameraBox, startButton) },
     t("pay.start"));
-  $("stage").replaceChildren(
+  $("stage").replaceChildren(...[
     el("h1", {}, t(active ? "pay.step_up_title" : "pay.face_title")),
     el("p", { class: "muted" }, t(active ? "pay.step_up_help" : "pay.face_help")),
-    active ? el("ol", { class: "actions-list" },
-      view.challenge.instructions.map((text) => el("li", {}, text[lang] || text.en))) : null,
+    active && el("ol", { class: "actions-list" },
+      view.challenge.instructions.map((text) => el("li", {}, text[lang] || text.en))),
     cameraBox,
     startButton,
     el("p", { class: "muted small" }, t("pay.privacy")),
-  );
+  ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   backButton();
 }
 

@@ -57,7 +57,8 @@ addStrings({
 // Codes only a terminal meets (errors.js is shared; it may gain them later and then wins).
 const TERMINAL_ERRORS = {
   signature_missing: ["本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
-    "请打开“设置”，重新输入平台签发的终端编号和密钥。", "Open Settings and enter the terminal id and secret the platform issued again."],
+    "请核对平台为本机签发的终端编号和密钥，在“设置”中重新输入。",
+    "Check the terminal id and secret the platform issued for this machine, and enter them again under Settings."],
   signature_stale: ["本机的时钟不准确。", "The machine's clock is wrong.",
     "请把本机时间校准后重试。", "Set the machine's clock to the right time, then try again."],
   nonce_reused: ["请求被当作重复请求拒绝。", "The request was refused as a repeat.", "请重试。", "Try again."],
