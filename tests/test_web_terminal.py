@@ -104,6 +104,8 @@ def record_terminal_traffic(page) -> list[dict]:
 
 
 def assert_terminal_learned_nothing_personal(world, traffic: list[dict]) -> None:
+    """The terminal talked only to the terminal API, and nothing it sent or received holds a face
+    (frames, a JPEG, an image), the payer's account id, name, ID number or mobile number."""
     with world.app.state.sessions() as s:
         account_id = s.query(Account).filter_by(platform_user_id=LI.user).one().id
     forbidden = [account_id, LI.name, LI.id_number, LI.mobile, "image_base64", "/9j/4", "data:image"]

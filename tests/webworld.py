@@ -139,7 +139,9 @@ def new_page(browser, base_url: str, *, viewport: dict = PHONE, lang: str = "zh"
     context = browser.new_context(base_url=base_url, viewport=viewport, locale="zh-CN" if lang == "zh" else "en-GB",
                                   permissions=["camera"] if camera_allowed else [])
     # The person's first language; a choice they make on a page is kept across loads, as for anyone.
-    context.add_init_script(f"localStorage.getItem('facetrust.lang') || localStorage.setItem('facetrust.lang', '{lang}')")
+    # (about:blank has no storage: nothing to set there.)
+    context.add_init_script(
+        f"try {{ localStorage.getItem('facetrust.lang') || localStorage.setItem('facetrust.lang', '{lang}'); }} catch {{}}")
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("pageerror", lambda e: page.errors.append(str(e)))  # a script error fails the test

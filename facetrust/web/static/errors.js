@@ -3,6 +3,11 @@
 // reason, or from the browser (camera_*, network_error).
 const E = (whatZh, whatEn, todoZh, todoEn) => ({ what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } });
 
+const SIGNATURE = E("本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
+  "请核对平台为本机签发的终端编号和密钥，在“设置”中重新输入。",
+  "Check the terminal id and secret the platform issued for this machine, and enter them again under Settings.");
+const ORDER_OPEN = E("这笔订单已经发起过付款。", "This order already has a payment.", "请开始新的交易。", "Start a new sale.");
+
 export const ERRORS = {
   // the browser
   camera_denied: E("无法使用摄像头：访问被拒绝。", "The camera could not be used: access was denied.",
@@ -119,4 +124,28 @@ export const ERRORS = {
   term_not_offered: E("不支持该期数。", "This number of periods is not offered.", "请选择其他期数。", "Choose another number of periods."),
   no_installment_offer: E("没有可用的分期方式。", "No installment plan is available.", "请使用其他方式付款。", "Pay another way."),
   credit_in_progress: E("另一笔操作正在处理。", "Another credit action is in progress.", "请稍后重试。", "Try again in a moment."),
+
+  // the vending machine (signed terminal calls)
+  signature_missing: SIGNATURE,
+  signature_stale: E("本机的时钟不准确。", "The machine's clock is wrong.",
+    "请把本机时间校准后重试。", "Set the machine's clock to the right time, then try again."),
+  nonce_reused: E("请求被当作重复请求拒绝。", "The request was refused as a repeat.", "请重试。", "Try again."),
+  order_already_open: ORDER_OPEN,
+  merchant_not_active: E("该商户目前不能收款。", "This merchant cannot take payments now.",
+    "请联系平台。", "Contact the platform."),
+  invalid_request: E("请求没有被接受。", "The request was not accepted.",
+    "请检查填写的内容后重试。", "Check what you entered and try again."),
+  insecure_context: E("本页面无法签名请求：需要 HTTPS。", "This page cannot sign requests: it needs HTTPS.",
+    "请通过 HTTPS（或在本机 localhost）打开售货机页面。", "Open the machine's page over HTTPS (or on localhost)."),
+  bad_capture_url: E("平台返回的付款链接无效。", "The platform's payment link was not valid.",
+    "请重试；如果仍然失败，请联系平台。", "Try again; if it keeps failing, contact the platform."),
+  signature_invalid: SIGNATURE,
+  terminal_unknown: SIGNATURE,
+  idempotency_key_reused: ORDER_OPEN,
+
+  // the capture page
+  capture_not_expected: E("这笔付款已不在等待刷脸。", "This payment is no longer waiting for a face.",
+    "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."),
+  phone_digits_not_expected: E("这笔付款已不在等待手机号。", "This payment is no longer waiting for phone digits.",
+    "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."),
 };

@@ -8,7 +8,6 @@
 // send the payer anywhere else, and nothing about the payer is added to it.
 import { addStrings, api, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
-import { ERRORS } from "../errors.js";
 
 const PAID_BACK_SECONDS = 5; // long enough to see it worked
 const NOT_PAID_BACK_SECONDS = 12; // long enough to read why and what to do
@@ -38,17 +37,6 @@ addStrings({
   "pay.back": { zh: "返回售货机", en: "Back to the machine" },
   "pay.back_in": { zh: "返回售货机（{seconds} 秒）", en: "Back to the machine ({seconds} s)" },
 });
-
-// Codes only this page meets (errors.js is shared; it may gain them later and then wins).
-const PAGE_ERRORS = {
-  capture_not_expected: ["这笔付款已不在等待刷脸。", "This payment is no longer waiting for a face.",
-    "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."],
-  phone_digits_not_expected: ["这笔付款已不在等待手机号。", "This payment is no longer waiting for phone digits.",
-    "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."],
-};
-for (const [code, [whatZh, whatEn, todoZh, todoEn]] of Object.entries(PAGE_ERRORS)) {
-  ERRORS[code] ??= { what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } };
-}
 
 const $ = (id) => document.getElementById(id);
 const { token, back } = readFragment();

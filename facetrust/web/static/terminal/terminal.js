@@ -7,7 +7,6 @@
 // What this page must never touch: the camera (its Permissions-Policy forbids it anyway), frames,
 // or who the payer is. The only payer data it ever receives is the masked name ("李*").
 import { addStrings, api, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
-import { ERRORS } from "../errors.js";
 
 const STORE_KEY = "facetrust.terminal"; // {id, secret}, as the admin API issued them
 const MAX_WHOLE_DIGITS = 6; // up to ¥999,999.99: the API's own ceiling is ¥1,000,000
@@ -53,32 +52,6 @@ addStrings({
   "term.transaction": { zh: "交易号", en: "Transaction" },
   "term.order": { zh: "订单号", en: "Order" },
 });
-
-// Codes only a terminal meets (errors.js is shared; it may gain them later and then wins).
-const TERMINAL_ERRORS = {
-  signature_missing: ["本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
-    "请核对平台为本机签发的终端编号和密钥，在“设置”中重新输入。",
-    "Check the terminal id and secret the platform issued for this machine, and enter them again under Settings."],
-  signature_stale: ["本机的时钟不准确。", "The machine's clock is wrong.",
-    "请把本机时间校准后重试。", "Set the machine's clock to the right time, then try again."],
-  nonce_reused: ["请求被当作重复请求拒绝。", "The request was refused as a repeat.", "请重试。", "Try again."],
-  order_already_open: ["这笔订单已经发起过付款。", "This order already has a payment.",
-    "请开始新的交易。", "Start a new sale."],
-  merchant_not_active: ["该商户目前不能收款。", "This merchant cannot take payments now.",
-    "请联系平台。", "Contact the platform."],
-  invalid_request: ["请求没有被接受。", "The request was not accepted.",
-    "请检查金额后重试。", "Check the amount and try again."],
-  insecure_context: ["本页面无法签名请求：需要 HTTPS。", "This page cannot sign requests: it needs HTTPS.",
-    "请通过 HTTPS（或在本机 localhost）打开售货机页面。", "Open the machine's page over HTTPS (or on localhost)."],
-  bad_capture_url: ["平台返回的付款链接无效。", "The platform's payment link was not valid.",
-    "请重试；如果仍然失败，请联系平台。", "Try again; if it keeps failing, contact the platform."],
-};
-TERMINAL_ERRORS.signature_invalid = TERMINAL_ERRORS.signature_missing;
-TERMINAL_ERRORS.terminal_unknown = TERMINAL_ERRORS.signature_missing;
-TERMINAL_ERRORS.idempotency_key_reused = TERMINAL_ERRORS.order_already_open;
-for (const [code, [whatZh, whatEn, todoZh, todoEn]] of Object.entries(TERMINAL_ERRORS)) {
-  ERRORS[code] ??= { what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } };
-}
 
 const $ = (id) => document.getElementById(id);
 const SCREENS = ["setup", "sale", "waiting", "result"];
@@ -276,15 +249,21 @@ async function pay() {
 // address carries only the intent id, which the terminal already knows; the capture page adds
 // nothing to it, so the result comes from the terminal's own signed read, not from the page.
 function handOver(intent) {
-  if (!FINAL.has(intent.status) && !(intent.capture_url || "").startsWith("/pay/capture#")) {
+  if (FINAL.has(intent.status)) return follow(intent.intent_id); // a retry of a purchase already decided
+  if (!(intent.capture_url || "").startsWith("/pay/capture#")) {
     throw Object.assign(new Error("bad capture_url"), { code: "bad_capture_url" });
   }
-  if (FINAL.has(intent.status)) return follow(intent.intent_id); // a retry of a purchase already decided
   const back = `/terminal/#intent=${encodeURIComponent(intent.intent_id)}`;
   location.replace(`${intent.capture_url}&back=${encodeURIComponent(back)}`);
 }
 
 // --- after the hand-over ------------------------------------------------------------------------
+
+// data-i18n too, so a language switch redraws what the screen says now.
+function waitingText(key) {
+  $("waiting-text").dataset.i18n = key;
+  $("waiting-text").textContent = t(key);
+}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -294,7 +273,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function follow(intentId) {
   const mine = ++following;
   showScreen("waiting");
-  $("waiting-text").textContent = t("term.checking");
+  waitingText("term.checking");
   hide($("waiting-error"));
   hide($("waiting-continue"));
   hide($("waiting-retry"));
@@ -311,7 +290,7 @@ async function follow(intentId) {
     }
     if (mine !== following) return;
     if (FINAL.has(intent.status)) return showResult(intent);
-    $("waiting-text").textContent = t("term.waiting_payer");
+    waitingText("term.waiting_payer");
     hide($("waiting-error"));
     if (intent.capture_url) {
       $("waiting-continue").onclick = () => { following += 1; handOver(intent); };
