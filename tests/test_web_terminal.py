@@ -21,7 +21,8 @@ from facetrust.identity.models import Account
 from facetrust.payments.models import PaymentIntent
 
 from facepay import LI, merchant_terminal, register, switch_on
-from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
+from webworld import (DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, set_up_terminal, type_amount,
+                      web_world)
 
 SEGMENT = 120  # frames per browser capture: 4 s at 30 fps, more than a passive capture's ~2.6 s
 DECIDED = 60_000  # ms to wait for the platform's answer to a capture (liveness + search + ledger)
@@ -54,18 +55,6 @@ def balance(world, h) -> int:
     r = world.client.get("/v1/me/wallet", headers=h)
     assert r.status_code == 200, r.text
     return r.json()["balance_fen"]
-
-
-def set_up_terminal(page, terminal, secret: str | None = None) -> None:
-    page.goto("/terminal/")
-    page.fill("#terminal-id", terminal.id)
-    page.fill("#terminal-secret", secret or terminal.secret)
-    page.click("#setup-save")
-
-
-def type_amount(page, text: str) -> None:
-    for key in text:
-        page.click(f'#keypad [data-key="{key}"]')
 
 
 def intent_in_url(page) -> str:

@@ -1,5 +1,6 @@
 """The user app in a real browser: a new user proves their real name with the camera, switches face
-pay on, buys on installments confirmed by their face; and the pages' failures say what to do.
+pay on, pays at a vending machine, revokes face pay and then cannot pay, buys on installments
+confirmed by their face; and the pages' failures say what to do.
 
 Headless Debian Chromium; its fake camera plays segments of a real person's clip (Li, d9.mp4), each
 segment used once, so every capture is new frames through the real liveness, matching and credit
@@ -8,10 +9,15 @@ code. The challenge is fixed to the action the segment shows (a blink), as the A
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from facepay import LI, ZHANG, consent
-from webworld import PHONE, chromium, fix_challenge, new_page, require_browser, screenshot, web_world
+from playwright.sync_api import expect
+
+from facepay import LI, ZHANG, merchant_terminal
+from webworld import (DESKTOP, PHONE, chromium, fix_challenge, new_page, require_browser, screenshot, set_up_terminal,
+                      type_amount, web_world)
 
 CNY = 100
 
@@ -19,6 +25,8 @@ CNY = 100
 REAL_NAME = (0, 80)  # blinks at 10-18 and 36-47
 ENROL = (130, 210)  # 141-144, 193-196
 INSTALLMENT = (280, 360)  # 292-298, 305-312
+PAY = (360, 430)  # a passive look at the vending machine's capture page
+PAY_AFTER_REVOKE = (430, 500)
 
 
 @pytest.fixture()
@@ -82,6 +90,27 @@ def test_new_user_real_name_face_pay_and_installment(world):
         screenshot(page, "app-consents-face-pay-on")
         assert world.client.get("/v1/me/face-pay", headers=bearer(token)).json()["enabled"] is True
 
+        # At a vending machine (another device: its own browser context), Li pays by looking at it.
+        terminal = merchant_terminal(world.client, world.hs, world.tenant_id)
+        machine = new_page(browser, world.base_url, viewport=DESKTOP)
+        set_up_terminal(machine, terminal)
+        world.camera.show(LI.clip, *PAY)
+        assert pay_at_machine(machine, "8.8") == "paid"
+        expect(machine.locator("#result-body")).to_contain_text("李*")
+        assert balance(world, token) == 500 * CNY - 880
+
+        # Li switches face pay off in the app; at the machine the face is no longer anyone's.
+        page.locator("#face-pay-revoke").click()
+        page.locator("#face-pay-on").wait_for()
+        assert page.locator("#face-pay-message").inner_text() == "刷脸支付已关闭，您的人脸特征已删除。"
+        screenshot(page, "app-consents-face-pay-revoked")
+        machine.click("#result-new")
+        world.camera.show(LI.clip, *PAY_AFTER_REVOKE)
+        assert pay_at_machine(machine, "8.8", leave_capture_page=lambda: expect(machine.locator("#error")).to_have_attribute(
+            "data-code", "not_recognised")) == "declined"
+        assert balance(world, token) == 500 * CNY - 880
+        assert machine.errors == []
+
         # Installments: the credit consent on its own card, then the shop's order.
         page.locator("#purpose-credit_face_verification button").click()
         page.locator("#purpose-credit_face_verification .status.ok").wait_for()
@@ -109,6 +138,26 @@ def test_new_user_real_name_face_pay_and_installment(world):
         assert page.locator("#authentications tbody tr").count() == 1
         screenshot(page, "app-history")
         assert page.errors == []
+
+
+def pay_at_machine(machine, amount: str, leave_capture_page=lambda: None) -> str:
+    """Tap the amount and "pay with face", look at the platform's capture page, come back to the
+    machine's result screen; answers the status the machine shows."""
+    type_amount(machine, amount)
+    machine.click("#pay")
+    machine.wait_for_url("**/pay/capture#*")
+    machine.click("#start")
+    expect(machine.locator("#stage")).to_have_attribute("data-status", re.compile("paid|declined"), timeout=60_000)
+    leave_capture_page()
+    machine.click("#back")
+    machine.wait_for_url("**/terminal/#intent=*")
+    result = machine.locator("#result-body")
+    expect(result).to_have_attribute("data-status", re.compile("paid|declined"))
+    return result.get_attribute("data-status")
+
+
+def balance(world, token: str) -> int:
+    return world.client.get("/v1/me/wallet", headers=bearer(token)).json()["balance_fen"]
 
 
 def bearer(token: str) -> dict:

@@ -166,6 +166,20 @@ def fix_challenge(page, app, actions: list[str]) -> None:
     page.route("**/v1/me/liveness-sessions", handle)
 
 
+def set_up_terminal(page, terminal, secret: str | None = None) -> None:
+    """Enter a vending machine's terminal id and secret on its setup screen, as its installer does."""
+    page.goto("/terminal/")
+    page.fill("#terminal-id", terminal.id)
+    page.fill("#terminal-secret", secret or terminal.secret)
+    page.click("#setup-save")
+
+
+def type_amount(page, text: str) -> None:
+    """Tap an amount in yuan on the vending machine's keypad, e.g. "12.5"."""
+    for key in text:
+        page.click(f'#keypad [data-key="{key}"]')
+
+
 def screenshot(page, name: str) -> Path:
     """A full-page screenshot into docs/screenshots (the README shows the main ones)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
