@@ -12,10 +12,8 @@ import logging
 import secrets
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from facetrust.cli import main as cli
 from facetrust.credit.models import CreditPlan
 from facetrust.identity.models import Account, RealNameAuthentication
 from facetrust.liveness.models import LivenessSession

@@ -63,12 +63,12 @@ function credit(a) {
 
 function revealForm(a, box) {
   const reason = el("textarea", { class: "reveal-reason", "aria-label": t("accounts.reveal_reason") });
-  const error = el("div", { class: "reveal-error", hidden: true });
+  const error = el("div", { hidden: true }); // showError sets its class; the wrapper keeps "reveal-error"
   const confirm = async () => {
     const text = reason.value.trim();
     if (text.length < 5) {
       error.replaceChildren(t("accounts.reveal_short"));
-      error.className = "notice error reveal-error";
+      error.className = "notice error";
       error.hidden = false;
       return;
     }
@@ -83,7 +83,7 @@ function revealForm(a, box) {
     el("label", {}, t("accounts.reveal_reason")), reason,
     el("p", { class: "notice small" }, t("accounts.reveal_warning")),
     el("button", { class: "danger reveal-confirm", type: "button", onclick: confirm }, t("accounts.reveal_confirm")),
-    error);
+    el("div", { class: "reveal-error" }, error));
 }
 
 function revealedFacts(accountId) {

@@ -71,6 +71,7 @@ addStrings({
   "case.ip": { zh: "IP", en: "IP" },
   "case.merchant": { zh: "商户", en: "Merchant" },
   "case.trigger": { zh: "触发", en: "trigger" },
+  "case.data": { zh: "附加信息", en: "Details" },
   "case.notes": { zh: "备注", en: "Notes" },
   "case.add_note": { zh: "添加备注", en: "Add note" },
   "case.note_placeholder": { zh: "例如：已电话联系客户", en: "e.g. called the customer" },
@@ -192,7 +193,7 @@ function decisionCard() {
       el("tbody", {}, d.rules.map((r) => el("tr", { "data-rule": r.id },
         el("td", {}, el("code", {}, r.id)), el("td", {}, r.description), el("td", { class: "num" }, r.score),
         el("td", {}, Object.entries(r.features).map(([name, value]) =>
-          el("div", { class: "mono small" }, `${name} = ${JSON.stringify(value)}`)))))))))
+          el("div", { class: "mono small" }, `${name} = ${JSON.stringify(value)}`))))))))
       : el("p", { class: "muted" }, t("case.no_rules")),
     el("details", { id: "features" }, el("summary", {}, t("case.features", { count: features.length })),
       el("div", { class: "table-wrap" }, el("table", {},
@@ -221,12 +222,14 @@ function eventsCard() {
     el("h2", {}, t("case.events")),
     state.events.length ? el("div", { class: "table-wrap" }, el("table", { id: "events-table" },
       el("thead", {}, el("tr", {}, ["case.time", "case.kind", "case.outcome_col", "case.amount", "case.device", "case.ip",
-        "case.merchant", "case.action"].map((k) => el("th", {}, t(k))))),
+        "case.merchant", "case.action", "case.data"].map((k) => el("th", {}, t(k))))),
       el("tbody", {}, state.events.map((e) => el("tr", { "data-seq": e.seq, class: e.trigger ? "trigger" : null },
         el("td", {}, when(e.at)), el("td", {}, e.kind, e.trigger ? el("span", { class: "status review tag" }, t("case.trigger")) : null),
         el("td", {}, e.outcome || "—"), el("td", { class: "num" }, amount(e.amount_fen)), el("td", {}, e.device_id || "—"),
         el("td", {}, e.ip || "—"), el("td", {}, e.merchant_id ? el("code", {}, shortId(e.merchant_id)) : "—"),
-        el("td", {}, e.decision ? badge("action", e.decision, actionName(e.decision)) : "—"))))))
+        el("td", {}, e.decision ? badge("action", e.decision, actionName(e.decision)) : "—"),
+        el("td", { class: "mono small" }, Object.entries(e.data).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
+          .join("; ") || "—"))))))
       : el("p", { class: "empty" }, t("common.none")));
 }
 

@@ -46,7 +46,7 @@ addStrings({
 
 const ACTIONS = ["approve", "step_up", "review", "decline", "freeze"];
 const SVG = "http://www.w3.org/2000/svg";
-const W = 720, H = 260, LEFT = 48, RIGHT = 12, TOP = 12, BOTTOM = 44;
+const H = 260, LEFT = 48, TOP = 12, BOTTOM = 44;
 let data = null;
 
 function svg(tag, attrs = {}, ...children) {
@@ -58,35 +58,51 @@ function svg(tag, attrs = {}, ...children) {
 
 const hourLabel = (h) => String(h).padStart(2, "0") + ":00";
 
-// The frame of a chart: the plot area's scales, y grid lines with tick labels, hour ticks, axis titles.
-function frame(yMax, yTick, yTitle) {
+// The drawing is as wide as its box (so a phone gets readable labels, not a shrunken desktop chart).
+function chartWidth() {
+  const box = document.getElementById("chart-decisions");
+  return Math.max(300, Math.min(1100, (box && box.clientWidth) || 720));
+}
+
+// The frame of a chart: the plot area's scales, y grid lines with tick labels, hour ticks, axis
+// titles; ``right`` = [max, tick format, title] adds a second y axis on the right.
+function frame(yMax, yTick, yTitle, right = null) {
+  const W = chartWidth(), RIGHT = right ? 44 : 12;
   const plotW = W - LEFT - RIGHT, plotH = H - TOP - BOTTOM, band = plotW / 24;
   const x = (hour) => LEFT + hour * band;
-  const y = (value) => TOP + plotH - (value / yMax) * plotH;
-  const root = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img" });
+  const y = (value, max = yMax) => TOP + plotH - (value / max) * plotH;
+  const root = svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": yTitle });
   for (let i = 0; i <= 4; i++) {
-    const v = (yMax / 4) * i;
-    root.append(svg("line", { class: "grid", x1: LEFT, x2: W - RIGHT, y1: y(v), y2: y(v) }),
-      svg("text", { x: LEFT - 6, y: y(v) + 4, "text-anchor": "end" }, yTick(v)));
+    root.append(svg("line", { class: "grid", x1: LEFT, x2: W - RIGHT, y1: y((yMax / 4) * i), y2: y((yMax / 4) * i) }),
+      svg("text", { x: LEFT - 6, y: y((yMax / 4) * i) + 4, "text-anchor": "end" }, yTick((yMax / 4) * i)));
+    if (right) {
+      root.append(svg("text", { x: W - RIGHT + 6, y: y((right[0] / 4) * i, right[0]) + 4, "text-anchor": "start" },
+        right[1]((right[0] / 4) * i)));
+    }
   }
-  for (let h = 0; h < 24; h += 3) {
+  const every = W >= 500 ? 3 : 6;
+  for (let h = 0; h < 24; h += every) {
     root.append(svg("text", { x: x(h) + band / 2, y: TOP + plotH + 16, "text-anchor": "middle" }, String(h).padStart(2, "0")));
   }
+  const mid = TOP + plotH / 2;
   root.append(
     svg("line", { class: "axis", x1: LEFT, x2: W - RIGHT, y1: TOP + plotH, y2: TOP + plotH }),
     svg("line", { class: "axis", x1: LEFT, x2: LEFT, y1: TOP, y2: TOP + plotH }),
     svg("text", { class: "axis-title", x: LEFT + plotW / 2, y: H - 6, "text-anchor": "middle" },
       t("dash.axis_hour", { offset: data.utc_offset_hours })),
-    svg("text", { class: "axis-title", x: 12, y: TOP + plotH / 2, "text-anchor": "middle",
-      transform: `rotate(-90 12 ${TOP + plotH / 2})` }, yTitle),
+    svg("text", { class: "axis-title", x: 12, y: mid, "text-anchor": "middle", transform: `rotate(-90 12 ${mid})` }, yTitle),
   );
+  if (right) {
+    root.append(svg("line", { class: "axis", x1: W - RIGHT, x2: W - RIGHT, y1: TOP, y2: TOP + plotH }),
+      svg("text", { class: "axis-title", x: W - 6, y: mid, "text-anchor": "middle", transform: `rotate(90 ${W - 6} ${mid})` },
+        right[2]));
+  }
   return { root, x, y, band };
 }
 
 // A y scale for counts: four whole-number steps covering the largest value.
 function countScale(max) {
-  const step = Math.max(1, Math.ceil(max / 4));
-  return step * 4;
+  return Math.max(1, Math.ceil(max / 4)) * 4;
 }
 
 function legend(items) {
@@ -96,8 +112,7 @@ function legend(items) {
 // Stacked bars per hour: series = [[key, class, label, hour => value], ...].
 function stackedBars(series, yTitle, id) {
   const totals = data.hours.map((h) => series.reduce((sum, [, , , value]) => sum + value(h), 0));
-  const yMax = countScale(Math.max(0, ...totals));
-  const { root, x, y, band } = frame(yMax, (v) => String(Math.round(v)), yTitle);
+  const { root, x, y, band } = frame(countScale(Math.max(0, ...totals)), (v) => String(Math.round(v)), yTitle);
   root.setAttribute("id", id);
   for (const h of data.hours) {
     let base = 0;
@@ -114,19 +129,19 @@ function stackedBars(series, yTitle, id) {
   return el("div", {}, root, legend(series.map(([, cls, label]) => [cls, label])));
 }
 
-// The liveness failure rate per hour as a line (hours with no check have no point), over light
-// bars of how many checks there were (right-hand numbers in each bar's tooltip).
+// The liveness failure rate per hour as a line over the left axis (an hour with no check has no
+// point), above light bars of how many checks there were, on the right axis.
 function livenessChart() {
-  const { root, x, y, band } = frame(1, (v) => Math.round(v * 100) + "%", t("dash.axis_rate"));
+  const maxChecks = countScale(Math.max(0, ...data.hours.map((h) => h.liveness_total)));
+  const { root, x, y, band } = frame(1, (v) => Math.round(v * 100) + "%", t("dash.axis_rate"),
+    [maxChecks, (v) => String(Math.round(v)), t("dash.checks")]);
   root.setAttribute("id", "liveness-svg");
-  const maxTotal = Math.max(1, ...data.hours.map((h) => h.liveness_total));
   const points = [];
   for (const h of data.hours) {
     if (!h.liveness_total) continue;
-    const volume = h.liveness_total / maxTotal;
-    root.append(svg("rect", { class: "bar k-volume", x: x(h.hour) + band * 0.2, width: band * 0.6, y: y(volume),
-      height: y(0) - y(volume), "data-hour": h.hour, "data-count": h.liveness_total },
-    svg("title", {}, `${hourLabel(h.hour)} ${t("dash.checks")}: ${h.liveness_total}`)));
+    root.append(svg("rect", { class: "bar k-volume", x: x(h.hour) + band * 0.2, width: band * 0.6,
+      y: y(h.liveness_total, maxChecks), height: y(0) - y(h.liveness_total, maxChecks), "data-hour": h.hour,
+      "data-count": h.liveness_total }, svg("title", {}, `${hourLabel(h.hour)} ${t("dash.checks")}: ${h.liveness_total}`)));
     points.push([x(h.hour) + band / 2, y(h.liveness_failed / h.liveness_total), h]);
   }
   if (points.length) {
@@ -140,6 +155,11 @@ function livenessChart() {
   return el("div", {}, root, legend([["k-rate", t("dash.rate_line")], ["k-volume", t("dash.checks")]]));
 }
 
+// The moment the figures were made, on the business day's clock.
+function businessTime(iso) {
+  return new Date(Date.parse(iso) + data.utc_offset_hours * 3600_000).toISOString().slice(11, 16);
+}
+
 function card(id, title, big, ...details) {
   return el("section", { class: "card figure", id }, el("h2", {}, title), el("div", { class: "big" }, big), ...details);
 }
@@ -149,7 +169,7 @@ function render() {
   const p = data.payments, c = data.credit, l = data.liveness;
   document.getElementById("day").value = data.day;
   document.getElementById("day-note").textContent = t("dash.day_note", { day: data.day, offset: data.utc_offset_hours,
-    time: new Date(data.generated_at).toLocaleTimeString() });
+    time: businessTime(data.generated_at) });
   document.getElementById("figures").replaceChildren(
     card("fig-payments", t("dash.payments"), p.paid.count + p.declined.count,
       el("p", { class: "small" }, t("dash.paid", { count: p.paid.count, amount: yuan(p.paid.amount_fen) })),
@@ -164,7 +184,7 @@ function render() {
       el("p", { class: "small" }, el("a", { href: "/console/cases" }, t("dash.see_cases")))),
     card("fig-frozen", t("dash.frozen"), data.frozen_accounts),
     card("fig-decisions", t("dash.decisions"), ACTIONS.reduce((sum, a) => sum + data.decisions[a], 0),
-      el("dl", { class: "facts small" }, ACTIONS.map((a) => [el("dt", {}, el("i", { class: `swatch k-${a}` }), actionName(a)),
+      el("dl", { class: "facts small" }, ACTIONS.flatMap((a) => [el("dt", {}, el("i", { class: `swatch k-${a}` }), actionName(a)),
         el("dd", { "data-action": a }, data.decisions[a])]))),
   );
   document.getElementById("chart-decisions").replaceChildren(stackedBars(
@@ -201,3 +221,6 @@ start("/console/", {
   },
   onLanguage: render,
 });
+
+let resizing = null;
+window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(render, 150); });
