@@ -7,6 +7,7 @@ never as a traceback.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -301,7 +302,9 @@ def serve(host: str | None, port: int | None) -> None:
     from facetrust.api.app import create_app
 
     settings = get_settings()
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # facetrust.api.access_log writes the access lines, with route templates instead of paths and queries.
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False)
 
 
 @main.group()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from facetrust import __version__
 from facetrust.api import errors
+from facetrust.api.access_log import AccessLog
 from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
 from facetrust.consent.routes import router as consent_router
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                                                settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)
     errors.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AccessLog)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facetrust.api.access_log import route_template
 from facetrust.biometrics.errors import BiometricError
 from facetrust.errors import DomainError
 
@@ -68,6 +69,6 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope))
         return JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
                             status_code=500)

@@ -83,7 +83,7 @@ class CreditPlan(Base):
     face_model_id: Mapped[str] = mapped_column(String(64))
     face_calibration_id: Mapped[str] = mapped_column(String(32))
     transaction_id: Mapped[str] = mapped_column(String(32))  # the disbursement (merchant settlement or wallet)
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 

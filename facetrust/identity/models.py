@@ -44,7 +44,7 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
     platform_user_id: Mapped[str] = mapped_column(String(128))
-    mobile: Mapped[str] = mapped_column(String(20))
+    mobile: Mapped[str] = mapped_column(String(20), index=True)
     status: Mapped[str] = mapped_column(String(16), default="active")  # active | frozen | closed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
@@ -93,5 +93,5 @@ class RealNameAuthentication(Base):
     liveness: Mapped[str] = mapped_column(String(32))  # passed (face) | not_applicable (bank card)
     liveness_session_id: Mapped[str | None] = mapped_column(String(32))
     evidence_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -28,7 +28,7 @@ class LivenessSession(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | passed | failed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     score: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[str | None] = mapped_column(Text)  # JSON list of reason codes
     checks: Mapped[str | None] = mapped_column(Text)  # JSON: per check, passed and measures

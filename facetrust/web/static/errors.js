@@ -148,4 +148,14 @@ export const ERRORS = {
     "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."),
   phone_digits_not_expected: E("这笔付款已不在等待手机号。", "This payment is no longer waiting for phone digits.",
     "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."),
+
+  // the operator console
+  reason_required: E("需要填写理由。", "A reason is needed.", "请写明为什么需要查看这些信息。", "Say why you need to see this data."),
+  query_empty: E("请输入查询内容。", "Enter something to search for.",
+    "可以输入账户 ID、平台用户 ID、手机号或身份证号。", "Enter an account id, platform user id, mobile number or ID number."),
+  account_not_found: E("没有找到这个账户。", "The account was not found.", "请检查账户 ID。", "Check the account id."),
+  case_not_found: E("没有找到这个案件。", "The case was not found.", "请从案件列表重新打开。", "Open it again from the case list."),
+  case_closed: E("案件已经结案。", "The case is already closed.", "已结案的案件不能再分配或结案。", "A closed case cannot be assigned or closed again."),
+  case_outcome_unknown: E("请选择结案结论。", "Choose an outcome.", "请选择确认欺诈、误报或无法确定。", "Choose fraud confirmed, false positive or inconclusive."),
+  decision_not_found: E("没有找到这条风控决策。", "The risk decision was not found.", "请刷新页面。", "Reload the page."),
 };

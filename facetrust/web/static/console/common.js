@@ -1,7 +1,6 @@
 // What every page of the operator console shares: the header, the operator's sign-in (a bearer
 // token from `facetrust operators token`, kept in this tab's sessionStorage), API calls with it,
 // and failures shown in the operator's language with what to do.
-import { ERRORS } from "../errors.js";
 import { addStrings, api, el, languageSwitch, session, showError, t, tokenFromFragment, translate } from "../ft.js";
 
 const KEY = "operator";
@@ -40,22 +39,6 @@ addStrings({
   "outcome.false_positive": { zh: "误报", en: "False positive" },
   "outcome.inconclusive": { zh: "无法确定", en: "Inconclusive" },
 });
-
-// Codes only the console meets; the shared table (errors.js) keeps the ones every page meets.
-const E = (whatZh, whatEn, todoZh, todoEn) => ({ what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } });
-const CONSOLE_ERRORS = {
-  invalid_request: E("提交的内容不完整或格式不对。", "Something in the form is missing or not valid.",
-    "请检查填写的内容（例如必填的理由），然后重试。", "Check what you entered (for example a required reason), then try again."),
-  reason_required: E("需要填写理由。", "A reason is needed.", "请写明为什么需要查看这些信息。", "Say why you need to see this data."),
-  query_empty: E("请输入查询内容。", "Enter something to search for.",
-    "可以输入账户 ID、平台用户 ID、手机号或身份证号。", "Enter an account id, platform user id, mobile number or ID number."),
-  account_not_found: E("没有找到这个账户。", "The account was not found.", "请检查账户 ID。", "Check the account id."),
-  case_not_found: E("没有找到这个案件。", "The case was not found.", "请从案件列表重新打开。", "Open it again from the case list."),
-  case_closed: E("案件已经结案。", "The case is already closed.", "已结案的案件不能再分配或结案。", "A closed case cannot be assigned or closed again."),
-  case_outcome_unknown: E("请选择结案结论。", "Choose an outcome.", "请选择确认欺诈、误报或无法确定。", "Choose fraud confirmed, false positive or inconclusive."),
-  decision_not_found: E("没有找到这条风控决策。", "The risk decision was not found.", "请刷新页面。", "Reload the page."),
-};
-for (const [code, entry] of Object.entries(CONSOLE_ERRORS)) if (!(code in ERRORS)) ERRORS[code] = entry;
 
 // The signed-in operator ({name, role}), once known.
 export let me = null;

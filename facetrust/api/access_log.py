@@ -1,0 +1,41 @@
+"""One access-log line per request, naming the route's template, never the path or query it was
+called with: paths carry one-time capture tokens and ids, and an operator's lookup carries a phone
+or ID number in its query. (uvicorn's own access log, which prints both, is switched off.)"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("facetrust.access")
+
+
+def route_template(scope: Scope) -> str:
+    """``/v1/capture/{token}`` for a matched route, ``/static`` for a static file, else ``<unmatched>``."""
+    route = scope.get("route")  # set by the router on a match; a mount sets root_path instead
+    return getattr(route, "path", None) or scope.get("root_path") or "<unmatched>"
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            log.info("%s %s %d %.1fms", scope["method"], route_template(scope), status, (time.perf_counter() - start) * 1000)
