@@ -279,3 +279,11 @@ def test_demo_sign_in_and_language_switch(tmp_path, database_url, shared_data):
         assert box.get_attribute("data-code") == "real_name_required"
         assert box.locator(".what").inner_text() == "Real-name verification is needed first."
         assert page.errors == []
+
+        # A vending machine of the demo shop is set up with one tap, and its credentials work.
+        machine = new_page(browser, world.base_url, viewport=DESKTOP)
+        machine.goto("/terminal/")
+        machine.locator("#setup-demo").click()
+        expect(machine.locator("#sale")).to_be_visible()
+        assert machine.evaluate("() => JSON.parse(localStorage.getItem('facetrust.terminal')).id")
+        assert machine.errors == []

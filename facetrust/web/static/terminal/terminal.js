@@ -29,6 +29,7 @@ addStrings({
     en: "Enter the terminal id and secret the platform's admin issued for this machine. The secret stays on this machine." },
   "term.terminal_id": { zh: "终端编号", en: "Terminal id" },
   "term.terminal_secret": { zh: "终端密钥", en: "Terminal secret" },
+  "term.setup_demo": { zh: "使用演示平台的售货机", en: "Use a demo platform machine" },
   "term.setup_save": { zh: "保存并检查", en: "Save and check" },
   "term.setup_checking": { zh: "正在检查…", en: "Checking…" },
   "term.reset": { zh: "清除本机设置", en: "Reset this machine" },
@@ -121,6 +122,19 @@ function showSetup() {
   hide($("setup-error"));
   $("setup-configured").hidden = !config;
   showScreen("setup");
+  // On a service running the demo platform, a machine can be provisioned with one tap.
+  api("GET", "/v1/demo").then(() => { $("setup-demo").hidden = false; }, () => {});
+}
+
+async function useDemoMachine() {
+  try {
+    const issued = await api("POST", "/v1/demo/terminal");
+    $("terminal-id").value = issued.terminal_id;
+    $("terminal-secret").value = issued.secret;
+    $("setup-form").requestSubmit();
+  } catch (err) {
+    showError($("setup-error"), err);
+  }
 }
 
 // Save only credentials the service accepts: a signed read of an intent that cannot exist is
@@ -351,6 +365,7 @@ document.addEventListener("keydown", (event) => {
 $("setup-form").addEventListener("submit", saveSetup);
 $("setup-cancel").addEventListener("click", start);
 $("setup-reset").addEventListener("click", resetMachine);
+$("setup-demo").addEventListener("click", useDemoMachine);
 $("settings").addEventListener("click", () => { if (!busy) showSetup(); });
 $("pay").addEventListener("click", pay);
 $("waiting-new").addEventListener("click", newSale);
