@@ -12,9 +12,8 @@ from conftest import running_app
 from facepay import id_for
 
 
-def test_every_page_is_served_with_its_headers_and_every_script_it_loads_exists(tmp_path, database_url):
+def test_every_page_is_served_with_its_headers_and_preloads_every_module_it_imports(tmp_path, database_url):
     with running_app(tmp_path, database_url) as (client, _, _):
-        seen: set[str] = set()
         for path, (_, camera) in PAGES.items():
             r = client.get(path)
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), path
@@ -23,22 +22,22 @@ def test_every_page_is_served_with_its_headers_and_every_script_it_loads_exists(
             assert r.headers["referrer-policy"] == "no-referrer"
             assert r.headers["permissions-policy"].startswith("camera=(self)" if camera else "camera=()"), path
             assert "<script>" not in r.text and " style=" not in r.text  # nothing inline: the CSP would block it
-            for src in re.findall(r'(?:src|href)="(/static/[^"]+)"', r.text):
-                seen.add(src)
-        # Follow the module imports from the pages' scripts: every one resolves.
-        pending = sorted(seen)
-        while pending:
-            src = pending.pop()
-            r = client.get(src)
-            assert r.status_code == 200, src
-            if src.endswith(".js"):
-                base = src.rsplit("/", 1)[0]
-                for rel in re.findall(r'from "(\.{1,2}/[^"]+)"', r.text):
-                    target = _resolve(base, rel)
-                    if target not in seen:
-                        seen.add(target)
+            assert client.get("/static/ft.css").status_code == 200 and 'href="/static/ft.css"' in r.text
+            (entry,) = re.findall(r'<script type="module" src="(/static/[^"]+)"></script>', r.text)
+            # The module graph, followed from the page's script: every file exists, and the page
+            # preloads each one, so the browser fetches them side by side rather than one by one.
+            imported, pending = set(), [entry]
+            while pending:
+                src = pending.pop()
+                module = client.get(src)
+                assert module.status_code == 200, src
+                for rel in re.findall(r'from "(\.{1,2}/[^"]+)"', module.text):
+                    target = _resolve(src.rsplit("/", 1)[0], rel)
+                    if target not in imported:
+                        imported.add(target)
                         pending.append(target)
-        assert {"/static/ft.js", "/static/camera.js", "/static/errors.js", "/static/ft.css"} <= seen
+            assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', r.text)) == imported, path
+            assert "/static/ft.js" in imported
 
 
 def _resolve(base: str, rel: str) -> str:
