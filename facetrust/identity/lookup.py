@@ -25,7 +25,7 @@ from facetrust.credit.models import CreditLine, CreditPlan
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, RealNameAuthentication, Tenant
-from facetrust.identity.service import mask_mobile, secret_hash
+from facetrust.identity.service import mask_id_number, mask_mobile, mask_name, secret_hash
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring
 from facetrust.security.models import StoredTemplate
@@ -35,16 +35,6 @@ REVEALED_FIELDS = ("mobile", "name", "id_number")
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
-
-
-def mask_name(name: str) -> str:
-    """李娜 -> 李*, 欧阳娜娜 -> 欧***: the family name only (as a payment's masked payer name)."""
-    return name[:1] + "*" * max(len(name) - 1, 1)
-
-
-def mask_id_number(id_number: str) -> str:
-    """110105198001010016 -> 1101**********0016: the region's first four and the last four."""
-    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:]
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,16 @@ def mask_mobile(mobile: str) -> str:
     return mobile[:3] + "****" + mobile[-4:]
 
 
+def mask_name(name: str) -> str:
+    """李娜 -> 李*, 欧阳娜娜 -> 欧***: the family name only (as a payment's masked payer name)."""
+    return name[:1] + "*" * max(len(name) - 1, 1)
+
+
+def mask_id_number(id_number: str) -> str:
+    """110105198001010016 -> 1101**********0016: the region's first four and the last four."""
+    return id_number[:4] + "*" * max(len(id_number) - 8, 0) + id_number[-4:]
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: a user (with their account) or an operator (with a role)."""

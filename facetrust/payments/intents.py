@@ -35,6 +35,7 @@ from facetrust.gallery import decision
 from facetrust.gallery.decision import Candidate, Identification
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, as_utc, utcnow
+from facetrust.identity.service import mask_name
 from facetrust.liveness import service as liveness
 from facetrust.liveness.frames import Frame
 from facetrust.liveness.models import LivenessSession
@@ -63,11 +64,6 @@ def _token_aad(intent: PaymentIntent) -> bytes:
 def capture_token(ctx: FacePayContext, intent: PaymentIntent) -> str:
     return ctx.keyring.open(Sealed(intent.capture_token_sealed, intent.capture_token_wrapped_key, intent.master_key_id),
                             _token_aad(intent)).decode()
-
-
-def mask_name(name: str) -> str:
-    """张伟 -> 张*, 欧阳娜娜 -> 欧***: enough for the payer to recognise, not to identify."""
-    return name[:1] + "*" * max(len(name) - 1, 1)
 
 
 # --- 1. the terminal's intent -------------------------------------------------------------------
