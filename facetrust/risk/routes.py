@@ -19,7 +19,7 @@ from facetrust.api.deps import get_session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.identity.service import Principal
-from facetrust.risk import cases, dashboard, engine
+from facetrust.risk import cases, dashboard, engine, evidence
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.risk.schemas import (CaseEventOut, CountAmountOut, DashboardOut, DecisionDetailOut, HourOut,
                                     LivenessFiguresOut, RiskEventOut, RuleHitOut, TypologyHitOut)
@@ -230,7 +230,7 @@ def case_events(case_id: str, limit: int = Query(default=50, ge=1, le=200),
     """The latest events of the case's account (or merchant), newest first, each with the decision
     made on it; ``trigger`` marks the event whose decision opened the case."""
     return [CaseEventOut(**_event_fields(c.event), decision_id=c.decision_id, decision=c.decision, trigger=c.trigger)
-            for c in dashboard.case_events(session, cases.get(session, case_id), limit)]
+            for c in evidence.case_events(session, cases.get(session, case_id), limit)]
 
 
 @router.get("/operator/risk/decisions/{decision_id}", response_model=DecisionDetailOut)
@@ -238,7 +238,7 @@ def decision_detail(decision_id: str, op: Principal = Depends(auth.operator(*REA
                     session: Session = Depends(get_session)) -> DecisionDetailOut:
     """A stored decision explained: its event, every feature value, each fired rule with its
     description and the values it read, each fired typology with its action."""
-    d = dashboard.decision_detail(session, decision_id)
+    d = evidence.decision_detail(session, decision_id)
     return DecisionDetailOut(
         decision_id=d.decision.id, decision=d.decision.decision, score=d.decision.score,
         reasons=json.loads(d.decision.reasons), rule_set_version=d.decision.rule_set_version, at=d.decision.at,
