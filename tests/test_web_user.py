@@ -27,6 +27,7 @@ ENROL = (130, 210)  # 141-144, 193-196
 INSTALLMENT = (280, 360)  # 292-298, 305-312
 PAY = (360, 430)  # a passive look at the vending machine's capture page
 PAY_AFTER_REVOKE = (430, 500)
+LOAN = (500, 587)  # 520-533, 553-564
 
 
 @pytest.fixture()
@@ -41,7 +42,7 @@ def sign_in(page, token: str, path: str = "/app/") -> None:
     page.goto(f"{path}#token={token}")
 
 
-def test_new_user_real_name_face_pay_and_installment(world):
+def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(world):
     token = world.new_user(LI, fund_fen=500 * CNY)
     with chromium(world.camera.path) as browser:
         page = new_page(browser, world.base_url, viewport=PHONE, lang="zh")
@@ -130,13 +131,40 @@ def test_new_user_real_name_face_pay_and_installment(world):
         plans = world.client.get("/v1/me/credit/plans", headers=bearer(token)).json()
         assert len(plans) == 1 and plans[0]["checkout_id"] == checkout_id and plans[0]["principal_fen"] == 5_999 * CNY
 
-        # The history page lists the plan, its next payment and the authentication.
+        # A loan: the rate and schedule for the chosen amount and term, confirmed by the face.
+        page.goto("/app/")
+        page.locator("#borrow").click()
+        page.wait_for_url("**/app/loan")
+        page.select_option("#product", "cash-loan-annuity")
+        page.select_option("#periods", "6")
+        page.fill("#amount", "1000")
+        page.locator("#amount").dispatch_event("change")
+        expect(page.locator("#schedule tbody tr")).to_have_count(6)
+        quote = world.client.get("/v1/me/credit/loan-quote", headers=bearer(token),
+                                 params={"product_id": "cash-loan-annuity", "amount_fen": 1_000 * CNY, "periods": 6}).json()
+        assert page.locator("#apr").inner_text() == f"{float(quote['apr']) * 100:.2f}%"
+        screenshot(page, "app-loan-schedule")
+        world.camera.show(LI.clip, *LOAN)
+        fix_challenge(page, world.app, ["blink"])
+        page.locator("#confirm").click()
+        page.locator("#drawn").wait_for(timeout=60_000)
+        assert balance(world, token) == 500 * CNY - 880 + 1_000 * CNY
+
+        # The history page lists both plans with their next payments; the next one is repaid from it.
         page.goto("/app/history")
-        page.locator("#plans tbody tr").first.wait_for()
-        assert page.locator("#plans tbody tr").count() == 1
-        assert page.locator("#next-payments tbody tr").count() == 1
+        expect(page.locator("#plans tbody tr")).to_have_count(2)
+        expect(page.locator("#next-payments tbody tr")).to_have_count(2)
         assert page.locator("#authentications tbody tr").count() == 1
+        assert page.locator("#payments tbody tr").count() == 1  # the declined face was nobody's: not in her list
         screenshot(page, "app-history")
+        plans = {p["kind"]: p for p in world.client.get("/v1/me/credit/plans", headers=bearer(token)).json()}
+        due = plans["loan"]["next_payment"]["amount_fen"]
+        before = balance(world, token)
+        page.locator(f'#next-payments button[data-plan="{plans["loan"]["plan_id"]}"]').click()
+        expect(page.locator("#repaid")).to_be_visible()
+        assert balance(world, token) == before - due
+        loan = world.client.get(f"/v1/me/credit/plans/{plans['loan']['plan_id']}", headers=bearer(token)).json()
+        assert [i["status"] for i in loan["installments"]][:2] == ["paid", "upcoming"]
         assert page.errors == []
 
 

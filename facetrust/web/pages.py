@@ -21,6 +21,7 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/app/real-name": ("app/real-name.html", True),
     "/app/consents": ("app/consents.html", True),
     "/app/checkout": ("app/checkout.html", True),
+    "/app/loan": ("app/loan.html", True),
     "/app/history": ("app/history.html", False),
     "/pay/capture": ("pay/capture.html", True),
     "/terminal/": ("terminal/index.html", False),

@@ -1,7 +1,7 @@
 // Installment checkout: the order a shop offered, each plan with its annualised rate, the full
 // schedule before confirming, and a live face check of the account holder to confirm.
-import { addStrings, api, day, el, hide, lang, percent, shortDay, show, showError, t, table, yuan } from "../ft.js";
-import { header, liveCheck, userToken } from "./common.js";
+import { addStrings, api, day, el, hide, lang, percent, show, showError, t, yuan } from "../ft.js";
+import { consentFor, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
 
 addStrings({
   "co.title": { zh: "分期付款", en: "Pay in installments" },
@@ -17,14 +17,10 @@ addStrings({
   "co.total_cost": { zh: "利息和手续费合计", en: "Total interest and fees" },
   "co.total_payment": { zh: "还款总额", en: "Total to repay" },
   "co.schedule": { zh: "还款计划", en: "Repayment schedule" },
-  "co.col.number": { zh: "期数", en: "No." },
-  "co.col.due": { zh: "还款日", en: "Due" },
-  "co.col.principal": { zh: "本金", en: "Principal" },
-  "co.col.interest": { zh: "利息", en: "Interest" },
-  "co.col.fee": { zh: "手续费", en: "Fee" },
-  "co.col.payment": { zh: "应还", en: "Payment" },
   "co.face_note": { zh: "确认前需要账户本人进行人脸检测。", en: "The account holder's live face check confirms the purchase." },
   "co.confirm": { zh: "刷脸确认分期", en: "Confirm with my face" },
+  "co.agree_confirm": { zh: "同意并刷脸确认分期", en: "Agree and confirm with my face" },
+  "co.notice": { zh: "人脸确认说明", en: "Face confirmation" },
   "co.confirming": { zh: "正在确认…", en: "Confirming…" },
   "co.done": { zh: "分期已确认", en: "Installment plan confirmed" },
   "co.done_detail": { zh: "{periods} 期，首期 ¥{first} 于 {date} 到期。", en: "{periods} months; the first ¥{first} is due {date}." },
@@ -33,12 +29,14 @@ addStrings({
   "co.expired": { zh: "这个订单已过期，请回到商城重新下单。", en: "This order has expired; go back to the shop and order again." },
 });
 
+const PURPOSE = "credit_face_verification";
 const $ = (id) => document.getElementById(id);
 const token = userToken($("main"));
 const checkoutId = location.hash.slice(1);
 let checkout = null;
 let quote = null;
 let plan = null;
+let consent = null;
 
 function money(fen) { return "¥" + yuan(fen); }
 
@@ -54,6 +52,9 @@ function renderOrder() {
   select.replaceChildren(...checkout.offers.map((o, i) => el("option", { value: String(i) },
     t("co.offer", { name: lang === "zh" ? o.product_name_zh : o.product_name, periods: o.periods, first: yuan(o.first_payment_fen) }))));
   if (chosen) select.value = chosen;
+  $("consent").hidden = consent.granted;
+  $("notice-text").textContent = consent.notice[lang];
+  $("confirm").textContent = t(consent.granted ? "co.confirm" : "co.agree_confirm");
 }
 
 function renderQuote() {
@@ -64,12 +65,7 @@ function renderQuote() {
       el("dt", {}, t("co.total_cost")), el("dd", { id: "total-cost" }, money(quote.total_cost_fen)),
       el("dt", {}, t("co.total_payment")), el("dd", {}, money(quote.total_payment_fen))),
     el("h2", {}, t("co.schedule")),
-    el("div", { class: "table-wrap" }, table([
-      ["co.col.number", (r) => r.number], ["co.col.due", (r) => shortDay(r.due_date)],
-      ["co.col.principal", (r) => yuan(r.principal_fen)], ["co.col.interest", (r) => yuan(r.interest_fen)],
-      ["co.col.fee", (r) => yuan(r.fee_fen)], ["co.col.payment", (r) => yuan(r.payment_fen)],
-    ], quote.schedule)));
-  $("quote").querySelector("table")?.setAttribute("id", "schedule");
+    scheduleTable(quote.schedule));
 }
 
 function renderDone() {
@@ -92,9 +88,13 @@ async function confirm() {
   hide($("error"));
   const offer = checkout.offers[Number($("offer").value)];
   $("confirm").disabled = true;
-  hide($("offers-card"));
-  show($("capture-card"));
   try {
+    if (!consent.granted) {
+      await grant(token, consent.notice);
+      consent.granted = true;
+    }
+    hide($("offers-card"));
+    show($("capture-card"));
     const sessionId = await liveCheck($("capture"), token, "installment");
     $("capture").replaceChildren(el("p", { class: "muted" }, t("co.confirming")));
     plan = await api("POST", `/v1/me/credit/checkouts/${checkoutId}/confirm`, { token,
@@ -115,7 +115,7 @@ async function load() {
     $("order").replaceChildren(el("p", { class: "empty" }, t("co.no_order")));
     return;
   }
-  checkout = await api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token });
+  [checkout, consent] = await Promise.all([api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token }), consentFor(token, PURPOSE)]);
   renderOrder();
   if (checkout.status === "open" && checkout.offers.length) {
     show($("offers-card"));

@@ -1,5 +1,5 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, el, languageSwitch, session, t, tokenFromFragment, translate } from "../ft.js";
+import { addStrings, api, el, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
@@ -10,7 +10,24 @@ addStrings({
   "nav.history": { zh: "账单与记录", en: "Plans & history" },
   "app.signed_out": { zh: "请先登录。", en: "Please sign in first." },
   "app.go_sign_in": { zh: "去登录", en: "Sign in" },
+  "sched.number": { zh: "期数", en: "No." },
+  "sched.due": { zh: "还款日", en: "Due" },
+  "sched.principal": { zh: "本金", en: "Principal" },
+  "sched.interest": { zh: "利息", en: "Interest" },
+  "sched.fee": { zh: "手续费", en: "Fee" },
+  "sched.payment": { zh: "应还", en: "Payment" },
 });
+
+// A repayment schedule as a table (id "schedule"): each period's date and how its payment splits.
+export function scheduleTable(lines) {
+  const node = table([
+    ["sched.number", (r) => r.number], ["sched.due", (r) => shortDay(r.due_date)],
+    ["sched.principal", (r) => yuan(r.principal_fen)], ["sched.interest", (r) => yuan(r.interest_fen)],
+    ["sched.fee", (r) => yuan(r.fee_fen)], ["sched.payment", (r) => yuan(r.payment_fen)],
+  ], lines);
+  node.id = "schedule";
+  return el("div", { class: "table-wrap" }, node);
+}
 
 // The header: brand, the app's pages (the current one marked), the language switch.
 export function header(current, onLanguage) {
@@ -41,6 +58,17 @@ export function userToken(main) {
 export function signOut() {
   session.clear("user");
   location.assign("/app/");
+}
+
+// The consent a credit page needs: {granted, notice}. A page that lacks it shows the notice text
+// next to its confirm button and grants it (against that notice's version) when the person confirms.
+export async function consentFor(token, purpose) {
+  const [notices, consents] = await Promise.all([api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token })]);
+  return { granted: Boolean(consents.granted[purpose]), notice: notices.find((n) => n.purpose === purpose) };
+}
+
+export async function grant(token, notice) {
+  await api("POST", `/v1/me/consents/${notice.purpose}`, { token, body: { notice_version: notice.version } });
 }
 
 // A live face check for ``purpose``: issue the challenge, record the person answering it, send the

@@ -25,6 +25,8 @@ addStrings({
   "hi.col.purpose": { zh: "用途", en: "Purpose" },
   "hi.col.action": { zh: "操作", en: "Action" },
   "hi.col.plan": { zh: "计划", en: "Plan" },
+  "hi.repay": { zh: "还款", en: "Repay" },
+  "hi.repaid": { zh: "已还款 ¥{amount}，钱包余额 ¥{balance}。", en: "Repaid ¥{amount}; your wallet has ¥{balance}." },
   "kind.installment": { zh: "分期", en: "Installment" },
   "kind.loan": { zh: "借款", en: "Loan" },
   "method.face": { zh: "人脸", en: "Face" },
@@ -49,6 +51,7 @@ addStrings({
 
 const token = userToken(document.getElementById("main"));
 let data = null;
+let message = null;
 
 const money = (fen) => "¥" + yuan(fen);
 const status = (s) => el("span", { class: `status ${s}` }, t(`st.${s}`));
@@ -61,9 +64,12 @@ function render() {
   const section = (id, titleKey, body) => el("section", { class: "card", id }, el("h2", {}, t(titleKey)),
     el("div", { class: "table-wrap" }, body));
   document.getElementById("content").replaceChildren(
+    message ? el("div", { class: "notice ok", id: "repaid", role: "status" }, t(message.key, message.vars)) : "",
     section("next-payments", "hi.next", table([
       ["hi.col.due", (r) => shortDay(r.due_date)], ["hi.col.plan", (r) => t(`kind.${r.plan.kind}`)],
       ["hi.col.amount", (r) => money(r.amount_fen)], ["hi.col.status", (r) => status(r.status)],
+      ["hi.repay", (r) => el("button", { class: "secondary", type: "button", dataset: { plan: r.plan.plan_id },
+        onclick: (event) => repay(event.target, r.plan) }, t("hi.repay"))],
     ], next)),
     section("plans", "hi.plans", table([
       ["hi.col.kind", (p) => t(`kind.${p.kind}`)], ["hi.col.principal", (p) => money(p.principal_fen)],
@@ -83,6 +89,22 @@ function render() {
       ["hi.col.action", (c) => t(`action.${c.action}`)],
     ], [...consents.history].reverse())),
   );
+}
+
+// Repay a plan's next installment from the wallet (one idempotency key per tap: a double tap pays once).
+async function repay(button, plan) {
+  button.disabled = true;
+  const box = document.getElementById("error");
+  box.hidden = true;
+  try {
+    const made = await api("POST", `/v1/me/credit/plans/${plan.plan_id}/repayments`, { token,
+      body: { kind: "installment", idempotency_key: "repay-" + crypto.randomUUID() } });
+    message = { key: "hi.repaid", vars: { amount: yuan(made.repayment.amount_fen), balance: yuan(made.wallet_balance_fen) } };
+    await load();
+  } catch (e) {
+    button.disabled = false;
+    showError(box, e);
+  }
 }
 
 async function load() {
