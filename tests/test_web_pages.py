@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 import time
 
 from facetrust.security import signing
+from facetrust.web import preload
 from facetrust.web.pages import PAGES
 
 from conftest import running_app
@@ -23,31 +23,12 @@ def test_every_page_is_served_with_its_headers_and_preloads_every_module_it_impo
             assert r.headers["permissions-policy"].startswith("camera=(self)" if camera else "camera=()"), path
             assert "<script>" not in r.text and " style=" not in r.text  # nothing inline: the CSP would block it
             assert client.get("/static/ft.css").status_code == 200 and 'href="/static/ft.css"' in r.text
-            (entry,) = re.findall(r'<script type="module" src="(/static/[^"]+)"></script>', r.text)
-            # The module graph, followed from the page's script: every file exists, and the page
-            # preloads each one, so the browser fetches them side by side rather than one by one.
-            imported, pending = set(), [entry]
-            while pending:
-                src = pending.pop()
-                module = client.get(src)
-                assert module.status_code == 200, src
-                for rel in re.findall(r'from "(\.{1,2}/[^"]+)"', module.text):
-                    target = _resolve(src.rsplit("/", 1)[0], rel)
-                    if target not in imported:
-                        imported.add(target)
-                        pending.append(target)
-            assert set(re.findall(r'<link rel="modulepreload" href="([^"]+)">', r.text)) == imported, path
+            (entry,) = preload.ENTRY.findall(r.text)
+            # Every module the page's script imports is served, and the page preloads each one.
+            imported = preload.imports(entry)
+            assert all(client.get(src).status_code == 200 for src in [entry, *imported]), path
+            assert preload.PRELOAD.findall(r.text) == imported, path
             assert "/static/ft.js" in imported
-
-
-def _resolve(base: str, rel: str) -> str:
-    parts = base.split("/")
-    for piece in rel.split("/"):
-        if piece == "..":
-            parts.pop()
-        elif piece != ".":
-            parts.append(piece)
-    return "/".join(parts)
 
 
 def test_demo_platform_is_off_unless_asked(tmp_path, database_url):
