@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from facetrust.credit.models import CreditLine, CreditPlan
+from facetrust.credit import lines
+from facetrust.credit.models import CreditPlan
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, RealNameAuthentication, Tenant
@@ -97,12 +98,12 @@ def get(session: Session, account_id: str) -> Account:
 
 
 def _credit(session: Session, account_id: str) -> CreditSummary | None:
-    line = session.execute(select(CreditLine).where(CreditLine.account_id == account_id)).scalar_one_or_none()
+    line = lines.line_of(session, account_id)
     if line is None:
         return None
     plans = session.execute(select(func.count()).select_from(CreditPlan).where(
         CreditPlan.account_id == account_id, CreditPlan.status == "active")).scalar_one()
-    return CreditSummary(line.limit_fen, line.used_fen, max(line.limit_fen - line.used_fen, 0), int(plans))
+    return CreditSummary(line.limit_fen, line.used_fen, lines.available(line), int(plans))
 
 
 def view(session: Session, keyring: Keyring, account: Account) -> AccountView:
