@@ -7,7 +7,6 @@ never as a traceback.
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -300,11 +299,14 @@ def serve(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from facetrust.api.app import create_app
+    from facetrust.api.logs import configure_logging
 
     settings = get_settings()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # facetrust.api.access_log writes the access lines, with route templates instead of paths and queries.
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False)
+    # JSON lines with request ids; uvicorn's loggers propagate to them (log_config=None), and its
+    # access log is off: facetrust.api.access_log writes one with route templates, never paths or queries.
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False,
+                log_config=None)
 
 
 @main.group()

@@ -95,6 +95,27 @@ class Settings(BaseSettings):
     lockout_window_seconds: int = 180
     lockout_seconds: int = 1800
 
+    # Rate limits (facetrust/security/ratelimit.py): requests per sliding minute to a group of routes,
+    # counted per caller and per device, and per client IP at rate_limit_ip_per_minute; over any of
+    # them the answer is 429 `rate_limited` with Retry-After. 0 switches a limit off. Unlike the
+    # lockout above, these count every request, failed or not: they bound load and guessing speed.
+    # Token minting (a login), per platform user and per device.
+    rate_limit_auth_per_minute: int = 30
+    # Real-name (face and bank card), liveness sessions and captures, face-pay switch-on; per account and device.
+    rate_limit_face_per_minute: int = 30
+    # The payer's capture page (frames, phone digits), per payment's capture token.
+    rate_limit_capture_per_minute: int = 30
+    # Payment intents, per terminal.
+    rate_limit_terminal_per_minute: int = 120
+    # Operator account look-up, view and reveal, per operator name.
+    rate_limit_operator_per_minute: int = 120
+    # Each group of routes, per client IP (X-Client-Ip, else the peer); generous, as a shop or an
+    # office can sit behind one address.
+    rate_limit_ip_per_minute: int = 120
+
+    # Logs: JSON lines on stderr at this level (facetrust/api/logs.py).
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     # Face pay. Limits in yuan; above either the payment needs an active liveness challenge
     # ("step_up") or is declined ("decline"). A day is a calendar day at this UTC offset (China: +8).
     face_pay_transaction_limit_yuan: int = 2000

@@ -17,6 +17,7 @@ OPERATORS = {"risk_analyst", "compliance_officer", "admin"}
 ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/health"): ANYONE,
     ("GET", "/ready"): ANYONE,
+    ("GET", "/metrics"): ANYONE,  # no personal data; deployments restrict it at the network edge
     ("POST", "/v1/accounts"): {"tenant"},
     ("POST", "/v1/accounts/{platform_user_id}/tokens"): {"tenant"},
     ("GET", "/v1/me"): {"user"},

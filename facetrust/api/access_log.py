@@ -1,6 +1,10 @@
 """One access-log line per request, naming the route's template, never the path or query it was
 called with: paths carry one-time capture tokens and ids, and an operator's lookup carries a phone
-or ID number in its query. (uvicorn's own access log, which prints both, is switched off.)"""
+or ID number in its query. (uvicorn's own access log, which prints both, is switched off.)
+
+The line's fields ride on the record (``method``, ``route``, ``status``, ``duration_ms``), so the
+JSON formatter (``facetrust.api.logs``) writes them as fields next to the request id; the message
+says the same for a plain-text handler."""
 
 from __future__ import annotations
 
@@ -38,4 +42,6 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            log.info("%s %s %d %.1fms", scope["method"], route_template(scope), status, (time.perf_counter() - start) * 1000)
+            route, duration_ms = route_template(scope), round((time.perf_counter() - start) * 1000, 1)
+            log.info("%s %s %d %.1fms", scope["method"], route, status, duration_ms,
+                     extra={"method": scope["method"], "route": route, "status": status, "duration_ms": duration_ms})

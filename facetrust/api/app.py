@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from facetrust import __version__
-from facetrust.api import errors
+from facetrust.api import errors, metrics
 from facetrust.api.access_log import AccessLog
 from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
+from facetrust.api.logs import RequestId
 from facetrust.consent.routes import router as consent_router
 from facetrust.credit import products
 from facetrust.credit.routes import router as credit_router
@@ -24,6 +25,7 @@ from facetrust.payments.routes import router as payments_router
 from facetrust.risk.engine import RiskEngine
 from facetrust.risk.routes import router as risk_router
 from facetrust.security.envelope import keyring_for
+from facetrust.security.ratelimit import RateLimiter
 from facetrust.security.routes import router as security_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
@@ -57,9 +59,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # A product catalogue above its ceilings stops the service here, before any offer is made.
     app.state.credit_catalogue = products.load(settings.credit_products_path,
                                                settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)
+    # Request rates per caller, device and IP (in this process; see facetrust/security/ratelimit.py).
+    app.state.rate_limiter = RateLimiter()
     errors.install(app)
+    # The last added is the outermost: the request id is set before the metrics and the access log see the request.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
+    app.add_middleware(metrics.RequestMetrics)
+    app.add_middleware(RequestId)
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
@@ -71,6 +78,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """The database answers."""
         session.execute(text("SELECT 1"))
         return {"status": "ready", "database": session.get_bind().dialect.name}
+
+    @app.get("/metrics", tags=["operations"], response_class=Response)
+    def prometheus_metrics() -> Response:
+        """Prometheus figures: request latency by route, risk, liveness and face-pay decisions, rate-limit
+        refusals. No personal data in them, but deployments serve this path only to their monitoring
+        network (block it at the edge)."""
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
 
     app.include_router(identity_router)
     app.include_router(consent_router)

@@ -1,7 +1,10 @@
 """Error mapping: every failure a client sees is a status, a stable `code` and a message.
 
 No stack trace and no exception text from inside the service reaches a client; unexpected failures
-are logged with the request id and answered with a generic `internal_error`.
+are logged with the request id (and where they were raised, never their message) and answered with
+a generic `internal_error` carrying the same `X-Request-Id`, so a caller can quote it to support.
+A refusal with `retry_after_seconds` (rate limits, the face-attempt lockout) also says it in a
+`Retry-After` header, the form HTTP clients and proxies understand.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from facetrust.api import logs
 from facetrust.api.access_log import route_template
 from facetrust.biometrics.errors import BiometricError
 from facetrust.errors import DomainError
@@ -36,10 +40,17 @@ def error_body(code: str, message: str, **extra: object) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
 
+def retry_after_header(extra: dict) -> dict[str, str] | None:
+    """``Retry-After`` (whole seconds) for an error that says when to try again."""
+    wait = extra.get("retry_after_seconds")
+    return {"Retry-After": str(max(1, int(wait)))} if isinstance(wait, int | float) else None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status)
+        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
+                            headers=retry_after_header(exc.extra))
 
     @app.exception_handler(BiometricError)
     async def _biometric(_: Request, exc: BiometricError) -> JSONResponse:
@@ -69,6 +80,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope))
+        # This handler runs outside every middleware, so the request id comes from the scope.
+        request_id = logs.request_id_of(request.scope)
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope),
+                  extra={"request_id": request_id, **logs.exception_fields(exc)})
         return JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
-                            status_code=500)
+                            status_code=500, headers={logs.HEADER: request_id} if request_id else None)

@@ -20,6 +20,7 @@ from facetrust.identity.service import Principal
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
+from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 
@@ -43,7 +44,8 @@ def register_account(body: AccountCreate, tenant: Tenant = Depends(auth.tenant),
     return _out(account)
 
 
-@router.post("/accounts/{platform_user_id}/tokens", status_code=201, response_model=TokenOut)
+@router.post("/accounts/{platform_user_id}/tokens", status_code=201, response_model=TokenOut,
+             dependencies=[rate_limited("auth", who=auth.tenant)])
 def mint_token(platform_user_id: str, request: Request, tenant: Tenant = Depends(auth.tenant),
                session: Session = Depends(get_session), client: ClientInfo = Depends(client_info)) -> TokenOut:
     """The platform's back end mints a bearer token for its signed-in user: a login. It may pass the
@@ -97,7 +99,8 @@ def _account(session: Session, p: Principal) -> Account:
     return account
 
 
-@router.post("/me/real-name/face", status_code=201, response_model=RealNameOut)
+@router.post("/me/real-name/face", status_code=201, response_model=RealNameOut,
+             dependencies=[rate_limited("face", who=auth.user)])
 def real_name_face(body: FaceAuthIn, request: Request, p: Principal = Depends(auth.user),
                    session: Session = Depends(get_session), ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
     """Real-name authentication by the live face of a passed liveness session (purpose
@@ -114,7 +117,8 @@ def real_name_face(body: FaceAuthIn, request: Request, p: Principal = Depends(au
     return _auth_out(record)
 
 
-@router.post("/me/real-name/bank-card", status_code=201, response_model=RealNameOut)
+@router.post("/me/real-name/bank-card", status_code=201, response_model=RealNameOut,
+             dependencies=[rate_limited("face", who=auth.user)])
 def real_name_bank_card(body: BankCardAuthIn, p: Principal = Depends(auth.user),
                         session: Session = Depends(get_session),
                         ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
@@ -152,7 +156,8 @@ def delete_my_real_name_evidence(p: Principal = Depends(auth.user), session: Ses
     retention.refuse_evidence_deletion(session, _account(session, p))
 
 
-@router.get("/operator/accounts/{account_id}/real-name", response_model=list[RealNameOut])
+@router.get("/operator/accounts/{account_id}/real-name", response_model=list[RealNameOut],
+            dependencies=[rate_limited("operator", who=auth.principal)])
 def operator_real_name_history(account_id: str,
                                op: Principal = Depends(auth.operator("compliance_officer", "admin")),
                                session: Session = Depends(get_session)) -> list[RealNameOut]:
@@ -190,7 +195,8 @@ def operator_me(op: Principal = Depends(auth.operator(*OPERATORS))) -> OperatorO
     return OperatorOut(name=op.operator_name or "", role=op.role or "")
 
 
-@router.get("/operator/accounts", response_model=list[OperatorAccountOut])
+@router.get("/operator/accounts", response_model=list[OperatorAccountOut],
+            dependencies=[rate_limited("operator", who=auth.principal)])
 def operator_find_accounts(request: Request,
                            q: str = Query(min_length=1, max_length=128,
                                           description="an account id, platform user id, mobile or ID number (exact)"),
@@ -201,14 +207,16 @@ def operator_find_accounts(request: Request,
     return [_operator_account_out(v) for v in lookup.search(session, app_keyring(request), q)]
 
 
-@router.get("/operator/accounts/{account_id}", response_model=OperatorAccountOut)
+@router.get("/operator/accounts/{account_id}", response_model=OperatorAccountOut,
+            dependencies=[rate_limited("operator", who=auth.principal)])
 def operator_account(account_id: str, request: Request, op: Principal = Depends(auth.operator(*OPERATORS)),
                      session: Session = Depends(get_session)) -> OperatorAccountOut:
     """One account, masked: status, real-name status, face pay, credit."""
     return _operator_account_out(lookup.view(session, app_keyring(request), lookup.get(session, account_id)))
 
 
-@router.post("/operator/accounts/{account_id}/reveal", response_model=RevealOut)
+@router.post("/operator/accounts/{account_id}/reveal", response_model=RevealOut,
+             dependencies=[rate_limited("operator", who=auth.principal)])
 def operator_reveal(account_id: str, body: RevealIn, request: Request,
                     op: Principal = Depends(auth.operator(*REVEALERS)),
                     session: Session = Depends(get_session)) -> RevealOut:

@@ -26,6 +26,7 @@ from facetrust.liveness import frames as frames_mod
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn, LivenessSessionCreate, LivenessSessionOut
+from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
 
@@ -69,7 +70,8 @@ def read_capture(body: CaptureIn, ctx: service.LivenessContext) -> list[frames_m
     return frames_mod.from_images(ctx.engine, images, ctx.limits)
 
 
-@router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut)
+@router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut,
+             dependencies=[rate_limited("face", who=auth.user)])
 def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(auth.user),
                             session: Session = Depends(get_session),
                             ctx: service.LivenessContext = Depends(liveness_context)) -> LivenessSessionOut:
@@ -83,7 +85,8 @@ def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(
     return _out(row, with_nonce=True)
 
 
-@router.post("/me/liveness-sessions/{session_id}/capture", response_model=LivenessSessionOut)
+@router.post("/me/liveness-sessions/{session_id}/capture", response_model=LivenessSessionOut,
+             dependencies=[rate_limited("face", who=auth.user)])
 def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth.user),
                    session: Session = Depends(get_session),
                    ctx: service.LivenessContext = Depends(liveness_context)) -> LivenessSessionOut:

@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.api import metrics
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError
@@ -179,6 +180,7 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
                               .values(**values)).rowcount
     if claimed != 1:
         raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
+    metrics.LIVENESS_DECISIONS.labels(row.purpose, values["status"]).inc()
     session.refresh(row)
     if passed and result is not None and result.reference is not None:
         quality = result.reference.quality

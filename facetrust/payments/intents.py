@@ -29,6 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.api import metrics
 from facetrust.consent import service as consent
 from facetrust.errors import DomainError
 from facetrust.gallery import decision
@@ -143,6 +144,8 @@ def _move(session: Session, intent: PaymentIntent, expected: str, **values) -> N
                             .values(**values)).rowcount
     if moved != 1:
         raise DomainError(409, "payment_already_decided", "this payment has already moved on")
+    if values.get("status") in (PAID, DECLINED, EXPIRED):  # the payment has ended
+        metrics.FACE_PAY_PAYMENTS.labels(values["status"], values.get("decline_reason") or "").inc()
     session.refresh(intent)
 
 

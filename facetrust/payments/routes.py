@@ -34,6 +34,7 @@ from facetrust.payments.schemas import (CaptureChallenge, CaptureView, FacePayEn
                                         TerminalCreate, TerminalCreated, TerminalPaymentOut, TopUpIn, WalletOut,
                                         WalletPayment)
 from facetrust.security import signing
+from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["face pay"])
 
@@ -82,7 +83,8 @@ def _terminal_out(ctx: FacePayContext, intent: PaymentIntent) -> TerminalPayment
 
 # --- terminals ----------------------------------------------------------------------------------
 
-@router.post("/terminal/payment-intents", status_code=201, response_model=TerminalPaymentOut)
+@router.post("/terminal/payment-intents", status_code=201, response_model=TerminalPaymentOut,
+             dependencies=[rate_limited("terminal", who=signed_terminal)])
 def create_payment_intent(body: IntentCreate, request: Request, response: Response,
                           terminal: Terminal = Depends(signed_terminal), session: Session = Depends(get_session),
                           ctx: FacePayContext = Depends(face_pay_context)) -> TerminalPaymentOut:
@@ -150,7 +152,7 @@ def open_capture(token: str, session: Session = Depends(get_session),
     return view
 
 
-@router.post("/capture/{token}/frames", response_model=CaptureView)
+@router.post("/capture/{token}/frames", response_model=CaptureView, dependencies=[rate_limited("capture")])
 def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_session),
                    ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
     """The payer's frames, straight from the capture page: liveness, identification, payment."""
@@ -165,7 +167,7 @@ def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_s
     return view
 
 
-@router.post("/capture/{token}/phone-digits", response_model=CaptureView)
+@router.post("/capture/{token}/phone-digits", response_model=CaptureView, dependencies=[rate_limited("capture")])
 def capture_phone_digits(token: str, body: PhoneDigitsIn, session: Session = Depends(get_session),
                          ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
     """The last four digits of the payer's mobile number, when the face alone was not certain."""
@@ -200,7 +202,8 @@ def face_pay_status(p: Principal = Depends(auth.user), session: Session = Depend
     return _status(session, ctx, _account(session, p))
 
 
-@router.post("/me/face-pay", status_code=201, response_model=FacePayStatusOut)
+@router.post("/me/face-pay", status_code=201, response_model=FacePayStatusOut,
+             dependencies=[rate_limited("face", who=auth.user)])
 def switch_face_pay_on(body: FacePayEnrolIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
                        ctx: FacePayContext = Depends(face_pay_context)) -> FacePayStatusOut:
     """Switch face pay on with a passed `face_pay_enrolment` liveness session (the face_pay consent

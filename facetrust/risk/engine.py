@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from facetrust.api import metrics
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity.models import Account, new_id
 from facetrust.risk import cases, events, features, rules
@@ -87,6 +88,7 @@ class RiskEngine:
             score=result.score, rules=json.dumps(result.rules), typologies=json.dumps(result.typologies),
             reasons=json.dumps(result.reasons), features=json.dumps(values, sort_keys=True),
             rule_set_version=self.ruleset.version, at=row.at))
+        metrics.RISK_DECISIONS.labels(result.decision).inc()
         if event.kind in events.MONEY_OUT:
             session.execute(update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == row.seq)
                             .values(outcome=result.decision))
