@@ -1,4 +1,5 @@
-"""Prometheus metrics: request latency by route, and counts of the decisions the service makes.
+"""Prometheus metrics over HTTP: request latency by route, and ``/metrics`` itself (the decision
+counters the domain services keep are in ``facetrust.metrics``).
 
 Served at ``GET /metrics`` without authentication, like ``/health``: the figures carry no personal
 data (labels are route templates, status classes and decision outcomes, never ids, paths or
@@ -9,8 +10,6 @@ The metrics live in prometheus_client's process-wide default registry. Several w
 each count on their own; a multi-process deployment sets ``PROMETHEUS_MULTIPROC_DIR`` and serves a
 ``MultiProcessCollector`` instead (not needed for the embedded single-process mode).
 
-The domain services count their decisions here; this module needs nothing of the app but the
-route-template helper, so importing it pulls in no routes and no FastAPI.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from facetrust.api.access_log import route_template
 
@@ -30,13 +29,7 @@ REQUEST_SECONDS = Histogram(
     ["method", "route", "status"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-RISK_DECISIONS = Counter("facetrust_risk_decisions_total", "Risk decisions stored, by outcome", ["outcome"])
-LIVENESS_DECISIONS = Counter("facetrust_liveness_decisions_total", "Liveness captures decided, by purpose and status",
-                             ["purpose", "status"])
-FACE_PAY_PAYMENTS = Counter("facetrust_face_pay_payments_total",
-                            "Face payments ended, by outcome (paid, declined, expired) and decline reason",
-                            ["outcome", "reason"])
-RATE_LIMITED = Counter("facetrust_rate_limited_total", "Requests refused 429 rate_limited, by budget", ["budget"])
+
 
 # Anything else a client sends as a method is one label, so it cannot grow the series without bound.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})

@@ -20,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facetrust.api import metrics
+from facetrust import metrics
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError

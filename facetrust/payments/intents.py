@@ -29,7 +29,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facetrust.api import metrics
+from facetrust import metrics
 from facetrust.consent import service as consent
 from facetrust.errors import DomainError
 from facetrust.gallery import decision

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from facetrust.api import metrics
+from facetrust import metrics
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity.models import Account, new_id
 from facetrust.risk import cases, events, features, rules

@@ -37,7 +37,7 @@ from typing import Literal, Protocol
 
 from fastapi import Depends, Request, params
 
-from facetrust.api import metrics
+from facetrust import metrics
 from facetrust.api.deps import client_info
 from facetrust.errors import DomainError
 
