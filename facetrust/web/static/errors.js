@@ -26,7 +26,7 @@ export const ERRORS = {
     "请从平台重新进入，或重新登录。", "Open this page again from the platform, or sign in again."),
   forbidden: E("您没有权限进行此操作。", "You are not allowed to do this.",
     "请使用有相应权限的账号。", "Use an account with the right permission."),
-  rate_limited: E("请求过于频繁。", "Too many requests.", "请稍等片刻再试。", "Wait a moment and try again."),
+  rate_limited: E("请求过于频繁。", "Too many requests.", "请在 {seconds} 秒后重试。", "Try again in {seconds} seconds."),
 
   // liveness: the challenge and its decision
   no_face: E("没有检测到人脸。", "No face was seen.",

@@ -103,7 +103,10 @@ export function explain(code, extra = {}) {
 export function showError(box, error) {
   const code = error.code || "unknown_error";
   const extra = { ...(error.extra || {}), message: error.message || code };
-  if (extra.retry_after_seconds) extra.minutes = Math.ceil(extra.retry_after_seconds / 60);
+  if (extra.retry_after_seconds) {
+    extra.seconds = Math.ceil(extra.retry_after_seconds);
+    extra.minutes = Math.ceil(extra.retry_after_seconds / 60);
+  }
   const { what, todo } = explain(code, extra);
   box.replaceChildren(
     el("strong", { class: "what" }, what),
