@@ -29,7 +29,7 @@ from facetrust.identity.models import Account, RealNameAuthentication, Tenant
 from facetrust.identity.service import mask_id_number, mask_mobile, mask_name, secret_hash
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring
-from facetrust.security.models import StoredTemplate
+from facetrust.security.models import AuditRecord, StoredTemplate
 
 MAX_RESULTS = 20
 REVEALED_FIELDS = ("mobile", "name", "id_number")
@@ -68,7 +68,7 @@ class Revealed:
     mobile: str
     name: str | None
     id_number: str | None
-    audit_seq: int  # the audit record that names the operator, the reason and the fields
+    audit: AuditRecord  # names the operator, the reason and the fields; its seq is set at the commit
 
 
 def find(session: Session, q: str) -> list[Account]:
@@ -145,4 +145,4 @@ def reveal(session: Session, keyring: Keyring, account: Account, operator: str, 
     fields = [f for f in REVEALED_FIELDS if f == "mobile" or identity.get(f)]
     record = audit.append(session, actor=operator, action="account.reveal", subject=f"account:{account.id}",
                           purpose="compliance", details={"reason": reason, "fields": fields})
-    return Revealed(account.id, account.mobile, identity.get("name"), identity.get("id_number"), record.seq)
+    return Revealed(account.id, account.mobile, identity.get("name"), identity.get("id_number"), record)

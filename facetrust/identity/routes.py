@@ -225,4 +225,5 @@ def operator_reveal(account_id: str, body: RevealIn, request: Request,
     revealed = lookup.reveal(session, app_keyring(request), lookup.get(session, account_id), op.audit_name,
                              body.reason)
     session.commit()
-    return RevealOut(**vars(revealed))
+    return RevealOut(account_id=revealed.account_id, mobile=revealed.mobile, name=revealed.name,
+                     id_number=revealed.id_number, audit_seq=revealed.audit.seq)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import false, select, text, update
+from sqlalchemy import event, false, select, text, update
 from sqlalchemy.orm import Session
 
 from facetrust.security.models import AuditRecord
@@ -39,29 +39,55 @@ def record_hash(seq: int, at: dt.datetime, actor: str, action: str, subject: str
     return hashlib.sha256(body.encode()).hexdigest()
 
 
+_PENDING = "audit_pending"
+
+
 def append(session: Session, *, actor: str, action: str, subject: str,
            purpose: str | None = None, details: dict[str, Any] | None = None) -> AuditRecord:
-    """Add a record to the chain inside the caller's transaction (it commits or rolls back with
-    the change it audits)."""
-    # Serialise appenders: two transactions must not both extend the same head.
+    """Add a record to the chain as the caller's transaction commits (it commits or rolls back with
+    the change it audits). The record's ``seq`` and hashes are set at the commit.
+
+    Why at the commit: extending the chain needs one lock for all writers (two transactions must
+    not both extend the same head). Taken in the middle of a request, that lock would be held while
+    the request goes on to lock rows, such as ledger accounts, that another request already holds
+    while it waits for the chain: a deadlock. Taken as the very last step, the holder only inserts
+    and commits, so it never waits for anyone."""
+    canonical = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    record = AuditRecord(at=dt.datetime.now(dt.timezone.utc), actor=actor, action=action, subject=subject,
+                         purpose=purpose, details=canonical)
+    session.info.setdefault(_PENDING, []).append(record)
+    return record
+
+
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    """Link the transaction's pending records to the head of the chain, under the chain's lock."""
+    if session.in_nested_transaction():  # a savepoint's release: the real commit comes later
+        return
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
     else:  # SQLite: a write statement (matching nothing) takes the database's write lock first,
         # so the head is read inside this transaction, after any other appender has committed.
         session.execute(update(AuditRecord).where(false()).values(seq=AuditRecord.seq))
     head = session.execute(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1)).scalar_one_or_none()
-    seq = head.seq + 1 if head else 1
-    prev = head.hash if head else GENESIS
-    at = dt.datetime.now(dt.timezone.utc)
-    canonical = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    record = AuditRecord(
-        seq=seq, at=at, actor=actor, action=action, subject=subject, purpose=purpose,
-        details=canonical, prev_hash=prev,
-        hash=record_hash(seq, at, actor, action, subject, purpose, canonical, prev),
-    )
-    session.add(record)
+    seq, prev = (head.seq, head.hash) if head else (0, GENESIS)
+    for record in pending:
+        seq += 1
+        record.seq, record.prev_hash = seq, prev
+        record.hash = prev = record_hash(seq, record.at, record.actor, record.action, record.subject, record.purpose,
+                                         record.details, prev)
+        session.add(record)
     session.flush()
-    return record
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_pending(session: Session, transaction) -> None:  # noqa: ANN001
+    """A transaction that ends without committing (rolled back, or closed) takes its records with it."""
+    if transaction.parent is None:  # the outermost transaction, not a savepoint
+        session.info.pop(_PENDING, None)
 
 
 @dataclass(frozen=True)
