@@ -1,0 +1,194 @@
+"""The service as a separate process that a test can SIGKILL and start again, and the people,
+merchant and terminal of a face-pay and credit world set up over its HTTP API.
+
+The helpers of facepay.py and capture.py want an ``app`` only for ``app.state.sessions()`` (to fix a
+liveness challenge to what a clip shows); ``DbApp`` gives them one on the same database URL as the
+service process, so they work unchanged against the running service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import httpx
+
+from facetrust.settings import get_settings
+from facetrust.store.db import make_engine, session_factory
+
+from capture import as_burst, clip_frames, new_session
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class DbApp:
+    """Looks enough like the app for the test helpers: ``state.sessions()`` on the service's database."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine = make_engine(database_url)
+        self.state = SimpleNamespace(sessions=session_factory(self.engine))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    """``python -m facetrust.cli serve`` on a port of its own; ``kill()`` is SIGKILL, no goodbye."""
+
+    def __init__(self, tmp_path: Path, database_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / "service.log"
+        self.env = {**os.environ, "FACETRUST_DATA_DIR": str(tmp_path / "data"), "FACETRUST_DATABASE_URL": database_url,
+                    "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir), "FACETRUST_LOG_LEVEL": "WARNING",
+                    **env}
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+        self.kills = 0
+        self.interrupted = 0  # kills that left a request without an answer
+        self.start_seconds: list[float] = []
+
+    def start(self, timeout: float = 120.0) -> None:
+        t0 = time.monotonic()
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust.cli", "serve", "--port", str(self.port)],
+                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the service exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=2).status_code == 200:
+                    self.starts += 1
+                    self.start_seconds.append(time.monotonic() - t0)
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the service did not answer /health in {timeout} s")
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.kills += 1
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        """The command line as a separate process against the service's database."""
+        return subprocess.run([sys.executable, "-m", "facetrust.cli", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True, timeout=300)
+
+
+def killed_during(service: Service, rng, send, max_delay: float = 0.4):
+    """Send a request in a thread, SIGKILL the service after a random 0..max_delay s (so some kills
+    land mid-transaction), start it again. Returns the response if one came back before the kill,
+    else None (the client does not know what happened)."""
+    out: dict = {}
+
+    def run() -> None:
+        try:
+            out["r"] = send()
+        except httpx.TransportError as e:
+            out["error"] = e
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(rng.uniform(0, max_delay))
+    service.kill()
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    service.start()
+    if "r" not in out:
+        service.interrupted += 1
+    return out.get("r")
+
+
+def operator_headers(app: DbApp) -> dict:
+    """Two tenants' API keys and an admin and a risk analyst's bearer tokens, made in the database
+    as `facetrust tenants create` / `operators token` would."""
+    from facetrust.identity import service
+
+    with app.state.sessions() as s:
+        (tenant, key_a), _ = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
+        admin, _ = service.create_operator_token(s, "root", "admin", dt.timedelta(hours=4))
+        analyst, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=4))
+        s.commit()
+        tenant_id = tenant.id
+    return {"a": {"X-Api-Key": key_a}, "admin": {"Authorization": f"Bearer {admin}"},
+            "op": {"Authorization": f"Bearer {analyst}"}, "tenant_a": tenant_id}
+
+
+class Frames:
+    """Fresh 8-frame windows of each person's clip (the replay defence refuses any frame it saw)."""
+
+    def __init__(self, shared_data: Path, people) -> None:
+        self.shared_data = shared_data
+        self.next = {p.user: p.pay_frames[0] for p in people}
+        self.stop = {p.user: p.pay_frames[1] for p in people}
+
+    def left(self, person) -> int:
+        return (self.stop[person.user] - self.next[person.user]) // 8
+
+    def burst(self, person, nonce: str) -> dict:
+        start = self.next[person.user]
+        assert start + 8 <= self.stop[person.user], f"out of unused frames of {person.clip}"
+        self.next[person.user] = start + 8
+        frames, times = clip_frames(self.shared_data, person.clip, start, start + 8)
+        return as_burst(frames, times, nonce)
+
+
+def face_pass(client, app: DbApp, h: dict, frames: Frames, person, purpose: str) -> str:
+    """A passed passive liveness session (challenge fixed to no actions) on fresh frames."""
+    created = new_session(client, app, h, purpose, actions=[])
+    r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+                    json=frames.burst(person, created["nonce"]), headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "passed", r.text
+    return created["session_id"]
+
+
+def ledger_facts(app: DbApp) -> dict:
+    """From the database: every payment transaction's intent, paid intents, and credit plans with
+    their installment counts and ledger transactions."""
+    from sqlalchemy import func, select
+
+    from facetrust.credit.models import CreditInstallment as Installment, CreditPlan as Plan
+    from facetrust.payments.models import LedgerTransaction, PaymentIntent
+    from facetrust.security.models import StoredTemplate as FaceTemplate
+
+    with app.state.sessions() as s:
+        refs = [r for r in s.scalars(select(LedgerTransaction.reference)) if r.startswith("payment:")]
+        paid = {i.id: i.transaction_id for i in s.scalars(select(PaymentIntent).where(PaymentIntent.status == "paid"))}
+        all_intents = s.scalar(select(func.count()).select_from(PaymentIntent))
+        txns = set(s.scalars(select(LedgerTransaction.id)))
+        plans = {p.id: {"key": p.idempotency_key, "periods": p.periods, "posted": p.transaction_id in txns,
+                        "installments": s.scalar(select(func.count()).select_from(Installment)
+                                                 .where(Installment.plan_id == p.id))}
+                 for p in s.scalars(select(Plan))}
+        templates = [(t.account_id, t.purpose) for t in s.scalars(select(FaceTemplate))]
+    return {"payment_refs": refs, "paid": paid, "intents": all_intents, "plans": plans, "templates": templates}
+
+
+def dump(obj) -> str:
+    return json.dumps(obj, indent=1, default=str)
