@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         app.state.engine.dispose()
 
-    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan)
+    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan, responses=errors.ERROR_RESPONSES)
     app.state.settings = settings
     app.state.engine = make_engine(url)
     # A rule set with a bad rule stops the service here, naming the rule and the field.

@@ -14,6 +14,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from facetrust.api import logs
@@ -33,6 +34,29 @@ _HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+}
+
+
+class ErrorDetail(BaseModel):
+    """A stable machine-readable ``code`` and a human ``message``; some errors add fields (``fields``
+    of a malformed request, ``reasons`` of an unusable face, ``retry_after_seconds``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorDetail
+
+
+# Declared for every route (``FastAPI(responses=...)``), so the OpenAPI document describes the body of
+# every 4xx, and replaces FastAPI's default 422 model, a shape this app never sends.
+ERROR_RESPONSES: dict[int | str, dict] = {
+    "4XX": {"model": ErrorOut, "description": "Refused: a stable code and a message"},
 }
 
 

@@ -126,12 +126,13 @@ class FaceEngine:
     def model_id(self) -> str:
         return self.embedder.model_id
 
-    def decode(self, data: bytes) -> DecodedImage:
+    def decode(self, data: bytes, max_decoded_pixels: int | None = None) -> DecodedImage:
         return decode_image(
             data,
             max_bytes=self.settings.max_image_bytes,
             max_pixels=self.settings.max_image_pixels,
             min_side=self.settings.min_image_side,
+            max_decoded_pixels=max_decoded_pixels,
         )
 
     def analyse_pixels(self, image: np.ndarray) -> FaceAnalysis:

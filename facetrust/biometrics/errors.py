@@ -28,6 +28,15 @@ class ImageTooLarge(BiometricError):
     code = "image_too_large"
 
 
+class DecodedSizeTooLarge(ImageTooLarge):
+    """The image would decode to more pixels than this caller takes (a capture frame's limit is far
+    below a single photo's); raised from the header, before decoding. ``size`` is (width, height)."""
+
+    def __init__(self, message: str, size: tuple[int, int]) -> None:
+        super().__init__(message)
+        self.size = size
+
+
 class ImageTooSmall(BiometricError):
     code = "image_too_small"
 

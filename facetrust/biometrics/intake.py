@@ -9,6 +9,7 @@ sideways and a sideways face is not detected.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facetrust.biometrics.errors import (
+    DecodedSizeTooLarge,
     ImageEmpty,
     ImageFormatUnsupported,
     ImageTooLarge,
@@ -30,6 +32,15 @@ Image.MAX_IMAGE_PIXELS = None
 # Decoding a JPEG larger than this long side is done at a reduced scale (libjpeg's DCT scaling):
 # detection works at 640 and alignment needs far less than a 12-megapixel phone photo.
 DECODE_TARGET_SIDE = 1600
+
+# A progressive JPEG may legally have any number of scans, and each scan costs a pass over the whole
+# image however few bytes it takes: 240 KB of empty scans cost 6 s of CPU, the 10 MB limit minutes.
+# Real encoders write about 10 (Pillow and libjpeg 10, mozjpeg a few more); the libjpeg-turbo
+# discussion of this attack (Red Hat bug 1344214) finds no real use for more than 100.
+MAX_JPEG_SCANS = 100
+# The end of a scan's entropy-coded data: a marker, i.e. 0xFF followed by anything but a stuffed
+# zero byte or a restart marker (RST0-RST7).
+_JPEG_MARKER_IN_SCAN = re.compile(rb"\xff[^\x00\xd0-\xd7]")
 
 _SIGNATURES: tuple[tuple[str, bytes, int], ...] = (
     ("JPEG", b"\xff\xd8\xff", 0),
@@ -84,8 +95,10 @@ def decode_image(
     max_bytes: int,
     max_pixels: int,
     min_side: int,
+    max_decoded_pixels: int | None = None,
 ) -> DecodedImage:
-    """Decode untrusted image bytes within the given limits."""
+    """Decode untrusted image bytes within the given limits. ``max_decoded_pixels`` bounds the image
+    as it will be decoded (a large JPEG is decoded at a reduced scale), checked before decoding."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise ImageUnreadable("image data must be bytes")
     data = bytes(data)
@@ -94,6 +107,8 @@ def decode_image(
     if len(data) > max_bytes:
         raise ImageTooLarge(f"the image is {len(data)} bytes; the limit is {max_bytes} bytes")
     fmt = sniff_format(data)
+    if fmt == "JPEG" and _jpeg_scans(data, MAX_JPEG_SCANS) > MAX_JPEG_SCANS:
+        raise ImageUnreadable(f"the JPEG image has more than {MAX_JPEG_SCANS} scans; no camera writes that many")
 
     try:
         with warnings.catch_warnings():
@@ -111,9 +126,15 @@ def decode_image(
             if fmt == "JPEG" and max(width, height) > DECODE_TARGET_SIDE:
                 scale = DECODE_TARGET_SIDE / max(width, height)
                 img.draft("RGB", (int(width * scale), int(height * scale)))
+            if max_decoded_pixels is not None and img.size[0] * img.size[1] > max_decoded_pixels:
+                raise DecodedSizeTooLarge(
+                    f"the image decodes to {img.size[0]}x{img.size[1]} pixels; "
+                    f"the limit here is {max_decoded_pixels} pixels",
+                    img.size,
+                )
             img.load()  # multi-frame files: the first frame only
-            img = _upright(img)
-            rgb = _to_rgb(img)
+            _upright(img)
+            rgb = np.asarray(_to_rgb(img), dtype=np.uint8)
     except (ImageTooLarge, ImageTooSmall):
         raise
     except Exception as exc:  # Pillow raises many types for corrupt data; all mean the same here
@@ -121,16 +142,47 @@ def decode_image(
             f"the {fmt} image is corrupt or truncated and cannot be decoded"
         ) from exc
 
-    pixels = np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8)[:, :, ::-1])
+    # Pillow's copy of the pixels goes before the BGR copy is made: at the 40 MP limit each copy
+    # is 120-160 MB, and no more than two are alive at once.
+    del img
+    pixels = np.ascontiguousarray(rgb[:, :, ::-1])
     return DecodedImage(pixels=pixels, source_format=fmt, original_size=(width, height))
 
 
-def _upright(img: Image.Image) -> Image.Image:
-    """Apply EXIF orientation; a malformed EXIF block is ignored rather than fatal."""
+def _jpeg_scans(data: bytes, stop_after: int) -> int:
+    """How many scans (SOS segments) a JPEG has, by walking its marker segments without decoding;
+    counting stops past ``stop_after``. A malformed structure ends the count: the decoder then
+    refuses the file itself."""
+    i, scans = 2, 0  # after SOI
+    while i + 4 <= len(data) and data[i] == 0xFF:
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker == 0xD9:  # EOI
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # standalone markers carry no length
+            i += 2
+            continue
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker == 0xDA:  # SOS: its header, then entropy-coded data up to the next marker
+            scans += 1
+            if scans > stop_after:
+                break
+            found = _JPEG_MARKER_IN_SCAN.search(data, i)
+            if found is None:
+                break
+            i = found.start()
+    return scans
+
+
+def _upright(img: Image.Image) -> None:
+    """Apply EXIF orientation in place (no copy when there is nothing to turn); a malformed EXIF
+    block is ignored rather than fatal."""
     try:
-        return ImageOps.exif_transpose(img)
+        ImageOps.exif_transpose(img, in_place=True)
     except Exception:
-        return img
+        pass
 
 
 def _to_rgb(img: Image.Image) -> Image.Image:
@@ -143,4 +195,4 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         arr = np.asarray(img, dtype=np.float64)
         peak = arr.max() or 1.0
         return Image.fromarray((arr * (255.0 / peak)).astype(np.uint8)).convert("RGB")
-    return img.convert("RGB")
+    return img if img.mode == "RGB" else img.convert("RGB")

@@ -57,7 +57,7 @@ def granted_with_guardian(session: Session, account_id: str, purpose: str) -> bo
 
 def _check_purpose(purpose: str) -> None:
     if purpose not in NOTICES:
-        raise DomainError(404, "purpose_unknown", f"no consent purpose {purpose!r}")
+        raise DomainError(404, "purpose_unknown", f"no such consent purpose; one of: {', '.join(NOTICES)}")
 
 
 def _check_guardian(account: Account, guardian: Guardian | None, today: dt.date) -> None:

@@ -85,7 +85,7 @@ class Catalogue:
 
         product = self.products.get(product_id)
         if product is None or product.kind != kind:
-            raise DomainError(404, "product_not_found", f"no {kind} product {product_id!r}")
+            raise DomainError(404, "product_not_found", f"no such {kind} product")  # never echo input
         return product
 
     def for_checkout(self, category: str, amount_fen: int) -> list[Product]:

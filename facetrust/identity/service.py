@@ -99,6 +99,8 @@ def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl
     account = find_account(session, tenant, platform_user_id)
     if account is None:  # another tenant's user looks exactly like no user at all
         raise DomainError(404, "account_not_found", "no account with this platform user id")
+    if account.status == "closed":  # closing deleted its credentials; it cannot sign in again
+        raise DomainError(409, "account_closed", "the account is closed")
     token, expires = _issue(session, ttl, kind="user", account_id=account.id)
     audit.append(session, actor=f"tenant:{tenant.id}", action="token.mint", subject=f"account:{account.id}")
     return token, expires

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from facetrust.biometrics.engine import FaceEngine
+from facetrust.biometrics.errors import DecodedSizeTooLarge
 from facetrust.errors import DomainError
 
 
@@ -48,17 +49,21 @@ def _invalid(message: str) -> DomainError:
     return DomainError(422, "capture_invalid", message)
 
 
+def _check_frame_size(pixels: np.ndarray, first: np.ndarray, limits: CaptureLimits) -> None:
+    if pixels.shape != first.shape:
+        raise _invalid("the frames of one capture must all have the same size")
+    if pixels.shape[0] * pixels.shape[1] > limits.max_frame_pixels:
+        raise _invalid(f"frames of {pixels.shape[1]}x{pixels.shape[0]} exceed {limits.max_frame_pixels} pixels")
+
+
 def check_capture(frames: list[Frame], limits: CaptureLimits) -> list[Frame]:
     """The frames, if they can be one camera's capture within the limits; else ``capture_invalid``."""
     if len(frames) < limits.min_frames:
         raise _invalid(f"the capture has {len(frames)} frames; at least {limits.min_frames} are needed")
     if len(frames) > limits.max_frames:
         raise _invalid(f"the capture has {len(frames)} frames; at most {limits.max_frames} are accepted")
-    shape = frames[0].pixels.shape
-    if any(f.pixels.shape != shape for f in frames):
-        raise _invalid("the frames of one capture must all have the same size")
-    if shape[0] * shape[1] > limits.max_frame_pixels:
-        raise _invalid(f"frames of {shape[1]}x{shape[0]} exceed {limits.max_frame_pixels} pixels")
+    for frame in frames:
+        _check_frame_size(frame.pixels, frames[0].pixels, limits)
     times = np.array([f.t_ms for f in frames], dtype=np.float64)
     gaps = np.diff(times)
     if times[0] < 0 or np.any(gaps <= 0):
@@ -72,14 +77,23 @@ def check_capture(frames: list[Frame], limits: CaptureLimits) -> list[Frame]:
 
 def from_images(engine: FaceEngine, images: list[tuple[bytes, float]], limits: CaptureLimits) -> list[Frame]:
     """A burst of (image bytes, timestamp in ms). Each image goes through the engine's intake
-    (format sniffing, size limits before decoding, EXIF orientation)."""
+    (format sniffing, size limits before decoding, EXIF orientation).
+
+    A frame's size limit is checked from its header, before it is decoded: the intake admits single
+    images up to ``max_image_pixels`` (40 MP), far above a capture frame's limit, and a burst of
+    tiny, highly compressed 40 MP PNGs (about 100 KB each, 90 of them in a 16 MB request) would
+    otherwise be decoded at several hundred MB each."""
     if not images:
         raise _invalid("the capture has no frames")
     if len(images) > limits.max_frames:  # before decoding anything
         raise _invalid(f"the capture has {len(images)} frames; at most {limits.max_frames} are accepted")
-    frames = []
+    frames: list[Frame] = []
     for data, t_ms in images:
-        pixels = engine.decode(data).pixels
+        try:
+            pixels = engine.decode(data, max_decoded_pixels=limits.max_frame_pixels).pixels
+        except DecodedSizeTooLarge as exc:
+            raise _invalid(f"frames of {exc.size[0]}x{exc.size[1]} exceed {limits.max_frame_pixels} pixels") from None
+        _check_frame_size(pixels, frames[0].pixels if frames else pixels, limits)
         frames.append(Frame(pixels, float(t_ms), content_hash(pixels)))
     return check_capture(frames, limits)
 
@@ -107,6 +121,12 @@ def _read_video(path: str, limits: CaptureLimits) -> list[Frame]:
     frames: list[Frame] = []
     min_gap = 1000.0 / limits.max_fps
     try:
+        # The size the container declares, checked before any frame is decoded: a video of a few KB
+        # can declare 16000x16000 frames, and decoding one costs gigabytes. (A frame larger than
+        # declared is still caught below, after its decoding.)
+        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        if width * height > limits.max_frame_pixels:
+            raise _invalid(f"video frames of {width}x{height} exceed {limits.max_frame_pixels} pixels")
         while True:
             ok, pixels = capture.read()
             if not ok:

@@ -103,7 +103,7 @@ def create_session(session: Session, ctx: LivenessContext, account: Account, pur
 
     if purpose not in PURPOSE_CONSENT:
         raise DomainError(422, "liveness_purpose_unknown",
-                          f"unknown liveness purpose {purpose!r}; one of: {', '.join(PURPOSE_CONSENT)}")
+                          f"unknown liveness purpose; one of: {', '.join(PURPOSE_CONSENT)}")  # never echo input
     if account.status != "active":
         raise DomainError(403, "account_not_active", f"the account is {account.status}")
     if not consent.is_granted(session, account.id, PURPOSE_CONSENT[purpose]):

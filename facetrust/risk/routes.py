@@ -203,7 +203,12 @@ def operator_dashboard(request: Request,
     daily-limit offset (FACETRUST_FACE_PAY_DAY_UTC_OFFSET_HOURS, +8)."""
     offset = request.app.state.settings.face_pay_day_utc_offset_hours
     now = utcnow()
-    d = dashboard.figures(session, day or dashboard.business_day(now, offset), offset)
+    day = day or dashboard.business_day(now, offset)
+    try:
+        dashboard.day_bounds(day, offset)
+    except OverflowError:  # 0001-01-01 or 9999-12-31: its UTC bounds fall outside the calendar
+        raise DomainError(422, "day_out_of_range", "the day's bounds fall outside the calendar") from None
+    d = dashboard.figures(session, day, offset)
     return DashboardOut(
         day=d.day, utc_offset_hours=d.utc_offset_hours, start=d.start, end=d.end,
         payments={k: CountAmountOut(count=v.count, amount_fen=v.amount_fen) for k, v in d.payments.items()},

@@ -5,14 +5,33 @@ One declarative base for every domain's tables, so that Alembic sees the whole s
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import types as sqltypes
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
 class Base(DeclarativeBase):
     pass
+
+
+class _UtcSQLiteDateTime(SQLITE_DATETIME):
+    """SQLite keeps no time zone: a ``DateTime(timezone=True)`` column (always written in UTC) comes
+    back naive, and its JSON then carries no offset, unlike PostgreSQL's. Read back, it is UTC again."""
+
+    def result_processor(self, dialect, coltype):  # noqa: ANN001, ANN201
+        parse = super().result_processor(dialect, coltype)
+        if not self.timezone:
+            return parse
+
+        def aware(value):  # noqa: ANN001, ANN202
+            value = parse(value) if parse is not None else value
+            return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+
+        return aware
 
 
 def make_engine(url: str) -> Engine:
@@ -21,6 +40,7 @@ def make_engine(url: str) -> Engine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine.dialect.colspecs = {**engine.dialect.colspecs, sqltypes.DateTime: _UtcSQLiteDateTime}
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
