@@ -11,8 +11,7 @@ The short form (a few kills) runs in the normal suite. The long form:
     FACETRUST_CRASH_KILLS=30 FACETRUST_SHARED_DATA=/work/shared/data \\
         .venv/bin/python -m pytest tests/test_crash_safety.py -s
 
-(FACETRUST_CRASH_SEED picks another random sequence; FACETRUST_TEST_DATABASE_URL runs it on PostgreSQL;
-FACETRUST_CRASH_KNOWN_BUGS=1 also kills during payment-intent POSTs on SQLite: see SQLITE_SAVEPOINT_BUG.)
+(FACETRUST_CRASH_SEED picks another random sequence; FACETRUST_TEST_DATABASE_URL runs it on PostgreSQL.)
 With -s it prints its figures: kills, operations, acknowledged, charged, duplicates, lost money, time.
 """
 
@@ -31,14 +30,6 @@ from creditworld import quiet_rules
 from facepay import LI, ZHANG, authority, consent, merchant_terminal, register, switch_on, token_of
 
 CNY = 100
-# SQLITE_SAVEPOINT_BUG: on SQLite (pysqlite), a savepoint opened before a transaction's first write
-# commits at its RELEASE (pysqlite emits no BEGIN until a write, so SAVEPOINT starts a transaction of
-# its own and RELEASE ends it). intents.create_intent inserts the intent in such a savepoint with an
-# empty sealed capture token and seals it after: a kill in between leaves an intent whose retry is a
-# 500 (KeyUnavailable) forever. Kills during intent POSTs therefore run on PostgreSQL only, or on
-# SQLite with FACETRUST_CRASH_KNOWN_BUGS=1 (which can reproduce it: the kill has to land in the
-# milliseconds between the savepoint's RELEASE and the commit), until store/db.py gives SQLite real
-# transactions (SQLAlchemy's pysqlite recipe: isolation_level None on connect, BEGIN on "begin").
 FUND_FEN = 5_000 * CNY
 FAST = 0.03  # seconds: the window to kill a request that needs no face in (they take some milliseconds)
 
@@ -48,8 +39,6 @@ class Run:
 
     def __init__(self, tmp_path, database_url, shared_data, seed: int) -> None:
         self.rng = random.Random(seed)
-        # Known bug (see SQLITE_SAVEPOINT_BUG): not exercised on SQLite unless asked for.
-        self.kill_intents = not database_url.startswith("sqlite") or bool(os.environ.get("FACETRUST_CRASH_KNOWN_BUGS"))
         registry = authority(tmp_path, shared_data, [LI, ZHANG])
         self.service = Service(
             tmp_path, database_url, FACETRUST_AUTHORITY_REGISTRY=str(registry),
@@ -249,7 +238,7 @@ def run_stream(run: Run, kills: int) -> None:
     rng = run.rng
     kill_p = 0.75
     # Zhang pays once (recognised), then revokes face pay somewhere in the first half of the stream.
-    run.pay(ZHANG, rng.choice(["intent" if run.kill_intents else "frames", "frames", None]))
+    run.pay(ZHANG, rng.choice(["intent", "frames", None]))
     zhang_revoked = False
     while run.service.kills < kills:
         kill = rng.random() < kill_p
@@ -260,14 +249,14 @@ def run_stream(run: Run, kills: int) -> None:
         if run.frames.left(LI) >= 5:
             kind = rng.choices(["pay", "loan", "checkout"], weights=[55, 20, 25])[0]
             if kind == "pay":
-                where = rng.choice(["intent" if run.kill_intents else "frames", "frames", "frames"])
+                where = rng.choice(["intent", "frames", "frames"])
                 run.pay(LI, where if kill else None)
             elif kind == "loan":
                 run.loan(kill)
             else:
                 run.checkout(rng.choice(["create", "confirm", "confirm"]) if kill else None)
         else:  # out of fresh frames of Li's face: requests that need no face
-            if rng.random() < 0.5 and run.kill_intents:
+            if rng.random() < 0.5:
                 run.pay(LI, "intent" if kill else None, capture=False)
             else:
                 run.checkout("create" if kill else None, confirm=False)

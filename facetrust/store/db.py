@@ -50,6 +50,16 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
+        @event.listens_for(engine, "savepoint")
+        def _transaction_before_savepoint(conn, _name) -> None:  # noqa: ANN001
+            # pysqlite opens a transaction only at the first write. A SAVEPOINT before that opens
+            # one of its own, which RELEASE then commits: a rollback or a crash afterwards could
+            # not undo it. Open the real transaction first (IMMEDIATE: the savepoint is there to
+            # write, so take the write lock now, waiting as any writer does).
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN IMMEDIATE")
+
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
