@@ -1,4 +1,4 @@
-"""One access-log line per request, naming the route's template, never the path or query it was
+"""One access-log line per request, and its latency in the request histogram, naming the route's template, never the path or query it was
 called with: paths carry one-time capture tokens and ids, and an operator's lookup carries a phone
 or ID number in its query. (uvicorn's own access log, which prints both, is switched off.)
 
@@ -13,7 +13,11 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from facetrust import metrics
+
 log = logging.getLogger("facetrust.access")
+# Anything else a client sends as a method is one label, so it cannot grow the series without bound.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def route_template(scope: Scope) -> str:
@@ -42,6 +46,9 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
-            route, duration_ms = route_template(scope), round((time.perf_counter() - start) * 1000, 1)
+            seconds = time.perf_counter() - start
+            route, duration_ms = route_template(scope), round(seconds * 1000, 1)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            metrics.REQUEST_SECONDS.labels(method, route, f"{status // 100}xx").observe(seconds)
             log.info("%s %s %d %.1fms", scope["method"], route, status, duration_ms,
                      extra={"method": scope["method"], "route": route, "status": status, "duration_ms": duration_ms})

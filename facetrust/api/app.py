@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The last added is the outermost: the request id is set before the metrics and the access log see the request.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
-    app.add_middleware(metrics.RequestMetrics)
     app.add_middleware(RequestId)
 
     @app.get("/health", tags=["operations"])
