@@ -66,6 +66,37 @@ VENV_BIN = Path(sys.executable).parent
 TARGET_P95_MS = 300.0
 STEPS = ("intent", "capture_page", "frames", "result")
 
+RATE_LIMITS = ("auth", "face", "capture", "terminal", "operator", "ip")
+LOAD_SETTINGS_NOTE = ("defaults, EXCEPT the default risk rules in shadow (every rule evaluated and stored, "
+                      "no typology acts) and every rate limit off (FACETRUST_RATE_LIMIT_*_PER_MINUTE=0)")
+
+
+def load_settings(work: Path) -> tuple[dict[str, str], dict]:
+    """The two settings a load test changes, as the server's environment and as Settings overrides.
+
+    A few terminals paying for nine clip people every few seconds is what the rate limits and the
+    velocity rules exist to stop, so: the rate limits are off, and the risk engine runs the default
+    rule set in shadow. Every default rule, and every feature it reads, is evaluated and its
+    decision stored exactly as in production (so the risk engine costs what it costs), but the
+    typologies are replaced by one that cannot fire, so nothing is declined or stepped up."""
+    import yaml
+
+    from facetrust.risk import rules as rules_mod
+
+    doc = yaml.safe_load(rules_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
+    doc["version"] = f"load-shadow-of-{doc['version']}"
+    doc["rules"].append({"id": "never", "description": "cannot fire", "applies_to": ["payment"],
+                         "when": {"feature": "amount_fen", "op": "<", "value": 0}, "score": 1, "reasons": ["never"]})
+    doc["typologies"] = [{"id": "never", "description": "cannot fire: the rules above run in shadow",
+                          "rules": ["never"], "min_score": 1, "action": "review"}]
+    path = work / "shadow-rules.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    rules_mod.load(path)  # fail here, not in the server, if it is not a valid rule set
+    env = {"FACETRUST_RISK_RULES_PATH": str(path),
+           **{f"FACETRUST_RATE_LIMIT_{k.upper()}_PER_MINUTE": "0" for k in RATE_LIMITS}}
+    return env, {"risk_rules_path": path, **{f"rate_limit_{k}_per_minute": 0 for k in RATE_LIMITS}}
+
+
 # Names for the payers (fictional); one per clip, in this order.
 NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "黄勇", "周婷", "吴斌", "徐丽", "孙浩"]
 
@@ -862,8 +893,9 @@ def run(args, defaults, work: Path, Settings) -> None:
     database_url = args.database_url or f"sqlite:///{data_dir / 'facetrust.db'}"
     models_dir = defaults.resolved_models_dir
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FACETRUST_")}
+    load_env, overrides = load_settings(work)
     env = {**base_env, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_DATABASE_URL": database_url,
-           "FACETRUST_MODELS_DIR": str(models_dir)}
+           "FACETRUST_MODELS_DIR": str(models_dir), **load_env}
     t_setup = time.perf_counter()
 
     # 1. Cut and screen the clips.
@@ -919,7 +951,7 @@ def run(args, defaults, work: Path, Settings) -> None:
     registry = authority_registry(work, payers)
     env["FACETRUST_AUTHORITY_REGISTRY"] = str(registry)
     server_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir,
-                               authority_registry=registry)
+                               authority_registry=registry, **overrides)
     if args.database_url:
         from sqlalchemy import create_engine, inspect, text
 
@@ -1028,6 +1060,7 @@ def run(args, defaults, work: Path, Settings) -> None:
         "command": "python scripts/bench_face_pay.py " + " ".join(sys.argv[1:]),
         "server": {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(server.command)),
                    "process": "one uvicorn worker (facetrust serve defaults)",
+                   "settings_changed": LOAD_SETTINGS_NOTE,
                    "database": ready["database"], "frames_per_capture": per_capture,
                    "liveness": "passive (amounts under the limits: no step-up)",
                    "settings": {k: getattr(server_settings, k) for k in relevant}},

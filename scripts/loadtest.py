@@ -21,9 +21,10 @@ money created or lost (all balances sum to 0, every wallet moved by exactly what
 the database's payment / refund / repayment / purchase totals equal the client's). Exit status 1
 if any of these invariants fails.
 
-The service runs with every default except two, said in the report header: a quiet risk rule set
-(one rule that cannot fire: a load test of the money path must not be mistaken for fraud) and the
-rate limits off (FACETRUST_RATE_LIMIT_*_PER_MINUTE=0). Setup reuses scripts/bench_face_pay.py:
+The service runs with every default except two, said in the report header (``bfp.load_settings``):
+the default risk rules in shadow (every rule and feature evaluated and stored, no typology acts: a
+load test of the money path must not be mistaken for fraud) and the rate limits off
+(FACETRUST_RATE_LIMIT_*_PER_MINUTE=0). Setup reuses scripts/bench_face_pay.py:
 real payers from the shared face clips (consents, face real-name, face pay, funded wallets), and
 frame windows screened in-process by the service's own liveness decision and identification, each
 used once (the replay defence refuses any frame seen before). The clips show no chosen actions, so
@@ -53,16 +54,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_face_pay as bfp  # noqa: E402
 
-RATE_LIMITS = ("auth", "face", "capture", "terminal", "operator", "ip")
-QUIET_RULES = """
-version: loadtest-quiet-1
-description: approves everything (its one rule cannot fire) - a load test is not fraud
-rules:
-  - {id: never, description: never, applies_to: [payment], when: {feature: amount_fen, op: "<", value: 0},
-     score: 1, reasons: [never]}
-typologies:
-  - {id: never, description: never, rules: [never], min_score: 1, action: review}
-"""
 FUND_FEN = 10_000 * 100
 CREDIT_LIMIT_FEN = 50_000 * 100
 
@@ -714,13 +705,10 @@ def run(args, defaults, work: Path) -> dict:
     data_dir.mkdir()
     database_url = args.database_url or f"sqlite:///{data_dir / 'facetrust.db'}"
     models_dir = defaults.resolved_models_dir
-    rules = work / "quiet-rules.yaml"
-    rules.write_text(QUIET_RULES)
+    load_env, overrides = bfp.load_settings(work)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FACETRUST_")}
     env = {**base_env, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_DATABASE_URL": database_url,
-           "FACETRUST_MODELS_DIR": str(models_dir), "FACETRUST_RISK_RULES_PATH": str(rules),
-           **{f"FACETRUST_RATE_LIMIT_{k.upper()}_PER_MINUTE": "0" for k in RATE_LIMITS}}
-    overrides = {"risk_rules_path": rules, **{f"rate_limit_{k}_per_minute": 0 for k in RATE_LIMITS}}
+           "FACETRUST_MODELS_DIR": str(models_dir), **load_env}
 
     from facetrust.biometrics.engine import FaceEngine
     from facetrust.gallery.decision import OpenSetPolicy
@@ -822,8 +810,7 @@ def run(args, defaults, work: Path) -> dict:
                   f"{len(pay_jobs)} payments ({n_ref} refunded), {len(checkout_jobs)} checkouts, "
                   f"{sum(c.repayments for c in checkout_jobs)} repayments; retry share {args.retry_share}; "
                   f"time bound {args.seconds:g} s; database {ready['database']}\n"
-                  "service settings: defaults, EXCEPT a quiet risk rule set (one rule that cannot fire) and every "
-                  "rate limit off (FACETRUST_RATE_LIMIT_*_PER_MINUTE=0)")
+                  f"service settings: {bfp.LOAD_SETTINGS_NOTE}")
         print(header, flush=True)
         rec, books, elapsed = run_load(port, terminals, co_users, world, pay_jobs, checkout_jobs, args.seconds, patch)
         after = wallets(port, world, payers)

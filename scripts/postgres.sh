@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start a throwaway PostgreSQL server (Debian's package) on a loopback port, for the test suite.
 # Prints the SQLAlchemy URL to use. Usage: scripts/postgres.sh start|stop DIR
+# fsync is off for tests (a throwaway database); PG_FSYNC=on gives the durable default, for benchmarks.
 set -euo pipefail
 action=$1
 dir=$(realpath -m "$2")
@@ -21,7 +22,7 @@ start)
     if [ ! -f "$dir/PG_VERSION" ]; then
         as_pg "$bin/initdb" -D "$dir" -U facetrust --auth=trust >/dev/null
     fi
-    as_pg "$bin/pg_ctl" -D "$dir" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off" \
+    as_pg "$bin/pg_ctl" -D "$dir" -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=${PG_FSYNC:-off}" \
         -l "$dir/server.log" -w start >/dev/null
     as_pg "$bin/createdb" -h 127.0.0.1 -p "$port" -U facetrust facetrust_test 2>/dev/null || true
     echo "postgresql+psycopg://facetrust@127.0.0.1:$port/facetrust_test"

@@ -152,6 +152,36 @@ def test_a_face_already_enrolled_for_another_identity_is_refused_and_raised(worl
     assert client.get("/v1/me/face-pay", headers=ht).json()["enabled"] is False
 
 
+def test_a_retry_racing_its_first_request_gets_that_intent_not_order_already_open(world, monkeypatch):
+    """The interleaving a terminal's timed-out retry can meet: its key lookup ran before the first
+    request committed, and its open-order check after. It is the same request, so the same intent."""
+    from facetrust.payments import intents
+
+    client, app, hs, tenant, _ = world()
+    terminal = merchant_terminal(client, hs, tenant)
+    first = terminal.intent(500, "o-1", key="idem-0001")
+    assert first.status_code == 201
+    real_by_key, misses = intents._by_key, []
+
+    def committed_a_moment_later(session, terminal_id, key):
+        if not misses:
+            misses.append(key)
+            return None
+        return real_by_key(session, terminal_id, key)
+
+    monkeypatch.setattr(intents, "_by_key", committed_a_moment_later)
+    retry = terminal.intent(500, "o-1", key="idem-0001")
+    assert misses == ["idem-0001"]
+    assert retry.status_code == 200 and retry.json()["intent_id"] == first.json()["intent_id"]
+    misses.clear()
+    changed = terminal.intent(900, "o-1", key="idem-0001")
+    assert changed.status_code == 409 and changed.json()["error"]["code"] == "idempotency_key_reused"
+    other_key = terminal.intent(500, "o-1", key="idem-0002")
+    assert other_key.status_code == 409 and other_key.json()["error"]["code"] == "order_already_open"
+    with app.state.sessions() as s:
+        assert s.query(PaymentIntent).filter_by(merchant_order_id="o-1").count() == 1
+
+
 def test_terminal_signatures_nonces_and_idempotency(world):
     client, app, hs, tenant, _ = world()
     terminal = merchant_terminal(client, hs, tenant)

@@ -30,7 +30,7 @@ def test_loadtest_smoke_keeps_the_books(shared_data: Path, tmp_path: Path) -> No
     assert books["charges"]["charged"] == books["charges"]["database_charged"]
     assert books["charges"]["refunded"] == books["charges"]["database_refunded"]
     assert books["credit"]["plans"]["count"] == 1 and books["credit"]["repaid"]["count"] == 1
-    assert "settings: defaults, EXCEPT a quiet risk rule set" in report["header"]
+    assert "settings: defaults, EXCEPT the default risk rules in shadow" in report["header"]
 
 
 def test_the_accounting_catches_a_second_charge_and_lost_money() -> None:

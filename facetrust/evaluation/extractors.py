@@ -71,8 +71,8 @@ def init_worker(system: str, threads: int) -> None:
     global _worker
     import cv2
 
-    cv2.setNumThreads(threads)
     _worker = _FaceTrust(threads) if system == "facetrust" else _FaceRecognition(threads)
+    cv2.setNumThreads(threads)  # after the engine, which sets one thread for its own workers
 
 
 def extract(path: Path) -> Extracted:

@@ -95,7 +95,7 @@ class Observed:
 
 
 def observe(engine: FaceEngine, frames: list[Frame]) -> Observed:
-    return Observed(frames, [engine.analyse_pixels(f.pixels) for f in frames])
+    return Observed(frames, engine.analyse_all([f.pixels for f in frames]))
 
 
 def nose_parallax(reference: np.ndarray, current: np.ndarray) -> float:
@@ -150,13 +150,13 @@ def check_actions(seen: Observed, requested: list[str], policy: DecisionPolicy) 
                                {"applicable": True, "parallax": parallax, "minimum": policy.min_parallax})
 
 
-def check_texture(model: TextureModel, seen: Observed) -> Check:
+def check_texture(engine: FaceEngine, model: TextureModel, seen: Observed) -> Check:
     """The model's own sequence rule over the frames with a face, so the service decides exactly
     as the threshold was chosen."""
     if not seen.with_face:
         return Check(False, "face_not_found")
-    score = model.sequence_score(
-        [model.frame_score(seen.frames[i].pixels, seen.analyses[i].subject) for i in seen.with_face])  # type: ignore[arg-type]
+    score = model.sequence_score(engine.map(
+        lambda i: model.frame_score(seen.frames[i].pixels, seen.analyses[i].subject), seen.with_face))  # type: ignore[arg-type]
     attack = model.is_attack(score)
     return Check(not attack, "presentation_attack_suspected" if attack else None,
                  {"attack_score": round(score, 4), "threshold": model.threshold})
@@ -170,7 +170,7 @@ def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], reque
     if seen.with_face:
         checks["identity"] = check_identity(engine, seen)
         checks["actions"], checks["parallax"] = check_actions(seen, requested, policy)
-        checks["texture"] = check_texture(texture, seen)
+        checks["texture"] = check_texture(engine, texture, seen)
     attack = checks["texture"].measures.get("attack_score", 1.0) if "texture" in checks else 1.0
     ref = seen.most_frontal()
     return LivenessDecision(

@@ -87,15 +87,15 @@ def from_images(engine: FaceEngine, images: list[tuple[bytes, float]], limits: C
         raise _invalid("the capture has no frames")
     if len(images) > limits.max_frames:  # before decoding anything
         raise _invalid(f"the capture has {len(images)} frames; at most {limits.max_frames} are accepted")
-    frames: list[Frame] = []
-    for data, t_ms in images:
+
+    def decode(image: tuple[bytes, float]) -> Frame:
         try:
-            pixels = engine.decode(data, max_decoded_pixels=limits.max_frame_pixels).pixels
+            pixels = engine.decode(image[0], max_decoded_pixels=limits.max_frame_pixels).pixels
         except DecodedSizeTooLarge as exc:
             raise _invalid(f"frames of {exc.size[0]}x{exc.size[1]} exceed {limits.max_frame_pixels} pixels") from None
-        _check_frame_size(pixels, frames[0].pixels if frames else pixels, limits)
-        frames.append(Frame(pixels, float(t_ms), content_hash(pixels)))
-    return check_capture(frames, limits)
+        return Frame(pixels, float(image[1]), content_hash(pixels))
+
+    return check_capture(engine.map(decode, images), limits)
 
 
 def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:

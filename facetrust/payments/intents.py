@@ -82,10 +82,12 @@ def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amo
     merchant = session.get(Merchant, terminal.merchant_id)
     if merchant is None or merchant.status != "active":
         raise DomainError(403, "merchant_not_active", "the merchant cannot take payments")
-    paid = session.execute(select(PaymentIntent.id).where(
+    taken = session.execute(select(PaymentIntent).where(
         PaymentIntent.merchant_id == merchant.id, PaymentIntent.merchant_order_id == merchant_order_id,
-        PaymentIntent.status.in_((PAID, *OPEN)))).first()
-    if paid is not None:
+        PaymentIntent.status.in_((PAID, *OPEN)))).scalars().first()
+    if taken is not None:
+        if (taken.terminal_id, taken.idempotency_key) == (terminal.id, idempotency_key):
+            return _same_request(taken, request_sha256), False  # committed a moment ago by a racing retry
         raise DomainError(409, "order_already_open", "this merchant order already has a paid or pending payment")
     now = utcnow()
     token = "ftc_" + secrets.token_urlsafe(32)
