@@ -25,6 +25,7 @@ from facetrust.biometrics.intake import DecodedImage, decode_image
 from facetrust.biometrics.landmarks import FaceGeometry, LandmarkModel
 from facetrust.biometrics.quality import QualityReport, QualityThresholds, Reason, assess
 from facetrust.biometrics.templates import Template, similarity
+from facetrust.biometrics.turns import Turns
 from facetrust.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -89,6 +90,7 @@ class FaceEngine:
         # each split theirs, every request shared every core and all of them finished late.
         cv2.setNumThreads(1)
         self._workers = ThreadPoolExecutor(max_workers=max(1, settings.threads), thread_name_prefix="face")
+        self.turns = Turns()  # whole jobs of several ``map`` rounds (a capture) take turns
         self.detector = YuNetDetector(
             modelfiles.require(models_dir, "face_detection_yunet_2023mar.onnx"),
             settings.detector_score_threshold,

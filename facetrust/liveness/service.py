@@ -208,16 +208,16 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     if not hmac.compare_digest(nonce.encode(), row.nonce.encode()):
         _finish(session, ctx, row, False, [NONCE_MISMATCH], now)
         return row
-    frames: list[Frame] = read_frames()
-    if _replayed(session, frames):
-        _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
-        return row
     # Decided before the frames are remembered: remembering them is this transaction's first write,
     # and on SQLite the first write takes the database's one write lock until the commit. Held
     # through the analysis, it queued every other request's writes behind a capture's CPU work.
     # A racing capture of the same frames that remembers them first still makes this one a replay.
-    result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
-    if not _remember(session, row, frames, now):
+    with ctx.engine.turns.turn():  # the capture's CPU work, first come first served
+        frames: list[Frame] = read_frames()
+        replayed = _replayed(session, frames)
+        if not replayed:
+            result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
+    if replayed or not _remember(session, row, frames, now):
         _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
         return row
     _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames))
