@@ -6,8 +6,11 @@ page opened with the intent's token (the passive challenge's nonce), the payer's
 result. Eight terminals run concurrently in two load shapes:
 
 - closed loop: each terminal starts its next payment as soon as the last one finished (worst case);
-- paced: each terminal starts a payment every ``--interval`` seconds (a machine serving a person
-  every few seconds); a terminal whose last payment is still running starts late, and says so.
+- paced: each terminal's payers arrive at random, on average one every ``--interval`` seconds
+  (exponential gaps, a Poisson process per terminal: people do not arrive on a timetable, and a
+  fixed timetable with fixed phases would make the same two terminals collide on every round, so
+  the figure would depend on the seed's phases); a terminal whose last payment is still running
+  starts the next one late, and says so.
 
 A third, smaller run is the baseline: one terminal alone, one payment at a time (the latency floor).
 
@@ -44,6 +47,7 @@ import base64
 import concurrent.futures
 import datetime as dt
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -490,14 +494,16 @@ def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job,
 
 def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[Job], interval: float | None,
               seed: int) -> tuple[list[Result], float]:
-    """Run ``jobs`` on the terminals: closed loop (interval None) or each terminal every ``interval`` s."""
+    """Run ``jobs`` on the terminals: closed loop (interval None) or payers arriving at each terminal
+    at random, ``interval`` s apart on average."""
     lock = threading.Lock()
     queue = list(reversed(jobs))
     results: list[Result] = []
     n = len(terminals)
     rng = random.Random(seed)
-    offsets = [rng.uniform(0, interval) for _ in range(n)] if interval else [0.0] * n
     per_terminal = [jobs[i::n] for i in range(n)]
+    arrivals = [list(itertools.accumulate(rng.expovariate(1.0 / interval) for _ in per_terminal[i]))
+                for i in range(n)] if interval else []
     barrier = threading.Barrier(n + 1)
     t0_box: list[float] = []
 
@@ -517,7 +523,7 @@ def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[J
                         results.append(r)
             else:
                 for k, job in enumerate(per_terminal[i]):
-                    scheduled = t0 + offsets[i] + k * interval
+                    scheduled = t0 + arrivals[i][k]
                     delay = scheduled - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
@@ -586,7 +592,8 @@ def summarise(results: list[Result], elapsed: float, concurrency: int, interval:
 
 def print_shape(title: str, s: dict) -> None:
     print(f"\n== {title}: {s['concurrency']} terminal{'s' if s['concurrency'] > 1 else ''}"
-          + (f", one payment each every {s['interval_s']:g} s" if s["interval_s"] else ", closed loop"))
+          + (f", payers arriving at each at random, every {s['interval_s']:g} s on average" if s["interval_s"]
+             else ", closed loop"))
     print(f"  payments {s['payments']}, paid {s['paid']}, failures {s['failures']}"
           + (f" {s['failure_kinds']}" if s["failures"] else "")
           + f"; {s['duration_s']:.1f} s, {s['throughput_per_s']} paid/s")
@@ -860,7 +867,7 @@ def main() -> None:
                         help="an EMPTY database to use (e.g. PostgreSQL); default: a fresh SQLite file")
     parser.add_argument("--terminals", type=int, default=8)
     parser.add_argument("--interval", type=float, default=2.0,
-                        help="paced shape: seconds between a terminal's payments")
+                        help="paced shape: mean seconds between a terminal's payers (exponential gaps)")
     parser.add_argument("--closed-payments", type=int, default=None,
                         help="payments in the closed-loop shape (default: half of the usable captures)")
     parser.add_argument("--paced-payments", type=int, default=None,
