@@ -155,7 +155,8 @@ class Settings(BaseSettings):
     # and validated at start.
     risk_rules_path: Path | None = None
 
-    # Computation.
+    # Computation: the face engine's workers, each analysing whole images on one OpenCV thread
+    # (one per core is right; more only share the same cores).
     threads: int = 2
 
     @property

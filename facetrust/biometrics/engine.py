@@ -86,7 +86,7 @@ class FaceEngine:
     ) -> None:
         # The cores are shared out by images, not inside one: OpenCV runs single-threaded and the
         # engine's ``threads`` workers take whole images, first come first served. Splitting each
-        # network over both cores cost a fifth more CPU per image, and when concurrent requests
+        # network over both cores cost about a tenth more CPU per image, and when concurrent requests
         # each split theirs, every request shared every core and all of them finished late.
         cv2.setNumThreads(1)
         self._workers = ThreadPoolExecutor(max_workers=max(1, settings.threads), thread_name_prefix="face")
