@@ -21,11 +21,9 @@ whole file takes well under a minute on 2 cores. The long form sets ``FACETRUST_
     FACETRUST_FUZZ_EXAMPLES=5000 FACETRUST_SHARED_DATA=../shared/data \\
         .venv/bin/python -m pytest tests/test_fuzz_images.py
 
-Known gap, not tested here: OpenCV's FFmpeg backend decodes a video's first frame while it opens
-the file (to learn the stream's parameters), before the declared size can be checked. For most
-codecs that costs little, but a PNG- or FFV1-coded AVI declaring 16000x16000 frames (1.7 MB) costs
-about 740 MB at open. Closing it needs a decoder with a pixel limit (FFmpeg's ``max_pixels``, not
-reachable through OpenCV) or decoding videos in a memory-capped worker process.
+Videos are decoded in a memory-capped child process (``facetrust/liveness/video.py``): OpenCV's
+FFmpeg backend decodes a video's first frame while it opens the file, before any size can be
+checked, and a container can declare one size while its frames have another.
 """
 
 from __future__ import annotations
@@ -727,10 +725,28 @@ def test_hostile_videos_over_http(capture_world, tmp_path):
     world.assert_nothing_changed()
 
 
-@pytest.mark.parametrize("case", ["not-base64", "not-a-video", "gif-as-video", "declares-8000x8000", "over-body-limit"])
+def declaring(video: bytes, size: tuple[int, int]) -> bytes:
+    """An AVI whose headers (the main header, the stream's frame rectangle and its bitmap header)
+    declare ``size`` whatever its frames hold."""
+    data = bytearray(video)
+    width, height = size
+    main = data.index(b"avih") + 8
+    struct.pack_into("<II", data, main + 32, width, height)
+    stream = data.index(b"strh") + 8
+    struct.pack_into("<hhhh", data, stream + 48, 0, 0, width, height)
+    bitmap = data.index(b"strf") + 8
+    struct.pack_into("<ii", data, bitmap + 4, width, height)
+    return bytes(data)
+
+
+@pytest.mark.parametrize("case", ["not-base64", "not-a-video", "gif-as-video", "declares-8000x8000",
+                                  "png-declares-10000x10000", "png-frames-larger-than-declared", "over-body-limit"])
 def test_hand_made_videos_over_http(capture_world, tmp_path, case):
-    """A video declaring 8000x8000 frames is refused from its header: before the fix its first
-    frame was decoded (about 470 MB for 0.9 MB of MJPEG) and only then measured."""
+    """Videos whose frames are too large cost the service nothing. Before the first fix an MJPEG
+    video declaring 8000x8000 frames had its first frame decoded (about 470 MB for 0.9 MB) before
+    its declared size was measured. A PNG-coded AVI is decoded while OpenCV opens it (0.8 MB
+    declaring 10000x10000 cost 290 MB here), and one can declare 64x48 over such frames; videos
+    are now decoded in a memory-capped child process, which sends only frames within the limits."""
     world = capture_world
     if case == "over-body-limit":
         video, status, code = "A" * (DEFAULTS.max_body_bytes + 1), 413, "request_too_large"
@@ -741,6 +757,11 @@ def test_hand_made_videos_over_http(capture_world, tmp_path, case):
             "gif-as-video": (b64(encode(Image.new("RGB", (64, 64)), "GIF")), 422, "capture_invalid"),
             "declares-8000x8000": (b64(write_video(tmp_path / "big.avi", (8000, 8000), 2, noise=False)), 422,
                                    "capture_invalid"),
+            "png-declares-10000x10000": (b64(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False)),
+                                         422, "capture_invalid"),
+            "png-frames-larger-than-declared": (
+                b64(declaring(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False), (64, 48))),
+                422, "capture_invalid"),
         }[case]
     started = time.perf_counter()
     with peak_memory() as growth:

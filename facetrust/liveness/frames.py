@@ -20,6 +20,7 @@ import numpy as np
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.errors import DecodedSizeTooLarge
 from facetrust.errors import DomainError
+from facetrust.liveness import video
 
 
 @dataclass(frozen=True)
@@ -99,8 +100,9 @@ def from_images(engine: FaceEngine, images: list[tuple[bytes, float]], limits: C
 
 
 def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:
-    """A short video, decoded with OpenCV's FFmpeg backend. Frames are taken no faster than the
-    capture's frame-rate limit, so a 60 fps clip costs no more to analyse than a 30 fps one."""
+    """A short video, decoded with OpenCV's FFmpeg backend in a memory-capped child process
+    (``video.py``). Frames are taken no faster than the capture's frame-rate limit, so a 60 fps
+    clip costs no more to analyse than a 30 fps one."""
     if not data:
         raise _invalid("the video is empty")
     if len(data) > limits.max_video_bytes:
@@ -109,41 +111,6 @@ def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        return check_capture(_read_video(path, limits), limits)
+        return check_capture(video.read(path, limits), limits)
     finally:
         os.unlink(path)
-
-
-def _read_video(path: str, limits: CaptureLimits) -> list[Frame]:
-    capture = cv2.VideoCapture(path)
-    if not capture.isOpened():
-        raise _invalid("the video cannot be decoded")
-    frames: list[Frame] = []
-    min_gap = 1000.0 / limits.max_fps
-    try:
-        # The size the container declares, checked before any frame is decoded: a video of a few KB
-        # can declare 16000x16000 frames, and decoding one costs gigabytes. (A frame larger than
-        # declared is still caught below, after its decoding.)
-        width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
-        if width * height > limits.max_frame_pixels:
-            raise _invalid(f"video frames of {width}x{height} exceed {limits.max_frame_pixels} pixels")
-        while True:
-            ok, pixels = capture.read()
-            if not ok:
-                break
-            if pixels.shape[0] * pixels.shape[1] > limits.max_frame_pixels:
-                raise _invalid(f"video frames of {pixels.shape[1]}x{pixels.shape[0]} exceed {limits.max_frame_pixels} pixels")
-            t_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
-            if frames and t_ms - frames[0].t_ms > limits.max_duration_ms:
-                raise _invalid(f"the video is longer than the session allows ({limits.max_duration_ms} ms)")
-            if frames and t_ms - frames[-1].t_ms < min_gap - 1.0:
-                continue
-            frames.append(Frame(pixels, t_ms, content_hash(pixels)))
-            if len(frames) > limits.max_frames:
-                raise _invalid(f"the video has more than {limits.max_frames} frames at up to {limits.max_fps:g} fps")
-    finally:
-        capture.release()
-    if not frames:
-        raise _invalid("the video cannot be decoded")
-    start = frames[0].t_ms
-    return [Frame(f.pixels, f.t_ms - start, f.sha256) for f in frames]
