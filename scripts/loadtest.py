@@ -772,7 +772,7 @@ def run(args, defaults, work: Path) -> dict:
     server_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir,
                                authority_registry=registry, **overrides)
     if args.database_url:
-        from sqlalchemy import create_engine as _ce, inspect, text
+        from sqlalchemy import create_engine as _ce, inspect
 
         probe_db = _ce(database_url)
         try:

@@ -14,7 +14,6 @@ import os
 import tempfile
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from facetrust.biometrics.engine import FaceEngine
