@@ -1,6 +1,6 @@
 """One job at a time, in the order they arrived: a ticket lock.
 
-A capture's analysis is several rounds of work on the engine's workers (decoding, the frames, the
+A capture's analysis is several rounds of work on the engine's workers (the frames, then the
 texture check). When concurrent captures interleave their rounds, every one of them shares the
 cores with every other and all finish late together; taking turns, the first to arrive finishes
 first and the mean wait is lower for the same work. ``threading.Lock`` makes no promise of order,

@@ -212,10 +212,10 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     # and on SQLite the first write takes the database's one write lock until the commit. Held
     # through the analysis, it queued every other request's writes behind a capture's CPU work.
     # A racing capture of the same frames that remembers them first still makes this one a replay.
-    with ctx.engine.turns.turn():  # the capture's CPU work, first come first served
-        frames: list[Frame] = read_frames()
-        replayed = _replayed(session, frames)
-        if not replayed:
+    frames: list[Frame] = read_frames()  # outside the turn: a slow video must not hold up others
+    replayed = _replayed(session, frames)
+    if not replayed:
+        with ctx.engine.turns.turn():  # the analysis, first come first served
             result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
     if replayed or not _remember(session, row, frames, now):
         _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
