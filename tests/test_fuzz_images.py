@@ -201,14 +201,23 @@ def test_every_seed_decodes(seeds):
 
 # --- 1. random corruption of real files -----------------------------------------------------------
 
+FLIPS = st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), max_size=8)  # (position, xor mask)
+CUTS = st.one_of(st.none(), st.integers(0, 2**31))
+
+
+def mutated(data: bytes, flips: list[tuple[int, int]], cut: int | None = None) -> bytes:
+    """``data`` with bytes flipped (positions wrap around) and, if ``cut``, truncated."""
+    out = bytearray(data)
+    for position, mask in flips:
+        out[position % len(out)] ^= mask
+    return bytes(out[:cut % len(out)] if cut is not None else out)
+
+
 @fuzz_settings(200)
 @given(name=st.sampled_from(SEED_NAMES),
        flips=st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), min_size=1, max_size=12))
 def test_flipped_bytes_decode_or_fail_with_a_documented_code(seeds, name, flips):
-    data = bytearray(seeds[name])
-    for position, mask in flips:
-        data[position % len(data)] ^= mask
-    check_intake(bytes(data))
+    check_intake(mutated(seeds[name], flips))
 
 
 @fuzz_settings(200)
@@ -603,15 +612,9 @@ def test_hostile_frames_over_http_are_refused_and_change_nothing(capture_world, 
 
     @fuzz_settings(25)
     @given(name=st.sampled_from(SEED_NAMES),
-           flips=st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), max_size=8),
-           cut=st.one_of(st.none(), st.integers(0, 2**31)))
+           flips=FLIPS, cut=CUTS)
     def check(name, flips, cut):
-        data = bytearray(seeds[name])
-        for position, mask in flips:
-            data[position % len(data)] ^= mask
-        if cut is not None:
-            data = data[:cut % len(data)]
-        for response in world.send_everywhere([b64(bytes(data)), FILLER]):
+        for response in world.send_everywhere([b64(mutated(seeds[name], flips, cut)), FILLER]):
             assert_refused(response)
 
     check()
@@ -710,15 +713,9 @@ def test_hostile_videos_over_http(capture_world, tmp_path):
     videos = [write_video(tmp_path / "v.avi", (64, 48), 4), write_video(tmp_path / "v.mp4", (64, 48), 4, "mp4v")]
 
     @fuzz_settings(15)
-    @given(which=st.integers(0, 1), flips=st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), max_size=8),
-           cut=st.one_of(st.none(), st.integers(0, 2**31)))
+    @given(which=st.integers(0, 1), flips=FLIPS, cut=CUTS)
     def check(which, flips, cut):
-        data = bytearray(videos[which])
-        for position, mask in flips:
-            data[position % len(data)] ^= mask
-        if cut is not None:
-            data = data[:cut % len(data)]
-        for response in world.send_everywhere(video=b64(bytes(data))):
+        for response in world.send_everywhere(video=b64(mutated(videos[which], flips, cut))):
             assert_refused(response)
 
     check()
