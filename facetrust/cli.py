@@ -52,8 +52,14 @@ def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
     except KeyboardInterrupt:
         status = 130
     except Exception as err:  # last resort: no traceback to the user
-        _emit_error(CliError("internal_error", f"unexpected failure ({type(err).__name__})"), as_json)
-        status = EXIT_INTERNAL_ERROR
+        from facetrust.evaluation.sequences import DataFolderError  # evaluation inputs (lazy: heavy imports)
+
+        if isinstance(err, DataFolderError):
+            _emit_error(CliError(err.code, str(err)), as_json)
+            status = EXIT_INPUT_ERROR
+        else:
+            _emit_error(CliError("internal_error", f"unexpected failure ({type(err).__name__})"), as_json)
+            status = EXIT_INTERNAL_ERROR
     sys.exit(status)
 
 
@@ -269,23 +275,107 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
     _run(False, body)
 
 
+@eval_group.command("liveness")
+@click.option("--captures", "captures_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder tree of captures (folders of frames with a capture.json), bona fide and attacks.")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def eval_liveness(captures_dir: Path, json_out: Path | None) -> None:
+    """The whole liveness decision per capture, as the service makes it for its purpose: APCER per
+    species (worst reported), BPCER, failures by reason, time per capture. Bona fide captures are
+    judged first, then attacks (the replay defence remembers what it passed)."""
+
+    def body() -> int:
+        from facetrust.evaluation import liveness_eval
+
+        report = liveness_eval.run(captures_dir)
+        click.echo(liveness_eval.format_report(report))
+        if json_out:
+            write_json(json_out, report)
+        return 0
+
+    _run(False, body)
+
+
 @main.group()
 def attacks() -> None:
     """Synthetic presentation attacks for tests and evaluation (a simulator, not attack data)."""
 
 
 @attacks.command("make")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--species", required=True, type=click.Choice(["print", "screen"]))
+@click.option("--species", required=True,
+              type=click.Choice(["print", "screen", "still_injection", "noise_replay", "splice"]))
+@click.option("--captures", "captures_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="still_injection, noise_replay, splice: the folder of bona fide captures to attack.")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--frames", "n_frames", default=15, show_default=True)
-def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, seed: int, n_frames: int) -> None:
-    """Make one attack sequence per input still or clip, under OUT/<species>/<input name>/."""
-    from facetrust.liveness.attacks import write_attack_dataset
+@click.option("--frames", "n_frames", default=15, show_default=True, help="print, screen: frames per sequence.")
+def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir: Path | None, seed: int,
+                 n_frames: int) -> None:
+    """print, screen: one attack sequence per INPUT still or clip, under OUT/<species>/<input name>/.
+    still_injection, noise_replay, splice: attack captures made from the bona fide captures of
+    --captures, under OUT/<species>/<name>/ (see facetrust/liveness/attacks.py)."""
 
-    count = write_attack_dataset(list(inputs), out, species, seed, n_frames)
-    click.echo(f"{count} {species} attack sequences written under {out / species}")
+    def body() -> int:
+        from facetrust.liveness import attacks as attacks_mod
+
+        if species in attacks_mod.SPECIES:
+            if not inputs or captures_dir is not None:
+                raise CliError("attack_input_invalid", f"{species} takes INPUT stills or clips, not --captures")
+            try:
+                count = attacks_mod.write_attack_dataset(list(inputs), out, species, seed, n_frames)
+            except ValueError as exc:
+                raise CliError("attack_input_invalid", str(exc)) from None
+            click.echo(f"{count} {species} attack sequences written under {out / species}")
+            return 0
+        if inputs or captures_dir is None:
+            raise CliError("attack_input_invalid", f"{species} takes a folder of captures (--captures DIR), not INPUT files")
+        detector = None
+        if species == "still_injection":
+            from facetrust.biometrics.engine import FaceEngine
+
+            detector = FaceEngine.from_settings(get_settings()).detector
+        result = attacks_mod.write_capture_attacks(captures_dir, out, species, seed, detector)
+        kinds = ", ".join(f"{k} {n}" for k, n in result["by_kind"].items())
+        click.echo(f"{result['written']} {species} attack captures written under {out / species} "
+                   f"from {result['sources']} bona fide captures ({kinds}; {result['not_used']} gave none)")
+        return 0
+
+    _run(False, body)
+
+
+@main.group()
+def captures() -> None:
+    """Liveness captures on disk (folders of frames with a capture.json)."""
+
+
+@captures.command("from-clips")
+@click.option("--clips", "clips_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The labelled face clips (the shared data's face-clips).")
+@click.option("--labels", "labels_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Hand labels of the clips' actions; default: facetrust/evaluation/face_clips_labels.json.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) -> None:
+    """Bona fide captures cut around each labelled action of the clips (about 15 fps, half a second
+    of context), under OUT/<clip>/<actions>_<labelled frames>/; windows holding a cut are skipped."""
+
+    def body() -> int:
+        from facetrust.evaluation import captures as captures_mod
+        from facetrust.evaluation.pad import LABELS_FILE
+
+        settings = get_settings()
+        result = captures_mod.captures_from_clips(clips_dir, labels_file or LABELS_FILE, out, settings.liveness_max_frames,
+                                                  settings.liveness_min_frames, log=click.echo)
+        total = sum(result["written"].values())
+        click.echo(f"{total} bona fide captures written under {out} from {len(result['clips'])} clips:")
+        for actions, count in result["written"].items():
+            click.echo(f"  {actions:<28} {count}")
+        for reason, count in result["skipped"].items():
+            click.echo(f"  skipped ({reason}): {count}")
+        return 0
+
+    _run(False, body)
 
 
 # ------------------------------------------------------------------------------- service and db
@@ -459,20 +549,25 @@ def retention() -> None:
 @retention.command("purge")
 def retention_purge() -> None:
     """Delete real-name evidence whose anti-money-laundering retention period has ended, expired raw
-    images, the live faces of liveness passes that were never spent, and terminal nonces older than
-    the signing clock window (a request that old is refused as stale anyway)."""
+    images, the live faces of liveness passes that were never spent, the content fingerprints of
+    captures older than the replay window, and terminal nonces older than the signing clock window
+    (a request that old is refused as stale anyway)."""
 
     def body() -> int:
         import datetime as dt
 
         from facetrust.identity.models import utcnow
         from facetrust.identity.retention import purge_expired
+        from facetrust.liveness.service import purge_fingerprints
         from facetrust.payments.merchants import purge_nonces
 
         settings = get_settings()
         valid = dt.timedelta(seconds=settings.liveness_pass_valid_seconds)
-        stale = utcnow() - dt.timedelta(seconds=settings.terminal_clock_skew_seconds)
-        purged = _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale))
+        now = utcnow()
+        stale = now - dt.timedelta(seconds=settings.terminal_clock_skew_seconds)
+        replay_window_start = now - dt.timedelta(days=settings.liveness_replay_window_days)
+        purged = _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale)
+                                 + purge_fingerprints(s, replay_window_start))
         click.echo(json.dumps({"purged": purged}))
         return 0
 

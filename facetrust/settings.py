@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -74,16 +74,25 @@ class Settings(BaseSettings):
     max_yaw_deg: float = 40.0
     max_pitch_deg: float = 30.0
     max_roll_deg: float = 30.0
-    min_eye_openness: float = 0.12
+    max_eye_closure: float = 0.7  # the mesh's eyeBlink blendshape, 0 open .. 1 shut
     # A second face this large relative to the subject makes the capture ambiguous.
     second_face_ratio: float = 0.5
 
     # Liveness sessions: lifetime, number of actions asked, and the capture a client may send.
+    # Every capture that moves money or binds an identity asks for random actions, which a still
+    # image cannot perform. A face payment asks for one (a blink or an open mouth, to keep it quick);
+    # everything else (real-name, face-pay enrolment, a payment's step-up, installments, loans) for
+    # min..max. The floors (1 and 2) are part of the product's promise: no setting goes below them,
+    # and a settings object that tries is refused at start, naming the setting.
     liveness_session_seconds: int = 60
-    liveness_min_actions: int = 2
-    liveness_max_actions: int = 3
+    liveness_payment_actions: int = Field(1, ge=1, le=2)
+    liveness_min_actions: int = Field(2, ge=2, le=5)
+    liveness_max_actions: int = Field(3, ge=2, le=5)
     # A passed session may be spent by its flow (real-name, credit, face-pay) within this time.
     liveness_pass_valid_seconds: int = 300
+    # A passed capture's content fingerprints are kept this long: a later capture that shows the same
+    # moments again (on any account) is a replay. Then they are deleted (facetrust retention purge).
+    liveness_replay_window_days: int = Field(30, ge=1)
     liveness_min_frames: int = 8
     liveness_max_frames: int = 90
     liveness_max_fps: float = 30.0
@@ -158,6 +167,12 @@ class Settings(BaseSettings):
     # Computation: the face engine's workers, each analysing whole images on one OpenCV thread
     # (one per core is right; more only share the same cores).
     threads: int = 2
+
+    @model_validator(mode="after")
+    def _action_counts_in_order(self) -> "Settings":
+        if self.liveness_max_actions < self.liveness_min_actions:
+            raise ValueError("liveness_max_actions must be at least liveness_min_actions")
+        return self
 
     @property
     def resolved_database_url(self) -> str:

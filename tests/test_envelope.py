@@ -15,7 +15,7 @@ from facetrust.security.envelope import Keyring, KeyUnavailable
 
 @pytest.fixture()
 def template_bytes() -> bytes:
-    return Template("sface-2021dec/align-mean5", np.random.default_rng(3).normal(size=128)).to_bytes()
+    return Template("sface-2021dec/align-mesh5", np.random.default_rng(3).normal(size=128)).to_bytes()
 
 
 def test_seal_and_open(tmp_path, template_bytes):

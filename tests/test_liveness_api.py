@@ -73,7 +73,7 @@ def test_a_live_person_doing_the_challenge_passes(live, d3):
     body = r.json()
     assert r.status_code == 200 and body["status"] == "passed", body
     assert body["reasons"] == [] and 0.0 <= body["score"] <= 1.0
-    assert set(body["checks"]) == {"faces", "identity", "actions", "parallax", "texture"}
+    assert set(body["checks"]) == {"faces", "identity", "actions", "parallax", "splice", "static", "timing", "texture"}
     assert [m["action"] for m in body["checks"]["actions"]["measures"]["matched"]] == actions
     assert body["checks"]["parallax"]["measures"]["parallax"]["turn_right"] >= 0.07
     assert {"decision", "detector", "landmarks", "embedding", "calibration", "texture"} <= set(body["versions"])
@@ -105,7 +105,7 @@ def test_a_face_swapped_in_mid_capture_is_caught(live, d3, shared_data):
     swapped = frames[:24] + [cv2.resize(f, side) for f in other[24:]]
     created = new_session(client, app, h, "real_name", actions)
     body = submit(client, h, created, as_burst(swapped, times, created["nonce"])).json()
-    assert body["status"] == "failed" and "face_changed" in body["reasons"]
+    assert body["status"] == "failed" and "face_changed" in body["reasons"], body["checks"]
 
 
 def test_replayed_frames_reused_tampered_and_expired_sessions_are_refused(live, d3):

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrust.evaluation.sequences import SequenceStats, iter_sequences, natural_key
+from facetrust.evaluation.sequences import NoSequencesError, SequenceStats, iter_sequences, natural_key
 from facetrust.liveness.attacks import SPECIES, write_attack_dataset
 
 
@@ -271,9 +271,48 @@ def test_unreadable_files_are_skipped_and_counted(tmp_path, caplog):
     assert "skipping" in caplog.text and stats.to_dict()["skipped_files"] == 3
 
 
-def test_a_folder_of_only_unreadable_frames_yields_nothing_but_counts(tmp_path):
+def test_a_folder_of_only_unreadable_frames_is_an_error_and_counts(tmp_path):
     (tmp_path / "x").mkdir()
     (tmp_path / "x" / "1.jpg").write_bytes(b"junk")
+    (tmp_path / "x" / "notes.txt").write_text("ignored")
     stats = SequenceStats()
-    assert list(iter_sequences(tmp_path, is_attack=True, stats=stats)) == []
+    with pytest.raises(NoSequencesError, match=r"no sequences to evaluate .*1 unreadable .*1 other file") as refused:
+        list(iter_sequences(tmp_path, is_attack=True, stats=stats))
+    assert isinstance(refused.value, ValueError) and refused.value.code == "sequences_not_found"
     assert stats.skipped_files == 1 and stats.recordings == 0
+
+
+def test_an_empty_folder_is_an_error(tmp_path):
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(NoSequencesError, match="no sequences to evaluate"):
+        list(iter_sequences(tmp_path / "empty", is_attack=False))
+
+
+# --- symbolic links -------------------------------------------------------------------------------
+
+
+def test_symlinked_folders_are_followed_and_loops_end(tmp_path):
+    data, picked = tmp_path / "data", tmp_path / "picked"
+    write_frames(data / "s1", [f"{i}.png" for i in range(6)])
+    write_frames(data / "s2" / "inner", [f"{i}.png" for i in range(4)])
+    picked.mkdir()
+    (picked / "one").symlink_to(data / "s1", target_is_directory=True)  # a subset picked by links
+    (picked / "two").symlink_to(data / "s2", target_is_directory=True)
+    (data / "s2" / "inner" / "back").symlink_to(picked, target_is_directory=True)  # a loop
+    (picked / "again").symlink_to(data / "s1", target_is_directory=True)  # the same folder twice: read once
+    seqs = list(iter_sequences(picked, is_attack=True))
+    assert [(s.recording, s.species, len(s.frames)) for s in seqs] == [("again", "again", 6), ("two/inner", "two", 4)]
+
+
+def test_eval_pad_maps_an_input_without_sequences_to_a_code(tmp_path):
+    from click.testing import CliRunner
+
+    from facetrust.cli import main
+
+    (tmp_path / "bona").mkdir()
+    (tmp_path / "attack" / "print").mkdir(parents=True)
+    (tmp_path / "attack" / "print" / "notes.txt").write_text("no frames here")
+    result = CliRunner().invoke(main, ["eval", "pad", "--bona-fide", str(tmp_path / "bona"),
+                                       "--attack", str(tmp_path / "attack")])
+    assert result.exit_code == 2, result.output
+    assert "error [sequences_not_found]" in result.output and "no sequences to evaluate" in result.output

@@ -87,7 +87,7 @@ def test_same_person_is_accepted_and_recorded(kyc_app, lfw):
     assert r.status_code == 201, r.text
     body = r.json()
     assert body["outcome"] == "passed" and body["liveness"] == "passed" and body["liveness_session_id"]
-    assert body["model_id"] == "sface-2021dec/align-mean5" and body["calibration_id"].startswith("cal-")
+    assert body["model_id"] == "sface-2021dec/align-mesh5" and body["calibration_id"].startswith("cal-")
     assert "simulated" in body["source"]
     assert ZHANG not in r.text and "张伟" not in r.text
     history = client.get("/v1/me/real-name", headers=h).json()

@@ -40,7 +40,7 @@ def store(tmp_path, database_url, monkeypatch):
 
 
 def a_template() -> Template:
-    return Template("sface-2021dec/align-mean5", np.random.default_rng(5).normal(size=128))
+    return Template("sface-2021dec/align-mesh5", np.random.default_rng(5).normal(size=128))
 
 
 def test_sealed_at_rest_and_unreadable_without_the_key(store, tmp_path):

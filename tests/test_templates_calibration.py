@@ -13,14 +13,14 @@ from facetrust.biometrics.templates import Template, similarity
 
 
 def test_template_bytes_round_trip():
-    t = Template("sface-2021dec/align-mean5", np.arange(1, 129, dtype=np.float32))
+    t = Template("sface-2021dec/align-mesh5", np.arange(1, 129, dtype=np.float32))
     back = Template.from_bytes(t.to_bytes())
     assert back.model_id == t.model_id
     assert np.allclose(back.vector, t.vector) and abs(np.linalg.norm(back.vector) - 1) < 1e-6
 
 
 def test_templates_of_different_models_refuse_to_compare():
-    a = Template("sface-2021dec/align-mean5", np.ones(128))
+    a = Template("sface-2021dec/align-mesh5", np.ones(128))
     b = Template("sface-2021dec", np.ones(128))
     with pytest.raises(TemplateMismatch) as exc:
         similarity(a, b)
@@ -46,7 +46,7 @@ def test_zero_or_non_finite_vectors_are_refused():
 def fitted() -> calibration.Calibration:
     rng = np.random.default_rng(7)
     impostors = rng.normal(0.09, 0.09, 2_000_000)
-    return calibration.fit(impostors, "sface-2021dec/align-mean5", {"source": "synthetic test scores"})
+    return calibration.fit(impostors, "sface-2021dec/align-mesh5", {"source": "synthetic test scores"})
 
 
 def test_threshold_sits_at_the_target_fmr():
@@ -95,7 +95,7 @@ def test_too_few_impostors_cannot_calibrate_a_strict_profile():
 
 def test_shipped_calibration_names_its_provenance():
     cal = calibration.load()
-    assert cal.model_id == "sface-2021dec/align-mean5"
+    assert cal.model_id == "sface-2021dec/align-mesh5"
     assert set(cal.profiles) == {"kyc", "payment", "credit"}
     assert cal.provenance["impostor_scores"] >= 10 / 1e-5
     assert "LFW" in cal.provenance["source"]

@@ -55,9 +55,10 @@ class YuNetDetector:
             lambda: cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 5000)
         )
 
-    def detect(self, image: np.ndarray) -> list[DetectedFace]:
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[DetectedFace]:
+        """Faces in ``image``, searched at a side of at most ``max_side`` (default: the detector's)."""
         h, w = image.shape[:2]
-        scale = min(1.0, self._max_side / max(h, w))
+        scale = min(1.0, (max_side or self._max_side) / max(h, w))
         small = image
         if scale < 1.0:
             small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)

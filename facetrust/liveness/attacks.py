@@ -1,6 +1,9 @@
 """Synthetic presentation attacks, made from bona fide captures, for tests and evaluation of liveness.
 
-Two attack instrument species are imitated:
+Two presentation attack instrument species are imitated from input stills or clips (``print``,
+``screen``: ``write_attack_dataset``), and three attacks on the capture itself from a folder of
+bona fide captures (``still_injection``, ``noise_replay``, ``splice``: ``write_capture_attacks``,
+described at the end of this docstring). The presentation species:
 
 ``print``
     One frame of the bona fide input becomes a printed photo: reduced colour gamut and saturation,
@@ -38,6 +41,50 @@ regression tests and first sanity checks, and are no substitute for real attack 
 
 Speed (measured on the 2-core development machine, Xeon, 640x480 input, ``n_frames=15``, two OpenCV
 threads, median of 10 runs): ``print`` 0.15 s, ``screen`` 0.22 s per sequence.
+
+Attacks on the capture (input: a captures folder, ``facetrust.evaluation.captures``; only its bona
+fide captures are used; output: attack captures in the same format under
+``OUT/<species>/<source capture's path, "/" as "__">[__<mode>]/``, deterministic for a seed). They
+imitate an attacker who controls what the capture page sends (a hooked page, a virtual camera, a
+replayed request), not one in front of the camera: no lens, screen or paper is simulated, and the
+frames reach the service as the attacker wrote them (JPEG at quality 95 on disk). Every output is
+checked to hold no two frames with the same pixels and no frame with the pixels of its source
+frame, so an exact pixel hash does not stop them by accident.
+
+``still_injection``
+    One frame of the capture (the most frontal by the detector's five landmarks, else the middle
+    one) sent as every frame, the capture's frame count, each copy with a small, different edit so
+    that no two are the same picture. The variant, drawn per capture from the seed and recorded in
+    ``variant``: ``noise`` (uniform +-1..2 per pixel), ``pixels`` (a few 2x2-pixel blocks changed),
+    ``jpeg`` (re-compressed at a different quality in 70-95, twice for long captures), ``jitter``
+    (a smooth sub-pixel to 2 px shift with tiny rotation and scale, like a phone on a stand or in a
+    hand), ``fake_action`` (+-1 noise, and each requested action faked in its share of the frames
+    by warping the still: the eyes squashed vertically on 3 frames for a blink, the lower lip and
+    chin stretched down with a dark opening for open_mouth, the nose region pushed sideways for a
+    turn and up then down for a nod; needs the detector's landmarks, else ``noise`` is used). The
+    source's t_ms, purpose and actions are kept: the attacker answers the same challenge.
+    Not imitated: a still re-rendered by a face-animation model (a deepfake performs real 3D-looking
+    motion); the fake actions are crude 2D warps.
+``noise_replay``
+    The whole capture sent again after per-frame changes that defeat byte and pixel hashes: +-1..3
+    noise, JPEG re-compression at 70-95 (per frame), a resize by 0.9-1.1 and a shift of up to 4 px
+    (cropped or edge-padded back to the size), and half of the time a brightness change of up to
+    6 %. Same actions and t_ms; ``purpose`` is drawn among those whose action floor the actions meet
+    (payment 1, the others 2): the attacker reuses it for another flow. ``replay_of`` names the
+    source capture. Not imitated: re-encoding as video, or re-filming a screen (that is ``screen``).
+``splice``
+    A challenge answered by cutting and reordering a recording: (``reorder``) a capture with
+    labelled ``events`` of at least two different actions has its action segments (each with 4
+    frames of context, split midway between neighbouring actions) concatenated in another order,
+    and requests the actions in that order; (``join``) captures cut from the same ``recording``: a
+    segment holding an action of one and one holding another action of the other, requesting
+    [a1, a2]; (``halves``) a capture without ``events`` cut into halves that are swapped (actions
+    unchanged). The output t_ms are regular at the source's median interval (the attacker declares
+    a steady camera); ``spliced_from`` names the sources and ``cuts`` the frame indices where a new
+    segment starts. The frames are the source's pixels, cut, each with one 8x8 block changed by a
+    few grey levels, and written again: an attacker holding the recording sends frames never sent
+    before, so a splice is not stopped merely by the exact pixel hash of its source or of another
+    splice of the same source. Not imitated: smoothing across the cuts (cross-fades, interpolation).
 """
 
 from __future__ import annotations
@@ -46,11 +93,18 @@ import numbers
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:  # the capture format is a tool's, imported when used
+    from facetrust.evaluation.captures import Capture
+
 SPECIES = ("print", "screen")
+CAPTURE_SPECIES = ("still_injection", "noise_replay", "splice")
+STILL_VARIANTS = ("noise", "pixels", "jpeg", "jitter", "fake_action")
+SPLICE_CONTEXT = 4  # frames of context kept around an action segment
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm")
 
@@ -566,3 +620,498 @@ def write_attack_dataset(inputs: list[Path], out_dir: Path, species: str, seed: 
                 raise OSError(f"cannot write {target}")
         written += 1
     return written
+
+
+# --- attacks on the capture: still injection, noise replay, splice --------------------------------
+
+
+@dataclass(frozen=True)
+class CaptureAttack:
+    name: str  # the output folder's name under OUT/<species>/
+    frames: list[np.ndarray]  # BGR uint8
+    meta: dict  # its capture.json
+
+
+def _out_name(capture_name: str) -> str:
+    return capture_name.replace("/", "__") if capture_name not in ("", ".") else "capture"
+
+
+def _written_hash(frame: np.ndarray) -> str:
+    """The pixel hash of a frame as it will be read back from disk (JPEG quality 95, decoded)."""
+    from facetrust.evaluation.captures import encode_frame
+    from facetrust.liveness.frames import content_hash
+
+    return content_hash(cv2.imdecode(np.frombuffer(encode_frame(frame), np.uint8), cv2.IMREAD_COLOR))
+
+
+def _distinct(frames: list[np.ndarray], rng: np.random.Generator, forbidden: set[str]) -> list[np.ndarray]:
+    """The frames, each nudged (a random 8x8 block brightened or darkened by 3-6 levels) until it
+    stays distinct, once written and read back, from the others and from the ``forbidden`` hashes."""
+    seen = set(forbidden)
+    out = []
+    for frame in frames:
+        digest = _written_hash(frame)
+        while digest in seen:
+            frame = _nudge(frame, rng)
+            digest = _written_hash(frame)
+        seen.add(digest)
+        out.append(frame)
+    return out
+
+
+def _noise(frame: np.ndarray, rng: np.random.Generator, amplitude: int) -> np.ndarray:
+    delta = rng.integers(-amplitude, amplitude + 1, frame.shape, dtype=np.int16)
+    return np.clip(frame.astype(np.int16) + delta, 0, 255).astype(np.uint8)
+
+
+def _jpeg(frame: np.ndarray, quality: int) -> np.ndarray:
+    ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:  # pragma: no cover
+        raise RuntimeError("JPEG encoding failed")
+    return cv2.imdecode(data, cv2.IMREAD_COLOR)
+
+
+def _subject_landmarks(detector, frame: np.ndarray):
+    """The subject's five YuNet landmarks in a frame (None without a face or detector)."""
+    if detector is None:
+        return None
+    from facetrust.biometrics.detect import choose_subject
+
+    subject = choose_subject(detector.detect(frame), frame.shape)
+    return None if subject is None else np.asarray(subject.landmarks, dtype=np.float64)
+
+
+def _frontalness(landmarks: np.ndarray) -> float:
+    """How far the nose sits off the eyes' midpoint along the eye line, in eye distances (0 when
+    frontal): a cheap yaw measure from the five landmarks."""
+    axis = landmarks[1] - landmarks[0]
+    distance = float(np.linalg.norm(axis)) or 1.0
+    return abs(float(np.dot(landmarks[2] - (landmarks[0] + landmarks[1]) / 2.0, axis / distance))) / distance
+
+
+def choose_still(frames: list[np.ndarray], detector=None) -> tuple[int, np.ndarray | None]:
+    """(index, landmarks) of the frame to inject: the most frontal one with a face (ties: nearest
+    the middle), or the middle frame without a detector or a face."""
+    middle = len(frames) // 2
+    best: tuple[tuple[float, int], int, np.ndarray] | None = None
+    if detector is not None:
+        for i, frame in enumerate(frames):
+            landmarks = _subject_landmarks(detector, frame)
+            if landmarks is None:
+                continue
+            key = (round(_frontalness(landmarks), 3), abs(i - middle))
+            if best is None or key < best[0]:
+                best = (key, i, landmarks)
+    if best is None:
+        return middle, None
+    return best[1], best[2]
+
+
+def _displace(image: np.ndarray, box: tuple[float, float, float, float],
+              field: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """``image`` with the pixels inside ``box`` (x0, y0, x1, y1) resampled: output (x, y) takes the
+    source at (x + dx, y + dy), with (dx, dy) = field(x, y) (float32 coordinate grids)."""
+    h, w = image.shape[:2]
+    x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
+    x1, y1 = min(w, int(np.ceil(box[2]))), min(h, int(np.ceil(box[3])))
+    if x1 <= x0 or y1 <= y0:
+        return image
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+    dx, dy = field(xx, yy)
+    out = image.copy()
+    out[y0:y1, x0:x1] = cv2.remap(image, xx + dx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return out
+
+
+def _gauss(xx: np.ndarray, yy: np.ndarray, cx: float, cy: float, sx: float, sy: float) -> np.ndarray:
+    return np.exp(-(((xx - cx) / sx) ** 2) - ((yy - cy) / sy) ** 2).astype(np.float32)
+
+
+def squash_eyes(image: np.ndarray, landmarks: np.ndarray, factor: float) -> np.ndarray:
+    """Both eye regions squashed vertically to ``factor`` of their height at the eye centre (the
+    lids seem to close), fading out smoothly around them. ``factor`` >= 0.35 keeps the mapping
+    from folding."""
+    distance = float(np.linalg.norm(landmarks[1] - landmarks[0]))
+    sx, sy = 0.3 * distance, 0.22 * distance
+    k = np.float32(1.0 / factor - 1.0)
+    for cx, cy in landmarks[:2]:
+        def field(xx, yy, cx=cx, cy=cy):
+            weight = _gauss(xx, yy, cx, cy, sx, sy)
+            return np.zeros_like(xx), (yy - np.float32(cy)) * k * weight
+        image = _displace(image, (cx - 3 * sx, cy - 3 * sy, cx + 3 * sx, cy + 3 * sy), field)
+    return image
+
+
+def open_mouth(image: np.ndarray, landmarks: np.ndarray, amount: float) -> np.ndarray:
+    """The lower lip and chin stretched down by ``amount`` mouth widths (at most 0.4), with a dark
+    opening painted between the lips."""
+    mouth = (landmarks[3] + landmarks[4]) / 2.0
+    width = float(np.linalg.norm(landmarks[3] - landmarks[4])) or 1.0
+    shift = np.float32(amount * width)
+    ramp, fall = np.float32(0.5 * width), np.float32(1.3 * width)
+
+    def field(xx, yy):
+        below = yy - np.float32(mouth[1])
+        profile = np.where(below < 0, 0.0, np.where(below < ramp, below / ramp, np.clip(1.0 - (below - ramp) / fall, 0.0, 1.0)))
+        across = np.exp(-(((xx - np.float32(mouth[0])) / np.float32(0.55 * width)) ** 2))
+        return np.zeros_like(xx), (-shift * profile * across).astype(np.float32)
+
+    out = _displace(image, (mouth[0] - 1.6 * width, mouth[1] - 0.2 * width, mouth[0] + 1.6 * width,
+                            mouth[1] + 2.0 * width), field)
+    # The opening: a soft dark ellipse between the lips, as tall as the stretch.
+    h, w = out.shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    centre = (int(round(mouth[0])), int(round(mouth[1] + shift / 2.0)))
+    axes = (max(1, int(0.3 * width)), max(1, int(shift * 0.45)))
+    cv2.ellipse(mask, centre, axes, 0.0, 0.0, 360.0, 1.0, -1)
+    mask = cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.05 * width))[..., None] * np.float32(0.85)
+    dark = np.array([35.0, 30.0, 60.0], np.float32)  # a dim red-brown mouth interior (BGR)
+    return np.clip(out.astype(np.float32) * (1.0 - mask) + dark * mask, 0, 255).astype(np.uint8)
+
+
+def move_nose(image: np.ndarray, landmarks: np.ndarray, dx: float, dy: float) -> np.ndarray:
+    """The central face region (nose and mouth) pushed by (dx, dy) eye distances, fading out
+    towards the face's edges: a 2D imitation of a head turn (dx) or nod (dy)."""
+    distance = float(np.linalg.norm(landmarks[1] - landmarks[0]))
+    cx, cy = landmarks[2]
+    sx, sy = 0.6 * distance, 0.8 * distance
+
+    def field(xx, yy):
+        weight = _gauss(xx, yy, cx, cy, sx, sy)
+        return np.float32(-dx * distance) * weight, np.float32(-dy * distance) * weight
+
+    return _displace(image, (cx - 3 * sx, cy - 3 * sy, cx + 3 * sx, cy + 3 * sy), field)
+
+
+# Per-frame strength of each faked action, centred on its share of the capture.
+_FAKE_PROFILES: dict[str, list[float]] = {
+    "blink": [0.7, 0.38, 0.7],  # eye height factor
+    "open_mouth": [0.15, 0.3, 0.4, 0.4, 0.3, 0.15],  # mouth widths of stretch
+    "turn_left": [0.1, 0.2, 0.3, 0.35, 0.3, 0.2, 0.1],  # eye distances: nose to the image's right
+    "turn_right": [-0.1, -0.2, -0.3, -0.35, -0.3, -0.2, -0.1],
+    "nod": [-0.1, -0.2, -0.25, -0.2, -0.1, 0.0, 0.1, 0.2, 0.25, 0.2, 0.1],  # up (negative y), then down
+}
+
+
+def fake_actions(frames: list[np.ndarray], landmarks: np.ndarray, actions: list[str]) -> list[np.ndarray]:
+    """Each requested action faked on the still copies in ``frames``, in order, each centred on its
+    share of the frames (the frames are changed in place of a copy list)."""
+    out = list(frames)
+    n = len(out)
+    for k, action in enumerate(actions):
+        profile = _FAKE_PROFILES[action]
+        centre = int((k + 0.5) * n / len(actions))
+        first = max(0, min(n - len(profile), centre - len(profile) // 2))
+        for j, strength in enumerate(profile):
+            i = first + j
+            if i >= n:
+                break
+            if action == "blink":
+                out[i] = squash_eyes(out[i], landmarks, strength)
+            elif action == "open_mouth":
+                out[i] = open_mouth(out[i], landmarks, strength)
+            elif action == "nod":
+                out[i] = move_nose(out[i], landmarks, 0.0, strength)
+            else:
+                out[i] = move_nose(out[i], landmarks, strength, 0.0)
+    return out
+
+
+def _jitter(frame: np.ndarray, rng: np.random.Generator, n: int) -> list[np.ndarray]:
+    """``n`` copies of ``frame``, each shifted by a smooth sub-pixel to 2 px path and turned and
+    scaled very slightly (a phone on a stand, or in a hand)."""
+    h, w = frame.shape[:2]
+    dx, dy = smooth_path(rng, n, -2.0, 2.0), smooth_path(rng, n, -2.0, 2.0)
+    angle, scale = smooth_path(rng, n, -0.4, 0.4), smooth_path(rng, n, 0.995, 1.005)
+    out = []
+    for i in range(n):
+        m = cv2.getRotationMatrix2D((w / 2.0, h / 2.0), float(angle[i]), float(scale[i]))
+        m[:, 2] += (dx[i], dy[i])
+        out.append(cv2.warpAffine(frame, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
+    return out
+
+
+def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator, detector=None,
+                         variant: str | None = None) -> CaptureAttack:
+    """One still of the capture repeated to its frame count, each copy edited a little (see the
+    module docstring); ``variant`` forces one of STILL_VARIANTS, else the rng draws it."""
+    from facetrust.liveness.frames import content_hash
+
+    variant = variant or str(rng.choice(STILL_VARIANTS))
+    if variant not in STILL_VARIANTS:
+        raise ValueError(f"unknown still injection variant {variant!r}; expected one of {STILL_VARIANTS}")
+    index, landmarks = choose_still(frames, detector)
+    still, n = frames[index], len(frames)
+    note = None
+    if variant == "fake_action" and (landmarks is None or not capture.actions):
+        note = "no face landmarks to fake the actions with" if landmarks is None else "no action requested"
+        variant = "noise"
+    if variant == "noise":
+        amplitude = int(rng.integers(1, 3))
+        out = [_noise(still, rng, amplitude) for _ in range(n)]
+    elif variant == "pixels":
+        out = []
+        h, w = still.shape[:2]
+        for _ in range(n):
+            copy = still.copy()
+            for _ in range(int(rng.integers(2, 7))):
+                y, x = int(rng.integers(0, h - 1)), int(rng.integers(0, w - 1))
+                change = int(rng.choice([-1, 1]) * rng.integers(10, 41))
+                copy[y:y + 2, x:x + 2] = np.clip(copy[y:y + 2, x:x + 2].astype(np.int16) + change, 0, 255)
+            out.append(copy)
+    elif variant == "jpeg":
+        qualities = [int(q) for q in rng.permutation(np.arange(70, 96))]
+        out = []
+        for i in range(n):
+            first, again = qualities[i % len(qualities)], i // len(qualities)
+            image = _jpeg(still, first)
+            for _ in range(again):  # more frames than qualities: compress again at another quality
+                image = _jpeg(image, int(rng.integers(70, 96)))
+            out.append(image)
+    elif variant == "jitter":
+        out = _jitter(still, rng, n)
+    else:  # fake_action
+        out = fake_actions([_noise(still, rng, 1) for _ in range(n)], landmarks, list(capture.actions))
+    source_hashes = {content_hash(f) for f in frames}
+    meta = {
+        "label": "attack", "species": "still_injection", "purpose": capture.purpose,
+        "actions": list(capture.actions), "t_ms": list(capture.t_ms), "variant": variant,
+        "still_frame": index, "source": f"frame {index} of capture {capture.name}",
+    }
+    if note:
+        meta["variant_note"] = f"fake_action not possible ({note}); noise used"
+    return CaptureAttack(_out_name(capture.name), _distinct(out, rng, source_hashes), meta)
+
+
+def make_noise_replay(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack:
+    """The whole capture again, every frame changed enough to defeat byte and pixel hashes, for a
+    purpose whose action floor its actions meet (see the module docstring)."""
+    from facetrust.evaluation.captures import PURPOSE_MIN_ACTIONS, PURPOSES
+    from facetrust.liveness.frames import content_hash
+
+    h, w = frames[0].shape[:2]
+    amplitude = int(rng.integers(1, 4))
+    scale = float(rng.uniform(0.9, 1.1))
+    shift = [int(v) for v in rng.integers(-4, 5, 2)]
+    brightness = float(rng.uniform(0.94, 1.06)) if rng.random() < 0.5 else 1.0
+    qualities = [int(q) for q in rng.integers(70, 96, len(frames))]
+    out = []
+    for frame, quality in zip(frames, qualities):
+        image = frame
+        if brightness != 1.0:
+            image = cv2.convertScaleAbs(image, alpha=brightness)
+        if image.shape[:2] != (h, w):
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        sw, sh = max(1, round(w * scale)), max(1, round(h * scale))
+        image = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+        # Crop or edge-pad back to the size, the content shifted by a few pixels.
+        left, top = (sw - w) // 2 - shift[0], (sh - h) // 2 - shift[1]
+        pad = max(0, -left, -top, left + w - sw, top + h - sh)
+        if pad:
+            image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        image = image[top + pad:top + pad + h, left + pad:left + pad + w]
+        out.append(_jpeg(_noise(image, rng, amplitude), quality))
+    choices = [p for p in PURPOSES if len(capture.actions) >= PURPOSE_MIN_ACTIONS[p]]
+    purpose = str(rng.choice(choices)) if choices else capture.purpose
+    meta = {
+        "label": "attack", "species": "noise_replay", "purpose": purpose, "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms), "replay_of": capture.name,
+        "transform": {"noise": amplitude, "scale": round(scale, 4), "shift_px": shift,
+                      "brightness": round(brightness, 4), "jpeg_quality": [min(qualities), max(qualities)]},
+        "source": f"capture {capture.name}, every frame changed",
+    }
+    return CaptureAttack(_out_name(capture.name), _distinct(out, rng, {content_hash(f) for f in frames}), meta)
+
+
+def _events_of(capture: Capture) -> list[tuple[str, int, int]]:
+    return sorted(((e["action"], int(e["start"]), int(e["end"])) for e in capture.events), key=lambda e: (e[1], e[2]))
+
+
+def _regular_t_ms(capture: Capture, n: int) -> list[float]:
+    """``n`` timestamps at the source capture's median frame interval, from 0."""
+    step = float(np.median(np.diff(capture.t_ms))) if len(capture.t_ms) > 1 else 1000.0 / ASSUMED_FPS
+    return [round(i * step, 3) for i in range(n)]
+
+
+def action_segments(events: list[tuple[str, int, int]], n: int, context: int = SPLICE_CONTEXT) -> list[tuple[str, int, int, int, int]]:
+    """(action, first, last, event start, event end) of the capture's segments to reorder: the first
+    event of each action that does not overlap the one kept before it, with ``context`` frames on
+    each side, split midway between neighbouring events so that no frame is in two segments."""
+    kept: list[tuple[str, int, int]] = []
+    for action, start, end in events:
+        if any(action == k[0] for k in kept) or (kept and start <= kept[-1][2]):
+            continue
+        kept.append((action, start, end))
+    segments = []
+    for i, (action, start, end) in enumerate(kept):
+        first, last = max(0, start - context), min(n - 1, end + context)
+        if i > 0:
+            first = max(first, (kept[i - 1][2] + start) // 2 + 1)
+        if i + 1 < len(kept):
+            last = min(last, (end + kept[i + 1][1]) // 2)
+        segments.append((action, first, last, start, end))
+    return segments
+
+
+def _splice_meta(capture: Capture, actions: list[str], n: int, sources: list[str], cuts: list[int], mode: str,
+                 events: list[dict]) -> dict:
+    return {
+        "label": "attack", "species": "splice", "purpose": capture.purpose, "actions": actions,
+        "t_ms": _regular_t_ms(capture, n), "spliced_from": sources, "cuts": cuts, "mode": mode,
+        "events": events, "source": f"segments of {', '.join(sources)}",
+    }
+
+
+def _unique_pixels(frames: list[np.ndarray]) -> bool:
+    from facetrust.liveness.frames import content_hash
+
+    return len({content_hash(f) for f in frames}) == len(frames)
+
+
+def _nudge(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A copy of ``frame`` with one random 8x8 block brightened or darkened by 3-6 grey levels."""
+    frame = frame.copy()
+    h, w = frame.shape[:2]
+    y, x = int(rng.integers(0, max(1, h - 8))), int(rng.integers(0, max(1, w - 8)))
+    block = frame[y:y + 8, x:x + 8].astype(np.int16) + int(rng.choice([-1, 1]) * rng.integers(3, 7))
+    frame[y:y + 8, x:x + 8] = np.clip(block, 0, 255).astype(np.uint8)
+    return frame
+
+
+def _not_the_source(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    """The spliced frames, each with one 8x8 block changed by a few grey levels (``_nudge``) and
+    checked to differ, once written, from its source frame. Several splices reuse one source's
+    frames, and JPEG re-compression at quality 95 of a decoded quality-95 frame often gives back
+    its exact pixels: unchanged, a splice would share frames with its source and with the other
+    splices of it, and the exact pixel hash would stop it whenever one of those had been passed
+    before, whatever its cuts. An attacker holding the recording sends frames never sent before."""
+    from facetrust.liveness.frames import content_hash
+
+    return _distinct([_nudge(f, rng) for f in frames], rng, {content_hash(f) for f in frames})
+
+
+def splice_reorder(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack | None:
+    """The capture's action segments in another order, requesting the actions in that order
+    (None with fewer than two actions among its events)."""
+    segments = action_segments(_events_of(capture), len(frames))
+    if len(segments) < 2:
+        return None
+    order = list(range(len(segments)))[::-1]
+    if len(segments) > 2:
+        order = [int(i) for i in rng.permutation(len(segments))]
+        while order == sorted(order):
+            order = [int(i) for i in rng.permutation(len(segments))]
+    out, cuts, events = [], [], []
+    for i in order:
+        action, first, last, start, end = segments[i]
+        if out:
+            cuts.append(len(out))
+        events.append({"action": action, "start": len(out) + start - first, "end": len(out) + end - first})
+        out.extend(frames[first:last + 1])
+    actions = [segments[i][0] for i in order]
+    meta = _splice_meta(capture, actions, len(out), [capture.name], cuts, "reorder", events)
+    return CaptureAttack(f"{_out_name(capture.name)}__reorder", _not_the_source(out, rng), meta)
+
+
+def _segment(capture: Capture, n: int, prefer: str | None, avoid: str | None) -> tuple[str, int, int, int, int] | None:
+    """An event of the capture (the one of action ``prefer`` if any, else the first not of action
+    ``avoid``) with ``SPLICE_CONTEXT`` frames around it."""
+    events = [e for e in _events_of(capture) if e[0] != avoid]
+    if not events:
+        return None
+    action, start, end = next((e for e in events if e[0] == prefer), events[0])
+    return action, max(0, start - SPLICE_CONTEXT), min(n - 1, end + SPLICE_CONTEXT), start, end
+
+
+def splice_join(first: Capture, first_frames: list[np.ndarray], partners: list[Capture],
+                load: Callable[[Capture], list[np.ndarray]], rng: np.random.Generator) -> CaptureAttack | None:
+    """A segment with an action of ``first`` followed by a segment with another action from one of
+    ``partners`` (captures of the same recording, tried in a seeded order), requesting both.
+    ``load(capture)`` gives a partner's frames. None when no partner has another action."""
+    a = _segment(first, len(first_frames), first.actions[0] if first.actions else None, None)
+    if a is None:
+        return None
+    for i in rng.permutation(len(partners)):
+        other = partners[int(i)]
+        other_frames = load(other)
+        b = _segment(other, len(other_frames), other.actions[0] if other.actions else None, a[0])
+        if b is None:
+            continue
+        seg_a, seg_b = first_frames[a[1]:a[2] + 1], other_frames[b[1]:b[2] + 1]
+        out = seg_a + seg_b
+        if seg_a[0].shape != seg_b[0].shape or not _unique_pixels(out):
+            continue  # another size, or overlapping frames of the recording: not a usable pair
+        events = [{"action": a[0], "start": a[3] - a[1], "end": a[4] - a[1]},
+                  {"action": b[0], "start": len(seg_a) + b[3] - b[1], "end": len(seg_a) + b[4] - b[1]}]
+        meta = _splice_meta(first, [a[0], b[0]], len(out), [first.name, other.name], [len(seg_a)], "join", events)
+        name = f"{_out_name(first.name)}__join__{_out_name(other.name).split('__')[-1]}"
+        return CaptureAttack(name, _not_the_source(out, rng), meta)
+    return None
+
+
+def splice_halves(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack | None:
+    """The capture's two halves swapped (for a capture without ``events``); actions unchanged."""
+    n = len(frames)
+    if n < 2:
+        return None
+    half = n // 2
+    out = frames[half:] + frames[:half]
+    meta = _splice_meta(capture, list(capture.actions), n, [capture.name], [n - half], "halves", [])
+    del meta["events"]
+    return CaptureAttack(f"{_out_name(capture.name)}__halves", _not_the_source(out, rng), meta)
+
+
+def write_capture_attacks(captures_dir: Path, out_dir: Path, species: str, seed: int, detector=None) -> dict:
+    """Make ``species`` attacks (CAPTURE_SPECIES) from every bona fide capture of the captures
+    folder ``captures_dir`` and write them under ``out_dir/<species>/<name>/``. ``detector``
+    (``FaceEngine.detector``) finds the still injection's most frontal frame and landmarks; without
+    it the middle frame is taken and the fake_action variant falls back to noise.
+
+    Returns {"written": n, "by_kind": {variant or mode: n}, "sources": bona fide captures read,
+    "not_used": captures that gave no attack}. Raises ``CaptureError`` (a ValueError) for a
+    malformed folder or one without bona fide captures, ValueError for an unknown species.
+    """
+    from collections import Counter
+
+    from facetrust.evaluation.captures import CaptureError, find_captures, write_capture
+
+    if species not in CAPTURE_SPECIES:
+        raise ValueError(f"unknown capture attack species {species!r}; expected one of {CAPTURE_SPECIES}")
+    sources = [c for c in find_captures(captures_dir) if not c.is_attack]
+    if not sources:
+        raise CaptureError(f"{captures_dir}: no bona fide captures to make attacks from")
+    kinds: Counter = Counter()
+    not_used = 0
+    cache: dict[str, list[np.ndarray]] = {}
+
+    def load(capture: Capture) -> list[np.ndarray]:
+        if capture.name not in cache:
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[capture.name] = capture.load_frames()
+        return cache[capture.name]
+
+    by_recording: dict[str, list] = {}
+    for capture in sources:
+        if capture.recording is not None:
+            by_recording.setdefault(capture.recording, []).append(capture)
+    for capture in sources:
+        rng = _input_rng(seed, f"{species}:{capture.name}")
+        frames = load(capture)
+        if species == "still_injection":
+            made = [make_still_injection(capture, frames, rng, detector)]
+        elif species == "noise_replay":
+            made = [make_noise_replay(capture, frames, rng)]
+        elif "events" not in capture.meta:
+            made = [splice_halves(capture, frames, rng)]
+        else:
+            partners = [c for c in by_recording.get(capture.recording or "", []) if c.name != capture.name]
+            made = [splice_reorder(capture, frames, rng), splice_join(capture, frames, partners, load, rng)]
+        made = [m for m in made if m is not None]
+        if not made:
+            not_used += 1
+        for attack in made:
+            write_capture(Path(out_dir) / species / attack.name, attack.frames, attack.meta)
+            kinds[attack.meta.get("variant") or attack.meta.get("mode") or species] += 1
+    return {"written": sum(kinds.values()), "by_kind": dict(sorted(kinds.items())), "sources": len(sources),
+            "not_used": not_used}

@@ -1,21 +1,24 @@
 """The liveness decision over one capture: the requested actions, one and the same person
-throughout, and passive presentation-attack checks, each with its own reason and measures.
+throughout, one continuous live recording, and passive presentation-attack checks, each with its own
+reason and measures.
 
 Pure: frames in, decision out; sessions, replay and lockout are the service's business.
 The checks and what each one stops:
 
 ``faces``     one face in (nearly) every frame; a second face means someone else is in view.
-``identity``  every frame matches the capture's most frontal frame at the ``kyc`` operating point
-              (FMR 1e-4): a face swapped in mid-capture fails.
+``identity``  the first and last frames match the most frontal one at the ``kyc`` operating point
+              (FMR 1e-4): a face swapped in mid-capture fails (and its cut is a splice).
 ``actions``   the requested actions, in order (``actions.py``). A printed photo cannot blink or open
-              its mouth, and cannot turn: the yaw estimate is a ratio along the eye line, which a
+              its mouth, and cannot turn: the yaw estimate comes from the mesh's depth, which a
               plane's motion (a homography) keeps nearly constant.
-``parallax``  a turn or a nod must move the nose tip off the plane of the eyes and face contour: a
+``parallax``  a turn or a nod must move the nose tip off the plane of the eyes and face sides: a
               homography fitted to those points predicts where the nose would be if the face were
               flat, and a real head misses that prediction by a tenth of the eye distance or more.
               A tilted photo's apparent nod fails here.
-``texture``   the colour-texture model (``texture.py``): print and screen re-capture change colour
-              and fine texture (gamut, halftone, moiré) in ways a live face does not.
+``splice``, ``static``, ``timing``  one continuous live recording (``continuity.py``): no cut and
+              re-joined segments, no still picture sent as a burst, timestamps a camera produces.
+``texture``   the passive model (``texture.py``): print and screen re-capture change colour and fine
+              texture in ways a live face does not. One signal among the others, never the only wall.
 """
 
 from __future__ import annotations
@@ -26,18 +29,19 @@ import cv2
 import numpy as np
 
 from facetrust.biometrics.engine import FaceAnalysis, FaceEngine
-from facetrust.biometrics.quality import Reason
+from facetrust.biometrics.landmarks import NOSE_POINTS, PLANE_POINTS
 from facetrust.biometrics.templates import similarity
 from facetrust.liveness import actions as actions_mod
+from facetrust.liveness import continuity
 from facetrust.liveness.actions import ActionThresholds, Series
+from facetrust.liveness.checks import Check
+from facetrust.liveness.continuity import ContinuityPolicy
+from facetrust.liveness.fingerprint import FrameFingerprint, fingerprints
 from facetrust.liveness.frames import Frame
+from facetrust.liveness.observe import Observed, observe
 from facetrust.liveness.texture import TextureModel
 
-DECISION_VERSION = "liveness-decision-1"
-
-# Points on or near one plane (face contour at eye level, eye corners) and off it (nose tip, base).
-_PLANE_POINTS = [0, 1, 2, 14, 15, 16, 36, 39, 42, 45]
-_NOSE_POINTS = [30, 33]
+DECISION_VERSION = "liveness-decision-2"
 
 
 @dataclass(frozen=True)
@@ -45,16 +49,7 @@ class DecisionPolicy:
     min_face_fraction: float = 0.8
     min_parallax: float = 0.07  # nose-tip miss of the planar prediction, in eye distances
     actions: ActionThresholds = field(default_factory=ActionThresholds)
-
-
-@dataclass(frozen=True)
-class Check:
-    passed: bool
-    reason: str | None = None  # the failure's reason code
-    measures: dict = field(default_factory=dict)
-
-    def as_dict(self) -> dict:
-        return {"passed": self.passed, "reason": self.reason, "measures": self.measures}
+    continuity: ContinuityPolicy = field(default_factory=ContinuityPolicy)
 
 
 @dataclass(frozen=True)
@@ -65,52 +60,30 @@ class LivenessDecision:
     versions: dict[str, str]
     reference_index: int | None  # the most frontal frame, whose face the flows compare
     reference: FaceAnalysis | None
+    fingerprints: list[FrameFingerprint] = field(default_factory=list)  # for the replay defence
 
     @property
     def reasons(self) -> list[str]:
         return [c.reason for c in self.checks.values() if not c.passed and c.reason]
 
 
-@dataclass
-class Observed:
-    """What the engine saw in each frame of one capture."""
-
-    frames: list[Frame]
-    analyses: list[FaceAnalysis]
-
-    @property
-    def with_face(self) -> list[int]:
-        return [i for i, a in enumerate(self.analyses) if a.geometry is not None]
-
-    def series(self) -> Series:
-        def measure(name: str) -> np.ndarray:
-            return np.array([getattr(a.geometry, name) if a.geometry else np.nan for a in self.analyses])
-
-        return Series(np.array([f.t_ms for f in self.frames]), measure("yaw"), measure("pitch"),
-                      measure("eye_openness"), measure("mouth_openness"))
-
-    def most_frontal(self) -> int | None:
-        return min(self.with_face, default=None,
-                   key=lambda i: abs(self.analyses[i].geometry.yaw) + abs(self.analyses[i].geometry.pitch))
+def series(seen: Observed) -> Series:
+    return Series(seen.t_ms, seen.geometry("yaw"), seen.geometry("pitch"), seen.geometry("eye_openness"),
+                  seen.geometry("mouth_openness"), seen.geometry("blink"), seen.geometry("jaw_open"))
 
 
-def observe(engine: FaceEngine, frames: list[Frame]) -> Observed:
-    return Observed(frames, engine.analyse_all([f.pixels for f in frames]))
-
-
-def nose_parallax(reference: np.ndarray, current: np.ndarray) -> float:
+def nose_parallax(reference: np.ndarray, current: np.ndarray, eye_distance: float) -> float:
     """How far the nose misses where a flat face would put it, in eye distances."""
-    eye_distance = float(np.linalg.norm(reference[36:42].mean(0) - reference[42:48].mean(0))) or 1.0
-    h, _ = cv2.findHomography(reference[_PLANE_POINTS], current[_PLANE_POINTS], 0)
+    h, _ = cv2.findHomography(reference[PLANE_POINTS], current[PLANE_POINTS], 0)
     if h is None:
         return 0.0
-    predicted = cv2.perspectiveTransform(reference[_NOSE_POINTS][None].astype(np.float64), h)[0]
-    return float(np.linalg.norm(predicted - current[_NOSE_POINTS], axis=1).mean() / eye_distance)
+    predicted = cv2.perspectiveTransform(reference[NOSE_POINTS][None].astype(np.float64), h)[0]
+    return float(np.linalg.norm(predicted - current[NOSE_POINTS], axis=1).mean() / max(eye_distance, 1e-6))
 
 
 def check_faces(seen: Observed, policy: DecisionPolicy) -> Check:
-    n = len(seen.analyses)
-    crowded = sum(Reason.MULTIPLE_FACES in a.quality.reasons for a in seen.analyses)
+    n = len(seen.views)
+    crowded = sum(v.crowded for v in seen.views)
     fraction = len(seen.with_face) / n if n else 0.0
     measures = {"frames": n, "frames_with_face": len(seen.with_face), "frames_with_several_faces": crowded}
     if crowded:
@@ -120,59 +93,63 @@ def check_faces(seen: Observed, policy: DecisionPolicy) -> Check:
     return Check(True, None, measures)
 
 
-def check_identity(engine: FaceEngine, seen: Observed) -> Check:
-    ref = seen.most_frontal()
-    if ref is None:
-        return Check(False, "face_not_found")
+def check_identity(engine: FaceEngine, seen: Observed, ref: int) -> Check:
     threshold = engine.calibration.profile("kyc").threshold
     reference = seen.analyses[ref].template
-    lowest = min(similarity(reference, seen.analyses[i].template) for i in seen.with_face)  # type: ignore[arg-type]
-    measures = {"lowest_similarity": round(lowest, 4), "threshold": round(threshold, 4)}
+    others = [a.template for i, a in seen.analyses.items() if i != ref]
+    lowest = min((similarity(reference, t) for t in others), default=1.0)  # type: ignore[arg-type]
+    measures = {"lowest_similarity": round(lowest, 4), "threshold": round(threshold, 4), "frames_compared": len(others) + 1}
     return Check(lowest > threshold, None if lowest > threshold else "face_changed", measures)
 
 
-def check_actions(seen: Observed, requested: list[str], policy: DecisionPolicy) -> tuple[Check, Check]:
+def check_actions(seen: Observed, requested: list[str], policy: DecisionPolicy, ref: int) -> tuple[Check, Check]:
     """The actions check, and the parallax check of its turns and nods."""
-    events = actions_mod.detect(seen.series(), policy.actions)
+    events = actions_mod.detect(series(seen), policy.actions)
     matched = actions_mod.match_in_order(requested, events)
     found = [e.as_dict() if e else None for e in matched]
     missing = [a for a, e in zip(requested, matched) if e is None]
     action_check = Check(not missing, "action_not_performed" if missing else None,
                          {"requested": requested, "matched": found, "missing": missing})
-    ref = seen.most_frontal()
     moves = [e for e in matched if e is not None and e.action in ("turn_left", "turn_right", "nod")]
-    if ref is None or not moves:
+    if not moves:
         return action_check, Check(True, None, {"applicable": False})
-    points = [seen.analyses[i].geometry.points for i in range(len(seen.analyses))]  # type: ignore[union-attr]
-    parallax = {e.action: round(nose_parallax(points[ref], points[e.peak]), 4) for e in moves}
+    reference = seen.views[ref].geometry
+    parallax = {e.action: round(nose_parallax(reference.points, seen.views[e.peak].geometry.points,  # type: ignore[union-attr]
+                                              reference.eye_distance), 4) for e in moves}  # type: ignore[union-attr]
     flat = [a for a, p in parallax.items() if p < policy.min_parallax]
     return action_check, Check(not flat, "planar_motion" if flat else None,
                                {"applicable": True, "parallax": parallax, "minimum": policy.min_parallax})
 
 
-def check_texture(engine: FaceEngine, model: TextureModel, seen: Observed) -> Check:
-    """The model's own sequence rule over the frames with a face, so the service decides exactly
-    as the threshold was chosen."""
-    if not seen.with_face:
-        return Check(False, "face_not_found")
+def texture_frames(faces: list[int], ref: int) -> list[int]:
+    """The reference frame and the first and last frames with a face: the whole capture's span."""
+    return sorted({ref, faces[0], faces[-1]})
+
+
+def check_texture(engine: FaceEngine, model: TextureModel, seen: Observed, ref: int) -> Check:
+    """The passive model on a few frames (its cost is per frame, and one capture's frames are much
+    alike), decided by the model's own sequence rule, as its threshold was chosen."""
+    chosen = texture_frames(seen.with_face, ref)
     score = model.sequence_score(engine.map(
-        lambda i: model.frame_score(seen.frames[i].pixels, seen.analyses[i].subject), seen.with_face))  # type: ignore[arg-type]
+        lambda i: model.frame_score(seen.frames[i].pixels, seen.views[i].face), chosen))  # type: ignore[arg-type]
     attack = model.is_attack(score)
     return Check(not attack, "presentation_attack_suspected" if attack else None,
-                 {"attack_score": round(score, 4), "threshold": model.threshold})
+                 {"attack_score": round(score, 4), "threshold": model.threshold, "frames": chosen})
 
 
 def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], requested: list[str],
            policy: DecisionPolicy) -> LivenessDecision:
     seen = observe(engine, frames)
-    faces = check_faces(seen, policy)
-    checks = {"faces": faces}
-    if seen.with_face:
-        checks["identity"] = check_identity(engine, seen)
-        checks["actions"], checks["parallax"] = check_actions(seen, requested, policy)
-        checks["texture"] = check_texture(engine, texture, seen)
-    attack = checks["texture"].measures.get("attack_score", 1.0) if "texture" in checks else 1.0
+    checks = {"faces": check_faces(seen, policy)}
     ref = seen.most_frontal()
+    if ref is not None:
+        checks["identity"] = check_identity(engine, seen, ref)
+        checks["actions"], checks["parallax"] = check_actions(seen, requested, policy, ref)
+        checks["splice"] = continuity.check_splice(seen, policy.continuity)
+        checks["static"] = continuity.check_static(seen, policy.continuity)
+        checks["timing"] = continuity.check_timing(seen, policy.continuity)
+        checks["texture"] = check_texture(engine, texture, seen, ref)
+    attack = checks["texture"].measures.get("attack_score", 1.0) if "texture" in checks else 1.0
     return LivenessDecision(
         passed=all(c.passed for c in checks.values()),
         score=round(1.0 - attack, 4),
@@ -182,4 +159,5 @@ def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], reque
                   "calibration": engine.calibration.calibration_id, "texture": texture.model_id},
         reference_index=ref,
         reference=seen.analyses[ref] if ref is not None else None,
+        fingerprints=fingerprints(seen),
     )

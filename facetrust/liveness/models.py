@@ -53,3 +53,29 @@ class SeenFrame(Base):
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     session_id: Mapped[str] = mapped_column(ForeignKey("liveness_sessions.id"), index=True)
     seen_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaptureFingerprint(Base):
+    """The content fingerprints of a passed capture's frames (``fingerprint.py``), sealed: a later
+    capture that shows the same moments, on any account, is a replay. Deleted after the replay
+    window (``FACETRUST_LIVENESS_REPLAY_WINDOW_DAYS``)."""
+
+    __tablename__ = "liveness_fingerprints"
+
+    session_id: Mapped[str] = mapped_column(ForeignKey("liveness_sessions.id"), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str] = mapped_column(String(32))
+
+
+class FingerprintBand(Base):
+    """A 16-bit slice of one frame's perceptual hash (with its slice number): the look-up key that
+    finds the earlier captures worth opening. A slice of a hash of a blurred face says nothing of
+    the face."""
+
+    __tablename__ = "liveness_fingerprint_bands"
+
+    band: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("liveness_fingerprints.session_id", ondelete="CASCADE"),
+                                            primary_key=True, index=True)

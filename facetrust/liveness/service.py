@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,12 @@ from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, as_utc, utcnow
 from facetrust.liveness import decision as decision_mod
+from facetrust.liveness import fingerprint
 from facetrust.liveness.actions import ACTIONS
 from facetrust.liveness.decision import DecisionPolicy, LivenessDecision
 from facetrust.liveness.frames import CaptureLimits, Frame
-from facetrust.liveness.models import LivenessSession, SeenFrame
+from facetrust.liveness.fingerprint import FrameFingerprint, ReplayPolicy
+from facetrust.liveness.models import CaptureFingerprint, FingerprintBand, LivenessSession, SeenFrame
 from facetrust.liveness.texture import TextureModel
 from facetrust.risk import engine as risk
 from facetrust.security import audit, lockout, template_store
@@ -45,6 +47,16 @@ PURPOSE_CONSENT = {
     "installment": "credit_face_verification",
     "loan": "credit_face_verification",
 }
+
+# The fewest actions a capture for each purpose may ask: a still image cannot perform one. These are
+# the product's floors: settings choose how many actions are asked above them, never fewer (settings
+# that try are refused at start), and a capture whose challenge is below its floor is never passed,
+# whatever set the challenge.
+ACTION_FLOOR = {"payment": 1, "real_name": 2, "face_pay_enrolment": 2, "installment": 2, "loan": 2}
+STEP_UP_FLOOR = 2  # a payment's step-up (over a limit, or asked by the risk engine)
+# A face payment's one action is one a person does in a moment, looking at the screen.
+QUICK_ACTIONS = ("blink", "open_mouth")
+CHALLENGE_TOO_WEAK = "challenge_too_weak"
 
 # Protocol failures: answered with their own 4xx code (after the failure is stored), unlike a
 # decided liveness failure, which is answered 200 with the decision.
@@ -62,7 +74,10 @@ class LivenessContext:
     lockout: LockoutPolicy
     session_ttl: dt.timedelta
     pass_valid_for: dt.timedelta
-    action_count: tuple[int, int]
+    action_count: tuple[int, int]  # for every purpose but an ordinary face payment
+    payment_actions: int
+    replay_window: dt.timedelta  # how long a passed capture's fingerprints are kept and compared
+    replay: ReplayPolicy = ReplayPolicy()
     raw_image_retention_days: int | None = None  # None: no capture frame is kept
 
     @classmethod
@@ -75,6 +90,8 @@ class LivenessContext:
             session_ttl=dt.timedelta(seconds=settings.liveness_session_seconds),
             pass_valid_for=dt.timedelta(seconds=settings.liveness_pass_valid_seconds),
             action_count=(settings.liveness_min_actions, settings.liveness_max_actions),
+            payment_actions=settings.liveness_payment_actions,
+            replay_window=dt.timedelta(days=settings.liveness_replay_window_days),
             raw_image_retention_days=settings.raw_image_retention_days if settings.store_raw_images else None,
         )
 
@@ -89,11 +106,16 @@ def _face_aad(row: LivenessSession) -> bytes:
     return f"liveness_face:{row.id}:{row.account_id}:{row.purpose}".encode()
 
 
-def random_actions(count: tuple[int, int]) -> list[str]:
-    """2-3 distinct actions in a random order, from the operating system's randomness: a replayed
-    recording has to show exactly these, in this order."""
+def random_actions(ctx: LivenessContext, purpose: str, step_up: bool = False) -> list[str]:
+    """Distinct actions in a random order, from the operating system's randomness: a replayed
+    recording has to show exactly these, in this order. An ordinary face payment asks for one quick
+    action; everything else, a payment's step-up included, for min..max of all the actions. Never
+    fewer than the purpose's floor, whatever the settings say."""
     rng = secrets.SystemRandom()
-    return rng.sample(ACTIONS, rng.randint(*count))
+    if purpose == "payment" and not step_up:
+        return rng.sample(QUICK_ACTIONS, max(ACTION_FLOOR["payment"], min(ctx.payment_actions, len(QUICK_ACTIONS))))
+    low = max(ctx.action_count[0], STEP_UP_FLOOR if purpose == "payment" else ACTION_FLOOR[purpose])
+    return rng.sample(ACTIONS, rng.randint(low, max(low, ctx.action_count[1])))
 
 
 def create_session(session: Session, ctx: LivenessContext, account: Account, purpose: str,
@@ -112,7 +134,7 @@ def create_session(session: Session, ctx: LivenessContext, account: Account, pur
     now = utcnow()
     lockout.check(session, account.id, device_id, now)
     row = LivenessSession(account_id=account.id, purpose=purpose, device_id=device_id,
-                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions or random_actions(ctx.action_count)),
+                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions if actions is not None else random_actions(ctx, purpose)),
                           created_at=now, expires_at=now + ctx.session_ttl)
     session.add(row)
     session.flush()
@@ -123,8 +145,8 @@ def create_payment_capture(session: Session, ctx: LivenessContext, device_id: st
                            actions: list[str]) -> LivenessSession:
     """A capture for a face payment, issued to a terminal's capture page rather than to an account:
     the payer is not known until the face is identified (``account_id`` is set only for a step-up
-    check of someone already identified). No actions asks for a passive check; consent is checked
-    on the identified payer (only people who switched face pay on can be identified)."""
+    check of someone already identified). Consent is checked on the identified payer (only people
+    who switched face pay on can be identified)."""
     now = utcnow()
     lockout.check(session, account_id, device_id, now)
     row = LivenessSession(account_id=account_id, purpose="payment", device_id=device_id,
@@ -157,6 +179,53 @@ def _replayed(session: Session, frames: list[Frame]) -> bool:
     return session.execute(select(SeenFrame.sha256).where(SeenFrame.sha256.in_(hashes)).limit(1)).first() is not None
 
 
+def _fingerprint_aad(session_id: str) -> bytes:
+    return f"liveness_fingerprint:{session_id}".encode()
+
+
+def replayed_content(session: Session, ctx: LivenessContext, prints: list[FrameFingerprint],
+                     now: dt.datetime) -> tuple[str | None, int]:
+    """The earlier passed capture, on any account and within the replay window, whose frames this
+    capture shows again (noise, re-compression and resizing included), or None; and how many
+    earlier captures' fingerprints were opened to find out (only those sharing a hash slice)."""
+    bands = sorted({b for p in prints for b in p.bands()})
+    if not bands:
+        return None, 0
+    candidates = session.execute(
+        select(CaptureFingerprint).join(FingerprintBand, FingerprintBand.session_id == CaptureFingerprint.session_id)
+        .where(FingerprintBand.band.in_(bands), CaptureFingerprint.created_at >= now - ctx.replay_window)
+        .distinct()).scalars().all()
+    for opened, row in enumerate(candidates, start=1):
+        old = fingerprint.unpack(ctx.keyring.open(Sealed(row.sealed, row.wrapped_key, row.master_key_id),
+                                                  _fingerprint_aad(row.session_id)))
+        if fingerprint.is_replay(prints, old, ctx.replay):
+            return row.session_id, opened
+    return None, len(candidates)
+
+
+def _keep_fingerprints(session: Session, ctx: LivenessContext, row: LivenessSession, prints: list[FrameFingerprint],
+                       now: dt.datetime) -> None:
+    sealed = ctx.keyring.seal(fingerprint.pack(prints), _fingerprint_aad(row.id))
+    session.add(CaptureFingerprint(session_id=row.id, created_at=now, sealed=sealed.ciphertext,
+                                   wrapped_key=sealed.wrapped_key, master_key_id=sealed.master_key_id))
+    session.flush()
+    session.add_all(FingerprintBand(band=b, session_id=row.id) for b in sorted({b for p in prints for b in p.bands()}))
+
+
+def purge_fingerprints(session: Session, before: dt.datetime) -> int:
+    """Delete the content fingerprints of captures passed before ``before`` (the replay window's
+    start): they are kept for the replay defence only."""
+    old = select(CaptureFingerprint.session_id).where(CaptureFingerprint.created_at < before)
+    session.execute(delete(FingerprintBand).where(FingerprintBand.session_id.in_(old)),
+                    execution_options={"synchronize_session": False})
+    deleted = session.execute(delete(CaptureFingerprint).where(CaptureFingerprint.created_at < before),
+                              execution_options={"synchronize_session": False}).rowcount
+    if deleted:
+        audit.append(session, actor="retention", action="liveness_fingerprint.purge", subject="retention",
+                     details={"deleted": deleted})
+    return deleted
+
+
 def _remember(session: Session, row: LivenessSession, frames: list[Frame], now: dt.datetime) -> bool:
     """Record the frames as seen; False if a racing capture recorded one of them first."""
     try:
@@ -168,7 +237,8 @@ def _remember(session: Session, row: LivenessSession, frames: list[Frame], now: 
 
 
 def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed: bool, reasons: list[str],
-            now: dt.datetime, result: LivenessDecision | None = None, frame_count: int | None = None) -> None:
+            now: dt.datetime, result: LivenessDecision | None = None, frame_count: int | None = None,
+            audit_details: dict | None = None) -> None:
     """Store the outcome, claiming the session atomically: of two submissions racing on one
     session, only the first to commit decides it."""
     values = {"status": "passed" if passed else "failed", "decided_at": now, "reasons": json.dumps(reasons),
@@ -193,7 +263,7 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
     who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"
     audit.append(session, actor=who, action="liveness.decide", subject=who,
                  purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
-                                               "live_face_sealed": row.face_sealed is not None})
+                                               "live_face_sealed": row.face_sealed is not None, **(audit_details or {})})
 
 
 def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
@@ -213,14 +283,25 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     # through the analysis, it queued every other request's writes behind a capture's CPU work.
     # A racing capture of the same frames that remembers them first still makes this one a replay.
     frames: list[Frame] = read_frames()  # outside the turn: a slow video must not hold up others
+    requested = json.loads(row.actions)
+    if len(requested) < ACTION_FLOOR[row.purpose]:
+        _finish(session, ctx, row, False, [CHALLENGE_TOO_WEAK], now, frame_count=len(frames))
+        return row
     replayed = _replayed(session, frames)
     if not replayed:
         with ctx.engine.turns.turn():  # the analysis, first come first served
-            result = decision_mod.decide(ctx.engine, ctx.texture, frames, json.loads(row.actions), ctx.policy)
+            result = decision_mod.decide(ctx.engine, ctx.texture, frames, requested, ctx.policy)
+    fingerprints_opened = 0  # the audit record says how many earlier captures' fingerprints were read
+    if not replayed and result.passed:
+        replay_of, fingerprints_opened = replayed_content(session, ctx, result.fingerprints, now)
+        replayed = replay_of is not None
+    opened = {"fingerprints_opened": fingerprints_opened}
     if replayed or not _remember(session, row, frames, now):
-        _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames))
+        _finish(session, ctx, row, False, [FRAMES_REPLAYED], now, frame_count=len(frames), audit_details=opened)
         return row
-    _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames))
+    _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames), audit_details=opened)
+    if result.passed:
+        _keep_fingerprints(session, ctx, row, result.fingerprints, now)
     if (result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None
             and row.account_id is not None):
         ok, jpeg = cv2.imencode(".jpg", frames[result.reference_index].pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])

@@ -3,7 +3,8 @@
 1. The terminal creates an intent (amount in fen, CNY, its order id, an idempotency key) and gets a
    capture link with a one-time token; the same key returns the same intent, never a second one.
 2. The platform's capture page, opened with the token, sends the payer's frames straight to the
-   platform. Liveness is passive for ordinary amounts and an active challenge above a limit.
+   platform. Every capture asks for a random action (a blink or an open mouth); above a limit, or
+   when the risk engine asks, a step-up asks for two or three.
 3. The live face is searched in the merchant's platform's gallery (``gallery/decision.py``): a
    certain result names the payer; an uncertain one, or a large gallery, asks the payer for the last
    four digits of their mobile number; wrong digits are a failed attempt for the lockout.
@@ -170,13 +171,13 @@ def current_capture(session: Session, ctx: FacePayContext, intent: PaymentIntent
     row = session.get(LivenessSession, intent.liveness_session_id) if intent.liveness_session_id else None
     if row is not None and row.status == "pending" and utcnow() <= as_utc(row.expires_at):
         return row
-    actions = liveness.random_actions(ctx.live.action_count) if _needs_active(ctx, intent) else []
+    actions = liveness.random_actions(ctx.live, "payment", step_up=_needs_step_up(ctx, intent))
     row = liveness.create_payment_capture(session, ctx.live, f"terminal:{intent.terminal_id}", intent.payer_account_id, actions)
     intent.liveness_session_id = row.id
     return row
 
 
-def _needs_active(ctx: FacePayContext, intent: PaymentIntent) -> bool:
+def _needs_step_up(ctx: FacePayContext, intent: PaymentIntent) -> bool:
     return intent.step == STEP_UP or (ctx.limits.over_limit == "step_up" and intent.amount_fen > ctx.limits.transaction_fen)
 
 
@@ -192,7 +193,7 @@ def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, 
         reasons = json.loads(row.reasons or "[]")
         return _decline(session, intent, "liveness_failed", {"liveness_reasons": reasons})
     _, face = liveness.spend_pass(session, ctx.live, row.account_id, row.id, "payment", "face_pay.payment")
-    active = bool(json.loads(row.actions))
+    stepped_up = _is_step_up(row)
     if intent.step == STEP_UP:
         return _step_up_result(session, ctx, intent, face)
     tenant_id = session.get(Merchant, intent.merchant_id).tenant_id  # type: ignore[union-attr]
@@ -207,7 +208,7 @@ def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, 
         _move(session, intent, intent.status, status=NEEDS_INPUT, step=PHONE_DIGITS,
               candidates=json.dumps([[c.key, c.score] for c in found.candidates]))
         return intent
-    return _authorise(session, ctx, intent, found.key, active)  # type: ignore[arg-type]
+    return _authorise(session, ctx, intent, found.key, stepped_up)  # type: ignore[arg-type]
 
 
 def submit_phone_digits(session: Session, ctx: FacePayContext, intent: PaymentIntent, digits: str) -> PaymentIntent:
@@ -231,7 +232,12 @@ def submit_phone_digits(session: Session, ctx: FacePayContext, intent: PaymentIn
     capture = session.get(LivenessSession, intent.liveness_session_id)
     if capture is not None:
         capture.account_id = chosen.key
-    return _authorise(session, ctx, intent, chosen.key, bool(capture and json.loads(capture.actions)))  # type: ignore[arg-type]
+    return _authorise(session, ctx, intent, chosen.key, capture is not None and _is_step_up(capture))  # type: ignore[arg-type]
+
+
+def _is_step_up(capture: LivenessSession) -> bool:
+    """A capture strong enough for a step-up: as many actions as a real-name check asks."""
+    return len(json.loads(capture.actions)) >= liveness.STEP_UP_FLOOR
 
 
 def _step_up_result(session: Session, ctx: FacePayContext, intent: PaymentIntent, face) -> PaymentIntent:
@@ -260,7 +266,7 @@ def spent_today(session: Session, ctx: FacePayContext, account_id: str, now: dt.
 
 
 def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, account_id: str,
-               active_liveness: bool) -> PaymentIntent:
+               stepped_up: bool) -> PaymentIntent:
     account = session.get(Account, account_id)
     now = utcnow()
     if account is None or not consent.is_granted(session, account.id, "face_pay"):
@@ -285,7 +291,7 @@ def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, acc
         risk_asks_step_up = verdict.decision == risk.STEP_UP
     today = spent_today(session, ctx, account.id, now)
     over = intent.amount_fen > ctx.limits.transaction_fen or today + intent.amount_fen > ctx.limits.daily_fen
-    if (over or risk_asks_step_up) and not active_liveness:
+    if (over or risk_asks_step_up) and not stepped_up:
         if over and not risk_asks_step_up and ctx.limits.over_limit == "decline":
             return _decline(session, intent, "limit_exceeded", {"spent_today_fen": today})
         _move(session, intent, intent.status, status=NEEDS_INPUT, step=STEP_UP, payer_account_id=account.id,

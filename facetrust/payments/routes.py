@@ -145,7 +145,7 @@ def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent) 
 @router.get("/capture/{token}", response_model=CaptureView)
 def open_capture(token: str, session: Session = Depends(get_session),
                  ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
-    """What the payer is asked to do now, with the challenge to answer (passive: no actions)."""
+    """What the payer is asked to do now, with the challenge to answer."""
     intent = intents.by_token(session, token)
     view = _capture_view(session, ctx, intent)
     session.commit()

@@ -89,7 +89,7 @@ class RefundOut(BaseModel):
 class CaptureChallenge(BaseModel):
     session_id: str
     nonce: str
-    actions: list[str]  # empty: just look at the camera (passive check)
+    actions: list[str]  # one quick action (blink or open mouth); two or three for a step-up
     instructions: list[dict[str, str]]
     expires_at: dt.datetime
 

@@ -1,0 +1,177 @@
+"""Is a burst one continuous live recording? Three checks on what the frames show over time.
+
+``splice``  A recording cut and re-joined (segments put in the challenge's order) jumps at the cut:
+            the head's pose, its place, size and tilt in the frame, the shape of the mesh, the light
+            and the picture as a whole change at once, in one frame interval, by more than in the
+            intervals around it. A live head moves smoothly (a turn speeds up and slows down over
+            several frames), and expressions change the mesh but not the head's place and pose.
+            Each interval is compared with its neighbours (the median of three on each side), so a
+            lively person who turns and talks is judged against their own motion, not a still one's.
+``static``  A still image sent as a burst (with noise, small edits, re-compression) has no
+            micro-motion: registered onto each other by a homography of the mesh's rigid points,
+            its frames are the same picture up to the added noise, and the rigid points themselves
+            follow the homography. A live face always moves a little in depth over a capture, which
+            a homography cannot undo.
+``timing``  Timestamps that no camera produces: a gap long enough to hide a cut behind, a cadence
+            that jumps, or a head moving faster at the declared times than heads move.
+
+Each check has its own reason code and reports its measures. The bounds (``ContinuityPolicy``) were
+measured on real recordings (the shared face clips at 15 and 9 frames a second, NUAA's webcam
+captures of people told to hold still) and set beyond the largest real value seen; the README gives
+the figures and ``facetrust eval liveness`` reproduces them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facetrust.biometrics.landmarks import RIGID_POINTS
+from facetrust.liveness.checks import Check
+from facetrust.liveness.observe import Observed
+
+PATCH = 48  # side of the registered face patch the static check compares
+_EXPRESSION_POINTS = np.setdiff1d(np.arange(468), RIGID_POINTS)
+# What one interval's motion is measured in, and the size of a change too small to count (the mesh's
+# own jitter on a still face, about a tenth of these): degrees of pose, eye distances of shift,
+# log-scale, degrees of tilt, eye distances of rigid and expression shape, grey levels of light and
+# of the whole picture.
+JUMP_FEATURES = ("pose", "shift", "scale", "tilt", "shape", "expression", "light", "picture")
+_JUMP_FLOOR = np.array([0.5, 0.01, 0.003, 0.2, 0.005, 0.005, 0.2, 0.2])
+_NEIGHBOURS = 3
+
+
+@dataclass(frozen=True)
+class ContinuityPolicy:
+    # splice: the mean log-ratio of an interval's three most changed features to their neighbours'
+    max_jump_score: float = 2.2
+    # static: a capture is a still picture when its face, registered frame to frame by a homography,
+    # changes by less than this (grey levels on a blurred patch) and its rigid points follow the
+    # homography to within this (eye distances)
+    min_face_change: float = 2.4
+    min_rigid_motion: float = 0.004
+    # timing
+    max_gap_ms: float = 400.0
+    max_gap_ratio: float = 3.5  # the longest gap over the median gap
+    max_pose_deg_per_s: float = 600.0
+    max_shift_per_s: float = 8.0  # eye distances a second
+
+
+def rigid_points(seen: Observed, i: int) -> np.ndarray:
+    return seen.views[i].geometry.points[RIGID_POINTS].astype(np.float32)  # type: ignore[union-attr]
+
+
+def interval_motion(seen: Observed) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """Per consecutive pair of frames with a face, how much each of ``JUMP_FEATURES`` changed."""
+    faces = seen.with_face
+    pairs = list(zip(faces[:-1], faces[1:]))
+    rows = []
+    for a, b in pairs:
+        ga, gb = seen.views[a].geometry, seen.views[b].geometry
+        pa, pb = ga.points.astype(np.float32), gb.points.astype(np.float32)  # type: ignore[union-attr]
+        iod = max(ga.eye_distance, 1e-6)  # type: ignore[union-attr]
+        m, _ = cv2.estimateAffinePartial2D(pa[RIGID_POINTS], pb[RIGID_POINTS])
+        if m is None:
+            m = np.hstack([np.eye(2), np.zeros((2, 1))])
+        moved = pa @ m[:, :2].T + m[:, 2]
+        residual = np.sqrt(((moved - pb) ** 2).sum(1)) / iod
+        ta, tb = seen.views[a].thumb, seen.views[b].thumb
+        rows.append([
+            abs(gb.yaw - ga.yaw) + abs(gb.pitch - ga.pitch),  # type: ignore[union-attr]
+            float(np.linalg.norm(pb[RIGID_POINTS].mean(0) - pa[RIGID_POINTS].mean(0)) / iod),
+            abs(float(np.log(max(np.sqrt(abs(np.linalg.det(m[:, :2]))), 1e-6)))),
+            abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))),
+            float(np.sqrt((residual[RIGID_POINTS] ** 2).mean())),
+            float(np.sqrt((residual[_EXPRESSION_POINTS] ** 2).mean())),
+            abs(float(tb.mean() - ta.mean())),
+            float(np.abs(tb - ta).mean()),
+        ])
+    return pairs, np.array(rows, dtype=np.float64).reshape(len(pairs), len(JUMP_FEATURES))
+
+
+def jump_scores(motion: np.ndarray) -> np.ndarray:
+    """Per interval, how much more it changed than the intervals around it: the mean over its three
+    most changed features of log(change / (floor + neighbours' median change))."""
+    n = len(motion)
+    scores = np.zeros(n)
+    for i in range(n):
+        around = [j for j in range(max(0, i - _NEIGHBOURS), min(n, i + _NEIGHBOURS + 1)) if j != i]
+        if not around:
+            continue
+        ratio = (motion[i] + _JUMP_FLOOR * 0.1) / (_JUMP_FLOOR + np.median(motion[around], axis=0))
+        scores[i] = float(np.sort(np.log(ratio))[-3:].mean())
+    return scores
+
+
+def check_splice(seen: Observed, policy: ContinuityPolicy) -> Check:
+    pairs, motion = interval_motion(seen)
+    if len(pairs) < 3:
+        return Check(True, None, {"applicable": False})
+    scores = jump_scores(motion)
+    worst = int(np.argmax(scores))
+    ratio = motion[worst] / (_JUMP_FLOOR + np.median(np.delete(motion, worst, axis=0), axis=0))
+    measures = {"jump_score": round(float(scores[worst]), 3), "at_frames": list(pairs[worst]),
+                "max_jump_score": policy.max_jump_score,
+                "most_changed": [JUMP_FEATURES[k] for k in np.argsort(-ratio)[:3]]}
+    spliced = scores[worst] > policy.max_jump_score
+    return Check(not spliced, "capture_spliced" if spliced else None, measures)
+
+
+def _registered_patches(seen: Observed, ref_points: np.ndarray) -> list[np.ndarray]:
+    """Each frame's face warped onto the first face frame's by the homography of the rigid mesh
+    points, as a blurred PATCH x PATCH grey patch."""
+    lo, hi = ref_points.min(0), ref_points.max(0)
+    sx, sy = PATCH / max(hi[0] - lo[0], 1.0), PATCH / max(hi[1] - lo[1], 1.0)
+    to_patch = np.array([[sx, 0, -lo[0] * sx], [0, sy, -lo[1] * sy], [0, 0, 1]])
+    patches = []
+    for i in seen.with_face:
+        h, _ = cv2.findHomography(rigid_points(seen, i), ref_points, 0)
+        if h is not None:
+            grey = cv2.cvtColor(seen.frames[i].pixels, cv2.COLOR_BGR2GRAY)
+            patch = cv2.warpPerspective(grey, to_patch @ h, (PATCH, PATCH), flags=cv2.INTER_AREA)
+            patches.append(cv2.GaussianBlur(patch.astype(np.float32), (0, 0), 1.5))
+    return patches
+
+
+def check_static(seen: Observed, policy: ContinuityPolicy) -> Check:
+    faces = seen.with_face
+    if len(faces) < 2:
+        return Check(True, None, {"applicable": False})
+    ref_points = rigid_points(seen, faces[0])
+    patches = _registered_patches(seen, ref_points)
+    change = float(max((np.abs(p - patches[0]).mean() for p in patches[1:]), default=0.0))
+    iod = max(seen.views[faces[0]].geometry.eye_distance, 1e-6)  # type: ignore[union-attr]
+    motion = 0.0
+    for i in faces[1:]:
+        h, _ = cv2.findHomography(ref_points, rigid_points(seen, i), 0)
+        if h is not None:
+            moved = cv2.perspectiveTransform(ref_points[None].astype(np.float64), h)[0]
+            motion = max(motion, float(np.sqrt(((moved - rigid_points(seen, i)) ** 2).sum(1).mean()) / iod))
+    still = change < policy.min_face_change and motion < policy.min_rigid_motion
+    return Check(not still, "static_capture" if still else None,
+                 {"face_change": round(change, 3), "rigid_motion": round(motion, 5),
+                  "min_face_change": policy.min_face_change, "min_rigid_motion": policy.min_rigid_motion})
+
+
+def check_timing(seen: Observed, policy: ContinuityPolicy) -> Check:
+    gaps = np.diff(seen.t_ms)
+    median = float(np.median(gaps)) if len(gaps) else 0.0
+    measures: dict = {"max_gap_ms": round(float(gaps.max()), 1) if len(gaps) else 0.0, "median_gap_ms": round(median, 1)}
+    problem = None
+    if len(gaps) and gaps.max() > policy.max_gap_ms:
+        problem = "a gap between frames is longer than a camera stalls"
+    elif len(gaps) and median > 0 and gaps.max() / median > policy.max_gap_ratio:
+        problem = "the frames' cadence jumps"
+    else:
+        pairs, motion = interval_motion(seen)
+        if pairs:
+            dt = np.array([max(seen.frames[b].t_ms - seen.frames[a].t_ms, 1.0) for a, b in pairs]) / 1000.0
+            pose_speed = float((motion[:, 0] / dt).max())
+            shift_speed = float((motion[:, 1] / dt).max())
+            measures.update(pose_deg_per_s=round(pose_speed, 1), shift_per_s=round(shift_speed, 2))
+            if pose_speed > policy.max_pose_deg_per_s or shift_speed > policy.max_shift_per_s:
+                problem = "the head moves faster than heads move at the declared times"
+    measures["problem"] = problem
+    return Check(problem is None, "timing_implausible" if problem else None, measures)
