@@ -53,9 +53,15 @@ MOUTH_RIGHT, MOUTH_LEFT = 61, 291
 # the parallax check asks whether a turn moves the nose off the plane those points define.
 PLANE_POINTS = np.array([127, 234, 93, 356, 454, 323, 33, 133, 362, 263])
 NOSE_POINTS = np.array([1, 2])
-# Points that move with the skull, not with expressions: what a still photo's edits cannot move.
-RIGID_POINTS = np.array([10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 127, 234, 93, 356, 454, 323, 33, 133, 362,
-                         263, 168])
+# Points that move with the skull, not with expressions: forehead, nose, temples and cheekbones (no
+# eyelids, eye corners, brows, lips or jaw, which the actions move, or which an edit of a still
+# picture imitating an action would move).
+RIGID_POINTS = np.array([10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338, 67, 297, 127, 356, 234, 454, 116, 345])
+# The parts of the face the actions move: both eyes with their brows, and the mouth with the chin.
+EYE_REGIONS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246, 70, 63, 105, 66, 107]),
+               np.array([263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466, 300, 293, 334,
+                         296, 336]))
+MOUTH_REGION = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185, 152])
 
 # The forehead-to-nose line of a face looking straight ahead leans back by this much in the mesh's
 # depth (median over 300 LFW development images): subtracted so that such a face has pitch 0.

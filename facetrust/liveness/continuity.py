@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from facetrust.biometrics.landmarks import RIGID_POINTS
+from facetrust.biometrics.landmarks import EYE_REGIONS, MOUTH_REGION, RIGID_POINTS
 from facetrust.liveness.checks import Check
 from facetrust.liveness.observe import Observed
 
@@ -45,13 +45,16 @@ _NEIGHBOURS = 3
 
 @dataclass(frozen=True)
 class ContinuityPolicy:
-    # splice: the mean log-ratio of an interval's three most changed features to their neighbours'
-    max_jump_score: float = 2.2
-    # static: a capture is a still picture when its face, registered frame to frame by a homography,
-    # changes by less than this (grey levels on a blurred patch) and its rigid points follow the
-    # homography to within this (eye distances)
-    min_face_change: float = 2.4
-    min_rigid_motion: float = 0.004
+    # splice: the median log-ratio of an interval's features to their neighbours'. Real captures (36
+    # cut from the clips) reached 1.34; the bound leaves a margin above that.
+    max_jump_score: float = 1.5
+    # static: a capture is a still picture when the median frame's face, registered onto the first
+    # frame's by a homography, differs from it by less than this (grey levels on a blurred patch,
+    # outside eyes, brows and mouth) and its rigid points follow the homography to within this (eye
+    # distances). Real captures (77 NUAA windows of people told to hold still, 36 clip captures):
+    # at least 0.87 and 0.0025; still pictures with noise, re-compression, pixel edits: at most 0.4.
+    min_face_change: float = 0.8
+    min_rigid_motion: float = 0.006
     # timing
     max_gap_ms: float = 400.0
     max_gap_ratio: float = 3.5  # the longest gap over the median gap
@@ -92,8 +95,11 @@ def interval_motion(seen: Observed) -> tuple[list[tuple[int, int]], np.ndarray]:
 
 
 def jump_scores(motion: np.ndarray) -> np.ndarray:
-    """Per interval, how much more it changed than the intervals around it: the mean over its three
-    most changed features of log(change / (floor + neighbours' median change))."""
+    """Per interval, how much more it changed than the intervals around it: the median over the
+    features of log(change / (floor + neighbours' median change)). The median, because a cut moves
+    everything at once, while a live face's sudden changes (a blink, a tilt) move a few features:
+    scored by the mean of the three most changed features instead, real captures reached 2.0 and
+    splices were caught less often (29 % against 37 % at no real capture rejected)."""
     n = len(motion)
     scores = np.zeros(n)
     for i in range(n):
@@ -101,7 +107,7 @@ def jump_scores(motion: np.ndarray) -> np.ndarray:
         if not around:
             continue
         ratio = (motion[i] + _JUMP_FLOOR * 0.1) / (_JUMP_FLOOR + np.median(motion[around], axis=0))
-        scores[i] = float(np.sort(np.log(ratio))[-3:].mean())
+        scores[i] = float(np.median(np.log(ratio)))
     return scores
 
 
@@ -119,36 +125,50 @@ def check_splice(seen: Observed, policy: ContinuityPolicy) -> Check:
     return Check(not spliced, "capture_spliced" if spliced else None, measures)
 
 
-def _registered_patches(seen: Observed, ref_points: np.ndarray) -> list[np.ndarray]:
-    """Each frame's face warped onto the first face frame's by the homography of the rigid mesh
-    points, as a blurred PATCH x PATCH grey patch."""
+def _to_patch(ref_points: np.ndarray) -> np.ndarray:
+    """The 3x3 map from the first face frame's pixels onto a PATCH x PATCH patch of its face."""
     lo, hi = ref_points.min(0), ref_points.max(0)
     sx, sy = PATCH / max(hi[0] - lo[0], 1.0), PATCH / max(hi[1] - lo[1], 1.0)
-    to_patch = np.array([[sx, 0, -lo[0] * sx], [0, sy, -lo[1] * sy], [0, 0, 1]])
-    patches = []
-    for i in seen.with_face:
-        h, _ = cv2.findHomography(rigid_points(seen, i), ref_points, 0)
-        if h is not None:
-            grey = cv2.cvtColor(seen.frames[i].pixels, cv2.COLOR_BGR2GRAY)
-            patch = cv2.warpPerspective(grey, to_patch @ h, (PATCH, PATCH), flags=cv2.INTER_AREA)
-            patches.append(cv2.GaussianBlur(patch.astype(np.float32), (0, 0), 1.5))
-    return patches
+    return np.array([[sx, 0, -lo[0] * sx], [0, sy, -lo[1] * sy], [0, 0, 1]])
+
+
+def _still_parts(seen: Observed, first: int, to_patch: np.ndarray) -> np.ndarray:
+    """The patch's pixels outside the eyes, brows and mouth: what an edit imitating an action on a
+    still picture leaves untouched, and a live face still moves."""
+    mask = np.full((PATCH, PATCH), 255, np.uint8)
+    points = seen.views[first].geometry.points  # type: ignore[union-attr]
+    for region in (*EYE_REGIONS, MOUTH_REGION):
+        hull = cv2.perspectiveTransform(points[region][None].astype(np.float64), to_patch)[0]
+        cv2.fillConvexPoly(mask, cv2.convexHull(hull.round().astype(np.int32)), 0)
+    return cv2.erode(mask, np.ones((5, 5), np.uint8)) > 0  # and a margin around them
 
 
 def check_static(seen: Observed, policy: ContinuityPolicy) -> Check:
+    """Every frame's face is registered onto the first one's by the homography of the rigid points;
+    a still picture then gives the same pixels (outside the parts an action moves) and its rigid
+    points follow the homography up to the mesh's own jitter."""
     faces = seen.with_face
     if len(faces) < 2:
         return Check(True, None, {"applicable": False})
-    ref_points = rigid_points(seen, faces[0])
-    patches = _registered_patches(seen, ref_points)
-    change = float(max((np.abs(p - patches[0]).mean() for p in patches[1:]), default=0.0))
+    first = rigid_points(seen, faces[0])
+    to_patch = _to_patch(first)
+    keep = _still_parts(seen, faces[0], to_patch)
     iod = max(seen.views[faces[0]].geometry.eye_distance, 1e-6)  # type: ignore[union-attr]
-    motion = 0.0
-    for i in faces[1:]:
-        h, _ = cv2.findHomography(ref_points, rigid_points(seen, i), 0)
-        if h is not None:
-            moved = cv2.perspectiveTransform(ref_points[None].astype(np.float64), h)[0]
-            motion = max(motion, float(np.sqrt(((moved - rigid_points(seen, i)) ** 2).sum(1).mean()) / iod))
+    patches, motions = [], []
+    for i in faces:
+        current = rigid_points(seen, i)
+        h, _ = cv2.findHomography(current, first, 0)
+        if h is None:
+            continue
+        grey = cv2.cvtColor(seen.frames[i].pixels, cv2.COLOR_BGR2GRAY)
+        patch = cv2.warpPerspective(grey, to_patch @ h, (PATCH, PATCH), flags=cv2.INTER_AREA)
+        patches.append(cv2.GaussianBlur(patch.astype(np.float32), (0, 0), 1.5)[keep])
+        moved = cv2.perspectiveTransform(current[None].astype(np.float64), h)[0]
+        motions.append(float(np.sqrt(((moved - first) ** 2).sum(1).mean()) / iod))
+    # The median frame, not the most changed one: a still picture edited to imitate an action
+    # changes on the action's few frames only, a live face on most of them.
+    change = float(np.median([np.abs(p - patches[0]).mean() for p in patches[1:]])) if len(patches) > 1 else 0.0
+    motion = float(np.median(motions[1:])) if len(motions) > 1 else 0.0
     still = change < policy.min_face_change and motion < policy.min_rigid_motion
     return Check(not still, "static_capture" if still else None,
                  {"face_change": round(change, 3), "rigid_motion": round(motion, 5),

@@ -1,20 +1,26 @@
-"""Passive presentation-attack detection from the colour texture of the face.
+"""Passive presentation-attack detection from the texture of the face crop.
 
 A face re-captured from paper or a screen has passed through a second imaging chain (printer ink
-and paper, or a display's gamut, gamma and pixel grid) before reaching the camera. That leaves
-traces in the *chrominance* texture of the face that a live face does not have, and that a
-grey-level texture descriptor largely misses: colour-texture analysis after Boulkenafet, Komulainen
-and Hadid (2015, "Face anti-spoofing based on color texture analysis", ICIP) describes a face crop
-by uniform LBP histograms of each channel of two colour spaces that separate luminance from
-chrominance (HSV and YCbCr) and classifies them with a linear model.
+and paper, or a display's gamut, gamma and pixel grid) before reaching the camera, and that leaves
+traces in the colour and fine texture of the face that a live face does not have.
 
-Here the model is a logistic regression on standardised features, trained offline by
-``scripts/train_pad_texture.py`` and shipped as a small JSON file (``pad_texture_v1.json``) that is
-applied with numpy alone: the runtime needs only numpy and OpenCV. The score of a frame is the
-probability that it shows an attack; a capture is decided on the mean of the frame scores over a
-window of up to ``window`` consecutive frames, compared with the shipped ``threshold``. This is one
-liveness signal among several; see ``docs/pad-texture.md`` for the data, the error rates measured
-on held-out subjects and what the model cannot be expected to catch.
+Two model families share one crop (``face_crop``) and one interface (``load``, ``model_id``,
+``threshold``, ``window``, ``frame_score``, ``frame_scores``, ``sequence_score``, ``is_attack``):
+
+- ``CNNTextureModel`` (shipped, ``pad_cnn_v1.json`` + ``pad_cnn_v1.onnx``): a small CNN on the crop
+  resized to 64 px, trained by ``scripts/train_pad_texture.py`` with PyTorch and run here with
+  OpenCV's dnn module.
+- ``ColourLBPModel``: colour-texture analysis after Boulkenafet, Komulainen and Hadid (2015, "Face
+  anti-spoofing based on color texture analysis", ICIP): uniform LBP histograms of HSV and YCbCr
+  and a logistic regression, applied with numpy. The training script trains it with the same
+  protocol for comparison; its figures are in ``docs/pad-texture.md``.
+
+``TextureModel`` is the shipped family: ``TextureModel.load()`` gives the shipped passive model.
+The score of a frame is the probability that it shows an attack; a capture is decided on the mean of
+its scored frames' scores (a few evenly spaced frames: ``capture_frames``), compared with the
+shipped ``threshold``, which was chosen so that real faces of a capture domain left out of training
+are rarely rejected. It is one liveness signal among several; see ``docs/pad-texture.md`` for the
+data, the leave-one-source-out figures and what the model cannot be expected to catch.
 """
 
 from __future__ import annotations
@@ -31,11 +37,18 @@ import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
 
-DEFAULT_WEIGHTS = Path(__file__).with_name("pad_texture_v1.json")
+HERE = Path(__file__).parent
+LBP_WEIGHTS_NAME = "pad_texture_v2.json"
+CNN_WEIGHTS_NAME = "pad_cnn_v1.json"
+CNN_ONNX_NAME = "pad_cnn_v1.onnx"
 
 FORMAT = "facetrust-pad-texture"
-FORMAT_VERSION = 1
-MODEL_NAME = "colour-lbp-v1"
+FORMAT_VERSION = 2
+MODEL_NAME = "colour-lbp-v2"
+CNN_FORMAT = "facetrust-pad-cnn"
+CNN_FORMAT_VERSION = 1
+CNN_MODEL_NAME = "pad-cnn-v1"
+CNN_MAX_BYTES = 2_000_000
 
 # The crop: the detector's box made square on its longer side, enlarged a little so that the whole
 # face is inside it but little background is (the background and the hands or sheet edges around a
@@ -45,6 +58,21 @@ MODEL_NAME = "colour-lbp-v1"
 # training subjects the error fell steadily from 64 to 192 px (docs/pad-texture.md).
 CROP_SIZE = 192
 CROP_ENLARGE = 1.2
+
+
+def crop_spec() -> dict:
+    """The crop as the weights files record it (and the runtime checks)."""
+    return {"size": CROP_SIZE, "enlarge": CROP_ENLARGE, "colour": "BGR",
+            "resample": "INTER_AREA (INTER_LINEAR when enlarging)", "outside": "edge replicated"}
+
+
+def capture_frames(n: int, k: int = 3) -> list[int]:
+    """Positions of the ``k`` evenly spaced frames (first and last included) that a capture of ``n``
+    frames with a face is scored on; all of them when n <= k. The threshold was chosen for the
+    mean of 3 such frames of an 8-frame capture."""
+    if n <= k:
+        return list(range(n))
+    return sorted({int(round(v)) for v in np.linspace(0, n - 1, k)})
 
 COLOUR_SPACES = ("HSV", "YCrCb")
 _COLOUR_CODES = {"HSV": cv2.COLOR_BGR2HSV, "YCrCb": cv2.COLOR_BGR2YCrCb}
@@ -242,11 +270,83 @@ def payload_digest(payload: dict) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-class TextureModel:
-    """The shipped colour-texture classifier: feature extraction, standardisation and a logistic
-    regression, with the operating threshold chosen on the training subjects."""
+def _check_common(data: dict) -> None:
+    """Threshold, window and crop spec, shared by both families' files."""
+    crop = data.get("crop")
+    if not isinstance(crop, dict) or crop.get("size") != CROP_SIZE or crop.get("enlarge") != CROP_ENLARGE:
+        raise ValueError(f"crop spec {crop!r} differs from this runtime's (size {CROP_SIZE}, enlarge {CROP_ENLARGE})")
+    threshold = data.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0.0 < threshold < 1.0:
+        raise ValueError(f"'threshold' must be a number strictly between 0 and 1, not {threshold!r}")
+    for key in ("window", "frames_per_capture"):
+        value = data.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"'{key}' must be a positive integer, not {value!r}")
+
+
+def _read_sealed(path: Path, fmt: str, version: int) -> tuple[dict, str]:
+    """The JSON object in ``path`` after the format and checksum checks, and the file's sha256."""
+    raw = path.read_bytes()
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: not a valid JSON weights file ({exc})") from exc
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("the top level must be an object")
+        if data.get("format") != fmt or data.get("format_version") != version:
+            raise ValueError(f"expected format {fmt!r} version {version}, got "
+                             f"{data.get('format')!r} version {data.get('format_version')!r}")
+        payload = {k: v for k, v in data.items() if k != "sha256"}
+        if data.get("sha256") != payload_digest(payload):
+            raise ValueError("checksum mismatch: the file was changed after training")
+        _check_common(data)
+    except ValueError as exc:
+        raise ValueError(f"{path}: refused PAD texture weights: {exc}") from exc
+    return data, hashlib.sha256(raw).hexdigest()
+
+
+class _Sequence:
+    """The capture rule shared by both families."""
+
+    threshold: float
+    window: int
+    frames_per_capture: int
+
+    def frame_score(self, image_bgr: np.ndarray, face: DetectedFace) -> float:
+        """Attack probability (0..1) of one frame's face."""
+        return float(self.frame_scores([face_crop(image_bgr, face)])[0])
+
+    def frame_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def capture_frames(self, n: int) -> list[int]:
+        """Which of a capture's ``n`` frames (with a face) to score: ``frames_per_capture`` evenly spaced."""
+        return capture_frames(n, self.frames_per_capture)
+
+    def sequence_score(self, frame_scores: Sequence[float]) -> float:
+        """The score a capture is decided on: the mean of the scores given (at most the last
+        ``window``). The threshold was chosen for the mean of ``frames_per_capture`` evenly spaced
+        frames (``capture_frames``); the mean of all 8 frames of a capture gave about the same
+        error rates (docs/pad-texture.md)."""
+        scores = np.asarray(frame_scores, dtype=np.float64)[-self.window:]
+        if scores.size == 0:
+            raise ValueError("no frame scores")
+        return float(scores.mean())
+
+    def is_attack(self, sequence_score: float) -> bool:
+        return sequence_score >= self.threshold
+
+
+class ColourLBPModel(_Sequence):
+    """The colour-LBP family: feature extraction, standardisation and a logistic regression."""
 
     def __init__(self, payload: dict, file_sha256: str) -> None:
+        for key in ("features", "scaler", "classifier"):
+            if not isinstance(payload.get(key), dict):
+                raise ValueError(f"'{key}' must be an object")
+        if payload["classifier"].get("type") != "logistic":
+            raise ValueError("'classifier.type' must be 'logistic'")
         self.spec = FeatureSpec.from_dict(payload["features"])
         n = self.spec.n_features
         self.mean = _finite_list(payload["scaler"], "mean", n)
@@ -263,72 +363,118 @@ class TextureModel:
         self._b = self.intercept - float(self._w @ self.mean)
         self.threshold: float = float(payload["threshold"])
         self.window: int = int(payload["window"])
+        self.frames_per_capture: int = int(payload["frames_per_capture"])
         self.model_id: str = f"{MODEL_NAME}:{file_sha256[:12]}"
         self.provenance: dict = payload.get("provenance", {})
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "TextureModel":
-        """The model in ``path`` (default: the shipped weights). A file that is not exactly what the
-        training script writes is refused with ValueError: a silently mis-read model would give
-        plausible-looking but meaningless scores."""
-        path = Path(path) if path is not None else DEFAULT_WEIGHTS
-        raw = path.read_bytes()
+    def load(cls, path: Path | None = None) -> "ColourLBPModel":
+        """The model in ``path`` (default: ``pad_texture_v2.json`` beside this module, which the
+        training script writes only with ``--ship lbp``: it is not shipped). A file that is not
+        exactly what the training script writes is refused with ValueError: a silently mis-read
+        model would give plausible-looking but meaningless scores."""
+        path = Path(path) if path is not None else HERE / LBP_WEIGHTS_NAME
+        data, digest = _read_sealed(path, FORMAT, FORMAT_VERSION)
         try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: not a valid JSON weights file ({exc})") from exc
-        try:
-            return cls(cls._validated(data), hashlib.sha256(raw).hexdigest())
+            return cls(data, digest)
         except ValueError as exc:
             raise ValueError(f"{path}: refused PAD texture weights: {exc}") from exc
-
-    @staticmethod
-    def _validated(data: Any) -> dict:
-        if not isinstance(data, dict):
-            raise ValueError("the top level must be an object")
-        if data.get("format") != FORMAT or data.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"expected format {FORMAT!r} version {FORMAT_VERSION}, got "
-                             f"{data.get('format')!r} version {data.get('format_version')!r}")
-        payload = {k: v for k, v in data.items() if k != "sha256"}
-        if data.get("sha256") != payload_digest(payload):
-            raise ValueError("checksum mismatch: the file was changed after training")
-        for key in ("features", "crop", "scaler", "classifier"):
-            if not isinstance(data.get(key), dict):
-                raise ValueError(f"'{key}' must be an object")
-        crop = data["crop"]
-        if crop.get("size") != CROP_SIZE or crop.get("enlarge") != CROP_ENLARGE:
-            raise ValueError(f"crop spec {crop!r} differs from this runtime's "
-                             f"(size {CROP_SIZE}, enlarge {CROP_ENLARGE})")
-        if data["classifier"].get("type") != "logistic":
-            raise ValueError("'classifier.type' must be 'logistic'")
-        threshold = data.get("threshold")
-        if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0.0 < threshold < 1.0:
-            raise ValueError(f"'threshold' must be a number strictly between 0 and 1, not {threshold!r}")
-        window = data.get("window")
-        if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-            raise ValueError(f"'window' must be a positive integer, not {window!r}")
-        return data
 
     def features(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         return np.stack([extract_features(c, self.spec) for c in crops]) if len(crops) else \
             np.zeros((0, self.spec.n_features))
 
-    def frame_scores(self, crops: list[np.ndarray]) -> np.ndarray:
+    def frame_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Attack probability (0..1) of each crop made by ``face_crop``."""
         z = self.features(crops) @ self._w + self._b
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
-    def frame_score(self, image_bgr: np.ndarray, face: DetectedFace) -> float:
-        """Attack probability (0..1) of one frame's face."""
-        return float(self.frame_scores([face_crop(image_bgr, face)])[0])
 
-    def sequence_score(self, frame_scores: Sequence[float]) -> float:
-        """The score a capture is decided on: the mean frame score over its last ``window`` frames.
-        Averaging is what makes the threshold hold: single frames are much noisier."""
-        scores = np.asarray(frame_scores, dtype=np.float64)[-self.window:]
-        if scores.size == 0:
-            raise ValueError("no frame scores")
-        return float(scores.mean())
+class CNNTextureModel(_Sequence):
+    """The small CNN: the crop resized to the network's input, scaled, and one forward pass of the
+    shipped ONNX network in OpenCV's dnn module (one network object per thread: they are not
+    thread-safe). The JSON file holds the network's sha256; the ONNX bytes are checked against it
+    before OpenCV reads them, and the model id is the JSON file's hash."""
 
-    def is_attack(self, sequence_score: float) -> bool:
-        return sequence_score >= self.threshold
+    def __init__(self, payload: dict, file_sha256: str, onnx: bytes) -> None:
+        from facetrust.biometrics.perthread import PerThread
+
+        net = payload.get("network")
+        if not isinstance(net, dict):
+            raise ValueError("'network' must be an object")
+        shape = net.get("input")
+        if not (isinstance(shape, list) and len(shape) == 3 and shape[0] == 3 and shape[1] == shape[2]
+                and all(isinstance(v, int) and not isinstance(v, bool) for v in shape) and 16 <= shape[1] <= CROP_SIZE):
+            raise ValueError(f"'network.input' must be [3, n, n] with 16 <= n <= {CROP_SIZE}, not {shape!r}")
+        if net.get("layout") != "NCHW" or net.get("colour") != "BGR":
+            raise ValueError("this runtime feeds NCHW BGR input")
+        mean, std = net.get("mean"), net.get("std")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (mean, std)) \
+                or std <= 0:
+            raise ValueError("'network.mean' and 'network.std' must be finite numbers, std > 0")
+        self.input_size = int(shape[1])
+        self._scale = 1.0 / (255.0 * float(std))
+        self._shift = float(mean) / float(std)
+        self._onnx = onnx
+        self._nets = PerThread(self._make_net)
+        self._make_net()  # an unreadable network fails at load, not at the first capture
+        self.threshold: float = float(payload["threshold"])
+        self.window: int = int(payload["window"])
+        self.frames_per_capture: int = int(payload["frames_per_capture"])
+        self.model_id: str = f"{CNN_MODEL_NAME}:{file_sha256[:12]}"
+        self.provenance: dict = payload.get("provenance", {})
+
+    def _make_net(self):
+        try:
+            return cv2.dnn.readNetFromONNX(np.frombuffer(self._onnx, dtype=np.uint8))
+        except cv2.error as exc:
+            raise ValueError(f"OpenCV cannot read the network: {exc}") from exc
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "CNNTextureModel":
+        """The model described by ``path`` (default: ``pad_cnn_v1.json`` beside this module) and its
+        network file, which must sit beside it. Refused with ValueError: a JSON file that is not
+        exactly what the training script wrote (checksum, format, ranges), a network file that is
+        missing, too large or not the one the JSON names by sha256."""
+        path = Path(path) if path is not None else HERE / CNN_WEIGHTS_NAME
+        data, digest = _read_sealed(path, CNN_FORMAT, CNN_FORMAT_VERSION)
+        try:
+            net = data.get("network")
+            name = net.get("file") if isinstance(net, dict) else None
+            if not isinstance(name, str) or Path(name).name != name or not name.endswith(".onnx"):
+                raise ValueError(f"'network.file' must be a plain .onnx file name, not {name!r}")
+            onnx_path = path.with_name(name)
+            if not onnx_path.is_file():
+                raise ValueError(f"network file {onnx_path} is missing")
+            if onnx_path.stat().st_size > CNN_MAX_BYTES:
+                raise ValueError(f"network file {onnx_path} is larger than {CNN_MAX_BYTES} bytes")
+            onnx = onnx_path.read_bytes()
+            if hashlib.sha256(onnx).hexdigest() != net.get("sha256"):
+                raise ValueError(f"network file {onnx_path} does not match the sha256 in {path.name}")
+            return cls(data, digest, onnx)
+        except ValueError as exc:
+            raise ValueError(f"{path}: refused PAD texture weights: {exc}") from exc
+
+    def inputs(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """The network's input blob (N x 3 x n x n float32) for crops made by ``face_crop``."""
+        for c in crops:
+            if not isinstance(c, np.ndarray) or c.shape != (CROP_SIZE, CROP_SIZE, 3) or c.dtype != np.uint8:
+                raise ValueError(f"expected {CROP_SIZE}x{CROP_SIZE} BGR uint8 crops")
+        n = self.input_size
+        small = np.stack([cv2.resize(c, (n, n), interpolation=cv2.INTER_AREA) for c in crops])
+        blob = small.astype(np.float32) * np.float32(self._scale) - np.float32(self._shift)
+        return np.ascontiguousarray(blob.transpose(0, 3, 1, 2))
+
+    def frame_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Attack probability (0..1) of each crop made by ``face_crop``."""
+        if len(crops) == 0:
+            return np.zeros(0)
+        net = self._nets.get()
+        net.setInput(self.inputs(crops))
+        out = np.asarray(net.forward(), dtype=np.float64).reshape(len(crops))
+        return np.clip(out, 0.0, 1.0)
+
+
+# The shipped passive model: what the decision code loads with ``TextureModel.load()``.
+TextureModel = CNNTextureModel
+DEFAULT_WEIGHTS = HERE / CNN_WEIGHTS_NAME
