@@ -308,31 +308,43 @@ def attacks() -> None:
 @click.option("--species", required=True,
               type=click.Choice(["print", "screen", "still_injection", "noise_replay", "splice"]))
 @click.option("--captures", "captures_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="still_injection, noise_replay, splice: the folder of bona fide captures to attack.")
+              help="The folder of bona fide captures to attack (required for still_injection, noise_replay, "
+                   "splice; print and screen take it or INPUT files).")
 @click.option("--seed", default=7, show_default=True)
-@click.option("--frames", "n_frames", default=15, show_default=True, help="print, screen: frames per sequence.")
+@click.option("--frames", "n_frames", default=None, type=int,
+              help="print, screen from INPUT files: frames per sequence (default 15). From --captures, "
+                   "every attack has its source capture's frame count.")
 def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir: Path | None, seed: int,
-                 n_frames: int) -> None:
-    """print, screen: one attack sequence per INPUT still or clip, under OUT/<species>/<input name>/.
-    still_injection, noise_replay, splice: attack captures made from the bona fide captures of
-    --captures, under OUT/<species>/<name>/ (see facetrust/liveness/attacks.py)."""
+                 n_frames: int | None) -> None:
+    """print, screen from INPUT stills or clips: one attack sequence (frames only) per INPUT, under
+    OUT/<species>/<input name>/. With --captures DIR instead (all species): attack captures
+    (frames and a capture.json, the format `eval liveness` reads) made from the bona fide captures
+    of DIR, under OUT/<species>/<name>/: screen replays each capture frame for frame on a screen,
+    print shows a print of its most frontal frame; both keep the source's purpose, actions and
+    t_ms (see facetrust/liveness/attacks.py)."""
 
     def body() -> int:
         from facetrust.liveness import attacks as attacks_mod
 
-        if species in attacks_mod.SPECIES:
-            if not inputs or captures_dir is not None:
-                raise CliError("attack_input_invalid", f"{species} takes INPUT stills or clips, not --captures")
+        if species in attacks_mod.SPECIES and captures_dir is None:
+            if not inputs:
+                raise CliError("attack_input_invalid", f"{species} takes INPUT stills or clips, or --captures DIR")
             try:
-                count = attacks_mod.write_attack_dataset(list(inputs), out, species, seed, n_frames)
+                count = attacks_mod.write_attack_dataset(list(inputs), out, species, seed,
+                                                         15 if n_frames is None else n_frames)
             except ValueError as exc:
                 raise CliError("attack_input_invalid", str(exc)) from None
             click.echo(f"{count} {species} attack sequences written under {out / species}")
             return 0
         if inputs or captures_dir is None:
-            raise CliError("attack_input_invalid", f"{species} takes a folder of captures (--captures DIR), not INPUT files")
+            raise CliError("attack_input_invalid", f"{species} takes a folder of captures (--captures DIR), not INPUT files"
+                           if species not in attacks_mod.SPECIES else
+                           f"{species} takes INPUT stills or clips or --captures DIR, not both")
+        if n_frames is not None:
+            raise CliError("attack_input_invalid",
+                           "--frames is for INPUT files: an attack capture has its source capture's frame count")
         detector = None
-        if species == "still_injection":
+        if species in ("still_injection", "print"):
             from facetrust.biometrics.engine import FaceEngine
 
             detector = FaceEngine.from_settings(get_settings()).detector

@@ -381,7 +381,7 @@ def test_attacks_make_command_for_captures(bona_fide_set, tmp_path):
     assert "4 splice attack captures written" in ok.output and len(find_captures(tmp_path / "o")) == 4
     still = tmp_path / "still.png"
     cv2.imwrite(str(still), pattern_frame(100))
-    for args in (["--species", "splice"], ["--species", "print", "--captures", str(bona_fide_set)],
+    for args in (["--species", "splice"], ["--species", "print", "--captures", str(bona_fide_set), str(still)],
                  ["--species", "noise_replay", "--captures", str(bona_fide_set), str(still)]):
         refused = runner.invoke(main, ["attacks", "make", "--out", str(tmp_path / "x"), *args])
         assert refused.exit_code == 2 and "error [attack_input_invalid]" in refused.output, refused.output

@@ -1,9 +1,11 @@
 """Synthetic presentation attacks, made from bona fide captures, for tests and evaluation of liveness.
 
-Two presentation attack instrument species are imitated from input stills or clips (``print``,
-``screen``: ``write_attack_dataset``), and three attacks on the capture itself from a folder of
-bona fide captures (``still_injection``, ``noise_replay``, ``splice``: ``write_capture_attacks``,
-described at the end of this docstring). The presentation species:
+Two presentation attack instrument species, ``print`` and ``screen``, are imitated either from
+input stills or clips (``write_attack_dataset``: folders of frames) or from a folder of bona fide
+captures (``write_capture_attacks``: capture folders, see "Presentation attacks as captures"
+below); three attacks on the capture itself are made from a folder of bona fide captures
+(``still_injection``, ``noise_replay``, ``splice``: ``write_capture_attacks``, described at the end
+of this docstring). The presentation species:
 
 ``print``
     One frame of the bona fide input becomes a printed photo: reduced colour gamut and saturation,
@@ -41,6 +43,33 @@ regression tests and first sanity checks, and are no substitute for real attack 
 
 Speed (measured on the 2-core development machine, Xeon, 640x480 input, ``n_frames=15``, two OpenCV
 threads, median of 10 runs): ``print`` 0.15 s, ``screen`` 0.22 s per sequence.
+
+``AttackSequence.params`` records the generator's draws for the sequence (the print's colour,
+halftone, margin and bend or the screen's tone curve, moiré, glare and bezel; the range of each
+pose parameter; the light; the camera's blur, noise and JPEG quality), JSON-ready.
+
+Presentation attacks as captures (``write_capture_attacks`` with ``print`` or ``screen``; input: a
+captures folder, of which only the bona fide captures are used; output: capture folders under
+``OUT/<species>/<source capture's path, "/" as "__">/``, deterministic for a seed, each frame
+checked to differ once written from the others and from every source frame, the generator's draws
+in ``generator``). The frame count, ``t_ms``, ``purpose`` and ``actions`` are the source's: the
+attacker is asked the same challenge.
+
+``screen``
+    The capture's own recording replayed on a phone or tablet held in front of the camera: output
+    frame i shows source frame i (frames of another size than the first are resized to it) through
+    the screen pipeline above. The replayed person performs the challenge (blinks, opens the mouth,
+    turns), so the source's ``events`` are kept; only passive checks (texture: moiré, glare, tone,
+    re-capture) and the parallax measured during a turn or nod can tell it from the real capture.
+    ``replay_of`` names the source capture. The screen's motion is generated per frame index at
+    ASSUMED_FPS, not from ``t_ms``.
+``print``
+    A print of one frame of the capture (``choose_still``: the most frontal face by the detector's
+    five landmarks, ties nearest the middle; the middle frame without a detector or a face;
+    ``still_frame`` and ``still_choice`` record which) held as a sheet in front of the camera
+    through the print pipeline above, for the capture's frame count. A print cannot perform the
+    requested actions: the capture measures that the decision refuses it. ``print_of`` names the
+    source capture.
 
 Attacks on the capture (input: a captures folder, ``facetrust.evaluation.captures``; only its bona
 fide captures are used; output: attack captures in the same format under
@@ -91,7 +120,7 @@ from __future__ import annotations
 
 import numbers
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -124,6 +153,9 @@ class AttackSequence:
     species: str
     frames: list[np.ndarray]  # BGR uint8, all the same size as the input frames
     homographies: list[np.ndarray]  # the 3x3 homography applied to the presented plane in each frame (source -> output pixels)
+    # The generator's draws for this sequence (print/paper or screen look, motion ranges, light,
+    # camera), JSON-ready; recorded as the attack captures' ``generator``.
+    params: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -213,19 +245,32 @@ def plane_homography(
 
 
 def random_motion(
-    rng: np.random.Generator, n: int, width: int, height: int, limits: MotionLimits
+    rng: np.random.Generator, n: int, width: int, height: int, limits: MotionLimits, params: dict | None = None
 ) -> list[np.ndarray]:
-    """A smooth random sequence of ``n`` plane homographies inside ``limits``."""
+    """A smooth random sequence of ``n`` plane homographies inside ``limits``. ``params``, when
+    given, receives the range (min, max) each pose parameter went through, under ``"motion"``."""
     scale = smooth_path(rng, n, *limits.scale)
     tx = smooth_path(rng, n, -limits.shift * width, limits.shift * width)
     ty = smooth_path(rng, n, -limits.shift * height, limits.shift * height)
-    roll = np.radians(smooth_path(rng, n, -limits.roll_deg, limits.roll_deg))
-    pitch = np.radians(smooth_path(rng, n, -limits.pitch_deg, limits.pitch_deg))
-    yaw = np.radians(smooth_path(rng, n, -limits.yaw_deg, limits.yaw_deg))
+    roll_deg = smooth_path(rng, n, -limits.roll_deg, limits.roll_deg)
+    pitch_deg = smooth_path(rng, n, -limits.pitch_deg, limits.pitch_deg)
+    yaw_deg = smooth_path(rng, n, -limits.yaw_deg, limits.yaw_deg)
+    if params is not None:
+        paths = {"scale": scale, "tx_px": tx, "ty_px": ty, "roll_deg": roll_deg, "pitch_deg": pitch_deg,
+                 "yaw_deg": yaw_deg}
+        params["motion"] = {k: [_r(v.min()), _r(v.max())] for k, v in paths.items()}
+    roll, pitch, yaw = np.radians(roll_deg), np.radians(pitch_deg), np.radians(yaw_deg)
     return [
         plane_homography(width, height, scale[i], tx[i], ty[i], roll[i], pitch[i], yaw[i])
         for i in range(n)
     ]
+
+
+def _r(value, digits: int = 4):
+    """A number, or a sequence of numbers, rounded for a JSON record."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_r(v, digits) for v in value]
+    return round(float(value), digits)
 
 
 def _with_margin(h: np.ndarray, margin: int) -> np.ndarray:
@@ -261,6 +306,11 @@ class _Camera:
         self.noise *= np.float32(self.noise_sigma)
         self.rng = rng
         self.height, self.width = height, width
+
+    @property
+    def params(self) -> dict:
+        return {"blur_sigma": _r(self.blur_sigma), "noise_sigma": _r(self.noise_sigma),
+                "jpeg_quality": self.jpeg_quality}
 
     def capture(self, scene: np.ndarray) -> np.ndarray:
         """A float32 BGR scene as the camera delivers it: a uint8 JPEG-decoded frame."""
@@ -307,18 +357,25 @@ def _unit_grids(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _make_print(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> AttackSequence:
-    photo = frames[int(rng.integers(len(frames)))]
+    photo_index = int(rng.integers(len(frames)))
+    photo = frames[photo_index]
     height, width = photo.shape[:2]
-    printed, paper = print_photo(photo, rng)
+    params: dict = {"photo_frame": photo_index}
+    printed, paper = print_photo(photo, rng, params)
     sheet, margin = _paper_border(printed, paper, rng)
-    sheet = _bend(sheet, rng)
+    params["margin_px"] = margin
+    sheet = _bend(sheet, rng, params)
     mask = np.full(sheet.shape[:2], 255, np.uint8)
     background = _background(photo, rng)
     camera = _Camera(rng, height, width)
-    homographies = random_motion(rng, n, width, height, PRINT_MOTION)
+    homographies = random_motion(rng, n, width, height, PRINT_MOTION, params)
     gain = smooth_path(rng, n, 0.8, 1.1)
     grad_x = smooth_path(rng, n, -0.2, 0.2)
     grad_y = smooth_path(rng, n, -0.2, 0.2)
+    params["light"] = {"gain": [_r(gain.min()), _r(gain.max())],
+                       "gradient_x": [_r(grad_x.min()), _r(grad_x.max())],
+                       "gradient_y": [_r(grad_y.min()), _r(grad_y.max())]}
+    params["camera"] = camera.params
     x, y = _unit_grids(height, width)
     out = []
     for i, h in enumerate(homographies):
@@ -327,12 +384,12 @@ def _make_print(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> A
         alpha = _warp(mask, hs, width, height)
         light = np.float32(gain[i]) * (1.0 + np.float32(grad_x[i]) * x + np.float32(grad_y[i]) * y)
         out.append(camera.capture(_composite(background, plane, alpha, light)))
-    return AttackSequence("print", out, homographies)
+    return AttackSequence("print", out, homographies, params)
 
 
-def print_photo(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def print_photo(photo: np.ndarray, rng: np.random.Generator, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The photo as a cheap colour print would render it (uint8 BGR, same size), and the paper's
-    white (BGR, 0-255).
+    white (BGR, 0-255). ``params``, when given, receives the draws under ``"print"``.
 
     Prints cannot reach the camera's gamut: colours are duller, the darkest ink is dark grey and the
     brightest tone is the paper, which is warmer than a screen white. The halftone and ink spread
@@ -347,14 +404,19 @@ def print_photo(photo: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray
     dot_gain = np.float32(rng.uniform(1.05, 1.25))  # ink spreads: mid-tones print darker
     tone = np.clip(img, 0.0, 1.0) ** dot_gain
     coverage = 1.0 - tone  # how much ink each channel gets
-    coverage = _halftone(coverage, rng)
+    halftone: dict = {}
+    coverage = _halftone(coverage, rng, halftone)
     printed = ink + (paper - ink) * (1.0 - coverage)
-    printed = cv2.GaussianBlur(printed, (0, 0), rng.uniform(0.6, 1.2))
+    ink_spread = rng.uniform(0.6, 1.2)
+    printed = cv2.GaussianBlur(printed, (0, 0), ink_spread)
+    if params is not None:
+        params["print"] = {"saturation": _r(saturation), "paper_bgr": _r(paper * 255.0, 1), "ink": _r(ink),
+                           "dot_gain": _r(dot_gain), **halftone, "ink_spread_sigma": _r(ink_spread)}
     printed *= _paper_texture(rng, *photo.shape[:2])[..., None]
     return np.clip(printed * 255.0, 0, 255).astype(np.uint8), paper * 255.0
 
 
-def _halftone(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _halftone(coverage: np.ndarray, rng: np.random.Generator, params: dict | None = None) -> np.ndarray:
     """Mix a soft amplitude-modulated halftone into the ink coverage of each channel.
 
     Each ink (here: the complement of B, G, R) has its own screen angle, as in CMY printing; a dot
@@ -364,6 +426,8 @@ def _halftone(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     period = rng.uniform(2.0, 3.5)
     mix = np.float32(rng.uniform(0.25, 0.5))
     base_angle = rng.uniform(0.0, 90.0)
+    if params is not None:
+        params.update(halftone_period_px=_r(period), halftone_mix=_r(mix), halftone_angle_deg=_r(base_angle, 2))
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     out = np.empty_like(coverage)
     for c, angle in enumerate((15.0, 75.0, 0.0)):
@@ -395,13 +459,15 @@ def _paper_border(printed: np.ndarray, paper: np.ndarray, rng: np.random.Generat
     return sheet, margin
 
 
-def _bend(sheet: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _bend(sheet: np.ndarray, rng: np.random.Generator, params: dict | None = None) -> np.ndarray:
     """Most of the time, bend the sheet mildly around a vertical or horizontal axis (constant over
     the sequence), seen from the front: the far edges shrink or swell with their depth.
 
     The bend radius is large (1.5-4 sheet widths), so the central face region moves by well under a
     pixel while the edges move by a few per cent: the returned homography stays right for the face.
     """
+    if params is not None:
+        params["bend"] = None
     if rng.random() < 0.3:
         return sheet
     height, width = sheet.shape[:2]
@@ -409,6 +475,9 @@ def _bend(sheet: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     span = width if vertical_axis else height
     radius = rng.uniform(1.5, 4.0) * span
     towards = rng.choice([-1.0, 1.0])  # edges curl towards or away from the camera
+    if params is not None:
+        params["bend"] = {"axis": "vertical" if vertical_axis else "horizontal",
+                          "radius_sheet_sides": _r(radius / span), "edges": "towards" if towards > 0 else "away"}
     distance = FOCAL_PER_SIDE * max(width, height)
     x, y = np.meshgrid(np.arange(width, dtype=np.float32) - width / 2.0,
                        np.arange(height, dtype=np.float32) - height / 2.0)
@@ -441,6 +510,18 @@ class ScreenLook:
     glare_angle: float
     bezel: int
     bezel_level: int
+    # What the tone curve was made from (recorded; ``lut`` is what is applied).
+    gamma: float = 1.0
+    black_level: float = 0.0
+    white_bgr: tuple[float, float, float] = (255.0, 255.0, 255.0)
+
+    @property
+    def params(self) -> dict:
+        return {"gamma": _r(self.gamma), "black_level": _r(self.black_level, 2),
+                "white_bgr": _r(self.white_bgr, 2), "subpixel_stripes_per_pixel": _r(self.grid_freq),
+                "stripe_amplitude": _r(self.stripe_amp), "row_amplitude": _r(self.row_amp),
+                "glare_peak": _r(self.glare_peak, 2), "glare_axes": _r(self.glare_axes),
+                "glare_angle_rad": _r(self.glare_angle), "bezel_px": self.bezel, "bezel_level": self.bezel_level}
 
 
 def screen_look(rng: np.random.Generator, width: int) -> ScreenLook:
@@ -462,6 +543,9 @@ def screen_look(rng: np.random.Generator, width: int) -> ScreenLook:
         glare_angle=float(rng.uniform(0.0, np.pi)),
         bezel=bezel,
         bezel_level=int(rng.integers(10, 35)),
+        gamma=float(gamma),
+        black_level=float(black),
+        white_bgr=(float(white[0]), float(white[1]), float(white[2])),
     )
 
 
@@ -470,10 +554,13 @@ def _make_screen(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> 
     look = screen_look(rng, width)
     background = _background(frames[0], rng)
     camera = _Camera(rng, height, width)
-    homographies = random_motion(rng, n, width, height, SCREEN_MOTION)
+    params: dict = {"screen": look.params}
+    homographies = random_motion(rng, n, width, height, SCREEN_MOTION, params)
     gain = smooth_path(rng, n, 0.93, 1.05)  # the camera's exposure reacting to the bright screen
     glare_x = smooth_path(rng, n, 0.15, 0.85) * width
     glare_y = smooth_path(rng, n, 0.15, 0.85) * height
+    params["light"] = {"gain": [_r(gain.min()), _r(gain.max())]}
+    params["camera"] = camera.params
     b = look.bezel
     device_mask = np.full((height + 2 * b, width + 2 * b), 255, np.uint8)
     active_mask = np.full((height, width), 255, np.uint8)
@@ -493,7 +580,7 @@ def _make_screen(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> 
         glare *= alpha.astype(np.float32) * np.float32(1.0 / 255.0)
         scene += _three(glare)
         out.append(camera.capture(scene))
-    return AttackSequence("screen", out, homographies)
+    return AttackSequence("screen", out, homographies, params)
 
 
 def moire_pattern(
@@ -923,6 +1010,51 @@ def make_noise_replay(capture: Capture, frames: list[np.ndarray], rng: np.random
     return CaptureAttack(_out_name(capture.name), _distinct(out, rng, {content_hash(f) for f in frames}), meta)
 
 
+def _same_size(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """The frames, any of another size than the first resized to it (as a screen or a print shows
+    whatever it is given at its own size)."""
+    h, w = frames[0].shape[:2]
+    return [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+
+
+def make_screen_replay(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack:
+    """The capture's recording played on a screen held in front of the camera (``make_attack``'s
+    screen), one output frame per source frame, with the source's purpose, actions, t_ms and
+    events: the replayed person performs the challenge."""
+    from facetrust.liveness.frames import content_hash
+
+    sequence = make_attack(_same_size(frames), "screen", rng, n_frames=len(frames))
+    meta = {
+        "label": "attack", "species": "screen", "purpose": capture.purpose, "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms), "replay_of": capture.name,
+        "source": f"capture {capture.name} replayed on a screen held in front of the camera, frame for frame",
+        "generator": sequence.params,
+    }
+    if capture.events:
+        meta["events"] = capture.events
+    return CaptureAttack(_out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta)
+
+
+def make_print_attack(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator,
+                      detector=None) -> CaptureAttack:
+    """A print of one frame of the capture (``choose_still``: the most frontal, else the middle one)
+    held in front of the camera (``make_attack``'s print) for the capture's frame count, with its
+    purpose, actions and t_ms: the print cannot perform them."""
+    from facetrust.liveness.frames import content_hash
+
+    index, landmarks = choose_still(frames, detector)
+    sequence = make_attack([frames[index]], "print", rng, n_frames=len(frames))
+    generator = {k: v for k, v in sequence.params.items() if k != "photo_frame"}
+    meta = {
+        "label": "attack", "species": "print", "purpose": capture.purpose, "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms), "still_frame": index, "print_of": capture.name,
+        "still_choice": "middle" if landmarks is None else "most frontal",
+        "source": f"frame {index} of capture {capture.name}, printed and held in front of the camera",
+        "generator": generator,
+    }
+    return CaptureAttack(_out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta)
+
+
 def _events_of(capture: Capture) -> list[tuple[str, int, int]]:
     return sorted(((e["action"], int(e["start"]), int(e["end"])) for e in capture.events), key=lambda e: (e[1], e[2]))
 
@@ -1062,21 +1194,23 @@ def splice_halves(capture: Capture, frames: list[np.ndarray], rng: np.random.Gen
 
 
 def write_capture_attacks(captures_dir: Path, out_dir: Path, species: str, seed: int, detector=None) -> dict:
-    """Make ``species`` attacks (CAPTURE_SPECIES) from every bona fide capture of the captures
-    folder ``captures_dir`` and write them under ``out_dir/<species>/<name>/``. ``detector``
-    (``FaceEngine.detector``) finds the still injection's most frontal frame and landmarks; without
-    it the middle frame is taken and the fake_action variant falls back to noise.
+    """Make ``species`` attacks (CAPTURE_SPECIES, or the presentation SPECIES print and screen) from
+    every bona fide capture of the captures folder ``captures_dir`` and write them under
+    ``out_dir/<species>/<name>/``. ``detector`` (``FaceEngine.detector``) finds the most frontal
+    frame (and its landmarks) of the still injection and of the print; without it the middle frame
+    is taken and the fake_action variant falls back to noise.
 
-    Returns {"written": n, "by_kind": {variant or mode: n}, "sources": bona fide captures read,
-    "not_used": captures that gave no attack}. Raises ``CaptureError`` (a ValueError) for a
-    malformed folder or one without bona fide captures, ValueError for an unknown species.
+    Returns {"written": n, "by_kind": {variant or mode (print, screen: the species): n}, "sources":
+    bona fide captures read, "not_used": captures that gave no attack}. Raises ``CaptureError`` (a
+    ValueError) for a malformed folder or one without bona fide captures, ValueError for an unknown
+    species.
     """
     from collections import Counter
 
     from facetrust.evaluation.captures import CaptureError, find_captures, write_capture
 
-    if species not in CAPTURE_SPECIES:
-        raise ValueError(f"unknown capture attack species {species!r}; expected one of {CAPTURE_SPECIES}")
+    if species not in CAPTURE_SPECIES + SPECIES:
+        raise ValueError(f"unknown capture attack species {species!r}; expected one of {CAPTURE_SPECIES + SPECIES}")
     sources = [c for c in find_captures(captures_dir) if not c.is_attack]
     if not sources:
         raise CaptureError(f"{captures_dir}: no bona fide captures to make attacks from")
@@ -1102,6 +1236,10 @@ def write_capture_attacks(captures_dir: Path, out_dir: Path, species: str, seed:
             made = [make_still_injection(capture, frames, rng, detector)]
         elif species == "noise_replay":
             made = [make_noise_replay(capture, frames, rng)]
+        elif species == "screen":
+            made = [make_screen_replay(capture, frames, rng)]
+        elif species == "print":
+            made = [make_print_attack(capture, frames, rng, detector)]
         elif "events" not in capture.meta:
             made = [splice_halves(capture, frames, rng)]
         else:

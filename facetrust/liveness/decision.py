@@ -6,8 +6,9 @@ Pure: frames in, decision out; sessions, replay and lockout are the service's bu
 The checks and what each one stops:
 
 ``faces``     one face in (nearly) every frame; a second face means someone else is in view.
-``identity``  the first and last frames match the most frontal one at the ``kyc`` operating point
-              (FMR 1e-4): a face swapped in mid-capture fails (and its cut is a splice).
+``identity``  the frame farthest in time from the most frontal one matches it at the ``kyc``
+              operating point (FMR 1e-4): a face swapped in mid-capture fails (and its cut is a
+              splice).
 ``actions``   the requested actions, in order (``actions.py``). A printed photo cannot blink or open
               its mouth, and cannot turn: the yaw estimate comes from the mesh's depth, which a
               plane's motion (a homography) keeps nearly constant.

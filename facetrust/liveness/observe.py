@@ -1,13 +1,13 @@
 """What the engine sees in one capture, with the least work per frame.
 
 A capture is one face filmed for a second or two, so it is found once and then followed: YuNet
-runs on the first frame of each of the engine's workers' share of the frames (and on the last frame,
-so a second face that walks in is seen), and every other frame's face region comes from the previous
-frame's mesh, as MediaPipe's own tracker does. The mesh runs on every frame (the actions, the
-continuity and the stillness checks read it). Embeddings run only where the decision needs them: the
-most frontal frame (the face the flows compare) and the first and last frames (one person
-throughout). Measured on 640x480 frames, one core: YuNet 4-5 ms at a 320 side, the mesh with its
-blendshapes 6-8 ms, an embedding 15-19 ms.
+runs on the first frame (and on the last, at a smaller size, so a second face that walked in is
+seen), and every other frame's face region comes from the previous frame's mesh, as MediaPipe's own
+tracker does. The mesh runs on every frame (the actions, the continuity and the stillness checks
+read it). Embeddings run only where the decision needs them: the most frontal frame (the face the
+flows compare) and the frame farthest from it in time (one person throughout; a face swapped in
+between is also a splice). Measured on 512x480 frames, one core: YuNet 5-7 ms at a 320 side, the
+mesh with its blendshapes 6-7 ms, an embedding with its quality measures about 20 ms.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from facetrust.biometrics.landmarks import FaceGeometry, face_square
 from facetrust.liveness.frames import Frame
 
 DETECT_SIDE = 320  # a capture's face fills much of the frame: a 320 side finds it at a quarter the cost
+CROWD_SIDE = 240  # the last frame is searched for a second face of at least half the subject's size
 MIN_PRESENCE = 0.5  # the mesh's own face-presence score below which the track is lost
 THUMB_SIZE = (64, 48)  # the whole frame, small: background and light between frames
 
@@ -88,8 +89,8 @@ def _thumb(pixels: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _detect(engine: FaceEngine, pixels: np.ndarray) -> tuple[DetectedFace | None, int, bool]:
-    faces = engine.detector.detect(pixels, DETECT_SIDE)
+def _detect(engine: FaceEngine, pixels: np.ndarray, side: int = DETECT_SIDE) -> tuple[DetectedFace | None, int, bool]:
+    faces = engine.detector.detect(pixels, side)
     subject = choose_subject(faces, pixels.shape)
     if subject is None:
         return None, 0, False
@@ -125,7 +126,7 @@ def _follow(engine: FaceEngine, frames: list[Frame], detect_last: bool) -> list[
             if geometry is not None and geometry.presence < MIN_PRESENCE:
                 face, geometry = None, None
         elif detect_last and k == len(frames) - 1:
-            _, found, crowded = _detect(engine, frame.pixels)
+            _, found, crowded = _detect(engine, frame.pixels, CROWD_SIDE)
             detected = True
         previous = FrameView(face, geometry, detected, found, crowded, _thumb(frame.pixels))
         views.append(previous)
@@ -133,16 +134,16 @@ def _follow(engine: FaceEngine, frames: list[Frame], detect_last: bool) -> list[
 
 
 def observe(engine: FaceEngine, frames: list[Frame]) -> Observed:
-    """Find and follow the face through the frames (each worker takes a contiguous share), then
-    embed the most frontal frame and the first and last frames with a face."""
-    shares = max(1, min(engine.workers, len(frames) // 4))
-    bounds = np.linspace(0, len(frames), shares + 1).round().astype(int)
-    chunks = [(frames[a:b], b == len(frames)) for a, b in zip(bounds[:-1], bounds[1:])]
-    views = [v for chunk in engine.map(lambda c: _follow(engine, *c), chunks) for v in chunk]
+    """Find the face once and follow it through the frames in order, then embed the most frontal
+    frame and the frame with a face farthest from it in time (on the engine's workers, together).
+
+    One chain, not one per worker: each chain costs a detection and a second mesh pass to settle
+    it (about 14 ms of CPU), and a capture's CPU is what a busy terminal fleet pays for."""
+    views = _follow(engine, frames, True)
     seen = Observed(frames, views, {})
     ref = seen.most_frontal()
     if ref is not None:
-        wanted = sorted({seen.with_face[0], ref, seen.with_face[-1]})
+        wanted = sorted({ref, max(seen.with_face, key=lambda i: abs(i - ref))})
         faces = {i: [views[i].face] for i in wanted}
         seen.analyses = dict(zip(wanted, engine.map(
             lambda i: engine.analyse_face(frames[i].pixels, faces[i], views[i].face, views[i].geometry),  # type: ignore[arg-type]
