@@ -28,7 +28,7 @@ from facetrust.liveness.observe import Observed
 SIDE = 32  # the aligned face the hash is taken from
 BANDS = 4  # 16-bit slices of the hash, each a look-up key
 _TEMPLATE = (ARCFACE_TEMPLATE * (SIDE / 112.0)).astype(np.float32)
-_RECORD = struct.Struct("<Q5f")  # hash, yaw, pitch, roll, blink, mouth
+_RECORD = struct.Struct("<Q4f")  # hash, yaw, pitch, blink, mouth
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,9 @@ class ReplayPolicy:
 @dataclass(frozen=True)
 class FrameFingerprint:
     phash: int
-    state: tuple[float, float, float, float, float]  # yaw, pitch, roll, blink, mouth
+    # yaw, pitch, blink, mouth. Not the roll: rotating a replayed picture changes it at will, while
+    # the hash (of the face aligned upright) does not see a rotation.
+    state: tuple[float, float, float, float]
 
     def bands(self) -> list[int]:
         """The look-up keys: band number in the high bits, the 16-bit slice in the low ones."""
@@ -72,7 +74,7 @@ def fingerprints(seen: Observed) -> list[FrameFingerprint]:
             continue
         grey = cv2.cvtColor(seen.frames[i].pixels, cv2.COLOR_BGR2GRAY)
         face = cv2.warpAffine(grey, m, (SIDE, SIDE), flags=cv2.INTER_AREA)
-        out.append(FrameFingerprint(perceptual_hash(face), (g.yaw, g.pitch, g.roll, g.blink, g.mouth_openness)))  # type: ignore[union-attr]
+        out.append(FrameFingerprint(perceptual_hash(face), (g.yaw, g.pitch, g.blink, g.mouth_openness)))  # type: ignore[union-attr]
     return out
 
 
@@ -86,22 +88,29 @@ def unpack(data: bytes) -> list[FrameFingerprint]:
 
 def _same_moment(a: FrameFingerprint, b: FrameFingerprint, policy: ReplayPolicy) -> bool:
     return (bin(a.phash ^ b.phash).count("1") <= policy.max_hash_distance
-            and all(abs(x - y) <= policy.max_pose_deg for x, y in zip(a.state[:3], b.state[:3]))
-            and abs(a.state[3] - b.state[3]) <= policy.max_blink and abs(a.state[4] - b.state[4]) <= policy.max_mouth)
+            and abs(a.state[0] - b.state[0]) <= policy.max_pose_deg and abs(a.state[1] - b.state[1]) <= policy.max_pose_deg
+            and abs(a.state[2] - b.state[2]) <= policy.max_blink and abs(a.state[3] - b.state[3]) <= policy.max_mouth)
+
+
+def _longest_chain(matches: list[list[int]]) -> int:
+    """The longest chain of new frames whose matched old frames strictly increase (patience
+    sorting; each new frame's matches are taken in decreasing order so it adds at most one)."""
+    tails: list[int] = []
+    for row in matches:
+        for j in sorted(row, reverse=True):
+            k = int(np.searchsorted(tails, j))
+            tails[k:k + 1] = [j]
+    return len(tails)
 
 
 def replay_fraction(new: list[FrameFingerprint], old: list[FrameFingerprint], policy: ReplayPolicy) -> float:
-    """The share of the new capture's frames that show a moment of the old one, in the old one's
-    order (the longest run of matches whose old frames increase)."""
+    """The share of the new capture's frames that show moments of the old one in the old one's
+    order, or in reverse (a recording played backwards answers a challenge in the other order)."""
     if not new or not old:
         return 0.0
-    tails: list[int] = []  # patience sorting: the longest strictly increasing chain of old indices
-    for a in new:
-        matches = [j for j, b in enumerate(old) if _same_moment(a, b, policy)]
-        for j in reversed(matches):  # each new frame takes one old frame; reversed keeps the chain strict
-            k = int(np.searchsorted(tails, j))
-            tails[k:k + 1] = [j]
-    return len(tails) / len(new)
+    matches = [[j for j, b in enumerate(old) if _same_moment(a, b, policy)] for a in new]
+    backwards = [[len(old) - 1 - j for j in row] for row in matches]
+    return max(_longest_chain(matches), _longest_chain(backwards)) / len(new)
 
 
 def is_replay(new: list[FrameFingerprint], old: list[FrameFingerprint], policy: ReplayPolicy) -> bool:
