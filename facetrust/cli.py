@@ -32,13 +32,25 @@ def _emit_error(err: CliError, as_json: bool) -> None:
         click.echo(f"error [{err.code}]: {err.message}", err=True)
 
 
+def settings_problem(err: "ValidationError") -> CliError:
+    """A refused setting, named as the environment variable that set it."""
+    problems = "; ".join(f"FACETRUST_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
+                         for e in err.errors())
+    return CliError("settings_invalid", problems)
+
+
 def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
     """Run a command body, mapping every failure to a code, a message and an exit status."""
+    from pydantic import ValidationError
+
     from facetrust.biometrics.errors import BiometricError
     from facetrust.biometrics.modelfiles import ModelFileError
 
     try:
         status = fn() or 0
+    except ValidationError as err:  # settings refused at start (e.g. an action count under its floor)
+        _emit_error(settings_problem(err), as_json)
+        status = EXIT_INPUT_ERROR
     except CliError as err:
         _emit_error(err, as_json)
         status = EXIT_INPUT_ERROR
@@ -403,7 +415,13 @@ def serve(host: str | None, port: int | None) -> None:
     from facetrust.api.app import create_app
     from facetrust.api.logs import configure_logging
 
-    settings = get_settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = get_settings()
+    except ValidationError as err:  # refused at start, naming the setting; the service does not run
+        _emit_error(settings_problem(err), False)
+        sys.exit(EXIT_INPUT_ERROR)
     # JSON lines with request ids; uvicorn's loggers propagate to them (log_config=None), and its
     # access log is off: facetrust.api.access_log writes one with route templates, never paths or queries.
     configure_logging(settings.log_level)

@@ -203,3 +203,54 @@ def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_
         s.commit()
         s.refresh(row)
         assert row.face_sealed is None and row.status == "passed"
+
+
+@pytest.mark.parametrize("setting, value", [("liveness_min_actions", 0), ("liveness_min_actions", 1),
+                                            ("liveness_max_actions", 1), ("liveness_payment_actions", 0)])
+def test_no_setting_lowers_a_purposes_action_floor(setting, value, tmp_path):
+    """Loans and the rest ask for at least two actions, a payment for one: settings that would ask
+    for fewer are refused at start, naming the setting (the CLI and `serve` say it as the variable)."""
+    from click.testing import CliRunner
+    from pydantic import ValidationError
+
+    from facetrust.cli import main
+    from facetrust.settings import Settings, get_settings
+
+    with pytest.raises(ValidationError, match=setting):
+        Settings(**{setting: value})
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(main, ["db", "upgrade"], env={f"FACETRUST_{setting.upper()}": str(value),
+                                                                  "FACETRUST_DATA_DIR": str(tmp_path)})
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2 and "settings_invalid" in result.output and f"FACETRUST_{setting.upper()}" in result.output
+
+
+def test_loans_ask_two_actions_or_more_and_payments_one_quick_action(live, tmp_path):
+    from facetrust.liveness import service
+    from facetrust.settings import Settings
+
+    client, app, h, _ = live
+    client.post("/v1/me/consents/credit_face_verification",
+                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=h)
+    for _ in range(12):
+        created = new_session(client, app, h, "loan")
+        assert 2 <= len(created["actions"]) <= 3
+    ctx = service.LivenessContext.from_settings(Settings(data_dir=tmp_path), engine=None, keyring=None)  # type: ignore[arg-type]
+    for _ in range(12):
+        payment = service.random_actions(ctx, "payment")
+        assert len(payment) == 1 and payment[0] in ("blink", "open_mouth")
+        assert 2 <= len(service.random_actions(ctx, "payment", step_up=True)) <= 3
+
+
+def test_a_challenge_under_its_floor_never_passes_whatever_set_it(live, d3):
+    """A loan session whose challenge was cut to one action (as a tampered row or a bug would),
+    answered by a real person doing that action, fails as too weak: the floor is the decision's."""
+    client, app, h, _ = live
+    client.post("/v1/me/consents/credit_face_verification",
+                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=h)
+    frames, times, _ = d3
+    created = new_session(client, app, h, "loan", ["blink"])
+    body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
+    assert body["status"] == "failed" and body["reasons"] == ["challenge_too_weak"]
