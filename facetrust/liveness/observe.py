@@ -1,8 +1,8 @@
 """What the engine sees in one capture, with the least work per frame.
 
 A capture is one face filmed for a second or two, so it is found once and then followed: YuNet
-runs on the first frame (and on the last, at a smaller size, so a second face that walked in is
-seen), and every other frame's face region comes from the previous frame's mesh, as MediaPipe's own
+runs on the first frame (and on the last, so a second face that walked in is seen; at a 240 side it
+saw a face in a stock shot's background that a 320 side does not), and every other frame's face region comes from the previous frame's mesh, as MediaPipe's own
 tracker does. The mesh runs on every frame (the actions, the continuity and the stillness checks
 read it). Embeddings run only where the decision needs them: the most frontal frame (the face the
 flows compare) and the frame farthest from it in time (one person throughout; a face swapped in
@@ -23,7 +23,6 @@ from facetrust.biometrics.landmarks import FaceGeometry, face_square
 from facetrust.liveness.frames import Frame
 
 DETECT_SIDE = 320  # a capture's face fills much of the frame: a 320 side finds it at a quarter the cost
-CROWD_SIDE = 240  # the last frame is searched for a second face of at least half the subject's size
 MIN_PRESENCE = 0.5  # the mesh's own face-presence score below which the track is lost
 THUMB_SIZE = (64, 48)  # the whole frame, small: background and light between frames
 
@@ -89,8 +88,8 @@ def _thumb(pixels: np.ndarray) -> np.ndarray:
     return cv2.resize(grey, THUMB_SIZE, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _detect(engine: FaceEngine, pixels: np.ndarray, side: int = DETECT_SIDE) -> tuple[DetectedFace | None, int, bool]:
-    faces = engine.detector.detect(pixels, side)
+def _detect(engine: FaceEngine, pixels: np.ndarray) -> tuple[DetectedFace | None, int, bool]:
+    faces = engine.detector.detect(pixels, DETECT_SIDE)
     subject = choose_subject(faces, pixels.shape)
     if subject is None:
         return None, 0, False
@@ -126,7 +125,7 @@ def _follow(engine: FaceEngine, frames: list[Frame], detect_last: bool) -> list[
             if geometry is not None and geometry.presence < MIN_PRESENCE:
                 face, geometry = None, None
         elif detect_last and k == len(frames) - 1:
-            _, found, crowded = _detect(engine, frame.pixels, CROWD_SIDE)
+            _, found, crowded = _detect(engine, frame.pixels)
             detected = True
         previous = FrameView(face, geometry, detected, found, crowded, _thumb(frame.pixels))
         views.append(previous)
