@@ -279,6 +279,7 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
                    f"p95 {report['decision_ms']['p95']} ms")
         if clips_dir:
             report["clips"] = pad.run_actions(scorer, clips_dir)
+            report["clips"]["signal_auc"] = pad.signal_aucs(scorer.engine, clips_dir)
             click.echo(pad.format_actions(report["clips"]))
         if json_out:
             write_json(json_out, report)

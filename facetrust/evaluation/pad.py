@@ -149,10 +149,26 @@ def run_actions(scorer: Scorer, clips_dir: Path, labels_file: Path = LABELS_FILE
     }
 
 
+def signal_aucs(engine: FaceEngine, clips_dir: Path) -> dict:
+    """Per-frame AUC of the landmark signals the action detectors read, on every frame of the
+    labelled clips (``actions_auc.py``)."""
+    from facetrust.evaluation import actions_auc
+
+    def measure(image: np.ndarray, face) -> dict[str, float]:
+        g = engine.landmarks.geometry(image, face)
+        return {"blink": g.blink, "ear": g.eye_openness, "mouth": g.mouth_openness, "jaw": g.jaw_open, "yaw": abs(g.yaw)}
+
+    measured = actions_auc.measure_clips(engine.detector, measure, clips_dir)
+    return actions_auc.auc_report(measured, {"blink": {"blink": 1, "ear": -1}, "open_mouth": {"mouth": 1, "jaw": 1},
+                                             "turn": {"yaw": 1}})
+
+
 def format_actions(report: dict) -> str:
     lines = ["action detection on labelled bona fide clip windows:"]
     for action, r in report["action_detection"].items():
         lines.append(f"  {action:<11} {r['detected']}/{r['labelled']} detected ({r['rate']:.1%})")
+    for action, signals in report.get("signal_auc", {}).items():
+        lines.append(f"  per-frame AUC, {action}: " + ", ".join(f"{k} {v['auc']}" for k, v in signals.items()))
     d = report["decision_bpcer"]
     if d["windows"]:
         lines.append(f"full decision, challenge = the labelled action: BPCER {d['bpcer']:.1%} "
