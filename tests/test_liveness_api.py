@@ -254,3 +254,83 @@ def test_a_challenge_under_its_floor_never_passes_whatever_set_it(live, d3):
     created = new_session(client, app, h, "loan", ["blink"])
     body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
     assert body["status"] == "failed" and body["reasons"] == ["challenge_too_weak"]
+
+
+def noisy(frames: list[np.ndarray], seed: int, shift: int = 0, scale: float = 1.0) -> list[np.ndarray]:
+    """The frames an attacker re-sends: +-1 on every pixel (no pixel hash survives), optionally
+    shifted and resized back to the frame's size."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for f in frames:
+        g = np.clip(f.astype(np.int16) + rng.integers(-1, 2, f.shape), 0, 255).astype(np.uint8)
+        if shift or scale != 1.0:
+            m = np.float32([[scale, 0, shift], [0, scale, shift]])
+            g = cv2.warpAffine(g, m, (f.shape[1], f.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        out.append(g)
+    return out
+
+
+def test_a_passed_capture_sent_again_with_noise_is_a_replay_on_any_account_and_purpose(live, d3):
+    """The issue's attack: a passed capture re-sent with +-1 noise on every pixel passed (score 0.97)
+    and then completed a real-name authentication. By content, it is the same capture."""
+    client, app, h, hs = live
+    frames, times, actions = d3
+    first = new_session(client, app, h, "real_name", actions)
+    assert submit(client, h, first, as_burst(frames, times, first["nonce"])).json()["status"] == "passed"
+    again = new_session(client, app, h, "real_name", actions)
+    r = submit(client, h, again, as_burst(noisy(frames, 1), times, again["nonce"]))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
+    other = user(client, hs, "u2")  # another account, another purpose, resized and shifted too
+    client.post("/v1/me/consents/credit_face_verification",
+                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=other)
+    elsewhere = new_session(client, app, other, "loan", actions)
+    r = submit(client, other, elsewhere, as_burst(noisy(frames, 2, shift=3, scale=0.97), times, elsewhere["nonce"]))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
+    backwards = new_session(client, app, other, "loan", actions[::-1])  # played in reverse for the reversed order
+    r = submit(client, other, backwards, as_burst(noisy(frames[::-1], 3), times, backwards["nonce"]))
+    assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
+
+
+def test_a_still_picture_sent_as_a_burst_is_refused(live, shared_data):
+    """Eight copies of one frame of a real person, each with a 2x2-pixel change, or with +-1 noise:
+    no action is seen and nothing moves."""
+    client, app, h, _ = live
+    still = clip_frames(shared_data, "d9.mp4", 120, 121)[0][0]
+    rng = np.random.default_rng(5)
+    edited = []
+    for k in range(12):
+        f = still.copy()
+        y, x = rng.integers(0, f.shape[0] - 2), rng.integers(0, f.shape[1] - 2)
+        f[y:y + 2, x:x + 2] = rng.integers(0, 256, 3)
+        edited.append(f)
+    times = [k * 66.7 for k in range(12)]
+    for frames in (edited, noisy([still] * 12, 7)):
+        created = new_session(client, app, h, "real_name", ["blink", "open_mouth"])
+        body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
+        assert body["status"] == "failed", body
+        assert {"action_not_performed", "static_capture"} <= set(body["reasons"]), body["reasons"]
+
+
+def test_segments_of_one_recording_spliced_into_the_challenges_order_are_refused(live, shared_data):
+    """A person opening their mouth (d3, frames 290-356) put before the same person blinking
+    earlier in the recording (frames 40-66), to answer [open_mouth, blink]: the head jumps at the
+    cut by more than the motion around it."""
+    client, app, h, _ = live
+    late, _ = clip_frames(shared_data, "d3.mp4", 290, 356, 2)
+    early, _ = clip_frames(shared_data, "d3.mp4", 40, 66, 2)
+    frames = late + early
+    times = [k * 66.7 for k in range(len(frames))]  # the steady cadence an attacker declares
+    created = new_session(client, app, h, "real_name", ["open_mouth", "blink"])
+    body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
+    assert body["status"] == "failed" and "capture_spliced" in body["reasons"], body["checks"]["splice"]
+    assert body["checks"]["actions"]["passed"]  # the splice does answer the challenge: the cut gives it away
+
+
+def test_timestamps_no_camera_makes_are_refused(live, d3):
+    """A gap long enough to hide a cut, declared between two halves of a capture."""
+    client, app, h, _ = live
+    frames, times, actions = d3
+    created = new_session(client, app, h, "real_name", actions)
+    stretched = [t if k < 16 else t + 900 for k, t in enumerate(times)]
+    body = submit(client, h, created, as_burst(frames, stretched, created["nonce"])).json()
+    assert body["status"] == "failed" and "timing_implausible" in body["reasons"]
