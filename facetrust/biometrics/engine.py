@@ -173,6 +173,10 @@ class FaceEngine:
         height, width = image.shape[:2]
         return FaceAnalysis(width, height, len(faces), subject, geometry, report, template, timings)
 
+    def embed(self, image: np.ndarray, geometry: FaceGeometry) -> Template:
+        """The template of a face whose landmarks are known, without judging its quality."""
+        return Template(self.embedder.model_id, self.embedder.embed_crop(self.embedder.align(image, geometry)))
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
         """``fn`` over ``items`` on the engine's workers, results in order. The items of one call
         are queued together, so a capture's frames are done before those of a capture that came

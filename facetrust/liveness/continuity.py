@@ -111,8 +111,11 @@ def jump_scores(motion: np.ndarray) -> np.ndarray:
     return scores
 
 
-def check_splice(seen: Observed, policy: ContinuityPolicy) -> Check:
-    pairs, motion = interval_motion(seen)
+Motion = tuple[list[tuple[int, int]], np.ndarray]  # what ``interval_motion`` measures, shared by two checks
+
+
+def check_splice(motion_: Motion, policy: ContinuityPolicy) -> Check:
+    pairs, motion = motion_
     if len(pairs) < 3:
         return Check(True, None, {"applicable": False})
     scores = jump_scores(motion)
@@ -175,7 +178,7 @@ def check_static(seen: Observed, policy: ContinuityPolicy) -> Check:
                   "min_face_change": policy.min_face_change, "min_rigid_motion": policy.min_rigid_motion})
 
 
-def check_timing(seen: Observed, policy: ContinuityPolicy) -> Check:
+def check_timing(seen: Observed, motion_: Motion, policy: ContinuityPolicy) -> Check:
     gaps = np.diff(seen.t_ms)
     median = float(np.median(gaps)) if len(gaps) else 0.0
     measures: dict = {"max_gap_ms": round(float(gaps.max()), 1) if len(gaps) else 0.0, "median_gap_ms": round(median, 1)}
@@ -185,7 +188,7 @@ def check_timing(seen: Observed, policy: ContinuityPolicy) -> Check:
     elif len(gaps) and median > 0 and gaps.max() / median > policy.max_gap_ratio:
         problem = "the frames' cadence jumps"
     else:
-        pairs, motion = interval_motion(seen)
+        pairs, motion = motion_
         if pairs:
             dt = np.array([max(seen.frames[b].t_ms - seen.frames[a].t_ms, 1.0) for a, b in pairs]) / 1000.0
             pose_speed = float((motion[:, 0] / dt).max())

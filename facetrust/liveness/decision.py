@@ -6,9 +6,8 @@ Pure: frames in, decision out; sessions, replay and lockout are the service's bu
 The checks and what each one stops:
 
 ``faces``     one face in (nearly) every frame; a second face means someone else is in view.
-``identity``  the frame farthest in time from the most frontal one matches it at the ``kyc``
-              operating point (FMR 1e-4): a face swapped in mid-capture fails (and its cut is a
-              splice).
+``identity``  the first and last frames match the most frontal one at the ``kyc`` operating point
+              (FMR 1e-4): a face swapped in mid-capture fails (and its cut is a splice).
 ``actions``   the requested actions, in order (``actions.py``). A printed photo cannot blink or open
               its mouth, and cannot turn: the yaw estimate comes from the mesh's depth, which a
               plane's motion (a homography) keeps nearly constant.
@@ -96,8 +95,8 @@ def check_faces(seen: Observed, policy: DecisionPolicy) -> Check:
 
 def check_identity(engine: FaceEngine, seen: Observed, ref: int) -> Check:
     threshold = engine.calibration.profile("kyc").threshold
-    reference = seen.analyses[ref].template
-    others = [a.template for i, a in seen.analyses.items() if i != ref]
+    reference = seen.templates[ref]
+    others = [t for i, t in seen.templates.items() if i != ref]
     lowest = min((similarity(reference, t) for t in others), default=1.0)  # type: ignore[arg-type]
     measures = {"lowest_similarity": round(lowest, 4), "threshold": round(threshold, 4), "frames_compared": len(others) + 1}
     return Check(lowest > threshold, None if lowest > threshold else "face_changed", measures)
@@ -146,9 +145,10 @@ def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], reque
     if ref is not None:
         checks["identity"] = check_identity(engine, seen, ref)
         checks["actions"], checks["parallax"] = check_actions(seen, requested, policy, ref)
-        checks["splice"] = continuity.check_splice(seen, policy.continuity)
+        motion = continuity.interval_motion(seen)
+        checks["splice"] = continuity.check_splice(motion, policy.continuity)
         checks["static"] = continuity.check_static(seen, policy.continuity)
-        checks["timing"] = continuity.check_timing(seen, policy.continuity)
+        checks["timing"] = continuity.check_timing(seen, motion, policy.continuity)
         checks["texture"] = check_texture(engine, texture, seen, ref)
     attack = checks["texture"].measures.get("attack_score", 1.0) if "texture" in checks else 1.0
     return LivenessDecision(
@@ -159,6 +159,6 @@ def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], reque
                   "landmarks": engine.landmarks.model_id, "embedding": engine.model_id,
                   "calibration": engine.calibration.calibration_id, "texture": texture.model_id},
         reference_index=ref,
-        reference=seen.analyses[ref] if ref is not None else None,
+        reference=seen.reference,
         fingerprints=fingerprints(seen),
     )

@@ -69,7 +69,7 @@ def fingerprints(seen: Observed) -> list[FrameFingerprint]:
     out = []
     for i in seen.with_face:
         g = seen.views[i].geometry
-        m, _ = cv2.estimateAffinePartial2D(g.five_points(), _TEMPLATE, method=cv2.LMEDS)  # type: ignore[union-attr]
+        m, _ = cv2.estimateAffinePartial2D(g.five_points(), _TEMPLATE)  # type: ignore[union-attr]
         if m is None:
             continue
         grey = cv2.cvtColor(seen.frames[i].pixels, cv2.COLOR_BGR2GRAY)

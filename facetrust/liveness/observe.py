@@ -5,20 +5,21 @@ runs on the first frame (and on the last, so a second face that walked in is see
 saw a face in a stock shot's background that a 320 side does not), and every other frame's face region comes from the previous frame's mesh, as MediaPipe's own
 tracker does. The mesh runs on every frame (the actions, the continuity and the stillness checks
 read it). Embeddings run only where the decision needs them: the most frontal frame (the face the
-flows compare) and the frame farthest from it in time (one person throughout; a face swapped in
-between is also a splice). Measured on 512x480 frames, one core: YuNet 5-7 ms at a 320 side, the
+flows compare) and the first and last frames (one person throughout; a face swapped in between is
+also a splice). Measured on 512x480 frames, one core: YuNet 5-7 ms at a 320 side, the
 mesh with its blendshapes 6-7 ms, an embedding with its quality measures about 20 ms.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace, choose_subject
 from facetrust.biometrics.engine import FaceAnalysis, FaceEngine
+from facetrust.biometrics.templates import Template
 from facetrust.biometrics.landmarks import FaceGeometry, face_square
 from facetrust.liveness.frames import Frame
 
@@ -44,7 +45,8 @@ class FrameView:
 class Observed:
     frames: list[Frame]
     views: list[FrameView]
-    analyses: dict[int, FaceAnalysis]  # quality and template of the frames the decision embeds
+    reference: FaceAnalysis | None = None  # the most frontal frame: quality and template
+    templates: dict[int, Template] = field(default_factory=dict)  # every embedded frame's template
 
     @property
     def with_face(self) -> list[int]:
@@ -134,18 +136,26 @@ def _follow(engine: FaceEngine, frames: list[Frame], detect_last: bool) -> list[
 
 def observe(engine: FaceEngine, frames: list[Frame]) -> Observed:
     """Find the face once and follow it through the frames in order, then embed the most frontal
-    frame and the frame with a face farthest from it in time (on the engine's workers, together).
+    frame and the first and last frames with a face (on the engine's workers, together). Both ends:
+    with only the end farther from the most frontal frame, a face swapped in on the nearer side
+    went unseen by the identity check.
 
     One chain, not one per worker: each chain costs a detection and a second mesh pass to settle
     it (about 14 ms of CPU), and a capture's CPU is what a busy terminal fleet pays for."""
     views = _follow(engine, frames, True)
-    seen = Observed(frames, views, {})
+    seen = Observed(frames, views)
     ref = seen.most_frontal()
     if ref is not None:
-        wanted = sorted({ref, max(seen.with_face, key=lambda i: abs(i - ref))})
-        faces = {i: [views[i].face] for i in wanted}
-        seen.analyses = dict(zip(wanted, engine.map(
-            lambda i: engine.analyse_face(frames[i].pixels, faces[i], views[i].face, views[i].geometry),  # type: ignore[arg-type]
-            wanted)))
+        ends = [i for i in (seen.with_face[0], seen.with_face[-1]) if i != ref]
+
+        def embed(i: int):
+            view = views[i]
+            if i == ref:  # the face the flows compare: its quality is judged too
+                return engine.analyse_face(frames[i].pixels, [view.face], view.face, view.geometry)  # type: ignore[list-item, arg-type]
+            return engine.embed(frames[i].pixels, view.geometry)  # type: ignore[arg-type]
+
+        reference, *others = engine.map(embed, [ref, *sorted(set(ends))])
+        seen.reference = reference
+        seen.templates = {ref: reference.template, **dict(zip(sorted(set(ends)), others))}
     return seen
 
