@@ -334,3 +334,27 @@ def test_timestamps_no_camera_makes_are_refused(live, d3):
     stretched = [t if k < 16 else t + 900 for k, t in enumerate(times)]
     body = submit(client, h, created, as_burst(frames, stretched, created["nonce"])).json()
     assert body["status"] == "failed" and "timing_implausible" in body["reasons"]
+
+
+def test_fingerprints_are_sealed_and_purged_after_the_replay_window(live, d3):
+    """What a passed capture leaves for the replay defence is sealed (no face image, no template in
+    the clear), and after the window it is gone: the same moments are then no longer a replay."""
+    from facetrust.identity.models import utcnow
+    from facetrust.liveness import service
+    from facetrust.liveness.models import CaptureFingerprint, FingerprintBand
+
+    client, app, h, _ = live
+    frames, times, actions = d3
+    first = new_session(client, app, h, "real_name", actions)
+    assert submit(client, h, first, as_burst(frames, times, first["nonce"])).json()["status"] == "passed"
+    with app.state.sessions() as s:
+        row = s.get(CaptureFingerprint, first["session_id"])
+        assert row is not None and row.master_key_id and len(row.sealed) > 16
+        assert s.query(FingerprintBand).filter_by(session_id=first["session_id"]).count() > 0
+        assert service.purge_fingerprints(s, utcnow() - dt.timedelta(days=1)) == 0  # still inside the window
+        assert service.purge_fingerprints(s, utcnow() + dt.timedelta(seconds=1)) == 1
+        s.commit()
+        assert s.query(CaptureFingerprint).count() == 0 and s.query(FingerprintBand).count() == 0
+    later = new_session(client, app, h, "real_name", actions)
+    body = submit(client, h, later, as_burst(noisy(frames, 9), times, later["nonce"])).json()
+    assert body["status"] == "passed", body["reasons"]
