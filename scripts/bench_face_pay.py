@@ -1,9 +1,9 @@
 """End-to-end face-pay latency over HTTP, against the real service in its own process.
 
 One payment is what a vending machine and its payer do: the terminal's signed intent, the capture
-page opened with the intent's token (the passive challenge's nonce), the payer's JPEG frames posted
-(liveness, identification, limits, risk, ledger posting), and the terminal's signed read of the
-result. Eight terminals run concurrently in two load shapes:
+page opened with the intent's token (the challenge: one quick action, a blink or an open mouth), the
+payer's JPEG frames posted (liveness, identification, limits, risk, ledger posting), and the
+terminal's signed read of the result. Eight terminals run concurrently in two load shapes:
 
 - closed loop: each terminal starts its next payment as soon as the last one finished (worst case);
 - paced: each terminal's payers arrive at random, on average one every ``--interval`` seconds
@@ -16,14 +16,22 @@ A third, smaller run is the baseline: one terminal alone, one payment at a time 
 
 Setup (in-process, on the same database, before the server starts): a tenant, an admin operator
 and one payer per usable clip person of the shared face clips (real people), each with the
-consents, a face real-name authentication against a simulated authority photo cut from their own
-clip, face pay switched on with a passed ``face_pay_enrolment`` check, and a funded wallet. The
-liveness replay defence refuses any frame seen before, so every capture uses frames of the payer's
-clip that no earlier capture (nor the authority photo) used: the clips are cut into windows of
-``liveness_min_frames`` consecutive frames, and windows that the service's own liveness decision or
-identification would not pass (closed eyes, jump cuts, a turned head...) are screened out
-in-process first, so the timed payments measure the path a paying customer takes, not the
-lockout that repeated failures would trigger.
+consents, a face real-name authentication against a simulated authority photo (a frame of their own
+clip that no capture uses), face pay switched on with a passed ``face_pay_enrolment`` check, and a
+funded wallet. Every capture is a take of the tests' catalogue (tests/capture.py): a window of a
+hand-labelled clip around labelled actions, answering the challenge of the actions it shows (two for
+real name and enrolment, one quick action for a payment), or the same window mirrored (another
+capture of the same person). Takes that the service's own liveness decision or identification would
+not pass (a jump cut, say) are screened out in-process first, so the timed payments measure the
+path a paying customer takes, not the lockout that repeated failures would trigger.
+
+A recording cannot follow a random challenge: each payment's challenge is fixed in the database to
+the action its take shows, between the capture page and the frames, and that moment is not timed.
+The clips hold fewer payment takes than the shapes make payments, so the bench replays the same
+recorded people on purpose: each shape (with its warm-up) is one round through the takes, with a new
+faint noise on the pixels (the exact-pixel check stays), and the content fingerprints the replay
+defence keeps are deleted between rounds through the bench's own database connection
+(``Replays``); no setting of the service is changed for it.
 
 Figures go to stdout and, with ``--json``, to a file (docs/bench-face-pay.json is quoted by the
 docs). Service defaults are used throughout; nothing about quality or security is relaxed.
@@ -108,14 +116,31 @@ NAMES = ["张伟", "王芳", "李娜", "刘洋", "陈静", "杨磊", "赵敏", "
 # --------------------------------------------------------------------------------------- clips
 
 
+def takes_module():
+    """The tests' catalogue of real capture takes (tests/capture.py): windows of the hand-labelled
+    clips around labelled actions, each answering the challenge of the actions it shows, and their
+    mirrored copies (another capture of the same person)."""
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import capture
+
+    return capture
+
+
 @dataclass
 class Window:
-    """``count`` consecutive frames of one clip, JPEG-encoded as a phone's capture page sends them."""
+    """One capture of one clip person, JPEG-encoded as a phone's capture page sends them: a take of the
+    catalogue (``variant`` > 0: the same frames with a faint noise, for a replay on purpose), or one
+    frame for the authority's photo."""
 
     clip: str
     start: int
     jpegs: list[bytes]
     times_ms: list[float]
+    actions: tuple[str, ...] = ()  # the challenge the frames answer
+    take: object = None  # capture.Take
+    variant: int = 0
     hashes: list[str] = field(default_factory=list)
     passed: bool = False
     reasons: list[str] = field(default_factory=list)
@@ -123,29 +148,45 @@ class Window:
     template: object = None  # Template of the most frontal frame (what the service identifies)
     quality_passed: bool = False
 
+    @property
+    def name(self) -> str:
+        return self.take.name if self.take is not None else f"{Path(self.clip).stem}:{self.start}"
+
     def burst(self, nonce: str) -> dict:
         return {"nonce": nonce, "frames": [{"t_ms": t, "image_base64": base64.b64encode(j).decode()}
                                            for j, t in zip(self.jpegs, self.times_ms)]}
 
 
-def read_clip(path: Path) -> tuple[list[bytes], float]:
-    """Every frame of a clip as JPEG (quality 92, like the tests' capture page), and its fps."""
+def take_window(data: Path, take, variant: int = 0) -> Window:
+    """The take's frames as JPEG (quality 92, like the tests' capture page), with their timestamps."""
+    encoded = takes_module().encode_take(take, data, variant)
+    return Window(take.clip, take.first, [base64.b64decode(b) for _, b in encoded], [t for t, _ in encoded],
+                  tuple(take.actions), take, variant)
+
+
+def photo_windows(engine, data: Path, clip: str, every: int = 12) -> list[Window]:
+    """Candidate authority photos: single frames of the clip that no take of the catalogue uses,
+    with the engine's template of their face."""
     import cv2
 
-    capture = cv2.VideoCapture(str(path))
-    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+    capture = takes_module()
+    busy = [(t.first, t.last) for t in capture.catalogue(clip)]
+    frames = capture.labels()[clip]["frames"]
+    wanted = [f for f in range(0, frames, every) if not any(a - 3 <= f <= b + 3 for a, b in busy)]
     out = []
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        out.append(cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes())
-    capture.release()
-    return out, fps
+    for f in wanted:
+        pixels, _ = capture.clip_frames(data, clip, f, f + 1)
+        analysis = engine.analyse_pixels(pixels[0])
+        if analysis.template is not None and analysis.faces_found == 1:
+            out.append(Window(clip, f, [cv2.imencode(".jpg", pixels[0], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()],
+                              [0.0], passed=True, reference_index=0, template=analysis.template,
+                              quality_passed=analysis.quality.passed))
+    return out
 
 
 def screen_window(engine, texture, limits, policy, window: Window) -> Window:
-    """Decide the window exactly as the service would (its decoding, its passive liveness decision)."""
+    """Decide the window exactly as the service would (its decoding, its liveness decision with the
+    challenge fixed to the take's actions)."""
     from facetrust.errors import DomainError
     from facetrust.liveness import frames as frames_mod
     from facetrust.liveness.decision import decide
@@ -156,13 +197,78 @@ def screen_window(engine, texture, limits, policy, window: Window) -> Window:
         window.reasons = [exc.code]
         return window
     window.hashes = [f.sha256 for f in frames]
-    result = decide(engine, texture, frames, [], policy)
+    result = decide(engine, texture, frames, list(window.actions), policy)
     window.passed, window.reasons = result.passed, result.reasons
     window.reference_index = result.reference_index
     if result.reference is not None:
         window.template = result.reference.template
         window.quality_passed = result.reference.quality.passed
     return window
+
+
+class Replays:
+    """The tools replay the same recorded people many times on purpose: a few clips' takes for more
+    captures than they hold. The replay defence would rightly refuse a capture showing moments an
+    earlier one showed, so before a take is shown again the tool deletes the content fingerprints
+    (``CaptureFingerprint`` and ``FingerprintBand`` rows) through its own connection to the
+    service's database; the service's settings are untouched, no defence is switched off, and the
+    exact-pixel check stays (a replay sends the take with a new faint noise, ``Window.variant``).
+    ``showing`` serialises the captures of one take, so no capture of it is decided between the
+    deletion and the replay."""
+
+    def __init__(self, database_url: str) -> None:
+        from sqlalchemy import create_engine
+
+        self.db = create_engine(database_url, **({"connect_args": {"timeout": 30}}
+                                                 if database_url.startswith("sqlite") else {}))
+        self.lock = threading.Lock()
+        self.locks: dict[str, threading.Lock] = {}
+        self.shown: set[str] = set()
+        self.forgotten = 0
+
+    def forget(self) -> None:
+        from sqlalchemy import delete
+
+        from facetrust.liveness.models import CaptureFingerprint, FingerprintBand
+
+        with self.db.begin() as conn:
+            conn.execute(delete(FingerprintBand))
+            conn.execute(delete(CaptureFingerprint))
+        with self.lock:
+            self.forgotten += 1
+
+    def showing(self, name: str):
+        """A context for one capture of the take ``name``: the fingerprints are forgotten first if
+        the take was shown before."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            with self.lock:
+                lock = self.locks.setdefault(name, threading.Lock())
+            with lock:
+                with self.lock:
+                    again = name in self.shown
+                if again:
+                    self.forget()
+                yield
+                with self.lock:
+                    self.shown.add(name)
+        return cm()
+
+    def fix_challenge(self, session_id: str, actions) -> None:
+        """Fix a pending capture's challenge to the actions its take shows (a recording cannot follow
+        a random challenge; a person can)."""
+        from sqlalchemy import update
+
+        from facetrust.liveness.models import LivenessSession
+
+        with self.db.begin() as conn:
+            conn.execute(update(LivenessSession).where(LivenessSession.id == session_id)
+                         .values(actions=json.dumps(list(actions))))
+
+    def close(self) -> None:
+        self.db.dispose()
 
 
 # -------------------------------------------------------------------------------------- people
@@ -178,7 +284,8 @@ class Payer:
     photo: Window | None = None
     real_name: Window | None = None
     enrol: Window | None = None
-    pay_windows: list[Window] = field(default_factory=list)
+    pay_windows: list[Window] = field(default_factory=list)  # one quick action (blink or open mouth)
+    two_windows: list[Window] = field(default_factory=list)  # two actions, left after the setup
     account_id: str | None = None
     screening: Counter = field(default_factory=Counter)
 
@@ -191,22 +298,57 @@ def make_payer(i: int, clip: str) -> Payer:
                  id_number=first17 + idnumber.checksum_char(first17), mobile=f"139{i + 10:04d}{1000 + 37 * i:04d}")
 
 
-def choose_setup_windows(engine, payer: Payer, windows: list[Window]) -> bool:
-    """The photo window, the real-name window and the enrolment window: passing windows whose faces
-    the service will accept for each step. The rest are left for payments."""
+def choose_setup_windows(engine, payer: Payer, windows: list[Window], photos: list[Window]) -> bool:
+    """The photo, the real-name window and the enrolment window: a photo frame and two passing
+    two-action windows (two takes, or one take and its mirror) whose faces the service will accept
+    for each step. The other two-action windows are left for credit."""
     ok = [w for w in windows if w.passed and w.template is not None]
     kyc, pay = engine.calibration.profile("kyc").threshold, engine.calibration.profile("payment").threshold
     from facetrust.biometrics.templates import similarity
 
-    for photo in ok:
-        for real in (w for w in ok if w is not photo):
+    for photo in photos:
+        for real in ok:
             if similarity(real.template, photo.template) <= kyc + 0.02:  # a margin: the photo is re-encoded
                 continue
-            for enrol in (w for w in ok if w not in (photo, real) and w.quality_passed):
+            for enrol in (w for w in ok if w is not real and w.quality_passed):
                 if similarity(enrol.template, real.template) > pay + 0.02:
                     payer.photo, payer.real_name, payer.enrol = photo, real, enrol
+                    payer.two_windows = [w for w in ok if w not in (real, enrol)]
                     return True
     return False
+
+
+def screen_payer(i: int, clip: str, data: Path, engine, texture, limits, policy, pool,
+                 need: int | None = None) -> Payer | None:
+    """A payer for the clip's person, with the setup windows and the payment windows that the
+    service's own liveness decision passes (screened in-process; payment takes in chunks until
+    ``need`` pass, all of them by default); None if the clip cannot give one (no two-action take,
+    say)."""
+    capture = takes_module()
+    payer = make_payer(i, clip)
+    two_takes, pay_takes = capture.takes_of(clip, "two"), capture.takes_of(clip, "payment")
+    if not two_takes or not pay_takes:
+        payer.screening["no two-action and payment takes"] += 1
+        return None
+    seen: set[str] = set()
+
+    def screen(takes) -> list[Window]:
+        out = list(pool.map(lambda t: screen_window(engine, texture, limits, policy, take_window(data, t)), takes))
+        for w in out:  # a picture the clip repeats would be refused as a replay
+            if w.passed and (len(set(w.hashes)) != len(w.hashes) or seen & set(w.hashes)):
+                w.passed, w.reasons = False, ["repeated_frame"]
+            seen.update(w.hashes)
+            if not w.passed:
+                payer.screening["liveness:" + ",".join(w.reasons or ["failed"])] += 1
+        return out
+
+    if not choose_setup_windows(engine, payer, screen(two_takes), photo_windows(engine, data, clip)):
+        return None
+    chunk = len(pay_takes) if need is None else need + 2
+    while pay_takes and (need is None or len(payer.pay_windows) < need):
+        batch, pay_takes = pay_takes[:chunk], pay_takes[chunk:]
+        payer.pay_windows += [w for w in screen(batch) if w.passed and w.template is not None]
+    return payer
 
 
 def screen_identification(engine, policy, payers: list[Payer]) -> None:
@@ -234,8 +376,8 @@ def screen_identification(engine, policy, payers: list[Payer]) -> None:
 
 
 def authority_registry(root: Path, payers: list[Payer]) -> Path:
-    """The simulated identity authority: a CSV and one photo per payer, the most frontal frame of
-    their photo window (a frame no capture uses)."""
+    """The simulated identity authority: a CSV and one photo per payer, a frame of their clip that
+    no capture uses."""
     import cv2
     import numpy as np
 
@@ -277,15 +419,15 @@ def setup_world(settings, payers: list[Payer], fund_fen: int) -> dict:
                 raise SystemExit(f"setup failed: {r.request.method} {r.request.url.path} -> {r.status_code} {r.text}")
             return r.json()
 
-        def passive_pass(h, purpose: str, window: Window) -> str:
+        def live_pass(h, purpose: str, window: Window) -> str:
             created = ok(client.post("/v1/me/liveness-sessions", json={"purpose": purpose}, headers=h))
-            with app.state.sessions() as s:  # a passive check: the clip shows no chosen actions
-                s.get(LivenessSession, created["session_id"]).actions = "[]"
+            with app.state.sessions() as s:  # the challenge the take shows (a recording cannot follow a random one)
+                s.get(LivenessSession, created["session_id"]).actions = json.dumps(list(window.actions))
                 s.commit()
             decided = ok(client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
                                      json=window.burst(created["nonce"]), headers=h), 200)
             if decided["status"] != "passed":
-                raise SystemExit(f"setup failed: {purpose} liveness for {window.clip} {decided['reasons']}")
+                raise SystemExit(f"setup failed: {purpose} liveness for {window.name} {decided['reasons']}")
             return created["session_id"]
 
         for p in payers:
@@ -295,10 +437,10 @@ def setup_world(settings, payers: list[Payer], fund_fen: int) -> dict:
             for purpose in ("kyc_face_verification", "face_pay"):
                 ok(client.post(f"/v1/me/consents/{purpose}", json={"notice_version": NOTICES[purpose].version},
                                headers=h))
-            session_id = passive_pass(h, "real_name", p.real_name)
+            session_id = live_pass(h, "real_name", p.real_name)
             ok(client.post("/v1/me/real-name/face", headers=h,
                            json={"name": p.name, "id_number": p.id_number, "liveness_session_id": session_id}))
-            session_id = passive_pass(h, "face_pay_enrolment", p.enrol)
+            session_id = live_pass(h, "face_pay_enrolment", p.enrol)
             ok(client.post("/v1/me/face-pay", json={"liveness_session_id": session_id}, headers=h))
             ok(client.post(f"/v1/accounts/{p.user}/wallet/top-ups", headers=ha,
                            json={"amount_fen": fund_fen, "reference": f"fund-{p.user}"}))
@@ -422,6 +564,9 @@ class Job:
     intent_body: bytes
     frames_prefix: bytes  # b'{"nonce":"'
     frames_suffix: bytes  # b'","frames":[...]}'
+    actions: tuple[str, ...] = ()  # what the take shows: the capture page's challenge is fixed to it
+    take: str = ""  # the take's name
+    frame_count: int = 0
 
 
 def make_job(order: str, amount_fen: int, payer: Payer, window: Window) -> Job:
@@ -429,7 +574,7 @@ def make_job(order: str, amount_fen: int, payer: Payer, window: Window) -> Job:
                          "idempotency_key": f"key-{order}"}).encode()
     frames = json.dumps(window.burst("")["frames"], separators=(",", ":")).encode()
     return Job(order, amount_fen, payer.user, window.clip, window.start, intent, b'{"nonce":"',
-               b'","frames":' + frames + b"}")
+               b'","frames":' + frames + b"}", tuple(window.actions), window.name, len(window.jpegs))
 
 
 @dataclass
@@ -446,7 +591,7 @@ class Result:
 
 
 def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job, index: int,
-                scheduled: float | None) -> Result:
+                scheduled: float | None, replays: "Replays") -> Result:
     from facetrust.security import signing
 
     marks = [time.perf_counter()]
@@ -471,8 +616,15 @@ def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job,
     marks.append(time.perf_counter())
     if status != 200 or not view.get("challenge"):
         return done(f"capture_page_http_{status}", json.dumps(view)[:300])
-    if view["challenge"]["actions"]:
+    if len(view["challenge"]["actions"]) != 1:
         return done("step_up_asked", json.dumps(view["challenge"]["actions"]))
+    # The challenge is one random quick action; the take shows one: fix the challenge to it in the
+    # database (a recording cannot follow a random challenge). Not timed: the clock is moved on by
+    # as long as the fix took, so every step and the whole payment measure what a payer waits for.
+    paused = time.perf_counter()
+    replays.fix_challenge(view["challenge"]["session_id"], job.actions)
+    shift = time.perf_counter() - paused
+    marks[:] = [m + shift for m in marks]
 
     status, view = page_http.request("POST", f"/v1/capture/{token}/frames",
                                      job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix)
@@ -493,7 +645,7 @@ def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job,
 
 
 def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[Job], interval: float | None,
-              seed: int) -> tuple[list[Result], float]:
+              seed: int, replays: Replays) -> tuple[list[Result], float]:
     """Run ``jobs`` on the terminals: closed loop (interval None) or payers arriving at each terminal
     at random, ``interval`` s apart on average."""
     lock = threading.Lock()
@@ -518,7 +670,7 @@ def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[J
                         if not queue:
                             return
                         job = queue.pop()
-                    r = run_payment(terminals[i], term_http, page_http, job, i, None)
+                    r = run_payment(terminals[i], term_http, page_http, job, i, None, replays)
                     with lock:
                         results.append(r)
             else:
@@ -527,7 +679,7 @@ def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[J
                     delay = scheduled - time.perf_counter()
                     if delay > 0:
                         time.sleep(delay)
-                    r = run_payment(terminals[i], term_http, page_http, job, i, scheduled)
+                    r = run_payment(terminals[i], term_http, page_http, job, i, scheduled, replays)
                     with lock:
                         results.append(r)
         finally:
@@ -869,9 +1021,9 @@ def main() -> None:
     parser.add_argument("--interval", type=float, default=2.0,
                         help="paced shape: mean seconds between a terminal's payers (exponential gaps)")
     parser.add_argument("--closed-payments", type=int, default=None,
-                        help="payments in the closed-loop shape (default: half of the usable captures)")
+                        help="payments in the closed-loop shape (default: the usable captures less the warm-up)")
     parser.add_argument("--paced-payments", type=int, default=None,
-                        help="payments in the paced shape (default: the rest)")
+                        help="payments in the paced shape (default: the usable captures less the warm-up)")
     parser.add_argument("--single-payments", type=int, default=16,
                         help="payments of the baseline: one terminal alone, one payment at a time (0: skip)")
     parser.add_argument("--warmup", type=int, default=None,
@@ -913,7 +1065,6 @@ def run(args, defaults, work: Path, Settings) -> None:
     from facetrust.liveness.texture import TextureModel
 
     probe_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir)
-    per_capture = probe_settings.liveness_min_frames
     engine = FaceEngine.from_settings(probe_settings)
     texture, limits = TextureModel.load(), capture_limits(probe_settings)
     live_policy = DecisionPolicy()
@@ -921,30 +1072,15 @@ def run(args, defaults, work: Path, Settings) -> None:
                              direct_max_gallery=probe_settings.face_pay_direct_max_gallery,
                              candidates=probe_settings.face_pay_candidates)
     clips = [c if c.endswith(".mp4") else f"{c}.mp4" for c in args.clips.split(",") if c]
-    print(f"screening {len(clips)} clips in windows of {per_capture} frames "
-          "(the service's own decision, in-process)...", flush=True)
+    print(f"screening {len(clips)} clips' capture takes (windows around labelled actions, each also mirrored; "
+          "the service's own decision, in-process)...", flush=True)
     payers: list[Payer] = []
-    seen_hashes: set[str] = set()
-    total_windows = 0
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for i, clip in enumerate(clips):
-            jpegs, fps = read_clip(args.data / "face-clips" / clip)
-            windows = [Window(clip, s, jpegs[s:s + per_capture], [k * 1000.0 / fps for k in range(per_capture)])
-                       for s in range(0, len(jpegs) - per_capture + 1, per_capture)]
-            total_windows += len(windows)
-            windows = list(pool.map(lambda w: screen_window(engine, texture, limits, live_policy, w), windows))
-            payer = make_payer(i, clip)
-            for w in windows:  # a picture repeated in the clip would be refused as a replay
-                if w.passed and (len(set(w.hashes)) != len(w.hashes) or seen_hashes & set(w.hashes)):
-                    w.passed, w.reasons = False, ["repeated_frame"]
-                seen_hashes.update(w.hashes)
-                if not w.passed:
-                    payer.screening["liveness:" + ",".join(w.reasons or ["failed"])] += 1
-            if not choose_setup_windows(engine, payer, windows):
-                print(f"  {clip}: left out (no photo / real-name / enrolment windows the service would accept)")
+            payer = screen_payer(i, clip, args.data, engine, texture, limits, live_policy, pool)
+            if payer is None:
+                print(f"  {clip}: left out (no photo / real-name / enrolment takes the service would accept)")
                 continue
-            setup = {id(payer.photo), id(payer.real_name), id(payer.enrol)}
-            payer.pay_windows = [w for w in windows if w.passed and id(w) not in setup]
             payers.append(payer)
     screen_identification(engine, open_set, payers)
     payers = [p for p in payers if p.pay_windows]
@@ -953,6 +1089,7 @@ def run(args, defaults, work: Path, Settings) -> None:
     for p in payers:
         print(f"  {p.clip}: {len(p.pay_windows)} payment captures"
               + (f" (screened out: {dict(p.screening)})" if p.screening else ""))
+    total_windows = sum(len(takes_module().takes_of(p.clip, k)) for p in payers for k in ("two", "payment"))
 
     # 2. Set up the world in-process, on the database the server will use.
     registry = authority_registry(work, payers)
@@ -974,23 +1111,34 @@ def run(args, defaults, work: Path, Settings) -> None:
     world = setup_world(server_settings, payers, fund_fen)
     setup_s = time.perf_counter() - t_setup
 
-    # 3. Jobs: every capture a window no one used, people interleaved, amounts under the limits.
+    # 3. Jobs: people interleaved, amounts under the limits. The clips hold fewer payment takes than
+    # the shapes make payments, so each shape (with its warm-up) is one round through them: every take
+    # at most once per round, each round with its own faint noise on the pixels, and the content
+    # fingerprints forgotten between rounds (``Replays``: the bench replays recorded people on purpose).
     rng = random.Random(args.seed)
     windows = [(p, w) for p in payers for w in p.pay_windows]
     rng.shuffle(windows)
     n = args.terminals
     warm = n if args.warmup is None else args.warmup
-    single_n = args.single_payments
-    usable = len(windows) - 2 * warm - single_n
-    closed_n = args.closed_payments if args.closed_payments is not None else usable // 2
-    paced_n = args.paced_payments if args.paced_payments is not None else usable - closed_n
-    if closed_n + paced_n > usable or min(closed_n, paced_n, single_n) < 0:
-        raise SystemExit(f"only {usable} unused captures after warm-up and the baseline; "
-                         f"asked for {closed_n} + {paced_n}")
-    jobs = [make_job(f"order-{k:05d}", rng.randint(100, 2000), p, w) for k, (p, w) in enumerate(windows)]
-    cut = [warm, closed_n, warm, paced_n, single_n]
-    bounds = [sum(cut[:i]) for i in range(len(cut) + 1)]
-    warm_closed, closed_jobs, warm_paced, paced_jobs, single_jobs = (jobs[a:b] for a, b in zip(bounds, bounds[1:]))
+    single_n = min(args.single_payments, len(windows))
+    closed_n = args.closed_payments if args.closed_payments is not None else len(windows) - warm
+    paced_n = args.paced_payments if args.paced_payments is not None else len(windows) - warm
+    if max(warm + closed_n, warm + paced_n) > len(windows) or min(closed_n, paced_n, single_n) < 0:
+        raise SystemExit(f"only {len(windows)} payment captures per round (a shape and its warm-up); "
+                         f"asked for {warm} + {closed_n} and {warm} + {paced_n}")
+    order = itertools.count()
+
+    def round_jobs(variant: int, count: int) -> list[Job]:
+        chosen = windows[:count]
+        return [make_job(f"order-{next(order):05d}", rng.randint(100, 2000), p,
+                         w if variant == 0 else take_window(args.data, w.take, variant)) for p, w in chosen]
+
+    closed_round = round_jobs(0, warm + closed_n)
+    warm_closed, closed_jobs = closed_round[:warm], closed_round[warm:]
+    paced_round = round_jobs(1, warm + paced_n)
+    warm_paced, paced_jobs = paced_round[:warm], paced_round[warm:]
+    single_jobs = round_jobs(2, single_n)
+    replays = Replays(database_url)
 
     # 4. The real service, in its own process (on a quiet machine: other processes' load skews it).
     background = wait_for_quiet(args.wait_quiet)
@@ -1000,9 +1148,10 @@ def run(args, defaults, work: Path, Settings) -> None:
     try:
         ready = server.wait_ready()
         terminals = register_terminals(port, world["admin_token"], world["tenant_id"], n)
+        frames_each = sorted(j.frame_count for j in closed_jobs + paced_jobs + single_jobs)
         print(f"server up on 127.0.0.1:{port} ({ready['database']}); {n} terminals registered; "
               f"{len(closed_jobs)} closed-loop + {len(paced_jobs)} paced + {len(single_jobs)} baseline timed payments, "
-              f"{per_capture} frames each", flush=True)
+              f"{frames_each[0]}-{frames_each[-1]} frames each (median {statistics.median(frames_each):g})", flush=True)
         shapes, profiles, warmups = {}, {}, {}
         for key, title, warm_jobs, timed_jobs, interval, fleet in (
                 ("closed_loop", "closed loop", warm_closed, closed_jobs, None, terminals),
@@ -1010,15 +1159,17 @@ def run(args, defaults, work: Path, Settings) -> None:
                 ("single_terminal", "baseline, one terminal alone", [], single_jobs, None, terminals[:1])):
             if not timed_jobs:
                 continue
+            if key != "closed_loop":  # a new round of the same takes: forget what the last one showed
+                replays.forget()
             if warm_jobs:  # first requests load the models (per worker thread); not timed
-                wres, _ = run_shape(f"{key}-warmup", port, fleet, warm_jobs, None, args.seed)
+                wres, _ = run_shape(f"{key}-warmup", port, fleet, warm_jobs, None, args.seed, replays)
                 warmups[key] = {"payments": len(wres), "paid": sum(r.outcome == "paid" for r in wres),
                                 "max_ms": round(max(r.total_ms for r in wres), 1)}
             time.sleep(1.0)
             if args.profile:
                 fetch_profile(port, reset=True)
             cpu0, own0, all0 = process_cpu_s(server.proc.pid), time.process_time(), machine_busy_s()
-            results, elapsed = run_shape(key, port, fleet, timed_jobs, interval, args.seed)
+            results, elapsed = run_shape(key, port, fleet, timed_jobs, interval, args.seed, replays)
             summary = summarise(results, elapsed, len(fleet), interval)
             server_cpu, own_cpu = process_cpu_s(server.proc.pid) - cpu0, time.process_time() - own0
             others = machine_busy_s() - all0 - server_cpu - own_cpu
@@ -1041,6 +1192,7 @@ def run(args, defaults, work: Path, Settings) -> None:
     finally:
         if server.proc.poll() is None:
             server.stop()
+        replays.close()
 
     # 5. The books and the audit chain after the run.
     ledger = cli_json(env, "ledger", "check", "--json")
@@ -1068,16 +1220,22 @@ def run(args, defaults, work: Path, Settings) -> None:
         "server": {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(server.command)),
                    "process": "one uvicorn worker (facetrust serve defaults)",
                    "settings_changed": LOAD_SETTINGS_NOTE,
-                   "database": ready["database"], "frames_per_capture": per_capture,
-                   "liveness": "passive (amounts under the limits: no step-up)",
+                   "database": ready["database"],
+                   "frames_per_capture": {"min": frames_each[0], "median": statistics.median(frames_each),
+                                          "max": frames_each[-1]},
+                   "liveness": "one quick action (a blink or an open mouth), the challenge fixed in the database to "
+                               "what the take shows (not timed); amounts under the limits: no step-up",
                    "settings": {k: getattr(server_settings, k) for k in relevant}},
         "data": {"clips": [p.clip for p in payers], "payers": len(payers),
-                 "frame_windows": total_windows,
+                 "capture_takes": total_windows,
                  "usable_payment_captures": sum(len(p.pay_windows) for p in payers),
                  "per_payer": {p.clip: {"payment_captures": len(p.pay_windows), "screened_out": dict(p.screening)}
                                for p in payers},
-                 "note": "windows of consecutive clip frames that the service's own liveness decision and "
-                         "identification pass (screened in-process before the run); each used once"},
+                 "fingerprints_forgotten": replays.forgotten,
+                 "note": "takes of the labelled clips around a blink or an open mouth (and mirrored), that the "
+                         "service's own liveness decision and identification pass (screened in-process before "
+                         "the run); each used once per shape, the shapes replaying them with a new faint noise "
+                         "after the content fingerprints were forgotten"},
         "summary": {k: {m: shapes[k].get(m) for m in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "payments", "failures",
                                                        "throughput_per_s", "meets_target_p95")}
                     for k in shapes},

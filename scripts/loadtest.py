@@ -24,12 +24,18 @@ if any of these invariants fails.
 The service runs with every default except two, said in the report header (``bfp.load_settings``):
 the default risk rules in shadow (every rule and feature evaluated and stored, no typology acts: a
 load test of the money path must not be mistaken for fraud) and the rate limits off
-(FACETRUST_RATE_LIMIT_*_PER_MINUTE=0). Setup reuses scripts/bench_face_pay.py:
-real payers from the shared face clips (consents, face real-name, face pay, funded wallets), and
-frame windows screened in-process by the service's own liveness decision and identification, each
-used once (the replay defence refuses any frame seen before). The clips show no chosen actions, so
-the load generator makes each installment liveness session passive in the database right after
-creating it over HTTP (as the bench's setup and the tests do); everything else goes over HTTP.
+(FACETRUST_RATE_LIMIT_*_PER_MINUTE=0). Setup reuses scripts/bench_face_pay.py: real payers from the
+shared face clips (consents, face real-name, face pay, funded wallets), and capture takes of the
+tests' catalogue (windows of the labelled clips around labelled actions, and their mirrored copies)
+screened in-process by the service's own liveness decision and identification. A recording cannot
+follow a random challenge, so the load generator fixes each capture's challenge in the database to
+what its take shows, right after the capture page or the installment session was opened over HTTP
+(a payment: one quick action, a blink or an open mouth; an installment: two actions); everything else
+goes over HTTP. The clips hold fewer takes than a load test makes captures, so it replays the same
+recorded people on purpose: a take shown before is sent again with a new faint noise on its pixels
+(the exact-pixel check stays), after the content fingerprints the replay defence keeps were deleted
+through the load generator's own database connection (``bfp.Replays``; the defence would rightly
+refuse a replay otherwise). No setting of the service is changed for it.
 
     .venv/bin/python scripts/loadtest.py --terminals 8 --payments 40 --checkouts 8 --json /tmp/load.json
     .venv/bin/python scripts/loadtest.py --database-url postgresql+psycopg://...   # an EMPTY database
@@ -123,7 +129,7 @@ class PayJob:
 @dataclass
 class CheckoutJob:
     payer: bfp.Payer
-    window: bfp.Window
+    window: bfp.Window  # a two-action take
     order: str
     amount_fen: int
     periods: int
@@ -181,7 +187,8 @@ def settle_race(books: Books, answers: list[tuple[int, dict]], ident, in_progres
     return ids, retry
 
 
-def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http, ph: bfp.Http, pj: PayJob) -> None:
+def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http, ph: bfp.Http, pj: PayJob,
+               replays: bfp.Replays) -> None:
     job = pj.job
     t0 = time.perf_counter()
     with books.lock:
@@ -223,11 +230,13 @@ def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Htt
     if status != 200 or not view.get("challenge"):
         bump(books, f"capture_page_{status}")
         return
-    if view["challenge"]["actions"]:
+    if len(view["challenge"]["actions"]) != 1:
         bump(books, "step_up_asked")
         return
-    status, view = rec.call(ph, "capture_frames", "POST", f"/v1/capture/{token}/frames",
-                            job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix)
+    replays.fix_challenge(view["challenge"]["session_id"], job.actions)  # what the take shows
+    with replays.showing(job.take):
+        status, view = rec.call(ph, "capture_frames", "POST", f"/v1/capture/{token}/frames",
+                                job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix)
     rpath = f"/v1/terminal/payment-intents/{intent_id}"
     status, seen = rec.call(th, "intent_read", "GET", rpath, None, signed(term, "GET", rpath, b""))
     if status != 200:
@@ -286,21 +295,26 @@ def do_refund(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http
                 books.duplicates["refund_retry_answered_differently"] += 1
 
 
-def passive_installment_pass(rec: Recorder, http: bfp.Http, headers: dict, window: bfp.Window, patch) -> str | None:
+def installment_pass(rec: Recorder, http: bfp.Http, headers: dict, window: bfp.Window, replays: bfp.Replays) -> str | None:
     status, created = rec.call(http, "liveness_create", "POST", "/v1/me/liveness-sessions",
                                json.dumps({"purpose": "installment"}).encode(), headers)
     if status != 201:
         return None
-    patch(created["session_id"])  # the clip shows no chosen actions: a passive check
-    status, decided = rec.call(http, "liveness_capture", "POST", f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                               json.dumps(window.burst(created["nonce"])).encode(), headers)
+    replays.fix_challenge(created["session_id"], window.actions)  # the two actions the take shows
+    # Keyed by the clip and orientation, not the take: two two-action stretches of one very still
+    # person (d9's, two seconds apart) share enough look-alike moments for the defence to take the
+    # second for a replay of the first when they come in the other order.
+    with replays.showing(f"{window.clip}{'~mirrored' if window.take.mirrored else ''}:two-action"):
+        status, decided = rec.call(http, "liveness_capture", "POST",
+                                   f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+                                   json.dumps(window.burst(created["nonce"])).encode(), headers)
     if status != 200 or decided.get("status") != "passed":
         rec.note(f"liveness_capture:not_passed:{','.join(decided.get('reasons') or []) or f'http_{status}'}")
         return None
     return created["session_id"]
 
 
-def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: CheckoutJob, patch) -> None:
+def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: CheckoutJob, replays: bfp.Replays) -> None:
     user = cj.payer.user
     h_user = world["user_headers"][user]
     h_api = {"X-Api-Key": world["api_key"]}
@@ -317,7 +331,7 @@ def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: Ch
             books.retries["checkout"] += 1
             if s != 200 or again.get("checkout_id") != co["checkout_id"]:
                 books.duplicates["checkout_retry_answered_differently"] += 1
-    session_id = passive_installment_pass(rec, http, h_user, cj.window, patch)
+    session_id = installment_pass(rec, http, h_user, cj.window, replays)
     if session_id is None:
         bump(books, "installment_liveness_failed")
         return
@@ -371,7 +385,7 @@ def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: Ch
 
 
 def run_load(port: int, terminals: list, users: list[bfp.Payer], world: dict, pay_jobs: list[PayJob],
-             checkout_jobs: list[CheckoutJob], seconds: float, patch) -> tuple[Recorder, Books, float]:
+             checkout_jobs: list[CheckoutJob], seconds: float, replays: bfp.Replays) -> tuple[Recorder, Books, float]:
     """The terminals take payments off one queue, the users checkouts off another, all at once,
     until the queues are empty or ``seconds`` have passed (a job started is finished)."""
     rec, books = Recorder(), Books()
@@ -391,7 +405,7 @@ def run_load(port: int, terminals: list, users: list[bfp.Payer], world: dict, pa
         try:
             start.wait()
             while (pj := take(pay_queue)) is not None:
-                do_payment(rec, books, terminals[i], th, ph, pj)
+                do_payment(rec, books, terminals[i], th, ph, pj, replays)
         finally:
             th.close()
             ph.close()
@@ -401,7 +415,7 @@ def run_load(port: int, terminals: list, users: list[bfp.Payer], world: dict, pa
         try:
             start.wait()
             while (cj := take(co_queue)) is not None:
-                do_checkout(rec, books, world, http, cj, patch)
+                do_checkout(rec, books, world, http, cj, replays)
         finally:
             http.close()
 
@@ -568,48 +582,44 @@ def latency_table(rec: Recorder) -> dict:
 # ------------------------------------------------------------------------------------ the setup
 
 
-def screen_people(args, engine, texture, limits, policy, open_set, per_capture: int, need_per_payer: int) -> list[bfp.Payer]:
-    """Payers from the clips, each with setup windows and at least a few payment windows; windows
-    are screened in chunks until the payer has ``need_per_payer`` (or the clip ends)."""
+def screen_people(args, engine, texture, limits, policy, open_set, need: int) -> list[bfp.Payer]:
+    """Payers from the clips (at most ``--users``), each with the setup takes, the two-action takes and
+    at least ``need`` payment takes (as the clip has them) that the service's own decision and
+    identification pass (bench_face_pay's screening)."""
     import concurrent.futures
 
     clips = [c if c.endswith(".mp4") else f"{c}.mp4" for c in args.clips.split(",") if c][:args.users]
-    payers, seen = [], set()
+    payers = []
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for i, clip in enumerate(clips):
-            jpegs, fps = bfp.read_clip(args.data / "face-clips" / clip)
-            all_windows = [bfp.Window(clip, s, jpegs[s:s + per_capture], [k * 1000.0 / fps for k in range(per_capture)])
-                           for s in range(0, len(jpegs) - per_capture + 1, per_capture)]
-            payer, screened = bfp.make_payer(i, clip), []
-            chunk = need_per_payer + 6
-            while all_windows:
-                batch, all_windows = all_windows[:chunk], all_windows[chunk:]
-                for w in pool.map(lambda w: bfp.screen_window(engine, texture, limits, policy, w), batch):
-                    if w.passed and (len(set(w.hashes)) != len(w.hashes) or seen & set(w.hashes)):
-                        w.passed, w.reasons = False, ["repeated_frame"]
-                    seen.update(w.hashes)
-                    screened.append(w)
-                if payer.enrol is None:
-                    bfp.choose_setup_windows(engine, payer, screened)
-                setup = {id(payer.photo), id(payer.real_name), id(payer.enrol)}
-                usable = [w for w in screened if w.passed and w.template is not None and id(w) not in setup]
-                if payer.enrol is not None and len(usable) >= need_per_payer:
-                    break
-            if payer.enrol is None:
-                print(f"  {clip}: left out (no photo / real-name / enrolment windows the service would accept)")
+            payer = bfp.screen_payer(i, clip, args.data, engine, texture, limits, policy, pool, need)
+            if payer is None:
+                print(f"  {clip}: left out (no photo / real-name / enrolment takes the service would accept)")
                 continue
-            payer.pay_windows = usable
             payers.append(payer)
     bfp.screen_identification(engine, open_set, payers)
     return [p for p in payers if p.pay_windows]
 
 
 def credit_windows(engine, payer: bfp.Payer) -> list[bfp.Window]:
-    """Payment windows whose face matches the real-name face at the credit profile (with a margin)."""
+    """Two-action takes left after the setup whose face matches the real-name face at the credit
+    profile (with a margin)."""
     from facetrust.biometrics.templates import similarity
 
     threshold = engine.calibration.profile("credit").threshold + 0.02
-    return [w for w in payer.pay_windows if similarity(w.template, payer.real_name.template) > threshold]
+    return [w for w in payer.two_windows if similarity(w.template, payer.real_name.template) > threshold]
+
+
+def replayed(data: Path, windows: list, count: int) -> list:
+    """``count`` (payer, window) pairs going round ``windows``: the first round as screened, each later
+    round the same takes with its own faint noise (``Window.variant``), to be sent after the content
+    fingerprints are forgotten (``bfp.Replays.showing``)."""
+    out = []
+    for k in range(count if windows else 0):
+        p, w = windows[k % len(windows)]
+        variant = k // len(windows)
+        out.append((p, w if variant == 0 else bfp.take_window(data, w.take, variant)))
+    return out
 
 
 def http_setup(port: int, world: dict, payers: list[bfp.Payer], users: list[bfp.Payer]) -> None:
@@ -717,33 +727,28 @@ def run(args, defaults, work: Path) -> dict:
     from facetrust.liveness.texture import TextureModel
 
     probe = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir)
-    per_capture = probe.liveness_min_frames
     engine = FaceEngine.from_settings(probe)
     texture, limits = TextureModel.load(), capture_limits(probe)
     open_set = OpenSetPolicy(target_fpir=probe.face_pay_target_fpir, margin=probe.face_pay_margin,
                              direct_max_gallery=probe.face_pay_direct_max_gallery, candidates=probe.face_pay_candidates)
     n_users = min(args.users, len([c for c in args.clips.split(",") if c]))
-    need = -(-(args.payments + args.checkouts) // max(n_users, 1)) + 3
-    print(f"screening up to {n_users} clips in windows of {per_capture} frames (the service's own decision)...", flush=True)
-    payers = screen_people(args, engine, texture, limits, DecisionPolicy(), open_set, per_capture, need)
+    print(f"screening up to {n_users} clips' capture takes (the service's own decision)...", flush=True)
+    need = -(-args.payments // max(n_users, 1)) + 2  # payment takes per payer (replayed beyond that)
+    payers = screen_people(args, engine, texture, limits, DecisionPolicy(), open_set, need)
     if not payers:
         raise SystemExit("no clip person is usable")
 
-    # The work: checkout windows first (they need the credit match), payments from the rest.
+    # The work: checkouts on two-action takes (they need the credit match), payments on the payment takes.
     rng = random.Random(args.seed)
     n_co_users = min(args.checkout_users or len(payers), len(payers))
     co_users = [p for p in payers if credit_windows(engine, p)][:n_co_users]
     checkout_jobs: list[CheckoutJob] = []
-    co_windows = {p.user: credit_windows(engine, p) for p in co_users}
+    per_user = {p.user: credit_windows(engine, p) for p in co_users}
+    co_windows = []  # the users interleaved
+    for k in range(max((len(ws) for ws in per_user.values()), default=0)):
+        co_windows += [(p, per_user[p.user][k]) for p in co_users if k < len(per_user[p.user])]
     n_rep = 2 * args.checkouts if args.repayments is None else args.repayments
-    k = 0
-    while len(checkout_jobs) < args.checkouts and any(co_windows.values()):
-        p = co_users[k % len(co_users)]
-        k += 1
-        if not co_windows[p.user]:
-            continue
-        w = co_windows[p.user].pop()
-        p.pay_windows.remove(w)
+    for p, w in replayed(args.data, co_windows, args.checkouts):
         checkout_jobs.append(CheckoutJob(p, w, f"co-{len(checkout_jobs):04d}", rng.randint(100, 3000) * 100,
                                          rng.choice([3, 6, 12]), 0, rng.random() < args.retry_share, []))
     for i in range(n_rep):
@@ -753,7 +758,7 @@ def run(args, defaults, work: Path) -> dict:
         cj.retry_repayments = [retry_kind(rng, args.retry_share, ("seq", "race")) for _ in range(cj.repayments)]
     windows = [(p, w) for p in payers for w in p.pay_windows]
     rng.shuffle(windows)
-    windows = windows[:args.payments]
+    windows = replayed(args.data, windows, args.payments)
     n_ref = len(windows) // 4 if args.refunds is None else min(args.refunds, len(windows))
     pay_jobs = []
     for i, (p, w) in enumerate(windows):
@@ -783,21 +788,19 @@ def run(args, defaults, work: Path) -> dict:
             probe_db.dispose()
     print(f"setting up {len(payers)} payers (accounts, consents, face real-name, face pay, wallets)...", flush=True)
     world = bfp.setup_world(server_settings, payers, FUND_FEN)
-    from sqlalchemy import create_engine, update
+    from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
     from facetrust.identity import service
-    from facetrust.liveness.models import LivenessSession
 
     db = create_engine(database_url, **({"connect_args": {"timeout": 30}} if database_url.startswith("sqlite") else {}))
     with Session(db) as s:
         world["analyst_token"], _ = service.create_operator_token(s, "load-analyst", "risk_analyst", dt.timedelta(hours=8))
         s.commit()
 
-    def patch(session_id: str) -> None:
-        with db.begin() as conn:
-            conn.execute(update(LivenessSession).where(LivenessSession.id == session_id).values(actions="[]"))
-
+    replays = bfp.Replays(database_url)  # fixes challenges and forgets fingerprints, on its own connection
+    for p in payers:  # the setup showed these two-action takes
+        replays.shown.update(f"{w.clip}{'~mirrored' if w.take.mirrored else ''}:two-action" for w in (p.real_name, p.enrol))
     setup_s = time.perf_counter() - t_setup
     port = bfp.free_port()
     server = bfp.Server(env, port, work / "server.log", None)
@@ -812,13 +815,14 @@ def run(args, defaults, work: Path) -> dict:
                   f"time bound {args.seconds:g} s; database {ready['database']}\n"
                   f"service settings: {bfp.LOAD_SETTINGS_NOTE}")
         print(header, flush=True)
-        rec, books, elapsed = run_load(port, terminals, co_users, world, pay_jobs, checkout_jobs, args.seconds, patch)
+        rec, books, elapsed = run_load(port, terminals, co_users, world, pay_jobs, checkout_jobs, args.seconds, replays)
         after = wallets(port, world, payers)
         stop_code = server.stop()
     finally:
         if server.proc.poll() is None:
             server.stop()
         db.dispose()
+        replays.close()
 
     ledger = bfp.cli_json(env, "ledger", "check", "--json")
     dbs = read_database(database_url, world)
@@ -832,6 +836,9 @@ def run(args, defaults, work: Path) -> dict:
         "machine": {"cpus": os.cpu_count(), "load_average_after": [round(x, 2) for x in os.getloadavg()],
                     "note": "latencies depend on what else the machine runs: not reference figures unless quiet"},
         "setup_seconds": round(setup_s, 1),
+        "captures": {"payment_takes": sum(len(p.pay_windows) for p in payers),
+                     "two_action_takes_for_credit": sum(len(credit_windows(engine, p)) for p in co_users),
+                     "fingerprints_forgotten_before_a_replay": replays.forgotten},
         "duration_s": round(elapsed, 2),
         "throughput": {"operations_per_s": round(sum(len(v) for k, v in rec.latency.items() if k != "payment_end_to_end")
                                                  / elapsed, 2),

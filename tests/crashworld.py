@@ -2,8 +2,13 @@
 merchant and terminal of a face-pay and credit world set up over its HTTP API.
 
 The helpers of facepay.py and capture.py want an ``app`` only for ``app.state.sessions()`` (to fix a
-liveness challenge to what a clip shows); ``DbApp`` gives them one on the same database URL as the
-service process, so they work unchanged against the running service."""
+liveness challenge to what a clip shows) and as the key of the world's takes; ``DbApp`` gives them
+one on the same database URL as the service process, so they work unchanged against the running
+service.
+
+The crash test replays the same recorded people many times on purpose (``Frames``): a stream of
+payments, loans and checkouts, each confirmed by a face, for as long as the kills take, from two
+people's few seconds of clip."""
 
 from __future__ import annotations
 
@@ -24,7 +29,9 @@ import httpx
 from facetrust.settings import get_settings
 from facetrust.store.db import make_engine, session_factory
 
-from capture import as_burst, clip_frames, new_session
+from sqlalchemy import delete
+
+from capture import Take, fix_payment_challenge, material, new_session
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -140,31 +147,72 @@ def operator_headers(app: DbApp) -> dict:
             "op": {"Authorization": f"Bearer {analyst}"}, "tenant_a": tenant_id}
 
 
+def forget_fingerprints(app: DbApp) -> None:
+    """Delete every capture's content fingerprints (``CaptureFingerprint`` and ``FingerprintBand``),
+    through the test's own connection to the service's database.
+
+    Why: this test replays the same recorded people many times on purpose (two clips' few takes
+    for a stream as long as the kills take), and the replay defence would rightly refuse a capture
+    that shows moments an earlier one showed. The service is not told anything and no setting
+    switches the defence off: the test forgets what the defence remembers, between captures."""
+    from facetrust.liveness.models import CaptureFingerprint, FingerprintBand
+
+    with app.state.sessions() as s:
+        s.execute(delete(FingerprintBand))
+        s.execute(delete(CaptureFingerprint))
+        s.commit()
+
+
 class Frames:
-    """Fresh 8-frame windows of each person's clip (the replay defence refuses any frame it saw)."""
+    """Each person's takes for payments (one quick action) and for loans and checkouts (two
+    actions): first those no capture of the world used, then, once they are used up, the person's
+    takes again in turn, a replay on purpose: each time with the content fingerprints forgotten
+    first (``forget_fingerprints``) and a new faint noise on the pixels (``Take.burst``'s variant),
+    so the exact-pixel check, which stays, does not see a picture twice either."""
 
-    def __init__(self, shared_data: Path, people) -> None:
+    ROUNDS = 20  # how many times a person's takes may come round
+
+    def __init__(self, shared_data: Path, app: DbApp) -> None:
         self.shared_data = shared_data
-        self.next = {p.user: p.pay_frames[0] for p in people}
-        self.stop = {p.user: p.pay_frames[1] for p in people}
+        self.app = app
+        self.replays: dict[tuple[str, str], int] = {}
 
-    def left(self, person) -> int:
-        return (self.stop[person.user] - self.next[person.user]) // 8
+    def left(self, person, kind: str = "two") -> int:
+        """How many more captures of the kind this run may make of the person."""
+        takes = person.takes(kind)
+        return len(material(self.app).free(takes)) + self.ROUNDS * len(takes) - self.replays.get((person.user, kind), 0)
 
-    def burst(self, person, nonce: str) -> dict:
-        start = self.next[person.user]
-        assert start + 8 <= self.stop[person.user], f"out of unused frames of {person.clip}"
-        self.next[person.user] = start + 8
-        frames, times = clip_frames(self.shared_data, person.clip, start, start + 8)
-        return as_burst(frames, times, nonce)
+    def take(self, person, kind: str) -> tuple[Take, int]:
+        """The next take of the person and the variant of its pixels to send."""
+        fresh = material(self.app).free(person.takes(kind))
+        if fresh:
+            return material(self.app).take(fresh), 0
+        n = self.replays.get((person.user, kind), 0)
+        assert n < self.ROUNDS * len(person.takes(kind)), f"{person.user}'s takes came round {self.ROUNDS} times"
+        self.replays[(person.user, kind)] = n + 1
+        takes = person.takes(kind)
+        forget_fingerprints(self.app)
+        return takes[n % len(takes)], 1 + n // len(takes)
+
+    def burst(self, person, kind: str, nonce: str) -> tuple[Take, dict]:
+        take, variant = self.take(person, kind)
+        return take, take.burst(self.shared_data, nonce, variant)
+
+    def payment(self, client, person, intent_id: str, token: str, nonce: str) -> dict:
+        """The body of a payment capture by ``person``, the page's challenge fixed to what it shows."""
+        take, body = self.burst(person, "payment", nonce)
+        fix_payment_challenge(self.app, intent_id, take.actions)
+        return body
 
 
 def face_pass(client, app: DbApp, h: dict, frames: Frames, person, purpose: str) -> str:
-    """A passed passive liveness session (challenge fixed to no actions) on fresh frames."""
-    created = new_session(client, app, h, purpose, actions=[])
+    """A passed liveness session for ``purpose``: a two-action take of the person (``Frames``),
+    the challenge fixed to its actions."""
+    take, variant = frames.take(person, "two")
+    created = new_session(client, app, h, purpose, list(take.actions))
     r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                    json=frames.burst(person, created["nonce"]), headers=h)
-    assert r.status_code == 200 and r.json()["status"] == "passed", r.text
+                    json=take.burst(frames.shared_data, created["nonce"], variant), headers=h)
+    assert r.status_code == 200 and r.json()["status"] == "passed", f"{take.name} (variant {variant}): {r.text}"
     return created["session_id"]
 
 

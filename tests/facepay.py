@@ -1,7 +1,13 @@
-"""A face-pay world for tests: two real people from the shared clips who passed real-name
+"""A face-pay world for tests: real people from the shared clips who passed real-name
 authentication and switched face pay on, a merchant with a signed terminal, and the steps of a
-payment over HTTP. Every capture uses frames no earlier capture used (the replay defence would
-refuse them otherwise)."""
+payment over HTTP.
+
+Every capture is a real take (``capture.py``): a window of the person's clip that shows the actions
+its challenge asks, in order. Real-name and enrolment captures show two distinct actions (the
+service's floor for them), a payment's capture one quick action (a blink or an open mouth), a
+step-up two. A world never hands out two takes that show a moment in common (the replay defence
+would refuse the second, on any account); mirrored takes are distinct captures of the same person.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +22,7 @@ from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber
 from facetrust.security import signing
 
-from capture import as_burst, clip_frames, passed_session
+from capture import Take, clip_frames, fix_payment_challenge, material, passed_session, takes_of
 from conftest import running_app
 
 
@@ -32,21 +38,28 @@ class Person:
     id_number: str
     mobile: str
     clip: str
-    photo_frame: int  # the authority's photo
-    real_name_take: tuple  # (clip, start, stop, actions) of a liveness pass for real_name
-    enrol_take: tuple  # ... and one for face_pay_enrolment
-    pay_frames: tuple[int, int]  # frames of the clip left for payment captures
+    photo_frame: int  # the authority's photo: a frame no take of the clip uses
+    mirrored: bool = False  # presents the clip's recordings mirrored first (another capture of the same face)
+
+    def takes(self, kind: str) -> list[Take]:
+        """The person's takes of a kind (``payment``: one quick action; ``two``: two distinct
+        actions), in the order a world hands them out."""
+        return takes_of(self.clip, kind, self.mirrored)
 
 
-# A woman turning and blinking (d3), and a man with glasses blinking (d9).
-ZHANG = Person("zhang", "张伟", id_for("001"), "13812345678", "d3.mp4", 100,
-               ("d3.mp4", 0, 64, ["turn_right", "blink"]), ("d3.mp4", 1, 65, ["turn_right", "blink"]), (66, 104))
-LI = Person("li", "李娜", id_for("002"), "13998765432", "d9.mp4", 250,
-            ("d9.mp4", 0, 64, ["blink"]), ("d9.mp4", 1, 65, ["blink"]), (100, 580))
-# Someone else's ID number presenting Zhang's face: the duplicate identity.
-# Her liveness passes are passive (no actions: the test fixes the challenge) on frames no one else uses.
-ZHANG_TWIN = Person("twin", "王芳", id_for("003"), "13700001111", "d3.mp4", 110,
-                    ("d3.mp4", 300, 330, []), ("d3.mp4", 301, 331, []), (62, 104))
+# A woman turning, blinking and opening her mouth (d3), and a man with glasses blinking and opening
+# his mouth (d9). d3 holds two two-action takes and one payment take (four and two with mirroring);
+# d9 two two-action takes and six payment takes (four and twelve).
+ZHANG = Person("zhang", "张伟", id_for("001"), "13812345678", "d3.mp4", 100)
+LI = Person("li", "李娜", id_for("002"), "13998765432", "d9.mp4", 250)
+# Someone else's ID number presenting Zhang's face: the duplicate identity. Her captures are Zhang's
+# recordings mirrored (a different capture of the same face), so a world can hold both.
+ZHANG_TWIN = Person("twin", "王芳", id_for("003"), "13700001111", "d3.mp4", 110, mirrored=True)
+
+
+def take_for(app, person: Person, kind: str) -> Take:
+    """The next take of ``person`` that no capture of this world has shown."""
+    return material(app).take(person.takes(kind), f"{person.user}'s {'payment' if kind == 'payment' else 'two-action'} capture")
 
 
 @dataclass
@@ -72,22 +85,35 @@ class Terminal:
 
 
 class FramePool:
-    """Hands out runs of never-used frames of each person's clip."""
+    """Hands out each person's next unused payment take (one quick action) or step-up take (two
+    actions) in one world, and remembers the last capture body it made."""
 
-    def __init__(self, shared_data: Path) -> None:
+    def __init__(self, shared_data: Path, app) -> None:
         self.shared_data = shared_data
-        self.next = {}
+        self.app = app
+        self.last: dict | None = None
 
-    def capture(self, person: Person, nonce: str, count: int = 8) -> dict:
-        start = self.next.get(person.user, person.pay_frames[0])
-        assert start + count <= person.pay_frames[1], f"out of unused frames of {person.clip}"
-        self.next[person.user] = start + count
-        return self.window(person, nonce, start, start + count)
+    def payment_take(self, person: Person) -> Take:
+        return take_for(self.app, person, "payment")
 
-    def window(self, person: Person, nonce: str, start: int, stop: int) -> dict:
-        """Frames start..stop-1, e.g. around an action (keep them out of the pool's range)."""
-        frames, times = clip_frames(self.shared_data, person.clip, start, stop)
-        return as_burst(frames, times, nonce)
+    def step_up_take(self, person: Person) -> Take:
+        return take_for(self.app, person, "two")
+
+    def capture(self, person: Person, nonce: str, count: int | None = None, take: Take | None = None) -> dict:
+        """The body of a capture of the person's next payment take (its first ``count`` frames if
+        given). For uploads the service refuses before deciding, or whose challenge the caller sets."""
+        take = take or self.payment_take(person)
+        body = take.burst(self.shared_data, nonce)
+        if count is not None:
+            body["frames"] = body["frames"][:count]
+        self.last = body
+        return body
+
+    def answer(self, client, token: str, intent_id: str, view: dict, take: Take):
+        """Answer the capture page's current challenge with ``take``: the challenge is fixed to the
+        take's actions first (the recording cannot follow a random one), then its frames are posted."""
+        fix_payment_challenge(self.app, intent_id, take.actions)
+        return client.post(f"/v1/capture/{token}/frames", json=self.capture(None, view["challenge"]["nonce"], take=take))
 
 
 def authority(tmp_path: Path, shared_data: Path, people: list[Person]) -> Path:
@@ -95,6 +121,8 @@ def authority(tmp_path: Path, shared_data: Path, people: list[Person]) -> Path:
     reg.mkdir(exist_ok=True)
     lines = ["name,id_number,photo"]
     for p in people:
+        assert not any(t.first <= p.photo_frame <= t.last for t in takes_of(p.clip, "payment") + takes_of(p.clip, "two")), \
+            f"{p.user}'s photo is a frame of a capture take"
         frames, _ = clip_frames(shared_data, p.clip, p.photo_frame, p.photo_frame + 1)
         cv2.imwrite(str(reg / f"{p.user}.jpg"), frames[0])
         lines.append(f"{p.name},{p.id_number},{p.user}.jpg")
@@ -113,7 +141,7 @@ def register(client, app, hs, shared_data: Path, person: Person, fund_fen: int =
     assert r.status_code == 201, r.text
     h = {"Authorization": "Bearer " + client.post(f"/v1/accounts/{person.user}/tokens", headers=hs["a"]).json()["token"]}
     consent(client, h, "kyc_face_verification")
-    session_id = passed_session(client, app, h, shared_data, "real_name", take=person.real_name_take)
+    session_id = passed_session(client, app, h, shared_data, "real_name", take_for(app, person, "two"))
     r = client.post("/v1/me/real-name/face", headers=h,
                     json={"name": person.name, "id_number": person.id_number, "liveness_session_id": session_id})
     assert r.status_code == 201, r.text
@@ -126,7 +154,7 @@ def register(client, app, hs, shared_data: Path, person: Person, fund_fen: int =
 
 def switch_on(client, app, h, shared_data: Path, person: Person):
     consent(client, h, "face_pay")
-    session_id = passed_session(client, app, h, shared_data, "face_pay_enrolment", take=person.enrol_take)
+    session_id = passed_session(client, app, h, shared_data, "face_pay_enrolment", take_for(app, person, "two"))
     return client.post("/v1/me/face-pay", json={"liveness_session_id": session_id}, headers=h)
 
 
@@ -156,11 +184,20 @@ def start_payment(client, terminal: Terminal, amount_fen: int, order: str) -> tu
 
 def pay_with_face(client, frames: FramePool, terminal: Terminal, person: Person, amount_fen: int,
                   order: str) -> tuple[dict, str, dict]:
-    """A payment up to the page's answer to the payer's frames: (intent, token, page view)."""
+    """A payment up to the page's answer to the payer's frames: (intent, token, page view). The
+    payer answers the page's one-action challenge with their next payment take."""
     intent, token, view = start_payment(client, terminal, amount_fen, order)
-    r = client.post(f"/v1/capture/{token}/frames", json=frames.capture(person, view["challenge"]["nonce"]))
+    assert len(view["challenge"]["actions"]) == 1, view  # an ordinary payment asks one quick action
+    r = frames.answer(client, token, intent["intent_id"], view, frames.payment_take(person))
     assert r.status_code == 200, r.text
     return intent, token, r.json()
+
+
+def step_up(client, frames: FramePool, person: Person, intent_id: str, token: str, view: dict):
+    """Answer a payment's step-up (an active challenge of two or more actions) with the person's next
+    two-action take; returns the response."""
+    assert view["challenge"] and len(view["challenge"]["actions"]) >= 2, view
+    return frames.answer(client, token, intent_id, view, frames.step_up_take(person))
 
 
 def face_pay_world(tmp_path: Path, database_url: str, shared_data: Path, people: list[Person], **settings):

@@ -269,7 +269,7 @@ def paid_world(tmp_path, database_url, shared_data):
     """A real face payment at platform a's merchant, and the world of terminals around it."""
     ctx, client, app, hs, tenant_a = face_pay_world(tmp_path, database_url, shared_data, [ZHANG], **QUIET)
     try:
-        frames = FramePool(shared_data)
+        frames = FramePool(shared_data, app)
         hz = register(client, app, hs, shared_data, ZHANG, fund_fen=50_000)
         assert switch_on(client, app, hz, shared_data, ZHANG).status_code == 201
         world = World(client, app, hs)

@@ -1,8 +1,9 @@
 """Crash safety: the service, run as its own process, is killed with SIGKILL at random moments while a
 client pays by face, draws loans and buys on installments confirmed by face, and revokes face pay;
 it is started again after every kill and the client retries what was interrupted, as a real terminal
-and app would (the same idempotency keys; fresh frames for every capture, as the replay defence
-refuses any frame it has seen). At the end the books and the audit chain must verify, every payment
+and app would (the same idempotency keys; a new capture for every face check: the people's takes
+not used before, then their takes again, replayed on purpose with the content fingerprints
+forgotten in between, see crashworld.Frames). At the end the books and the audit chain must verify, every payment
 the client saw paid must be in the ledger exactly once and nothing else paid, no credit plan may be
 half-written, and no one who revoked face pay may still be recognised.
 
@@ -59,7 +60,7 @@ class Run:
         self.app = DbApp(database_url)
         self.client = httpx.Client(base_url=self.service.url, timeout=120)
         self.hs = operator_headers(self.app)
-        self.frames = Frames(shared_data, [LI, ZHANG])
+        self.frames = Frames(shared_data, self.app)
         c, app, hs = self.client, self.app, self.hs
         self.h = {}
         for person in (LI, ZHANG):
@@ -121,14 +122,15 @@ class Run:
             return
         token = token_of(intent)
         view = self.client.get(f"/v1/capture/{token}").json()
-        body = self.frames.burst(person, view["challenge"]["nonce"])  # read before the clock starts
+        body = self.frames.payment(self.client, person, intent["intent_id"], token,
+                                   view["challenge"]["nonce"])  # read before the clock starts
         r = self.send(kill_at == "frames", lambda: self.client.post(f"/v1/capture/{token}/frames", json=body))
         if self.lost(r):
-            # Processed before the kill or not? Ask; capture again (new frames) only if still waiting.
+            # Processed before the kill or not? Ask; capture again (a new take) only if still waiting.
             self.retries += 1
             view = self.client.get(f"/v1/capture/{token}").json()
             if view["status"] == "awaiting_face":
-                body = self.frames.burst(person, view["challenge"]["nonce"])
+                body = self.frames.payment(self.client, person, intent["intent_id"], token, view["challenge"]["nonce"])
                 r = self.client.post(f"/v1/capture/{token}/frames", json=body)
                 assert r.status_code == 200, r.text
         seen = self.terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}")
@@ -224,7 +226,8 @@ class Run:
         intent_id, token = r.json()["intent_id"], token_of(r.json())
         self.requested[intent_id] = (person.user, 500)
         view = self.client.get(f"/v1/capture/{token}").json()
-        r = self.client.post(f"/v1/capture/{token}/frames", json=self.frames.burst(person, view["challenge"]["nonce"]))
+        r = self.client.post(f"/v1/capture/{token}/frames",
+                             json=self.frames.payment(self.client, person, intent_id, token, view["challenge"]["nonce"]))
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["decline_reason"]) == ("declined", "not_recognised"), r.text
         self.declined[intent_id] = "declined"
@@ -246,7 +249,7 @@ def run_stream(run: Run, kills: int) -> None:
             run.revoke(ZHANG, kill, "/v1/me/face-pay")
             zhang_revoked = True
             continue
-        if run.frames.left(LI) >= 5:
+        if run.frames.left(LI, "payment") >= 5 and run.frames.left(LI, "two") >= 5:
             kind = rng.choices(["pay", "loan", "checkout"], weights=[55, 20, 25])[0]
             if kind == "pay":
                 where = rng.choice(["intent", "frames", "frames"])
@@ -255,7 +258,7 @@ def run_stream(run: Run, kills: int) -> None:
                 run.loan(kill)
             else:
                 run.checkout(rng.choice(["create", "confirm", "confirm"]) if kill else None)
-        else:  # out of fresh frames of Li's face: requests that need no face
+        else:  # out of captures of Li's face: requests that need no face
             if rng.random() < 0.5:
                 run.pay(LI, "intent" if kill else None, capture=False)
             else:

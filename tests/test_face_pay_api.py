@@ -14,15 +14,15 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from facetrust.cli import main as cli
-from facetrust.liveness.models import LivenessSession
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction, PaymentIntent
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import FailedFaceAttempt, StoredTemplate
 
+from capture import fix_payment_challenge
 from creditworld import quiet_rules
 from facepay import (LI, ZHANG, ZHANG_TWIN, FramePool, face_pay_world, merchant_terminal, pay_with_face, register,
-                     start_payment, switch_on)
+                     start_payment, step_up, switch_on)
 
 TERMINAL_KEYS = {"intent_id", "merchant_order_id", "amount_fen", "currency", "status", "transaction_id",
                  "payer_name_masked", "refunded_fen", "created_at", "expires_at", "decided_at", "capture_url"}
@@ -37,7 +37,7 @@ def world(tmp_path, database_url, shared_data):
         ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI, ZHANG_TWIN],
                                                       **settings)
         opened.append(ctx)
-        return client, app, hs, tenant, FramePool(shared_data)
+        return client, app, hs, tenant, FramePool(shared_data, app)
 
     yield make
     for ctx in opened:
@@ -103,7 +103,7 @@ def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
         assert restarted.app.state.gallery.size(tenant) == 2
 
     # The same capture again (a double submission) cannot pay twice.
-    again = client.post(f"/v1/capture/{token}/frames", json=frames.capture(ZHANG, "whatever"))
+    again = client.post(f"/v1/capture/{token}/frames", json={**frames.last, "nonce": "whatever"})
     assert again.status_code == 409
     with app.state.sessions() as s:
         assert s.query(LedgerTransaction).filter_by(kind="payment").count() == 1
@@ -257,35 +257,26 @@ def test_phone_digits_choose_among_candidates_and_wrong_digits_count_as_failures
     assert_terminal_saw_nothing_personal(terminal, app)
 
 
-def _fix_challenge(app, session_id: str, actions: list[str]) -> None:
-    """The clip shows a blink, not whatever the random challenge asked for."""
-    with app.state.sessions() as s:
-        s.get(LivenessSession, session_id).actions = json.dumps(actions)
-        s.commit()
-
-
 def test_limits_ask_for_an_active_check_or_decline(world):
     client, app, hs, tenant, frames = world(face_pay_transaction_limit_yuan=30, face_pay_daily_limit_yuan=50)
     hl = register(client, app, hs, frames.shared_data, LI, fund_fen=100_000)
     assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
     terminal = merchant_terminal(client, hs, tenant)
-    frames.next[LI.user] = 400  # passive captures from frame 400 on; the blinks below come earlier
 
-    for order in ("l-1", "l-2"):
+    for order in ("l-1", "l-2"):  # under the limits: one quick action
         _, _, view = pay_with_face(client, frames, terminal, LI, 2000, order)
         assert view["status"] == "paid", view
-    # 40 yuan spent today: another 20 goes over the 50 daily limit, so an active check is asked.
+    # 40 yuan spent today: another 20 goes over the 50 daily limit, so a step-up is asked: a new
+    # challenge of two or more actions, answered with a two-action take of Li.
     intent, token, view = pay_with_face(client, frames, terminal, LI, 2000, "l-3")
-    assert view["status"] == "needs_input" and view["step"] == "step_up" and view["challenge"]["actions"], view
-    _fix_challenge(app, view["challenge"]["session_id"], ["blink"])
-    r = client.post(f"/v1/capture/{token}/frames", json=frames.window(LI, view["challenge"]["nonce"], 186, 204))
+    assert view["status"] == "needs_input" and view["step"] == "step_up" and len(view["challenge"]["actions"]) >= 2, view
+    r = step_up(client, frames, LI, intent["intent_id"], token, view)
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
 
-    # Over the per-transaction limit: the challenge is active from the start.
+    # Over the per-transaction limit: the challenge is a step-up's from the start.
     intent, token, view = start_payment(client, terminal, 3500, "l-4")
-    assert view["challenge"]["actions"]
-    _fix_challenge(app, view["challenge"]["session_id"], ["blink"])
-    r = client.post(f"/v1/capture/{token}/frames", json=frames.window(LI, view["challenge"]["nonce"], 287, 303))
+    assert len(view["challenge"]["actions"]) >= 2, view
+    r = step_up(client, frames, LI, intent["intent_id"], token, view)
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
     assert client.get("/v1/me/face-pay", headers=hl).json()["spent_today_fen"] == 9500
     assert_terminal_saw_nothing_personal(terminal, app)
@@ -404,7 +395,10 @@ def test_two_captures_racing_with_the_same_frames_pay_once(world):
     assert switch_on(client, app, hl, frames.shared_data, LI).status_code == 201
     terminal = merchant_terminal(client, hs, tenant)
     pages = [start_payment(client, terminal, 100, f"race-{n}") for n in range(2)]
-    burst = frames.capture(LI, "set-below")
+    take = frames.payment_take(LI)
+    for intent, _, _ in pages:  # both pages ask what the one take shows
+        fix_payment_challenge(app, intent["intent_id"], take.actions)
+    burst = frames.capture(LI, "set-below", take=take)
     bodies = [{**burst, "nonce": view["challenge"]["nonce"]} for _, _, view in pages]
     with ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda i: client.post(f"/v1/capture/{pages[i][1]}/frames", json=bodies[i]), range(2)))

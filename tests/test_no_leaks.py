@@ -133,7 +133,7 @@ def world(tmp_path, database_url, shared_data):
     ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI], bank_registry=bank,
                                                   face_pay_direct_max_gallery=1, **QUIET)
     try:
-        yield RecordingClient(client), app, hs, tenant, FramePool(shared_data)
+        yield RecordingClient(client), app, hs, tenant, FramePool(shared_data, app)
     finally:
         ctx.__exit__(None, None, None)
 
@@ -204,7 +204,7 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
     assert rec.post(f"/v1/capture/{open_token}/frames", json=wrong_type).status_code == 422
     assert rec.post(f"/v1/capture/{open_token}/phone-digits", json={"digits": ZHANG.mobile}).status_code == 422
     assert rec.post(f"/v1/capture/{open_token}/phone-digits", json={"digits": ZHANG.mobile[-4:]}).status_code == 409
-    assert rec.post(f"/v1/capture/{paid_token}/frames", json=frames.capture(ZHANG, nonce)).status_code == 409
+    assert rec.post(f"/v1/capture/{paid_token}/frames", json={**frames.last, "nonce": nonce}).status_code == 409
     assert rec.get("/v1/capture/ftc_" + "A" * 43).status_code == 404
     # --- a probe with other people's details ----------------------------------------------------
     assert rec.post("/v1/accounts", json={"platform_user_id": "mallory", "mobile": "13700009999"},

@@ -154,7 +154,7 @@ def test_metrics_count_liveness_and_risk_decisions(app_ctx, shared_data):
 def face_pay(tmp_path, database_url, shared_data):
     ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG])
     try:
-        yield client, hs, tenant, FramePool(shared_data)
+        yield client, hs, tenant, FramePool(shared_data, app)
     finally:
         ctx.__exit__(None, None, None)
 

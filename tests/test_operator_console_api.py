@@ -237,8 +237,8 @@ def test_dashboard_counts_a_known_day_exactly(tmp_path, database_url):
                                              evidence_sha256="0" * 64, created_at=at))
 
             def liveness(purpose: str, status: str, decided: dt.datetime | None) -> None:
-                s.add(LivenessSession(account_id=accounts[2], purpose=purpose, nonce="n", actions="[]", status=status,
-                                      expires_at=local(23), decided_at=decided))
+                s.add(LivenessSession(account_id=accounts[2], purpose=purpose, nonce="n", actions='["blink", "open_mouth"]',
+                                      status=status, expires_at=local(23), decided_at=decided))
 
             def decision(action: str, at: dt.datetime) -> None:
                 event = emit(s, EventIn("payment", account_id=accounts[0], amount_fen=100, at=at))
@@ -369,8 +369,7 @@ def test_dashboard_counts_real_flows_where_they_belong(world):
     r = world.loan(3_000 * CNY, world.face_pass("loan"), "dash-loan")
     assert r.status_code == 201, r.text
     assert switch_on(world.client, world.app, world.h, world.shared_data, LI).status_code == 201
-    frames = FramePool(world.shared_data)
-    frames.next[LI.user] = 400  # past the frames the credit passes use
+    frames = FramePool(world.shared_data, world.app)  # takes no earlier capture of this world used
     terminal = merchant_terminal(world.client, world.hs, world.tenant)
     _, _, view = pay_with_face(world.client, frames, terminal, LI, 1_250, "dash-pay")
     assert view["status"] == "paid", view

@@ -67,10 +67,11 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def face(ctx, id_number: str = ZHANG, name: str = "张伟", session_id: str | None = None, offset: int = 0):
-    """Pass a liveness check for real_name (unless a session is given), then authenticate with it."""
+def face(ctx, id_number: str = ZHANG, name: str = "张伟", session_id: str | None = None):
+    """Pass a liveness check for real_name (unless a session is given: each pass a capture of its own
+    stretch of the clip, see capture.passed_session), then authenticate with it."""
     client, app, h, shared_data = ctx
-    session_id = session_id or passed_session(client, app, h, shared_data, "real_name", offset)
+    session_id = session_id or passed_session(client, app, h, shared_data, "real_name")
     return client.post("/v1/me/real-name/face", headers=h,
                        json={"name": name, "id_number": id_number, "liveness_session_id": session_id})
 
@@ -145,12 +146,12 @@ def test_the_live_face_must_be_a_fresh_unspent_pass_for_real_name(kyc_app):
     other_purpose = client.post("/v1/me/liveness-sessions", json={"purpose": "face_pay_enrolment"}, headers=h)
     r = face(kyc_app, session_id=other_purpose.json()["session_id"])
     assert r.status_code == 403 and "face_pay_enrolment" in r.json()["error"]["message"]
-    stale = passed_session(client, app, h, shared_data, "real_name", offset=0)
+    stale = passed_session(client, app, h, shared_data, "real_name")
     with app.state.sessions() as s:
         s.get(LivenessSession, stale).decided_at -= dt.timedelta(minutes=6)
         s.commit()
     assert face(kyc_app, session_id=stale).json()["error"]["code"] == "liveness_required"
-    fresh = passed_session(client, app, h, shared_data, "real_name", offset=1)
+    fresh = passed_session(client, app, h, shared_data, "real_name")  # another stretch of the clip
     assert face(kyc_app, session_id=fresh).status_code == 201
     r = face(kyc_app, session_id=fresh)  # a pass is spent once
     assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required"
@@ -255,7 +256,7 @@ def test_raw_images_only_when_turned_on_and_then_sealed(kyc_app):
         assert s.query(RawImage).count() == 0
 
     app.state.liveness.raw_image_retention_days = 30  # as FACETRUST_STORE_RAW_IMAGES=1 sets it
-    assert face(kyc_app, offset=1).status_code == 201
+    assert face(kyc_app).status_code == 201
     with app.state.sessions() as s:
         row = s.query(RawImage).one()  # the capture's most frontal frame, sealed
         assert row.purpose == "real_name" and b"JFIF" not in row.ciphertext

@@ -217,8 +217,7 @@ def test_repeated_face_failures_freeze_and_a_single_slip_does_not(world):
 
 
 def test_face_pay_far_from_the_payers_usual_merchants_asks_for_a_step_up(world):
-    frames = FramePool(world.shared_data)
-    frames.next[LI.user] = 400  # past the frames the credit passes use
+    frames = FramePool(world.shared_data, world.app)  # takes no earlier capture of this world used
     consent(world.client, world.h, "face_pay")
     assert switch_on(world.client, world.app, world.h, world.shared_data, LI).status_code == 201
 

@@ -21,8 +21,8 @@ from facetrust.identity.service import create_operator_token, secret_hash
 from facetrust.risk.events import EventIn, emit
 from facetrust.security.models import AuditRecord
 
-from capture import as_burst, clip_frames, new_session
-from facepay import LI, ZHANG, consent, register
+from capture import passed_session
+from facepay import LI, ZHANG, consent, register, take_for
 from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
 
 CNY = 100
@@ -49,15 +49,11 @@ def open_a_review_case(world) -> dict:
             emit(s, EventIn("login", account_id=f"farm-{n}", device_id="farm-phone",
                             at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=n + 1)))
         s.commit()
-    created = new_session(world.client, world.app, world.li, "loan", actions=[])
-    start = LI.pay_frames[0]
-    frames, times = clip_frames(world.camera.shared_data, LI.clip, start, start + 8)
-    r = world.client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                          json=as_burst(frames, times, created["nonce"]), headers=world.li)
-    assert r.status_code == 200 and r.json()["status"] == "passed", r.text
+    session_id = passed_session(world.client, world.app, world.li, world.camera.shared_data, "loan",
+                                take_for(world.app, LI, "two"))
     r = world.client.post("/v1/me/credit/loans", headers={**world.li, "X-Device-Id": "farm-phone"},
                           json={"product_id": "cash-loan", "amount_fen": 1_000 * CNY, "periods": 6,
-                                "liveness_session_id": created["session_id"], "idempotency_key": "farm"})
+                                "liveness_session_id": session_id, "idempotency_key": "farm"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "risk_declined", r.text
     cases = world.client.get("/v1/operator/risk/cases", headers=world.hs["risk_analyst"]).json()
     assert [c["account_id"] for c in cases] == [world.li_account]

@@ -21,19 +21,21 @@ from facetrust.identity.models import Account
 from facetrust.payments.models import PaymentIntent
 
 from facepay import LI, merchant_terminal, register, switch_on
-from webworld import (DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, set_up_terminal, type_amount,
-                      web_world)
+from webworld import (DESKTOP, PHONE, chromium, fix_payment_challenge, new_page, require_browser, screenshot,
+                      set_up_terminal, type_amount, web_world)
 
-SEGMENT = 120  # frames per browser capture: 4 s at 30 fps, more than a passive capture's ~2.6 s
 DECIDED = 60_000  # ms to wait for the platform's answer to a capture (liveness + search + ledger)
+# Segments of Li's clip that no API capture of these worlds uses (her real-name and enrolment takes
+# are frames 24-156), each showing a blink a second or more after it starts (193-196; 292-298 and
+# 305-312; 420-431 and 447-454) and 120 frames long: 8 s at half speed, so the fake camera's file
+# never loops during a payment's capture (about 4 s). The fourth is the first one mirrored.
+SEGMENTS = [(160, 280, False), (280, 400, False), (400, 520, False), (160, 280, True)]
 
 
-def segment(i: int) -> tuple[int, int]:
-    """The i-th run of Li's never-used frames: each browser capture gets its own (the replay
-    defence refuses frames seen before), long enough that the fake camera's file never loops."""
-    start = LI.pay_frames[0] + i * SEGMENT
-    assert start + SEGMENT <= LI.pay_frames[1], "out of unused frames of Li's clip"
-    return start, start + SEGMENT
+def show_segment(world, i: int) -> None:
+    """Put the i-th segment in front of the camera; the payment's challenge asks for a blink."""
+    start, stop, mirrored = SEGMENTS[i]
+    world.camera.show(LI.clip, start, stop, mirrored=mirrored)
 
 
 @pytest.fixture(autouse=True)
@@ -117,10 +119,11 @@ def test_li_pays_with_face_at_the_vending_machine_and_the_terminal_learns_only_t
         tmp_path, database_url, shared_data):
     with li_world(tmp_path, database_url, shared_data, fund_fen=50_000) as (world, h, terminal):
         before = balance(world, h)
-        world.camera.show(LI.clip, *segment(0))
+        show_segment(world, 0)
         with chromium(world.camera.path) as browser:
             page = new_page(browser, world.base_url, viewport=DESKTOP)
             traffic = record_terminal_traffic(page)
+            fix_payment_challenge(page, world.app, ["blink"])
             set_up_terminal(page, terminal)
             expect(page.locator("#sale")).to_be_visible()
             type_amount(page, "12.5")
@@ -171,10 +174,11 @@ def test_after_face_pay_is_revoked_paying_fails_with_the_reason_shown_only_to_th
         r = world.client.delete("/v1/me/face-pay", headers=h)
         assert r.status_code == 200 and r.json()["enabled"] is False, r.text
         before = balance(world, h)
-        world.camera.show(LI.clip, *segment(1))
+        show_segment(world, 1)
         with chromium(world.camera.path) as browser:
             page = new_page(browser, world.base_url, viewport=PHONE, lang="en")
             traffic = record_terminal_traffic(page)
+            fix_payment_challenge(page, world.app, ["blink"])
             set_up_terminal(page, terminal)
             page.click('#products [data-fen="350"]')  # a product tile sets its price
             expect(page.locator("#amount")).to_have_text("¥3.50")
@@ -209,9 +213,10 @@ def test_an_uncertain_face_asks_for_the_last_four_phone_digits(tmp_path, databas
     # No gallery is small enough for a direct identification: every payment asks for the digits.
     with li_world(tmp_path, database_url, shared_data, fund_fen=50_000, face_pay_direct_max_gallery=0) as (world, h, terminal):
         before = balance(world, h)
-        world.camera.show(LI.clip, *segment(2))
+        show_segment(world, 2)
         with chromium(world.camera.path) as browser:
             page = new_page(browser, world.base_url, viewport=PHONE)
+            fix_payment_challenge(page, world.app, ["blink"])
             set_up_terminal(page, terminal)
             type_amount(page, "6")
             page.click("#pay")
@@ -237,7 +242,7 @@ def test_an_uncertain_face_asks_for_the_last_four_phone_digits(tmp_path, databas
             # Wrong digits decline the payment; the payer is told, the terminal only "not completed".
             page.click("#result-new")
             type_amount(page, "7")
-            world.camera.show(LI.clip, *segment(3))
+            show_segment(world, 3)
             page.click("#pay")
             page.wait_for_url("**/pay/capture#*")
             page.click("#start")

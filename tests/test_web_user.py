@@ -2,9 +2,17 @@
 pay on, pays at a vending machine, revokes face pay and then cannot pay, buys on installments
 confirmed by their face; and the pages' failures say what to do.
 
-Headless Debian Chromium; its fake camera plays segments of a real person's clip (Li, d9.mp4), each
-segment used once, so every capture is new frames through the real liveness, matching and credit
-code. The challenge is fixed to the action the segment shows (a blink), as the API tests do.
+Headless Debian Chromium; its fake camera plays segments of a real person's clip, each segment used
+once in a world (or once mirrored: another capture of the same person), so every capture is new
+moments through the real liveness, matching and credit code. The challenge is fixed to the actions
+the segment shows, in order, as the API tests do: two for real name, enrolment, installment and loan,
+one (an open mouth) at the vending machine.
+
+The journey is Zhang's (d3.mp4): it needs four two-action captures and two payment captures in one
+world, and d3 holds them (turn right then blink, turn left then turn right, each also mirrored; an
+open mouth, also mirrored). Li's clip (d9) holds two two-action stretches, and the second one's open
+mouth is wide in a single frame: a page grabbing 9 frames a second from a camera at half speed
+catches it about six times in ten.
 """
 
 from __future__ import annotations
@@ -16,18 +24,21 @@ import pytest
 from playwright.sync_api import expect
 
 from facepay import LI, ZHANG, merchant_terminal
-from webworld import (DESKTOP, PHONE, chromium, fix_challenge, new_page, require_browser, screenshot, set_up_terminal,
-                      type_amount, web_world)
+from webworld import (DESKTOP, PHONE, chromium, fix_challenge, fix_payment_challenge, new_page, require_browser,
+                      screenshot, set_up_terminal, type_amount, web_world)
 
 CNY = 100
 
-# Segments of Li's clip (30 fps, played at half speed): each shows at least one blink.
-REAL_NAME = (0, 80)  # blinks at 10-18 and 36-47
-ENROL = (130, 210)  # 141-144, 193-196
-INSTALLMENT = (280, 360)  # 292-298, 305-312
-PAY = (360, 430)  # a passive look at the vending machine's capture page
-PAY_AFTER_REVOKE = (430, 500)
-LOAN = (500, 587)  # 520-533, 553-564
+# Segments of Zhang's clip (d3, 30 fps, played at half speed: a two-action capture records about
+# 6 s, 95 frames of the clip, a payment's about 3.6 s), with the actions they show, in order; each
+# longer than its capture, so the fake camera's file does not loop.
+TURN_RIGHT_BLINK = (0, 125)  # turn right 5-27 (peak 14), blink 47-52
+TURN_LEFT_RIGHT = (140, 260)  # turn left 148-182 (peak 165), turn right 196-228 (peak 210)
+OPEN_MOUTH = (260, 354)  # open from 297 to the clip's end
+# Li's clip (d9), for her own failures: blinks at 10-18 and 36-47, open mouths at 68-71 and 86-89, no
+# turn; 8 s at half speed, so the fake camera's file does not loop during a two-action capture (a
+# looped file shows the same pictures again, which the service refuses as a replay).
+REAL_NAME = (0, 120)
 
 
 @pytest.fixture()
@@ -43,7 +54,7 @@ def sign_in(page, token: str, path: str = "/app/") -> None:
 
 
 def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(world):
-    token = world.new_user(LI, fund_fen=500 * CNY)
+    token = world.new_user(ZHANG, fund_fen=500 * CNY)
     with chromium(world.camera.path) as browser:
         page = new_page(browser, world.base_url, viewport=PHONE, lang="zh")
         sign_in(page, token)
@@ -60,14 +71,14 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         assert abs(boxes[0]["width"] - boxes[1]["width"]) < 2 and abs(boxes[0]["height"] - boxes[1]["height"]) < 2
         screenshot(page, "app-real-name-choose")
         page.locator("#choose-face").click()
-        page.fill("#name", LI.name)
-        page.fill("#id-number", LI.id_number)
+        page.fill("#name", ZHANG.name)
+        page.fill("#id-number", ZHANG.id_number)
         assert "公安机关" in page.locator("#notice-text").inner_text()  # the kyc notice, in Chinese
         screenshot(page, "app-real-name-face-form")
-        world.camera.show(LI.clip, *REAL_NAME)
-        fix_challenge(page, world.app, ["blink"])
+        world.camera.show(ZHANG.clip, *TURN_RIGHT_BLINK)
+        fix_challenge(page, world.app, ["turn_right", "blink"])
         page.locator("#submit").click()
-        page.locator(".camera .prompt", has_text="请眨眨眼").wait_for()
+        page.locator(".camera .prompt", has_text="请向右转头").wait_for()
         screenshot(page, "app-capture-challenge")
         page.locator("#verified").wait_for(timeout=60_000)
         screenshot(page, "app-real-name-done")
@@ -83,30 +94,32 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         texts = [cards.nth(i).locator(".notice-text").inner_text() for i in range(3)]
         assert len(set(texts)) == 3
         screenshot(page, "app-consents-face-pay-off")
-        world.camera.show(LI.clip, *ENROL)
-        fix_challenge(page, world.app, ["blink"])
+        world.camera.show(ZHANG.clip, *TURN_LEFT_RIGHT)
+        fix_challenge(page, world.app, ["turn_left", "turn_right"])
         page.locator("#face-pay-on").click()
         page.locator("#face-pay-revoke").wait_for(timeout=60_000)
         assert page.locator("#face-pay-state").get_attribute("aria-checked") == "true"
         screenshot(page, "app-consents-face-pay-on")
         assert world.client.get("/v1/me/face-pay", headers=bearer(token)).json()["enabled"] is True
 
-        # At a vending machine (another device: its own browser context), Li pays by looking at it.
+        # At a vending machine (another device: its own browser context), Zhang pays by opening her
+        # mouth when its capture page asks.
         terminal = merchant_terminal(world.client, world.hs, world.tenant_id)
         machine = new_page(browser, world.base_url, viewport=DESKTOP)
+        fix_payment_challenge(machine, world.app, ["open_mouth"])
         set_up_terminal(machine, terminal)
-        world.camera.show(LI.clip, *PAY)
+        world.camera.show(ZHANG.clip, *OPEN_MOUTH)
         assert pay_at_machine(machine, "8.8") == "paid"
-        expect(machine.locator("#result-body")).to_contain_text("李*")
+        expect(machine.locator("#result-body")).to_contain_text("张*")
         assert balance(world, token) == 500 * CNY - 880
 
-        # Li switches face pay off in the app; at the machine the face is no longer anyone's.
+        # Zhang switches face pay off in the app; at the machine the face is no longer anyone's.
         page.locator("#face-pay-revoke").click()
         page.locator("#face-pay-on").wait_for()
         assert page.locator("#face-pay-message").inner_text() == "刷脸支付已关闭，您的人脸特征已删除。"
         screenshot(page, "app-consents-face-pay-revoked")
         machine.click("#result-new")
-        world.camera.show(LI.clip, *PAY_AFTER_REVOKE)
+        world.camera.show(ZHANG.clip, *OPEN_MOUTH, mirrored=True)
         assert pay_at_machine(machine, "8.8", leave_capture_page=lambda: expect(machine.locator("#error")).to_have_attribute(
             "data-code", "not_recognised")) == "declined"
         assert balance(world, token) == 500 * CNY - 880
@@ -115,7 +128,7 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         # Installments: the credit consent on its own card, then the shop's order.
         page.locator("#purpose-credit_face_verification button").click()
         page.locator("#purpose-credit_face_verification .status.ok").wait_for()
-        checkout_id = offer_checkout(world, LI, amount_fen=5_999 * CNY)
+        checkout_id = offer_checkout(world, ZHANG, amount_fen=5_999 * CNY)
         page.goto(f"/app/checkout#{checkout_id}")
         page.locator("#schedule").wait_for()
         rows = page.locator("#schedule tbody tr")
@@ -123,8 +136,8 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         assert rows.count() == offers[0]["periods"]
         assert page.locator("#apr").inner_text() == f"{float(offers[0]['apr']) * 100:.2f}%"
         screenshot(page, "app-checkout-schedule")
-        world.camera.show(LI.clip, *INSTALLMENT)
-        fix_challenge(page, world.app, ["blink"])
+        world.camera.show(ZHANG.clip, *TURN_RIGHT_BLINK, mirrored=True)  # mirrored: she turns to her left
+        fix_challenge(page, world.app, ["turn_left", "blink"])
         page.locator("#confirm").click()
         page.locator("#confirmed").wait_for(timeout=60_000)
         screenshot(page, "app-checkout-confirmed")
@@ -144,8 +157,8 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
                                  params={"product_id": "cash-loan-annuity", "amount_fen": 1_000 * CNY, "periods": 6}).json()
         assert page.locator("#apr").inner_text() == f"{float(quote['apr']) * 100:.2f}%"
         screenshot(page, "app-loan-schedule")
-        world.camera.show(LI.clip, *LOAN)
-        fix_challenge(page, world.app, ["blink"])
+        world.camera.show(ZHANG.clip, *TURN_LEFT_RIGHT, mirrored=True)
+        fix_challenge(page, world.app, ["turn_right", "turn_left"])
         page.locator("#confirm").click()
         page.locator("#drawn").wait_for(timeout=60_000)
         assert balance(world, token) == 500 * CNY - 880 + 1_000 * CNY
@@ -251,15 +264,16 @@ def test_no_face_liveness_failure_and_face_mismatch_explain_themselves(world, tm
         assert code == "face_not_found" and what == "没有检测到人脸。" and "正对摄像头" in todo
         screenshot(page, "app-error-no-face")
 
-        # A challenge the person did not do (the clip blinks; it was asked to turn left).
+        # A challenge the person did not do (the clip blinks and opens the mouth; it was asked to turn
+        # left, then right).
         world.camera.show(LI.clip, *REAL_NAME)
-        fix_challenge(page, world.app, ["turn_left"])
+        fix_challenge(page, world.app, ["turn_left", "turn_right"])
         page.locator("#submit").click()
         code, what, _ = failure(page)
         assert code == "action_not_performed" and what == "没有检测到要求的动作。"
 
         # Someone else's live face for Li's name and ID number: a mismatch, and the bank card offered.
-        world.camera.show(ZHANG.clip, 0, 110)  # turns right at 5-27, blinks at 47-52
+        world.camera.show(ZHANG.clip, *TURN_RIGHT_BLINK)
         fix_challenge(page, world.app, ["turn_right", "blink"])
         page.locator("#submit").click()
         code, what, todo = failure(page)

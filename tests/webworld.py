@@ -2,14 +2,18 @@
 camera that plays real face clips, and helpers to drive and photograph the pages.
 
 The fake camera reads its .y4m file afresh each time a page opens the camera, so before each capture
-the test puts the segment of a clip it wants in front of the camera (``Camera.show``). The segments
-never overlap: the service's replay defence refuses frames it has seen before, as it should.
+the test puts the segment of a clip it wants in front of the camera (``Camera.show``), one that shows
+the actions the challenge (fixed by ``fix_challenge`` or ``fix_payment_challenge``) asks. No two
+segments of a world show a moment in common, nor a segment and a take the world's API captures used
+(``capture.material``): the service's replay defence refuses frames it has seen before, and the same
+moments in other pictures, as it should. A mirrored segment is another capture of the same person.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import threading
 import time
@@ -23,6 +27,8 @@ import pytest
 
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.schemas import INSTRUCTIONS
+
+from capture import Material, Take, material
 
 CHROMIUM = Path(os.environ.get("FACETRUST_CHROMIUM", "/usr/bin/chromium"))
 SCREENSHOTS = Path(os.environ.get("FACETRUST_SCREENSHOTS_DIR", Path(__file__).parent.parent / "docs" / "screenshots"))
@@ -54,14 +60,21 @@ def write_y4m(path: Path, frames: list, fps: float) -> None:
 class Camera:
     """What the fake camera shows next: a segment of a shared face clip (a real person)."""
 
-    def __init__(self, path: Path, shared_data: Path) -> None:
+    def __init__(self, path: Path, shared_data: Path, used: Material | None = None) -> None:
         self.path = path
         self.shared_data = shared_data
+        self.used = used if used is not None else Material()  # the world's takes and segments so far
 
-    def show(self, clip: str, start: int, stop: int, speed: float = 0.5) -> None:
-        """Frames start..stop-1 of ``clip``, played at ``speed`` (half by default: the person moves at
-        half speed, so the clips' few seconds of blinks last for more captures; no frame repeats)."""
+    def show(self, clip: str, start: int, stop: int, speed: float = 0.5, mirrored: bool = False) -> None:
+        """Frames start..stop-1 of ``clip`` (flipped left to right if ``mirrored``), played at
+        ``speed`` (half by default: the person moves at half speed, so a few seconds of a clip
+        last a whole capture; no frame repeats). The segment must show no moment an earlier capture
+        of the world showed."""
+        segment = Take(clip, start, stop - 1, 1, (), mirrored=mirrored)
+        self.used.take([segment], f"the camera segment {segment.name}")
         frames, fps = self._read(clip, start, stop)
+        if mirrored:
+            frames = [cv2.flip(f, 1) for f in frames]
         write_y4m(self.path, frames, fps * speed)
 
     def show_crop(self, clip: str, start: int, stop: int, box: tuple[int, int, int, int]) -> None:
@@ -166,6 +179,27 @@ def fix_challenge(page, app, actions: list[str]) -> None:
     page.route("**/v1/me/liveness-sessions", handle)
 
 
+def fix_payment_challenge(page, app, actions: list[str]) -> None:
+    """Fix every payment challenge the platform's capture page on ``page`` is shown to ``actions``
+    (what the segment in front of the camera shows): in the database, for the capture the page
+    opened, and in the view the page reads. A recording cannot follow a random challenge."""
+    def handle(route):
+        if route.request.method != "GET":
+            route.fallback()
+            return
+        response = route.fetch()
+        body = response.json()
+        if response.status == 200 and body.get("challenge"):
+            with app.state.sessions() as s:
+                s.get(LivenessSession, body["challenge"]["session_id"]).actions = json.dumps(actions)
+                s.commit()
+            body["challenge"]["actions"] = actions
+            body["challenge"]["instructions"] = [INSTRUCTIONS[a] for a in actions]
+        route.fulfill(response=response, json=body)
+
+    page.route(re.compile(r".*/v1/capture/[^/?#]+$"), handle)
+
+
 def set_up_terminal(page, terminal, secret: str | None = None) -> None:
     """Enter a vending machine's terminal id and secret on its setup screen, as its installer does."""
     page.goto("/terminal/")
@@ -242,4 +276,4 @@ def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list
                 hs[role] = {"Authorization": f"Bearer {token}"}
             s.commit()
         hs["a"] = {"X-Api-Key": key}
-        yield WebWorld(app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data))
+        yield WebWorld(app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data, material(app)))
