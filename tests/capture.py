@@ -26,9 +26,9 @@ test world (one app, one database): it hands a person the next take that overlap
 out before in that world (same clip, same orientation, a shared frame), so every passed capture in
 a world shows its own stretch of a recording. Takes are handed out in the catalogue's order, and
 that order matters once: d9's two two-action stretches (a very still man, two seconds apart) look
-alike enough that the defence takes the first for a replay when it comes after the second (58 % of
-its frames matched, the bound is 55 %; the other way round, 20 %), so the first is always handed
-out first.
+alike enough that the defence takes the first for a replay when it comes after the second, in the
+same orientation (58 % of its frames matched, the bound is 55 %; the other way round, 20 %), so the
+first is always handed out first.
 """
 
 from __future__ import annotations
@@ -217,13 +217,14 @@ def catalogue(clip: str) -> tuple[Take, ...]:
 
 def takes_of(clip: str, kind: str, mirrored: bool = False) -> list[Take]:
     """The clip's takes of one kind, ``payment`` (one quick action: a face payment's challenge) or
-    ``two`` (two distinct actions: real-name, enrolment, step-up, credit): those of the preferred
-    orientation first (unmirrored unless ``mirrored``), in the clip's order, then the others."""
+    ``two`` (two distinct actions: real-name, enrolment, step-up, credit), in the clip's order, each
+    followed by its mirror (each preceded by it if ``mirrored``). A take and its mirror come first
+    because they cost the same, and d9's second two-action take (every frame of two and a half
+    seconds) costs twice its first."""
     own = [t for t in catalogue(clip) if (len(t.actions) == 1) == (kind == "payment")]
     if kind == "payment":
         own = [t for t in own if t.actions[0] in QUICK_ACTIONS]
-    flipped = [t.mirror() for t in own]
-    return flipped + own if mirrored else own + flipped
+    return [u for t in own for u in ((t.mirror(), t) if mirrored else (t, t.mirror()))]
 
 
 class Material:

@@ -53,7 +53,7 @@ class Person:
 ZHANG = Person("zhang", "张伟", id_for("001"), "13812345678", "d3.mp4", 100)
 LI = Person("li", "李娜", id_for("002"), "13998765432", "d9.mp4", 250)
 # Someone else's ID number presenting Zhang's face: the duplicate identity. Her captures are Zhang's
-# recordings mirrored (a different capture of the same face), so a world can hold both.
+# recordings, the mirrored ones first (a different capture of the same face), so a world can hold both.
 ZHANG_TWIN = Person("twin", "王芳", id_for("003"), "13700001111", "d3.mp4", 110, mirrored=True)
 
 

@@ -259,6 +259,7 @@ def test_no_face_liveness_failure_and_face_mismatch_explain_themselves(world, tm
 
         # The camera sees the room but no face (the top corner of Li's clip, blown up).
         world.camera.show_crop(LI.clip, 0, 200, (0, 0, 96, 96))  # longer than any challenge
+        fix_challenge(page, world.app, ["blink", "open_mouth"])  # two actions, not a random three: a shorter wait
         start_face_check(page, world, LI, "zh")
         code, what, todo = failure(page)
         assert code == "face_not_found" and what == "没有检测到人脸。" and "正对摄像头" in todo
