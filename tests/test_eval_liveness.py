@@ -79,6 +79,25 @@ def test_bona_fide_captures_are_judged_first_and_rates_are_per_species(tmp_path)
     assert "splice" in liveness_eval.format_report(report)
 
 
+def test_attacks_stopped_only_as_replays_are_judged_again_as_if_their_source_were_unseen(tmp_path):
+    # s2 (level 60) is stopped as a replay alone; a judge that remembers nothing would pass it. n1 (70)
+    # fails other checks and is not judged again; s1 (50) passed anyway.
+    root = tmp_path / "caps"
+    write(root, "attacks/splice/s1", "attack", "splice", (50, 51, 52, 53))
+    write(root, "attacks/splice/s2", "attack", "splice", (60, 61, 62, 63))
+    write(root, "attacks/noise_replay/n1", "attack", "noise_replay", (70, 71, 72, 73))
+    judge = RecordingJudge({50: True, 60: False, 70: False})
+    fresh = RecordingJudge({60: True, 70: True})
+    outcomes, _ = liveness_eval.judge_all(judge, find_captures(root), progress=False, fresh_judge=lambda: fresh)
+    assert fresh.calls == [60]
+    report = liveness_eval.liveness_report(outcomes)
+    splice = report["apcer_per_species"]["splice"]
+    assert (splice["apcer"], splice["apcer_if_source_unseen"], splice["accepted_if_source_unseen"]) == (0.5, 1.0, 2)
+    assert report["apcer_per_species"]["noise_replay"]["apcer_if_source_unseen"] == 0.0
+    assert [r["passed_if_source_unseen"] for r in report["results"]] == [None, None, True]
+    assert "source had never been sent" in liveness_eval.format_report(report)
+
+
 @pytest.mark.parametrize("setup,code", [
     ("empty", "captures_not_found"),
     ("no capture.json", "captures_not_found"),
@@ -129,12 +148,14 @@ def test_eval_liveness_end_to_end(tiny_captures, tmp_path):
     assert report["captures"] == {"bona_fide": 1, "attack": 2, "per_species": {"noise_replay": 1, "still_injection": 1}}
     assert set(report["apcer_per_species"]) == {"noise_replay", "still_injection"}
     for row in report["apcer_per_species"].values():
-        assert set(row) == {"apcer", "captures", "accepted", "failures_by_reason"} and row["captures"] == 1
+        assert set(row) == {"apcer", "captures", "accepted", "apcer_if_source_unseen", "accepted_if_source_unseen",
+                            "failures_by_reason"} and row["captures"] == 1
     assert report["worst_species"] in report["apcer_per_species"]
     assert report["bpcer"] in (0.0, 1.0) and report["apcer"] in (0.0, 1.0)
     assert [r["label"] for r in report["results"]] == ["bona_fide", "attack", "attack"]
-    # A still cannot blink: the still injection is refused (by the actions check, or as a replay).
-    assert report["apcer_per_species"]["still_injection"]["accepted"] == 0
+    # A still cannot blink: the still injection is refused (by the actions check, or as a replay, and
+    # then by the checks again when its source is taken as never seen).
+    assert report["apcer_per_species"]["still_injection"]["accepted_if_source_unseen"] == 0
     timing = report["ms_per_capture"]
     assert timing["captures"] == 3 and timing["wall"]["median"] > 0 and timing["cpu"]["p95"] > 0
     assert "texture" in report["models"]

@@ -23,6 +23,12 @@ The arithmetic is ``pad_metrics.apcer``/``bpcer`` with a failed capture scored 1
 counts under both). Time per capture is the judge's call (hashes, capture checks, detection,
 landmarks, embedding, texture and every check), wall clock and process CPU time (all threads);
 decoding is timed apart.
+
+**Sources never seen.** The replay defence stops a replay or a splice of a capture the service
+passed before; an attacker holding a recording the service never saw (a video call, a social
+post) meets only the other checks. So every attack stopped by ``frames_replayed`` alone is judged
+again by a judge that remembers nothing, and each species also reports
+``apcer_if_source_unseen``: the fraction that would have passed had its source never been sent.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from tqdm import tqdm
 
 from facetrust.evaluation import pad_metrics
 from facetrust.evaluation.captures import Capture, find_captures
+from facetrust.liveness.service import FRAMES_REPLAYED
 
 ORDER_NOTE = ("bona fide captures first, then attacks, each in relative-path order: the judge remembers "
               "the captures it passed (replay defence), as the service has seen a genuine capture before its replays")
@@ -56,6 +63,7 @@ class Outcome:
     wall_ms: float
     cpu_ms: float
     decode_ms: float
+    passed_if_unseen: bool | None = None  # for an attack stopped only as a replay: a fresh judge's verdict
 
 
 def _versions(verdict) -> dict:
@@ -79,14 +87,16 @@ def _versions(verdict) -> dict:
 
 
 def judge_all(judge, captures: list[Capture], decode: Callable[[bytes], np.ndarray] | None = None,
-              refused: tuple[type[Exception], ...] = (), progress: bool = True) -> tuple[list[Outcome], dict]:
+              refused: tuple[type[Exception], ...] = (), progress: bool = True,
+              fresh_judge: Callable[[], object] | None = None) -> tuple[list[Outcome], dict]:
     """Decide every capture with ``judge`` (bona fide first, then attacks; see the module
     docstring), returning the outcomes in judging order and the versions the verdicts carried.
 
     ``decode`` turns a frame file's bytes into BGR pixels (the service's intake); an exception of
     a type in ``refused`` is what the service answers ``capture_invalid`` to (e.g. a frame larger
     than a capture allows), and fails that capture; any other decoding failure is a malformed
-    capture (``CaptureError``)."""
+    capture (``CaptureError``). ``fresh_judge`` makes a judge that remembers nothing, for the
+    attacks stopped only as replays (see "Sources never seen")."""
     ordered = [c for c in captures if not c.is_attack] + [c for c in captures if c.is_attack]
     outcomes: list[Outcome] = []
     versions: dict = {}
@@ -103,7 +113,10 @@ def judge_all(judge, captures: list[Capture], decode: Callable[[bytes], np.ndarr
         verdict = judge.judge(frames, list(capture.t_ms), capture.purpose, list(capture.actions))
         wall_ms, cpu_ms = (time.perf_counter() - wall) * 1000.0, (time.process_time() - cpu) * 1000.0
         versions.update(_versions(verdict))
-        outcomes.append(Outcome(capture, bool(verdict.passed), list(verdict.reasons), wall_ms, cpu_ms, decode_ms))
+        unseen = None
+        if fresh_judge and capture.is_attack and list(verdict.reasons) == [FRAMES_REPLAYED]:
+            unseen = bool(fresh_judge().judge(frames, list(capture.t_ms), capture.purpose, list(capture.actions)).passed)
+        outcomes.append(Outcome(capture, bool(verdict.passed), list(verdict.reasons), wall_ms, cpu_ms, decode_ms, unseen))
     return outcomes, versions
 
 
@@ -146,7 +159,9 @@ def liveness_report(outcomes: list[Outcome], versions: dict | None = None, model
     for species in sorted(attacks):
         group = attacks[species]
         rate, accepted = pad_metrics.apcer([score(o) for o in group], 0.5)
+        unseen = sum(o.passed or bool(o.passed_if_unseen) for o in group)
         per_species[species] = {"apcer": rate, "captures": len(group), "accepted": accepted,
+                                "apcer_if_source_unseen": unseen / len(group), "accepted_if_source_unseen": unseen,
                                 "failures_by_reason": reasons(group)}
     worst = max(per_species, key=lambda s: per_species[s]["apcer"]) if per_species else None
     if bona:
@@ -174,7 +189,8 @@ def liveness_report(outcomes: list[Outcome], versions: dict | None = None, model
                          "BPCER: rejected bona fide captures",
         "results": [{"capture": o.capture.name, "label": o.capture.label, "species": o.capture.species,
                      "purpose": o.capture.purpose, "actions": list(o.capture.actions), "frames": len(o.capture.frame_paths),
-                     "passed": o.passed, "reasons": o.reasons, "wall_ms": round(o.wall_ms, 1),
+                     "passed": o.passed, "reasons": o.reasons, "passed_if_source_unseen": o.passed_if_unseen,
+                     "wall_ms": round(o.wall_ms, 1),
                      "cpu_ms": round(o.cpu_ms, 1)} for o in outcomes],
     }
 
@@ -200,7 +216,8 @@ def run(captures_dir: Path, settings=None, progress: bool = True) -> dict:
     def decode(data: bytes) -> np.ndarray:
         return engine.decode(data, max_decoded_pixels=limits.max_frame_pixels).pixels
 
-    outcomes, versions = judge_all(judge, captures, decode, (DecodedSizeTooLarge,), progress)
+    outcomes, versions = judge_all(judge, captures, decode, (DecodedSizeTooLarge,), progress,
+                                   fresh_judge=lambda: CaptureJudge(engine, texture, limits))
     models = {"detector": getattr(engine.detector, "model_id", None),
               "landmarks": getattr(getattr(engine, "landmarks", None), "model_id", None),
               "embedding": getattr(engine, "model_id", None),
@@ -231,11 +248,12 @@ def format_report(report: dict) -> str:
         f"   reasons: {_reasons_line(report['failures_by_reason']['bona_fide'])}",
         f"  APCER {_pct(report['apcer'])}  (worst species: {report['worst_species'] or '-'})",
         "",
-        f"  {'species':<18} {'captures':>8} {'accepted':>8}    APCER   failures by reason",
+        f"  {'species':<18} {'captures':>8} {'accepted':>8}    APCER   unseen*   failures by reason",
     ]
     for species, row in report["apcer_per_species"].items():
-        lines.append(f"  {species:<18} {row['captures']:>8} {row['accepted']:>8} {_pct(row['apcer'])}   "
-                     f"{_reasons_line(row['failures_by_reason'])}")
+        lines.append(f"  {species:<18} {row['captures']:>8} {row['accepted']:>8} {_pct(row['apcer'])} "
+                     f"{_pct(row['apcer_if_source_unseen'])}   {_reasons_line(row['failures_by_reason'])}")
+    lines.append("  * APCER if the attack's source had never been sent (the replay defence could not help)")
     t = report["ms_per_capture"]
     lines += [
         "",
