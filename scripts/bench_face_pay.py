@@ -858,7 +858,7 @@ def serve_instrumented(port: int) -> None:
     from sqlalchemy.orm import Session
 
     import facetrust.api.app as app_mod
-    from facetrust.biometrics import detect, embed, engine as engine_mod, landmarks, perthread
+    from facetrust.biometrics import detect, embed, engine as engine_mod, landmarks, modelpool
     from facetrust.gallery import decision as gallery_decision, service as gallery_service
     from facetrust.liveness import decision, frames, service as liveness_service
     from facetrust.payments import intents, ledger, merchants
@@ -916,12 +916,12 @@ def serve_instrumented(port: int) -> None:
     patch(envelope.Keyring, "seal", "crypto: keyring.seal")
     patch(envelope.Keyring, "open", "crypto: keyring.open")
 
-    original_init = perthread.PerThread.__init__
+    original_init = modelpool.ModelPool.__init__
 
-    def perthread_init(self, factory):
-        original_init(self, timed("model load in a new worker thread", factory))
+    def pool_init(self, factory, size):
+        original_init(self, timed("model load (a pool's first object, or another when concurrency needs it)", factory), size)
 
-    perthread.PerThread.__init__ = perthread_init
+    modelpool.ModelPool.__init__ = pool_init
 
     @event.listens_for(Engine, "before_cursor_execute")
     def _before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001

@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetrust.biometrics.perthread import PerThread
+from facetrust.biometrics.modelpool import ModelPool
 
 
 @dataclass(frozen=True)
@@ -45,14 +45,14 @@ class DetectedFace:
 
 
 class YuNetDetector:
-    """Thread-safe wrapper: OpenCV detector objects are not, so each thread gets its own."""
+    """Thread-safe wrapper: OpenCV detector objects are not, so each call borrows one from a pool."""
 
     model_id = "yunet-2023mar"
 
-    def __init__(self, model_path: Path, score_threshold: float, max_side: int) -> None:
+    def __init__(self, model_path: Path, score_threshold: float, max_side: int, instances: int = 1) -> None:
         self._max_side = max_side
-        self._detector = PerThread(
-            lambda: cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 5000)
+        self._detector = ModelPool(
+            lambda: cv2.FaceDetectorYN.create(str(model_path), "", (320, 320), score_threshold, 0.3, 5000), instances
         )
 
     def detect(self, image: np.ndarray, max_side: int | None = None) -> list[DetectedFace]:
@@ -62,9 +62,9 @@ class YuNetDetector:
         small = image
         if scale < 1.0:
             small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
-        det = self._detector.get()
-        det.setInputSize((small.shape[1], small.shape[0]))
-        _, rows = det.detect(small)
+        with self._detector.use() as det:
+            det.setInputSize((small.shape[1], small.shape[0]))
+            _, rows = det.detect(small)
         if rows is None:
             return []
         faces = []

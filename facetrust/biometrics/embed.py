@@ -20,7 +20,7 @@ import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
 from facetrust.biometrics.landmarks import FaceGeometry
-from facetrust.biometrics.perthread import PerThread
+from facetrust.biometrics.modelpool import ModelPool
 from facetrust.biometrics.templates import Template
 
 SFACE_INPUT = 112
@@ -56,18 +56,19 @@ def align(image: np.ndarray, five_points: np.ndarray) -> np.ndarray:
 
 
 class SFaceEmbedder:
-    """SFace 128-d embeddings; thread-safe (one OpenCV network per thread)."""
+    """SFace 128-d embeddings; thread-safe (a pool of OpenCV networks, ``instances`` at most)."""
 
     model_id = "sface-2021dec/align-mesh5"
 
-    def __init__(self, model_path: Path) -> None:
-        self._recognizer = PerThread(lambda: cv2.FaceRecognizerSF.create(str(model_path), ""))
+    def __init__(self, model_path: Path, instances: int = 1) -> None:
+        self._recognizer = ModelPool(lambda: cv2.FaceRecognizerSF.create(str(model_path), ""), instances)
 
     def align(self, image: np.ndarray, geometry: FaceGeometry) -> np.ndarray:
         return align(image, geometry.five_points())
 
     def embed_crop(self, crop: np.ndarray) -> np.ndarray:
-        return self._recognizer.get().feature(crop).ravel()
+        with self._recognizer.use() as recognizer:
+            return recognizer.feature(crop).ravel()
 
 
 class DlibEmbedder:
@@ -78,12 +79,12 @@ class DlibEmbedder:
 
     model_id = "dlib-resnet-v1"
 
-    def __init__(self, model_path: Path, shape5_path: Path) -> None:
-        self._models = PerThread(
-            lambda: (dlib.face_recognition_model_v1(str(model_path)), dlib.shape_predictor(str(shape5_path)))
+    def __init__(self, model_path: Path, shape5_path: Path, instances: int = 1) -> None:
+        self._models = ModelPool(
+            lambda: (dlib.face_recognition_model_v1(str(model_path)), dlib.shape_predictor(str(shape5_path))), instances
         )
 
     def template(self, rgb: np.ndarray, face: DetectedFace) -> Template:
-        model, shape5 = self._models.get()
-        shape = shape5(rgb, dlib_box_from_yunet(face))
-        return Template(self.model_id, np.array(model.compute_face_descriptor(rgb, shape)))
+        with self._models.use() as (model, shape5):
+            shape = shape5(rgb, dlib_box_from_yunet(face))
+            return Template(self.model_id, np.array(model.compute_face_descriptor(rgb, shape)))

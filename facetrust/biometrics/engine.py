@@ -96,11 +96,10 @@ class FaceEngine:
             modelfiles.require(models_dir, "face_detection_yunet_2023mar.onnx"),
             settings.detector_score_threshold,
             settings.detector_max_side,
+            self.workers,
         )
-        self.landmarks = LandmarkModel(modelfiles.require(models_dir, "face_landmarker.task"))
-        self.embedder = SFaceEmbedder(
-            modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx")
-        )
+        self.landmarks = LandmarkModel(modelfiles.require(models_dir, "face_landmarker.task"), self.workers)
+        self.embedder = SFaceEmbedder(modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx"), self.workers)
         self._calibration = calibration
         self.settings = settings
         self.limits = QualityThresholds(

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace
-from facetrust.biometrics.perthread import PerThread
+from facetrust.biometrics.modelpool import ModelPool
 
 INPUT_SIDE = 256
 ROI_SCALE = 1.5  # MediaPipe's face ROI: the detection box enlarged 1.5 times
@@ -157,27 +157,27 @@ class _Models:
 class LandmarkModel:
     model_id = "mediapipe-facemesh-v2+blendshapes-v2"
 
-    def __init__(self, task_path: Path) -> None:
+    def __init__(self, task_path: Path, instances: int = 1) -> None:
         with zipfile.ZipFile(task_path) as bundle:
             mesh, shapes = bundle.read("face_landmarks_detector.tflite"), bundle.read("face_blendshapes.tflite")
-        self._models = PerThread(lambda: _Models(mesh, shapes))
+        self._models = ModelPool(lambda: _Models(mesh, shapes), instances)
 
     def geometry(self, image_bgr: np.ndarray, face: DetectedFace) -> FaceGeometry:
         """The mesh on the face whose five points are given (YuNet's, or the previous frame's mesh),
         mapped back to image coordinates, and what it measures."""
-        m = self._models.get()
         warp = roi_transform(face.landmarks)
         crop = cv2.warpAffine(image_bgr, warp, (INPUT_SIDE, INPUT_SIDE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
-        m.mesh.set_tensor(m.mesh_in, (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None])
-        m.mesh.invoke()
-        mesh = m.mesh.get_tensor(m.mesh_out[0]).reshape(478, 3)
-        presence = float(1.0 / (1.0 + np.exp(-float(m.mesh.get_tensor(m.mesh_out[1]).ravel()[0]))))
         back = cv2.invertAffineTransform(warp)
-        points = np.hstack([mesh[:, :2], np.ones((478, 1), np.float32)]).astype(np.float64) @ back.T
-        m.shapes.set_tensor(m.shapes_in, points[BLENDSHAPE_POINTS][None].astype(np.float32))
-        m.shapes.invoke()
-        scores = m.shapes.get_tensor(m.shapes_out).ravel()
+        with self._models.use() as m:
+            m.mesh.set_tensor(m.mesh_in, (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None])
+            m.mesh.invoke()
+            mesh = m.mesh.get_tensor(m.mesh_out[0]).reshape(478, 3).copy()  # the tensor is the interpreter's
+            presence = float(1.0 / (1.0 + np.exp(-float(m.mesh.get_tensor(m.mesh_out[1]).ravel()[0]))))
+            points = np.hstack([mesh[:, :2], np.ones((478, 1), np.float32)]).astype(np.float64) @ back.T
+            m.shapes.set_tensor(m.shapes_in, points[BLENDSHAPE_POINTS][None].astype(np.float32))
+            m.shapes.invoke()
+            scores = m.shapes.get_tensor(m.shapes_out).ravel().copy()
         yaw, pitch = yaw_pitch(mesh)
         eyes = (points[list(RIGHT_EYE)].mean(0), points[list(LEFT_EYE)].mean(0))
         roll = float(np.degrees(np.arctan2(eyes[1][1] - eyes[0][1], eyes[1][0] - eyes[0][0])))

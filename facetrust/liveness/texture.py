@@ -392,12 +392,12 @@ class ColourLBPModel(_Sequence):
 
 class CNNTextureModel(_Sequence):
     """The small CNN: the crop resized to the network's input, scaled, and one forward pass of the
-    shipped ONNX network in OpenCV's dnn module (one network object per thread: they are not
-    thread-safe). The JSON file holds the network's sha256; the ONNX bytes are checked against it
+    shipped ONNX network in OpenCV's dnn module (network objects are not thread-safe: a call borrows
+    one from a pool). The JSON file holds the network's sha256; the ONNX bytes are checked against it
     before OpenCV reads them, and the model id is the JSON file's hash."""
 
-    def __init__(self, payload: dict, file_sha256: str, onnx: bytes) -> None:
-        from facetrust.biometrics.perthread import PerThread
+    def __init__(self, payload: dict, file_sha256: str, onnx: bytes, instances: int = 1) -> None:
+        from facetrust.biometrics.modelpool import ModelPool
 
         net = payload.get("network")
         if not isinstance(net, dict):
@@ -416,8 +416,7 @@ class CNNTextureModel(_Sequence):
         self._scale = 1.0 / (255.0 * float(std))
         self._shift = float(mean) / float(std)
         self._onnx = onnx
-        self._nets = PerThread(self._make_net)
-        self._make_net()  # an unreadable network fails at load, not at the first capture
+        self._nets = ModelPool(self._make_net, instances)  # makes one now: an unreadable network fails at load
         self.threshold: float = float(payload["threshold"])
         self.window: int = int(payload["window"])
         self.frames_per_capture: int = int(payload["frames_per_capture"])
@@ -431,7 +430,7 @@ class CNNTextureModel(_Sequence):
             raise ValueError(f"OpenCV cannot read the network: {exc}") from exc
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "CNNTextureModel":
+    def load(cls, path: Path | None = None, instances: int = 1) -> "CNNTextureModel":
         """The model described by ``path`` (default: ``pad_cnn_v1.json`` beside this module) and its
         network file, which must sit beside it. Refused with ValueError: a JSON file that is not
         exactly what the training script wrote (checksum, format, ranges), a network file that is
@@ -451,7 +450,7 @@ class CNNTextureModel(_Sequence):
             onnx = onnx_path.read_bytes()
             if hashlib.sha256(onnx).hexdigest() != net.get("sha256"):
                 raise ValueError(f"network file {onnx_path} does not match the sha256 in {path.name}")
-            return cls(data, digest, onnx)
+            return cls(data, digest, onnx, instances)
         except ValueError as exc:
             raise ValueError(f"{path}: refused PAD texture weights: {exc}") from exc
 
@@ -469,9 +468,9 @@ class CNNTextureModel(_Sequence):
         """Attack probability (0..1) of each crop made by ``face_crop``."""
         if len(crops) == 0:
             return np.zeros(0)
-        net = self._nets.get()
-        net.setInput(self.inputs(crops))
-        out = np.asarray(net.forward(), dtype=np.float64).reshape(len(crops))
+        with self._nets.use() as net:
+            net.setInput(self.inputs(crops))
+            out = np.asarray(net.forward(), dtype=np.float64).reshape(len(crops))
         return np.clip(out, 0.0, 1.0)
 
 
