@@ -83,7 +83,7 @@ class LivenessContext:
     @classmethod
     def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> "LivenessContext":
         return cls(
-            engine=engine, texture=TextureModel.load(instances=engine.workers), keyring=keyring, policy=DecisionPolicy(),
+            engine=engine, texture=TextureModel.load(instances=max(1, settings.threads)), keyring=keyring, policy=DecisionPolicy(),
             limits=capture_limits(settings),
             lockout=LockoutPolicy(settings.lockout_max_failures, dt.timedelta(seconds=settings.lockout_window_seconds),
                                   dt.timedelta(seconds=settings.lockout_seconds)),
