@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -40,11 +41,30 @@ def lfw_bytes(lfw: Path):
     return lambda rel: (lfw / rel).read_bytes()
 
 
-@pytest.fixture(scope="session")
-def engine():
+# The settings a face engine reads: an app whose test changes one of them loads its own engine.
+ENGINE_SETTINGS = frozenset({
+    "models_dir", "data_dir", "threads", "detector_score_threshold", "detector_max_side", "min_face_px",
+    "min_detector_confidence", "min_sharpness", "min_brightness", "max_brightness", "max_yaw_deg", "max_pitch_deg",
+    "max_roll_deg", "max_eye_closure", "second_face_ratio", "max_image_bytes", "max_image_pixels", "min_image_side",
+})
+
+
+@lru_cache(maxsize=1)
+def shared_face_engine():
+    """The face models, loaded once per test session and handed to every app that can share them."""
     from facetrust.biometrics.engine import FaceEngine
 
     return FaceEngine.from_settings()
+
+
+def face_engine_for(overrides: dict):
+    """The shared engine, unless ``overrides`` (an app's settings) change what an engine reads."""
+    return None if ENGINE_SETTINGS & {k.lower() for k in overrides} else shared_face_engine()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    return shared_face_engine()
 
 
 def _pg_admin(url: str):
@@ -127,8 +147,9 @@ def running_app(tmp_path: Path, database_url: str, **settings):
 
     from facetrust.settings import get_settings
 
+    shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)
-    app = create_app(Settings(data_dir=tmp_path, database_url=database_url, **settings))
+    app = create_app(Settings(data_dir=tmp_path, database_url=database_url, **settings), shared)
     with TestClient(app, raise_server_exceptions=False) as client:
         with app.state.sessions() as s:
             (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")

@@ -127,8 +127,6 @@ class World:
                              headers=self.hs["admin"])
         assert r.status_code == 201, r.text
         self.merchant_id = r.json()["merchant_id"]
-        self.app.state.credit = None  # built on first use, then given the test's clock below
-        self.client.get("/v1/me/credit", headers=self.h)
         self.app.state.credit.clock = self.clock
 
     def close(self) -> None:

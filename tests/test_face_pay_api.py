@@ -99,7 +99,7 @@ def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
     # A restarted service rebuilds the gallery from the database.
     from facetrust.api.app import create_app
 
-    with TestClient(create_app(app.state.settings)) as restarted:
+    with TestClient(create_app(app.state.settings, app.state.kyc.engine)) as restarted:
         assert restarted.app.state.gallery.size(tenant) == 2
 
     # The same capture again (a double submission) cannot pay twice.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from conftest import shared_face_engine
 from facetrust.api.app import create_app
 from facetrust.settings import Settings
 
@@ -12,7 +13,7 @@ from facetrust.settings import Settings
 @pytest.fixture()
 def client(tmp_path, database_url):
     settings = Settings(data_dir=tmp_path, database_url=database_url)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings, shared_face_engine()), raise_server_exceptions=False) as c:
         yield c
 
 
@@ -42,7 +43,7 @@ def test_oversize_body_is_refused_before_parsing(tmp_path, database_url):
     from facetrust.api.app import create_app
 
     settings = Settings(data_dir=tmp_path, database_url=database_url, max_body_bytes=1000)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+    with TestClient(create_app(settings, shared_face_engine()), raise_server_exceptions=False) as c:
         r = c.post("/v1/accounts", content=b"x" * 5000, headers={"content-type": "application/json"})
         assert r.status_code == 413 and r.json()["error"]["code"] == "request_too_large"
 

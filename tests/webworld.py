@@ -262,11 +262,13 @@ def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list
     from facetrust.identity import service
     from facetrust.settings import Settings, get_settings
 
+    from conftest import face_engine_for
     from facepay import authority
 
+    shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)
     app = create_app(Settings(data_dir=tmp_path, database_url=database_url,
-                              authority_registry=authority(tmp_path, shared_data, people), **settings))
+                              authority_registry=authority(tmp_path, shared_data, people), **settings), shared)
     with live_server(app) as base_url, api_client(base_url) as client:
         hs = {}
         with app.state.sessions() as s:

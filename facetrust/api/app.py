@@ -8,11 +8,12 @@ from fastapi import Depends, FastAPI, Response
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from facetrust import __version__
+from facetrust import __version__, bootstrap
 from facetrust.api import errors, metrics
 from facetrust.api.access_log import AccessLog
 from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
+from facetrust.biometrics.engine import FaceEngine
 from facetrust.api.logs import RequestId
 from facetrust.consent.routes import router as consent_router
 from facetrust.credit import products
@@ -33,7 +34,9 @@ from facetrust.store.migrate import upgrade
 from facetrust.web import demo, pages
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, face_engine: FaceEngine | None = None) -> FastAPI:
+    """The app over ``settings``' database; ``face_engine``, if given, is used instead of loading the
+    models again (tests and benchmarks that hold one)."""
     settings = settings or get_settings()
     url = settings.resolved_database_url
 
@@ -42,6 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             upgrade(url)
         app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
+        parts = bootstrap.build(settings, app.state.keyring, app.state.gallery, app.state.credit_catalogue, face_engine)
+        app.state.kyc, app.state.liveness = parts.kyc, parts.liveness
+        app.state.face_pay, app.state.credit = parts.face_pay, parts.credit
         with app.state.sessions() as session:  # the face-pay gallery, from the database; the rule set, kept whole
             app.state.gallery.rebuild(session, app.state.keyring)
             app.state.risk.register(session)

@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from facetrust.credit.context import CreditContext
 from facetrust.errors import RecordedRefusal
-
+from facetrust.identity.kyc import KycContext
+from facetrust.liveness.service import LivenessContext
+from facetrust.payments.context import FacePayContext
 from facetrust.security.envelope import Keyring, keyring_for
 
 
@@ -22,6 +25,23 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+# The parts the composition root (facetrust/bootstrap.py) built when the app started.
+def kyc_context(request: Request) -> KycContext:
+    return request.app.state.kyc
+
+
+def liveness_context(request: Request) -> LivenessContext:
+    return request.app.state.liveness
+
+
+def face_pay_context(request: Request) -> FacePayContext:
+    return request.app.state.face_pay
+
+
+def credit_context(request: Request) -> CreditContext:
+    return request.app.state.credit
 
 
 def app_keyring(request: Request) -> Keyring:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, client_info, get_session, keeping_refusal_records
+from facetrust.api.deps import ClientInfo, client_info, credit_context, get_session, keeping_refusal_records
 from facetrust.credit import checkouts, lines, loans, plans, repayments, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
@@ -30,17 +30,6 @@ from facetrust.payments.models import Merchant
 
 router = APIRouter(prefix="/v1", tags=["credit"])
 READERS = ("risk_analyst", "compliance_officer", "admin")
-
-
-def credit_context(request: Request) -> CreditContext:
-    """Built once per app, over the catalogue the app checked when it started."""
-    ctx = getattr(request.app.state, "credit", None)
-    if ctx is None:
-        from facetrust.liveness.routes import liveness_context
-
-        ctx = request.app.state.credit = CreditContext.from_settings(
-            request.app.state.settings, liveness_context(request), request.app.state.credit_catalogue)
-    return ctx
 
 
 def _account(session: Session, account_id: str) -> Account:

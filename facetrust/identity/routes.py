@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, app_keyring, client_info, get_session
+from facetrust.api.deps import ClientInfo, app_keyring, client_info, get_session, kyc_context, liveness_context
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
-from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, CreditSummaryOut, FaceAuthIn,
                                        OperatorAccountOut, OperatorOut, RealNameOut, RevealIn, RevealOut, TokenOut)
 from facetrust.identity.service import Principal
+from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
@@ -68,24 +68,6 @@ def me(p: Principal = Depends(auth.user), session: Session = Depends(get_session
     return _out(account)
 
 
-def kyc_context(request: Request) -> kyc.KycContext:
-    """Built once per app: loading the face models takes a moment."""
-    ctx = getattr(request.app.state, "kyc", None)
-    if ctx is None:
-        from facetrust.api.deps import app_keyring
-        from facetrust.biometrics.engine import FaceEngine
-
-        settings = request.app.state.settings
-        ctx = kyc.KycContext(
-            engine=FaceEngine.from_settings(settings),
-            keyring=app_keyring(request),
-            authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
-            bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
-        )
-        request.app.state.kyc = ctx
-    return ctx
-
-
 def _auth_out(r) -> RealNameOut:
     return RealNameOut(authentication_id=r.id, method=r.method, outcome=r.outcome, reasons=json.loads(r.reasons),
                        liveness=r.liveness, liveness_session_id=r.liveness_session_id, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
@@ -101,14 +83,13 @@ def _account(session: Session, p: Principal) -> Account:
 
 @router.post("/me/real-name/face", status_code=201, response_model=RealNameOut,
              dependencies=[rate_limited("face", who=auth.user)])
-def real_name_face(body: FaceAuthIn, request: Request, p: Principal = Depends(auth.user),
-                   session: Session = Depends(get_session), ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
+                   ctx: kyc.KycContext = Depends(kyc_context),
+                   live: LivenessContext = Depends(liveness_context)) -> RealNameOut:
     """Real-name authentication by the live face of a passed liveness session (purpose
     `real_name`) compared with the authority's photo (kyc profile). A decided mismatch is stored
     and answered 422 `face_mismatch`."""
-    from facetrust.liveness.routes import liveness_context
-
-    record = kyc.authenticate_face(session, ctx, liveness_context(request), _account(session, p), body.name,
+    record = kyc.authenticate_face(session, ctx, live, _account(session, p), body.name,
                                    body.id_number, body.liveness_session_id)
     session.commit()
     if record.outcome != "passed":

@@ -9,38 +9,24 @@ towards the lockout).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import get_session
+from facetrust.api.deps import get_session, liveness_context
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
-from facetrust.liveness import frames as frames_mod
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn, LivenessSessionCreate, LivenessSessionOut
+from facetrust.liveness.upload import read_capture
 from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
-
-
-def liveness_context(request: Request) -> service.LivenessContext:
-    """Built once per app, over the same engine as the real-name flow."""
-    ctx = getattr(request.app.state, "liveness", None)
-    if ctx is None:
-        from facetrust.identity.routes import kyc_context
-
-        kyc = kyc_context(request)
-        ctx = service.LivenessContext.from_settings(request.app.state.settings, kyc.engine, kyc.keyring)
-        request.app.state.liveness = ctx
-    return ctx
 
 
 def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
@@ -53,21 +39,6 @@ def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
         checks=json.loads(row.checks) if row.checks else None,
         versions=json.loads(row.versions) if row.versions else None,
     )
-
-
-def _b64(data: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise DomainError(422, "capture_invalid", f"{field} is not valid base64") from None
-
-
-def read_capture(body: CaptureIn, ctx: service.LivenessContext) -> list[frames_mod.Frame]:
-    """Decode and check an uploaded capture (a JPEG burst or a video); 422 ``capture_invalid`` if bad."""
-    if body.video_base64 is not None:
-        return frames_mod.from_video(_b64(body.video_base64, "video_base64"), ctx.limits)
-    images = [(_b64(f.image_base64, f"frames[{i}].image_base64"), f.t_ms) for i, f in enumerate(body.frames or [])]
-    return frames_mod.from_images(ctx.engine, images, ctx.limits)
 
 
 @router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut,

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from facetrust.api import auth
-from facetrust.api.deps import app_keyring, get_session
+from facetrust.api.deps import app_keyring, face_pay_context, get_session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, utcnow
 from facetrust.identity.service import Principal, find_account
-from facetrust.liveness.routes import read_capture
+from facetrust.liveness.upload import read_capture
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
 from facetrust.payments import enrolment, intents, ledger, merchants, refunds, wallets
 from facetrust.payments.context import FacePayContext
@@ -37,17 +37,6 @@ from facetrust.security import signing
 from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["face pay"])
-
-
-def face_pay_context(request: Request) -> FacePayContext:
-    """Built once per app, over the liveness context's engine and keyring and the app's gallery."""
-    ctx = getattr(request.app.state, "face_pay", None)
-    if ctx is None:
-        from facetrust.liveness.routes import liveness_context
-
-        ctx = FacePayContext.from_settings(request.app.state.settings, liveness_context(request), request.app.state.gallery)
-        request.app.state.face_pay = ctx
-    return ctx
 
 
 async def signed_terminal(request: Request) -> Terminal:

@@ -17,16 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import get_session
+from facetrust.api.deps import credit_context, face_pay_context, get_session
 from facetrust.credit import checkouts, lines
-from facetrust.credit.routes import credit_context
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal
 from facetrust.payments import merchants, wallets
 from facetrust.payments.models import Merchant
-from facetrust.payments.routes import face_pay_context
 
 router = APIRouter(prefix="/v1/demo", tags=["demo"])
 

@@ -1,0 +1,47 @@
+"""The composition root: the service's parts, built once from settings when the app starts.
+
+Routes receive them through ``facetrust.api.deps`` (``kyc_context``, ``liveness_context``,
+``face_pay_context``, ``credit_context``) and never build them or import another domain's routes
+to reach them. A caller that already holds a loaded face engine (a test session, a benchmark) hands
+it in and no model is loaded twice. Loading at start, not on the first face request, means a
+missing or corrupt model file stops the service before it answers anyone, and the first payer
+does not wait for the models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from facetrust.biometrics.engine import FaceEngine
+from facetrust.credit.context import CreditContext
+from facetrust.credit.products import Catalogue
+from facetrust.gallery.service import Gallery
+from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
+from facetrust.identity.kyc import KycContext
+from facetrust.liveness.service import LivenessContext
+from facetrust.payments.context import FacePayContext
+from facetrust.security.envelope import Keyring
+from facetrust.settings import Settings
+
+
+@dataclass(frozen=True)
+class Parts:
+    engine: FaceEngine
+    kyc: KycContext
+    liveness: LivenessContext
+    face_pay: FacePayContext
+    credit: CreditContext
+
+
+def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Catalogue,
+          engine: FaceEngine | None = None) -> Parts:
+    engine = engine or FaceEngine.from_settings(settings)
+    kyc = KycContext(
+        engine=engine,
+        keyring=keyring,
+        authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
+        bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+    )
+    liveness = LivenessContext.from_settings(settings, engine, keyring)
+    return Parts(engine, kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),
+                 CreditContext.from_settings(settings, liveness, catalogue))
