@@ -11,7 +11,7 @@ what it is and where it came from:
   measured but never trained on: ``still`` (one real frame repeated with a little noise and jitter),
   ``noise`` (a real window replayed with added noise and re-compression) and ``splice`` (half a
   window from one recording, half from another; it reuses the bona fide crops, see ``splices``).
-- ``generated``: made here with ``facetrust.liveness.attacks.make_attack`` from bona fide frames of
+- ``generated``: made here with ``facetrust.tools.attacks.make_attack`` from bona fide frames of
   the same group (on the same side of every split as its source).
 - ``recording``: frames of one recording, in order; windows are cut from it (``window_slices``).
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from facetrust.biometrics.detect import choose_subject
 from facetrust.liveness import texture
-from facetrust.liveness.attacks import make_attack
+from facetrust.tools.attacks import make_attack
 
 SEED = 20240611
 WINDOW = 8  # frames per capture window (a capture is about 8-15 frames)

@@ -184,14 +184,14 @@ def measure_speed(model, data: Path, log) -> None:
 
 
 def measure_project_injections(model, data: Path, split: dict, log) -> dict:
-    """The project's own injection generators (facetrust.liveness.attacks make_still_injection, every
+    """The project's own injection generators (facetrust.tools.attacks make_still_injection, every
     variant, and make_noise_replay), applied to held-out bona fide windows (2 per held-out NUAA
     session, 3 per held-out clip) and written as the attacker would (JPEG 95): how many of them the
     passive model calls attacks. Made of real camera frames, they are expected to pass."""
     from collections import defaultdict
 
-    from facetrust.evaluation.captures import Capture
-    from facetrust.liveness import attacks
+    from facetrust.tools.evaluation.captures import Capture
+    from facetrust.tools import attacks
 
     detector = D.make_detector()
 

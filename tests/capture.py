@@ -6,7 +6,7 @@ actions, sampled at 12.5-15 fps (every second frame; one window every frame, 30 
 challenge of the actions it really shows, in order: one quick action (a blink or an open mouth) for
 a face payment, two distinct actions for real name, enrolment, a payment's step-up and credit.
 The catalogue (``catalogue``) is built the way ``facetrust captures from-clips`` builds its bona fide
-captures (``facetrust.evaluation.captures``): candidate windows around each labelled challenge
+captures (``facetrust.tools.evaluation.captures``): candidate windows around each labelled challenge
 action with half a second of context (``plan_windows``), placed so that no two share a frame of the
 clip and none holds a labelled edit (``place_windows``, ``labelled_cuts``: d6 and d10 have jump
 cuts). Two-action windows that ``plan_windows`` does not propose (it pairs only turns and nods with
@@ -44,7 +44,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetrust.evaluation import captures as clips_mod
+from facetrust.tools.evaluation import captures as clips_mod
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.service import QUICK_ACTIONS
 

@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrust.evaluation.captures import find_captures, write_capture
-from facetrust.liveness import attacks
+from facetrust.tools.evaluation.captures import find_captures, write_capture
+from facetrust.tools import attacks
 from facetrust.liveness.frames import content_hash
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]  # BGR: blue, green, red

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from facetrust.biometrics.detect import choose_subject
-from facetrust.liveness.attacks import (
+from facetrust.tools.attacks import (
     SPECIES,
     AttackSequence,
     make_attack,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from facetrust.evaluation.captures import labelled_cuts
+from facetrust.tools.evaluation.captures import labelled_cuts
 from facetrust.liveness.service import ACTION_FLOOR, QUICK_ACTIONS, STEP_UP_FLOOR
 
 from capture import Material, Take, catalogue, labels, takes_of

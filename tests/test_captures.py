@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrust.evaluation import captures as cap
-from facetrust.evaluation.captures import (
+from facetrust.tools.evaluation import captures as cap
+from facetrust.tools.evaluation.captures import (
     CaptureError,
     NoCapturesError,
     PURPOSE_MIN_ACTIONS,
@@ -26,7 +26,7 @@ from facetrust.evaluation.captures import (
     open_capture,
     write_capture,
 )
-from facetrust.liveness import attacks
+from facetrust.tools import attacks
 from facetrust.liveness.frames import content_hash
 
 

@@ -23,7 +23,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from facetrust.credit import schedule
-from facetrust.credit.quote import credit
+from facetrust.cli.credit import credit
 from facetrust.credit.schedule import (ANNUITY, EQUAL_PRINCIPAL, FLAT_FEE, Installment, Pricing, Schedule, build,
                                        parse_yuan, periodic_irr, round_half_up, yuan)
 

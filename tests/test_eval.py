@@ -8,7 +8,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from facetrust.cli import main
-from facetrust.evaluation import metrics
+from facetrust.tools.evaluation import metrics
 
 
 def test_fold_accuracy_picks_threshold_on_other_folds():

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from facetrust.biometrics import calibration
 from facetrust.cli import main
-from facetrust.evaluation import identify as ev
-from facetrust.evaluation.identify import Gallery, Probe, Protocol
+from facetrust.tools.evaluation import identify as ev
+from facetrust.tools.evaluation.identify import Gallery, Probe, Protocol
 from facetrust.gallery import decision
 from facetrust.gallery.decision import OpenSetPolicy
 

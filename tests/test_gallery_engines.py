@@ -9,9 +9,9 @@ import threading
 import numpy as np
 import pytest
 
-from facetrust.gallery import synthetic
+from facetrust.tools import gallery_synthetic as synthetic
 from facetrust.gallery.inprocess import InProcessIndex
-from facetrust.gallery.synthetic import TemplateModel
+from facetrust.tools.gallery_synthetic import TemplateModel
 
 DIM = 128
 
@@ -236,7 +236,7 @@ def test_synthetic_gallery_is_normalised_and_reproducible():
 def test_synthetic_model_fitted_on_real_templates_resembles_them(engine, lfw, tmp_path):
     """Fit on ~150 real SFace templates (identities with several LFW images): the synthetic
     genuine and impostor cosines land near the real ones, which sit where SFace's do."""
-    from facetrust.evaluation.lfw import list_images
+    from facetrust.tools.evaluation.lfw import list_images
 
     by_name: dict[str, list[str]] = {}
     for rel in list_images(lfw):

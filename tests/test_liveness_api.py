@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from facetrust.consent.notices import NOTICES
-from facetrust.liveness.attacks import make_attack
+from facetrust.tools.attacks import make_attack
 from facetrust.liveness.models import LivenessSession
 
 from capture import D3_TURN_THEN_BLINK, as_burst, clip_frames, new_session

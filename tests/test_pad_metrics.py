@@ -8,14 +8,14 @@ import math
 
 import pytest
 
-from facetrust.evaluation.pad_metrics import (
+from facetrust.tools.evaluation.pad_metrics import (
     apcer,
     bpcer,
     format_pad_report,
     operating_points,
     pad_report,
 )
-from facetrust.evaluation.sequences import SequenceStats, iter_sequences
+from facetrust.tools.evaluation.sequences import SequenceStats, iter_sequences
 
 
 def test_apcer_is_the_worst_species_and_acer_the_mean():

@@ -8,8 +8,8 @@ import json
 
 from click.testing import CliRunner
 
-from facetrust.risk.bench import risk_command
-from facetrust.risk.simulate import TYPOLOGIES, simulate
+from facetrust.cli.tools import risk_command, simulate
+from facetrust.tools.risk_simulate import TYPOLOGIES
 
 MOST = 0.5  # of a typology's scenarios detected, in a run this small (4 per typology)
 

@@ -22,7 +22,7 @@ import pytest
 
 from facetrust.biometrics.detect import DetectedFace, choose_subject
 from facetrust.liveness import texture
-from facetrust.liveness.attacks import make_attack, read_input_frames
+from facetrust.tools.attacks import make_attack, read_input_frames
 from facetrust.liveness.texture import CNNTextureModel, TextureModel, face_crop
 
 SPLIT = json.loads((Path(texture.__file__).with_name("pad_split.json")).read_text())

@@ -48,7 +48,7 @@ def test_stricter_profiles_have_higher_thresholds(engine):
 def test_pairs_file_sample(engine, shared_data):
     """Over the first 60 pairs of fold 1 (30 same, 30 different), at the kyc profile, every
     different pair is rejected and nearly all same pairs are accepted."""
-    from facetrust.evaluation.lfw import parse_pairs
+    from facetrust.tools.evaluation.lfw import parse_pairs
 
     pairs = parse_pairs(shared_data / "lfw-dev" / "pairs_dev.txt")
     same = [p for p in pairs if p.fold == 0 and p.same][:30]

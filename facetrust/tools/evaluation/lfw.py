@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from facetrust.evaluation import extractors, metrics
+from facetrust.tools.evaluation import extractors, metrics
 
 FMR_POINTS = (1e-3, 1e-4)
 
@@ -214,7 +214,7 @@ def run(
     if peer:
         report["speedup_vs_peer"] = report["peer"]["ms_per_image"]["median"] / report["ms_per_image"]["median"]
     if plot:
-        from facetrust.evaluation.plot import det_plot
+        from facetrust.tools.evaluation.plot import det_plot
 
         det_plot(curves, plot)
     return report

@@ -18,7 +18,7 @@ def risk() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def rules_check(path: Path | None, as_json: bool) -> None:
     """Validate a rule set file (default: the packaged one) the way the service does at start."""
-    from facetrust.cli import CliError, _run
+    from facetrust.cli.common import CliError, run
     from facetrust.risk import rules
 
     def body() -> int:
@@ -32,7 +32,7 @@ def rules_check(path: Path | None, as_json: bool) -> None:
                                                         f"typologies {', '.join(summary['typologies'])}")
         return 0
 
-    _run(as_json, body)
+    run(as_json, body)
 
 
 @risk.command("replay")
@@ -41,13 +41,13 @@ def rules_check(path: Path | None, as_json: bool) -> None:
 def replay(decision_id: str, as_json: bool) -> None:
     """Re-run a stored decision under its stored rule set and recompute its features from the
     stored events. Exit 0 if it reproduces, 1 if it does not."""
-    from facetrust.cli import CliError, _in_transaction, _run
+    from facetrust.cli.common import CliError, in_transaction, run
     from facetrust.errors import DomainError
     from facetrust.risk import engine
 
     def body() -> int:
         try:
-            result = _in_transaction(lambda session: engine.replay(session, decision_id)).as_dict()
+            result = in_transaction(lambda session: engine.replay(session, decision_id)).as_dict()
         except DomainError as err:
             raise CliError(err.code, err.message) from None
         if as_json:
@@ -61,4 +61,4 @@ def replay(decision_id: str, as_json: bool) -> None:
                        + ("identical" if result["recomputed_features_match"] else f"differ {result['feature_differences']}"))
         return 0 if result["reproduced"] else 1
 
-    _run(as_json, body)
+    run(as_json, body)

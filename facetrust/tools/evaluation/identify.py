@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
 from facetrust.biometrics.calibration import Calibration
@@ -334,7 +333,7 @@ def evaluate(protocol: Protocol, cal: Calibration, policy: OpenSetPolicy, seed: 
 def run(images_dir: Path, workers: int, threads: int, seed: int, limit_identities: int | None) -> dict[str, Any]:
     """Extract every image's template with the service's engine, then score the protocol."""
     from facetrust.biometrics import calibration
-    from facetrust.evaluation import lfw
+    from facetrust.tools.evaluation import lfw
 
     files = lfw.list_images(images_dir)
     groups = group_by_identity(files)
@@ -388,30 +387,3 @@ def summary(r: dict[str, Any]) -> str:
         f"({i['informed_attacker']['identified']} of {c['impostor_probes']})",
         f"phone step asked in {c['phone_step_genuine']} genuine and {c['phone_step_impostor']} impostor searches",
     ])
-
-
-@click.command("identify")
-@click.option("--images", "images_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of <Name>/<image> files.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--workers", default=2, show_default=True, help="Extraction worker processes.")
-@click.option("--threads", default=1, show_default=True, help="Threads per worker.")
-@click.option("--seed", default=DEFAULT_SEED, show_default=True,
-              help="Seeds the enrolled half, the mobile numbers and the impostors' wrong digits.")
-@click.option("--limit-identities", default=None, type=int,
-              help="Only the first N identities in name order (quick runs; not a figure).")
-def eval_identify(images_dir: Path, json_out: Path | None, workers: int, threads: int, seed: int,
-                  limit_identities: int | None) -> None:
-    """Open-set FPIR and FNIR of the payment search, with and without the phone-digit step."""
-    from facetrust.cli import CliError, _run, write_json
-
-    def body() -> int:
-        if not any(d.is_dir() for d in images_dir.iterdir()):
-            raise CliError("no_images", f"{images_dir} has no <Name>/ folders of images")
-        report = run(images_dir, workers, threads, seed, limit_identities)
-        click.echo(summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
-
-    _run(False, body)

@@ -25,7 +25,7 @@ INTEREST_METHODS = (schedule.ANNUITY, schedule.EQUAL_PRINCIPAL)
 
 
 def _parse_rate(text: str, option: str) -> Decimal:
-    from facetrust.cli import CliError
+    from facetrust.cli.common import CliError
 
     s = text.strip()
     if s.startswith("-"):
@@ -38,7 +38,7 @@ def _parse_rate(text: str, option: str) -> Decimal:
 
 def _parse_inputs(principal: str | None, periods: str | None, fee_rate: str | None, annual_rate: str | None,
                   method: str | None) -> tuple[int, int, schedule.Pricing]:
-    from facetrust.cli import CliError
+    from facetrust.cli.common import CliError
 
     if principal is None:
         raise CliError("invalid_argument", "--principal is required (in yuan, e.g. 5999.00)")
@@ -125,7 +125,7 @@ def credit() -> None:
 def quote(principal: str | None, periods: str | None, fee_rate: str | None, annual_rate: str | None,
           method: str | None, as_json: bool) -> None:
     """The repayment schedule, total cost and APR (IRR x 12) of a plan."""
-    from facetrust.cli import _run
+    from facetrust.cli.common import run
 
     def body() -> int:
         principal_fen, n, pricing = _parse_inputs(principal, periods, fee_rate, annual_rate, method)
@@ -136,4 +136,4 @@ def quote(principal: str | None, periods: str | None, fee_rate: str | None, annu
             click.echo(render(plan))
         return 0
 
-    _run(as_json, body)
+    run(as_json, body)

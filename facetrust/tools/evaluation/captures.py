@@ -50,7 +50,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from facetrust.evaluation.sequences import DataFolderError, natural_key, walk_folders
+from facetrust.tools.evaluation.sequences import DataFolderError, natural_key, walk_folders
 from facetrust.liveness.actions import ACTIONS
 
 CAPTURE_FILE = "capture.json"
@@ -281,7 +281,7 @@ def write_capture(folder: Path, frames: list[np.ndarray], meta: dict) -> Path:
 
 # --- bona fide captures from the labelled face clips ----------------------------------------------
 
-# Challenge actions as the labels give them (see facetrust.evaluation.pad._labelled: a look up
+# Challenge actions as the labels give them (see facetrust.tools.evaluation.pad._labelled: a look up
 # followed by a look down is a nod).
 SINGLE_ACTIONS = ("blink", "open_mouth")  # one-action captures: purpose "payment"
 MOVES = ("turn_left", "turn_right", "nod")  # two-action captures with a neighbour: purpose "real_name"

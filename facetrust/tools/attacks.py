@@ -71,7 +71,7 @@ attacker is asked the same challenge.
     requested actions: the capture measures that the decision refuses it. ``print_of`` names the
     source capture.
 
-Attacks on the capture (input: a captures folder, ``facetrust.evaluation.captures``; only its bona
+Attacks on the capture (input: a captures folder, ``facetrust.tools.evaluation.captures``; only its bona
 fide captures are used; output: attack captures in the same format under
 ``OUT/<species>/<source capture's path, "/" as "__">[__<mode>]/``, deterministic for a seed). They
 imitate an attacker who controls what the capture page sends (a hooked page, a virtual camera, a
@@ -128,7 +128,7 @@ import cv2
 import numpy as np
 
 if TYPE_CHECKING:  # the capture format is a tool's, imported when used
-    from facetrust.evaluation.captures import Capture
+    from facetrust.tools.evaluation.captures import Capture
 
 SPECIES = ("print", "screen")
 CAPTURE_SPECIES = ("still_injection", "noise_replay", "splice")
@@ -681,7 +681,7 @@ def write_attack_dataset(inputs: list[Path], out_dir: Path, species: str, seed: 
     Each input is an image file, or a video file (.mp4/.avi/.mov/.webm, read with cv2.VideoCapture:
     up to ``n_frames`` consecutive frames from its middle). Its attack goes to
     ``out_dir/<species>/<input stem>/frame_000.jpg ...``: the species is a folder of its own so that
-    the PAD evaluation (``facetrust.evaluation.sequences``), pointed at ``out_dir``, takes the
+    the PAD evaluation (``facetrust.tools.evaluation.sequences``), pointed at ``out_dir``, takes the
     species from the name of the attack folder's immediate subfolder, and generating the other
     species into the same ``out_dir`` adds a second species beside it. A rerun replaces the frames
     of that input's folder.
@@ -725,7 +725,7 @@ def _out_name(capture_name: str) -> str:
 
 def _written_hash(frame: np.ndarray) -> str:
     """The pixel hash of a frame as it will be read back from disk (JPEG quality 95, decoded)."""
-    from facetrust.evaluation.captures import encode_frame
+    from facetrust.tools.evaluation.captures import encode_frame
     from facetrust.liveness.frames import content_hash
 
     return content_hash(cv2.imdecode(np.frombuffer(encode_frame(frame), np.uint8), cv2.IMREAD_COLOR))
@@ -973,7 +973,7 @@ def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.ran
 def make_noise_replay(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack:
     """The whole capture again, every frame changed enough to defeat byte and pixel hashes, for a
     purpose whose action floor its actions meet (see the module docstring)."""
-    from facetrust.evaluation.captures import PURPOSE_MIN_ACTIONS, PURPOSES
+    from facetrust.tools.evaluation.captures import PURPOSE_MIN_ACTIONS, PURPOSES
     from facetrust.liveness.frames import content_hash
 
     h, w = frames[0].shape[:2]
@@ -1207,7 +1207,7 @@ def write_capture_attacks(captures_dir: Path, out_dir: Path, species: str, seed:
     """
     from collections import Counter
 
-    from facetrust.evaluation.captures import CaptureError, find_captures, write_capture
+    from facetrust.tools.evaluation.captures import CaptureError, find_captures, write_capture
 
     if species not in CAPTURE_SPECIES + SPECIES:
         raise ValueError(f"unknown capture attack species {species!r}; expected one of {CAPTURE_SPECIES + SPECIES}")

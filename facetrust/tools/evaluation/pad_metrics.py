@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from facetrust.evaluation.sequences import SequenceStats
+from facetrust.tools.evaluation.sequences import SequenceStats
 
 Score = float | None
 

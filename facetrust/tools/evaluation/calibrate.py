@@ -10,7 +10,7 @@ import numpy as np
 
 from facetrust import __version__
 from facetrust.biometrics.calibration import Calibration, fit
-from facetrust.evaluation import lfw, metrics
+from facetrust.tools.evaluation import lfw, metrics
 
 
 def calibrate_folder(images_dir: Path, workers: int, source: str) -> Calibration:

@@ -2,7 +2,7 @@
 
 The gallery is ``size`` templates: one real SFace template (an LFW image through the real
 pipeline) for most real LFW identities, the rest drawn from the synthetic model fitted on those
-templates (:mod:`facetrust.gallery.synthetic`). Probes, in about equal thirds:
+templates (:mod:`facetrust.tools.gallery_synthetic`). Probes, in about equal thirds:
 
 - real genuine: another LFW image of an enrolled real identity;
 - synthetic genuine: a new synthetic capture of an enrolled synthetic person;
@@ -25,13 +25,11 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import click
 import numpy as np
 
-from facetrust.gallery import synthetic
+from facetrust.tools import gallery_synthetic as synthetic
 from facetrust.gallery.index import GalleryIndex
 
 K = 10
@@ -304,44 +302,3 @@ def summary(r: dict[str, Any]) -> str:
                      t["real"]["impostor"]["mean"], t["real"]["impostor"]["std"],
                      t["synthetic"]["impostor"]["mean"], t["synthetic"]["impostor"]["std"]))
     return "\n".join(lines)
-
-
-@click.group()
-def bench() -> None:
-    """Benchmarks (figures, not tests)."""
-
-
-@bench.command("gallery")
-@click.option("--size", default=1_000_000, show_default=True, help="Templates in the gallery.")
-@click.option("--engine", "engine_name", type=click.Choice(["inprocess", "milvus"]), default="inprocess",
-              show_default=True)
-@click.option("--probes", default=3000, show_default=True, help="Identifications timed (and scored).")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--shortlist", default=None, type=int, help="inprocess: candidates re-ranked exactly.")
-@click.option("--ef", default=None, type=int, help="milvus: HNSW search breadth.")
-@click.option("--milvus-uri", default=None,
-              help="milvus: a server URI, or a .db path for Milvus Lite (default: a temporary Milvus Lite file).")
-@click.option("--milvus-index", default="HNSW", show_default=True, help="milvus: index type (HNSW, FLAT, ...).")
-@click.option("--seed", default=1, show_default=True)
-@click.option("--workers", default=2, show_default=True, help="Processes for the one-time template extraction.")
-@click.option("--mutations", default=100, show_default=True, help="Adds, re-adds and removes timed after the searches.")
-def gallery_command(size: int, engine_name: str, probes: int, json_out: Path | None, shortlist: int | None,
-                    ef: int | None, milvus_uri: str | None, milvus_index: str, seed: int, workers: int,
-                    mutations: int) -> None:
-    """Latency, recall@1 against an exact scan, build time and memory of a 1:N engine."""
-    from facetrust.cli import CliError, _run, write_json
-
-    def body() -> int:
-        if size < 100 or probes < 10:
-            raise CliError("invalid_argument", "--size must be at least 100 and --probes at least 10")
-        try:
-            report = run(size, engine_name, probes, seed, shortlist, ef, milvus_uri, milvus_index, workers,
-                         mutations, echo=lambda m: click.echo(m, err=True))
-        except FileNotFoundError as exc:
-            raise CliError("data_not_found", str(exc)) from None
-        click.echo(summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
-
-    _run(False, body)

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import click
 
 TARGET_P99_MS = 20.0
 TARGET_THROUGHPUT = 500.0
@@ -604,40 +603,3 @@ def summary(rep: dict) -> str:
               + (f", {rep['processes']['decisions_per_second']}/s on {rep['processes']['workers']} processes"
                  if rep.get("processes") else "") + ")"]
     return "\n".join(lines)
-
-
-@click.command("risk")
-@click.option("--events", "n_events", default=1_000_000, show_default=True, help="Events in the store before timing.")
-@click.option("--decisions", "n_decisions", default=5000, show_default=True,
-              help="Decisions timed one at a time, again on the worker threads, and again on worker processes.")
-@click.option("--workers", default=2, show_default=True,
-              help="Threads (each with its own sessions) for the throughput run; and as many processes after it, if 2+.")
-@click.option("--profile", "n_profile", default=500, show_default=True,
-              help="Decisions of the instrumented pass (where the time goes); 0 to skip.")
-@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A rule set file (default: the packaged one).")
-@click.option("--database-url", default=None,
-              help="An EMPTY database to fill (default: a fresh temporary SQLite file, deleted afterwards).")
-@click.option("--seed", default=1, show_default=True)
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def risk_command(n_events: int, n_decisions: int, workers: int, n_profile: int, rules_path: Path | None,
-                 database_url: str | None, seed: int, json_out: Path | None) -> None:
-    """Latency and throughput of risk decisions over a realistic event store."""
-    from facetrust.cli import CliError, _run, write_json
-
-    def body() -> int:
-        from facetrust.risk.rules import RuleSetError
-
-        if n_events < 1000 or n_decisions < 10 or workers < 1:
-            raise CliError("invalid_argument", "--events must be at least 1000, --decisions at least 10, --workers at least 1")
-        try:
-            report = run(n_events, n_decisions, workers, database_url, rules_path, seed, n_profile,
-                         echo=lambda m: click.echo(m, err=True))
-        except RuleSetError as err:
-            raise CliError("rule_set_invalid", str(err)) from None
-        click.echo(summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
-
-    _run(False, body)

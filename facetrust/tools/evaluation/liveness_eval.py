@@ -42,8 +42,8 @@ from typing import Callable
 import numpy as np
 from tqdm import tqdm
 
-from facetrust.evaluation import pad_metrics
-from facetrust.evaluation.captures import Capture, find_captures
+from facetrust.tools.evaluation import pad_metrics
+from facetrust.tools.evaluation.captures import Capture, find_captures
 from facetrust.liveness.service import FRAMES_REPLAYED
 
 ORDER_NOTE = ("bona fide captures first, then attacks, each in relative-path order: the judge remembers "

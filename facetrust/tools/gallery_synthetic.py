@@ -70,7 +70,7 @@ def current_model_id() -> str:
 def extract_real_templates(images_dir: Path, files: Sequence[str], workers: int = 2) -> RealTemplates:
     """Run the real pipeline (detect, align, SFace) over ``files`` in worker processes, so the
     caller's process never loads the models. Images without a face are left out."""
-    from facetrust.evaluation.lfw import extract_all
+    from facetrust.tools.evaluation.lfw import extract_all
 
     results = extract_all("facetrust", images_dir, list(files), workers, 1)
     kept = [(f, r.vector) for f, r in zip(files, results) if r.vector is not None]
@@ -82,7 +82,7 @@ def extract_real_templates(images_dir: Path, files: Sequence[str], workers: int 
 def load_real_templates(images_dir: Path, data_dir: Path, workers: int = 2) -> RealTemplates:
     """Every image of the LFW folder as a real template, extracted once and cached under the data
     directory (a few MB; never in the repository). The cache is keyed by the model id."""
-    from facetrust.evaluation.lfw import list_images
+    from facetrust.tools.evaluation.lfw import list_images
 
     model_id = current_model_id()
     cache = data_dir / TEMPLATES_CACHE.format(model=_safe(model_id))

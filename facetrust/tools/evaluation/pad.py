@@ -24,8 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from facetrust.biometrics.engine import FaceEngine
-from facetrust.evaluation import pad_metrics
-from facetrust.evaluation.sequences import NUAA_NAME, Sequence, SequenceStats, iter_sequences
+from facetrust.tools.evaluation import pad_metrics
+from facetrust.tools.evaluation.sequences import NUAA_NAME, Sequence, SequenceStats, iter_sequences
 from facetrust.liveness import decision as decision_mod
 from facetrust.liveness.decision import DecisionPolicy
 from facetrust.liveness.frames import Frame, content_hash
@@ -152,7 +152,7 @@ def run_actions(scorer: Scorer, clips_dir: Path, labels_file: Path = LABELS_FILE
 def signal_aucs(engine: FaceEngine, clips_dir: Path) -> dict:
     """Per-frame AUC of the landmark signals the action detectors read, on every frame of the
     labelled clips (``actions_auc.py``)."""
-    from facetrust.evaluation import actions_auc
+    from facetrust.tools.evaluation import actions_auc
 
     def measure(image: np.ndarray, face) -> dict[str, float]:
         g = engine.landmarks.geometry(image, face)

@@ -49,7 +49,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import click
 
 TYPOLOGIES = ("velocity_burst", "new_device_high_amount", "shared_device_or_identity", "bust_out",
               "installment_cashout_merchant", "repeated_face_failures", "unusual_location")
@@ -1438,39 +1437,3 @@ def _start_script(sim: Sim, script: Iterator) -> None:
     except StopIteration:
         return
     sim.schedule(t, sim._script_step, script, action, kwargs)
-
-
-@click.command("simulate")
-@click.option("--normal-users", default=2000, show_default=True, help="Honest users in the population.")
-@click.option("--scenarios", default=50, show_default=True, help="Fraud scenarios injected per typology.")
-@click.option("--days", default=60, show_default=True, help="Days of simulated time.")
-@click.option("--seed", default=7, show_default=True)
-@click.option("--rules", "rules_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="A rule set file (default: the packaged one).")
-@click.option("--database-url", default=None, help="Default: a fresh temporary SQLite file, deleted afterwards.")
-@click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the full report here as JSON.")
-def simulate(normal_users: int, scenarios: int, days: int, seed: int, rules_path: Path | None,
-             database_url: str | None, json_out: Path | None) -> None:
-    """Run a simulated population with labelled fraud scenarios through the real risk engine and
-    report detection per typology and false positives on normal users."""
-    from facetrust.cli import CliError, _run, write_json
-
-    def body() -> int:
-        from facetrust.risk.rules import RuleSetError
-
-        try:
-            rep = run(normal_users, scenarios, days, seed, database_url, rules_path,
-                      echo=lambda m: click.echo(m, err=True))
-        except ValueError as err:
-            raise CliError("invalid_argument", str(err)) from None
-        except RuleSetError as err:
-            raise CliError("rule_set_invalid", str(err)) from None
-        rep["command"] = (f"facetrust simulate --normal-users {normal_users} --scenarios {scenarios} --days {days} "
-                          f"--seed {seed}" + (f" --rules {rules_path}" if rules_path else ""))
-        click.echo(summary(rep))
-        if json_out:
-            write_json(json_out, rep)
-        return 0
-
-    _run(False, body)

@@ -1,0 +1,5 @@
+"""``python -m facetrust``: the command line."""
+
+from facetrust.cli import main
+
+main()
