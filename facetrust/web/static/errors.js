@@ -68,6 +68,12 @@ export const ERRORS = {
     "为保护您的资金，账户暂时冻结。请联系客服处理。", "To protect your money the account is frozen for now. Contact support."),
   account_not_active: E("账户当前不可用。", "The account is not active.", "请联系客服。", "Contact support."),
   account_closed: E("账户已注销。", "The account is closed.", "如需继续使用，请重新注册。", "Register again to continue."),
+  account_has_open_credit: E("还有未还清的分期或借款，账户暂不能注销。", "An installment plan or loan is not paid off yet, so the account cannot be closed.",
+    "请先还清全部分期和借款，再申请注销。", "Repay every plan and loan first, then close the account."),
+  account_has_negative_balance: E("账户还有欠款，暂不能注销。", "The account still owes money, so it cannot be closed.",
+    "请先结清欠款，或联系客服。", "Settle what is owed first, or contact support."),
+  account_has_pending_payment: E("还有一笔付款正在进行，账户暂不能注销。", "A payment is still in progress, so the account cannot be closed.",
+    "请先完成这笔付款，或等它超时后再申请注销。", "Finish that payment, or wait until it times out, then close the account."),
 
   // real-name authentication
   id_number_invalid: E("身份证号码格式不正确。", "The ID number is not valid.",
