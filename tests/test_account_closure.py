@@ -1,17 +1,11 @@
-"""Holes an outside attack test found at the terminals, in face pay and around them (issue 19),
-tried again over HTTP with real faces: closing an account that owes money (item 3), one customer
-locking a vending machine for everyone (6), a stranger's failures landing on the victim's account
-(7), the terminal learning the payer's decline reasons through the capture token (8), and one
-admin freezing and then unfreezing the same account (14)."""
+"""Closing an account that still owes money or has a payment in flight (issue 19, item 3): after
+a loan the account closed, nobody could sign in to repay it, and the plan stayed active. Over HTTP,
+with a real face for the loan and the payment."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from facetrust.credit.models import CreditLine, CreditPlan
 from facetrust.identity.models import Account, Credential
@@ -22,21 +16,6 @@ from facetrust.security.models import StoredTemplate
 from creditworld import CNY, World, error
 from facepay import LI, FramePool, merchant_terminal, pay_with_face, switch_on
 
-
-def _fresh_database(directory) -> str:
-    """An empty database for one module's world (as ``conftest.database_url`` makes one per test)."""
-    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
-    if not url:
-        return f"sqlite:///{directory / 'test.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
-# --- item 3: an account cannot close while it owes money ----------------------------------------
 
 @pytest.fixture()
 def borrower(tmp_path, database_url, shared_data):
