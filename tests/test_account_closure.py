@@ -4,7 +4,6 @@ with a real face for the loan and the payment."""
 
 from __future__ import annotations
 
-
 import pytest
 
 from facetrust.credit.models import CreditLine, CreditPlan
