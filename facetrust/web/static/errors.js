@@ -56,6 +56,9 @@ export const ERRORS = {
   liveness_required: E("需要先完成活体检测。", "A liveness check is needed first.", "请完成人脸检测后再继续。", "Complete the face check, then continue."),
   face_attempts_locked: E("人脸验证失败次数过多，已暂时锁定。", "Too many failed face checks; face checks are paused.",
     "请在 {minutes} 分钟后重试，或选择其他方式。", "Try again in {minutes} minutes, or choose another method."),
+  terminal_cooling_down: E("这台机器刚刚有几次刷脸未通过，请稍等。", "Several face checks just failed at this machine; please wait a moment.",
+    "请在 {seconds} 秒后重试。", "Try again in {seconds} seconds."),
+  device_id_invalid: E("设备编号不被接受。", "The device id was not accepted.", "请联系客服。", "Contact support."),
   face_mismatch: E("人脸与账户本人不一致。", "The face did not match the account holder.",
     "必须由账户本人操作。如果是您本人，请在光线充足处正对摄像头重试。", "Only the account holder can do this. If it is you, face the camera in good light and try again."),
 
