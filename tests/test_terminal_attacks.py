@@ -142,3 +142,34 @@ def test_a_strangers_failures_after_the_victim_is_identified_do_not_count_agains
         assert s.query(Lockout).filter(Lockout.subject == f"account:{li}").count() == 0
     _, _, view = pay_with_face(client, frames, merchant_terminal(client, hs, tenant), LI, 100, "victim-own")
     assert view["status"] == "paid", view
+
+
+# --- item 8 -------------------------------------------------------------------------------------
+
+def test_the_terminal_learns_only_that_a_payment_was_not_completed(pay):
+    """The terminal holds the capture link, and so the token. Before: reading the capture page
+    with it told the terminal why the payer was declined (``account_frozen`` here). Now only the
+    payer's page gets the reason, in the answer to its own frames; reading the page by its token
+    says declined, and nothing the terminal can send brings the reason back."""
+    client, app, hs, tenant, frames, ids, users = pay
+    li = ids[LI.user]
+    assert client.post(f"/v1/operator/accounts/{li}/freeze", headers=hs["op"],
+                       json={"reason": "suspected takeover"}).json()["status"] == "frozen"
+    try:
+        machine = merchant_terminal(client, hs, tenant)
+        intent, token, view = pay_with_face(client, frames, machine, LI, 100, "snack-1")
+        assert view["status"] == "declined" and view["decline_reason"] == "account_frozen", view
+        seen = client.get(f"/v1/capture/{token}")
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["status"] == "declined" and seen.json()["decline_reason"] is None, seen.text
+        again = client.post(f"/v1/capture/{token}/frames", json=WRONG_NONCE)
+        assert again.status_code == 409 and _code(again) == "capture_not_expected"
+        digits = client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "1234"})
+        assert digits.status_code == 409 and _code(digits) == "phone_digits_not_expected"
+        own = machine.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}")
+        assert own.status_code == 200 and own.json()["status"] == "declined"
+        for answer in (seen, again, digits, own):
+            assert "frozen" not in answer.text, answer.text
+    finally:
+        assert client.post(f"/v1/operator/accounts/{li}/unfreeze", headers=hs["admin"],
+                           json={"reason": "customer verified"}).json()["status"] == "active"

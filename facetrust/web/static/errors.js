@@ -116,6 +116,8 @@ export const ERRORS = {
   step_up_face_mismatch: E("大额确认时人脸不一致。", "The face did not match at the extra check.", "请由本人重试。", "The account holder must try again."),
   risk_declined: E("出于安全原因，付款未完成。", "For your safety, the payment was not completed.",
     "请使用其他方式付款，或联系客服。", "Pay another way or contact support."),
+  payment_not_completed: E("付款未完成。", "The payment was not completed.",
+    "请在售货机上重新发起付款，或使用其他方式付款。", "Start the payment again on the machine, or pay another way."),
   expired: E("付款已超时。", "The payment timed out.", "请在售货机上重新发起付款。", "Start the payment again on the machine."),
   payment_expired: E("付款已超时。", "The payment timed out.", "请在售货机上重新发起付款。", "Start the payment again on the machine."),
   payment_already_decided: E("这笔付款已经完成或取消。", "This payment is already finished.", "请查看售货机屏幕上的结果。", "See the result on the machine's screen."),
