@@ -173,3 +173,35 @@ def test_the_terminal_learns_only_that_a_payment_was_not_completed(pay):
     finally:
         assert client.post(f"/v1/operator/accounts/{li}/unfreeze", headers=hs["admin"],
                            json={"reason": "customer verified"}).json()["status"] == "active"
+
+
+# --- item 14 ------------------------------------------------------------------------------------
+
+def _operator(app, name: str, role: str) -> dict:
+    from facetrust.identity import service
+
+    with app.state.sessions() as s:
+        token, _ = service.create_operator_token(s, name, role, dt.timedelta(hours=1))
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_the_operator_who_froze_an_account_cannot_unfreeze_it_whatever_the_role(pay):
+    """Before: an admin (who may both freeze and unfreeze) froze and unfroze the same account alone.
+    Now the unfreeze needs another operator than the one who froze, an admin's too; the refusal
+    changes nothing, and another admin or a compliance officer unfreezes."""
+    client, app, hs, tenant, frames, ids, users = pay
+    zhang = ids[ZHANG.user]
+    root, other_admin = hs["admin"], _operator(app, "bob", "admin")
+    for freezer, unfreezer in ((root, other_admin), (other_admin, _operator(app, "carol", "compliance_officer"))):
+        r = client.post(f"/v1/operator/accounts/{zhang}/freeze", headers=freezer, json={"reason": "card testing"})
+        assert r.status_code == 200 and r.json()["status"] == "frozen", r.text
+        with app.state.sessions() as s:
+            unfreezes = s.query(RiskEvent).filter_by(account_id=zhang, kind="account.unfreeze").count()
+        alone = client.post(f"/v1/operator/accounts/{zhang}/unfreeze", headers=freezer, json={"reason": "my own call"})
+        assert alone.status_code == 403 and _code(alone) == "second_operator_required", alone.text
+        with app.state.sessions() as s:
+            assert s.get(Account, zhang).status == "frozen"
+            assert s.query(RiskEvent).filter_by(account_id=zhang, kind="account.unfreeze").count() == unfreezes
+        r = client.post(f"/v1/operator/accounts/{zhang}/unfreeze", headers=unfreezer, json={"reason": "verified"})
+        assert r.status_code == 200 and r.json()["status"] == "active", r.text

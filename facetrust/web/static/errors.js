@@ -165,6 +165,8 @@ export const ERRORS = {
   query_empty: E("请输入查询内容。", "Enter something to search for.",
     "可以输入账户 ID、平台用户 ID、手机号或身份证号。", "Enter an account id, platform user id, mobile number or ID number."),
   account_not_found: E("没有找到这个账户。", "The account was not found.", "请检查账户 ID。", "Check the account id."),
+  second_operator_required: E("冻结此账户的操作员不能自己解冻。", "The operator who froze this account cannot unfreeze it.",
+    "请由另一位合规专员或管理员复核后解冻。", "Another compliance officer or admin must review and unfreeze it."),
   case_not_found: E("没有找到这个案件。", "The case was not found.", "请从案件列表重新打开。", "Open it again from the case list."),
   case_closed: E("案件已经结案。", "The case is already closed.", "已结案的案件不能再分配或结案。", "A closed case cannot be assigned or closed again."),
   case_outcome_unknown: E("请选择结案结论。", "Choose an outcome.", "请选择确认欺诈、误报或无法确定。", "Choose fraud confirmed, false positive or inconclusive."),
