@@ -33,7 +33,7 @@ def _still_open(w: World) -> None:
     assert w.client.get("/v1/me", headers=w.h).status_code == 200
 
 
-def test_an_account_that_owes_money_or_has_a_payment_in_flight_cannot_close(borrower):
+def test_an_account_that_owes_money_or_has_a_payment_in_flight_cannot_close(borrower, monkeypatch):
     w = borrower
     assert w.grant(10_000 * CNY).status_code == 200
     loan = w.loan(3_000 * CNY, w.face_pass("loan"), "loan-1", periods=6)
@@ -42,6 +42,16 @@ def test_an_account_that_owes_money_or_has_a_payment_in_flight_cannot_close(borr
     assert r.status_code == 409 and error(r) == "account_has_open_credit", r.text
     assert r.json()["error"]["open"] == {"open_credit": 1, "negative_balance": 1}
     _still_open(w)
+    # A drawdown committed just after the closure's checks read (they saw nothing open): the closure's
+    # last write, closing the credit line only while nothing is drawn on it, still refuses.
+    from facetrust.payments import obligations
+
+    with monkeypatch.context() as m:
+        m.setattr(obligations, "open_items", lambda session, account_id: {})
+        r = w.client.delete("/v1/me", headers=w.h)
+    assert r.status_code == 409 and error(r) == "account_has_open_credit", r.text
+    _still_open(w)
+    assert w.line()["status"] == "active"
 
     payoff = w.repay(loan.json()["plan_id"], "payoff", "payoff-1")
     assert payoff.status_code == 201, payoff.text
