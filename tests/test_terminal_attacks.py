@@ -16,7 +16,7 @@ from facetrust.identity.models import Account
 from facetrust.risk.models import RiskEvent
 from facetrust.security.models import FailedFaceAttempt, Lockout
 
-from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face, register, start_payment, switch_on
+from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face, register, switch_on
 
 # A capture whose nonce is not the challenge's: decided (failed) before any frame is read.
 WRONG_NONCE = {"nonce": "not-the-challenge-nonce",
@@ -65,13 +65,6 @@ def _wait(app, terminal_id: str, seconds: float) -> None:
         for failure in s.query(FailedFaceAttempt).filter_by(device_id=f"terminal:{terminal_id}"):
             failure.at = failure.at - dt.timedelta(seconds=seconds)
         s.commit()
-
-
-def _fail_once(client, terminal, order: str) -> None:
-    """One failed capture at the machine: a payment opened and answered with a wrong nonce."""
-    intent, token, view = start_payment(client, terminal, 100, order)
-    r = client.post(f"/v1/capture/{token}/frames", json=WRONG_NONCE)
-    assert r.status_code == 200 and r.json()["status"] == "declined", r.text
 
 
 # --- item 6 -------------------------------------------------------------------------------------
