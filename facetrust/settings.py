@@ -103,6 +103,12 @@ class Settings(BaseSettings):
     lockout_max_failures: int = 5
     lockout_window_seconds: int = 180
     lockout_seconds: int = 1800
+    # A vending machine is not locked (that would stop every payer at it): after this many failed
+    # face attempts inside the lockout window (default: lockout_max_failures) it cools down for the
+    # given seconds, doubled with each further failure up to the maximum, from its last failure.
+    terminal_cooldown_after_failures: int | None = Field(None, ge=1)
+    terminal_cooldown_seconds: int = Field(5, ge=1)
+    terminal_cooldown_max_seconds: int = Field(60, ge=1)
 
     # Rate limits (facetrust/security/ratelimit.py): requests per sliding minute to a group of routes,
     # counted per caller and per device, and per client IP at rate_limit_ip_per_minute; over any of

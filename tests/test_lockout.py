@@ -10,6 +10,7 @@ import pytest
 from facetrust.errors import DomainError
 from facetrust.security import lockout
 from facetrust.security.lockout import LockoutPolicy
+from facetrust.security.models import Lockout
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
 
@@ -52,3 +53,20 @@ def test_one_device_trying_many_accounts_is_locked(session):
     with pytest.raises(DomainError):
         lockout.check(session, "fresh-account", "kiosk-7", T0 + dt.timedelta(seconds=10))
     lockout.check(session, "acc0", None, T0 + dt.timedelta(seconds=10))  # each account failed once only
+
+
+def test_a_machine_is_never_locked_but_cools_down_with_backoff(session):
+    """A vending machine's failures (any number, any accounts) set no lock; after five inside the
+    window (as many as lock an account) it cools down 5 s, doubling with each further failure, at
+    most 60 s, from its last one."""
+    machine = "terminal:t-1"
+    for i in range(10):
+        fail(session, T0 + dt.timedelta(seconds=i), account=None, device=machine)
+    assert session.query(Lockout).count() == 0
+    assert [POLICY.cooldown(n) for n in range(4, 11)] == [None] + [dt.timedelta(seconds=s) for s in (5, 10, 20, 40, 60, 60)]
+    with pytest.raises(DomainError) as refused:
+        lockout.check(session, None, machine, T0 + dt.timedelta(seconds=30), POLICY)
+    assert refused.value.status == 429 and refused.value.code == "terminal_cooling_down"
+    assert refused.value.extra["retry_after_seconds"] == 39  # 60 s from the last failure, at 9 s
+    lockout.check(session, None, machine, T0 + dt.timedelta(seconds=69), POLICY)  # cooled down
+    lockout.check(session, None, machine, T0 + dt.timedelta(seconds=30))  # without a policy: no lock either

@@ -24,7 +24,7 @@ class CreditLine(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), unique=True)
     limit_fen: Mapped[int] = mapped_column(BigInteger)
     used_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended | closed (its account closed)
     granted_by: Mapped[str] = mapped_column(String(160))
     reason: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -24,11 +24,16 @@ def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
 
 def close_account(session: Session, account: Account, retention_years: int) -> dt.datetime:
     """The user's deletion request: close the account, delete every face template and credential,
-    and start the retention clock on the real-name evidence. Returns when that evidence expires."""
+    and start the retention clock on the real-name evidence. Returns when that evidence expires.
+    Refused while the account owes money or has a payment in flight (``payments/obligations.py``):
+    once closed, nobody could sign in to repay or finish it."""
+    from facetrust.payments import obligations
+
     if account.status == "closed":
         raise DomainError(409, "account_closed", "the account is already closed")
     if account.status == "frozen":
         raise DomainError(403, "account_frozen", "a frozen account cannot be closed until it is unfrozen")
+    obligations.refuse_if_open(session, account)
     now = utcnow()
     retain_until = _years_later(now, retention_years)
     account.status, account.closed_at = "closed", now

@@ -86,7 +86,10 @@ class LivenessContext:
             engine=engine, texture=TextureModel.load(instances=max(1, settings.threads)), keyring=keyring, policy=DecisionPolicy(),
             limits=capture_limits(settings),
             lockout=LockoutPolicy(settings.lockout_max_failures, dt.timedelta(seconds=settings.lockout_window_seconds),
-                                  dt.timedelta(seconds=settings.lockout_seconds)),
+                                  dt.timedelta(seconds=settings.lockout_seconds),
+                                  settings.terminal_cooldown_after_failures,
+                                  dt.timedelta(seconds=settings.terminal_cooldown_seconds),
+                                  dt.timedelta(seconds=settings.terminal_cooldown_max_seconds)),
             session_ttl=dt.timedelta(seconds=settings.liveness_session_seconds),
             pass_valid_for=dt.timedelta(seconds=settings.liveness_pass_valid_seconds),
             action_count=(settings.liveness_min_actions, settings.liveness_max_actions),
@@ -128,6 +131,8 @@ def create_session(session: Session, ctx: LivenessContext, account: Account, pur
                           f"unknown liveness purpose; one of: {', '.join(PURPOSE_CONSENT)}")  # never echo input
     if account.status != "active":
         raise DomainError(403, "account_not_active", f"the account is {account.status}")
+    if lockout.is_terminal(device_id):  # a machine is only throttled; a phone claiming to be one is not
+        raise DomainError(422, "device_id_invalid", "a device id may not begin with 'terminal:'")
     if not consent.is_granted(session, account.id, PURPOSE_CONSENT[purpose]):
         raise DomainError(403, "consent_required",
                           f"a liveness check for {purpose} needs the {PURPOSE_CONSENT[purpose]} consent")
@@ -148,7 +153,7 @@ def create_payment_capture(session: Session, ctx: LivenessContext, device_id: st
     check of someone already identified). Consent is checked on the identified payer (only people
     who switched face pay on can be identified)."""
     now = utcnow()
-    lockout.check(session, account_id, device_id, now)
+    lockout.check(session, account_id, device_id, now, ctx.lockout)
     row = LivenessSession(account_id=account_id, purpose="payment", device_id=device_id,
                           nonce=secrets.token_urlsafe(24), actions=json.dumps(actions),
                           created_at=now, expires_at=now + ctx.session_ttl)
@@ -257,13 +262,23 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
         row.reference_quality = json.dumps({"passed": quality.passed, "reasons": list(quality.reasons)})
         sealed = ctx.keyring.seal(result.reference.template.to_bytes(), _face_aad(row))  # type: ignore[union-attr]
         row.face_sealed, row.face_wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
-    risk.face_attempt(session, "liveness", row.account_id, row.device_id, passed, row.purpose)
+    counted = row.account_id if passed else failing_account(row)
+    risk.face_attempt(session, "liveness", counted, row.device_id, passed, row.purpose)
     if not passed:
-        lockout.record_failure(session, ctx.lockout, "liveness", row.account_id, row.device_id, now)
+        lockout.record_failure(session, ctx.lockout, "liveness", counted, row.device_id, now)
     who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"
     audit.append(session, actor=who, action="liveness.decide", subject=who,
                  purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
                                                "live_face_sealed": row.face_sealed is not None, **(audit_details or {})})
+
+
+def failing_account(row: LivenessSession) -> str | None:
+    """Whose failure a failed capture is. In the app it is the signed-in account's own attempt. At
+    a machine it is nobody's but the machine's: a payment's step-up names the payer it identified,
+    but whoever stands at the machine may answer it, and until the capture passes nobody has
+    proven to be anyone. Counted on the account, a stranger's wrong nonces had the risk engine stop
+    the victim's own payments (issue 19)."""
+    return None if row.purpose == "payment" else row.account_id
 
 
 def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
@@ -273,7 +288,7 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     a 4xx) leaves the session open. Returns the decided session; a tampered nonce or replayed
     frames fail it with the reason ``nonce_mismatch`` or ``frames_replayed``."""
     now = utcnow()
-    lockout.check(session, row.account_id, row.device_id, now)
+    lockout.check(session, row.account_id, row.device_id, now, ctx.lockout)
     check_open(row, now)
     if not hmac.compare_digest(nonce.encode(), row.nonce.encode()):
         _finish(session, ctx, row, False, [NONCE_MISMATCH], now)

@@ -216,7 +216,7 @@ def submit_phone_digits(session: Session, ctx: FacePayContext, intent: PaymentIn
         raise DomainError(409, "phone_digits_not_expected", "this payment is not waiting for phone digits")
     device = f"terminal:{intent.terminal_id}"
     now = utcnow()
-    lockout.check(session, None, device, now)
+    lockout.check(session, None, device, now, ctx.live.lockout)
     candidates = [Candidate(key, score) for key, score in json.loads(intent.candidates or "[]")]
     pending = Identification(decision.NEEDS_PHONE, None, candidates[0].score if candidates else None, candidates)
     last4 = dict(session.execute(select(Account.id, Account.mobile).where(

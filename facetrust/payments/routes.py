@@ -113,7 +113,11 @@ def refund_payment(intent_id: str, body: RefundIn, response: Response, terminal:
 
 # --- the payer's capture page -------------------------------------------------------------------
 
-def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent) -> CaptureView:
+def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent, answering: bool = False) -> CaptureView:
+    """The page's view. The reason for a decline is the payer's: it goes only in the answer to the
+    frames or digits that decided it (``answering``). Reading the page by its token never shows it,
+    because the terminal holds that token too (it made the capture link) and may learn only that
+    the payment was not completed (issue 19)."""
     merchant = session.get(Merchant, intent.merchant_id)
     challenge = None
     row = intents.current_capture(session, ctx, intent)
@@ -127,14 +131,16 @@ def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent) 
     elif intent.status == intents.NEEDS_INPUT:
         step = intent.step
     return CaptureView(merchant_name=merchant.name, amount_fen=intent.amount_fen, currency=intent.currency,  # type: ignore[union-attr]
-                       status=intent.status, step=step, challenge=challenge, decline_reason=intent.decline_reason,
+                       status=intent.status, step=step, challenge=challenge,
+                       decline_reason=intent.decline_reason if answering else None,
                        payer_name_masked=intent.payer_name_masked)
 
 
 @router.get("/capture/{token}", response_model=CaptureView)
 def open_capture(token: str, session: Session = Depends(get_session),
                  ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
-    """What the payer is asked to do now, with the challenge to answer."""
+    """What the payer is asked to do now, with the challenge to answer; once decided, whether it
+    was paid, but never why it was declined (see ``_capture_view``)."""
     intent = intents.by_token(session, token)
     view = _capture_view(session, ctx, intent)
     session.commit()
@@ -147,7 +153,7 @@ def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_s
     """The payer's frames, straight from the capture page: liveness, identification, payment."""
     intent = intents.by_token(session, token)
     intent = intents.submit_frames(session, ctx, intent, body.nonce, lambda: read_capture(body, ctx.live))
-    view = _capture_view(session, ctx, intent)
+    view = _capture_view(session, ctx, intent, answering=True)
     try:
         session.commit()
     except IntegrityError:  # the same frames, committed a moment ago by a racing capture
@@ -161,7 +167,7 @@ def capture_phone_digits(token: str, body: PhoneDigitsIn, session: Session = Dep
                          ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
     """The last four digits of the payer's mobile number, when the face alone was not certain."""
     intent = intents.submit_phone_digits(session, ctx, intents.by_token(session, token), body.digits)
-    view = _capture_view(session, ctx, intent)
+    view = _capture_view(session, ctx, intent, answering=True)
     session.commit()
     return view
 

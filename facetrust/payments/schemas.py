@@ -103,6 +103,8 @@ class CaptureView(BaseModel):
     status: str  # awaiting_face | needs_input | paid | declined | expired
     step: str | None = None  # face | phone_digits | step_up, while the payer has something to do
     challenge: CaptureChallenge | None = None
+    # Only in the answer to the payer's own frames or digits that declined it; reading the page by
+    # its token (which the terminal also holds) never shows why.
     decline_reason: str | None = None
     payer_name_masked: str | None = None
 

@@ -152,8 +152,21 @@ def freeze(session: Session, account: Account, actor: str, reason: str, decision
     return account
 
 
+def frozen_by(session: Session, account_id: str) -> str | None:
+    """Who made the account's latest freeze (``operator:<name>``, ``risk-engine``...), or None."""
+    data = session.execute(select(RiskEvent.data).where(RiskEvent.account_id == account_id,
+                                                        RiskEvent.kind == "account.freeze")
+                           .order_by(RiskEvent.seq.desc()).limit(1)).scalar_one_or_none()
+    return json.loads(data).get("by") if data else None
+
+
 def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Account:
+    """Unfreeze: a second pair of eyes, always. The operator who froze the account cannot also lift
+    the freeze, whatever their role; an admin may do both, but not to the same freeze (issue 19)."""
     if account.status == "frozen":
+        if frozen_by(session, account.id) == actor:
+            raise DomainError(403, "second_operator_required",
+                              "the operator who froze this account cannot unfreeze it; another operator must review it")
         account.status = "active"
         events.emit(session, EventIn("account.unfreeze", account_id=account.id, data={"by": actor, "reason": reason}))
         audit.append(session, actor=actor, action="account.unfreeze", subject=f"account:{account.id}",

@@ -2,7 +2,7 @@
 case report, replay a decision.
 
 A risk analyst (or an admin) freezes; unfreezing needs a second pair of eyes, a compliance officer
-or an admin, and a reason. Both are audited.
+or an admin other than the operator who froze, and a reason. Both are audited.
 """
 
 from __future__ import annotations

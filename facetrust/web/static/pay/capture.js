@@ -93,7 +93,9 @@ function render() {
   $("stage").dataset.status = view.status;
   $("stage").dataset.step = view.step || "";
   if (view.status === "paid") return renderPaid();
-  if (view.status === "declined") return renderNotPaid(view.decline_reason || "unknown_error");
+  // The reason comes only with the answer to this page's own frames or digits; read again by the
+  // token (a reload), a declined payment says only that it was not completed.
+  if (view.status === "declined") return renderNotPaid(view.decline_reason || "payment_not_completed");
   if (view.status === "expired") return renderNotPaid("expired");
   if (view.step === "phone_digits") return renderDigits();
   return renderFace();
