@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Outside institutions. Unset: the method answers 503. Set to a CSV: the local SIMULATOR.
     authority_registry: Path | None = None
     bank_registry: Path | None = None
+    # A bank-card authentication's one-time code (texted by the bank to the card's reserved mobile)
+    # must be entered within this time.
+    bank_code_valid_seconds: int = Field(300, ge=60, le=900)
     aml_retention_years: int = 5
     # Raw face images are not kept unless this is on; then only sealed, and only this many days.
     store_raw_images: bool = False

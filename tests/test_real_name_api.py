@@ -12,6 +12,7 @@ import pytest
 
 from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber
+from facetrust.identity import models
 from facetrust.identity.models import Account, RealNameAuthentication
 
 from capture import clip_frames, passed_session
@@ -26,6 +27,8 @@ def id_for(seq: str) -> str:
 ZHANG, NOFACE, CROWD = id_for("001"), id_for("002"), id_for("003")
 OTHER = id_for("007")
 BANK_ID = id_for("004")
+ZHANG_CARD = "6222020200112233446"
+WANG = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
 
 
 def id_photo(shared_data, path) -> None:
@@ -48,7 +51,8 @@ def kyc_app(tmp_path, database_url, lfw, shared_data):
         f"张伟,{ZHANG},zhang.jpg\n李明,{OTHER},other.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n",
         encoding="utf-8")
     (reg / "bank.csv").write_text(
-        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n"
+        f"Sim Bank,{ZHANG_CARD},张伟,{ZHANG},13812345678\n",
         encoding="utf-8")
     with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv",
                      bank_registry=reg / "bank.csv") as (client, app, h):
@@ -165,9 +169,30 @@ def test_face_method_needs_its_own_consent(kyc_app, lfw):
     assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
 
 
+def bank_code(app, challenge_id: str) -> str:
+    """The code the simulated bank texted to the card's reserved mobile (only a test can read it)."""
+    with app.state.sessions() as s:
+        reference = s.get(models.BankCardChallenge, challenge_id).bank_reference
+    return app.state.kyc.bank.code_sent_for_tests(reference)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def bank_card(client, app, h, body):
+    """Both steps of bank-card authentication: the four elements, then the texted code."""
+    r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
+    if r.status_code != 202:
+        return r
+    challenge = r.json()["challenge_id"]
+    return client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": bank_code(app, challenge)},
+                       headers=h)
+
+
 def test_bank_card_method(kyc_app):
     client, app, h, _ = kyc_app
-    body = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
+    body = WANG
     for change, status, code in [
         ({"mobile": "13900000000"}, 422, "bank_elements_mismatch"),
         ({"card_number": "4111111111111112"}, 422, "card_number_invalid"),
@@ -178,8 +203,108 @@ def test_bank_card_method(kyc_app):
         assert r.status_code == status and r.json()["error"]["code"] == code, (change, r.text)
     assert rows(app) == []
     r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
+    assert r.status_code == 202 and r.json()["status"] == "code_sent", r.text  # nothing decided yet
+    assert "simulated" in r.json()["source"] and "no text message" in r.json()["source"]
+    challenge = r.json()["challenge_id"]
+    assert rows(app) == [] and client.get("/v1/me/real-name", headers=h).json() == []
+    code = bank_code(app, challenge)
+    assert code not in r.text
+    r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
     assert r.status_code == 201 and r.json()["outcome"] == "passed" and r.json()["method"] == "bank_card"
     assert r.json()["liveness"] == "not_applicable"
+    r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_challenge_closed"  # a code is used once
+    assert len(rows(app)) == 1
+
+
+def test_bank_card_needs_the_code_texted_to_the_cards_mobile(kyc_app):
+    """Issue 19, item 1: knowing a person's name, ID number, card and mobile is not enough; the code
+    the bank texts to the card's reserved mobile completes the authentication, five tries at most."""
+    import datetime as dt
+
+    client, app, h, _ = kyc_app
+    start = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert start.status_code == 202, start.text
+    challenge = start.json()["challenge_id"]
+    code = bank_code(app, challenge)
+    confirm = f"/v1/me/real-name/bank-card/{challenge}/confirm"
+    r = client.post(confirm, json={"code": "12345"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    for left in (4, 3, 2, 1):
+        r = client.post(confirm, json={"code": wrong(code)}, headers=h)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "bank_code_wrong", r.text
+        assert r.json()["error"]["attempts_left"] == left
+    r = client.post(confirm, json={"code": wrong(code)}, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "bank_code_attempts_exhausted"
+    r = client.post(confirm, json={"code": code}, headers=h)  # the right code, too late
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_challenge_closed"
+    assert rows(app) == []
+    with app.state.sessions() as s:
+        row = s.get(models.BankCardChallenge, challenge)
+        assert (row.status, row.attempts, row.identity_sealed) == ("failed", 5, None)
+        assert s.query(Account).one().real_name_id_hash is None
+
+    late = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).json()["challenge_id"]
+    with app.state.sessions() as s:
+        s.get(models.BankCardChallenge, late).expires_at -= dt.timedelta(minutes=6)
+        s.commit()
+    r = client.post(f"/v1/me/real-name/bank-card/{late}/confirm", json={"code": bank_code(app, late)}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_code_expired"
+    r = client.post(f"/v1/me/real-name/bank-card/{'0' * 32}/confirm", json={"code": code}, headers=h)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "bank_challenge_not_found"
+    assert rows(app) == []
+
+
+def operator(app, role: str) -> dict:
+    import datetime as dt
+
+    from facetrust.identity import service
+
+    with app.state.sessions() as s:
+        token, _ = service.create_operator_token(s, f"op-{role}", role, dt.timedelta(hours=1))
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_verified_identity_cannot_be_switched(kyc_app, lfw):
+    """Issue 19, item 1: an account authenticated by face as one person then passed bank-card
+    authentication as another. Now the second identity is refused before the bank is asked, the
+    refusal opens a case, and only a compliance officer's audited release lets the account change."""
+    from facetrust.risk.models import RiskCase
+    from facetrust.security.models import AuditRecord
+
+    client, app, h, _ = kyc_app
+    consent(client, h)
+    assert face(kyc_app).status_code == 201  # 张伟
+    account_id = client.get("/v1/me", headers=h).json()["account_id"]
+    r = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_identity_bound", r.text
+    analyst, compliance = operator(app, "risk_analyst"), operator(app, "compliance_officer")
+    view = client.get(f"/v1/operator/accounts/{account_id}", headers=analyst).json()
+    assert view["name_masked"] == "张*" and view["real_name_method"] == "face"
+    with app.state.sessions() as s:
+        assert s.query(models.BankCardChallenge).count() == 0  # no code was sent
+        assert [r.outcome for r in s.query(RealNameAuthentication)] == ["passed"]
+        case = s.query(RiskCase).one()
+        assert case.account_id == account_id and "identity_change" in case.typologies
+        assert s.query(AuditRecord).filter_by(action="real_name.identity_change_refused").count() == 1
+    # the same person may authenticate again, by the other method
+    same = {"name": "张伟", "id_number": ZHANG, "card_number": ZHANG_CARD, "mobile": "13812345678"}
+    assert bank_card(client, app, h, same).status_code == 201
+    # a change of identity is an operator's reviewed decision
+    reason = {"reason": "case reviewed: the ID card was replaced"}
+    r = client.post(f"/v1/operator/accounts/{account_id}/real-name/release", json=reason, headers=analyst)
+    assert r.status_code == 403
+    assert client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).status_code == 409
+    r = client.post(f"/v1/operator/accounts/{account_id}/real-name/release", json=reason, headers=compliance)
+    assert r.status_code == 200, r.text
+    with app.state.sessions() as s:
+        released = s.query(AuditRecord).filter_by(action="real_name.binding_released").one()
+        assert released.actor == "operator:op-compliance_officer" and "replaced" in released.details
+    assert bank_card(client, app, h, WANG).status_code == 201
+    assert client.get(f"/v1/operator/accounts/{account_id}", headers=analyst).json()["name_masked"] == "王*"
+    r = client.post("/v1/me/real-name/bank-card", json={**same, "card_number": ZHANG_CARD}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_identity_bound"
 
 
 def test_retention_rule(kyc_app, lfw, monkeypatch):

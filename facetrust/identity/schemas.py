@@ -45,6 +45,26 @@ class BankCardAuthIn(BaseModel):
     mobile: str = Field(min_length=11, max_length=11)
 
 
+class BankCardChallengeOut(BaseModel):
+    challenge_id: str
+    status: str = Field(description="code_sent: the bank texted a one-time code to the card's reserved mobile")
+    source: str
+    expires_at: dt.datetime
+    max_attempts: int
+
+
+class BankCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^\d{6}$", description="the 6-digit code the bank texted to the card's reserved mobile")
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=5, max_length=256, description="the reviewed case for the identity change; audited")
+
+
 class RealNameOut(BaseModel):
     authentication_id: str
     method: str

@@ -99,7 +99,7 @@ def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: s
 def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     """Re-wrap every data key not under the active master key, committing per batch, so readers
     are never blocked for long and an interrupted rotation resumes where it stopped."""
-    from facetrust.identity.models import RealNameAuthentication
+    from facetrust.identity.models import BankCardChallenge, RealNameAuthentication
     from facetrust.liveness.models import LivenessSession
     from facetrust.payments.models import PaymentIntent, Terminal
 
@@ -107,6 +107,7 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
                           (RawImage, "ciphertext", "wrapped_key"),
                           (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
+                          (BankCardChallenge, "identity_sealed", "identity_wrapped_key"),
                           (LivenessSession, "face_sealed", "face_wrapped_key"),
                           (Terminal, "secret_sealed", "secret_wrapped_key"),
                           (PaymentIntent, "capture_token_sealed", "capture_token_wrapped_key")):
