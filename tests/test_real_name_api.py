@@ -417,3 +417,57 @@ def test_child_face_needs_guardian_consent(tmp_path, database_url, shared_data):
                         json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian})
         assert r.status_code == 201
         assert face(ctx, child_id, "小明", session_id).status_code == 201
+
+
+def test_a_childs_guardian_is_checked_when_the_age_becomes_known(tmp_path, database_url, shared_data):
+    """Issue 19, item 2: a consent given before the age was known skipped the guardian check, and an
+    "11-year-old guardian" whose ID was the child's own let the child's face real-name pass. Now a
+    guardian must be an adult other than the child, checked when the consent is given and again when
+    real-name authentication reveals the age, whatever was accepted before."""
+    import datetime as dt
+
+    from facetrust.consent.models import ConsentEvent
+    from facetrust.identity.service import secret_hash
+
+    def born_id(years: int, seq: str) -> str:
+        first17 = f"110105{dt.date.today().year - years}0101" + seq
+        return first17 + idnumber.checksum_char(first17)
+
+    child_id, eleven_id, parent_id = born_id(9, "005"), born_id(11, "007"), id_for("006")
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    id_photo(shared_data, reg / "kid.jpg")
+    (reg / "citizens.csv").write_text(f"name,id_number,photo\n小明,{child_id},kid.jpg\n", encoding="utf-8")
+    with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv") as (client, app, hh):
+        client.post("/v1/accounts", json={"platform_user_id": "kid", "mobile": "13812345678"}, headers=hh["a"])
+        h = {"Authorization": f"Bearer {client.post('/v1/accounts/kid/tokens', headers=hh['a']).json()['token']}"}
+        ctx = (client, app, h, shared_data)
+
+        def grant(purpose, guardian_id=None):
+            body = {"notice_version": NOTICES[purpose].version}
+            if guardian_id:
+                body["guardian"] = {"name": "监护人", "relation": "mother", "id_number": guardian_id}
+            return client.post(f"/v1/me/consents/{purpose}", headers=h, json=body)
+
+        assert grant("face_pay").status_code == 201  # alone: the age is not known yet
+        for guardian_id in (child_id, eleven_id):  # the child's own ID; an 11-year-old "guardian"
+            r = grant("kyc_face_verification", guardian_id)
+            assert r.status_code == 422 and r.json()["error"]["code"] == "guardian_not_adult", r.text
+        # a grant accepted before the fix: the child's own ID as the guardian, its age never checked
+        with app.state.sessions() as s:
+            account_id = s.query(Account).one().id
+            s.add(ConsentEvent(account_id=account_id, purpose="kyc_face_verification", action="grant",
+                               notice_version=NOTICES["kyc_face_verification"].version, channel="app",
+                               guardian_name="小明", guardian_relation="self", guardian_id_hash=secret_hash(child_id)))
+            s.commit()
+        session_id = passed_session(client, app, h, shared_data, "real_name")
+        r = face(ctx, child_id, "小明", session_id)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "guardian_consent_required", r.text
+        assert rows(app) == []
+        assert grant("kyc_face_verification", parent_id).status_code == 201
+        assert face(ctx, child_id, "小明", session_id).status_code == 201
+        granted = client.get("/v1/me/consents", headers=h).json()["granted"]
+        # the age is known now: the face-pay consent given alone no longer counts
+        assert granted == {"kyc_face_verification": True, "face_pay": False, "credit_face_verification": False}
+        r = client.post("/v1/me/face-pay", headers=h, json={"liveness_session_id": "0" * 32})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required", r.text

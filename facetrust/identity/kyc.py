@@ -158,14 +158,16 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
                       name: str, id_number: str, liveness_session_id: str | None) -> RealNameAuthentication:
     _check_account(account)
     id_number = idnumber.validate(id_number)
-    _check_binding(session, account, secret_hash(id_number))
-    if not consent.is_granted(session, account.id, "kyc_face_verification"):
+    id_hash = _check_binding(session, account, secret_hash(id_number))
+    # The age is known only now, from the ID number: a child's face needs a guardian's consent, with
+    # an adult guardian who is not the child, whatever was accepted when the age was unknown.
+    if consent.is_child(idnumber.birth_date(id_number)):
+        if not consent.granted_for_child(session, account.id, "kyc_face_verification", id_hash):
+            raise DomainError(403, "guardian_consent_required",
+                              "the ID number shows the holder is under 14: consent again together with an adult "
+                              "parent or guardian")
+    elif not consent.is_granted(session, account.id, "kyc_face_verification"):
         raise DomainError(403, "consent_required", "face real-name authentication needs the kyc_face_verification consent")
-    # The age is known only now, from the ID number: a child's face needs a guardian's consent.
-    if (idnumber.age_on(idnumber.birth_date(id_number), dt.date.today()) < consent.GUARDIAN_AGE
-            and not consent.granted_with_guardian(session, account.id, "kyc_face_verification")):
-        raise DomainError(403, "guardian_consent_required",
-                          "the ID number shows the holder is under 14: consent again together with a parent or guardian")
     if ctx.authority is None:
         raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
     now = utcnow()

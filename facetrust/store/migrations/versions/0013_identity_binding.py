@@ -1,4 +1,4 @@
-"""issue 19 (identity): one identity per account, bank-card one-time codes
+"""issue 19 (identity): one identity per account, bank-card one-time codes, guardians' birth dates
 
 Revision ID: 0013_identity
 Revises: 0012
@@ -39,9 +39,15 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('pending', 'passed', 'failed')", name='bank_challenge_status'),
     )
     op.create_index(op.f('ix_bank_card_challenges_account_id'), 'bank_card_challenges', ['account_id'])
+    # A guardian's age is checked whenever a child's consent is relied on; grants made before this
+    # column have none, so they no longer count for a child (the guardian consents again).
+    with op.batch_alter_table('consent_events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('guardian_birth_date', sa.Date(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('consent_events', schema=None) as batch_op:
+        batch_op.drop_column('guardian_birth_date')
     op.drop_index(op.f('ix_bank_card_challenges_account_id'), table_name='bank_card_challenges')
     op.drop_table('bank_card_challenges')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
