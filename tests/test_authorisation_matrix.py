@@ -30,6 +30,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/me/real-name/bank-card"): {"user"},
     ("POST", "/v1/me/real-name/bank-card/{challenge_id}/confirm"): {"user"},
     ("POST", "/v1/operator/accounts/{account_id}/real-name/release"): {"compliance_officer", "admin"},
+    ("POST", "/v1/operator/accounts/{account_id}/real-name/evidence"): {"compliance_officer"},
     ("GET", "/v1/me/real-name"): {"user"},
     ("DELETE", "/v1/me/real-name"): {"user"},
     ("GET", "/v1/operator/accounts/{account_id}/real-name"): {"compliance_officer", "admin"},

@@ -328,7 +328,8 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
     assert 5 * 365 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 5 * 366
     with app.state.sessions() as s:
-        assert s.query(StoredTemplate).count() == 0  # templates go with their purpose
+        # the face-pay purpose ends with the account; the real-name (kyc) template is evidence
+        assert [t.purpose for t in s.query(StoredTemplate)] == ["kyc"]
         assert s.query(RealNameAuthentication).count() == 1  # the evidence stays
     assert client.get("/v1/me", headers=h).status_code == 401  # credentials are gone too
 
@@ -340,9 +341,56 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     finally:
         get_settings.cache_clear()
     with app.state.sessions() as s:
-        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 1
+        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 2  # the record and the template
         s.commit()
-        assert s.query(RealNameAuthentication).count() == 0
+        assert s.query(RealNameAuthentication).count() == 0 and s.query(StoredTemplate).count() == 0
+
+
+def test_kyc_template_is_kept_for_the_aml_period_and_read_only_by_compliance(kyc_app, lfw):
+    """Issue 19, item 5: the README and the consent notice say the real-name face template is kept
+    for the AML period; closing the account deleted it. Now it stays sealed until the period ends,
+    no flow reads it, a compliance officer reads it (digest only) for a purpose with an audit record,
+    and `retention purge` deletes it when the period is over."""
+    import datetime as dt
+
+    from facetrust.identity import retention
+    from facetrust.security.models import AuditRecord, StoredTemplate
+
+    client, app, h, _ = kyc_app
+    consent(client, h)
+    assert face(kyc_app).status_code == 201
+    account_id = client.get("/v1/me", headers=h).json()["account_id"]
+    r = client.delete("/v1/me", headers=h)
+    assert r.status_code == 200
+    until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
+    with app.state.sessions() as s:
+        [kept] = s.query(StoredTemplate).all()
+        assert kept.purpose == "kyc" and kept.retain_until is not None
+        assert abs((models.as_utc(kept.retain_until) - until).total_seconds()) < 1
+    url = f"/v1/operator/accounts/{account_id}/real-name/evidence"
+    body = {"purpose": "aml_investigation", "reason": "STR 2026-118: suspicious transfers"}
+    for role in ("risk_analyst", "admin"):
+        assert client.post(url, json=body, headers=operator(app, role)).status_code == 403
+    compliance = operator(app, "compliance_officer")
+    r = client.post(url, json={"purpose": "curiosity", "reason": "just looking"}, headers=compliance)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    r = client.post(url, json=body, headers=compliance)
+    assert r.status_code == 200, r.text
+    evidence = r.json()
+    assert evidence["account_status"] == "closed" and [x["outcome"] for x in evidence["records"]] == ["passed"]
+    [template] = evidence["templates"]
+    assert template["template_id"] == kept.id and len(template["sha256"]) == 64 and template["retain_until"]
+    with app.state.sessions() as s:
+        read = s.query(AuditRecord).filter_by(action="template.read", actor="operator:op-compliance_officer").one()
+        assert read.purpose == "kyc" and "STR 2026-118" in read.details and kept.id in read.details
+        assert s.query(AuditRecord).filter_by(action="real_name.evidence_read").one().seq == evidence["audit_seq"]
+        assert retention.purge_expired(s, now=until - dt.timedelta(days=1)) == 0  # still inside the period
+        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 2
+        s.commit()
+        assert s.query(StoredTemplate).count() == 0
+        assert s.query(AuditRecord).filter_by(action="template.purge").count() == 1
+    r = client.post(url, json=body, headers=compliance)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "no_real_name_evidence"
 
 
 def test_compliance_lookup_is_audited(kyc_app, lfw):

@@ -15,7 +15,7 @@ from facetrust.identity import kyc, lookup, service
 from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
 from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, BankCardChallengeOut, BankCodeIn,
-                                       CreditSummaryOut, FaceAuthIn, OperatorAccountOut, OperatorOut, RealNameOut,
+                                       CreditSummaryOut, EvidenceIn, EvidenceOut, EvidenceTemplateOut, FaceAuthIn, OperatorAccountOut, OperatorOut, RealNameOut,
                                        ReleaseIn, RevealIn, RevealOut, TokenOut)
 from facetrust.identity.service import Principal
 from facetrust.risk import events
@@ -190,6 +190,24 @@ def operator_real_name_history(account_id: str,
                  purpose="compliance", details={"records": len(records)})
     session.commit()
     return [_auth_out(r) for r in records]
+
+
+@router.post("/operator/accounts/{account_id}/real-name/evidence", response_model=EvidenceOut,
+             dependencies=[rate_limited("operator", who=auth.principal)])
+def operator_real_name_evidence(account_id: str, body: EvidenceIn, request: Request,
+                                op: Principal = Depends(auth.operator("compliance_officer")),
+                                session: Session = Depends(get_session)) -> EvidenceOut:
+    """The real-name evidence kept under anti-money-laundering rules, also after the account closed:
+    the decisions and the sealed KYC templates (opened to prove them intact; digests only). A
+    compliance officer's read, for a purpose and a reason, audited before the answer."""
+    from facetrust.identity import retention
+
+    account = lookup.get(session, account_id)
+    records, templates, record = retention.read_evidence(session, app_keyring(request), account, op.audit_name,
+                                                         body.purpose, body.reason)
+    session.commit()
+    return EvidenceOut(account_id=account.id, account_status=account.status, records=[_auth_out(r) for r in records],
+                       templates=[EvidenceTemplateOut(**vars(t)) for t in templates], audit_seq=record.seq)
 
 
 @router.post("/operator/accounts/{account_id}/real-name/release", response_model=dict,

@@ -45,6 +45,9 @@ class StoredTemplate(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Set when the account closes, on the real-name (kyc) template only: it is then evidence under
+    # the anti-money-laundering period, read by compliance alone, and purged after this moment.
+    retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RawImage(Base):

@@ -1,4 +1,5 @@
-"""issue 19 (identity): one identity per account, bank-card one-time codes, guardians' birth dates
+"""issue 19 (identity): one identity per account, bank-card one-time codes, guardians' birth dates,
+the KYC template kept for the AML period
 
 Revision ID: 0013_identity
 Revises: 0012
@@ -43,9 +44,13 @@ def upgrade() -> None:
     # column have none, so they no longer count for a child (the guardian consents again).
     with op.batch_alter_table('consent_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('guardian_birth_date', sa.Date(), nullable=True))
+    with op.batch_alter_table('face_templates', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('retain_until', sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('face_templates', schema=None) as batch_op:
+        batch_op.drop_column('retain_until')
     with op.batch_alter_table('consent_events', schema=None) as batch_op:
         batch_op.drop_column('guardian_birth_date')
     op.drop_index(op.f('ix_bank_card_challenges_account_id'), table_name='bank_card_challenges')
