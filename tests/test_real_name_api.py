@@ -115,23 +115,63 @@ def test_different_person_is_rejected_and_the_decision_kept(kyc_app, lfw):
 
 
 @pytest.mark.parametrize(
-    "id_number,name,status,code",
+    "id_number,name,status,code,spent",
     [
-        (id_for("009"), "张伟", 404, "identity_unknown"),
-        (ZHANG, "胡锦涛", 422, "identity_name_mismatch"),
-        (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "张伟", 422, "id_number_invalid"),
-        (NOFACE, "无脸", 422, "reference_no_face"),
-        (CROWD, "两人", 422, "reference_multiple_faces"),
+        (id_for("009"), "张伟", 422, "identity_mismatch", True),
+        (ZHANG, "胡锦涛", 422, "identity_mismatch", True),
+        (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "张伟", 422, "id_number_invalid", False),
+        (NOFACE, "无脸", 422, "reference_no_face", True),
+        (CROWD, "两人", 422, "reference_multiple_faces", True),
     ],
 )
-def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code):
+def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code, spent):
+    from facetrust.security.models import FailedFaceAttempt
+
     client, app, h, _ = kyc_app
     consent(client, h)
     session_id = passed_session(client, app, h, kyc_app[3], "real_name")
     r = face(kyc_app, id_number, name, session_id)
     assert r.status_code == status and r.json()["error"]["code"] == code
-    assert rows(app) == []  # refused before a decision: nothing written
-    assert face(kyc_app, session_id=session_id).status_code == 201  # and the liveness pass was not spent
+    assert rows(app) == []  # refused before a decision: no authentication record
+    with app.state.sessions() as s:  # a question the registry answered costs the pass and an attempt
+        assert s.query(FailedFaceAttempt).count() == (1 if spent else 0)
+    r = face(kyc_app, session_id=session_id)
+    assert r.status_code == (403 if spent else 201), r.text
+
+
+def test_the_registry_answers_only_a_spent_pass_and_every_question_counts(kyc_app, lfw):
+    """Issue 19, item 10: with a made-up liveness session id, face real-name told a wrong name
+    (`identity_name_mismatch`), an unknown ID number (`identity_unknown`) and the right name
+    (`liveness_required`) apart, spending nothing and counting nothing. Now the pass is checked and
+    spent before the registry is asked, both mismatches get one code, and each counts against the
+    account and the device."""
+    from facetrust.security.models import FailedFaceAttempt
+
+    client, app, h, shared_data = kyc_app
+    consent(client, h)
+    for id_number, name in ((ZHANG, "胡锦涛"), (id_for("009"), "张伟"), (ZHANG, "张伟")):
+        r = face(kyc_app, id_number, name, "0" * 32)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required", r.text
+    with app.state.sessions() as s:
+        assert s.query(FailedFaceAttempt).count() == 0
+    from facetrust.liveness.models import LivenessSession
+
+    answers = []
+    for id_number, name in ((ZHANG, "胡锦涛"), (id_for("009"), "张伟")):
+        session_id = passed_session(client, app, h, shared_data, "real_name")
+        with app.state.sessions() as s:  # the pass was made on a known device
+            s.get(LivenessSession, session_id).device_id = "phone-1"
+            s.commit()
+        r = face(kyc_app, id_number, name, session_id)
+        answers.append((r.status_code, r.json()["error"]["code"], r.json()["error"]["message"]))
+        r = face(kyc_app, session_id=session_id)  # the question spent the pass
+        assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required"
+    assert answers[0] == answers[1] and answers[0][:2] == (422, "identity_mismatch"), answers
+    with app.state.sessions() as s:
+        failures = s.query(FailedFaceAttempt).all()
+        assert [f.kind for f in failures] == ["identity_check", "identity_check"]
+        assert {(f.account_id, f.device_id) for f in failures} == {(s.query(Account).one().id, "phone-1")}
+    assert rows(app) == []
 
 
 def test_the_live_face_must_be_a_fresh_unspent_pass_for_real_name(kyc_app):

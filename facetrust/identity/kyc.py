@@ -11,7 +11,9 @@ The face compared with the authority's photo is the one proven live: the templat
 frontal frame of a passed liveness session for ``real_name``, spent by this call. Every attempt that
 reaches a decision is stored with its reasons and versions (method, model id, calibration id, the
 liveness session) whether it passed or failed; a mismatch counts towards the face-attempt lockout.
-Attempts refused earlier (bad input, unknown identity, unusable photo) leave no row.
+Attempts refused earlier (bad input, unknown identity, unusable photo) leave no authentication
+record; but the identity authority is asked only after the pass is spent, and a question it cannot
+answer with a usable photo counts as a failed attempt too, so it is no free name/ID oracle.
 """
 
 from __future__ import annotations
@@ -154,6 +156,30 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     return record
 
 
+def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
+                   device_id: str | None, name: str, id_number: str, now: dt.datetime):
+    """The authority's photo for the name and ID number, analysed. Every question that does not end
+    in a usable photo counts as a failed attempt of the account and the device (the face-attempt
+    lockout), and the spent pass is kept (``RecordedRefusal``). An unknown ID number and a name
+    that does not match it are answered alike, so the registry cannot be used to look people up."""
+    try:
+        lockout.check(session, None, device_id, now)
+    except DomainError as exc:
+        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+    try:
+        reference = ctx.authority.reference_photo(name, id_number)  # type: ignore[union-attr]
+        return reference, _reference_face(ctx.engine, reference.image)
+    except DomainError as exc:
+        lockout.record_failure(session, live.lockout, "identity_check", account.id, device_id, now)
+        risk.face_attempt(session, "face_verification", account.id, device_id, False, "real_name")
+        audit.append(session, actor=f"account:{account.id}", action="real_name.identity_check_failed",
+                     subject=f"account:{account.id}", purpose="kyc", details={})
+        if exc.code in ("identity_unknown", "identity_name_mismatch"):
+            raise RecordedRefusal(422, "identity_mismatch",
+                                  "the identity authority could not confirm this name and ID number together") from None
+        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+
+
 def authenticate_face(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
                       name: str, id_number: str, liveness_session_id: str | None) -> RealNameAuthentication:
     _check_account(account)
@@ -172,9 +198,10 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
         raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
     now = utcnow()
     lockout.check(session, account.id, None, now)
-    reference = ctx.authority.reference_photo(name, id_number)
-    ref = _reference_face(ctx.engine, reference.image)
+    # The registry is asked only for the holder of a fresh pass, which the question spends: a
+    # made-up session learns nothing about which names and ID numbers exist.
     proof, live_face = liveness.spend_pass(session, live, account.id, liveness_session_id, "real_name", "real_name.face")
+    reference, ref = _ask_authority(session, ctx, live, account, proof.device_id, name, id_number, now)
     decision = ctx.engine.compare(live_face, ref.template, "kyc")
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, decision.match, "real_name")
     reasons = [] if decision.match else ["face_mismatch"]

@@ -74,7 +74,7 @@ class FailedFaceAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str | None] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # liveness | face_verification
+    kind: Mapped[str] = mapped_column(String(32))  # liveness | face_verification | identity_check
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

@@ -76,6 +76,8 @@ export const ERRORS = {
   // real-name authentication
   id_number_invalid: E("身份证号码格式不正确。", "The ID number is not valid.",
     "请检查 18 位身份证号码，包括最后一位校验码。", "Check the 18-character ID number, including the last check character."),
+  identity_mismatch: E("身份信息核验未通过。", "These identity details could not be confirmed.",
+    "请核对姓名（与身份证上一致）和身份证号码，或改用银行卡认证。", "Check the name (exactly as on the ID card) and the ID number, or use a bank card."),
   identity_unknown: E("没有查到该身份信息。", "No identity was found for these details.",
     "请核对姓名和身份证号码。", "Check the name and ID number."),
   identity_name_mismatch: E("姓名与身份证号码不一致。", "The name does not match the ID number.",
