@@ -293,6 +293,13 @@ def test_bank_card_needs_the_code_texted_to_the_cards_mobile(kyc_app):
     r = client.post(f"/v1/me/real-name/bank-card/{'0' * 32}/confirm", json={"code": code}, headers=h)
     assert r.status_code == 404 and r.json()["error"]["code"] == "bank_challenge_not_found"
     assert rows(app) == []
+    # five codes a day per account and per card: five tries each at a six-digit code, no more
+    for _ in range(3):
+        assert client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).status_code == 202
+    r = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "bank_code_requests_exhausted"
+    with app.state.sessions() as s:
+        assert s.query(models.BankCardChallenge).count() == 5
 
 
 def operator(app, role: str) -> dict:

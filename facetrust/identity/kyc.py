@@ -23,7 +23,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.engine import FaceEngine
@@ -51,6 +51,7 @@ class KycContext:
     authority: IdentityAuthority | None
     bank: BankVerifier | None
     bank_code_valid_for: dt.timedelta = dt.timedelta(minutes=5)
+    bank_code_requests_per_day: int = 5
 
 
 def _reference_face(engine: FaceEngine, image: bytes):
@@ -221,6 +222,18 @@ def _challenge_aad(challenge: BankCardChallenge) -> bytes:
     return f"bank_card_challenge:{challenge.id}:{challenge.account_id}".encode()
 
 
+def _check_code_requests(session: Session, ctx: KycContext, account_id: str, card_hash: str) -> None:
+    """At most ``bank_code_requests_per_day`` codes in 24 hours for the account and for the card:
+    five tries at a six-digit code each, so guessing one stays hopeless however many accounts try."""
+    since = utcnow() - dt.timedelta(days=1)
+    for column, value in ((BankCardChallenge.account_id, account_id), (BankCardChallenge.card_hash, card_hash)):
+        sent = session.execute(select(func.count()).select_from(BankCardChallenge)
+                               .where(column == value, BankCardChallenge.created_at >= since)).scalar_one()
+        if sent >= ctx.bank_code_requests_per_day:
+            raise DomainError(429, "bank_code_requests_exhausted",
+                              "too many bank-card verifications today; try again tomorrow or use face verification")
+
+
 def start_bank_card(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,
                     card_number: str, mobile: str) -> BankCardChallenge:
     """The first step of bank-card authentication: the bank checks the four elements and texts a
@@ -232,8 +245,10 @@ def start_bank_card(session: Session, ctx: KycContext, account: Account, name: s
     if ctx.bank is None:
         raise DomainError(503, "bank_unavailable", "bank verification is not configured; use face verification")
     id_hash = _check_binding(session, account, secret_hash(id_number))
+    card_hash = secret_hash(card_number)
+    _check_code_requests(session, ctx, account.id, card_hash)
     sent = ctx.bank.send_code(name, id_number, card_number, mobile)
-    challenge = BankCardChallenge(account_id=account.id, id_number_hash=id_hash, card_hash=secret_hash(card_number),
+    challenge = BankCardChallenge(account_id=account.id, id_number_hash=id_hash, card_hash=card_hash,
                                   identity_sealed=b"", identity_wrapped_key=b"", master_key_id="",
                                   bank_reference=sent.reference, source=sent.source, attempts=0, status="pending",
                                   expires_at=utcnow() + ctx.bank_code_valid_for)

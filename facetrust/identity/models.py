@@ -119,7 +119,7 @@ class BankCardChallenge(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     id_number_hash: Mapped[str] = mapped_column(String(64))
-    card_hash: Mapped[str] = mapped_column(String(64))
+    card_hash: Mapped[str] = mapped_column(String(64), index=True)
     # The sealed name and ID number, while pending; deleted once the challenge is decided.
     identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     identity_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -130,3 +130,4 @@ class BankCardChallenge(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | passed | failed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Kept two days (they count the codes sent per account and card in 24 hours), then purged.

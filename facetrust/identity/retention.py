@@ -10,7 +10,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Credential, RealNameAuthentication, utcnow
+from facetrust.identity.models import Account, BankCardChallenge, Credential, RealNameAuthentication, utcnow
 from facetrust.security import audit, template_store
 from facetrust.security.envelope import Keyring
 from facetrust.security.models import AuditRecord, RawImage
@@ -82,8 +82,9 @@ def refuse_evidence_deletion(session: Session, account: Account) -> None:
 
 def purge_expired(session: Session, now: dt.datetime | None = None,
                   liveness_pass_valid_for: dt.timedelta = dt.timedelta(minutes=5)) -> int:
-    """Delete real-name evidence and raw images whose retention period has ended, and the sealed
-    live faces of liveness passes that were never spent and can no longer be."""
+    """Delete real-name evidence (records and retained KYC templates) and raw images whose retention
+    period has ended, the sealed live faces of liveness passes that were never spent and can no
+    longer be, and bank-card verifications two days after they expired."""
     from facetrust.liveness.models import LivenessSession
 
     now = now or utcnow()
@@ -107,8 +108,13 @@ def purge_expired(session: Session, now: dt.datetime | None = None,
         session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
         audit.append(session, actor="retention", action="real_name.purge", subject="retention",
                      details={"deleted": len(expired)})
+    challenges = session.execute(delete(BankCardChallenge).where(BankCardChallenge.expires_at < now - dt.timedelta(days=2)),
+                                 execution_options={"synchronize_session": False}).rowcount
+    if challenges:
+        audit.append(session, actor="retention", action="bank_card_challenge.purge", subject="retention",
+                     details={"deleted": challenges})
     templates = template_store.purge_retained(session, now)
     if templates:
         audit.append(session, actor="retention", action="template.purge", subject="retention",
                      details={"deleted": templates, "purpose": template_store.EVIDENCE_PURPOSE})
-    return len(expired) + raw + faces + templates
+    return len(expired) + raw + faces + challenges + templates

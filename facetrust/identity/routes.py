@@ -83,6 +83,7 @@ def kyc_context(request: Request) -> kyc.KycContext:
             authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
             bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
             bank_code_valid_for=dt.timedelta(seconds=settings.bank_code_valid_seconds),
+            bank_code_requests_per_day=settings.bank_code_requests_per_day,
         )
         request.app.state.kyc = ctx
     return ctx

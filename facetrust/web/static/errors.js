@@ -98,6 +98,8 @@ export const ERRORS = {
     "请输入银行发送到该卡预留手机号的 6 位验证码。", "Enter the 6-digit code the bank texted to the card's mobile."),
   bank_code_attempts_exhausted: E("验证码错误次数过多。", "Too many wrong codes.",
     "请重新提交银行卡信息，获取新的验证码。", "Submit the card details again for a new code."),
+  bank_code_requests_exhausted: E("今天的银行卡认证次数已用完。", "No more bank-card verifications today.",
+    "请明天再试，或改用人脸认证。", "Try again tomorrow, or use face verification."),
   bank_code_expired: E("验证码已过期。", "The code has expired.",
     "请重新提交银行卡信息，获取新的验证码。", "Submit the card details again for a new code."),
   bank_challenge_closed: E("这次银行卡认证已结束。", "This bank-card verification is finished.",

@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.CheckConstraint("status IN ('pending', 'passed', 'failed')", name='bank_challenge_status'),
     )
     op.create_index(op.f('ix_bank_card_challenges_account_id'), 'bank_card_challenges', ['account_id'])
+    op.create_index(op.f('ix_bank_card_challenges_card_hash'), 'bank_card_challenges', ['card_hash'])
     # A guardian's age is checked whenever a child's consent is relied on; grants made before this
     # column have none, so they no longer count for a child (the guardian consents again).
     with op.batch_alter_table('consent_events', schema=None) as batch_op:
@@ -53,6 +54,7 @@ def downgrade() -> None:
         batch_op.drop_column('retain_until')
     with op.batch_alter_table('consent_events', schema=None) as batch_op:
         batch_op.drop_column('guardian_birth_date')
+    op.drop_index(op.f('ix_bank_card_challenges_card_hash'), table_name='bank_card_challenges')
     op.drop_index(op.f('ix_bank_card_challenges_account_id'), table_name='bank_card_challenges')
     op.drop_table('bank_card_challenges')
     with op.batch_alter_table('accounts', schema=None) as batch_op:
