@@ -171,6 +171,8 @@ def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessCon
         reference = ctx.authority.reference_photo(name, id_number)  # type: ignore[union-attr]
         return reference, _reference_face(ctx.engine, reference.image)
     except DomainError as exc:
+        if exc.status >= 500:  # the authority is down: nothing was learnt, nothing is kept (rolled back)
+            raise
         lockout.record_failure(session, live.lockout, "identity_check", account.id, device_id, now)
         risk.face_attempt(session, "face_verification", account.id, device_id, False, "real_name")
         audit.append(session, actor=f"account:{account.id}", action="real_name.identity_check_failed",
