@@ -10,6 +10,7 @@ does not wait for the models.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from facetrust.biometrics.engine import FaceEngine
@@ -41,6 +42,8 @@ def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Cat
         keyring=keyring,
         authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
         bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+        bank_code_valid_for=dt.timedelta(seconds=settings.bank_code_valid_seconds),
+        bank_code_requests_per_day=settings.bank_code_requests_per_day,
     )
     liveness = LivenessContext.from_settings(settings, engine, keyring)
     return Parts(engine, kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),

@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     # Outside institutions. Unset: the method answers 503. Set to a CSV: the local SIMULATOR.
     authority_registry: Path | None = None
     bank_registry: Path | None = None
+    # A bank-card authentication's one-time code (texted by the bank to the card's reserved mobile)
+    # must be entered within this time.
+    bank_code_valid_seconds: int = Field(300, ge=60, le=900)
+    # Codes a bank is asked to send in 24 hours, per account and per card: with five tries each, this
+    # bounds how many guesses at a six-digit code anyone gets (and how often a stranger's phone buzzes).
+    bank_code_requests_per_day: int = Field(5, ge=1, le=20)
     aml_retention_years: int = 5
     # Raw face images are not kept unless this is on; then only sealed, and only this many days.
     store_raw_images: bool = False

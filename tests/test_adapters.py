@@ -42,12 +42,17 @@ def test_citizen_registry(registries, lfw):
 
 def test_bank_registry(registries):
     _, bank = registries
-    assert "simulated" in bank.verify_four_elements("王芳", ID_B, "4111111111111111", "13912345678")
+    sent = bank.send_code("王芳", ID_B, "4111111111111111", "13912345678")
+    assert "simulated" in sent.source and "no text message" in sent.source
+    code = bank.code_sent_for_tests(sent.reference)
+    assert len(code) == 6 and code.isdigit()
+    assert not bank.check_code(sent.reference, f"{(int(code) + 1) % 10**6:06d}")
+    assert bank.check_code(sent.reference, code) and not bank.check_code(sent.reference, code)  # used once
     with pytest.raises(DomainError) as exc:
-        bank.verify_four_elements("王芳", ID_B, "4111111111111111", "13900000000")
+        bank.send_code("王芳", ID_B, "4111111111111111", "13900000000")
     assert exc.value.code == "bank_elements_mismatch"
     with pytest.raises(DomainError) as exc:
-        bank.verify_four_elements("王芳", ID_B, "5500000000000004", "13912345678")
+        bank.send_code("王芳", ID_B, "5500000000000004", "13912345678")
     assert exc.value.code == "bank_card_unknown"
 
 

@@ -116,3 +116,21 @@ def test_only_the_user_may_consent(app_ctx, user):
     for who in ("a", "op"):
         r = client.post("/v1/me/consents/face_pay", json={"notice_version": "x"}, headers=h[who])
         assert r.status_code in (401, 403)
+
+
+def test_a_guardian_is_checked_even_before_the_age_is_known(user):
+    """Issue 19, item 2: with no real-name authentication yet (age unknown), a guardian given with a
+    consent was not checked at all. Now a guardian is always an adult, and never the holder."""
+    from facetrust.identity.service import secret_hash
+
+    client, app, h = user
+    child = {"name": "小明", "relation": "self", "id_number": _id_number(years_ago(11))}
+    r = grant(client, h, "kyc_face_verification", guardian=child)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "guardian_not_adult"
+    adult = {"name": "韩梅梅", "relation": "self", "id_number": _id_number(dt.date(1985, 3, 2))}
+    with app.state.sessions() as s:  # real-name authentication bound the account to this ID number
+        s.query(Account).one().real_name_id_hash = secret_hash(adult["id_number"])
+        s.commit()
+    r = grant(client, h, "kyc_face_verification", guardian=adult)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "guardian_is_account_holder"
+    assert client.get("/v1/me/consents", headers=h).json()["history"] == []

@@ -12,6 +12,7 @@ import pytest
 
 from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber
+from facetrust.identity import models
 from facetrust.identity.models import Account, RealNameAuthentication
 
 from capture import clip_frames, passed_session
@@ -26,6 +27,8 @@ def id_for(seq: str) -> str:
 ZHANG, NOFACE, CROWD = id_for("001"), id_for("002"), id_for("003")
 OTHER = id_for("007")
 BANK_ID = id_for("004")
+ZHANG_CARD = "6222020200112233446"
+WANG = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
 
 
 def id_photo(shared_data, path) -> None:
@@ -48,7 +51,8 @@ def kyc_app(tmp_path, database_url, lfw, shared_data):
         f"张伟,{ZHANG},zhang.jpg\n李明,{OTHER},other.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n",
         encoding="utf-8")
     (reg / "bank.csv").write_text(
-        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n"
+        f"Sim Bank,{ZHANG_CARD},张伟,{ZHANG},13812345678\n",
         encoding="utf-8")
     with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv",
                      bank_registry=reg / "bank.csv") as (client, app, h):
@@ -111,23 +115,63 @@ def test_different_person_is_rejected_and_the_decision_kept(kyc_app, lfw):
 
 
 @pytest.mark.parametrize(
-    "id_number,name,status,code",
+    "id_number,name,status,code,spent",
     [
-        (id_for("009"), "张伟", 404, "identity_unknown"),
-        (ZHANG, "胡锦涛", 422, "identity_name_mismatch"),
-        (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "张伟", 422, "id_number_invalid"),
-        (NOFACE, "无脸", 422, "reference_no_face"),
-        (CROWD, "两人", 422, "reference_multiple_faces"),
+        (id_for("009"), "张伟", 422, "identity_mismatch", True),
+        (ZHANG, "胡锦涛", 422, "identity_mismatch", True),
+        (ZHANG[:-1] + ("0" if ZHANG[-1] != "0" else "1"), "张伟", 422, "id_number_invalid", False),
+        (NOFACE, "无脸", 422, "reference_no_face", True),
+        (CROWD, "两人", 422, "reference_multiple_faces", True),
     ],
 )
-def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code):
+def test_identity_and_reference_errors(kyc_app, lfw, id_number, name, status, code, spent):
+    from facetrust.security.models import FailedFaceAttempt
+
     client, app, h, _ = kyc_app
     consent(client, h)
     session_id = passed_session(client, app, h, kyc_app[3], "real_name")
     r = face(kyc_app, id_number, name, session_id)
     assert r.status_code == status and r.json()["error"]["code"] == code
-    assert rows(app) == []  # refused before a decision: nothing written
-    assert face(kyc_app, session_id=session_id).status_code == 201  # and the liveness pass was not spent
+    assert rows(app) == []  # refused before a decision: no authentication record
+    with app.state.sessions() as s:  # a question the registry answered costs the pass and an attempt
+        assert s.query(FailedFaceAttempt).count() == (1 if spent else 0)
+    r = face(kyc_app, session_id=session_id)
+    assert r.status_code == (403 if spent else 201), r.text
+
+
+def test_the_registry_answers_only_a_spent_pass_and_every_question_counts(kyc_app, lfw):
+    """Issue 19, item 10: with a made-up liveness session id, face real-name told a wrong name
+    (`identity_name_mismatch`), an unknown ID number (`identity_unknown`) and the right name
+    (`liveness_required`) apart, spending nothing and counting nothing. Now the pass is checked and
+    spent before the registry is asked, both mismatches get one code, and each counts against the
+    account and the device."""
+    from facetrust.security.models import FailedFaceAttempt
+
+    client, app, h, shared_data = kyc_app
+    consent(client, h)
+    for id_number, name in ((ZHANG, "胡锦涛"), (id_for("009"), "张伟"), (ZHANG, "张伟")):
+        r = face(kyc_app, id_number, name, "0" * 32)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required", r.text
+    with app.state.sessions() as s:
+        assert s.query(FailedFaceAttempt).count() == 0
+    from facetrust.liveness.models import LivenessSession
+
+    answers = []
+    for id_number, name in ((ZHANG, "胡锦涛"), (id_for("009"), "张伟")):
+        session_id = passed_session(client, app, h, shared_data, "real_name")
+        with app.state.sessions() as s:  # the pass was made on a known device
+            s.get(LivenessSession, session_id).device_id = "phone-1"
+            s.commit()
+        r = face(kyc_app, id_number, name, session_id)
+        answers.append((r.status_code, r.json()["error"]["code"], r.json()["error"]["message"]))
+        r = face(kyc_app, session_id=session_id)  # the question spent the pass
+        assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_required"
+    assert answers[0] == answers[1] and answers[0][:2] == (422, "identity_mismatch"), answers
+    with app.state.sessions() as s:
+        failures = s.query(FailedFaceAttempt).all()
+        assert [f.kind for f in failures] == ["identity_check", "identity_check"]
+        assert {(f.account_id, f.device_id) for f in failures} == {(s.query(Account).one().id, "phone-1")}
+    assert rows(app) == []
 
 
 def test_the_live_face_must_be_a_fresh_unspent_pass_for_real_name(kyc_app):
@@ -165,9 +209,30 @@ def test_face_method_needs_its_own_consent(kyc_app, lfw):
     assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required"
 
 
+def bank_code(app, challenge_id: str) -> str:
+    """The code the simulated bank texted to the card's reserved mobile (only a test can read it)."""
+    with app.state.sessions() as s:
+        reference = s.get(models.BankCardChallenge, challenge_id).bank_reference
+    return app.state.kyc.bank.code_sent_for_tests(reference)
+
+
+def wrong(code: str) -> str:
+    return f"{(int(code) + 1) % 10**6:06d}"
+
+
+def bank_card(client, app, h, body):
+    """Both steps of bank-card authentication: the four elements, then the texted code."""
+    r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
+    if r.status_code != 202:
+        return r
+    challenge = r.json()["challenge_id"]
+    return client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": bank_code(app, challenge)},
+                       headers=h)
+
+
 def test_bank_card_method(kyc_app):
     client, app, h, _ = kyc_app
-    body = {"name": "王芳", "id_number": BANK_ID, "card_number": "4111 1111 1111 1111", "mobile": "13912345678"}
+    body = WANG
     for change, status, code in [
         ({"mobile": "13900000000"}, 422, "bank_elements_mismatch"),
         ({"card_number": "4111111111111112"}, 422, "card_number_invalid"),
@@ -178,8 +243,115 @@ def test_bank_card_method(kyc_app):
         assert r.status_code == status and r.json()["error"]["code"] == code, (change, r.text)
     assert rows(app) == []
     r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
+    assert r.status_code == 202 and r.json()["status"] == "code_sent", r.text  # nothing decided yet
+    assert "simulated" in r.json()["source"] and "no text message" in r.json()["source"]
+    challenge = r.json()["challenge_id"]
+    assert rows(app) == [] and client.get("/v1/me/real-name", headers=h).json() == []
+    code = bank_code(app, challenge)
+    assert code not in r.text
+    r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
     assert r.status_code == 201 and r.json()["outcome"] == "passed" and r.json()["method"] == "bank_card"
     assert r.json()["liveness"] == "not_applicable"
+    r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_challenge_closed"  # a code is used once
+    assert len(rows(app)) == 1
+
+
+def test_bank_card_needs_the_code_texted_to_the_cards_mobile(kyc_app):
+    """Issue 19, item 1: knowing a person's name, ID number, card and mobile is not enough; the code
+    the bank texts to the card's reserved mobile completes the authentication, five tries at most."""
+    import datetime as dt
+
+    client, app, h, _ = kyc_app
+    start = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert start.status_code == 202, start.text
+    challenge = start.json()["challenge_id"]
+    code = bank_code(app, challenge)
+    confirm = f"/v1/me/real-name/bank-card/{challenge}/confirm"
+    r = client.post(confirm, json={"code": "12345"}, headers=h)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    for left in (4, 3, 2, 1):
+        r = client.post(confirm, json={"code": wrong(code)}, headers=h)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "bank_code_wrong", r.text
+        assert r.json()["error"]["attempts_left"] == left
+    r = client.post(confirm, json={"code": wrong(code)}, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "bank_code_attempts_exhausted"
+    r = client.post(confirm, json={"code": code}, headers=h)  # the right code, too late
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_challenge_closed"
+    assert rows(app) == []
+    with app.state.sessions() as s:
+        row = s.get(models.BankCardChallenge, challenge)
+        assert (row.status, row.attempts, row.identity_sealed) == ("failed", 5, None)
+        assert s.query(Account).one().real_name_id_hash is None
+
+    late = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).json()["challenge_id"]
+    with app.state.sessions() as s:
+        s.get(models.BankCardChallenge, late).expires_at -= dt.timedelta(minutes=6)
+        s.commit()
+    r = client.post(f"/v1/me/real-name/bank-card/{late}/confirm", json={"code": bank_code(app, late)}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "bank_code_expired"
+    r = client.post(f"/v1/me/real-name/bank-card/{'0' * 32}/confirm", json={"code": code}, headers=h)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "bank_challenge_not_found"
+    assert rows(app) == []
+    # five codes a day per account and per card: five tries each at a six-digit code, no more
+    for _ in range(3):
+        assert client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).status_code == 202
+    r = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert r.status_code == 429 and r.json()["error"]["code"] == "bank_code_requests_exhausted"
+    with app.state.sessions() as s:
+        assert s.query(models.BankCardChallenge).count() == 5
+
+
+def operator(app, role: str) -> dict:
+    import datetime as dt
+
+    from facetrust.identity import service
+
+    with app.state.sessions() as s:
+        token, _ = service.create_operator_token(s, f"op-{role}", role, dt.timedelta(hours=1))
+        s.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_verified_identity_cannot_be_switched(kyc_app, lfw):
+    """Issue 19, item 1: an account authenticated by face as one person then passed bank-card
+    authentication as another. Now the second identity is refused before the bank is asked, the
+    refusal opens a case, and only a compliance officer's audited release lets the account change."""
+    from facetrust.risk.models import RiskCase
+    from facetrust.security.models import AuditRecord
+
+    client, app, h, _ = kyc_app
+    consent(client, h)
+    assert face(kyc_app).status_code == 201  # 张伟
+    account_id = client.get("/v1/me", headers=h).json()["account_id"]
+    r = client.post("/v1/me/real-name/bank-card", json=WANG, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_identity_bound", r.text
+    analyst, compliance = operator(app, "risk_analyst"), operator(app, "compliance_officer")
+    view = client.get(f"/v1/operator/accounts/{account_id}", headers=analyst).json()
+    assert view["name_masked"] == "张*" and view["real_name_method"] == "face"
+    with app.state.sessions() as s:
+        assert s.query(models.BankCardChallenge).count() == 0  # no code was sent
+        assert [r.outcome for r in s.query(RealNameAuthentication)] == ["passed"]
+        case = s.query(RiskCase).one()
+        assert case.account_id == account_id and "identity_change" in case.typologies
+        assert s.query(AuditRecord).filter_by(action="real_name.identity_change_refused").count() == 1
+    # the same person may authenticate again, by the other method
+    same = {"name": "张伟", "id_number": ZHANG, "card_number": ZHANG_CARD, "mobile": "13812345678"}
+    assert bank_card(client, app, h, same).status_code == 201
+    # a change of identity is an operator's reviewed decision
+    reason = {"reason": "case reviewed: the ID card was replaced"}
+    r = client.post(f"/v1/operator/accounts/{account_id}/real-name/release", json=reason, headers=analyst)
+    assert r.status_code == 403
+    assert client.post("/v1/me/real-name/bank-card", json=WANG, headers=h).status_code == 409
+    r = client.post(f"/v1/operator/accounts/{account_id}/real-name/release", json=reason, headers=compliance)
+    assert r.status_code == 200, r.text
+    with app.state.sessions() as s:
+        released = s.query(AuditRecord).filter_by(action="real_name.binding_released").one()
+        assert released.actor == "operator:op-compliance_officer" and "replaced" in released.details
+    assert bank_card(client, app, h, WANG).status_code == 201
+    assert client.get(f"/v1/operator/accounts/{account_id}", headers=analyst).json()["name_masked"] == "王*"
+    r = client.post("/v1/me/real-name/bank-card", json={**same, "card_number": ZHANG_CARD}, headers=h)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_identity_bound"
 
 
 def test_retention_rule(kyc_app, lfw, monkeypatch):
@@ -203,7 +375,8 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
     assert 5 * 365 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 5 * 366
     with app.state.sessions() as s:
-        assert s.query(StoredTemplate).count() == 0  # templates go with their purpose
+        # the face-pay purpose ends with the account; the real-name (kyc) template is evidence
+        assert [t.purpose for t in s.query(StoredTemplate)] == ["kyc"]
         assert s.query(RealNameAuthentication).count() == 1  # the evidence stays
     assert client.get("/v1/me", headers=h).status_code == 401  # credentials are gone too
 
@@ -215,9 +388,56 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     finally:
         get_settings.cache_clear()
     with app.state.sessions() as s:
-        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 1
+        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 2  # the record and the template
         s.commit()
-        assert s.query(RealNameAuthentication).count() == 0
+        assert s.query(RealNameAuthentication).count() == 0 and s.query(StoredTemplate).count() == 0
+
+
+def test_kyc_template_is_kept_for_the_aml_period_and_read_only_by_compliance(kyc_app, lfw):
+    """Issue 19, item 5: the README and the consent notice say the real-name face template is kept
+    for the AML period; closing the account deleted it. Now it stays sealed until the period ends,
+    no flow reads it, a compliance officer reads it (digest only) for a purpose with an audit record,
+    and `retention purge` deletes it when the period is over."""
+    import datetime as dt
+
+    from facetrust.identity import retention
+    from facetrust.security.models import AuditRecord, StoredTemplate
+
+    client, app, h, _ = kyc_app
+    consent(client, h)
+    assert face(kyc_app).status_code == 201
+    account_id = client.get("/v1/me", headers=h).json()["account_id"]
+    r = client.delete("/v1/me", headers=h)
+    assert r.status_code == 200
+    until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
+    with app.state.sessions() as s:
+        [kept] = s.query(StoredTemplate).all()
+        assert kept.purpose == "kyc" and kept.retain_until is not None
+        assert abs((models.as_utc(kept.retain_until) - until).total_seconds()) < 1
+    url = f"/v1/operator/accounts/{account_id}/real-name/evidence"
+    body = {"purpose": "aml_investigation", "reason": "STR 2026-118: suspicious transfers"}
+    for role in ("risk_analyst", "admin"):
+        assert client.post(url, json=body, headers=operator(app, role)).status_code == 403
+    compliance = operator(app, "compliance_officer")
+    r = client.post(url, json={"purpose": "curiosity", "reason": "just looking"}, headers=compliance)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+    r = client.post(url, json=body, headers=compliance)
+    assert r.status_code == 200, r.text
+    evidence = r.json()
+    assert evidence["account_status"] == "closed" and [x["outcome"] for x in evidence["records"]] == ["passed"]
+    [template] = evidence["templates"]
+    assert template["template_id"] == kept.id and len(template["sha256"]) == 64 and template["retain_until"]
+    with app.state.sessions() as s:
+        read = s.query(AuditRecord).filter_by(action="template.read", actor="operator:op-compliance_officer").one()
+        assert read.purpose == "kyc" and "STR 2026-118" in read.details and kept.id in read.details
+        assert s.query(AuditRecord).filter_by(action="real_name.evidence_read").one().seq == evidence["audit_seq"]
+        assert retention.purge_expired(s, now=until - dt.timedelta(days=1)) == 0  # still inside the period
+        assert retention.purge_expired(s, now=until + dt.timedelta(days=1)) == 2
+        s.commit()
+        assert s.query(StoredTemplate).count() == 0
+        assert s.query(AuditRecord).filter_by(action="template.purge").count() == 1
+    r = client.post(url, json=body, headers=compliance)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "no_real_name_evidence"
 
 
 def test_compliance_lookup_is_audited(kyc_app, lfw):
@@ -292,3 +512,57 @@ def test_child_face_needs_guardian_consent(tmp_path, database_url, shared_data):
                         json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian})
         assert r.status_code == 201
         assert face(ctx, child_id, "小明", session_id).status_code == 201
+
+
+def test_a_childs_guardian_is_checked_when_the_age_becomes_known(tmp_path, database_url, shared_data):
+    """Issue 19, item 2: a consent given before the age was known skipped the guardian check, and an
+    "11-year-old guardian" whose ID was the child's own let the child's face real-name pass. Now a
+    guardian must be an adult other than the child, checked when the consent is given and again when
+    real-name authentication reveals the age, whatever was accepted before."""
+    import datetime as dt
+
+    from facetrust.consent.models import ConsentEvent
+    from facetrust.identity.service import secret_hash
+
+    def born_id(years: int, seq: str) -> str:
+        first17 = f"110105{dt.date.today().year - years}0101" + seq
+        return first17 + idnumber.checksum_char(first17)
+
+    child_id, eleven_id, parent_id = born_id(9, "005"), born_id(11, "007"), id_for("006")
+    reg = tmp_path / "reg"
+    reg.mkdir()
+    id_photo(shared_data, reg / "kid.jpg")
+    (reg / "citizens.csv").write_text(f"name,id_number,photo\n小明,{child_id},kid.jpg\n", encoding="utf-8")
+    with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv") as (client, app, hh):
+        client.post("/v1/accounts", json={"platform_user_id": "kid", "mobile": "13812345678"}, headers=hh["a"])
+        h = {"Authorization": f"Bearer {client.post('/v1/accounts/kid/tokens', headers=hh['a']).json()['token']}"}
+        ctx = (client, app, h, shared_data)
+
+        def grant(purpose, guardian_id=None):
+            body = {"notice_version": NOTICES[purpose].version}
+            if guardian_id:
+                body["guardian"] = {"name": "监护人", "relation": "mother", "id_number": guardian_id}
+            return client.post(f"/v1/me/consents/{purpose}", headers=h, json=body)
+
+        assert grant("face_pay").status_code == 201  # alone: the age is not known yet
+        for guardian_id in (child_id, eleven_id):  # the child's own ID; an 11-year-old "guardian"
+            r = grant("kyc_face_verification", guardian_id)
+            assert r.status_code == 422 and r.json()["error"]["code"] == "guardian_not_adult", r.text
+        # a grant accepted before the fix: the child's own ID as the guardian, its age never checked
+        with app.state.sessions() as s:
+            account_id = s.query(Account).one().id
+            s.add(ConsentEvent(account_id=account_id, purpose="kyc_face_verification", action="grant",
+                               notice_version=NOTICES["kyc_face_verification"].version, channel="app",
+                               guardian_name="小明", guardian_relation="self", guardian_id_hash=secret_hash(child_id)))
+            s.commit()
+        session_id = passed_session(client, app, h, shared_data, "real_name")
+        r = face(ctx, child_id, "小明", session_id)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "guardian_consent_required", r.text
+        assert rows(app) == []
+        assert grant("kyc_face_verification", parent_id).status_code == 201
+        assert face(ctx, child_id, "小明", session_id).status_code == 201
+        granted = client.get("/v1/me/consents", headers=h).json()["granted"]
+        # the age is known now: the face-pay consent given alone no longer counts
+        assert granted == {"kyc_face_verification": True, "face_pay": False, "credit_face_verification": False}
+        r = client.post("/v1/me/face-pay", headers=h, json={"liveness_session_id": "0" * 32})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "consent_required", r.text

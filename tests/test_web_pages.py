@@ -41,9 +41,16 @@ def test_demo_platform_is_off_unless_asked(tmp_path, database_url):
 BANK_ID = id_for("009")
 
 
-def bank_card_real_name(client, h) -> None:
+def bank_card_real_name(client, app, h) -> None:
+    from facetrust.identity.models import BankCardChallenge
+
     r = client.post("/v1/me/real-name/bank-card", headers=h, json={
         "name": "王芳", "id_number": BANK_ID, "card_number": "4111111111111111", "mobile": "13912345678"})
+    assert r.status_code == 202, r.text
+    challenge = r.json()["challenge_id"]
+    with app.state.sessions() as s:
+        code = app.state.kyc.bank.code_sent_for_tests(s.get(BankCardChallenge, challenge).bank_reference)
+    r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", headers=h, json={"code": code})
     assert r.status_code == 201 and r.json()["outcome"] == "passed", r.text
 
 
@@ -51,7 +58,7 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
     bank = tmp_path / "bank.csv"
     bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
                     encoding="utf-8")
-    with running_app(tmp_path, database_url, demo=True, bank_registry=bank) as (client, _, hs):
+    with running_app(tmp_path, database_url, demo=True, bank_registry=bank) as (client, app, hs):
         assert client.get("/v1/demo").json()["demo"] is True
         r = client.post("/v1/demo/sign-in")
         assert r.status_code == 201, r.text
@@ -64,7 +71,7 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
 
         r = client.post("/v1/demo/checkouts", headers=h)  # credit needs the real name verified first
         assert r.status_code == 409 and r.json()["error"]["code"] == "real_name_required"
-        bank_card_real_name(client, h)
+        bank_card_real_name(client, app, h)
         r = client.post("/v1/demo/checkouts", headers=h)
         assert r.status_code == 201, r.text
         assert client.get("/v1/me/credit", headers=h).json()["line"]["available_fen"] == 20_000_00

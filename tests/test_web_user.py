@@ -330,3 +330,42 @@ def test_demo_sign_in_and_language_switch(tmp_path, database_url, shared_data):
         expect(machine.locator("#sale")).to_be_visible()
         assert machine.evaluate("() => JSON.parse(localStorage.getItem('facetrust.terminal')).id")
         assert machine.errors == []
+
+
+def test_bank_card_real_name_asks_for_the_code_the_bank_texts(tmp_path, database_url, shared_data):
+    """Issue 19, item 1, on the page: the bank-card path sends the four elements, then asks for the
+    code the bank texted to the card's reserved mobile; a wrong code says so and the right one
+    finishes."""
+    from facetrust.identity.models import BankCardChallenge
+
+    require_browser()
+    bank = tmp_path / "bank.csv"
+    bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,{LI.name},{LI.id_number},"
+                    f"{LI.mobile}\n", encoding="utf-8")
+    with web_world(tmp_path, database_url, shared_data, [LI], bank_registry=bank) as world, \
+            chromium(None) as browser:
+        token = world.new_user(LI)
+        page = new_page(browser, world.base_url, lang="en")
+        sign_in(page, token, "/app/real-name")
+        page.locator("#choose-card").click()
+        page.fill("#name", LI.name)
+        page.fill("#id-number", LI.id_number)
+        page.fill("#card-number", "4111 1111 1111 1111")
+        page.fill("#mobile", LI.mobile)
+        page.locator("#submit").click()
+        expect(page.locator("#bank-code")).to_be_visible()
+        assert "texted a code" in page.locator("#code-sent").inner_text()
+        assert world.client.get("/v1/me/real-name", headers=bearer(token)).json() == []
+        with world.app.state.sessions() as s:
+            reference = s.query(BankCardChallenge).one().bank_reference
+        code = world.app.state.kyc.bank.code_sent_for_tests(reference)
+        page.fill("#bank-code", f"{(int(code) + 1) % 10**6:06d}")
+        page.locator("#submit").click()
+        code_shown, what, _ = failure(page)
+        assert code_shown == "bank_code_wrong" and what == "The code is not right."
+        page.fill("#bank-code", code)
+        page.locator("#submit").click()
+        page.locator("#verified").wait_for()
+        records = world.client.get("/v1/me/real-name", headers=bearer(token)).json()
+        assert [(r["method"], r["outcome"]) for r in records] == [("bank_card", "passed")]
+        assert page.errors == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import Date, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.identity.models import new_id, utcnow
@@ -27,3 +27,6 @@ class ConsentEvent(Base):
     guardian_name: Mapped[str | None] = mapped_column(String(64))
     guardian_relation: Mapped[str | None] = mapped_column(String(32))
     guardian_id_hash: Mapped[str | None] = mapped_column(String(64))  # never the number itself
+    # From the guardian's ID number: whether they are an adult is checked again whenever the
+    # consent is relied on, not only when it was given.
+    guardian_birth_date: Mapped[dt.date | None] = mapped_column(Date)

@@ -9,6 +9,8 @@ a bank registry read from a CSV file, with photo files beside it.
 from __future__ import annotations
 
 import csv
+import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -48,10 +50,24 @@ class IdentityAuthority(Protocol):
         `identity_name_mismatch`."""
 
 
+@dataclass(frozen=True)
+class BankCodeSent:
+    reference: str  # the bank's handle of this verification; the code itself stays with the bank
+    source: str  # which bank (or simulator) answered
+
+
 class BankVerifier(Protocol):
-    def verify_four_elements(self, name: str, id_number: str, card_number: str, mobile: str) -> str:
-        """The answering bank's name when all four elements belong together, else DomainError
-        `bank_elements_mismatch` or `bank_card_unknown`."""
+    """Four-element verification the way banks do it (UnionPay-style card authentication): the
+    bank checks that name, ID number, card and reserved mobile belong together and texts a
+    one-time code to the mobile it holds for the card; knowing the four elements is not enough,
+    the caller must also hold that phone."""
+
+    def send_code(self, name: str, id_number: str, card_number: str, mobile: str) -> BankCodeSent:
+        """Send a one-time code to the card's reserved mobile when all four elements belong
+        together, else DomainError `bank_elements_mismatch` or `bank_card_unknown`."""
+
+    def check_code(self, reference: str, code: str) -> bool:
+        """Whether ``code`` is the one sent for ``reference``. A right code is used up."""
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
@@ -82,18 +98,39 @@ class SimulatedCitizenRegistry:
 
 
 class SimulatedBankRegistry:
-    """SIMULATOR of bank four-element verification: `bank,card_number,name,id_number,mobile` rows."""
+    """SIMULATOR of bank four-element verification: `bank,card_number,name,id_number,mobile` rows.
 
-    source = "simulated bank registry (not a real bank)"
+    It sends no text message: it draws the one-time code a real bank would send to the card's
+    reserved mobile and keeps it in this process's memory, where only tests (and a developer at a
+    Python prompt) read it, through ``code_sent_for_tests``. No route or log ever shows it."""
+
+    source = "simulated bank registry (not a real bank; no text message is sent)"
 
     def __init__(self, csv_path: Path) -> None:
         self._rows = {r["card_number"]: r for r in _read_csv(csv_path)}
+        self._codes: dict[str, str] = {}
+        self._lock = threading.Lock()
 
-    def verify_four_elements(self, name: str, id_number: str, card_number: str, mobile: str) -> str:
+    def send_code(self, name: str, id_number: str, card_number: str, mobile: str) -> BankCodeSent:
         row = self._rows.get(card_number)
         if row is None:
             raise DomainError(404, "bank_card_unknown", "no bank recognises this card number")
         if (row["name"], row["id_number"], row["mobile"]) != (name, id_number, mobile):
             raise DomainError(422, "bank_elements_mismatch",
                               "the bank reports that the name, ID number, card and mobile do not belong together")
-        return f"{row['bank']} ({self.source})"
+        reference = secrets.token_hex(16)
+        with self._lock:
+            self._codes[reference] = f"{secrets.randbelow(10**6):06d}"
+        return BankCodeSent(reference, f"{row['bank']} ({self.source})")
+
+    def check_code(self, reference: str, code: str) -> bool:
+        with self._lock:
+            sent = self._codes.get(reference)
+            if sent is None or not secrets.compare_digest(sent, code):
+                return False
+            del self._codes[reference]
+            return True
+
+    def code_sent_for_tests(self, reference: str) -> str:
+        """The code the simulated bank would have texted to the card's reserved mobile (tests only)."""
+        return self._codes[reference]

@@ -1,11 +1,19 @@
 """Real-name authentication, by the method the person chooses: a live face compared with the
-identity authority's photo, or bank-card four-element verification. Face is never the only way.
+identity authority's photo, or bank-card four-element verification completed with the one-time code
+the bank texts to the card's reserved mobile. Face is never the only way.
+
+An account is bound to one identity: the first passed authentication sets the ID number (its hash)
+the account belongs to, and every later authentication must name the same ID number. Naming another
+is refused (409 ``real_name_identity_bound``), audited, and opens a case: changing a person's
+identity is for an operator to review, who may release the binding (audited, with a reason).
 
 The face compared with the authority's photo is the one proven live: the template of the most
 frontal frame of a passed liveness session for ``real_name``, spent by this call. Every attempt that
 reaches a decision is stored with its reasons and versions (method, model id, calibration id, the
 liveness session) whether it passed or failed; a mismatch counts towards the face-attempt lockout.
-Attempts refused earlier (bad input, unknown identity, unusable photo) leave no row.
+Attempts refused earlier (bad input, unknown identity, unusable photo) leave no authentication
+record; but the identity authority is asked only after the pass is spent, and a question it cannot
+answer with a usable photo counts as a failed attempt too, so it is no free name/ID oracle.
 """
 
 from __future__ import annotations
@@ -15,18 +23,20 @@ import hashlib
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.quality import Reason
 from facetrust.consent import service as consent
-from facetrust.errors import DomainError
+from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
-from facetrust.identity.models import Account, RealNameAuthentication, utcnow
+from facetrust.identity.models import (BANK_CODE_MAX_ATTEMPTS, Account, BankCardChallenge, RealNameAuthentication,
+                                       as_utc, utcnow)
 from facetrust.identity.service import secret_hash
 from facetrust.liveness import service as liveness
+from facetrust.risk import cases
 from facetrust.risk import engine as risk
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
@@ -40,6 +50,8 @@ class KycContext:
     keyring: Keyring
     authority: IdentityAuthority | None
     bank: BankVerifier | None
+    bank_code_valid_for: dt.timedelta = dt.timedelta(minutes=5)
+    bank_code_requests_per_day: int = 5
 
 
 def _reference_face(engine: FaceEngine, image: bytes):
@@ -77,6 +89,49 @@ def _check_account(account: Account) -> None:
         raise DomainError(403, "account_not_active", f"the account is {account.status}")
 
 
+def _check_binding(session: Session, account: Account, id_hash: str) -> str:
+    """``id_hash`` (of an ID number), if the account may authenticate as it: the account is not yet
+    bound, or bound to this same ID number. Another ID number is refused before any outside
+    institution is asked; the refusal is audited and opens a case (kept: a ``RecordedRefusal``)."""
+    if account.real_name_id_hash is None or account.real_name_id_hash == id_hash:
+        return id_hash
+    audit.append(session, actor=f"account:{account.id}", action="real_name.identity_change_refused",
+                 subject=f"account:{account.id}", purpose="kyc", details={})
+    cases.open_case(session, account.id, None, None, ["identity_change"],
+                    note="a real-name authentication named another ID number than the one this account is bound to")
+    raise RecordedRefusal(409, "real_name_identity_bound",
+                          "this account's real name is already verified for another person; changing it needs a "
+                          "review by customer service")
+
+
+def _bind(session: Session, account: Account, id_hash: str) -> None:
+    """Bind the account to the identity it has just proven, as a compare-and-set on the account
+    row: of two authentications of different people racing on one unbound account, one wins and
+    the other is refused (and rolled back)."""
+    bound = session.execute(
+        update(Account).where(Account.id == account.id,
+                              or_(Account.real_name_id_hash.is_(None), Account.real_name_id_hash == id_hash))
+        .values(real_name_id_hash=id_hash), execution_options={"synchronize_session": False}).rowcount
+    if bound != 1:
+        raise DomainError(409, "real_name_identity_bound",
+                          "this account's real name is already verified for another person; changing it needs a "
+                          "review by customer service")
+    account.real_name_id_hash = id_hash
+
+
+def release_binding(session: Session, account: Account, operator: str, reason: str) -> None:
+    """An operator's reviewed decision that the account may prove another identity: the binding is
+    cleared (the records of the old one stay as evidence), audited with the reason."""
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise DomainError(422, "reason_required", "say why this account may change identity (5 characters or more)")
+    if account.real_name_id_hash is None:
+        raise DomainError(409, "real_name_not_bound", "the account is not bound to an identity")
+    account.real_name_id_hash = None
+    audit.append(session, actor=operator, action="real_name.binding_released", subject=f"account:{account.id}",
+                 purpose="compliance", details={"reason": reason})
+
+
 def _record(session: Session, ctx: KycContext, account: Account, method: str, name: str, id_number: str,
             passed: bool, reasons: list[str], source: str, evidence: bytes, **versions) -> RealNameAuthentication:
     record = RealNameAuthentication(
@@ -93,6 +148,7 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     record.identity_sealed, record.identity_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     record.master_key_id = sealed.master_key_id
     if passed:
+        _bind(session, account, record.id_number_hash)
         account.birth_date = idnumber.birth_date(id_number)
         account.real_name_verified_at = utcnow()
     events.emit(session, EventIn("real_name", account_id=account.id, outcome=record.outcome, data={"method": method}))
@@ -101,24 +157,54 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
     return record
 
 
+def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
+                   device_id: str | None, name: str, id_number: str, now: dt.datetime):
+    """The authority's photo for the name and ID number, analysed. Every question that does not end
+    in a usable photo counts as a failed attempt of the account and the device (the face-attempt
+    lockout), and the spent pass is kept (``RecordedRefusal``). An unknown ID number and a name
+    that does not match it are answered alike, so the registry cannot be used to look people up."""
+    try:
+        lockout.check(session, None, device_id, now)
+    except DomainError as exc:
+        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+    try:
+        reference = ctx.authority.reference_photo(name, id_number)  # type: ignore[union-attr]
+        return reference, _reference_face(ctx.engine, reference.image)
+    except DomainError as exc:
+        if exc.status >= 500:  # the authority is down: nothing was learnt, nothing is kept (rolled back)
+            raise
+        lockout.record_failure(session, live.lockout, "identity_check", account.id, device_id, now)
+        risk.face_attempt(session, "face_verification", account.id, device_id, False, "real_name")
+        audit.append(session, actor=f"account:{account.id}", action="real_name.identity_check_failed",
+                     subject=f"account:{account.id}", purpose="kyc", details={})
+        if exc.code in ("identity_unknown", "identity_name_mismatch"):
+            raise RecordedRefusal(422, "identity_mismatch",
+                                  "the identity authority could not confirm this name and ID number together") from None
+        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+
+
 def authenticate_face(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
                       name: str, id_number: str, liveness_session_id: str | None) -> RealNameAuthentication:
     _check_account(account)
     id_number = idnumber.validate(id_number)
-    if not consent.is_granted(session, account.id, "kyc_face_verification"):
+    id_hash = _check_binding(session, account, secret_hash(id_number))
+    # The age is known only now, from the ID number: a child's face needs a guardian's consent, with
+    # an adult guardian who is not the child, whatever was accepted when the age was unknown.
+    if consent.is_child(idnumber.birth_date(id_number)):
+        if not consent.granted_for_child(session, account.id, "kyc_face_verification", id_hash):
+            raise DomainError(403, "guardian_consent_required",
+                              "the ID number shows the holder is under 14: consent again together with an adult "
+                              "parent or guardian")
+    elif not consent.is_granted(session, account.id, "kyc_face_verification"):
         raise DomainError(403, "consent_required", "face real-name authentication needs the kyc_face_verification consent")
-    # The age is known only now, from the ID number: a child's face needs a guardian's consent.
-    if (idnumber.age_on(idnumber.birth_date(id_number), dt.date.today()) < consent.GUARDIAN_AGE
-            and not consent.granted_with_guardian(session, account.id, "kyc_face_verification")):
-        raise DomainError(403, "guardian_consent_required",
-                          "the ID number shows the holder is under 14: consent again together with a parent or guardian")
     if ctx.authority is None:
         raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
     now = utcnow()
     lockout.check(session, account.id, None, now)
-    reference = ctx.authority.reference_photo(name, id_number)
-    ref = _reference_face(ctx.engine, reference.image)
+    # The registry is asked only for the holder of a fresh pass, which the question spends: a
+    # made-up session learns nothing about which names and ID numbers exist.
     proof, live_face = liveness.spend_pass(session, live, account.id, liveness_session_id, "real_name", "real_name.face")
+    reference, ref = _ask_authority(session, ctx, live, account, proof.device_id, name, id_number, now)
     decision = ctx.engine.compare(live_face, ref.template, "kyc")
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, decision.match, "real_name")
     reasons = [] if decision.match else ["face_mismatch"]
@@ -134,16 +220,104 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
     return record
 
 
-def authenticate_bank_card(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,
-                           card_number: str, mobile: str) -> RealNameAuthentication:
+def _challenge_aad(challenge: BankCardChallenge) -> bytes:
+    return f"bank_card_challenge:{challenge.id}:{challenge.account_id}".encode()
+
+
+def _check_code_requests(session: Session, ctx: KycContext, account_id: str, card_hash: str) -> None:
+    """At most ``bank_code_requests_per_day`` codes in 24 hours for the account and for the card:
+    five tries at a six-digit code each, so guessing one stays hopeless however many accounts try."""
+    since = utcnow() - dt.timedelta(days=1)
+    for column, value in ((BankCardChallenge.account_id, account_id), (BankCardChallenge.card_hash, card_hash)):
+        sent = session.execute(select(func.count()).select_from(BankCardChallenge)
+                               .where(column == value, BankCardChallenge.created_at >= since)).scalar_one()
+        if sent >= ctx.bank_code_requests_per_day:
+            raise DomainError(429, "bank_code_requests_exhausted",
+                              "too many bank-card verifications today; try again tomorrow or use face verification")
+
+
+def start_bank_card(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,
+                    card_number: str, mobile: str) -> BankCardChallenge:
+    """The first step of bank-card authentication: the bank checks the four elements and texts a
+    one-time code to the card's reserved mobile. Nothing is decided yet; knowing someone's four
+    elements is not enough without their phone."""
     _check_account(account)
     id_number = idnumber.validate(id_number)
     card_number = validate_card(card_number)
     if ctx.bank is None:
         raise DomainError(503, "bank_unavailable", "bank verification is not configured; use face verification")
-    source = ctx.bank.verify_four_elements(name, id_number, card_number, mobile)
-    evidence = json.dumps([source, secret_hash(card_number), secret_hash(id_number)]).encode()
-    return _record(session, ctx, account, "bank_card", name, id_number, True, [], source, evidence)
+    id_hash = _check_binding(session, account, secret_hash(id_number))
+    card_hash = secret_hash(card_number)
+    _check_code_requests(session, ctx, account.id, card_hash)
+    sent = ctx.bank.send_code(name, id_number, card_number, mobile)
+    challenge = BankCardChallenge(account_id=account.id, id_number_hash=id_hash, card_hash=card_hash,
+                                  identity_sealed=b"", identity_wrapped_key=b"", master_key_id="",
+                                  bank_reference=sent.reference, source=sent.source, attempts=0, status="pending",
+                                  expires_at=utcnow() + ctx.bank_code_valid_for)
+    session.add(challenge)
+    session.flush()
+    sealed = ctx.keyring.seal(json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(),
+                              _challenge_aad(challenge))
+    challenge.identity_sealed, challenge.identity_wrapped_key = sealed.ciphertext, sealed.wrapped_key
+    challenge.master_key_id = sealed.master_key_id
+    audit.append(session, actor=f"account:{account.id}", action="real_name.bank_card.code_sent",
+                 subject=f"account:{account.id}", purpose="kyc", details={"challenge_id": challenge.id})
+    return challenge
+
+
+def _wrong_code(session: Session, challenge: BankCardChallenge) -> RecordedRefusal:
+    """Count a wrong code (compare-and-set, so concurrent guesses each count); the last allowed one
+    closes the challenge."""
+    attempts = challenge.attempts + 1
+    status = "failed" if attempts >= BANK_CODE_MAX_ATTEMPTS else "pending"
+    counted = session.execute(
+        update(BankCardChallenge).where(BankCardChallenge.id == challenge.id,
+                                        BankCardChallenge.attempts == challenge.attempts,
+                                        BankCardChallenge.status == "pending")
+        .values(attempts=attempts, status=status), execution_options={"synchronize_session": False}).rowcount
+    if counted != 1 or status == "failed":
+        session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)
+                        .values(status="failed", identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
+                        execution_options={"synchronize_session": False})
+        audit.append(session, actor=f"account:{challenge.account_id}", action="real_name.bank_card.code_exhausted",
+                     subject=f"account:{challenge.account_id}", purpose="kyc", details={"challenge_id": challenge.id})
+        return RecordedRefusal(429, "bank_code_attempts_exhausted",
+                               "too many wrong codes; start the bank-card verification again for a new code")
+    return RecordedRefusal(422, "bank_code_wrong", "the code is not the one the bank sent",
+                           attempts_left=BANK_CODE_MAX_ATTEMPTS - attempts)
+
+
+def confirm_bank_card(session: Session, ctx: KycContext, account: Account, challenge_id: str,
+                      code: str) -> RealNameAuthentication:
+    """The second step: the code the bank texted to the card's reserved mobile completes the
+    authentication. A wrong code is counted (at most five, then the challenge is closed); an old
+    or closed challenge is refused."""
+    _check_account(account)
+    challenge = session.get(BankCardChallenge, challenge_id)
+    if challenge is None or challenge.account_id != account.id:
+        raise DomainError(404, "bank_challenge_not_found", "no such bank-card verification for this account")
+    if challenge.status != "pending":
+        raise DomainError(409, "bank_challenge_closed", "this bank-card verification is finished; start a new one")
+    if utcnow() > as_utc(challenge.expires_at):
+        raise DomainError(409, "bank_code_expired", "the code has expired; start the bank-card verification again")
+    if ctx.bank is None:
+        raise DomainError(503, "bank_unavailable", "bank verification is not configured; use face verification")
+    if not ctx.bank.check_code(challenge.bank_reference, code):
+        raise _wrong_code(session, challenge)
+    _check_binding(session, account, challenge.id_number_hash)  # bound meanwhile by another method?
+    closed = session.execute(
+        update(BankCardChallenge).where(BankCardChallenge.id == challenge.id, BankCardChallenge.status == "pending")
+        .values(status="passed"), execution_options={"synchronize_session": False}).rowcount
+    if closed != 1:
+        raise DomainError(409, "bank_challenge_closed", "this bank-card verification is finished; start a new one")
+    identity = json.loads(ctx.keyring.open(Sealed(challenge.identity_sealed, challenge.identity_wrapped_key,
+                                                  challenge.master_key_id), _challenge_aad(challenge)))
+    session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)
+                    .values(identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
+                    execution_options={"synchronize_session": False})
+    evidence = json.dumps([challenge.source, challenge.card_hash, challenge.id_number_hash, challenge.id]).encode()
+    return _record(session, ctx, account, "bank_card", identity["name"], identity["id_number"], True, [],
+                   challenge.source, evidence)
 
 
 def history(session: Session, account_id: str) -> list[RealNameAuthentication]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from sqlalchemy import Date, DateTime, Float, ForeignKey, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.store.db import Base
@@ -51,6 +52,10 @@ class Account(Base):
     # From the ID number once real-name authentication succeeds; decides the under-14 rule.
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     real_name_verified_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The ID number hash the first passed real-name authentication bound the account to. Set once
+    # (compare-and-set); a later authentication must name the same ID number, and only an
+    # operator's audited release clears it.
+    real_name_id_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class Credential(Base):
@@ -95,3 +100,34 @@ class RealNameAuthentication(Base):
     evidence_sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+BANK_CODE_MAX_ATTEMPTS = 5
+
+
+class BankCardChallenge(Base):
+    """A bank-card real-name authentication waiting for the one-time code the bank texted to the
+    card's reserved mobile. The identity it would bind is sealed like a record's; the code is never
+    here (the bank holds it). Wrong codes are counted, and the database refuses more than the limit."""
+
+    __tablename__ = "bank_card_challenges"
+    __table_args__ = (
+        CheckConstraint(f"attempts >= 0 AND attempts <= {BANK_CODE_MAX_ATTEMPTS}", name="bank_code_attempts"),
+        CheckConstraint("status IN ('pending', 'passed', 'failed')", name="bank_challenge_status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    id_number_hash: Mapped[str] = mapped_column(String(64))
+    card_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # The sealed name and ID number, while pending; deleted once the challenge is decided.
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    identity_wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_key_id: Mapped[str | None] = mapped_column(String(32))
+    bank_reference: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # wrong codes so far
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | passed | failed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Kept two days (they count the codes sent per account and card in 24 hours), then purged.

@@ -10,9 +10,10 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Credential, RealNameAuthentication, utcnow
+from facetrust.identity.models import Account, BankCardChallenge, Credential, RealNameAuthentication, utcnow
 from facetrust.security import audit, template_store
-from facetrust.security.models import RawImage
+from facetrust.security.envelope import Keyring
+from facetrust.security.models import AuditRecord, RawImage
 
 
 def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
@@ -23,10 +24,11 @@ def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
 
 
 def close_account(session: Session, account: Account, retention_years: int) -> dt.datetime:
-    """The user's deletion request: close the account, delete every face template and credential,
-    and start the retention clock on the real-name evidence. Returns when that evidence expires.
-    Refused while the account owes money or has a payment in flight (``payments/obligations.py``):
-    once closed, nobody could sign in to repay or finish it."""
+    """The user's deletion request: close the account, delete the face-pay template and every
+    credential, and start the retention clock on the real-name evidence (records and the sealed KYC
+    template). Returns when that evidence expires. Refused while the account owes money or has a
+    payment in flight (``payments/obligations.py``): once closed, nobody could sign in to repay or
+    finish it."""
     from facetrust.payments import obligations
 
     if account.status == "closed":
@@ -38,13 +40,34 @@ def close_account(session: Session, account: Account, retention_years: int) -> d
     retain_until = _years_later(now, retention_years)
     account.status, account.closed_at = "closed", now
     for purpose in template_store.PURPOSES:
-        template_store.delete_for_purpose(session, account.id, purpose, f"account:{account.id}")
+        if purpose != template_store.EVIDENCE_PURPOSE:
+            template_store.delete_for_purpose(session, account.id, purpose, f"account:{account.id}")
+    template_store.retain_as_evidence(session, account.id, retain_until, f"account:{account.id}")
     session.execute(delete(Credential).where(Credential.account_id == account.id))
     session.execute(update(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
                     .values(retain_until=retain_until))
     audit.append(session, actor=f"account:{account.id}", action="account.close", subject=f"account:{account.id}",
                  details={"real_name_evidence_retained_until": retain_until.isoformat()})
     return retain_until
+
+
+def read_evidence(session: Session, keyring: Keyring, account: Account, operator: str, purpose: str,
+                  reason: str) -> tuple[list[RealNameAuthentication], list[template_store.EvidenceTemplate], AuditRecord]:
+    """A compliance officer's read of an account's real-name evidence (also after closure, until
+    the purge): the decisions and the sealed KYC templates (opened, digested, never returned), for
+    a stated purpose and reason, in one audit record written before the answer."""
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise DomainError(422, "reason_required", "say why you need this evidence (5 characters or more)")
+    records = session.execute(select(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
+                              .order_by(RealNameAuthentication.created_at)).scalars().all()
+    templates = template_store.read_evidence(session, keyring, account.id, f"{purpose}: {reason}", operator)
+    if not records and not templates:
+        raise DomainError(404, "no_real_name_evidence", "there is no real-name authentication evidence for this account")
+    record = audit.append(session, actor=operator, action="real_name.evidence_read", subject=f"account:{account.id}",
+                          purpose="compliance", details={"purpose": purpose, "reason": reason,
+                                                         "records": len(records), "templates": len(templates)})
+    return list(records), templates, record
 
 
 def refuse_evidence_deletion(session: Session, account: Account) -> None:
@@ -64,8 +87,9 @@ def refuse_evidence_deletion(session: Session, account: Account) -> None:
 
 def purge_expired(session: Session, now: dt.datetime | None = None,
                   liveness_pass_valid_for: dt.timedelta = dt.timedelta(minutes=5)) -> int:
-    """Delete real-name evidence and raw images whose retention period has ended, and the sealed
-    live faces of liveness passes that were never spent and can no longer be."""
+    """Delete real-name evidence (records and retained KYC templates) and raw images whose retention
+    period has ended, the sealed live faces of liveness passes that were never spent and can no
+    longer be, and bank-card verifications two days after they expired."""
     from facetrust.liveness.models import LivenessSession
 
     now = now or utcnow()
@@ -89,4 +113,13 @@ def purge_expired(session: Session, now: dt.datetime | None = None,
         session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
         audit.append(session, actor="retention", action="real_name.purge", subject="retention",
                      details={"deleted": len(expired)})
-    return len(expired) + raw + faces
+    challenges = session.execute(delete(BankCardChallenge).where(BankCardChallenge.expires_at < now - dt.timedelta(days=2)),
+                                 execution_options={"synchronize_session": False}).rowcount
+    if challenges:
+        audit.append(session, actor="retention", action="bank_card_challenge.purge", subject="retention",
+                     details={"deleted": challenges})
+    templates = template_store.purge_retained(session, now)
+    if templates:
+        audit.append(session, actor="retention", action="template.purge", subject="retention",
+                     details={"deleted": templates, "purpose": template_store.EVIDENCE_PURPOSE})
+    return len(expired) + raw + faces + challenges + templates

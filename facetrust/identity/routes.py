@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, app_keyring, client_info, get_session, kyc_context, liveness_context
+from facetrust.api.deps import (ClientInfo, app_keyring, client_info, get_session, keeping_refusal_records, kyc_context,
+                                liveness_context)
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
-from facetrust.identity.models import Account, Tenant
-from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, CreditSummaryOut, FaceAuthIn,
-                                       OperatorAccountOut, OperatorOut, RealNameOut, RevealIn, RevealOut, TokenOut)
+from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
+from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, BankCardChallengeOut, BankCodeIn,
+                                       CreditSummaryOut, EvidenceIn, EvidenceOut, EvidenceTemplateOut, FaceAuthIn, OperatorAccountOut, OperatorOut, RealNameOut,
+                                       ReleaseIn, RevealIn, RevealOut, TokenOut)
 from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events
@@ -89,8 +91,9 @@ def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session:
     """Real-name authentication by the live face of a passed liveness session (purpose
     `real_name`) compared with the authority's photo (kyc profile). A decided mismatch is stored
     and answered 422 `face_mismatch`."""
-    record = kyc.authenticate_face(session, ctx, live, _account(session, p), body.name,
-                                   body.id_number, body.liveness_session_id)
+    with keeping_refusal_records(session):
+        record = kyc.authenticate_face(session, ctx, live, _account(session, p), body.name,
+                                       body.id_number, body.liveness_session_id)
     session.commit()
     if record.outcome != "passed":
         raise DomainError(422, "face_mismatch", "the selfie does not match the identity authority's photo",
@@ -98,14 +101,31 @@ def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session:
     return _auth_out(record)
 
 
-@router.post("/me/real-name/bank-card", status_code=201, response_model=RealNameOut,
+@router.post("/me/real-name/bank-card", status_code=202, response_model=BankCardChallengeOut,
              dependencies=[rate_limited("face", who=auth.user)])
 def real_name_bank_card(body: BankCardAuthIn, p: Principal = Depends(auth.user),
                         session: Session = Depends(get_session),
-                        ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
-    """Real-name authentication by bank-card four elements (name, ID number, card, mobile)."""
-    record = kyc.authenticate_bank_card(session, ctx, _account(session, p), body.name, body.id_number,
+                        ctx: kyc.KycContext = Depends(kyc_context)) -> BankCardChallengeOut:
+    """Bank-card authentication, step one: the bank checks the four elements (name, ID number,
+    card, the mobile it holds for the card) and texts a one-time code to that mobile. Step two
+    (`.../{challenge_id}/confirm`) completes it with the code."""
+    with keeping_refusal_records(session):
+        challenge = kyc.start_bank_card(session, ctx, _account(session, p), body.name, body.id_number,
                                         body.card_number, body.mobile)
+    session.commit()
+    return BankCardChallengeOut(challenge_id=challenge.id, status="code_sent", source=challenge.source,
+                                expires_at=challenge.expires_at, max_attempts=BANK_CODE_MAX_ATTEMPTS)
+
+
+@router.post("/me/real-name/bank-card/{challenge_id}/confirm", status_code=201, response_model=RealNameOut,
+             dependencies=[rate_limited("face", who=auth.user)])
+def real_name_bank_card_confirm(challenge_id: str, body: BankCodeIn, p: Principal = Depends(auth.user),
+                                session: Session = Depends(get_session),
+                                ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+    """Bank-card authentication, step two: the code the bank texted. A wrong code is 422
+    `bank_code_wrong` with the attempts left; the fifth closes the verification."""
+    with keeping_refusal_records(session):
+        record = kyc.confirm_bank_card(session, ctx, _account(session, p), challenge_id, body.code)
     session.commit()
     return _auth_out(record)
 
@@ -151,6 +171,36 @@ def operator_real_name_history(account_id: str,
                  purpose="compliance", details={"records": len(records)})
     session.commit()
     return [_auth_out(r) for r in records]
+
+
+@router.post("/operator/accounts/{account_id}/real-name/evidence", response_model=EvidenceOut,
+             dependencies=[rate_limited("operator", who=auth.principal)])
+def operator_real_name_evidence(account_id: str, body: EvidenceIn, request: Request,
+                                op: Principal = Depends(auth.operator("compliance_officer")),
+                                session: Session = Depends(get_session)) -> EvidenceOut:
+    """The real-name evidence kept under anti-money-laundering rules, also after the account closed:
+    the decisions and the sealed KYC templates (opened to prove them intact; digests only). A
+    compliance officer's read, for a purpose and a reason, audited before the answer."""
+    from facetrust.identity import retention
+
+    account = lookup.get(session, account_id)
+    records, templates, record = retention.read_evidence(session, app_keyring(request), account, op.audit_name,
+                                                         body.purpose, body.reason)
+    session.commit()
+    return EvidenceOut(account_id=account.id, account_status=account.status, records=[_auth_out(r) for r in records],
+                       templates=[EvidenceTemplateOut(**vars(t)) for t in templates], audit_seq=record.seq)
+
+
+@router.post("/operator/accounts/{account_id}/real-name/release", response_model=dict,
+             dependencies=[rate_limited("operator", who=auth.principal)])
+def operator_release_real_name(account_id: str, body: ReleaseIn,
+                               op: Principal = Depends(auth.operator("compliance_officer", "admin")),
+                               session: Session = Depends(get_session)) -> dict:
+    """After reviewing an identity-change case: let the account prove another identity. The old
+    records stay as evidence; the release is audited with the operator and the reason."""
+    kyc.release_binding(session, lookup.get(session, account_id), op.audit_name, body.reason)
+    session.commit()
+    return {"status": "released"}
 
 
 # --- the operator console: who is signed in, account lookup (masked) and reveal (audited) ---------

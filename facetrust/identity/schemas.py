@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -43,6 +44,41 @@ class BankCardAuthIn(BaseModel):
     id_number: str = Field(min_length=18, max_length=18)
     card_number: str = Field(min_length=12, max_length=23)
     mobile: str = Field(min_length=11, max_length=11)
+
+
+class BankCardChallengeOut(BaseModel):
+    challenge_id: str
+    status: str = Field(description="code_sent: the bank texted a one-time code to the card's reserved mobile")
+    source: str
+    expires_at: dt.datetime
+    max_attempts: int
+
+
+class BankCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^\d{6}$", description="the 6-digit code the bank texted to the card's reserved mobile")
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=5, max_length=256, description="the reviewed case for the identity change; audited")
+
+
+class EvidenceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    purpose: Literal["aml_investigation", "regulator_request", "customer_dispute"]
+    reason: str = Field(min_length=5, max_length=256, description="why the evidence is read; audited")
+
+
+class EvidenceTemplateOut(BaseModel):
+    template_id: str
+    model_id: str
+    created_at: dt.datetime
+    retain_until: dt.datetime | None
+    sha256: str = Field(description="digest of the opened template; the vector itself is never returned")
 
 
 class RealNameOut(BaseModel):
@@ -106,3 +142,11 @@ class RevealOut(BaseModel):
     name: str | None
     id_number: str | None
     audit_seq: int = Field(description="the audit record of this access")
+
+
+class EvidenceOut(BaseModel):
+    account_id: str
+    account_status: str
+    records: list[RealNameOut]
+    templates: list[EvidenceTemplateOut]
+    audit_seq: int = Field(description="the audit record of this read")

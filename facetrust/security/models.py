@@ -45,6 +45,9 @@ class StoredTemplate(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     master_key_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Set when the account closes, on the real-name (kyc) template only: it is then evidence under
+    # the anti-money-laundering period, read by compliance alone, and purged after this moment.
+    retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RawImage(Base):
@@ -71,7 +74,7 @@ class FailedFaceAttempt(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     account_id: Mapped[str | None] = mapped_column(String(32), index=True)
     device_id: Mapped[str | None] = mapped_column(String(128), index=True)
-    kind: Mapped[str] = mapped_column(String(32))  # liveness | face_verification
+    kind: Mapped[str] = mapped_column(String(32))  # liveness | face_verification | identity_check
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 

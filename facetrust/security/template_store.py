@@ -7,9 +7,11 @@ template moved to another account or relabelled with another purpose no longer o
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
+from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.templates import Template
@@ -19,6 +21,8 @@ from facetrust.security.envelope import Keyring, Sealed
 from facetrust.security.models import RawImage, StoredTemplate
 
 PURPOSES = ("kyc", "face_pay")
+# The real-name template is evidence under anti-money-laundering retention: it outlives the account.
+EVIDENCE_PURPOSE = "kyc"
 
 
 def _aad(row: StoredTemplate) -> bytes:
@@ -45,7 +49,8 @@ def read(session: Session, keyring: Keyring, account_id: str, purpose: str, reas
     """The account's template held for ``purpose``. ``reason`` says why it is read (for example
     `credit_confirmation`) and goes into the audit record with the caller."""
     row = session.execute(
-        select(StoredTemplate).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose)
+        select(StoredTemplate).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose,
+                                     StoredTemplate.retain_until.is_(None))  # retained evidence is not for use
         .order_by(StoredTemplate.created_at.desc()).limit(1)
     ).scalar_one_or_none()
     if row is None:
@@ -63,7 +68,8 @@ def read_many(session: Session, keyring: Keyring, account_ids: list[str], purpos
     if not account_ids:
         return {}
     rows = session.execute(select(StoredTemplate).where(StoredTemplate.account_id.in_(account_ids),
-                                                        StoredTemplate.purpose == purpose)
+                                                        StoredTemplate.purpose == purpose,
+                                                        StoredTemplate.retain_until.is_(None))
                            .order_by(StoredTemplate.created_at)).scalars().all()
     latest = {row.account_id: row for row in rows}  # the newest per account wins
     found = {acct: Template.from_bytes(keyring.open(Sealed(r.ciphertext, r.wrapped_key, r.master_key_id), _aad(r)))
@@ -76,7 +82,8 @@ def read_many(session: Session, keyring: Keyring, account_ids: list[str], purpos
 def read_all(session: Session, keyring: Keyring, purpose: str, reason: str, actor: str) -> list[tuple[str, Template]]:
     """Every template held for ``purpose`` as (account id, template), e.g. to rebuild the face-pay
     gallery at start; one audit record counts them."""
-    rows = session.execute(select(StoredTemplate).where(StoredTemplate.purpose == purpose)
+    rows = session.execute(select(StoredTemplate).where(StoredTemplate.purpose == purpose,
+                                                        StoredTemplate.retain_until.is_(None))
                            .order_by(StoredTemplate.created_at)).scalars().all()
     latest = {row.account_id: row for row in rows}
     out = [(acct, Template.from_bytes(keyring.open(Sealed(r.ciphertext, r.wrapped_key, r.master_key_id), _aad(r))))
@@ -96,10 +103,56 @@ def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: s
     return count
 
 
+def retain_as_evidence(session: Session, account_id: str, retain_until: dt.datetime, actor: str) -> int:
+    """At account closure: keep the real-name templates as sealed evidence until ``retain_until``
+    (no flow reads them any more; compliance may, see ``read_evidence``)."""
+    count = session.execute(
+        update(StoredTemplate).where(StoredTemplate.account_id == account_id,
+                                     StoredTemplate.purpose == EVIDENCE_PURPOSE)
+        .values(retain_until=retain_until), execution_options={"synchronize_session": False}).rowcount
+    audit.append(session, actor=actor, action="template.retain", subject=f"account:{account_id}",
+                 purpose=EVIDENCE_PURPOSE, details={"templates": count, "retain_until": retain_until.isoformat()})
+    return count
+
+
+@dataclass(frozen=True)
+class EvidenceTemplate:
+    """What compliance learns of a retained real-name template: that it opens (AES-GCM proves it
+    unaltered), what made it and the digest of its contents. The vector itself never leaves."""
+
+    template_id: str
+    model_id: str
+    created_at: dt.datetime
+    retain_until: dt.datetime | None
+    sha256: str
+
+
+def read_evidence(session: Session, keyring: Keyring, account_id: str, reason: str,
+                  actor: str) -> list[EvidenceTemplate]:
+    """Every real-name template of an account, opened for a compliance officer's stated reason;
+    one audit record names the operator, the reason and the templates."""
+    rows = session.execute(select(StoredTemplate).where(StoredTemplate.account_id == account_id,
+                                                        StoredTemplate.purpose == EVIDENCE_PURPOSE)
+                           .order_by(StoredTemplate.created_at)).scalars().all()
+    out = [EvidenceTemplate(r.id, r.model_id, r.created_at, r.retain_until,
+                            hashlib.sha256(keyring.open(Sealed(r.ciphertext, r.wrapped_key, r.master_key_id),
+                                                        _aad(r))).hexdigest()) for r in rows]
+    audit.append(session, actor=actor, action="template.read", subject=f"account:{account_id}",
+                 purpose=EVIDENCE_PURPOSE, details={"template_ids": [r.id for r in rows], "reason": reason})
+    return out
+
+
+def purge_retained(session: Session, now: dt.datetime) -> int:
+    """Delete retained real-name templates whose retention period has ended."""
+    return session.execute(delete(StoredTemplate).where(StoredTemplate.retain_until.is_not(None),
+                                                        StoredTemplate.retain_until < now),
+                           execution_options={"synchronize_session": False}).rowcount
+
+
 def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     """Re-wrap every data key not under the active master key, committing per batch, so readers
     are never blocked for long and an interrupted rotation resumes where it stopped."""
-    from facetrust.identity.models import RealNameAuthentication
+    from facetrust.identity.models import BankCardChallenge, RealNameAuthentication
     from facetrust.liveness.models import LivenessSession
     from facetrust.payments.models import PaymentIntent, Terminal
 
@@ -107,6 +160,7 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
     for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
                           (RawImage, "ciphertext", "wrapped_key"),
                           (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
+                          (BankCardChallenge, "identity_sealed", "identity_wrapped_key"),
                           (LivenessSession, "face_sealed", "face_wrapped_key"),
                           (Terminal, "secret_sealed", "secret_wrapped_key"),
                           (PaymentIntent, "capture_token_sealed", "capture_token_wrapped_key")):

@@ -20,7 +20,11 @@ addStrings({
   "rn.notice": { zh: "人脸信息使用说明", en: "How we use your face" },
   "rn.agree_start": { zh: "同意并开始人脸检测", en: "Agree and start the face check" },
   "rn.start": { zh: "开始人脸检测", en: "Start the face check" },
-  "rn.verify_card": { zh: "提交银行卡认证", en: "Verify with the bank card" },
+  "rn.verify_card": { zh: "获取银行短信验证码", en: "Get the bank's text-message code" },
+  "rn.code": { zh: "短信验证码", en: "Code from the text message" },
+  "rn.code_sent": { zh: "银行已向该卡的预留手机号发送验证码，请在 5 分钟内输入。",
+    en: "The bank has texted a code to the mobile it holds for this card; enter it within 5 minutes." },
+  "rn.confirm_code": { zh: "提交验证码完成认证", en: "Enter the code and finish" },
   "rn.use_card": { zh: "改用银行卡认证", en: "Use a bank card instead" },
   "rn.use_face": { zh: "改用人脸认证", en: "Use face verification instead" },
   "rn.comparing": { zh: "正在与身份证照片比对…", en: "Comparing with your ID photo…" },
@@ -41,6 +45,7 @@ let method = null;
 let notices = [];
 let consentGiven = false;
 let verified = null;
+let challenge = null; // a bank-card verification waiting for the texted code
 
 function renderDone() {
   if (!verified) return;
@@ -62,12 +67,16 @@ function renderForm() {
   $("notice").hidden = !face;
   const notice = notices.find((n) => n.purpose === PURPOSE);
   if (notice) $("notice-text").textContent = notice[lang];
-  $("submit").textContent = t(face ? (consentGiven ? "rn.start" : "rn.agree_start") : "rn.verify_card");
+  $("code-fields").hidden = face || !challenge;
+  $("code-sent").textContent = t("rn.code_sent");
+  $("submit").textContent = t(face ? (consentGiven ? "rn.start" : "rn.agree_start")
+    : (challenge ? "rn.confirm_code" : "rn.verify_card"));
   $("switch-method").textContent = t(face ? "rn.use_card" : "rn.use_face");
 }
 
 function choose(which) {
   method = which;
+  challenge = null;
   hide($("error"));
   hide($("choose"));
   show($("form"));
@@ -100,6 +109,24 @@ async function submitFace(name, idNumber) {
   }
 }
 
+// Bank card, the way banks do it: the four elements first (the bank texts a code to the card's
+// reserved mobile), then the code. Returns null while the code is awaited.
+async function submitCard(name, idNumber) {
+  if (!challenge) {
+    challenge = (await api("POST", "/v1/me/real-name/bank-card", { token, body: {
+      name, id_number: idNumber, card_number: $("card-number").value.replace(/\s/g, ""), mobile: $("mobile").value.trim() } })).challenge_id;
+    renderForm();
+    $("bank-code").focus();
+    return null;
+  }
+  try {
+    return await api("POST", `/v1/me/real-name/bank-card/${challenge}/confirm`, { token, body: { code: $("bank-code").value.trim() } });
+  } catch (e) {
+    if (e && ["bank_code_expired", "bank_code_attempts_exhausted", "bank_challenge_closed"].includes(e.code)) challenge = null;
+    throw e;
+  }
+}
+
 async function submit() {
   hide($("error"));
   const name = $("name").value.trim();
@@ -110,10 +137,8 @@ async function submit() {
   }
   $("submit").disabled = true;
   try {
-    verified = method === "face"
-      ? await submitFace(name, idNumber)
-      : await api("POST", "/v1/me/real-name/bank-card", { token, body: {
-        name, id_number: idNumber, card_number: $("card-number").value.replace(/\s/g, ""), mobile: $("mobile").value.trim() } });
+    verified = method === "face" ? await submitFace(name, idNumber) : await submitCard(name, idNumber);
+    if (!verified) return; // the bank's code is awaited
     hide($("form"));
     renderDone();
   } catch (e) {
