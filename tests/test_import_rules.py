@@ -1,0 +1,84 @@
+"""The layers' import rules, read from the code (every import statement, top-level or inside a
+function), so they stay true as the code grows:
+
+- a domain's route module is imported only by the app that mounts it (``facetrust.api.app``), never
+  by another domain: routes get what they need from ``facetrust.api.deps``, built by the composition
+  root (``facetrust.bootstrap``);
+- the runtime (every package but ``facetrust.cli`` and ``facetrust.tools``) imports neither the
+  command line nor the tools (evaluation, benchmarks, simulators, attack generators);
+- the face engine (``facetrust.biometrics``) imports nothing of the domains or the service.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import facetrust
+
+ROOT = Path(facetrust.__file__).resolve().parent
+DOMAINS = ("identity", "consent", "liveness", "payments", "credit", "risk", "gallery", "security", "store", "api", "web")
+
+
+def modules() -> dict[str, Path]:
+    out = {}
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT.parent).with_suffix("")
+        parts = list(rel.parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imports_of(path: Path, name: str) -> set[str]:
+    """Every module ``path`` imports, absolute (``from . import x`` resolved against ``name``)."""
+    found: set[str] = set()
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join(anchor + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if m == "facetrust" or m.startswith("facetrust.")}
+
+
+def _under(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_no_module_but_the_app_imports_a_domains_routes():
+    mods = modules()
+    routes = {m for m in mods if m.endswith(".routes")}
+    offenders = sorted((name, imported) for name, path in mods.items() if name != "facetrust.api.app"
+                       for imported in imports_of(path, name) if imported in routes and imported != name)
+    assert offenders == []
+
+
+def test_the_runtime_imports_neither_the_command_line_nor_the_tools():
+    offenders = sorted((name, imported) for name, path in modules().items()
+                       if not any(_under(name, p) for p in ("facetrust.cli", "facetrust.tools", "facetrust.__main__"))
+                       for imported in imports_of(path, name)
+                       if _under(imported, "facetrust.cli") or _under(imported, "facetrust.tools"))
+    assert offenders == []
+
+
+def test_the_face_engine_imports_nothing_of_the_domains():
+    offenders = sorted((name, imported) for name, path in modules().items() if _under(name, "facetrust.biometrics")
+                       for imported in imports_of(path, name)
+                       if any(_under(imported, f"facetrust.{d}") for d in DOMAINS))
+    assert offenders == []
+
+
+def test_the_rules_see_imports_inside_functions(tmp_path):
+    # A lazy import is still an import: the check reads them too.
+    path = tmp_path / "mod.py"
+    path.write_text("def f():\n    from facetrust.liveness.routes import router\n    from . import sibling\n")
+    assert imports_of(path, "facetrust.payments.mod") == {
+        "facetrust.liveness.routes", "facetrust.liveness.routes.router", "facetrust.payments", "facetrust.payments.sibling"}
