@@ -14,6 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from facetrust.biometrics.engine import FaceEngine
+from facetrust.messagebus import MessageBus
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
 from facetrust.gallery.service import Gallery
@@ -22,7 +23,10 @@ from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
 from facetrust.payments.context import FacePayContext
 from facetrust.security.envelope import Keyring
+from facetrust.security.template_store import TemplatesDeleted, TemplateStored
 from facetrust.settings import Settings
+
+FACE_PAY = "face_pay"  # the template purpose the gallery holds
 
 
 @dataclass(frozen=True)
@@ -48,3 +52,21 @@ def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Cat
     liveness = LivenessContext.from_settings(settings, engine, keyring)
     return Parts(engine, kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),
                  CreditContext.from_settings(settings, liveness, catalogue))
+
+
+def message_bus(gallery: Gallery) -> MessageBus:
+    """What follows a commit: the in-memory face-pay gallery follows the face-pay templates stored
+    and deleted (enrolment, revoke, a withdrawn consent, a closed account), whoever changed them."""
+    bus = MessageBus()
+
+    def template_stored(event: TemplateStored) -> None:
+        if event.purpose == FACE_PAY:
+            gallery.add(event.tenant_id, event.account_id, event.template)
+
+    def templates_deleted(event: TemplatesDeleted) -> None:
+        if event.purpose == FACE_PAY:
+            gallery.remove(event.tenant_id, event.account_id)
+
+    bus.on(TemplateStored, template_stored)
+    bus.on(TemplatesDeleted, templates_deleted)
+    return bus

@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.state.risk = RiskEngine.load(settings.risk_rules_path)
     app.state.sessions = session_factory(app.state.engine, risk_engine=app.state.risk)
     app.state.gallery = Gallery(index_factory(settings))
+    bootstrap.message_bus(app.state.gallery).install(app.state.sessions)  # the gallery follows commits
     # A product catalogue above its ceilings stops the service here, before any offer is made.
     app.state.credit_catalogue = products.load(settings.credit_products_path,
                                                settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)

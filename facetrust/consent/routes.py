@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
@@ -51,12 +51,11 @@ def grant(purpose: str, body: GrantIn, p: Principal = Depends(auth.user),
 
 
 @router.delete("/me/consents/{purpose}", response_model=ConsentStateOut)
-def withdraw(purpose: str, request: Request, p: Principal = Depends(auth.user),
+def withdraw(purpose: str, p: Principal = Depends(auth.user),
              session: Session = Depends(get_session)) -> ConsentStateOut:
     """Withdraw a consent. The withdrawal is recorded; the grant before it stays in the history.
-    Withdrawing face_pay also takes the person out of the face-pay gallery before it returns."""
+    Withdrawing face_pay also takes the person out of the face-pay gallery before it returns (on
+    commit: facetrust/bootstrap.py)."""
     service.withdraw(session, session.get(Account, p.account_id), purpose, "app")
     session.commit()
-    if purpose in service.TEMPLATES_ENDING_WITH_CONSENT:
-        request.app.state.gallery.remove(p.tenant_id, p.account_id)
     return _state(session, p.account_id)

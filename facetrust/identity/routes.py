@@ -144,8 +144,7 @@ def close_my_account(request: Request, p: Principal = Depends(auth.user),
     from facetrust.identity import retention
 
     until = retention.close_account(session, _account(session, p), request.app.state.settings.aml_retention_years)
-    session.commit()
-    request.app.state.gallery.remove(p.tenant_id, p.account_id)
+    session.commit()  # the face-pay gallery follows (facetrust/bootstrap.py)
     return {"status": "closed", "real_name_evidence_retained_until": until.isoformat()}
 
 

@@ -106,7 +106,7 @@ def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_sess
     audit.append(session, actor=f"account:{account.id}", action="face_pay.enrol", subject=f"account:{account.id}",
                  purpose=PURPOSE, details={"template_id": row.id, "liveness_session_id": proof.id,
                                            "score": round(match.score, 4), "calibration_id": match.calibration_id})
-    return EnrolmentResult(True, details={"template_id": row.id, "enrolled_at": row.created_at, "template": live})
+    return EnrolmentResult(True, details={"template_id": row.id, "enrolled_at": row.created_at})
 
 
 def revoke(session: Session, account: Account) -> None:

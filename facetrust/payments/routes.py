@@ -208,7 +208,6 @@ def switch_face_pay_on(body: FacePayEnrolIn, p: Principal = Depends(auth.user), 
     session.commit()
     if result.refusal:
         raise DomainError(*result.refusal)
-    ctx.gallery.add(account.tenant_id, account.id, result.details["template"])  # type: ignore[index]
     return _status(session, ctx, account)
 
 
@@ -219,8 +218,7 @@ def switch_face_pay_off(p: Principal = Depends(auth.user), session: Session = De
     gallery before this returns. The real-name record stays."""
     account = _account(session, p)
     enrolment.revoke(session, account)
-    session.commit()
-    ctx.gallery.remove(account.tenant_id, account.id)
+    session.commit()  # the gallery follows the deleted template (facetrust/bootstrap.py)
     return _status(session, ctx, account)
 
 

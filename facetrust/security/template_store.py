@@ -2,6 +2,9 @@
 
 The associated data of each ciphertext is ``template:<id>:<account>:<purpose>``, so a sealed
 template moved to another account or relabelled with another purpose no longer opens.
+
+Storing and deleting record events (``TemplateStored``, ``TemplatesDeleted``) that the composition
+root's handlers follow after commit (the face-pay gallery), whoever called.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.templates import Template
+from facetrust import messagebus
 from facetrust.errors import DomainError
+from facetrust.identity.models import Account
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring, Sealed
 from facetrust.security.models import RawImage, StoredTemplate
@@ -23,6 +28,28 @@ from facetrust.security.models import RawImage, StoredTemplate
 PURPOSES = ("kyc", "face_pay")
 # The real-name template is evidence under anti-money-laundering retention: it outlives the account.
 EVIDENCE_PURPOSE = "kyc"
+
+
+@dataclass(frozen=True)
+class TemplateStored:
+    tenant_id: str
+    account_id: str
+    purpose: str
+    template: Template
+
+
+@dataclass(frozen=True)
+class TemplatesDeleted:
+    tenant_id: str
+    account_id: str
+    purpose: str
+
+
+def _tenant(session: Session, account_id: str) -> str:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise ValueError(f"no account {account_id!r}")
+    return account.tenant_id
 
 
 def _aad(row: StoredTemplate) -> bytes:
@@ -42,6 +69,7 @@ def store(session: Session, keyring: Keyring, account_id: str, purpose: str, tem
     session.flush()
     audit.append(session, actor=actor, action="template.store", subject=f"account:{account_id}", purpose=purpose,
                  details={"template_id": row.id, "model_id": template.model_id})
+    messagebus.record(session, TemplateStored(_tenant(session, account_id), account_id, purpose, template))
     return row
 
 
@@ -100,6 +128,7 @@ def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: s
     ).rowcount
     audit.append(session, actor=actor, action="template.delete", subject=f"account:{account_id}", purpose=purpose,
                  details={"deleted": count})
+    messagebus.record(session, TemplatesDeleted(_tenant(session, account_id), account_id, purpose))
     return count
 
 
