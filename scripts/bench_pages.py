@@ -49,7 +49,7 @@ def service(data_dir: Path):
     port = sock.getsockname()[1]
     sock.close()
     env = {**os.environ, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "facetrust.cli", "serve", "--port", str(port)], env=env,
+    process = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 120

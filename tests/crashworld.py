@@ -54,7 +54,7 @@ def free_port() -> int:
 
 
 class Service:
-    """``python -m facetrust.cli serve`` on a port of its own; ``kill()`` is SIGKILL, no goodbye."""
+    """``python -m facetrust serve`` on a port of its own; ``kill()`` is SIGKILL, no goodbye."""
 
     def __init__(self, tmp_path: Path, database_url: str, **env: str) -> None:
         self.port = free_port()
@@ -72,7 +72,7 @@ class Service:
     def start(self, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust.cli", "serve", "--port", str(self.port)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(self.port)],
                                          cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
@@ -104,7 +104,7 @@ class Service:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """The command line as a separate process against the service's database."""
-        return subprocess.run([sys.executable, "-m", "facetrust.cli", *args], cwd=REPO, env=self.env,
+        return subprocess.run([sys.executable, "-m", "facetrust", *args], cwd=REPO, env=self.env,
                               capture_output=True, text=True, timeout=300)
 
 

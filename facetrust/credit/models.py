@@ -57,7 +57,12 @@ class CreditPlan(Base):
     """An installment purchase or a loan, with the terms and the face check it was confirmed with."""
 
     __tablename__ = "credit_plans"
-    __table_args__ = (UniqueConstraint("account_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "idempotency_key"),
+        CheckConstraint("principal_fen > 0 AND outstanding_principal_fen >= 0 "
+                        "AND outstanding_principal_fen <= principal_fen", name="plan_principal_within_bounds"),
+        CheckConstraint("status IN ('active', 'paid_off')", name="plan_status_valid"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)

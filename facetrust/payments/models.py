@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, DateTime, Float, ForeignKey, Integer, LargeBinary, String, Text,
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,7 @@ class Merchant(Base):
     """A business that takes face payments on a platform (tenant), registered by an operator."""
 
     __tablename__ = "merchants"
+    __table_args__ = (CheckConstraint("fee_bps >= 0 AND fee_bps <= 10000", name="merchant_fee_bps_range"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
@@ -69,7 +70,12 @@ class PaymentIntent(Base):
     """
 
     __tablename__ = "payment_intents"
-    __table_args__ = (UniqueConstraint("terminal_id", "idempotency_key"),)
+    __table_args__ = (
+        UniqueConstraint("terminal_id", "idempotency_key"),
+        CheckConstraint("amount_fen > 0", name="intent_amount_positive"),
+        CheckConstraint("refunded_fen >= 0 AND refunded_fen <= amount_fen", name="intent_refunds_within_amount"),
+        CheckConstraint("fee_fen >= 0", name="intent_fee_not_negative"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
@@ -110,7 +116,8 @@ class Refund(Base):
     """A full or partial refund of a paid intent, idempotent on the merchant's refund id."""
 
     __tablename__ = "refunds"
-    __table_args__ = (UniqueConstraint("intent_id", "merchant_refund_id"),)
+    __table_args__ = (UniqueConstraint("intent_id", "merchant_refund_id"),
+                      CheckConstraint("amount_fen > 0", name="refund_amount_positive"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     intent_id: Mapped[str] = mapped_column(ForeignKey("payment_intents.id"), index=True)
@@ -126,7 +133,10 @@ class LedgerAccount(Base):
     account (below zero by the principal they owe) or the platform's credit income."""
 
     __tablename__ = "ledger_accounts"
-    __table_args__ = (UniqueConstraint("kind", "owner_id"),)
+    # The ledger's own rule, kept by the database too: only the accounts made to (funding, credit)
+    # ever go below zero, whatever code writes the row.
+    __table_args__ = (UniqueConstraint("kind", "owner_id"),
+                      CheckConstraint("may_go_negative OR balance_fen >= 0", name="ledger_balance_not_negative"))
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     kind: Mapped[str] = mapped_column(String(16))  # wallet | merchant | platform_fees | funding | credit | credit_income
@@ -151,6 +161,7 @@ class LedgerTransaction(Base):
 
 class Posting(Base):
     __tablename__ = "ledger_postings"
+    __table_args__ = (CheckConstraint("amount_fen <> 0", name="posting_not_zero"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
