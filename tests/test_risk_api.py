@@ -21,7 +21,7 @@ from facetrust.security.models import AuditRecord
 from facetrust.settings import Settings
 
 from creditworld import CNY, World, error
-from facepay import LI, FramePool, consent, merchant_terminal, pay_with_face, switch_on
+from facepay import LI, FramePool, consent, merchant_terminal, pay_with_face, signed_in_on, switch_on
 
 BEIJING, SHANGHAI = (39.9042, 116.4074), (31.2304, 121.4737)
 
@@ -65,7 +65,7 @@ def history(world: World, device: str, days: int = 60, amount_fen: int = 5_000, 
 
 def loan(world: World, amount_fen: int, key: str, device: str | None = None):
     session_id = world.face_pass("loan")
-    headers = {**world.h, **({"X-Device-Id": device} if device else {})}
+    headers = signed_in_on(world.client, world.hs, LI.user, device) if device else world.h
     return world.client.post("/v1/me/credit/loans", headers=headers,
                              json={"product_id": "cash-loan", "amount_fen": amount_fen, "periods": 6,
                                    "liveness_session_id": session_id, "idempotency_key": key})
@@ -138,6 +138,22 @@ def test_many_accounts_behind_one_device_go_to_review(world):
     assert "shared_device_or_identity" in last_typologies(world)
     cases = world.client.get("/v1/operator/risk/cases", headers=world.hs["op"]).json()
     assert [c["account_id"] for c in cases] == [world.account_id] and cases[0]["status"] == "open"
+    # The borrower is told it was declined, and nothing of why: no rule, reason or typology (issue 19,
+    # item 11); the analyst reads them in the decision.
+    assert set(farmed.json()["error"]) == {"code", "message"}
+    decision = world.client.get(f"/v1/operator/risk/decisions/{cases[0]['decision_id']}", headers=world.hs["op"]).json()
+    assert decision["rules"] and decision["reasons"]
+    for leaked in [r["id"] if isinstance(r, dict) else r for r in decision["rules"]] + decision["reasons"] + ["score"]:
+        assert leaked not in farmed.text
+
+
+def test_a_real_name_answer_shows_the_person_no_match_score_or_threshold(world):
+    mine = world.client.get("/v1/me/real-name", headers=world.h)
+    assert mine.status_code == 200 and mine.json()[0]["outcome"] == "passed"
+    assert mine.json()[0]["score"] is None and mine.json()[0]["threshold"] is None
+    compliance = world.client.get(f"/v1/operator/accounts/{world.account_id}/real-name", headers=world.hs["admin"])
+    assert compliance.status_code == 200, compliance.text
+    assert 0 < compliance.json()[0]["threshold"] < compliance.json()[0]["score"] <= 1
 
 
 def test_bust_out_is_reviewed_and_frozen_when_the_line_is_emptied_in_several_draws(world):

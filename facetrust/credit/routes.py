@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, client_info, get_session, keeping_refusal_records
+from facetrust.api.deps import ClientInfo, get_session, keeping_refusal_records
 from facetrust.credit import checkouts, lines, loans, plans, repayments, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
@@ -175,7 +175,7 @@ def checkout_quote(checkout_id: str, product_id: str = Query(max_length=48), per
 @router.post("/me/credit/checkouts/{checkout_id}/confirm", status_code=201, response_model=PlanOut)
 def confirm_checkout(checkout_id: str, body: ConfirmCheckoutIn, p: Principal = Depends(auth.user),
                      session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
-                     client: ClientInfo = Depends(client_info)) -> PlanOut:
+                     client: ClientInfo = Depends(auth.user_client)) -> PlanOut:
     """Buy on installments: needs a passed ``installment`` liveness session made moments before
     whose face matches the account's real-name face. Writes the plan, settles the merchant and posts
     it, in one transaction."""
@@ -199,7 +199,7 @@ def loan_quote(product_id: str = Query(max_length=48), amount_fen: int = Query(g
 @router.post("/me/credit/loans", status_code=201, response_model=PlanOut)
 def draw_loan(body: LoanIn, response: Response, p: Principal = Depends(auth.user),
               session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
-              client: ClientInfo = Depends(client_info)) -> PlanOut:
+              client: ClientInfo = Depends(auth.user_client)) -> PlanOut:
     """Draw a loan into the wallet. Always needs a passed ``loan`` liveness session made moments
     before whose face matches the account's real-name face; nothing switches that off. The same
     idempotency key returns the first drawdown (200)."""
