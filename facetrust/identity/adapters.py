@@ -29,7 +29,7 @@ def luhn_ok(card_number: str) -> bool:
 
 def validate_card(card_number: str) -> str:
     value = card_number.replace(" ", "")
-    if not value.isdigit() or not 12 <= len(value) <= 19:
+    if not (value.isascii() and value.isdigit()) or not 12 <= len(value) <= 19:  # ASCII digits only
         raise DomainError(422, "card_number_invalid", "a bank card number is 12 to 19 digits")
     if not luhn_ok(value):
         raise DomainError(422, "card_number_invalid", "the bank card number's check digit is wrong")

@@ -20,7 +20,7 @@ from facetrust.identity.models import Account, Credential, Tenant, utcnow
 from facetrust.security import audit
 
 ROLES = ("risk_analyst", "compliance_officer", "admin")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}\Z")
 
 
 def secret_hash(secret: str) -> str:
