@@ -84,3 +84,26 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
                                   body, int(time.time()), None)
         r = client.post("/v1/terminal/payment-intents", content=body, headers={**headers, "Content-Type": "application/json"})
         assert r.status_code == 201 and r.json()["capture_url"].startswith("/pay/capture#"), r.text
+
+
+def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
+    """Issue 19, item 15: 50 sign-ins at once on a fresh database each made the demo tenant; the
+    losers of the race answered 500. Now each gets its account, under one tenant and one shop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from facetrust.identity.models import Account, Tenant
+    from facetrust.payments.models import Merchant
+    from facetrust.web import demo
+
+    with running_app(tmp_path, database_url, demo=True) as (client, app, _):
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(lambda _: client.post("/v1/demo/sign-in"), range(50)))
+            terminals = list(pool.map(lambda _: client.post("/v1/demo/terminal"), range(20)))
+        assert sorted({r.status_code for r in answers}) == [201], [r.text for r in answers if r.status_code != 201]
+        assert sorted({r.status_code for r in terminals}) == [201], [r.text for r in terminals if r.status_code != 201]
+        with app.state.sessions() as s:
+            (tenant,) = s.execute(select(Tenant).where(Tenant.name == demo.TENANT)).scalars().all()
+            assert s.scalar(select(func.count()).select_from(Account).where(Account.tenant_id == tenant.id)) == 50
+            assert s.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == tenant.id)) == 1
