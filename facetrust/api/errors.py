@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facetrust.api import logs
 from facetrust.api.access_log import route_template
@@ -110,6 +111,36 @@ def validation_field(error: dict, known: frozenset[str]) -> dict:
         else:
             break  # a name the schema does not know: stop at the last known one
     return {"field": ".".join(path), "problem": problem}
+
+
+class CatchUnexpected:
+    """ASGI middleware, inside ``RequestId`` and the access log: an exception nothing else handled is
+    logged here, under the request's own id (its context is still current), and answered 500
+    ``internal_error``. It is not re-raised: the server would log it again outside the request's
+    context (under no id, or a previous request's) and drop the kept-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # noqa: BLE001  the last place that can still answer this request
+            log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], route_template(scope),
+                      extra=logs.exception_fields(exc))
+            if not started:  # else the answer is already on its way; nothing more can be said
+                await JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
+                                   status_code=500)(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:

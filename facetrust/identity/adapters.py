@@ -9,10 +9,12 @@ a bank registry read from a CSV file, with photo files beside it.
 from __future__ import annotations
 
 import csv
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from facetrust.api.logs import exception_fields
 from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 
@@ -97,3 +99,30 @@ class SimulatedBankRegistry:
             raise DomainError(422, "bank_elements_mismatch",
                               "the bank reports that the name, ID number, card and mobile do not belong together")
         return f"{row['bank']} ({self.source})"
+
+
+class Guarded:
+    """An adapter whose failures answer 503 with a stable ``code``: an authority or a bank that is
+    down, slow or broken (a registry row whose photo file is missing) is not the client's fault, and
+    must not be a 500. A refusal the adapter means (a ``DomainError``) passes through unchanged. The
+    failure is logged as its type and where it was raised, never its message, which may quote
+    the data (a file path, an ID number)."""
+
+    def __init__(self, adapter: object, code: str, message: str) -> None:
+        self._adapter, self._code, self._message = adapter, code, message
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._adapter, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: object, **kwargs: object) -> object:
+            try:
+                return attr(*args, **kwargs)
+            except DomainError:
+                raise
+            except Exception as exc:
+                logging.getLogger("facetrust.adapters").warning(
+                    "%s.%s failed: %s", type(self._adapter).__name__, name, self._code, extra=exception_fields(exc))
+                raise DomainError(503, self._code, self._message) from None
+        return call

@@ -12,7 +12,7 @@ from facetrust.api import auth
 from facetrust.api.deps import ClientInfo, app_keyring, get_session, platform_client_info
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
-from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
+from facetrust.identity.adapters import Guarded, SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, CreditSummaryOut, FaceAuthIn,
                                        OperatorAccountOut, OperatorOut, RealNameOut, RevealIn, RevealOut, TokenOut)
@@ -81,8 +81,12 @@ def kyc_context(request: Request) -> kyc.KycContext:
         ctx = kyc.KycContext(
             engine=FaceEngine.from_settings(settings),
             keyring=app_keyring(request),
-            authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
-            bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+            authority=Guarded(SimulatedCitizenRegistry(settings.authority_registry), "authority_unavailable",
+                              "the identity authority could not answer; try again later, or use bank-card verification")
+            if settings.authority_registry else None,
+            bank=Guarded(SimulatedBankRegistry(settings.bank_registry), "bank_unavailable",
+                         "the bank could not answer; try again later, or use face verification")
+            if settings.bank_registry else None,
         )
         request.app.state.kyc = ctx
     return ctx
