@@ -9,6 +9,7 @@ as past events through the engine's own event store; the deciding request then g
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -260,13 +261,19 @@ def test_face_pay_far_from_the_payers_usual_merchants_asks_for_a_step_up(world):
 
 def test_a_frozen_account_moves_no_money_and_changes_no_consent(world):
     plan = loan(world, 100_000, "before").json()
+    ready = world.face_pass("loan")  # a live face check passed moments before the freeze
     r = world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"],
                           json={"reason": "suspected takeover"})
     assert r.json()["status"] == "frozen"
+
+    def draw(session_id: str, key: str):
+        return world.client.post("/v1/me/credit/loans", headers=world.h, json={
+            "product_id": "cash-loan", "amount_fen": 100_000, "periods": 6, "liveness_session_id": session_id,
+            "idempotency_key": key})
+
     refused = {
-        "loan": loan(world, 100_000, "after") if False else world.client.post(
-            "/v1/me/credit/loans", headers=world.h, json={"product_id": "cash-loan", "amount_fen": 100_000, "periods": 6,
-                                                          "liveness_session_id": "x", "idempotency_key": "after"}),
+        "loan with a passed face check": draw(ready, "after"),  # everything in order but the freeze
+        "loan without one": draw("x" * 32, "after-2"),
         "repayment": world.repay(plan["plan_id"], "installment", "r-1"),
         "top-up": world.client.post(f"/v1/accounts/{LI.user}/wallet/top-ups", headers=world.hs["a"],
                                     json={"amount_fen": 100, "reference": "frozen-top-up"}),
@@ -309,7 +316,15 @@ def test_cases_are_worked_and_exported_and_decisions_replay(world):
     assert world.client.post(f"{base}/assign", json={}, headers=world.hs["op"]).json()["assignee"] == "operator:alice"
     world.client.post(f"{base}/notes", json={"text": "called the customer"}, headers=world.hs["op"])
     report = world.client.get(f"{base}/report", headers=world.hs["op"]).json()
-    assert report["case"]["id"] == case["case_id"] and report["sha256"]
+    assert report["case"]["id"] == case["case_id"]
+    # The digest is the sha256 of the report itself (its canonical JSON without the digest), the
+    # same the export's audit record keeps: a report changed after export no longer matches.
+    content = {k: v for k, v in report.items() if k != "sha256"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert report["sha256"] == digest
+    with world.app.state.sessions() as s:
+        export = s.query(AuditRecord).filter_by(action="risk.case.export").one()
+        assert json.loads(export.details)["sha256"] == digest
     decided = [d for d in report["decisions"] if "shared_device_or_identity" in d["typologies"]]
     assert decided and decided[0]["features"]["device_accounts_30d"] >= 4
     assert set(report["rule_sets"]) == {decided[0]["rule_set_version"]}
