@@ -107,3 +107,26 @@ def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
             (tenant,) = s.execute(select(Tenant).where(Tenant.name == demo.TENANT)).scalars().all()
             assert s.scalar(select(func.count()).select_from(Account).where(Account.tenant_id == tenant.id)) == 50
             assert s.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == tenant.id)) == 1
+
+
+def test_browser_tests_write_their_screenshots_outside_the_repository_unless_asked(tmp_path, monkeypatch):
+    """Issue 19, item 19: running the browser tests rewrote the tracked docs/screenshots/*.png.
+    Only FACETRUST_SCREENSHOTS_DIR (say docs/screenshots, to refresh the README's pictures) puts
+    them anywhere else than a scratch directory."""
+    from pathlib import Path
+
+    import webworld
+
+    class Page:  # what screenshot() needs of a Playwright page
+        def screenshot(self, path: str, full_page: bool) -> None:
+            Path(path).write_bytes(b"png")
+
+    tracked = (Path(webworld.__file__).parent.parent / "docs" / "screenshots").resolve()
+    before = {p: p.stat().st_mtime_ns for p in tracked.glob("*.png")}
+    monkeypatch.delenv("FACETRUST_SCREENSHOTS_DIR", raising=False)
+    shot = webworld.screenshot(Page(), "app-real-name-choose").resolve()
+    assert shot.read_bytes() == b"png" and tracked not in shot.parents
+    assert not shot.is_relative_to(tracked.parent.parent)  # nowhere in the repository
+    assert {p: p.stat().st_mtime_ns for p in tracked.glob("*.png")} == before
+    monkeypatch.setenv("FACETRUST_SCREENSHOTS_DIR", str(tmp_path / "asked"))
+    assert webworld.screenshot(Page(), "x") == tmp_path / "asked" / "x.png" and (tmp_path / "asked" / "x.png").exists()
