@@ -95,6 +95,7 @@ def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
 
     from facetrust.identity.models import Account, Tenant
     from facetrust.payments.models import Merchant
+    from facetrust.security.models import AuditRecord
     from facetrust.web import demo
 
     with running_app(tmp_path, database_url, demo=True) as (client, app, _):
@@ -107,6 +108,9 @@ def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
             (tenant,) = s.execute(select(Tenant).where(Tenant.name == demo.TENANT)).scalars().all()
             assert s.scalar(select(func.count()).select_from(Account).where(Account.tenant_id == tenant.id)) == 50
             assert s.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == tenant.id)) == 1
+            created = s.execute(select(AuditRecord.subject).where(AuditRecord.action == "tenant.create")).scalars().all()
+            tenants = [f"tenant:{t}" for t in s.execute(select(Tenant.id)).scalars()]
+            assert sorted(created) == sorted(tenants)  # the losers of the race left no record of a creation
 
 
 def test_browser_tests_write_their_screenshots_outside_the_repository_unless_asked(tmp_path, monkeypatch):
