@@ -78,7 +78,7 @@ def client_address(request: Request) -> tuple[str | None, str | None]:
     peer = request.client.host if request.client else None
     proxies = [ipaddress.ip_network(n, strict=False) for n in request.app.state.settings.trusted_proxies]
 
-    def trusted(address) -> bool:
+    def trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in net for net in proxies)
 
     if not trusted(_address(peer)):
