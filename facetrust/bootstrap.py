@@ -18,7 +18,7 @@ from facetrust.messagebus import MessageBus
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
 from facetrust.gallery.service import Gallery
-from facetrust.identity.adapters import SimulatedBankRegistry, SimulatedCitizenRegistry
+from facetrust.identity.adapters import Guarded, SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
 from facetrust.payments.context import FacePayContext
@@ -44,8 +44,13 @@ def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Cat
     kyc = KycContext(
         engine=engine,
         keyring=keyring,
-        authority=SimulatedCitizenRegistry(settings.authority_registry) if settings.authority_registry else None,
-        bank=SimulatedBankRegistry(settings.bank_registry) if settings.bank_registry else None,
+        # An authority or a bank that fails answers 503 with a stable code, never a 500.
+        authority=Guarded(SimulatedCitizenRegistry(settings.authority_registry), "authority_unavailable",
+                          "the identity authority could not answer; try again later, or use bank-card verification")
+        if settings.authority_registry else None,
+        bank=Guarded(SimulatedBankRegistry(settings.bank_registry), "bank_unavailable",
+                     "the bank could not answer; try again later, or use face verification")
+        if settings.bank_registry else None,
         bank_code_valid_for=dt.timedelta(seconds=settings.bank_code_valid_seconds),
         bank_code_requests_per_day=settings.bank_code_requests_per_day,
     )

@@ -6,13 +6,14 @@ want to change lives here rather than as a literal in the code that uses it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -130,9 +131,13 @@ class Settings(BaseSettings):
     rate_limit_terminal_per_minute: int = 120
     # Operator account look-up, view and reveal, per operator name.
     rate_limit_operator_per_minute: int = 120
-    # Each group of routes, per client IP (X-Client-Ip, else the peer); generous, as a shop or an
-    # office can sit behind one address.
+    # Each group of routes, per client IP (the connection's, see trusted_proxies); generous, as a
+    # shop or an office can sit behind one address.
     rate_limit_ip_per_minute: int = 120
+    # The reverse proxies in front of the service (addresses or networks, e.g. ["10.0.0.0/8"]). Only
+    # a connection from one of them may name the client's address, in X-Forwarded-For; from anyone
+    # else the header is ignored and the connection's own address is the client's.
+    trusted_proxies: list[str] = Field(default_factory=list)
 
     # Logs: JSON lines on stderr at this level (facetrust/api/logs.py).
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -179,6 +184,13 @@ class Settings(BaseSettings):
     # Computation: the face engine's workers, each analysing whole images on one OpenCV thread
     # (one per core is right; more only share the same cores).
     threads: int = 2
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            ipaddress.ip_network(entry, strict=False)  # a typo stops the service here, not silently later
+        return value
 
     @model_validator(mode="after")
     def _action_counts_in_order(self) -> "Settings":

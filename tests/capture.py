@@ -256,9 +256,10 @@ def material(app) -> Material:
 # --- sessions ---------------------------------------------------------------------------------
 
 
-def new_session(client, app, h, purpose: str, actions: list[str] | None = None, device_id: str | None = None) -> dict:
-    """Create a session over HTTP; ``actions`` then fixes the challenge to what the clip shows."""
-    body = {"purpose": purpose, **({"device_id": device_id} if device_id else {})}
+def new_session(client, app, h, purpose: str, actions: list[str] | None = None) -> dict:
+    """Create a session over HTTP; ``actions`` then fixes the challenge to what the clip shows. (The
+    device is the one the platform bound to the token ``h`` when it signed the user in.)"""
+    body = {"purpose": purpose}
     r = client.post("/v1/me/liveness-sessions", json=body, headers=h)
     assert r.status_code == 201, r.text
     created = r.json()

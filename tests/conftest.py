@@ -89,24 +89,38 @@ def _pg_recreate(url: str, template: str | None = None) -> None:
     admin.dispose()
 
 
-@pytest.fixture(scope="session")
-def migrated_database(tmp_path_factory) -> str:
-    """The migrations, run once per session: a SQLite file, or a PostgreSQL template database, that
-    each test's database is copied from (half a second of migrations per test on SQLite, more on
-    PostgreSQL). ``empty_database_url`` keeps the migrations from scratch under test."""
+@lru_cache(maxsize=1)
+def migrated_template() -> str:
+    """The migrations, run once per test session: a SQLite file, or a PostgreSQL template database,
+    that each test's database is copied from (half a second of migrations per test on SQLite, more
+    on PostgreSQL). ``empty_database_url`` keeps the migrations from scratch under test."""
+    import tempfile
+
     from sqlalchemy.engine import make_url
 
     from facetrust.store.migrate import upgrade
 
     url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
     if not url:
-        path = tmp_path_factory.mktemp("migrated") / "migrated.db"
+        path = Path(tempfile.mkdtemp(prefix="facetrust-migrated-")) / "migrated.db"
         upgrade(f"sqlite:///{path}")
         return str(path)
-    template = make_url(url).set(database="facetrust_migrated")
-    _pg_recreate(template.render_as_string(hide_password=False))
-    upgrade(template.render_as_string(hide_password=False))  # alembic's own engine is closed after the upgrade
+    template = make_url(url).set(database="facetrust_migrated").render_as_string(hide_password=False)
+    _pg_recreate(template)
+    upgrade(template)  # alembic's own engine is closed after the upgrade
     return "facetrust_migrated"
+
+
+def copy_database(tmp: Path) -> str:
+    """A migrated database of its own (PostgreSQL when FACETRUST_TEST_DATABASE_URL names one, else
+    SQLite in ``tmp``), copied from ``migrated_template``; for worlds shared by a module."""
+    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
+    if not url:
+        path = tmp / "test.db"
+        shutil.copyfile(migrated_template(), path)
+        return f"sqlite:///{path}"
+    _pg_recreate(url, template=migrated_template())
+    return url
 
 
 @pytest.fixture()
@@ -121,16 +135,9 @@ def empty_database_url(tmp_path) -> str:
 
 
 @pytest.fixture()
-def database_url(tmp_path, migrated_database) -> str:
-    """A migrated database of its own for one test (PostgreSQL when FACETRUST_TEST_DATABASE_URL names
-    one, else SQLite), copied from the session's ``migrated_database``."""
-    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
-    if not url:
-        path = tmp_path / "test.db"
-        shutil.copyfile(migrated_database, path)
-        return f"sqlite:///{path}"
-    _pg_recreate(url, template=migrated_database)
-    return url
+def database_url(tmp_path) -> str:
+    """A migrated database of its own for one test (``copy_database``)."""
+    return copy_database(tmp_path)
 
 
 @contextmanager

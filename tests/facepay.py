@@ -152,6 +152,14 @@ def register(client, app, hs, shared_data: Path, person: Person, fund_fen: int =
     return h
 
 
+def signed_in_on(client, hs, platform_user_id: str, device: str) -> dict:
+    """The platform signs its user in on ``device`` (``X-Device-Id`` with its API key): the token
+    carries that device, the only way a device counts for an end user's calls."""
+    r = client.post(f"/v1/accounts/{platform_user_id}/tokens", headers={**hs["a"], "X-Device-Id": device})
+    assert r.status_code == 201, r.text
+    return {"Authorization": "Bearer " + r.json()["token"]}
+
+
 def switch_on(client, app, h, shared_data: Path, person: Person):
     consent(client, h, "face_pay")
     session_id = passed_session(client, app, h, shared_data, "face_pay_enrolment", take_for(app, person, "two"))

@@ -216,7 +216,7 @@ TAMPERING = {
     "no-signature": (401, "signature_missing"),
     "timestamp-301-seconds-old": (401, "signature_stale"),
     "timestamp-301-seconds-ahead": (401, "signature_stale"),
-    "timestamp-before-1970": (401, "signature_stale"),
+    "timestamp-before-1970": (401, "signature_invalid"),  # a sign is not Unix seconds (issue 19, item 12)
     "timestamp-not-a-number": (401, "signature_invalid"),
     "timestamp-beyond-any-calendar": (401, "signature_invalid"),
     "timestamp-with-a-fraction": (401, "signature_invalid"),

@@ -37,6 +37,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/me/liveness-sessions"): {"user"},
     ("POST", "/v1/me/liveness-sessions/{session_id}/capture"): {"user"},
     ("GET", "/v1/me/liveness-sessions/{session_id}"): {"user"},
+    ("GET", "/v1/operator/liveness-sessions/{session_id}"): OPERATORS,  # the scores behind a decision
     ("GET", "/v1/me/face-pay"): {"user"},
     ("POST", "/v1/me/face-pay"): {"user"},
     ("DELETE", "/v1/me/face-pay"): {"user"},

@@ -1,5 +1,5 @@
 """The database refuses rows that break the ledger's and the accounts' invariants, whatever code
-writes them (migration 0014): the service's own checks are the first wall, not the only one."""
+writes them (migration 0015): the service's own checks are the first wall, not the only one."""
 
 from __future__ import annotations
 

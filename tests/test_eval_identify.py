@@ -204,3 +204,26 @@ def test_eval_identify_command_on_a_few_lfw_identities(tmp_path, shared_data):
     assert report["rule"] == decision.RULE_VERSION and report["calibration_id"] == CAL.calibration_id
     assert report["scores"]["genuine_mate"]["min"] > report["thresholds"]["with_phone"]
     assert "FPIR" in r.output and "FNIR" in r.output
+
+
+def test_both_thresholds_follow_the_gallery_size():
+    """Issue 19, item 17: with 1e-3 false-positive identifications allowed per search, a gallery of
+    n people allows 1e-3/n per comparison for a direct identification, and 1e-3/(n/10^4) once four
+    phone digits narrow the candidates; the stricter rate is a higher threshold."""
+    floor = CAL.profile("payment").threshold  # FMR 1e-5 per comparison
+    strict = CAL.threshold_for_fmr(1e-6)
+    assert strict > floor + 0.1
+    direct = {n: decision.thresholds(CAL, POLICY, n).direct for n in (1, 100, 300, 1000)}
+    assert direct[1] == direct[100] == floor  # 1e-3/100 = 1e-5: the floor itself
+    assert floor < direct[300] < strict and direct[1000] == strict
+    phone = {n: decision.thresholds(CAL, POLICY, n).with_phone for n in (1000, 10**6, 3 * 10**6, 10**7)}
+    assert phone[1000] == phone[10**6] == floor  # 1e-3/(10^6/10^4) = 1e-5
+    assert floor < phone[3 * 10**6] < strict and phone[10**7] == strict
+
+    between = (floor + strict) / 2
+    one = [decision.Candidate("A", between)]
+    assert decision.identify(one, 1, CAL, POLICY).outcome == decision.IDENTIFIED
+    at_1000 = decision.identify(one, 1000, CAL, POLICY)
+    assert (at_1000.outcome, at_1000.reason) == (decision.NEEDS_PHONE, "below_direct_threshold")
+    assert decision.identify(one, 10**6, CAL, POLICY).outcome == decision.NEEDS_PHONE
+    assert decision.identify(one, 10**7, CAL, POLICY).outcome == decision.NOT_IDENTIFIED

@@ -408,3 +408,41 @@ def test_two_captures_racing_with_the_same_frames_pay_once(world):
     assert outcomes.count("paid") == 1, outcomes  # the other: liveness_frames_replayed, or declined as a replay
     assert client.get("/v1/me/wallet", headers=hl).json()["balance_fen"] == 10_000 - 100
     ledger_ok(app)
+
+
+# --- the open-set rule's gallery size (issue 19, item 17) -----------------------------------------
+
+def test_the_direct_threshold_rises_with_the_size_of_the_gallery_searched(world):
+    """One payer, paying at a gallery of one and again at a gallery of about a thousand (the others
+    synthetic templates, far from her face): each stored identification names its gallery size, and
+    the larger gallery asks for a higher score before naming her without a question, since the
+    false-positive identification rate held per search grows with every person compared."""
+    import numpy as np
+
+    client, app, hs, tenant, frames = world(face_pay_direct_max_gallery=5_000)
+    hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=10_000)
+    assert switch_on(client, app, hz, frames.shared_data, ZHANG).status_code == 201
+    terminal = merchant_terminal(client, hs, tenant)
+
+    def pay(order: str) -> tuple[dict, dict]:
+        intent, _, view = pay_with_face(client, frames, terminal, ZHANG, 100, order)
+        with app.state.sessions() as s:
+            return json.loads(s.get(PaymentIntent, intent["intent_id"]).identification), view
+
+    small, small_view = pay("g-1")
+    index = app.state.gallery._index(tenant)  # noqa: SLF001  the tenant's index, to enrol synthetic people
+    rng = np.random.default_rng(17)
+    for n in range(999):
+        index.add(f"synthetic-{n:04d}", rng.standard_normal(index.dim).astype(np.float32))
+    large, large_view = pay("g-2")
+
+    assert small["thresholds"]["gallery_size"] == 1
+    assert 990 <= large["thresholds"]["gallery_size"] <= 1000  # a search drops the keys it finds no template for
+    floor = app.state.face_pay.engine.calibration.profile("payment").threshold
+    assert small["thresholds"]["direct"] == round(floor, 6)  # 1e-3 per search over one person: below the floor
+    assert large["thresholds"]["direct"] > small["thresholds"]["direct"] + 0.1  # 1e-3 over ~1000: about 1e-6 each
+    assert large["thresholds"]["with_phone"] == small["thresholds"]["with_phone"]  # four digits cover 10^4
+    assert small["outcome"] == "identified" and small_view["status"] == "paid"
+    # At the larger gallery she is named directly only if her score clears its higher threshold.
+    expected = "identified" if large["score"] > large["thresholds"]["direct"] else "needs_phone"
+    assert large["outcome"] == expected, large

@@ -4,27 +4,39 @@ its checks, replay defence, single use, expiry, tampering and the lockout."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from facetrust.consent.notices import NOTICES
 from facetrust.tools.attacks import make_attack
 from facetrust.liveness.models import LivenessSession
+from facetrust.security.models import AuditRecord
 
 from capture import D3_TURN_THEN_BLINK, as_burst, clip_frames, new_session
 from conftest import running_app
 
 
-def user(client, h, uid: str) -> dict:
+def user(client, h, uid: str, device: str | None = None) -> dict:
+    """An account holder with the real-name consent, signed in on ``device`` if the platform names one."""
     client.post("/v1/accounts", json={"platform_user_id": uid, "mobile": "13812345678"}, headers=h["a"])
-    token = client.post(f"/v1/accounts/{uid}/tokens", headers=h["a"]).json()["token"]
+    token = client.post(f"/v1/accounts/{uid}/tokens",
+                        headers={**h["a"], **({"X-Device-Id": device} if device else {})}).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
     r = client.post("/v1/me/consents/kyc_face_verification",
                     json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=auth)
     assert r.status_code == 201
     return auth
+
+
+def operator_view(client, hs, session_id: str) -> dict:
+    """The session as a risk analyst sees it: with its score, checks and versions."""
+    r = client.get(f"/v1/operator/liveness-sessions/{session_id}", headers=hs["op"])
+    assert r.status_code == 200, r.text
+    return r.json()
 
 
 @pytest.fixture()
@@ -72,11 +84,24 @@ def test_a_live_person_doing_the_challenge_passes(live, d3):
     r = submit(client, h, created, as_burst(frames, times, created["nonce"]))
     body = r.json()
     assert r.status_code == 200 and body["status"] == "passed", body
-    assert body["reasons"] == [] and 0.0 <= body["score"] <= 1.0
-    assert set(body["checks"]) == {"faces", "identity", "actions", "parallax", "splice", "static", "timing", "texture"}
-    assert [m["action"] for m in body["checks"]["actions"]["measures"]["matched"]] == actions
-    assert body["checks"]["parallax"]["measures"]["parallax"]["turn_right"] >= 0.07
-    assert {"decision", "detector", "landmarks", "embedding", "calibration", "texture"} <= set(body["versions"])
+    assert (body["outcome"], body["message"], body["reasons"]) == ("passed", "The liveness check passed.", [])
+    # The person checked learns the outcome, never what it was made of (issue 19, item 11)...
+    for shown in (r, client.get(f"/v1/me/liveness-sessions/{created['session_id']}", headers=h)):
+        assert not {"score", "checks", "versions"} & set(shown.json())
+        assert not any(word in shown.text for word in ("attack_score", "threshold", "similarity"))
+    # ...which operators read, with the scores and thresholds, and the audit trail keeps.
+    full = operator_view(client, live[3], created["session_id"])
+    assert 0.0 <= full["score"] <= 1.0 and full["outcome"] == "passed"
+    assert set(full["checks"]) == {"faces", "identity", "actions", "parallax", "splice", "static", "timing", "texture"}
+    assert {"attack_score", "threshold"} <= set(full["checks"]["texture"]["measures"])
+    assert {"lowest_similarity", "threshold"} <= set(full["checks"]["identity"]["measures"])
+    assert [m["action"] for m in full["checks"]["actions"]["measures"]["matched"]] == actions
+    assert full["checks"]["parallax"]["measures"]["parallax"]["turn_right"] >= 0.07
+    assert {"decision", "detector", "landmarks", "embedding", "calibration", "texture"} <= set(full["versions"])
+    assert client.get(f"/v1/operator/liveness-sessions/{created['session_id']}", headers=h).status_code == 403
+    with app.state.sessions() as s:
+        record = s.execute(select(AuditRecord).where(AuditRecord.action == "liveness.decide")).scalars().one()
+        assert json.loads(record.details)["score"] == full["score"]
 
 
 def test_actions_must_come_in_the_requested_order(live, d3):
@@ -84,8 +109,9 @@ def test_actions_must_come_in_the_requested_order(live, d3):
     frames, times, actions = d3
     created = new_session(client, app, h, "real_name", list(reversed(actions)))
     body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
-    assert body["status"] == "failed" and "action_not_performed" in body["reasons"]
-    assert body["checks"]["actions"]["measures"]["missing"] == ["turn_right"]
+    assert body["status"] == "failed" and body["outcome"] == "action_not_performed" and body["message"]
+    assert not {"score", "checks", "versions"} & set(body)
+    assert operator_view(client, live[3], created["session_id"])["checks"]["actions"]["measures"]["missing"] == ["turn_right"]
 
 
 def test_a_printed_photo_cannot_do_the_challenge(live, d3):
@@ -105,7 +131,7 @@ def test_a_face_swapped_in_mid_capture_is_caught(live, d3, shared_data):
     swapped = frames[:24] + [cv2.resize(f, side) for f in other[24:]]
     created = new_session(client, app, h, "real_name", actions)
     body = submit(client, h, created, as_burst(swapped, times, created["nonce"])).json()
-    assert body["status"] == "failed" and "face_changed" in body["reasons"], body["checks"]
+    assert body["status"] == "failed" and "face_changed" in body["reasons"], body
 
 
 def test_replayed_frames_reused_tampered_and_expired_sessions_are_refused(live, d3):
@@ -167,24 +193,31 @@ def test_a_video_capture_is_accepted(live, d3, tmp_path):
     created = new_session(client, app, h, "real_name", actions)
     body = submit(client, h, created, {"nonce": created["nonce"], "video_base64": base64.b64encode(path.read_bytes()).decode()}).json()
     assert body["status"] == "passed", body
-    assert body["checks"]["faces"]["measures"]["frames"] == len(frames)
+    assert operator_view(client, live[3], created["session_id"])["checks"]["faces"]["measures"]["frames"] == len(frames)
 
 
 def test_five_failures_lock_the_account_and_the_device(tmp_path, database_url, d3):
     frames, times, actions = d3
     with running_app(tmp_path, database_url, lockout_max_failures=5) as (client, app, h):
-        victim, other = user(client, h, "victim"), user(client, h, "other")
+        victim, other = user(client, h, "victim", device="phone-1"), user(client, h, "other", device="phone-1")
         for _ in range(5):
-            created = new_session(client, app, victim, "real_name", actions, device_id="phone-1")
+            created = new_session(client, app, victim, "real_name", actions)
             r = submit(client, victim, created, {"nonce": "wrong", "frames": []})
             assert r.json()["error"]["code"] == "liveness_nonce_mismatch"
         r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=victim)
         assert r.status_code == 429 and r.json()["error"]["code"] == "face_attempts_locked"
         assert 1700 < r.json()["error"]["retry_after_seconds"] <= 1801
-        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-1"}, headers=other)
-        assert r.status_code == 429  # the same device, another account
-        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"},
-                           headers=other).status_code == 201
+        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=other)
+        assert r.status_code == 429  # the same device (as the platform vouched at sign-in), another account
+        # A device the user names himself counts for nothing: neither to lock nor to escape a lock...
+        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"},
+                        headers=other)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
+        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"},
+                           headers={**other, "X-Device-Id": "phone-2"}).status_code == 429
+        # ...while signing in on another phone (the platform vouching for it) is a fresh start.
+        other_phone = user(client, h, "other", device="phone-2")
+        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=other_phone).status_code == 201
 
 
 def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_be_spent(live, d3):
@@ -322,8 +355,9 @@ def test_segments_of_one_recording_spliced_into_the_challenges_order_are_refused
     times = [k * 66.7 for k in range(len(frames))]  # the steady cadence an attacker declares
     created = new_session(client, app, h, "real_name", ["open_mouth", "blink"])
     body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
-    assert body["status"] == "failed" and "capture_spliced" in body["reasons"], body["checks"]["splice"]
-    assert body["checks"]["actions"]["passed"]  # the splice does answer the challenge: the cut gives it away
+    checks = operator_view(client, live[3], created["session_id"])["checks"]
+    assert body["status"] == "failed" and "capture_spliced" in body["reasons"], checks["splice"]
+    assert checks["actions"]["passed"]  # the splice does answer the challenge: the cut gives it away
 
 
 def test_timestamps_no_camera_makes_are_refused(live, d3):

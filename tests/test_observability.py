@@ -169,3 +169,104 @@ def test_metrics_count_face_payments_by_outcome(face_pay):
     assert sample(client, "facetrust_face_pay_payments_total", **declined) == before + 1
     assert sample(client, "facetrust_face_pay_payments_total", outcome="declined",
                   reason=view["decline_reason"]) >= 1
+
+
+@contextmanager
+def served(app):
+    """The app (already started by a TestClient) served by a real uvicorn on a free local port, the
+    way ``facetrust serve`` runs it (its own logs through ours); yields the base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                          lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def a_passed_real_name_pass(app, platform_user_id: str, photo: bytes) -> str:
+    """A passed ``real_name`` liveness session decided by the service's own ``_finish`` over one
+    photo's analysis, without a capture: this test is about the authority failing after the pass is
+    spent, not about liveness."""
+    import datetime as dt
+
+    from facetrust.identity.models import Account
+    from facetrust.liveness import service as liveness
+    from facetrust.liveness.checks import Check
+    from facetrust.liveness.decision import LivenessDecision
+
+    ctx = app.state.liveness
+    analysis = ctx.engine.analyse(photo)
+    result = LivenessDecision(passed=True, score=1.0, checks={"minted": Check(True, None, {"note": "test helper"})},
+                              versions={"decision": "test-minted-pass"}, reference_index=0, reference=analysis)
+    with app.state.sessions() as s:
+        account = s.query(Account).filter_by(platform_user_id=platform_user_id).one()
+        row = liveness.create_session(s, ctx, account, "real_name", None)
+        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.timezone.utc), result, frame_count=1,
+                         audit_details={"minted_by_test_helper": True})
+        s.commit()
+        return row.id
+
+
+def test_an_adapter_failure_is_a_503_and_every_line_and_the_connection_belong_to_their_request(tmp_path,
+                                                                                            database_url, lfw_bytes):
+    """Issue 19, item 16: a registry row whose photo file is missing answered 500, uvicorn logged the
+    exception under another request's id, and the kept-alive connection was reset."""
+    import httpx
+
+    from facetrust.consent.notices import NOTICES
+
+    registry = tmp_path / "registry"
+    registry.mkdir()
+    (registry / "citizens.csv").write_text(f"name,id_number,photo\n张伟,{ID_NUMBER},gone.jpg\n", encoding="utf-8")
+    with running_app(tmp_path, database_url, authority_registry=registry / "citizens.csv") as (_, app, hs):
+        def boom() -> None:
+            raise RuntimeError(f"failed for {ID_NUMBER}")
+
+        app.add_api_route("/v1/test-boom", boom)
+        with served(app) as url, httpx.Client(base_url=url) as client, json_lines() as lines:
+            def call(method: str, path: str, request_id: str, **kw):
+                return client.request(method, path, headers={"X-Request-Id": request_id, **kw.pop("headers", {})}, **kw)
+
+            r = call("POST", "/v1/accounts", "req-account", headers=hs["a"],
+                     json={"platform_user_id": "u1", "mobile": MOBILE})
+            assert r.status_code == 201, r.text
+            token = call("POST", "/v1/accounts/u1/tokens", "req-token", headers=hs["a"]).json()["token"]
+            h = {"Authorization": f"Bearer {token}"}
+            r = call("POST", "/v1/me/consents/kyc_face_verification", "req-consent", headers=h,
+                     json={"notice_version": NOTICES["kyc_face_verification"].version})
+            assert r.status_code == 201, r.text
+            pass_id = a_passed_real_name_pass(app, "u1", lfw_bytes("Colin_Powell/Colin_Powell_0001.jpg"))
+            face = call("POST", "/v1/me/real-name/face", "req-face", headers=h,
+                        json={"name": "张伟", "id_number": ID_NUMBER, "liveness_session_id": pass_id})
+            after_face = call("GET", "/health", "req-after-face")
+            boomed = call("GET", "/v1/test-boom", "req-boom")
+            after_boom = call("GET", "/health", "req-after-boom")
+            history = call("GET", "/v1/me/real-name", "req-history", headers=h)
+    assert face.status_code == 503 and face.json()["error"]["code"] == "authority_unavailable", face.text
+    assert set(face.json()["error"]) == {"code", "message"} and face.headers["X-Request-Id"] == "req-face"
+    assert history.status_code == 200 and history.json() == []  # the failed attempt left nothing
+    assert boomed.status_code == 500 and boomed.headers["X-Request-Id"] == "req-boom"
+    # The connection survived both failures: the next request on it was answered.
+    assert after_face.status_code == 200 and after_boom.status_code == 200
+    ours = [line for line in lines if line["logger"] != "httpx"]
+    failures = [line for line in ours if line["level"] in ("WARNING", "ERROR")]
+    assert {line["request_id"] for line in failures} == {"req-face", "req-boom"}, failures
+    assert [line["exc_type"] for line in failures if line["request_id"] == "req-face"] == ["FileNotFoundError"]
+    assert not [line for line in ours if line["logger"].startswith("uvicorn")], "the server saw no exception"
+    assert ID_NUMBER not in json.dumps(lines) and "gone.jpg" not in json.dumps(lines)

@@ -26,7 +26,7 @@ from facetrust.security.models import AuditRecord
 
 from conftest import running_app
 from creditworld import CNY, World, error
-from facepay import LI, ZHANG, FramePool, merchant_terminal, pay_with_face, switch_on
+from facepay import LI, ZHANG, FramePool, merchant_terminal, pay_with_face, signed_in_on, switch_on
 
 
 def operator_token(app, name: str, role: str) -> dict:
@@ -399,7 +399,7 @@ def test_case_events_and_decision_detail_explain_a_real_review(world):
                             at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=n + 1)))
         s.commit()
     session_id = world.face_pass("loan")
-    r = world.client.post("/v1/me/credit/loans", headers={**world.h, "X-Device-Id": "farm-phone"},
+    r = world.client.post("/v1/me/credit/loans", headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
                           json={"product_id": "cash-loan", "amount_fen": 100_000, "periods": 6,
                                 "liveness_session_id": session_id, "idempotency_key": "farm"})
     assert r.status_code == 403 and error(r) == "risk_declined", r.text

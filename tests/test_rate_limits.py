@@ -7,6 +7,7 @@ file; here only its new Retry-After header.)"""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 
 import pytest
@@ -141,31 +142,18 @@ def test_face_budget_spans_the_face_routes_of_one_account_and_the_window_slides(
     assert assert_limited(new_liveness(client, victim)) == 30
 
 
-def test_face_budget_per_device_and_per_client_ip(world):
-    client, _, hs, _ = world
-    people = [user(client, hs, f"p{n}") for n in range(PER_IP + 1)]
-    for h in people[:PER_CALLER]:
-        assert new_liveness(client, h, **{"X-Device-Id": "shared-kiosk"}).status_code == 201
-    assert_limited(new_liveness(client, people[PER_CALLER], **{"X-Device-Id": "shared-kiosk"}))
-    assert new_liveness(client, people[PER_CALLER], **{"X-Device-Id": "own-phone"}).status_code == 201
-    # X-Client-Ip names the end user's address (without it the peer's, here the test client's, counts).
-    for h in people[:PER_IP]:
-        assert new_liveness(client, h, **{"X-Client-Ip": "198.51.100.1"}).status_code == 201
-    assert_limited(new_liveness(client, people[PER_IP], **{"X-Client-Ip": "198.51.100.1"}))
-    assert new_liveness(client, people[PER_IP], **{"X-Client-Ip": "198.51.100.2"}).status_code == 201
-
-
 def test_capture_page_is_limited_per_token_and_per_ip(world):
-    client, _, _, _ = world
+    client, app, _, _ = world
     a, b, c = ("ftc_" + ch * 43 for ch in "ABC")
+    peers = {ip: from_peer(app, ip) for ip in ("192.0.2.1", "192.0.2.2", "192.0.2.9")}
 
     def digits(token: str, ip: str = "192.0.2.1"):
-        return client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "1234"}, headers={"X-Client-Ip": ip})
+        return peers[ip].post(f"/v1/capture/{token}/phone-digits", json={"digits": "1234"})
 
     for _ in range(PER_CALLER):
         assert digits(a).status_code == 404  # no such payment, but the attempt counts
     assert_limited(digits(a))
-    assert_limited(client.post(f"/v1/capture/{a}/frames", json={}, headers={"X-Client-Ip": "192.0.2.9"}))
+    assert_limited(peers["192.0.2.9"].post(f"/v1/capture/{a}/frames", json={}))
     assert client.get(f"/v1/capture/{a}").status_code == 404  # opening the page is not limited
     for _ in range(PER_IP - PER_CALLER):  # token guessing from one address runs into the IP limit
         assert digits(b).status_code == 404
@@ -233,3 +221,100 @@ def test_retry_after_is_the_time_until_the_oldest_hit_in_the_window_expires():
     with pytest.raises(DomainError) as refused:
         limiter.check("face", limits)
     assert refused.value.extra["retry_after_seconds"] == math.ceil(60 - 22.5)
+
+
+# --- whose address and whose device (issue 19, item 9) ------------------------------------------
+
+def from_peer(app, host: str):
+    """Another connection to the same running app, from ``host``."""
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, raise_server_exceptions=False, client=(host, 50001))
+
+
+def device_token(client, hs, uid: str, device: str) -> dict:
+    """The platform's back end signs its user in on ``device``: the token carries the device it vouched for."""
+    r = mint(client, hs, uid, **{"X-Device-Id": device})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def test_a_users_own_x_client_ip_is_ignored_the_connection_counts(world):
+    client, app, hs, _ = world
+    people = [user(client, hs, f"r{n}") for n in range(PER_IP + 1)]
+    peer = from_peer(app, "198.51.100.77")
+    for n, h in enumerate(people[:PER_IP]):  # a new made-up address on every call
+        assert new_liveness(peer, h, **{"X-Client-Ip": f"203.0.113.{n}"}).status_code == 201
+    assert_limited(new_liveness(peer, people[PER_IP], **{"X-Client-Ip": "203.0.113.99"}))
+    # Naming someone else's address spends nothing of theirs: their own connection is still free.
+    victim = from_peer(app, "203.0.113.99")
+    assert new_liveness(victim, people[PER_IP]).status_code == 201
+
+
+def test_x_forwarded_for_counts_only_behind_a_listed_proxy(tmp_path, database_url):
+    with running_app(tmp_path, database_url, rate_limit_ip_per_minute=PER_IP, trusted_proxies=["10.0.0.0/8"],
+                     **LIMITS) as (client, app, hs):
+        app.state.rate_limiter = RateLimiter(clock=Clock())
+        people = [user(client, hs, f"x{n}") for n in range(PER_IP + 2)]
+        proxy = from_peer(app, "10.1.2.3")
+        # Behind the listed proxy each user's own address (the last one the proxy appended) counts...
+        for n, h in enumerate(people[:PER_IP]):
+            assert new_liveness(proxy, h, **{"X-Forwarded-For": f"192.0.2.{n}, 203.0.113.{n}"}).status_code == 201
+        # ...and an entry forged in front of the one the proxy wrote changes nothing.
+        for n, h in enumerate(people[:PER_IP]):
+            assert new_liveness(proxy, h, **{"X-Forwarded-For": f"1.2.3.{n}, 203.0.113.50"}).status_code == 201
+        assert_limited(new_liveness(proxy, people[PER_IP], **{"X-Forwarded-For": "9.9.9.9, 203.0.113.50"}))
+        # A caller that is not a listed proxy cannot name an address: its own connection counts.
+        stranger = from_peer(app, "198.51.100.8")
+        others = [user(client, hs, f"y{n}") for n in range(PER_IP + 1)]
+        for n, h in enumerate(others[:PER_IP]):
+            assert new_liveness(stranger, h, **{"X-Forwarded-For": f"192.0.2.{100 + n}"}).status_code == 201
+        assert_limited(new_liveness(stranger, others[PER_IP], **{"X-Forwarded-For": "192.0.2.200"}))
+
+
+def test_a_device_counts_only_as_the_platform_vouched_for_it(world):
+    client, app, hs, clock = world
+    accounts(client, hs, *(f"k{n}" for n in range(PER_CALLER + 1)))
+    on_kiosk = [device_token(client, hs, f"k{n}", "kiosk-1") for n in range(PER_CALLER)]
+    clock.now += 61  # token minting on one device has its own budget
+    on_kiosk.append(device_token(client, hs, f"k{PER_CALLER}", "kiosk-1"))
+    for h in on_kiosk:
+        r = client.post("/v1/me/consents/kyc_face_verification", headers=h,
+                        json={"notice_version": NOTICES["kyc_face_verification"].version})
+        assert r.status_code == 201, r.text
+    for n, h in enumerate(on_kiosk[:PER_CALLER]):
+        assert new_liveness(client, h, **{"X-Device-Id": f"made-up-{n}"}).status_code == 201
+    # The kiosk's budget is spent, whatever device name the user's own request makes up.
+    assert_limited(new_liveness(client, on_kiosk[PER_CALLER], **{"X-Device-Id": "own-phone"}))
+    # And a device name a user makes up spends no one's budget: a user on that device is still free.
+    elsewhere = from_peer(app, "198.51.100.9")
+    for n in range(PER_CALLER + 1):
+        assert new_liveness(elsewhere, user(client, hs, f"m{n}"), **{"X-Device-Id": "kiosk-2"}).status_code == 201
+    assert new_liveness(from_peer(app, "198.51.100.10"), device_token(client, hs, "m0", "kiosk-2")).status_code == 201
+
+
+def test_the_risk_engine_keeps_only_vouched_devices_and_addresses_and_knows_their_source(world):
+    from sqlalchemy import select
+
+    from facetrust.liveness.models import LivenessSession
+    from facetrust.risk.models import RiskEvent
+
+    client, app, hs, _ = world
+    accounts(client, hs, "v1")
+    r = mint(client, hs, "v1", **{"X-Device-Id": "phone-v1", "X-Client-Ip": "203.0.113.5"})
+    h = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert mint(client, hs, "v1", **{"X-Client-Ip": "not-an-ip"}).status_code == 201
+    consent = client.post("/v1/me/consents/kyc_face_verification", headers=h,
+                          json={"notice_version": NOTICES["kyc_face_verification"].version})
+    assert consent.status_code == 201
+    created = new_liveness(from_peer(app, "198.51.100.20"), h, **{"X-Device-Id": "someone-elses-phone",
+                                                                   "X-Client-Ip": "192.0.2.66"})
+    assert created.status_code == 201
+    with app.state.sessions() as s:
+        logins = s.execute(select(RiskEvent).where(RiskEvent.kind == "login").order_by(RiskEvent.seq)).scalars().all()
+        assert [(e.device_id, e.ip, json.loads(e.data)) for e in logins] == [
+            ("phone-v1", "203.0.113.5", {"device_source": "platform", "ip_source": "platform"}),
+            (None, None, {})]
+        assert s.get(LivenessSession, created.json()["session_id"]).device_id == "phone-v1"
+        claimed = s.execute(select(RiskEvent).where(RiskEvent.device_id == "someone-elses-phone")).scalars().all()
+        assert claimed == []

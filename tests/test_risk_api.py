@@ -9,6 +9,7 @@ as past events through the engine's own event store; the deciding request then g
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -21,7 +22,7 @@ from facetrust.security.models import AuditRecord
 from facetrust.settings import Settings
 
 from creditworld import CNY, World, error
-from facepay import LI, FramePool, consent, merchant_terminal, pay_with_face, switch_on
+from facepay import LI, FramePool, consent, merchant_terminal, pay_with_face, signed_in_on, switch_on
 
 BEIJING, SHANGHAI = (39.9042, 116.4074), (31.2304, 121.4737)
 
@@ -65,7 +66,7 @@ def history(world: World, device: str, days: int = 60, amount_fen: int = 5_000, 
 
 def loan(world: World, amount_fen: int, key: str, device: str | None = None):
     session_id = world.face_pass("loan")
-    headers = {**world.h, **({"X-Device-Id": device} if device else {})}
+    headers = signed_in_on(world.client, world.hs, LI.user, device) if device else world.h
     return world.client.post("/v1/me/credit/loans", headers=headers,
                              json={"product_id": "cash-loan", "amount_fen": amount_fen, "periods": 6,
                                    "liveness_session_id": session_id, "idempotency_key": key})
@@ -138,6 +139,22 @@ def test_many_accounts_behind_one_device_go_to_review(world):
     assert "shared_device_or_identity" in last_typologies(world)
     cases = world.client.get("/v1/operator/risk/cases", headers=world.hs["op"]).json()
     assert [c["account_id"] for c in cases] == [world.account_id] and cases[0]["status"] == "open"
+    # The borrower is told it was declined, and nothing of why: no rule, reason or typology (issue 19,
+    # item 11); the analyst reads them in the decision.
+    assert set(farmed.json()["error"]) == {"code", "message"}
+    decision = world.client.get(f"/v1/operator/risk/decisions/{cases[0]['decision_id']}", headers=world.hs["op"]).json()
+    assert decision["rules"] and decision["reasons"]
+    for leaked in [r["id"] if isinstance(r, dict) else r for r in decision["rules"]] + decision["reasons"] + ["score"]:
+        assert leaked not in farmed.text
+
+
+def test_a_real_name_answer_shows_the_person_no_match_score_or_threshold(world):
+    mine = world.client.get("/v1/me/real-name", headers=world.h)
+    assert mine.status_code == 200 and mine.json()[0]["outcome"] == "passed"
+    assert mine.json()[0]["score"] is None and mine.json()[0]["threshold"] is None
+    compliance = world.client.get(f"/v1/operator/accounts/{world.account_id}/real-name", headers=world.hs["admin"])
+    assert compliance.status_code == 200, compliance.text
+    assert 0 < compliance.json()[0]["threshold"] < compliance.json()[0]["score"] <= 1
 
 
 def test_bust_out_is_reviewed_and_frozen_when_the_line_is_emptied_in_several_draws(world):
@@ -244,13 +261,19 @@ def test_face_pay_far_from_the_payers_usual_merchants_asks_for_a_step_up(world):
 
 def test_a_frozen_account_moves_no_money_and_changes_no_consent(world):
     plan = loan(world, 100_000, "before").json()
+    ready = world.face_pass("loan")  # a live face check passed moments before the freeze
     r = world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"],
                           json={"reason": "suspected takeover"})
     assert r.json()["status"] == "frozen"
+
+    def draw(session_id: str, key: str):
+        return world.client.post("/v1/me/credit/loans", headers=world.h, json={
+            "product_id": "cash-loan", "amount_fen": 100_000, "periods": 6, "liveness_session_id": session_id,
+            "idempotency_key": key})
+
     refused = {
-        "loan": loan(world, 100_000, "after") if False else world.client.post(
-            "/v1/me/credit/loans", headers=world.h, json={"product_id": "cash-loan", "amount_fen": 100_000, "periods": 6,
-                                                          "liveness_session_id": "x", "idempotency_key": "after"}),
+        "loan with a passed face check": draw(ready, "after"),  # everything in order but the freeze
+        "loan without one": draw("x" * 32, "after-2"),
         "repayment": world.repay(plan["plan_id"], "installment", "r-1"),
         "top-up": world.client.post(f"/v1/accounts/{LI.user}/wallet/top-ups", headers=world.hs["a"],
                                     json={"amount_fen": 100, "reference": "frozen-top-up"}),
@@ -293,7 +316,15 @@ def test_cases_are_worked_and_exported_and_decisions_replay(world):
     assert world.client.post(f"{base}/assign", json={}, headers=world.hs["op"]).json()["assignee"] == "operator:alice"
     world.client.post(f"{base}/notes", json={"text": "called the customer"}, headers=world.hs["op"])
     report = world.client.get(f"{base}/report", headers=world.hs["op"]).json()
-    assert report["case"]["id"] == case["case_id"] and report["sha256"]
+    assert report["case"]["id"] == case["case_id"]
+    # The digest is the sha256 of the report itself (its canonical JSON without the digest), the
+    # same the export's audit record keeps: a report changed after export no longer matches.
+    content = {k: v for k, v in report.items() if k != "sha256"}
+    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    assert report["sha256"] == digest
+    with world.app.state.sessions() as s:
+        export = s.query(AuditRecord).filter_by(action="risk.case.export").one()
+        assert json.loads(export.details)["sha256"] == digest
     decided = [d for d in report["decisions"] if "shared_device_or_identity" in d["typologies"]]
     assert decided and decided[0]["features"]["device_accounts_30d"] >= 4
     assert set(report["rule_sets"]) == {decided[0]["rule_set_version"]}

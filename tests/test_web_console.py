@@ -22,7 +22,7 @@ from facetrust.risk.events import EventIn, emit
 from facetrust.security.models import AuditRecord
 
 from capture import passed_session
-from facepay import LI, ZHANG, consent, register, take_for
+from facepay import LI, ZHANG, consent, register, signed_in_on, take_for
 from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
 
 CNY = 100
@@ -51,7 +51,7 @@ def open_a_review_case(world) -> dict:
         s.commit()
     session_id = passed_session(world.client, world.app, world.li, world.camera.shared_data, "loan",
                                 take_for(world.app, LI, "two"))
-    r = world.client.post("/v1/me/credit/loans", headers={**world.li, "X-Device-Id": "farm-phone"},
+    r = world.client.post("/v1/me/credit/loans", headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
                           json={"product_id": "cash-loan", "amount_fen": 1_000 * CNY, "periods": 6,
                                 "liveness_session_id": session_id, "idempotency_key": "farm"})
     assert r.status_code == 403 and r.json()["error"]["code"] == "risk_declined", r.text

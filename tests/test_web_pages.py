@@ -91,3 +91,53 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
                                   body, int(time.time()), None)
         r = client.post("/v1/terminal/payment-intents", content=body, headers={**headers, "Content-Type": "application/json"})
         assert r.status_code == 201 and r.json()["capture_url"].startswith("/pay/capture#"), r.text
+
+
+def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
+    """Issue 19, item 15: 50 sign-ins at once on a fresh database each made the demo tenant; the
+    losers of the race answered 500. Now each gets its account, under one tenant and one shop."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    from facetrust.identity.models import Account, Tenant
+    from facetrust.payments.models import Merchant
+    from facetrust.security.models import AuditRecord
+    from facetrust.web import demo
+
+    with running_app(tmp_path, database_url, demo=True) as (client, app, _):
+        with ThreadPoolExecutor(50) as pool:
+            answers = list(pool.map(lambda _: client.post("/v1/demo/sign-in"), range(50)))
+            terminals = list(pool.map(lambda _: client.post("/v1/demo/terminal"), range(20)))
+        assert sorted({r.status_code for r in answers}) == [201], [r.text for r in answers if r.status_code != 201]
+        assert sorted({r.status_code for r in terminals}) == [201], [r.text for r in terminals if r.status_code != 201]
+        with app.state.sessions() as s:
+            (tenant,) = s.execute(select(Tenant).where(Tenant.name == demo.TENANT)).scalars().all()
+            assert s.scalar(select(func.count()).select_from(Account).where(Account.tenant_id == tenant.id)) == 50
+            assert s.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == tenant.id)) == 1
+            created = s.execute(select(AuditRecord.subject).where(AuditRecord.action == "tenant.create")).scalars().all()
+            tenants = [f"tenant:{t}" for t in s.execute(select(Tenant.id)).scalars()]
+            assert sorted(created) == sorted(tenants)  # the losers of the race left no record of a creation
+
+
+def test_browser_tests_write_their_screenshots_outside_the_repository_unless_asked(tmp_path, monkeypatch):
+    """Issue 19, item 19: running the browser tests rewrote the tracked docs/screenshots/*.png.
+    Only FACETRUST_SCREENSHOTS_DIR (say docs/screenshots, to refresh the README's pictures) puts
+    them anywhere else than a scratch directory."""
+    from pathlib import Path
+
+    import webworld
+
+    class Page:  # what screenshot() needs of a Playwright page
+        def screenshot(self, path: str, full_page: bool) -> None:
+            Path(path).write_bytes(b"png")
+
+    tracked = (Path(webworld.__file__).parent.parent / "docs" / "screenshots").resolve()
+    before = {p: p.stat().st_mtime_ns for p in tracked.glob("*.png")}
+    monkeypatch.delenv("FACETRUST_SCREENSHOTS_DIR", raising=False)
+    shot = webworld.screenshot(Page(), "app-real-name-choose").resolve()
+    assert shot.read_bytes() == b"png" and tracked not in shot.parents
+    assert not shot.is_relative_to(tracked.parent.parent)  # nowhere in the repository
+    assert {p: p.stat().st_mtime_ns for p in tracked.glob("*.png")} == before
+    monkeypatch.setenv("FACETRUST_SCREENSHOTS_DIR", str(tmp_path / "asked"))
+    assert webworld.screenshot(Page(), "x") == tmp_path / "asked" / "x.png" and (tmp_path / "asked" / "x.png").exists()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import re
 import socket
 import threading
@@ -31,7 +32,9 @@ from facetrust.liveness.schemas import INSTRUCTIONS
 from capture import Material, Take, material
 
 CHROMIUM = Path(os.environ.get("FACETRUST_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(os.environ.get("FACETRUST_SCREENSHOTS_DIR", Path(__file__).parent.parent / "docs" / "screenshots"))
+# The README's pictures (docs/screenshots) are tracked: the tests refresh them only when asked,
+# FACETRUST_SCREENSHOTS_DIR=docs/screenshots; by default they go to a scratch directory.
+SCRATCH_SCREENSHOTS = Path(tempfile.gettempdir()) / "facetrust-screenshots"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -215,9 +218,11 @@ def type_amount(page, text: str) -> None:
 
 
 def screenshot(page, name: str) -> Path:
-    """A full-page screenshot into docs/screenshots (the README shows the main ones)."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
+    """A full-page screenshot into FACETRUST_SCREENSHOTS_DIR if set (docs/screenshots refreshes the
+    README's), else into a scratch directory."""
+    folder = Path(os.environ.get("FACETRUST_SCREENSHOTS_DIR") or SCRATCH_SCREENSHOTS)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

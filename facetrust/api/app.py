@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.state.rate_limiter = RateLimiter()
     errors.install(app)
     # The last added is the outermost: the request id is set before the metrics and the access log see the request.
+    app.add_middleware(errors.CatchUnexpected)  # innermost: logs and answers a failure inside its request
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(AccessLog)
     app.add_middleware(RequestId)

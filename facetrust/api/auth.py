@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Header
+from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from facetrust.api.deps import get_session
+from facetrust.api.deps import ClientInfo, get_session, user_client_info
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Tenant
@@ -40,6 +40,11 @@ def user(p: Principal = Depends(principal)) -> Principal:
     if p.kind != "user":
         raise DomainError(403, "forbidden", "this call is for the account holder only")
     return p
+
+
+def user_client(request: Request, p: Principal = Depends(user)) -> ClientInfo:
+    """The account holder's address (the connection's) and device (the one bound to the token)."""
+    return user_client_info(request, p.device_id)
 
 
 def operator(*roles: str) -> Callable[[Principal], Principal]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,14 +67,64 @@ def keeping_refusal_records(session: Session) -> Iterator[None]:
 
 @dataclass(frozen=True)
 class ClientInfo:
-    """The end user's device and IP, when the platform passes them (``X-Device-Id``, and
-    ``X-Client-Ip`` from the platform's back end or app gateway; else the peer address)."""
+    """The end user's device and IP as far as they can be trusted, and where each came from.
+
+    Nothing a client writes into a header is believed by itself: the IP is the connection's (or the
+    one a listed proxy appended to ``X-Forwarded-For``), or the ``X-Client-Ip`` the platform's back
+    end sends with its API key; a device id counts only when that back end vouched for it, by sending
+    ``X-Device-Id`` with its API key (at sign-in the token it mints is bound to that device)."""
 
     device_id: str | None
     ip: str | None
+    ip_source: str | None = None  # "peer" | "proxy" | "platform"
+    device_source: str | None = None  # "platform" (with the API key) | "token" (bound at sign-in)
+
+    def vouched(self) -> dict:
+        """For a risk event's data: where its IP and device id came from (only vouched ones are kept)."""
+        return {k: v for k, v in (("ip_source", self.ip_source), ("device_source", self.device_source)) if v}
 
 
-def client_info(request: Request) -> ClientInfo:
+def _address(value: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+
+
+def client_address(request: Request) -> tuple[str | None, str | None]:
+    """The client's IP and its source. The connection's peer, unless the peer is one of the
+    ``trusted_proxies``: then the last ``X-Forwarded-For`` entry that no listed proxy wrote (each
+    proxy appends the address it saw, so entries left of it are the client's own claims)."""
+    peer = request.client.host if request.client else None
+    proxies = [ipaddress.ip_network(n, strict=False) for n in request.app.state.settings.trusted_proxies]
+
+    def trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
+        return address is not None and any(address in net for net in proxies)
+
+    if not trusted(_address(peer)):
+        return peer, "peer" if peer else None
+    hops = [h for v in request.headers.getlist("x-forwarded-for") for h in v.split(",")]
+    for hop in reversed(hops):
+        address = _address(hop)
+        if address is None:
+            break  # a garbled hop: nothing to its left can be placed
+        if not trusted(address):
+            return str(address), "proxy"
+    return peer, "peer"
+
+
+def user_client_info(request: Request, device_id: str | None) -> ClientInfo:
+    """For calls an end user makes with a bearer token: the connection's address, and the device
+    the platform bound to the token (``Principal.device_id``), never a header's."""
+    ip, source = client_address(request)
+    return ClientInfo(device_id, ip, source, "token" if device_id else None)
+
+
+def platform_client_info(request: Request) -> ClientInfo:
+    """For calls the platform's back end makes with its API key (it is the peer, shared by all its
+    users): the user's device and IP as it vouches for them, ``X-Device-Id`` and ``X-Client-Ip``.
+    An ``X-Client-Ip`` that is not an IP address is dropped."""
     device = (request.headers.get("x-device-id") or "").strip()[:128] or None
-    ip = (request.headers.get("x-client-ip") or "").strip()[:64] or (request.client.host if request.client else None)
-    return ClientInfo(device, ip)
+    address = _address(request.headers.get("x-client-ip"))
+    return ClientInfo(device, str(address) if address else None, "platform" if address else None,
+                      "platform" if device else None)

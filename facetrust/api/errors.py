@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from facetrust.api import logs
 from facetrust.api.access_log import route_template
@@ -70,6 +71,78 @@ def retry_after_header(extra: dict) -> dict[str, str] | None:
     return {"Retry-After": str(max(1, int(wait)))} if isinstance(wait, int | float) else None
 
 
+def known_field_names(app: FastAPI) -> frozenset[str]:
+    """Every name a request can be validated under: the routes' parameters and the fields of every
+    model in the service. Computed once per app."""
+    names = getattr(app.state, "known_field_names", None)
+    if names is None:
+        found: set[str] = set()
+        pending = list(BaseModel.__subclasses__())
+        while pending:
+            model = pending.pop()
+            pending.extend(model.__subclasses__())
+            if model.__module__.startswith("facetrust."):
+                for name, info in model.model_fields.items():
+                    found.update(n for n in (name, info.alias) if n)
+        for route in app.routes:
+            dependant = getattr(route, "dependant", None)
+            stack = [dependant] if dependant is not None else []
+            while stack:
+                d = stack.pop()
+                stack.extend(d.dependencies)
+                for param in (*d.path_params, *d.query_params, *d.header_params, *d.cookie_params, *d.body_params):
+                    found.update(n for n in (param.name, param.alias) if n)
+        names = app.state.known_field_names = frozenset(found)
+    return names
+
+
+def validation_field(error: dict, known: frozenset[str]) -> dict:
+    """One validation problem, naming the field only as far as the schema knows it. A key the
+    client made up (an unexpected field, a dict key) is never echoed: it can carry anything, a name
+    and an ID number included."""
+    loc = [p for p in error.get("loc", ()) if p != "body"]
+    problem = error.get("msg", "")
+    if error.get("type") == "extra_forbidden":
+        loc, problem = loc[:-1], "an unexpected field was sent"
+    path = []
+    for part in loc:
+        if isinstance(part, int) or part in known or part in ("query", "header", "path", "cookie"):
+            path.append(str(part))
+        else:
+            break  # a name the schema does not know: stop at the last known one
+    return {"field": ".".join(path), "problem": problem}
+
+
+class CatchUnexpected:
+    """ASGI middleware, inside ``RequestId`` and the access log: an exception nothing else handled is
+    logged here, under the request's own id (its context is still current), and answered 500
+    ``internal_error``. It is not re-raised: the server would log it again outside the request's
+    context (under no id, or a previous request's) and drop the kept-alive connection."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as exc:  # noqa: BLE001  the last place that can still answer this request
+            log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], route_template(scope),
+                      extra=logs.exception_fields(exc))
+            if not started:  # else the answer is already on its way; nothing more can be said
+                await JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
+                                   status_code=500)(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -83,11 +156,9 @@ def install(app: FastAPI) -> None:
         return JSONResponse(error_body(body.pop("code"), body.pop("message"), **body), status_code=status)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        fields = [
-            {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "problem": e.get("msg", "")}
-            for e in exc.errors()
-        ]
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        known = known_field_names(request.app)
+        fields = [validation_field(e, known) for e in exc.errors()]
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         code, message = (
             ("malformed_json", "the request body is not valid JSON")

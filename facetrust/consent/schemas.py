@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class GuardianIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     name: str = Field(min_length=1, max_length=64)
     relation: str = Field(min_length=1, max_length=32)
@@ -16,7 +16,7 @@ class GuardianIn(BaseModel):
 
 
 class GrantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     notice_version: str = Field(min_length=1, max_length=16)
     channel: str = "app"

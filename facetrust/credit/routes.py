@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import ClientInfo, client_info, credit_context, get_session, keeping_refusal_records
+from facetrust.api.deps import ClientInfo, credit_context, get_session, keeping_refusal_records
+from facetrust.api.fields import PlainInt
 from facetrust.credit import checkouts, lines, loans, plans, repayments, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
@@ -152,7 +154,7 @@ def my_checkout(checkout_id: str, p: Principal = Depends(auth.user), session: Se
 
 
 @router.get("/me/credit/checkouts/{checkout_id}/quote", response_model=QuoteOut)
-def checkout_quote(checkout_id: str, product_id: str = Query(max_length=48), periods: int = Query(gt=0, le=60),
+def checkout_quote(checkout_id: str, product_id: Annotated[str, Query(max_length=48)], periods: Annotated[PlainInt, Query(gt=0, le=60)],
                    p: Principal = Depends(auth.user), session: Session = Depends(get_session),
                    ctx: CreditContext = Depends(credit_context)) -> QuoteOut:
     """The full schedule of one offer, with due dates if confirmed today: shown before confirming."""
@@ -164,7 +166,7 @@ def checkout_quote(checkout_id: str, product_id: str = Query(max_length=48), per
 @router.post("/me/credit/checkouts/{checkout_id}/confirm", status_code=201, response_model=PlanOut)
 def confirm_checkout(checkout_id: str, body: ConfirmCheckoutIn, p: Principal = Depends(auth.user),
                      session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
-                     client: ClientInfo = Depends(client_info)) -> PlanOut:
+                     client: ClientInfo = Depends(auth.user_client)) -> PlanOut:
     """Buy on installments: needs a passed ``installment`` liveness session made moments before
     whose face matches the account's real-name face. Writes the plan, settles the merchant and posts
     it, in one transaction."""
@@ -178,8 +180,8 @@ def confirm_checkout(checkout_id: str, body: ConfirmCheckoutIn, p: Principal = D
 
 
 @router.get("/me/credit/loan-quote", response_model=QuoteOut)
-def loan_quote(product_id: str = Query(max_length=48), amount_fen: int = Query(gt=0, le=10**8),
-               periods: int = Query(gt=0, le=60), p: Principal = Depends(auth.user),
+def loan_quote(product_id: Annotated[str, Query(max_length=48)], amount_fen: Annotated[PlainInt, Query(gt=0, le=10**8)],
+               periods: Annotated[PlainInt, Query(gt=0, le=60)], p: Principal = Depends(auth.user),
                ctx: CreditContext = Depends(credit_context)) -> QuoteOut:
     product, sched = loans.quote(ctx, product_id, amount_fen, periods)
     return _quote_out(ctx, product, sched)
@@ -188,7 +190,7 @@ def loan_quote(product_id: str = Query(max_length=48), amount_fen: int = Query(g
 @router.post("/me/credit/loans", status_code=201, response_model=PlanOut)
 def draw_loan(body: LoanIn, response: Response, p: Principal = Depends(auth.user),
               session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context),
-              client: ClientInfo = Depends(client_info)) -> PlanOut:
+              client: ClientInfo = Depends(auth.user_client)) -> PlanOut:
     """Draw a loan into the wallet. Always needs a passed ``loan`` liveness session made moments
     before whose face matches the account's real-name face; nothing switches that off. The same
     idempotency key returns the first drawdown (200)."""
@@ -216,7 +218,7 @@ def my_plan(plan_id: str, p: Principal = Depends(auth.user), session: Session = 
 
 @router.get("/me/credit/plans/{plan_id}/repayment-quote", response_model=SettlementOut)
 def repayment_quote(plan_id: str, kind: str = Query(pattern="^(installment|payoff|partial)$"),
-                    amount_fen: int | None = Query(default=None, gt=0, le=10**8), p: Principal = Depends(auth.user),
+                    amount_fen: Annotated[PlainInt | None, Query(gt=0, le=10**8)] = None, p: Principal = Depends(auth.user),
                     session: Session = Depends(get_session), ctx: CreditContext = Depends(credit_context)) -> SettlementOut:
     """What a repayment would take from the wallet today, and how it splits."""
     plan = plans.own_plan(session, p.account_id, plan_id)  # type: ignore[arg-type]

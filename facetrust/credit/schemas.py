@@ -14,7 +14,7 @@ LivenessId = Field(min_length=1, max_length=32, description="a passed liveness s
 
 
 class CreditLineIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     limit_fen: int = Field(ge=0, le=MAX_AMOUNT_FEN)
     reason: str | None = Field(default=None, max_length=256)
@@ -28,7 +28,7 @@ class CreditLineOut(BaseModel):
 
 
 class CheckoutCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     merchant_id: str = Field(min_length=1, max_length=32)
     merchant_order_id: str = Field(min_length=1, max_length=64)
@@ -90,7 +90,7 @@ class QuoteOut(BaseModel):
 
 
 class ConfirmCheckoutIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     product_id: str = Field(min_length=1, max_length=48)
     periods: int = Field(gt=0, le=60)
@@ -98,7 +98,7 @@ class ConfirmCheckoutIn(BaseModel):
 
 
 class LoanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     product_id: str = Field(min_length=1, max_length=48)
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
@@ -168,7 +168,7 @@ class CreditOut(BaseModel):
 
 
 class RepaymentIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     kind: Literal["installment", "payoff", "partial"]
     amount_fen: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN, description="partial only: principal to prepay")

@@ -9,12 +9,14 @@ a bank registry read from a CSV file, with photo files beside it.
 from __future__ import annotations
 
 import csv
+import logging
 import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from facetrust.api.logs import exception_fields
 from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 
@@ -31,7 +33,7 @@ def luhn_ok(card_number: str) -> bool:
 
 def validate_card(card_number: str) -> str:
     value = card_number.replace(" ", "")
-    if not value.isdigit() or not 12 <= len(value) <= 19:
+    if not (value.isascii() and value.isdigit()) or not 12 <= len(value) <= 19:  # ASCII digits only
         raise DomainError(422, "card_number_invalid", "a bank card number is 12 to 19 digits")
     if not luhn_ok(value):
         raise DomainError(422, "card_number_invalid", "the bank card number's check digit is wrong")
@@ -134,3 +136,30 @@ class SimulatedBankRegistry:
     def code_sent_for_tests(self, reference: str) -> str:
         """The code the simulated bank would have texted to the card's reserved mobile (tests only)."""
         return self._codes[reference]
+
+
+class Guarded:
+    """An adapter whose failures answer 503 with a stable ``code``: an authority or a bank that is
+    down, slow or broken (a registry row whose photo file is missing) is not the client's fault, and
+    must not be a 500. A refusal the adapter means (a ``DomainError``) passes through unchanged. The
+    failure is logged as its type and where it was raised, never its message, which may quote
+    the data (a file path, an ID number)."""
+
+    def __init__(self, adapter: object, code: str, message: str) -> None:
+        self._adapter, self._code, self._message = adapter, code, message
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._adapter, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: object, **kwargs: object) -> object:
+            try:
+                return attr(*args, **kwargs)
+            except DomainError:
+                raise
+            except Exception as exc:
+                logging.getLogger("facetrust.adapters").warning(
+                    "%s.%s failed: %s", type(self._adapter).__name__, name, self._code, extra=exception_fields(exc))
+                raise DomainError(503, self._code, self._message) from None
+        return call

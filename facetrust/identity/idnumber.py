@@ -13,7 +13,7 @@ from facetrust.errors import DomainError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_SHAPE = re.compile(r"^[0-9]{17}[0-9X]\Z")  # ASCII: \d would take any script's digits
 
 
 def checksum_char(first17: str) -> str:

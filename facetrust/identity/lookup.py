@@ -34,8 +34,8 @@ from facetrust.security.models import AuditRecord, StoredTemplate
 MAX_RESULTS = 20
 REVEALED_FIELDS = ("mobile", "name", "id_number")
 _ACCOUNT_ID = re.compile(r"^[0-9a-f]{32}$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
-_ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}\Z")
+_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]\Z")
 
 
 @dataclass(frozen=True)

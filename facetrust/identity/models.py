@@ -70,6 +70,8 @@ class Credential(Base):
     account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"), index=True)
     operator_name: Mapped[str | None] = mapped_column(String(128))
     role: Mapped[str | None] = mapped_column(String(32))  # risk_analyst | compliance_officer | admin
+    # A user token's device, as the platform's back end vouched for it when minting (X-Device-Id).
+    device_id: Mapped[str | None] = mapped_column(String(128))
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

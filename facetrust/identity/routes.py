@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import (ClientInfo, app_keyring, client_info, get_session, keeping_refusal_records, kyc_context,
-                                liveness_context)
+from facetrust.api.deps import (ClientInfo, app_keyring, get_session, keeping_refusal_records, kyc_context,
+                                liveness_context, platform_client_info)
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
@@ -49,14 +49,16 @@ def register_account(body: AccountCreate, tenant: Tenant = Depends(auth.tenant),
 @router.post("/accounts/{platform_user_id}/tokens", status_code=201, response_model=TokenOut,
              dependencies=[rate_limited("auth", who=auth.tenant)])
 def mint_token(platform_user_id: str, request: Request, tenant: Tenant = Depends(auth.tenant),
-               session: Session = Depends(get_session), client: ClientInfo = Depends(client_info)) -> TokenOut:
+               session: Session = Depends(get_session),
+               client: ClientInfo = Depends(platform_client_info)) -> TokenOut:
     """The platform's back end mints a bearer token for its signed-in user: a login. It may pass the
-    user's device and IP (``X-Device-Id``, ``X-Client-Ip``) for risk control."""
+    user's device and IP (``X-Device-Id``, ``X-Client-Ip``) for risk control; it vouches for them
+    with its key, and the token is bound to that device."""
     ttl = dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds)
-    token, expires = service.mint_user_token(session, tenant, platform_user_id, ttl)
+    token, expires = service.mint_user_token(session, tenant, platform_user_id, ttl, client.device_id)
     account = service.find_account(session, tenant, platform_user_id)
     events.emit(session, EventIn("login", account_id=account.id if account else None, device_id=client.device_id,
-                                 ip=client.ip))
+                                 ip=client.ip, data=client.vouched()))
     session.commit()
     return TokenOut(token=token, expires_at=expires)
 
@@ -70,10 +72,12 @@ def me(p: Principal = Depends(auth.user), session: Session = Depends(get_session
     return _out(account)
 
 
-def _auth_out(r) -> RealNameOut:
+def _auth_out(r, for_operator: bool = False) -> RealNameOut:
+    """The face match's score and threshold only for operators: the person matched sees the outcome."""
     return RealNameOut(authentication_id=r.id, method=r.method, outcome=r.outcome, reasons=json.loads(r.reasons),
                        liveness=r.liveness, liveness_session_id=r.liveness_session_id, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
-                       score=r.score, threshold=r.threshold, created_at=r.created_at)
+                       score=r.score if for_operator else None, threshold=r.threshold if for_operator else None,
+                       created_at=r.created_at)
 
 
 def _account(session: Session, p: Principal) -> Account:
@@ -169,7 +173,7 @@ def operator_real_name_history(account_id: str,
     audit.append(session, actor=op.audit_name, action="real_name.lookup", subject=f"account:{account_id}",
                  purpose="compliance", details={"records": len(records)})
     session.commit()
-    return [_auth_out(r) for r in records]
+    return [_auth_out(r, for_operator=True) for r in records]
 
 
 @router.post("/operator/accounts/{account_id}/real-name/evidence", response_model=EvidenceOut,

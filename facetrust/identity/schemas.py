@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     platform_user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")
     mobile: str = Field(min_length=11, max_length=11, description="mainland China mobile number, 11 digits")
@@ -29,7 +29,7 @@ class TokenOut(BaseModel):
 
 
 class FaceAuthIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=18, max_length=18)
@@ -38,12 +38,12 @@ class FaceAuthIn(BaseModel):
 
 
 class BankCardAuthIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=18, max_length=18)
     card_number: str = Field(min_length=12, max_length=23)
-    mobile: str = Field(min_length=11, max_length=11)
+    mobile: str = Field(min_length=11, max_length=11, pattern=r"^[0-9]{11}$")  # ASCII digits
 
 
 class BankCardChallengeOut(BaseModel):
@@ -131,7 +131,7 @@ class OperatorAccountOut(BaseModel):
 
 
 class RevealIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     reason: str = Field(min_length=5, max_length=256, description="why the operator needs the unmasked data; audited")
 

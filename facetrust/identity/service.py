@@ -20,7 +20,7 @@ from facetrust.identity.models import Account, Credential, Tenant, utcnow
 from facetrust.security import audit
 
 ROLES = ("risk_analyst", "compliance_officer", "admin")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}\Z")
 
 
 def secret_hash(secret: str) -> str:
@@ -48,6 +48,7 @@ class Principal:
     kind: str
     account_id: str | None = None
     tenant_id: str | None = None
+    device_id: str | None = None  # the device the platform vouched for when it minted the token
     operator_name: str | None = None
     role: str | None = None
 
@@ -95,13 +96,16 @@ def _issue(session: Session, ttl: dt.timedelta, **fields: str | None) -> tuple[s
     return token, expires
 
 
-def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl: dt.timedelta,
+                    device_id: str | None = None) -> tuple[str, dt.datetime]:
+    """A login. ``device_id`` is the device the platform's back end vouches its user signs in on;
+    the token carries it, so the user's own requests cannot name another device."""
     account = find_account(session, tenant, platform_user_id)
     if account is None:  # another tenant's user looks exactly like no user at all
         raise DomainError(404, "account_not_found", "no account with this platform user id")
     if account.status == "closed":  # closing deleted its credentials; it cannot sign in again
         raise DomainError(409, "account_closed", "the account is closed")
-    token, expires = _issue(session, ttl, kind="user", account_id=account.id)
+    token, expires = _issue(session, ttl, kind="user", account_id=account.id, device_id=device_id)
     audit.append(session, actor=f"tenant:{tenant.id}", action="token.mint", subject=f"account:{account.id}")
     return token, expires
 
@@ -123,5 +127,6 @@ def resolve_token(session: Session, token: str) -> Principal | None:
         return None
     if cred.kind == "user":
         account = session.get(Account, cred.account_id)
-        return Principal("user", account_id=account.id, tenant_id=account.tenant_id) if account else None
+        return (Principal("user", account_id=account.id, tenant_id=account.tenant_id, device_id=cred.device_id)
+                if account else None)
     return Principal("operator", operator_name=cred.operator_name, role=cred.role)

@@ -22,23 +22,33 @@ from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
-from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn, LivenessSessionCreate, LivenessSessionOut
+from facetrust.liveness.schemas import (FAILED_MESSAGE, INSTRUCTIONS, MESSAGES, CaptureIn, LivenessSessionCreate,
+                                        LivenessSessionOperatorOut, LivenessSessionOut)
 from facetrust.liveness.upload import read_capture
 from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
 
 
+def _fields(row: LivenessSession, with_nonce: bool) -> dict:
+    actions, reasons = json.loads(row.actions), json.loads(row.reasons) if row.reasons else []
+    outcome = None if row.status == "pending" else "passed" if row.status == "passed" else \
+        (reasons[0] if reasons else "liveness_failed")
+    return dict(session_id=row.id, purpose=row.purpose, actions=actions, instructions=[INSTRUCTIONS[a] for a in actions],
+                status=row.status, created_at=row.created_at, expires_at=row.expires_at,
+                nonce=row.nonce if with_nonce else None, decided_at=row.decided_at, outcome=outcome,
+                message=None if outcome is None else MESSAGES.get(outcome, FAILED_MESSAGE), reasons=reasons)
+
+
 def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
-    actions = json.loads(row.actions)
-    return LivenessSessionOut(
-        session_id=row.id, purpose=row.purpose, actions=actions, instructions=[INSTRUCTIONS[a] for a in actions],
-        status=row.status, created_at=row.created_at, expires_at=row.expires_at,
-        nonce=row.nonce if with_nonce else None, decided_at=row.decided_at, score=row.score,
-        reasons=json.loads(row.reasons) if row.reasons else [],
-        checks=json.loads(row.checks) if row.checks else None,
-        versions=json.loads(row.versions) if row.versions else None,
-    )
+    """The owner's view: the outcome, never the scores, thresholds or measures behind it."""
+    return LivenessSessionOut(**_fields(row, with_nonce))
+
+
+def _operator_out(row: LivenessSession) -> LivenessSessionOperatorOut:
+    return LivenessSessionOperatorOut(
+        **_fields(row, False), account_id=row.account_id, device_id=row.device_id, score=row.score,
+        checks=json.loads(row.checks) if row.checks else None, versions=json.loads(row.versions) if row.versions else None)
 
 
 @router.post("/me/liveness-sessions", status_code=201, response_model=LivenessSessionOut,
@@ -51,7 +61,7 @@ def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(
     account = session.get(Account, p.account_id)
     if account is None:
         raise DomainError(404, "account_not_found", "the account no longer exists")
-    row = service.create_session(session, ctx, account, body.purpose, body.device_id)
+    row = service.create_session(session, ctx, account, body.purpose, p.device_id)  # the vouched device
     session.commit()
     return _out(row, with_nonce=True)
 
@@ -84,3 +94,16 @@ def get_liveness_session(session_id: str, p: Principal = Depends(auth.user),
                          session: Session = Depends(get_session)) -> LivenessSessionOut:
     """A session of the caller's, with its decision once made."""
     return _out(service.get_own(session, p.account_id, session_id))
+
+
+@router.get("/operator/liveness-sessions/{session_id}", response_model=LivenessSessionOperatorOut,
+            dependencies=[rate_limited("operator", who=auth.principal)])
+def operator_liveness_session(session_id: str,
+                              _: Principal = Depends(auth.operator("risk_analyst", "compliance_officer", "admin")),
+                              session: Session = Depends(get_session)) -> LivenessSessionOperatorOut:
+    """A liveness decision with what it was made of (score, each check's measures and thresholds,
+    model versions), to explain it; the person checked sees only its outcome."""
+    row = session.get(LivenessSession, session_id)
+    if row is None:
+        raise DomainError(404, "liveness_session_not_found", "no such liveness session")
+    return _operator_out(row)

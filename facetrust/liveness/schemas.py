@@ -20,8 +20,6 @@ class LivenessSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     purpose: str = Field(min_length=1, max_length=32, description="real_name, face_pay_enrolment, payment, installment or loan")
-    device_id: str | None = Field(default=None, min_length=1, max_length=128,
-                                  description="the client device's stable id; failures are also counted per device")
 
 
 class CapturedFrame(BaseModel):
@@ -47,7 +45,24 @@ class CaptureIn(BaseModel):
         return self
 
 
+# What an end user is told about a decided session: a stable outcome code (one of its reasons) and
+# this message. Scores, thresholds, per-check measures and model versions are for operators only
+# (``LivenessSessionOperatorOut``): shown to the person being checked, they tell an attacker how
+# near a forged capture came and which check to work on.
+MESSAGES = {
+    "passed": "The liveness check passed.",
+    "face_not_found": "No face was seen; face the camera with your whole face in the frame.",
+    "multiple_faces": "More than one face was in view.",
+    "face_changed": "The face changed during the check; the same person must complete it alone.",
+    "action_not_performed": "The requested actions were not seen; follow the prompts in order.",
+    "expired": "The check timed out; start a new one.",
+}
+FAILED_MESSAGE = "The liveness check did not pass; in good light, follow the prompts yourself and try again."
+
+
 class LivenessSessionOut(BaseModel):
+    """A session as its owner sees it."""
+
     session_id: str
     purpose: str
     actions: list[str]
@@ -57,7 +72,16 @@ class LivenessSessionOut(BaseModel):
     expires_at: dt.datetime
     nonce: str | None = None  # only in the answer that creates the session
     decided_at: dt.datetime | None = None
-    score: float | None = None
+    outcome: str | None = None  # once decided: "passed", else the first reason (a stable code)
+    message: str | None = None  # the outcome in words
     reasons: list[str] = []
+
+
+class LivenessSessionOperatorOut(LivenessSessionOut):
+    """A session with what the decision was made of: for operators, never for the person checked."""
+
+    account_id: str | None
+    device_id: str | None
+    score: float | None = None
     checks: dict | None = None
     versions: dict | None = None

@@ -269,7 +269,9 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
     who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"
     audit.append(session, actor=who, action="liveness.decide", subject=who,
                  purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
-                                               "live_face_sealed": row.face_sealed is not None, **(audit_details or {})})
+                                               "live_face_sealed": row.face_sealed is not None,
+                                               **({"score": result.score, "versions": result.versions} if result else {}),
+                                               **(audit_details or {})})
 
 
 def failing_account(row: LivenessSession) -> str | None:

@@ -67,7 +67,9 @@ def authenticate(session: Session, keyring: Keyring, terminal_id: str | None, ti
     terminal = session.get(Terminal, terminal_id)
     if terminal is None or terminal.status != "active":
         raise DomainError(401, "terminal_unknown", "unknown or revoked terminal")
-    try:
+    try:  # plain ASCII digits: int() would also take "+ts", "1_796", spaces and other scripts' digits
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            raise ValueError(timestamp)
         signed_at = dt.datetime.fromtimestamp(int(timestamp), dt.timezone.utc)
     except (ValueError, OverflowError, OSError):
         raise DomainError(401, "signature_invalid", "X-Timestamp must be Unix seconds") from None

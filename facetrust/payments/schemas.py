@@ -15,7 +15,7 @@ Key = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
 
 class MerchantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     tenant_id: str = Field(min_length=1, max_length=32, description="the platform whose users pay this merchant")
     name: str = Field(min_length=1, max_length=128)
@@ -34,7 +34,7 @@ class MerchantOut(BaseModel):
 
 
 class TerminalCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     label: str = Field(min_length=1, max_length=128, description="e.g. the vending machine's location")
 
@@ -47,7 +47,7 @@ class TerminalCreated(BaseModel):
 
 
 class IntentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN, description="amount in fen (1 yuan = 100 fen)")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
@@ -73,7 +73,7 @@ class TerminalPaymentOut(BaseModel):
 
 
 class RefundIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     refund_id: str = Key
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
@@ -110,13 +110,13 @@ class CaptureView(BaseModel):
 
 
 class PhoneDigitsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
-    digits: str = Field(pattern=r"^\d{4}$", description="the last four digits of the payer's mobile number")
+    digits: str = Field(pattern=r"^[0-9]{4}$", description="the last four digits of the payer's mobile number")
 
 
 class FacePayEnrolIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     liveness_session_id: str = Field(min_length=1, max_length=32,
                                      description="a passed liveness session for face_pay_enrolment")
@@ -132,7 +132,7 @@ class FacePayStatusOut(BaseModel):
 
 
 class TopUpIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
     reference: str = Key

@@ -49,7 +49,9 @@ class Verdict:
     def refusal(self) -> RecordedRefusal:
         if self.decision == FREEZE:
             return RecordedRefusal(403, "account_frozen", "the account has been frozen for review; contact support")
-        return RecordedRefusal(403, "risk_declined", "this was declined by risk control", reasons=self.reasons)
+        # No reasons or rule ids to the client: they would teach a fraudster which rule to dodge.
+        # Operators read them in the decision (GET /v1/operator/risk/decisions/{id}) and its case.
+        return RecordedRefusal(403, "risk_declined", "this was declined by risk control")
 
 
 class RiskEngine:

@@ -8,7 +8,8 @@ capture page is hammered. Both answer 429, with different codes.
 Each limited route names a **budget** (``auth``, ``face``, ``capture``, ``terminal``,
 ``operator``; their sizes are settings). One request counts against several subjects at once: the
 caller the budget is keyed on (a platform user, an account, a payment's capture token, a terminal,
-an operator), the device the client names (``X-Device-Id``), and the client's IP. Over any of them
+an operator), the device the platform vouched for (``X-Device-Id`` with its API key, or bound to the user's token),
+and the client's IP (the connection's; ``X-Forwarded-For`` only from a listed proxy). Over any of them
 the request is refused 429 ``rate_limited`` with ``retry_after_seconds`` (and a ``Retry-After``
 header), and it counts against none, so a refused client is free again once its window has moved
 on. The caller is authenticated first (the route's own auth dependency, which FastAPI then reuses),
@@ -38,7 +39,7 @@ from typing import Literal, Protocol
 from fastapi import Depends, Request, params
 
 from facetrust import metrics
-from facetrust.api.deps import client_info
+from facetrust.api.deps import client_address, platform_client_info
 from facetrust.errors import DomainError
 
 WINDOW_SECONDS = 60.0  # the settings are "per minute"
@@ -122,51 +123,54 @@ class Budget:
     """A group of routes sharing one limit per caller (``setting``, a per-minute count) and one per IP.
 
     ``caller`` names the subject from the authenticated caller (or the request, where the route
-    has no caller); ``ip`` says which address to count: the client's (``X-Client-Ip``, else the
-    peer), only the ``X-Client-Ip`` a platform's back end passes (its own address is the peer, and
-    every user of the platform shares it), or none (terminals and operators are known by name).
+    has no caller). ``ip`` says which address to count: the client's (the connection's, or the one a
+    listed proxy put in ``X-Forwarded-For``), only the ``X-Client-Ip`` a platform's back end passes
+    with its API key (its own address is the peer, and every user of the platform shares it), or
+    none (terminals and operators are known by name). ``device`` likewise: the ``X-Device-Id`` the
+    back end passes with its key, the device bound to the user's token, or none. A header an end
+    user writes never counts: rotating it would lift the limit, naming a victim's would spend theirs.
     """
 
     setting: str
     caller: Callable[[object, Request], str | None]
-    ip: Literal["client", "forwarded", "none"]
-    by_device: bool
+    ip: Literal["client", "platform", "none"]
+    device: Literal["platform", "token", "none"]
 
 
 BUDGETS: dict[str, Budget] = {
     # token minting, by the platform's back end (who = its Tenant), for one of its users
     "auth": Budget("rate_limit_auth_per_minute",
                    lambda tenant, r: f"user:{tenant.id}:{r.path_params.get('platform_user_id')}",  # type: ignore[attr-defined]
-                   ip="forwarded", by_device=True),
+                   ip="platform", device="platform"),
     # real-name, liveness, face-pay switch-on, by the account holder (who = a user Principal)
     "face": Budget("rate_limit_face_per_minute", lambda p, _: f"account:{p.account_id}",  # type: ignore[attr-defined]
-                   ip="client", by_device=True),
+                   ip="client", device="token"),
     # the payer's capture page: whoever holds the token in the path
     "capture": Budget("rate_limit_capture_per_minute", lambda _, r: f"token:{r.path_params.get('token')}",
-                      ip="client", by_device=False),
+                      ip="client", device="none"),
     # payment intents, by a signed terminal (who = its Terminal)
     "terminal": Budget("rate_limit_terminal_per_minute", lambda t, _: f"terminal:{t.id}",  # type: ignore[attr-defined]
-                       ip="none", by_device=False),
+                       ip="none", device="none"),
     # operator look-ups, by whoever holds a bearer token (who = a Principal; the route checks the role)
     "operator": Budget("rate_limit_operator_per_minute",
                        lambda p, _: f"operator:{p.operator_name}" if p.kind == "operator"  # type: ignore[attr-defined]
                        else f"account:{p.account_id}",  # type: ignore[attr-defined]
-                       ip="none", by_device=False),
+                       ip="none", device="none"),
 }
 
 
 def _limits(budget: Budget, request: Request, caller: object) -> list[tuple[str, int]]:
     settings = request.app.state.settings
     per_caller, per_ip = getattr(settings, budget.setting), settings.rate_limit_ip_per_minute
-    client = client_info(request)
+    platform = platform_client_info(request)
     limits: list[tuple[str, int]] = []
     subject = budget.caller(caller, request)
     if subject:
         limits.append((subject, per_caller))
-    if budget.by_device and client.device_id:
-        limits.append((f"device:{client.device_id}", per_caller))
-    ip = {"client": client.ip, "forwarded": (request.headers.get("x-client-ip") or "").strip()[:64] or None,
-          "none": None}[budget.ip]
+    device = {"platform": platform.device_id, "token": getattr(caller, "device_id", None), "none": None}[budget.device]
+    if device:
+        limits.append((f"device:{device}", per_caller))
+    ip = {"client": lambda: client_address(request)[0], "platform": lambda: platform.ip, "none": lambda: None}[budget.ip]()
     if ip:
         limits.append((f"ip:{ip}", per_ip))
     return limits

@@ -14,6 +14,7 @@ import secrets
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
@@ -62,15 +63,33 @@ def enabled(request: Request) -> None:
 
 
 def _tenant(session: Session) -> Tenant:
-    tenant = session.execute(select(Tenant).where(Tenant.name == TENANT)).scalar_one_or_none()
-    if tenant is None:
-        tenant, _ = service.create_tenant(session, TENANT)  # its API key is never needed: this module is its back end
+    """The demo tenant, made on first use. Many first requests may race to make it: each tries in a
+    savepoint, and a loser (the unique name refuses its row) takes the winner's."""
+    found = select(Tenant).where(Tenant.name == TENANT)
+    tenant = session.execute(found).scalar_one_or_none()
+    if tenant is not None:
+        return tenant
+    try:
+        with session.begin_nested():
+            tenant, _ = service.create_tenant(session, TENANT)  # its API key is never needed: this module is its back end
+    except IntegrityError:
+        tenant = session.execute(found).scalar_one()
     return tenant
 
 
 def _shop(session: Session, tenant: Tenant) -> Merchant:
-    shop = session.execute(select(Merchant).where(Merchant.tenant_id == tenant.id, Merchant.name == SHOP)).scalar_one_or_none()
-    return shop or merchants.register_merchant(session, "demo", tenant.id, SHOP, 60, None, None)
+    """The demo shop, made on first use; made under a lock on the demo tenant's row, so two first
+    requests cannot make two shops (merchant names need not be unique, so no constraint would)."""
+    found = select(Merchant).where(Merchant.tenant_id == tenant.id, Merchant.name == SHOP).order_by(Merchant.id).limit(1)
+    shop = session.execute(found).scalar_one_or_none()
+    if shop is not None:
+        return shop
+    with session.begin_nested():  # on SQLite this takes the write lock; on PostgreSQL the row lock below
+        session.execute(select(Tenant.id).where(Tenant.id == tenant.id).with_for_update())
+        shop = session.execute(found).scalar_one_or_none()
+        if shop is None:
+            shop = merchants.register_merchant(session, "demo", tenant.id, SHOP, 60, None, None)
+    return shop
 
 
 @router.get("", response_model=DemoOut, dependencies=[Depends(enabled)])

@@ -6,6 +6,8 @@ const E = (whatZh, whatEn, todoZh, todoEn) => ({ what: { zh: whatZh, en: whatEn 
 const SIGNATURE = E("本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
   "请核对平台为本机签发的终端编号和密钥，在“设置”中重新输入。",
   "Check the terminal id and secret the platform issued for this machine, and enter them again under Settings.");
+const LIVENESS_FAILED = E("活体检测未通过。", "The liveness check did not pass.",
+  "请在光线充足处，按提示由本人完成动作后重试。", "In good light, follow the prompts yourself and try again.");
 const ORDER_OPEN = E("这笔订单已经发起过付款。", "This order already has a payment.", "请开始新的交易。", "Start a new sale.");
 
 export const ERRORS = {
@@ -45,8 +47,14 @@ export const ERRORS = {
     "请本人面对摄像头转头，不要使用照片或屏幕。", "Turn your own head in front of the camera; photos and screens are not accepted."),
   presentation_attack_suspected: E("画面看起来像照片或屏幕翻拍。", "The picture looked like a photo or a screen.",
     "请本人直接面对摄像头，避免反光和屏幕，然后重试。", "Face the camera yourself, away from reflections and screens, then try again."),
-  liveness_failed: E("活体检测未通过。", "The liveness check did not pass.",
-    "请在光线充足处，按提示由本人完成动作后重试。", "In good light, follow the prompts yourself and try again."),
+  liveness_failed: LIVENESS_FAILED,
+  // a liveness decision's other outcomes: what caught a forged capture is not spelled out to the user
+  capture_spliced: LIVENESS_FAILED,
+  static_capture: LIVENESS_FAILED,
+  timing_implausible: LIVENESS_FAILED,
+  challenge_too_weak: LIVENESS_FAILED,
+  nonce_mismatch: LIVENESS_FAILED,
+  frames_replayed: LIVENESS_FAILED,
   capture_invalid: E("拍摄的画面不完整。", "The capture was incomplete.",
     "请保持页面在前台、网络稳定，然后重试。", "Keep this page open and your connection steady, then try again."),
   liveness_session_expired: E("检测已超时。", "The check timed out.", "请重新开始检测。", "Start the check again."),

@@ -79,7 +79,7 @@ export async function liveCheck(box, token, purpose) {
   const decided = await api("POST", `/v1/me/liveness-sessions/${challenge.session_id}/capture`, { token, body: capture });
   if (decided.status !== "passed") {
     const error = new Error("liveness check failed");
-    error.code = decided.reasons[0] || "liveness_failed";
+    error.code = decided.outcome || "liveness_failed";
     throw error;
   }
   return challenge.session_id;

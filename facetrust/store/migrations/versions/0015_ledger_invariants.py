@@ -2,14 +2,14 @@
 account not made to go there, no zero posting, positive amounts, refunds within the payment, a fee
 in 0..100 %, a plan's outstanding principal within its principal, valid account and plan states.
 
-Revision ID: 0014
-Revises: 0013_identity
+Revision ID: 0015
+Revises: 0014
 """
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013_identity"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
