@@ -16,7 +16,8 @@ from facetrust.identity.models import Account
 from facetrust.risk.models import RiskEvent
 from facetrust.security.models import FailedFaceAttempt, Lockout
 
-from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face, register, switch_on
+from facepay import (LI, ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face, register, signed_in_on,
+                     switch_on)
 
 # A capture whose nonce is not the challenge's: decided (failed) before any frame is read.
 WRONG_NONCE = {"nonce": "not-the-challenge-nonce",
@@ -106,9 +107,13 @@ def test_failed_captures_cool_a_machine_down_briefly_and_the_next_payer_pays(pay
         failures = s.query(FailedFaceAttempt).filter_by(device_id=f"terminal:{machine.id}").all()
         assert len(failures) == 9 and {f.account_id for f in failures} == {None}
         assert s.query(Lockout).count() == 0  # neither the machine nor anyone's account is locked
-    # A phone cannot pass itself off as a machine to be throttled instead of locked.
+    # A phone cannot pass itself off as a machine to be throttled instead of locked: a request names
+    # no device (the token carries the one the platform vouched for), and a vouched machine id is refused.
     r = client.post("/v1/me/liveness-sessions", headers=users[ZHANG.user],
                     json={"purpose": "payment", "device_id": f"terminal:{machine.id}"})
+    assert r.status_code == 422 and _code(r) == "invalid_request", r.text
+    r = client.post("/v1/me/liveness-sessions", json={"purpose": "payment"},
+                    headers=signed_in_on(client, hs, ZHANG.user, f"terminal:{machine.id}"))
     assert r.status_code == 422 and _code(r) == "device_id_invalid", r.text
 
 
