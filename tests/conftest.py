@@ -170,3 +170,31 @@ def running_app(tmp_path: Path, database_url: str, **settings):
 def app_ctx(tmp_path, database_url):
     with running_app(tmp_path, database_url) as ctx:
         yield ctx
+
+
+@contextmanager
+def served(app):
+    """The app (already started by a TestClient) served by a real uvicorn on a free local port, the
+    way ``facetrust serve`` runs it (its own logs through ours); yields the base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
+                                          lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

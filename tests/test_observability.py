@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from facetrust.api.logs import JsonFormatter, configure_logging
 
 from capture import passed_session
-from conftest import running_app
+from conftest import running_app, served
 from facepay import ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face
 
 ID_NUMBER, MOBILE = "110105198001010016", "13812345678"
@@ -169,34 +169,6 @@ def test_metrics_count_face_payments_by_outcome(face_pay):
     assert sample(client, "facetrust_face_pay_payments_total", **declined) == before + 1
     assert sample(client, "facetrust_face_pay_payments_total", outcome="declined",
                   reason=view["decline_reason"]) >= 1
-
-
-@contextmanager
-def served(app):
-    """The app (already started by a TestClient) served by a real uvicorn on a free local port, the
-    way ``facetrust serve`` runs it (its own logs through ours); yields the base URL."""
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                          lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def a_passed_real_name_pass(app, platform_user_id: str, photo: bytes) -> str:

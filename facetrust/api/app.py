@@ -55,7 +55,10 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
         yield
         app.state.engine.dispose()
 
-    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan, responses=errors.ERROR_RESPONSES)
+    # Operation ids are the route functions' names (unique, checked by tests/test_openapi_contract.py):
+    # `register_account`, not `register_account_v1_accounts_post`, in a generated client.
+    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan, responses=errors.ERROR_RESPONSES,
+                  generate_unique_id_function=lambda route: route.name)
     app.state.settings = settings
     app.state.engine = make_engine(url)
     # A rule set with a bad rule stops the service here, naming the rule and the field.

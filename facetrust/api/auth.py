@@ -1,14 +1,17 @@
 """Who may call: dependencies that authenticate the caller and check the route's audience.
 
 Tenants' back ends authenticate with ``X-Api-Key``; end users and operators with a bearer token.
-Every route declares exactly which of them it admits.
+Every route declares exactly which of them it admits, and OpenAPI publishes it as the route's
+security scheme (``PlatformApiKey``, ``UserToken``, ``OperatorToken``; terminals sign, see
+``TERMINAL_SIGNATURE``), so a generated client knows what to send.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from facetrust.api.deps import ClientInfo, get_session, user_client_info
@@ -18,7 +21,23 @@ from facetrust.identity.models import Tenant
 from facetrust.identity.service import Principal
 
 
-def tenant(x_api_key: str | None = Header(default=None), session: Session = Depends(get_session)) -> Tenant:
+# The schemes as OpenAPI declares them. They only read headers (never refuse: the checks below give
+# the stable codes); a missing or malformed credential is refused by those checks.
+PLATFORM_API_KEY = APIKeyHeader(name="X-Api-Key", scheme_name="PlatformApiKey", auto_error=False,
+                                description="The platform's API key, for its back end only (never in an app).")
+USER_TOKEN = HTTPBearer(scheme_name="UserToken", auto_error=False,
+                        description="An end user's token, minted by the platform's back end "
+                                    "(POST /v1/accounts/{platform_user_id}/tokens).")
+OPERATOR_TOKEN = HTTPBearer(scheme_name="OperatorToken", auto_error=False,
+                            description="An operator's token (`facetrust operators token NAME --role ROLE`).")
+TERMINAL_SIGNATURE = APIKeyHeader(
+    name="X-Signature", scheme_name="TerminalSignature", auto_error=False,
+    description="A terminal's HMAC-SHA256 (hex, with its secret) of METHOD\\nPATH\\nX-Timestamp\\nX-Nonce\\n"
+                "SHA256(body), sent with X-Terminal-Id, X-Timestamp (Unix seconds) and X-Nonce (8-64 ASCII "
+                "characters, once); facetrust/security/signing.py.")
+
+
+def tenant(x_api_key: str | None = Security(PLATFORM_API_KEY), session: Session = Depends(get_session)) -> Tenant:
     if not x_api_key:
         raise DomainError(401, "unauthenticated", "this call needs the platform's X-Api-Key header")
     found = service.tenant_by_api_key(session, x_api_key)
@@ -27,7 +46,10 @@ def tenant(x_api_key: str | None = Header(default=None), session: Session = Depe
     return found
 
 
-def principal(authorization: str | None = Header(default=None), session: Session = Depends(get_session)) -> Principal:
+def principal(request: Request, session: Session = Depends(get_session)) -> Principal:
+    """The token's holder, user or operator (the routes' ``user`` and ``operator`` say which, and
+    declare the scheme); the header is read here, not declared as a parameter."""
+    authorization = request.headers.get("authorization")
     if not authorization or not authorization.lower().startswith("bearer "):
         raise DomainError(401, "unauthenticated", "this call needs an Authorization: Bearer token")
     found = service.resolve_token(session, authorization[7:].strip())
@@ -36,7 +58,8 @@ def principal(authorization: str | None = Header(default=None), session: Session
     return found
 
 
-def user(p: Principal = Depends(principal)) -> Principal:
+def user(p: Principal = Depends(principal),
+         _: HTTPAuthorizationCredentials | None = Security(USER_TOKEN)) -> Principal:
     if p.kind != "user":
         raise DomainError(403, "forbidden", "this call is for the account holder only")
     return p
@@ -48,7 +71,8 @@ def user_client(request: Request, p: Principal = Depends(user)) -> ClientInfo:
 
 
 def operator(*roles: str) -> Callable[[Principal], Principal]:
-    def check(p: Principal = Depends(principal)) -> Principal:
+    def check(p: Principal = Depends(principal),
+              _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN)) -> Principal:
         if p.kind != "operator" or p.role not in roles:
             raise DomainError(403, "forbidden", f"this call needs one of the roles: {', '.join(roles)}")
         return p

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
+    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+                              json_schema_extra={"examples": [{"platform_user_id": "u-10086", "mobile": "13812345678"}]})
 
     platform_user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")
     mobile: str = Field(min_length=11, max_length=11, description="mainland China mobile number, 11 digits")
@@ -29,7 +30,8 @@ class TokenOut(BaseModel):
 
 
 class FaceAuthIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
+    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+                              json_schema_extra={"examples": [{"name": "张伟", "id_number": "110105198001010016", "liveness_session_id": "9f0c3a6e2b7d4e1f8a5c6b7d8e9f0a1b"}]})
 
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=18, max_length=18)

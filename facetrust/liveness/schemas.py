@@ -17,7 +17,7 @@ INSTRUCTIONS = {
 
 
 class LivenessSessionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"purpose": "real_name"}]})
 
     purpose: str = Field(min_length=1, max_length=32, description="real_name, face_pay_enrolment, payment, installment or loan")
 

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response, Security
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -39,7 +39,7 @@ from facetrust.security.ratelimit import rate_limited
 router = APIRouter(prefix="/v1", tags=["face pay"])
 
 
-async def signed_terminal(request: Request) -> Terminal:
+async def signed_terminal(request: Request, _: str | None = Security(auth.TERMINAL_SIGNATURE)) -> Terminal:
     """The terminal whose signature this request carries. Its nonce is committed on its own first,
     so a replay is refused even when the original request failed."""
     body = await request.body()

@@ -47,7 +47,8 @@ class TerminalCreated(BaseModel):
 
 
 class IntentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
+    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+                              json_schema_extra={"examples": [{"amount_fen": 350, "currency": "CNY", "merchant_order_id": "VM7-20261207-0042", "idempotency_key": "vm7-0042", "description": "矿泉水 550ml"}]})
 
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN, description="amount in fen (1 yuan = 100 fen)")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
