@@ -14,13 +14,13 @@ import datetime as dt
 from dataclasses import dataclass
 
 from facetrust.biometrics.engine import FaceEngine
-from facetrust.messagebus import MessageBus
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
 from facetrust.gallery.service import Gallery
 from facetrust.identity.adapters import Guarded, SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
+from facetrust.messagebus import MessageBus
 from facetrust.payments.context import FacePayContext
 from facetrust.security.envelope import Keyring
 from facetrust.security.template_store import TemplatesDeleted, TemplateStored

@@ -193,7 +193,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _action_counts_in_order(self) -> "Settings":
+    def _action_counts_in_order(self) -> Settings:
         if self.liveness_max_actions < self.liveness_min_actions:
             raise ValueError("liveness_max_actions must be at least liveness_min_actions")
         return self

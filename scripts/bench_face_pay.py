@@ -591,7 +591,7 @@ class Result:
 
 
 def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job, index: int,
-                scheduled: float | None, replays: "Replays") -> Result:
+                scheduled: float | None, replays: Replays) -> Result:
     from facetrust.security import signing
 
     marks = [time.perf_counter()]
@@ -858,9 +858,12 @@ def serve_instrumented(port: int) -> None:
     from sqlalchemy.orm import Session
 
     import facetrust.api.app as app_mod
-    from facetrust.biometrics import detect, embed, engine as engine_mod, landmarks, modelpool
-    from facetrust.gallery import decision as gallery_decision, service as gallery_service
-    from facetrust.liveness import decision, frames, service as liveness_service
+    from facetrust.biometrics import detect, embed, landmarks, modelpool
+    from facetrust.biometrics import engine as engine_mod
+    from facetrust.gallery import decision as gallery_decision
+    from facetrust.gallery import service as gallery_service
+    from facetrust.liveness import decision, frames
+    from facetrust.liveness import service as liveness_service
     from facetrust.payments import intents, ledger, merchants
     from facetrust.security import audit, envelope
 
@@ -1213,7 +1216,7 @@ def run(args, defaults, work: Path, Settings) -> None:
                      "(liveness, identification, limits, risk, ledger), signed result read",
         "target": {"p95_ms": TARGET_P95_MS, "concurrency": n},
         "instrumented": bool(args.profile),
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                     "other_processes_cores_busy_before": background},
         "command": "python scripts/bench_face_pay.py " + " ".join(sys.argv[1:]),

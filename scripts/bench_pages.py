@@ -24,9 +24,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from webworld import CHROMIUM, PHONE, chromium  # noqa: E402
+
 from facetrust.settings import get_settings  # noqa: E402
 from facetrust.web.pages import PAGES  # noqa: E402
-from webworld import CHROMIUM, PHONE, chromium  # noqa: E402
 
 
 def measure(browser, base_url: str, path: str) -> tuple[float, int, int]:

@@ -777,7 +777,8 @@ def run(args, defaults, work: Path) -> dict:
     server_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir,
                                authority_registry=registry, **overrides)
     if args.database_url:
-        from sqlalchemy import create_engine as _ce, inspect
+        from sqlalchemy import create_engine as _ce
+        from sqlalchemy import inspect
 
         probe_db = _ce(database_url)
         try:
@@ -831,7 +832,7 @@ def run(args, defaults, work: Path) -> dict:
     report = {
         "benchmark": "load test of the money path over HTTP with money accounting",
         "header": header,
-        "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python scripts/loadtest.py " + " ".join(args.argv),
         "machine": {"cpus": os.cpu_count(), "load_average_after": [round(x, 2) for x in os.getloadavg()],
                     "note": "latencies depend on what else the machine runs: not reference figures unless quiet"},

@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/chromium.sh   # Debian's Chromium for the browser tests, installed if missing
 
+echo "== lint (ruff, pyproject's [tool.ruff])"
+.venv/bin/ruff check facetrust tests scripts
+
 pgdir=$(mktemp -d /tmp/facetrust-pg.XXXXXX)
 pglog="$pgdir.log"
 pgpid=""

@@ -275,7 +275,7 @@ def splices(d: dict[str, np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
         for w in wins:
             by_rec.setdefault(d["recording"][w[0]], []).append(w)
         rng = rng_for(f"splice:{domain}:{len(wins)}")
-        for rec, ws in by_rec.items():
+        for ws in by_rec.values():
             others = [w for w in wins if d["group"][w[0]] != d["group"][ws[0][0]]]
             if not others:
                 continue

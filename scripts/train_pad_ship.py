@@ -18,6 +18,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import train_pad_data as D  # noqa: E402
+
 from facetrust.liveness import texture  # noqa: E402
 
 
@@ -44,7 +45,7 @@ def library_versions() -> dict:
 
 
 def provenance(res, d, split, family_name: str, other: dict) -> dict:
-    from train_pad_texture import split_masks, trainable, row_masks, FRAMES_PER_CAPTURE, INNER_BPCER
+    from train_pad_texture import FRAMES_PER_CAPTURE, INNER_BPCER, row_masks, split_masks, trainable
 
     train, _ = split_masks(d, split)
     mask = train & trainable(d)
@@ -118,7 +119,7 @@ def write_cnn(res, prov, out_dir: Path, log) -> Path:
 
 
 def write_lbp(res, prov, out_dir: Path) -> Path:
-    from train_pad_texture import LBP_SPEC, LBP_C
+    from train_pad_texture import LBP_C, LBP_SPEC
 
     m = res["model"]
     sig = lambda a: [float(f"{v:.7g}") for v in a]  # noqa: E731
@@ -190,8 +191,8 @@ def measure_project_injections(model, data: Path, split: dict, log) -> dict:
     passive model calls attacks. Made of real camera frames, they are expected to pass."""
     from collections import defaultdict
 
-    from facetrust.tools.evaluation.captures import Capture
     from facetrust.tools import attacks
+    from facetrust.tools.evaluation.captures import Capture
 
     detector = D.make_detector()
 

@@ -51,6 +51,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import train_pad_data as D  # noqa: E402
+
 from facetrust.liveness import texture  # noqa: E402
 
 SEED = D.SEED
@@ -231,7 +232,6 @@ class CNNFamily:
 
     def __init__(self, d, log, threads: int) -> None:
         import torch
-
         import train_pad_cnn
 
         torch.set_num_threads(threads)

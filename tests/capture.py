@@ -44,9 +44,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facetrust.tools.evaluation import captures as clips_mod
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.service import QUICK_ACTIONS
+from facetrust.tools.evaluation import captures as clips_mod
 
 LABELS_FILE = Path(clips_mod.__file__).with_name("face_clips_labels.json")
 SWAP = {"turn_left": "turn_right", "turn_right": "turn_left"}
@@ -103,12 +103,12 @@ class Take:
     def frame_count(self) -> int:
         return (self.last - self.first) // self.step + 1
 
-    def mirror(self) -> "Take":
+    def mirror(self) -> Take:
         """The same window flipped left to right: another capture of the same person (see the module)."""
         return replace(self, mirrored=not self.mirrored, actions=tuple(SWAP.get(a, a) for a in self.actions),
                        shows=tuple((SWAP.get(a, a), s, e) for a, s, e in self.shows))
 
-    def overlaps(self, other: "Take") -> bool:
+    def overlaps(self, other: Take) -> bool:
         """Whether the two show a moment in common: one clip, one orientation, a shared frame."""
         return (self.clip == other.clip and self.mirrored == other.mirrored
                 and self.first <= other.last and other.first <= self.last)
@@ -141,7 +141,7 @@ def encode_take(take: Take, shared_data: Path, variant: int = 0) -> tuple[tuple[
     return tuple((t, jpeg_b64(f)) for f, t in zip(frames, times))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _encoded(take: Take, shared_data: Path) -> tuple[tuple[float, str], ...]:
     return encode_take(take, shared_data, 0)
 
@@ -171,7 +171,7 @@ PAIRS: dict[str, list[tuple[int, int, tuple[str, ...], int]]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def labels() -> dict:
     return json.loads(LABELS_FILE.read_text(encoding="utf-8"))["clips"]
 
@@ -187,7 +187,7 @@ def _pair_window(label: dict, first: int, last: int, actions: tuple[str, ...]) -
                             tuple(e[3] for e in picked))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalogue(clip: str) -> tuple[Take, ...]:
     """The unmirrored takes of one clip, in order: no two share a frame, none holds a labelled edit.
 
@@ -243,7 +243,7 @@ class Material:
         return free[0]
 
 
-_MATERIAL: "weakref.WeakKeyDictionary[object, Material]" = weakref.WeakKeyDictionary()
+_MATERIAL: weakref.WeakKeyDictionary[object, Material] = weakref.WeakKeyDictionary()
 
 
 def material(app) -> Material:

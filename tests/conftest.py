@@ -150,9 +150,7 @@ def running_app(tmp_path: Path, database_url: str, **settings):
 
     from facetrust.api.app import create_app
     from facetrust.identity import service
-    from facetrust.settings import Settings
-
-    from facetrust.settings import get_settings
+    from facetrust.settings import Settings, get_settings
 
     shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)

@@ -25,13 +25,11 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
+from capture import Take, fix_payment_challenge, material, new_session
+from sqlalchemy import delete
 
 from facetrust.settings import get_settings
 from facetrust.store.db import make_engine, session_factory
-
-from sqlalchemy import delete
-
-from capture import Take, fix_payment_challenge, material, new_session
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -221,7 +219,8 @@ def ledger_facts(app: DbApp) -> dict:
     their installment counts and ledger transactions."""
     from sqlalchemy import func, select
 
-    from facetrust.credit.models import CreditInstallment as Installment, CreditPlan as Plan
+    from facetrust.credit.models import CreditInstallment as Installment
+    from facetrust.credit.models import CreditPlan as Plan
     from facetrust.payments.models import LedgerTransaction, PaymentIntent
     from facetrust.security.models import StoredTemplate as FaceTemplate
 

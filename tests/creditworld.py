@@ -10,14 +10,13 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from capture import catalogue, clip_frames, labels, material, passed_session
 from click.testing import CliRunner
+from facepay import LI, ZHANG, Person, consent, face_pay_world, register, take_for
 
 from facetrust.cli import main as cli
 from facetrust.credit import books
 from facetrust.payments import ledger
-
-from capture import catalogue, clip_frames, labels, material, passed_session
-from facepay import LI, ZHANG, Person, consent, face_pay_world, register, take_for
 
 CNY = 100  # fen per yuan
 
@@ -44,13 +43,13 @@ class Clock:
     """The credit clock, moved by the test: months pass without waiting for them."""
 
     def __init__(self) -> None:
-        self.now = dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.timezone.utc)  # noon in Beijing
+        self.now = dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC)  # noon in Beijing
 
     def __call__(self) -> dt.datetime:
         return self.now
 
     def to(self, day: dt.date) -> None:
-        self.now = dt.datetime.combine(day, dt.time(4, 0), dt.timezone.utc)
+        self.now = dt.datetime.combine(day, dt.time(4, 0), dt.UTC)
 
 
 def mint_pass(app, shared_data: Path, account_id: str, purpose: str, person: Person, n: int) -> str:
@@ -92,7 +91,7 @@ def mint_pass(app, shared_data: Path, account_id: str, purpose: str, person: Per
         reference_index=0, reference=analysis)
     with app.state.sessions() as s:
         row = liveness.create_session(s, ctx, s.get(Account, account_id), purpose, None)
-        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.timezone.utc), result, frame_count=1,
+        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.UTC), result, frame_count=1,
                          audit_details={"minted_by_test_helper": True})
         s.commit()
         return row.id

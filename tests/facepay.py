@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+from capture import Take, clip_frames, fix_payment_challenge, material, passed_session, takes_of
+from conftest import running_app
 
 from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber
 from facetrust.security import signing
-
-from capture import Take, clip_frames, fix_payment_challenge, material, passed_session, takes_of
-from conftest import running_app
 
 
 def id_for(seq: str) -> str:

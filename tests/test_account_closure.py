@@ -5,15 +5,14 @@ with a real face for the loan and the payment."""
 from __future__ import annotations
 
 import pytest
+from creditworld import CNY, World, error
+from facepay import LI, FramePool, merchant_terminal, pay_with_face, switch_on
 
 from facetrust.credit.models import CreditLine, CreditPlan
 from facetrust.identity.models import Account, Credential
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerAccount, PaymentIntent
 from facetrust.security.models import StoredTemplate
-
-from creditworld import CNY, World, error
-from facepay import LI, FramePool, merchant_terminal, pay_with_face, switch_on
 
 
 @pytest.fixture()

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 import schemathesis
+from conftest import running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -46,8 +47,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from facetrust.security import signing
-
-from conftest import running_app
 
 LONG_FORM = int(os.environ.get("FACETRUST_SCHEMA_EXAMPLES") or 0)
 EXAMPLES = LONG_FORM or 6

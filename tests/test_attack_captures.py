@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrust.tools.evaluation.captures import find_captures, write_capture
-from facetrust.tools import attacks
 from facetrust.liveness.frames import content_hash
+from facetrust.tools import attacks
+from facetrust.tools.evaluation.captures import find_captures, write_capture
 
 COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]  # BGR: blue, green, red
 CENTRE = (slice(40, 80), slice(60, 100))  # of a 120x160 frame

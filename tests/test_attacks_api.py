@@ -24,14 +24,13 @@ import secrets
 import time
 
 import pytest
+from facepay import ZHANG, FramePool, face_pay_world, pay_with_face, register, switch_on, token_of
 from sqlalchemy import select, text
 
 from facetrust.consent.notices import NOTICES
 from facetrust.identity import service
 from facetrust.security import signing
 from facetrust.store.db import Base, import_models
-
-from facepay import ZHANG, FramePool, face_pay_world, pay_with_face, register, switch_on, token_of
 
 INTENTS = "/v1/terminal/payment-intents"
 QUIET = dict(rate_limit_auth_per_minute=0, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,

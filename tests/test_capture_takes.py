@@ -6,12 +6,11 @@ its clip; a mirrored take is another capture; a world never hands out two takes 
 from __future__ import annotations
 
 import pytest
-
-from facetrust.tools.evaluation.captures import labelled_cuts
-from facetrust.liveness.service import ACTION_FLOOR, QUICK_ACTIONS, STEP_UP_FLOOR
-
 from capture import Material, Take, catalogue, labels, takes_of
 from facepay import LI, ZHANG, ZHANG_TWIN
+
+from facetrust.liveness.service import ACTION_FLOOR, QUICK_ACTIONS, STEP_UP_FLOOR
+from facetrust.tools.evaluation.captures import labelled_cuts
 
 
 @pytest.mark.parametrize("clip", sorted(labels()))

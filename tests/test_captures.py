@@ -17,17 +17,17 @@ import cv2
 import numpy as np
 import pytest
 
+from facetrust.liveness.frames import content_hash
+from facetrust.tools import attacks
 from facetrust.tools.evaluation import captures as cap
 from facetrust.tools.evaluation.captures import (
+    PURPOSE_MIN_ACTIONS,
     CaptureError,
     NoCapturesError,
-    PURPOSE_MIN_ACTIONS,
     find_captures,
     open_capture,
     write_capture,
 )
-from facetrust.tools import attacks
-from facetrust.liveness.frames import content_hash
 
 
 def pattern_frame(level: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:

@@ -24,9 +24,7 @@ import random
 import time
 
 import httpx
-
-from crashworld import (DbApp, Frames, Service, dump, face_pass, killed_during, ledger_facts,
-                        operator_headers)
+from crashworld import DbApp, Frames, Service, dump, face_pass, killed_during, ledger_facts, operator_headers
 from creditworld import quiet_rules
 from facepay import LI, ZHANG, authority, consent, merchant_terminal, register, switch_on, token_of
 

@@ -14,6 +14,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from creditworld import CNY, World, error, quiet_rules
+from facepay import LI, ZHANG
 
 import facetrust
 from facetrust.credit import face, plans, schedule
@@ -24,9 +26,6 @@ from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction
 from facetrust.risk.models import RiskDecision, RiskEvent
 from facetrust.security.models import FailedFaceAttempt
-
-from creditworld import CNY, World, error, quiet_rules
-from facepay import LI, ZHANG
 
 
 @pytest.fixture()
@@ -174,7 +173,7 @@ def test_no_path_to_a_drawdown_skips_the_face_check(world):
                 assert confirms and min(c.lineno for c in confirms) < min(c.lineno for c in opens), \
                     f"{path.name}:{fn.name} opens a plan without a face confirmation first"
                 callers.append(f"{path.stem}.{fn.name}")
-            for mod, attr, c in names:
+            for mod, attr, _c in names:
                 if mod == "ledger" and attr == "post" and path.stem in ("plans", "loans", "checkouts"):
                     posters.append(f"{path.stem}.{fn.name}")
     assert sorted(callers) == ["checkouts.confirm", "loans.draw"]

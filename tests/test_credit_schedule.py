@@ -22,10 +22,21 @@ from click.testing import CliRunner
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from facetrust.credit import schedule
 from facetrust.cli.credit import credit
-from facetrust.credit.schedule import (ANNUITY, EQUAL_PRINCIPAL, FLAT_FEE, Installment, Pricing, Schedule, build,
-                                       parse_yuan, periodic_irr, round_half_up, yuan)
+from facetrust.credit import schedule
+from facetrust.credit.schedule import (
+    ANNUITY,
+    EQUAL_PRINCIPAL,
+    FLAT_FEE,
+    Installment,
+    Pricing,
+    Schedule,
+    build,
+    parse_yuan,
+    periodic_irr,
+    round_half_up,
+    yuan,
+)
 
 MAX_PRINCIPAL_FEN = 10_000_000 * 100  # 10,000,000 yuan
 TERMS = (3, 6, 12, 24)

@@ -16,10 +16,10 @@ from click.testing import CliRunner
 
 from facetrust.biometrics import calibration
 from facetrust.cli import main
-from facetrust.tools.evaluation import identify as ev
-from facetrust.tools.evaluation.identify import Gallery, Probe, Protocol
 from facetrust.gallery import decision
 from facetrust.gallery.decision import OpenSetPolicy
+from facetrust.tools.evaluation import identify as ev
+from facetrust.tools.evaluation.identify import Gallery, Probe, Protocol
 
 DIM = 16
 CAL = calibration.load()

@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 
 from facetrust.cli import main
+from facetrust.liveness.judge import Verdict
+from facetrust.tools import attacks
 from facetrust.tools.evaluation import liveness_eval
 from facetrust.tools.evaluation.captures import find_captures, write_capture
-from facetrust.tools import attacks
-from facetrust.liveness.judge import Verdict
 
 
 def flat(level: int) -> np.ndarray:

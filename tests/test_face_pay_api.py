@@ -10,7 +10,22 @@ import random
 import time
 
 import pytest
+from capture import fix_payment_challenge
 from click.testing import CliRunner
+from creditworld import quiet_rules
+from facepay import (
+    LI,
+    ZHANG,
+    ZHANG_TWIN,
+    FramePool,
+    face_pay_world,
+    merchant_terminal,
+    pay_with_face,
+    register,
+    start_payment,
+    step_up,
+    switch_on,
+)
 from fastapi.testclient import TestClient
 
 from facetrust.cli import main as cli
@@ -18,11 +33,6 @@ from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction, PaymentIntent
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import FailedFaceAttempt, StoredTemplate
-
-from capture import fix_payment_challenge
-from creditworld import quiet_rules
-from facepay import (LI, ZHANG, ZHANG_TWIN, FramePool, face_pay_world, merchant_terminal, pay_with_face, register,
-                     start_payment, step_up, switch_on)
 
 TERMINAL_KEYS = {"intent_id", "merchant_order_id", "amount_fen", "currency", "status", "transaction_id",
                  "payer_name_masked", "refunded_fen", "created_at", "expires_at", "decided_at", "capture_url"}

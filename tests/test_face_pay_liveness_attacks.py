@@ -9,12 +9,11 @@ import json
 
 import numpy as np
 import pytest
+from capture import as_burst, clip_frames, fix_payment_challenge
+from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, register, start_payment, switch_on
 
 from facetrust.liveness.models import LivenessSession
 from facetrust.payments.models import PaymentIntent
-
-from capture import as_burst, clip_frames, fix_payment_challenge
-from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, register, start_payment, switch_on
 
 
 @pytest.fixture()

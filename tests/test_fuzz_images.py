@@ -41,6 +41,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import running_app
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -48,8 +49,6 @@ from PIL import Image
 from facetrust.biometrics.errors import BiometricError
 from facetrust.biometrics.intake import MAX_JPEG_SCANS, DecodedImage, decode_image
 from facetrust.settings import Settings
-
-from conftest import running_app
 
 # --- budgets and limits ---------------------------------------------------------------------------
 
@@ -529,9 +528,9 @@ def capture_world(tmp_path, database_url):
     session and the payment last an hour, so a long fuzzing run finds them still open."""
     import datetime as dt
 
-    from facetrust.identity import service
-
     from facepay import consent, merchant_terminal, token_of
+
+    from facetrust.identity import service
 
     quiet = dict(lockout_max_failures=10**6, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
                  rate_limit_ip_per_minute=0, rate_limit_terminal_per_minute=0,

@@ -9,8 +9,8 @@ import threading
 import numpy as np
 import pytest
 
-from facetrust.tools import gallery_synthetic as synthetic
 from facetrust.gallery.inprocess import InProcessIndex
+from facetrust.tools import gallery_synthetic as synthetic
 from facetrust.tools.gallery_synthetic import TemplateModel
 
 DIM = 128
@@ -212,12 +212,12 @@ def test_inprocess_concurrent_searches_with_changes(data):
         t.start()
     for i in range(200):
         engine.remove(keys[i])
-        engine.add("%032x" % i, vectors[i])
+        engine.add(f"{i:032x}", vectors[i])
     for t in threads:
         t.join()
     assert not errors
     assert len(engine) == len(keys) and _codes_match_vectors(engine)
-    assert engine.search(vectors[5], 1)[0][0] == "%032x" % 5
+    assert engine.search(vectors[5], 1)[0][0] == f"{5:032x}"
 
 
 # ------------------------------------------------------------------------ synthetic templates

@@ -128,7 +128,7 @@ def test_malformed_exif_is_ignored_not_fatal():
 def test_unusual_modes_flatten_to_rgb(mode):
     img = gradient().convert("RGBA" if mode == "CMYK" else "RGB")
     if mode == "I;16":
-        img = Image.fromarray((np.asarray(img.convert("L"), np.uint16) * 256))
+        img = Image.fromarray(np.asarray(img.convert("L"), np.uint16) * 256)
     else:
         img = img.convert(mode)
     fmt = "JPEG" if mode == "CMYK" else "PNG"

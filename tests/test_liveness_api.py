@@ -9,15 +9,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+from capture import D3_TURN_THEN_BLINK, as_burst, clip_frames, new_session
+from conftest import running_app
 from sqlalchemy import select
 
 from facetrust.consent.notices import NOTICES
-from facetrust.tools.attacks import make_attack
 from facetrust.liveness.models import LivenessSession
 from facetrust.security.models import AuditRecord
-
-from capture import D3_TURN_THEN_BLINK, as_burst, clip_frames, new_session
-from conftest import running_app
+from facetrust.tools.attacks import make_attack
 
 
 def user(client, h, uid: str, device: str | None = None) -> dict:
@@ -151,7 +150,7 @@ def test_replayed_frames_reused_tampered_and_expired_sessions_are_refused(live, 
     assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_nonce_mismatch"
     fourth = new_session(client, app, h, "real_name", actions)
     with app.state.sessions() as s:
-        s.get(LivenessSession, fourth["session_id"]).expires_at = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+        s.get(LivenessSession, fourth["session_id"]).expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
         s.commit()
     r = submit(client, h, fourth, {**burst, "nonce": fourth["nonce"]})
     assert r.status_code == 410 and r.json()["error"]["code"] == "liveness_session_expired"
@@ -231,7 +230,7 @@ def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_
         row = s.get(LivenessSession, created["session_id"])
         assert row.face_sealed and row.master_key_id  # sealed, never the raw vector
         assert retention.purge_expired(s) == 0  # still spendable
-        later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=6)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=6)
         assert retention.purge_expired(s, now=later) == 1
         s.commit()
         s.refresh(row)
@@ -331,7 +330,7 @@ def test_a_still_picture_sent_as_a_burst_is_refused(live, shared_data):
     still = clip_frames(shared_data, "d9.mp4", 120, 121)[0][0]
     rng = np.random.default_rng(5)
     edited = []
-    for k in range(12):
+    for _ in range(12):
         f = still.copy()
         y, x = rng.integers(0, f.shape[0] - 2), rng.integers(0, f.shape[1] - 2)
         f[y:y + 2, x:x + 2] = rng.integers(0, 256, 3)

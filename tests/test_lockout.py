@@ -15,7 +15,7 @@ from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
 
 POLICY = LockoutPolicy(5, dt.timedelta(minutes=3), dt.timedelta(minutes=30))
-T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture()

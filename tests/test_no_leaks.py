@@ -31,13 +31,21 @@ from dataclasses import dataclass
 
 import cv2
 import pytest
+from facepay import (
+    LI,
+    ZHANG,
+    FramePool,
+    consent,
+    face_pay_world,
+    merchant_terminal,
+    pay_with_face,
+    register,
+    start_payment,
+    switch_on,
+)
 
-from facetrust.consent.notices import NOTICES
 from facetrust.identity import adapters
-from facetrust.security import signing, template_store
-
-from facepay import (LI, ZHANG, FramePool, consent, face_pay_world, merchant_terminal, pay_with_face, register,
-                     start_payment, switch_on)
+from facetrust.security import template_store
 
 QUIET = dict(rate_limit_auth_per_minute=0, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
              rate_limit_terminal_per_minute=0, rate_limit_operator_per_minute=0, rate_limit_ip_per_minute=0,

@@ -10,13 +10,12 @@ import re
 from contextlib import contextmanager
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-
-from facetrust.api.logs import JsonFormatter, configure_logging
-
 from capture import passed_session
 from conftest import running_app, served
 from facepay import ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face
+from prometheus_client.parser import text_string_to_metric_families
+
+from facetrust.api.logs import JsonFormatter, configure_logging
 
 ID_NUMBER, MOBILE = "110105198001010016", "13812345678"
 
@@ -189,7 +188,7 @@ def a_passed_real_name_pass(app, platform_user_id: str, photo: bytes) -> str:
     with app.state.sessions() as s:
         account = s.query(Account).filter_by(platform_user_id=platform_user_id).one()
         row = liveness.create_session(s, ctx, account, "real_name", None)
-        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.timezone.utc), result, frame_count=1,
+        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.UTC), result, frame_count=1,
                          audit_details={"minted_by_test_helper": True})
         s.commit()
         return row.id

@@ -13,6 +13,9 @@ import secrets
 from collections import Counter
 
 import pytest
+from conftest import running_app
+from creditworld import CNY, World, error
+from facepay import LI, ZHANG, FramePool, merchant_terminal, pay_with_face, signed_in_on, switch_on
 from sqlalchemy import func, select, text
 
 from facetrust.credit.models import CreditPlan
@@ -23,10 +26,6 @@ from facetrust.risk.dashboard import business_day
 from facetrust.risk.events import EventIn, emit
 from facetrust.risk.models import RiskCase, RiskDecision
 from facetrust.security.models import AuditRecord
-
-from conftest import running_app
-from creditworld import CNY, World, error
-from facepay import LI, ZHANG, FramePool, merchant_terminal, pay_with_face, signed_in_on, switch_on
 
 
 def operator_token(app, name: str, role: str) -> dict:
@@ -195,7 +194,7 @@ BEIJING = dt.timezone(dt.timedelta(hours=8))
 
 def local(hour: int, minute: int = 0, second: int = 0, micro: int = 0, day: dt.date = DAY) -> dt.datetime:
     """A moment of the business day (UTC+8), as the UTC time the columns store."""
-    return dt.datetime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=BEIJING).astimezone(dt.timezone.utc)
+    return dt.datetime(day.year, day.month, day.day, hour, minute, second, micro, tzinfo=BEIJING).astimezone(dt.UTC)
 
 
 YESTERDAY, TOMORROW = DAY - dt.timedelta(days=1), DAY + dt.timedelta(days=1)
@@ -374,7 +373,7 @@ def test_dashboard_counts_real_flows_where_they_belong(world):
     _, _, view = pay_with_face(world.client, frames, terminal, LI, 1_250, "dash-pay")
     assert view["status"] == "paid", view
 
-    last_day = business_day(dt.datetime.now(dt.timezone.utc), 8)
+    last_day = business_day(dt.datetime.now(dt.UTC), 8)
     days = {first_day, last_day}
     seen = sum((figures(world.client.get("/v1/operator/dashboard", params={"day": day.isoformat()},
                                          headers=world.hs["op"]).json()) for day in days), Counter())
@@ -396,7 +395,7 @@ def test_case_events_and_decision_detail_explain_a_real_review(world):
     with world.app.state.sessions() as s:
         for n in range(3):
             emit(s, EventIn("login", account_id=f"farm-{n}", device_id="farm-phone",
-                            at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=n + 1)))
+                            at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1)))
         s.commit()
     session_id = world.face_pass("loan")
     r = world.client.post("/v1/me/credit/loans", headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facetrust.tools.evaluation.sequences import NoSequencesError, SequenceStats, iter_sequences, natural_key
 from facetrust.tools.attacks import SPECIES, write_attack_dataset
+from facetrust.tools.evaluation.sequences import NoSequencesError, SequenceStats, iter_sequences, natural_key
 
 
 def expected_windows(n: int, window: int = 15, min_frames: int = 5) -> tuple[list[int], int]:

@@ -11,6 +11,8 @@ import json
 import math
 
 import pytest
+from conftest import running_app
+from facepay import merchant_terminal
 
 from facetrust.consent.notices import NOTICES
 from facetrust.errors import DomainError
@@ -18,9 +20,6 @@ from facetrust.identity import service
 from facetrust.identity.models import utcnow
 from facetrust.security.models import Lockout
 from facetrust.security.ratelimit import MemoryWindows, RateLimiter
-
-from conftest import running_app
-from facepay import merchant_terminal
 
 PER_CALLER, PER_IP = 3, 5
 LIMITS = {f"rate_limit_{b}_per_minute": PER_CALLER for b in ("auth", "face", "capture", "terminal", "operator")}

@@ -9,14 +9,12 @@ import json
 import cv2
 import numpy as np
 import pytest
-
-from facetrust.consent.notices import NOTICES
-from facetrust.identity import idnumber
-from facetrust.identity import models
-from facetrust.identity.models import Account, RealNameAuthentication
-
 from capture import clip_frames, passed_session
 from conftest import running_app
+
+from facetrust.consent.notices import NOTICES
+from facetrust.identity import idnumber, models
+from facetrust.identity.models import Account, RealNameAuthentication
 
 
 def id_for(seq: str) -> str:
@@ -373,7 +371,7 @@ def test_retention_rule(kyc_app, lfw, monkeypatch):
     r = client.delete("/v1/me", headers=h)
     assert r.status_code == 200
     until = dt.datetime.fromisoformat(r.json()["real_name_evidence_retained_until"])
-    assert 5 * 365 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 5 * 366
+    assert 5 * 365 <= (until - dt.datetime.now(dt.UTC)).days <= 5 * 366
     with app.state.sessions() as s:
         # the face-pay purpose ends with the account; the real-name (kyc) template is evidence
         assert [t.purpose for t in s.query(StoredTemplate)] == ["kyc"]
@@ -480,8 +478,8 @@ def test_raw_images_only_when_turned_on_and_then_sealed(kyc_app):
     with app.state.sessions() as s:
         row = s.query(RawImage).one()  # the capture's most frontal frame, sealed
         assert row.purpose == "real_name" and b"JFIF" not in row.ciphertext
-        until = row.retain_until if row.retain_until.tzinfo else row.retain_until.replace(tzinfo=dt.timezone.utc)
-        assert 29 <= (until - dt.datetime.now(dt.timezone.utc)).days <= 30
+        until = row.retain_until if row.retain_until.tzinfo else row.retain_until.replace(tzinfo=dt.UTC)
+        assert 29 <= (until - dt.datetime.now(dt.UTC)).days <= 30
         assert retention.purge_expired(s, now=until + dt.timedelta(seconds=1)) == 1
         s.commit()
         assert s.query(RawImage).count() == 0

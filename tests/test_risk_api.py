@@ -13,6 +13,8 @@ import hashlib
 import json
 
 import pytest
+from creditworld import CNY, World, error
+from facepay import LI, FramePool, consent, pay_with_face, signed_in_on, switch_on
 
 from facetrust.identity.models import Account, utcnow
 from facetrust.risk import rules
@@ -20,9 +22,6 @@ from facetrust.risk.events import EventIn, emit
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import AuditRecord
 from facetrust.settings import Settings
-
-from creditworld import CNY, World, error
-from facepay import LI, FramePool, consent, merchant_terminal, pay_with_face, signed_in_on, switch_on
 
 BEIJING, SHANGHAI = (39.9042, 116.4074), (31.2304, 121.4737)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import shared_face_engine
 from fastapi.testclient import TestClient
 
-from conftest import shared_face_engine
 from facetrust.api.app import create_app
 from facetrust.settings import Settings
 

@@ -13,6 +13,8 @@ import json
 import time
 
 import pytest
+from conftest import copy_database, running_app
+from facepay import merchant_terminal
 from sqlalchemy import func, select
 
 from facetrust.consent.notices import NOTICES
@@ -20,9 +22,6 @@ from facetrust.identity import service
 from facetrust.identity.models import Account
 from facetrust.payments.models import PaymentIntent
 from facetrust.security import signing
-
-from conftest import copy_database, running_app
-from facepay import merchant_terminal
 
 ARABIC_INDIC = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 FULLWIDTH = str.maketrans("0123456789", "０１２３４５６７８９")

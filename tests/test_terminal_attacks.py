@@ -10,14 +10,22 @@ import datetime as dt
 import os
 
 import pytest
+from facepay import (
+    LI,
+    ZHANG,
+    FramePool,
+    face_pay_world,
+    merchant_terminal,
+    pay_with_face,
+    register,
+    signed_in_on,
+    switch_on,
+)
 from sqlalchemy import create_engine, text
 
 from facetrust.identity.models import Account
 from facetrust.risk.models import RiskEvent
 from facetrust.security.models import FailedFaceAttempt, Lockout
-
-from facepay import (LI, ZHANG, FramePool, face_pay_world, merchant_terminal, pay_with_face, register, signed_in_on,
-                     switch_on)
 
 # A capture whose nonce is not the challenge's: decided (failed) before any frame is read.
 WRONG_NONCE = {"nonce": "not-the-challenge-nonce",

@@ -22,8 +22,8 @@ import pytest
 
 from facetrust.biometrics.detect import DetectedFace, choose_subject
 from facetrust.liveness import texture
-from facetrust.tools.attacks import make_attack, read_input_frames
 from facetrust.liveness.texture import CNNTextureModel, TextureModel, face_crop
+from facetrust.tools.attacks import make_attack, read_input_frames
 
 SPLIT = json.loads((Path(texture.__file__).with_name("pad_split.json")).read_text())
 TEST_SUBJECTS = SPLIT["nuaa"]["test_subjects"]

@@ -14,16 +14,15 @@ import datetime as dt
 import json
 
 import pytest
+from capture import passed_session
+from facepay import LI, ZHANG, consent, register, signed_in_on, take_for
 from sqlalchemy import delete, select, text
+from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
 
 from facetrust.identity.models import Credential
 from facetrust.identity.service import create_operator_token, secret_hash
 from facetrust.risk.events import EventIn, emit
 from facetrust.security.models import AuditRecord
-
-from capture import passed_session
-from facepay import LI, ZHANG, consent, register, signed_in_on, take_for
-from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
 
 CNY = 100
 
@@ -47,7 +46,7 @@ def open_a_review_case(world) -> dict:
     with world.app.state.sessions() as s:
         for n in range(3):
             emit(s, EventIn("login", account_id=f"farm-{n}", device_id="farm-phone",
-                            at=dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=n + 1)))
+                            at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1)))
         s.commit()
     session_id = passed_session(world.client, world.app, world.li, world.camera.shared_data, "loan",
                                 take_for(world.app, LI, "two"))

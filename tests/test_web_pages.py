@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 
+from conftest import running_app
+from facepay import id_for
+
 from facetrust.security import signing
 from facetrust.web import preload
 from facetrust.web.pages import PAGES
-
-from conftest import running_app
-from facepay import id_for
 
 
 def test_every_page_is_served_with_its_headers_and_preloads_every_module_it_imports(tmp_path, database_url):

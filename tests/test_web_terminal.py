@@ -15,14 +15,23 @@ from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
 import pytest
+from facepay import LI, merchant_terminal, register, switch_on
 from playwright.sync_api import expect
+from webworld import (
+    DESKTOP,
+    PHONE,
+    chromium,
+    fix_payment_challenge,
+    new_page,
+    require_browser,
+    screenshot,
+    set_up_terminal,
+    type_amount,
+    web_world,
+)
 
 from facetrust.identity.models import Account
 from facetrust.payments.models import PaymentIntent
-
-from facepay import LI, merchant_terminal, register, switch_on
-from webworld import (DESKTOP, PHONE, chromium, fix_payment_challenge, new_page, require_browser, screenshot,
-                      set_up_terminal, type_amount, web_world)
 
 DECIDED = 60_000  # ms to wait for the platform's answer to a capture (liveness + search + ledger)
 # Segments of Li's clip that no API capture of these worlds uses (her real-name and enrolment takes

@@ -20,12 +20,21 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from playwright.sync_api import expect
-
 from facepay import LI, ZHANG, merchant_terminal
-from webworld import (DESKTOP, PHONE, chromium, fix_challenge, fix_payment_challenge, new_page, require_browser,
-                      screenshot, set_up_terminal, type_amount, web_world)
+from playwright.sync_api import expect
+from webworld import (
+    DESKTOP,
+    PHONE,
+    chromium,
+    fix_challenge,
+    fix_payment_challenge,
+    new_page,
+    require_browser,
+    screenshot,
+    set_up_terminal,
+    type_amount,
+    web_world,
+)
 
 CNY = 100
 

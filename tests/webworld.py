@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import re
 import socket
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
@@ -25,11 +25,10 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from capture import Material, Take, material
 
 from facetrust.liveness.models import LivenessSession
 from facetrust.liveness.schemas import INSTRUCTIONS
-
-from capture import Material, Take, material
 
 CHROMIUM = Path(os.environ.get("FACETRUST_CHROMIUM", "/usr/bin/chromium"))
 # The README's pictures (docs/screenshots) are tracked: the tests refresh them only when asked,
@@ -263,12 +262,12 @@ class WebWorld:
 def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list, **settings):
     import datetime as dt
 
+    from conftest import face_engine_for
+    from facepay import authority
+
     from facetrust.api.app import create_app
     from facetrust.identity import service
     from facetrust.settings import Settings, get_settings
-
-    from conftest import face_engine_for
-    from facepay import authority
 
     shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)

@@ -13,14 +13,14 @@ from facetrust.api import errors, metrics
 from facetrust.api.access_log import AccessLog
 from facetrust.api.deps import get_session
 from facetrust.api.limits import BodySizeLimit
-from facetrust.biometrics.engine import FaceEngine
 from facetrust.api.logs import RequestId
+from facetrust.biometrics.engine import FaceEngine
 from facetrust.consent.routes import router as consent_router
 from facetrust.credit import products
 from facetrust.credit.routes import router as credit_router
-from facetrust.identity.routes import router as identity_router
 from facetrust.gallery.engines import index_factory
 from facetrust.gallery.service import Gallery
+from facetrust.identity.routes import router as identity_router
 from facetrust.liveness.routes import router as liveness_router
 from facetrust.payments.routes import router as payments_router
 from facetrust.risk.engine import RiskEngine

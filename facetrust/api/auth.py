@@ -20,7 +20,6 @@ from facetrust.identity import service
 from facetrust.identity.models import Tenant
 from facetrust.identity.service import Principal
 
-
 # The schemes as OpenAPI declares them. They only read headers (never refuse: the checks below give
 # the stable codes); a missing or malformed credential is refused by those checks.
 PLATFORM_API_KEY = APIKeyHeader(name="X-Api-Key", scheme_name="PlatformApiKey", auto_error=False,

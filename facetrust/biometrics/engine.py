@@ -7,10 +7,11 @@ between threads. Everything here is a pure function of its inputs and the model 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, TypeVar
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -116,7 +117,7 @@ class FaceEngine:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> "FaceEngine":
+    def from_settings(cls, settings: Settings | None = None) -> FaceEngine:
         settings = settings or get_settings()
         return cls(settings.resolved_models_dir, settings)
 

@@ -35,7 +35,7 @@ class Template:
         return _MAGIC + struct.pack(">I", len(header)) + header + self.vector.astype("<f4").tobytes()
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "Template":
+    def from_bytes(cls, data: bytes) -> Template:
         if data[:4] != _MAGIC:
             raise ValueError("not a FaceTrust template")
         (hlen,) = struct.unpack(">I", data[4:8])

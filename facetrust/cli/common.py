@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -33,7 +34,7 @@ def emit_error(err: CliError, as_json: bool) -> None:
         click.echo(f"error [{err.code}]: {err.message}", err=True)
 
 
-def settings_problem(err: "ValidationError") -> CliError:
+def settings_problem(err: ValidationError) -> CliError:
     """A refused setting, named as the environment variable that set it."""
     problems = "; ".join(f"FACETRUST_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
                          for e in err.errors())

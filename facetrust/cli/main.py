@@ -13,9 +13,18 @@ from pathlib import Path
 
 import click
 
-from facetrust.cli.common import (EXIT_INPUT_ERROR, CliError, emit_error, in_transaction, read_image, run,
-                                  settings_problem, write_json)
+from facetrust.cli.common import (
+    EXIT_INPUT_ERROR,
+    CliError,
+    emit_error,
+    in_transaction,
+    read_image,
+    run,
+    settings_problem,
+    write_json,
+)
 from facetrust.settings import get_settings
+
 
 @click.group()
 def main() -> None:
@@ -83,7 +92,8 @@ def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
     """Decide whether two images show the same person."""
 
     def body() -> int:
-        from facetrust.biometrics.engine import FaceEngine, verify as verify_images
+        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.biometrics.engine import verify as verify_images
 
         a, b = read_image(image1), read_image(image2)
         result = verify_images(FaceEngine.from_settings(), a, b, profile).as_dict()
@@ -190,9 +200,9 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
 
     def body() -> int:
         from facetrust.biometrics.engine import FaceEngine
-        from facetrust.tools.evaluation import pad, pad_metrics
         from facetrust.liveness.decision import DecisionPolicy
         from facetrust.liveness.texture import TextureModel
+        from facetrust.tools.evaluation import pad, pad_metrics
 
         settings = get_settings()
         scorer = pad.Scorer(FaceEngine.from_settings(settings), TextureModel.load(), DecisionPolicy(),
@@ -337,11 +347,10 @@ def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) ->
 def serve(host: str | None, port: int | None) -> None:
     """Run the HTTP service (embedded SQLite unless FACETRUST_DATABASE_URL says otherwise)."""
     import uvicorn
+    from pydantic import ValidationError
 
     from facetrust.api.app import create_app
     from facetrust.api.logs import configure_logging
-
-    from pydantic import ValidationError
 
     try:
         settings = get_settings()
@@ -549,7 +558,8 @@ def demo() -> None:
     """Verify two sample pairs from the shared LFW data, to show the engine working."""
 
     def body() -> int:
-        from facetrust.biometrics.engine import FaceEngine, verify as verify_images
+        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.biometrics.engine import verify as verify_images
 
         images = get_settings().shared_data / "lfw-dev" / "images"
         if not images.is_dir():
@@ -572,7 +582,8 @@ def demo() -> None:
 # The command groups kept in their own modules.
 from facetrust.cli.credit import credit  # noqa: E402
 from facetrust.cli.risk import risk  # noqa: E402
-from facetrust.cli.tools import bench, eval_identify, risk_command as bench_risk, simulate  # noqa: E402
+from facetrust.cli.tools import bench, eval_identify, simulate  # noqa: E402
+from facetrust.cli.tools import risk_command as bench_risk  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
 main.add_command(bench)

@@ -9,9 +9,7 @@ from pathlib import Path
 import click
 
 from facetrust.cli.common import CliError, run, write_json
-from facetrust.tools import gallery_bench
-from facetrust.tools import risk_bench
-from facetrust.tools import risk_simulate
+from facetrust.tools import gallery_bench, risk_bench, risk_simulate
 from facetrust.tools.evaluation import identify
 
 

@@ -24,7 +24,7 @@ class CreditContext:
     clock: Callable[[], dt.datetime] = field(default=utcnow)
 
     @classmethod
-    def from_settings(cls, settings: Settings, live: LivenessContext, catalogue: Catalogue) -> "CreditContext":
+    def from_settings(cls, settings: Settings, live: LivenessContext, catalogue: Catalogue) -> CreditContext:
         return cls(
             live=live,
             catalogue=catalogue,

@@ -5,8 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (BigInteger, CheckConstraint, Date, DateTime, Float, ForeignKey, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.identity.models import new_id, utcnow

@@ -54,7 +54,7 @@ class Product(BaseModel):
     prepayment: Literal["waive_fees_not_yet_due", "charge_current_period_fee", "charge_all_fees", "accrued_interest"]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Product":
+    def _consistent(self) -> Product:
         if any(n not in TERMS for n in self.periods) or len(set(self.periods)) != len(self.periods):
             raise ValueError(f"periods must be distinct values from {TERMS}")
         if self.min_principal_fen > self.max_principal_fen:

@@ -21,9 +21,26 @@ from facetrust.credit import checkouts, lines, loans, plans, repayments, schedul
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
 from facetrust.credit.products import Product
-from facetrust.credit.schemas import (CheckoutCreate, CheckoutOut, ConfirmCheckoutIn, CreditLineIn, CreditLineOut,
-                                      CreditOut, FaceCheckOut, InstallmentOut, LoanIn, Offer, PlanOut, ProductOut,
-                                      QuoteOut, RepaymentIn, RepaymentMade, RepaymentOut, ScheduleLine, SettlementOut)
+from facetrust.credit.schemas import (
+    CheckoutCreate,
+    CheckoutOut,
+    ConfirmCheckoutIn,
+    CreditLineIn,
+    CreditLineOut,
+    CreditOut,
+    FaceCheckOut,
+    InstallmentOut,
+    LoanIn,
+    Offer,
+    PlanOut,
+    ProductOut,
+    QuoteOut,
+    RepaymentIn,
+    RepaymentMade,
+    RepaymentOut,
+    ScheduleLine,
+    SettlementOut,
+)
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account

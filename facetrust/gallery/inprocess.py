@@ -223,7 +223,7 @@ class InProcessIndex:
     def stats(self) -> dict:
         """Sizes and parameters, for the benchmark report."""
         return {"vectors": len(self), "shortlist": self.shortlist, "subquantizers": self.subquantizers,
-                "codes": "PQ%dx4fs" % self.subquantizers if self._codes is not None else "none (exact scan)",
+                "codes": f"PQ{self.subquantizers}x4fs" if self._codes is not None else "none (exact scan)",
                 "code_mb": round((self._codes.nbytes if self._codes else 0) / 2**20, 1),
                 "float32_mb": round(self._vectors.nbytes / 2**20, 1), "quantise_above": self.quantise_above}
 

@@ -32,13 +32,18 @@ from facetrust.consent import service as consent
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
-from facetrust.identity.models import (BANK_CODE_MAX_ATTEMPTS, Account, BankCardChallenge, RealNameAuthentication,
-                                       as_utc, utcnow)
+from facetrust.identity.models import (
+    BANK_CODE_MAX_ATTEMPTS,
+    Account,
+    BankCardChallenge,
+    RealNameAuthentication,
+    as_utc,
+    utcnow,
+)
 from facetrust.identity.service import secret_hash
 from facetrust.liveness import service as liveness
-from facetrust.risk import cases
+from facetrust.risk import cases, events
 from facetrust.risk import engine as risk
-from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed

@@ -9,14 +9,37 @@ from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
-from facetrust.api.deps import (ClientInfo, app_keyring, get_session, keeping_refusal_records, kyc_context,
-                                liveness_context, platform_client_info)
+from facetrust.api.deps import (
+    ClientInfo,
+    app_keyring,
+    get_session,
+    keeping_refusal_records,
+    kyc_context,
+    liveness_context,
+    platform_client_info,
+)
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
-from facetrust.identity.schemas import (AccountCreate, AccountOut, BankCardAuthIn, BankCardChallengeOut, BankCodeIn,
-                                       CreditSummaryOut, EvidenceIn, EvidenceOut, EvidenceTemplateOut, FaceAuthIn, OperatorAccountOut, OperatorOut, RealNameOut,
-                                       ReleaseIn, RevealIn, RevealOut, TokenOut)
+from facetrust.identity.schemas import (
+    AccountCreate,
+    AccountOut,
+    BankCardAuthIn,
+    BankCardChallengeOut,
+    BankCodeIn,
+    CreditSummaryOut,
+    EvidenceIn,
+    EvidenceOut,
+    EvidenceTemplateOut,
+    FaceAuthIn,
+    OperatorAccountOut,
+    OperatorOut,
+    RealNameOut,
+    ReleaseIn,
+    RevealIn,
+    RevealOut,
+    TokenOut,
+)
 from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events

@@ -122,7 +122,7 @@ def resolve_token(session: Session, token: str) -> Principal | None:
     cred = session.get(Credential, secret_hash(token))
     if cred is None:
         return None
-    expires = cred.expires_at if cred.expires_at.tzinfo else cred.expires_at.replace(tzinfo=dt.timezone.utc)
+    expires = cred.expires_at if cred.expires_at.tzinfo else cred.expires_at.replace(tzinfo=dt.UTC)
     if expires <= utcnow():
         return None
     if cred.kind == "user":

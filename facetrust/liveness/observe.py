@@ -19,8 +19,8 @@ import numpy as np
 
 from facetrust.biometrics.detect import DetectedFace, choose_subject
 from facetrust.biometrics.engine import FaceAnalysis, FaceEngine
-from facetrust.biometrics.templates import Template
 from facetrust.biometrics.landmarks import FaceGeometry, face_square
+from facetrust.biometrics.templates import Template
 from facetrust.liveness.frames import Frame
 
 DETECT_SIDE = 320  # a capture's face fills much of the frame: a 320 side finds it at a quarter the cost

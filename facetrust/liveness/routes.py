@@ -22,8 +22,15 @@ from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
-from facetrust.liveness.schemas import (FAILED_MESSAGE, INSTRUCTIONS, MESSAGES, CaptureIn, LivenessSessionCreate,
-                                        LivenessSessionOperatorOut, LivenessSessionOut)
+from facetrust.liveness.schemas import (
+    FAILED_MESSAGE,
+    INSTRUCTIONS,
+    MESSAGES,
+    CaptureIn,
+    LivenessSessionCreate,
+    LivenessSessionOperatorOut,
+    LivenessSessionOut,
+)
 from facetrust.liveness.upload import read_capture
 from facetrust.security.ratelimit import rate_limited
 

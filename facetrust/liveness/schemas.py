@@ -39,7 +39,7 @@ class CaptureIn(BaseModel):
     video_base64: str | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "CaptureIn":
+    def _one_kind(self) -> CaptureIn:
         if (self.frames is None) == (self.video_base64 is None):
             raise ValueError("send either frames or video_base64, not both and not neither")
         return self

@@ -29,8 +29,8 @@ from facetrust.liveness import decision as decision_mod
 from facetrust.liveness import fingerprint
 from facetrust.liveness.actions import ACTIONS
 from facetrust.liveness.decision import DecisionPolicy, LivenessDecision
-from facetrust.liveness.frames import CaptureLimits, Frame
 from facetrust.liveness.fingerprint import FrameFingerprint, ReplayPolicy
+from facetrust.liveness.frames import CaptureLimits, Frame
 from facetrust.liveness.models import CaptureFingerprint, FingerprintBand, LivenessSession, SeenFrame
 from facetrust.liveness.texture import TextureModel
 from facetrust.risk import engine as risk
@@ -81,7 +81,7 @@ class LivenessContext:
     raw_image_retention_days: int | None = None  # None: no capture frame is kept
 
     @classmethod
-    def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> "LivenessContext":
+    def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> LivenessContext:
         return cls(
             engine=engine, texture=TextureModel.load(instances=max(1, settings.threads)), keyring=keyring, policy=DecisionPolicy(),
             limits=capture_limits(settings),

@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
@@ -124,7 +125,7 @@ class FeatureSpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Any) -> "FeatureSpec":
+    def from_dict(cls, data: Any) -> FeatureSpec:
         if not isinstance(data, dict):
             raise ValueError("'features' must be an object")
         if data.get("colour_spaces") != list(COLOUR_SPACES) or data.get("lbp_points") != 8 \
@@ -368,7 +369,7 @@ class ColourLBPModel(_Sequence):
         self.provenance: dict = payload.get("provenance", {})
 
     @classmethod
-    def load(cls, path: Path | None = None) -> "ColourLBPModel":
+    def load(cls, path: Path | None = None) -> ColourLBPModel:
         """The model in ``path`` (default: ``pad_texture_v2.json`` beside this module, which the
         training script writes only with ``--ship lbp``: it is not shipped). A file that is not
         exactly what the training script writes is refused with ValueError: a silently mis-read
@@ -430,7 +431,7 @@ class CNNTextureModel(_Sequence):
             raise ValueError(f"OpenCV cannot read the network: {exc}") from exc
 
     @classmethod
-    def load(cls, path: Path | None = None, instances: int = 1) -> "CNNTextureModel":
+    def load(cls, path: Path | None = None, instances: int = 1) -> CNNTextureModel:
         """The model described by ``path`` (default: ``pad_cnn_v1.json`` beside this module) and its
         network file, which must sit beside it. Refused with ValueError: a JSON file that is not
         exactly what the training script wrote (checksum, format, ranges), a network file that is

@@ -24,7 +24,7 @@ class FacePayLimits:
 
     def day_start(self, now: dt.datetime) -> dt.datetime:
         local = now.astimezone(self.day_offset)
-        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.timezone.utc)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(dt.UTC)
 
 
 @dataclass
@@ -39,7 +39,7 @@ class FacePayContext:
     clock_skew: dt.timedelta
 
     @classmethod
-    def from_settings(cls, settings: Settings, live: LivenessContext, gallery: Gallery) -> "FacePayContext":
+    def from_settings(cls, settings: Settings, live: LivenessContext, gallery: Gallery) -> FacePayContext:
         return cls(
             engine=live.engine, keyring=live.keyring, live=live, gallery=gallery,
             policy=OpenSetPolicy(target_fpir=settings.face_pay_target_fpir, margin=settings.face_pay_margin,

@@ -70,7 +70,7 @@ def authenticate(session: Session, keyring: Keyring, terminal_id: str | None, ti
     try:  # plain ASCII digits: int() would also take "+ts", "1_796", spaces and other scripts' digits
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise ValueError(timestamp)
-        signed_at = dt.datetime.fromtimestamp(int(timestamp), dt.timezone.utc)
+        signed_at = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
     except (ValueError, OverflowError, OSError):
         raise DomainError(401, "signature_invalid", "X-Timestamp must be Unix seconds") from None
     if not 8 <= len(nonce) <= 64 or not nonce.isascii():

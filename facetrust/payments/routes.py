@@ -24,15 +24,29 @@ from facetrust.api.deps import app_keyring, face_pay_context, get_session
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, utcnow
 from facetrust.identity.service import Principal, find_account
-from facetrust.liveness.upload import read_capture
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
+from facetrust.liveness.upload import read_capture
 from facetrust.payments import enrolment, intents, ledger, merchants, refunds, wallets
 from facetrust.payments.context import FacePayContext
 from facetrust.payments.models import Merchant, PaymentIntent, Terminal
-from facetrust.payments.schemas import (CaptureChallenge, CaptureView, FacePayEnrolIn, FacePayStatusOut,
-                                        IntentCreate, MerchantCreate, MerchantOut, PhoneDigitsIn, RefundIn, RefundOut,
-                                        TerminalCreate, TerminalCreated, TerminalPaymentOut, TopUpIn, WalletOut,
-                                        WalletPayment)
+from facetrust.payments.schemas import (
+    CaptureChallenge,
+    CaptureView,
+    FacePayEnrolIn,
+    FacePayStatusOut,
+    IntentCreate,
+    MerchantCreate,
+    MerchantOut,
+    PhoneDigitsIn,
+    RefundIn,
+    RefundOut,
+    TerminalCreate,
+    TerminalCreated,
+    TerminalPaymentOut,
+    TopUpIn,
+    WalletOut,
+    WalletPayment,
+)
 from facetrust.security import signing
 from facetrust.security.ratelimit import rate_limited
 

@@ -39,7 +39,7 @@ def business_day(now: dt.datetime, utc_offset_hours: int) -> dt.date:
 def day_bounds(day: dt.date, utc_offset_hours: int) -> tuple[dt.datetime, dt.datetime]:
     """[start, end) of the local calendar day, in UTC (what the columns store)."""
     local = dt.datetime.combine(day, dt.time(0), dt.timezone(dt.timedelta(hours=utc_offset_hours)))
-    start = local.astimezone(dt.timezone.utc)
+    start = local.astimezone(dt.UTC)
     return start, start + dt.timedelta(hours=HOURS)
 
 

@@ -62,7 +62,7 @@ class RiskEngine:
         self._registered = False
 
     @classmethod
-    def load(cls, path: Path | None) -> "RiskEngine":
+    def load(cls, path: Path | None) -> RiskEngine:
         return cls(rules.load(path))
 
     def register(self, session: Session) -> None:

@@ -21,8 +21,17 @@ from facetrust.identity.models import Account, utcnow
 from facetrust.identity.service import Principal
 from facetrust.risk import cases, dashboard, engine, evidence
 from facetrust.risk.models import RiskCase, RiskEvent
-from facetrust.risk.schemas import (CaseEventOut, CountAmountOut, DashboardOut, DecisionDetailOut, HourOut,
-                                    LivenessFiguresOut, RiskEventOut, RuleHitOut, TypologyHitOut)
+from facetrust.risk.schemas import (
+    CaseEventOut,
+    CountAmountOut,
+    DashboardOut,
+    DecisionDetailOut,
+    HourOut,
+    LivenessFiguresOut,
+    RiskEventOut,
+    RuleHitOut,
+    TypologyHitOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["risk"])
 READERS = ("risk_analyst", "compliance_officer", "admin")

@@ -33,11 +33,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Union
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator,
-                      model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from facetrust.risk.events import KINDS
@@ -136,7 +145,7 @@ class Compare(_Strict):
         raise _err("bad_value", f"must be a number, a string, a list or {{feature:, times:}}, not {v!r}")
 
     @model_validator(mode="after")
-    def _op_fits_value(self) -> "Compare":
+    def _op_fits_value(self) -> Compare:
         op, v = self.op, self.value
         if op in ("is_null", "not_null"):
             if v is not None:
@@ -157,14 +166,14 @@ class Compare(_Strict):
 
 
 class AllOf(_Strict):
-    all: Annotated[list["Condition"], Field(min_length=1)]
+    all: Annotated[list[Condition], Field(min_length=1)]
 
     def features(self) -> set[str]:
         return set().union(*(c.features() for c in self.all))
 
 
 class AnyOf(_Strict):
-    any: Annotated[list["Condition"], Field(min_length=1)]
+    any: Annotated[list[Condition], Field(min_length=1)]
 
     def features(self) -> set[str]:
         return set().union(*(c.features() for c in self.any))
@@ -172,7 +181,7 @@ class AnyOf(_Strict):
 
 class NotOf(_Strict):
     model_config = ConfigDict(populate_by_name=True)
-    not_: "Condition" = Field(alias="not")
+    not_: Condition = Field(alias="not")
 
     def features(self) -> set[str]:
         return self.not_.features()
@@ -189,8 +198,7 @@ def _condition_tag(v: object) -> str | None:
 
 
 Condition = Annotated[
-    Union[Annotated[Compare, Tag("compare")], Annotated[AllOf, Tag("all")], Annotated[AnyOf, Tag("any")],
-          Annotated[NotOf, Tag("not")]],
+    Annotated[Compare, Tag("compare")] | Annotated[AllOf, Tag("all")] | Annotated[AnyOf, Tag("any")] | Annotated[NotOf, Tag("not")],
     Discriminator(_condition_tag, custom_error_type="condition",
                   custom_error_message="a condition is {feature:, op:, value:}, {all: [...]}, {any: [...]} or {not: ...}"),
 ]
@@ -294,7 +302,7 @@ def _label(kind: str, raw: object, index: int) -> str:
     return f"{kind} {rid!r}" if isinstance(rid, str) and rid else f"{kind} #{index + 1}"
 
 
-def _validate(doc: object, source: str) -> "RuleSet":
+def _validate(doc: object, source: str) -> RuleSet:
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise RuleSetError(f"invalid rule set {source}: the document must be a mapping with version, description, "

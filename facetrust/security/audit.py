@@ -26,8 +26,8 @@ GENESIS = "0" * 64
 
 def _canonical_time(at: dt.datetime) -> str:
     if at.tzinfo is None:  # SQLite returns naive datetimes; they were stored as UTC
-        at = at.replace(tzinfo=dt.timezone.utc)
-    return at.astimezone(dt.timezone.utc).isoformat(timespec="microseconds")
+        at = at.replace(tzinfo=dt.UTC)
+    return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def record_hash(seq: int, at: dt.datetime, actor: str, action: str, subject: str,
@@ -53,7 +53,7 @@ def append(session: Session, *, actor: str, action: str, subject: str,
     while it waits for the chain: a deadlock. Taken as the very last step, the holder only inserts
     and commits, so it never waits for anyone."""
     canonical = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    record = AuditRecord(at=dt.datetime.now(dt.timezone.utc), actor=actor, action=action, subject=subject,
+    record = AuditRecord(at=dt.datetime.now(dt.UTC), actor=actor, action=action, subject=subject,
                          purpose=purpose, details=canonical)
     session.info.setdefault(_PENDING, []).append(record)
     return record

@@ -51,7 +51,7 @@ class Keyring:
     # -- persistence -------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: Path) -> "Keyring":
+    def load(cls, path: Path) -> Keyring:
         try:
             data = json.loads(path.read_text())
             keys = {k: base64.b64decode(v) for k, v in data["keys"].items()}
@@ -60,7 +60,7 @@ class Keyring:
             raise KeyUnavailable(f"cannot read the keyring {path}: {exc}") from exc
 
     @classmethod
-    def load_or_create(cls, path: Path) -> "Keyring":
+    def load_or_create(cls, path: Path) -> Keyring:
         """The keyring file, created with one fresh key (mode 0600) on first use."""
         if path.exists():
             return cls.load(path)

@@ -28,7 +28,6 @@ from facetrust.identity.models import as_utc
 from facetrust.security import audit
 from facetrust.security.models import FailedFaceAttempt, Lockout
 
-
 TERMINAL_PREFIX = "terminal:"  # the device id of a merchant's vending machine or checkout
 MAX_DOUBLINGS = 16  # beyond this the maximum has long been reached; keeps the arithmetic small
 

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from facetrust.biometrics.templates import Template
 from facetrust import messagebus
+from facetrust.biometrics.templates import Template
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.security import audit
@@ -62,7 +62,7 @@ def store(session: Session, keyring: Keyring, account_id: str, purpose: str, tem
         raise ValueError(f"unknown template purpose {purpose!r}")
     row = StoredTemplate(id=uuid.uuid4().hex, account_id=account_id, purpose=purpose, model_id=template.model_id,
                          ciphertext=b"", wrapped_key=b"", master_key_id="",
-                         created_at=dt.datetime.now(dt.timezone.utc))
+                         created_at=dt.datetime.now(dt.UTC))
     sealed = keyring.seal(template.to_bytes(), _aad(row))
     row.ciphertext, row.wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
     session.add(row)
@@ -210,7 +210,7 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
 
 def store_raw_image(session: Session, keyring: Keyring, account_id: str, purpose: str, image: bytes,
                     retention_days: int) -> RawImage:
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     row = RawImage(id=uuid.uuid4().hex, account_id=account_id, purpose=purpose, ciphertext=b"", wrapped_key=b"",
                    master_key_id="", created_at=now, retain_until=now + dt.timedelta(days=retention_days))
     sealed = keyring.seal(image, f"raw_image:{row.id}:{account_id}:{purpose}".encode())

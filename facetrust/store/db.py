@@ -29,7 +29,7 @@ class _UtcSQLiteDateTime(SQLITE_DATETIME):
 
         def aware(value):  # noqa: ANN001, ANN202
             value = parse(value) if parse is not None else value
-            return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
+            return value.replace(tzinfo=dt.UTC) if value is not None and value.tzinfo is None else value
 
         return aware
 

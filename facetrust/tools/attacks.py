@@ -120,9 +120,10 @@ from __future__ import annotations
 
 import numbers
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -725,8 +726,8 @@ def _out_name(capture_name: str) -> str:
 
 def _written_hash(frame: np.ndarray) -> str:
     """The pixel hash of a frame as it will be read back from disk (JPEG quality 95, decoded)."""
-    from facetrust.tools.evaluation.captures import encode_frame
     from facetrust.liveness.frames import content_hash
+    from facetrust.tools.evaluation.captures import encode_frame
 
     return content_hash(cv2.imdecode(np.frombuffer(encode_frame(frame), np.uint8), cv2.IMREAD_COLOR))
 
@@ -973,8 +974,8 @@ def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.ran
 def make_noise_replay(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator) -> CaptureAttack:
     """The whole capture again, every frame changed enough to defeat byte and pixel hashes, for a
     purpose whose action floor its actions meet (see the module docstring)."""
-    from facetrust.tools.evaluation.captures import PURPOSE_MIN_ACTIONS, PURPOSES
     from facetrust.liveness.frames import content_hash
+    from facetrust.tools.evaluation.captures import PURPOSE_MIN_ACTIONS, PURPOSES
 
     h, w = frames[0].shape[:2]
     amplitude = int(rng.integers(1, 4))

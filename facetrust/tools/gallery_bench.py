@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from facetrust.tools import gallery_synthetic as synthetic
 from facetrust.gallery.index import GalleryIndex
+from facetrust.tools import gallery_synthetic as synthetic
 
 K = 10
 WARMUP = 50

@@ -135,7 +135,7 @@ class TemplateModel:
                  model_id=np.array(self.model_id), provenance=np.array(json.dumps(self.provenance)))
 
     @classmethod
-    def load(cls, path: Path) -> "TemplateModel":
+    def load(cls, path: Path) -> TemplateModel:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["mean"], z["between"], z["within"], float(z["spread"]), str(z["model_id"]),
                        json.loads(str(z["provenance"])))

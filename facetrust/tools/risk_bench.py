@@ -34,11 +34,11 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 TARGET_P99_MS = 20.0
 TARGET_THROUGHPUT = 500.0
@@ -54,7 +54,7 @@ COLUMNS = ("kind", "at", "account_id", "device_id", "ip", "merchant_id", "addres
 
 
 def _hex(r: random.Random, n: int = 32) -> str:
-    return "%0*x" % (n, r.getrandbits(4 * n))
+    return f"{r.getrandbits(4 * n):0{n}x}"
 
 
 @dataclass
@@ -102,7 +102,7 @@ def build_population(r: random.Random, n_events: int) -> Population:
     cgnat = [[f"10.{c}.{r.randrange(256)}.{r.randrange(256)}" for _ in range(100)] for c in range(len(CITIES))]
     accounts = []
     shared_device = None
-    for i in range(n_acc):
+    for _ in range(n_acc):
         city = r.randrange(len(CITIES))
         devices = tuple(f"dev-{_hex(r, 16)}" for _ in range(1 if r.random() < 0.7 else 2))
         if shared_device and r.random() < 0.5:  # families: a shared tablet
@@ -432,7 +432,7 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
         risk_engine = RiskEngine.load(rules_path)
         upgrade(database_url)
         load_before = [round(x, 2) for x in os.getloadavg()]
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         echo(f"building {n_events} events ...")
         pop = build_population(r, n_events)
         loaded = fill(database_url, pop, r, n_events, now, echo)
@@ -497,7 +497,7 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
         return {
             "benchmark": "risk engine decisions: full engine.decide() (store the event, features from the stored "
                          "events, rules, store the decision) each in its own transaction with its commit",
-            "when": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
                         "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]},
             "database": db.dialect.name,

@@ -45,10 +45,10 @@ import statistics
 import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
-
+from typing import Any
 
 TYPOLOGIES = ("velocity_burst", "new_device_high_amount", "shared_device_or_identity", "bust_out",
               "installment_cashout_merchant", "repeated_face_failures", "unusual_location")
@@ -71,7 +71,7 @@ HOUR = 3600.0
 MINUTE = 60.0
 HISTORY_DAYS = 90
 # Local midnight (UTC+8) of the window's first day, as a UTC instant; simulated times are seconds from it.
-EPOCH = dt.datetime(2025, 3, 2, 16, 0, tzinfo=dt.timezone.utc)
+EPOCH = dt.datetime(2025, 3, 2, 16, 0, tzinfo=dt.UTC)
 
 CITIES = {  # centre (lat, lon)
     "shanghai": (31.2304, 121.4737), "beijing": (39.9042, 116.4074), "guangzhou": (23.1291, 113.2644),
@@ -118,7 +118,7 @@ def near(rng: random.Random, centre: tuple[float, float], km_sd: float) -> tuple
 
 
 def hexid(rng: random.Random, n: int = 32) -> str:
-    return "%0*x" % (n, rng.getrandbits(4 * n))
+    return f"{rng.getrandbits(4 * n):0{n}x}"
 
 
 # --- the population ---------------------------------------------------------------------------
@@ -617,7 +617,7 @@ def normal_day(sim: Sim, d: int) -> None:
             continue
         tag = Tag("normal", user, "ordinary") if user.group == "normal" else OTHER
 
-        def t_(b: str) -> Tag:
+        def t_(b: str, user: User = user) -> Tag:
             return Tag("normal", user, b) if user.group == "normal" else OTHER
 
         if user.joined > d * DAY:  # joins today
@@ -915,7 +915,7 @@ def account_takeover(world: World, sc: Scenario, start: float) -> Iterator:
     if careful:
         yield t - r.uniform(10, 60) * MINUTE, sim.login, dict(user=v, device=device, ip=ip, tag=tag)
     share = r.uniform(0.25, 0.55) if careful else r.uniform(0.6, 1.0)
-    for attempt in range(2):
+    for _attempt in range(2):
         amount = int(v.available_fen * share)
         if r.random() < 0.55:
             sc.params.setdefault("draw", "loan")
@@ -948,7 +948,7 @@ def account_farm(world: World, sc: Scenario, start: float) -> Iterator:
     city = r.choice(list(CITIES))
     gap = (lambda: r.uniform(3, 24) * HOUR) if careful else (lambda: r.uniform(2, 40) * MINUTE)
     accounts, t = [], start
-    for i in range(k):
+    for _ in range(k):
         u = world.make_user("fraud", t, credit_p=1.0, city=city)
         u.limit_fen = yuan(r.choice((2000, 3000, 5000, 8000)))
         if shared_face and accounts:
@@ -970,7 +970,7 @@ def account_farm(world: World, sc: Scenario, start: float) -> Iterator:
     order = list(accounts)
     r.shuffle(order)
     t = sim.now + (r.uniform(0.5, 2) * DAY if careful else r.uniform(10, 120) * MINUTE)
-    for i, u in enumerate(order):
+    for u in order:
         j = accounts.index(u)
         device, ip = devices[j % len(devices)], ips[j % len(ips)]
         if r.random() < 0.7:
@@ -1096,7 +1096,7 @@ def face_spoofing(world: World, sc: Scenario, start: float) -> Iterator:
                      devices=len(devices), accounts=len(victims))
     sim: Sim = yield  # type: ignore[misc]
     t = start
-    for i, v in enumerate(victims):
+    for v in victims:
         n = (r.randint(1, 3) if per_device else (r.randint(3, 5) if careful else r.randint(6, 20)))
         for j in range(n):
             device = devices[j % len(devices)]
@@ -1196,7 +1196,8 @@ def load_world(session: Any, world: World) -> dict:
 
     from facetrust.credit.models import CreditLine
     from facetrust.identity.models import Account, Tenant
-    from facetrust.payments.models import Merchant as MerchantRow, Terminal
+    from facetrust.payments.models import Merchant as MerchantRow
+    from facetrust.payments.models import Terminal
     from facetrust.risk.models import RiskEvent
 
     tenant_id = world.new_id()

@@ -43,15 +43,15 @@ import json
 import math
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
-from facetrust.tools.evaluation.sequences import DataFolderError, natural_key, walk_folders
 from facetrust.liveness.actions import ACTIONS
+from facetrust.tools.evaluation.sequences import DataFolderError, natural_key, walk_folders
 
 CAPTURE_FILE = "capture.json"
 FRAME_SUFFIXES = frozenset({".jpg", ".jpeg", ".png"})
@@ -418,7 +418,7 @@ def plan_windows(events: list[tuple[str, int, int, str]], n_frames: int, fps: fl
 
     out = [window([a], "payment", s, e, [c]) for a, s, e, c in events if a in SINGLE_ACTIONS]
     pairs = set()
-    for i, (action, start, end, conf) in enumerate(events):
+    for i, (action, start, end, _conf) in enumerate(events):
         if action not in MOVES:
             continue
         best = None

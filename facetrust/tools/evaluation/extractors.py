@@ -59,7 +59,7 @@ class _FaceRecognition:
         if not locations:
             return Extracted(None, (time.perf_counter() - t0) * 1000, "no_face")
         cy, cx = image.shape[0] / 2.0, image.shape[1] / 2.0
-        loc = min(locations, key=lambda l: ((l[0] + l[2]) / 2 - cy) ** 2 + ((l[1] + l[3]) / 2 - cx) ** 2)
+        loc = min(locations, key=lambda b: ((b[0] + b[2]) / 2 - cy) ** 2 + ((b[1] + b[3]) / 2 - cx) ** 2)
         encoding = self.fr.face_encodings(image, known_face_locations=[loc])[0]
         return Extracted(np.asarray(encoding, dtype=np.float64), (time.perf_counter() - t0) * 1000, "")
 

@@ -259,7 +259,7 @@ def evaluate(protocol: Protocol, cal: Calibration, policy: OpenSetPolicy, seed: 
         g_phone.add(first, probe.mate)
 
     rng = np.random.default_rng([seed, 2])
-    for probe, ranked in zip(protocol.impostor, search(gallery, protocol.impostor, policy.candidates)):
+    for _probe, ranked in zip(protocol.impostor, search(gallery, protocol.impostor, policy.candidates)):
         draw = int(rng.integers(0, 10_000))  # one draw per probe, so the stream does not depend on outcomes
         if ranked is None:
             for tally in (i_direct, i_phone, i_informed):

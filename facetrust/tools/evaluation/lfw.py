@@ -41,7 +41,7 @@ def image_path(name: str, number: int) -> str:
 def parse_pairs(path: Path) -> list[Pair]:
     """LFW pairs format: a header ``<folds> <pairs per class>``, then per fold the same-person lines
     (``name i j``) followed by the different-people lines (``name1 i name2 j``)."""
-    lines = [l.split() for l in path.read_text().splitlines() if l.strip()]
+    lines = [line.split() for line in path.read_text().splitlines() if line.strip()]
     folds, per_class = int(lines[0][0]), int(lines[0][1])
     body = lines[1:]
     if len(body) != folds * per_class * 2:

@@ -35,16 +35,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from tqdm import tqdm
 
+from facetrust.liveness.service import FRAMES_REPLAYED
 from facetrust.tools.evaluation import pad_metrics
 from facetrust.tools.evaluation.captures import Capture, find_captures
-from facetrust.liveness.service import FRAMES_REPLAYED
 
 ORDER_NOTE = ("bona fide captures first, then attacks, each in relative-path order: the judge remembers "
               "the captures it passed (replay defence), as the service has seen a genuine capture before its replays")

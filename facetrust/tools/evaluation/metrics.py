@@ -6,7 +6,7 @@ negated before it gets here.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

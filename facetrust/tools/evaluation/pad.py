@@ -24,12 +24,12 @@ import numpy as np
 from tqdm import tqdm
 
 from facetrust.biometrics.engine import FaceEngine
-from facetrust.tools.evaluation import pad_metrics
-from facetrust.tools.evaluation.sequences import NUAA_NAME, Sequence, SequenceStats, iter_sequences
 from facetrust.liveness import decision as decision_mod
 from facetrust.liveness.decision import DecisionPolicy
 from facetrust.liveness.frames import Frame, content_hash
 from facetrust.liveness.texture import TextureModel
+from facetrust.tools.evaluation import pad_metrics
+from facetrust.tools.evaluation.sequences import NUAA_NAME, Sequence, SequenceStats, iter_sequences
 
 LABELS_FILE = Path(__file__).with_name("face_clips_labels.json")
 # Labelled actions that are challenge actions (a nod is asked as one action, look up then down).

@@ -24,7 +24,7 @@ The headline figures are at the shipped threshold, which is never re-tuned on th
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
