@@ -7,9 +7,9 @@ through the capture token (8); one admin froze and then unfroze the same account
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
+from conftest import copy_database
 from facepay import (
     LI,
     ZHANG,
@@ -21,7 +21,6 @@ from facepay import (
     signed_in_on,
     switch_on,
 )
-from sqlalchemy import create_engine, text
 
 from facetrust.identity.models import Account
 from facetrust.risk.models import RiskEvent
@@ -32,25 +31,12 @@ WRONG_NONCE = {"nonce": "not-the-challenge-nonce",
                "frames": [{"t_ms": i * 100, "image_base64": "aGVsbG8="} for i in range(8)]}
 
 
-def _fresh_database(directory) -> str:
-    """An empty database for this module's world (as ``conftest.database_url`` makes one per test)."""
-    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
-    if not url:
-        return f"sqlite:///{directory / 'test.db'}"
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    return url
-
-
 @pytest.fixture(scope="module")
 def pay(tmp_path_factory, shared_data):
     """Li and Zhang, real-name authenticated by face, face pay on, 1,000 yuan each; a payment over
     1 yuan a day asks for a step-up. Built once: each test makes its own machines."""
     tmp = tmp_path_factory.mktemp("terminal-attacks")
-    ctx, client, app, hs, tenant = face_pay_world(tmp, _fresh_database(tmp), shared_data, [ZHANG, LI],
+    ctx, client, app, hs, tenant = face_pay_world(tmp, copy_database(tmp), shared_data, [ZHANG, LI],
                                                   face_pay_daily_limit_yuan=1)
     frames = FramePool(shared_data, app)
     users = {}
