@@ -13,6 +13,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -145,7 +146,8 @@ def decode_image(
     # Pillow's copy of the pixels goes before the BGR copy is made: at the 40 MP limit each copy
     # is 120-160 MB, and no more than two are alive at once.
     del img
-    pixels = np.ascontiguousarray(rgb[:, :, ::-1])
+    # OpenCV's channel swap: 0.1 ms at 512x480, where numpy's reversed-stride copy took 1.5 ms.
+    pixels = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     return DecodedImage(pixels=pixels, source_format=fmt, original_size=(width, height))
 
 
