@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 
 echo "== lint (ruff, pyproject's [tool.ruff])"
 .venv/bin/ruff check facetrust tests scripts
+echo "== types (mypy, pyproject's [tool.mypy])"
+.venv/bin/mypy
 
 pgdir=$(mktemp -d /tmp/facetrust-pg.XXXXXX)
 pglog="$pgdir.log"

@@ -133,7 +133,8 @@ def roi_transform(five: np.ndarray) -> np.ndarray:
     """The 2x3 affine map from image pixels to the mesh model's 256x256 input: the face square
     enlarged 1.5 times (MediaPipe's region of interest), turned so the eyes are level."""
     centre, side, angle = face_square(five)
-    warp = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, INPUT_SIDE / (side * ROI_SCALE))
+    warp = np.asarray(cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle,
+                                              INPUT_SIDE / (side * ROI_SCALE)), dtype=np.float64)
     warp[:, 2] += INPUT_SIDE / 2.0 - centre
     return warp
 

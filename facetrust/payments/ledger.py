@@ -11,8 +11,9 @@ business event can post at most once, whatever retries or double submissions hap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,12 +71,12 @@ def post(session: Session, kind: str, reference: str, legs: list[tuple[LedgerAcc
             session.add(txn)
             session.flush()
             for acct, amount in sorted(legs, key=lambda leg: leg[0].id):  # one lock order: no deadlocks
-                moved = session.execute(
+                moved = cast(CursorResult, session.execute(
                     update(LedgerAccount)
                     .where(LedgerAccount.id == acct.id,
                            LedgerAccount.may_go_negative | (LedgerAccount.balance_fen + amount >= 0))
                     .values(balance_fen=LedgerAccount.balance_fen + amount)
-                ).rowcount
+                )).rowcount  # an UPDATE's result is a cursor result
                 if moved != 1:
                     raise DomainError(409, "insufficient_funds", f"the {acct.kind} account has too little money",
                                       account_kind=acct.kind)
