@@ -22,16 +22,14 @@ from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
 from facetrust.messagebus import MessageBus
 from facetrust.payments.context import FacePayContext
+from facetrust.payments.enrolment import PURPOSE as FACE_PAY  # the template purpose the gallery holds
 from facetrust.security.envelope import Keyring
 from facetrust.security.template_store import TemplatesDeleted, TemplateStored
 from facetrust.settings import Settings
 
-FACE_PAY = "face_pay"  # the template purpose the gallery holds
-
 
 @dataclass(frozen=True)
 class Parts:
-    engine: FaceEngine
     kyc: KycContext
     liveness: LivenessContext
     face_pay: FacePayContext
@@ -55,7 +53,7 @@ def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Cat
         bank_code_requests_per_day=settings.bank_code_requests_per_day,
     )
     liveness = LivenessContext.from_settings(settings, engine, keyring)
-    return Parts(engine, kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),
+    return Parts(kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),
                  CreditContext.from_settings(settings, liveness, catalogue))
 
 

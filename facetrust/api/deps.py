@@ -15,7 +15,7 @@ from facetrust.errors import RecordedRefusal
 from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
 from facetrust.payments.context import FacePayContext
-from facetrust.security.envelope import Keyring, keyring_for
+from facetrust.security.envelope import Keyring
 
 
 def get_session(request: Request) -> Iterator[Session]:
@@ -46,12 +46,8 @@ def credit_context(request: Request) -> CreditContext:
 
 
 def app_keyring(request: Request) -> Keyring:
-    """The app's master keyring, loaded (or created) once."""
-    keyring = getattr(request.app.state, "keyring", None)
-    if keyring is None:
-        settings = request.app.state.settings
-        keyring = request.app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
-    return keyring
+    """The app's master keyring, loaded (or created) when the app started."""
+    return request.app.state.keyring
 
 
 @contextmanager

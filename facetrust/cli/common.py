@@ -77,6 +77,14 @@ def run(as_json: bool, fn: Callable[[], int | None]) -> None:
     sys.exit(status)
 
 
+def report_out(summary: str, report: dict, json_out: Path | None) -> int:
+    """A report command's ending: the summary on stdout, the whole report where --json asked."""
+    click.echo(summary)
+    if json_out:
+        write_json(json_out, report)
+    return 0
+
+
 def write_json(path: Path, report: dict) -> None:
     """Write a command's report where --json asked, creating the folder if needed."""
     path.parent.mkdir(parents=True, exist_ok=True)

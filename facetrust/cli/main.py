@@ -19,6 +19,7 @@ from facetrust.cli.common import (
     emit_error,
     in_transaction,
     read_image,
+    report_out,
     run,
     settings_problem,
     write_json,
@@ -174,10 +175,7 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
             subset_file or lfw.default_subset_file(images_dir),
             workers, threads, max_impostors, plot_out,
         )
-        click.echo(lfw.summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
+        return report_out(lfw.summary(report), report, json_out)
 
     run(False, body)
 
@@ -237,10 +235,7 @@ def eval_liveness(captures_dir: Path, json_out: Path | None) -> None:
         from facetrust.tools.evaluation import liveness_eval
 
         report = liveness_eval.run(captures_dir)
-        click.echo(liveness_eval.format_report(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
+        return report_out(liveness_eval.format_report(report), report, json_out)
 
     run(False, body)
 

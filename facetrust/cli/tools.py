@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from facetrust.cli.common import CliError, run, write_json
+from facetrust.cli.common import CliError, report_out, run
 from facetrust.tools import gallery_bench, risk_bench, risk_simulate
 from facetrust.tools.evaluation import identify
 
@@ -41,10 +41,7 @@ def risk_command(n_events: int, n_decisions: int, workers: int, n_profile: int, 
                          echo=lambda m: click.echo(m, err=True))
         except RuleSetError as err:
             raise CliError("rule_set_invalid", str(err)) from None
-        click.echo(risk_bench.summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
+        return report_out(risk_bench.summary(report), report, json_out)
 
     run(False, body)
 
@@ -81,10 +78,7 @@ def gallery_command(size: int, engine_name: str, probes: int, json_out: Path | N
                          mutations, echo=lambda m: click.echo(m, err=True))
         except FileNotFoundError as exc:
             raise CliError("data_not_found", str(exc)) from None
-        click.echo(gallery_bench.summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
+        return report_out(gallery_bench.summary(report), report, json_out)
 
     run(False, body)
 
@@ -107,10 +101,7 @@ def eval_identify(images_dir: Path, json_out: Path | None, workers: int, threads
         if not any(d.is_dir() for d in images_dir.iterdir()):
             raise CliError("no_images", f"{images_dir} has no <Name>/ folders of images")
         report = identify.run(images_dir, workers, threads, seed, limit_identities)
-        click.echo(identify.summary(report))
-        if json_out:
-            write_json(json_out, report)
-        return 0
+        return report_out(identify.summary(report), report, json_out)
 
     run(False, body)
 
@@ -142,9 +133,6 @@ def simulate(normal_users: int, scenarios: int, days: int, seed: int, rules_path
             raise CliError("rule_set_invalid", str(err)) from None
         rep["command"] = (f"facetrust simulate --normal-users {normal_users} --scenarios {scenarios} --days {days} "
                           f"--seed {seed}" + (f" --rules {rules_path}" if rules_path else ""))
-        click.echo(risk_simulate.summary(rep))
-        if json_out:
-            write_json(json_out, rep)
-        return 0
+        return report_out(risk_simulate.summary(rep), rep, json_out)
 
     run(False, body)
