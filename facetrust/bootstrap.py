@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from facetrust.biometrics.engine import FaceEngine
+from facetrust.biometrics.engine import EngineConfig, FaceEngine
+from facetrust.biometrics.quality import QualityThresholds
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
 from facetrust.gallery.service import Gallery
@@ -25,7 +26,7 @@ from facetrust.payments.context import FacePayContext
 from facetrust.payments.enrolment import PURPOSE as FACE_PAY  # the template purpose the gallery holds
 from facetrust.security.envelope import Keyring
 from facetrust.security.template_store import TemplatesDeleted, TemplateStored
-from facetrust.settings import Settings
+from facetrust.settings import Settings, get_settings
 
 
 @dataclass(frozen=True)
@@ -36,9 +37,29 @@ class Parts:
     credit: CreditContext
 
 
+def engine_config(settings: Settings) -> EngineConfig:
+    """The face engine's own configuration, read from the service's settings."""
+    return EngineConfig(
+        models_dir=settings.resolved_models_dir, threads=settings.threads,
+        detector_score_threshold=settings.detector_score_threshold, detector_max_side=settings.detector_max_side,
+        max_image_bytes=settings.max_image_bytes, max_image_pixels=settings.max_image_pixels,
+        min_image_side=settings.min_image_side,
+        quality=QualityThresholds(
+            min_face_px=settings.min_face_px, min_detector_confidence=settings.min_detector_confidence,
+            min_sharpness=settings.min_sharpness, min_brightness=settings.min_brightness,
+            max_brightness=settings.max_brightness, max_yaw_deg=settings.max_yaw_deg,
+            max_pitch_deg=settings.max_pitch_deg, max_roll_deg=settings.max_roll_deg,
+            max_eye_closure=settings.max_eye_closure, second_face_ratio=settings.second_face_ratio))
+
+
+def face_engine(settings: Settings | None = None) -> FaceEngine:
+    """The face models, loaded as the settings say (the CLI, tools and benchmarks use this too)."""
+    return FaceEngine(engine_config(settings or get_settings()))
+
+
 def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Catalogue,
           engine: FaceEngine | None = None) -> Parts:
-    engine = engine or FaceEngine.from_settings(settings)
+    engine = engine or face_engine(settings)
     kyc = KycContext(
         engine=engine,
         keyring=keyring,

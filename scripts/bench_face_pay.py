@@ -769,6 +769,41 @@ def print_shape(title: str, s: dict) -> None:
               f"(max {s['max_start_delay_ms']:.0f} ms): the terminal's previous payment was still running")
 
 
+def capacity(shapes: dict, payer_every_s: float) -> dict:
+    """The largest offered payment rate at which every payment was paid and p95 met the target, over
+    the capacity rounds (and the paced shape), and what it means for a platform sizing its servers:
+    terminals per core, if each terminal's busiest hour brings a payer every ``payer_every_s``."""
+    rounds = sorted((s for k, s in shapes.items() if k.startswith("capacity_") or k == "paced"),
+                    key=lambda s: s["offered_per_s"])
+    rows = [{"interval_s": s["interval_s"], "offered_per_s": s["offered_per_s"], "paid_per_s": s["throughput_per_s"],
+             "p50_ms": s.get("p50_ms"), "p95_ms": s.get("p95_ms"), "failures": s["failures"],
+             "cpu_ms_per_paid_payment": s["server_cpu"]["cpu_ms_per_paid_payment"],
+             "cores_busy": s["server_cpu"]["cores_busy"],
+             "meets": bool(s.get("meets_target_p95")) and s["failures"] == 0} for s in rounds]
+    best = max((r["offered_per_s"] for r in rows if r["meets"]), default=None)
+    cores = os.cpu_count() or 1
+    return {"target_p95_ms": TARGET_P95_MS, "rounds": rows, "max_rate_per_s_meeting_target": best,
+            "cores": cores, "payer_every_s": payer_every_s,
+            "terminals_per_core": round(best * payer_every_s / cores, 1) if best else None,
+            "note": "one server process on this machine; the rate is what its cores sustained with p95 within "
+                    "the target and no failure; terminals per core assumes each terminal's busiest hour brings a "
+                    f"payer every {payer_every_s:g} s and that the rate scales with cores"}
+
+
+def print_capacity(c: dict) -> None:
+    print(f"\n== capacity (p95 <= {c['target_p95_ms']:.0f} ms, no failure)")
+    for r in c["rounds"]:
+        print(f"  offered {r['offered_per_s']:.2f}/s (every {r['interval_s']:g} s per terminal): paid "
+              f"{r['paid_per_s']}/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, failures {r['failures']}, "
+              f"{r['cpu_ms_per_paid_payment']:.0f} ms CPU per payment, {r['cores_busy']:.2f} cores busy"
+              f" -> {'meets' if r['meets'] else 'misses'}")
+    if c["max_rate_per_s_meeting_target"]:
+        print(f"  capacity: {c['max_rate_per_s_meeting_target']:.2f} payments/s on {c['cores']} cores; "
+              f"{c['terminals_per_core']} terminals per core at one payer every {c['payer_every_s']:g} s each")
+    else:
+        print("  no rate tried met the target")
+
+
 # ------------------------------------------------------------------------------------- admin
 
 
@@ -1037,6 +1072,12 @@ def main() -> None:
                         help="before the timed part, wait up to this long for other processes to go quiet")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--capacity", default="", metavar="INTERVALS",
+                        help="also run the paced shape at each of these mean per-terminal intervals (s, comma-"
+                             "separated, e.g. 8,6,4,3,2,1.5) and report the largest payment rate whose p95 meets "
+                             "the target: the server's capacity")
+    parser.add_argument("--payer-every", type=float, default=60.0, metavar="SECONDS",
+                        help="a terminal's busiest hour, one payer every SECONDS (for terminals per core)")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="facetrust-bench-facepay-"))
@@ -1061,14 +1102,14 @@ def run(args, defaults, work: Path, Settings) -> None:
     t_setup = time.perf_counter()
 
     # 1. Cut and screen the clips.
-    from facetrust.biometrics.engine import FaceEngine
+    from facetrust.bootstrap import face_engine
     from facetrust.gallery.decision import OpenSetPolicy
     from facetrust.liveness.decision import DecisionPolicy
     from facetrust.liveness.service import capture_limits
     from facetrust.liveness.texture import TextureModel
 
     probe_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir)
-    engine = FaceEngine.from_settings(probe_settings)
+    engine = face_engine(probe_settings)
     texture, limits = TextureModel.load(), capture_limits(probe_settings)
     live_policy = DecisionPolicy()
     open_set = OpenSetPolicy(target_fpir=probe_settings.face_pay_target_fpir, margin=probe_settings.face_pay_margin,
@@ -1141,6 +1182,8 @@ def run(args, defaults, work: Path, Settings) -> None:
     paced_round = round_jobs(1, warm + paced_n)
     warm_paced, paced_jobs = paced_round[:warm], paced_round[warm:]
     single_jobs = round_jobs(2, single_n)
+    capacity_intervals = [float(x) for x in args.capacity.split(",") if x.strip()]
+    capacity_rounds = [(interval, round_jobs(3 + k, paced_n)) for k, interval in enumerate(capacity_intervals)]
     replays = Replays(database_url)
 
     # 4. The real service, in its own process (on a quiet machine: other processes' load skews it).
@@ -1159,7 +1202,9 @@ def run(args, defaults, work: Path, Settings) -> None:
         for key, title, warm_jobs, timed_jobs, interval, fleet in (
                 ("closed_loop", "closed loop", warm_closed, closed_jobs, None, terminals),
                 ("paced", "paced", warm_paced, paced_jobs, args.interval, terminals),
-                ("single_terminal", "baseline, one terminal alone", [], single_jobs, None, terminals[:1])):
+                ("single_terminal", "baseline, one terminal alone", [], single_jobs, None, terminals[:1]),
+                *((f"capacity_{interval:g}s", f"capacity, paced at {interval:g} s", [], jobs, interval, terminals)
+                  for interval, jobs in capacity_rounds)):
             if not timed_jobs:
                 continue
             if key != "closed_loop":  # a new round of the same takes: forget what the last one showed
@@ -1211,7 +1256,8 @@ def run(args, defaults, work: Path, Settings) -> None:
                 "threads", "detector_max_side", "face_pay_transaction_limit_yuan", "face_pay_daily_limit_yuan",
                 "face_pay_over_limit", "face_pay_target_fpir", "face_pay_margin", "face_pay_direct_max_gallery",
                 "gallery_engine", "store_raw_images", "lockout_max_failures", "lockout_window_seconds"]
-    report = {
+    report = {"capacity": capacity(shapes, args.payer_every)} if capacity_rounds else {}
+    report |= {
         "benchmark": "face pay end to end over HTTP: signed terminal intent, capture page, payer's frames "
                      "(liveness, identification, limits, risk, ledger), signed result read",
         "target": {"p95_ms": TARGET_P95_MS, "concurrency": n},
@@ -1249,6 +1295,8 @@ def run(args, defaults, work: Path, Settings) -> None:
         "audit_verify": audit_chain,
         "server_log_problems": problems,
     }
+    if capacity_rounds:
+        print_capacity(report["capacity"])
     if args.profile:
         report["profile_per_paid_payment"] = profiles
     if args.json_out:

@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 
 from facetrust.biometrics.engine import FaceEngine
+from facetrust.bootstrap import face_engine
 from facetrust.liveness import frames as frames_mod
 from facetrust.liveness.decision import DecisionPolicy, decide
 from facetrust.liveness.service import capture_limits
@@ -68,7 +69,7 @@ def main() -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     settings = get_settings()
-    engine, texture = FaceEngine.from_settings(settings), TextureModel.load()
+    engine, texture = face_engine(settings), TextureModel.load()
     clips = args.data / "face-clips"
     cases = {
         # d9: a man with glasses blinking (labelled frames 10-18): frames 6-20, 8 frames at 15 fps

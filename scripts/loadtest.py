@@ -720,14 +720,14 @@ def run(args, defaults, work: Path) -> dict:
     env = {**base_env, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_DATABASE_URL": database_url,
            "FACETRUST_MODELS_DIR": str(models_dir), **load_env}
 
-    from facetrust.biometrics.engine import FaceEngine
+    from facetrust.bootstrap import face_engine
     from facetrust.gallery.decision import OpenSetPolicy
     from facetrust.liveness.decision import DecisionPolicy
     from facetrust.liveness.service import capture_limits
     from facetrust.liveness.texture import TextureModel
 
     probe = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir)
-    engine = FaceEngine.from_settings(probe)
+    engine = face_engine(probe)
     texture, limits = TextureModel.load(), capture_limits(probe)
     open_set = OpenSetPolicy(target_fpir=probe.face_pay_target_fpir, margin=probe.face_pay_margin,
                              direct_max_gallery=probe.face_pay_direct_max_gallery, candidates=probe.face_pay_candidates)

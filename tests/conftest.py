@@ -52,9 +52,9 @@ ENGINE_SETTINGS = frozenset({
 @lru_cache(maxsize=1)
 def shared_face_engine():
     """The face models, loaded once per test session and handed to every app that can share them."""
-    from facetrust.biometrics.engine import FaceEngine
+    from facetrust.bootstrap import face_engine
 
-    return FaceEngine.from_settings()
+    return face_engine()
 
 
 def face_engine_for(overrides: dict):

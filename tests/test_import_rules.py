@@ -6,7 +6,10 @@ function), so they stay true as the code grows:
   root (``facetrust.bootstrap``);
 - the runtime (every package but ``facetrust.cli`` and ``facetrust.tools``) imports neither the
   command line nor the tools (evaluation, benchmarks, simulators, attack generators);
-- the face engine (``facetrust.biometrics``) imports nothing of the domains or the service.
+- the face engine (``facetrust.biometrics``) imports nothing of the project but itself: it takes its
+  own configuration (``EngineConfig``), not the service's settings;
+- the pure image analysis of liveness (actions, checks, continuity, the decision, fingerprints,
+  frames, observation, texture, video) imports only the engine, itself and the kernel's errors.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from pathlib import Path
 import facetrust
 
 ROOT = Path(facetrust.__file__).resolve().parent
-DOMAINS = ("identity", "consent", "liveness", "payments", "credit", "risk", "gallery", "security", "store", "api", "web")
 
 
 def modules() -> dict[str, Path]:
@@ -69,10 +71,23 @@ def test_the_runtime_imports_neither_the_command_line_nor_the_tools():
     assert offenders == []
 
 
-def test_the_face_engine_imports_nothing_of_the_domains():
+def test_the_face_engine_imports_nothing_of_the_project_but_itself():
     offenders = sorted((name, imported) for name, path in modules().items() if _under(name, "facetrust.biometrics")
                        for imported in imports_of(path, name)
-                       if any(_under(imported, f"facetrust.{d}") for d in DOMAINS))
+                       if imported != "facetrust" and not _under(imported, "facetrust.biometrics"))
+    assert offenders == []
+
+
+PURE_LIVENESS = {f"facetrust.liveness.{m}" for m in
+                 ("actions", "checks", "continuity", "decision", "fingerprint", "frames", "observe", "texture", "video")}
+
+
+def test_the_pure_liveness_analysis_imports_only_the_engine_itself_and_errors():
+    allowed = ("facetrust.biometrics", "facetrust.errors", *PURE_LIVENESS)
+    offenders = sorted((name, imported) for name, path in modules().items() if name in PURE_LIVENESS
+                       for imported in imports_of(path, name)
+                       if imported not in ("facetrust", "facetrust.liveness")
+                       and not any(_under(imported, a) for a in allowed))
     assert offenders == []
 
 

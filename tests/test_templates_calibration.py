@@ -107,7 +107,7 @@ def test_dlib_second_model_makes_its_own_templates(engine, lfw_bytes):
     from facetrust.biometrics import modelfiles
     from facetrust.biometrics.embed import DlibEmbedder
 
-    models = engine.settings.resolved_models_dir
+    models = engine.config.models_dir
     dlib_model = DlibEmbedder(
         modelfiles.require(models, "dlib_face_recognition_resnet_model_v1.dat"),
         modelfiles.require(models, "shape_predictor_5_face_landmarks.dat"),

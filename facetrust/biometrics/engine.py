@@ -27,7 +27,6 @@ from facetrust.biometrics.landmarks import FaceGeometry, LandmarkModel
 from facetrust.biometrics.quality import QualityReport, QualityThresholds, Reason, assess
 from facetrust.biometrics.templates import Template, similarity
 from facetrust.biometrics.turns import Turns
-from facetrust.settings import Settings, get_settings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -78,48 +77,44 @@ class MatchDecision:
         }
 
 
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the engine reads: its model files, its workers, the detector's and the intake's limits and
+    the quality gate. The engine takes this, not the service's settings, so it stays a library that
+    imports nothing of the service (``facetrust.bootstrap.engine_config`` makes it from settings)."""
+
+    models_dir: Path
+    threads: int
+    detector_score_threshold: float
+    detector_max_side: int
+    max_image_bytes: int
+    max_image_pixels: int
+    min_image_side: int
+    quality: QualityThresholds
+
+
 class FaceEngine:
-    def __init__(
-        self,
-        models_dir: Path,
-        settings: Settings,
-        calibration: Calibration | None = None,
-    ) -> None:
+    def __init__(self, config: EngineConfig, calibration: Calibration | None = None) -> None:
         # The cores are shared out by images, not inside one: OpenCV runs single-threaded and the
         # engine's ``threads`` workers take whole images, first come first served. Splitting each
         # network over both cores cost about a tenth more CPU per image, and when concurrent requests
         # each split theirs, every request shared every core and all of them finished late.
         cv2.setNumThreads(1)
-        self.workers = max(1, settings.threads)
+        self.workers = max(1, config.threads)
+        models_dir = config.models_dir
         self._workers = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="face")
         self.turns = Turns()  # whole jobs of several ``map`` rounds (a capture) take turns
         self.detector = YuNetDetector(
             modelfiles.require(models_dir, "face_detection_yunet_2023mar.onnx"),
-            settings.detector_score_threshold,
-            settings.detector_max_side,
+            config.detector_score_threshold,
+            config.detector_max_side,
             self.workers,
         )
         self.landmarks = LandmarkModel(modelfiles.require(models_dir, "face_landmarker.task"), self.workers)
         self.embedder = SFaceEmbedder(modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx"), self.workers)
         self._calibration = calibration
-        self.settings = settings
-        self.limits = QualityThresholds(
-            min_face_px=settings.min_face_px,
-            min_detector_confidence=settings.min_detector_confidence,
-            min_sharpness=settings.min_sharpness,
-            min_brightness=settings.min_brightness,
-            max_brightness=settings.max_brightness,
-            max_yaw_deg=settings.max_yaw_deg,
-            max_pitch_deg=settings.max_pitch_deg,
-            max_roll_deg=settings.max_roll_deg,
-            max_eye_closure=settings.max_eye_closure,
-            second_face_ratio=settings.second_face_ratio,
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings | None = None) -> FaceEngine:
-        settings = settings or get_settings()
-        return cls(settings.resolved_models_dir, settings)
+        self.config = config
+        self.limits = config.quality
 
     @property
     def calibration(self) -> Calibration:
@@ -140,9 +135,9 @@ class FaceEngine:
     def decode(self, data: bytes, max_decoded_pixels: int | None = None) -> DecodedImage:
         return decode_image(
             data,
-            max_bytes=self.settings.max_image_bytes,
-            max_pixels=self.settings.max_image_pixels,
-            min_side=self.settings.min_image_side,
+            max_bytes=self.config.max_image_bytes,
+            max_pixels=self.config.max_image_pixels,
+            min_side=self.config.min_image_side,
             max_decoded_pixels=max_decoded_pixels,
         )
 

@@ -93,11 +93,11 @@ def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
     """Decide whether two images show the same person."""
 
     def body() -> int:
-        from facetrust.biometrics.engine import FaceEngine
         from facetrust.biometrics.engine import verify as verify_images
+        from facetrust.bootstrap import face_engine
 
         a, b = read_image(image1), read_image(image2)
-        result = verify_images(FaceEngine.from_settings(), a, b, profile).as_dict()
+        result = verify_images(face_engine(), a, b, profile).as_dict()
         if as_json:
             click.echo(json.dumps(result, indent=2))
         else:
@@ -197,13 +197,13 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
     """ISO/IEC 30107-3 APCER (per species, worst reported), BPCER and ACER at the shipped threshold."""
 
     def body() -> int:
-        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.bootstrap import face_engine
         from facetrust.liveness.decision import DecisionPolicy
         from facetrust.liveness.texture import TextureModel
         from facetrust.tools.evaluation import pad, pad_metrics
 
         settings = get_settings()
-        scorer = pad.Scorer(FaceEngine.from_settings(settings), TextureModel.load(), DecisionPolicy(),
+        scorer = pad.Scorer(face_engine(settings), TextureModel.load(), DecisionPolicy(),
                             settings.liveness_max_frames)
         wanted = {s.strip() for s in subjects.split(",") if s.strip()} if subjects else None
         report = pad.run_pad(scorer, bona_fide, attack, species, wanted, window)
@@ -288,9 +288,9 @@ def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir
                            "--frames is for INPUT files: an attack capture has its source capture's frame count")
         detector = None
         if species in ("still_injection", "print"):
-            from facetrust.biometrics.engine import FaceEngine
+            from facetrust.bootstrap import face_engine
 
-            detector = FaceEngine.from_settings(get_settings()).detector
+            detector = face_engine(get_settings()).detector
         result = attacks_mod.write_capture_attacks(captures_dir, out, species, seed, detector)
         kinds = ", ".join(f"{k} {n}" for k, n in result["by_kind"].items())
         click.echo(f"{result['written']} {species} attack captures written under {out / species} "
@@ -553,14 +553,14 @@ def demo() -> None:
     """Verify two sample pairs from the shared LFW data, to show the engine working."""
 
     def body() -> int:
-        from facetrust.biometrics.engine import FaceEngine
         from facetrust.biometrics.engine import verify as verify_images
+        from facetrust.bootstrap import face_engine
 
         images = get_settings().shared_data / "lfw-dev" / "images"
         if not images.is_dir():
             raise CliError("data_not_found", f"no shared data at {images}; set FACETRUST_SHARED_DATA, "
                                              "or run `facetrust verify IMG1 IMG2` on your own images")
-        engine = FaceEngine.from_settings()
+        engine = face_engine()
         for a, b in (("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg"),
                      ("Colin_Powell/Colin_Powell_0001.jpg", "Bono/Bono_0001.jpg")):
             if not ((images / a).is_file() and (images / b).is_file()):

@@ -25,9 +25,9 @@ def calibrate_folder(images_dir: Path, workers: int, source: str) -> Calibration
     gen, imp, _, _ = metrics.all_pair_scores(
         metrics.cosine_blocks(x[keep]), np.ones(keep.size, bool), labels[keep], max_impostors=10**9
     )
-    from facetrust.biometrics.engine import FaceEngine
+    from facetrust.bootstrap import face_engine
 
-    model_id = FaceEngine.from_settings().model_id
+    model_id = face_engine().model_id
     provenance = {
         "source": source or str(images_dir),
         "images": int(valid.sum()),

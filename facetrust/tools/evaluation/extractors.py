@@ -25,11 +25,11 @@ class Extracted:
 
 class _FaceTrust:
     def __init__(self, threads: int) -> None:
-        from facetrust.biometrics.engine import FaceEngine
+        from facetrust.bootstrap import face_engine
         from facetrust.settings import get_settings
 
         settings = get_settings().model_copy(update={"threads": threads})
-        self.engine = FaceEngine.from_settings(settings)
+        self.engine = face_engine(settings)
 
     def extract(self, path: Path) -> Extracted:
         data = path.read_bytes()

@@ -199,8 +199,8 @@ def run(captures_dir: Path, settings=None, progress: bool = True) -> dict:
     """Judge every capture of ``captures_dir`` with the service's engine, texture model and capture
     limits, and report. Raises ``CaptureError`` (exit status 2 on the command line) for a folder
     with no captures or a malformed one; the folder is checked whole before anything is judged."""
-    from facetrust.biometrics.engine import FaceEngine
     from facetrust.biometrics.errors import DecodedSizeTooLarge
+    from facetrust.bootstrap import face_engine
     from facetrust.liveness.judge import CaptureJudge
     from facetrust.liveness.service import capture_limits
     from facetrust.liveness.texture import TextureModel
@@ -208,7 +208,7 @@ def run(captures_dir: Path, settings=None, progress: bool = True) -> dict:
 
     captures = find_captures(captures_dir)  # every capture.json checked before any model is loaded
     settings = settings or get_settings()
-    engine = FaceEngine.from_settings(settings)
+    engine = face_engine(settings)
     texture = TextureModel.load()
     limits = capture_limits(settings)
     judge = CaptureJudge(engine, texture, limits)
