@@ -17,6 +17,7 @@ from facetrust.biometrics.engine import EngineConfig, FaceEngine
 from facetrust.biometrics.quality import QualityThresholds
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
+from facetrust.errorcodes import ErrorCode
 from facetrust.gallery.service import Gallery
 from facetrust.identity.adapters import Guarded, SimulatedBankRegistry, SimulatedCitizenRegistry
 from facetrust.identity.kyc import KycContext
@@ -64,10 +65,10 @@ def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Cat
         engine=engine,
         keyring=keyring,
         # An authority or a bank that fails answers 503 with a stable code, never a 500.
-        authority=Guarded(SimulatedCitizenRegistry(settings.authority_registry), "authority_unavailable",
+        authority=Guarded(SimulatedCitizenRegistry(settings.authority_registry), ErrorCode.AUTHORITY_UNAVAILABLE,
                           "the identity authority could not answer; try again later, or use bank-card verification")
         if settings.authority_registry else None,
-        bank=Guarded(SimulatedBankRegistry(settings.bank_registry), "bank_unavailable",
+        bank=Guarded(SimulatedBankRegistry(settings.bank_registry), ErrorCode.BANK_UNAVAILABLE,
                      "the bank could not answer; try again later, or use face verification")
         if settings.bank_registry else None,
         bank_code_valid_for=dt.timedelta(seconds=settings.bank_code_valid_seconds),

@@ -1,14 +1,29 @@
 """The one error type domain services raise for a client-fixable failure.
 
-It carries an HTTP-style status and a stable code, so the API maps it without knowing the domain,
-and the domain never imports the web framework.
+It carries a code from the catalogue (``facetrust.errorcodes.ErrorCode``) and the HTTP-style status
+the catalogue gives that code, so the API maps it without knowing the domain, the domain never
+imports the web framework, and a raise site cannot answer a code with a status of its own.
 """
 
 from __future__ import annotations
 
+from facetrust.errorcodes import ErrorCode
+
 
 class DomainError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: object) -> None:
+    """``DomainError(ErrorCode.PLAN_NOT_FOUND, "no such plan", **extra)``: the message says what went
+    wrong in this case (the catalogue's default message when none is given); ``extra`` fields go into
+    the error body. ``status`` is the catalogue's, or one of the few second statuses it lists for
+    the code (``ErrorCode.other_statuses``)."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None, *, status: int | None = None,
+                 **extra: object) -> None:
+        if not isinstance(code, ErrorCode):
+            raise TypeError(f"an error code comes from the catalogue (ErrorCode), not {code!r}")
+        status = code.status if status is None else status
+        if not code.allows(status):
+            raise ValueError(f"{code} is not answered with {status}")
+        message = code.message if message is None else message
         super().__init__(message)
         self.status, self.code, self.message, self.extra = status, code, message, extra
 

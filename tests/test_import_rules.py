@@ -6,8 +6,8 @@ function), so they stay true as the code grows:
   root (``facetrust.bootstrap``);
 - the runtime (every package but ``facetrust.cli`` and ``facetrust.tools``) imports neither the
   command line nor the tools (evaluation, benchmarks, simulators, attack generators);
-- the face engine (``facetrust.biometrics``) imports nothing of the project but itself: it takes its
-  own configuration (``EngineConfig``), not the service's settings;
+- the face engine (``facetrust.biometrics``) imports nothing of the project but itself and the
+  error-code catalogue: it takes its own configuration (``EngineConfig``), not the service's settings;
 - the pure image analysis of liveness (actions, checks, continuity, the decision, fingerprints,
   frames, observation, texture, video) imports only the engine, itself and the kernel's errors.
 """
@@ -71,10 +71,11 @@ def test_the_runtime_imports_neither_the_command_line_nor_the_tools():
     assert offenders == []
 
 
-def test_the_face_engine_imports_nothing_of_the_project_but_itself():
+def test_the_face_engine_imports_nothing_of_the_project_but_itself_and_the_error_codes():
     offenders = sorted((name, imported) for name, path in modules().items() if _under(name, "facetrust.biometrics")
                        for imported in imports_of(path, name)
-                       if imported != "facetrust" and not _under(imported, "facetrust.biometrics"))
+                       if imported != "facetrust" and not any(_under(imported, a) for a in
+                                                              ("facetrust.biometrics", "facetrust.errorcodes")))
     assert offenders == []
 
 
@@ -83,7 +84,7 @@ PURE_LIVENESS = {f"facetrust.liveness.{m}" for m in
 
 
 def test_the_pure_liveness_analysis_imports_only_the_engine_itself_and_errors():
-    allowed = ("facetrust.biometrics", "facetrust.errors", *PURE_LIVENESS)
+    allowed = ("facetrust.biometrics", "facetrust.errors", "facetrust.errorcodes", *PURE_LIVENESS)
     offenders = sorted((name, imported) for name, path in modules().items() if name in PURE_LIVENESS
                        for imported in imports_of(path, name)
                        if imported not in ("facetrust", "facetrust.liveness")

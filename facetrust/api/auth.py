@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from facetrust.api.deps import ClientInfo, get_session, user_client_info
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Tenant
@@ -38,10 +39,10 @@ TERMINAL_SIGNATURE = APIKeyHeader(
 
 def tenant(x_api_key: str | None = Security(PLATFORM_API_KEY), session: Session = Depends(get_session)) -> Tenant:
     if not x_api_key:
-        raise DomainError(401, "unauthenticated", "this call needs the platform's X-Api-Key header")
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "this call needs the platform's X-Api-Key header")
     found = service.tenant_by_api_key(session, x_api_key)
     if found is None:
-        raise DomainError(401, "unauthenticated", "the API key is not valid")
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "the API key is not valid")
     return found
 
 
@@ -50,17 +51,17 @@ def principal(request: Request, session: Session = Depends(get_session)) -> Prin
     declare the scheme); the header is read here, not declared as a parameter."""
     authorization = request.headers.get("authorization")
     if not authorization or not authorization.lower().startswith("bearer "):
-        raise DomainError(401, "unauthenticated", "this call needs an Authorization: Bearer token")
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "this call needs an Authorization: Bearer token")
     found = service.resolve_token(session, authorization[7:].strip())
     if found is None:
-        raise DomainError(401, "unauthenticated", "the token is not valid or has expired")
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "the token is not valid or has expired")
     return found
 
 
 def user(p: Principal = Depends(principal),
          _: HTTPAuthorizationCredentials | None = Security(USER_TOKEN)) -> Principal:
     if p.kind != "user":
-        raise DomainError(403, "forbidden", "this call is for the account holder only")
+        raise DomainError(ErrorCode.FORBIDDEN, "this call is for the account holder only")
     return p
 
 
@@ -73,7 +74,7 @@ def operator(*roles: str) -> Callable[[Principal], Principal]:
     def check(p: Principal = Depends(principal),
               _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN)) -> Principal:
         if p.kind != "operator" or p.role not in roles:
-            raise DomainError(403, "forbidden", f"this call needs one of the roles: {', '.join(roles)}")
+            raise DomainError(ErrorCode.FORBIDDEN, f"this call needs one of the roles: {', '.join(roles)}")
         return p
 
     return check

@@ -21,30 +21,26 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from facetrust.api import logs
 from facetrust.api.access_log import route_template
 from facetrust.biometrics.errors import BiometricError
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 
 log = logging.getLogger("facetrust.api")
 
-_HTTP_CODES = {
-    400: "bad_request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    409: "conflict",
-    413: "request_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
-}
+# The code of a refusal from the HTTP layer (an unknown path, a wrong method...), by its status.
+_HTTP_CODES = {code.status: code for code in (
+    ErrorCode.BAD_REQUEST, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.CONFLICT, ErrorCode.REQUEST_TOO_LARGE, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    ErrorCode.RATE_LIMITED)}
 
 
 class ErrorDetail(BaseModel):
-    """A stable machine-readable ``code`` and a human ``message``; some errors add fields (``fields``
-    of a malformed request, ``reasons`` of an unusable face, ``retry_after_seconds``)."""
+    """A stable machine-readable ``code`` (one of the catalogue's, ``facetrust.errorcodes``) and a
+    human ``message``; some errors add fields (``fields`` of a malformed request, ``reasons`` of an
+    unusable face, ``retry_after_seconds``)."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: str
+    code: ErrorCode
     message: str
 
 
@@ -61,7 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict] = {
 }
 
 
-def error_body(code: str, message: str, **extra: object) -> dict:
+def error_body(code: ErrorCode, message: str, **extra: object) -> dict:
     return {"error": {"code": code, "message": message, **extra}}
 
 
@@ -139,7 +135,7 @@ class CatchUnexpected:
             log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], route_template(scope),
                       extra=logs.exception_fields(exc))
             if not started:  # else the answer is already on its way; nothing more can be said
-                await JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
+                await JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
                                    status_code=500)(scope, receive, send)
 
 
@@ -152,24 +148,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BiometricError)
     async def _biometric(_: Request, exc: BiometricError) -> JSONResponse:
         body = exc.as_dict()
-        status = 413 if exc.code == "image_too_large" else 422
-        return JSONResponse(error_body(body.pop("code"), body.pop("message"), **body), status_code=status)
+        del body["code"]
+        return JSONResponse(error_body(exc.code, body.pop("message"), **body), status_code=exc.code.status)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         known = known_field_names(request.app)
         fields = [validation_field(e, known) for e in exc.errors()]
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
-        code, message = (
-            ("malformed_json", "the request body is not valid JSON")
-            if malformed
-            else ("invalid_request", "the request does not match the expected shape")
-        )
-        return JSONResponse(error_body(code, message, fields=fields), status_code=422)
+        code = ErrorCode.MALFORMED_JSON if malformed else ErrorCode.INVALID_REQUEST
+        return JSONResponse(error_body(code, code.message, fields=fields), status_code=code.status)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        code = _HTTP_CODES.get(exc.status_code, ErrorCode.HTTP_ERROR)
         message = exc.detail if isinstance(exc.detail, str) else code.replace("_", " ")
         return JSONResponse(error_body(code, message), status_code=exc.status_code, headers=exc.headers)
 
@@ -179,5 +171,5 @@ def install(app: FastAPI) -> None:
         request_id = logs.request_id_of(request.scope)
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope),
                   extra={"request_id": request_id, **logs.exception_fields(exc)})
-        return JSONResponse(error_body("internal_error", "an internal error occurred; try again later"),
+        return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
                             status_code=500, headers={logs.HEADER: request_id} if request_id else None)

@@ -10,6 +10,8 @@ import json
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from facetrust.errorcodes import ErrorCode
+
 
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
@@ -52,8 +54,8 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": "request_too_large",
+        body = json.dumps({"error": {"code": ErrorCode.REQUEST_TOO_LARGE,
                                      "message": f"the request body is over {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": 413,
+        await send({"type": "http.response.start", "status": ErrorCode.REQUEST_TOO_LARGE.status,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

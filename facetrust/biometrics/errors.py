@@ -1,4 +1,5 @@
-"""Typed errors of the biometric engine, each with a stable machine-readable code.
+"""Typed errors of the biometric engine, each with a stable machine-readable code from the catalogue
+(``facetrust.errorcodes``, which also gives the HTTP status the API answers it with).
 
 The message says what is wrong with the input in words a client can act on; it never contains face
 data or a stack trace.
@@ -6,9 +7,11 @@ data or a stack trace.
 
 from __future__ import annotations
 
+from facetrust.errorcodes import ErrorCode
+
 
 class BiometricError(ValueError):
-    code = "biometric_error"
+    code: ErrorCode = ErrorCode.BIOMETRIC_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -19,13 +22,13 @@ class BiometricError(ValueError):
 
 
 class ImageEmpty(BiometricError):
-    code = "image_empty"
+    code = ErrorCode.IMAGE_EMPTY
 
 
 class ImageTooLarge(BiometricError):
     """Too many bytes, or too many pixels (a decompression bomb looks like the second)."""
 
-    code = "image_too_large"
+    code = ErrorCode.IMAGE_TOO_LARGE
 
 
 class DecodedSizeTooLarge(ImageTooLarge):
@@ -38,23 +41,23 @@ class DecodedSizeTooLarge(ImageTooLarge):
 
 
 class ImageTooSmall(BiometricError):
-    code = "image_too_small"
+    code = ErrorCode.IMAGE_TOO_SMALL
 
 
 class ImageFormatUnsupported(BiometricError):
-    code = "image_format_unsupported"
+    code = ErrorCode.IMAGE_FORMAT_UNSUPPORTED
 
 
 class ImageUnreadable(BiometricError):
     """Corrupt or truncated data of a supported format, or not an image at all."""
 
-    code = "image_unreadable"
+    code = ErrorCode.IMAGE_UNREADABLE
 
 
 class FaceNotUsable(BiometricError):
     """The image decoded but its face failed the quality gate; ``reasons`` lists why."""
 
-    code = "face_not_usable"
+    code = ErrorCode.FACE_NOT_USABLE
 
     def __init__(self, message: str, reasons: list[str]) -> None:
         super().__init__(message)
@@ -67,8 +70,8 @@ class FaceNotUsable(BiometricError):
 class TemplateMismatch(BiometricError):
     """Two templates from different models or model versions cannot be compared."""
 
-    code = "template_model_mismatch"
+    code = ErrorCode.TEMPLATE_MODEL_MISMATCH
 
 
 class CalibrationError(BiometricError):
-    code = "calibration_invalid"
+    code = ErrorCode.CALIBRATION_INVALID

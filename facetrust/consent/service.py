@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.consent.models import ConsentEvent
 from facetrust.consent.notices import NOTICES
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 from facetrust.identity.models import Account
@@ -85,7 +86,7 @@ def granted_for_child(session: Session, account_id: str, purpose: str, holder_id
 
 def _check_purpose(purpose: str) -> None:
     if purpose not in NOTICES:
-        raise DomainError(404, "purpose_unknown", f"no such consent purpose; one of: {', '.join(NOTICES)}")
+        raise DomainError(ErrorCode.PURPOSE_UNKNOWN, f"no such consent purpose; one of: {', '.join(NOTICES)}")
 
 
 def _check_guardian(account: Account, guardian: Guardian | None, today: dt.date) -> dt.date | None:
@@ -93,15 +94,15 @@ def _check_guardian(account: Account, guardian: Guardian | None, today: dt.date)
     known yet (it often is not, before real-name authentication): an adult, and not the holder."""
     if guardian is None:
         if is_child(account.birth_date, today):
-            raise DomainError(422, "guardian_consent_required",
+            raise DomainError(ErrorCode.GUARDIAN_CONSENT_REQUIRED,
                               "the account holder is under 14: a parent or guardian must consent with them")
         return None
     guardian_id = idnumber.validate(guardian.id_number)
     born = idnumber.birth_date(guardian_id)
     if idnumber.age_on(born, today) < ADULT_AGE:
-        raise DomainError(422, "guardian_not_adult", "the guardian must be an adult")
+        raise DomainError(ErrorCode.GUARDIAN_NOT_ADULT, "the guardian must be an adult")
     if account.real_name_id_hash is not None and secret_hash(guardian_id) == account.real_name_id_hash:
-        raise DomainError(422, "guardian_is_account_holder", "the guardian must be someone other than the account holder")
+        raise DomainError(ErrorCode.GUARDIAN_IS_ACCOUNT_HOLDER, "the guardian must be someone other than the account holder")
     return born
 
 
@@ -109,7 +110,7 @@ def _check_not_frozen(account: Account) -> None:
     """A frozen account's consents stand as they are until an operator unfreezes it (an account
     taken over must not switch face pay on or off)."""
     if account.status == "frozen":
-        raise DomainError(403, "account_frozen", "the account is frozen; an operator must review it first")
+        raise DomainError(ErrorCode.ACCOUNT_FROZEN, "the account is frozen; an operator must review it first")
 
 
 def grant(session: Session, account: Account, purpose: str, notice_version: str, channel: str,
@@ -117,10 +118,10 @@ def grant(session: Session, account: Account, purpose: str, notice_version: str,
     _check_purpose(purpose)
     _check_not_frozen(account)
     if channel not in CHANNELS:
-        raise DomainError(422, "channel_invalid", f"channel must be one of {', '.join(CHANNELS)}")
+        raise DomainError(ErrorCode.CHANNEL_INVALID, f"channel must be one of {', '.join(CHANNELS)}")
     current = NOTICES[purpose].version
     if notice_version != current:
-        raise DomainError(409, "notice_outdated",
+        raise DomainError(ErrorCode.NOTICE_OUTDATED,
                           f"consent must be given against the current notice (version {current})",
                           current_version=current)
     guardian_born = _check_guardian(account, guardian, today or dt.date.today())
@@ -146,7 +147,7 @@ def withdraw(session: Session, account: Account, purpose: str, channel: str) -> 
     _check_purpose(purpose)
     _check_not_frozen(account)
     if not is_granted(session, account.id, purpose):
-        raise DomainError(409, "consent_not_granted", f"there is no standing consent for {purpose}")
+        raise DomainError(ErrorCode.CONSENT_NOT_GRANTED, f"there is no standing consent for {purpose}")
     event = ConsentEvent(account_id=account.id, purpose=purpose, action="withdraw", channel=channel)
     session.add(event)
     session.flush()

@@ -19,6 +19,7 @@ from facetrust.credit import face, lines, plans, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan
 from facetrust.credit.products import Product
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, as_utc, new_id, utcnow
 from facetrust.payments import ledger
@@ -37,17 +38,17 @@ def create(session: Session, ctx: CreditContext, tenant: Tenant, account: Accoun
     account and amount returns the first; with anything else it is 409 ``order_already_offered``."""
     merchant = session.get(Merchant, merchant_id)
     if merchant is None or merchant.tenant_id != tenant.id:
-        raise DomainError(404, "merchant_not_found", "no such merchant on this platform")
+        raise DomainError(ErrorCode.MERCHANT_NOT_FOUND, "no such merchant on this platform")
     if merchant.status != "active":
-        raise DomainError(403, "merchant_not_active", "the merchant cannot take payments")
+        raise DomainError(ErrorCode.MERCHANT_NOT_ACTIVE, "the merchant cannot take payments")
     existing = _by_order(session, merchant_id, merchant_order_id)
     if existing is not None:
         if (existing.account_id, existing.amount_fen, existing.category) != (account.id, amount_fen, category):
-            raise DomainError(409, "order_already_offered", "this merchant order was already offered on installments")
+            raise DomainError(ErrorCode.ORDER_ALREADY_OFFERED, "this merchant order was already offered on installments")
         return existing, False
     if not ctx.catalogue.for_checkout(category, amount_fen):
-        raise DomainError(422, "no_installment_offer", f"no installment product covers {category} "
-                                                       f"at {schedule.yuan(amount_fen)} yuan")
+        raise DomainError(ErrorCode.NO_INSTALLMENT_OFFER, f"no installment product covers {category} "
+                                                          f"at {schedule.yuan(amount_fen)} yuan")
     now = utcnow()
     row = CreditCheckout(tenant_id=tenant.id, account_id=account.id, merchant_id=merchant_id,
                          merchant_order_id=merchant_order_id, amount_fen=amount_fen, category=category,
@@ -58,7 +59,7 @@ def create(session: Session, ctx: CreditContext, tenant: Tenant, account: Accoun
             session.add(row)
             session.flush()
     except IntegrityError:  # the same order, committed a moment ago by a racing retry
-        raise DomainError(409, "order_already_offered", "this merchant order was already offered on installments") from None
+        raise DomainError(ErrorCode.ORDER_ALREADY_OFFERED, "this merchant order was already offered on installments") from None
     audit.append(session, actor=f"tenant:{tenant.id}", action="credit.checkout", subject=f"account:{account.id}",
                  purpose="credit", details={"checkout_id": row.id, "merchant_id": merchant_id, "amount_fen": amount_fen})
     return row, True
@@ -72,7 +73,7 @@ def _by_order(session: Session, merchant_id: str, order_id: str) -> CreditChecko
 def own(session: Session, account_id: str, checkout_id: str) -> CreditCheckout:
     row = session.get(CreditCheckout, checkout_id)
     if row is None or row.account_id != account_id:
-        raise DomainError(404, "checkout_not_found", "no such checkout")
+        raise DomainError(ErrorCode.CHECKOUT_NOT_FOUND, "no such checkout")
     if row.status == OPEN and utcnow() > as_utc(row.expires_at):
         row.status = EXPIRED
     return row
@@ -87,7 +88,7 @@ def offers(ctx: CreditContext, checkout: CreditCheckout) -> list[tuple[Product, 
 def offered_product(ctx: CreditContext, checkout: CreditCheckout, product_id: str, periods: int) -> Product:
     product = ctx.catalogue.get(product_id, "installment")
     if product not in ctx.catalogue.for_checkout(checkout.category, checkout.amount_fen):
-        raise DomainError(422, "product_not_offered", f"{product_id} is not offered for this order")
+        raise DomainError(ErrorCode.PRODUCT_NOT_OFFERED, f"{product_id} is not offered for this order")
     plans.check_terms(product, checkout.amount_fen, periods)
     return product
 
@@ -96,9 +97,9 @@ def confirm(session: Session, ctx: CreditContext, account: Account, checkout: Cr
             periods: int, liveness_session_id: str | None, device_id: str | None = None,
             ip: str | None = None) -> CreditPlan:
     if checkout.status == CONFIRMED:
-        raise DomainError(409, "checkout_already_confirmed", "this order is already paid on installments")
+        raise DomainError(ErrorCode.CHECKOUT_ALREADY_CONFIRMED, "this order is already paid on installments")
     if checkout.status != OPEN:
-        raise DomainError(410, "checkout_expired", "this installment offer has expired; start the checkout again")
+        raise DomainError(ErrorCode.CHECKOUT_EXPIRED, "this installment offer has expired; start the checkout again")
     risk.check_can_move_money(account)
     product = offered_product(ctx, checkout, product_id, periods)
     lines.require_available(session, account.id, checkout.amount_fen)
@@ -108,7 +109,7 @@ def confirm(session: Session, ctx: CreditContext, account: Account, checkout: Cr
     claimed = session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
                               .values(status=CONFIRMED, plan_id=confirmation.plan_id)).rowcount
     if claimed != 1:
-        raise DomainError(409, "checkout_already_confirmed", "this order is already paid on installments")
+        raise DomainError(ErrorCode.CHECKOUT_ALREADY_CONFIRMED, "this order is already paid on installments")
     merchant = session.get(Merchant, checkout.merchant_id)
     fee = ledger.fee_for(checkout.amount_fen, merchant.fee_bps)  # type: ignore[union-attr]
     settlement = [(ledger.account(session, ledger.MERCHANT, checkout.merchant_id), checkout.amount_fen - fee),

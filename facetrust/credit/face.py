@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from facetrust.credit.context import CreditContext
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity.models import Account, utcnow
 from facetrust.liveness import service as liveness
@@ -49,15 +50,15 @@ def confirm(session: Session, ctx: CreditContext, account: Account, liveness_ses
         enrolled = template_store.read(session, ctx.live.keyring, account.id, "kyc", "credit_confirmation",
                                        f"account:{account.id}")
     except DomainError:
-        raise DomainError(409, "kyc_face_required", "credit is confirmed with your face: complete real-name "
-                                                    "authentication by face first (a bank-card check has no face)") from None
+        raise DomainError(ErrorCode.KYC_FACE_REQUIRED, "credit is confirmed with your face: complete real-name "
+                                                       "authentication by face first (a bank-card check has no face)") from None
     proof, live = liveness.spend_pass(session, ctx.live, account.id, liveness_session_id, purpose, f"{purpose}:{plan_id}",
                                       max_age=ctx.face_max_age)
     match = ctx.live.engine.compare(live, enrolled, PROFILE)
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, match.match, purpose)
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", account.id, proof.device_id, now)
-        raise RecordedRefusal(403, "face_mismatch", "the face does not match the account holder's")
+        raise RecordedRefusal(ErrorCode.FACE_MISMATCH, "the face does not match the account holder's", status=403)
     return FaceConfirmation(account.id, purpose, plan_id, proof.id, round(match.score, 6), round(match.threshold, 6),
                             match.model_id, match.calibration_id)
 
@@ -69,4 +70,4 @@ def verify_spent(session: Session, confirmation: FaceConfirmation) -> None:
     if (row is None or row.account_id != confirmation.account_id or row.purpose != confirmation.purpose
             or row.status != "passed" or row.used_by != f"{confirmation.purpose}:{confirmation.plan_id}"
             or confirmation.score < confirmation.threshold):
-        raise DomainError(403, "liveness_required", "this needs a live face check of the account holder")
+        raise DomainError(ErrorCode.LIVENESS_REQUIRED, "this needs a live face check of the account holder")

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.credit.models import CreditLine
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.security import audit
@@ -26,11 +27,11 @@ def grant(session: Session, account: Account, limit_fen: int, operator: str, rea
     """Set the account's limit (a new line, or a changed one). Lowering it below what is owed is
     allowed: nothing more can be drawn until repayments bring the principal under the new limit."""
     if account.status != "active":
-        raise DomainError(409, "account_not_active", f"the account is {account.status}")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}", status=409)
     if account.real_name_verified_at is None:
-        raise DomainError(409, "real_name_required", "a credit line needs a completed real-name authentication")
+        raise DomainError(ErrorCode.REAL_NAME_REQUIRED, "a credit line needs a completed real-name authentication")
     if limit_fen < 0:
-        raise DomainError(422, "amount_invalid", "a credit limit is zero or more fen")
+        raise DomainError(ErrorCode.AMOUNT_INVALID, "a credit limit is zero or more fen")
     line = line_of(session, account.id)
     before = line.limit_fen if line else None
     if line is None:
@@ -57,7 +58,7 @@ def require_available(session: Session, account_id: str, amount_fen: int) -> Non
     """An early, friendly refusal (before the borrower spends a face check); ``draw`` decides."""
     left = available(line_of(session, account_id))
     if left < amount_fen:
-        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
+        raise DomainError(ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available",
                           available_fen=left)
 
 
@@ -68,7 +69,7 @@ def draw(session: Session, account_id: str, amount_fen: int) -> None:
         CreditLine.used_fen + amount_fen <= CreditLine.limit_fen).values(used_fen=CreditLine.used_fen + amount_fen)).rowcount
     if moved != 1:
         line = line_of(session, account_id)
-        raise DomainError(409, "insufficient_credit", "the credit line does not have this much available",
+        raise DomainError(ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available",
                           available_fen=available(line))
 
 

@@ -15,6 +15,7 @@ from facetrust.credit import face, lines, plans, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditPlan
 from facetrust.credit.products import Product
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, new_id
 from facetrust.payments import ledger
@@ -37,7 +38,7 @@ def draw(session: Session, ctx: CreditContext, account: Account, product_id: str
     if existing is not None:
         terms_then = (existing.product_id, existing.principal_fen, existing.periods)
         if terms_then != (product_id, amount_fen, periods):
-            raise DomainError(409, "idempotency_key_reused", "this idempotency key was used for a different drawdown")
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different drawdown")
         return existing, False
     risk.check_can_move_money(account)
     product, _ = quote(ctx, product_id, amount_fen, periods)

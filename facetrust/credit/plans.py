@@ -26,6 +26,7 @@ from facetrust.credit import face, lines, schedule
 from facetrust.credit.face import FaceConfirmation
 from facetrust.credit.models import CreditInstallment, CreditPlan
 from facetrust.credit.products import Product
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.payments import ledger
@@ -47,10 +48,10 @@ def add_months(start: dt.date, months: int) -> dt.date:
 
 def check_terms(product: Product, principal_fen: int, periods: int) -> None:
     if periods not in product.periods:
-        raise DomainError(422, "term_not_offered", f"{product.id} is offered over {list(product.periods)} periods")
+        raise DomainError(ErrorCode.TERM_NOT_OFFERED, f"{product.id} is offered over {list(product.periods)} periods")
     if not product.min_principal_fen <= principal_fen <= product.max_principal_fen:
-        raise DomainError(422, "amount_out_of_range", f"{product.id} is for {schedule.yuan(product.min_principal_fen)} "
-                                                      f"to {schedule.yuan(product.max_principal_fen)} yuan")
+        raise DomainError(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{product.id} is for {schedule.yuan(product.min_principal_fen)} "
+                                                         f"to {schedule.yuan(product.max_principal_fen)} yuan")
 
 
 def risk_check(session: Session, account: Account, kind: str, plan_id: str, principal_fen: int, periods: int,
@@ -76,7 +77,7 @@ def open_plan(session: Session, account: Account, product: Product, principal_fe
     receive the principal (they sum to it); the borrower's credit account gives it."""
     face.verify_spent(session, confirmation)
     if confirmation.account_id != account.id or confirmation.purpose != product.kind:
-        raise DomainError(403, "liveness_required", "this needs a live face check of the account holder")
+        raise DomainError(ErrorCode.LIVENESS_REQUIRED, "this needs a live face check of the account holder")
     risk.check_can_move_money(account)
     check_terms(product, principal_fen, periods)
     plan_schedule = schedule.build(principal_fen, periods, product.pricing)
@@ -94,7 +95,7 @@ def open_plan(session: Session, account: Account, product: Product, principal_fe
             session.add(plan)
             session.flush()
     except IntegrityError:  # the same drawdown, committed a moment ago by a racing retry
-        raise DomainError(409, "credit_in_progress", "this drawdown or checkout is being made; retry to read it") from None
+        raise DomainError(ErrorCode.CREDIT_IN_PROGRESS, "this drawdown or checkout is being made; retry to read it") from None
     session.add_all(CreditInstallment(plan_id=plan.id, number=i.number, due_date=add_months(start_date, i.number),
                                       principal_fen=i.principal_fen, interest_fen=i.interest_fen, fee_fen=i.fee_fen,
                                       penalty_paid_fen=0, status=UNPAID)
@@ -171,7 +172,7 @@ def plans_of(session: Session, account_id: str) -> list[CreditPlan]:
 def own_plan(session: Session, account_id: str, plan_id: str) -> CreditPlan:
     plan = session.get(CreditPlan, plan_id)
     if plan is None or plan.account_id != account_id:  # another account's plan does not exist for you
-        raise DomainError(404, "plan_not_found", "no such plan")
+        raise DomainError(ErrorCode.PLAN_NOT_FOUND, "no such plan")
     return plan
 
 

@@ -81,11 +81,12 @@ class Catalogue:
     products: dict[str, Product]
 
     def get(self, product_id: str, kind: str) -> Product:
+        from facetrust.errorcodes import ErrorCode
         from facetrust.errors import DomainError
 
         product = self.products.get(product_id)
         if product is None or product.kind != kind:
-            raise DomainError(404, "product_not_found", f"no such {kind} product")  # never echo input
+            raise DomainError(ErrorCode.PRODUCT_NOT_FOUND, f"no such {kind} product")  # never echo input
         return product
 
     def for_checkout(self, category: str, amount_fen: int) -> list[Product]:

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.credit import lines, plans, products, schedule
 from facetrust.credit.models import CreditInstallment, CreditPlan, CreditRepayment
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.payments import ledger
@@ -84,7 +85,7 @@ def _accrued(amount_fen: int, annual_rate: Decimal, days: int) -> int:
 
 def settle(session: Session, plan: CreditPlan, kind: str, amount_fen: int | None, today: dt.date) -> Settlement:
     if plan.status != plans.ACTIVE:
-        raise DomainError(409, "plan_paid_off", "this plan is already paid off")
+        raise DomainError(ErrorCode.PLAN_PAID_OFF, "this plan is already paid off")
     pricing, terms = plans.pricing_of(plan)
     penalty_rate = Decimal(terms["penalty_daily_rate"])
     unpaid = [row for row in plans.installments(session, plan.id) if row.status == plans.UNPAID]
@@ -108,17 +109,17 @@ def settle(session: Session, plan: CreditPlan, kind: str, amount_fen: int | None
                 result.fee_fen += row.fee_fen
     elif kind == PARTIAL:
         if due:
-            raise DomainError(409, "installment_due_first", "pay the due or overdue installment before prepaying")
+            raise DomainError(ErrorCode.INSTALLMENT_DUE_FIRST, "pay the due or overdue installment before prepaying")
         balance = sum(row.principal_fen for row in ahead)
         if amount_fen is None or not 0 < amount_fen < balance:
-            raise DomainError(422, "amount_invalid", f"a partial prepayment is between 0.01 and "
-                                                     f"{schedule.yuan(balance - 1)} yuan; use payoff to repay everything")
+            raise DomainError(ErrorCode.AMOUNT_INVALID, f"a partial prepayment is between 0.01 and "
+                                                        f"{schedule.yuan(balance - 1)} yuan; use payoff to repay everything")
         result.principal_fen = amount_fen
         if pricing.method != schedule.FLAT_FEE:
             result.interest_fen = _accrued(amount_fen, pricing.rate, (today - _period_start(plan, ahead[0])).days)
         result.respread = _respread(ahead, balance - amount_fen, balance, pricing, terms["prepayment"])
     else:
-        raise DomainError(422, "repayment_kind_unknown", f"a repayment is one of: {', '.join(KINDS)}")
+        raise DomainError(ErrorCode.REPAYMENT_KIND_UNKNOWN, f"a repayment is one of: {', '.join(KINDS)}")
     return result
 
 
@@ -151,7 +152,7 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
     existing = _by_key(session, plan.id, idempotency_key)
     if existing is not None:
         if existing.request_sha256 != digest:
-            raise DomainError(409, "idempotency_key_reused", "this idempotency key was used for a different repayment")
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different repayment")
         return existing, False
     risk.check_can_move_money(account)
     result = settle(session, plan, kind, amount_fen, today)
@@ -161,7 +162,7 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
                                     outstanding_principal_fen=CreditPlan.outstanding_principal_fen - result.principal_fen)
                             ).rowcount
     if moved != 1:
-        raise DomainError(409, "repayment_in_progress", "another repayment of this plan was just made; look again")
+        raise DomainError(ErrorCode.REPAYMENT_IN_PROGRESS, "another repayment of this plan was just made; look again")
     row = CreditRepayment(plan_id=plan.id, idempotency_key=idempotency_key, request_sha256=digest, kind=kind,
                           principal_fen=result.principal_fen, interest_fen=result.interest_fen, fee_fen=result.fee_fen,
                           penalty_fen=result.penalty_fen, amount_fen=result.amount_fen, on_date=today, transaction_id="")
@@ -170,7 +171,7 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
             session.add(row)
             session.flush()
     except IntegrityError:  # the same key, committed a moment ago by a racing retry
-        raise DomainError(409, "repayment_in_progress", "this repayment is being made; retry to read it") from None
+        raise DomainError(ErrorCode.REPAYMENT_IN_PROGRESS, "this repayment is being made; retry to read it") from None
     income = result.interest_fen + result.fee_fen + result.penalty_fen
     legs = [(ledger.account(session, ledger.WALLET, account.id), -result.amount_fen),
             (ledger.account(session, ledger.CREDIT, account.id), result.principal_fen),

@@ -41,6 +41,7 @@ from facetrust.credit.schemas import (
     ScheduleLine,
     SettlementOut,
 )
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account
@@ -54,7 +55,7 @@ READERS = ("risk_analyst", "compliance_officer", "admin")
 def _account(session: Session, account_id: str) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "no such account")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
     return account
 
 
@@ -133,7 +134,7 @@ def create_checkout(platform_user_id: str, body: CheckoutCreate, response: Respo
     """Offer a merchant's order to the user on installments; the same order again returns it (200)."""
     account = find_account(session, tenant, platform_user_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "no account with this platform user id")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no account with this platform user id")
     row, created = checkouts.create(session, ctx, tenant, account, body.merchant_id, body.merchant_order_id,
                                     body.amount_fen, body.category, body.description, body.shipping_address)
     session.commit()
@@ -284,5 +285,5 @@ def any_plan(plan_id: str, op: Principal = Depends(auth.operator(*READERS)), ses
     """Any plan, with the face check that confirmed it."""
     plan = session.get(CreditPlan, plan_id)
     if plan is None:
-        raise DomainError(404, "plan_not_found", "no such plan")
+        raise DomainError(ErrorCode.PLAN_NOT_FOUND, "no such plan")
     return _plan_out(session, ctx, plan, for_operator=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from facetrust.api.logs import exception_fields
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import idnumber
 
@@ -34,9 +35,9 @@ def luhn_ok(card_number: str) -> bool:
 def validate_card(card_number: str) -> str:
     value = card_number.replace(" ", "")
     if not (value.isascii() and value.isdigit()) or not 12 <= len(value) <= 19:  # ASCII digits only
-        raise DomainError(422, "card_number_invalid", "a bank card number is 12 to 19 digits")
+        raise DomainError(ErrorCode.CARD_NUMBER_INVALID, "a bank card number is 12 to 19 digits")
     if not luhn_ok(value):
-        raise DomainError(422, "card_number_invalid", "the bank card number's check digit is wrong")
+        raise DomainError(ErrorCode.CARD_NUMBER_INVALID, "the bank card number's check digit is wrong")
     return value
 
 
@@ -93,9 +94,9 @@ class SimulatedCitizenRegistry:
     def reference_photo(self, name: str, id_number: str) -> ReferencePhoto:
         row = self._rows.get(id_number)
         if row is None:
-            raise DomainError(404, "identity_unknown", "the identity authority holds no record for this ID number")
+            raise DomainError(ErrorCode.IDENTITY_UNKNOWN, "the identity authority holds no record for this ID number")
         if row["name"] != name:
-            raise DomainError(422, "identity_name_mismatch", "the name does not match the ID number's record")
+            raise DomainError(ErrorCode.IDENTITY_NAME_MISMATCH, "the name does not match the ID number's record")
         return ReferencePhoto((self._base / row["photo"]).read_bytes(), self.source)
 
 
@@ -116,9 +117,9 @@ class SimulatedBankRegistry:
     def send_code(self, name: str, id_number: str, card_number: str, mobile: str) -> BankCodeSent:
         row = self._rows.get(card_number)
         if row is None:
-            raise DomainError(404, "bank_card_unknown", "no bank recognises this card number")
+            raise DomainError(ErrorCode.BANK_CARD_UNKNOWN, "no bank recognises this card number")
         if (row["name"], row["id_number"], row["mobile"]) != (name, id_number, mobile):
-            raise DomainError(422, "bank_elements_mismatch",
+            raise DomainError(ErrorCode.BANK_ELEMENTS_MISMATCH,
                               "the bank reports that the name, ID number, card and mobile do not belong together")
         reference = secrets.token_hex(16)
         with self._lock:
@@ -145,7 +146,7 @@ class Guarded:
     failure is logged as its type and where it was raised, never its message, which may quote
     the data (a file path, an ID number)."""
 
-    def __init__(self, adapter: object, code: str, message: str) -> None:
+    def __init__(self, adapter: object, code: ErrorCode, message: str) -> None:
         self._adapter, self._code, self._message = adapter, code, message
 
     def __getattr__(self, name: str) -> object:
@@ -161,5 +162,5 @@ class Guarded:
             except Exception as exc:
                 logging.getLogger("facetrust.adapters").warning(
                     "%s.%s failed: %s", type(self._adapter).__name__, name, self._code, extra=exception_fields(exc))
-                raise DomainError(503, self._code, self._message) from None
+                raise DomainError(self._code, self._message) from None
         return call

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -24,10 +25,10 @@ def validate(id_number: str) -> str:
     """The normalised number (upper-case X), or DomainError `id_number_invalid` saying why."""
     value = id_number.strip().upper()
     if not _SHAPE.match(value):
-        raise DomainError(422, "id_number_invalid", "an ID number is 17 digits followed by a digit or X")
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID, "an ID number is 17 digits followed by a digit or X")
     birth_date(value)
     if checksum_char(value[:17]) != value[17]:
-        raise DomainError(422, "id_number_invalid", "the ID number's check digit is wrong")
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID, "the ID number's check digit is wrong")
     return value
 
 
@@ -35,9 +36,9 @@ def birth_date(id_number: str) -> dt.date:
     try:
         born = dt.date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
-        raise DomainError(422, "id_number_invalid", "the ID number does not contain a valid birth date") from None
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID, "the ID number does not contain a valid birth date") from None
     if born.year < 1900 or born > dt.date.today():
-        raise DomainError(422, "id_number_invalid", "the ID number's birth date is out of range")
+        raise DomainError(ErrorCode.ID_NUMBER_INVALID, "the ID number's birth date is out of range")
     return born
 
 

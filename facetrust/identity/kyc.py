@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.quality import Reason
 from facetrust.consent import service as consent
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
@@ -65,9 +66,9 @@ def _reference_face(engine: FaceEngine, image: bytes):
     analysis = engine.analyse(image)
     reasons = analysis.quality.reasons
     if Reason.NO_FACE in reasons:
-        raise DomainError(422, "reference_no_face", "no face was found in the reference photo")
+        raise DomainError(ErrorCode.REFERENCE_NO_FACE, "no face was found in the reference photo")
     if Reason.MULTIPLE_FACES in reasons:
-        raise DomainError(422, "reference_multiple_faces", "the reference photo shows more than one face")
+        raise DomainError(ErrorCode.REFERENCE_MULTIPLE_FACES, "the reference photo shows more than one face")
     return analysis
 
 
@@ -91,7 +92,7 @@ def proven_identity(keyring: Keyring, record: RealNameAuthentication) -> dict:
 
 def _check_account(account: Account) -> None:
     if account.status != "active":
-        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}")
 
 
 def _check_binding(session: Session, account: Account, id_hash: str) -> str:
@@ -104,7 +105,7 @@ def _check_binding(session: Session, account: Account, id_hash: str) -> str:
                  subject=f"account:{account.id}", purpose="kyc", details={})
     cases.open_case(session, account.id, None, None, ["identity_change"],
                     note="a real-name authentication named another ID number than the one this account is bound to")
-    raise RecordedRefusal(409, "real_name_identity_bound",
+    raise RecordedRefusal(ErrorCode.REAL_NAME_IDENTITY_BOUND,
                           "this account's real name is already verified for another person; changing it needs a "
                           "review by customer service")
 
@@ -118,7 +119,7 @@ def _bind(session: Session, account: Account, id_hash: str) -> None:
                               or_(Account.real_name_id_hash.is_(None), Account.real_name_id_hash == id_hash))
         .values(real_name_id_hash=id_hash), execution_options={"synchronize_session": False}).rowcount
     if bound != 1:
-        raise DomainError(409, "real_name_identity_bound",
+        raise DomainError(ErrorCode.REAL_NAME_IDENTITY_BOUND,
                           "this account's real name is already verified for another person; changing it needs a "
                           "review by customer service")
     account.real_name_id_hash = id_hash
@@ -129,9 +130,9 @@ def release_binding(session: Session, account: Account, operator: str, reason: s
     cleared (the records of the old one stay as evidence), audited with the reason."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise DomainError(422, "reason_required", "say why this account may change identity (5 characters or more)")
+        raise DomainError(ErrorCode.REASON_REQUIRED, "say why this account may change identity (5 characters or more)")
     if account.real_name_id_hash is None:
-        raise DomainError(409, "real_name_not_bound", "the account is not bound to an identity")
+        raise DomainError(ErrorCode.REAL_NAME_NOT_BOUND, "the account is not bound to an identity")
     account.real_name_id_hash = None
     audit.append(session, actor=operator, action="real_name.binding_released", subject=f"account:{account.id}",
                  purpose="compliance", details={"reason": reason})
@@ -171,7 +172,7 @@ def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessCon
     try:
         lockout.check(session, None, device_id, now)
     except DomainError as exc:
-        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+        raise RecordedRefusal(exc.code, exc.message, status=exc.status, **exc.extra) from None
     try:
         reference = ctx.authority.reference_photo(name, id_number)  # type: ignore[union-attr]
         return reference, _reference_face(ctx.engine, reference.image)
@@ -182,10 +183,10 @@ def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessCon
         risk.face_attempt(session, "face_verification", account.id, device_id, False, "real_name")
         audit.append(session, actor=f"account:{account.id}", action="real_name.identity_check_failed",
                      subject=f"account:{account.id}", purpose="kyc", details={})
-        if exc.code in ("identity_unknown", "identity_name_mismatch"):
-            raise RecordedRefusal(422, "identity_mismatch",
+        if exc.code in (ErrorCode.IDENTITY_UNKNOWN, ErrorCode.IDENTITY_NAME_MISMATCH):
+            raise RecordedRefusal(ErrorCode.IDENTITY_MISMATCH,
                                   "the identity authority could not confirm this name and ID number together") from None
-        raise RecordedRefusal(exc.status, exc.code, exc.message, **exc.extra) from None
+        raise RecordedRefusal(exc.code, exc.message, status=exc.status, **exc.extra) from None
 
 
 def authenticate_face(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
@@ -197,13 +198,13 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
     # an adult guardian who is not the child, whatever was accepted when the age was unknown.
     if consent.is_child(idnumber.birth_date(id_number)):
         if not consent.granted_for_child(session, account.id, "kyc_face_verification", id_hash):
-            raise DomainError(403, "guardian_consent_required",
+            raise DomainError(ErrorCode.GUARDIAN_CONSENT_REQUIRED,
                               "the ID number shows the holder is under 14: consent again together with an adult "
-                              "parent or guardian")
+                              "parent or guardian", status=403)
     elif not consent.is_granted(session, account.id, "kyc_face_verification"):
-        raise DomainError(403, "consent_required", "face real-name authentication needs the kyc_face_verification consent")
+        raise DomainError(ErrorCode.CONSENT_REQUIRED, "face real-name authentication needs the kyc_face_verification consent")
     if ctx.authority is None:
-        raise DomainError(503, "authority_unavailable", "the identity authority is not configured; use bank-card verification")
+        raise DomainError(ErrorCode.AUTHORITY_UNAVAILABLE, "the identity authority is not configured; use bank-card verification")
     now = utcnow()
     lockout.check(session, account.id, None, now)
     # The registry is asked only for the holder of a fresh pass, which the question spends: a
@@ -237,7 +238,7 @@ def _check_code_requests(session: Session, ctx: KycContext, account_id: str, car
         sent = session.execute(select(func.count()).select_from(BankCardChallenge)
                                .where(column == value, BankCardChallenge.created_at >= since)).scalar_one()
         if sent >= ctx.bank_code_requests_per_day:
-            raise DomainError(429, "bank_code_requests_exhausted",
+            raise DomainError(ErrorCode.BANK_CODE_REQUESTS_EXHAUSTED,
                               "too many bank-card verifications today; try again tomorrow or use face verification")
 
 
@@ -250,7 +251,7 @@ def start_bank_card(session: Session, ctx: KycContext, account: Account, name: s
     id_number = idnumber.validate(id_number)
     card_number = validate_card(card_number)
     if ctx.bank is None:
-        raise DomainError(503, "bank_unavailable", "bank verification is not configured; use face verification")
+        raise DomainError(ErrorCode.BANK_UNAVAILABLE, "bank verification is not configured; use face verification")
     id_hash = _check_binding(session, account, secret_hash(id_number))
     card_hash = secret_hash(card_number)
     _check_code_requests(session, ctx, account.id, card_hash)
@@ -286,9 +287,9 @@ def _wrong_code(session: Session, challenge: BankCardChallenge) -> RecordedRefus
                         execution_options={"synchronize_session": False})
         audit.append(session, actor=f"account:{challenge.account_id}", action="real_name.bank_card.code_exhausted",
                      subject=f"account:{challenge.account_id}", purpose="kyc", details={"challenge_id": challenge.id})
-        return RecordedRefusal(429, "bank_code_attempts_exhausted",
+        return RecordedRefusal(ErrorCode.BANK_CODE_ATTEMPTS_EXHAUSTED,
                                "too many wrong codes; start the bank-card verification again for a new code")
-    return RecordedRefusal(422, "bank_code_wrong", "the code is not the one the bank sent",
+    return RecordedRefusal(ErrorCode.BANK_CODE_WRONG, "the code is not the one the bank sent",
                            attempts_left=BANK_CODE_MAX_ATTEMPTS - attempts)
 
 
@@ -300,13 +301,13 @@ def confirm_bank_card(session: Session, ctx: KycContext, account: Account, chall
     _check_account(account)
     challenge = session.get(BankCardChallenge, challenge_id)
     if challenge is None or challenge.account_id != account.id:
-        raise DomainError(404, "bank_challenge_not_found", "no such bank-card verification for this account")
+        raise DomainError(ErrorCode.BANK_CHALLENGE_NOT_FOUND, "no such bank-card verification for this account")
     if challenge.status != "pending":
-        raise DomainError(409, "bank_challenge_closed", "this bank-card verification is finished; start a new one")
+        raise DomainError(ErrorCode.BANK_CHALLENGE_CLOSED, "this bank-card verification is finished; start a new one")
     if utcnow() > as_utc(challenge.expires_at):
-        raise DomainError(409, "bank_code_expired", "the code has expired; start the bank-card verification again")
+        raise DomainError(ErrorCode.BANK_CODE_EXPIRED, "the code has expired; start the bank-card verification again")
     if ctx.bank is None:
-        raise DomainError(503, "bank_unavailable", "bank verification is not configured; use face verification")
+        raise DomainError(ErrorCode.BANK_UNAVAILABLE, "bank verification is not configured; use face verification")
     if not ctx.bank.check_code(challenge.bank_reference, code):
         raise _wrong_code(session, challenge)
     _check_binding(session, account, challenge.id_number_hash)  # bound meanwhile by another method?
@@ -314,7 +315,7 @@ def confirm_bank_card(session: Session, ctx: KycContext, account: Account, chall
         update(BankCardChallenge).where(BankCardChallenge.id == challenge.id, BankCardChallenge.status == "pending")
         .values(status="passed"), execution_options={"synchronize_session": False}).rowcount
     if closed != 1:
-        raise DomainError(409, "bank_challenge_closed", "this bank-card verification is finished; start a new one")
+        raise DomainError(ErrorCode.BANK_CHALLENGE_CLOSED, "this bank-card verification is finished; start a new one")
     identity = json.loads(ctx.keyring.open(Sealed(challenge.identity_sealed, challenge.identity_wrapped_key,
                                                   challenge.master_key_id), _challenge_aad(challenge)))
     session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)

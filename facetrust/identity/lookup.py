@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.credit import lines
 from facetrust.credit.models import CreditPlan
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, RealNameAuthentication, Tenant
@@ -75,7 +76,7 @@ def find(session: Session, q: str) -> list[Account]:
     """Accounts matching ``q`` exactly, as an account id, platform user id, mobile or ID number."""
     q = q.strip()
     if not q:
-        raise DomainError(422, "query_empty", "give an account id, a platform user id, a mobile or an ID number")
+        raise DomainError(ErrorCode.QUERY_EMPTY, "give an account id, a platform user id, a mobile or an ID number")
     matches = [Account.platform_user_id == q]
     if _ACCOUNT_ID.match(q):
         matches.append(Account.id == q)
@@ -93,7 +94,7 @@ def find(session: Session, q: str) -> list[Account]:
 def get(session: Session, account_id: str) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "no such account")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
     return account
 
 
@@ -139,7 +140,7 @@ def reveal(session: Session, keyring: Keyring, account: Account, operator: str, 
     caller's transaction) names the operator, the reason and the fields shown, never their values."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise DomainError(422, "reason_required", "say why you need to see this person's data (5 characters or more)")
+        raise DomainError(ErrorCode.REASON_REQUIRED, "say why you need to see this person's data (5 characters or more)")
     passed = kyc.latest_passed(session, account.id)
     identity = kyc.proven_identity(keyring, passed) if passed else {}
     fields = [f for f in REVEALED_FIELDS if f == "mobile" or identity.get(f)]

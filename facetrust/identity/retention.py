@@ -9,6 +9,7 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, BankCardChallenge, Credential, RealNameAuthentication, utcnow
 from facetrust.security import audit, template_store
@@ -32,9 +33,9 @@ def close_account(session: Session, account: Account, retention_years: int) -> d
     from facetrust.payments import obligations
 
     if account.status == "closed":
-        raise DomainError(409, "account_closed", "the account is already closed")
+        raise DomainError(ErrorCode.ACCOUNT_CLOSED, "the account is already closed")
     if account.status == "frozen":
-        raise DomainError(403, "account_frozen", "a frozen account cannot be closed until it is unfrozen")
+        raise DomainError(ErrorCode.ACCOUNT_FROZEN, "a frozen account cannot be closed until it is unfrozen")
     obligations.refuse_if_open(session, account)
     now = utcnow()
     retain_until = _years_later(now, retention_years)
@@ -58,12 +59,12 @@ def read_evidence(session: Session, keyring: Keyring, account: Account, operator
     a stated purpose and reason, in one audit record written before the answer."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise DomainError(422, "reason_required", "say why you need this evidence (5 characters or more)")
+        raise DomainError(ErrorCode.REASON_REQUIRED, "say why you need this evidence (5 characters or more)")
     records = session.execute(select(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
                               .order_by(RealNameAuthentication.created_at)).scalars().all()
     templates = template_store.read_evidence(session, keyring, account.id, f"{purpose}: {reason}", operator)
     if not records and not templates:
-        raise DomainError(404, "no_real_name_evidence", "there is no real-name authentication evidence for this account")
+        raise DomainError(ErrorCode.NO_REAL_NAME_EVIDENCE, "there is no real-name authentication evidence for this account")
     record = audit.append(session, actor=operator, action="real_name.evidence_read", subject=f"account:{account.id}",
                           purpose="compliance", details={"purpose": purpose, "reason": reason,
                                                          "records": len(records), "templates": len(templates)})
@@ -77,10 +78,10 @@ def refuse_evidence_deletion(session: Session, account: Account) -> None:
         select(RealNameAuthentication).where(RealNameAuthentication.account_id == account.id)
     ).scalars().all()
     if not records:
-        raise DomainError(404, "no_real_name_evidence", "there is no real-name authentication evidence to delete")
+        raise DomainError(ErrorCode.NO_REAL_NAME_EVIDENCE, "there is no real-name authentication evidence to delete")
     until = max((r.retain_until for r in records if r.retain_until), default=None)
     when = f"until {until.date().isoformat()}" if until else "until 5 years after the account is closed"
-    raise DomainError(409, "retention_period_active",
+    raise DomainError(ErrorCode.RETENTION_PERIOD_ACTIVE,
                       f"real-name authentication evidence must be kept {when} under anti-money-laundering rules",
                       retain_until=until.isoformat() if until else None)
 

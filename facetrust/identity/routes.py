@@ -18,6 +18,7 @@ from facetrust.api.deps import (
     liveness_context,
     platform_client_info,
 )
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
@@ -91,7 +92,7 @@ def me(p: Principal = Depends(auth.user), session: Session = Depends(get_session
     """The caller's own account (personal data masked)."""
     account = session.get(Account, p.account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "the account no longer exists")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "the account no longer exists")
     return _out(account)
 
 
@@ -106,7 +107,7 @@ def _auth_out(r, for_operator: bool = False) -> RealNameOut:
 def _account(session: Session, p: Principal) -> Account:
     account = session.get(Account, p.account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "the account no longer exists")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "the account no longer exists")
     return account
 
 
@@ -123,7 +124,7 @@ def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session:
                                        body.id_number, body.liveness_session_id)
     session.commit()
     if record.outcome != "passed":
-        raise DomainError(422, "face_mismatch", "the selfie does not match the identity authority's photo",
+        raise DomainError(ErrorCode.FACE_MISMATCH, "the selfie does not match the identity authority's photo",
                           authentication_id=record.id)
     return _auth_out(record)
 
@@ -191,7 +192,7 @@ def operator_real_name_history(account_id: str,
     """Compliance look-up of an account's real-name decisions (no identity data; the read is
     audited with the operator's name)."""
     if session.get(Account, account_id) is None:
-        raise DomainError(404, "account_not_found", "no such account")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
     records = kyc.history(session, account_id)
     audit.append(session, actor=op.audit_name, action="real_name.lookup", subject=f"account:{account_id}",
                  purpose="compliance", details={"records": len(records)})

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Credential, Tenant, utcnow
 from facetrust.security import audit
@@ -72,10 +73,10 @@ def tenant_by_api_key(session: Session, api_key: str) -> Tenant | None:
 
 def register_account(session: Session, tenant: Tenant, platform_user_id: str, mobile: str) -> Account:
     if not _MOBILE.match(mobile):
-        raise DomainError(422, "mobile_invalid", "the mobile number must be 11 digits starting 13-19")
+        raise DomainError(ErrorCode.MOBILE_INVALID, "the mobile number must be 11 digits starting 13-19")
     existing = find_account(session, tenant, platform_user_id)
     if existing is not None:
-        raise DomainError(409, "account_exists", "an account with this platform user id already exists")
+        raise DomainError(ErrorCode.ACCOUNT_EXISTS, "an account with this platform user id already exists")
     account = Account(tenant_id=tenant.id, platform_user_id=platform_user_id, mobile=mobile)
     session.add(account)
     session.flush()
@@ -102,9 +103,9 @@ def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl
     the token carries it, so the user's own requests cannot name another device."""
     account = find_account(session, tenant, platform_user_id)
     if account is None:  # another tenant's user looks exactly like no user at all
-        raise DomainError(404, "account_not_found", "no account with this platform user id")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no account with this platform user id")
     if account.status == "closed":  # closing deleted its credentials; it cannot sign in again
-        raise DomainError(409, "account_closed", "the account is closed")
+        raise DomainError(ErrorCode.ACCOUNT_CLOSED, "the account is closed")
     token, expires = _issue(session, ttl, kind="user", account_id=account.id, device_id=device_id)
     audit.append(session, actor=f"tenant:{tenant.id}", action="token.mint", subject=f"account:{account.id}")
     return token, expires
@@ -112,7 +113,7 @@ def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl
 
 def create_operator_token(session: Session, name: str, role: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
     if role not in ROLES:
-        raise DomainError(422, "role_invalid", f"role must be one of {', '.join(ROLES)}")
+        raise DomainError(ErrorCode.ROLE_INVALID, f"role must be one of {', '.join(ROLES)}")
     token, expires = _issue(session, ttl, kind="operator", operator_name=name, role=role)
     audit.append(session, actor="cli", action="operator.token", subject=f"operator:{name}", details={"role": role})
     return token, expires

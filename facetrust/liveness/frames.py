@@ -18,6 +18,7 @@ import numpy as np
 
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.errors import DecodedSizeTooLarge
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.liveness import video
 
@@ -46,7 +47,7 @@ def content_hash(pixels: np.ndarray) -> str:
 
 
 def _invalid(message: str) -> DomainError:
-    return DomainError(422, "capture_invalid", message)
+    return DomainError(ErrorCode.CAPTURE_INVALID, message)
 
 
 def _check_frame_size(pixels: np.ndarray, first: np.ndarray, limits: CaptureLimits) -> None:
@@ -105,7 +106,7 @@ def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:
     if not data:
         raise _invalid("the video is empty")
     if len(data) > limits.max_video_bytes:
-        raise DomainError(413, "video_too_large", f"the video is {len(data)} bytes; the limit is {limits.max_video_bytes}")
+        raise DomainError(ErrorCode.VIDEO_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_video_bytes}")
     fd, path = tempfile.mkstemp(suffix=".video")
     try:
         with os.fdopen(fd, "wb") as handle:

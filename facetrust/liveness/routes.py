@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session, liveness_context
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
@@ -67,7 +68,7 @@ def create_liveness_session(body: LivenessSessionCreate, p: Principal = Depends(
     the capture, and an expiry. The nonce is shown only here."""
     account = session.get(Account, p.account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "the account no longer exists")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "the account no longer exists")
     row = service.create_session(session, ctx, account, body.purpose, p.device_id)  # the vouched device
     session.commit()
     return _out(row, with_nonce=True)
@@ -87,12 +88,12 @@ def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth
         session.commit()
     except IntegrityError:  # the same frames committed a moment ago by a racing session
         session.rollback()
-        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in another liveness session") from None
+        raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in another liveness session") from None
     reasons = json.loads(row.reasons or "[]")
     if service.NONCE_MISMATCH in reasons:
-        raise DomainError(403, "liveness_nonce_mismatch", "the nonce does not belong to this session; the session is now void")
+        raise DomainError(ErrorCode.LIVENESS_NONCE_MISMATCH, "the nonce does not belong to this session; the session is now void")
     if service.FRAMES_REPLAYED in reasons:
-        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in a liveness session")
+        raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in a liveness session")
     return _out(row)
 
 
@@ -112,5 +113,5 @@ def operator_liveness_session(session_id: str,
     model versions), to explain it; the person checked sees only its outcome."""
     row = session.get(LivenessSession, session_id)
     if row is None:
-        raise DomainError(404, "liveness_session_not_found", "no such liveness session")
+        raise DomainError(ErrorCode.LIVENESS_SESSION_NOT_FOUND, "no such liveness session")
     return _operator_out(row)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from facetrust import metrics
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.templates import Template
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, as_utc, utcnow
 from facetrust.liveness import decision as decision_mod
@@ -127,14 +128,14 @@ def create_session(session: Session, ctx: LivenessContext, account: Account, pur
     from facetrust.consent import service as consent
 
     if purpose not in PURPOSE_CONSENT:
-        raise DomainError(422, "liveness_purpose_unknown",
+        raise DomainError(ErrorCode.LIVENESS_PURPOSE_UNKNOWN,
                           f"unknown liveness purpose; one of: {', '.join(PURPOSE_CONSENT)}")  # never echo input
     if account.status != "active":
-        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}")
     if lockout.is_terminal(device_id):  # a machine is only throttled; a phone claiming to be one is not
-        raise DomainError(422, "device_id_invalid", "a device id may not begin with 'terminal:'")
+        raise DomainError(ErrorCode.DEVICE_ID_INVALID, "a device id may not begin with 'terminal:'")
     if not consent.is_granted(session, account.id, PURPOSE_CONSENT[purpose]):
-        raise DomainError(403, "consent_required",
+        raise DomainError(ErrorCode.CONSENT_REQUIRED,
                           f"a liveness check for {purpose} needs the {PURPOSE_CONSENT[purpose]} consent")
     now = utcnow()
     lockout.check(session, account.id, device_id, now)
@@ -165,16 +166,16 @@ def create_payment_capture(session: Session, ctx: LivenessContext, device_id: st
 def get_own(session: Session, account_id: str, session_id: str) -> LivenessSession:
     row = session.get(LivenessSession, session_id)
     if row is None or row.account_id != account_id:  # another account's session does not exist for you
-        raise DomainError(404, "liveness_session_not_found", "no such liveness session")
+        raise DomainError(ErrorCode.LIVENESS_SESSION_NOT_FOUND, "no such liveness session")
     return row
 
 
 def check_open(row: LivenessSession, now: dt.datetime) -> None:
     """Refuse a session that was already answered, or has expired, with distinct codes."""
     if row.status != "pending":
-        raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
+        raise DomainError(ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one")
     if now > as_utc(row.expires_at):
-        raise DomainError(410, "liveness_session_expired", "this liveness session has expired; start a new one")
+        raise DomainError(ErrorCode.LIVENESS_SESSION_EXPIRED, "this liveness session has expired; start a new one")
 
 
 def _replayed(session: Session, frames: list[Frame]) -> bool:
@@ -254,7 +255,7 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
     claimed = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.status == "pending")
                               .values(**values)).rowcount
     if claimed != 1:
-        raise DomainError(409, "liveness_session_used", "this liveness session was already answered; start a new one")
+        raise DomainError(ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one")
     metrics.LIVENESS_DECISIONS.labels(row.purpose, values["status"]).inc()
     session.refresh(row)
     if passed and result is not None and result.reference is not None:
@@ -334,7 +335,7 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, s
     validity (or ``max_age``, if shorter) and not yet spent; the session is marked spent and its
     sealed face deleted. Anything else is 403 ``liveness_required``."""
     if not session_id:
-        raise DomainError(403, "liveness_required", f"this needs a passed liveness session for {purpose}")
+        raise DomainError(ErrorCode.LIVENESS_REQUIRED, f"this needs a passed liveness session for {purpose}")
     row = session.get(LivenessSession, session_id)
     now = utcnow()
     problem = None
@@ -349,11 +350,11 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, s
     elif now - as_utc(row.decided_at) > min(ctx.pass_valid_for, max_age or ctx.pass_valid_for):  # type: ignore[arg-type]
         problem = "the liveness pass is too old; do a new liveness check"
     if problem:
-        raise DomainError(403, "liveness_required", problem)
+        raise DomainError(ErrorCode.LIVENESS_REQUIRED, problem)
     spent = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
                             .values(used_at=now, used_by=used_by)).rowcount
     if spent != 1:
-        raise DomainError(403, "liveness_required", "the liveness session was already used")
+        raise DomainError(ErrorCode.LIVENESS_REQUIRED, "the liveness session was already used")
     session.refresh(row)
     face = Template.from_bytes(ctx.keyring.open(Sealed(row.face_sealed, row.face_wrapped_key, row.master_key_id),
                                                 _face_aad(row)))

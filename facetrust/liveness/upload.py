@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.liveness import frames as frames_mod
 from facetrust.liveness.schemas import CaptureIn
@@ -16,7 +17,7 @@ def _b64(data: str, field: str) -> bytes:
     try:
         return base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
-        raise DomainError(422, "capture_invalid", f"{field} is not valid base64") from None
+        raise DomainError(ErrorCode.CAPTURE_INVALID, f"{field} is not valid base64") from None
 
 
 def read_capture(body: CaptureIn, ctx: LivenessContext) -> list[frames_mod.Frame]:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 
 if TYPE_CHECKING:
@@ -35,7 +36,7 @@ _CONTEXT.set_forkserver_preload(["facetrust.liveness.video", "facetrust.liveness
 
 
 def _invalid(message: str) -> DomainError:
-    return DomainError(422, "capture_invalid", message)
+    return DomainError(ErrorCode.CAPTURE_INVALID, message)
 
 
 def read(path: str, limits: CaptureLimits) -> list[Frame]:

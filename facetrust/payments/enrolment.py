@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrust.consent import service as consent
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, utcnow
@@ -36,11 +37,11 @@ PURPOSE = "face_pay"
 
 @dataclass(frozen=True)
 class EnrolmentResult:
-    """``refusal`` is a (status, code, message) the route raises after committing what the attempt
-    recorded (a spent pass, a lockout failure, a risk event)."""
+    """``refusal`` is the error the route raises after committing what the attempt recorded (a spent
+    pass, a lockout failure, a risk event)."""
 
     enrolled: bool
-    refusal: tuple[int, str, str] | None = None
+    refusal: DomainError | None = None
     details: dict | None = None
 
 
@@ -58,29 +59,29 @@ def id_number_hash(session: Session, account_id: str) -> str | None:
 def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_session_id: str | None) -> EnrolmentResult:
     risk.check_can_move_money(account)
     if not consent.is_granted(session, account.id, PURPOSE):
-        raise DomainError(403, "consent_required", "face pay needs its own face_pay consent")
+        raise DomainError(ErrorCode.CONSENT_REQUIRED, "face pay needs its own face_pay consent")
     own_id = id_number_hash(session, account.id)
     if own_id is None:
-        raise DomainError(409, "real_name_required", "complete real-name authentication before switching face pay on")
+        raise DomainError(ErrorCode.REAL_NAME_REQUIRED, "complete real-name authentication before switching face pay on")
     now = utcnow()
     lockout.check(session, account.id, None, now)
     try:
         verified = template_store.read(session, ctx.keyring, account.id, "kyc", "face_pay_enrolment",
                                        f"account:{account.id}")
     except DomainError:
-        raise DomainError(409, "kyc_face_required", "face pay needs a face real-name authentication to compare "
-                                                    "with; bank-card authentication has no face") from None
+        raise DomainError(ErrorCode.KYC_FACE_REQUIRED, "face pay needs a face real-name authentication to compare "
+                                                       "with; bank-card authentication has no face") from None
     proof, live = liveness.spend_pass(session, ctx.live, account.id, liveness_session_id, "face_pay_enrolment",
                                       "face_pay.enrol")
     quality = json.loads(proof.reference_quality or '{"passed": false, "reasons": ["unknown"]}')
     if not quality["passed"]:
-        return EnrolmentResult(False, (422, "enrolment_quality", "the enrolment face is not good enough: "
-                                       + ", ".join(quality["reasons"]) + "; do a new liveness check"))
+        return EnrolmentResult(False, DomainError(ErrorCode.ENROLMENT_QUALITY, "the enrolment face is not good enough: "
+                                                  + ", ".join(quality["reasons"]) + "; do a new liveness check"))
     match = ctx.engine.compare(live, verified, "payment")
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, match.match, "face_pay_enrolment")
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", account.id, proof.device_id, now)
-        return EnrolmentResult(False, (422, "face_mismatch", "the face does not match your real-name face"))
+        return EnrolmentResult(False, DomainError(ErrorCode.FACE_MISMATCH, "the face does not match your real-name face"))
     threshold = ctx.engine.calibration.profile("payment").threshold
     others = [c for c in ctx.gallery.search(session, ctx.keyring, account.tenant_id, live, ctx.policy.candidates,
                                             "duplicate_identity_check", f"account:{account.id}")
@@ -94,8 +95,9 @@ def enrol(session: Session, ctx: FacePayContext, account: Account, liveness_sess
                         note=f"face already enrolled for {len(duplicates)} other identit{'y' if len(duplicates) == 1 else 'ies'}")
         audit.append(session, actor=f"account:{account.id}", action="face_pay.enrol_refused",
                      subject=f"account:{account.id}", purpose=PURPOSE, details={"reason": "duplicate_identity"})
-        return EnrolmentResult(False, (409, "duplicate_identity",
-                                       "this face is already enrolled for another identity; the case goes to review"))
+        return EnrolmentResult(False, DomainError(ErrorCode.DUPLICATE_IDENTITY,
+                                                  "this face is already enrolled for another identity; the case goes "
+                                                  "to review"))
     template_store.delete_for_purpose(session, account.id, PURPOSE, f"account:{account.id}")
     row = template_store.store(session, ctx.keyring, account.id, PURPOSE, live, f"account:{account.id}")
     # The face key: one key for every account showing this face (an enrolled one's, else this

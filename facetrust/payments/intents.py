@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from facetrust import metrics
 from facetrust.consent import service as consent
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.gallery import decision
 from facetrust.gallery.decision import Candidate, Identification
@@ -79,17 +80,17 @@ def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amo
     if existing is not None:
         return _same_request(existing, request_sha256), False
     if currency != "CNY":
-        raise DomainError(422, "currency_unsupported", "face pay takes CNY only")
+        raise DomainError(ErrorCode.CURRENCY_UNSUPPORTED, "face pay takes CNY only")
     merchant = session.get(Merchant, terminal.merchant_id)
     if merchant is None or merchant.status != "active":
-        raise DomainError(403, "merchant_not_active", "the merchant cannot take payments")
+        raise DomainError(ErrorCode.MERCHANT_NOT_ACTIVE, "the merchant cannot take payments")
     taken = session.execute(select(PaymentIntent).where(
         PaymentIntent.merchant_id == merchant.id, PaymentIntent.merchant_order_id == merchant_order_id,
         PaymentIntent.status.in_((PAID, *OPEN)))).scalars().first()
     if taken is not None:
         if (taken.terminal_id, taken.idempotency_key) == (terminal.id, idempotency_key):
             return _same_request(taken, request_sha256), False  # committed a moment ago by a racing retry
-        raise DomainError(409, "order_already_open", "this merchant order already has a paid or pending payment")
+        raise DomainError(ErrorCode.ORDER_ALREADY_OPEN, "this merchant order already has a paid or pending payment")
     now = utcnow()
     token = "ftc_" + secrets.token_urlsafe(32)
     intent = PaymentIntent(merchant_id=merchant.id, terminal_id=terminal.id, merchant_order_id=merchant_order_id,
@@ -120,14 +121,14 @@ def _by_key(session: Session, terminal_id: str, key: str) -> PaymentIntent | Non
 
 def _same_request(intent: PaymentIntent, request_sha256: str) -> PaymentIntent:
     if intent.request_sha256 != request_sha256:
-        raise DomainError(409, "idempotency_key_reused", "this idempotency key was used for a different request")
+        raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different request")
     return intent
 
 
 def terminal_intent(session: Session, terminal: Terminal, intent_id: str) -> PaymentIntent:
     intent = session.get(PaymentIntent, intent_id)
     if intent is None or intent.merchant_id != terminal.merchant_id:
-        raise DomainError(404, "intent_not_found", "no such payment")
+        raise DomainError(ErrorCode.INTENT_NOT_FOUND, "no such payment")
     expire_if_due(session, intent)
     return intent
 
@@ -146,7 +147,7 @@ def _move(session: Session, intent: PaymentIntent, expected: str, **values) -> N
                                                         else PaymentIntent.step == intent.step)
                             .values(**values)).rowcount
     if moved != 1:
-        raise DomainError(409, "payment_already_decided", "this payment has already moved on")
+        raise DomainError(ErrorCode.PAYMENT_ALREADY_DECIDED, "this payment has already moved on")
     if values.get("status") in (PAID, DECLINED, EXPIRED):  # the payment has ended
         metrics.FACE_PAY_PAYMENTS.labels(values["status"], values.get("decline_reason") or "").inc()
     session.refresh(intent)
@@ -158,7 +159,7 @@ def by_token(session: Session, token: str) -> PaymentIntent:
     intent = session.execute(select(PaymentIntent).where(PaymentIntent.capture_token_hash == token_hash(token))
                              ).scalar_one_or_none()
     if intent is None:
-        raise DomainError(404, "capture_session_not_found", "this payment link is not valid")
+        raise DomainError(ErrorCode.CAPTURE_SESSION_NOT_FOUND, "this payment link is not valid")
     expire_if_due(session, intent)
     return intent
 
@@ -184,10 +185,10 @@ def _needs_step_up(ctx: FacePayContext, intent: PaymentIntent) -> bool:
 def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, nonce: str,
                   read_frames: Callable[[], list[Frame]]) -> PaymentIntent:
     if intent.status == EXPIRED:
-        raise DomainError(410, "payment_expired", "this payment has expired; ask the merchant to start again")
+        raise DomainError(ErrorCode.PAYMENT_EXPIRED, "this payment has expired; ask the merchant to start again")
     row = current_capture(session, ctx, intent)
     if row is None:
-        raise DomainError(409, "capture_not_expected", "this payment is not waiting for a face capture")
+        raise DomainError(ErrorCode.CAPTURE_NOT_EXPECTED, "this payment is not waiting for a face capture")
     liveness.submit(session, ctx.live, row, nonce, read_frames)
     if row.status != "passed":
         reasons = json.loads(row.reasons or "[]")
@@ -213,7 +214,7 @@ def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, 
 
 def submit_phone_digits(session: Session, ctx: FacePayContext, intent: PaymentIntent, digits: str) -> PaymentIntent:
     if intent.status != NEEDS_INPUT or intent.step != PHONE_DIGITS:
-        raise DomainError(409, "phone_digits_not_expected", "this payment is not waiting for phone digits")
+        raise DomainError(ErrorCode.PHONE_DIGITS_NOT_EXPECTED, "this payment is not waiting for phone digits")
     device = f"terminal:{intent.terminal_id}"
     now = utcnow()
     lockout.check(session, None, device, now, ctx.live.lockout)
@@ -310,7 +311,7 @@ def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: 
     try:
         txn = ledger.post(session, "payment", f"payment:{intent.id}", legs)
     except DomainError as refused:
-        if refused.code != "insufficient_funds":
+        if refused.code != ErrorCode.INSUFFICIENT_FUNDS:
             raise
         return _decline(session, intent, "insufficient_funds", {}, payer=account.id)
     if intent.risk_event_seq is not None:

@@ -17,6 +17,7 @@ from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.payments.models import LedgerAccount, LedgerTransaction, PaymentIntent, Posting, Refund
 
@@ -78,12 +79,12 @@ def post(session: Session, kind: str, reference: str, legs: list[tuple[LedgerAcc
                     .values(balance_fen=LedgerAccount.balance_fen + amount)
                 )).rowcount  # an UPDATE's result is a cursor result
                 if moved != 1:
-                    raise DomainError(409, "insufficient_funds", f"the {acct.kind} account has too little money",
+                    raise DomainError(ErrorCode.INSUFFICIENT_FUNDS, f"the {acct.kind} account has too little money",
                                       account_kind=acct.kind)
                 session.add(Posting(transaction_id=txn.id, ledger_account_id=acct.id, amount_fen=amount))
             session.flush()
     except IntegrityError:
-        raise DomainError(409, "already_posted", f"{reference} was already posted") from None
+        raise DomainError(ErrorCode.ALREADY_POSTED, f"{reference} was already posted") from None
     for acct, _ in legs:
         session.expire(acct, ["balance_fen"])
     return txn

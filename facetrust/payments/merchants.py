@@ -9,6 +9,7 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Tenant
 from facetrust.payments import ledger
@@ -24,9 +25,9 @@ def _secret_aad(terminal: Terminal) -> bytes:
 def register_merchant(session: Session, operator: str, tenant_id: str, name: str, fee_bps: int,
                       latitude: float | None = None, longitude: float | None = None) -> Merchant:
     if session.get(Tenant, tenant_id) is None:
-        raise DomainError(404, "tenant_not_found", "no such platform")
+        raise DomainError(ErrorCode.TENANT_NOT_FOUND, "no such platform")
     if not 0 <= fee_bps <= 1000:
-        raise DomainError(422, "fee_invalid", "the fee is 0 to 1000 basis points (0-10%)")
+        raise DomainError(ErrorCode.FEE_INVALID, "the fee is 0 to 1000 basis points (0-10%)")
     merchant = Merchant(tenant_id=tenant_id, name=name, fee_bps=fee_bps, latitude=latitude, longitude=longitude)
     session.add(merchant)
     session.flush()
@@ -41,7 +42,7 @@ def register_terminal(session: Session, keyring: Keyring, operator: str, merchan
     """A terminal and its secret; the secret is returned here once and never again."""
     merchant = session.get(Merchant, merchant_id)
     if merchant is None:
-        raise DomainError(404, "merchant_not_found", "no such merchant")
+        raise DomainError(ErrorCode.MERCHANT_NOT_FOUND, "no such merchant")
     secret = signing.new_secret()
     terminal = Terminal(merchant_id=merchant.id, label=label, secret_sealed=b"", secret_wrapped_key=b"",
                         master_key_id="")
@@ -62,31 +63,31 @@ def authenticate(session: Session, keyring: Keyring, terminal_id: str | None, ti
     commits on its own, before the request's work: a replay is refused even if the first request
     then failed."""
     if not (terminal_id and timestamp and nonce and signature):
-        raise DomainError(401, "signature_missing", "terminal requests need X-Terminal-Id, X-Timestamp, X-Nonce "
-                                                    "and X-Signature headers")
+        raise DomainError(ErrorCode.SIGNATURE_MISSING, "terminal requests need X-Terminal-Id, X-Timestamp, X-Nonce "
+                                                       "and X-Signature headers")
     terminal = session.get(Terminal, terminal_id)
     if terminal is None or terminal.status != "active":
-        raise DomainError(401, "terminal_unknown", "unknown or revoked terminal")
+        raise DomainError(ErrorCode.TERMINAL_UNKNOWN, "unknown or revoked terminal")
     try:  # plain ASCII digits: int() would also take "+ts", "1_796", spaces and other scripts' digits
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
             raise ValueError(timestamp)
         signed_at = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
     except (ValueError, OverflowError, OSError):
-        raise DomainError(401, "signature_invalid", "X-Timestamp must be Unix seconds") from None
+        raise DomainError(ErrorCode.SIGNATURE_INVALID, "X-Timestamp must be Unix seconds") from None
     if not 8 <= len(nonce) <= 64 or not nonce.isascii():
-        raise DomainError(401, "signature_invalid", "X-Nonce must be 8 to 64 ASCII characters")
+        raise DomainError(ErrorCode.SIGNATURE_INVALID, "X-Nonce must be 8 to 64 ASCII characters")
     secret = keyring.open(Sealed(terminal.secret_sealed, terminal.secret_wrapped_key, terminal.master_key_id),
                           _secret_aad(terminal)).decode()
     if not signing.valid(secret, signature, method, path, timestamp, nonce, body):
-        raise DomainError(401, "signature_invalid", "the request signature does not verify")
+        raise DomainError(ErrorCode.SIGNATURE_INVALID, "the request signature does not verify")
     if abs(now - signed_at) > max_skew:
-        raise DomainError(401, "signature_stale", f"the request was signed at {signed_at.isoformat()}; "
-                                                  f"clocks may differ by at most {int(max_skew.total_seconds())} s")
+        raise DomainError(ErrorCode.SIGNATURE_STALE, f"the request was signed at {signed_at.isoformat()}; "
+                                                     f"clocks may differ by at most {int(max_skew.total_seconds())} s")
     try:
         with session.begin_nested():
             session.add(TerminalNonce(terminal_id=terminal.id, nonce=nonce, seen_at=now))
     except IntegrityError:
-        raise DomainError(409, "nonce_reused", "this nonce was already used; every request needs a new one") from None
+        raise DomainError(ErrorCode.NONCE_REUSED, "this nonce was already used; every request needs a new one") from None
     return terminal
 
 

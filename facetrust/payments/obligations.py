@@ -16,13 +16,14 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 
 # In the order a refusal names them: the first one found gives the code.
 OPEN_CREDIT, NEGATIVE_BALANCE, PENDING_PAYMENT = "open_credit", "negative_balance", "pending_payment"
-CODES = {OPEN_CREDIT: "account_has_open_credit", NEGATIVE_BALANCE: "account_has_negative_balance",
-         PENDING_PAYMENT: "account_has_pending_payment"}
+CODES = {OPEN_CREDIT: ErrorCode.ACCOUNT_HAS_OPEN_CREDIT, NEGATIVE_BALANCE: ErrorCode.ACCOUNT_HAS_NEGATIVE_BALANCE,
+         PENDING_PAYMENT: ErrorCode.ACCOUNT_HAS_PENDING_PAYMENT}
 MESSAGES = {
     OPEN_CREDIT: "the account has an installment plan or loan that is not paid off; repay it before closing",
     NEGATIVE_BALANCE: "the account owes money on its books; settle it before closing",
@@ -67,4 +68,4 @@ def refuse_if_open(session: Session, account: Account) -> None:
 
 def _refuse(found: dict[str, int]) -> None:
     first = next(kind for kind in CODES if kind in found)
-    raise DomainError(409, CODES[first], MESSAGES[first], open=found)
+    raise DomainError(CODES[first], MESSAGES[first], open=found)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.payments import ledger
@@ -29,12 +30,12 @@ def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund
                                                     Refund.merchant_refund_id == merchant_refund_id)).scalar_one_or_none()
     if existing is not None:
         if existing.amount_fen != amount_fen:
-            raise DomainError(409, "idempotency_key_reused", "this refund id was used with a different amount")
+            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this refund id was used with a different amount")
         return existing, False
     if intent.status != PAID:
-        raise DomainError(409, "payment_not_refundable", f"only a paid payment can be refunded; this one is {intent.status}")
+        raise DomainError(ErrorCode.PAYMENT_NOT_REFUNDABLE, f"only a paid payment can be refunded; this one is {intent.status}")
     if amount_fen > intent.amount_fen - intent.refunded_fen:
-        raise DomainError(422, "refund_exceeds_payment",
+        raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
                           f"at most {intent.amount_fen - intent.refunded_fen} fen of this payment is left to refund")
     payer = session.get(Account, intent.payer_account_id)
     risk.check_can_move_money(payer)  # type: ignore[arg-type]
@@ -48,13 +49,13 @@ def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund
             (ledger.account(session, ledger.WALLET, intent.payer_account_id), amount_fen),  # type: ignore[arg-type]
         ])
     except DomainError as refused:
-        if refused.code == "insufficient_funds":
-            raise DomainError(409, "merchant_funds_insufficient", "the merchant's balance cannot cover this refund") from None
-        raise DomainError(409, "refund_in_progress", "a refund with this id is being made; retry to read it") from None
+        if refused.code == ErrorCode.INSUFFICIENT_FUNDS:
+            raise DomainError(ErrorCode.MERCHANT_FUNDS_INSUFFICIENT, "the merchant's balance cannot cover this refund") from None
+        raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "a refund with this id is being made; retry to read it") from None
     moved = session.execute(update(type(intent)).where(type(intent).id == intent.id, type(intent).refunded_fen == before)
                             .values(refunded_fen=after)).rowcount
     if moved != 1:
-        raise DomainError(409, "refund_in_progress", "another refund of this payment is being made; retry")
+        raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "another refund of this payment is being made; retry")
     row = Refund(intent_id=intent.id, merchant_refund_id=merchant_refund_id, amount_fen=amount_fen, transaction_id=txn.id)
     session.add(row)
     session.flush()

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from facetrust.api import auth
 from facetrust.api.deps import app_keyring, face_pay_context, get_session
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant, utcnow
 from facetrust.identity.service import Principal, find_account
@@ -172,7 +173,7 @@ def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_s
         session.commit()
     except IntegrityError:  # the same frames, committed a moment ago by a racing capture
         session.rollback()
-        raise DomainError(409, "liveness_frames_replayed", "these frames were already used in another capture") from None
+        raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in another capture") from None
     return view
 
 
@@ -191,7 +192,7 @@ def capture_phone_digits(token: str, body: PhoneDigitsIn, session: Session = Dep
 def _account(session: Session, p: Principal) -> Account:
     account = session.get(Account, p.account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "the account no longer exists")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "the account no longer exists")
     return account
 
 
@@ -221,7 +222,7 @@ def switch_face_pay_on(body: FacePayEnrolIn, p: Principal = Depends(auth.user), 
     result = enrolment.enrol(session, ctx, account, body.liveness_session_id)
     session.commit()
     if result.refusal:
-        raise DomainError(*result.refusal)
+        raise result.refusal
     return _status(session, ctx, account)
 
 
@@ -256,7 +257,7 @@ def top_up_wallet(platform_user_id: str, body: TopUpIn, response: Response, tena
     """Credit money the platform received for its user; the same reference tops up once (200)."""
     account = find_account(session, tenant, platform_user_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "no account with this platform user id")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no account with this platform user id")
     txn, created = wallets.top_up(session, tenant, account, body.amount_fen, body.reference)
     session.commit()
     if not created:

@@ -12,6 +12,7 @@ import json
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import utcnow
 from facetrust.risk.models import RiskCase, RiskCaseNote, RiskDecision, RiskEvent, RiskRuleSet
@@ -44,7 +45,7 @@ def open_case(session: Session, account_id: str | None, merchant_id: str | None,
 def get(session: Session, case_id: str) -> RiskCase:
     case = session.get(RiskCase, case_id)
     if case is None:
-        raise DomainError(404, "case_not_found", "no such case")
+        raise DomainError(ErrorCode.CASE_NOT_FOUND, "no such case")
     return case
 
 
@@ -69,7 +70,7 @@ def notes(session: Session, case_id: str) -> list[RiskCaseNote]:
 
 def assign(session: Session, case: RiskCase, operator: str, assignee: str) -> RiskCase:
     if case.status == CLOSED:
-        raise DomainError(409, "case_closed", "this case is closed")
+        raise DomainError(ErrorCode.CASE_CLOSED, "this case is closed")
     case.status, case.assignee = ASSIGNED, assignee
     add_note(session, case, operator, f"assigned to {assignee}")
     audit.append(session, actor=operator, action="risk.case.assign", subject=f"case:{case.id}", purpose="risk",
@@ -79,9 +80,9 @@ def assign(session: Session, case: RiskCase, operator: str, assignee: str) -> Ri
 
 def close(session: Session, case: RiskCase, operator: str, outcome: str, note: str) -> RiskCase:
     if case.status == CLOSED:
-        raise DomainError(409, "case_closed", "this case is already closed")
+        raise DomainError(ErrorCode.CASE_CLOSED, "this case is already closed")
     if outcome not in OUTCOMES:
-        raise DomainError(422, "case_outcome_unknown", f"an outcome is one of: {', '.join(OUTCOMES)}")
+        raise DomainError(ErrorCode.CASE_OUTCOME_UNKNOWN, f"an outcome is one of: {', '.join(OUTCOMES)}")
     case.status, case.outcome, case.closed_at = CLOSED, outcome, utcnow()
     add_note(session, case, operator, f"closed as {outcome}: {note}")
     audit.append(session, actor=operator, action="risk.case.close", subject=f"case:{case.id}", purpose="risk",

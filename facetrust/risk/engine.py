@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from facetrust import metrics
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity.models import Account, new_id
 from facetrust.risk import cases, events, features, rules
@@ -48,10 +49,10 @@ class Verdict:
 
     def refusal(self) -> RecordedRefusal:
         if self.decision == FREEZE:
-            return RecordedRefusal(403, "account_frozen", "the account has been frozen for review; contact support")
+            return RecordedRefusal(ErrorCode.ACCOUNT_FROZEN, "the account has been frozen for review; contact support")
         # No reasons or rule ids to the client: they would teach a fraudster which rule to dodge.
         # Operators read them in the decision (GET /v1/operator/risk/decisions/{id}) and its case.
-        return RecordedRefusal(403, "risk_declined", "this was declined by risk control")
+        return RecordedRefusal(ErrorCode.RISK_DECLINED, "this was declined by risk control")
 
 
 class RiskEngine:
@@ -135,16 +136,16 @@ def completed(session: Session, decided: Verdict | int) -> None:
 def check_can_move_money(account: Account) -> None:
     """Every money movement and every change of consent or credentials of a frozen account stops here."""
     if account.status == "frozen":
-        raise DomainError(403, "account_frozen", "the account is frozen; an operator must review it first")
+        raise DomainError(ErrorCode.ACCOUNT_FROZEN, "the account is frozen; an operator must review it first")
     if account.status != "active":
-        raise DomainError(403, "account_not_active", f"the account is {account.status}")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}")
 
 
 def freeze(session: Session, account: Account, actor: str, reason: str, decision_id: str | None = None,
            at: dt.datetime | None = None) -> Account:
     """Freeze the account (at ``at``, the deciding event's time, or now) and open a case."""
     if account.status == "closed":
-        raise DomainError(409, "account_closed", "a closed account cannot be frozen")
+        raise DomainError(ErrorCode.ACCOUNT_CLOSED, "a closed account cannot be frozen")
     if account.status != "frozen":
         account.status = "frozen"
         events.emit(session, EventIn("account.freeze", account_id=account.id, data={"by": actor, "reason": reason}, at=at))
@@ -167,7 +168,7 @@ def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Acc
     the freeze, whatever their role; an admin may do both, but not to the same freeze (issue 19)."""
     if account.status == "frozen":
         if frozen_by(session, account.id) == actor:
-            raise DomainError(403, "second_operator_required",
+            raise DomainError(ErrorCode.SECOND_OPERATOR_REQUIRED,
                               "the operator who froze this account cannot unfreeze it; another operator must review it")
         account.status = "active"
         events.emit(session, EventIn("account.unfreeze", account_id=account.id, data={"by": actor, "reason": reason}))
@@ -194,7 +195,7 @@ class Replay:
 def replay(session: Session, decision_id: str) -> Replay:
     decision = session.get(RiskDecision, decision_id)
     if decision is None:
-        raise DomainError(404, "decision_not_found", "no such risk decision")
+        raise DomainError(ErrorCode.DECISION_NOT_FOUND, "no such risk decision")
     stored_rules = session.get(RiskRuleSet, decision.rule_set_version)
     ruleset = rules.from_json(stored_rules.content)  # type: ignore[union-attr]
     event = session.get(RiskEvent, decision.event_seq)

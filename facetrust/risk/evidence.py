@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.risk import rules
 from facetrust.risk.models import RiskCase, RiskDecision, RiskEvent, RiskRuleSet
@@ -71,7 +72,7 @@ def decision_detail(session: Session, decision_id: str) -> DecisionDetail:
     description and the feature values its condition read, and each fired typology's action."""
     decision = session.get(RiskDecision, decision_id)
     if decision is None:
-        raise DomainError(404, "decision_not_found", "no such risk decision")
+        raise DomainError(ErrorCode.DECISION_NOT_FOUND, "no such risk decision")
     stored = session.get(RiskRuleSet, decision.rule_set_version)
     ruleset = rules.from_json(stored.content)  # type: ignore[union-attr]
     values = json.loads(decision.features)

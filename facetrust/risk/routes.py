@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.identity.service import Principal
@@ -103,7 +104,7 @@ class DecisionOut(BaseModel):
 def _account(session: Session, account_id: str) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise DomainError(404, "account_not_found", "no such account")
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
     return account
 
 
@@ -216,7 +217,7 @@ def operator_dashboard(request: Request,
     try:
         dashboard.day_bounds(day, offset)
     except OverflowError:  # 0001-01-01 or 9999-12-31: its UTC bounds fall outside the calendar
-        raise DomainError(422, "day_out_of_range", "the day's bounds fall outside the calendar") from None
+        raise DomainError(ErrorCode.DAY_OUT_OF_RANGE, "the day's bounds fall outside the calendar") from None
     d = dashboard.figures(session, day, offset)
     return DashboardOut(
         day=d.day, utc_offset_hours=d.utc_offset_hours, start=d.start, end=d.end,

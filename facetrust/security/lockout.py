@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import as_utc
 from facetrust.security import audit
@@ -72,7 +73,7 @@ def check(session: Session, account_id: str | None, device_id: str | None, now: 
     until = session.execute(select(func.max(Lockout.until)).where(Lockout.subject.in_(subjects))).scalar()
     if until is not None and as_utc(until) > now:
         wait = int((as_utc(until) - now).total_seconds()) + 1
-        raise DomainError(429, "face_attempts_locked",
+        raise DomainError(ErrorCode.FACE_ATTEMPTS_LOCKED,
                           f"too many failed face attempts; try again in {wait // 60 + 1} minutes",
                           retry_after_seconds=wait)
 
@@ -85,7 +86,7 @@ def _check_terminal(session: Session, policy: LockoutPolicy, device_id: str, now
     if wait is None or last is None or as_utc(last) + wait <= now:
         return
     seconds = math.ceil((as_utc(last) + wait - now).total_seconds())
-    raise DomainError(429, "terminal_cooling_down",
+    raise DomainError(ErrorCode.TERMINAL_COOLING_DOWN,
                       f"several face attempts failed at this machine just now; try again in {seconds} seconds",
                       retry_after_seconds=seconds)
 

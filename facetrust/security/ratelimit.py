@@ -40,6 +40,7 @@ from fastapi import Depends, Request, params
 
 from facetrust import metrics
 from facetrust.api.deps import client_address, platform_client_info
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 
 WINDOW_SECONDS = 60.0  # the settings are "per minute"
@@ -108,7 +109,7 @@ class RateLimiter:
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             metrics.RATE_LIMITED.labels(budget).inc()
-            raise DomainError(429, "rate_limited", f"too many requests; try again in {seconds} seconds",
+            raise DomainError(ErrorCode.RATE_LIMITED, f"too many requests; try again in {seconds} seconds",
                               retry_after_seconds=seconds)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from facetrust import messagebus
 from facetrust.biometrics.templates import Template
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.security import audit
@@ -82,7 +83,7 @@ def read(session: Session, keyring: Keyring, account_id: str, purpose: str, reas
         .order_by(StoredTemplate.created_at.desc()).limit(1)
     ).scalar_one_or_none()
     if row is None:
-        raise DomainError(404, "template_not_found", f"no face template is held for {purpose}")
+        raise DomainError(ErrorCode.TEMPLATE_NOT_FOUND, f"no face template is held for {purpose}")
     template = Template.from_bytes(keyring.open(Sealed(row.ciphertext, row.wrapped_key, row.master_key_id), _aad(row)))
     audit.append(session, actor=actor, action="template.read", subject=f"account:{account_id}", purpose=purpose,
                  details={"template_id": row.id, "reason": reason})

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from facetrust.api import auth
 from facetrust.api.deps import credit_context, face_pay_context, get_session
 from facetrust.credit import checkouts, lines
+from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import service
 from facetrust.identity.models import Account, Tenant
@@ -59,7 +60,7 @@ class DemoTerminal(BaseModel):
 
 def enabled(request: Request) -> None:
     if not request.app.state.settings.demo:
-        raise DomainError(404, "not_found", "this service runs no demo platform (FACETRUST_DEMO is off)")
+        raise DomainError(ErrorCode.NOT_FOUND, "this service runs no demo platform (FACETRUST_DEMO is off)")
 
 
 def _tenant(session: Session) -> Tenant:
@@ -118,7 +119,7 @@ def offer_order(p: Principal = Depends(auth.user), _: None = Depends(enabled), s
     tenant = _tenant(session)
     account = session.get(Account, p.account_id)
     if account is None or account.tenant_id != tenant.id:
-        raise DomainError(403, "forbidden", "only demo accounts can order from the demo shop")
+        raise DomainError(ErrorCode.FORBIDDEN, "only demo accounts can order from the demo shop")
     if lines.line_of(session, account.id) is None:
         lines.grant(session, account, CREDIT_LINE_FEN, "demo", "demo platform")
     row, _ = checkouts.create(session, ctx, tenant, account, _shop(session, tenant).id, "demo-" + secrets.token_hex(6),

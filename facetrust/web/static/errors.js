@@ -1,6 +1,8 @@
 // What happened and what to do, for each error code the pages can meet, in Chinese and English.
-// Codes come from the API (stable), from a liveness decision's reasons, from a payment's decline
-// reason, or from the browser (camera_*, network_error).
+// Codes come from the API (the catalogue in facetrust/errorcodes.py: ErrorCode), from a liveness
+// decision's reasons (LivenessReason), from a payment's decline reason (DeclineReason), or from the
+// pages themselves (camera_*, network_error...). tests/test_error_codes.py checks that every code of
+// the catalogue and both listings has both texts here, and that every key here is one of them.
 const E = (whatZh, whatEn, todoZh, todoEn) => ({ what: { zh: whatZh, en: whatEn }, todo: { zh: todoZh, en: todoEn } });
 
 const SIGNATURE = E("本机的终端编号或密钥不被接受。", "The machine's terminal id or secret was not accepted.",
@@ -29,6 +31,42 @@ export const ERRORS = {
   forbidden: E("您没有权限进行此操作。", "You are not allowed to do this.",
     "请使用有相应权限的账号。", "Use an account with the right permission."),
   rate_limited: E("请求过于频繁。", "Too many requests.", "请在 {seconds} 秒后重试。", "Try again in {seconds} seconds."),
+
+  // the request itself (a page sends these only if something is wrong with it or with the service)
+  bad_request: E("请求没有被理解。", "The request was not understood.",
+    "请刷新页面后重试。", "Reload the page and try again."),
+  malformed_json: E("请求内容已损坏，无法读取。", "The request arrived garbled and could not be read.",
+    "请刷新页面后重试。", "Reload the page and try again."),
+  not_found: E("没有找到要访问的页面或内容。", "The page or item was not found.",
+    "请检查网址，或返回上一页重新进入。", "Check the address, or go back and open it again."),
+  method_not_allowed: E("这里不能进行这个操作。", "This action is not available here.",
+    "请刷新页面后重试。", "Reload the page and try again."),
+  conflict: E("刚才有其他操作改变了这里的内容。", "Something changed here just now.",
+    "请刷新页面查看最新状态，然后重试。", "Reload the page to see the latest state, then try again."),
+  request_too_large: E("一次发送的数据太多。", "Too much data was sent at once.",
+    "请缩短拍摄时间或换一张较小的照片后重试。", "Record a shorter capture or use a smaller picture, then try again."),
+  unsupported_media_type: E("发送的数据格式不被接受。", "The data was sent in a form the service does not accept.",
+    "请刷新页面后重试；如果仍然失败，请联系客服并提供下方的错误代码。", "Reload the page and try again; if it keeps failing, contact support with the code below."),
+  http_error: E("请求被拒绝。", "The request was refused.",
+    "请稍后重试；如果仍然失败，请联系客服并提供下方的错误代码。", "Try again later; if it keeps failing, contact support with the code below."),
+
+  // pictures
+  image_empty: E("收到的图片是空的。", "The picture that arrived was empty.",
+    "请重新拍摄后重试。", "Take the picture again and try again."),
+  image_too_large: E("图片太大。", "The picture is too large.",
+    "请使用较小的照片，或重新拍摄后重试。", "Use a smaller picture, or take it again, then try again."),
+  image_too_small: E("图片太小，无法看清人脸。", "The picture is too small to see a face.",
+    "请让脸部靠近摄像头，重新拍摄后重试。", "Move your face closer to the camera, take the picture again and try again."),
+  image_format_unsupported: E("不支持这种图片格式。", "This picture format is not supported.",
+    "请使用 JPEG、PNG 或 WebP 格式的照片。", "Use a JPEG, PNG or WebP picture."),
+  image_unreadable: E("图片已损坏，无法读取。", "The picture is damaged and could not be read.",
+    "请重新拍摄后重试。", "Take the picture again and try again."),
+  biometric_error: E("图片无法用于人脸检测。", "The picture could not be used for the face check.",
+    "请在光线充足处正对摄像头，重新拍摄后重试。", "Face the camera in good light, take the picture again and try again."),
+  template_model_mismatch: E("人脸比对服务暂时出错。", "The face comparison had a problem on our side.",
+    "请稍后重试；如果仍然失败，请联系客服并提供下方的错误代码。", "Try again later; if it keeps failing, contact support with the code below."),
+  calibration_invalid: E("人脸比对服务的设置有误。", "The face comparison is set up wrongly on our side.",
+    "请稍后重试；如果仍然失败，请联系客服并提供下方的错误代码。", "Try again later; if it keeps failing, contact support with the code below."),
 
   // liveness: the challenge and its decision
   no_face: E("没有检测到人脸。", "No face was seen.",
@@ -59,6 +97,13 @@ export const ERRORS = {
     "请保持页面在前台、网络稳定，然后重试。", "Keep this page open and your connection steady, then try again."),
   liveness_session_expired: E("检测已超时。", "The check timed out.", "请重新开始检测。", "Start the check again."),
   liveness_session_used: E("这次检测已经使用过。", "This check was already used.", "请重新开始检测。", "Start the check again."),
+  liveness_session_not_found: E("没有找到这次检测。", "This check was not found.", "请重新开始检测。", "Start the check again."),
+  liveness_purpose_unknown: E("不支持这种人脸检测。", "This kind of face check does not exist.",
+    "请刷新页面后重新开始。", "Reload the page and start again."),
+  liveness_nonce_mismatch: E("这次检测无法核实，已经作废。", "This check could not be verified and was cancelled.",
+    "请在本页面重新开始检测。", "Start the check again on this page."),
+  video_too_large: E("录制的视频太大。", "The recording is too large.",
+    "请重新开始，按提示完成动作后即可结束，不要录制太久。", "Start again and stop once the prompts are done; do not record for long."),
   liveness_frames_replayed: E("检测到重复提交的画面。", "The same pictures were sent before.",
     "请重新开始，用摄像头现场完成检测。", "Start again and complete the check live with the camera."),
   liveness_required: E("需要先完成活体检测。", "A liveness check is needed first.", "请完成人脸检测后再继续。", "Complete the face check, then continue."),
@@ -69,6 +114,8 @@ export const ERRORS = {
   device_id_invalid: E("设备编号不被接受。", "The device id was not accepted.", "请联系客服。", "Contact support."),
   face_mismatch: E("人脸与账户本人不一致。", "The face did not match the account holder.",
     "必须由账户本人操作。如果是您本人，请在光线充足处正对摄像头重试。", "Only the account holder can do this. If it is you, face the camera in good light and try again."),
+  template_not_found: E("没有找到您保存的人脸信息。", "No saved face was found for this.",
+    "请重新开通刷脸支付，或重新完成人脸实名认证后再试。", "Switch face pay on again, or complete face real-name verification again, then try again."),
 
   // consent and accounts
   consent_required: E("需要先同意相应的授权。", "Your consent is needed first.", "请阅读并同意授权说明后继续。", "Read and accept the notice, then continue."),
@@ -89,6 +136,14 @@ export const ERRORS = {
     "请先结清欠款，或联系客服。", "Settle what is owed first, or contact support."),
   account_has_pending_payment: E("还有一笔付款正在进行，账户暂不能注销。", "A payment is still in progress, so the account cannot be closed.",
     "请先完成这笔付款，或等它超时后再申请注销。", "Finish that payment, or wait until it times out, then close the account."),
+  account_exists: E("这个用户已经有账户了。", "This user already has an account.",
+    "请直接使用已有的账户。", "Use the existing account."),
+  consent_not_granted: E("没有可以撤回的授权。", "There is no consent to withdraw.",
+    "无需操作；请刷新页面查看当前的授权。", "Nothing needs doing; reload the page to see your consents."),
+  purpose_unknown: E("没有这项授权。", "This consent item does not exist.",
+    "请刷新页面，从列表中选择。", "Reload the page and choose from the list."),
+  channel_invalid: E("不支持这种授权方式。", "This way of giving consent is not accepted.",
+    "请刷新页面后重新同意。", "Reload the page and accept again."),
 
   // real-name authentication
   id_number_invalid: E("身份证号码格式不正确。", "The ID number is not valid.",
@@ -125,6 +180,12 @@ export const ERRORS = {
     "请重新提交银行卡信息。", "Submit the card details again."),
   real_name_identity_bound: E("该账户已完成实名认证，身份不能更换。", "This account's real name is already verified.",
     "如需更换身份，请联系客服审核。", "To change the identity, contact support for a review."),
+  real_name_not_bound: E("该账户还没有绑定实名身份。", "This account is not bound to an identity.",
+    "无需解除绑定；请核对账户。", "There is nothing to release; check the account."),
+  no_real_name_evidence: E("该账户没有实名认证记录。", "This account has no real-name verification records.",
+    "请核对账户 ID。", "Check the account id."),
+  retention_period_active: E("实名认证记录必须按反洗钱规定保存，现在还不能删除。", "Real-name records must be kept under anti-money-laundering rules and cannot be deleted yet.",
+    "请在保存期满后再删除。", "Delete them once the retention period has ended."),
   mobile_invalid: E("手机号码不正确。", "The mobile number is not valid.", "请输入 11 位手机号码。", "Enter an 11-digit mobile number."),
   kyc_face_required: E("开通刷脸支付需要先完成人脸实名认证。", "Face pay needs face real-name verification first.",
     "请先用人脸完成实名认证。", "Complete real-name verification with your face first."),
@@ -153,6 +214,22 @@ export const ERRORS = {
     "请在售货机上重新发起付款。", "Start the payment again on the machine."),
   intent_not_found: E("付款链接无效或已过期。", "The payment link is not valid or has expired.",
     "请在售货机上重新发起付款。", "Start the payment again on the machine."),
+  currency_unsupported: E("刷脸支付只支持人民币。", "Face pay takes yuan (CNY) only.",
+    "请以人民币发起这笔交易。", "Start the sale in CNY."),
+  payment_not_refundable: E("只有已完成的付款才能退款。", "Only a completed payment can be refunded.",
+    "请核对这笔付款的状态。", "Check the payment's status."),
+  refund_exceeds_payment: E("退款金额超过了这笔付款可退的金额。", "The refund is more than is left of the payment.",
+    "请减少退款金额。", "Refund a smaller amount."),
+  refund_in_progress: E("这笔付款的另一笔退款正在处理。", "Another refund of this payment is being made.",
+    "请稍等片刻，然后查看退款结果。", "Wait a moment, then check the refund."),
+  merchant_funds_insufficient: E("商户余额不足以支付这笔退款。", "The merchant's balance cannot cover this refund.",
+    "请商户充值后再退款。", "The merchant must add funds, then refund."),
+  top_up_in_progress: E("这笔充值正在处理。", "This top-up is being processed.",
+    "请稍等片刻，然后查看余额。", "Wait a moment, then check the balance."),
+  already_posted: E("这笔账目已经记录过了。", "This entry was already recorded.",
+    "请刷新查看结果；不会重复扣款。", "Reload to see the result; nothing is charged twice."),
+  amount_invalid: E("金额不正确。", "The amount is not valid.",
+    "请按页面上显示的范围输入金额后重试。", "Enter an amount within the range shown, then try again."),
 
   // credit
   insufficient_credit: E("可用额度不足。", "Not enough credit available.", "请减少金额或选择其他付款方式。", "Lower the amount or pay another way."),
@@ -163,6 +240,22 @@ export const ERRORS = {
   term_not_offered: E("不支持该期数。", "This number of periods is not offered.", "请选择其他期数。", "Choose another number of periods."),
   no_installment_offer: E("没有可用的分期方式。", "No installment plan is available.", "请使用其他方式付款。", "Pay another way."),
   credit_in_progress: E("另一笔操作正在处理。", "Another credit action is in progress.", "请稍后重试。", "Try again in a moment."),
+  product_not_found: E("没有这种分期或借款产品。", "This credit product does not exist.",
+    "请从列表中选择产品。", "Choose a product from the list."),
+  amount_out_of_range: E("金额不在这个产品允许的范围内。", "The amount is outside what this product allows.",
+    "请选择范围内的金额，或换一种产品。", "Choose an amount within the range, or another product."),
+  order_already_offered: E("这个订单已经生成过分期方案。", "This order already has an installment offer.",
+    "请回到商城重新打开这个订单。", "Go back to the shop and open the order again."),
+  plan_not_found: E("没有找到这个分期或借款。", "The plan was not found.",
+    "请在“我的分期”中重新打开。", "Open it again from My plans."),
+  plan_paid_off: E("这笔分期或借款已经还清。", "This plan is already paid off.",
+    "无需再还款。", "There is nothing more to repay."),
+  installment_due_first: E("还有一期已到期或逾期未还。", "An installment is due or overdue.",
+    "请先还清到期的这一期，再提前还款。", "Pay the due installment first, then prepay."),
+  repayment_kind_unknown: E("不支持这种还款方式。", "This kind of repayment is not offered.",
+    "请从页面上选择还款方式。", "Choose a repayment option on the page."),
+  repayment_in_progress: E("这笔分期的另一笔还款正在处理。", "Another repayment of this plan is being made.",
+    "请稍等片刻，刷新页面查看结果。", "Wait a moment, then reload the page to see the result."),
 
   // the vending machine (signed terminal calls)
   signature_missing: SIGNATURE,
@@ -172,6 +265,12 @@ export const ERRORS = {
   order_already_open: ORDER_OPEN,
   merchant_not_active: E("该商户目前不能收款。", "This merchant cannot take payments now.",
     "请联系平台。", "Contact the platform."),
+  merchant_not_found: E("没有找到这个商户。", "The merchant was not found.",
+    "请核对商户编号，或联系平台。", "Check the merchant id, or contact the platform."),
+  fee_invalid: E("手续费率必须在 0% 到 10% 之间。", "The fee must be between 0% and 10%.",
+    "请输入 0 到 1000 个基点的费率。", "Enter a fee of 0 to 1000 basis points."),
+  tenant_not_found: E("没有找到这个平台。", "The platform was not found.",
+    "请核对平台编号，或联系 FaceTrust 管理员。", "Check the platform id, or contact the FaceTrust administrator."),
   invalid_request: E("请求没有被接受。", "The request was not accepted.",
     "请检查填写的内容后重试。", "Check what you entered and try again."),
   insecure_context: E("本页面无法签名请求：需要 HTTPS。", "This page cannot sign requests: it needs HTTPS.",
@@ -199,4 +298,8 @@ export const ERRORS = {
   case_closed: E("案件已经结案。", "The case is already closed.", "已结案的案件不能再分配或结案。", "A closed case cannot be assigned or closed again."),
   case_outcome_unknown: E("请选择结案结论。", "Choose an outcome.", "请选择确认欺诈、误报或无法确定。", "Choose fraud confirmed, false positive or inconclusive."),
   decision_not_found: E("没有找到这条风控决策。", "The risk decision was not found.", "请刷新页面。", "Reload the page."),
+  role_invalid: E("没有这种操作员角色。", "This operator role does not exist.",
+    "请从列出的角色中选择。", "Choose one of the listed roles."),
+  day_out_of_range: E("所选日期超出了范围。", "The chosen day is out of range.",
+    "请选择其他日期。", "Choose another day."),
 };
