@@ -27,6 +27,7 @@ from facetrust.payments.models import Merchant
 from facetrust.risk import engine as risk
 from facetrust.risk.events import address_hash
 from facetrust.security import audit
+from facetrust.store.db import rowcount
 
 OPEN, CONFIRMED, EXPIRED = "open", "confirmed", "expired"
 
@@ -106,8 +107,8 @@ def confirm(session: Session, ctx: CreditContext, account: Account, checkout: Cr
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "installment", new_id())
     verdict = plans.risk_check(session, account, "installment", confirmation.plan_id, checkout.amount_fen, periods,
                                device_id, ip, checkout.merchant_id, checkout.category, checkout.shipping_address_hash)
-    claimed = session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
-                              .values(status=CONFIRMED, plan_id=confirmation.plan_id)).rowcount
+    claimed = rowcount(session.execute(update(CreditCheckout).where(CreditCheckout.id == checkout.id, CreditCheckout.status == OPEN)
+                              .values(status=CONFIRMED, plan_id=confirmation.plan_id)))
     if claimed != 1:
         raise DomainError(ErrorCode.CHECKOUT_ALREADY_CONFIRMED, "this order is already paid on installments")
     merchant = session.get(Merchant, checkout.merchant_id)

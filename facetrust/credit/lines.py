@@ -17,6 +17,7 @@ from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
 from facetrust.security import audit
+from facetrust.store.db import rowcount
 
 
 def line_of(session: Session, account_id: str) -> CreditLine | None:
@@ -64,9 +65,9 @@ def require_available(session: Session, account_id: str, amount_fen: int) -> Non
 
 def draw(session: Session, account_id: str, amount_fen: int) -> None:
     """Take ``amount_fen`` of the line, or 409 ``insufficient_credit`` and nothing changes."""
-    moved = session.execute(update(CreditLine).where(
+    moved = rowcount(session.execute(update(CreditLine).where(
         CreditLine.account_id == account_id, CreditLine.status == "active",
-        CreditLine.used_fen + amount_fen <= CreditLine.limit_fen).values(used_fen=CreditLine.used_fen + amount_fen)).rowcount
+        CreditLine.used_fen + amount_fen <= CreditLine.limit_fen).values(used_fen=CreditLine.used_fen + amount_fen)))
     if moved != 1:
         line = line_of(session, account_id)
         raise DomainError(ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available",

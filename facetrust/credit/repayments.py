@@ -40,6 +40,7 @@ from facetrust.risk import engine as risk
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
+from facetrust.store.db import rowcount
 
 INSTALLMENT, PAYOFF, PARTIAL = "installment", "payoff", "partial"
 KINDS = (INSTALLMENT, PAYOFF, PARTIAL)
@@ -156,11 +157,11 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
         return existing, False
     risk.check_can_move_money(account)
     result = settle(session, plan, kind, amount_fen, today)
-    moved = session.execute(update(CreditPlan).where(CreditPlan.id == plan.id, CreditPlan.version == plan.version,
+    moved = rowcount(session.execute(update(CreditPlan).where(CreditPlan.id == plan.id, CreditPlan.version == plan.version,
                                                      CreditPlan.status == plans.ACTIVE)
                             .values(version=CreditPlan.version + 1,
                                     outstanding_principal_fen=CreditPlan.outstanding_principal_fen - result.principal_fen)
-                            ).rowcount
+                            ))
     if moved != 1:
         raise DomainError(ErrorCode.REPAYMENT_IN_PROGRESS, "another repayment of this plan was just made; look again")
     row = CreditRepayment(plan_id=plan.id, idempotency_key=idempotency_key, request_sha256=digest, kind=kind,

@@ -48,6 +48,7 @@ from facetrust.risk import engine as risk
 from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed
+from facetrust.store.db import rowcount
 
 
 @dataclass
@@ -114,10 +115,10 @@ def _bind(session: Session, account: Account, id_hash: str) -> None:
     """Bind the account to the identity it has just proven, as a compare-and-set on the account
     row: of two authentications of different people racing on one unbound account, one wins and
     the other is refused (and rolled back)."""
-    bound = session.execute(
+    bound = rowcount(session.execute(
         update(Account).where(Account.id == account.id,
                               or_(Account.real_name_id_hash.is_(None), Account.real_name_id_hash == id_hash))
-        .values(real_name_id_hash=id_hash), execution_options={"synchronize_session": False}).rowcount
+        .values(real_name_id_hash=id_hash), execution_options={"synchronize_session": False}))
     if bound != 1:
         raise DomainError(ErrorCode.REAL_NAME_IDENTITY_BOUND,
                           "this account's real name is already verified for another person; changing it needs a "
@@ -276,11 +277,11 @@ def _wrong_code(session: Session, challenge: BankCardChallenge) -> RecordedRefus
     closes the challenge."""
     attempts = challenge.attempts + 1
     status = "failed" if attempts >= BANK_CODE_MAX_ATTEMPTS else "pending"
-    counted = session.execute(
+    counted = rowcount(session.execute(
         update(BankCardChallenge).where(BankCardChallenge.id == challenge.id,
                                         BankCardChallenge.attempts == challenge.attempts,
                                         BankCardChallenge.status == "pending")
-        .values(attempts=attempts, status=status), execution_options={"synchronize_session": False}).rowcount
+        .values(attempts=attempts, status=status), execution_options={"synchronize_session": False}))
     if counted != 1 or status == "failed":
         session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)
                         .values(status="failed", identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
@@ -311,9 +312,9 @@ def confirm_bank_card(session: Session, ctx: KycContext, account: Account, chall
     if not ctx.bank.check_code(challenge.bank_reference, code):
         raise _wrong_code(session, challenge)
     _check_binding(session, account, challenge.id_number_hash)  # bound meanwhile by another method?
-    closed = session.execute(
+    closed = rowcount(session.execute(
         update(BankCardChallenge).where(BankCardChallenge.id == challenge.id, BankCardChallenge.status == "pending")
-        .values(status="passed"), execution_options={"synchronize_session": False}).rowcount
+        .values(status="passed"), execution_options={"synchronize_session": False}))
     if closed != 1:
         raise DomainError(ErrorCode.BANK_CHALLENGE_CLOSED, "this bank-card verification is finished; start a new one")
     identity = json.loads(ctx.keyring.open(Sealed(challenge.identity_sealed, challenge.identity_wrapped_key,

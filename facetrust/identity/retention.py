@@ -15,6 +15,7 @@ from facetrust.identity.models import Account, BankCardChallenge, Credential, Re
 from facetrust.security import audit, template_store
 from facetrust.security.envelope import Keyring
 from facetrust.security.models import AuditRecord, RawImage
+from facetrust.store.db import rowcount
 
 
 def _years_later(moment: dt.datetime, years: int) -> dt.datetime:
@@ -94,16 +95,16 @@ def purge_expired(session: Session, now: dt.datetime | None = None,
     from facetrust.liveness.models import LivenessSession
 
     now = now or utcnow()
-    faces = session.execute(
+    faces = rowcount(session.execute(
         update(LivenessSession)
         .where(LivenessSession.face_sealed.is_not(None), LivenessSession.decided_at < now - liveness_pass_valid_for)
         .values(face_sealed=None, face_wrapped_key=None, master_key_id=None),
         execution_options={"synchronize_session": False},
-    ).rowcount
+    ))
     if faces:
         audit.append(session, actor="retention", action="liveness_face.purge", subject="retention", details={"deleted": faces})
-    raw = session.execute(delete(RawImage).where(RawImage.retain_until < now),
-                          execution_options={"synchronize_session": "fetch"}).rowcount
+    raw = rowcount(session.execute(delete(RawImage).where(RawImage.retain_until < now),
+                          execution_options={"synchronize_session": "fetch"}))
     if raw:
         audit.append(session, actor="retention", action="raw_image.purge", subject="retention", details={"deleted": raw})
     expired = session.execute(
@@ -114,8 +115,8 @@ def purge_expired(session: Session, now: dt.datetime | None = None,
         session.execute(delete(RealNameAuthentication).where(RealNameAuthentication.id.in_([e.id for e in expired])))
         audit.append(session, actor="retention", action="real_name.purge", subject="retention",
                      details={"deleted": len(expired)})
-    challenges = session.execute(delete(BankCardChallenge).where(BankCardChallenge.expires_at < now - dt.timedelta(days=2)),
-                                 execution_options={"synchronize_session": False}).rowcount
+    challenges = rowcount(session.execute(delete(BankCardChallenge).where(BankCardChallenge.expires_at < now - dt.timedelta(days=2)),
+                                 execution_options={"synchronize_session": False}))
     if challenges:
         audit.append(session, actor="retention", action="bank_card_challenge.purge", subject="retention",
                      details={"deleted": challenges})

@@ -39,6 +39,7 @@ from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed
 from facetrust.security.lockout import LockoutPolicy
 from facetrust.settings import Settings
+from facetrust.store.db import rowcount
 
 # What each liveness purpose is for, and the consent that must be in force to process the face.
 PURPOSE_CONSENT = {
@@ -224,8 +225,8 @@ def purge_fingerprints(session: Session, before: dt.datetime) -> int:
     old = select(CaptureFingerprint.session_id).where(CaptureFingerprint.created_at < before)
     session.execute(delete(FingerprintBand).where(FingerprintBand.session_id.in_(old)),
                     execution_options={"synchronize_session": False})
-    deleted = session.execute(delete(CaptureFingerprint).where(CaptureFingerprint.created_at < before),
-                              execution_options={"synchronize_session": False}).rowcount
+    deleted = rowcount(session.execute(delete(CaptureFingerprint).where(CaptureFingerprint.created_at < before),
+                              execution_options={"synchronize_session": False}))
     if deleted:
         audit.append(session, actor="retention", action="liveness_fingerprint.purge", subject="retention",
                      details={"deleted": deleted})
@@ -252,8 +253,8 @@ def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed
     if result is not None:
         values.update(score=result.score, checks=json.dumps({k: c.as_dict() for k, c in result.checks.items()}),
                       versions=json.dumps(result.versions))
-    claimed = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.status == "pending")
-                              .values(**values)).rowcount
+    claimed = rowcount(session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.status == "pending")
+                              .values(**values)))
     if claimed != 1:
         raise DomainError(ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one")
     metrics.LIVENESS_DECISIONS.labels(row.purpose, values["status"]).inc()
@@ -351,8 +352,8 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, s
         problem = "the liveness pass is too old; do a new liveness check"
     if problem:
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, problem)
-    spent = session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
-                            .values(used_at=now, used_by=used_by)).rowcount
+    spent = rowcount(session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
+                            .values(used_at=now, used_by=used_by)))
     if spent != 1:
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, "the liveness session was already used")
     session.refresh(row)

@@ -31,7 +31,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import cv2
 import numpy as np
@@ -189,7 +189,7 @@ def lbp_histograms(image: np.ndarray, radius: int) -> np.ndarray:
     code = np.zeros(centre.shape, dtype=np.uint8)
     for bit, (dy, dx) in enumerate(_NEIGHBOURS):
         neighbour = image[r + dy * r:h - r + dy * r, r + dx * r:w - r + dx * r]
-        ge = cv2.compare(neighbour, centre, cv2.CMP_GE).reshape(code.shape)  # 255 where >=
+        ge = np.asarray(cv2.compare(neighbour, centre, cv2.CMP_GE), dtype=np.uint8).reshape(code.shape)  # 255 where >=
         code |= ge & np.uint8(1 << bit)
     out = np.empty((c, LBP_BINS), dtype=np.float64)
     for i in range(c):
@@ -391,6 +391,10 @@ class ColourLBPModel(_Sequence):
         return 1.0 / (1.0 + np.exp(-np.clip(z, -50.0, 50.0)))
 
 
+def _finite_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 class CNNTextureModel(_Sequence):
     """The small CNN: the crop resized to the network's input, scaled, and one forward pass of the
     shipped ONNX network in OpenCV's dnn module (network objects are not thread-safe: a call borrows
@@ -410,8 +414,7 @@ class CNNTextureModel(_Sequence):
         if net.get("layout") != "NCHW" or net.get("colour") != "BGR":
             raise ValueError("this runtime feeds NCHW BGR input")
         mean, std = net.get("mean"), net.get("std")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in (mean, std)) \
-                or std <= 0:
+        if not (_finite_number(mean) and _finite_number(std)) or std <= 0:
             raise ValueError("'network.mean' and 'network.std' must be finite numbers, std > 0")
         self.input_size = int(shape[1])
         self._scale = 1.0 / (255.0 * float(std))
@@ -440,7 +443,9 @@ class CNNTextureModel(_Sequence):
         data, digest = _read_sealed(path, CNN_FORMAT, CNN_FORMAT_VERSION)
         try:
             net = data.get("network")
-            name = net.get("file") if isinstance(net, dict) else None
+            if not isinstance(net, dict):
+                raise ValueError("'network' must be an object")
+            name = net.get("file")
             if not isinstance(name, str) or Path(name).name != name or not name.endswith(".onnx"):
                 raise ValueError(f"'network.file' must be a plain .onnx file name, not {name!r}")
             onnx_path = path.with_name(name)

@@ -50,6 +50,7 @@ from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Sealed
+from facetrust.store.db import rowcount
 
 AWAITING_FACE, NEEDS_INPUT, PAID, DECLINED, EXPIRED = "awaiting_face", "needs_input", "paid", "declined", "expired"
 OPEN = (AWAITING_FACE, NEEDS_INPUT)
@@ -142,10 +143,10 @@ def expire_if_due(session: Session, intent: PaymentIntent) -> None:
 def _move(session: Session, intent: PaymentIntent, expected: str, **values) -> None:
     """Change the intent only if it is still in ``expected`` (and the same step): of two racing
     submissions one moves it and the other gets 409 ``payment_already_decided``."""
-    moved = session.execute(update(PaymentIntent).where(PaymentIntent.id == intent.id, PaymentIntent.status == expected,
+    moved = rowcount(session.execute(update(PaymentIntent).where(PaymentIntent.id == intent.id, PaymentIntent.status == expected,
                                                         PaymentIntent.step.is_(None) if intent.step is None
                                                         else PaymentIntent.step == intent.step)
-                            .values(**values)).rowcount
+                            .values(**values)))
     if moved != 1:
         raise DomainError(ErrorCode.PAYMENT_ALREADY_DECIDED, "this payment has already moved on")
     if values.get("status") in (PAID, DECLINED, EXPIRED):  # the payment has ended

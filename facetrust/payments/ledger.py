@@ -11,15 +11,15 @@ business event can post at most once, whatever retries or double submissions hap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.payments.models import LedgerAccount, LedgerTransaction, PaymentIntent, Posting, Refund
+from facetrust.store.db import rowcount
 
 WALLET, MERCHANT, PLATFORM_FEES, FUNDING = "wallet", "merchant", "platform_fees", "funding"
 # Credit: an account's credit balance is minus the principal it owes (so it may go negative); the
@@ -72,12 +72,12 @@ def post(session: Session, kind: str, reference: str, legs: list[tuple[LedgerAcc
             session.add(txn)
             session.flush()
             for acct, amount in sorted(legs, key=lambda leg: leg[0].id):  # one lock order: no deadlocks
-                moved = cast(CursorResult, session.execute(
+                moved = rowcount(session.execute(
                     update(LedgerAccount)
                     .where(LedgerAccount.id == acct.id,
                            LedgerAccount.may_go_negative | (LedgerAccount.balance_fen + amount >= 0))
                     .values(balance_fen=LedgerAccount.balance_fen + amount)
-                )).rowcount  # an UPDATE's result is a cursor result
+                ))
                 if moved != 1:
                     raise DomainError(ErrorCode.INSUFFICIENT_FUNDS, f"the {acct.kind} account has too little money",
                                       account_kind=acct.kind)

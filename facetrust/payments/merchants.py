@@ -16,6 +16,7 @@ from facetrust.payments import ledger
 from facetrust.payments.models import Merchant, Terminal, TerminalNonce
 from facetrust.security import audit, signing
 from facetrust.security.envelope import Keyring, Sealed
+from facetrust.store.db import rowcount
 
 
 def _secret_aad(terminal: Terminal) -> bytes:
@@ -93,4 +94,4 @@ def authenticate(session: Session, keyring: Keyring, terminal_id: str | None, ti
 
 def purge_nonces(session: Session, before: dt.datetime) -> int:
     """Nonces older than the clock window can go: a request that old is refused as stale anyway."""
-    return session.execute(delete(TerminalNonce).where(TerminalNonce.seen_at < before)).rowcount
+    return rowcount(session.execute(delete(TerminalNonce).where(TerminalNonce.seen_at < before)))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, utcnow
+from facetrust.store.db import rowcount
 
 # In the order a refusal names them: the first one found gives the code.
 OPEN_CREDIT, NEGATIVE_BALANCE, PENDING_PAYMENT = "open_credit", "negative_balance", "pending_payment"
@@ -60,8 +61,8 @@ def refuse_if_open(session: Session, account: Account) -> None:
     line = session.execute(select(CreditLine.id).where(CreditLine.account_id == account.id)).scalar_one_or_none()
     if line is None:
         return
-    closed = session.execute(update(CreditLine).where(CreditLine.id == line, CreditLine.used_fen == 0)
-                             .values(status="closed", updated_at=utcnow())).rowcount
+    closed = rowcount(session.execute(update(CreditLine).where(CreditLine.id == line, CreditLine.used_fen == 0)
+                             .values(status="closed", updated_at=utcnow())))
     if closed != 1:  # a draw committed since the checks above read
         _refuse({OPEN_CREDIT: 1})
 

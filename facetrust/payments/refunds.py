@@ -20,6 +20,7 @@ from facetrust.risk import engine as risk
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
+from facetrust.store.db import rowcount
 
 
 def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund_id: str,
@@ -52,8 +53,8 @@ def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund
         if refused.code == ErrorCode.INSUFFICIENT_FUNDS:
             raise DomainError(ErrorCode.MERCHANT_FUNDS_INSUFFICIENT, "the merchant's balance cannot cover this refund") from None
         raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "a refund with this id is being made; retry to read it") from None
-    moved = session.execute(update(type(intent)).where(type(intent).id == intent.id, type(intent).refunded_fen == before)
-                            .values(refunded_fen=after)).rowcount
+    moved = rowcount(session.execute(update(type(intent)).where(type(intent).id == intent.id, type(intent).refunded_fen == before)
+                            .values(refunded_fen=after)))
     if moved != 1:
         raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "another refund of this payment is being made; retry")
     row = Refund(intent_id=intent.id, merchant_refund_id=merchant_refund_id, amount_fen=amount_fen, transaction_id=txn.id)

@@ -25,6 +25,7 @@ from facetrust.identity.models import Account
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring, Sealed
 from facetrust.security.models import RawImage, StoredTemplate
+from facetrust.store.db import rowcount
 
 PURPOSES = ("kyc", "face_pay")
 # The real-name template is evidence under anti-money-laundering retention: it outlives the account.
@@ -124,9 +125,9 @@ def read_all(session: Session, keyring: Keyring, purpose: str, reason: str, acto
 
 def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: str) -> int:
     """Delete every template held for a purpose that has ended (for example a face-pay revoke)."""
-    count = session.execute(
+    count = rowcount(session.execute(
         delete(StoredTemplate).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose)
-    ).rowcount
+    ))
     audit.append(session, actor=actor, action="template.delete", subject=f"account:{account_id}", purpose=purpose,
                  details={"deleted": count})
     messagebus.record(session, TemplatesDeleted(_tenant(session, account_id), account_id, purpose))
@@ -136,10 +137,10 @@ def delete_for_purpose(session: Session, account_id: str, purpose: str, actor: s
 def retain_as_evidence(session: Session, account_id: str, retain_until: dt.datetime, actor: str) -> int:
     """At account closure: keep the real-name templates as sealed evidence until ``retain_until``
     (no flow reads them any more; compliance may, see ``read_evidence``)."""
-    count = session.execute(
+    count = rowcount(session.execute(
         update(StoredTemplate).where(StoredTemplate.account_id == account_id,
                                      StoredTemplate.purpose == EVIDENCE_PURPOSE)
-        .values(retain_until=retain_until), execution_options={"synchronize_session": False}).rowcount
+        .values(retain_until=retain_until), execution_options={"synchronize_session": False}))
     audit.append(session, actor=actor, action="template.retain", subject=f"account:{account_id}",
                  purpose=EVIDENCE_PURPOSE, details={"templates": count, "retain_until": retain_until.isoformat()})
     return count
@@ -174,9 +175,9 @@ def read_evidence(session: Session, keyring: Keyring, account_id: str, reason: s
 
 def purge_retained(session: Session, now: dt.datetime) -> int:
     """Delete retained real-name templates whose retention period has ended."""
-    return session.execute(delete(StoredTemplate).where(StoredTemplate.retain_until.is_not(None),
+    return rowcount(session.execute(delete(StoredTemplate).where(StoredTemplate.retain_until.is_not(None),
                                                         StoredTemplate.retain_until < now),
-                           execution_options={"synchronize_session": False}).rowcount
+                           execution_options={"synchronize_session": False}))
 
 
 def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:

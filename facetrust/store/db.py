@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy import types as sqltypes
 from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -78,3 +79,10 @@ def import_models() -> None:
     from facetrust.payments import models as _payments  # noqa: F401
     from facetrust.risk import models as _risk  # noqa: F401
     from facetrust.security import models as _security  # noqa: F401
+
+
+def rowcount(result: Result) -> int:
+    """The rows an UPDATE or DELETE changed: the guard of a conditional write (``WHERE status =
+    'open'``), whose count says whether this caller won. SQLAlchemy types ``execute``'s answer as a
+    plain ``Result``; for these statements it is a ``CursorResult``, which has the count."""
+    return cast(CursorResult, result).rowcount
