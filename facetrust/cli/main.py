@@ -441,8 +441,7 @@ def keys_rotate() -> None:
             raise CliError("key_rotation_unavailable",
                            "the master key comes from FACETRUST_MASTER_KEY; rotate by deploying a keyring file")
         ring = Keyring.load_or_create(settings.resolved_keyring_path)
-        new_id = ring.add_key()
-        ring.save(settings.resolved_keyring_path)
+        new_id = ring.rotate()
         count = in_transaction(lambda s: rewrap_all(s, ring))
         click.echo(json.dumps({"active_key": new_id, "rewrapped": count}))
         return 0
