@@ -42,7 +42,7 @@ from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
 
 PIN, SO_PIN = "20488402", "87654321"
-TOKENS = 12  # one per test that needs a token of its own
+TOKENS = 16  # one per test that needs a token of its own
 LIBRARIES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 REPO = Path(__file__).resolve().parent.parent
 
@@ -198,6 +198,8 @@ def test_a_second_keyring_on_the_open_token_needs_the_same_pin(softhsm):
 def test_a_wrong_pin_a_missing_token_or_incomplete_settings_are_refused_by_name(softhsm):
     from facetrust.bootstrap import keyring
 
+    with pytest.raises(KeyUnavailable, match="holds no master key"):  # keys status makes none
+        keyring(Settings(**softhsm.settings(softhsm.token())), create=False)
     with pytest.raises(KeyUnavailable, match="refused the PIN \\(FACETRUST_PKCS11_PIN\\)") as exc:
         keyring(Settings(**softhsm.settings(softhsm.token(), pin="11112222")))
     assert "11112222" not in str(exc.value)
@@ -276,6 +278,9 @@ def test_keys_rotate_with_the_key_file_still_works(tmp_path, database_url, monke
     monkeypatch.setenv("FACETRUST_KEYRING_PATH", str(tmp_path / "keys.json"))
     get_settings.cache_clear()
     try:
+        r = CliRunner().invoke(main, ["keys", "status"])  # looks only: no key file is made
+        assert r.exit_code == 2 and json.loads(r.output)["code"] == "key_unavailable"
+        assert not (tmp_path / "keys.json").exists()
         r = CliRunner().invoke(main, ["keys", "rotate"])
         assert r.exit_code == 0, r.output
         assert json.loads(r.output) == {"provider": "file", "active_key": "mk-2", "rewrapped": 0}

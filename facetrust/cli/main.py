@@ -455,7 +455,7 @@ def keys_status() -> None:
         from facetrust.bootstrap import keyring
         from facetrust.security.template_store import count_by_master_key
 
-        ring = keyring(get_settings())
+        ring = keyring(get_settings(), create=False)  # only looks: makes no key
         click.echo(json.dumps({**ring.describe(), "wrapped": in_transaction(count_by_master_key)}))
         return 0
 
