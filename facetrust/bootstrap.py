@@ -25,7 +25,7 @@ from facetrust.liveness.service import LivenessContext
 from facetrust.messagebus import MessageBus
 from facetrust.payments.context import FacePayContext
 from facetrust.payments.enrolment import PURPOSE as FACE_PAY  # the template purpose the gallery holds
-from facetrust.security.envelope import Keyring
+from facetrust.security.envelope import Keyring, keyring_for
 from facetrust.security.template_store import TemplatesDeleted, TemplateStored
 from facetrust.settings import Settings, get_settings
 
@@ -36,6 +36,21 @@ class Parts:
     liveness: LivenessContext
     face_pay: FacePayContext
     credit: CreditContext
+
+
+def keyring(settings: Settings, create: bool = True) -> Keyring:
+    """The master keys as the settings say: on a PKCS#11 token (FACETRUST_KEY_PROVIDER=pkcs11), else
+    the key file or FACETRUST_MASTER_KEY. A token that cannot be used stops the start here.
+    ``create``: make the first master key (the key file, or ``mk-1`` on the token) if there is none."""
+    if settings.key_provider == "pkcs11":
+        from facetrust.security.keyproviders import Pkcs11KeyProvider
+
+        assert settings.pkcs11_library and settings.pkcs11_token_label and settings.pkcs11_pin  # the settings check
+        return Keyring(Pkcs11KeyProvider(str(settings.pkcs11_library), settings.pkcs11_token_label,
+                                         settings.pkcs11_pin.get_secret_value(), create=create))
+    if create or settings.master_key:
+        return keyring_for(settings.resolved_keyring_path, settings.master_key)
+    return Keyring.load(settings.resolved_keyring_path)
 
 
 def engine_config(settings: Settings) -> EngineConfig:

@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -25,7 +25,8 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="FACETRUST_", extra="ignore")
+    # hide_input_in_errors: a refused setting never echoes the environment (FACETRUST_MASTER_KEY, the PKCS#11 PIN).
+    model_config = SettingsConfigDict(env_prefix="FACETRUST_", extra="ignore", hide_input_in_errors=True)
 
     data_dir: Path = Field(default_factory=_default_data_dir)
     # Model weights live outside the repository; by default under the data directory.
@@ -47,6 +48,27 @@ class Settings(BaseSettings):
     # Alternatively one master key from the environment (base64 of 32 bytes), for deployments
     # whose secret store injects it; rotation then means deploying a keyring file.
     master_key: str | None = None
+    # Or the master keys on a PKCS#11 token (an HSM; SoftHSM2 in the tests): "pkcs11" with the
+    # module's .so, the token's label and the user PIN. The keys are generated on the token and never
+    # leave it (facetrust/security/keyproviders.py). The PIN is a secret: never logged or shown.
+    key_provider: Literal["file", "pkcs11"] = "file"
+    pkcs11_library: Path | None = None
+    pkcs11_token_label: str | None = None
+    pkcs11_pin: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _key_provider_complete(self) -> Settings:
+        if self.key_provider == "pkcs11":
+            missing = [f"FACETRUST_{name.upper()}" for name in ("pkcs11_library", "pkcs11_token_label", "pkcs11_pin")
+                       if not getattr(self, name)]
+            if missing:
+                raise ValueError(f"FACETRUST_KEY_PROVIDER=pkcs11 needs {', '.join(missing)}")
+            if self.master_key:
+                raise ValueError("FACETRUST_MASTER_KEY and FACETRUST_KEY_PROVIDER=pkcs11 exclude each other")
+            if self.pkcs11_library is not None and not self.pkcs11_library.is_file():
+                raise ValueError(f"FACETRUST_PKCS11_LIBRARY: no such file {self.pkcs11_library}")
+        return self
+
     # Outside institutions. Unset: the method answers 503. Set to a CSV: the local SIMULATOR.
     authority_registry: Path | None = None
     bank_registry: Path | None = None

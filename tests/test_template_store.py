@@ -81,7 +81,7 @@ def test_rotation_rewraps_and_templates_stay_readable(store):
     r = CliRunner().invoke(main, ["keys", "rotate"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.output)
-    assert out == {"active_key": "mk-2", "rewrapped": 1}
+    assert out == {"provider": "file", "active_key": "mk-2", "rewrapped": 1}
     with sessions() as s:
         assert s.execute(select(StoredTemplate)).scalar_one().master_key_id == "mk-2"
         # The service's keyring still holds only mk-1 in memory; it picks mk-2 up from the file.

@@ -25,7 +25,6 @@ from facetrust.liveness.routes import router as liveness_router
 from facetrust.payments.routes import router as payments_router
 from facetrust.risk.engine import RiskEngine
 from facetrust.risk.routes import router as risk_router
-from facetrust.security.envelope import keyring_for
 from facetrust.security.ratelimit import RateLimiter
 from facetrust.security.routes import router as security_router
 from facetrust.settings import Settings, get_settings
@@ -44,7 +43,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     async def lifespan(app: FastAPI):
         if settings.migrate_on_start:
             upgrade(url)
-        app.state.keyring = keyring_for(settings.resolved_keyring_path, settings.master_key)
+        app.state.keyring = bootstrap.keyring(settings)  # a key file, or a PKCS#11 token
         parts = bootstrap.build(settings, app.state.keyring, app.state.gallery, app.state.credit_catalogue, face_engine)
         app.state.kyc, app.state.liveness = parts.kyc, parts.liveness
         app.state.face_pay, app.state.credit = parts.face_pay, parts.credit

@@ -47,6 +47,7 @@ def run(as_json: bool, fn: Callable[[], int | None]) -> None:
 
     from facetrust.biometrics.errors import BiometricError
     from facetrust.biometrics.modelfiles import ModelFileError
+    from facetrust.security.keyproviders import KeyRotationUnavailable, KeyUnavailable
 
     try:
         status = fn() or 0
@@ -61,6 +62,9 @@ def run(as_json: bool, fn: Callable[[], int | None]) -> None:
         emit_error(CliError(body.pop("code"), body.pop("message"), body), as_json)
         status = EXIT_INPUT_ERROR
     except ModelFileError as err:
+        emit_error(CliError(err.code, str(err)), as_json)
+        status = EXIT_INPUT_ERROR
+    except (KeyUnavailable, KeyRotationUnavailable) as err:  # the key file or the PKCS#11 token
         emit_error(CliError(err.code, str(err)), as_json)
         status = EXIT_INPUT_ERROR
     except KeyboardInterrupt:

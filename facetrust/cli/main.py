@@ -430,21 +430,33 @@ def keys() -> None:
 @keys.command("rotate")
 def keys_rotate() -> None:
     """Add a new master key, make it active and re-wrap every data key under it. The old key stays
-    in the keyring, so a running service keeps reading during the rotation."""
+    (in the key file, or on the PKCS#11 token with FACETRUST_KEY_PROVIDER=pkcs11), so a running
+    service keeps reading during the rotation."""
 
     def body() -> int:
-        from facetrust.security.envelope import Keyring
+        from facetrust.bootstrap import keyring
         from facetrust.security.template_store import rewrap_all
 
-        settings = get_settings()
-        if settings.master_key:
-            raise CliError("key_rotation_unavailable",
-                           "the master key comes from FACETRUST_MASTER_KEY; rotate by deploying a keyring file")
-        ring = Keyring.load_or_create(settings.resolved_keyring_path)
-        new_id = ring.add_key()
-        ring.save(settings.resolved_keyring_path)
+        ring = keyring(get_settings())
+        new_id = ring.rotate()
         count = in_transaction(lambda s: rewrap_all(s, ring))
-        click.echo(json.dumps({"active_key": new_id, "rewrapped": count}))
+        click.echo(json.dumps({"provider": ring.provider.name, "active_key": new_id, "rewrapped": count}))
+        return 0
+
+    run(True, body)
+
+
+@keys.command("status")
+def keys_status() -> None:
+    """Where the master keys are, the active key's id, the ids held, and how many data keys each one
+    wraps in the database (a key that wraps none can be retired). Never a key or a PIN."""
+
+    def body() -> int:
+        from facetrust.bootstrap import keyring
+        from facetrust.security.template_store import count_by_master_key
+
+        ring = keyring(get_settings(), create=False)  # only looks: makes no key
+        click.echo(json.dumps({**ring.describe(), "wrapped": in_transaction(count_by_master_key)}))
         return 0
 
     run(True, body)

@@ -13,8 +13,9 @@ import datetime as dt
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from facetrust import messagebus
@@ -180,21 +181,26 @@ def purge_retained(session: Session, now: dt.datetime) -> int:
                            execution_options={"synchronize_session": False}))
 
 
-def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
-    """Re-wrap every data key not under the active master key, committing per batch, so readers
-    are never blocked for long and an interrupted rotation resumes where it stopped."""
+def _sealed_columns() -> list[tuple[Any, str, str]]:
+    """Every table holding sealed data: the model, its ciphertext column and its wrapped-key column."""
     from facetrust.identity.models import BankCardChallenge, RealNameAuthentication
     from facetrust.liveness.models import LivenessSession
     from facetrust.payments.models import PaymentIntent, Terminal
 
+    return [(StoredTemplate, "ciphertext", "wrapped_key"),
+            (RawImage, "ciphertext", "wrapped_key"),
+            (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
+            (BankCardChallenge, "identity_sealed", "identity_wrapped_key"),
+            (LivenessSession, "face_sealed", "face_wrapped_key"),
+            (Terminal, "secret_sealed", "secret_wrapped_key"),
+            (PaymentIntent, "capture_token_sealed", "capture_token_wrapped_key")]
+
+
+def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
+    """Re-wrap every data key not under the active master key, committing per batch, so readers
+    are never blocked for long and an interrupted rotation resumes where it stopped."""
     done = 0
-    for model, ct, wk in ((StoredTemplate, "ciphertext", "wrapped_key"),
-                          (RawImage, "ciphertext", "wrapped_key"),
-                          (RealNameAuthentication, "identity_sealed", "identity_wrapped_key"),
-                          (BankCardChallenge, "identity_sealed", "identity_wrapped_key"),
-                          (LivenessSession, "face_sealed", "face_wrapped_key"),
-                          (Terminal, "secret_sealed", "secret_wrapped_key"),
-                          (PaymentIntent, "capture_token_sealed", "capture_token_wrapped_key")):
+    for model, ct, wk in _sealed_columns():
         while True:
             rows = session.execute(
                 select(model).where(model.master_key_id != keyring.active).limit(batch)
@@ -208,6 +214,16 @@ def rewrap_all(session: Session, keyring: Keyring, batch: int = 500) -> int:
             session.commit()
             done += len(rows)
     return done
+
+
+def count_by_master_key(session: Session) -> dict[str, int]:
+    """How many sealed data keys each master key id wraps, over every table that holds sealed data."""
+    counts: dict[str, int] = {}
+    for model, _, _ in _sealed_columns():
+        for key_id, n in session.execute(select(model.master_key_id, func.count()).group_by(model.master_key_id)):
+            if key_id is not None:
+                counts[key_id] = counts.get(key_id, 0) + n
+    return dict(sorted(counts.items()))
 
 
 def store_raw_image(session: Session, keyring: Keyring, account_id: str, purpose: str, image: bytes,
