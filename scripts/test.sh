@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/chromium.sh   # Debian's Chromium for the browser tests, installed if missing
+./scripts/softhsm.sh    # Debian's SoftHSM2 for the HSM key tests, installed if missing
 
 echo "== lint (ruff, pyproject's [tool.ruff])"
 .venv/bin/ruff check facetrust tests scripts
