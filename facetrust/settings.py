@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
     # The demo platform (facetrust/web/demo.py): mints demo accounts for trying the pages. Never in production.
     demo: bool = False
+    # How people reach support, shown by the pages where they need it (a frozen account's home page).
+    support_contact: str = Field("400-000-0000 · support@facetrust.example", min_length=1, max_length=200)
     # Largest request body; a base64 selfie of max_image_bytes is about 4/3 of it.
     max_body_bytes: int = 16 * 1024 * 1024
     # Master keys for envelope encryption (created on first use, mode 0600).

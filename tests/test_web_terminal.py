@@ -19,6 +19,7 @@ from facepay import LI, merchant_terminal, register, switch_on
 from playwright.sync_api import expect
 from webworld import (
     DESKTOP,
+    OPERATOR_PIN,
     PHONE,
     chromium,
     fix_payment_challenge,
@@ -144,7 +145,7 @@ def test_li_pays_with_face_at_the_vending_machine_and_the_terminal_learns_only_t
             expect(page.locator("#merchant")).to_contain_text("Vending 7")
             expect(page.locator("#amount")).to_have_text("¥12.50")
             expect(page.locator("#stage")).to_have_attribute("data-step", "face")
-            page.click("#start")
+            # No second tap: the capture starts by itself (the shopper chose "pay with face").
             page.wait_for_function("() => document.querySelector('.camera video')?.videoWidth > 0")
             screenshot(page, "pay-capture")
             expect(page.locator("#stage")).to_have_attribute("data-status", "paid", timeout=DECIDED)
@@ -193,7 +194,6 @@ def test_after_face_pay_is_revoked_paying_fails_with_the_reason_shown_only_to_th
             expect(page.locator("#amount")).to_have_text("¥3.50")
             page.click("#pay")
             page.wait_for_url("**/pay/capture#*")
-            page.click("#start")
             expect(page.locator("#stage")).to_have_attribute("data-status", "declined", timeout=DECIDED)
             error = page.locator("#error")
             expect(error).to_have_attribute("data-code", "not_recognised")
@@ -230,7 +230,6 @@ def test_an_uncertain_face_asks_for_the_last_four_phone_digits(tmp_path, databas
             type_amount(page, "6")
             page.click("#pay")
             page.wait_for_url("**/pay/capture#*")
-            page.click("#start")
             stage = page.locator("#stage")
             expect(stage).to_have_attribute("data-step", "phone_digits", timeout=DECIDED)
             last4 = LI.mobile[-4:]
@@ -254,7 +253,6 @@ def test_an_uncertain_face_asks_for_the_last_four_phone_digits(tmp_path, databas
             show_segment(world, 3)
             page.click("#pay")
             page.wait_for_url("**/pay/capture#*")
-            page.click("#start")
             expect(stage).to_have_attribute("data-step", "phone_digits", timeout=DECIDED)
             wrong = f"{(int(last4) + 1) % 10_000:04d}"
             for digit in wrong:
@@ -291,7 +289,6 @@ def test_terminal_setup_a_denied_camera_and_only_a_terminal_back_address(tmp_pat
             page.click("#pay")
             page.wait_for_url("**/pay/capture#*")
             capture_url = page.url
-            page.click("#start")
             error = page.locator("#error")
             expect(error).to_have_attribute("data-code", "camera_denied")
             expect(error.locator(".what")).to_have_text("The camera could not be used: access was denied.")
@@ -323,9 +320,11 @@ def test_terminal_setup_a_denied_camera_and_only_a_terminal_back_address(tmp_pat
 
             # Reset forgets the machine's credentials.
             page.goto("/terminal/")
-            page.once("dialog", lambda dialog: dialog.accept())
             page.click("#settings")
+            page.fill("#pin-entry", OPERATOR_PIN)  # the settings are the operator's
+            page.click("#pin-ok")
             page.click("#setup-reset")
+            page.click("#confirm-yes")  # asked in the page, not with the browser's confirm()
             expect(page.locator("#terminal-id")).to_have_value("")
             assert page.evaluate("() => localStorage.getItem('facetrust.terminal')") is None
             assert page.errors == []

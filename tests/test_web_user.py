@@ -124,10 +124,11 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
 
         # Zhang switches face pay off in the app; at the machine the face is no longer anyone's.
         page.locator("#face-pay-revoke").click()
+        page.locator("#confirm-yes").click()  # a deletion asks first, in the page
         page.locator("#face-pay-on").wait_for()
         assert page.locator("#face-pay-message").inner_text() == "刷脸支付已关闭，您的人脸特征已删除。"
         screenshot(page, "app-consents-face-pay-revoked")
-        machine.click("#result-new")
+        expect(machine.locator("#sale")).to_be_visible(timeout=20_000)  # the result went back to a new sale by itself
         world.camera.show(ZHANG.clip, *OPEN_MOUTH, mirrored=True)
         assert pay_at_machine(machine, "8.8", leave_capture_page=lambda: expect(machine.locator("#error")).to_have_attribute(
             "data-code", "not_recognised")) == "declined"
@@ -183,6 +184,7 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         due = plans["loan"]["next_payment"]["amount_fen"]
         before = balance(world, token)
         page.locator(f'#next-payments button[data-plan="{plans["loan"]["plan_id"]}"]').click()
+        page.locator("#confirm-yes").click()  # money moves only once confirmed in the page
         expect(page.locator("#repaid")).to_be_visible()
         assert balance(world, token) == before - due
         loan = world.client.get(f"/v1/me/credit/plans/{plans['loan']['plan_id']}", headers=bearer(token)).json()
@@ -195,8 +197,7 @@ def pay_at_machine(machine, amount: str, leave_capture_page=lambda: None) -> str
     machine's result screen; answers the status the machine shows."""
     type_amount(machine, amount)
     machine.click("#pay")
-    machine.wait_for_url("**/pay/capture#*")
-    machine.click("#start")
+    machine.wait_for_url("**/pay/capture#*")  # the capture starts by itself: one tap pays
     expect(machine.locator("#stage")).to_have_attribute("data-status", re.compile("paid|declined"), timeout=60_000)
     leave_capture_page()
     machine.click("#back")
@@ -335,6 +336,8 @@ def test_demo_sign_in_and_language_switch(tmp_path, database_url, shared_data):
         # A vending machine of the demo shop is set up with one tap, and its credentials work.
         machine = new_page(browser, world.base_url, viewport=DESKTOP)
         machine.goto("/terminal/")
+        machine.fill("#terminal-pin", "2468")  # its operator PIN first
+        machine.fill("#terminal-pin-again", "2468")
         machine.locator("#setup-demo").click()
         expect(machine.locator("#sale")).to_be_visible()
         assert machine.evaluate("() => JSON.parse(localStorage.getItem('facetrust.terminal')).id")

@@ -202,9 +202,15 @@ def fix_payment_challenge(page, app, actions: list[str]) -> None:
     page.route(re.compile(r".*/v1/capture/[^/?#]+$"), handle)
 
 
-def set_up_terminal(page, terminal, secret: str | None = None) -> None:
-    """Enter a vending machine's terminal id and secret on its setup screen, as its installer does."""
+OPERATOR_PIN = "2468"  # the vending machine's operator PIN the tests' installer chooses
+
+
+def set_up_terminal(page, terminal, secret: str | None = None, pin: str = OPERATOR_PIN) -> None:
+    """Enter a vending machine's operator PIN (twice), terminal id and secret on its setup screen, as
+    its installer does."""
     page.goto("/terminal/")
+    page.fill("#terminal-pin", pin)
+    page.fill("#terminal-pin-again", pin)
     page.fill("#terminal-id", terminal.id)
     page.fill("#terminal-secret", secret or terminal.secret)
     page.click("#setup-save")

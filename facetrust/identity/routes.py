@@ -33,6 +33,8 @@ from facetrust.identity.schemas import (
     EvidenceOut,
     EvidenceTemplateOut,
     FaceAuthIn,
+    FrozenOut,
+    MeOut,
     OperatorAccountOut,
     OperatorOut,
     RealNameOut,
@@ -87,13 +89,22 @@ def mint_token(platform_user_id: str, request: Request, tenant: Tenant = Depends
     return TokenOut(token=token, expires_at=expires)
 
 
-@router.get("/me", response_model=AccountOut)
-def me(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> AccountOut:
-    """The caller's own account (personal data masked)."""
+@router.get("/me", response_model=MeOut)
+def me(request: Request, p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> MeOut:
+    """The caller's own account (personal data masked); while it is frozen, since when and whether the
+    automatic checks or an operator froze it (not the operator's own words); and how to reach support."""
+    from facetrust.risk import engine as risk
+
     account = session.get(Account, p.account_id)
     if account is None:
         raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "the account no longer exists")
-    return _out(account)
+    frozen = None
+    if account.status == "frozen":
+        latest = risk.latest_freeze(session, account.id)
+        by, since = latest if latest else (None, account.created_at)
+        frozen = FrozenOut(since=since, cause="automatic_checks" if by == "risk-engine" else "review")
+    return MeOut(**_out(account).model_dump(), frozen=frozen,
+                 support_contact=request.app.state.settings.support_contact)
 
 
 def _auth_out(r, for_operator: bool = False) -> RealNameOut:

@@ -24,6 +24,17 @@ class AccountOut(BaseModel):
     created_at: dt.datetime
 
 
+class FrozenOut(BaseModel):
+    since: dt.datetime = Field(description="when the account was frozen")
+    cause: Literal["automatic_checks", "review"] = Field(
+        description="automatic_checks: the risk engine's checks froze it; review: an operator froze it to review it")
+
+
+class MeOut(AccountOut):
+    frozen: FrozenOut | None = Field(None, description="set while the account is frozen")
+    support_contact: str = Field(description="how the person reaches support (the service's setting)")
+
+
 class TokenOut(BaseModel):
     token: str
     expires_at: dt.datetime

@@ -157,10 +157,16 @@ def freeze(session: Session, account: Account, actor: str, reason: str, decision
 
 def frozen_by(session: Session, account_id: str) -> str | None:
     """Who made the account's latest freeze (``operator:<name>``, ``risk-engine``...), or None."""
-    data = session.execute(select(RiskEvent.data).where(RiskEvent.account_id == account_id,
-                                                        RiskEvent.kind == "account.freeze")
-                           .order_by(RiskEvent.seq.desc()).limit(1)).scalar_one_or_none()
-    return json.loads(data).get("by") if data else None
+    latest = latest_freeze(session, account_id)
+    return latest[0] if latest else None
+
+
+def latest_freeze(session: Session, account_id: str) -> tuple[str | None, dt.datetime] | None:
+    """Who made the account's latest freeze and when, or None if it was never frozen."""
+    row = session.execute(select(RiskEvent.data, RiskEvent.at).where(RiskEvent.account_id == account_id,
+                                                                      RiskEvent.kind == "account.freeze")
+                          .order_by(RiskEvent.seq.desc()).limit(1)).one_or_none()
+    return (json.loads(row.data).get("by"), row.at) if row else None
 
 
 def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Account:

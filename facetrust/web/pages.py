@@ -7,10 +7,13 @@ server or a Referer header. Only the pages that capture a face may use the camer
 
 from __future__ import annotations
 
+import struct
+import zlib
+from functools import lru_cache
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 STATIC = Path(__file__).parent / "static"
@@ -53,10 +56,40 @@ def _page(file: str, camera: bool):
     return serve
 
 
+@lru_cache(maxsize=1)
+def favicon() -> bytes:
+    """The pages' icon, drawn here (no image file to ship): a 32x32 ICO holding one PNG, the brand's
+    green disc with a white oval, the capture frame's shape."""
+    size, green, white = 32, (0x0B, 0x6E, 0x4F), (0xFF, 0xFF, 0xFF)
+    rows = []
+    for y in range(size):
+        row = bytearray(b"\0")  # PNG filter: none
+        for x in range(size):
+            dx, dy = x + 0.5 - size / 2, y + 0.5 - size / 2
+            disc = dx * dx + dy * dy <= (size / 2 - 0.5) ** 2
+            oval = abs((dx / 7.5) ** 2 + (dy / 10.5) ** 2 - 1) < 0.28
+            row += bytes((*white, 255)) if disc and oval else bytes((*green, 255)) if disc else bytes(4)
+        rows.append(bytes(row))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
+    header = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", size, size, 0, 0, 1, 32, len(png), 6 + 16)
+    return header + png
+
+
+def _favicon() -> Response:
+    return Response(favicon(), media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400",
+                                                                   "X-Content-Type-Options": "nosniff"})
+
+
 def install(app: FastAPI) -> None:
     router = APIRouter(include_in_schema=False)
     for path, (file, camera) in PAGES.items():
         router.add_api_route(path, _page(file, camera), methods=["GET"])
+    router.add_api_route("/favicon.ico", _favicon, methods=["GET"])
     router.add_api_route("/", lambda: RedirectResponse("/app/"), methods=["GET"])
     for area in ("app", "terminal", "console"):
         router.add_api_route(f"/{area}", lambda area=area: RedirectResponse(f"/{area}/"), methods=["GET"])

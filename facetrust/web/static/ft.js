@@ -99,6 +99,8 @@ export function explain(code, extra = {}) {
   return { what: pick(entry.what), todo: pick(entry.todo) };
 }
 
+const SUPPORT_CODES = new Set(["account_frozen", "account_not_active"]);
+
 // Show an error in a box: what happened, what to do, and the code for support.
 export function showError(box, error) {
   const code = error.code || "unknown_error";
@@ -108,9 +110,12 @@ export function showError(box, error) {
     extra.minutes = Math.ceil(extra.retry_after_seconds / 60);
   }
   const { what, todo } = explain(code, extra);
+  // An account that needs support gets the support contact with the error, when the page knows it.
+  const support = SUPPORT_CODES.has(code) ? session.get("support") : null;
   box.replaceChildren(
     el("strong", { class: "what" }, what),
     el("p", { class: "todo" }, todo),
+    support ? el("p", { class: "support" }, (lang === "zh" ? "客服：" : "Support: ") + support) : null,
     el("p", { class: "code" }, code),
   );
   box.dataset.code = code;
@@ -181,7 +186,11 @@ export const session = {
   clear: (name) => sessionStorage.removeItem("facetrust." + name),
 };
 
+const watching = new Set(); // the token names whose #token= changes this page follows
+
 // Take a token handed over in the URL fragment (#token=...) and remove it from the address bar.
+// A page left open keeps listening: a new #token= (the platform's app opening the page again for
+// another sign-in) replaces the tab's token and loads the page afresh with it.
 export function tokenFromFragment(name) {
   const params = new URLSearchParams(location.hash.slice(1));
   const token = params.get("token");
@@ -191,7 +200,53 @@ export function tokenFromFragment(name) {
     const rest = params.toString();
     history.replaceState(null, "", location.pathname + location.search + (rest ? "#" + rest : ""));
   }
+  if (!watching.has(name)) {
+    watching.add(name);
+    window.addEventListener("hashchange", () => {
+      if (!new URLSearchParams(location.hash.slice(1)).get("token")) return;
+      tokenFromFragment(name);
+      location.reload();
+    });
+  }
   return session.get(name);
+}
+
+// An in-page confirmation (never the browser's confirm()): a modal <dialog> with a title, what will
+// happen (text, or [label, value] pairs shown as facts), and two labelled buttons. Focus moves to
+// the dialog's cancel button (the choice that changes nothing), Escape cancels, and focus returns
+// to where it was. Resolves to true only when the person presses the confirm button.
+let openDialog = null;
+export function confirmDialog({ title, facts = [], text = [], confirm, cancel, danger = false }) {
+  if (openDialog) return Promise.resolve(false); // a second tap while one is open does nothing more
+  const before = document.activeElement;
+  const titleId = "confirm-title";
+  const bodyId = "confirm-body";
+  return new Promise((resolve) => {
+    const yes = el("button", { type: "button", id: "confirm-yes", class: danger ? "danger" : null }, confirm || t("common.confirm"));
+    const no = el("button", { type: "button", id: "confirm-no", class: "secondary" }, cancel || t("common.cancel"));
+    const dialog = el("dialog", { id: "confirm-dialog", class: "confirm", "aria-labelledby": titleId, "aria-describedby": bodyId },
+      el("h2", { id: titleId }, title),
+      el("div", { id: bodyId },
+        facts.length ? el("dl", { class: "facts" }, facts.flatMap(([label, value]) => [el("dt", {}, label), el("dd", {}, value)])) : null,
+        [].concat(text).filter(Boolean).map((line) => el("p", {}, line))),
+      el("div", { class: "row buttons" }, no, yes));
+    const finish = (answer) => {
+      if (openDialog !== dialog) return;
+      openDialog = null;
+      if (dialog.open) dialog.close();
+      dialog.remove();
+      if (before && typeof before.focus === "function" && document.contains(before)) before.focus();
+      resolve(answer);
+    };
+    yes.addEventListener("click", () => finish(true));
+    no.addEventListener("click", () => finish(false));
+    dialog.addEventListener("cancel", (event) => { event.preventDefault(); finish(false); }); // Escape
+    dialog.addEventListener("close", () => finish(false));
+    document.body.append(dialog);
+    openDialog = dialog;
+    dialog.showModal();
+    no.focus();
+  });
 }
 
 addStrings({

@@ -1,7 +1,7 @@
 // Installment checkout: the order a shop offered, each plan with its annualised rate, the full
 // schedule before confirming, and a live face check of the account holder to confirm.
 import { addStrings, api, day, el, hide, lang, percent, show, showError, t, yuan } from "../ft.js";
-import { consentFor, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
+import { consentFor, frozenNotice, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
 
 addStrings({
   "co.title": { zh: "分期付款", en: "Pay in installments" },
@@ -110,13 +110,25 @@ async function confirm() {
   }
 }
 
+let me = null;
+
+// No shopping on installments while the account is frozen: say so and why, offer nothing.
+function renderFrozen() {
+  if (!me || me.status !== "frozen") return false;
+  $("result").replaceChildren(frozenNotice(me));
+  show($("result"));
+  return true;
+}
+
 async function load() {
   if (!checkoutId) {
     $("order").replaceChildren(el("p", { class: "empty" }, t("co.no_order")));
     return;
   }
-  [checkout, consent] = await Promise.all([api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token }), consentFor(token, PURPOSE)]);
+  [checkout, consent, me] = await Promise.all([api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token }),
+    consentFor(token, PURPOSE), api("GET", "/v1/me", { token })]);
   renderOrder();
+  if (renderFrozen()) return;
   if (checkout.status === "open" && checkout.offers.length) {
     show($("offers-card"));
     await loadQuote();
@@ -126,7 +138,10 @@ async function load() {
   }
 }
 
-header("/app/history", () => { renderOrder(); renderQuote(); renderDone(); });
+// A shop's checkout is not a tab of the app's header: no tab is marked on this page.
+header(null, () => { renderOrder(); if (renderFrozen()) return; renderQuote(); renderDone(); });
+// Another order opened in this tab (a new #<id>): load it afresh.
+window.addEventListener("hashchange", () => { if (location.hash.slice(1) !== checkoutId) location.reload(); });
 if (token) {
   $("offer").addEventListener("change", () => loadQuote().catch((e) => showError($("error"), e)));
   $("confirm").addEventListener("click", confirm);

@@ -1,5 +1,5 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, el, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
+import { addStrings, api, day, el, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
@@ -16,7 +16,38 @@ addStrings({
   "sched.interest": { zh: "利息", en: "Interest" },
   "sched.fee": { zh: "手续费", en: "Fee" },
   "sched.payment": { zh: "应还", en: "Payment" },
+  "fz.title": { zh: "您的账户已被冻结", en: "Your account is frozen" },
+  "fz.what": { zh: "冻结期间暂停：付款（包括刷脸支付）、还款、借款、分期购物、钱包充值，以及授权和刷脸支付的开关。",
+    en: "While it is frozen, these are paused: payments (face pay too), repayments, borrowing, shopping on installments, wallet top-ups, and changes to your consents and face pay." },
+  "fz.why.automatic_checks": { zh: "原因：{date} 我们的自动安全检查发现账户有异常活动。为保护您的资金，账户先暂时冻结，由工作人员复核。",
+    en: "Why: on {date} our automatic safety checks saw unusual activity on the account. To protect your money it is frozen until a person on our team has reviewed it." },
+  "fz.why.review": { zh: "原因：{date} 起，我们的风控人员正在复核账户的近期活动。为保护您的资金，复核完成前账户暂时冻结。",
+    en: "Why: since {date} our risk team has been reviewing recent activity on the account. To protect your money it is frozen until the review is done." },
+  "fz.can": { zh: "您仍然可以：", en: "You can still:" },
+  "fz.can_see": { zh: "查看账户、钱包余额、账单和还款计划；", en: "see your account, wallet balance, plans and repayment schedule;" },
+  "fz.can_records": { zh: "查看授权和实名认证记录；", en: "see your consent and real-name records;" },
+  "fz.can_contact": { zh: "联系客服了解复核进度、提供材料，或安排到期的还款，避免逾期。",
+    en: "contact support to ask about the review, send what they ask for, or arrange a payment that falls due, so it is not late." },
+  "fz.support": { zh: "客服：{contact}", en: "Support: {contact}" },
+  "fz.no_borrow": { zh: "账户冻结期间不能借款", en: "No borrowing while the account is frozen" },
+  "fz.no_shop": { zh: "账户冻结期间不能分期购物。", en: "No shopping on installments while the account is frozen." },
 });
+
+// A frozen account: what is paused, why in plain words, what the person can still do, and how to
+// reach support (the contact comes from the service's settings, with /v1/me). Null when not frozen.
+export function frozenNotice(me) {
+  if (me.status !== "frozen") return null;
+  session.set("support", me.support_contact); // for the account_frozen error on the other pages
+  const cause = (me.frozen && me.frozen.cause) || "review";
+  const since = me.frozen ? day(me.frozen.since) : "";
+  return el("section", { class: "card frozen", id: "frozen", "aria-labelledby": "frozen-title" },
+    el("h2", { id: "frozen-title" }, t("fz.title")),
+    el("p", { id: "frozen-what" }, t("fz.what")),
+    el("p", { id: "frozen-why" }, t(`fz.why.${cause}`, { date: since })),
+    el("p", {}, t("fz.can")),
+    el("ul", { id: "frozen-can" }, ["fz.can_see", "fz.can_records", "fz.can_contact"].map((key) => el("li", {}, t(key)))),
+    el("p", { class: "support", id: "support-contact" }, t("fz.support", { contact: me.support_contact })));
+}
 
 // A repayment schedule as a table (id "schedule"): each period's date and how its payment splits.
 export function scheduleTable(lines) {

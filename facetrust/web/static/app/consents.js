@@ -1,6 +1,6 @@
 // Consent, one purpose at a time, each with its own notice text; and the face-pay switch, off
 // until the person turns it on (its own consent, a live check) and revocable with one button.
-import { addStrings, api, day, el, hide, lang, showError, t, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, day, el, hide, lang, showError, t, yuan } from "../ft.js";
 import { header, liveCheck, userToken } from "./common.js";
 
 addStrings({
@@ -25,6 +25,22 @@ addStrings({
   "fp.revoke": { zh: "关闭刷脸支付并删除人脸特征", en: "Switch off face pay and delete my face template" },
   "fp.revoked": { zh: "刷脸支付已关闭，您的人脸特征已删除。", en: "Face pay is off and your face template has been deleted." },
   "fp.enabled": { zh: "刷脸支付已开通。", en: "Face pay is on." },
+  "fp.revoke_title": { zh: "关闭刷脸支付并删除人脸特征？", en: "Switch off face pay and delete your face template?" },
+  "fp.revoke_what": { zh: "确认后，刷脸支付立即停止，您的人脸特征会被永久删除，任何售货机都不能再用您的脸付款。",
+    en: "When you confirm, face pay stops at once and your face template is deleted for good: no machine can take a payment with your face." },
+  "fp.revoke_again": { zh: "以后想再使用，需要重新同意并刷脸开通。您的钱包、账单和记录不受影响。",
+    en: "To use it again later you agree and switch it on with a live check again. Your wallet, plans and history stay as they are." },
+  "fp.revoke_yes": { zh: "关闭并删除", en: "Switch off and delete" },
+  "fp.revoke_no": { zh: "保持开通", en: "Keep it on" },
+  "cs.withdraw_title": { zh: "撤回“{purpose}”的同意？", en: "Withdraw your consent to \u201c{purpose}\u201d?" },
+  "cs.withdraw_what.kyc_face_verification": { zh: "撤回后，我们不再为实名认证处理您的人脸；已完成的实名认证结果仍然保留。",
+    en: "After this we no longer process your face for real-name verification; a verification already done stays on record." },
+  "cs.withdraw_what.face_pay": { zh: "撤回后，刷脸支付立即停止，您的人脸特征会被永久删除。",
+    en: "After this face pay stops at once and your face template is deleted for good." },
+  "cs.withdraw_what.credit_face_verification": { zh: "撤回后，分期和借款无法再用刷脸确认，需要时请重新同意；已有的分期和借款不受影响。",
+    en: "After this installments and loans can no longer be confirmed with your face until you agree again; plans you have stay as they are." },
+  "cs.withdraw_yes": { zh: "撤回同意", en: "Withdraw" },
+  "cs.withdraw_no": { zh: "保留同意", en: "Keep it" },
   "fp.saving": { zh: "正在开通…", en: "Switching on…" },
 });
 
@@ -95,7 +111,14 @@ const grant = (notice) => act(async () => {
   await api("POST", `/v1/me/consents/${notice.purpose}`, { token, body: { notice_version: notice.version } });
 });
 
-const withdraw = (purpose) => act(async () => {
+// Withdrawing a consent and switching face pay off delete or stop something: each asks first, in the page.
+async function withdraw(purpose) {
+  const agreed = await confirmDialog({ title: t("cs.withdraw_title", { purpose: t(`purpose.${purpose}`) }),
+    text: t(`cs.withdraw_what.${purpose}`), confirm: t("cs.withdraw_yes"), cancel: t("cs.withdraw_no"), danger: true });
+  if (agreed) await withdrawNow(purpose);
+}
+
+const withdrawNow = (purpose) => act(async () => {
   message = purpose === "face_pay" ? "fp.revoked" : null;
   await api("DELETE", `/v1/me/consents/${purpose}`, { token });
 });
@@ -112,7 +135,13 @@ const switchOn = (notice) => act(async () => {
   message = "fp.enabled";
 });
 
-const revoke = () => act(async () => {
+async function revoke() {
+  const agreed = await confirmDialog({ title: t("fp.revoke_title"), text: [t("fp.revoke_what"), t("fp.revoke_again")],
+    confirm: t("fp.revoke_yes"), cancel: t("fp.revoke_no"), danger: true });
+  if (agreed) await revokeNow();
+}
+
+const revokeNow = () => act(async () => {
   await api("DELETE", "/v1/me/face-pay", { token });
   message = "fp.revoked";
 });

@@ -1,6 +1,6 @@
 // Everything the person has with us in one place: installment plans and loans with their next
 // payments, face-pay payments, and every real-name authentication and consent change.
-import { addStrings, api, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
 import { header, userToken } from "./common.js";
 
 addStrings({
@@ -26,6 +26,17 @@ addStrings({
   "hi.col.action": { zh: "操作", en: "Action" },
   "hi.col.plan": { zh: "计划", en: "Plan" },
   "hi.repay": { zh: "还款", en: "Repay" },
+  "hi.repay_title": { zh: "确认还款", en: "Confirm the repayment" },
+  "hi.repay_amount": { zh: "还款金额", en: "Amount" },
+  "hi.repay_from": { zh: "付款来源", en: "Paid from" },
+  "hi.repay_wallet": { zh: "钱包（余额 ¥{balance}）", en: "Your wallet (balance ¥{balance})" },
+  "hi.repay_for": { zh: "还款对象", en: "For" },
+  "hi.repay_installment": { zh: "{plan}第 {number} 期，{date} 到期", en: "{plan}, payment {number}, due {date}" },
+  "hi.repay_what": { zh: "确认后，¥{amount} 将立即从您的钱包转出，用于偿还这一期。还款完成后不能撤销。",
+    en: "When you confirm, ¥{amount} leaves your wallet at once and pays this installment. A repayment cannot be undone." },
+  "hi.repay_short": { zh: "钱包余额不足 ¥{amount}，请先充值，还款不会成功。", en: "Your wallet has less than ¥{amount}: top it up first, or the repayment will not go through." },
+  "hi.repay_yes": { zh: "确认还款 ¥{amount}", en: "Repay ¥{amount}" },
+  "hi.repay_no": { zh: "暂不还款", en: "Not now" },
   "hi.repaid": { zh: "已还款 ¥{amount}，钱包余额 ¥{balance}。", en: "Repaid ¥{amount}; your wallet has ¥{balance}." },
   "kind.installment": { zh: "分期", en: "Installment" },
   "kind.loan": { zh: "借款", en: "Loan" },
@@ -91,10 +102,24 @@ function render() {
   );
 }
 
-// Repay a plan's next installment from the wallet (one idempotency key per tap: a double tap pays once).
+// Repay a plan's next installment from the wallet, after the person confirms in the page what
+// leaves the wallet, from where and for what (one idempotency key per confirmation: a double tap
+// pays once).
 async function repay(button, plan) {
-  button.disabled = true;
   const box = document.getElementById("error");
+  const next = plan.next_payment;
+  const amount = yuan(next.amount_fen);
+  const balance = data.wallet.balance_fen;
+  const agreed = await confirmDialog({
+    title: t("hi.repay_title"),
+    facts: [[t("hi.repay_amount"), money(next.amount_fen)],
+      [t("hi.repay_from"), t("hi.repay_wallet", { balance: yuan(balance) })],
+      [t("hi.repay_for"), t("hi.repay_installment", { plan: t(`kind.${plan.kind}`), number: next.number, date: shortDay(next.due_date) })]],
+    text: [t("hi.repay_what", { amount }), balance < next.amount_fen ? t("hi.repay_short", { amount }) : null],
+    confirm: t("hi.repay_yes", { amount }), cancel: t("hi.repay_no"),
+  });
+  if (!agreed) return;
+  button.disabled = true;
   box.hidden = true;
   try {
     const made = await api("POST", `/v1/me/credit/plans/${plan.plan_id}/repayments`, { token,

@@ -1,7 +1,7 @@
 // Sign in (with a token the platform's back end minted, or the demo tenant's), then the home page:
 // the account, its real-name status, face pay, credit and wallet at a glance.
 import { addStrings, api, day, el, session, showError, t, yuan } from "../ft.js";
-import { header, signOut, userToken } from "./common.js";
+import { frozenNotice, header, signOut, userToken } from "./common.js";
 
 addStrings({
   "signin.title": { zh: "登录", en: "Sign in" },
@@ -50,9 +50,15 @@ function renderHome() {
   const passed = realName.find((r) => r.outcome === "passed");
   const next = credit.plans.map((p) => p.next_payment).filter(Boolean)
     .sort((a, b) => a.due_date.localeCompare(b.due_date))[0];
+  const frozen = me.status === "frozen";
+  // Borrowing and the shop move money: a frozen account is not offered them, and is told why.
+  const borrow = !credit.line ? null : frozen
+    ? [" ", el("span", { class: "muted small", id: "borrow-frozen" }, t("fz.no_borrow"))]
+    : [" ", el("a", { href: "/app/loan", id: "borrow" }, t("home.borrow"))];
   const home = document.getElementById("home");
   home.replaceChildren(
     el("h1", {}, t("home.title")),
+    frozenNotice(me),
     el("section", { class: "card" }, el("dl", { class: "facts" },
       fact("home.mobile", me.mobile_masked),
       fact("home.status", el("span", { class: `status ${me.status}`, id: "account-status" }, t(`status.${me.status}`))),
@@ -62,12 +68,13 @@ function renderHome() {
       fact("home.face_pay", el("span", { class: `status ${facePay.enabled ? "on" : ""}`, id: "face-pay-status" },
         t(facePay.enabled ? "home.on" : "home.off")), " ", el("a", { href: "/app/consents" }, t("home.manage"))),
       fact("home.wallet", "¥" + yuan(wallet.balance_fen)),
-      fact("home.credit", credit.line ? "¥" + yuan(credit.line.available_fen) : t("home.no_credit"),
-        credit.line ? [" ", el("a", { href: "/app/loan", id: "borrow" }, t("home.borrow"))] : null),
+      fact("home.credit", credit.line ? "¥" + yuan(credit.line.available_fen) : t("home.no_credit"), borrow),
       fact("home.next_payment", next ? t("home.next_due", { amount: yuan(next.amount_fen), date: day(next.due_date) }) : t("common.none"),
         " ", el("a", { href: "/app/history" }, t("home.see_all"))),
     )),
-    state.demo ? el("button", { class: "block", type: "button", id: "demo-order", onclick: demoOrder }, t("home.demo_order")) : null,
+    state.demo ? el("button", { class: "block", type: "button", id: "demo-order", onclick: demoOrder, disabled: frozen,
+      "aria-describedby": frozen ? "shop-frozen" : null }, t("home.demo_order")) : null,
+    state.demo && frozen ? el("p", { class: "muted small", id: "shop-frozen" }, t("fz.no_shop")) : null,
     el("div", { id: "home-error", hidden: true }),
     el("button", { class: "secondary block", type: "button", onclick: signOut }, t("common.sign_out")),
   );

@@ -1,7 +1,7 @@
 // A loan drawdown: product, amount and term, the annualised rate and the full schedule before
 // confirming, and the account holder's live face check, which a loan always needs.
 import { addStrings, api, el, hide, lang, percent, shortDay, show, showError, t, yuan } from "../ft.js";
-import { consentFor, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
+import { consentFor, frozenNotice, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
 
 addStrings({
   "ln.title": { zh: "借款", en: "Borrow" },
@@ -119,7 +119,19 @@ async function confirm() {
   }
 }
 
+let me = null;
+
+// A frozen account cannot borrow: the page says so, and why, instead of offering the form.
+function renderFrozen() {
+  if (!me || me.status !== "frozen") return false;
+  $("result").replaceChildren(frozenNotice(me));
+  show($("result"));
+  return true;
+}
+
 async function load() {
+  me = await api("GET", "/v1/me", { token });
+  if (renderFrozen()) return;
   const [all, mine, needed] = await Promise.all([api("GET", "/v1/me/credit/products", { token }),
     api("GET", "/v1/me/credit", { token }), consentFor(token, PURPOSE)]);
   products = all.filter((p) => p.kind === "loan");
@@ -129,7 +141,8 @@ async function load() {
   show($("form"));
 }
 
-header("/app/history", () => { renderForm(); renderQuote(); renderDone(); });
+// Borrowing is not a tab of the app's header: no tab is marked on this page.
+header(null, () => { if (renderFrozen()) return; renderForm(); renderQuote(); renderDone(); });
 if (token) {
   for (const id of ["product", "periods"]) $(id).addEventListener("change", () => { renderForm(); requote(); });
   $("amount").addEventListener("change", requote);

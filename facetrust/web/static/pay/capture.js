@@ -18,6 +18,7 @@ addStrings({
   "pay.merchant": { zh: "收款方：{name}", en: "Paying {name}" },
   "pay.face_title": { zh: "请看着摄像头完成付款", en: "Look at the camera to pay" },
   "pay.face_help": { zh: "点击开始后，请正对摄像头保持几秒。", en: "Tap start, then face the camera for a few seconds." },
+  "pay.face_help_auto": { zh: "请正对摄像头保持几秒。", en: "Face the camera for a few seconds." },
   "pay.step_up_title": { zh: "请再确认一次", en: "One more check" },
   "pay.step_up_help": { zh: "这笔付款需要额外确认：点击开始后，请按顺序完成以下动作。",
     en: "This payment needs an extra check: tap start, then do these in order." },
@@ -46,6 +47,9 @@ let busy = false; // the camera is recording or an answer is on its way
 let digits = ""; // the phone digits typed so far: kept only until sent
 let lastError = null; // shown again in the other language on a switch
 let countdown = null; // {left, timer}: the automatic return to the machine
+// The shopper already chose "pay with face" at the machine: the quick capture starts by itself
+// (one tap pays). Once only: after a failure the start button is theirs to press.
+let autoStart = true;
 
 function readFragment() {
   const [first = "", ...rest] = location.hash.slice(1).split("&");
@@ -101,30 +105,45 @@ function render() {
   return renderFace();
 }
 
-// Passive (just look) or, for a step-up, the active challenge's actions in order.
+// The quick check (one action, or just a look) or, for a step-up, the challenge's actions in order.
+// Coming from the machine, the quick check starts at once; a step-up waits for the payer to read
+// its actions and press start.
 function renderFace() {
   const actions = (view.challenge && view.challenge.actions) || [];
-  const active = actions.length > 0;
+  const active = view.step === "step_up";
+  const auto = autoStart && Boolean(back) && !active && Boolean(view.challenge);
   const cameraBox = el("div", { id: "camera-box", hidden: true });
   const startButton = el("button", { id: "start", type: "button", class: "block pay-face", onclick: () => capture(cameraBox, startButton) },
     t("pay.start"));
   $("stage").replaceChildren(...[
     el("h1", {}, t(active ? "pay.step_up_title" : "pay.face_title")),
-    el("p", { class: "muted" }, t(active ? "pay.step_up_help" : "pay.face_help")),
-    active && el("ol", { class: "actions-list" },
+    el("p", { class: "muted", id: "face-help" }, t(active ? "pay.step_up_help" : auto ? "pay.face_help_auto" : "pay.face_help")),
+    actions.length > 0 && el("ol", { class: "actions-list", id: "actions-list" },
       view.challenge.instructions.map((text) => el("li", {}, text[lang] || text.en))),
     cameraBox,
     startButton,
     el("p", { class: "muted small" }, t("pay.privacy")),
   ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   backButton();
+  if (auto) {
+    autoStart = false;
+    capture(cameraBox, startButton);
+  }
+}
+
+// The "tap start" hint and the action list say what to do before the capture; during it the
+// camera's own prompt says what to do now, so they step aside (and come back if it fails).
+function hints(visible) {
+  for (const id of ["face-help", "actions-list"]) if ($(id)) $(id).hidden = !visible;
 }
 
 async function capture(cameraBox, startButton) {
   if (busy) return;
   if (!view.challenge) return fail({ code: "capture_not_expected" });
   busy = true;
+  autoStart = false;
   hide(startButton);
+  hints(false);
   hide($("error"));
   hide($("retry"));
   lastError = null;
@@ -134,6 +153,7 @@ async function capture(cameraBox, startButton) {
   } catch (err) { // camera_denied, camera_missing, camera_busy
     busy = false;
     hide(cameraBox);
+    hints(true);
     return fail(err);
   }
   try {
@@ -141,6 +161,7 @@ async function capture(cameraBox, startButton) {
   } catch (err) {
     busy = false;
     hide(cameraBox);
+    hints(true);
     return fail(err);
   }
   busy = false;

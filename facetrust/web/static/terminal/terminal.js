@@ -6,9 +6,16 @@
 //
 // What this page must never touch: the camera (its Permissions-Policy forbids it anyway), frames,
 // or who the payer is. The only payer data it ever receives is the masked name ("李*").
-import { addStrings, api, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
 
-const STORE_KEY = "facetrust.terminal"; // {id, secret}, as the admin API issued them
+const STORE_KEY = "facetrust.terminal"; // {id, secret, pin: {salt, hash, iterations}}: the credentials the admin
+// API issued, and the operator PIN chosen at provisioning, kept only as a salted PBKDF2-SHA256 hash
+const PIN_TRIES_KEY = "facetrust.terminal.pin-tries"; // {failures, lockouts, lockedUntil}: wrong PINs survive a reload
+const PIN_ITERATIONS = 200_000;
+const PIN_MAX_FAILURES = 5; // then a cool-down, doubling with each lockout
+const PIN_COOLDOWN_SECONDS = 60;
+const PIN_COOLDOWN_MAX_SECONDS = 3600;
+const RESULT_SECONDS = 10; // the result screen goes back to a new sale by itself
 const MAX_WHOLE_DIGITS = 6; // up to ¥999,999.99: the API's own ceiling is ¥1,000,000
 const FINAL = new Set(["paid", "declined", "expired"]);
 const POLL_MS = 2000;
@@ -33,8 +40,22 @@ addStrings({
   "term.setup_save": { zh: "保存并检查", en: "Save and check" },
   "term.setup_checking": { zh: "正在检查…", en: "Checking…" },
   "term.reset": { zh: "清除本机设置", en: "Reset this machine" },
-  "term.reset_confirm": { zh: "清除终端编号和密钥？清除后需要重新输入才能收款。",
-    en: "Remove the terminal id and secret? The machine cannot take payments until they are entered again." },
+  "term.reset_title": { zh: "清除本机设置？", en: "Reset this machine?" },
+  "term.reset_confirm": { zh: "终端编号、密钥和操作员 PIN 会从本机删除。清除后需要重新输入才能收款。",
+    en: "The terminal id, secret and operator PIN are removed from this machine. It cannot take payments until they are entered again." },
+  "term.reset_yes": { zh: "清除", en: "Reset" },
+  "term.pin_new": { zh: "操作员 PIN（4–8 位数字）", en: "Operator PIN (4 to 8 digits)" },
+  "term.pin_again": { zh: "再次输入 PIN", en: "The PIN again" },
+  "term.pin_help": { zh: "打开本机“设置”需要这个 PIN。本机只保存它加盐后的哈希值。已设置过时留空则保持不变。",
+    en: "Opening this machine's Settings needs this PIN. The machine keeps only a salted hash of it. Leave it empty to keep the current one." },
+  "term.pin_needed": { zh: "请先设置 4–8 位数字的操作员 PIN。", en: "Choose an operator PIN of 4 to 8 digits first." },
+  "term.pin_mismatch": { zh: "两次输入的 PIN 不一致。", en: "The two PINs are not the same." },
+  "term.pin_title": { zh: "输入操作员 PIN", en: "Enter the operator PIN" },
+  "term.pin_label": { zh: "操作员 PIN", en: "Operator PIN" },
+  "term.pin_ok": { zh: "确定", en: "OK" },
+  "term.pin_wrong": { zh: "PIN 不正确。还可以再试 {left} 次。", en: "Wrong PIN. {left} tries left." },
+  "term.pin_locked": { zh: "PIN 错误次数过多。请在 {seconds} 秒后再试。", en: "Too many wrong PINs. Try again in {seconds} seconds." },
+  "term.back_in": { zh: "{seconds} 秒后自动返回，点击屏幕立即开始新的交易。", en: "Back to a new sale in {seconds} s; tap the screen to start one now." },
   "term.amount_label": { zh: "应付金额", en: "Amount to pay" },
   "term.pay": { zh: "刷脸支付", en: "Pay with face" },
   "term.starting": { zh: "正在发起付款…", en: "Starting the payment…" },
@@ -55,7 +76,7 @@ addStrings({
 });
 
 const $ = (id) => document.getElementById(id);
-const SCREENS = ["setup", "sale", "waiting", "result"];
+const SCREENS = ["setup", "pin", "sale", "waiting", "result"];
 
 let config = loadConfig();
 let entry = ""; // what was typed, e.g. "12.5"
@@ -63,6 +84,9 @@ let sale = null; // {fen, key, order}: one purchase, kept across retries so a re
 let busy = false; // a payment request is in flight, or the page is handing over
 let following = 0; // which intent poll is current; a new sale stops the old one
 let lastResult = null; // the intent on the result screen, re-drawn on a language switch
+let resultTimer = null; // {left, id}: the result screen's way back to a new sale
+let unlocked = false; // the operator entered the PIN: the setup screen may open
+let pinCountdown = null; // the PIN screen's cool-down display
 
 // --- signing ------------------------------------------------------------------------------------
 
@@ -98,27 +122,121 @@ function randomId(prefix) {
 
 function showScreen(name) {
   for (const screen of SCREENS) $(screen).hidden = screen !== name;
-  $("settings").hidden = !config || name === "setup";
+  $("settings").hidden = !config || name === "setup" || name === "pin";
+  if (name !== "result") stopResultTimer();
+  if (name !== "pin") clearInterval(pinCountdown);
+  if (name !== "setup" && name !== "pin") unlocked = false;
 }
 
 function intentFromFragment() {
   return new URLSearchParams(location.hash.slice(1)).get("intent");
 }
 
+// A machine set up without an operator PIN (before PINs existed) counts as not set up: anyone
+// could open its settings, so it asks its installer again (the secret is needed to do so).
 function loadConfig() {
   try {
     const stored = JSON.parse(localStorage.getItem(STORE_KEY) || "null");
-    return stored && stored.id && stored.secret ? stored : null;
+    return stored && stored.id && stored.secret && stored.pin && stored.pin.hash ? stored : null;
   } catch {
     return null;
   }
 }
 
+// --- the operator PIN ---------------------------------------------------------------------------
+
+async function pinHash(pin, saltHex, iterations) {
+  if (!globalThis.crypto || !crypto.subtle) throw Object.assign(new Error("no WebCrypto"), { code: "insecure_context" });
+  const salt = new Uint8Array(saltHex.match(/../g).map((h) => parseInt(h, 16)));
+  const key = await crypto.subtle.importKey("raw", encoder.encode(pin), "PBKDF2", false, ["deriveBits"]);
+  return hex(await crypto.subtle.deriveBits({ name: "PBKDF2", hash: "SHA-256", salt, iterations }, key, 256));
+}
+
+async function newPinRecord(pin) {
+  const salt = hex(crypto.getRandomValues(new Uint8Array(16)));
+  return { salt, iterations: PIN_ITERATIONS, hash: await pinHash(pin, salt, PIN_ITERATIONS) };
+}
+
+function pinTries() {
+  try {
+    return { failures: 0, lockouts: 0, lockedUntil: 0, ...JSON.parse(localStorage.getItem(PIN_TRIES_KEY) || "{}") };
+  } catch {
+    return { failures: 0, lockouts: 0, lockedUntil: 0 };
+  }
+}
+
+function note(box, key, vars) {
+  box.replaceChildren(el("strong", { class: "what" }, t(key, vars)));
+  box.className = "notice error";
+  box.setAttribute("role", "alert");
+  box.dataset.code = key;
+  box.hidden = false;
+}
+
+function showPinLock() {
+  clearInterval(pinCountdown);
+  const tick = () => {
+    const seconds = Math.ceil((pinTries().lockedUntil - Date.now()) / 1000);
+    const locked = seconds > 0;
+    $("pin-entry").disabled = locked;
+    $("pin-ok").disabled = locked;
+    if (locked) note($("pin-error"), "term.pin_locked", { seconds });
+    else { clearInterval(pinCountdown); hide($("pin-error")); $("pin-entry").focus(); }
+  };
+  tick();
+  if (!$("pin-entry").disabled) return;
+  pinCountdown = setInterval(tick, 1000);
+}
+
+function showPin() {
+  $("pin-entry").value = "";
+  hide($("pin-error"));
+  showScreen("pin");
+  $("pin-entry").focus();
+  showPinLock();
+}
+
+async function checkPin(event) {
+  event.preventDefault();
+  const tries = pinTries();
+  if (tries.lockedUntil > Date.now()) return showPinLock();
+  const entered = $("pin-entry").value;
+  $("pin-entry").value = "";
+  $("pin-ok").disabled = true;
+  let right = false;
+  try {
+    right = (await pinHash(entered, config.pin.salt, config.pin.iterations)) === config.pin.hash;
+  } catch (err) {
+    $("pin-ok").disabled = false;
+    return showError($("pin-error"), err);
+  }
+  $("pin-ok").disabled = false;
+  if (right) {
+    localStorage.removeItem(PIN_TRIES_KEY);
+    unlocked = true;
+    return showSetup();
+  }
+  tries.failures += 1;
+  if (tries.failures >= PIN_MAX_FAILURES) {
+    tries.lockouts += 1;
+    tries.failures = 0;
+    tries.lockedUntil = Date.now() + 1000 * Math.min(PIN_COOLDOWN_MAX_SECONDS, PIN_COOLDOWN_SECONDS * 2 ** (tries.lockouts - 1));
+  }
+  localStorage.setItem(PIN_TRIES_KEY, JSON.stringify(tries));
+  if (tries.lockedUntil > Date.now()) return showPinLock();
+  note($("pin-error"), "term.pin_wrong", { left: PIN_MAX_FAILURES - tries.failures });
+  $("pin-entry").focus();
+}
+
 // --- setup --------------------------------------------------------------------------------------
 
+// The setup screen: the first time, or for the operator who entered the PIN.
 function showSetup() {
+  if (config && !unlocked) return showPin();
   $("terminal-id").value = config ? config.id : "";
   $("terminal-secret").value = "";
+  $("terminal-pin").value = "";
+  $("terminal-pin-again").value = "";
   hide($("setup-error"));
   $("setup-configured").hidden = !config;
   showScreen("setup");
@@ -127,6 +245,7 @@ function showSetup() {
 }
 
 async function useDemoMachine() {
+  if (pinProblem()) return;
   try {
     const issued = await api("POST", "/v1/demo/terminal");
     $("terminal-id").value = issued.terminal_id;
@@ -139,8 +258,30 @@ async function useDemoMachine() {
 
 // Save only credentials the service accepts: a signed read of an intent that cannot exist is
 // refused with 401 if the id or secret is wrong, and answers 404 intent_not_found if they are right.
+// The PIN fields: required the first time (4 to 8 digits, typed twice); empty keeps the current PIN.
+// Answers true (and says why) if they cannot be used.
+function pinProblem() {
+  const pin = $("terminal-pin").value;
+  const again = $("terminal-pin-again").value;
+  hide($("setup-error"));
+  if (!pin && !again && config) return false;
+  if (!/^[0-9]{4,8}$/.test(pin)) {
+    note($("setup-error"), "term.pin_needed");
+    $("terminal-pin").focus();
+    return true;
+  }
+  if (pin !== again) {
+    note($("setup-error"), "term.pin_mismatch");
+    $("terminal-pin-again").focus();
+    return true;
+  }
+  return false;
+}
+
 async function saveSetup(event) {
   event.preventDefault();
+  if (pinProblem()) return;
+  const pin = $("terminal-pin").value;
   const candidate = { id: $("terminal-id").value.trim(), secret: $("terminal-secret").value.trim() };
   if (!candidate.id || !candidate.secret) return;
   const button = $("setup-save");
@@ -162,13 +303,26 @@ async function saveSetup(event) {
     showError($("setup-error"), problem);
     return;
   }
+  try {
+    config.pin = pin ? await newPinRecord(pin) : previous.pin;
+  } catch (err) {
+    config = previous;
+    showError($("setup-error"), err);
+    return;
+  }
   localStorage.setItem(STORE_KEY, JSON.stringify(config));
+  localStorage.removeItem(PIN_TRIES_KEY);
+  $("terminal-pin").value = "";
+  $("terminal-pin-again").value = "";
   start();
 }
 
-function resetMachine() {
-  if (!confirm(t("term.reset_confirm"))) return;
+async function resetMachine() {
+  const agreed = await confirmDialog({ title: t("term.reset_title"), text: t("term.reset_confirm"),
+    confirm: t("term.reset_yes"), cancel: t("common.cancel"), danger: true });
+  if (!agreed) return;
   localStorage.removeItem(STORE_KEY);
+  localStorage.removeItem(PIN_TRIES_KEY);
   config = null;
   showSetup();
 }
@@ -319,6 +473,26 @@ function fact(labelKey, value) {
   return [el("dt", {}, t(labelKey)), el("dd", {}, value)];
 }
 
+function stopResultTimer() {
+  if (resultTimer) clearInterval(resultTimer.id);
+  resultTimer = null;
+}
+
+// The result stays up for a few seconds, then the machine is ready for the next shopper.
+function startResultTimer() {
+  if (resultTimer) return;
+  resultTimer = { left: RESULT_SECONDS, id: setInterval(() => {
+    resultTimer.left -= 1;
+    if (resultTimer.left <= 0) newSale();
+    else renderCountdown();
+  }, 1000) };
+  renderCountdown();
+}
+
+function renderCountdown() {
+  if (resultTimer) $("result-countdown").textContent = t("term.back_in", { seconds: resultTimer.left });
+}
+
 // Paid: the amount, the masked payer name and the transaction id. Otherwise only "not completed":
 // why it failed is the payer's business, shown on the payer's page.
 function showResult(intent) {
@@ -337,6 +511,7 @@ function showResult(intent) {
       : el("p", { class: "muted" }, t("term.not_completed_help")),
   );
   showScreen("result");
+  startResultTimer();
 }
 
 // --- start --------------------------------------------------------------------------------------
@@ -363,13 +538,16 @@ document.addEventListener("keydown", (event) => {
   else if (event.key === "Enter") pay();
 });
 $("setup-form").addEventListener("submit", saveSetup);
+$("pin-form").addEventListener("submit", checkPin);
+$("pin-cancel").addEventListener("click", start);
 $("setup-cancel").addEventListener("click", start);
 $("setup-reset").addEventListener("click", resetMachine);
 $("setup-demo").addEventListener("click", useDemoMachine);
 $("settings").addEventListener("click", () => { if (!busy) showSetup(); });
 $("pay").addEventListener("click", pay);
 $("waiting-new").addEventListener("click", newSale);
-$("result-new").addEventListener("click", newSale);
+// A tap anywhere on the screen below the header (the result's button too) starts a new sale.
+document.querySelector("main.kiosk").addEventListener("click", () => { if (!$("result").hidden) newSale(); });
 
 translate();
 languageSwitch(rerender);
