@@ -7,6 +7,8 @@ imports the web framework, and a raise site cannot answer a code with a status o
 
 from __future__ import annotations
 
+import traceback
+
 from facetrust.errorcodes import ErrorCode
 
 
@@ -31,3 +33,10 @@ class DomainError(Exception):
 class RecordedRefusal(DomainError):
     """A refusal whose records must be kept: the route commits what the attempt wrote (a spent
     liveness pass, a lockout failure, a risk decision, a freeze) before it answers."""
+
+
+def exception_fields(exc: BaseException) -> dict:
+    """An exception as its type and the code locations it was raised through, without its message.
+    Passed to a log as ``extra`` (rather than ``exc_info``) so that no handler can print the message."""
+    frames = [f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
+    return {"exc_type": type(exc).__name__, "stack": frames}

@@ -4,8 +4,13 @@ function), so they stay true as the code grows:
 - a domain's route module is imported only by the app that mounts it (``facetrust.api.app``), never
   by another domain: routes get what they need from ``facetrust.api.deps``, built by the composition
   root (``facetrust.bootstrap``);
+- the web framework and the web layer (``fastapi``, ``starlette``, ``facetrust.api``) are imported
+  only by the web layer itself (``facetrust.api``, ``facetrust.web``), the domains' routes, the
+  composition root and the command line: services, models and the engine know nothing of HTTP;
 - the runtime (every package but ``facetrust.cli`` and ``facetrust.tools``) imports neither the
   command line nor the tools (evaluation, benchmarks, simulators, attack generators);
+- the kernel (errors and their codes, settings, the clock and ids, the message bus) imports nothing
+  of the project but the kernel;
 - the face engine (``facetrust.biometrics``) imports nothing of the project but itself and the
   error-code catalogue: it takes its own configuration (``EngineConfig``), not the service's settings;
 - the pure image analysis of liveness (actions, checks, continuity, the decision, fingerprints,
@@ -63,6 +68,25 @@ def test_no_module_but_the_app_imports_a_domains_routes():
     assert offenders == []
 
 
+def _web_imports(path: Path) -> set[str]:
+    """The third-party web framework modules ``path`` imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        found.update(n for n in names if n.split(".")[0] in ("fastapi", "starlette"))
+    return found
+
+
+def test_only_the_web_layer_and_the_routes_know_http():
+    web = ("facetrust.api", "facetrust.web", "facetrust.cli", "facetrust.tools", "facetrust.bootstrap", "facetrust.__main__")
+    offenders = sorted((name, imported) for name, path in modules().items()
+                       if not name.endswith(".routes") and not any(_under(name, w) for w in web)
+                       for imported in imports_of(path, name) | _web_imports(path)
+                       if _under(imported, "facetrust.api") or imported.split(".")[0] in ("fastapi", "starlette"))
+    assert offenders == []
+
+
 def test_the_runtime_imports_neither_the_command_line_nor_the_tools():
     offenders = sorted((name, imported) for name, path in modules().items()
                        if not any(_under(name, p) for p in ("facetrust.cli", "facetrust.tools", "facetrust.__main__"))
@@ -76,6 +100,16 @@ def test_the_face_engine_imports_nothing_of_the_project_but_itself_and_the_error
                        for imported in imports_of(path, name)
                        if imported != "facetrust" and not any(_under(imported, a) for a in
                                                               ("facetrust.biometrics", "facetrust.errorcodes")))
+    assert offenders == []
+
+
+KERNEL = {f"facetrust.{m}" for m in ("errors", "errorcodes", "settings", "clock", "messagebus")}
+
+
+def test_the_kernel_imports_nothing_of_the_project_but_the_kernel():
+    offenders = sorted((name, imported) for name, path in modules().items() if name in KERNEL
+                       for imported in imports_of(path, name) if imported != "facetrust" and imported not in KERNEL
+                       and not any(imported.startswith(k + ".") for k in KERNEL))
     assert offenders == []
 
 

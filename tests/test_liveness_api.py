@@ -372,7 +372,7 @@ def test_timestamps_no_camera_makes_are_refused(live, d3):
 def test_fingerprints_are_sealed_and_purged_after_the_replay_window(live, d3):
     """What a passed capture leaves for the replay defence is sealed (no face image, no template in
     the clear), and after the window it is gone: the same moments are then no longer a replay."""
-    from facetrust.identity.models import utcnow
+    from facetrust.clock import utcnow
     from facetrust.liveness import service
     from facetrust.liveness.models import CaptureFingerprint, FingerprintBand
 

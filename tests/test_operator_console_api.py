@@ -18,8 +18,9 @@ from creditworld import CNY, World, error
 from facepay import LI, ZHANG, FramePool, merchant_terminal, pay_with_face, signed_in_on, switch_on
 from sqlalchemy import func, select, text
 
+from facetrust.clock import as_utc
 from facetrust.credit.models import CreditPlan
-from facetrust.identity.models import Account, RealNameAuthentication, as_utc
+from facetrust.identity.models import Account, RealNameAuthentication
 from facetrust.liveness.models import LivenessSession
 from facetrust.payments.models import PaymentIntent
 from facetrust.risk.dashboard import business_day

@@ -14,10 +14,10 @@ import pytest
 from conftest import running_app
 from facepay import merchant_terminal
 
+from facetrust.clock import utcnow
 from facetrust.consent.notices import NOTICES
 from facetrust.errors import DomainError
 from facetrust.identity import service
-from facetrust.identity.models import utcnow
 from facetrust.security.models import Lockout
 from facetrust.security.ratelimit import MemoryWindows, RateLimiter
 

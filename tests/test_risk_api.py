@@ -16,7 +16,8 @@ import pytest
 from creditworld import CNY, World, error
 from facepay import LI, FramePool, consent, pay_with_face, signed_in_on, switch_on
 
-from facetrust.identity.models import Account, utcnow
+from facetrust.clock import utcnow
+from facetrust.identity.models import Account
 from facetrust.risk import rules
 from facetrust.risk.events import EventIn, emit
 from facetrust.risk.models import RiskCase, RiskEvent

@@ -22,7 +22,7 @@ from facetrust.api import logs
 from facetrust.api.access_log import route_template
 from facetrust.biometrics.errors import BiometricError
 from facetrust.errorcodes import ErrorCode
-from facetrust.errors import DomainError
+from facetrust.errors import DomainError, exception_fields
 
 log = logging.getLogger("facetrust.api")
 
@@ -133,7 +133,7 @@ class CatchUnexpected:
             await self.app(scope, receive, watch)
         except Exception as exc:  # noqa: BLE001  the last place that can still answer this request
             log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], route_template(scope),
-                      extra=logs.exception_fields(exc))
+                      extra=exception_fields(exc))
             if not started:  # else the answer is already on its way; nothing more can be said
                 await JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
                                    status_code=500)(scope, receive, send)
@@ -170,6 +170,6 @@ def install(app: FastAPI) -> None:
         # This handler runs outside every middleware, so the request id comes from the scope.
         request_id = logs.request_id_of(request.scope)
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope),
-                  extra={"request_id": request_id, **logs.exception_fields(exc)})
+                  extra={"request_id": request_id, **exception_fields(exc)})
         return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
                             status_code=500, headers={logs.HEADER: request_id} if request_id else None)

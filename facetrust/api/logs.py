@@ -22,9 +22,10 @@ import json
 import logging
 import re
 import sys
-import traceback
 import uuid
 from typing import TYPE_CHECKING
+
+from facetrust.errors import exception_fields
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -84,13 +85,6 @@ class RequestId:
 # (except uvicorn's terminal-coloured copy of its message).
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
                                                                               "color_message"}
-
-
-def exception_fields(exc: BaseException) -> dict:
-    """An exception as its type and the code locations it was raised through, without its message.
-    Passed as ``extra`` (rather than ``exc_info``) so that no handler can print the message."""
-    frames = [f"{f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(exc.__traceback__)]
-    return {"exc_type": type(exc).__name__, "stack": frames}
 
 
 class JsonFormatter(logging.Formatter):

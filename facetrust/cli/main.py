@@ -511,7 +511,7 @@ def retention_purge() -> None:
     def body() -> int:
         import datetime as dt
 
-        from facetrust.identity.models import utcnow
+        from facetrust.clock import utcnow
         from facetrust.identity.retention import purge_expired
         from facetrust.liveness.service import purge_fingerprints
         from facetrust.payments.merchants import purge_nonces

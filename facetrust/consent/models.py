@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import Date, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facetrust.identity.models import new_id, utcnow
+from facetrust.clock import new_id, utcnow
 from facetrust.store.db import Base
 
 

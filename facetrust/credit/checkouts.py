@@ -15,13 +15,14 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.clock import as_utc, new_id, utcnow
 from facetrust.credit import face, lines, plans, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditCheckout, CreditPlan
 from facetrust.credit.products import Product
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Tenant, as_utc, new_id, utcnow
+from facetrust.identity.models import Account, Tenant
 from facetrust.payments import ledger
 from facetrust.payments.models import Merchant
 from facetrust.risk import engine as risk

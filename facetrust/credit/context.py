@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from facetrust.clock import utcnow
 from facetrust.credit.products import Catalogue
-from facetrust.identity.models import utcnow
 from facetrust.liveness.service import LivenessContext
 from facetrust.settings import Settings
 

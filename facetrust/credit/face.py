@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.credit.context import CreditContext
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.liveness import service as liveness
 from facetrust.liveness.models import LivenessSession
 from facetrust.risk import engine as risk

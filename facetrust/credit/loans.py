@@ -11,13 +11,14 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facetrust.clock import new_id
 from facetrust.credit import face, lines, plans, schedule
 from facetrust.credit.context import CreditContext
 from facetrust.credit.models import CreditPlan
 from facetrust.credit.products import Product
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, new_id
+from facetrust.identity.models import Account
 from facetrust.payments import ledger
 from facetrust.risk import engine as risk
 

@@ -22,13 +22,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.credit import face, lines, schedule
 from facetrust.credit.face import FaceConfirmation
 from facetrust.credit.models import CreditInstallment, CreditPlan
 from facetrust.credit.products import Product
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerAccount
 from facetrust.risk import engine as risk

@@ -30,11 +30,12 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.credit import lines, plans, products, schedule
 from facetrust.credit.models import CreditInstallment, CreditPlan, CreditRepayment
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.payments import ledger
 from facetrust.risk import engine as risk
 from facetrust.risk import events

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from facetrust.api.logs import exception_fields
 from facetrust.errorcodes import ErrorCode
-from facetrust.errors import DomainError
+from facetrust.errors import DomainError, exception_fields
 from facetrust.identity import idnumber
 
 

@@ -28,19 +28,13 @@ from sqlalchemy.orm import Session
 
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.quality import Reason
+from facetrust.clock import as_utc, utcnow
 from facetrust.consent import service as consent
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
-from facetrust.identity.models import (
-    BANK_CODE_MAX_ATTEMPTS,
-    Account,
-    BankCardChallenge,
-    RealNameAuthentication,
-    as_utc,
-    utcnow,
-)
+from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, BankCardChallenge, RealNameAuthentication
 from facetrust.identity.service import secret_hash
 from facetrust.liveness import service as liveness
 from facetrust.risk import cases, events

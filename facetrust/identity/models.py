@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 from sqlalchemy import (
     CheckConstraint,
@@ -19,20 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from facetrust.clock import new_id, utcnow
 from facetrust.store.db import Base
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def as_utc(at: dt.datetime) -> dt.datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC."""
-    return at if at.tzinfo else at.replace(tzinfo=dt.UTC)
 
 
 class Tenant(Base):

@@ -9,9 +9,10 @@ import datetime as dt
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, BankCardChallenge, Credential, RealNameAuthentication, utcnow
+from facetrust.identity.models import Account, BankCardChallenge, Credential, RealNameAuthentication
 from facetrust.security import audit, template_store
 from facetrust.security.envelope import Keyring
 from facetrust.security.models import AuditRecord, RawImage

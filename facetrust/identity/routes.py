@@ -18,6 +18,7 @@ from facetrust.api.deps import (
     liveness_context,
     platform_client_info,
 )
+from facetrust.api.ratelimits import rate_limited
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc, lookup, service
@@ -48,7 +49,6 @@ from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
-from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 

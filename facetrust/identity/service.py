@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Credential, Tenant, utcnow
+from facetrust.identity.models import Account, Credential, Tenant
 from facetrust.security import audit
 
 ROLES = ("risk_analyst", "compliance_officer", "admin")

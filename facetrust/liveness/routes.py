@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session, liveness_context
+from facetrust.api.ratelimits import rate_limited
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
@@ -33,7 +34,6 @@ from facetrust.liveness.schemas import (
     LivenessSessionOut,
 )
 from facetrust.liveness.upload import read_capture
-from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
 

@@ -23,9 +23,10 @@ from sqlalchemy.orm import Session
 from facetrust import metrics
 from facetrust.biometrics.engine import FaceEngine
 from facetrust.biometrics.templates import Template
+from facetrust.clock import as_utc, utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, as_utc, utcnow
+from facetrust.identity.models import Account
 from facetrust.liveness import decision as decision_mod
 from facetrust.liveness import fingerprint
 from facetrust.liveness.actions import ACTIONS

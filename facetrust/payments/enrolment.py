@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.consent import service as consent
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.liveness import service as liveness
 from facetrust.payments.context import FacePayContext
 from facetrust.risk import cases, events

@@ -31,13 +31,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust import metrics
+from facetrust.clock import as_utc, utcnow
 from facetrust.consent import service as consent
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.gallery import decision
 from facetrust.gallery.decision import Candidate, Identification
 from facetrust.identity import kyc
-from facetrust.identity.models import Account, as_utc, utcnow
+from facetrust.identity.models import Account
 from facetrust.identity.service import mask_name
 from facetrust.liveness import service as liveness
 from facetrust.liveness.frames import Frame

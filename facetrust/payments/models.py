@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facetrust.identity.models import new_id, utcnow
+from facetrust.clock import new_id, utcnow
 from facetrust.store.db import Base
 
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.store.db import rowcount
 
 # In the order a refusal names them: the first one found gives the code.

@@ -21,9 +21,11 @@ from starlette.concurrency import run_in_threadpool
 
 from facetrust.api import auth
 from facetrust.api.deps import app_keyring, face_pay_context, get_session
+from facetrust.api.ratelimits import rate_limited
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Tenant, utcnow
+from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
 from facetrust.liveness.upload import read_capture
@@ -49,7 +51,6 @@ from facetrust.payments.schemas import (
     WalletPayment,
 )
 from facetrust.security import signing
-from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["face pay"])
 

@@ -12,9 +12,9 @@ import json
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import utcnow
 from facetrust.risk.models import RiskCase, RiskCaseNote, RiskDecision, RiskEvent, RiskRuleSet
 from facetrust.security import audit
 

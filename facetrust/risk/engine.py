@@ -22,9 +22,10 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from facetrust import metrics
+from facetrust.clock import new_id
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError, RecordedRefusal
-from facetrust.identity.models import Account, new_id
+from facetrust.identity.models import Account
 from facetrust.risk import cases, events, features, rules
 from facetrust.risk.events import EventIn
 from facetrust.risk.models import RiskDecision, RiskEvent, RiskRuleSet

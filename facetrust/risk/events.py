@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from facetrust.identity.models import utcnow
+from facetrust.clock import utcnow
 from facetrust.risk.models import RiskEvent
 
 # Money leaving an account (decided before it moves) and the other kinds features count.

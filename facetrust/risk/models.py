@@ -8,7 +8,7 @@ import datetime as dt
 from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from facetrust.identity.models import new_id, utcnow
+from facetrust.clock import new_id, utcnow
 from facetrust.store.db import Base
 
 

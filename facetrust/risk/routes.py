@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, utcnow
+from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
 from facetrust.risk import cases, dashboard, engine, evidence
 from facetrust.risk.models import RiskCase, RiskEvent

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from facetrust.clock import as_utc
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import as_utc
 from facetrust.security import audit
 from facetrust.security.models import FailedFaceAttempt, Lockout
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from facetrust.api import auth
 from facetrust.api.deps import get_session
-from facetrust.identity.models import utcnow
+from facetrust.clock import utcnow
 from facetrust.identity.service import Principal
 from facetrust.security import audit
 from facetrust.security.models import AuditRecord
