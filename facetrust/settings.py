@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     # Each group of routes, per client IP (the connection's, see trusted_proxies); generous, as a
     # shop or an office can sit behind one address.
     rate_limit_ip_per_minute: int = 120
+    # Where the counts live: "memory" (this process; the embedded default) or "database" (a table
+    # every service process over the same database shares, so N processes still allow one limit).
+    rate_limit_store: Literal["memory", "database"] = "memory"
     # The reverse proxies in front of the service (addresses or networks, e.g. ["10.0.0.0/8"]). Only
     # a connection from one of them may name the client's address, in X-Forwarded-For; from anyone
     # else the header is ignored and the connection's own address is the client's.

@@ -11,15 +11,16 @@ import json
 import math
 
 import pytest
-from conftest import running_app
+from conftest import running_app, shared_face_engine
 from facepay import merchant_terminal
+from sqlalchemy import select
 
 from facetrust.clock import utcnow
 from facetrust.consent.notices import NOTICES
 from facetrust.errors import DomainError
 from facetrust.identity import service
-from facetrust.security.models import Lockout
-from facetrust.security.ratelimit import MemoryWindows, RateLimiter
+from facetrust.security.models import Lockout, RateLimitHit
+from facetrust.security.ratelimit import DatabaseWindows, MemoryWindows, RateLimiter
 
 PER_CALLER, PER_IP = 3, 5
 LIMITS = {f"rate_limit_{b}_per_minute": PER_CALLER for b in ("auth", "face", "capture", "terminal", "operator")}
@@ -35,11 +36,16 @@ class Clock:
         return self.now
 
 
-@pytest.fixture()
-def world(tmp_path, database_url):
+def limiter_over(store: str, app, clock) -> RateLimiter:
+    """The app's limiter with a test clock: counting in this process, or in the app's database."""
+    return RateLimiter(DatabaseWindows(app.state.sessions) if store == "database" else None, clock=clock)
+
+
+@pytest.fixture(params=["memory", "database"])
+def world(request, tmp_path, database_url):
     clock = Clock()
     with running_app(tmp_path, database_url, rate_limit_ip_per_minute=PER_IP, **LIMITS) as (client, app, hs):
-        app.state.rate_limiter = RateLimiter(clock=clock)
+        app.state.rate_limiter = limiter_over(request.param, app, clock)
         with app.state.sessions() as s:
             admin, _ = service.create_operator_token(s, "root", "admin", dt.timedelta(hours=1))
             hs["tenant_a_id"] = service.tenant_by_api_key(s, hs["a"]["X-Api-Key"]).id
@@ -209,9 +215,45 @@ def test_the_limiter_keeps_digests_not_subjects_and_forgets_idle_ones():
     assert len(store._hits) == 1  # noqa: SLF001  the idle keys were swept
 
 
-def test_retry_after_is_the_time_until_the_oldest_hit_in_the_window_expires():
+def test_the_database_store_trims_old_rows_and_keeps_only_digests(app_ctx):
+    _, app, _ = app_ctx
+    store, clock = DatabaseWindows(app.state.sessions), Clock()
+    store.SWEEP_EVERY = 4
+    limiter = RateLimiter(store, clock=clock)
+    for n in range(4):
+        limiter.check("face", [(f"ip:203.0.113.{n}", 2)])
+    with app.state.sessions() as s:
+        keys = s.scalars(select(RateLimitHit.key)).all()
+    assert len(keys) == 4 and not any("203.0.113" in key for key in keys)
+    clock.now += 61
+    for _ in range(4):
+        limiter.check("face", [("ip:203.0.113.9", 10)])
+    with app.state.sessions() as s:
+        assert len(s.scalars(select(RateLimitHit.key)).all()) == 4  # the idle keys' rows were swept
+
+
+def test_two_service_processes_over_one_database_share_one_limit(tmp_path, database_url):
+    """Two apps (as two processes would be) over the same database, counting in it: a caller who
+    alternates between them still gets the limit once, not once per process."""
+    from fastapi.testclient import TestClient
+
+    from facetrust.api.app import create_app
+    from facetrust.settings import Settings
+
+    shared = {"rate_limit_store": "database", "rate_limit_ip_per_minute": PER_IP, **LIMITS}
+    with running_app(tmp_path, database_url, **shared) as (client_a, app_a, hs):
+        other = create_app(Settings(data_dir=tmp_path, database_url=database_url,
+                                    models_dir=app_a.state.settings.models_dir, **shared), shared_face_engine())
+        with TestClient(other, raise_server_exceptions=False) as client_b:
+            accounts(client_a, hs, "u1")
+            answers = [mint(client, hs, "u1").status_code for client in (client_a, client_b) * PER_CALLER]
+    assert answers[:PER_CALLER] == [201] * PER_CALLER and set(answers[PER_CALLER:]) == {429}, answers
+
+
+@pytest.mark.parametrize("store", ["memory", "database"])
+def test_retry_after_is_the_time_until_the_oldest_hit_in_the_window_expires(store, app_ctx):
     clock = Clock()
-    limiter = RateLimiter(clock=clock)
+    limiter = limiter_over(store, app_ctx[1], clock)
     limits = [("account:a", 2)]
     limiter.check("face", limits)
     clock.now += 12.5

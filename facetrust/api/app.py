@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, Response
@@ -25,7 +26,7 @@ from facetrust.liveness.routes import router as liveness_router
 from facetrust.payments.routes import router as payments_router
 from facetrust.risk.engine import RiskEngine
 from facetrust.risk.routes import router as risk_router
-from facetrust.security.ratelimit import RateLimiter
+from facetrust.security.ratelimit import DatabaseWindows, RateLimiter
 from facetrust.security.routes import router as security_router
 from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
@@ -68,8 +69,10 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     # A product catalogue above its ceilings stops the service here, before any offer is made.
     app.state.credit_catalogue = products.load(settings.credit_products_path,
                                                settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)
-    # Request rates per caller, device and IP (in this process; see facetrust/security/ratelimit.py).
-    app.state.rate_limiter = RateLimiter()
+    # Request rates per caller, device and IP: in this process, or shared by every process over the
+    # database (FACETRUST_RATE_LIMIT_STORE; see facetrust/security/ratelimit.py).
+    app.state.rate_limiter = (RateLimiter(DatabaseWindows(app.state.sessions), clock=time.time)
+                              if settings.rate_limit_store == "database" else RateLimiter())
     errors.install(app)
     # The last added is the outermost: the request id is set before the metrics and the access log see the request.
     app.add_middleware(errors.CatchUnexpected)  # innermost: logs and answers a failure inside its request

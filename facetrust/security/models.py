@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from facetrust.store.db import Base
@@ -87,3 +87,16 @@ class Lockout(Base):
     subject: Mapped[str] = mapped_column(String(160), index=True)  # account:<id> | device:<id>
     until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RateLimitHit(Base):
+    """One request counted against one rate-limit subject (its digest), for the database store that
+    several service processes share (``security/ratelimit.py::DatabaseWindows``). Rows older than a
+    window are deleted as the store goes."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(32))
+    at: Mapped[float] = mapped_column(Float)  # epoch seconds: every process reads the same wall clock

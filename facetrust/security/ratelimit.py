@@ -20,9 +20,10 @@ clear, and it logs nothing.
 
 Storage is behind ``WindowStore``, one atomic "count this request if every subject has room"
 operation. ``MemoryWindows`` keeps the counts in this process, which is right for the embedded
-single-process mode. Several worker processes or hosts would each count on their own and so let a
-caller make N times the limit: such a deployment needs a shared store (a table in the database, or
-Redis) implementing the same ``hit``.
+single-process mode (``FACETRUST_RATE_LIMIT_STORE=memory``, the default). Several worker processes
+or hosts would each count on their own and so let a caller make N times the limit: they share
+``DatabaseWindows`` (``FACETRUST_RATE_LIMIT_STORE=database``), the same ``hit`` over a table, made
+atomic by the database's own locks.
 
 The budgets and the route dependency that applies them are the web layer's
 (``facetrust.api.ratelimits``); this module knows nothing of HTTP.
@@ -38,9 +39,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
 from facetrust import metrics
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
+from facetrust.security.models import RateLimitHit
 
 WINDOW_SECONDS = 60.0  # the settings are "per minute"
 
@@ -87,6 +92,44 @@ class MemoryWindows:
         self._since_sweep = 0
         for key in [k for k, times in self._hits.items() if not times or times[-1] <= now - window]:
             del self._hits[key]
+
+
+class DatabaseWindows:
+    """Sliding-window logs in the database, shared by every process that uses it. One transaction per
+    request: the keys are locked first (PostgreSQL: an advisory lock per key, taken in one order;
+    SQLite: its single writer, taken by the first statement, a delete), then counted, then written,
+    so two processes never both take the last place. Times are epoch seconds (``time.time``), the
+    clock every process shares. Costs a few statements per limited request; measured in the tests
+    only for correctness, not speed."""
+
+    SWEEP_EVERY = 1024  # hits between sweeps of every key's old rows (each hit trims its own keys)
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self._sessions = sessions
+        self._since_sweep = 0
+
+    def hit(self, limits: Sequence[tuple[str, int]], now: float, window: float) -> float:
+        keys = sorted({key for key, _ in limits})
+        with self._sessions() as session, session.begin():
+            if session.get_bind().dialect.name == "postgresql":
+                for key in keys:
+                    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+            session.execute(delete(RateLimitHit).where(RateLimitHit.key.in_(keys), RateLimitHit.at <= now - window))
+            wait = 0.0
+            for key, limit in limits:
+                oldest_counted = session.execute(
+                    select(RateLimitHit.at).where(RateLimitHit.key == key, RateLimitHit.at > now - window)
+                    .order_by(RateLimitHit.at.desc()).offset(limit - 1).limit(1)).scalar()
+                if oldest_counted is not None:
+                    wait = max(wait, oldest_counted + window - now)
+            if wait > 0:
+                return wait
+            session.add_all(RateLimitHit(key=key, at=now) for key, _ in limits)
+            self._since_sweep += 1
+            if self._since_sweep >= self.SWEEP_EVERY:
+                self._since_sweep = 0
+                session.execute(delete(RateLimitHit).where(RateLimitHit.at <= now - window))
+            return 0.0
 
 
 class RateLimiter:
