@@ -101,7 +101,7 @@ def message_bus(gallery: Gallery) -> MessageBus:
 
     def template_stored(event: TemplateStored) -> None:
         if event.purpose == FACE_PAY:
-            gallery.add(event.tenant_id, event.account_id, event.template)
+            gallery.add(event.tenant_id, event.account_id, event.template, event.template_id)
 
     def templates_deleted(event: TemplatesDeleted) -> None:
         if event.purpose == FACE_PAY:

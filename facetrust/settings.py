@@ -189,6 +189,10 @@ class Settings(BaseSettings):
     # Gallery engine: in-process (default), or Milvus at gallery_milvus_uri (a server URI, or a
     # local file for Milvus Lite; default under the data directory).
     gallery_engine: Literal["inprocess", "milvus"] = "inprocess"
+    # Several service processes over one database: each process's gallery looks for the face-pay
+    # templates the others stored at most this often (seconds; 0 before every search). None: one
+    # process, which learns its own enrolments after their commit (the embedded default).
+    gallery_sync_seconds: float | None = Field(None, ge=0)
     gallery_milvus_uri: str | None = None
 
     # Credit. The product catalogue (default: the packaged facetrust/credit/products.json) and the

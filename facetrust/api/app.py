@@ -64,7 +64,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     # A rule set with a bad rule stops the service here, naming the rule and the field.
     app.state.risk = RiskEngine.load(settings.risk_rules_path)
     app.state.sessions = session_factory(app.state.engine, risk_engine=app.state.risk)
-    app.state.gallery = Gallery(index_factory(settings))
+    app.state.gallery = Gallery(index_factory(settings), settings.gallery_sync_seconds)
     bootstrap.message_bus(app.state.gallery).install(app.state.sessions)  # the gallery follows commits
     # A product catalogue above its ceilings stops the service here, before any offer is made.
     app.state.credit_catalogue = products.load(settings.credit_products_path,

@@ -5,33 +5,51 @@ The database is the authority on who is enrolled: the final candidates of every 
 with their stored templates, and a candidate whose template is gone (revoked by another process, or
 an index that missed an update) is dropped and forgotten by the index. So a revoke is effective the
 moment its transaction commits, whatever state an index is in.
+
+An enrolment reaches this process's index after its commit (the message bus). Several service
+processes over one database also learn each other's: with ``sync_seconds`` set
+(``FACETRUST_GALLERY_SYNC_SECONDS``), a search first reads the face-pay templates stored since the
+last look (at most every ``sync_seconds``; 0: before every search), an indexed query of the
+templates' creation times. It looks back ``SYNC_LOOKBACK`` before the newest it has seen, since a
+template created earlier may commit later; ids it already holds are skipped.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from facetrust.biometrics.templates import Template, similarity
+from facetrust.clock import as_utc
 from facetrust.gallery.decision import Candidate
 from facetrust.gallery.index import GalleryIndex
 from facetrust.identity.models import Account
 from facetrust.security import template_store
 from facetrust.security.envelope import Keyring
+from facetrust.security.models import StoredTemplate
 
 PURPOSE = "face_pay"
+SYNC_LOOKBACK = dt.timedelta(seconds=60)  # longer than a transaction that stores a template stays open
 
 
 class Gallery:
-    def __init__(self, make_index: Callable[[str], GalleryIndex]) -> None:
+    def __init__(self, make_index: Callable[[str], GalleryIndex], sync_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._make_index = make_index
         self._indexes: dict[str, GalleryIndex] = {}
         self._lock = threading.Lock()
+        self._sync_seconds, self._clock = sync_seconds, clock
+        self._sync_lock = threading.Lock()
+        self._last_sync = -float("inf")
+        self._newest: dt.datetime | None = None  # the newest template creation time seen
+        self._seen: dict[str, dt.datetime] = {}  # template ids held, created within the look-back
 
     def _index(self, tenant_id: str) -> GalleryIndex:
         with self._lock:
@@ -41,6 +59,9 @@ class Gallery:
 
     def rebuild(self, session: Session, keyring: Keyring) -> int:
         """Load every face-pay template from the database into the indexes."""
+        with self._sync_lock:  # what is stored from here on is for the next sync
+            self._newest = session.execute(select(func.max(StoredTemplate.created_at))
+                                           .where(StoredTemplate.purpose == PURPOSE)).scalar()
         enrolled = template_store.read_all(session, keyring, PURPOSE, "gallery_rebuild", "system:gallery")
         tenant_of = dict(session.execute(select(Account.id, Account.tenant_id)
                                          .where(Account.id.in_([a for a, _ in enrolled]))).all()) if enrolled else {}
@@ -51,8 +72,36 @@ class Gallery:
             self._index(tenant_id).build([a for a, _ in items], np.stack([t.vector for _, t in items]))
         return len(enrolled)
 
-    def add(self, tenant_id: str, account_id: str, template: Template) -> None:
+    def add(self, tenant_id: str, account_id: str, template: Template, template_id: str | None = None) -> None:
         self._index(tenant_id).add(account_id, template.vector)
+        if template_id is not None:
+            with self._sync_lock:
+                self._seen[template_id] = dt.datetime.now(dt.UTC)
+
+    def sync(self, session: Session, keyring: Keyring) -> int:
+        """Add the face-pay templates other processes stored since the last look; how many."""
+        with self._sync_lock:
+            self._last_sync = self._clock()
+            query = (select(StoredTemplate.id, StoredTemplate.account_id, StoredTemplate.created_at, Account.tenant_id)
+                     .join(Account, Account.id == StoredTemplate.account_id)
+                     .where(StoredTemplate.purpose == PURPOSE, StoredTemplate.retain_until.is_(None)))
+            if self._newest is not None:
+                query = query.where(StoredTemplate.created_at > as_utc(self._newest) - SYNC_LOOKBACK)
+            rows = session.execute(query).all()
+            new = [r for r in rows if r.id not in self._seen]
+            if new:
+                stored = template_store.read_many(session, keyring, sorted({r.account_id for r in new}), PURPOSE,
+                                                  "gallery_sync", "system:gallery")
+                for r in new:
+                    if r.account_id in stored:
+                        self._index(r.tenant_id).add(r.account_id, stored[r.account_id].vector)
+            for r in rows:
+                self._seen[r.id] = as_utc(r.created_at)
+                self._newest = max(as_utc(r.created_at), as_utc(self._newest)) if self._newest else as_utc(r.created_at)
+            if self._newest is not None:
+                horizon = as_utc(self._newest) - SYNC_LOOKBACK
+                self._seen = {k: v for k, v in self._seen.items() if v > horizon}
+            return len(new)
 
     def remove(self, tenant_id: str, account_id: str) -> None:
         self._index(tenant_id).remove(account_id)
@@ -64,6 +113,8 @@ class Gallery:
                reason: str, actor: str) -> list[Candidate]:
         """The best ``k`` enrolled people of this platform, best first, scored exactly against
         their stored templates."""
+        if self._sync_seconds is not None and self._clock() - self._last_sync >= self._sync_seconds:
+            self.sync(session, keyring)
         index = self._index(tenant_id)
         keys = [key for key, _ in index.search(probe.vector, k)]
         stored = template_store.read_many(session, keyring, keys, PURPOSE, reason, actor)

@@ -36,6 +36,7 @@ class StoredTemplate(Base):
     the vector never is."""
 
     __tablename__ = "face_templates"
+    __table_args__ = (Index("ix_face_templates_purpose_created", "purpose", "created_at"),)  # the gallery's sync
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)

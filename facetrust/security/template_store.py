@@ -39,6 +39,7 @@ class TemplateStored:
     account_id: str
     purpose: str
     template: Template
+    template_id: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def store(session: Session, keyring: Keyring, account_id: str, purpose: str, tem
     session.flush()
     audit.append(session, actor=actor, action="template.store", subject=f"account:{account_id}", purpose=purpose,
                  details={"template_id": row.id, "model_id": template.model_id})
-    messagebus.record(session, TemplateStored(_tenant(session, account_id), account_id, purpose, template))
+    messagebus.record(session, TemplateStored(_tenant(session, account_id), account_id, purpose, template, row.id))
     return row
 
 
