@@ -54,7 +54,8 @@ def free_port() -> int:
 class Service:
     """``python -m facetrust serve`` on a port of its own; ``kill()`` is SIGKILL, no goodbye."""
 
-    def __init__(self, tmp_path: Path, database_url: str, **env: str) -> None:
+    def __init__(self, tmp_path: Path, database_url: str, *args: str, **env: str) -> None:
+        self.args = args  # more options of ``serve``
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "service.log"
@@ -70,7 +71,7 @@ class Service:
     def start(self, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(self.port)],
+            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(self.port), *self.args],
                                          cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:

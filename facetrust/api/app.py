@@ -109,3 +109,13 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.include_router(demo.router)
     pages.install(app)
     return app
+
+
+def worker_app() -> FastAPI:
+    """One of several service processes (``facetrust serve --workers N``): its logs as the parent's,
+    its app from the environment's settings."""
+    from facetrust.api.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings)

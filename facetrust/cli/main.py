@@ -339,7 +339,10 @@ def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) ->
 @main.command()
 @click.option("--host", default=None, help="Default: FACETRUST_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: FACETRUST_PORT (8000).")
-def serve(host: str | None, port: int | None) -> None:
+@click.option("--workers", default=1, type=click.IntRange(1, 64), show_default=True,
+              help="Service processes on the one port. Over 1 they must share what one process keeps to "
+                   "itself: FACETRUST_RATE_LIMIT_STORE=database and FACETRUST_GALLERY_SYNC_SECONDS.")
+def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP service (embedded SQLite unless FACETRUST_DATABASE_URL says otherwise)."""
     import uvicorn
     from pydantic import ValidationError
@@ -352,11 +355,19 @@ def serve(host: str | None, port: int | None) -> None:
     except ValidationError as err:  # refused at start, naming the setting; the service does not run
         emit_error(settings_problem(err), False)
         sys.exit(EXIT_INPUT_ERROR)
+    if workers > 1 and (settings.rate_limit_store != "database" or settings.gallery_sync_seconds is None):
+        emit_error(CliError("settings_invalid", f"--workers {workers} needs FACETRUST_RATE_LIMIT_STORE=database (one "
+                            "limit for all processes) and FACETRUST_GALLERY_SYNC_SECONDS (each process learns the "
+                            "others' face-pay enrolments)"), False)
+        sys.exit(EXIT_INPUT_ERROR)
     # JSON lines with request ids; uvicorn's loggers propagate to them (log_config=None), and its
     # access log is off: facetrust.api.access_log writes one with route templates, never paths or queries.
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=host or settings.host, port=port or settings.port, access_log=False,
-                log_config=None)
+    where = {"host": host or settings.host, "port": port or settings.port, "access_log": False, "log_config": None}
+    if workers == 1:
+        uvicorn.run(create_app(settings), **where)
+    else:  # each worker process builds its own app from the environment (models, keyring, gallery)
+        uvicorn.run("facetrust.api.app:worker_app", factory=True, workers=workers, **where)
 
 
 @main.group()
