@@ -6,13 +6,16 @@ in which case a missing data folder is an error: a silently skipped suite proves
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from facetrust.settings import get_settings
 
@@ -196,3 +199,94 @@ def served(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# --- markers --------------------------------------------------------------------------------------
+#
+# Every test gets one kind (pyproject's [tool.pytest.ini_options] markers): ``browser`` and ``system``
+# by the module's ``pytestmark``; otherwise ``unit`` if nothing it runs can reach a database, ``api``
+# if it calls the app over HTTP, else ``db``. scripts/test.sh runs everything on SQLite and
+# ``-m "not unit"`` on PostgreSQL, so ``unit`` must never be wrong: it is decided from the test's and
+# its fixtures' source (conservatively: a mention of a database or an app is enough), and the SQLite
+# run fails a ``unit`` test that opens a database connection all the same (``_guard_unit``).
+
+KINDS = ("unit", "db", "api", "browser", "system")
+DATABASE_FIXTURES = frozenset({"database_url", "empty_database_url", "app_ctx"})
+DATABASE_WORDS = ("database_url", "copy_database", "migrated_template", "running_app", "create_app", "make_engine",
+                  "session_factory", "upgrade(", "face_pay_world", "web_world", "World(", "DbApp", "Service(",
+                  "sessions(", "FACETRUST_TEST_DATABASE_URL", "FACETRUST_DATABASE_URL", "sqlite")
+HTTP_WORDS = ("app_ctx", "client", "world", "running_app", "create_app", "face_pay_world", "web_world", "served(")
+
+
+@cache
+def _source(func) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return ""
+
+
+def _sources(item) -> list[str]:
+    """The test's own source and that of every fixture it requests, directly or not (pytest's own
+    fixtures, from its plugins, are left out: they reach no database)."""
+    out = [_source(getattr(item, "function", None))]
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            module = getattr(fixturedef.func, "__module__", "") or ""
+            if not module.startswith(("_pytest", "pytest", "hypothesis")):
+                out.append(_source(fixturedef.func))
+    return out
+
+
+def kind_of(item) -> str:
+    declared = [k for k in ("browser", "system") if item.get_closest_marker(k)]
+    if declared:
+        return declared[0]
+    sources = _sources(item)
+    if not DATABASE_FIXTURES & set(item.fixturenames) and not any(w in s for s in sources for w in DATABASE_WORDS):
+        return "unit"
+    if "app_ctx" in item.fixturenames or any(w in s for s in sources for w in HTTP_WORDS):
+        return "api"
+    return "db"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not any(item.get_closest_marker(k) for k in KINDS):
+            item.add_marker(kind_of(item))
+
+
+_connections: list[str] = []
+_watching = [False]
+
+
+@event.listens_for(Engine, "engine_connect")
+def _seen(connection) -> None:
+    if _watching[0]:
+        _connections.append(str(connection.engine.url))
+
+
+def _guard_unit(item):
+    """Run a phase of a ``unit`` test watching for database connections; fail it if one is made."""
+    if item.get_closest_marker("unit") is None:
+        return (yield)
+    _connections.clear()
+    _watching[0] = True
+    try:
+        result = yield
+    finally:
+        _watching[0] = False
+    if _connections:
+        pytest.fail(f"marked unit, but connected to {_connections[0]}: a unit test never touches a database "
+                    "(PostgreSQL does not run it); request database_url, or mark it db")
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _guard_unit(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _guard_unit(item))
