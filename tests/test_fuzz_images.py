@@ -747,18 +747,18 @@ def test_hand_made_videos_over_http(capture_world, tmp_path, case):
     if case == "over-body-limit":
         video, status, code = "A" * (DEFAULTS.max_body_bytes + 1), 413, "request_too_large"
     else:
-        video, status, code = {
-            "not-base64": ("%%%", 422, "capture_invalid"),
-            "not-a-video": (b64(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 16), 422, "capture_invalid"),
-            "gif-as-video": (b64(encode(Image.new("RGB", (64, 64)), "GIF")), 422, "capture_invalid"),
-            "declares-8000x8000": (b64(write_video(tmp_path / "big.avi", (8000, 8000), 2, noise=False)), 422,
-                                   "capture_invalid"),
-            "png-declares-10000x10000": (b64(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False)),
-                                         422, "capture_invalid"),
-            "png-frames-larger-than-declared": (
-                b64(declaring(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False), (64, 48))),
-                422, "capture_invalid"),
-        }[case]
+        # Each case's video is made only for that case (writing the large ones takes seconds).
+        made = {
+            "not-base64": lambda: "%%%",
+            "not-a-video": lambda: b64(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 16),
+            "gif-as-video": lambda: b64(encode(Image.new("RGB", (64, 64)), "GIF")),
+            "declares-8000x8000": lambda: b64(write_video(tmp_path / "big.avi", (8000, 8000), 2, noise=False)),
+            "png-declares-10000x10000": lambda: b64(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ",
+                                                                noise=False)),
+            "png-frames-larger-than-declared": lambda: b64(declaring(
+                write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False), (64, 48))),
+        }
+        video, status, code = made[case](), 422, "capture_invalid"
     started = time.perf_counter()
     with peak_memory() as growth:
         responses = world.send_everywhere(video=video)
