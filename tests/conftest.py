@@ -10,6 +10,7 @@ import inspect
 import os
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
@@ -144,27 +145,105 @@ def database_url(tmp_path) -> str:
 
 
 @contextmanager
-def running_app(tmp_path: Path, database_url: str, **settings):
-    """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
-    yields (client, app, headers by caller)."""
-    import datetime as dt
-
+def app_over(tmp_path: Path, database_url: str, **settings):
+    """A running app over ``database_url`` as it is, its data in ``tmp_path``; yields (client, app)."""
     from fastapi.testclient import TestClient
 
     from facetrust.api.app import create_app
-    from facetrust.identity import service
     from facetrust.settings import Settings, get_settings
 
     shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)
     app = create_app(Settings(data_dir=tmp_path, database_url=database_url, **settings), shared)
     with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app
+
+
+@contextmanager
+def running_app(tmp_path: Path, database_url: str, **settings):
+    """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
+    yields (client, app, headers by caller)."""
+    import datetime as dt
+
+    from facetrust.identity import service
+
+    with app_over(tmp_path, database_url, **settings) as (client, app):
         with app.state.sessions() as s:
             (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
             op_token, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=1))
             s.commit()
         yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
                             "op": {"Authorization": f"Bearer {op_token}"}}
+
+
+# --- worlds built once ------------------------------------------------------------------------------
+#
+# A face world (people who passed real-name authentication with real captures, a merchant, ...) takes
+# seconds to build, mostly the captures. ``world_snapshot`` builds one once per session (per key: the
+# settings it was built with) into a database and data folder of its own, closed; each test then gets
+# a copy (``restore``: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL, and the
+# data folder with its keyring) and opens its own app over it. A snapshot older than WORLD_MAX_AGE is
+# built again, so its tokens are fresh and its events as recent as in a world built for the test.
+
+WORLD_MAX_AGE = 600.0  # seconds
+
+
+@dataclass
+class Snapshot:
+    database: str  # a SQLite file, or the name of a PostgreSQL database used as a template
+    data_dir: Path  # the app's data folder (keyring, authority registry, ...)
+    state: dict  # what the builder returned: keys, tokens, ids, the takes used
+    made: float
+
+
+_snapshots: dict = {}
+
+
+def world_snapshot(key, build) -> Snapshot:
+    """The snapshot of ``build(data_dir, database_url) -> state`` for ``key``, built on first use."""
+    import tempfile
+    import time
+
+    from sqlalchemy.engine import make_url
+
+    snap = _snapshots.get(key)
+    if snap is not None and time.monotonic() - snap.made < WORLD_MAX_AGE:
+        return snap
+    root = Path(tempfile.mkdtemp(prefix="facetrust-world-"))
+    (root / "data").mkdir()
+    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
+    if not url:
+        database = str(root / "world.db")
+        shutil.copyfile(migrated_template(), database)
+        built_url = f"sqlite:///{database}"
+    else:
+        database = f"facetrust_world_{len(_snapshots)}_{int(time.monotonic() * 1000)}"
+        built_url = make_url(url).set(database=database).render_as_string(hide_password=False)
+        _pg_recreate(built_url, template=migrated_template())
+    state = build(root / "data", built_url)  # closes its app: a template database has no connections
+    snap = _snapshots[key] = Snapshot(database, root / "data", state, time.monotonic())
+    return snap
+
+
+def restore(snap: Snapshot, tmp_path: Path, database_url: str) -> None:
+    """The snapshot's database copied over the test's ``database_url``, and its data folder into
+    ``tmp_path``."""
+    from sqlalchemy.engine import make_url
+
+    shutil.copytree(snap.data_dir, tmp_path, dirs_exist_ok=True)
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.copyfile(snap.database, url.database)
+    else:
+        _pg_recreate(database_url, template=snap.database)
+
+
+def settings_key(settings: dict) -> tuple:
+    """A snapshot key for an app's settings: a file setting by its content, not its path (a test's
+    rule set is written into its own folder)."""
+    def value(v):
+        return ("file", Path(v).read_bytes()) if isinstance(v, Path) and v.is_file() else v
+    return tuple(sorted((k, value(v)) for k, v in settings.items()))
 
 
 @pytest.fixture()
