@@ -244,9 +244,18 @@ def world_snapshot(key, build) -> Snapshot:
         database = f"facetrust_world_{len(_snapshots)}_{int(time.monotonic() * 1000)}"
         built_url = make_url(url).set(database=database).render_as_string(hide_password=False)
         _pg_recreate(built_url, template=migrated_template())
+    _snapshot_roots.append(root)
     state = build(root / "data", built_url)  # closes its app: a template database has no connections
     snap = _snapshots[key] = Snapshot(database, root / "data", state, time.monotonic())
     return snap
+
+
+_snapshot_roots: list[Path] = []
+
+
+def pytest_sessionfinish(session):
+    for root in _snapshot_roots:  # the SQLite snapshots and data folders (PostgreSQL's go with the server)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def restore(snap: Snapshot, tmp_path: Path, database_url: str) -> None:
