@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Set up, then run the whole test suite twice, side by side: on embedded SQLite, and on a real
-# PostgreSQL server (Debian's package, installed if missing, started on a loopback port for this run
-# only). The two runs share the 2 cores (each is mostly one busy thread): together they take about
+# Set up, then run the test suite twice, side by side: the whole of it on embedded SQLite, and what
+# touches a database on a real PostgreSQL server (Debian's package, installed if missing, started on
+# a loopback port for this run only). The two runs share the 2 cores (each is mostly one busy thread): together they take about
 # as long as one after the other took for one and a half. CI runs exactly this, through .ci/run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +25,11 @@ cleanup() {
 trap cleanup EXIT
 url=$(./scripts/postgres.sh start "$pgdir")
 
-echo "== test suite on PostgreSQL (in the background; its report follows the SQLite one)"
-FACETRUST_TEST_DATABASE_URL=$url .venv/bin/python -m pytest -p no:cacheprovider "$@" >"$pglog" 2>&1 &
+# PostgreSQL runs what touches a database (-m "not unit"); SQLite runs everything. tests/conftest.py
+# marks a test unit only if neither it nor its fixtures can reach a database, and the SQLite run fails
+# a unit test that connects to one: so the two runs together run the whole suite, none of it twice for nothing.
+echo "== test suite on PostgreSQL, all but the unit tests (in the background; its report follows the SQLite one)"
+FACETRUST_TEST_DATABASE_URL=$url .venv/bin/python -m pytest -p no:cacheprovider -m "not unit" "$@" >"$pglog" 2>&1 &
 pgpid=$!
 
 echo "== test suite on SQLite"

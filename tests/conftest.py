@@ -6,13 +6,17 @@ in which case a missing data folder is an error: a silently skipped suite proves
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 from contextlib import contextmanager
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from facetrust.settings import get_settings
 
@@ -65,6 +69,30 @@ def face_engine_for(overrides: dict):
 @pytest.fixture(scope="session")
 def engine():
     return shared_face_engine()
+
+
+def _memoise_yaml() -> None:
+    """Every app loads its risk rule set, and PyYAML's pure-Python parser takes 0.2 s over the packaged
+    one, most of an app's start: with some 400 apps a run, a parse is remembered per text for the
+    session. The same text gives the same document (a fresh deep copy each time); a text that does not
+    parse is parsed, and refused, every time."""
+    import copy
+
+    import yaml
+
+    real, parsed = yaml.safe_load, {}
+
+    def safe_load(stream):
+        if not isinstance(stream, str):
+            return real(stream)
+        if stream not in parsed:
+            parsed[stream] = real(stream)
+        return copy.deepcopy(parsed[stream])
+
+    yaml.safe_load = safe_load
+
+
+_memoise_yaml()
 
 
 def _pg_admin(url: str):
@@ -141,27 +169,114 @@ def database_url(tmp_path) -> str:
 
 
 @contextmanager
-def running_app(tmp_path: Path, database_url: str, **settings):
-    """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
-    yields (client, app, headers by caller)."""
-    import datetime as dt
-
+def app_over(tmp_path: Path, database_url: str, **settings):
+    """A running app over ``database_url`` as it is, its data in ``tmp_path``; yields (client, app)."""
     from fastapi.testclient import TestClient
 
     from facetrust.api.app import create_app
-    from facetrust.identity import service
     from facetrust.settings import Settings, get_settings
 
     shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)
     app = create_app(Settings(data_dir=tmp_path, database_url=database_url, **settings), shared)
     with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, app
+
+
+@contextmanager
+def running_app(tmp_path: Path, database_url: str, **settings):
+    """A running app over an empty database with two tenants (a, b) and a risk analyst (op);
+    yields (client, app, headers by caller)."""
+    import datetime as dt
+
+    from facetrust.identity import service
+
+    with app_over(tmp_path, database_url, **settings) as (client, app):
         with app.state.sessions() as s:
             (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
             op_token, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=1))
             s.commit()
         yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
                             "op": {"Authorization": f"Bearer {op_token}"}}
+
+
+# --- worlds built once ------------------------------------------------------------------------------
+#
+# A face world (people who passed real-name authentication with real captures, a merchant, ...) takes
+# seconds to build, mostly the captures. ``world_snapshot`` builds one once per session (per key: the
+# settings it was built with) into a database and data folder of its own, closed; each test then gets
+# a copy (``restore``: a file copy on SQLite, CREATE DATABASE ... TEMPLATE on PostgreSQL, and the
+# data folder with its keyring) and opens its own app over it. A snapshot older than WORLD_MAX_AGE is
+# built again, so its tokens are fresh and its events as recent as in a world built for the test.
+
+WORLD_MAX_AGE = 600.0  # seconds
+
+
+@dataclass
+class Snapshot:
+    database: str  # a SQLite file, or the name of a PostgreSQL database used as a template
+    data_dir: Path  # the app's data folder (keyring, authority registry, ...)
+    state: dict  # what the builder returned: keys, tokens, ids, the takes used
+    made: float
+
+
+_snapshots: dict = {}
+
+
+def world_snapshot(key, build) -> Snapshot:
+    """The snapshot of ``build(data_dir, database_url) -> state`` for ``key``, built on first use."""
+    import tempfile
+    import time
+
+    from sqlalchemy.engine import make_url
+
+    snap = _snapshots.get(key)
+    if snap is not None and time.monotonic() - snap.made < WORLD_MAX_AGE:
+        return snap
+    root = Path(tempfile.mkdtemp(prefix="facetrust-world-"))
+    (root / "data").mkdir()
+    url = os.environ.get("FACETRUST_TEST_DATABASE_URL")
+    if not url:
+        database = str(root / "world.db")
+        shutil.copyfile(migrated_template(), database)
+        built_url = f"sqlite:///{database}"
+    else:
+        database = f"facetrust_world_{len(_snapshots)}_{int(time.monotonic() * 1000)}"
+        built_url = make_url(url).set(database=database).render_as_string(hide_password=False)
+        _pg_recreate(built_url, template=migrated_template())
+    _snapshot_roots.append(root)
+    state = build(root / "data", built_url)  # closes its app: a template database has no connections
+    snap = _snapshots[key] = Snapshot(database, root / "data", state, time.monotonic())
+    return snap
+
+
+_snapshot_roots: list[Path] = []
+
+
+def pytest_sessionfinish(session):
+    for root in _snapshot_roots:  # the SQLite snapshots and data folders (PostgreSQL's go with the server)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def restore(snap: Snapshot, tmp_path: Path, database_url: str) -> None:
+    """The snapshot's database copied over the test's ``database_url``, and its data folder into
+    ``tmp_path``."""
+    from sqlalchemy.engine import make_url
+
+    shutil.copytree(snap.data_dir, tmp_path, dirs_exist_ok=True)
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        shutil.copyfile(snap.database, url.database)
+    else:
+        _pg_recreate(database_url, template=snap.database)
+
+
+def settings_key(settings: dict) -> tuple:
+    """A snapshot key for an app's settings: a file setting by its content, not its path (a test's
+    rule set is written into its own folder)."""
+    def value(v):
+        return ("file", Path(v).read_bytes()) if isinstance(v, Path) and v.is_file() else v
+    return tuple(sorted((k, value(v)) for k, v in settings.items()))
 
 
 @pytest.fixture()
@@ -196,3 +311,94 @@ def served(app):
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# --- markers --------------------------------------------------------------------------------------
+#
+# Every test gets one kind (pyproject's [tool.pytest.ini_options] markers): ``browser`` and ``system``
+# by the module's ``pytestmark``; otherwise ``unit`` if nothing it runs can reach a database, ``api``
+# if it calls the app over HTTP, else ``db``. scripts/test.sh runs everything on SQLite and
+# ``-m "not unit"`` on PostgreSQL, so ``unit`` must never be wrong: it is decided from the test's and
+# its fixtures' source (conservatively: a mention of a database or an app is enough), and the SQLite
+# run fails a ``unit`` test that opens a database connection all the same (``_guard_unit``).
+
+KINDS = ("unit", "db", "api", "browser", "system")
+DATABASE_FIXTURES = frozenset({"database_url", "empty_database_url", "app_ctx"})
+DATABASE_WORDS = ("database_url", "copy_database", "migrated_template", "running_app", "create_app", "make_engine",
+                  "session_factory", "upgrade(", "face_pay_world", "web_world", "World(", "DbApp", "Service(",
+                  "sessions(", "FACETRUST_TEST_DATABASE_URL", "FACETRUST_DATABASE_URL", "sqlite")
+HTTP_WORDS = ("app_ctx", "client", "world", "running_app", "create_app", "face_pay_world", "web_world", "served(")
+
+
+@cache
+def _source(func) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        return ""
+
+
+def _sources(item) -> list[str]:
+    """The test's own source and that of every fixture it requests, directly or not (pytest's own
+    fixtures, from its plugins, are left out: they reach no database)."""
+    out = [_source(getattr(item, "function", None))]
+    for defs in item._fixtureinfo.name2fixturedefs.values():
+        for fixturedef in defs:
+            module = getattr(fixturedef.func, "__module__", "") or ""
+            if not module.startswith(("_pytest", "pytest", "hypothesis")):
+                out.append(_source(fixturedef.func))
+    return out
+
+
+def kind_of(item) -> str:
+    declared = [k for k in ("browser", "system") if item.get_closest_marker(k)]
+    if declared:
+        return declared[0]
+    sources = _sources(item)
+    if not DATABASE_FIXTURES & set(item.fixturenames) and not any(w in s for s in sources for w in DATABASE_WORDS):
+        return "unit"
+    if "app_ctx" in item.fixturenames or any(w in s for s in sources for w in HTTP_WORDS):
+        return "api"
+    return "db"
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if not any(item.get_closest_marker(k) for k in KINDS):
+            item.add_marker(kind_of(item))
+
+
+_connections: list[str] = []
+_watching = [False]
+
+
+@event.listens_for(Engine, "engine_connect")
+def _seen(connection) -> None:
+    if _watching[0]:
+        _connections.append(str(connection.engine.url))
+
+
+def _guard_unit(item):
+    """Run a phase of a ``unit`` test watching for database connections; fail it if one is made."""
+    if item.get_closest_marker("unit") is None:
+        return (yield)
+    _connections.clear()
+    _watching[0] = True
+    try:
+        result = yield
+    finally:
+        _watching[0] = False
+    if _connections:
+        pytest.fail(f"marked unit, but connected to {_connections[0]}: a unit test never touches a database "
+                    "(PostgreSQL does not run it); request database_url, or mark it db")
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    return (yield from _guard_unit(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    return (yield from _guard_unit(item))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from capture import catalogue, clip_frames, labels, material, passed_session
 from click.testing import CliRunner
+from conftest import app_over, restore, settings_key, world_snapshot
 from facepay import LI, ZHANG, Person, consent, face_pay_world, register, take_for
 
 from facetrust.cli import main as cli
@@ -108,24 +109,45 @@ def unused_frames(person: Person) -> list[int]:
     return [f for f in range(int(label["frames"])) if not any(a <= f <= b for a, b in busy)]
 
 
+def build(data_dir: Path, database_url: str, shared_data: Path, settings: dict) -> dict:
+    """A credit world from an empty database: Li registered (real-name authentication by face) with
+    a funded wallet and the credit consent, a merchant; returns what a test needs to use it."""
+    ctx, client, app, hs, tenant = face_pay_world(data_dir, database_url, shared_data, [LI, ZHANG], **settings)
+    try:
+        h = register(client, app, hs, shared_data, LI, fund_fen=20_000 * CNY)
+        consent(client, h, "credit_face_verification")
+        account_id = client.get("/v1/me", headers=h).json()["account_id"]
+        r = client.post("/v1/operator/merchants", json={"tenant_id": tenant, "name": "Mi Store", "fee_bps": 60},
+                        headers=hs["admin"])
+        assert r.status_code == 201, r.text
+        return {"hs": hs, "tenant": tenant, "h": h, "account_id": account_id, "merchant_id": r.json()["merchant_id"],
+                "used": list(material(app).used)}
+    finally:
+        ctx.__exit__(None, None, None)
+
+
 class World:
     """Li (the borrower, real-name authenticated by face) and Zhang (another real person), a
     merchant, a credit line, and liveness passes for credit (``face_pass``)."""
 
     def __init__(self, tmp_path: Path, database_url: str, shared_data: Path, **settings) -> None:
-        self.ctx, self.client, self.app, self.hs, self.tenant = face_pay_world(tmp_path, database_url, shared_data,
-                                                                               [LI, ZHANG], **settings)
+        """The world built once per session for these settings (``build``), copied for this test
+        (conftest's ``world_snapshot``), with an app of its own over the copy."""
+        snap = world_snapshot(("credit", settings_key(settings)),
+                              lambda data_dir, url: build(data_dir, url, shared_data, settings))
+        restore(snap, tmp_path, database_url)
+        self.ctx = app_over(tmp_path, database_url, authority_registry=tmp_path / "registry" / "citizens.csv",
+                            **settings)
+        self.client, self.app = self.ctx.__enter__()
+        state = snap.state
+        self.hs = {caller: dict(h) for caller, h in state["hs"].items()}
+        self.tenant, self.account_id, self.merchant_id = state["tenant"], state["account_id"], state["merchant_id"]
+        self.h = dict(state["h"])
+        material(self.app).used[:] = state["used"]  # the takes the build's captures showed
         self.shared_data = shared_data
         self.real_passes: set[str] = set()  # purposes this world has had a real capture for
         self.minted = 0
         self.clock = Clock()
-        self.h = register(self.client, self.app, self.hs, shared_data, LI, fund_fen=20_000 * CNY)
-        consent(self.client, self.h, "credit_face_verification")
-        self.account_id = self.client.get("/v1/me", headers=self.h).json()["account_id"]
-        r = self.client.post("/v1/operator/merchants", json={"tenant_id": self.tenant, "name": "Mi Store", "fee_bps": 60},
-                             headers=self.hs["admin"])
-        assert r.status_code == 201, r.text
-        self.merchant_id = r.json()["merchant_id"]
         self.app.state.credit.clock = self.clock
 
     def close(self) -> None:

@@ -221,3 +221,35 @@ def face_pay_world(tmp_path: Path, database_url: str, shared_data: Path, people:
         s.commit()
     hs["admin"] = {"Authorization": f"Bearer {token}"}
     return ctx, client, app, hs, tenant_a
+
+
+def enrolled_world(tmp_path: Path, database_url: str, shared_data: Path, people: list[Person],
+                   enrolled: list[tuple[Person, int]], **settings):
+    """``face_pay_world`` in which each of ``enrolled`` (person, wallet top-up in fen) has registered,
+    passed real-name authentication by face and switched face pay on, in that order: built once per
+    session for these arguments (conftest's ``world_snapshot``) and copied for the test, with an app of
+    its own over the copy. Returns (context, client, app, headers, tenant id, user headers by
+    platform user id)."""
+    from conftest import app_over, restore, settings_key, world_snapshot
+
+    def build(data_dir: Path, url: str) -> dict:
+        ctx, client, app, hs, tenant = face_pay_world(data_dir, url, shared_data, people, **settings)
+        try:
+            users = {}
+            for person, fund_fen in enrolled:
+                h = register(client, app, hs, shared_data, person, fund_fen=fund_fen)
+                assert switch_on(client, app, h, shared_data, person).status_code == 201
+                users[person.user] = h
+            return {"hs": hs, "tenant": tenant, "users": users, "used": list(material(app).used)}
+        finally:
+            ctx.__exit__(None, None, None)
+
+    key = ("face-pay", tuple(people), tuple(enrolled), settings_key(settings))
+    snap = world_snapshot(key, build)
+    restore(snap, tmp_path, database_url)
+    ctx = app_over(tmp_path, database_url, authority_registry=tmp_path / "registry" / "citizens.csv", **settings)
+    client, app = ctx.__enter__()
+    material(app).used[:] = snap.state["used"]  # the takes the build's captures showed
+    hs = {caller: dict(h) for caller, h in snap.state["hs"].items()}
+    users = {user: dict(h) for user, h in snap.state["users"].items()}
+    return ctx, client, app, hs, snap.state["tenant"], users

@@ -24,9 +24,12 @@ import random
 import time
 
 import httpx
+import pytest
 from crashworld import DbApp, Frames, Service, dump, face_pass, killed_during, ledger_facts, operator_headers
 from creditworld import quiet_rules
 from facepay import LI, ZHANG, authority, consent, merchant_terminal, register, switch_on, token_of
+
+pytestmark = pytest.mark.system
 
 CNY = 100
 FUND_FEN = 5_000 * CNY

@@ -10,7 +10,14 @@ import json
 import numpy as np
 import pytest
 from capture import as_burst, clip_frames, fix_payment_challenge
-from facepay import LI, ZHANG, FramePool, face_pay_world, merchant_terminal, register, start_payment, switch_on
+from facepay import (
+    LI,
+    ZHANG,
+    FramePool,
+    enrolled_world,
+    merchant_terminal,
+    start_payment,
+)
 
 from facetrust.liveness.models import LivenessSession
 from facetrust.payments.models import PaymentIntent
@@ -19,14 +26,10 @@ from facetrust.payments.models import PaymentIntent
 @pytest.fixture()
 def paying(tmp_path, database_url, shared_data):
     """Li and Zhang, real-name authenticated and face pay on, funded; a terminal; step-up above 30 yuan."""
-    ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI],
-                                                  face_pay_transaction_limit_yuan=30)
+    ctx, client, app, hs, tenant, people = enrolled_world(tmp_path, database_url, shared_data, [ZHANG, LI],
+                                                          [(LI, 100_000), (ZHANG, 100_000)],
+                                                          face_pay_transaction_limit_yuan=30)
     frames = FramePool(shared_data, app)
-    people = {}
-    for person in (LI, ZHANG):
-        h = register(client, app, hs, shared_data, person, fund_fen=100_000)
-        assert switch_on(client, app, h, shared_data, person).status_code == 201
-        people[person.user] = h
     yield client, app, hs, frames, merchant_terminal(client, hs, tenant), people
     ctx.__exit__(None, None, None)
 

@@ -29,10 +29,12 @@ checked, and a container can declare one size while its frames have another.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import os
 import re
 import struct
+import tempfile
 import time
 import zlib
 from contextlib import contextmanager
@@ -721,6 +723,14 @@ def test_hostile_videos_over_http(capture_world, tmp_path):
     world.assert_nothing_changed()
 
 
+@functools.cache
+def black_png_video() -> bytes:
+    """Two black 10000x10000 frames as a PNG-coded AVI (0.8 MB; seconds to write: made once, for the
+    two cases that send it)."""
+    with tempfile.TemporaryDirectory() as folder:
+        return write_video(Path(folder) / "png.avi", (10000, 10000), 2, "png ", noise=False)
+
+
 def declaring(video: bytes, size: tuple[int, int]) -> bytes:
     """An AVI whose headers (the main header, the stream's frame rectangle and its bitmap header)
     declare ``size`` whatever its frames hold."""
@@ -747,18 +757,16 @@ def test_hand_made_videos_over_http(capture_world, tmp_path, case):
     if case == "over-body-limit":
         video, status, code = "A" * (DEFAULTS.max_body_bytes + 1), 413, "request_too_large"
     else:
-        video, status, code = {
-            "not-base64": ("%%%", 422, "capture_invalid"),
-            "not-a-video": (b64(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 16), 422, "capture_invalid"),
-            "gif-as-video": (b64(encode(Image.new("RGB", (64, 64)), "GIF")), 422, "capture_invalid"),
-            "declares-8000x8000": (b64(write_video(tmp_path / "big.avi", (8000, 8000), 2, noise=False)), 422,
-                                   "capture_invalid"),
-            "png-declares-10000x10000": (b64(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False)),
-                                         422, "capture_invalid"),
-            "png-frames-larger-than-declared": (
-                b64(declaring(write_video(tmp_path / "png.avi", (10000, 10000), 2, "png ", noise=False), (64, 48))),
-                422, "capture_invalid"),
-        }[case]
+        # Each case's video is made only for that case (writing the large ones takes seconds).
+        made = {
+            "not-base64": lambda: "%%%",
+            "not-a-video": lambda: b64(b"\x00\x00\x00\x20ftypisom" + bytes(range(256)) * 16),
+            "gif-as-video": lambda: b64(encode(Image.new("RGB", (64, 64)), "GIF")),
+            "declares-8000x8000": lambda: b64(write_video(tmp_path / "big.avi", (8000, 8000), 2, noise=False)),
+            "png-declares-10000x10000": lambda: b64(black_png_video()),
+            "png-frames-larger-than-declared": lambda: b64(declaring(black_png_video(), (64, 48))),
+        }
+        video, status, code = made[case](), 422, "capture_invalid"
     started = time.perf_counter()
     with peak_memory() as growth:
         responses = world.send_everywhere(video=video)

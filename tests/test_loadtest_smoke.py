@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.system
+
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "loadtest.py"
 
 

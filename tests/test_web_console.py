@@ -24,6 +24,8 @@ from facetrust.identity.service import create_operator_token, secret_hash
 from facetrust.risk.events import EventIn, emit
 from facetrust.security.models import AuditRecord
 
+pytestmark = pytest.mark.browser
+
 CNY = 100
 
 

@@ -34,6 +34,8 @@ from webworld import (
 from facetrust.identity.models import Account
 from facetrust.payments.models import PaymentIntent
 
+pytestmark = pytest.mark.browser
+
 DECIDED = 60_000  # ms to wait for the platform's answer to a capture (liveness + search + ledger)
 # Segments of Li's clip that no API capture of these worlds uses (her real-name and enrolment takes
 # are frames 24-156), each showing a blink a second or more after it starts (193-196; 292-298 and

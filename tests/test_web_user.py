@@ -36,6 +36,8 @@ from webworld import (
     web_world,
 )
 
+pytestmark = pytest.mark.browser
+
 CNY = 100
 
 # Segments of Zhang's clip (d3, 30 fps, played at half speed: a two-action capture records about
