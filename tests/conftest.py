@@ -71,30 +71,6 @@ def engine():
     return shared_face_engine()
 
 
-def _memoise_yaml() -> None:
-    """Every app loads its risk rule set, and PyYAML's pure-Python parser takes 0.2 s over the packaged
-    one, most of an app's start: with some 400 apps a run, a parse is remembered per text for the
-    session. The same text gives the same document (a fresh deep copy each time); a text that does not
-    parse is parsed, and refused, every time."""
-    import copy
-
-    import yaml
-
-    real, parsed = yaml.safe_load, {}
-
-    def safe_load(stream):
-        if not isinstance(stream, str):
-            return real(stream)
-        if stream not in parsed:
-            parsed[stream] = real(stream)
-        return copy.deepcopy(parsed[stream])
-
-    yaml.safe_load = safe_load
-
-
-_memoise_yaml()
-
-
 def _pg_admin(url: str):
     """A connection engine to the server's maintenance database: a database cannot be dropped or
     copied over from inside itself."""

@@ -491,7 +491,9 @@ def load(path: Path | str | None = None) -> RuleSet:
     except OSError as error:
         raise RuleSetError(f"cannot read rule set {path}: {error.strerror or error}") from None
     try:
-        doc = yaml.safe_load(text)
+        # libyaml's loader when PyYAML has it: 22 ms for the default rule set against 111 ms in pure
+        # Python, which was most of an app's start.
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except yaml.YAMLError as error:
         raise RuleSetError(f"invalid rule set {path}: not valid YAML: {error}") from None
     return _validate(doc, str(path))
