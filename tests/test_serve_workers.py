@@ -13,7 +13,8 @@ import httpx
 import pytest
 from crashworld import REPO, Service
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")
+pytestmark = [pytest.mark.system,
+              pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")]
 
 
 def children(pid: int) -> list[int]:

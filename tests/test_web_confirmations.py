@@ -22,6 +22,8 @@ from facepay import LI, ZHANG, consent, register, switch_on, take_for
 from playwright.sync_api import expect
 from webworld import PHONE, chromium, new_page, require_browser, screenshot, web_world
 
+pytestmark = pytest.mark.browser
+
 CNY = 100
 SUPPORT = "95000-1234 · help@shop-a.example"
 

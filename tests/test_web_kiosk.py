@@ -17,6 +17,8 @@ from webworld import chromium, fix_payment_challenge, new_page, require_browser,
 
 from facetrust.payments.models import PaymentIntent
 
+pytestmark = pytest.mark.browser
+
 PORTRAIT = {"width": 1080, "height": 1920}
 LANDSCAPE = {"width": 1280, "height": 800}
 PIN = "4711"
