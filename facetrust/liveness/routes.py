@@ -19,7 +19,7 @@ from facetrust.api import auth
 from facetrust.api.deps import get_session, liveness_context
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account
+from facetrust.identity.models import Account, utcnow
 from facetrust.identity.service import Principal
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
@@ -33,6 +33,7 @@ from facetrust.liveness.schemas import (
     LivenessSessionOut,
 )
 from facetrust.liveness.upload import read_capture
+from facetrust.security import lockout
 from facetrust.security.ratelimit import rate_limited
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
@@ -48,9 +49,18 @@ def _fields(row: LivenessSession, with_nonce: bool) -> dict:
                 message=None if outcome is None else MESSAGES.get(outcome, FAILED_MESSAGE), reasons=reasons)
 
 
-def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
-    """The owner's view: the outcome, never the scores, thresholds or measures behind it."""
-    return LivenessSessionOut(**_fields(row, with_nonce))
+def _missing(row: LivenessSession) -> list[str]:
+    """Which requested actions were not seen: the names of actions, never a measure behind it."""
+    checks = json.loads(row.checks) if row.checks else {}
+    missing = (checks.get("actions") or {}).get("measures", {}).get("missing") or []
+    return [a for a in missing if a in INSTRUCTIONS]
+
+
+def _out(row: LivenessSession, with_nonce: bool = False, attempts_left: int | None = None) -> LivenessSessionOut:
+    """The owner's view: the outcome (and which actions were not seen), never the scores, thresholds or
+    measures behind it."""
+    return LivenessSessionOut(**_fields(row, with_nonce), missing_actions=_missing(row) if row.status == "failed" else [],
+                              attempts_left=attempts_left)
 
 
 def _operator_out(row: LivenessSession) -> LivenessSessionOperatorOut:
@@ -94,7 +104,10 @@ def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth
         raise DomainError(ErrorCode.LIVENESS_NONCE_MISMATCH, "the nonce does not belong to this session; the session is now void")
     if service.FRAMES_REPLAYED in reasons:
         raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in a liveness session")
-    return _out(row)
+    left = None
+    if row.status == "failed":  # say before a lockout how many tries are left (a count, nothing more)
+        left = lockout.attempts_left(session, ctx.lockout, service.failing_account(row), row.device_id, utcnow())
+    return _out(row, attempts_left=left)
 
 
 @router.get("/me/liveness-sessions/{session_id}", response_model=LivenessSessionOut)
