@@ -82,6 +82,8 @@ def test_a_bank_card_user_is_told_before_any_capture_and_led_to_the_face_check(b
         assert liveness_sessions(world) == 0  # no capture that could only end in kyc_face_required
         page.goto(f"/app/checkout#{checkout_id}")
         page.reload()
+        expect(page.locator("#schedule")).to_be_visible()  # the plan and its schedule are still shown
+        expect(page.locator("#face-first")).to_be_visible()
         screenshot(page, "app-checkout-face-first")
         page.locator("#face-first-go").click()
 
@@ -145,6 +147,7 @@ def test_a_failed_capture_says_which_action_the_tries_left_and_offers_more_time(
         assert 0 <= top < PHONE["height"], top
         body = page.locator("body").inner_text()
         assert "score" not in body and "threshold" not in body  # the person learns no measure
+        assert "null" not in box.inner_text()
         first = sent[-1]["frames"][-1]["t_ms"]
         assert first < 1000 + 2 * 2600 + 300, first
         screenshot(page, "app-capture-action-not-seen-en")

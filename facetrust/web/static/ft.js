@@ -160,7 +160,7 @@ export function showError(box, error, { reveal = false } = {}) {
   const support = SUPPORT_CODES.has(code) ? session.get("support") : null;
   const left = typeof extra.attempts_left === "number" ? extra.attempts_left : null;
   const unknown = !ERRORS[code] && lang === "en" && error.message && error.message !== code;
-  box.replaceChildren(
+  box.replaceChildren(...[
     el("strong", { class: "what" }, what),
     el("p", { class: "todo" }, todo),
     left === null ? null : el("p", { class: "attempts", id: "attempts-left" },
@@ -169,7 +169,7 @@ export function showError(box, error, { reveal = false } = {}) {
     support ? el("p", { class: "support" }, (lang === "zh" ? "客服：" : "Support: ") + support) : null,
     unknown ? el("details", { class: "small" }, el("summary", {}, t("err.details")), el("p", {}, error.message)) : null,
     el("p", { class: "code" }, code),
-  );
+  ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   box.dataset.code = code;
   box.hidden = false;
   box.className = "notice error";
