@@ -98,8 +98,7 @@ export async function record(box, challenge, { secondsPerAction = 2.6, leadSecon
     } else {
       plan.push({ text: t("camera.look"), seconds: () => passiveSeconds, index: -1 });
     }
-    const planned = (leadSeconds + (actions.length ? actions.length * secondsPerAction * MORE_TIME_FACTOR : passiveSeconds));
-    const rate = Math.min(fps, MAX_FRAMES / planned);
+    let rate = fps;
     const canvas = document.createElement("canvas");
     const frames = [];
     const start = performance.now();
@@ -113,6 +112,10 @@ export async function record(box, challenge, { secondsPerAction = 2.6, leadSecon
         if (step >= plan.length) break;
         stepStart = elapsed;
         stepLength = plan[step].seconds() * 1000;
+        // Fewer frames a second when the rest of the capture is long ("more time"), so that all of
+        // it fits in the frames the service takes.
+        const rest = plan.slice(step).reduce((sum, p) => sum + p.seconds(), 0);
+        rate = Math.min(fps, Math.max(1, MAX_FRAMES - frames.length) / rest);
         prompt.textContent = plan[step].text;
         if (plan[step].index >= 0) markStep(items[plan[step].index], "now");
       }
