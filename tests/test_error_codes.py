@@ -206,3 +206,25 @@ def test_the_pages_have_both_texts_for_every_code():
 
 def test_the_pages_explain_no_code_that_nobody_sends():
     assert sorted(set(page_texts()) - {*ErrorCode, *LivenessReason, *DeclineReason} - PAGE_CODES) == []
+
+
+def test_the_page_specific_texts_are_for_known_codes_in_both_languages():
+    """``PAGE_ERRORS``: the same code in other words where a page needs them (the vending machine, the
+    loan and checkout pages, real name, face pay), and sharper variants (``code.variant``)."""
+    js = ERRORS_JS.read_text(encoding="utf-8")
+    block = js[js.index("export const PAGE_ERRORS = {"):]
+    entries = re.findall(r'^    "?([a-z][a-z0-9_.]*)"?: E\((.*?)\),$', block, re.M | re.S)
+    assert len(entries) >= 15
+    known = {*ErrorCode, *LivenessReason, *DeclineReason} | PAGE_CODES
+    for key, args in entries:
+        code, _, variant = key.partition(".")
+        assert code in known and variant in ("", "review", "which"), key
+        what_zh, what_en, todo_zh, todo_en = STRING.findall(args)
+        assert CJK.search(what_zh) and CJK.search(todo_zh), key
+        assert not CJK.search(what_en) and not CJK.search(todo_en), key
+    pages = set(re.findall(r"^  ([a-z_]+): \{$", block, re.M))
+    assert pages == {"any", "kiosk", "real_name", "checkout", "loan", "face_pay"}
+    # Every page that sets its name has texts under it.
+    static = ERRORS_JS.parent
+    named = {m for path in static.rglob("*.js") for m in re.findall(r'setErrorPage\("([a-z_]+)"\)', path.read_text(encoding="utf-8"))}
+    assert named and named <= pages, named - pages

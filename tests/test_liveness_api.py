@@ -84,6 +84,7 @@ def test_a_live_person_doing_the_challenge_passes(live, d3):
     body = r.json()
     assert r.status_code == 200 and body["status"] == "passed", body
     assert (body["outcome"], body["message"], body["reasons"]) == ("passed", "The liveness check passed.", [])
+    assert body["missing_actions"] == [] and body["attempts_left"] is None
     # The person checked learns the outcome, never what it was made of (issue 19, item 11)...
     for shown in (r, client.get(f"/v1/me/liveness-sessions/{created['session_id']}", headers=h)):
         assert not {"score", "checks", "versions"} & set(shown.json())
@@ -110,6 +111,9 @@ def test_actions_must_come_in_the_requested_order(live, d3):
     body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
     assert body["status"] == "failed" and body["outcome"] == "action_not_performed" and body["message"]
     assert not {"score", "checks", "versions"} & set(body)
+    # The person is told which action was not seen, and how many tries are left before a lockout.
+    assert body["missing_actions"] == ["turn_right"], body
+    assert 0 <= body["attempts_left"] < app.state.settings.lockout_max_failures, body
     assert operator_view(client, live[3], created["session_id"])["checks"]["actions"]["measures"]["missing"] == ["turn_right"]
 
 

@@ -165,6 +165,7 @@ def test_bust_out_is_reviewed_and_frozen_when_the_line_is_emptied_in_several_dra
            for d in (50, 20)])
     r = checkout(world, 9_000 * CNY, "bust-1", "phones", 24)
     assert r.status_code == 403 and error(r) == "risk_declined", r.text  # one big draw: a person reviews
+    assert r.json()["error"]["held_for_review"] is True  # and the person is told so
     assert "bust_out" in last_typologies(world) and status_of(world) == "active"
     seed(world, EventIn("installment", account_id=world.account_id, device_id="phone-1", amount_fen=30_000,
                         periods=3, category="electronics", outcome="completed", at=ago(days=2)))

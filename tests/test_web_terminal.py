@@ -293,8 +293,10 @@ def test_terminal_setup_a_denied_camera_and_only_a_terminal_back_address(tmp_pat
             capture_url = page.url
             error = page.locator("#error")
             expect(error).to_have_attribute("data-code", "camera_denied")
-            expect(error.locator(".what")).to_have_text("The camera could not be used: access was denied.")
-            expect(error.locator(".todo")).to_contain_text("Allow this page to use the camera")
+            # A shopper cannot change the machine's browser settings: staff, or another way to pay.
+            expect(error.locator(".what")).to_have_text("This machine's camera cannot be used right now.")
+            expect(error.locator(".todo")).to_have_text("Ask a member of staff for help, or pay another way. Nothing was charged.")
+            expect(error).to_be_focused()
             expect(page.locator("#retry")).to_be_visible()
 
             # The payer gives up: the payment stays open, and the machine offers to continue it.

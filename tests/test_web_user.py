@@ -282,15 +282,19 @@ def test_no_face_liveness_failure_and_face_mismatch_explain_themselves(world, tm
         world.camera.show(LI.clip, *REAL_NAME)
         fix_challenge(page, world.app, ["turn_left", "turn_right"])
         page.locator("#submit").click()
-        code, what, _ = failure(page)
-        assert code == "action_not_performed" and what == "没有检测到要求的动作。"
+        code, what, todo = failure(page)
+        # Which action was not seen, what to do, and the tries left before a lockout.
+        assert code == "action_not_performed" and what == "没有看到这个动作：请向左转头、请向右转头", what
+        assert "看到“请向左转头、请向右转头”的提示时再做一次" in todo
+        expect(page.locator("#attempts-left")).to_have_text(re.compile(r"还可以再试 \d 次"))
 
         # Someone else's live face for Li's name and ID number: a mismatch, and the bank card offered.
         world.camera.show(ZHANG.clip, *TURN_RIGHT_BLINK)
         fix_challenge(page, world.app, ["turn_right", "blink"])
         page.locator("#submit").click()
         code, what, todo = failure(page)
-        assert code == "face_mismatch" and what == "人脸与账户本人不一致。"
+        # The comparison is with the ID photo the authority holds, not with an account holder.
+        assert code == "face_mismatch" and what == "您的人脸与身份核验机构留存的这张身份证的照片不一致。"
         assert page.locator("#other-method").inner_text() == "改用银行卡认证"
         screenshot(page, "app-error-face-mismatch")
         outcomes = [r["outcome"] for r in world.client.get("/v1/me/real-name", headers=bearer(token)).json()]

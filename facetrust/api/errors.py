@@ -36,7 +36,8 @@ _HTTP_CODES = {code.status: code for code in (
 class ErrorDetail(BaseModel):
     """A stable machine-readable ``code`` (one of the catalogue's, ``facetrust.errorcodes``) and a
     human ``message``; some errors add fields (``fields`` of a malformed request, ``reasons`` of an
-    unusable face, ``retry_after_seconds``)."""
+    unusable face, ``retry_after_seconds``, ``held_for_review`` of a ``risk_declined`` that a person
+    on the risk team will review)."""
 
     model_config = ConfigDict(extra="allow")
 

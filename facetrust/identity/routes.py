@@ -48,7 +48,7 @@ from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
-from facetrust.security import audit
+from facetrust.security import audit, template_store
 
 router = APIRouter(prefix="/v1", tags=["identity"])
 
@@ -104,7 +104,8 @@ def me(request: Request, p: Principal = Depends(auth.user), session: Session = D
         by, since = latest if latest else (None, account.created_at)
         frozen = FrozenOut(since=since, cause="automatic_checks" if by == "risk-engine" else "review")
     return MeOut(**_out(account).model_dump(), frozen=frozen,
-                 support_contact=request.app.state.settings.support_contact)
+                 support_contact=request.app.state.settings.support_contact,
+                 face_verified=template_store.held(session, account.id, "kyc"))
 
 
 def _auth_out(r, for_operator: bool = False) -> RealNameOut:

@@ -33,6 +33,10 @@ class FrozenOut(BaseModel):
 class MeOut(AccountOut):
     frozen: FrozenOut | None = Field(None, description="set while the account is frozen")
     support_contact: str = Field(description="how the person reaches support (the service's setting)")
+    face_verified: bool = Field(
+        False, description="a face real-name authentication is on file: face pay, installments and loans compare the "
+                           "live face with it. False after a bank-card authentication only (it has no face): those "
+                           "features then need a face real-name authentication first (else `kyc_face_required`)")
 
 
 class TokenOut(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from facetrust.api import auth
 from facetrust.api.deps import get_session, liveness_context
 from facetrust.api.ratelimits import rate_limited
+from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
@@ -34,6 +35,7 @@ from facetrust.liveness.schemas import (
     LivenessSessionOut,
 )
 from facetrust.liveness.upload import read_capture
+from facetrust.security import lockout
 
 router = APIRouter(prefix="/v1", tags=["liveness"])
 
@@ -48,9 +50,18 @@ def _fields(row: LivenessSession, with_nonce: bool) -> dict:
                 message=None if outcome is None else MESSAGES.get(outcome, FAILED_MESSAGE), reasons=reasons)
 
 
-def _out(row: LivenessSession, with_nonce: bool = False) -> LivenessSessionOut:
-    """The owner's view: the outcome, never the scores, thresholds or measures behind it."""
-    return LivenessSessionOut(**_fields(row, with_nonce))
+def _missing(row: LivenessSession) -> list[str]:
+    """Which requested actions were not seen: the names of actions, never a measure behind it."""
+    checks = json.loads(row.checks) if row.checks else {}
+    missing = (checks.get("actions") or {}).get("measures", {}).get("missing") or []
+    return [a for a in missing if a in INSTRUCTIONS]
+
+
+def _out(row: LivenessSession, with_nonce: bool = False, attempts_left: int | None = None) -> LivenessSessionOut:
+    """The owner's view: the outcome (and which actions were not seen), never the scores, thresholds or
+    measures behind it."""
+    return LivenessSessionOut(**_fields(row, with_nonce), missing_actions=_missing(row) if row.status == "failed" else [],
+                              attempts_left=attempts_left)
 
 
 def _operator_out(row: LivenessSession) -> LivenessSessionOperatorOut:
@@ -94,7 +105,10 @@ def submit_capture(session_id: str, body: CaptureIn, p: Principal = Depends(auth
         raise DomainError(ErrorCode.LIVENESS_NONCE_MISMATCH, "the nonce does not belong to this session; the session is now void")
     if service.FRAMES_REPLAYED in reasons:
         raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in a liveness session")
-    return _out(row)
+    left = None
+    if row.status == "failed":  # say before a lockout how many tries are left (a count, nothing more)
+        left = lockout.attempts_left(session, ctx.lockout, service.failing_account(row), row.device_id, utcnow())
+    return _out(row, attempts_left=left)
 
 
 @router.get("/me/liveness-sessions/{session_id}", response_model=LivenessSessionOut)

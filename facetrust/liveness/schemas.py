@@ -75,6 +75,12 @@ class LivenessSessionOut(BaseModel):
     outcome: str | None = None  # once decided: "passed", else the first reason (a stable code)
     message: str | None = None  # the outcome in words
     reasons: list[str] = []
+    missing_actions: list[str] = Field(
+        [], description="of a failed check, the requested actions that were not seen (in the order asked), so the "
+                        "person can be told which one to do again")
+    attempts_left: int | None = Field(
+        None, description="in the answer to a failed capture: how many more failed face checks are allowed before "
+                          "face checks are paused for a while (`face_attempts_locked`); absent at a vending machine")
 
 
 class LivenessSessionOperatorOut(LivenessSessionOut):

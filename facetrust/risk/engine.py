@@ -53,6 +53,10 @@ class Verdict:
             return RecordedRefusal(ErrorCode.ACCOUNT_FROZEN, "the account has been frozen for review; contact support")
         # No reasons or rule ids to the client: they would teach a fraudster which rule to dodge.
         # Operators read them in the decision (GET /v1/operator/risk/decisions/{id}) and its case.
+        # Only whether a person will look at it: a review opens a case, and the person is told so.
+        if self.decision == REVIEW:
+            return RecordedRefusal(ErrorCode.RISK_DECLINED, "this is held for a review by risk control; nothing was "
+                                   "paid out", held_for_review=True)
         return RecordedRefusal(ErrorCode.RISK_DECLINED, "this was declined by risk control")
 
 

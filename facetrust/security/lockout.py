@@ -91,6 +91,23 @@ def _check_terminal(session: Session, policy: LockoutPolicy, device_id: str, now
                       retry_after_seconds=seconds)
 
 
+def attempts_left(session: Session, policy: LockoutPolicy, account_id: str | None, device_id: str | None,
+                  now: dt.datetime) -> int | None:
+    """How many more failed face attempts the account and its (personal) device may have inside the
+    window before face checks are paused: a count for the person, so a lockout does not come as a
+    surprise. None when nothing would lock (a machine is only throttled)."""
+    since = now - policy.window
+    left = None
+    for column, value in ((FailedFaceAttempt.account_id, account_id), (FailedFaceAttempt.device_id, device_id)):
+        if value is None or is_terminal(value):
+            continue
+        failures = session.execute(select(func.count()).select_from(FailedFaceAttempt)
+                                   .where(column == value, FailedFaceAttempt.at >= since)).scalar_one()
+        remaining = max(0, policy.max_failures - failures)
+        left = remaining if left is None else min(left, remaining)
+    return left
+
+
 def record_failure(session: Session, policy: LockoutPolicy, kind: str, account_id: str | None,
                    device_id: str | None, now: dt.datetime) -> bool:
     """Count one failed attempt; lock whichever of the account and the (personal) device has now

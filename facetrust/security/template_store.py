@@ -77,6 +77,14 @@ def store(session: Session, keyring: Keyring, account_id: str, purpose: str, tem
     return row
 
 
+def held(session: Session, account_id: str, purpose: str) -> bool:
+    """Whether a template for ``purpose`` is held for use (not as retained evidence). Reads no
+    template, so it is not audited: it says only that a later comparison has something to compare with."""
+    return session.execute(
+        select(StoredTemplate.id).where(StoredTemplate.account_id == account_id, StoredTemplate.purpose == purpose,
+                                        StoredTemplate.retain_until.is_(None)).limit(1)).first() is not None
+
+
 def read(session: Session, keyring: Keyring, account_id: str, purpose: str, reason: str, actor: str) -> Template:
     """The account's template held for ``purpose``. ``reason`` says why it is read (for example
     `credit_confirmation`) and goes into the audit record with the caller."""

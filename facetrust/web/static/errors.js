@@ -22,7 +22,7 @@ export const ERRORS = {
     "请关闭其他使用摄像头的应用后重试。", "Close other apps that use the camera, then try again."),
   network_error: E("网络连接失败，操作没有完成。", "The network failed; nothing was completed.",
     "请检查网络后重试。没有扣款，也没有保存任何数据。", "Check your connection and try again. Nothing was charged or saved."),
-  unknown_error: E("出现了问题：{message}", "Something went wrong: {message}",
+  unknown_error: E("出现了意外的问题，操作没有完成。", "Something unexpected went wrong; this was not completed.",
     "请稍后重试；如果仍然失败，请联系客服并提供下方的错误代码。", "Try again later; if it keeps failing, contact support with the code below."),
   internal_error: E("服务暂时出错。", "The service had a problem.",
     "请稍后重试。没有保存任何不完整的数据。", "Try again later. Nothing half-done was kept."),
@@ -112,7 +112,7 @@ export const ERRORS = {
   terminal_cooling_down: E("这台机器刚刚有几次刷脸未通过，请稍等。", "Several face checks just failed at this machine; please wait a moment.",
     "请在 {seconds} 秒后重试。", "Try again in {seconds} seconds."),
   device_id_invalid: E("设备编号不被接受。", "The device id was not accepted.", "请联系客服。", "Contact support."),
-  face_mismatch: E("人脸与账户本人不一致。", "The face did not match the account holder.",
+  face_mismatch: E("人脸与账户本人实名认证时的人脸不一致。", "The face did not match the account holder's verified face.",
     "必须由账户本人操作。如果是您本人，请在光线充足处正对摄像头重试。", "Only the account holder can do this. If it is you, face the camera in good light and try again."),
   template_not_found: E("没有找到您保存的人脸信息。", "No saved face was found for this.",
     "请重新开通刷脸支付，或重新完成人脸实名认证后再试。", "Switch face pay on again, or complete face real-name verification again, then try again."),
@@ -302,4 +302,63 @@ export const ERRORS = {
     "请从列出的角色中选择。", "Choose one of the listed roles."),
   day_out_of_range: E("所选日期超出了范围。", "The chosen day is out of range.",
     "请选择其他日期。", "Choose another day."),
+};
+
+// The same code where another page needs other words: the vending machine's shopper cannot change
+// browser settings, a loan is not a payment, and a real-name check compares with the ID photo the
+// authority holds, not with the account. ``code.variant`` is a sharper text when the answer says
+// more: ``review`` (a risk_declined with held_for_review), ``which`` (the actions not seen).
+// Looked up by the page (setErrorPage in ft.js), then ``any``, then ERRORS.
+export const PAGE_ERRORS = {
+  any: {
+    "risk_declined.review": E("这项操作需要风控人员人工审核，暂未完成。", "This is held for a review by our risk team; it is not done yet.",
+      "审核期间没有扣款，也没有放款。请稍后查看结果，或联系客服。", "Nothing is charged or paid out while it is reviewed. Check back later, or contact support."),
+    "action_not_performed.which": E("没有看到这个动作：{actions}", "This action was not seen: {actions}",
+      "请重试：看到“{actions}”的提示时再做一次，动作稍大一些。时间不够的话，可以选择下面的“每个动作多给我一些时间”。",
+      "Try again and do it when the prompt shows, a little more clearly. If you need longer, choose \u201cmore time for each action\u201d below."),
+  },
+  kiosk: {
+    camera_denied: E("这台机器的摄像头现在无法使用。", "This machine's camera cannot be used right now.",
+      "请联系店内工作人员，或使用其他方式付款。没有扣款。", "Ask a member of staff for help, or pay another way. Nothing was charged."),
+    camera_missing: E("这台机器没有找到摄像头。", "This machine has no working camera.",
+      "请联系店内工作人员，或使用其他方式付款。没有扣款。", "Ask a member of staff for help, or pay another way. Nothing was charged."),
+    camera_busy: E("这台机器的摄像头正忙。", "This machine's camera is busy.",
+      "请稍后点“重试”；如果仍然不行，请联系店内工作人员或使用其他方式付款。", "Tap try again in a moment; if it still fails, ask a member of staff or pay another way."),
+    unknown_error: E("出现了意外的问题，付款没有完成。", "Something unexpected went wrong; the payment was not completed.",
+      "没有扣款。请重试，或使用其他方式付款。", "Nothing was charged. Try again, or pay another way."),
+  },
+  real_name: {
+    face_mismatch: E("您的人脸与身份核验机构留存的这张身份证的照片不一致。", "Your face did not match the ID photo the identity authority holds for this ID number.",
+      "必须由身份证本人认证。如果是您本人，请在光线充足处正对摄像头重试，或改用银行卡认证。",
+      "Only the ID card's holder can verify. If it is you, face the camera in good light and try again, or use a bank card instead."),
+  },
+  checkout: {
+    kyc_face_required: E("分期购物要用人脸确认，但您还没有用人脸完成实名认证（银行卡认证没有可比对的人脸）。",
+      "Installments are confirmed with your face, but your real name was not verified with your face (a bank card has no face to compare with).",
+      "请先用人脸完成一次实名认证，然后回到这个订单确认分期。", "Verify your face once, then come back to this order to confirm it."),
+    risk_declined: E("出于安全原因，这笔分期没有确认。", "For your safety, this installment purchase was not confirmed.",
+      "没有扣款。请使用其他方式付款，或联系客服。", "Nothing was charged. Pay another way, or contact support."),
+    "risk_declined.review": E("这笔分期需要风控人员人工审核，暂未确认。", "This purchase is held for a review by our risk team; it is not confirmed yet.",
+      "审核期间分期不会生效，也没有扣款。请稍后在“账单与记录”中查看，或联系客服。",
+      "Nothing is charged and no plan starts while it is reviewed. Check Plans & history later, or contact support."),
+  },
+  loan: {
+    kyc_face_required: E("借款要用人脸确认，但您还没有用人脸完成实名认证（银行卡认证没有可比对的人脸）。",
+      "A loan is confirmed with your face, but your real name was not verified with your face (a bank card has no face to compare with).",
+      "请先用人脸完成一次实名认证，然后回到这里借款。", "Verify your face once, then come back here to borrow."),
+    risk_declined: E("出于安全原因，这笔借款没有发放。", "For your safety, this loan was not paid out.",
+      "您的额度和钱包没有变化。如有疑问，请联系客服。", "Your credit line and wallet are unchanged. Contact support if you have questions."),
+    "risk_declined.review": E("这笔借款需要风控人员人工审核，暂未发放。", "This loan is held for a review by our risk team; nothing has been paid out yet.",
+      "审核期间您的额度和钱包不变。请稍后在“账单与记录”中查看，或联系客服。",
+      "Your credit line and wallet stay as they are during the review. Check Plans & history later, or contact support."),
+    amount_out_of_range: E("金额不在这个借款产品的范围内。", "The amount is outside what this loan allows.",
+      "请按金额框中显示的范围填写，或换一种借款产品。", "Enter an amount in the range shown in the amount box, or choose another product."),
+  },
+  face_pay: {
+    kyc_face_required: E("开通刷脸支付需要先用人脸完成实名认证（银行卡认证没有可比对的人脸）。",
+      "Face pay needs your real name verified with your face first (a bank card has no face to compare with).",
+      "请先用人脸完成一次实名认证，然后回到这里开通。", "Verify your face once, then come back here to switch face pay on."),
+    face_mismatch: E("人脸与您实名认证时的人脸不一致，刷脸支付没有开通。", "The face did not match the one from your real-name verification; face pay was not switched on.",
+      "必须由账户本人开通。如果是您本人，请在光线充足处正对摄像头重试。", "Only the account holder can switch it on. If it is you, face the camera in good light and try again."),
+  },
 };

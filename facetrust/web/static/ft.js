@@ -1,5 +1,5 @@
 // Shared by every page: language, API calls with the service's error codes, small DOM helpers.
-import { ERRORS } from "./errors.js";
+import { ERRORS, PAGE_ERRORS } from "./errors.js";
 
 const LANG_KEY = "facetrust.lang";
 const strings = { zh: {}, en: {} };
@@ -92,36 +92,93 @@ export async function api(method, path, { body, token, headers = {}, rawBody } =
   return data;
 }
 
+// Which page the errors are shown on (PAGE_ERRORS in errors.js): the same code can need other words
+// on the vending machine, the loan page or the real-name page. A page sets it once as it loads.
+let errorPage = null;
+export function setErrorPage(page) { errorPage = page; }
+
+// The texts for a code on this page: the page's own, else the shared ones. ``variant`` picks a
+// sharper text when the answer says more (a loan held for review, which action was not seen).
+function entryFor(code, variant) {
+  const pages = [errorPage, "any"].filter(Boolean);
+  for (const key of variant ? [`${code}.${variant}`, code] : [code]) {
+    for (const page of pages) if (PAGE_ERRORS[page] && PAGE_ERRORS[page][key]) return PAGE_ERRORS[page][key];
+    if (ERRORS[key]) return ERRORS[key];
+  }
+  return ERRORS.unknown_error;
+}
+
 // What happened and what to do, in the user's language, for an error code (or a liveness reason).
-export function explain(code, extra = {}) {
-  const entry = ERRORS[code] || ERRORS.unknown_error;
+export function explain(code, extra = {}, variant = null) {
+  const entry = entryFor(code, variant);
   const pick = (pair) => (pair[lang] ?? pair.en).replace(/\{(\w+)\}/g, (_, n) => String(extra[n] ?? ""));
   return { what: pick(entry.what), todo: pick(entry.todo) };
 }
 
 const SUPPORT_CODES = new Set(["account_frozen", "account_not_active"]);
 
-// Show an error in a box: what happened, what to do, and the code for support.
-export function showError(box, error) {
+addStrings({
+  "err.attempts_left": { zh: "还可以再试 {count} 次；再失败，人脸检测会暂停一段时间。",
+    en: "You can try {count} more times; after that, face checks are paused for a while." },
+  "err.attempts_none": { zh: "失败次数已达上限，人脸检测暂停一段时间，请稍后再试。",
+    en: "That was the last try for now: face checks are paused for a while. Try again later." },
+  "err.details": { zh: "详细信息", en: "Details" },
+  "more_time.label": { zh: "每个动作多给我一些时间", en: "Give me more time for each action" },
+});
+
+// "More time for each action" (WCAG 2.2.1): remembered in this browser, read by the camera.
+const MORE_TIME_KEY = "facetrust.more_time";
+export const moreTime = {
+  get: () => localStorage.getItem(MORE_TIME_KEY) === "1",
+  set: (on) => { if (on) localStorage.setItem(MORE_TIME_KEY, "1"); else localStorage.removeItem(MORE_TIME_KEY); },
+};
+
+export function moreTimeControl() {
+  const box = el("input", { type: "checkbox", class: "more-time-input", checked: moreTime.get(),
+    onchange: (e) => { moreTime.set(e.target.checked); syncMoreTime(e.target.checked); } });
+  return el("label", { class: "more-time" }, box, " ", t("more_time.label"));
+}
+
+function syncMoreTime(on) {
+  document.querySelectorAll(".more-time-input").forEach((box) => { box.checked = on; });
+}
+
+// Show an error in a box: what happened, what to do, and the code for support. ``reveal``: the
+// person just acted (a capture, a confirm) and may be looking elsewhere: the box is scrolled into
+// view and focused, so it is announced and seen. The server's own message is never the text; an
+// English page may show it under "details" for a code the pages do not know.
+export function showError(box, error, { reveal = false } = {}) {
   const code = error.code || "unknown_error";
-  const extra = { ...(error.extra || {}), message: error.message || code };
+  const extra = { ...(error.extra || {}) };
   if (extra.retry_after_seconds) {
     extra.seconds = Math.ceil(extra.retry_after_seconds);
     extra.minutes = Math.ceil(extra.retry_after_seconds / 60);
   }
-  const { what, todo } = explain(code, extra);
+  const variant = extra.held_for_review ? "review" : extra.actions ? "which" : null;
+  const { what, todo } = explain(code, extra, variant);
   // An account that needs support gets the support contact with the error, when the page knows it.
   const support = SUPPORT_CODES.has(code) ? session.get("support") : null;
-  box.replaceChildren(
+  const left = typeof extra.attempts_left === "number" ? extra.attempts_left : null;
+  const unknown = !ERRORS[code] && lang === "en" && error.message && error.message !== code;
+  box.replaceChildren(...[
     el("strong", { class: "what" }, what),
     el("p", { class: "todo" }, todo),
+    left === null ? null : el("p", { class: "attempts", id: "attempts-left" },
+      left > 0 ? t("err.attempts_left", { count: left }) : t("err.attempts_none")),
+    code === "action_not_performed" ? moreTimeControl() : null,
     support ? el("p", { class: "support" }, (lang === "zh" ? "客服：" : "Support: ") + support) : null,
+    unknown ? el("details", { class: "small" }, el("summary", {}, t("err.details")), el("p", {}, error.message)) : null,
     el("p", { class: "code" }, code),
-  );
+  ].filter(Boolean)); // replaceChildren would show a null as the text "null"
   box.dataset.code = code;
   box.hidden = false;
   box.className = "notice error";
   box.setAttribute("role", "alert");
+  if (reveal) {
+    box.tabIndex = -1;
+    box.scrollIntoView({ block: "center" });
+    box.focus({ preventScroll: true });
+  }
 }
 
 export function hide(node) { node.hidden = true; }

@@ -1,7 +1,8 @@
 // Installment checkout: the order a shop offered, each plan with its annualised rate, the full
 // schedule before confirming, and a live face check of the account holder to confirm.
-import { addStrings, api, day, el, hide, lang, percent, show, showError, t, yuan } from "../ft.js";
-import { consentFor, frozenNotice, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
+import { addStrings, api, day, el, hide, lang, percent, setErrorPage, show, showError, t, yuan } from "../ft.js";
+import { working } from "../camera.js";
+import { consentFor, faceFirstNotice, frozenNotice, grant, header, liveCheck, scheduleTable, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "co.title": { zh: "分期付款", en: "Pay in installments" },
@@ -30,6 +31,7 @@ addStrings({
 });
 
 const PURPOSE = "credit_face_verification";
+setErrorPage("checkout");
 const $ = (id) => document.getElementById(id);
 const token = userToken($("main"));
 const checkoutId = location.hash.slice(1);
@@ -52,9 +54,15 @@ function renderOrder() {
   select.replaceChildren(...checkout.offers.map((o, i) => el("option", { value: String(i) },
     t("co.offer", { name: lang === "zh" ? o.product_name_zh : o.product_name, periods: o.periods, first: yuan(o.first_payment_fen) }))));
   if (chosen) select.value = chosen;
-  $("consent").hidden = consent.granted;
+  $("consent").hidden = consent.granted || !me.face_verified;
   $("notice-text").textContent = consent.notice[lang];
   $("confirm").textContent = t(consent.granted ? "co.confirm" : "co.agree_confirm");
+  // Installments compare the face with the real-name one: without it, say so before any capture,
+  // and offer the face check (which comes back here), instead of a capture that cannot succeed.
+  $("confirm").hidden = !me.face_verified;
+  $("face-note").hidden = !me.face_verified;
+  $("face-first-box").hidden = me.face_verified;
+  if (!me.face_verified) $("face-first-box").replaceChildren(faceFirstNotice("installment", `/app/checkout#${checkoutId}`, byCard));
 }
 
 function renderQuote() {
@@ -96,7 +104,7 @@ async function confirm() {
     hide($("offers-card"));
     show($("capture-card"));
     const sessionId = await liveCheck($("capture"), token, "installment");
-    $("capture").replaceChildren(el("p", { class: "muted" }, t("co.confirming")));
+    working($("capture"), t("co.confirming"));
     plan = await api("POST", `/v1/me/credit/checkouts/${checkoutId}/confirm`, { token,
       body: { product_id: offer.product_id, periods: offer.periods, liveness_session_id: sessionId } });
     hide($("capture-card"));
@@ -104,13 +112,14 @@ async function confirm() {
   } catch (e) {
     hide($("capture-card"));
     show($("offers-card"));
-    showError($("error"), e);
+    showError($("error"), e, { reveal: true });
   } finally {
     $("confirm").disabled = false;
   }
 }
 
 let me = null;
+let byCard = false;
 
 // No shopping on installments while the account is frozen: say so and why, offer nothing.
 function renderFrozen() {
@@ -127,6 +136,7 @@ async function load() {
   }
   [checkout, consent, me] = await Promise.all([api("GET", `/v1/me/credit/checkouts/${checkoutId}`, { token }),
     consentFor(token, PURPOSE), api("GET", "/v1/me", { token })]);
+  if (!me.face_verified) byCard = await verifiedByCard(token);
   renderOrder();
   if (renderFrozen()) return;
   if (checkout.status === "open" && checkout.offers.length) {

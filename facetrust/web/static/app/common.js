@@ -1,5 +1,5 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, day, el, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
+import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
@@ -30,6 +30,14 @@ addStrings({
     en: "contact support to ask about the review, send what they ask for, or arrange a payment that falls due, so it is not late." },
   "fz.support": { zh: "客服：{contact}", en: "Support: {contact}" },
   "fz.no_borrow": { zh: "账户冻结期间不能借款", en: "No borrowing while the account is frozen" },
+  "ff.installment": { zh: "先用人脸验证一次，就可以分期购物", en: "Verify your face once to shop on installments" },
+  "ff.loan": { zh: "先用人脸验证一次，就可以借款", en: "Verify your face once to borrow" },
+  "ff.face_pay": { zh: "先用人脸验证一次，就可以开通刷脸支付", en: "Verify your face once to use face pay" },
+  "ff.why_card": { zh: "这项功能要把您的人脸与实名认证时的人脸比对。您是用银行卡完成的实名认证，没有可比对的人脸。人脸验证约需 10 秒，完成后回到这里继续。",
+    en: "This compares your face with the face from your real-name verification. Yours was done by bank card, which has no face to compare with. The face check takes about 10 seconds; then you come back here." },
+  "ff.why_none": { zh: "这项功能要把您的人脸与实名认证时的人脸比对。请先用人脸完成实名认证，约需 10 秒，完成后回到这里继续。",
+    en: "This compares your face with the face from your real-name verification. Verify your real name with your face first (about 10 seconds); then you come back here." },
+  "ff.go": { zh: "去做人脸验证", en: "Verify my face" },
   "fz.no_shop": { zh: "账户冻结期间不能分期购物。", en: "No shopping on installments while the account is frozen." },
 });
 
@@ -103,7 +111,9 @@ export async function grant(token, notice) {
 }
 
 // A live face check for ``purpose``: issue the challenge, record the person answering it, send the
-// frames. Resolves to the passed session's id; a failed check throws with its first reason as code.
+// frames. Resolves to the passed session's id; a failed check throws with its first reason as code,
+// the instructions of the actions that were not seen (``actions``: "请眨眨眼"), and how many tries
+// are left before face checks are paused (``attempts_left``), as the service answered them.
 export async function liveCheck(box, token, purpose) {
   const challenge = await api("POST", "/v1/me/liveness-sessions", { token, body: { purpose } });
   const capture = await record(box, challenge);
@@ -111,7 +121,33 @@ export async function liveCheck(box, token, purpose) {
   if (decided.status !== "passed") {
     const error = new Error("liveness check failed");
     error.code = decided.outcome || "liveness_failed";
+    const missing = error.code === "action_not_performed" ? (decided.missing_actions || []) : [];
+    const words = missing.map((a) => challenge.instructions[challenge.actions.indexOf(a)]).filter(Boolean)
+      .map((pair) => pair[lang] || pair.en);
+    error.extra = { attempts_left: decided.attempts_left ?? undefined, actions: words.length ? words.join(lang === "zh" ? "、" : ", ") : undefined };
     throw error;
   }
   return challenge.session_id;
+}
+
+// Where a feature that compares faces (face pay, installments, loans) sends a person whose real name
+// was verified by bank card only: the face real-name check, then back to ``next``.
+export function faceFirstLink(next) {
+  // only a page of this app is a place to come back to
+  return `/app/real-name?add=face&next=${encodeURIComponent(next)}`;
+}
+
+// Said before any capture: this feature needs a face real-name verification, and the way to it.
+// ``byCard``: the real name was verified by bank card (else not at all).
+export function faceFirstNotice(feature, next, byCard) {
+  return el("section", { class: "notice", id: "face-first", role: "note" },
+    el("strong", {}, t(`ff.${feature}`)),
+    el("p", {}, t(byCard ? "ff.why_card" : "ff.why_none")),
+    el("a", { class: "button", id: "face-first-go", href: faceFirstLink(next) }, t("ff.go")));
+}
+
+// Whether the person's real name was verified by bank card (for the words of faceFirstNotice).
+export async function verifiedByCard(token) {
+  const records = await api("GET", "/v1/me/real-name", { token });
+  return records.some((r) => r.outcome === "passed" && r.method === "bank_card");
 }

@@ -1,7 +1,8 @@
 // Consent, one purpose at a time, each with its own notice text; and the face-pay switch, off
 // until the person turns it on (its own consent, a live check) and revocable with one button.
-import { addStrings, api, confirmDialog, day, el, hide, lang, showError, t, yuan } from "../ft.js";
-import { header, liveCheck, userToken } from "./common.js";
+import { addStrings, api, confirmDialog, day, el, hide, lang, setErrorPage, showError, t, yuan } from "../ft.js";
+import { working } from "../camera.js";
+import { faceFirstNotice, header, liveCheck, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "cs.title": { zh: "授权与刷脸支付", en: "Consent and face pay" },
@@ -45,7 +46,10 @@ addStrings({
 });
 
 const $ = (id) => document.getElementById(id);
+setErrorPage("face_pay");
 const token = userToken($("main"));
+let me = null;
+let byCard = false;
 let notices = [];
 let consents = { granted: {}, history: [] };
 let facePay = null;
@@ -77,7 +81,9 @@ function facePayCard(notice) {
     on ? el("p", {}, t("fp.since", { date: day(facePay.enrolled_at) }), el("br"), limits) : null,
     message ? el("div", { class: "notice ok", id: "face-pay-message", role: "status" }, t(message)) : null,
     el("div", { id: "face-pay-capture", hidden: true }),
-    on
+    // Face pay compares with the real-name face: without one, say so before any capture, with the way there.
+    !on && me && !me.face_verified ? faceFirstNotice("face_pay", "/app/consents", byCard)
+    : on
       ? el("button", { class: "danger block", type: "button", id: "face-pay-revoke", onclick: revoke }, t("fp.revoke"))
       : el("button", { class: "block", type: "button", id: "face-pay-on", onclick: () => switchOn(notice) },
         t(consented ? "fp.switch_on_consented" : "fp.switch_on")));
@@ -89,8 +95,10 @@ function render() {
 }
 
 async function refresh() {
-  [notices, consents, facePay] = await Promise.all([
-    api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token }), api("GET", "/v1/me/face-pay", { token })]);
+  [notices, consents, facePay, me] = await Promise.all([
+    api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token }), api("GET", "/v1/me/face-pay", { token }),
+    api("GET", "/v1/me", { token })]);
+  if (!me.face_verified) byCard = await verifiedByCard(token);
   render();
 }
 
@@ -100,8 +108,7 @@ async function act(work) {
   try {
     await work();
   } catch (e) {
-    showError($("error"), e);
-    $("error").scrollIntoView({ block: "center" });
+    showError($("error"), e, { reveal: true });
   }
   await refresh().catch((e) => showError($("error"), e));
 }
@@ -130,7 +137,7 @@ const switchOn = (notice) => act(async () => {
   }
   const box = $("face-pay-capture");
   const sessionId = await liveCheck(box, token, "face_pay_enrolment");
-  box.replaceChildren(el("p", { class: "muted" }, t("fp.saving")));
+  working(box, t("fp.saving"));
   await api("POST", "/v1/me/face-pay", { token, body: { liveness_session_id: sessionId } });
   message = "fp.enabled";
 });

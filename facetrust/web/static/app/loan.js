@@ -1,7 +1,8 @@
 // A loan drawdown: product, amount and term, the annualised rate and the full schedule before
 // confirming, and the account holder's live face check, which a loan always needs.
-import { addStrings, api, el, hide, lang, percent, shortDay, show, showError, t, yuan } from "../ft.js";
-import { consentFor, frozenNotice, grant, header, liveCheck, scheduleTable, userToken } from "./common.js";
+import { addStrings, api, el, hide, lang, percent, setErrorPage, shortDay, show, showError, t, yuan } from "../ft.js";
+import { working } from "../camera.js";
+import { consentFor, faceFirstNotice, frozenNotice, grant, header, liveCheck, scheduleTable, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "ln.title": { zh: "借款", en: "Borrow" },
@@ -26,6 +27,7 @@ addStrings({
 });
 
 const PURPOSE = "credit_face_verification";
+setErrorPage("loan");
 const $ = (id) => document.getElementById(id);
 const token = userToken($("main"));
 let products = [];
@@ -50,9 +52,15 @@ function renderForm() {
   $("periods").replaceChildren(...p.periods.map((n) => el("option", { value: String(n) }, String(n))));
   if (months && p.periods.includes(Number(months))) $("periods").value = months;
   $("amount").placeholder = t("ln.range", { min: yuan(p.min_principal_fen), max: yuan(p.max_principal_fen) });
-  $("consent").hidden = consent.granted;
+  $("consent").hidden = consent.granted || !me.face_verified;
   $("notice-text").textContent = consent.notice[lang];
   $("confirm").textContent = t(consent.granted ? "ln.confirm" : "ln.agree_confirm");
+  // A loan compares the face with the real-name one: without it, say so before any capture and
+  // offer the face check (which comes back here).
+  $("confirm").hidden = !me.face_verified;
+  $("face-note").hidden = !me.face_verified;
+  $("face-first-box").hidden = me.face_verified;
+  if (!me.face_verified) $("face-first-box").replaceChildren(faceFirstNotice("loan", "/app/loan", byCard));
 }
 
 function renderQuote() {
@@ -103,7 +111,7 @@ async function confirm() {
     hide($("form"));
     show($("capture-card"));
     const sessionId = await liveCheck($("capture"), token, "loan");
-    $("capture").replaceChildren(el("p", { class: "muted" }, t("ln.confirming")));
+    working($("capture"), t("ln.confirming"));
     plan = await api("POST", "/v1/me/credit/loans", { token, body: {
       product_id: product().product_id, amount_fen: amountFen(), periods: Number($("periods").value),
       liveness_session_id: sessionId, idempotency_key: idempotencyKey } });
@@ -113,13 +121,14 @@ async function confirm() {
     hide($("capture-card"));
     show($("form"));
     renderForm();
-    showError($("error"), e);
+    showError($("error"), e, { reveal: true });
   } finally {
     $("confirm").disabled = !quote;
   }
 }
 
 let me = null;
+let byCard = false;
 
 // A frozen account cannot borrow: the page says so, and why, instead of offering the form.
 function renderFrozen() {
@@ -132,6 +141,7 @@ function renderFrozen() {
 async function load() {
   me = await api("GET", "/v1/me", { token });
   if (renderFrozen()) return;
+  if (!me.face_verified) byCard = await verifiedByCard(token);
   const [all, mine, needed] = await Promise.all([api("GET", "/v1/me/credit/products", { token }),
     api("GET", "/v1/me/credit", { token }), consentFor(token, PURPOSE)]);
   products = all.filter((p) => p.kind === "loan");

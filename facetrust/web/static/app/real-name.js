@@ -1,7 +1,8 @@
 // Real-name authentication: the person chooses face or bank card (shown as equals). The face path
 // takes the consent for it, a live capture, and the authority's comparison; a failure offers the
 // other method.
-import { addStrings, api, day, el, hide, lang, show, showError, t } from "../ft.js";
+import { addStrings, api, day, el, hide, lang, setErrorPage, show, showError, t } from "../ft.js";
+import { working } from "../camera.js";
 import { validIdNumber } from "../idnumber.js";
 import { header, liveCheck, userToken } from "./common.js";
 
@@ -34,13 +35,27 @@ addStrings({
   "rn.source": { zh: "核验来源：{source}", en: "Checked by: {source}" },
   "rn.next_face_pay": { zh: "开通刷脸支付", en: "Switch on face pay" },
   "rn.home": { zh: "回到首页", en: "Back home" },
+  "rn.add_face_title": { zh: "添加人脸验证", en: "Add face verification" },
+  "rn.add_face_why": { zh: "银行卡认证没有人脸。刷脸支付、分期购物和借款要把您的脸与实名认证时的人脸比对，用人脸验证一次就能使用它们。您的银行卡认证仍然有效。",
+    en: "A bank-card verification has no face. Face pay, installments and loans compare your face with the one from your real-name verification: verify your face once to use them. Your bank-card verification stays valid." },
+  "rn.add_face": { zh: "用人脸验证一次", en: "Verify my face once" },
+  "rn.add_face_form": { zh: "请填写与银行卡认证相同的姓名和身份证号码，然后完成人脸检测，我们会与身份证登记照片比对。",
+    en: "Enter the same name and ID number as for the bank card, then do the face check; we compare you with the ID photo the authority holds." },
+  "rn.continue": { zh: "继续刚才的操作", en: "Continue where you were" },
   "method.face": { zh: "人脸", en: "face" },
   "method.bank_card": { zh: "银行卡", en: "bank card" },
 });
 
 const PURPOSE = "kyc_face_verification";
 const $ = (id) => document.getElementById(id);
+setErrorPage("real_name");
 const token = userToken($("main"));
+const query = new URLSearchParams(location.search);
+// Sent here by a feature that needs a face (face pay, installments, loans): add the face check, then
+// go back. Only a page of this app is a place to go back to.
+const addFace = query.get("add") === "face";
+const next = /^\/app\/[^/]/.test(query.get("next") || "") ? query.get("next") : null;
+let faceVerified = false; // a face real-name verification is on file (GET /v1/me: face_verified)
 let method = null;
 let notices = [];
 let consentGiven = false;
@@ -49,13 +64,20 @@ let challenge = null; // a bank-card verification waiting for the texted code
 
 function renderDone() {
   if (!verified) return;
-  $("done").replaceChildren(el("section", { class: "notice ok", id: "verified" },
+  const adding = method === "face" && !faceVerified; // the face form is open under this notice
+  $("done").replaceChildren(el("section", { class: "notice ok", id: "verified", tabindex: "-1" },
     el("strong", {}, t("rn.passed")),
     el("p", {}, t("rn.passed_detail", { method: t(`method.${verified.method}`), date: day(verified.created_at) })),
     el("p", { class: "small muted" }, t("rn.source", { source: verified.source })),
-    el("div", { class: "row" },
-      el("a", { class: "button", href: "/app/consents" }, t("rn.next_face_pay")),
-      el("a", { class: "button secondary", href: "/app/" }, t("rn.home")))));
+    faceVerified ? el("div", { class: "row" },
+      next ? el("a", { class: "button", id: "continue", href: next }, t("rn.continue")) : null,
+      next ? null : el("a", { class: "button", href: "/app/consents" }, t("rn.next_face_pay")),
+      el("a", { class: "button secondary", href: "/app/" }, t("rn.home"))) : null),
+    // Verified by bank card only: what that leaves out, and the face check as the way to it.
+    faceVerified ? null : el("section", { class: "card", id: "add-face", "aria-labelledby": "add-face-title" },
+      el("h2", { id: "add-face-title" }, t("rn.add_face_title")),
+      el("p", {}, t(adding ? "rn.add_face_form" : "rn.add_face_why")),
+      adding ? null : el("button", { class: "block", type: "button", id: "add-face-start", onclick: () => choose("face") }, t("rn.add_face"))));
   show($("done"));
 }
 
@@ -72,6 +94,7 @@ function renderForm() {
   $("submit").textContent = t(face ? (consentGiven ? "rn.start" : "rn.agree_start")
     : (challenge ? "rn.confirm_code" : "rn.verify_card"));
   $("switch-method").textContent = t(face ? "rn.use_card" : "rn.use_face");
+  $("switch-method").hidden = Boolean(verified); // adding a face to a bank-card verification
 }
 
 function choose(which) {
@@ -81,6 +104,7 @@ function choose(which) {
   hide($("choose"));
   show($("form"));
   renderForm();
+  renderDone();
   $("name").focus();
 }
 
@@ -102,7 +126,7 @@ async function submitFace(name, idNumber) {
   show($("capture-card"));
   try {
     const sessionId = await liveCheck($("capture"), token, "real_name");
-    $("capture").replaceChildren(el("p", { class: "muted" }, t("rn.comparing")));
+    working($("capture"), t("rn.comparing"));
     return await api("POST", "/v1/me/real-name/face", { token, body: { name, id_number: idNumber, liveness_session_id: sessionId } });
   } finally {
     hide($("capture-card"));
@@ -137,29 +161,40 @@ async function submit() {
   }
   $("submit").disabled = true;
   try {
-    verified = method === "face" ? await submitFace(name, idNumber) : await submitCard(name, idNumber);
-    if (!verified) return; // the bank's code is awaited
+    const done = method === "face" ? await submitFace(name, idNumber) : await submitCard(name, idNumber);
+    if (!done) return; // the bank's code is awaited
+    verified = done;
+    if (done.method === "face") faceVerified = true;
     hide($("form"));
     renderDone();
+    $("verified").focus();
   } catch (e) {
     show($("form"));
     renderForm();
-    showError($("error"), e);
-    // A failed face check can always be replaced by the bank card, and the other way round.
-    $("error").append(el("button", { class: "secondary", type: "button", id: "other-method",
-      onclick: () => choose(method === "face" ? "bank_card" : "face") }, t(method === "face" ? "rn.use_card" : "rn.use_face")));
+    showError($("error"), e, { reveal: true });
+    // A failed face check can always be replaced by the bank card, and the other way round (not
+    // when a face is being added to a bank-card verification: that one is done).
+    if (!verified) {
+      $("error").append(el("button", { class: "secondary", type: "button", id: "other-method",
+        onclick: () => choose(method === "face" ? "bank_card" : "face") }, t(method === "face" ? "rn.use_card" : "rn.use_face")));
+    }
   } finally {
     $("submit").disabled = false;
   }
 }
 
 async function load() {
-  const [records, noticeList, consents] = await Promise.all([
-    api("GET", "/v1/me/real-name", { token }), api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token })]);
+  const [records, noticeList, consents, me] = await Promise.all([
+    api("GET", "/v1/me/real-name", { token }), api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token }),
+    api("GET", "/v1/me", { token })]);
   notices = noticeList;
   consentGiven = Boolean(consents.granted[PURPOSE]);
-  verified = records.find((r) => r.outcome === "passed") || null;
-  if (verified) renderDone();
+  faceVerified = me.face_verified;
+  const passed = records.filter((r) => r.outcome === "passed");
+  verified = passed.find((r) => r.method === "face") || passed[0] || null;
+  if (verified && !faceVerified && addFace) choose("face"); // sent here to add the face: straight to it
+  else if (verified) renderDone();
+  else if (addFace) choose("face");
   else show($("choose"));
 }
 

@@ -6,7 +6,7 @@
 // fragment of the payment's capture_url; the terminal appends where to send the screen back.
 // Only a same-origin path under /terminal/ is accepted as "back", so the link cannot be used to
 // send the payer anywhere else, and nothing about the payer is added to it.
-import { addStrings, api, el, hide, lang, languageSwitch, show, showError, t, translate, yuan } from "../ft.js";
+import { addStrings, api, el, hide, lang, languageSwitch, setErrorPage, show, showError, t, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 const PAID_BACK_SECONDS = 5; // long enough to see it worked
@@ -40,6 +40,7 @@ addStrings({
 });
 
 const $ = (id) => document.getElementById(id);
+setErrorPage("kiosk"); // a shopper at a vending machine: no browser settings to change, staff to ask
 const { token, back } = readFragment();
 
 let view = null; // the last CaptureView from the platform
@@ -240,7 +241,7 @@ function renderNotPaid(reason) {
       el("h1", { id: "outcome" }, t("pay.not_paid")),
       back ? null : el("p", { class: "muted" }, t("pay.leave"))),
   );
-  showError($("error"), { code: reason });
+  showError($("error"), { code: reason }, { reveal: true });
   autoBack(NOT_PAID_BACK_SECONDS);
 }
 
@@ -248,7 +249,7 @@ function renderNotPaid(reason) {
 // try again (which re-reads the payment: it may have a fresh challenge, or be decided by now).
 function fail(err) {
   lastError = err;
-  showError($("error"), err);
+  showError($("error"), err, { reveal: true });
   $("retry").hidden = NO_RETRY.has(err.code);
   backButton();
 }
