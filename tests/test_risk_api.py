@@ -139,9 +139,10 @@ def test_many_accounts_behind_one_device_go_to_review(world):
     assert "shared_device_or_identity" in last_typologies(world)
     cases = world.client.get("/v1/operator/risk/cases", headers=world.hs["op"]).json()
     assert [c["account_id"] for c in cases] == [world.account_id] and cases[0]["status"] == "open"
-    # The borrower is told it was declined, and nothing of why: no rule, reason or typology (issue 19,
-    # item 11); the analyst reads them in the decision.
-    assert set(farmed.json()["error"]) == {"code", "message"}
+    # The borrower is told it is held for review (an outcome, issue 22), and nothing of why: no rule,
+    # reason or typology (issue 19, item 11); the analyst reads them in the decision.
+    assert farmed.json()["error"] == {"code": "risk_declined", "message": farmed.json()["error"]["message"],
+                                      "held_for_review": True}
     decision = world.client.get(f"/v1/operator/risk/decisions/{cases[0]['decision_id']}", headers=world.hs["op"]).json()
     assert decision["rules"] and decision["reasons"]
     for leaked in [r["id"] if isinstance(r, dict) else r for r in decision["rules"]] + decision["reasons"] + ["score"]:
