@@ -12,6 +12,7 @@ import pytest
 from capture import clip_frames, passed_session
 from conftest import running_app
 
+from facetrust.clock import as_utc
 from facetrust.consent.notices import NOTICES
 from facetrust.identity import idnumber, models
 from facetrust.identity.models import Account, RealNameAuthentication
@@ -411,7 +412,7 @@ def test_kyc_template_is_kept_for_the_aml_period_and_read_only_by_compliance(kyc
     with app.state.sessions() as s:
         [kept] = s.query(StoredTemplate).all()
         assert kept.purpose == "kyc" and kept.retain_until is not None
-        assert abs((models.as_utc(kept.retain_until) - until).total_seconds()) < 1
+        assert abs((as_utc(kept.retain_until) - until).total_seconds()) < 1
     url = f"/v1/operator/accounts/{account_id}/real-name/evidence"
     body = {"purpose": "aml_investigation", "reason": "STR 2026-118: suspicious transfers"}
     for role in ("risk_analyst", "admin"):
