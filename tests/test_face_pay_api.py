@@ -27,6 +27,7 @@ from facepay import (
     switch_on,
 )
 from fastapi.testclient import TestClient
+from milvusworld import server_uri
 
 from facetrust.cli import main as cli
 from facetrust.payments import ledger
@@ -86,9 +87,13 @@ def ledger_ok(app) -> dict:
     return report.as_dict()
 
 
-@pytest.mark.parametrize("engine", ["inprocess", "milvus"])
+@pytest.mark.parametrize("engine", ["inprocess", "milvus", "milvus-server"])
 def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
-    client, app, hs, tenant, frames = world(gallery_engine=engine)
+    """On each gallery engine: the in-process one, Milvus Lite, and a real Milvus server
+    (FACETRUST_TEST_MILVUS_URI; tests/milvusworld.py)."""
+    settings = {"gallery_engine": "milvus", "gallery_milvus_uri": server_uri()} if engine == "milvus-server" else \
+        {"gallery_engine": engine}
+    client, app, hs, tenant, frames = world(**settings)
     hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=100_000)
     assert client.get("/v1/me/face-pay", headers=hz).json()["enabled"] is False
     r = switch_on(client, app, hz, frames.shared_data, ZHANG)
@@ -111,6 +116,9 @@ def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
 
     with TestClient(create_app(app.state.settings, app.state.kyc.engine)) as restarted:
         assert restarted.app.state.gallery.size(tenant) == 2
+        if engine != "inprocess":  # Milvus keeps the collection: checked against the database, kept as it was
+            check = restarted.app.state.gallery._index(tenant).last_check  # noqa: SLF001
+            assert check["matched"] and check["collection_rows"] == 2 and check["inserted"] == 0
 
     # The same capture again (a double submission) cannot pay twice.
     again = client.post(f"/v1/capture/{token}/frames", json={**frames.last, "nonce": "whatever"})

@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 import pytest
+from milvusworld import drop_collection, milvus_uri, unique_collection
 
 from facetrust.gallery.inprocess import InProcessIndex
 from facetrust.tools import gallery_synthetic as synthetic
@@ -41,13 +42,14 @@ def data():
     return keys, vectors, probes
 
 
-ENGINES = ["inprocess-exact", "inprocess-pq", "milvus"]
+ENGINES = ["inprocess-exact", "inprocess-pq", "milvus", "milvus-server"]
 
 
 @pytest.fixture(params=ENGINES)
 def make(request, tmp_path):
-    """A factory of empty engines of one kind (Milvus Lite in a file under tmp_path)."""
-    made = []
+    """A factory of empty engines of one kind (Milvus Lite in a file under tmp_path; the test
+    server of FACETRUST_TEST_MILVUS_URI, in collections of this test's own)."""
+    made, collections = [], []
 
     def factory():
         if request.param == "inprocess-exact":
@@ -58,7 +60,9 @@ def make(request, tmp_path):
         else:
             from facetrust.gallery.milvus import MilvusIndex
 
-            engine = MilvusIndex(str(tmp_path / f"gallery{len(made)}.db"), collection="test_gallery")
+            uri = milvus_uri("lite" if request.param == "milvus" else "server", tmp_path, f"gallery{len(made)}")
+            collections.append((uri, unique_collection()))
+            engine = MilvusIndex(*collections[-1])
         made.append(engine)
         return engine
 
@@ -66,6 +70,8 @@ def make(request, tmp_path):
     for engine in made:
         if hasattr(engine, "close"):
             engine.close()
+    for uri, collection in collections:
+        drop_collection(uri, collection)
 
 
 def exact(keys, vectors, q):
@@ -142,6 +148,79 @@ def test_empty_index_and_k_beyond_the_size(make, data):
 
     engine.build([], np.zeros((0, DIM), np.float32))
     assert len(engine) == 0 and engine.search(probes[0], 3) == []
+
+
+# ------------------------------------------------------------------------- the Milvus engine only
+
+
+@pytest.mark.parametrize("kind", ["lite", "server"])
+def test_milvus_collection_is_kept_across_restarts_and_repaired(kind, data, tmp_path):
+    """A process start checks the kept collection against the database (count and checksum of ids
+    and vector digests) and repairs the difference; it never drops and refills it. While the
+    service was down: one account revoked, one enrolled, one re-enrolled with another face."""
+    from facetrust.gallery.milvus import MilvusIndex
+
+    keys, vectors, probes = data
+    uri, collection = milvus_uri(kind, tmp_path), unique_collection()
+    try:
+        first = MilvusIndex(uri, collection=collection)
+        first.build(keys, vectors)
+        assert first.last_check["collection_rows"] == 0 and first.last_check["inserted"] == len(keys)
+        first.close()
+
+        again = MilvusIndex(uri, collection=collection)  # a restart with nothing changed
+        again.build(keys, vectors)
+        assert again.last_check["matched"] and again.last_check["collection_rows"] == len(keys)
+        assert (again.last_check["inserted"], again.last_check["replaced"], again.last_check["deleted"]) == (0, 0, 0)
+        again.close()
+
+        # Down time: keys[0] revoked, "a" * 32 enrolled, keys[1] re-enrolled with probes[5]'s face.
+        now_keys = [*keys[1:], "a" * 32]
+        now_vectors = np.vstack([vectors[1:], probes[6:7]])
+        now_vectors[0] = probes[5]
+        restarted = MilvusIndex(uri, collection=collection)
+        assert len(restarted) == len(keys)  # the collection was kept as it was
+        restarted.build(now_keys, now_vectors)
+        check = restarted.last_check
+        assert not check["matched"] and check["collection_rows"] == len(keys)
+        assert check["database_checksum"] != check["collection_checksum"]
+        assert (check["inserted"], check["replaced"], check["deleted"]) == (1, 1, 1)
+        assert len(restarted) == len(now_keys)
+        assert keys[0] not in [k for k, _ in restarted.search(vectors[0], 10)]  # gone at once
+        assert restarted.search(probes[6], 1)[0] == ("a" * 32, pytest.approx(1.0, abs=1e-5))
+        assert restarted.search(probes[5], 1)[0] == (keys[1], pytest.approx(1.0, abs=1e-5))
+        assert all(k != keys[1] or s < 0.99 for k, s in restarted.search(vectors[1], 10))  # old face gone
+        restarted.build(now_keys, now_vectors)
+        assert restarted.last_check["matched"]
+        restarted.close()
+    finally:
+        drop_collection(uri, collection)
+
+
+def test_milvus_collection_of_an_older_layout_is_refilled(data, tmp_path):
+    """A collection without the digest field (this engine before it kept collections) is dropped and
+    refilled once, then kept."""
+    from pymilvus import DataType, MilvusClient
+
+    from facetrust.gallery.milvus import MilvusIndex
+
+    keys, vectors, _ = data
+    uri = str(tmp_path / "old.db")
+    client = MilvusClient(uri=uri)
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("id", DataType.VARCHAR, is_primary=True, max_length=64)
+    schema.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+    index = client.prepare_index_params()
+    index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+    client.create_collection("old", schema=schema, index_params=index)
+    client.insert("old", [{"id": k, "vector": v} for k, v in zip(keys[:10], vectors[:10])])
+    client.close()
+
+    engine = MilvusIndex(uri, collection="old")
+    engine.build(keys[:20], vectors[:20])
+    assert engine.last_check["collection_rows"] == 0 and engine.last_check["inserted"] == 20
+    assert len(engine) == 20 and engine.search(vectors[15], 1)[0][0] == keys[15]
+    engine.close()
 
 
 # ------------------------------------------------------------------- the in-process engine only

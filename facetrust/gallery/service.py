@@ -1,4 +1,5 @@
-"""The face-pay gallery: one index per platform (tenant), rebuilt from the database at start and
+"""The face-pay gallery: one index per platform (tenant), loaded from the database at start (an engine
+that keeps its index across processes, Milvus, checks it and repairs the difference) and
 kept current on opt-in and revoke, searched with exact re-ranking against the sealed templates.
 
 The database is the authority on who is enrolled: the final candidates of every search are re-scored
@@ -68,8 +69,13 @@ class Gallery:
         by_tenant: dict[str, list[tuple[str, Template]]] = defaultdict(list)
         for account_id, template in enrolled:
             by_tenant[tenant_of[account_id]].append((account_id, template))
+        # A tenant whose last template went while the service was down still has a kept index to
+        # empty (an engine that keeps its collection, Milvus, repairs rather than refills).
+        for tenant_id in session.execute(select(Account.tenant_id).distinct()).scalars():
+            by_tenant.setdefault(tenant_id, [])
         for tenant_id, items in by_tenant.items():
-            self._index(tenant_id).build([a for a, _ in items], np.stack([t.vector for _, t in items]))
+            vectors = np.stack([t.vector for _, t in items]) if items else np.zeros((0, 0), np.float32)
+            self._index(tenant_id).build([a for a, _ in items], vectors)
         return len(enrolled)
 
     def add(self, tenant_id: str, account_id: str, template: Template, template_id: str | None = None) -> None:
