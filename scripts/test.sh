@@ -16,14 +16,20 @@ echo "== types (mypy, pyproject's [tool.mypy])"
 
 pgdir=$(mktemp -d /tmp/facetrust-pg.XXXXXX)
 pglog="$pgdir.log"
+mvdir=$(mktemp -d /tmp/facetrust-milvus.XXXXXX)
 pgpid=""
 cleanup() {
     [ -n "$pgpid" ] && kill "$pgpid" 2>/dev/null || true
     ./scripts/postgres.sh stop "$pgdir"
-    rm -rf "$pgdir" "$pglog"
+    ./scripts/milvus.sh stop "$mvdir"
+    rm -rf "$pgdir" "$pglog" "$mvdir"
 }
 trap cleanup EXIT
 url=$(./scripts/postgres.sh start "$pgdir")
+# A Milvus standalone server (its own virtualenv) for the gallery tests; both runs share it, each
+# test using collections of its own.
+FACETRUST_TEST_MILVUS_URI=$(./scripts/milvus.sh start "$mvdir")
+export FACETRUST_TEST_MILVUS_URI
 
 # PostgreSQL runs what touches a database (-m "not unit"); SQLite runs everything. tests/conftest.py
 # marks a test unit only if neither it nor its fixtures can reach a database, and the SQLite run fails
