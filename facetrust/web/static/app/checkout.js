@@ -2,7 +2,7 @@
 // schedule before confirming, and a live face check of the account holder to confirm.
 import { addStrings, api, day, el, hide, lang, percent, setErrorPage, show, showError, t, yuan } from "../ft.js";
 import { working } from "../camera.js";
-import { consentFor, faceFirstNotice, frozenNotice, grant, header, liveCheck, scheduleTable, userToken, verifiedByCard } from "./common.js";
+import { consentFor, faceFirstNotice, grant, header, liveCheck, scheduleTable, showFrozen, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "co.title": { zh: "分期付款", en: "Pay in installments" },
@@ -122,12 +122,7 @@ let me = null;
 let byCard = false;
 
 // No shopping on installments while the account is frozen: say so and why, offer nothing.
-function renderFrozen() {
-  if (!me || me.status !== "frozen") return false;
-  $("result").replaceChildren(frozenNotice(me));
-  show($("result"));
-  return true;
-}
+const renderFrozen = () => showFrozen($("result"), me);
 
 async function load() {
   if (!checkoutId) {

@@ -1,5 +1,5 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
+import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, show, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
@@ -43,6 +43,14 @@ addStrings({
 
 // A frozen account: what is paused, why in plain words, what the person can still do, and how to
 // reach support (the contact comes from the service's settings, with /v1/me). Null when not frozen.
+// A frozen account's page shows why and what is left in ``box`` instead of its form; true if it did.
+export function showFrozen(box, me) {
+  if (!me || me.status !== "frozen") return false;
+  box.replaceChildren(frozenNotice(me));
+  show(box);
+  return true;
+}
+
 export function frozenNotice(me) {
   if (me.status !== "frozen") return null;
   session.set("support", me.support_contact); // for the account_frozen error on the other pages

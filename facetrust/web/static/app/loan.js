@@ -2,7 +2,7 @@
 // confirming, and the account holder's live face check, which a loan always needs.
 import { addStrings, api, el, hide, lang, percent, setErrorPage, shortDay, show, showError, t, yuan } from "../ft.js";
 import { working } from "../camera.js";
-import { consentFor, faceFirstNotice, frozenNotice, grant, header, liveCheck, scheduleTable, userToken, verifiedByCard } from "./common.js";
+import { consentFor, faceFirstNotice, grant, header, liveCheck, scheduleTable, showFrozen, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "ln.title": { zh: "借款", en: "Borrow" },
@@ -131,12 +131,7 @@ let me = null;
 let byCard = false;
 
 // A frozen account cannot borrow: the page says so, and why, instead of offering the form.
-function renderFrozen() {
-  if (!me || me.status !== "frozen") return false;
-  $("result").replaceChildren(frozenNotice(me));
-  show($("result"));
-  return true;
-}
+const renderFrozen = () => showFrozen($("result"), me);
 
 async function load() {
   me = await api("GET", "/v1/me", { token });
