@@ -46,8 +46,14 @@ def keyring(settings: Settings, create: bool = True) -> Keyring:
         from facetrust.security.keyproviders import Pkcs11KeyProvider
 
         assert settings.pkcs11_library and settings.pkcs11_token_label and settings.pkcs11_pin  # the settings check
-        return Keyring(Pkcs11KeyProvider(str(settings.pkcs11_library), settings.pkcs11_token_label,
-                                         settings.pkcs11_pin.get_secret_value(), create=create))
+        return Keyring(
+            Pkcs11KeyProvider(
+                str(settings.pkcs11_library),
+                settings.pkcs11_token_label,
+                settings.pkcs11_pin.get_secret_value(),
+                create=create,
+            )
+        )
     if create or settings.master_key:
         return keyring_for(settings.resolved_keyring_path, settings.master_key)
     return Keyring.load(settings.resolved_keyring_path)
@@ -56,16 +62,26 @@ def keyring(settings: Settings, create: bool = True) -> Keyring:
 def engine_config(settings: Settings) -> EngineConfig:
     """The face engine's own configuration, read from the service's settings."""
     return EngineConfig(
-        models_dir=settings.resolved_models_dir, threads=settings.threads,
-        detector_score_threshold=settings.detector_score_threshold, detector_max_side=settings.detector_max_side,
-        max_image_bytes=settings.max_image_bytes, max_image_pixels=settings.max_image_pixels,
+        models_dir=settings.resolved_models_dir,
+        threads=settings.threads,
+        detector_score_threshold=settings.detector_score_threshold,
+        detector_max_side=settings.detector_max_side,
+        max_image_bytes=settings.max_image_bytes,
+        max_image_pixels=settings.max_image_pixels,
         min_image_side=settings.min_image_side,
         quality=QualityThresholds(
-            min_face_px=settings.min_face_px, min_detector_confidence=settings.min_detector_confidence,
-            min_sharpness=settings.min_sharpness, min_brightness=settings.min_brightness,
-            max_brightness=settings.max_brightness, max_yaw_deg=settings.max_yaw_deg,
-            max_pitch_deg=settings.max_pitch_deg, max_roll_deg=settings.max_roll_deg,
-            max_eye_closure=settings.max_eye_closure, second_face_ratio=settings.second_face_ratio))
+            min_face_px=settings.min_face_px,
+            min_detector_confidence=settings.min_detector_confidence,
+            min_sharpness=settings.min_sharpness,
+            min_brightness=settings.min_brightness,
+            max_brightness=settings.max_brightness,
+            max_yaw_deg=settings.max_yaw_deg,
+            max_pitch_deg=settings.max_pitch_deg,
+            max_roll_deg=settings.max_roll_deg,
+            max_eye_closure=settings.max_eye_closure,
+            second_face_ratio=settings.second_face_ratio,
+        ),
+    )
 
 
 def face_engine(settings: Settings | None = None) -> FaceEngine:
@@ -73,25 +89,38 @@ def face_engine(settings: Settings | None = None) -> FaceEngine:
     return FaceEngine(engine_config(settings or get_settings()))
 
 
-def build(settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Catalogue,
-          engine: FaceEngine | None = None) -> Parts:
+def build(
+    settings: Settings, keyring: Keyring, gallery: Gallery, catalogue: Catalogue, engine: FaceEngine | None = None
+) -> Parts:
     engine = engine or face_engine(settings)
     kyc = KycContext(
         engine=engine,
         keyring=keyring,
         # An authority or a bank that fails answers 503 with a stable code, never a 500.
-        authority=Guarded(SimulatedCitizenRegistry(settings.authority_registry), ErrorCode.AUTHORITY_UNAVAILABLE,
-                          "the identity authority could not answer; try again later, or use bank-card verification")
-        if settings.authority_registry else None,
-        bank=Guarded(SimulatedBankRegistry(settings.bank_registry), ErrorCode.BANK_UNAVAILABLE,
-                     "the bank could not answer; try again later, or use face verification")
-        if settings.bank_registry else None,
+        authority=Guarded(
+            SimulatedCitizenRegistry(settings.authority_registry),
+            ErrorCode.AUTHORITY_UNAVAILABLE,
+            "the identity authority could not answer; try again later, or use bank-card verification",
+        )
+        if settings.authority_registry
+        else None,
+        bank=Guarded(
+            SimulatedBankRegistry(settings.bank_registry),
+            ErrorCode.BANK_UNAVAILABLE,
+            "the bank could not answer; try again later, or use face verification",
+        )
+        if settings.bank_registry
+        else None,
         bank_code_valid_for=dt.timedelta(seconds=settings.bank_code_valid_seconds),
         bank_code_requests_per_day=settings.bank_code_requests_per_day,
     )
     liveness = LivenessContext.from_settings(settings, engine, keyring)
-    return Parts(kyc, liveness, FacePayContext.from_settings(settings, liveness, gallery),
-                 CreditContext.from_settings(settings, liveness, catalogue))
+    return Parts(
+        kyc,
+        liveness,
+        FacePayContext.from_settings(settings, liveness, gallery),
+        CreditContext.from_settings(settings, liveness, catalogue),
+    )
 
 
 def message_bus(gallery: Gallery) -> MessageBus:

@@ -67,7 +67,11 @@ class ErrorCode(StrEnum):
     IMAGE_EMPTY = "image_empty", 422, "the image is empty"
     IMAGE_TOO_LARGE = "image_too_large", 413, "the image has too many bytes or pixels"
     IMAGE_TOO_SMALL = "image_too_small", 422, "the image is too small to find a face in"
-    IMAGE_FORMAT_UNSUPPORTED = "image_format_unsupported", 422, "the image format is not supported; send JPEG, PNG or WebP"
+    IMAGE_FORMAT_UNSUPPORTED = (
+        "image_format_unsupported",
+        422,
+        "the image format is not supported; send JPEG, PNG or WebP",
+    )
     IMAGE_UNREADABLE = "image_unreadable", 422, "the image data cannot be read"
     FACE_NOT_USABLE = "face_not_usable", 422, "the face in the image failed the quality check"
     TEMPLATE_MODEL_MISMATCH = "template_model_mismatch", 422, "the face templates come from different models"
@@ -79,10 +83,17 @@ class ErrorCode(StrEnum):
     ACCOUNT_NOT_ACTIVE = "account_not_active", 403, "the account is not active", (409,)
     ACCOUNT_FROZEN = "account_frozen", 403, "the account is frozen; an operator must review it first"
     ACCOUNT_CLOSED = "account_closed", 409, "the account is closed"
-    ACCOUNT_HAS_OPEN_CREDIT = ("account_has_open_credit", 409,
-                               "the account has an installment plan or loan that is not paid off")
+    ACCOUNT_HAS_OPEN_CREDIT = (
+        "account_has_open_credit",
+        409,
+        "the account has an installment plan or loan that is not paid off",
+    )
     ACCOUNT_HAS_NEGATIVE_BALANCE = "account_has_negative_balance", 409, "the account owes money on its books"
-    ACCOUNT_HAS_PENDING_PAYMENT = "account_has_pending_payment", 409, "a payment of this account is waiting to be completed"
+    ACCOUNT_HAS_PENDING_PAYMENT = (
+        "account_has_pending_payment",
+        409,
+        "a payment of this account is waiting to be completed",
+    )
     MOBILE_INVALID = "mobile_invalid", 422, "the mobile number must be 11 digits starting 13-19"
     ROLE_INVALID = "role_invalid", 422, "no such operator role"
     TENANT_NOT_FOUND = "tenant_not_found", 404, "no such platform"
@@ -91,41 +102,75 @@ class ErrorCode(StrEnum):
     NOTICE_OUTDATED = "notice_outdated", 409, "consent must be given against the current notice"
     PURPOSE_UNKNOWN = "purpose_unknown", 404, "no such consent purpose"
     CHANNEL_INVALID = "channel_invalid", 422, "no such consent channel"
-    GUARDIAN_CONSENT_REQUIRED = ("guardian_consent_required", 422,
-                                 "the account holder is under 14: a parent or guardian must consent with them", (403,))
+    GUARDIAN_CONSENT_REQUIRED = (
+        "guardian_consent_required",
+        422,
+        "the account holder is under 14: a parent or guardian must consent with them",
+        (403,),
+    )
     GUARDIAN_NOT_ADULT = "guardian_not_adult", 422, "the guardian must be an adult"
-    GUARDIAN_IS_ACCOUNT_HOLDER = "guardian_is_account_holder", 422, "the guardian must be someone other than the account holder"
+    GUARDIAN_IS_ACCOUNT_HOLDER = (
+        "guardian_is_account_holder",
+        422,
+        "the guardian must be someone other than the account holder",
+    )
 
     # Real-name authentication (the identity authority, the bank card) and its evidence.
     ID_NUMBER_INVALID = "id_number_invalid", 422, "the ID number is not valid"
     IDENTITY_UNKNOWN = "identity_unknown", 404, "the identity authority holds no record for this ID number"
     IDENTITY_NAME_MISMATCH = "identity_name_mismatch", 422, "the name does not match the ID number's record"
-    IDENTITY_MISMATCH = ("identity_mismatch", 422,
-                         "the identity authority could not confirm this name and ID number together")
+    IDENTITY_MISMATCH = (
+        "identity_mismatch",
+        422,
+        "the identity authority could not confirm this name and ID number together",
+    )
     REFERENCE_NO_FACE = "reference_no_face", 422, "no face was found in the reference photo"
     REFERENCE_MULTIPLE_FACES = "reference_multiple_faces", 422, "the reference photo shows more than one face"
-    AUTHORITY_UNAVAILABLE = "authority_unavailable", 503, "the identity authority cannot be reached; use bank-card verification"
+    AUTHORITY_UNAVAILABLE = (
+        "authority_unavailable",
+        503,
+        "the identity authority cannot be reached; use bank-card verification",
+    )
     BANK_UNAVAILABLE = "bank_unavailable", 503, "bank verification cannot be reached; use face verification"
     CARD_NUMBER_INVALID = "card_number_invalid", 422, "the bank card number is not valid"
     BANK_CARD_UNKNOWN = "bank_card_unknown", 404, "no bank recognises this card number"
-    BANK_ELEMENTS_MISMATCH = ("bank_elements_mismatch", 422,
-                              "the bank reports that the name, ID number, card and mobile do not belong together")
+    BANK_ELEMENTS_MISMATCH = (
+        "bank_elements_mismatch",
+        422,
+        "the bank reports that the name, ID number, card and mobile do not belong together",
+    )
     BANK_CHALLENGE_NOT_FOUND = "bank_challenge_not_found", 404, "no such bank-card verification for this account"
     BANK_CHALLENGE_CLOSED = "bank_challenge_closed", 409, "this bank-card verification is finished; start a new one"
     BANK_CODE_WRONG = "bank_code_wrong", 422, "the code is not the one the bank sent"
     BANK_CODE_EXPIRED = "bank_code_expired", 409, "the code has expired; start the bank-card verification again"
-    BANK_CODE_ATTEMPTS_EXHAUSTED = ("bank_code_attempts_exhausted", 429,
-                                    "too many wrong codes; start the bank-card verification again for a new code")
-    BANK_CODE_REQUESTS_EXHAUSTED = ("bank_code_requests_exhausted", 429,
-                                    "too many bank-card verifications today; try again tomorrow or use face verification")
+    BANK_CODE_ATTEMPTS_EXHAUSTED = (
+        "bank_code_attempts_exhausted",
+        429,
+        "too many wrong codes; start the bank-card verification again for a new code",
+    )
+    BANK_CODE_REQUESTS_EXHAUSTED = (
+        "bank_code_requests_exhausted",
+        429,
+        "too many bank-card verifications today; try again tomorrow or use face verification",
+    )
     REAL_NAME_REQUIRED = "real_name_required", 409, "this needs a completed real-name authentication"
-    REAL_NAME_IDENTITY_BOUND = ("real_name_identity_bound", 409,
-                                "this account's real name is already verified for another person")
+    REAL_NAME_IDENTITY_BOUND = (
+        "real_name_identity_bound",
+        409,
+        "this account's real name is already verified for another person",
+    )
     REAL_NAME_NOT_BOUND = "real_name_not_bound", 409, "the account is not bound to an identity"
     KYC_FACE_REQUIRED = "kyc_face_required", 409, "this needs a real-name authentication by face"
-    NO_REAL_NAME_EVIDENCE = "no_real_name_evidence", 404, "there is no real-name authentication evidence for this account"
-    RETENTION_PERIOD_ACTIVE = ("retention_period_active", 409,
-                               "real-name authentication evidence must be kept for the anti-money-laundering period")
+    NO_REAL_NAME_EVIDENCE = (
+        "no_real_name_evidence",
+        404,
+        "there is no real-name authentication evidence for this account",
+    )
+    RETENTION_PERIOD_ACTIVE = (
+        "retention_period_active",
+        409,
+        "real-name authentication evidence must be kept for the anti-money-laundering period",
+    )
     REASON_REQUIRED = "reason_required", 422, "say why (5 characters or more)"
 
     # Face checks: liveness sessions, captures, face matches, lockouts.
@@ -134,22 +179,31 @@ class ErrorCode(StrEnum):
     LIVENESS_SESSION_NOT_FOUND = "liveness_session_not_found", 404, "no such liveness session"
     LIVENESS_SESSION_EXPIRED = "liveness_session_expired", 410, "this liveness session has expired; start a new one"
     LIVENESS_SESSION_USED = "liveness_session_used", 409, "this liveness session was already answered; start a new one"
-    LIVENESS_NONCE_MISMATCH = ("liveness_nonce_mismatch", 403,
-                               "the nonce does not belong to this session; the session is now void")
+    LIVENESS_NONCE_MISMATCH = (
+        "liveness_nonce_mismatch",
+        403,
+        "the nonce does not belong to this session; the session is now void",
+    )
     LIVENESS_FRAMES_REPLAYED = "liveness_frames_replayed", 409, "these frames were already used in a liveness session"
     LIVENESS_REQUIRED = "liveness_required", 403, "this needs a live face check of the account holder"
     CAPTURE_INVALID = "capture_invalid", 422, "the capture is not valid"
     VIDEO_TOO_LARGE = "video_too_large", 413, "the video is over the size limit"
     FACE_MISMATCH = "face_mismatch", 422, "the face does not match", (403,)
     FACE_ATTEMPTS_LOCKED = "face_attempts_locked", 429, "too many failed face attempts; try again later"
-    TERMINAL_COOLING_DOWN = ("terminal_cooling_down", 429,
-                             "several face attempts failed at this machine just now; try again shortly")
+    TERMINAL_COOLING_DOWN = (
+        "terminal_cooling_down",
+        429,
+        "several face attempts failed at this machine just now; try again shortly",
+    )
     TEMPLATE_NOT_FOUND = "template_not_found", 404, "no face template is held for this purpose"
 
     # Face pay: enrolment, payments, the capture page, refunds, wallets.
     ENROLMENT_QUALITY = "enrolment_quality", 422, "the enrolment face is not good enough; do a new liveness check"
-    DUPLICATE_IDENTITY = ("duplicate_identity", 409,
-                          "this face is already enrolled for another identity; the case goes to review")
+    DUPLICATE_IDENTITY = (
+        "duplicate_identity",
+        409,
+        "this face is already enrolled for another identity; the case goes to review",
+    )
     CURRENCY_UNSUPPORTED = "currency_unsupported", 422, "face pay takes CNY only"
     ORDER_ALREADY_OPEN = "order_already_open", 409, "this merchant order already has a paid or pending payment"
     INTENT_NOT_FOUND = "intent_not_found", 404, "no such payment"
@@ -172,8 +226,11 @@ class ErrorCode(StrEnum):
     MERCHANT_NOT_FOUND = "merchant_not_found", 404, "no such merchant"
     MERCHANT_NOT_ACTIVE = "merchant_not_active", 403, "the merchant cannot take payments"
     FEE_INVALID = "fee_invalid", 422, "the fee is 0 to 1000 basis points (0-10%)"
-    SIGNATURE_MISSING = ("signature_missing", 401,
-                         "terminal requests need X-Terminal-Id, X-Timestamp, X-Nonce and X-Signature headers")
+    SIGNATURE_MISSING = (
+        "signature_missing",
+        401,
+        "terminal requests need X-Terminal-Id, X-Timestamp, X-Nonce and X-Signature headers",
+    )
     SIGNATURE_INVALID = "signature_invalid", 401, "the request signature does not verify"
     SIGNATURE_STALE = "signature_stale", 401, "the request was signed too long ago; check the terminal's clock"
     TERMINAL_UNKNOWN = "terminal_unknown", 401, "unknown or revoked terminal"
@@ -199,8 +256,11 @@ class ErrorCode(StrEnum):
 
     # Risk control and the operator console.
     RISK_DECLINED = "risk_declined", 403, "this was declined by risk control"
-    SECOND_OPERATOR_REQUIRED = ("second_operator_required", 403,
-                                "the operator who froze this account cannot unfreeze it; another operator must review it")
+    SECOND_OPERATOR_REQUIRED = (
+        "second_operator_required",
+        403,
+        "the operator who froze this account cannot unfreeze it; another operator must review it",
+    )
     CASE_NOT_FOUND = "case_not_found", 404, "no such case"
     CASE_CLOSED = "case_closed", 409, "this case is closed"
     CASE_OUTCOME_UNKNOWN = "case_outcome_unknown", 422, "no such case outcome"

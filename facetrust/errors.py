@@ -18,8 +18,9 @@ class DomainError(Exception):
     the error body. ``status`` is the catalogue's, or one of the few second statuses it lists for
     the code (``ErrorCode.other_statuses``)."""
 
-    def __init__(self, code: ErrorCode, message: str | None = None, *, status: int | None = None,
-                 **extra: object) -> None:
+    def __init__(
+        self, code: ErrorCode, message: str | None = None, *, status: int | None = None, **extra: object
+    ) -> None:
         if not isinstance(code, ErrorCode):
             raise TypeError(f"an error code comes from the catalogue (ErrorCode), not {code!r}")
         status = code.status if status is None else status

@@ -46,7 +46,9 @@ class MessageBus:
                 try:
                     handler(event)
                 except Exception as exc:  # the change is committed; the handler's state must tolerate staleness
-                    log.error("event handler failed", extra={"event": type(event).__name__, "error": type(exc).__name__})
+                    log.error(
+                        "event handler failed", extra={"event": type(event).__name__, "error": type(exc).__name__}
+                    )
 
 
 def _drop(session: Session) -> None:

@@ -61,8 +61,11 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _key_provider_complete(self) -> Settings:
         if self.key_provider == "pkcs11":
-            missing = [f"FACETRUST_{name.upper()}" for name in ("pkcs11_library", "pkcs11_token_label", "pkcs11_pin")
-                       if not getattr(self, name)]
+            missing = [
+                f"FACETRUST_{name.upper()}"
+                for name in ("pkcs11_library", "pkcs11_token_label", "pkcs11_pin")
+                if not getattr(self, name)
+            ]
             if missing:
                 raise ValueError(f"FACETRUST_KEY_PROVIDER=pkcs11 needs {', '.join(missing)}")
             if self.master_key:

@@ -79,8 +79,10 @@ TARGET_P95_MS = 300.0
 STEPS = ("intent", "capture_page", "frames", "result")
 
 RATE_LIMITS = ("auth", "face", "capture", "terminal", "operator", "ip")
-LOAD_SETTINGS_NOTE = ("defaults, EXCEPT the default risk rules in shadow (every rule evaluated and stored, "
-                      "no typology acts) and every rate limit off (FACETRUST_RATE_LIMIT_*_PER_MINUTE=0)")
+LOAD_SETTINGS_NOTE = (
+    "defaults, EXCEPT the default risk rules in shadow (every rule evaluated and stored, "
+    "no typology acts) and every rate limit off (FACETRUST_RATE_LIMIT_*_PER_MINUTE=0)"
+)
 
 
 def load_settings(work: Path) -> tuple[dict[str, str], dict]:
@@ -97,15 +99,32 @@ def load_settings(work: Path) -> tuple[dict[str, str], dict]:
 
     doc = yaml.safe_load(rules_mod.DEFAULT_PATH.read_text(encoding="utf-8"))
     doc["version"] = f"load-shadow-of-{doc['version']}"
-    doc["rules"].append({"id": "never", "description": "cannot fire", "applies_to": ["payment"],
-                         "when": {"feature": "amount_fen", "op": "<", "value": 0}, "score": 1, "reasons": ["never"]})
-    doc["typologies"] = [{"id": "never", "description": "cannot fire: the rules above run in shadow",
-                          "rules": ["never"], "min_score": 1, "action": "review"}]
+    doc["rules"].append(
+        {
+            "id": "never",
+            "description": "cannot fire",
+            "applies_to": ["payment"],
+            "when": {"feature": "amount_fen", "op": "<", "value": 0},
+            "score": 1,
+            "reasons": ["never"],
+        }
+    )
+    doc["typologies"] = [
+        {
+            "id": "never",
+            "description": "cannot fire: the rules above run in shadow",
+            "rules": ["never"],
+            "min_score": 1,
+            "action": "review",
+        }
+    ]
     path = work / "shadow-rules.yaml"
     path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     rules_mod.load(path)  # fail here, not in the server, if it is not a valid rule set
-    env = {"FACETRUST_RISK_RULES_PATH": str(path),
-           **{f"FACETRUST_RATE_LIMIT_{k.upper()}_PER_MINUTE": "0" for k in RATE_LIMITS}}
+    env = {
+        "FACETRUST_RISK_RULES_PATH": str(path),
+        **{f"FACETRUST_RATE_LIMIT_{k.upper()}_PER_MINUTE": "0" for k in RATE_LIMITS},
+    }
     return env, {"risk_rules_path": path, **{f"rate_limit_{k}_per_minute": 0 for k in RATE_LIMITS}}
 
 
@@ -153,15 +172,26 @@ class Window:
         return self.take.name if self.take is not None else f"{Path(self.clip).stem}:{self.start}"
 
     def burst(self, nonce: str) -> dict:
-        return {"nonce": nonce, "frames": [{"t_ms": t, "image_base64": base64.b64encode(j).decode()}
-                                           for j, t in zip(self.jpegs, self.times_ms)]}
+        return {
+            "nonce": nonce,
+            "frames": [
+                {"t_ms": t, "image_base64": base64.b64encode(j).decode()} for j, t in zip(self.jpegs, self.times_ms)
+            ],
+        }
 
 
 def take_window(data: Path, take, variant: int = 0) -> Window:
     """The take's frames as JPEG (quality 92, like the tests' capture page), with their timestamps."""
     encoded = takes_module().encode_take(take, data, variant)
-    return Window(take.clip, take.first, [base64.b64decode(b) for _, b in encoded], [t for t, _ in encoded],
-                  tuple(take.actions), take, variant)
+    return Window(
+        take.clip,
+        take.first,
+        [base64.b64decode(b) for _, b in encoded],
+        [t for t, _ in encoded],
+        tuple(take.actions),
+        take,
+        variant,
+    )
 
 
 def photo_windows(engine, data: Path, clip: str, every: int = 12) -> list[Window]:
@@ -178,9 +208,18 @@ def photo_windows(engine, data: Path, clip: str, every: int = 12) -> list[Window
         pixels, _ = capture.clip_frames(data, clip, f, f + 1)
         analysis = engine.analyse_pixels(pixels[0])
         if analysis.template is not None and analysis.faces_found == 1:
-            out.append(Window(clip, f, [cv2.imencode(".jpg", pixels[0], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()],
-                              [0.0], passed=True, reference_index=0, template=analysis.template,
-                              quality_passed=analysis.quality.passed))
+            out.append(
+                Window(
+                    clip,
+                    f,
+                    [cv2.imencode(".jpg", pixels[0], [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()],
+                    [0.0],
+                    passed=True,
+                    reference_index=0,
+                    template=analysis.template,
+                    quality_passed=analysis.quality.passed,
+                )
+            )
     return out
 
 
@@ -219,8 +258,9 @@ class Replays:
     def __init__(self, database_url: str) -> None:
         from sqlalchemy import create_engine
 
-        self.db = create_engine(database_url, **({"connect_args": {"timeout": 30}}
-                                                 if database_url.startswith("sqlite") else {}))
+        self.db = create_engine(
+            database_url, **({"connect_args": {"timeout": 30}} if database_url.startswith("sqlite") else {})
+        )
         self.lock = threading.Lock()
         self.locks: dict[str, threading.Lock] = {}
         self.shown: set[str] = set()
@@ -254,6 +294,7 @@ class Replays:
                 yield
                 with self.lock:
                     self.shown.add(name)
+
         return cm()
 
     def fix_challenge(self, session_id: str, actions) -> None:
@@ -264,8 +305,11 @@ class Replays:
         from facetrust.liveness.models import LivenessSession
 
         with self.db.begin() as conn:
-            conn.execute(update(LivenessSession).where(LivenessSession.id == session_id)
-                         .values(actions=json.dumps(list(actions))))
+            conn.execute(
+                update(LivenessSession)
+                .where(LivenessSession.id == session_id)
+                .values(actions=json.dumps(list(actions)))
+            )
 
     def close(self) -> None:
         self.db.dispose()
@@ -294,8 +338,13 @@ def make_payer(i: int, clip: str) -> Payer:
     from facetrust.identity import idnumber
 
     first17 = f"1101051985{(i % 12) + 1:02d}{(i % 27) + 1:02d}{i + 101:03d}"
-    return Payer(clip=clip, user=f"bench-{Path(clip).stem}", name=NAMES[i % len(NAMES)],
-                 id_number=first17 + idnumber.checksum_char(first17), mobile=f"139{i + 10:04d}{1000 + 37 * i:04d}")
+    return Payer(
+        clip=clip,
+        user=f"bench-{Path(clip).stem}",
+        name=NAMES[i % len(NAMES)],
+        id_number=first17 + idnumber.checksum_char(first17),
+        mobile=f"139{i + 10:04d}{1000 + 37 * i:04d}",
+    )
 
 
 def choose_setup_windows(engine, payer: Payer, windows: list[Window], photos: list[Window]) -> bool:
@@ -318,8 +367,9 @@ def choose_setup_windows(engine, payer: Payer, windows: list[Window], photos: li
     return False
 
 
-def screen_payer(i: int, clip: str, data: Path, engine, texture, limits, policy, pool,
-                 need: int | None = None) -> Payer | None:
+def screen_payer(
+    i: int, clip: str, data: Path, engine, texture, limits, policy, pool, need: int | None = None
+) -> Payer | None:
     """A payer for the clip's person, with the setup windows and the payment windows that the
     service's own liveness decision passes (screened in-process; payment takes in chunks until
     ``need`` pass, all of them by default); None if the clip cannot give one (no two-action take,
@@ -362,8 +412,11 @@ def screen_identification(engine, policy, payers: list[Payer]) -> None:
     for p in payers:
         kept = []
         for w in p.pay_windows:
-            ranked = sorted((Candidate(u, similarity(w.template, t)) for u, t in enrolled.items()),
-                            key=lambda c: c.score, reverse=True)[:policy.candidates]
+            ranked = sorted(
+                (Candidate(u, similarity(w.template, t)) for u, t in enrolled.items()),
+                key=lambda c: c.score,
+                reverse=True,
+            )[: policy.candidates]
             found = decision.identify(ranked, len(enrolled), engine.calibration, policy)
             if found.outcome == decision.IDENTIFIED and found.key == p.user:
                 kept.append(w)
@@ -424,26 +477,46 @@ def setup_world(settings, payers: list[Payer], fund_fen: int) -> dict:
             with app.state.sessions() as s:  # the challenge the take shows (a recording cannot follow a random one)
                 s.get(LivenessSession, created["session_id"]).actions = json.dumps(list(window.actions))
                 s.commit()
-            decided = ok(client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                                     json=window.burst(created["nonce"]), headers=h), 200)
+            decided = ok(
+                client.post(
+                    f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+                    json=window.burst(created["nonce"]),
+                    headers=h,
+                ),
+                200,
+            )
             if decided["status"] != "passed":
                 raise SystemExit(f"setup failed: {purpose} liveness for {window.name} {decided['reasons']}")
             return created["session_id"]
 
         for p in payers:
-            p.account_id = ok(client.post("/v1/accounts", json={"platform_user_id": p.user, "mobile": p.mobile},
-                                          headers=ha))["account_id"]
+            p.account_id = ok(
+                client.post("/v1/accounts", json={"platform_user_id": p.user, "mobile": p.mobile}, headers=ha)
+            )["account_id"]
             h = {"Authorization": "Bearer " + ok(client.post(f"/v1/accounts/{p.user}/tokens", headers=ha))["token"]}
             for purpose in ("kyc_face_verification", "face_pay"):
-                ok(client.post(f"/v1/me/consents/{purpose}", json={"notice_version": NOTICES[purpose].version},
-                               headers=h))
+                ok(
+                    client.post(
+                        f"/v1/me/consents/{purpose}", json={"notice_version": NOTICES[purpose].version}, headers=h
+                    )
+                )
             session_id = live_pass(h, "real_name", p.real_name)
-            ok(client.post("/v1/me/real-name/face", headers=h,
-                           json={"name": p.name, "id_number": p.id_number, "liveness_session_id": session_id}))
+            ok(
+                client.post(
+                    "/v1/me/real-name/face",
+                    headers=h,
+                    json={"name": p.name, "id_number": p.id_number, "liveness_session_id": session_id},
+                )
+            )
             session_id = live_pass(h, "face_pay_enrolment", p.enrol)
             ok(client.post("/v1/me/face-pay", json={"liveness_session_id": session_id}, headers=h))
-            ok(client.post(f"/v1/accounts/{p.user}/wallet/top-ups", headers=ha,
-                           json={"amount_fen": fund_fen, "reference": f"fund-{p.user}"}))
+            ok(
+                client.post(
+                    f"/v1/accounts/{p.user}/wallet/top-ups",
+                    headers=ha,
+                    json={"amount_fen": fund_fen, "reference": f"fund-{p.user}"},
+                )
+            )
     app.state.engine.dispose()
     return {"tenant_id": tenant_id, "api_key": api_key, "admin_token": admin}
 
@@ -470,15 +543,18 @@ class Server:
         self.port = port
         self.log_path = log_path
         self._log = log_path.open("wb")
-        self.proc = subprocess.Popen(cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=self._log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 120.0) -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"the server exited with {self.proc.returncode}; see {self.log_path}:\n"
-                                 + self.log_path.read_text(errors="replace")[-3000:])
+                raise SystemExit(
+                    f"the server exited with {self.proc.returncode}; see {self.log_path}:\n"
+                    + self.log_path.read_text(errors="replace")[-3000:]
+                )
             try:
                 conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
                 conn.request("GET", "/ready")
@@ -519,8 +595,9 @@ class Http:
         self.port = port
         self.conn: http.client.HTTPConnection | None = None
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
-                ) -> tuple[int, dict]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict]:
         headers = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
         for attempt in (1, 2):
             if self.conn is None:
@@ -570,11 +647,23 @@ class Job:
 
 
 def make_job(order: str, amount_fen: int, payer: Payer, window: Window) -> Job:
-    intent = json.dumps({"amount_fen": amount_fen, "currency": "CNY", "merchant_order_id": order,
-                         "idempotency_key": f"key-{order}"}).encode()
+    intent = json.dumps(
+        {"amount_fen": amount_fen, "currency": "CNY", "merchant_order_id": order, "idempotency_key": f"key-{order}"}
+    ).encode()
     frames = json.dumps(window.burst("")["frames"], separators=(",", ":")).encode()
-    return Job(order, amount_fen, payer.user, window.clip, window.start, intent, b'{"nonce":"',
-               b'","frames":' + frames + b"}", tuple(window.actions), window.name, len(window.jpegs))
+    return Job(
+        order,
+        amount_fen,
+        payer.user,
+        window.clip,
+        window.start,
+        intent,
+        b'{"nonce":"',
+        b'","frames":' + frames + b"}",
+        tuple(window.actions),
+        window.name,
+        len(window.jpegs),
+    )
 
 
 @dataclass
@@ -590,23 +679,34 @@ class Result:
     detail: str = ""
 
 
-def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job, index: int,
-                scheduled: float | None, replays: Replays) -> Result:
+def run_payment(
+    term: TerminalCreds,
+    term_http: Http,
+    page_http: Http,
+    job: Job,
+    index: int,
+    scheduled: float | None,
+    replays: Replays,
+) -> Result:
     from facetrust.security import signing
 
     marks = [time.perf_counter()]
     steps: dict = {}
 
     def done(outcome: str, detail: str = "") -> Result:
-        names = STEPS[:len(marks) - 1]
+        names = STEPS[: len(marks) - 1]
         steps.update({n: (b - a) * 1000 for n, a, b in zip(names, marks, marks[1:])})
-        return Result(job.order, job.payer, index, marks[0], scheduled, (marks[-1] - marks[0]) * 1000, steps,
-                      outcome, detail)
+        return Result(
+            job.order, job.payer, index, marks[0], scheduled, (marks[-1] - marks[0]) * 1000, steps, outcome, detail
+        )
 
     path = "/v1/terminal/payment-intents"
-    status, body = term_http.request("POST", path, job.intent_body,
-                                     signing.headers(term.id, term.secret, "POST", path, job.intent_body,
-                                                     int(time.time())))
+    status, body = term_http.request(
+        "POST",
+        path,
+        job.intent_body,
+        signing.headers(term.id, term.secret, "POST", path, job.intent_body, int(time.time())),
+    )
     marks.append(time.perf_counter())
     if status != 201:
         return done(f"intent_http_{status}", json.dumps(body)[:300])
@@ -626,15 +726,19 @@ def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job,
     shift = time.perf_counter() - paused
     marks[:] = [m + shift for m in marks]
 
-    status, view = page_http.request("POST", f"/v1/capture/{token}/frames",
-                                     job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix)
+    status, view = page_http.request(
+        "POST",
+        f"/v1/capture/{token}/frames",
+        job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix,
+    )
     marks.append(time.perf_counter())
     if status != 200:
         return done(f"frames_http_{status}", json.dumps(view)[:300])
 
     path = f"/v1/terminal/payment-intents/{intent_id}"
-    status, seen = term_http.request("GET", path, None,
-                                     signing.headers(term.id, term.secret, "GET", path, b"", int(time.time())))
+    status, seen = term_http.request(
+        "GET", path, None, signing.headers(term.id, term.secret, "GET", path, b"", int(time.time()))
+    )
     marks.append(time.perf_counter())
     if status != 200:
         return done(f"result_http_{status}", json.dumps(seen)[:300])
@@ -644,8 +748,15 @@ def run_payment(term: TerminalCreds, term_http: Http, page_http: Http, job: Job,
     return done("paid")
 
 
-def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[Job], interval: float | None,
-              seed: int, replays: Replays) -> tuple[list[Result], float]:
+def run_shape(
+    name: str,
+    port: int,
+    terminals: list[TerminalCreds],
+    jobs: list[Job],
+    interval: float | None,
+    seed: int,
+    replays: Replays,
+) -> tuple[list[Result], float]:
     """Run ``jobs`` on the terminals: closed loop (interval None) or payers arriving at each terminal
     at random, ``interval`` s apart on average."""
     lock = threading.Lock()
@@ -654,8 +765,11 @@ def run_shape(name: str, port: int, terminals: list[TerminalCreds], jobs: list[J
     n = len(terminals)
     rng = random.Random(seed)
     per_terminal = [jobs[i::n] for i in range(n)]
-    arrivals = [list(itertools.accumulate(rng.expovariate(1.0 / interval) for _ in per_terminal[i]))
-                for i in range(n)] if interval else []
+    arrivals = (
+        [list(itertools.accumulate(rng.expovariate(1.0 / interval) for _ in per_terminal[i])) for i in range(n)]
+        if interval
+        else []
+    )
     barrier = threading.Barrier(n + 1)
     t0_box: list[float] = []
 
@@ -719,22 +833,28 @@ def summarise(results: list[Result], elapsed: float, concurrency: int, interval:
         "paid": len(paid),
         "failures": len(results) - len(paid),
         "failure_kinds": dict(Counter(r.outcome for r in results if r.outcome != "paid")),
-        "failure_examples": [{"order": r.order, "outcome": r.outcome, "detail": r.detail}
-                             for r in results if r.outcome != "paid"][:5],
+        "failure_examples": [
+            {"order": r.order, "outcome": r.outcome, "detail": r.detail} for r in results if r.outcome != "paid"
+        ][:5],
         "duration_s": round(elapsed, 2),
         "throughput_per_s": round(len(paid) / elapsed, 2) if elapsed else None,
         "offered_per_s": round(concurrency / interval, 2) if interval else None,
         "latency_of": "paid payments, from the terminal's intent request to its read of the result",
     }
     if totals:
-        out.update({
-            "p50_ms": round(percentile(totals, 50), 1), "p95_ms": round(percentile(totals, 95), 1),
-            "p99_ms": round(percentile(totals, 99), 1), "max_ms": round(max(totals), 1),
-            "min_ms": round(min(totals), 1), "mean_ms": round(statistics.fmean(totals), 1),
-            "steps_median_ms": {s: round(statistics.median([r.steps_ms[s] for r in paid]), 1) for s in STEPS},
-            "steps_p95_ms": {s: round(percentile([r.steps_ms[s] for r in paid], 95), 1) for s in STEPS},
-            "meets_target_p95": percentile(totals, 95) <= TARGET_P95_MS,
-        })
+        out.update(
+            {
+                "p50_ms": round(percentile(totals, 50), 1),
+                "p95_ms": round(percentile(totals, 95), 1),
+                "p99_ms": round(percentile(totals, 99), 1),
+                "max_ms": round(max(totals), 1),
+                "min_ms": round(min(totals), 1),
+                "mean_ms": round(statistics.fmean(totals), 1),
+                "steps_median_ms": {s: round(statistics.median([r.steps_ms[s] for r in paid]), 1) for s in STEPS},
+                "steps_p95_ms": {s: round(percentile([r.steps_ms[s] for r in paid], 95), 1) for s in STEPS},
+                "meets_target_p95": percentile(totals, 95) <= TARGET_P95_MS,
+            }
+        )
     if interval is not None:
         late = [(r.started - r.scheduled) * 1000 for r in results if r.scheduled is not None]
         out["late_starts"] = sum(1 for x in late if x > 50)
@@ -743,63 +863,97 @@ def summarise(results: list[Result], elapsed: float, concurrency: int, interval:
 
 
 def print_shape(title: str, s: dict) -> None:
-    print(f"\n== {title}: {s['concurrency']} terminal{'s' if s['concurrency'] > 1 else ''}"
-          + (f", payers arriving at each at random, every {s['interval_s']:g} s on average" if s["interval_s"]
-             else ", closed loop"))
-    print(f"  payments {s['payments']}, paid {s['paid']}, failures {s['failures']}"
-          + (f" {s['failure_kinds']}" if s["failures"] else "")
-          + f"; {s['duration_s']:.1f} s, {s['throughput_per_s']} paid/s")
+    print(
+        f"\n== {title}: {s['concurrency']} terminal{'s' if s['concurrency'] > 1 else ''}"
+        + (
+            f", payers arriving at each at random, every {s['interval_s']:g} s on average"
+            if s["interval_s"]
+            else ", closed loop"
+        )
+    )
+    print(
+        f"  payments {s['payments']}, paid {s['paid']}, failures {s['failures']}"
+        + (f" {s['failure_kinds']}" if s["failures"] else "")
+        + f"; {s['duration_s']:.1f} s, {s['throughput_per_s']} paid/s"
+    )
     if "p50_ms" in s:
         verdict = "meets" if s["meets_target_p95"] else "MISSES"
-        print(f"  whole payment: p50 {s['p50_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms, "
-              f"max {s['max_ms']:.0f} ms ({verdict} the p95 <= {TARGET_P95_MS:.0f} ms target)")
+        print(
+            f"  whole payment: p50 {s['p50_ms']:.0f} ms, p95 {s['p95_ms']:.0f} ms, p99 {s['p99_ms']:.0f} ms, "
+            f"max {s['max_ms']:.0f} ms ({verdict} the p95 <= {TARGET_P95_MS:.0f} ms target)"
+        )
         print("  step medians: " + ", ".join(f"{k} {v:.0f} ms" for k, v in s["steps_median_ms"].items()))
         print("  step p95s:    " + ", ".join(f"{k} {v:.0f} ms" for k, v in s["steps_p95_ms"].items()))
     if "server_cpu" in s:
         c = s["server_cpu"]
-        print(f"  server CPU {c['cpu_ms_per_paid_payment']:.0f} ms per paid payment, {c['cores_busy']:.2f} cores busy, "
-              f"{c['threads_after']} server threads, {c['rss_mb_after']} MB resident; "
-              f"load generator CPU {s['load_generator_cpu_s']:.1f} s")
+        print(
+            f"  server CPU {c['cpu_ms_per_paid_payment']:.0f} ms per paid payment, {c['cores_busy']:.2f} cores busy, "
+            f"{c['threads_after']} server threads, {c['rss_mb_after']} MB resident; "
+            f"load generator CPU {s['load_generator_cpu_s']:.1f} s"
+        )
     if s.get("other_processes_cores_busy", 0) > 0.2:
-        print(f"  WARNING: other processes (a database server on this machine counts too) kept "
-              f"{s['other_processes_cores_busy']:.2f} cores busy during this shape: the figures are not those of a "
-              "quiet machine")
+        print(
+            f"  WARNING: other processes (a database server on this machine counts too) kept "
+            f"{s['other_processes_cores_busy']:.2f} cores busy during this shape: the figures are not those of a "
+            "quiet machine"
+        )
     if s.get("late_starts"):
-        print(f"  {s['late_starts']} payments started over 50 ms after their slot "
-              f"(max {s['max_start_delay_ms']:.0f} ms): the terminal's previous payment was still running")
+        print(
+            f"  {s['late_starts']} payments started over 50 ms after their slot "
+            f"(max {s['max_start_delay_ms']:.0f} ms): the terminal's previous payment was still running"
+        )
 
 
 def capacity(shapes: dict, payer_every_s: float) -> dict:
     """The largest offered payment rate at which every payment was paid and p95 met the target, over
     the capacity rounds (and the paced shape), and what it means for a platform sizing its servers:
     terminals per core, if each terminal's busiest hour brings a payer every ``payer_every_s``."""
-    rounds = sorted((s for k, s in shapes.items() if k.startswith("capacity_") or k == "paced"),
-                    key=lambda s: s["offered_per_s"])
-    rows = [{"interval_s": s["interval_s"], "offered_per_s": s["offered_per_s"], "paid_per_s": s["throughput_per_s"],
-             "p50_ms": s.get("p50_ms"), "p95_ms": s.get("p95_ms"), "failures": s["failures"],
-             "cpu_ms_per_paid_payment": s["server_cpu"]["cpu_ms_per_paid_payment"],
-             "cores_busy": s["server_cpu"]["cores_busy"],
-             "meets": bool(s.get("meets_target_p95")) and s["failures"] == 0} for s in rounds]
+    rounds = sorted(
+        (s for k, s in shapes.items() if k.startswith("capacity_") or k == "paced"), key=lambda s: s["offered_per_s"]
+    )
+    rows = [
+        {
+            "interval_s": s["interval_s"],
+            "offered_per_s": s["offered_per_s"],
+            "paid_per_s": s["throughput_per_s"],
+            "p50_ms": s.get("p50_ms"),
+            "p95_ms": s.get("p95_ms"),
+            "failures": s["failures"],
+            "cpu_ms_per_paid_payment": s["server_cpu"]["cpu_ms_per_paid_payment"],
+            "cores_busy": s["server_cpu"]["cores_busy"],
+            "meets": bool(s.get("meets_target_p95")) and s["failures"] == 0,
+        }
+        for s in rounds
+    ]
     best = max((r["offered_per_s"] for r in rows if r["meets"]), default=None)
     cores = os.cpu_count() or 1
-    return {"target_p95_ms": TARGET_P95_MS, "rounds": rows, "max_rate_per_s_meeting_target": best,
-            "cores": cores, "payer_every_s": payer_every_s,
-            "terminals_per_core": round(best * payer_every_s / cores, 1) if best else None,
-            "note": "one server process on this machine; the rate is what its cores sustained with p95 within "
-                    "the target and no failure; terminals per core assumes each terminal's busiest hour brings a "
-                    f"payer every {payer_every_s:g} s and that the rate scales with cores"}
+    return {
+        "target_p95_ms": TARGET_P95_MS,
+        "rounds": rows,
+        "max_rate_per_s_meeting_target": best,
+        "cores": cores,
+        "payer_every_s": payer_every_s,
+        "terminals_per_core": round(best * payer_every_s / cores, 1) if best else None,
+        "note": "one server process on this machine; the rate is what its cores sustained with p95 within "
+        "the target and no failure; terminals per core assumes each terminal's busiest hour brings a "
+        f"payer every {payer_every_s:g} s and that the rate scales with cores",
+    }
 
 
 def print_capacity(c: dict) -> None:
     print(f"\n== capacity (p95 <= {c['target_p95_ms']:.0f} ms, no failure)")
     for r in c["rounds"]:
-        print(f"  offered {r['offered_per_s']:.2f}/s (every {r['interval_s']:g} s per terminal): paid "
-              f"{r['paid_per_s']}/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, failures {r['failures']}, "
-              f"{r['cpu_ms_per_paid_payment']:.0f} ms CPU per payment, {r['cores_busy']:.2f} cores busy"
-              f" -> {'meets' if r['meets'] else 'misses'}")
+        print(
+            f"  offered {r['offered_per_s']:.2f}/s (every {r['interval_s']:g} s per terminal): paid "
+            f"{r['paid_per_s']}/s, p50 {r['p50_ms']} ms, p95 {r['p95_ms']} ms, failures {r['failures']}, "
+            f"{r['cpu_ms_per_paid_payment']:.0f} ms CPU per payment, {r['cores_busy']:.2f} cores busy"
+            f" -> {'meets' if r['meets'] else 'misses'}"
+        )
     if c["max_rate_per_s_meeting_target"]:
-        print(f"  capacity: {c['max_rate_per_s_meeting_target']:.2f} payments/s on {c['cores']} cores; "
-              f"{c['terminals_per_core']} terminals per core at one payer every {c['payer_every_s']:g} s each")
+        print(
+            f"  capacity: {c['max_rate_per_s_meeting_target']:.2f} payments/s on {c['cores']} cores; "
+            f"{c['terminals_per_core']} terminals per core at one payer every {c['payer_every_s']:g} s each"
+        )
     else:
         print("  no rate tried met the target")
 
@@ -810,14 +964,22 @@ def print_capacity(c: dict) -> None:
 def register_terminals(port: int, admin_token: str, tenant_id: str, count: int) -> list[TerminalCreds]:
     client = Http(port)
     h = {"Authorization": f"Bearer {admin_token}"}
-    status, m = client.request("POST", "/v1/operator/merchants",
-                               json.dumps({"tenant_id": tenant_id, "name": "Vending fleet", "fee_bps": 60}).encode(), h)
+    status, m = client.request(
+        "POST",
+        "/v1/operator/merchants",
+        json.dumps({"tenant_id": tenant_id, "name": "Vending fleet", "fee_bps": 60}).encode(),
+        h,
+    )
     if status != 201:
         raise SystemExit(f"merchant registration failed: {status} {m}")
     out = []
     for i in range(count):
-        status, t = client.request("POST", f"/v1/operator/merchants/{m['merchant_id']}/terminals",
-                                   json.dumps({"label": f"machine {i + 1}"}).encode(), h)
+        status, t = client.request(
+            "POST",
+            f"/v1/operator/merchants/{m['merchant_id']}/terminals",
+            json.dumps({"label": f"machine {i + 1}"}).encode(),
+            h,
+        )
         if status != 201:
             raise SystemExit(f"terminal registration failed: {status} {t}")
         out.append(TerminalCreds(t["terminal_id"], t["secret"]))
@@ -849,8 +1011,10 @@ def wait_for_quiet(max_wait_s: float, threshold: float = 0.3) -> float:
         if busy < threshold or time.monotonic() >= deadline:
             break
     if busy >= threshold:
-        print(f"WARNING: other processes keep {busy:.2f} cores busy; the figures will not be those of a quiet machine",
-              flush=True)
+        print(
+            f"WARNING: other processes keep {busy:.2f} cores busy; the figures will not be those of a quiet machine",
+            flush=True,
+        )
     return round(busy, 2)
 
 
@@ -863,8 +1027,9 @@ def process_status(pid: int, key: str) -> int:
 
 
 def cli_json(env: dict, *args: str) -> dict:
-    r = subprocess.run([str(VENV_BIN / "facetrust"), *args], env=env, capture_output=True, text=True, cwd=REPO,
-                       timeout=600)
+    r = subprocess.run(
+        [str(VENV_BIN / "facetrust"), *args], env=env, capture_output=True, text=True, cwd=REPO, timeout=600
+    )
     try:
         report = json.loads(r.stdout)
     except ValueError:
@@ -924,6 +1089,7 @@ def serve_instrumented(port: int) -> None:
                 add(name, (time.perf_counter() - w0) * 1000, (time.thread_time() - c0) * 1000)
                 if loop_thread and threading.get_ident() == loop_thread[0]:
                     add(f"on the event loop: {name}", (time.perf_counter() - w0) * 1000, 0.0)
+
         return wrapper
 
     def patch(owner, attr: str, name: str) -> None:
@@ -933,7 +1099,11 @@ def serve_instrumented(port: int) -> None:
     patch(liveness_service, "_replayed", "capture: replay lookup")
     patch(liveness_service, "submit", "capture: liveness.submit (all of liveness)")
     patch(decision, "decide", "capture: liveness decision")
-    patch(engine_mod.FaceEngine, "analyse_pixels", "frame: analyse_pixels (reference frame: detect+landmarks+quality+embed)")
+    patch(
+        engine_mod.FaceEngine,
+        "analyse_pixels",
+        "frame: analyse_pixels (reference frame: detect+landmarks+quality+embed)",
+    )
     patch(detect.YuNetDetector, "detect", "frame: detect (YuNet)")
     patch(landmarks.LandmarkModel, "geometry", "frame: landmarks (MediaPipe mesh + blendshapes)")
     patch(embed.SFaceEmbedder, "embed_crop", "frame: embed (SFace)")
@@ -957,7 +1127,9 @@ def serve_instrumented(port: int) -> None:
     original_init = modelpool.ModelPool.__init__
 
     def pool_init(self, factory, size):
-        original_init(self, timed("model load (a pool's first object, or another when concurrency needs it)", factory), size)
+        original_init(
+            self, timed("model load (a pool's first object, or another when concurrency needs it)", factory), size
+        )
 
     modelpool.ModelPool.__init__ = pool_init
 
@@ -988,16 +1160,32 @@ def serve_instrumented(port: int) -> None:
                 path = scope["path"]
                 if path == "/__bench/profile":
                     with lock:
-                        body = json.dumps({k: {"calls": v[0], "wall_ms": round(v[1], 1), "cpu_ms": round(v[2], 1),
-                                               "max_ms": round(v[3], 1)} for k, v in stats.items()}).encode()
+                        body = json.dumps(
+                            {
+                                k: {
+                                    "calls": v[0],
+                                    "wall_ms": round(v[1], 1),
+                                    "cpu_ms": round(v[2], 1),
+                                    "max_ms": round(v[3], 1),
+                                }
+                                for k, v in stats.items()
+                            }
+                        ).encode()
                         if b"reset=1" in scope.get("query_string", b""):
                             stats.clear()
-                    await send({"type": "http.response.start", "status": 200,
-                                "headers": [(b"content-type", b"application/json")]})
+                    await send(
+                        {
+                            "type": "http.response.start",
+                            "status": 200,
+                            "headers": [(b"content-type", b"application/json")],
+                        }
+                    )
                     await send({"type": "http.response.body", "body": body})
                     return
-                route = "/" + "/".join("{token}" if p.startswith("ftc_") else "{id}" if len(p) >= 16 else p
-                                       for p in path.strip("/").split("/"))
+                route = "/" + "/".join(
+                    "{token}" if p.startswith("ftc_") else "{id}" if len(p) >= 16 else p
+                    for p in path.strip("/").split("/")
+                )
                 t0 = time.perf_counter()
                 try:
                     await stack(scope, receive, send)
@@ -1027,14 +1215,23 @@ def fetch_profile(port: int, reset: bool) -> dict:
 
 def print_profile(title: str, profile: dict, paid: int, elapsed: float) -> dict:
     """Per paid payment: wall time (includes waiting for a core, the GIL or a lock) and CPU time."""
-    rows = {k: {"calls_per_payment": round(v["calls"] / paid, 2), "wall_ms_per_payment": round(v["wall_ms"] / paid, 1),
-                "cpu_ms_per_payment": round(v["cpu_ms"] / paid, 1), "max_ms": v["max_ms"]}
-            for k, v in sorted(profile.items()) if paid}
+    rows = {
+        k: {
+            "calls_per_payment": round(v["calls"] / paid, 2),
+            "wall_ms_per_payment": round(v["wall_ms"] / paid, 1),
+            "cpu_ms_per_payment": round(v["cpu_ms"] / paid, 1),
+            "max_ms": v["max_ms"],
+        }
+        for k, v in sorted(profile.items())
+        if paid
+    }
     print(f"\n-- where the time goes ({title}, per paid payment; wall includes waiting for a core, the GIL or a lock)")
     print(f"   {'stage':<66}{'calls':>7}{'wall ms':>9}{'cpu ms':>8}{'max ms':>8}")
     for k, v in rows.items():
-        print(f"   {k:<66}{v['calls_per_payment']:>7.2f}{v['wall_ms_per_payment']:>9.1f}{v['cpu_ms_per_payment']:>8.1f}"
-              f"{v['max_ms']:>8.0f}")
+        print(
+            f"   {k:<66}{v['calls_per_payment']:>7.2f}{v['wall_ms_per_payment']:>9.1f}{v['cpu_ms_per_payment']:>8.1f}"
+            f"{v['max_ms']:>8.0f}"
+        )
     return rows
 
 
@@ -1051,33 +1248,68 @@ def main() -> None:
     defaults = get_settings()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=defaults.shared_data, help="shared data (face-clips/)")
-    parser.add_argument("--clips", default="d0,d3,d6,d9,d10,d11,d18,s18,s29",
-                        help="clip people to enrol (comma-separated; those without enough usable frames are left out)")
-    parser.add_argument("--database-url", default=None,
-                        help="an EMPTY database to use (e.g. PostgreSQL); default: a fresh SQLite file")
+    parser.add_argument(
+        "--clips",
+        default="d0,d3,d6,d9,d10,d11,d18,s18,s29",
+        help="clip people to enrol (comma-separated; those without enough usable frames are left out)",
+    )
+    parser.add_argument(
+        "--database-url", default=None, help="an EMPTY database to use (e.g. PostgreSQL); default: a fresh SQLite file"
+    )
     parser.add_argument("--terminals", type=int, default=8)
-    parser.add_argument("--interval", type=float, default=2.0,
-                        help="paced shape: mean seconds between a terminal's payers (exponential gaps)")
-    parser.add_argument("--closed-payments", type=int, default=None,
-                        help="payments in the closed-loop shape (default: the usable captures less the warm-up)")
-    parser.add_argument("--paced-payments", type=int, default=None,
-                        help="payments in the paced shape (default: the usable captures less the warm-up)")
-    parser.add_argument("--single-payments", type=int, default=16,
-                        help="payments of the baseline: one terminal alone, one payment at a time (0: skip)")
-    parser.add_argument("--warmup", type=int, default=None,
-                        help="untimed payments before each shape (default: terminals)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=2.0,
+        help="paced shape: mean seconds between a terminal's payers (exponential gaps)",
+    )
+    parser.add_argument(
+        "--closed-payments",
+        type=int,
+        default=None,
+        help="payments in the closed-loop shape (default: the usable captures less the warm-up)",
+    )
+    parser.add_argument(
+        "--paced-payments",
+        type=int,
+        default=None,
+        help="payments in the paced shape (default: the usable captures less the warm-up)",
+    )
+    parser.add_argument(
+        "--single-payments",
+        type=int,
+        default=16,
+        help="payments of the baseline: one terminal alone, one payment at a time (0: skip)",
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="untimed payments before each shape (default: terminals)"
+    )
     parser.add_argument("--json", dest="json_out", type=Path, default=None)
     parser.add_argument("--profile", action="store_true", help="instrumented server: print where the time goes")
-    parser.add_argument("--wait-quiet", type=float, default=0.0, metavar="SECONDS",
-                        help="before the timed part, wait up to this long for other processes to go quiet")
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before the timed part, wait up to this long for other processes to go quiet",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--capacity", default="", metavar="INTERVALS",
-                        help="also run the paced shape at each of these mean per-terminal intervals (s, comma-"
-                             "separated, e.g. 8,6,4,3,2,1.5) and report the largest payment rate whose p95 meets "
-                             "the target: the server's capacity")
-    parser.add_argument("--payer-every", type=float, default=60.0, metavar="SECONDS",
-                        help="a terminal's busiest hour, one payer every SECONDS (for terminals per core)")
+    parser.add_argument(
+        "--capacity",
+        default="",
+        metavar="INTERVALS",
+        help="also run the paced shape at each of these mean per-terminal intervals (s, comma-"
+        "separated, e.g. 8,6,4,3,2,1.5) and report the largest payment rate whose p95 meets "
+        "the target: the server's capacity",
+    )
+    parser.add_argument(
+        "--payer-every",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="a terminal's busiest hour, one payer every SECONDS (for terminals per core)",
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="facetrust-bench-facepay-"))
@@ -1097,8 +1329,13 @@ def run(args, defaults, work: Path, Settings) -> None:
     models_dir = defaults.resolved_models_dir
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FACETRUST_")}
     load_env, overrides = load_settings(work)
-    env = {**base_env, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_DATABASE_URL": database_url,
-           "FACETRUST_MODELS_DIR": str(models_dir), **load_env}
+    env = {
+        **base_env,
+        "FACETRUST_DATA_DIR": str(data_dir),
+        "FACETRUST_DATABASE_URL": database_url,
+        "FACETRUST_MODELS_DIR": str(models_dir),
+        **load_env,
+    }
     t_setup = time.perf_counter()
 
     # 1. Cut and screen the clips.
@@ -1112,12 +1349,18 @@ def run(args, defaults, work: Path, Settings) -> None:
     engine = face_engine(probe_settings)
     texture, limits = TextureModel.load(), capture_limits(probe_settings)
     live_policy = DecisionPolicy()
-    open_set = OpenSetPolicy(target_fpir=probe_settings.face_pay_target_fpir, margin=probe_settings.face_pay_margin,
-                             direct_max_gallery=probe_settings.face_pay_direct_max_gallery,
-                             candidates=probe_settings.face_pay_candidates)
+    open_set = OpenSetPolicy(
+        target_fpir=probe_settings.face_pay_target_fpir,
+        margin=probe_settings.face_pay_margin,
+        direct_max_gallery=probe_settings.face_pay_direct_max_gallery,
+        candidates=probe_settings.face_pay_candidates,
+    )
     clips = [c if c.endswith(".mp4") else f"{c}.mp4" for c in args.clips.split(",") if c]
-    print(f"screening {len(clips)} clips' capture takes (windows around labelled actions, each also mirrored; "
-          "the service's own decision, in-process)...", flush=True)
+    print(
+        f"screening {len(clips)} clips' capture takes (windows around labelled actions, each also mirrored; "
+        "the service's own decision, in-process)...",
+        flush=True,
+    )
     payers: list[Payer] = []
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for i, clip in enumerate(clips):
@@ -1131,15 +1374,23 @@ def run(args, defaults, work: Path, Settings) -> None:
     if len(payers) < 5:
         raise SystemExit(f"only {len(payers)} clip people are usable; at least 5 are needed")
     for p in payers:
-        print(f"  {p.clip}: {len(p.pay_windows)} payment captures"
-              + (f" (screened out: {dict(p.screening)})" if p.screening else ""))
+        print(
+            f"  {p.clip}: {len(p.pay_windows)} payment captures"
+            + (f" (screened out: {dict(p.screening)})" if p.screening else "")
+        )
     total_windows = sum(len(takes_module().takes_of(p.clip, k)) for p in payers for k in ("two", "payment"))
 
     # 2. Set up the world in-process, on the database the server will use.
     registry = authority_registry(work, payers)
     env["FACETRUST_AUTHORITY_REGISTRY"] = str(registry)
-    server_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir,
-                               authority_registry=registry, **overrides)
+    server_settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=database_url,
+        models_dir=models_dir,
+        authority_registry=registry,
+        **overrides,
+    )
     if args.database_url:
         from sqlalchemy import create_engine, inspect, text
 
@@ -1147,8 +1398,10 @@ def run(args, defaults, work: Path, Settings) -> None:
         if "liveness_seen_frames" in inspect(eng).get_table_names():
             with eng.connect() as c:
                 if c.execute(text("SELECT count(*) FROM liveness_seen_frames")).scalar():
-                    raise SystemExit("the database has frames from an earlier run (the replay defence would refuse "
-                                     "them): give an empty database")
+                    raise SystemExit(
+                        "the database has frames from an earlier run (the replay defence would refuse "
+                        "them): give an empty database"
+                    )
         eng.dispose()
     fund_fen = 10_000 * 100
     print(f"setting up {len(payers)} payers (accounts, consents, face real-name, face pay, wallets)...", flush=True)
@@ -1168,14 +1421,23 @@ def run(args, defaults, work: Path, Settings) -> None:
     closed_n = args.closed_payments if args.closed_payments is not None else len(windows) - warm
     paced_n = args.paced_payments if args.paced_payments is not None else len(windows) - warm
     if max(warm + closed_n, warm + paced_n) > len(windows) or min(closed_n, paced_n, single_n) < 0:
-        raise SystemExit(f"only {len(windows)} payment captures per round (a shape and its warm-up); "
-                         f"asked for {warm} + {closed_n} and {warm} + {paced_n}")
+        raise SystemExit(
+            f"only {len(windows)} payment captures per round (a shape and its warm-up); "
+            f"asked for {warm} + {closed_n} and {warm} + {paced_n}"
+        )
     order = itertools.count()
 
     def round_jobs(variant: int, count: int) -> list[Job]:
         chosen = windows[:count]
-        return [make_job(f"order-{next(order):05d}", rng.randint(100, 2000), p,
-                         w if variant == 0 else take_window(args.data, w.take, variant)) for p, w in chosen]
+        return [
+            make_job(
+                f"order-{next(order):05d}",
+                rng.randint(100, 2000),
+                p,
+                w if variant == 0 else take_window(args.data, w.take, variant),
+            )
+            for p, w in chosen
+        ]
 
     closed_round = round_jobs(0, warm + closed_n)
     warm_closed, closed_jobs = closed_round[:warm], closed_round[warm:]
@@ -1195,24 +1457,33 @@ def run(args, defaults, work: Path, Settings) -> None:
         ready = server.wait_ready()
         terminals = register_terminals(port, world["admin_token"], world["tenant_id"], n)
         frames_each = sorted(j.frame_count for j in closed_jobs + paced_jobs + single_jobs)
-        print(f"server up on 127.0.0.1:{port} ({ready['database']}); {n} terminals registered; "
-              f"{len(closed_jobs)} closed-loop + {len(paced_jobs)} paced + {len(single_jobs)} baseline timed payments, "
-              f"{frames_each[0]}-{frames_each[-1]} frames each (median {statistics.median(frames_each):g})", flush=True)
+        print(
+            f"server up on 127.0.0.1:{port} ({ready['database']}); {n} terminals registered; "
+            f"{len(closed_jobs)} closed-loop + {len(paced_jobs)} paced + {len(single_jobs)} baseline timed payments, "
+            f"{frames_each[0]}-{frames_each[-1]} frames each (median {statistics.median(frames_each):g})",
+            flush=True,
+        )
         shapes, profiles, warmups = {}, {}, {}
         for key, title, warm_jobs, timed_jobs, interval, fleet in (
-                ("closed_loop", "closed loop", warm_closed, closed_jobs, None, terminals),
-                ("paced", "paced", warm_paced, paced_jobs, args.interval, terminals),
-                ("single_terminal", "baseline, one terminal alone", [], single_jobs, None, terminals[:1]),
-                *((f"capacity_{interval:g}s", f"capacity, paced at {interval:g} s", [], jobs, interval, terminals)
-                  for interval, jobs in capacity_rounds)):
+            ("closed_loop", "closed loop", warm_closed, closed_jobs, None, terminals),
+            ("paced", "paced", warm_paced, paced_jobs, args.interval, terminals),
+            ("single_terminal", "baseline, one terminal alone", [], single_jobs, None, terminals[:1]),
+            *(
+                (f"capacity_{interval:g}s", f"capacity, paced at {interval:g} s", [], jobs, interval, terminals)
+                for interval, jobs in capacity_rounds
+            ),
+        ):
             if not timed_jobs:
                 continue
             if key != "closed_loop":  # a new round of the same takes: forget what the last one showed
                 replays.forget()
             if warm_jobs:  # first requests load the models (per worker thread); not timed
                 wres, _ = run_shape(f"{key}-warmup", port, fleet, warm_jobs, None, args.seed, replays)
-                warmups[key] = {"payments": len(wres), "paid": sum(r.outcome == "paid" for r in wres),
-                                "max_ms": round(max(r.total_ms for r in wres), 1)}
+                warmups[key] = {
+                    "payments": len(wres),
+                    "paid": sum(r.outcome == "paid" for r in wres),
+                    "max_ms": round(max(r.total_ms for r in wres), 1),
+                }
             time.sleep(1.0)
             if args.profile:
                 fetch_profile(port, reset=True)
@@ -1226,12 +1497,15 @@ def run(args, defaults, work: Path, Settings) -> None:
                 "cpu_ms_per_paid_payment": round(1000 * server_cpu / max(summary["paid"], 1), 1),
                 "cores_busy": round(server_cpu / elapsed, 2),
                 "threads_after": process_status(server.proc.pid, "Threads"),
-                "rss_mb_after": round(process_status(server.proc.pid, "VmRSS") / 1024)}
+                "rss_mb_after": round(process_status(server.proc.pid, "VmRSS") / 1024),
+            }
             summary["load_generator_cpu_s"] = round(own_cpu, 2)
             summary["other_processes_cores_busy"] = round(max(others, 0.0) / elapsed, 2)
             if key == "single_terminal":
-                summary["note"] = ("one terminal, one payment at a time: the latency floor of a payment on an "
-                                   "otherwise idle server (not one of the two load shapes)")
+                summary["note"] = (
+                    "one terminal, one payment at a time: the latency floor of a payment on an "
+                    "otherwise idle server (not one of the two load shapes)"
+                )
             shapes[key] = summary
             print_shape(title, summary)
             if args.profile:
@@ -1252,42 +1526,82 @@ def run(args, defaults, work: Path, Settings) -> None:
         print(f"server log problems ({len(problems)} shown):\n  " + "\n  ".join(problems))
     print(f"server stopped (exit code {stop_code})")
 
-    relevant = ["liveness_min_frames", "liveness_max_frames", "liveness_max_fps", "liveness_session_seconds",
-                "threads", "detector_max_side", "face_pay_transaction_limit_yuan", "face_pay_daily_limit_yuan",
-                "face_pay_over_limit", "face_pay_target_fpir", "face_pay_margin", "face_pay_direct_max_gallery",
-                "gallery_engine", "store_raw_images", "lockout_max_failures", "lockout_window_seconds"]
+    relevant = [
+        "liveness_min_frames",
+        "liveness_max_frames",
+        "liveness_max_fps",
+        "liveness_session_seconds",
+        "threads",
+        "detector_max_side",
+        "face_pay_transaction_limit_yuan",
+        "face_pay_daily_limit_yuan",
+        "face_pay_over_limit",
+        "face_pay_target_fpir",
+        "face_pay_margin",
+        "face_pay_direct_max_gallery",
+        "gallery_engine",
+        "store_raw_images",
+        "lockout_max_failures",
+        "lockout_window_seconds",
+    ]
     report = {"capacity": capacity(shapes, args.payer_every)} if capacity_rounds else {}
     report |= {
         "benchmark": "face pay end to end over HTTP: signed terminal intent, capture page, payer's frames "
-                     "(liveness, identification, limits, risk, ledger), signed result read",
+        "(liveness, identification, limits, risk, ledger), signed result read",
         "target": {"p95_ms": TARGET_P95_MS, "concurrency": n},
         "instrumented": bool(args.profile),
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                    "other_processes_cores_busy_before": background},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "other_processes_cores_busy_before": background,
+        },
         "command": "python scripts/bench_face_pay.py " + " ".join(sys.argv[1:]),
-        "server": {"command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(server.command)),
-                   "process": "one uvicorn worker (facetrust serve defaults)",
-                   "settings_changed": LOAD_SETTINGS_NOTE,
-                   "database": ready["database"],
-                   "frames_per_capture": {"min": frames_each[0], "median": statistics.median(frames_each),
-                                          "max": frames_each[-1]},
-                   "liveness": "one quick action (a blink or an open mouth), the challenge fixed in the database to "
-                               "what the take shows (not timed); amounts under the limits: no step-up",
-                   "settings": {k: getattr(server_settings, k) for k in relevant}},
-        "data": {"clips": [p.clip for p in payers], "payers": len(payers),
-                 "capture_takes": total_windows,
-                 "usable_payment_captures": sum(len(p.pay_windows) for p in payers),
-                 "per_payer": {p.clip: {"payment_captures": len(p.pay_windows), "screened_out": dict(p.screening)}
-                               for p in payers},
-                 "fingerprints_forgotten": replays.forgotten,
-                 "note": "takes of the labelled clips around a blink or an open mouth (and mirrored), that the "
-                         "service's own liveness decision and identification pass (screened in-process before "
-                         "the run); each used once per shape, the shapes replaying them with a new faint noise "
-                         "after the content fingerprints were forgotten"},
-        "summary": {k: {m: shapes[k].get(m) for m in ("p50_ms", "p95_ms", "p99_ms", "max_ms", "payments", "failures",
-                                                       "throughput_per_s", "meets_target_p95")}
-                    for k in shapes},
+        "server": {
+            "command": " ".join(Path(c).name if i == 0 else c for i, c in enumerate(server.command)),
+            "process": "one uvicorn worker (facetrust serve defaults)",
+            "settings_changed": LOAD_SETTINGS_NOTE,
+            "database": ready["database"],
+            "frames_per_capture": {
+                "min": frames_each[0],
+                "median": statistics.median(frames_each),
+                "max": frames_each[-1],
+            },
+            "liveness": "one quick action (a blink or an open mouth), the challenge fixed in the database to "
+            "what the take shows (not timed); amounts under the limits: no step-up",
+            "settings": {k: getattr(server_settings, k) for k in relevant},
+        },
+        "data": {
+            "clips": [p.clip for p in payers],
+            "payers": len(payers),
+            "capture_takes": total_windows,
+            "usable_payment_captures": sum(len(p.pay_windows) for p in payers),
+            "per_payer": {
+                p.clip: {"payment_captures": len(p.pay_windows), "screened_out": dict(p.screening)} for p in payers
+            },
+            "fingerprints_forgotten": replays.forgotten,
+            "note": "takes of the labelled clips around a blink or an open mouth (and mirrored), that the "
+            "service's own liveness decision and identification pass (screened in-process before "
+            "the run); each used once per shape, the shapes replaying them with a new faint noise "
+            "after the content fingerprints were forgotten",
+        },
+        "summary": {
+            k: {
+                m: shapes[k].get(m)
+                for m in (
+                    "p50_ms",
+                    "p95_ms",
+                    "p99_ms",
+                    "max_ms",
+                    "payments",
+                    "failures",
+                    "throughput_per_s",
+                    "meets_target_p95",
+                )
+            }
+            for k in shapes
+        },
         "setup_seconds": round(setup_s, 1),
         "warmup": warmups,
         **shapes,

@@ -58,9 +58,15 @@ def measure(engine: FaceEngine, texture: TextureModel, burst, actions: list[str]
         wall.append((time.perf_counter() - w0) * 1000.0)
         passed.append(result.passed)
     cpu, wall = cpu[1:], wall[1:]  # the first run warms the models up
-    return {"frames": len(burst), "actions": actions, "passed": all(passed[1:]),
-            "cpu_ms_median": round(statistics.median(cpu), 1), "cpu_ms_p95": round(sorted(cpu)[int(0.95 * len(cpu)) - 1], 1),
-            "wall_ms_median": round(statistics.median(wall), 1), "runs": runs}
+    return {
+        "frames": len(burst),
+        "actions": actions,
+        "passed": all(passed[1:]),
+        "cpu_ms_median": round(statistics.median(cpu), 1),
+        "cpu_ms_p95": round(sorted(cpu)[int(0.95 * len(cpu)) - 1], 1),
+        "wall_ms_median": round(statistics.median(wall), 1),
+        "runs": runs,
+    }
 
 
 def main() -> None:
@@ -77,17 +83,24 @@ def main() -> None:
         "payment, 8 frames, blink (d9 512x480)": (clip_burst(clips / "d9.mp4", 6, 8, 2), ["blink"]),
         # the capture page records a payment's blink for 1 s + 2.6 s at 9 fps (camera.js): about 32
         # frames, here d9's first 3.2 s at 10 fps
-        "payment as the page sends it, 32 frames, blink (d9 512x480)": (clip_burst(clips / "d9.mp4", 0, 32, 3), ["blink"]),
+        "payment as the page sends it, 32 frames, blink (d9 512x480)": (
+            clip_burst(clips / "d9.mp4", 0, 32, 3),
+            ["blink"],
+        ),
         # d3: a woman turning to her right, then blinking: 15 frames over 2 s
-        "real-name, 15 frames, turn right + blink (d3 512x512)": (clip_burst(clips / "d3.mp4", 0, 15, 4),
-                                                                  ["turn_right", "blink"]),
+        "real-name, 15 frames, turn right + blink (d3 512x512)": (
+            clip_burst(clips / "d3.mp4", 0, 15, 4),
+            ["turn_right", "blink"],
+        ),
     }
     report = {"threads": settings.threads, "cases": {}}
     for name, (burst, actions) in cases.items():
         result = measure(engine, texture, burst, actions, args.runs)
         report["cases"][name] = result
-        print(f"{name}: CPU median {result['cpu_ms_median']} ms (p95 {result['cpu_ms_p95']}), wall median "
-              f"{result['wall_ms_median']} ms, passed {result['passed']}, {settings.threads} workers")
+        print(
+            f"{name}: CPU median {result['cpu_ms_median']} ms (p95 {result['cpu_ms_p95']}), wall median "
+            f"{result['wall_ms_median']} ms, passed {result['passed']}, {settings.threads} workers"
+        )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

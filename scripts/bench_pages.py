@@ -49,9 +49,17 @@ def service(data_dir: Path):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    env = {**os.environ, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir)}
-    process = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "FACETRUST_DATA_DIR": str(data_dir),
+        "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "facetrust", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -82,12 +90,20 @@ def main() -> None:
             for path in PAGES:
                 runs = [measure(browser, base_url, path) for _ in range(args.runs)]
                 ms = statistics.median(r[0] for r in runs)
-                rows.append({"page": path, "load_ms_median": round(ms, 1), "bytes": runs[-1][1], "requests": runs[-1][2]})
+                rows.append(
+                    {"page": path, "load_ms_median": round(ms, 1), "bytes": runs[-1][1], "requests": runs[-1][2]}
+                )
                 print(f"{path:22s} load {ms:6.1f} ms  {runs[-1][1] / 1024:6.1f} KiB in {runs[-1][2]} requests")
-    report = {"what": "cold loads of each page in headless Chromium against `facetrust serve` on loopback (no throttling)",
-              "runs_per_page": args.runs, "pages": rows,
-              "max_bytes": max(r["bytes"] for r in rows), "max_load_ms_median": max(r["load_ms_median"] for r in rows)}
-    print(f"heaviest page {report['max_bytes'] / 1024:.1f} KiB; slowest median load {report['max_load_ms_median']:.1f} ms")
+    report = {
+        "what": "cold loads of each page in headless Chromium against `facetrust serve` on loopback (no throttling)",
+        "runs_per_page": args.runs,
+        "pages": rows,
+        "max_bytes": max(r["bytes"] for r in rows),
+        "max_load_ms_median": max(r["load_ms_median"] for r in rows),
+    }
+    print(
+        f"heaviest page {report['max_bytes'] / 1024:.1f} KiB; slowest median load {report['max_load_ms_median']:.1f} ms"
+    )
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
 

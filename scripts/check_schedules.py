@@ -50,8 +50,11 @@ def main() -> None:
     build_seconds = 0.0
     for _ in range(args.plans):
         method = (FLAT_FEE, ANNUITY, EQUAL_PRINCIPAL)[int(rng.integers(3))]
-        rate = Decimal(int(rng.integers(0, 20_001))).scaleb(-6) if method == FLAT_FEE \
+        rate = (
+            Decimal(int(rng.integers(0, 20_001))).scaleb(-6)
+            if method == FLAT_FEE
             else Decimal(int(rng.integers(0, 360_001))).scaleb(-6)
+        )
         principal = int(rng.integers(1, 1_000_000_001))
         periods = int(rng.choice([3, 6, 12, 24]))
         started = time.perf_counter()
@@ -69,7 +72,8 @@ def main() -> None:
             level = -npf.pmt(float(rate) / 12, periods, principal)
             worst_pmt = max(worst_pmt, abs(rows[0].payment_fen - level))
     figures = {
-        "plans": args.plans, "seed": args.seed,
+        "plans": args.plans,
+        "seed": args.seed,
         "principal_sums_exact": f"{exact}/{args.plans}",
         "apr_max_abs_diff_pp_vs_bisection_irr": round(worst_bisection * 100, 6),
         "apr_max_abs_diff_pp_vs_numpy_financial_irr": round(worst_npf * 100, 6),

@@ -76,8 +76,9 @@ class Recorder:
         self.errors: Counter = Counter()
         self.t0 = time.perf_counter()
 
-    def call(self, http: bfp.Http, op: str, method: str, path: str, body: bytes | None = None,
-             headers: dict | None = None) -> tuple[int, dict]:
+    def call(
+        self, http: bfp.Http, op: str, method: str, path: str, body: bytes | None = None, headers: dict | None = None
+    ) -> tuple[int, dict]:
         t = time.perf_counter()
         try:
             status, data = http.request(method, path, body, headers)
@@ -187,16 +188,24 @@ def settle_race(books: Books, answers: list[tuple[int, dict]], ident, in_progres
     return ids, retry
 
 
-def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http, ph: bfp.Http, pj: PayJob,
-               replays: bfp.Replays) -> None:
+def do_payment(
+    rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http, ph: bfp.Http, pj: PayJob, replays: bfp.Replays
+) -> None:
     job = pj.job
     t0 = time.perf_counter()
     with books.lock:
         books.requested.append(job.amount_fen)
     path = "/v1/terminal/payment-intents"
     if pj.retry == "race":  # the terminal's retry races its first request
-        answers = racing(rec, th.port, "intent_create_race", "POST", path, job.intent_body,
-                         lambda: signed(term, "POST", path, job.intent_body))
+        answers = racing(
+            rec,
+            th.port,
+            "intent_create_race",
+            "POST",
+            path,
+            job.intent_body,
+            lambda: signed(term, "POST", path, job.intent_body),
+        )
         with books.lock:
             books.retries["payment_intent_race"] += 1
         ids, _ = settle_race(books, answers, lambda b: b.get("intent_id"), "payment_in_progress")
@@ -209,8 +218,9 @@ def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Htt
             return
         status, body = 201, first
     else:
-        status, body = rec.call(th, "intent_create", "POST", path, job.intent_body,
-                                signed(term, "POST", path, job.intent_body))
+        status, body = rec.call(
+            th, "intent_create", "POST", path, job.intent_body, signed(term, "POST", path, job.intent_body)
+        )
     if status != 201:
         bump(books, f"intent_{status}")
         return
@@ -235,8 +245,13 @@ def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Htt
         return
     replays.fix_challenge(view["challenge"]["session_id"], job.actions)  # what the take shows
     with replays.showing(job.take):
-        status, view = rec.call(ph, "capture_frames", "POST", f"/v1/capture/{token}/frames",
-                                job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix)
+        status, view = rec.call(
+            ph,
+            "capture_frames",
+            "POST",
+            f"/v1/capture/{token}/frames",
+            job.frames_prefix + view["challenge"]["nonce"].encode() + job.frames_suffix,
+        )
     rpath = f"/v1/terminal/payment-intents/{intent_id}"
     status, seen = rec.call(th, "intent_read", "GET", rpath, None, signed(term, "GET", rpath, b""))
     if status != 200:
@@ -254,14 +269,26 @@ def do_payment(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Htt
         retry_intent("paid")
     if pj.refund:
         third = job.amount_fen // 3
-        parts = {"full": [job.amount_fen], "partial": [third], "partial+rest": [third, job.amount_fen - third]}[pj.refund]
+        parts = {"full": [job.amount_fen], "partial": [third], "partial+rest": [third, job.amount_fen - third]}[
+            pj.refund
+        ]
         for k, amount in enumerate(parts):
-            do_refund(rec, books, term, th, intent_id, job, f"rf-{job.order}-{k}", amount,
-                      pj.refund_retry if k == 0 else None)
+            do_refund(
+                rec, books, term, th, intent_id, job, f"rf-{job.order}-{k}", amount, pj.refund_retry if k == 0 else None
+            )
 
 
-def do_refund(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http, intent_id: str, job: bfp.Job,
-              refund_id: str, amount: int, retry: str | None) -> None:
+def do_refund(
+    rec: Recorder,
+    books: Books,
+    term: bfp.TerminalCreds,
+    th: bfp.Http,
+    intent_id: str,
+    job: bfp.Job,
+    refund_id: str,
+    amount: int,
+    retry: str | None,
+) -> None:
     path = f"/v1/terminal/payment-intents/{intent_id}/refunds"
     body = json.dumps({"refund_id": refund_id, "amount_fen": amount}).encode()
     if retry == "race":
@@ -295,9 +322,17 @@ def do_refund(rec: Recorder, books: Books, term: bfp.TerminalCreds, th: bfp.Http
                 books.duplicates["refund_retry_answered_differently"] += 1
 
 
-def installment_pass(rec: Recorder, http: bfp.Http, headers: dict, window: bfp.Window, replays: bfp.Replays) -> str | None:
-    status, created = rec.call(http, "liveness_create", "POST", "/v1/me/liveness-sessions",
-                               json.dumps({"purpose": "installment"}).encode(), headers)
+def installment_pass(
+    rec: Recorder, http: bfp.Http, headers: dict, window: bfp.Window, replays: bfp.Replays
+) -> str | None:
+    status, created = rec.call(
+        http,
+        "liveness_create",
+        "POST",
+        "/v1/me/liveness-sessions",
+        json.dumps({"purpose": "installment"}).encode(),
+        headers,
+    )
     if status != 201:
         return None
     replays.fix_challenge(created["session_id"], window.actions)  # the two actions the take shows
@@ -305,21 +340,34 @@ def installment_pass(rec: Recorder, http: bfp.Http, headers: dict, window: bfp.W
     # person (d9's, two seconds apart) share enough look-alike moments for the defence to take the
     # second for a replay of the first when they come in the other order.
     with replays.showing(f"{window.clip}{'~mirrored' if window.take.mirrored else ''}:two-action"):
-        status, decided = rec.call(http, "liveness_capture", "POST",
-                                   f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                                   json.dumps(window.burst(created["nonce"])).encode(), headers)
+        status, decided = rec.call(
+            http,
+            "liveness_capture",
+            "POST",
+            f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+            json.dumps(window.burst(created["nonce"])).encode(),
+            headers,
+        )
     if status != 200 or decided.get("status") != "passed":
         rec.note(f"liveness_capture:not_passed:{','.join(decided.get('reasons') or []) or f'http_{status}'}")
         return None
     return created["session_id"]
 
 
-def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: CheckoutJob, replays: bfp.Replays) -> None:
+def do_checkout(
+    rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: CheckoutJob, replays: bfp.Replays
+) -> None:
     user = cj.payer.user
     h_user = world["user_headers"][user]
     h_api = {"X-Api-Key": world["api_key"]}
-    body = json.dumps({"merchant_id": world["mall_id"], "merchant_order_id": cj.order, "amount_fen": cj.amount_fen,
-                       "category": "electronics"}).encode()
+    body = json.dumps(
+        {
+            "merchant_id": world["mall_id"],
+            "merchant_order_id": cj.order,
+            "amount_fen": cj.amount_fen,
+            "category": "electronics",
+        }
+    ).encode()
     path = f"/v1/accounts/{user}/credit/checkouts"
     status, co = rec.call(http, "checkout_create", "POST", path, body, h_api)
     if status != 201:
@@ -335,10 +383,12 @@ def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: Ch
     if session_id is None:
         bump(books, "installment_liveness_failed")
         return
-    body = json.dumps({"product_id": "mall-installment-fee", "periods": cj.periods,
-                       "liveness_session_id": session_id}).encode()
-    status, plan = rec.call(http, "checkout_confirm", "POST", f"/v1/me/credit/checkouts/{co['checkout_id']}/confirm",
-                            body, h_user)
+    body = json.dumps(
+        {"product_id": "mall-installment-fee", "periods": cj.periods, "liveness_session_id": session_id}
+    ).encode()
+    status, plan = rec.call(
+        http, "checkout_confirm", "POST", f"/v1/me/credit/checkouts/{co['checkout_id']}/confirm", body, h_user
+    )
     if status != 201:
         bump(books, f"confirm_{status}")
         return
@@ -353,8 +403,9 @@ def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: Ch
             answers = racing(rec, http.port, "repayment_race", "POST", rpath, body, lambda: h_user)
             with books.lock:
                 books.retries["repayment_race"] += 1
-            ids, again = settle_race(books, answers, lambda b: b.get("repayment", {}).get("repayment_id"),
-                                     "repayment_in_progress")
+            ids, again = settle_race(
+                books, answers, lambda b: b.get("repayment", {}).get("repayment_id"), "repayment_in_progress"
+            )
             made = next((b for st, b in answers if st in (200, 201)), None)
             if again or made is None:
                 st, b = rec.call(http, "repayment_retry", "POST", rpath, body, h_user)
@@ -384,8 +435,16 @@ def do_checkout(rec: Recorder, books: Books, world: dict, http: bfp.Http, cj: Ch
                     books.duplicates["repayment_retry_answered_differently"] += 1
 
 
-def run_load(port: int, terminals: list, users: list[bfp.Payer], world: dict, pay_jobs: list[PayJob],
-             checkout_jobs: list[CheckoutJob], seconds: float, replays: bfp.Replays) -> tuple[Recorder, Books, float]:
+def run_load(
+    port: int,
+    terminals: list,
+    users: list[bfp.Payer],
+    world: dict,
+    pay_jobs: list[PayJob],
+    checkout_jobs: list[CheckoutJob],
+    seconds: float,
+    replays: bfp.Replays,
+) -> tuple[Recorder, Books, float]:
     """The terminals take payments off one queue, the users checkouts off another, all at once,
     until the queues are empty or ``seconds`` have passed (a job started is finished)."""
     rec, books = Recorder(), Books()
@@ -447,42 +506,67 @@ def read_database(database_url: str, world: dict) -> dict:
     eng = create_engine(database_url)
     try:
         with Session(eng) as s:
+
             def moved(kind: str, account_kind: str, sign: int) -> tuple[int, int]:
-                q = (select(func.count(func.distinct(LedgerTransaction.id)), func.coalesce(func.sum(Posting.amount_fen), 0))
-                     .join(Posting, Posting.transaction_id == LedgerTransaction.id)
-                     .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
-                     .where(LedgerTransaction.kind == kind, LedgerAccount.kind == account_kind))
+                q = (
+                    select(
+                        func.count(func.distinct(LedgerTransaction.id)), func.coalesce(func.sum(Posting.amount_fen), 0)
+                    )
+                    .join(Posting, Posting.transaction_id == LedgerTransaction.id)
+                    .join(LedgerAccount, LedgerAccount.id == Posting.ledger_account_id)
+                    .where(LedgerTransaction.kind == kind, LedgerAccount.kind == account_kind)
+                )
                 n, total = s.execute(q).one()
                 return int(n), sign * int(total)
 
-            per_order = (select(PaymentIntent.terminal_id, PaymentIntent.merchant_order_id, func.count())
-                         .where(PaymentIntent.status == "paid")
-                         .group_by(PaymentIntent.terminal_id, PaymentIntent.merchant_order_id).having(func.count() > 1))
-            wallets = dict(s.execute(select(LedgerAccount.owner_id, LedgerAccount.balance_fen)
-                                     .where(LedgerAccount.kind == "wallet")).all())
+            per_order = (
+                select(PaymentIntent.terminal_id, PaymentIntent.merchant_order_id, func.count())
+                .where(PaymentIntent.status == "paid")
+                .group_by(PaymentIntent.terminal_id, PaymentIntent.merchant_order_id)
+                .having(func.count() > 1)
+            )
+            wallets = dict(
+                s.execute(
+                    select(LedgerAccount.owner_id, LedgerAccount.balance_fen).where(LedgerAccount.kind == "wallet")
+                ).all()
+            )
             return {
                 "payments": moved("payment", "wallet", -1),
                 "refunds": moved("refund", "wallet", 1),
                 "repayments": moved("repayment", "wallet", -1),
                 "installments": moved("installment", "credit", -1),
-                "payment_rows": int(s.execute(select(func.count()).select_from(PaymentIntent)
-                                              .where(PaymentIntent.status == "paid")).scalar_one()),
-                "paid_fen_by_intent": int(s.execute(select(func.coalesce(func.sum(PaymentIntent.amount_fen), 0))
-                                                    .where(PaymentIntent.status == "paid")).scalar_one()),
+                "payment_rows": int(
+                    s.execute(
+                        select(func.count()).select_from(PaymentIntent).where(PaymentIntent.status == "paid")
+                    ).scalar_one()
+                ),
+                "paid_fen_by_intent": int(
+                    s.execute(
+                        select(func.coalesce(func.sum(PaymentIntent.amount_fen), 0)).where(
+                            PaymentIntent.status == "paid"
+                        )
+                    ).scalar_one()
+                ),
                 "refund_rows": int(s.execute(select(func.count()).select_from(Refund)).scalar_one()),
                 "plans": int(s.execute(select(func.count()).select_from(CreditPlan)).scalar_one()),
-                "repayment_rows": int(s.execute(select(func.count()).select_from(CreditRepayment)
-                                                .where(CreditRepayment.amount_fen > 0)).scalar_one()),
+                "repayment_rows": int(
+                    s.execute(
+                        select(func.count()).select_from(CreditRepayment).where(CreditRepayment.amount_fen > 0)
+                    ).scalar_one()
+                ),
                 "orders_paid_twice": len(s.execute(per_order).all()),
-                "balance_sum_fen": int(s.execute(select(func.coalesce(func.sum(LedgerAccount.balance_fen), 0))).scalar_one()),
+                "balance_sum_fen": int(
+                    s.execute(select(func.coalesce(func.sum(LedgerAccount.balance_fen), 0))).scalar_one()
+                ),
                 "wallets": {k: int(v) for k, v in wallets.items()},
             }
     finally:
         eng.dispose()
 
 
-def account(books: Books, db: dict, ledger: dict, payers: list[bfp.Payer], wallets_before: dict,
-            wallets_after: dict) -> dict:
+def account(
+    books: Books, db: dict, ledger: dict, payers: list[bfp.Payer], wallets_before: dict, wallets_after: dict
+) -> dict:
     """The invariants: duplicates 0, money created or lost 0, client and database agree."""
     by_user = {p.user: p for p in payers}
     expected = {u: 0 for u in by_user}
@@ -505,7 +589,9 @@ def account(books: Books, db: dict, ledger: dict, payers: list[bfp.Payer], walle
         "installments": (len(books.plans), sum(a for _, a in books.plans.values())),
     }
     client["repayments"] = (sum(1 for _, a in books.repayments.values() if a), client["repayments"][1])
-    disagreements = {k: {"client": list(client[k]), "database": list(db[k])} for k in client if tuple(client[k]) != tuple(db[k])}
+    disagreements = {
+        k: {"client": list(client[k]), "database": list(db[k])} for k in client if tuple(client[k]) != tuple(db[k])
+    }
     duplicates = {
         "retries_answered_differently": dict(books.duplicates),
         "orders_paid_twice": db["orders_paid_twice"],
@@ -516,9 +602,13 @@ def account(books: Books, db: dict, ledger: dict, payers: list[bfp.Payer], walle
         "refunds_not_seen_by_client": max(db["refunds"][0] - client["refunds"][0], 0),
         "repayments_not_seen_by_client": max(db["repayments"][0] - client["repayments"][0], 0),
     }
-    n_dup = sum(books.duplicates.values()) + sum(v for k, v in duplicates.items() if k != "retries_answered_differently")
-    lost = db["balance_sum_fen"] + sum(abs(v["expected_delta"] - v["db_delta"]) + abs(v["expected_delta"] - v["api_delta"])
-                                       for v in wallet_mismatch.values())
+    n_dup = sum(books.duplicates.values()) + sum(
+        v for k, v in duplicates.items() if k != "retries_answered_differently"
+    )
+    lost = db["balance_sum_fen"] + sum(
+        abs(v["expected_delta"] - v["db_delta"]) + abs(v["expected_delta"] - v["api_delta"])
+        for v in wallet_mismatch.values()
+    )
     lost += sum(abs(v["client"][1] - v["database"][1]) for v in disagreements.values())
     invariants = {
         "ledger_check_ok": bool(ledger.get("ok")),
@@ -529,15 +619,19 @@ def account(books: Books, db: dict, ledger: dict, payers: list[bfp.Payer], walle
         "money_created_or_lost_zero": lost == 0,
     }
     return {
-        "charges": {"requested": {"count": len(books.requested), "fen": sum(books.requested)},
-                    "charged": {"count": client["payments"][0], "fen": client["payments"][1]},
-                    "refunded": {"count": client["refunds"][0], "fen": client["refunds"][1]},
-                    "database_charged": {"count": db["payments"][0], "fen": db["payments"][1]},
-                    "database_refunded": {"count": db["refunds"][0], "fen": db["refunds"][1]}},
-        "credit": {"plans": {"count": client["installments"][0], "principal_fen": client["installments"][1]},
-                   "repaid": {"count": client["repayments"][0], "fen": client["repayments"][1]},
-                   "database_plans": {"count": db["installments"][0], "principal_fen": db["installments"][1]},
-                   "database_repaid": {"count": db["repayments"][0], "fen": db["repayments"][1]}},
+        "charges": {
+            "requested": {"count": len(books.requested), "fen": sum(books.requested)},
+            "charged": {"count": client["payments"][0], "fen": client["payments"][1]},
+            "refunded": {"count": client["refunds"][0], "fen": client["refunds"][1]},
+            "database_charged": {"count": db["payments"][0], "fen": db["payments"][1]},
+            "database_refunded": {"count": db["refunds"][0], "fen": db["refunds"][1]},
+        },
+        "credit": {
+            "plans": {"count": client["installments"][0], "principal_fen": client["installments"][1]},
+            "repaid": {"count": client["repayments"][0], "fen": client["repayments"][1]},
+            "database_plans": {"count": db["installments"][0], "principal_fen": db["installments"][1]},
+            "database_repaid": {"count": db["repayments"][0], "fen": db["repayments"][1]},
+        },
         "retries": dict(books.retries),
         "racing_retries_refused": dict(books.race_errors),
         "duplicates": duplicates,
@@ -567,16 +661,25 @@ def log_problems(path: Path) -> dict:
             counts[f"{rec.get('method')} {rec['route']} -> {rec['status']}"] += 1
             continue
         where = next((f for f in reversed(rec.get("stack") or []) if "/facetrust/" in f), "")
-        key = rec.get("msg", "")[:160] + (f" [{rec.get('exc_type')} at {where.split('/facetrust/')[-1]}]"
-                                          if rec.get("exc_type") else "")
+        key = rec.get("msg", "")[:160] + (
+            f" [{rec.get('exc_type')} at {where.split('/facetrust/')[-1]}]" if rec.get("exc_type") else ""
+        )
         counts[key] += 1
     return {"lines": sum(counts.values()), "by_message": dict(counts.most_common(12))}
 
 
 def latency_table(rec: Recorder) -> dict:
-    return {op: {"count": len(v), "p50_ms": round(bfp.percentile(v, 50), 1), "p95_ms": round(bfp.percentile(v, 95), 1),
-                 "p99_ms": round(bfp.percentile(v, 99), 1), "max_ms": round(max(v), 1)}
-            for op, v in sorted(rec.latency.items()) if v}
+    return {
+        op: {
+            "count": len(v),
+            "p50_ms": round(bfp.percentile(v, 50), 1),
+            "p95_ms": round(bfp.percentile(v, 95), 1),
+            "p99_ms": round(bfp.percentile(v, 99), 1),
+            "max_ms": round(max(v), 1),
+        }
+        for op, v in sorted(rec.latency.items())
+        if v
+    }
 
 
 # ------------------------------------------------------------------------------------ the setup
@@ -588,7 +691,7 @@ def screen_people(args, engine, texture, limits, policy, open_set, need: int) ->
     identification pass (bench_face_pay's screening)."""
     import concurrent.futures
 
-    clips = [c if c.endswith(".mp4") else f"{c}.mp4" for c in args.clips.split(",") if c][:args.users]
+    clips = [c if c.endswith(".mp4") else f"{c}.mp4" for c in args.clips.split(",") if c][: args.users]
     payers = []
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for i, clip in enumerate(clips):
@@ -642,22 +745,40 @@ def http_setup(port: int, world: dict, payers: list[bfp.Payer], users: list[bfp.
         world["user_headers"][p.user] = {"Authorization": f"Bearer {tok}"}
     for p in users:
         h = world["user_headers"][p.user]
-        ok(c.request("POST", "/v1/me/consents/credit_face_verification",
-                     json.dumps({"notice_version": NOTICES["credit_face_verification"].version}).encode(), h))
-        ok(c.request("PUT", f"/v1/operator/accounts/{p.account_id}/credit-line",
-                     json.dumps({"limit_fen": CREDIT_LIMIT_FEN, "reason": "load test"}).encode(),
-                     {"Authorization": f"Bearer {world['analyst_token']}"}))
-    world["mall_id"] = ok(c.request("POST", "/v1/operator/merchants",
-                                    json.dumps({"tenant_id": world["tenant_id"], "name": "Load Mall", "fee_bps": 60}).encode(),
-                                    {"Authorization": f"Bearer {world['admin_token']}"}))["merchant_id"]
+        ok(
+            c.request(
+                "POST",
+                "/v1/me/consents/credit_face_verification",
+                json.dumps({"notice_version": NOTICES["credit_face_verification"].version}).encode(),
+                h,
+            )
+        )
+        ok(
+            c.request(
+                "PUT",
+                f"/v1/operator/accounts/{p.account_id}/credit-line",
+                json.dumps({"limit_fen": CREDIT_LIMIT_FEN, "reason": "load test"}).encode(),
+                {"Authorization": f"Bearer {world['analyst_token']}"},
+            )
+        )
+    world["mall_id"] = ok(
+        c.request(
+            "POST",
+            "/v1/operator/merchants",
+            json.dumps({"tenant_id": world["tenant_id"], "name": "Load Mall", "fee_bps": 60}).encode(),
+            {"Authorization": f"Bearer {world['admin_token']}"},
+        )
+    )["merchant_id"]
     c.close()
 
 
 def wallets(port: int, world: dict, payers: list[bfp.Payer]) -> dict:
     c = bfp.Http(port)
     try:
-        return {p.user: c.request("GET", "/v1/me/wallet", None, world["user_headers"][p.user])[1].get("balance_fen")
-                for p in payers}
+        return {
+            p.user: c.request("GET", "/v1/me/wallet", None, world["user_headers"][p.user])[1].get("balance_fen")
+            for p in payers
+        }
     finally:
         c.close()
 
@@ -683,10 +804,14 @@ def parse(argv: list[str] | None):
     ap.add_argument("--payments", type=int, default=40)
     ap.add_argument("--refunds", type=int, default=None, help="payments refunded (default: a quarter)")
     ap.add_argument("--checkouts", type=int, default=8)
-    ap.add_argument("--repayments", type=int, default=None, help="installment repayments in all (default: 2 per checkout)")
+    ap.add_argument(
+        "--repayments", type=int, default=None, help="installment repayments in all (default: 2 per checkout)"
+    )
     ap.add_argument("--retry-share", type=float, default=0.25, help="share of operations retried with the same key")
     ap.add_argument("--seconds", type=float, default=600.0, help="no new operation starts after this long")
-    ap.add_argument("--database-url", default=None, help="an EMPTY database (e.g. PostgreSQL); default: a fresh SQLite file")
+    ap.add_argument(
+        "--database-url", default=None, help="an EMPTY database (e.g. PostgreSQL); default: a fresh SQLite file"
+    )
     ap.add_argument("--json", dest="json_out", type=Path, default=None)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--keep", action="store_true")
@@ -717,8 +842,13 @@ def run(args, defaults, work: Path) -> dict:
     models_dir = defaults.resolved_models_dir
     load_env, overrides = bfp.load_settings(work)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith("FACETRUST_")}
-    env = {**base_env, "FACETRUST_DATA_DIR": str(data_dir), "FACETRUST_DATABASE_URL": database_url,
-           "FACETRUST_MODELS_DIR": str(models_dir), **load_env}
+    env = {
+        **base_env,
+        "FACETRUST_DATA_DIR": str(data_dir),
+        "FACETRUST_DATABASE_URL": database_url,
+        "FACETRUST_MODELS_DIR": str(models_dir),
+        **load_env,
+    }
 
     from facetrust.bootstrap import face_engine
     from facetrust.gallery.decision import OpenSetPolicy
@@ -729,8 +859,12 @@ def run(args, defaults, work: Path) -> dict:
     probe = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir)
     engine = face_engine(probe)
     texture, limits = TextureModel.load(), capture_limits(probe)
-    open_set = OpenSetPolicy(target_fpir=probe.face_pay_target_fpir, margin=probe.face_pay_margin,
-                             direct_max_gallery=probe.face_pay_direct_max_gallery, candidates=probe.face_pay_candidates)
+    open_set = OpenSetPolicy(
+        target_fpir=probe.face_pay_target_fpir,
+        margin=probe.face_pay_margin,
+        direct_max_gallery=probe.face_pay_direct_max_gallery,
+        candidates=probe.face_pay_candidates,
+    )
     n_users = min(args.users, len([c for c in args.clips.split(",") if c]))
     print(f"screening up to {n_users} clips' capture takes (the service's own decision)...", flush=True)
     need = -(-args.payments // max(n_users, 1)) + 2  # payment takes per payer (replayed beyond that)
@@ -749,8 +883,18 @@ def run(args, defaults, work: Path) -> dict:
         co_windows += [(p, per_user[p.user][k]) for p in co_users if k < len(per_user[p.user])]
     n_rep = 2 * args.checkouts if args.repayments is None else args.repayments
     for p, w in replayed(args.data, co_windows, args.checkouts):
-        checkout_jobs.append(CheckoutJob(p, w, f"co-{len(checkout_jobs):04d}", rng.randint(100, 3000) * 100,
-                                         rng.choice([3, 6, 12]), 0, rng.random() < args.retry_share, []))
+        checkout_jobs.append(
+            CheckoutJob(
+                p,
+                w,
+                f"co-{len(checkout_jobs):04d}",
+                rng.randint(100, 3000) * 100,
+                rng.choice([3, 6, 12]),
+                0,
+                rng.random() < args.retry_share,
+                [],
+            )
+        )
     for i in range(n_rep):
         if checkout_jobs:
             checkout_jobs[i % len(checkout_jobs)].repayments += 1
@@ -762,20 +906,33 @@ def run(args, defaults, work: Path) -> dict:
     n_ref = len(windows) // 4 if args.refunds is None else min(args.refunds, len(windows))
     pay_jobs = []
     for i, (p, w) in enumerate(windows):
-        pay_jobs.append(PayJob(bfp.make_job(f"ld-{i:05d}", rng.randint(100, 2000), p, w),
-                               retry_kind(rng, args.retry_share, ("before", "after", "race")),
-                               ("full", "partial+rest", "full", "partial")[i % 4] if i < n_ref else None,
-                               retry_kind(rng, min(2 * args.retry_share, 1.0), ("seq", "race"))))
+        pay_jobs.append(
+            PayJob(
+                bfp.make_job(f"ld-{i:05d}", rng.randint(100, 2000), p, w),
+                retry_kind(rng, args.retry_share, ("before", "after", "race")),
+                ("full", "partial+rest", "full", "partial")[i % 4] if i < n_ref else None,
+                retry_kind(rng, min(2 * args.retry_share, 1.0), ("seq", "race")),
+            )
+        )
     rng.shuffle(pay_jobs)
     if len(pay_jobs) < args.payments or len(checkout_jobs) < args.checkouts:
-        print(f"WARNING: only {len(pay_jobs)} payment and {len(checkout_jobs)} checkout captures are usable "
-              f"(asked for {args.payments} and {args.checkouts})", flush=True)
+        print(
+            f"WARNING: only {len(pay_jobs)} payment and {len(checkout_jobs)} checkout captures are usable "
+            f"(asked for {args.payments} and {args.checkouts})",
+            flush=True,
+        )
 
     # The world, in-process on the server's database (bench_face_pay's setup), plus a risk analyst.
     registry = bfp.authority_registry(work, payers)
     env["FACETRUST_AUTHORITY_REGISTRY"] = str(registry)
-    server_settings = Settings(_env_file=None, data_dir=data_dir, database_url=database_url, models_dir=models_dir,
-                               authority_registry=registry, **overrides)
+    server_settings = Settings(
+        _env_file=None,
+        data_dir=data_dir,
+        database_url=database_url,
+        models_dir=models_dir,
+        authority_registry=registry,
+        **overrides,
+    )
     if args.database_url:
         from sqlalchemy import create_engine as _ce
         from sqlalchemy import inspect
@@ -783,8 +940,10 @@ def run(args, defaults, work: Path) -> dict:
         probe_db = _ce(database_url)
         try:
             if inspect(probe_db).get_table_names():
-                raise SystemExit("the database is not empty (frames, payments and balances of an earlier run would "
-                                 "skew the books): give an empty database")
+                raise SystemExit(
+                    "the database is not empty (frames, payments and balances of an earlier run would "
+                    "skew the books): give an empty database"
+                )
         finally:
             probe_db.dispose()
     print(f"setting up {len(payers)} payers (accounts, consents, face real-name, face pay, wallets)...", flush=True)
@@ -796,12 +955,16 @@ def run(args, defaults, work: Path) -> dict:
 
     db = create_engine(database_url, **({"connect_args": {"timeout": 30}} if database_url.startswith("sqlite") else {}))
     with Session(db) as s:
-        world["analyst_token"], _ = service.create_operator_token(s, "load-analyst", "risk_analyst", dt.timedelta(hours=8))
+        world["analyst_token"], _ = service.create_operator_token(
+            s, "load-analyst", "risk_analyst", dt.timedelta(hours=8)
+        )
         s.commit()
 
     replays = bfp.Replays(database_url)  # fixes challenges and forgets fingerprints, on its own connection
     for p in payers:  # the setup showed these two-action takes
-        replays.shown.update(f"{w.clip}{'~mirrored' if w.take.mirrored else ''}:two-action" for w in (p.real_name, p.enrol))
+        replays.shown.update(
+            f"{w.clip}{'~mirrored' if w.take.mirrored else ''}:two-action" for w in (p.real_name, p.enrol)
+        )
     setup_s = time.perf_counter() - t_setup
     port = bfp.free_port()
     server = bfp.Server(env, port, work / "server.log", None)
@@ -810,11 +973,13 @@ def run(args, defaults, work: Path) -> dict:
         terminals = bfp.register_terminals(port, world["admin_token"], world["tenant_id"], args.terminals)
         http_setup(port, world, payers, co_users)
         before = wallets(port, world, payers)
-        header = (f"load test: {len(terminals)} terminals, {len(co_users)} checkout users, {len(payers)} payers; "
-                  f"{len(pay_jobs)} payments ({n_ref} refunded), {len(checkout_jobs)} checkouts, "
-                  f"{sum(c.repayments for c in checkout_jobs)} repayments; retry share {args.retry_share}; "
-                  f"time bound {args.seconds:g} s; database {ready['database']}\n"
-                  f"service settings: {bfp.LOAD_SETTINGS_NOTE}")
+        header = (
+            f"load test: {len(terminals)} terminals, {len(co_users)} checkout users, {len(payers)} payers; "
+            f"{len(pay_jobs)} payments ({n_ref} refunded), {len(checkout_jobs)} checkouts, "
+            f"{sum(c.repayments for c in checkout_jobs)} repayments; retry share {args.retry_share}; "
+            f"time bound {args.seconds:g} s; database {ready['database']}\n"
+            f"service settings: {bfp.LOAD_SETTINGS_NOTE}"
+        )
         print(header, flush=True)
         rec, books, elapsed = run_load(port, terminals, co_users, world, pay_jobs, checkout_jobs, args.seconds, replays)
         after = wallets(port, world, payers)
@@ -834,17 +999,25 @@ def run(args, defaults, work: Path) -> dict:
         "header": header,
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "command": "python scripts/loadtest.py " + " ".join(args.argv),
-        "machine": {"cpus": os.cpu_count(), "load_average_after": [round(x, 2) for x in os.getloadavg()],
-                    "note": "latencies depend on what else the machine runs: not reference figures unless quiet"},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            "note": "latencies depend on what else the machine runs: not reference figures unless quiet",
+        },
         "setup_seconds": round(setup_s, 1),
-        "captures": {"payment_takes": sum(len(p.pay_windows) for p in payers),
-                     "two_action_takes_for_credit": sum(len(credit_windows(engine, p)) for p in co_users),
-                     "fingerprints_forgotten_before_a_replay": replays.forgotten},
+        "captures": {
+            "payment_takes": sum(len(p.pay_windows) for p in payers),
+            "two_action_takes_for_credit": sum(len(credit_windows(engine, p)) for p in co_users),
+            "fingerprints_forgotten_before_a_replay": replays.forgotten,
+        },
         "duration_s": round(elapsed, 2),
-        "throughput": {"operations_per_s": round(sum(len(v) for k, v in rec.latency.items() if k != "payment_end_to_end")
-                                                 / elapsed, 2),
-                       "paid_payments_per_s": round(books.outcomes["paid"] / elapsed, 2),
-                       "checkouts_per_s": round(books.outcomes["checkout_confirmed"] / elapsed, 3)},
+        "throughput": {
+            "operations_per_s": round(
+                sum(len(v) for k, v in rec.latency.items() if k != "payment_end_to_end") / elapsed, 2
+            ),
+            "paid_payments_per_s": round(books.outcomes["paid"] / elapsed, 2),
+            "checkouts_per_s": round(books.outcomes["checkout_confirmed"] / elapsed, 3),
+        },
         "outcomes": dict(books.outcomes),
         "latency_ms": ops,
         "errors": dict(rec.errors),
@@ -870,29 +1043,39 @@ def findings(rec: Recorder, books: Books) -> list[str]:
         out.append(f"server errors (5xx) under load: {server_errors}")
     refused = {k: v for k, v in books.race_errors.items() if not k.startswith("5")}
     if refused:
-        out.append(f"a retry racing its first request with the same key was refused instead of answered with the "
-                   f"original: {refused} (money is safe, but the idempotency contract is not kept)")
+        out.append(
+            f"a retry racing its first request with the same key was refused instead of answered with the "
+            f"original: {refused} (money is safe, but the idempotency contract is not kept)"
+        )
     return out
 
 
 def print_report(r: dict) -> None:
     b = r["books"]
     print(f"\n(machine: {r['machine']['cpus']} cores, load average {r['machine']['load_average_after']} at the end)")
-    print(f"== {r['duration_s']:.1f} s; {r['throughput']['operations_per_s']} HTTP operations/s, "
-          f"{r['throughput']['paid_payments_per_s']} paid payments/s; outcomes {r['outcomes']}")
+    print(
+        f"== {r['duration_s']:.1f} s; {r['throughput']['operations_per_s']} HTTP operations/s, "
+        f"{r['throughput']['paid_payments_per_s']} paid payments/s; outcomes {r['outcomes']}"
+    )
     print(f"   {'operation':<22}{'count':>7}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}")
     for op, v in r["latency_ms"].items():
         print(f"   {op:<22}{v['count']:>7}{v['p50_ms']:>9.0f}{v['p95_ms']:>9.0f}{v['p99_ms']:>9.0f}{v['max_ms']:>9.0f}")
     print(f"errors by code: {r['errors'] or 'none'}")
     c = b["charges"]
-    print(f"charges: requested {c['requested']['count']} ({c['requested']['fen']} fen), charged {c['charged']['count']} "
-          f"({c['charged']['fen']} fen), refunded {c['refunded']['count']} ({c['refunded']['fen']} fen); "
-          f"database: charged {c['database_charged']}, refunded {c['database_refunded']}")
+    print(
+        f"charges: requested {c['requested']['count']} ({c['requested']['fen']} fen), charged {c['charged']['count']} "
+        f"({c['charged']['fen']} fen), refunded {c['refunded']['count']} ({c['refunded']['fen']} fen); "
+        f"database: charged {c['database_charged']}, refunded {c['database_refunded']}"
+    )
     cr = b["credit"]
-    print(f"credit: plans {cr['plans']}, repaid {cr['repaid']}; database plans {cr['database_plans']}, "
-          f"repaid {cr['database_repaid']}")
-    print(f"retries {b['retries']} (racing retries refused: {b['racing_retries_refused'] or 'none'}); duplicates {b['duplicates_total']}; money created or lost {b['money_created_or_lost_fen']} fen; "
-          f"balances sum to {b['balance_sum_fen']} fen")
+    print(
+        f"credit: plans {cr['plans']}, repaid {cr['repaid']}; database plans {cr['database_plans']}, "
+        f"repaid {cr['database_repaid']}"
+    )
+    print(
+        f"retries {b['retries']} (racing retries refused: {b['racing_retries_refused'] or 'none'}); duplicates {b['duplicates_total']}; money created or lost {b['money_created_or_lost_fen']} fen; "
+        f"balances sum to {b['balance_sum_fen']} fen"
+    )
     print(f"ledger check: {'OK' if r['ledger_check'].get('ok') else 'BROKEN'} {json.dumps(r['ledger_check'])}")
     for k, v in b["invariants"].items():
         print(f"  {'ok  ' if v else 'FAIL'} {k}")

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 ./scripts/chromium.sh   # Debian's Chromium for the browser tests, installed if missing
 ./scripts/softhsm.sh    # Debian's SoftHSM2 for the HSM key tests, installed if missing
 
-echo "== lint (ruff, pyproject's [tool.ruff])"
+echo "== lint and format (ruff, pyproject's [tool.ruff])"
 .venv/bin/ruff check facetrust tests scripts
+.venv/bin/ruff format --check facetrust tests scripts
 echo "== types (mypy, pyproject's [tool.mypy])"
 .venv/bin/mypy
 

@@ -34,13 +34,23 @@ def network(width: int = WIDTH) -> nn.Module:
     """Six 3x3 conv + BN + ReLU layers (four with stride 2; widths w, 2w, 2w, 4w, 4w, 8w), global
     average pooling, dropout and a linear layer (the exported file adds the sigmoid): a texture
     model with a small receptive field, about 82 k parameters at w = 12."""
+
     def block(cin: int, cout: int, stride: int) -> list[nn.Module]:
         return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
     w = width
-    return nn.Sequential(*block(3, w, 2), *block(w, 2 * w, 2), *block(2 * w, 2 * w, 1), *block(2 * w, 4 * w, 2),
-                         *block(4 * w, 4 * w, 1), *block(4 * w, 8 * w, 2), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Dropout(0.2), nn.Linear(8 * w, 1))
+    return nn.Sequential(
+        *block(3, w, 2),
+        *block(w, 2 * w, 2),
+        *block(2 * w, 2 * w, 1),
+        *block(2 * w, 4 * w, 2),
+        *block(4 * w, 4 * w, 1),
+        *block(4 * w, 8 * w, 2),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Dropout(0.2),
+        nn.Linear(8 * w, 1),
+    )
 
 
 def to_input(crop: np.ndarray, size: int = INPUT) -> np.ndarray:
@@ -56,7 +66,7 @@ def augment(crop: np.ndarray, rng: np.random.Generator, size: int = INPUT) -> np
     side = crop.shape[0]
     s = int(round(side * rng.uniform(0.86, 1.0)))
     x0, y0 = (int(rng.integers(0, side - s + 1)) for _ in range(2))
-    img = crop[y0:y0 + s, x0:x0 + s]
+    img = crop[y0 : y0 + s, x0 : x0 + s]
     if rng.random() < 0.5:
         img = img[:, ::-1]
     img = np.ascontiguousarray(img)
@@ -90,7 +100,7 @@ class Trained:
         out = []
         with torch.no_grad():
             for i in range(0, len(crops), batch):
-                x = np.stack([to_input(c) for c in crops[i:i + batch]]).transpose(0, 3, 1, 2)
+                x = np.stack([to_input(c) for c in crops[i : i + batch]]).transpose(0, 3, 1, 2)
                 out.append(torch.sigmoid(self.model(torch.from_numpy(np.ascontiguousarray(x)))).numpy()[:, 0])
         return np.concatenate(out) if out else np.zeros(0)
 
@@ -107,7 +117,8 @@ def fit(crops: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int, log=No
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     steps = EPOCHS * (SAMPLES_PER_EPOCH // BATCH)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda k: min(1.0, (k + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps)))
+        opt, lambda k: min(1.0, (k + 1) / 50) * 0.5 * (1 + math.cos(math.pi * min(k, steps) / steps))
+    )
     p = weights / weights.sum()
     loss_fn = nn.BCEWithLogitsLoss()
     model.train()
@@ -115,7 +126,7 @@ def fit(crops: np.ndarray, y: np.ndarray, weights: np.ndarray, seed: int, log=No
         draw = rng.choice(len(crops), size=SAMPLES_PER_EPOCH, p=p)
         total = 0.0
         for b in range(0, SAMPLES_PER_EPOCH - BATCH + 1, BATCH):
-            idx = draw[b:b + BATCH]
+            idx = draw[b : b + BATCH]
             x = np.stack([augment(crops[i], rng) for i in idx]).transpose(0, 3, 1, 2)
             xt = torch.from_numpy(np.ascontiguousarray(x))
             yt = torch.from_numpy(y[idx].astype(np.float32))[:, None]
@@ -140,7 +151,15 @@ def export_onnx(trained: Trained) -> bytes:
     onnx_proto_utils._add_onnxscript_fn = lambda model_bytes, custom_opsets: model_bytes
     model = nn.Sequential(trained.model, nn.Sigmoid()).eval()
     buf = io.BytesIO()
-    torch.onnx.export(model, torch.zeros(1, 3, INPUT, INPUT), buf, input_names=["crop"], output_names=["attack"],
-                      opset_version=17, dynamo=False, dynamic_axes={"crop": {0: "n"}, "attack": {0: "n"}},
-                      do_constant_folding=True)
+    torch.onnx.export(
+        model,
+        torch.zeros(1, 3, INPUT, INPUT),
+        buf,
+        input_names=["crop"],
+        output_names=["attack"],
+        opset_version=17,
+        dynamo=False,
+        dynamic_axes={"crop": {0: "n"}, "attack": {0: "n"}},
+        do_constant_folding=True,
+    )
     return buf.getvalue()

@@ -83,8 +83,11 @@ def make_detector():
     from facetrust.settings import get_settings
 
     settings = get_settings()
-    return YuNetDetector(modelfiles.require(settings.resolved_models_dir, "face_detection_yunet_2023mar.onnx"),
-                         settings.detector_score_threshold, settings.detector_max_side)
+    return YuNetDetector(
+        modelfiles.require(settings.resolved_models_dir, "face_detection_yunet_2023mar.onnx"),
+        settings.detector_score_threshold,
+        settings.detector_max_side,
+    )
 
 
 def detect_crop(detector, image: np.ndarray):
@@ -160,8 +163,9 @@ def noise_replay(frames: list[np.ndarray], rng: np.random.Generator) -> list[np.
 class Builder:
     def __init__(self, detector) -> None:
         self.detector = detector
-        self.rows: dict[str, list] = {k: [] for k in ("crops", "domain", "group", "species", "generated",
-                                                      "recording", "face_width")}
+        self.rows: dict[str, list] = {
+            k: [] for k in ("crops", "domain", "group", "species", "generated", "recording", "face_width")
+        }
         self.missed: dict[str, int] = {}
 
     def add_frames(self, frames, domain, group, species, generated, recording) -> list[np.ndarray]:
@@ -178,8 +182,9 @@ class Builder:
             kept.append(frame)
         return kept
 
-    def derived(self, frames: list[np.ndarray], domain: str, group: str, recording: str,
-                gen_windows: int, inject_windows: int) -> None:
+    def derived(
+        self, frames: list[np.ndarray], domain: str, group: str, recording: str, gen_windows: int, inject_windows: int
+    ) -> None:
         """Generated print and screen attacks and the injection-style captures from one bona fide
         recording's usable frames."""
         slices = window_slices(len(frames))
@@ -193,8 +198,9 @@ class Builder:
             rng = rng_for(name + "#still")
             still = frames[sl][int(rng.integers(len(frames[sl])))]
             self.add_frames(still_injection(still, rng, WINDOW), domain, group, STILL, False, f"still:{name}")
-            self.add_frames(noise_replay(frames[sl], rng_for(name + "#noise")), domain, group, NOISE, False,
-                            f"noise:{name}")
+            self.add_frames(
+                noise_replay(frames[sl], rng_for(name + "#noise")), domain, group, NOISE, False, f"noise:{name}"
+            )
 
     def arrays(self) -> dict[str, np.ndarray]:
         out = {k: np.array(v) for k, v in self.rows.items()}
@@ -225,8 +231,9 @@ def build(data: Path, detector, log) -> dict[str, np.ndarray]:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         kept = b.add_frames([image], "lfw", identity, BONA, False, f"lfw:{path.stem}")
         if kept:
-            b.derived(kept, "lfw", identity, f"lfw:{path.stem}", int(i % LFW_GEN_EVERY == 0),
-                      int(i % LFW_INJECT_EVERY == 0))
+            b.derived(
+                kept, "lfw", identity, f"lfw:{path.stem}", int(i % LFW_GEN_EVERY == 0), int(i % LFW_INJECT_EVERY == 0)
+            )
     log(f"  + LFW stills: {len(b.rows['crops'])} crops ({time.perf_counter() - t0:.0f} s)")
     return b.arrays()
 
@@ -234,10 +241,25 @@ def build(data: Path, detector, log) -> dict[str, np.ndarray]:
 def load(data: Path, detector, cache: Path | None, log) -> dict[str, np.ndarray]:
     """The crops, from the cache folder when a matching file is there (the key covers every
     parameter that changes them)."""
-    key = hashlib.sha256(json.dumps([CACHE_VERSION, SEED, WINDOW, MIN_FRAMES, CLIP_STRIDE, GEN_WINDOWS_PER_RECORDING,
-                                     INJECT_WINDOWS_PER_RECORDING, LFW_IDENTITIES, LFW_GEN_EVERY, LFW_INJECT_EVERY,
-                                     texture.CROP_SIZE, texture.CROP_ENLARGE,
-                                     str(data.resolve())]).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        json.dumps(
+            [
+                CACHE_VERSION,
+                SEED,
+                WINDOW,
+                MIN_FRAMES,
+                CLIP_STRIDE,
+                GEN_WINDOWS_PER_RECORDING,
+                INJECT_WINDOWS_PER_RECORDING,
+                LFW_IDENTITIES,
+                LFW_GEN_EVERY,
+                LFW_INJECT_EVERY,
+                texture.CROP_SIZE,
+                texture.CROP_ENLARGE,
+                str(data.resolve()),
+            ]
+        ).encode()
+    ).hexdigest()[:16]
     path = cache / f"pad-crops-{key}.npz" if cache is not None else None
     if path is not None and path.exists():
         log(f"  crops from the cache {path}")
@@ -281,5 +303,5 @@ def splices(d: dict[str, np.ndarray], mask: np.ndarray) -> list[np.ndarray]:
                 continue
             for w in spread(ws, 2):
                 other = others[int(rng.integers(len(others)))]
-                out.append(np.concatenate([w[:WINDOW // 2], other[WINDOW // 2:]]))
+                out.append(np.concatenate([w[: WINDOW // 2], other[WINDOW // 2 :]]))
     return out

@@ -23,16 +23,21 @@ from facetrust.liveness import texture  # noqa: E402
 
 
 def _rows(table: dict) -> dict:
-    return {name: {"metric": r["metric"], **{k: {"rate": round(r[k][0], 4), "errors": r[k][1], "n": r[k][2]}
-                                             for k in ("frame", "window", "capture")}}
-            for name, r in table.items()}
+    return {
+        name: {
+            "metric": r["metric"],
+            **{k: {"rate": round(r[k][0], 4), "errors": r[k][1], "n": r[k][2]} for k in ("frame", "window", "capture")},
+        }
+        for name, r in table.items()
+    }
 
 
 def figures(res: dict) -> dict:
     out = {"held_out": _rows(res["held_out"])}
     if "loso" in res:
-        out["leave_one_source_out"] = {s: {"threshold": r["threshold"], "rows": _rows(r["rows"])}
-                                       for s, r in res["loso"].items()}
+        out["leave_one_source_out"] = {
+            s: {"threshold": r["threshold"], "rows": _rows(r["rows"])} for s, r in res["loso"].items()
+        }
     return out
 
 
@@ -40,8 +45,12 @@ def library_versions() -> dict:
     import sklearn
     import torch
 
-    return {"numpy": np.__version__, "opencv": cv2.__version__, "scikit-learn": sklearn.__version__,
-            "torch": torch.__version__}
+    return {
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "scikit-learn": sklearn.__version__,
+        "torch": torch.__version__,
+    }
 
 
 def provenance(res, d, split, family_name: str, other: dict) -> dict:
@@ -55,9 +64,9 @@ def provenance(res, d, split, family_name: str, other: dict) -> dict:
         "split": "facetrust/liveness/pad_split.json",
         "train_frames": {name: int((sel & mask).sum()) for name, sel in row_masks(d).items() if (sel & mask).any()},
         "threshold_rule": f"lowest threshold at which each bona fide domain (NUAA, clips, LFW), left out of "
-                          f"training with every attack made from it, has capture BPCER <= {INNER_BPCER:g}; "
-                          f"capture score = mean of {FRAMES_PER_CAPTURE} evenly spaced frames of an "
-                          f"{D.WINDOW}-frame window",
+        f"training with every attack made from it, has capture BPCER <= {INNER_BPCER:g}; "
+        f"capture score = mean of {FRAMES_PER_CAPTURE} evenly spaced frames of an "
+        f"{D.WINDOW}-frame window",
         "threshold_per_left_out_domain": {k: round(v["threshold"], 4) for k, v in res["threshold_rule"].items()},
         "figures": figures(res),
         "other_family": other,
@@ -93,23 +102,37 @@ def write_cnn(res, prov, out_dir: Path, log) -> Path:
         "format": texture.CNN_FORMAT,
         "format_version": texture.CNN_FORMAT_VERSION,
         "name": texture.CNN_MODEL_NAME,
-        "network": {"file": texture.CNN_ONNX_NAME, "sha256": hashlib.sha256(onnx).hexdigest(),
-                    "bytes": len(onnx), "input": [3, C.INPUT, C.INPUT], "layout": "NCHW", "colour": "BGR",
-                    "scale": f"(x / 255 - {C.MEAN}) / {C.STD}", "mean": C.MEAN, "std": C.STD,
-                    "resize": "INTER_AREA from the crop", "output": "probability of a presentation attack",
-                    "architecture": f"6 x (conv3x3 + BN + ReLU), 4 with stride 2, widths "
-                                    f"{C.WIDTH}-{2 * C.WIDTH}-{2 * C.WIDTH}-{4 * C.WIDTH}-{4 * C.WIDTH}-{8 * C.WIDTH}; "
-                                    "global average pooling; linear; sigmoid",
-                    "training": {"epochs": C.EPOCHS, "samples_per_epoch": C.SAMPLES_PER_EPOCH, "batch": C.BATCH,
-                                 "lr": C.LR, "weight_decay": C.WEIGHT_DECAY,
-                                 "augmentation": "framing, flip, exposure/white balance/gamma, lower resolution, "
-                                                 "blur, noise, JPEG (both classes alike)"}},
+        "network": {
+            "file": texture.CNN_ONNX_NAME,
+            "sha256": hashlib.sha256(onnx).hexdigest(),
+            "bytes": len(onnx),
+            "input": [3, C.INPUT, C.INPUT],
+            "layout": "NCHW",
+            "colour": "BGR",
+            "scale": f"(x / 255 - {C.MEAN}) / {C.STD}",
+            "mean": C.MEAN,
+            "std": C.STD,
+            "resize": "INTER_AREA from the crop",
+            "output": "probability of a presentation attack",
+            "architecture": f"6 x (conv3x3 + BN + ReLU), 4 with stride 2, widths "
+            f"{C.WIDTH}-{2 * C.WIDTH}-{2 * C.WIDTH}-{4 * C.WIDTH}-{4 * C.WIDTH}-{8 * C.WIDTH}; "
+            "global average pooling; linear; sigmoid",
+            "training": {
+                "epochs": C.EPOCHS,
+                "samples_per_epoch": C.SAMPLES_PER_EPOCH,
+                "batch": C.BATCH,
+                "lr": C.LR,
+                "weight_decay": C.WEIGHT_DECAY,
+                "augmentation": "framing, flip, exposure/white balance/gamma, lower resolution, "
+                "blur, noise, JPEG (both classes alike)",
+            },
+        },
         "crop": texture.crop_spec(),
         "threshold": res["threshold"],
         "window": D.WINDOW,
         "frames_per_capture": 3,
         "decision": "attack when the mean frame score of the scored frames (at most `window`, "
-                    "`frames_per_capture` evenly spaced ones recommended) >= threshold",
+        "`frames_per_capture` evenly spaced ones recommended) >= threshold",
         "provenance": prov,
     }
     payload["sha256"] = texture.payload_digest(payload)
@@ -130,8 +153,13 @@ def write_lbp(res, prov, out_dir: Path) -> Path:
         "crop": texture.crop_spec(),
         "features": LBP_SPEC.to_dict(),
         "scaler": {"mean": sig(m.mean), "scale": sig(m.scale)},
-        "classifier": {"type": "logistic", "coef": sig(m.coef), "intercept": float(f"{m.intercept:.7g}"),
-                       "C": LBP_C, "output": "probability of a presentation attack"},
+        "classifier": {
+            "type": "logistic",
+            "coef": sig(m.coef),
+            "intercept": float(f"{m.intercept:.7g}"),
+            "C": LBP_C,
+            "output": "probability of a presentation attack",
+        },
         "threshold": res["threshold"],
         "window": D.WINDOW,
         "frames_per_capture": 3,
@@ -146,7 +174,9 @@ def write_lbp(res, prov, out_dir: Path) -> Path:
 
 def check_runtime(model, res, d, log) -> None:
     """The runtime (OpenCV dnn / numpy) gives the training code's scores on every crop."""
-    runtime = np.concatenate([model.frame_scores(list(d["crops"][i:i + 256])) for i in range(0, len(d["crops"]), 256)])
+    runtime = np.concatenate(
+        [model.frame_scores(list(d["crops"][i : i + 256])) for i in range(0, len(d["crops"]), 256)]
+    )
     diff = np.abs(runtime - res["scores"])
     log(f"  runtime vs training scores on {len(diff)} crops: max |difference| {diff.max():.2e}")
     if diff.max() > 1e-4:
@@ -175,13 +205,15 @@ def measure_speed(model, data: Path, log) -> None:
         three = []
         for k in range(0, len(pairs) - 2, 3):
             t0 = time.perf_counter()
-            model.frame_scores([texture.face_crop(im, f) for im, f in pairs[k:k + 3]])
+            model.frame_scores([texture.face_crop(im, f) for im, f in pairs[k : k + 3]])
             three.append(time.perf_counter() - t0)
     finally:
         cv2.setNumThreads(threads)
-    log(f"  speed, 1 OpenCV thread, 640x480 NUAA frames: crop + score median {1000 * np.median(per):.2f} ms, "
+    log(
+        f"  speed, 1 OpenCV thread, 640x480 NUAA frames: crop + score median {1000 * np.median(per):.2f} ms, "
         f"p95 {1000 * np.percentile(per, 95):.2f} ms per crop ({len(per)} crops); 3 crops of a capture in one "
-        f"call: median {1000 * np.median(three):.2f} ms")
+        f"call: median {1000 * np.median(three):.2f} ms"
+    )
 
 
 def measure_project_injections(model, data: Path, split: dict, log) -> dict:
@@ -201,8 +233,11 @@ def measure_project_injections(model, data: Path, split: dict, log) -> dict:
 
     def capture_score(frames):
         crops = [c for c, _ in (D.detect_crop(detector, f) for f in frames) if c is not None]
-        return model.sequence_score(model.frame_scores([crops[i] for i in model.capture_frames(len(crops))])) \
-            if crops else None
+        return (
+            model.sequence_score(model.frame_scores([crops[i] for i in model.capture_frames(len(crops))]))
+            if crops
+            else None
+        )
 
     wins = []
     for (kind, key), paths in D.nuaa_recordings(data).items():
@@ -214,8 +249,16 @@ def measure_project_injections(model, data: Path, split: dict, log) -> dict:
         wins += [(clip, frames[sl]) for sl in D.spread(D.window_slices(len(frames)), 3)]
     out = defaultdict(list)
     for k, (name, frames) in enumerate(wins):
-        capture = Capture(name=name, folder=Path("."), label="bona fide", species="bona fide", purpose="payment",
-                          actions=("blink",), t_ms=tuple(100.0 * i for i in range(len(frames))), frame_paths=())
+        capture = Capture(
+            name=name,
+            folder=Path("."),
+            label="bona fide",
+            species="bona fide",
+            purpose="payment",
+            actions=("blink",),
+            t_ms=tuple(100.0 * i for i in range(len(frames))),
+            frame_paths=(),
+        )
         out["bona fide source windows"].append(capture_score(frames))
         for variant in attacks.STILL_VARIANTS:
             a = attacks.make_still_injection(capture, frames, np.random.default_rng([D.SEED, k]), detector, variant)
@@ -226,10 +269,15 @@ def measure_project_injections(model, data: Path, split: dict, log) -> dict:
     result = {}
     for name, values in out.items():
         v = np.array([x for x in values if x is not None])
-        result[name] = {"n": len(v), "at_or_above_threshold": round(float(np.mean(v >= model.threshold)), 4),
-                        "median": round(float(np.median(v)), 4)}
-        log(f"  {name:26s} n={len(v):3d}  scored as attack {100 * np.mean(v >= model.threshold):5.1f}%  "
-            f"median score {np.median(v):.3f}")
+        result[name] = {
+            "n": len(v),
+            "at_or_above_threshold": round(float(np.mean(v >= model.threshold)), 4),
+            "median": round(float(np.median(v)), 4),
+        }
+        log(
+            f"  {name:26s} n={len(v):3d}  scored as attack {100 * np.mean(v >= model.threshold):5.1f}%  "
+            f"median score {np.median(v):.3f}"
+        )
     return result
 
 
@@ -243,5 +291,6 @@ if __name__ == "__main__":  # measure the shipped model on the project's injecti
     args = parser.parse_args()
     cv2.setNumThreads(1)
     here = Path(texture.__file__).parent
-    measure_project_injections(texture.TextureModel.load(), args.data,
-                               json.loads((here / "pad_split.json").read_text()), print)
+    measure_project_injections(
+        texture.TextureModel.load(), args.data, json.loads((here / "pad_split.json").read_text()), print
+    )

@@ -64,6 +64,7 @@ DOMAINS = ("nuaa", "clip", "lfw")
 BONA, PRINT, SCREEN = D.BONA, D.PRINT, D.SCREEN
 TRAINABLE = (BONA, PRINT, SCREEN)
 
+
 # Rows of every report: name -> frames.
 def row_masks(d) -> dict[str, np.ndarray]:
     g, sp, dom = d["generated"], d["species"], d["domain"]
@@ -273,12 +274,18 @@ def choose_threshold(family, d, mask, tag, log) -> tuple[float, dict]:
         scores = np.full(len(mask), np.nan)
         scores[idx] = model.scores_idx(idx)
         caps = window_scores(scores, D.windows(d, bona), FRAMES_PER_CAPTURE)
-        per[dom] = {"threshold": threshold_for(caps, INNER_BPCER), "captures": len(caps),
-                    "median": float(np.median(caps))}
+        per[dom] = {
+            "threshold": threshold_for(caps, INNER_BPCER),
+            "captures": len(caps),
+            "median": float(np.median(caps)),
+        }
     t = max(v["threshold"] for v in per.values())
     t = min(math.ceil(t * 1e4) / 1e4, 0.9999)  # four decimals, rounded towards fewer bona fide rejections
-    log(f"    threshold {t:.4f} (" + ", ".join(f"without {k}: {v['threshold']:.4f}, median {v['median']:.3f}"
-                                      for k, v in per.items()) + ")")
+    log(
+        f"    threshold {t:.4f} ("
+        + ", ".join(f"without {k}: {v['threshold']:.4f}, median {v['median']:.3f}" for k, v in per.items())
+        + ")"
+    )
     return t, per
 
 
@@ -296,8 +303,11 @@ def loso(family, d, log) -> dict:
         names = list(measured)
         extra = []
         if source.endswith("bona fide"):  # the new camera's own attacks and injections, for information
-            extra = [n for n in ("nuaa print", "gen print", "gen screen", "still injection", "noise replay")
-                     if np.any(row_masks(d)[n] & left_out)]
+            extra = [
+                n
+                for n in ("nuaa print", "gen print", "gen screen", "still injection", "noise replay")
+                if np.any(row_masks(d)[n] & left_out)
+            ]
         table = measure(d, scores, left_out, t, names + extra)
         print_rows(table, log)
         results[source] = {"threshold": t, "threshold_rule": per, "rows": table}
@@ -306,16 +316,19 @@ def loso(family, d, log) -> dict:
 
 def split_masks(d, split) -> tuple[np.ndarray, np.ndarray]:
     test_groups = set(split["nuaa"]["test_subjects"]) | set(split["face_clips"]["test_clips"])
-    lfw_test = np.array([zlib.crc32(g.encode()) % split["lfw"]["modulus"] in split["lfw"]["test_residues"]
-                         for g in d["group"]])
+    lfw_test = np.array(
+        [zlib.crc32(g.encode()) % split["lfw"]["modulus"] in split["lfw"]["test_residues"] for g in d["group"]]
+    )
     test = np.where(d["domain"] == "lfw", lfw_test, np.isin(d["group"], list(test_groups)))
     return ~test, test
 
 
 def held_out(family, d, split, log):
     train, test = split_masks(d, split)
-    log(f"\n  [{family.name}] shipped split: train {int((train & trainable(d)).sum())} crops, "
-        f"held out {int(test.sum())}")
+    log(
+        f"\n  [{family.name}] shipped split: train {int((train & trainable(d)).sum())} crops, "
+        f"held out {int(test.sum())}"
+    )
     mask = train & trainable(d)
     t, per = choose_threshold(family, d, mask, "shipped", log)
     model = family.fit(d, mask, "shipped")
@@ -328,8 +341,10 @@ def held_out(family, d, split, log):
     sweep_rows = list(BONA_ROWS) + list(ATTACK_ROWS)
     log("    threshold " + "".join(f"{n:>16s}" for n in sweep_rows))
     for th in sorted({0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, t}):
-        cells = [rate(window_scores(scores, D.windows(d, rows[n] & test), FRAMES_PER_CAPTURE), th,
-                      n not in BONA_ROWS)[0] for n in sweep_rows]
+        cells = [
+            rate(window_scores(scores, D.windows(d, rows[n] & test), FRAMES_PER_CAPTURE), th, n not in BONA_ROWS)[0]
+            for n in sweep_rows
+        ]
         log(f"    {th:9.4f} " + "".join(f"{100 * c:15.1f}%" for c in cells))
     return model, t, per, scores, table
 
@@ -352,8 +367,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ship", choices=("auto", "cnn", "lbp"), default="auto")
     parser.add_argument("--no-loso", action="store_true", help="skip the leave-one-source-out study")
     parser.add_argument("--no-write", action="store_true", help="write no weights")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for OpenCV and torch (1: on a shared 2-core machine, 2 threads ran 10x slower)")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="CPU threads for OpenCV and torch (1: on a shared 2-core machine, 2 threads ran 10x slower)",
+    )
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # 1 tiny epoch: tests the plumbing
     args = parser.parse_args(argv)
     if args.smoke:
@@ -370,11 +389,15 @@ def main(argv: list[str] | None = None) -> int:
     log(f"  {len(d['species'])} crops; frames without a detected face: {missed or 'none'}")
     train, test = split_masks(d, split)
     for name, sel in row_masks(d).items():
-        log(f"  {name:16s} {int(sel.sum()):5d} frames, {len(D.windows(d, sel)):4d} windows "
+        log(
+            f"  {name:16s} {int(sel.sum()):5d} frames, {len(D.windows(d, sel)):4d} windows "
             f"(train side {len(D.windows(d, sel & train)):4d}, held out {len(D.windows(d, sel & test)):4d}), "
-            f"face median {np.median(d['face_width'][sel]):.0f} px")
-    log(f"  splice          {len(D.splices(d, np.ones(len(train), bool))):4d} windows "
-        f"(held out {len(D.splices(d, test))})")
+            f"face median {np.median(d['face_width'][sel]):.0f} px"
+        )
+    log(
+        f"  splice          {len(D.splices(d, np.ones(len(train), bool))):4d} windows "
+        f"(held out {len(D.splices(d, test))})"
+    )
 
     families = []
     if args.family in ("lbp", "both"):
@@ -398,8 +421,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, res in results.items():
         if "loso" not in res:
             continue
-        cells = "  ".join(f"{s}: {100 * r['rows'][s]['capture'][0]:.1f}% ({100 * r['rows'][s]['window'][0]:.1f}%)"
-                          for s, r in res["loso"].items())
+        cells = "  ".join(
+            f"{s}: {100 * r['rows'][s]['capture'][0]:.1f}% ({100 * r['rows'][s]['window'][0]:.1f}%)"
+            for s, r in res["loso"].items()
+        )
         log(f"  {name:10s} {cells}")
 
     ship = args.ship

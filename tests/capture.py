@@ -52,7 +52,9 @@ LABELS_FILE = Path(clips_mod.__file__).with_name("face_clips_labels.json")
 SWAP = {"turn_left": "turn_right", "turn_right": "turn_left"}
 
 
-def clip_frames(shared_data: Path, clip: str, start: int, stop: int, step: int = 1) -> tuple[list[np.ndarray], list[float]]:
+def clip_frames(
+    shared_data: Path, clip: str, start: int, stop: int, step: int = 1
+) -> tuple[list[np.ndarray], list[float]]:
     """Frames start..stop-1 (every step-th) of a clip, with their timestamps from the first one."""
     capture = cv2.VideoCapture(str(shared_data / "face-clips" / clip))
     fps = capture.get(cv2.CAP_PROP_FPS)
@@ -105,13 +107,21 @@ class Take:
 
     def mirror(self) -> Take:
         """The same window flipped left to right: another capture of the same person (see the module)."""
-        return replace(self, mirrored=not self.mirrored, actions=tuple(SWAP.get(a, a) for a in self.actions),
-                       shows=tuple((SWAP.get(a, a), s, e) for a, s, e in self.shows))
+        return replace(
+            self,
+            mirrored=not self.mirrored,
+            actions=tuple(SWAP.get(a, a) for a in self.actions),
+            shows=tuple((SWAP.get(a, a), s, e) for a, s, e in self.shows),
+        )
 
     def overlaps(self, other: Take) -> bool:
         """Whether the two show a moment in common: one clip, one orientation, a shared frame."""
-        return (self.clip == other.clip and self.mirrored == other.mirrored
-                and self.first <= other.last and other.first <= self.last)
+        return (
+            self.clip == other.clip
+            and self.mirrored == other.mirrored
+            and self.first <= other.last
+            and other.first <= self.last
+        )
 
     def frames(self, shared_data: Path) -> tuple[list[np.ndarray], list[float]]:
         frames, times = clip_frames(shared_data, self.clip, self.first, self.last + 1, self.step)
@@ -136,8 +146,10 @@ def encode_take(take: Take, shared_data: Path, variant: int = 0) -> tuple[tuple[
     frames, times = take.frames(shared_data)
     if variant:
         rng = np.random.default_rng(variant)
-        frames = [np.clip(f.astype(np.int16) + rng.integers(-1, 2, f.shape, dtype=np.int16), 0, 255).astype(np.uint8)
-                  for f in frames]
+        frames = [
+            np.clip(f.astype(np.int16) + rng.integers(-1, 2, f.shape, dtype=np.int16), 0, 255).astype(np.uint8)
+            for f in frames
+        ]
     return tuple((t, jpeg_b64(f)) for f, t in zip(frames, times))
 
 
@@ -153,20 +165,20 @@ def _encoded(take: Take, shared_data: Path) -> tuple[tuple[float, str], ...]:
 # left + open mouth is not a pair here: its open mouth is d3's only single-action (payment) take.
 PAIRS: dict[str, list[tuple[int, int, tuple[str, ...], int]]] = {
     # turn right 5-27, then blink 47-52 (and a second blink 56-61)
-    "d3.mp4": [(0, 64, ("turn_right", "blink"), 2),
-               # turn left 148-182, then turn right 196-228
-               (140, 236, ("turn_left", "turn_right"), 2)],
+    "d3.mp4": [
+        (0, 64, ("turn_right", "blink"), 2),
+        # turn left 148-182, then turn right 196-228
+        (140, 236, ("turn_left", "turn_right"), 2),
+    ],
     # blink 36-47, then open mouth 68-71; open mouth 86-89, then blink 141-144. The two mouths are 14
     # frames apart: with place_windows' gap between captures (0.2 s), each window keeps 4 frames of
     # context there (the mouth is closed for most of each window). The second mouth is wide open in
     # one frame only (87), so that window takes every frame (30 fps).
-    "d9.mp4": [(24, 75, ("blink", "open_mouth"), 2),
-               (82, 156, ("open_mouth", "blink"), 1)],
+    "d9.mp4": [(24, 75, ("blink", "open_mouth"), 2), (82, 156, ("open_mouth", "blink"), 1)],
     # For the load and latency tools, which enrol every clip person with two-action captures:
     # d6's blink 206-210, then open mouth 212-220 (before the cut at 226); open mouth 365-376, then
     # blink 377-382 (before the cut at 390). d18's open mouth 63-97, then blink 93-99.
-    "d6.mp4": [(196, 224, ("blink", "open_mouth"), 2),
-               (350, 389, ("open_mouth", "blink"), 2)],
+    "d6.mp4": [(196, 224, ("blink", "open_mouth"), 2), (350, 389, ("open_mouth", "blink"), 2)],
     "d18.mp4": [(48, 102, ("open_mouth", "blink"), 2)],
 }
 
@@ -183,8 +195,9 @@ def _pair_window(label: dict, first: int, last: int, actions: tuple[str, ...]) -
         event = next(e for e in events if e[0] == action and e[1] > after)
         picked.append(event)
         after = event[1]
-    return clips_mod.Window(actions, "real_name", first, last, (picked[0][1], max(e[2] for e in picked)),
-                            tuple(e[3] for e in picked))
+    return clips_mod.Window(
+        actions, "real_name", first, last, (picked[0][1], max(e[2] for e in picked)), tuple(e[3] for e in picked)
+    )
 
 
 @functools.cache
@@ -211,7 +224,9 @@ def catalogue(clip: str) -> tuple[Take, ...]:
     takes = []
     for w in placed:
         shows = tuple((a, s, e) for a, s, e, _ in events if w.first <= s and e <= w.last)
-        takes.append(Take(clip, w.first, w.last, steps.get((w.first, w.last, w.actions), step), tuple(w.actions), shows))
+        takes.append(
+            Take(clip, w.first, w.last, steps.get((w.first, w.last, w.actions), step), tuple(w.actions), shows)
+        )
     return tuple(takes)
 
 
@@ -293,7 +308,10 @@ def passed_session(client, app, h, shared_data: Path, purpose: str, take: Take |
     default the world's next unused two-action take of d3 (a woman turning and blinking)."""
     take = take or material(app).take(takes_of("d3.mp4", "two"), f"a {purpose} pass")
     created = new_session(client, app, h, purpose, list(take.actions))
-    r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                    json=take.burst(shared_data, created["nonce"]), headers=h)
+    r = client.post(
+        f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+        json=take.burst(shared_data, created["nonce"]),
+        headers=h,
+    )
     assert r.status_code == 200 and r.json()["status"] == "passed", f"{take.name}: {r.text}"
     return created["session_id"]

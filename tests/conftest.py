@@ -24,8 +24,11 @@ from facetrust.settings import get_settings
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = get_settings().shared_data
-    missing = [d for d in ("lfw-dev/images", "nuaa-dev/ClientRaw", "nuaa-dev/ImposterRaw", "face-clips")
-               if not (path / d).is_dir()]
+    missing = [
+        d
+        for d in ("lfw-dev/images", "nuaa-dev/ClientRaw", "nuaa-dev/ImposterRaw", "face-clips")
+        if not (path / d).is_dir()
+    ]
     if missing:
         message = f"shared face data not found at {path}: no {', '.join(missing)} (set FACETRUST_SHARED_DATA)"
         if os.environ.get("FACETRUST_REQUIRE_DATA"):
@@ -46,11 +49,28 @@ def lfw_bytes(lfw: Path):
 
 
 # The settings a face engine reads: an app whose test changes one of them loads its own engine.
-ENGINE_SETTINGS = frozenset({
-    "models_dir", "data_dir", "threads", "detector_score_threshold", "detector_max_side", "min_face_px",
-    "min_detector_confidence", "min_sharpness", "min_brightness", "max_brightness", "max_yaw_deg", "max_pitch_deg",
-    "max_roll_deg", "max_eye_closure", "second_face_ratio", "max_image_bytes", "max_image_pixels", "min_image_side",
-})
+ENGINE_SETTINGS = frozenset(
+    {
+        "models_dir",
+        "data_dir",
+        "threads",
+        "detector_score_threshold",
+        "detector_max_side",
+        "min_face_px",
+        "min_detector_confidence",
+        "min_sharpness",
+        "min_brightness",
+        "max_brightness",
+        "max_yaw_deg",
+        "max_pitch_deg",
+        "max_roll_deg",
+        "max_eye_closure",
+        "second_face_ratio",
+        "max_image_bytes",
+        "max_image_pixels",
+        "min_image_side",
+    }
+)
 
 
 @lru_cache(maxsize=1)
@@ -172,8 +192,11 @@ def running_app(tmp_path: Path, database_url: str, **settings):
             (_, key_a), (_, key_b) = service.create_tenant(s, "shop-a"), service.create_tenant(s, "shop-b")
             op_token, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=1))
             s.commit()
-        yield client, app, {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b},
-                            "op": {"Authorization": f"Bearer {op_token}"}}
+        yield (
+            client,
+            app,
+            {"a": {"X-Api-Key": key_a}, "b": {"X-Api-Key": key_b}, "op": {"Authorization": f"Bearer {op_token}"}},
+        )
 
 
 # --- worlds built once ------------------------------------------------------------------------------
@@ -250,8 +273,10 @@ def restore(snap: Snapshot, tmp_path: Path, database_url: str) -> None:
 def settings_key(settings: dict) -> tuple:
     """A snapshot key for an app's settings: a file setting by its content, not its path (a test's
     rule set is written into its own folder)."""
+
     def value(v):
         return ("file", Path(v).read_bytes()) if isinstance(v, Path) and v.is_file() else v
+
     return tuple(sorted((k, value(v)) for k, v in settings.items()))
 
 
@@ -275,8 +300,9 @@ def served(app):
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False,
-                                          lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="off")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -300,9 +326,25 @@ def served(app):
 
 KINDS = ("unit", "db", "api", "browser", "system")
 DATABASE_FIXTURES = frozenset({"database_url", "empty_database_url", "app_ctx"})
-DATABASE_WORDS = ("database_url", "copy_database", "migrated_template", "running_app", "create_app", "make_engine",
-                  "session_factory", "upgrade(", "face_pay_world", "web_world", "World(", "DbApp", "Service(",
-                  "sessions(", "FACETRUST_TEST_DATABASE_URL", "FACETRUST_DATABASE_URL", "sqlite")
+DATABASE_WORDS = (
+    "database_url",
+    "copy_database",
+    "migrated_template",
+    "running_app",
+    "create_app",
+    "make_engine",
+    "session_factory",
+    "upgrade(",
+    "face_pay_world",
+    "web_world",
+    "World(",
+    "DbApp",
+    "Service(",
+    "sessions(",
+    "FACETRUST_TEST_DATABASE_URL",
+    "FACETRUST_DATABASE_URL",
+    "sqlite",
+)
 HTTP_WORDS = ("app_ctx", "client", "world", "running_app", "create_app", "face_pay_world", "web_world", "served(")
 
 
@@ -365,8 +407,10 @@ def _guard_unit(item):
     finally:
         _watching[0] = False
     if _connections:
-        pytest.fail(f"marked unit, but connected to {_connections[0]}: a unit test never touches a database "
-                    "(PostgreSQL does not run it); request database_url, or mark it db")
+        pytest.fail(
+            f"marked unit, but connected to {_connections[0]}: a unit test never touches a database "
+            "(PostgreSQL does not run it); request database_url, or mark it db"
+        )
     return result
 
 

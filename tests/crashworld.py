@@ -59,9 +59,14 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / "service.log"
-        self.env = {**os.environ, "FACETRUST_DATA_DIR": str(tmp_path / "data"), "FACETRUST_DATABASE_URL": database_url,
-                    "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir), "FACETRUST_LOG_LEVEL": "WARNING",
-                    **env}
+        self.env = {
+            **os.environ,
+            "FACETRUST_DATA_DIR": str(tmp_path / "data"),
+            "FACETRUST_DATABASE_URL": database_url,
+            "FACETRUST_MODELS_DIR": str(get_settings().resolved_models_dir),
+            "FACETRUST_LOG_LEVEL": "WARNING",
+            **env,
+        }
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.kills = 0
@@ -71,8 +76,13 @@ class Service:
     def start(self, timeout: float = 120.0) -> None:
         t0 = time.monotonic()
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "facetrust", "serve", "--port", str(self.port), *self.args],
-                                         cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "facetrust", "serve", "--port", str(self.port), *self.args],
+                cwd=REPO,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"the service exited with {self.proc.returncode}: {self.log.read_text()[-3000:]}")
@@ -103,8 +113,14 @@ class Service:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         """The command line as a separate process against the service's database."""
-        return subprocess.run([sys.executable, "-m", "facetrust", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True, timeout=300)
+        return subprocess.run(
+            [sys.executable, "-m", "facetrust", *args],
+            cwd=REPO,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
 
 def killed_during(service: Service, rng, send, max_delay: float = 0.4):
@@ -142,8 +158,12 @@ def operator_headers(app: DbApp) -> dict:
         analyst, _ = service.create_operator_token(s, "alice", "risk_analyst", dt.timedelta(hours=4))
         s.commit()
         tenant_id = tenant.id
-    return {"a": {"X-Api-Key": key_a}, "admin": {"Authorization": f"Bearer {admin}"},
-            "op": {"Authorization": f"Bearer {analyst}"}, "tenant_a": tenant_id}
+    return {
+        "a": {"X-Api-Key": key_a},
+        "admin": {"Authorization": f"Bearer {admin}"},
+        "op": {"Authorization": f"Bearer {analyst}"},
+        "tenant_a": tenant_id,
+    }
 
 
 def forget_fingerprints(app: DbApp) -> None:
@@ -209,8 +229,11 @@ def face_pass(client, app: DbApp, h: dict, frames: Frames, person, purpose: str)
     the challenge fixed to its actions."""
     take, variant = frames.take(person, "two")
     created = new_session(client, app, h, purpose, list(take.actions))
-    r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                    json=take.burst(frames.shared_data, created["nonce"], variant), headers=h)
+    r = client.post(
+        f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+        json=take.burst(frames.shared_data, created["nonce"], variant),
+        headers=h,
+    )
     assert r.status_code == 200 and r.json()["status"] == "passed", f"{take.name} (variant {variant}): {r.text}"
     return created["session_id"]
 
@@ -230,10 +253,17 @@ def ledger_facts(app: DbApp) -> dict:
         paid = {i.id: i.transaction_id for i in s.scalars(select(PaymentIntent).where(PaymentIntent.status == "paid"))}
         all_intents = s.scalar(select(func.count()).select_from(PaymentIntent))
         txns = set(s.scalars(select(LedgerTransaction.id)))
-        plans = {p.id: {"key": p.idempotency_key, "periods": p.periods, "posted": p.transaction_id in txns,
-                        "installments": s.scalar(select(func.count()).select_from(Installment)
-                                                 .where(Installment.plan_id == p.id))}
-                 for p in s.scalars(select(Plan))}
+        plans = {
+            p.id: {
+                "key": p.idempotency_key,
+                "periods": p.periods,
+                "posted": p.transaction_id in txns,
+                "installments": s.scalar(
+                    select(func.count()).select_from(Installment).where(Installment.plan_id == p.id)
+                ),
+            }
+            for p in s.scalars(select(Plan))
+        }
         templates = [(t.account_id, t.purpose) for t in s.scalars(select(FaceTemplate))]
     return {"payment_refs": refs, "paid": paid, "intents": all_intents, "plans": plans, "templates": templates}
 

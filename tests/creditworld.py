@@ -82,18 +82,35 @@ def mint_pass(app, shared_data: Path, account_id: str, purpose: str, person: Per
     analysis = ctx.engine.analyse_pixels(frames[0])
     assert analysis.template is not None and analysis.subject is not None, f"no face in frame {frame_index}"
     attack = ctx.texture.sequence_score([ctx.texture.frame_score(frames[0], analysis.subject)])
-    why = ("test helper: a pass stored without a capture, because the replay defence rightly refuses the "
-           "same moments twice and the shared clips hold too few distinct two-action stretches")
+    why = (
+        "test helper: a pass stored without a capture, because the replay defence rightly refuses the "
+        "same moments twice and the shared clips hold too few distinct two-action stretches"
+    )
     result = LivenessDecision(
-        passed=True, score=round(1.0 - attack, 4),
+        passed=True,
+        score=round(1.0 - attack, 4),
         checks={"minted": Check(True, None, {"note": why, "clip": person.clip, "frame": frame_index})},
-        versions={"decision": "test-minted-pass", "embedding": ctx.engine.model_id,
-                  "calibration": ctx.engine.calibration.calibration_id},
-        reference_index=0, reference=analysis)
+        versions={
+            "decision": "test-minted-pass",
+            "embedding": ctx.engine.model_id,
+            "calibration": ctx.engine.calibration.calibration_id,
+        },
+        reference_index=0,
+        reference=analysis,
+    )
     with app.state.sessions() as s:
         row = liveness.create_session(s, ctx, s.get(Account, account_id), purpose, None)
-        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.UTC), result, frame_count=1,
-                         audit_details={"minted_by_test_helper": True})
+        liveness._finish(
+            s,
+            ctx,
+            row,
+            True,
+            [],
+            dt.datetime.now(dt.UTC),
+            result,
+            frame_count=1,
+            audit_details={"minted_by_test_helper": True},
+        )
         s.commit()
         return row.id
 
@@ -103,8 +120,11 @@ def unused_frames(person: Person) -> list[int]:
     and away from the authority's photo."""
     label = labels()[person.clip]
     busy = [(t.first, t.last) for t in catalogue(person.clip)]
-    busy += [(e["start_frame"] - 3, e["end_frame"] + 3) for e in label.get("events", []) + label.get("other_events", [])
-             if e["action"] not in ("cheek_puff_pursed_lips", "smile", "talking", "static_yaw", "smile_teeth")]
+    busy += [
+        (e["start_frame"] - 3, e["end_frame"] + 3)
+        for e in label.get("events", []) + label.get("other_events", [])
+        if e["action"] not in ("cheek_puff_pursed_lips", "smile", "talking", "static_yaw", "smile_teeth")
+    ]
     busy.append((person.photo_frame - 10, person.photo_frame + 10))
     return [f for f in range(int(label["frames"])) if not any(a <= f <= b for a, b in busy)]
 
@@ -117,11 +137,18 @@ def build(data_dir: Path, database_url: str, shared_data: Path, settings: dict) 
         h = register(client, app, hs, shared_data, LI, fund_fen=20_000 * CNY)
         consent(client, h, "credit_face_verification")
         account_id = client.get("/v1/me", headers=h).json()["account_id"]
-        r = client.post("/v1/operator/merchants", json={"tenant_id": tenant, "name": "Mi Store", "fee_bps": 60},
-                        headers=hs["admin"])
+        r = client.post(
+            "/v1/operator/merchants", json={"tenant_id": tenant, "name": "Mi Store", "fee_bps": 60}, headers=hs["admin"]
+        )
         assert r.status_code == 201, r.text
-        return {"hs": hs, "tenant": tenant, "h": h, "account_id": account_id, "merchant_id": r.json()["merchant_id"],
-                "used": list(material(app).used)}
+        return {
+            "hs": hs,
+            "tenant": tenant,
+            "h": h,
+            "account_id": account_id,
+            "merchant_id": r.json()["merchant_id"],
+            "used": list(material(app).used),
+        }
     finally:
         ctx.__exit__(None, None, None)
 
@@ -133,11 +160,13 @@ class World:
     def __init__(self, tmp_path: Path, database_url: str, shared_data: Path, **settings) -> None:
         """The world built once per session for these settings (``build``), copied for this test
         (conftest's ``world_snapshot``), with an app of its own over the copy."""
-        snap = world_snapshot(("credit", settings_key(settings)),
-                              lambda data_dir, url: build(data_dir, url, shared_data, settings))
+        snap = world_snapshot(
+            ("credit", settings_key(settings)), lambda data_dir, url: build(data_dir, url, shared_data, settings)
+        )
         restore(snap, tmp_path, database_url)
-        self.ctx = app_over(tmp_path, database_url, authority_registry=tmp_path / "registry" / "citizens.csv",
-                            **settings)
+        self.ctx = app_over(
+            tmp_path, database_url, authority_registry=tmp_path / "registry" / "citizens.csv", **settings
+        )
         self.client, self.app = self.ctx.__enter__()
         state = snap.state
         self.hs = {caller: dict(h) for caller, h in state["hs"].items()}
@@ -154,8 +183,11 @@ class World:
         self.ctx.__exit__(None, None, None)
 
     def grant(self, limit_fen: int):
-        return self.client.put(f"/v1/operator/accounts/{self.account_id}/credit-line", headers=self.hs["op"],
-                               json={"limit_fen": limit_fen, "reason": "test"})
+        return self.client.put(
+            f"/v1/operator/accounts/{self.account_id}/credit-line",
+            headers=self.hs["op"],
+            json={"limit_fen": limit_fen, "reason": "test"},
+        )
 
     def face_pass(self, purpose: str, face: Person = LI) -> str:
         """A passed liveness session of Li's account for ``purpose``, showing ``face``: a real capture
@@ -171,20 +203,38 @@ class World:
         return mint_pass(self.app, self.shared_data, self.account_id, purpose, LI, self.minted)
 
     def checkout(self, amount_fen: int, order: str, category: str = "electronics") -> dict:
-        r = self.client.post(f"/v1/accounts/{LI.user}/credit/checkouts", headers=self.hs["a"],
-                             json={"merchant_id": self.merchant_id, "merchant_order_id": order, "amount_fen": amount_fen,
-                                   "category": category})
+        r = self.client.post(
+            f"/v1/accounts/{LI.user}/credit/checkouts",
+            headers=self.hs["a"],
+            json={
+                "merchant_id": self.merchant_id,
+                "merchant_order_id": order,
+                "amount_fen": amount_fen,
+                "category": category,
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()
 
     def confirm(self, checkout_id: str, session_id: str, product: str = "mall-installment-fee", periods: int = 12):
-        return self.client.post(f"/v1/me/credit/checkouts/{checkout_id}/confirm", headers=self.h,
-                                json={"product_id": product, "periods": periods, "liveness_session_id": session_id})
+        return self.client.post(
+            f"/v1/me/credit/checkouts/{checkout_id}/confirm",
+            headers=self.h,
+            json={"product_id": product, "periods": periods, "liveness_session_id": session_id},
+        )
 
     def loan(self, amount_fen: int, session_id: str, key: str, product: str = "cash-loan-annuity", periods: int = 12):
-        return self.client.post("/v1/me/credit/loans", headers=self.h,
-                                json={"product_id": product, "amount_fen": amount_fen, "periods": periods,
-                                      "liveness_session_id": session_id, "idempotency_key": key})
+        return self.client.post(
+            "/v1/me/credit/loans",
+            headers=self.h,
+            json={
+                "product_id": product,
+                "amount_fen": amount_fen,
+                "periods": periods,
+                "liveness_session_id": session_id,
+                "idempotency_key": key,
+            },
+        )
 
     def repay(self, plan_id: str, kind: str, key: str, amount_fen: int | None = None):
         body = {"kind": kind, "idempotency_key": key, **({"amount_fen": amount_fen} if amount_fen else {})}
@@ -211,12 +261,16 @@ class World:
 
         get_settings.cache_clear()
         try:
-            return CliRunner().invoke(cli, list(args), env={
-                "FACETRUST_DATABASE_URL": self.app.state.engine.url.render_as_string(hide_password=False),
-                "FACETRUST_DATA_DIR": str(self.app.state.settings.data_dir)})
+            return CliRunner().invoke(
+                cli,
+                list(args),
+                env={
+                    "FACETRUST_DATABASE_URL": self.app.state.engine.url.render_as_string(hide_password=False),
+                    "FACETRUST_DATA_DIR": str(self.app.state.settings.data_dir),
+                },
+            )
         finally:
             get_settings.cache_clear()
-
 
 
 def error(r) -> str:

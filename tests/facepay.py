@@ -58,7 +58,9 @@ ZHANG_TWIN = Person("twin", "王芳", id_for("003"), "13700001111", "d3.mp4", 11
 
 def take_for(app, person: Person, kind: str) -> Take:
     """The next take of ``person`` that no capture of this world has shown."""
-    return material(app).take(person.takes(kind), f"{person.user}'s {'payment' if kind == 'payment' else 'two-action'} capture")
+    return material(app).take(
+        person.takes(kind), f"{person.user}'s {'payment' if kind == 'payment' else 'two-action'} capture"
+    )
 
 
 @dataclass
@@ -68,19 +70,36 @@ class Terminal:
     client: object
     responses: list = field(default_factory=list)  # every answer a terminal received, for the privacy check
 
-    def call(self, method: str, path: str, body: dict | None = None, *, timestamp: int | None = None,
-             nonce: str | None = None, secret: str | None = None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: dict | None = None,
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        secret: str | None = None,
+    ):
         raw = json.dumps(body).encode() if body is not None else b""
-        headers = signing.headers(self.id, secret or self.secret, method, path, raw, timestamp or int(time.time()), nonce)
+        headers = signing.headers(
+            self.id, secret or self.secret, method, path, raw, timestamp or int(time.time()), nonce
+        )
         headers["Content-Type"] = "application/json"
         r = self.client.request(method, path, content=raw, headers=headers)
         self.responses.append(r)
         return r
 
     def intent(self, amount_fen: int, order: str, key: str | None = None):
-        return self.call("POST", "/v1/terminal/payment-intents",
-                         {"amount_fen": amount_fen, "currency": "CNY", "merchant_order_id": order,
-                          "idempotency_key": key or f"key-{order}"})
+        return self.call(
+            "POST",
+            "/v1/terminal/payment-intents",
+            {
+                "amount_fen": amount_fen,
+                "currency": "CNY",
+                "merchant_order_id": order,
+                "idempotency_key": key or f"key-{order}",
+            },
+        )
 
 
 class FramePool:
@@ -112,7 +131,9 @@ class FramePool:
         """Answer the capture page's current challenge with ``take``: the challenge is fixed to the
         take's actions first (the recording cannot follow a random one), then its frames are posted."""
         fix_payment_challenge(self.app, intent_id, take.actions)
-        return client.post(f"/v1/capture/{token}/frames", json=self.capture(None, view["challenge"]["nonce"], take=take))
+        return client.post(
+            f"/v1/capture/{token}/frames", json=self.capture(None, view["challenge"]["nonce"], take=take)
+        )
 
 
 def authority(tmp_path: Path, shared_data: Path, people: list[Person]) -> Path:
@@ -120,8 +141,9 @@ def authority(tmp_path: Path, shared_data: Path, people: list[Person]) -> Path:
     reg.mkdir(exist_ok=True)
     lines = ["name,id_number,photo"]
     for p in people:
-        assert not any(t.first <= p.photo_frame <= t.last for t in takes_of(p.clip, "payment") + takes_of(p.clip, "two")), \
-            f"{p.user}'s photo is a frame of a capture take"
+        assert not any(
+            t.first <= p.photo_frame <= t.last for t in takes_of(p.clip, "payment") + takes_of(p.clip, "two")
+        ), f"{p.user}'s photo is a frame of a capture take"
         frames, _ = clip_frames(shared_data, p.clip, p.photo_frame, p.photo_frame + 1)
         cv2.imwrite(str(reg / f"{p.user}.jpg"), frames[0])
         lines.append(f"{p.name},{p.id_number},{p.user}.jpg")
@@ -138,15 +160,23 @@ def register(client, app, hs, shared_data: Path, person: Person, fund_fen: int =
     """Account, real-name authentication by face, and a wallet top-up; returns the user's headers."""
     r = client.post("/v1/accounts", json={"platform_user_id": person.user, "mobile": person.mobile}, headers=hs["a"])
     assert r.status_code == 201, r.text
-    h = {"Authorization": "Bearer " + client.post(f"/v1/accounts/{person.user}/tokens", headers=hs["a"]).json()["token"]}
+    h = {
+        "Authorization": "Bearer " + client.post(f"/v1/accounts/{person.user}/tokens", headers=hs["a"]).json()["token"]
+    }
     consent(client, h, "kyc_face_verification")
     session_id = passed_session(client, app, h, shared_data, "real_name", take_for(app, person, "two"))
-    r = client.post("/v1/me/real-name/face", headers=h,
-                    json={"name": person.name, "id_number": person.id_number, "liveness_session_id": session_id})
+    r = client.post(
+        "/v1/me/real-name/face",
+        headers=h,
+        json={"name": person.name, "id_number": person.id_number, "liveness_session_id": session_id},
+    )
     assert r.status_code == 201, r.text
     if fund_fen:
-        r = client.post(f"/v1/accounts/{person.user}/wallet/top-ups", headers=hs["a"],
-                        json={"amount_fen": fund_fen, "reference": f"fund-{person.user}"})
+        r = client.post(
+            f"/v1/accounts/{person.user}/wallet/top-ups",
+            headers=hs["a"],
+            json={"amount_fen": fund_fen, "reference": f"fund-{person.user}"},
+        )
         assert r.status_code == 201, r.text
     return h
 
@@ -166,11 +196,15 @@ def switch_on(client, app, h, shared_data: Path, person: Person):
 
 
 def merchant_terminal(client, hs, tenant_id: str, fee_bps: int = 60) -> Terminal:
-    r = client.post("/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "Vending 7", "fee_bps": fee_bps},
-                    headers=hs["admin"])
+    r = client.post(
+        "/v1/operator/merchants",
+        json={"tenant_id": tenant_id, "name": "Vending 7", "fee_bps": fee_bps},
+        headers=hs["admin"],
+    )
     assert r.status_code == 201, r.text
-    r = client.post(f"/v1/operator/merchants/{r.json()['merchant_id']}/terminals", json={"label": "lobby"},
-                    headers=hs["admin"])
+    r = client.post(
+        f"/v1/operator/merchants/{r.json()['merchant_id']}/terminals", json={"label": "lobby"}, headers=hs["admin"]
+    )
     assert r.status_code == 201, r.text
     return Terminal(r.json()["terminal_id"], r.json()["secret"], client)
 
@@ -189,8 +223,9 @@ def start_payment(client, terminal: Terminal, amount_fen: int, order: str) -> tu
     return r.json(), token, view.json()
 
 
-def pay_with_face(client, frames: FramePool, terminal: Terminal, person: Person, amount_fen: int,
-                  order: str) -> tuple[dict, str, dict]:
+def pay_with_face(
+    client, frames: FramePool, terminal: Terminal, person: Person, amount_fen: int, order: str
+) -> tuple[dict, str, dict]:
     """A payment up to the page's answer to the payer's frames: (intent, token, page view). The
     payer answers the page's one-action challenge with their next payment take."""
     intent, token, view = start_payment(client, terminal, amount_fen, order)
@@ -223,8 +258,14 @@ def face_pay_world(tmp_path: Path, database_url: str, shared_data: Path, people:
     return ctx, client, app, hs, tenant_a
 
 
-def enrolled_world(tmp_path: Path, database_url: str, shared_data: Path, people: list[Person],
-                   enrolled: list[tuple[Person, int]], **settings):
+def enrolled_world(
+    tmp_path: Path,
+    database_url: str,
+    shared_data: Path,
+    people: list[Person],
+    enrolled: list[tuple[Person, int]],
+    **settings,
+):
     """``face_pay_world`` in which each of ``enrolled`` (person, wallet top-up in fen) has registered,
     passed real-name authentication by face and switched face pay on, in that order: built once per
     session for these arguments (conftest's ``world_snapshot``) and copied for the test, with an app of

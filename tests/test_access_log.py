@@ -17,6 +17,9 @@ def test_access_log_names_route_templates_never_paths_or_queries(tmp_path, datab
             client.get("/no/such/page")
         lines = [r.getMessage() for r in caplog.records if r.name == "facetrust.access"]
         assert [line.split()[:3] for line in lines] == [
-            ["GET", "/v1/capture/{token}", "404"], ["GET", "/v1/operator/accounts", "200"],
-            ["GET", "/static", "200"], ["GET", "<unmatched>", "404"]]
+            ["GET", "/v1/capture/{token}", "404"],
+            ["GET", "/v1/operator/accounts", "200"],
+            ["GET", "/static", "200"],
+            ["GET", "<unmatched>", "404"],
+        ]
         assert not any(token in line or "13812345678" in line for line in lines)

@@ -23,7 +23,8 @@ def registries(tmp_path, lfw):
     (tmp_path / "photos" / "a.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
     (tmp_path / "citizens.csv").write_text(f"name,id_number,photo\n江泽民,{ID_A},photos/a.jpg\n", encoding="utf-8")
     (tmp_path / "bank.csv").write_text(
-        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{ID_B},13912345678\n", encoding="utf-8")
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{ID_B},13912345678\n", encoding="utf-8"
+    )
     return SimulatedCitizenRegistry(tmp_path / "citizens.csv"), SimulatedBankRegistry(tmp_path / "bank.csv")
 
 

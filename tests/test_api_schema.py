@@ -73,9 +73,17 @@ def api(tmp_path, database_url):
     registry.write_text("name,id_number,photo\n", encoding="utf-8")
     bank = tmp_path / "bank.csv"
     bank.write_text("bank,card_number,name,id_number,mobile\n", encoding="utf-8")
-    quiet = dict(authority_registry=registry, bank_registry=bank, lockout_max_failures=10**6,
-                 rate_limit_auth_per_minute=0, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
-                 rate_limit_terminal_per_minute=0, rate_limit_operator_per_minute=0, rate_limit_ip_per_minute=0)
+    quiet = dict(
+        authority_registry=registry,
+        bank_registry=bank,
+        lockout_max_failures=10**6,
+        rate_limit_auth_per_minute=0,
+        rate_limit_face_per_minute=0,
+        rate_limit_capture_per_minute=0,
+        rate_limit_terminal_per_minute=0,
+        rate_limit_operator_per_minute=0,
+        rate_limit_ip_per_minute=0,
+    )
     with running_app(tmp_path, database_url, **quiet) as (client, app, hs):
         users = {}
         for name, mobile in (("u1", "13812345678"), ("leaver", "13900001111")):
@@ -88,19 +96,36 @@ def api(tmp_path, database_url):
             tenant_id = service.tenant_by_api_key(s, hs["a"]["X-Api-Key"]).id
             s.commit()
         admin_h = {"Authorization": f"Bearer {admin}"}
-        merchant = client.post("/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "m"}, headers=admin_h).json()
-        terminal = client.post(f"/v1/operator/merchants/{merchant['merchant_id']}/terminals", json={"label": "t"},
-                               headers=admin_h).json()
+        merchant = client.post(
+            "/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "m"}, headers=admin_h
+        ).json()
+        terminal = client.post(
+            f"/v1/operator/merchants/{merchant['merchant_id']}/terminals", json={"label": "t"}, headers=admin_h
+        ).json()
         body = b'{"amount_fen": 100, "currency": "CNY", "merchant_order_id": "o1", "idempotency_key": "k-00000001"}'
         path = "/v1/terminal/payment-intents"
-        intent = client.post(path, content=body, headers={
-            **signing.headers(terminal["terminal_id"], terminal["secret"], "POST", path, body, int(time.time())),
-            "Content-Type": "application/json"}).json()
-        real = {"account_id": client.get("/v1/me", headers=users["u1"]).json()["account_id"],
-                "platform_user_id": "u1", "merchant_id": merchant["merchant_id"], "intent_id": intent["intent_id"],
-                "token": intent["capture_url"].split("#", 1)[1], "purpose": "face_pay", "tenant_id": tenant_id}
-        yield app, Callers(hs["a"], users["u1"], users["leaver"], admin_h, terminal["terminal_id"], terminal["secret"],
-                           real), client
+        intent = client.post(
+            path,
+            content=body,
+            headers={
+                **signing.headers(terminal["terminal_id"], terminal["secret"], "POST", path, body, int(time.time())),
+                "Content-Type": "application/json",
+            },
+        ).json()
+        real = {
+            "account_id": client.get("/v1/me", headers=users["u1"]).json()["account_id"],
+            "platform_user_id": "u1",
+            "merchant_id": merchant["merchant_id"],
+            "intent_id": intent["intent_id"],
+            "token": intent["capture_url"].split("#", 1)[1],
+            "purpose": "face_pay",
+            "tenant_id": tenant_id,
+        }
+        yield (
+            app,
+            Callers(hs["a"], users["u1"], users["leaver"], admin_h, terminal["terminal_id"], terminal["secret"], real),
+            client,
+        )
 
 
 def credentials(case, callers: Callers) -> dict:
@@ -127,8 +152,13 @@ def name_real_records(case, callers: Callers) -> None:
 
 def signed(case, callers: Callers) -> dict:
     """A terminal's signature over exactly the bytes and the path this case will send."""
-    prepared = requests.Request(**{k: v for k, v in case.as_transport_kwargs(base_url=BASE_URL).items()
-                                   if k in ("method", "url", "headers", "params", "json", "data")}).prepare()
+    prepared = requests.Request(
+        **{
+            k: v
+            for k, v in case.as_transport_kwargs(base_url=BASE_URL).items()
+            if k in ("method", "url", "headers", "params", "json", "data")
+        }
+    ).prepare()
     body = prepared.body or b""
     body = body.encode() if isinstance(body, str) else body
     url = urlsplit(prepared.url)
@@ -145,8 +175,9 @@ def check_case(case, callers: Callers) -> None:
     name_real_records(case, callers)
     # The spec declares each route's credentials as security schemes, for which the generator makes
     # up values; the real caller's are sent instead (made-up credentials are test_attacks_api's).
-    case.headers = {k: v for k, v in (case.headers or {}).items()
-                    if k.lower() not in ("authorization", "x-api-key", "x-signature")} or None
+    case.headers = {
+        k: v for k, v in (case.headers or {}).items() if k.lower() not in ("authorization", "x-api-key", "x-signature")
+    } or None
     headers = dict(credentials(case, callers))
     terminal = case.operation.path.startswith("/v1/terminal/")
     if terminal:
@@ -158,7 +189,9 @@ def check_case(case, callers: Callers) -> None:
         # The signature was right, so the generated request reached the route, not just the door.
         # (A negative case may drop the declared X-Signature on purpose: then 401 is the answer.)
         assert response.status_code != 401 or response.json()["error"]["code"] not in (
-            "signature_invalid", "signature_missing"), (case.path_parameters, response.text)
+            "signature_invalid",
+            "signature_missing",
+        ), (case.path_parameters, response.text)
 
 
 def fuzz_operations(app, callers: Callers, path_regex: str) -> int:
@@ -171,10 +204,17 @@ def fuzz_operations(app, callers: Callers, path_regex: str) -> int:
         if not re.match(path_regex, operation.path):
             continue
         count += 1
-        cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
+        cases = st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
+        )
 
-        @settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG_FORM, database=None,
-                  suppress_health_check=list(HealthCheck))
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            derandomize=not LONG_FORM,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
         @given(case=cases)
         def run(case):
             check_case(case, callers)

@@ -43,15 +43,29 @@ def sources(tmp_path) -> Path:
     mouth, with labelled events) and 7 frames, red except a green middle frame."""
     root = tmp_path / "bona"
     t_ms = [round(i * 66.667, 3) for i in range(10)]
-    write_capture(root / "rec" / "cycle", [coloured_frame(COLOURS[i % 3], i) for i in range(10)], {
-        "label": "bona_fide", "purpose": "real_name", "actions": ["blink", "open_mouth"], "t_ms": t_ms,
-        "events": [{"action": "blink", "start": 2, "end": 3}, {"action": "open_mouth", "start": 6, "end": 8}],
-        "recording": "rec"})
-    write_capture(root / "plain", [coloured_frame(COLOURS[1 if i == 3 else 2], 100 + i) for i in range(7)], {
-        "label": "bona_fide", "purpose": "payment", "actions": ["turn_left"], "t_ms": [i * 100.0 for i in range(7)]})
+    write_capture(
+        root / "rec" / "cycle",
+        [coloured_frame(COLOURS[i % 3], i) for i in range(10)],
+        {
+            "label": "bona_fide",
+            "purpose": "real_name",
+            "actions": ["blink", "open_mouth"],
+            "t_ms": t_ms,
+            "events": [{"action": "blink", "start": 2, "end": 3}, {"action": "open_mouth", "start": 6, "end": 8}],
+            "recording": "rec",
+        },
+    )
+    write_capture(
+        root / "plain",
+        [coloured_frame(COLOURS[1 if i == 3 else 2], 100 + i) for i in range(7)],
+        {"label": "bona_fide", "purpose": "payment", "actions": ["turn_left"], "t_ms": [i * 100.0 for i in range(7)]},
+    )
     # An attack in the source folder is not attacked again.
-    write_capture(root / "old_attack", [coloured_frame(COLOURS[0], 50 + i) for i in range(5)], {
-        "label": "attack", "species": "splice", "purpose": "payment", "actions": ["blink"]})
+    write_capture(
+        root / "old_attack",
+        [coloured_frame(COLOURS[0], 50 + i) for i in range(5)],
+        {"label": "attack", "species": "splice", "purpose": "payment", "actions": ["blink"]},
+    )
     return root
 
 
@@ -131,8 +145,11 @@ def test_capture_attacks_are_deterministic_for_a_seed(sources, tmp_path, species
     assert (first / frame).read_bytes() != (other / frame).read_bytes()
     # One capture's attack does not depend on the other captures in the folder.
     alone = tmp_path / "alone"
-    write_capture(alone / "plain", find_captures(sources / "plain")[0].load_frames(),
-                  {k: v for k, v in find_captures(sources / "plain")[0].meta.items()})
+    write_capture(
+        alone / "plain",
+        find_captures(sources / "plain")[0].load_frames(),
+        {k: v for k, v in find_captures(sources / "plain")[0].meta.items()},
+    )
     attacks.write_capture_attacks(alone, tmp_path / "alone_out", species, seed=4)
     (single,) = find_captures(tmp_path / "alone_out")
     assert single.meta["generator"] == find_captures(first / species / "plain")[0].meta["generator"]
@@ -141,8 +158,9 @@ def test_capture_attacks_are_deterministic_for_a_seed(sources, tmp_path, species
 def test_a_capture_with_frames_of_two_sizes_is_replayed_at_the_first_size(tmp_path):
     frames = [coloured_frame(COLOURS[i % 3], i) for i in range(4)]
     frames[2] = cv2.resize(frames[2], (200, 150))
-    write_capture(tmp_path / "bona" / "mixed", frames, {"label": "bona_fide", "purpose": "payment",
-                                                        "actions": ["blink"]})
+    write_capture(
+        tmp_path / "bona" / "mixed", frames, {"label": "bona_fide", "purpose": "payment", "actions": ["blink"]}
+    )
     attacks.write_capture_attacks(tmp_path / "bona", tmp_path / "out", "screen", seed=1)
     (made,) = find_captures(tmp_path / "out")
     shown = made.load_frames()
@@ -157,8 +175,9 @@ def test_attacks_make_command_print_and_screen_from_captures(sources, tmp_path):
 
     runner = CliRunner()
     out = tmp_path / "o"
-    ok = runner.invoke(main, ["attacks", "make", "--captures", str(sources), "--out", str(out),
-                              "--species", "screen", "--seed", "1"])
+    ok = runner.invoke(
+        main, ["attacks", "make", "--captures", str(sources), "--out", str(out), "--species", "screen", "--seed", "1"]
+    )
     assert ok.exit_code == 0, ok.output
     assert "2 screen attack captures written" in ok.output and "screen 2" in ok.output
     assert sorted(c.name for c in find_captures(out)) == ["screen/plain", "screen/rec__cycle"]
@@ -169,9 +188,11 @@ def test_attacks_make_command_print_and_screen_from_captures(sources, tmp_path):
     assert (out / name).read_bytes() == (direct / name).read_bytes()
     still = tmp_path / "still.png"
     cv2.imwrite(str(still), coloured_frame(COLOURS[0], 9))
-    for args in (["--species", "screen", "--captures", str(sources), str(still)],  # both inputs
-                 ["--species", "screen", "--captures", str(sources), "--frames", "5"],  # the source's count
-                 ["--species", "print"]):  # neither
+    for args in (
+        ["--species", "screen", "--captures", str(sources), str(still)],  # both inputs
+        ["--species", "screen", "--captures", str(sources), "--frames", "5"],  # the source's count
+        ["--species", "print"],
+    ):  # neither
         refused = runner.invoke(main, ["attacks", "make", "--out", str(tmp_path / "x"), *args])
         assert refused.exit_code == 2 and "error [attack_input_invalid]" in refused.output, refused.output
     # INPUT files still give frame sequences, 15 frames by default.
@@ -184,12 +205,17 @@ def test_attacks_make_command_print_and_screen_from_captures(sources, tmp_path):
 @pytest.fixture(scope="module")
 def face_session(shared_data, tmp_path_factory) -> Path:
     """A real capture: 7 frames of one NUAA session (640x480)."""
-    session = sorted((shared_data / "nuaa-dev" / "ClientRaw" / "0001").glob("0001_00_00_01_*.jpg"),
-                     key=lambda p: int(p.stem.split("_")[-1]))[:7]
+    session = sorted(
+        (shared_data / "nuaa-dev" / "ClientRaw" / "0001").glob("0001_00_00_01_*.jpg"),
+        key=lambda p: int(p.stem.split("_")[-1]),
+    )[:7]
     frames = [cv2.imread(str(p)) for p in session]
     root = tmp_path_factory.mktemp("face") / "bona"
-    write_capture(root / "s1", frames, {"label": "bona_fide", "purpose": "payment", "actions": ["turn_left"],
-                                        "t_ms": [i * 66.7 for i in range(7)]})
+    write_capture(
+        root / "s1",
+        frames,
+        {"label": "bona_fide", "purpose": "payment", "actions": ["turn_left"], "t_ms": [i * 66.7 for i in range(7)]},
+    )
     return root
 
 

@@ -319,7 +319,11 @@ def test_write_attack_dataset_writes_one_folder_per_input(tmp_path):
     # Same seed, same bytes; a shorter rerun leaves no stale frames behind.
     before = (out / "print" / "still" / "frame_002.jpg").read_bytes()
     assert write_attack_dataset([image], out, "print", seed=7, n_frames=3) == 1
-    assert sorted(p.name for p in (out / "print" / "still").iterdir()) == ["frame_000.jpg", "frame_001.jpg", "frame_002.jpg"]
+    assert sorted(p.name for p in (out / "print" / "still").iterdir()) == [
+        "frame_000.jpg",
+        "frame_001.jpg",
+        "frame_002.jpg",
+    ]
     assert (out / "print" / "still" / "frame_002.jpg").read_bytes() != b""
     write_attack_dataset([image], out, "print", seed=7, n_frames=6)
     assert (out / "print" / "still" / "frame_002.jpg").read_bytes() == before

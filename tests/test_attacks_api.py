@@ -33,12 +33,19 @@ from facetrust.security import signing
 from facetrust.store.db import Base, import_models
 
 INTENTS = "/v1/terminal/payment-intents"
-QUIET = dict(rate_limit_auth_per_minute=0, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
-             rate_limit_terminal_per_minute=0, rate_limit_operator_per_minute=0, rate_limit_ip_per_minute=0,
-             lockout_max_failures=10**6)
+QUIET = dict(
+    rate_limit_auth_per_minute=0,
+    rate_limit_face_per_minute=0,
+    rate_limit_capture_per_minute=0,
+    rate_limit_terminal_per_minute=0,
+    rate_limit_operator_per_minute=0,
+    rate_limit_ip_per_minute=0,
+    lockout_max_failures=10**6,
+)
 
 
 # --- the world and its helpers ------------------------------------------------------------------
+
 
 class World:
     """Two platforms (tenants a and b), a merchant on each, two terminals at a's merchant and one at
@@ -64,8 +71,11 @@ class World:
     def _terminal(self, tenant: str, merchant_id: str | None = None) -> dict:
         admin = self.ops["admin"]
         if merchant_id is None:
-            r = self.client.post("/v1/operator/merchants", json={"tenant_id": self.tenant[tenant], "name": f"shop {tenant}"},
-                                 headers=admin)
+            r = self.client.post(
+                "/v1/operator/merchants",
+                json={"tenant_id": self.tenant[tenant], "name": f"shop {tenant}"},
+                headers=admin,
+            )
             assert r.status_code == 201, r.text
             merchant_id = r.json()["merchant_id"]
         r = self.client.post(f"/v1/operator/merchants/{merchant_id}/terminals", json={"label": "till"}, headers=admin)
@@ -79,10 +89,26 @@ class World:
         return {"Authorization": f"Bearer {token}"}
 
     # terminal requests, with every part under the test's control
-    def signed(self, terminal: dict, method: str, path: str, body: bytes = b"", *, timestamp: int | None = None,
-               nonce: str | None = None, secret: str | None = None) -> dict:
-        return signing.headers(terminal["terminal_id"], secret or terminal["secret"], method, path, body,
-                               int(time.time()) if timestamp is None else timestamp, nonce)
+    def signed(
+        self,
+        terminal: dict,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        secret: str | None = None,
+    ) -> dict:
+        return signing.headers(
+            terminal["terminal_id"],
+            secret or terminal["secret"],
+            method,
+            path,
+            body,
+            int(time.time()) if timestamp is None else timestamp,
+            nonce,
+        )
 
     def send(self, method: str, path: str, body: bytes, headers: dict):
         return self.client.request(method, path, content=body, headers={**headers, "Content-Type": "application/json"})
@@ -95,8 +121,9 @@ class World:
 
 
 def intent_body(order: str, amount_fen: int = 500, currency: str = "CNY") -> bytes:
-    return json.dumps({"amount_fen": amount_fen, "currency": currency, "merchant_order_id": order,
-                       "idempotency_key": f"key-{order}"}).encode()
+    return json.dumps(
+        {"amount_fen": amount_fen, "currency": currency, "merchant_order_id": order, "idempotency_key": f"key-{order}"}
+    ).encode()
 
 
 def database_state(app) -> dict[str, str]:
@@ -117,7 +144,9 @@ def changed_tables(before: dict, after: dict) -> set[str]:
 
 def refused(response, status: int, code: str) -> None:
     assert response.status_code == status and response.json()["error"]["code"] == code, (
-        response.status_code, response.text)
+        response.status_code,
+        response.text,
+    )
 
 
 @pytest.fixture()
@@ -138,6 +167,7 @@ def app_quiet(tmp_path, database_url):
 
 # --- 1. terminal request signing ----------------------------------------------------------------
 
+
 def test_a_replayed_request_is_refused_and_changes_nothing(world):
     body = intent_body("replay-1")
     headers = world.signed(world.terminal_a, "POST", INTENTS, body)
@@ -151,12 +181,18 @@ def test_a_nonce_spent_by_a_failed_request_cannot_be_used_again(world):
     """The nonce is committed before the work: a request refused after authentication (here for its
     currency) has still used its nonce up, so its corrected replay is refused too."""
     usd = intent_body("fail-1", currency="USD")
-    refused(world.send("POST", INTENTS, usd, world.signed(world.terminal_a, "POST", INTENTS, usd, nonce="nonce-0001")),
-            422, "currency_unsupported")
+    refused(
+        world.send("POST", INTENTS, usd, world.signed(world.terminal_a, "POST", INTENTS, usd, nonce="nonce-0001")),
+        422,
+        "currency_unsupported",
+    )
     before = database_state(world.app)
     cny = intent_body("fail-1")
-    refused(world.send("POST", INTENTS, cny, world.signed(world.terminal_a, "POST", INTENTS, cny, nonce="nonce-0001")),
-            409, "nonce_reused")
+    refused(
+        world.send("POST", INTENTS, cny, world.signed(world.terminal_a, "POST", INTENTS, cny, nonce="nonce-0001")),
+        409,
+        "nonce_reused",
+    )
     assert changed_tables(before, database_state(world.app)) == set()
     with world.app.state.sessions() as s:
         assert s.execute(text("SELECT COUNT(*) FROM payment_intents")).scalar_one() == 0
@@ -173,11 +209,19 @@ def _tamper(world, name: str, body: bytes, headers: dict) -> tuple[str, bytes, d
         "body-keys-reordered": (INTENTS, json.dumps(dict(reversed(list(json.loads(body).items())))).encode(), headers),
         "body-removed": (INTENTS, b"", headers),
         "path-with-query-added": (INTENTS + "?amount_fen=1", body, headers),
-        "terminal-id-of-a-sibling-terminal": (INTENTS, body, {**headers, signing.HEADER_TERMINAL: other["terminal_id"]}),
+        "terminal-id-of-a-sibling-terminal": (
+            INTENTS,
+            body,
+            {**headers, signing.HEADER_TERMINAL: other["terminal_id"]},
+        ),
         "terminal-id-unknown": (INTENTS, body, {**headers, signing.HEADER_TERMINAL: "0" * 32}),
         "timestamp-moved-one-second": (INTENTS, body, {**headers, signing.HEADER_TIMESTAMP: str(now + 1)}),
         "nonce-changed": (INTENTS, body, {**headers, signing.HEADER_NONCE: "another-nonce-01"}),
-        "signature-truncated": (INTENTS, body, {**headers, signing.HEADER_SIGNATURE: headers[signing.HEADER_SIGNATURE][:-2]}),
+        "signature-truncated": (
+            INTENTS,
+            body,
+            {**headers, signing.HEADER_SIGNATURE: headers[signing.HEADER_SIGNATURE][:-2]},
+        ),
         "signature-of-a-sibling-terminals-secret": (INTENTS, body, resigned(secret=other["secret"])),
         "signature-of-another-platforms-terminal": (INTENTS, body, resigned(secret=world.terminal_b["secret"])),
         "signature-empty": (INTENTS, body, {**headers, signing.HEADER_SIGNATURE: ""}),
@@ -256,7 +300,9 @@ def test_a_signature_moved_to_another_path_does_not_verify(world):
     refused(world.send("GET", f"{INTENTS}/{other['intent_id']}", b"", read_mine), 401, "signature_invalid")
     refund = json.dumps({"refund_id": "refund-001", "amount_fen": 100}).encode()
     for_refund = world.signed(world.terminal_a, "POST", f"{INTENTS}/{mine['intent_id']}/refunds", refund)
-    refused(world.send("POST", INTENTS, refund, for_refund), 401, "signature_invalid")  # the body of a refund as an intent
+    refused(
+        world.send("POST", INTENTS, refund, for_refund), 401, "signature_invalid"
+    )  # the body of a refund as an intent
     refused(world.send("POST", f"{INTENTS}/{other['intent_id']}/refunds", refund, for_refund), 401, "signature_invalid")
     as_get = world.signed(world.terminal_a, "GET", f"{INTENTS}/{mine['intent_id']}/refunds", refund)
     refused(world.send("POST", f"{INTENTS}/{mine['intent_id']}/refunds", refund, as_get), 401, "signature_invalid")
@@ -289,8 +335,13 @@ def test_another_platforms_terminal_can_neither_read_nor_refund_a_payment(paid_w
     before = database_state(world.app)
     refused(world.send("GET", path, b"", world.signed(world.terminal_b, "GET", path)), 404, "intent_not_found")
     refund = json.dumps({"refund_id": "steal-0001", "amount_fen": 1_000}).encode()
-    refused(world.send("POST", f"{path}/refunds", refund, world.signed(world.terminal_b, "POST", f"{path}/refunds", refund)),
-            404, "intent_not_found")
+    refused(
+        world.send(
+            "POST", f"{path}/refunds", refund, world.signed(world.terminal_b, "POST", f"{path}/refunds", refund)
+        ),
+        404,
+        "intent_not_found",
+    )
     # The attacker's terminal authenticated, so only its two nonces were written; no money moved.
     assert changed_tables(before, database_state(world.app)) == {"terminal_nonces"}
     assert world.client.get("/v1/me/wallet", headers=payer).json()["balance_fen"] == balance
@@ -300,6 +351,7 @@ def test_another_platforms_terminal_can_neither_read_nor_refund_a_payment(paid_w
 
 
 # --- 2. user and operator tokens ----------------------------------------------------------------
+
 
 def _consent_body(purpose: str = "face_pay") -> dict:
     return {"notice_version": NOTICES[purpose].version}
@@ -313,9 +365,14 @@ def test_an_expired_token_changes_nothing(world):
         s.commit()
     expired = {"Authorization": f"Bearer {token}"}
     before = database_state(world.app)
-    refused(world.client.post("/v1/me/consents/face_pay", json=_consent_body(), headers=expired), 401, "unauthenticated")
-    refused(world.client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=expired),
-            401, "unauthenticated")
+    refused(
+        world.client.post("/v1/me/consents/face_pay", json=_consent_body(), headers=expired), 401, "unauthenticated"
+    )
+    refused(
+        world.client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=expired),
+        401,
+        "unauthenticated",
+    )
     refused(world.client.delete("/v1/me", headers=expired), 401, "unauthenticated")
     assert changed_tables(before, database_state(world.app)) == set()
 
@@ -327,8 +384,11 @@ def test_a_closed_accounts_token_is_dead_and_no_new_one_is_issued(world):
     assert r.status_code == 200 and r.json()["status"] == "closed"
     before = database_state(world.app)
     refused(world.client.get("/v1/me", headers=world.user_a), 401, "unauthenticated")
-    refused(world.client.post("/v1/me/consents/face_pay", json=_consent_body(), headers=world.user_a),
-            401, "unauthenticated")
+    refused(
+        world.client.post("/v1/me/consents/face_pay", json=_consent_body(), headers=world.user_a),
+        401,
+        "unauthenticated",
+    )
     refused(world.client.delete("/v1/me", headers=world.user_a), 401, "unauthenticated")
     refused(world.client.post("/v1/accounts/alice/tokens", headers=world.hs["a"]), 409, "account_closed")
     assert changed_tables(before, database_state(world.app)) == set()
@@ -351,16 +411,22 @@ GARBLED = {
 @pytest.mark.parametrize("kind", sorted(GARBLED))
 def test_forged_and_garbled_bearer_tokens(world, kind):
     real = world.user_a["Authorization"].removeprefix("Bearer ")
-    value = GARBLED[kind] or {
-        "last-character-changed": "Bearer " + real[:-1] + ("A" if real[-1] != "A" else "B"),
-        "no-scheme": real,
-        "basic-scheme": "Basic " + real,
-        "api-key-as-bearer": "Bearer " + world.hs["a"]["X-Api-Key"],
-        "two-tokens": f"Bearer {real} {real}",
-    }[kind]
+    value = (
+        GARBLED[kind]
+        or {
+            "last-character-changed": "Bearer " + real[:-1] + ("A" if real[-1] != "A" else "B"),
+            "no-scheme": real,
+            "basic-scheme": "Basic " + real,
+            "api-key-as-bearer": "Bearer " + world.hs["a"]["X-Api-Key"],
+            "two-tokens": f"Bearer {real} {real}",
+        }[kind]
+    )
     before = database_state(world.app)
-    for method, path, body in (("GET", "/v1/me", None), ("POST", "/v1/me/consents/face_pay", _consent_body()),
-                               ("DELETE", "/v1/me", None)):
+    for method, path, body in (
+        ("GET", "/v1/me", None),
+        ("POST", "/v1/me/consents/face_pay", _consent_body()),
+        ("DELETE", "/v1/me", None),
+    ):
         refused(world.client.request(method, path, json=body, headers={"Authorization": value}), 401, "unauthenticated")
     assert changed_tables(before, database_state(world.app)) == set()
 
@@ -369,30 +435,57 @@ def test_a_platform_cannot_reach_another_platforms_users(world):
     """Platform b's key on platform a's user: the user does not exist for b (the same 404 as a
     user nobody registered), and nothing is written."""
     before = database_state(world.app)
-    refused(world.client.post("/v1/accounts/alice/wallet/top-ups", json={"amount_fen": 100, "reference": "r-1"},
-                              headers=world.hs["b"]), 404, "account_not_found")
-    checkout = {"merchant_id": world.terminal_a["merchant_id"], "merchant_order_id": "o-1", "amount_fen": 100_000,
-                "category": "phones"}
-    refused(world.client.post("/v1/accounts/alice/credit/checkouts", json=checkout, headers=world.hs["b"]),
-            404, "account_not_found")
+    refused(
+        world.client.post(
+            "/v1/accounts/alice/wallet/top-ups", json={"amount_fen": 100, "reference": "r-1"}, headers=world.hs["b"]
+        ),
+        404,
+        "account_not_found",
+    )
+    checkout = {
+        "merchant_id": world.terminal_a["merchant_id"],
+        "merchant_order_id": "o-1",
+        "amount_fen": 100_000,
+        "category": "phones",
+    }
+    refused(
+        world.client.post("/v1/accounts/alice/credit/checkouts", json=checkout, headers=world.hs["b"]),
+        404,
+        "account_not_found",
+    )
     # A user's bearer token is not a platform's key, even for the user's own account.
     refused(world.client.post("/v1/accounts/alice/tokens", headers=world.user_a), 401, "unauthenticated")
-    refused(world.client.post("/v1/accounts/alice/wallet/top-ups", json={"amount_fen": 100, "reference": "r-2"},
-                              headers=world.user_a), 401, "unauthenticated")
+    refused(
+        world.client.post(
+            "/v1/accounts/alice/wallet/top-ups", json={"amount_fen": 100, "reference": "r-2"}, headers=world.user_a
+        ),
+        401,
+        "unauthenticated",
+    )
     assert changed_tables(before, database_state(world.app)) == set()
 
 
 def test_a_user_cannot_touch_another_platforms_users_records(world):
-    consent = world.client.post("/v1/me/consents/kyc_face_verification", json=_consent_body("kyc_face_verification"),
-                                headers=world.user_b)
+    consent = world.client.post(
+        "/v1/me/consents/kyc_face_verification", json=_consent_body("kyc_face_verification"), headers=world.user_b
+    )
     assert consent.status_code == 201, consent.text
     session = world.client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=world.user_b).json()
     before = database_state(world.app)
-    refused(world.client.get(f"/v1/me/liveness-sessions/{session['session_id']}", headers=world.user_a),
-            404, "liveness_session_not_found")
-    refused(world.client.post(f"/v1/me/liveness-sessions/{session['session_id']}/capture",
-                              json={"nonce": session["nonce"], "frames": [{"t_ms": 0, "image_base64": "AAAA"}]},
-                              headers=world.user_a), 404, "liveness_session_not_found")
+    refused(
+        world.client.get(f"/v1/me/liveness-sessions/{session['session_id']}", headers=world.user_a),
+        404,
+        "liveness_session_not_found",
+    )
+    refused(
+        world.client.post(
+            f"/v1/me/liveness-sessions/{session['session_id']}/capture",
+            json={"nonce": session["nonce"], "frames": [{"t_ms": 0, "image_base64": "AAAA"}]},
+            headers=world.user_a,
+        ),
+        404,
+        "liveness_session_not_found",
+    )
     assert changed_tables(before, database_state(world.app)) == set()
     mine = world.client.get(f"/v1/me/liveness-sessions/{session['session_id']}", headers=world.user_b).json()
     assert mine["status"] == "pending"  # untouched by the other platform's user
@@ -401,8 +494,11 @@ def test_a_user_cannot_touch_another_platforms_users_records(world):
 def test_user_tokens_on_operator_routes_and_operators_beyond_their_role(world):
     """Each refusal is 403 forbidden and leaves the account, the merchants and the audit log as they were."""
     account_b = world.client.get("/v1/me", headers=world.user_b).json()["account_id"]
-    frozen = world.client.post(f"/v1/operator/accounts/{account_b}/freeze", json={"reason": "test: suspected fraud"},
-                               headers=world.ops["risk_analyst"])
+    frozen = world.client.post(
+        f"/v1/operator/accounts/{account_b}/freeze",
+        json={"reason": "test: suspected fraud"},
+        headers=world.ops["risk_analyst"],
+    )
     assert frozen.status_code == 200, frozen.text
     account_a = world.client.get("/v1/me", headers=world.user_a).json()["account_id"]
     attempts = [
@@ -413,11 +509,24 @@ def test_user_tokens_on_operator_routes_and_operators_beyond_their_role(world):
         (world.ops["risk_analyst"], "POST", f"/v1/operator/accounts/{account_b}/unfreeze", {"reason": "not my role"}),
         (world.ops["risk_analyst"], "POST", f"/v1/operator/accounts/{account_a}/reveal", {"reason": "not my role"}),
         (world.ops["risk_analyst"], "POST", "/v1/operator/merchants", {"tenant_id": world.tenant["a"], "name": "x"}),
-        (world.ops["compliance_officer"], "POST", f"/v1/operator/accounts/{account_a}/freeze", {"reason": "not my role"}),
-        (world.ops["compliance_officer"], "PUT", f"/v1/operator/accounts/{account_a}/credit-line",
-         {"limit_fen": 1_000_000, "reason": "not my role"}),
-        (world.ops["compliance_officer"], "POST", f"/v1/operator/merchants/{world.terminal_a['merchant_id']}/terminals",
-         {"label": "rogue"}),
+        (
+            world.ops["compliance_officer"],
+            "POST",
+            f"/v1/operator/accounts/{account_a}/freeze",
+            {"reason": "not my role"},
+        ),
+        (
+            world.ops["compliance_officer"],
+            "PUT",
+            f"/v1/operator/accounts/{account_a}/credit-line",
+            {"limit_fen": 1_000_000, "reason": "not my role"},
+        ),
+        (
+            world.ops["compliance_officer"],
+            "POST",
+            f"/v1/operator/merchants/{world.terminal_a['merchant_id']}/terminals",
+            {"label": "rogue"},
+        ),
     ]
     before = database_state(world.app)
     for headers, method, path, body in attempts:
@@ -428,16 +537,23 @@ def test_user_tokens_on_operator_routes_and_operators_beyond_their_role(world):
 
 # --- 3. the payer's capture tokens ---------------------------------------------------------------
 
+
 def test_guessed_capture_tokens_find_nothing_and_change_nothing(world):
     real = token_of(world.new_intent(world.terminal_a, "guess-1"))
     near_miss = real[:-1] + ("A" if real[-1] != "A" else "B")
     before = database_state(world.app)
     for guess in ("ftc_" + secrets.token_urlsafe(32), near_miss, real.upper(), "ftc_", "x", "ftc_" + "A" * 43):
         refused(world.client.get(f"/v1/capture/{guess}"), 404, "capture_session_not_found")
-        refused(world.client.post(f"/v1/capture/{guess}/frames", json={"nonce": "n", "frames": []}),
-                404, "capture_session_not_found")
-        refused(world.client.post(f"/v1/capture/{guess}/phone-digits", json={"digits": "1234"}),
-                404, "capture_session_not_found")
+        refused(
+            world.client.post(f"/v1/capture/{guess}/frames", json={"nonce": "n", "frames": []}),
+            404,
+            "capture_session_not_found",
+        )
+        refused(
+            world.client.post(f"/v1/capture/{guess}/phone-digits", json={"digits": "1234"}),
+            404,
+            "capture_session_not_found",
+        )
     assert changed_tables(before, database_state(world.app)) == set()
 
 
@@ -460,9 +576,16 @@ def test_a_capture_token_is_dead_once_its_payment_is_decided(world):
     r = world.client.post(f"/v1/capture/{token}/frames", json={"nonce": "not-the-nonce", "frames": []})
     assert r.status_code == 200 and r.json()["status"] == "declined" and r.json()["decline_reason"] == "liveness_failed"
     before = database_state(world.app)
-    refused(world.client.post(f"/v1/capture/{token}/frames", json={"nonce": page["challenge"]["nonce"], "frames": []}),
-            409, "capture_not_expected")
-    refused(world.client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "5678"}), 409, "phone_digits_not_expected")
+    refused(
+        world.client.post(f"/v1/capture/{token}/frames", json={"nonce": page["challenge"]["nonce"], "frames": []}),
+        409,
+        "capture_not_expected",
+    )
+    refused(
+        world.client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "5678"}),
+        409,
+        "phone_digits_not_expected",
+    )
     assert changed_tables(before, database_state(world.app)) == set()
     view = world.client.get(f"/v1/capture/{token}").json()
     assert view["status"] == "declined" and view["challenge"] is None
@@ -476,11 +599,15 @@ def test_another_payments_token_cannot_answer_this_payments_challenge(world):
     world.client.get(f"/v1/capture/{token_of(other)}")
     with world.app.state.sessions() as s:
         target_row = s.execute(text("SELECT * FROM payment_intents WHERE id = :id"), {"id": target["intent_id"]}).one()
-    r = world.client.post(f"/v1/capture/{token_of(other)}/frames",
-                          json={"nonce": target_page["challenge"]["nonce"], "frames": []})
+    r = world.client.post(
+        f"/v1/capture/{token_of(other)}/frames", json={"nonce": target_page["challenge"]["nonce"], "frames": []}
+    )
     assert r.status_code == 200 and r.json()["status"] == "declined"
     with world.app.state.sessions() as s:
-        assert s.execute(text("SELECT * FROM payment_intents WHERE id = :id"), {"id": target["intent_id"]}).one() == target_row
+        assert (
+            s.execute(text("SELECT * FROM payment_intents WHERE id = :id"), {"id": target["intent_id"]}).one()
+            == target_row
+        )
         assert s.execute(text("SELECT COUNT(*) FROM ledger_transactions")).scalar_one() == 0
     again = world.client.get(f"/v1/capture/{token_of(target)}").json()
     assert again["status"] == "awaiting_face" and again["challenge"]["nonce"] == target_page["challenge"]["nonce"]

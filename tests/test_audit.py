@@ -23,8 +23,14 @@ def db(database_url, monkeypatch):
     sessions = session_factory(engine)
     with sessions() as s:
         for i in range(5):
-            audit.append(s, actor="operator:1", action="template.read", subject=f"account:{i}",
-                         purpose="face_pay", details={"n": i})
+            audit.append(
+                s,
+                actor="operator:1",
+                action="template.read",
+                subject=f"account:{i}",
+                purpose="face_pay",
+                details={"n": i},
+            )
         s.commit()
     monkeypatch.setenv("FACETRUST_DATABASE_URL", url)
     get_settings.cache_clear()

@@ -124,16 +124,28 @@ def test_route_admits_exactly_its_callers(app_ctx, method, path):
     admin = operator_token(app, "dave", "admin")
     tenant_id = _tenant_id(app, "shop-a")
     merchant = client.post("/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "m"}, headers=admin).json()
-    terminal = client.post(f"/v1/operator/merchants/{merchant['merchant_id']}/terminals", json={"label": "t"},
-                           headers=admin).json()
-    callers = {"nobody": {}, "tenant": h["a"], "user": user, "risk_analyst": h["op"],
-               "compliance_officer": operator_token(app, "carol", "compliance_officer"), "admin": admin,
-               "terminal": "signed"}
+    terminal = client.post(
+        f"/v1/operator/merchants/{merchant['merchant_id']}/terminals", json={"label": "t"}, headers=admin
+    ).json()
+    callers = {
+        "nobody": {},
+        "tenant": h["a"],
+        "user": user,
+        "risk_analyst": h["op"],
+        "compliance_officer": operator_token(app, "carol", "compliance_officer"),
+        "admin": admin,
+        "terminal": "signed",
+    }
     account_id = client.get("/v1/me", headers=user).json()["account_id"]
-    url = (path.replace("{platform_user_id}", "u1").replace("{purpose}", "face_pay")
-           .replace("{account_id}", account_id).replace("{session_id}", "0" * 32)
-           .replace("{merchant_id}", merchant["merchant_id"]).replace("{intent_id}", "0" * 32)
-           .replace("{token}", "ftc_" + "0" * 43))
+    url = (
+        path.replace("{platform_user_id}", "u1")
+        .replace("{purpose}", "face_pay")
+        .replace("{account_id}", account_id)
+        .replace("{session_id}", "0" * 32)
+        .replace("{merchant_id}", merchant["merchant_id"])
+        .replace("{intent_id}", "0" * 32)
+        .replace("{token}", "ftc_" + "0" * 43)
+    )
     for name, headers in callers.items():
         if (method, path) == ("DELETE", "/v1/me") and name == "user":
             continue  # closing the account would end the other callers' checks; covered elsewhere

@@ -30,8 +30,9 @@ def test_each_take_shows_its_actions_in_order_without_an_edit_or_a_shared_frame(
             shown_after = start
         mirrored = take.mirror()
         assert mirrored.mirrored and not mirrored.overlaps(take) and mirrored.mirror() == take
-        assert [a for a, _, _ in mirrored.shows] == [{"turn_left": "turn_right", "turn_right": "turn_left"}.get(a, a)
-                                                     for a, _, _ in take.shows]
+        assert [a for a, _, _ in mirrored.shows] == [
+            {"turn_left": "turn_right", "turn_right": "turn_left"}.get(a, a) for a, _, _ in take.shows
+        ]
 
 
 def test_the_kinds_meet_the_service_floors_and_the_people_have_what_their_worlds_use():

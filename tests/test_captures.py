@@ -65,23 +65,26 @@ def write_raw(folder: Path, n_frames: int, body: object, raw: str | None = None)
     (folder / "capture.json").write_text(raw if raw is not None else json.dumps(body))
 
 
-@pytest.mark.parametrize("n_frames,body,raw,message", [
-    (4, None, '{"label": "bona_fide", "purpose": ', "capture.json is not valid JSON"),
-    (4, ["a", "list"], None, "must hold a JSON object"),
-    (4, {"purpose": "payment", "actions": []}, None, "has no 'label'"),
-    (4, meta(label="genuine"), None, "unknown label 'genuine'"),
-    (4, meta(purpose="shopping"), None, "unknown purpose 'shopping'"),
-    (4, meta(actions=["blink", "smile"]), None, "unknown action(s) ['smile']"),
-    (4, meta(actions="blink"), None, "'actions' must be a list"),
-    (4, meta(label="attack"), None, "an attack needs a 'species'"),
-    (4, meta(t_ms=[0, 66, 133]), None, "'t_ms' has 3 timestamps for 4 frames"),
-    (4, meta(t_ms=[0, 66, "133", 200]), None, "'t_ms' must be a list of finite numbers"),
-    (4, meta(t_ms=[0, 66, True, 200]), None, "'t_ms' must be a list of finite numbers"),
-    (4, meta(t_ms=[0, 66, 66, 200]), None, "'t_ms' must be strictly increasing"),
-    (4, meta(t_ms=[0, 66, 50, 200]), None, "'t_ms' must be strictly increasing"),
-    (0, meta(), None, "no frames"),
-    (4, meta(events=[{"action": "blink", "start": 2, "end": 9}]), None, "malformed event"),
-])
+@pytest.mark.parametrize(
+    "n_frames,body,raw,message",
+    [
+        (4, None, '{"label": "bona_fide", "purpose": ', "capture.json is not valid JSON"),
+        (4, ["a", "list"], None, "must hold a JSON object"),
+        (4, {"purpose": "payment", "actions": []}, None, "has no 'label'"),
+        (4, meta(label="genuine"), None, "unknown label 'genuine'"),
+        (4, meta(purpose="shopping"), None, "unknown purpose 'shopping'"),
+        (4, meta(actions=["blink", "smile"]), None, "unknown action(s) ['smile']"),
+        (4, meta(actions="blink"), None, "'actions' must be a list"),
+        (4, meta(label="attack"), None, "an attack needs a 'species'"),
+        (4, meta(t_ms=[0, 66, 133]), None, "'t_ms' has 3 timestamps for 4 frames"),
+        (4, meta(t_ms=[0, 66, "133", 200]), None, "'t_ms' must be a list of finite numbers"),
+        (4, meta(t_ms=[0, 66, True, 200]), None, "'t_ms' must be a list of finite numbers"),
+        (4, meta(t_ms=[0, 66, 66, 200]), None, "'t_ms' must be strictly increasing"),
+        (4, meta(t_ms=[0, 66, 50, 200]), None, "'t_ms' must be strictly increasing"),
+        (0, meta(), None, "no frames"),
+        (4, meta(events=[{"action": "blink", "start": 2, "end": 9}]), None, "malformed event"),
+    ],
+)
 def test_each_malformed_capture_is_refused_with_its_message(tmp_path, n_frames, body, raw, message):
     write_raw(tmp_path / "set" / "one", n_frames, body, raw)
     with pytest.raises(CaptureError) as refused:
@@ -116,8 +119,14 @@ def test_a_folder_without_captures_is_refused(tmp_path, layout):
 
 def test_write_then_read_round_trip(tmp_path):
     frames = frames_of([30, 60, 90, 120, 150, 180, 210, 240, 15, 45, 75])
-    extra = {"source": "synthetic", "recording": "r1", "replay_of": "x/y", "spliced_from": ["a", "b"],
-             "events": [{"action": "blink", "start": 2, "end": 4}], "anything": {"else": 1}}
+    extra = {
+        "source": "synthetic",
+        "recording": "r1",
+        "replay_of": "x/y",
+        "spliced_from": ["a", "b"],
+        "events": [{"action": "blink", "start": 2, "end": 4}],
+        "anything": {"else": 1},
+    }
     body = meta(species="bona_fide", t_ms=[i * 70.0 for i in range(11)], **extra)
     write_capture(tmp_path / "caps" / "r1" / "w0", frames, body)
     names = sorted(p.name for p in (tmp_path / "caps" / "r1" / "w0").iterdir())
@@ -139,8 +148,9 @@ def test_defaults_and_natural_frame_order(tmp_path):
         suffix = ".png" if i % 2 else ".jpeg"
         cv2.imwrite(str(folder / f"frame_{i}{suffix}"), pattern_frame(20 * i + 10))
     (folder / "notes.txt").write_text("not a frame")
-    (folder / "capture.json").write_text(json.dumps({"label": "attack", "species": "print",
-                                                     "purpose": "loan", "actions": ["nod", "blink"]}))
+    (folder / "capture.json").write_text(
+        json.dumps({"label": "attack", "species": "print", "purpose": "loan", "actions": ["nod", "blink"]})
+    )
     (capture,) = find_captures(tmp_path)
     assert capture.name == "c" and capture.is_attack and capture.species == "print"
     assert [p.name for p in capture.frame_paths][:3] == ["frame_0.jpeg", "frame_1.png", "frame_2.jpeg"]
@@ -172,12 +182,20 @@ def test_captures_are_found_recursively_through_symlinks_in_path_order(tmp_path)
 
 
 def test_window_placement_shares_no_frame_and_keeps_out_of_cuts():
-    events = [("blink", 40, 45, "high"), ("open_mouth", 43, 60, "low"), ("blink", 100, 104, "high"),
-              ("blink", 150, 155, "medium"), ("blink", 170, 174, "high"), ("turn_left", 200, 220, "high"),
-              ("blink", 235, 240, "high")]
+    events = [
+        ("blink", 40, 45, "high"),
+        ("open_mouth", 43, 60, "low"),
+        ("blink", 100, 104, "high"),
+        ("blink", 150, 155, "medium"),
+        ("blink", 170, 174, "high"),
+        ("turn_left", 200, 220, "high"),
+        ("blink", 235, 240, "high"),
+    ]
     candidates = cap.plan_windows(events, 300, 30.0)
     # A turn gets its nearest labelled neighbour of another action: the blink 15 frames after it.
-    assert [(w.actions, w.labelled) for w in candidates if len(w.actions) == 2] == [(("turn_left", "blink"), (200, 240))]
+    assert [(w.actions, w.labelled) for w in candidates if len(w.actions) == 2] == [
+        (("turn_left", "blink"), (200, 240))
+    ]
     skipped = Counter()
     placed = cap.place_windows(candidates, [(90, 91)], 30.0, 2, 8, 90, skipped)
     assert [(w.first, w.last, w.actions) for w in placed] == [
@@ -186,15 +204,21 @@ def test_window_placement_shares_no_frame_and_keeps_out_of_cuts():
         (155, 184, ("blink",)),  # this and the pair met: split midway, 6 frames (0.2 s) apart
         (191, 255, ("turn_left", "blink")),
     ]
-    assert skipped == {"its action overlaps a placed capture's": 2,  # the open_mouth and the paired blink
-                       "too close to a cut or another capture for context": 1}  # the blink at 150
+    assert skipped == {
+        "its action overlaps a placed capture's": 2,  # the open_mouth and the paired blink
+        "too close to a cut or another capture for context": 1,
+    }  # the blink at 150
 
 
 def test_labelled_cuts_and_hard_cuts():
-    label = {"faces": "Edited video with jump cuts (for example 1-2, 94-95, 220)", "events": [
-        {"action": "blink", "start_frame": 221, "end_frame": 225, "note": "both ends abrupt (edit?)"},
-        {"action": "open_mouth", "start_frame": 95, "end_frame": 112, "note": "starts at a cut 94->95"},
-        {"action": "blink", "start_frame": 300, "end_frame": 305, "note": "closed 301-304"}]}
+    label = {
+        "faces": "Edited video with jump cuts (for example 1-2, 94-95, 220)",
+        "events": [
+            {"action": "blink", "start_frame": 221, "end_frame": 225, "note": "both ends abrupt (edit?)"},
+            {"action": "open_mouth", "start_frame": 95, "end_frame": 112, "note": "starts at a cut 94->95"},
+            {"action": "blink", "start_frame": 300, "end_frame": 305, "note": "closed 301-304"},
+        ],
+    }
     assert cap.labelled_cuts(label) == [(1, 2), (94, 95), (95, 112), (220, 220), (221, 225)]
     assert cap.is_edited(label)
     smooth = np.full(40, 1.5)
@@ -226,11 +250,22 @@ def bona_fide_set(tmp_path) -> Path:
     """Three synthetic bona fide captures: two of one recording with labelled events, one without."""
     root = tmp_path / "bona"
     t_ms = [0.0, 66.7, 133.3, 200.0, 266.7, 333.3, 400.0, 466.7, 533.3, 600.0, 666.7, 733.3, 800.0, 866.7]
-    write_capture(root / "r1" / "a", frames_of(list(range(20, 160, 10))), meta(
-        purpose="real_name", actions=["blink", "open_mouth"], t_ms=t_ms, recording="r1",
-        events=[{"action": "blink", "start": 2, "end": 3}, {"action": "open_mouth", "start": 9, "end": 11}]))
-    write_capture(root / "r1" / "b", frames_of(list(range(165, 235, 5))), meta(
-        actions=["open_mouth"], recording="r1", events=[{"action": "open_mouth", "start": 5, "end": 7}]))
+    write_capture(
+        root / "r1" / "a",
+        frames_of(list(range(20, 160, 10))),
+        meta(
+            purpose="real_name",
+            actions=["blink", "open_mouth"],
+            t_ms=t_ms,
+            recording="r1",
+            events=[{"action": "blink", "start": 2, "end": 3}, {"action": "open_mouth", "start": 9, "end": 11}],
+        ),
+    )
+    write_capture(
+        root / "r1" / "b",
+        frames_of(list(range(165, 235, 5))),
+        meta(actions=["open_mouth"], recording="r1", events=[{"action": "open_mouth", "start": 5, "end": 7}]),
+    )
     write_capture(root / "plain", frames_of(list(range(12, 252, 24))), meta(actions=["blink"]))
     return root
 
@@ -256,8 +291,9 @@ def test_noise_replay_changes_every_frame_and_keeps_the_challenge(bona_fide_set,
         assert max(abs(a - b) for a, b in zip(levels_of(ours), levels_of(theirs))) <= 16
     again = tmp_path / "again"
     attacks.write_capture_attacks(bona_fide_set, again, "noise_replay", seed=3)
-    assert (again / "noise_replay" / "r1__a" / "frame_0005.jpg").read_bytes() == \
-        (out / "noise_replay" / "r1__a" / "frame_0005.jpg").read_bytes()  # deterministic for a seed
+    assert (again / "noise_replay" / "r1__a" / "frame_0005.jpg").read_bytes() == (
+        out / "noise_replay" / "r1__a" / "frame_0005.jpg"
+    ).read_bytes()  # deterministic for a seed
 
 
 def test_splice_reorders_joins_and_swaps_halves(bona_fide_set, tmp_path):
@@ -273,7 +309,10 @@ def test_splice_reorders_joins_and_swaps_halves(bona_fide_set, tmp_path):
     assert reorder.actions == ("open_mouth", "blink") and reorder.meta["mode"] == "reorder"
     assert levels_of(reorder.load_frames()) == levels["r1/a"][7:14] + levels["r1/a"][0:7]
     assert reorder.meta["cuts"] == [7] and reorder.meta["spliced_from"] == ["r1/a"]
-    assert reorder.events == [{"action": "open_mouth", "start": 2, "end": 4}, {"action": "blink", "start": 9, "end": 10}]
+    assert reorder.events == [
+        {"action": "open_mouth", "start": 2, "end": 4},
+        {"action": "blink", "start": 9, "end": 10},
+    ]
     assert reorder.t_ms == pytest.approx([i * 66.7 for i in range(14)], abs=0.01)  # regular, the median interval
 
     join = made["splice/r1__b__join__a"]
@@ -306,8 +345,10 @@ def test_unknown_species_and_no_bona_fide_captures(bona_fide_set, tmp_path):
 @pytest.fixture(scope="module")
 def face_capture(shared_data, tmp_path_factory) -> Path:
     """A real bona fide capture: 9 frames of one NUAA session (640x480), requesting a blink."""
-    session = sorted((shared_data / "nuaa-dev" / "ClientRaw" / "0001").glob("0001_00_00_01_*.jpg"),
-                     key=lambda p: int(p.stem.split("_")[-1]))[:9]
+    session = sorted(
+        (shared_data / "nuaa-dev" / "ClientRaw" / "0001").glob("0001_00_00_01_*.jpg"),
+        key=lambda p: int(p.stem.split("_")[-1]),
+    )[:9]
     root = tmp_path_factory.mktemp("face") / "bona"
     write_capture(root / "s1", [cv2.imread(str(p)) for p in session], meta(t_ms=[i * 200.0 for i in range(9)]))
     return root
@@ -351,8 +392,9 @@ def test_still_injection_repeats_one_frame_with_small_edits(face_capture, engine
 
 
 def test_still_injection_writes_its_variant_per_capture(face_capture, engine, tmp_path):
-    result = attacks.write_capture_attacks(face_capture, tmp_path / "out", "still_injection", seed=1,
-                                           detector=engine.detector)
+    result = attacks.write_capture_attacks(
+        face_capture, tmp_path / "out", "still_injection", seed=1, detector=engine.detector
+    )
     (made,) = find_captures(tmp_path / "out")
     assert made.name == "still_injection/s1" and made.meta["variant"] in attacks.STILL_VARIANTS
     assert result["by_kind"] == {made.meta["variant"]: 1}
@@ -375,20 +417,37 @@ def test_attacks_make_command_for_captures(bona_fide_set, tmp_path):
     from facetrust.cli import main
 
     runner = CliRunner()
-    ok = runner.invoke(main, ["attacks", "make", "--captures", str(bona_fide_set), "--out", str(tmp_path / "o"),
-                              "--species", "splice", "--seed", "1"])
+    ok = runner.invoke(
+        main,
+        [
+            "attacks",
+            "make",
+            "--captures",
+            str(bona_fide_set),
+            "--out",
+            str(tmp_path / "o"),
+            "--species",
+            "splice",
+            "--seed",
+            "1",
+        ],
+    )
     assert ok.exit_code == 0, ok.output
     assert "4 splice attack captures written" in ok.output and len(find_captures(tmp_path / "o")) == 4
     still = tmp_path / "still.png"
     cv2.imwrite(str(still), pattern_frame(100))
-    for args in (["--species", "splice"], ["--species", "print", "--captures", str(bona_fide_set), str(still)],
-                 ["--species", "noise_replay", "--captures", str(bona_fide_set), str(still)]):
+    for args in (
+        ["--species", "splice"],
+        ["--species", "print", "--captures", str(bona_fide_set), str(still)],
+        ["--species", "noise_replay", "--captures", str(bona_fide_set), str(still)],
+    ):
         refused = runner.invoke(main, ["attacks", "make", "--out", str(tmp_path / "x"), *args])
         assert refused.exit_code == 2 and "error [attack_input_invalid]" in refused.output, refused.output
     empty = tmp_path / "empty"
     empty.mkdir()
-    refused = runner.invoke(main, ["attacks", "make", "--captures", str(empty), "--out", str(tmp_path / "x"),
-                                   "--species", "noise_replay"])
+    refused = runner.invoke(
+        main, ["attacks", "make", "--captures", str(empty), "--out", str(tmp_path / "x"), "--species", "noise_replay"]
+    )
     assert refused.exit_code == 2 and "error [captures_not_found]" in refused.output
 
 
@@ -400,8 +459,19 @@ def test_captures_from_clips_command(tmp_path, shared_data):
     source = json.loads(Path(cap.__file__).with_name("face_clips_labels.json").read_text())
     labels = tmp_path / "labels.json"
     labels.write_text(json.dumps({"clips": {name: source["clips"][name] for name in ("d0.mp4", "d18.mp4")}}))
-    result = CliRunner().invoke(main, ["captures", "from-clips", "--clips", str(shared_data / "face-clips"),
-                                       "--labels", str(labels), "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        main,
+        [
+            "captures",
+            "from-clips",
+            "--clips",
+            str(shared_data / "face-clips"),
+            "--labels",
+            str(labels),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     written = {c.name for c in find_captures(tmp_path / "out")}
     # d18: the blink at 93-99 overlaps the first open_mouth (63-97), and the second open_mouth

@@ -17,8 +17,9 @@ def run(*args: str, env: dict | None = None):
 
 
 def test_verify_json_match(lfw):
-    r = run("verify", str(lfw / "Bono/Bono_0001.jpg"), str(lfw / "Bono/Bono_0002.jpg"),
-            "--profile", "payment", "--json")
+    r = run(
+        "verify", str(lfw / "Bono/Bono_0001.jpg"), str(lfw / "Bono/Bono_0002.jpg"), "--profile", "payment", "--json"
+    )
     assert r.exit_code == 0, r.output
     body = json.loads(r.output)
     assert body["match"] is True and body["profile"] == "payment" and body["target_fmr"] == 1e-5
@@ -42,8 +43,7 @@ def test_verify_json_errors(tmp_path, lfw, content, code):
 def test_verify_missing_file_and_unknown_profile(tmp_path, lfw):
     r = run("verify", str(tmp_path / "nope.jpg"), str(lfw / "Bono/Bono_0001.jpg"), "--json")
     assert r.exit_code == 2 and json.loads(r.output)["code"] == "file_not_found"
-    r = run("verify", str(lfw / "Bono/Bono_0001.jpg"), str(lfw / "Bono/Bono_0002.jpg"),
-            "--profile", "casino", "--json")
+    r = run("verify", str(lfw / "Bono/Bono_0001.jpg"), str(lfw / "Bono/Bono_0002.jpg"), "--profile", "casino", "--json")
     assert r.exit_code == 2 and json.loads(r.output)["code"] == "calibration_invalid"
 
 

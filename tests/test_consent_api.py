@@ -15,8 +15,12 @@ from facetrust.identity.models import Account
 @pytest.fixture()
 def user(app_ctx):
     client, app, h = app_ctx
-    assert client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"},
-                       headers=h["a"]).status_code == 201
+    assert (
+        client.post(
+            "/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"]
+        ).status_code
+        == 201
+    )
     token = client.post("/v1/accounts/u1/tokens", headers=h["a"]).json()["token"]
     return client, app, {"Authorization": f"Bearer {token}"}
 

@@ -43,13 +43,18 @@ class Run:
         self.rng = random.Random(seed)
         registry = authority(tmp_path, shared_data, [LI, ZHANG])
         self.service = Service(
-            tmp_path, database_url, FACETRUST_AUTHORITY_REGISTRY=str(registry),
+            tmp_path,
+            database_url,
+            FACETRUST_AUTHORITY_REGISTRY=str(registry),
             # This test is about crashes, not risk: a stream of payments and draws from one account
             # within minutes is what the default rules rightly stop, so a rule set that approves all.
             FACETRUST_RISK_RULES_PATH=str(quiet_rules(tmp_path)),
             # ... and not about load either: the stream is faster than the per-minute rate limits.
-            **{f"FACETRUST_RATE_LIMIT_{g}_PER_MINUTE": "0"
-               for g in ("AUTH", "FACE", "CAPTURE", "TERMINAL", "OPERATOR", "IP")})
+            **{
+                f"FACETRUST_RATE_LIMIT_{g}_PER_MINUTE": "0"
+                for g in ("AUTH", "FACE", "CAPTURE", "TERMINAL", "OPERATOR", "IP")
+            },
+        )
         self.service.start()
         try:
             self._setup(database_url, shared_data)
@@ -69,12 +74,18 @@ class Run:
             assert switch_on(c, app, self.h[person.user], shared_data, person).status_code == 201
         consent(c, self.h[LI.user], "credit_face_verification")
         li_account = c.get("/v1/me", headers=self.h[LI.user]).json()["account_id"]
-        r = c.put(f"/v1/operator/accounts/{li_account}/credit-line", headers=hs["op"],
-                  json={"limit_fen": 200_000 * CNY, "reason": "crash test"})
+        r = c.put(
+            f"/v1/operator/accounts/{li_account}/credit-line",
+            headers=hs["op"],
+            json={"limit_fen": 200_000 * CNY, "reason": "crash test"},
+        )
         assert r.status_code == 200, r.text
         self.terminal = merchant_terminal(c, hs, hs["tenant_a"])
-        r = c.post("/v1/operator/merchants", json={"tenant_id": hs["tenant_a"], "name": "Mi Store", "fee_bps": 60},
-                   headers=hs["admin"])
+        r = c.post(
+            "/v1/operator/merchants",
+            json={"tenant_id": hs["tenant_a"], "name": "Mi Store", "fee_bps": 60},
+            headers=hs["admin"],
+        )
         assert r.status_code == 201, r.text
         self.merchant_id = r.json()["merchant_id"]
         self.n = 0
@@ -123,8 +134,9 @@ class Run:
             return
         token = token_of(intent)
         view = self.client.get(f"/v1/capture/{token}").json()
-        body = self.frames.payment(self.client, person, intent["intent_id"], token,
-                                   view["challenge"]["nonce"])  # read before the clock starts
+        body = self.frames.payment(
+            self.client, person, intent["intent_id"], token, view["challenge"]["nonce"]
+        )  # read before the clock starts
         r = self.send(kill_at == "frames", lambda: self.client.post(f"/v1/capture/{token}/frames", json=body))
         if self.lost(r):
             # Processed before the kill or not? Ask; capture again (a new take) only if still waiting.
@@ -149,9 +161,17 @@ class Run:
         amount = self.rng.randint(5, 20) * 100 * CNY
 
         def draw(session_id: str):
-            return self.client.post("/v1/me/credit/loans", headers=self.h[LI.user],
-                                    json={"product_id": "cash-loan-annuity", "amount_fen": amount, "periods": 12,
-                                          "liveness_session_id": session_id, "idempotency_key": key})
+            return self.client.post(
+                "/v1/me/credit/loans",
+                headers=self.h[LI.user],
+                json={
+                    "product_id": "cash-loan-annuity",
+                    "amount_fen": amount,
+                    "periods": 12,
+                    "liveness_session_id": session_id,
+                    "idempotency_key": key,
+                },
+            )
 
         sid = face_pass(self.client, self.app, self.h[LI.user], self.frames, LI, "loan")
         r = self.send(kill, lambda: draw(sid))
@@ -169,9 +189,16 @@ class Run:
         amount = self.rng.randint(10, 40) * 100 * CNY
 
         def create():
-            return self.client.post(f"/v1/accounts/{LI.user}/credit/checkouts", headers=self.hs["a"],
-                                    json={"merchant_id": self.merchant_id, "merchant_order_id": f"co-{self.n}",
-                                          "amount_fen": amount, "category": "electronics"})
+            return self.client.post(
+                f"/v1/accounts/{LI.user}/credit/checkouts",
+                headers=self.hs["a"],
+                json={
+                    "merchant_id": self.merchant_id,
+                    "merchant_order_id": f"co-{self.n}",
+                    "amount_fen": amount,
+                    "category": "electronics",
+                },
+            )
 
         r = self.send(kill_at == "create", create, FAST)
         if self.lost(r):
@@ -183,9 +210,11 @@ class Run:
             return
 
         def confirm_with(session_id: str):
-            return self.client.post(f"/v1/me/credit/checkouts/{checkout_id}/confirm", headers=self.h[LI.user],
-                                    json={"product_id": "mall-installment-fee", "periods": 12,
-                                          "liveness_session_id": session_id})
+            return self.client.post(
+                f"/v1/me/credit/checkouts/{checkout_id}/confirm",
+                headers=self.h[LI.user],
+                json={"product_id": "mall-installment-fee", "periods": 12, "liveness_session_id": session_id},
+            )
 
         sid = face_pass(self.client, self.app, self.h[LI.user], self.frames, LI, "installment")
         r = self.send(kill_at == "confirm", lambda: confirm_with(sid))
@@ -212,8 +241,9 @@ class Run:
         if self.lost(r):
             self.retries += 1
             r = self.client.delete(path, headers=h)
-            assert r.status_code == 200 or (r.status_code == 409
-                                            and r.json()["error"]["code"] == "consent_not_granted"), r.text
+            assert r.status_code == 200 or (
+                r.status_code == 409 and r.json()["error"]["code"] == "consent_not_granted"
+            ), r.text
         else:
             assert r.status_code == 200, r.text
         status = self.client.get("/v1/me/face-pay", headers=h).json()
@@ -227,8 +257,10 @@ class Run:
         intent_id, token = r.json()["intent_id"], token_of(r.json())
         self.requested[intent_id] = (person.user, 500)
         view = self.client.get(f"/v1/capture/{token}").json()
-        r = self.client.post(f"/v1/capture/{token}/frames",
-                             json=self.frames.payment(self.client, person, intent_id, token, view["challenge"]["nonce"]))
+        r = self.client.post(
+            f"/v1/capture/{token}/frames",
+            json=self.frames.payment(self.client, person, intent_id, token, view["challenge"]["nonce"]),
+        )
         assert r.status_code == 200, r.text
         assert (r.json()["status"], r.json()["decline_reason"]) == ("declined", "not_recognised"), r.text
         self.declined[intent_id] = "declined"
@@ -291,10 +323,11 @@ def check_books(run: Run) -> dict:
     for plan_id, plan in facts["plans"].items():
         assert plan["installments"] == plan["periods"] and plan["posted"], (plan_id, plan)
     # Money: the wallets hold what was funded, drawn and paid, to the fen.
-    spent = {p: sum(run.requested[i][1] for i in run.paid if run.requested[i][0] == p)
-             for p in (LI.user, ZHANG.user)}
-    lost = {LI.user: FUND_FEN + run.loans_fen - spent[LI.user] - run.wallet(LI),
-            ZHANG.user: FUND_FEN - spent[ZHANG.user] - run.wallet(ZHANG)}
+    spent = {p: sum(run.requested[i][1] for i in run.paid if run.requested[i][0] == p) for p in (LI.user, ZHANG.user)}
+    lost = {
+        LI.user: FUND_FEN + run.loans_fen - spent[LI.user] - run.wallet(LI),
+        ZHANG.user: FUND_FEN - spent[ZHANG.user] - run.wallet(ZHANG),
+    }
     assert lost == {LI.user: 0, ZHANG.user: 0}, lost
     # No face-pay template left for anyone who revoked (both did by the end).
     assert [t for t in facts["templates"] if t[1] == "face_pay"] == [], facts["templates"]
@@ -303,9 +336,14 @@ def check_books(run: Run) -> dict:
     assert ledger.returncode == 0 and json.loads(ledger.stdout)["ok"], ledger.stdout + ledger.stderr
     audit = run.service.cli("audit", "verify", "--json")
     assert audit.returncode == 0 and json.loads(audit.stdout)["ok"], audit.stdout + audit.stderr
-    return {"duplicates": duplicates, "lost_fen": sum(lost.values()),
-            "charged": len(facts["paid"]), "charged_fen": sum(run.requested[i][1] for i in facts["paid"]),
-            "plans": len(facts["plans"]), "ledger_transactions": json.loads(ledger.stdout)["transactions"]}
+    return {
+        "duplicates": duplicates,
+        "lost_fen": sum(lost.values()),
+        "charged": len(facts["paid"]),
+        "charged_fen": sum(run.requested[i][1] for i in facts["paid"]),
+        "plans": len(facts["plans"]),
+        "ledger_transactions": json.loads(ledger.stdout)["transactions"],
+    }
 
 
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path, database_url, shared_data):
@@ -319,11 +357,19 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(tmp_path, database_
         figures = check_books(run)
     finally:
         run.close()
-    figures.update(kills=run.service.kills, interrupted=run.service.interrupted, operations=run.operations,
-                   retries=run.retries,
-                   requested=len(run.requested), acknowledged=len(run.paid), declined=len(run.declined),
-                   seed=seed, setup_s=round(setup_s, 1), total_s=round(time.monotonic() - t0, 1),
-                   start_s_max=round(max(run.service.start_seconds), 1))
+    figures.update(
+        kills=run.service.kills,
+        interrupted=run.service.interrupted,
+        operations=run.operations,
+        retries=run.retries,
+        requested=len(run.requested),
+        acknowledged=len(run.paid),
+        declined=len(run.declined),
+        seed=seed,
+        setup_s=round(setup_s, 1),
+        total_s=round(time.monotonic() - t0, 1),
+        start_s_max=round(max(run.service.start_seconds), 1),
+    )
     print("\ncrash safety:", json.dumps(figures))
     assert run.service.kills >= kills
     assert figures["duplicates"] == 0 and figures["lost_fen"] == 0

@@ -51,8 +51,11 @@ def test_installment_checkout_confirmed_by_face(world):
     checkout = world.checkout(5_999 * CNY, "mi-1")
     offered = {(o["product_id"], o["periods"]) for o in checkout["offers"]}
     assert offered == {(p, n) for p in ("mall-installment-fee", "mall-installment-interest") for n in (3, 6, 12, 24)}
-    quote = world.client.get(f"/v1/me/credit/checkouts/{checkout['checkout_id']}/quote", headers=world.h,
-                             params={"product_id": "mall-installment-fee", "periods": 12}).json()
+    quote = world.client.get(
+        f"/v1/me/credit/checkouts/{checkout['checkout_id']}/quote",
+        headers=world.h,
+        params={"product_id": "mall-installment-fee", "periods": 12},
+    ).json()
     expected = schedule.build(599_900, 12, schedule.Pricing("flat_fee", Decimal("0.006")))
     assert quote["apr"] == str(expected.apr) and Decimal(quote["apr"]) > Decimal("0.072") * Decimal("1.7")
     assert [line["fee_fen"] for line in quote["schedule"]] == [3599] * 11 + [3604]
@@ -100,7 +103,9 @@ def test_checkout_refusals_leave_nothing_behind(world):
     assert r.status_code == 403 and error(r) == "face_mismatch"
     with world.app.state.sessions() as s:  # the mismatch is kept on record: a lockout failure and a risk alert
         assert s.query(FailedFaceAttempt).filter_by(account_id=world.account_id).count() == 1
-        failed = s.query(RiskEvent).filter_by(kind="face_verification", outcome="failed", account_id=world.account_id).one()
+        failed = (
+            s.query(RiskEvent).filter_by(kind="face_verification", outcome="failed", account_id=world.account_id).one()
+        )
         assert json.loads(failed.data) == {"purpose": "installment"}
         assert s.query(RiskDecision).filter_by(event_seq=failed.seq).count() == 1
 
@@ -109,23 +114,34 @@ def test_checkout_refusals_leave_nothing_behind(world):
     assert r.status_code == 409 and error(r) == "insufficient_credit" and r.json()["error"]["available_fen"] == 300_000
 
     pass_before_freeze = world.face_pass("installment")
-    assert world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"],
-                             json={"reason": "cash-out suspected"}).json()["status"] == "frozen"
+    assert (
+        world.client.post(
+            f"/v1/operator/accounts/{world.account_id}/freeze",
+            headers=world.hs["op"],
+            json={"reason": "cash-out suspected"},
+        ).json()["status"]
+        == "frozen"
+    )
     r = world.confirm(checkout, pass_before_freeze)
     assert r.status_code == 403 and error(r) == "account_frozen"
     with world.app.state.sessions() as s:
         assert s.query(CreditPlan).count() == 0
         assert s.query(LedgerTransaction).filter(LedgerTransaction.kind == "installment").count() == 0
     assert world.line()["used_fen"] == 0
-    world.client.post(f"/v1/operator/accounts/{world.account_id}/unfreeze", headers=world.hs["admin"], json={"reason": "cleared"})
+    world.client.post(
+        f"/v1/operator/accounts/{world.account_id}/unfreeze", headers=world.hs["admin"], json={"reason": "cleared"}
+    )
     assert world.confirm(checkout, pass_before_freeze).status_code == 201
     world.books_ok()
 
 
 def test_loan_drawdown_needs_a_live_face_every_time(world):
     assert world.grant(10_000 * CNY).status_code == 200
-    quote = world.client.get("/v1/me/credit/loan-quote", headers=world.h,
-                             params={"product_id": "cash-loan-annuity", "amount_fen": 300_000, "periods": 6}).json()
+    quote = world.client.get(
+        "/v1/me/credit/loan-quote",
+        headers=world.h,
+        params={"product_id": "cash-loan-annuity", "amount_fen": 300_000, "periods": 6},
+    ).json()
     assert abs(Decimal(quote["apr"]) - Decimal("0.1825")) < Decimal("0.0001")
     assert error(world.loan(300_000, "", "k-0", periods=6)) == "invalid_request"
     assert error(world.loan(300_000, world.face_pass("installment"), "k-1", periods=6)) == "liveness_required"
@@ -143,17 +159,41 @@ def test_loan_drawdown_needs_a_live_face_every_time(world):
     r = world.loan(800_000, world.face_pass("loan"), "k-4", periods=6)
     assert r.status_code == 409 and error(r) == "insufficient_credit" and r.json()["error"]["available_fen"] == 700_000
     fresh = world.face_pass("loan")
-    world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"], json={"reason": "review"})
+    world.client.post(
+        f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"], json={"reason": "review"}
+    )
     r = world.loan(100_000, fresh, "k-5", periods=6)
     assert r.status_code == 403 and error(r) == "account_frozen"
     assert world.wallet() == before + 300_000 and world.line()["used_fen"] == 300_000
     # Operators and the platform's back end have no door to a drawdown.
-    assert world.client.post("/v1/me/credit/loans", headers=world.hs["admin"],
-                             json={"product_id": "cash-loan-annuity", "amount_fen": 100_000, "periods": 6,
-                                   "liveness_session_id": session_id, "idempotency_key": "op"}).status_code == 403
-    assert world.client.post("/v1/me/credit/loans", headers=world.hs["a"],
-                             json={"product_id": "cash-loan-annuity", "amount_fen": 100_000, "periods": 6,
-                                   "liveness_session_id": session_id, "idempotency_key": "api"}).status_code == 401
+    assert (
+        world.client.post(
+            "/v1/me/credit/loans",
+            headers=world.hs["admin"],
+            json={
+                "product_id": "cash-loan-annuity",
+                "amount_fen": 100_000,
+                "periods": 6,
+                "liveness_session_id": session_id,
+                "idempotency_key": "op",
+            },
+        ).status_code
+        == 403
+    )
+    assert (
+        world.client.post(
+            "/v1/me/credit/loans",
+            headers=world.hs["a"],
+            json={
+                "product_id": "cash-loan-annuity",
+                "amount_fen": 100_000,
+                "periods": 6,
+                "liveness_session_id": session_id,
+                "idempotency_key": "api",
+            },
+        ).status_code
+        == 401
+    )
     world.books_ok()
 
 
@@ -170,8 +210,9 @@ def test_no_path_to_a_drawdown_skips_the_face_check(world):
             opens = [c for mod, attr, c in names if attr == "open_plan"]
             if opens:
                 confirms = [c for mod, attr, c in names if mod == "face" and attr == "confirm"]
-                assert confirms and min(c.lineno for c in confirms) < min(c.lineno for c in opens), \
+                assert confirms and min(c.lineno for c in confirms) < min(c.lineno for c in opens), (
                     f"{path.name}:{fn.name} opens a plan without a face confirmation first"
+                )
                 callers.append(f"{path.stem}.{fn.name}")
             for mod, attr, _c in names:
                 if mod == "ledger" and attr == "post" and path.stem in ("plans", "loans", "checkouts"):
@@ -188,8 +229,17 @@ def test_no_path_to_a_drawdown_skips_the_face_check(world):
         product = world.app.state.credit.catalogue.get("cash-loan", "loan")
         forged = face.FaceConfirmation(account.id, "loan", "f" * 32, unspent, 0.9, 0.4, "m", "c")
         with pytest.raises(Exception) as refused:
-            plans.open_plan(s, account, product, 100_000, 6, forged, dt.date(2026, 11, 23), "loan:forged",
-                            [(ledger.account(s, ledger.WALLET, account.id), 100_000)])
+            plans.open_plan(
+                s,
+                account,
+                product,
+                100_000,
+                6,
+                forged,
+                dt.date(2026, 11, 23),
+                "loan:forged",
+                [(ledger.account(s, ledger.WALLET, account.id), 100_000)],
+            )
         assert getattr(refused.value, "code", None) == "liveness_required"
         s.rollback()
     assert world.wallet() == 20_000 * CNY and world.line()["used_fen"] == 0
@@ -202,8 +252,9 @@ def test_repayments_prepayment_penalties_and_payoff_as_months_pass(world):
     plan = r.json()
     first = plan["installments"][0]
     expected = schedule.build(1_200_000, 12, schedule.Pricing("annuity", Decimal("0.1825"))).installments
-    assert [(i["principal_fen"], i["interest_fen"]) for i in plan["installments"]] == \
-           [(i.principal_fen, i.interest_fen) for i in expected]
+    assert [(i["principal_fen"], i["interest_fen"]) for i in plan["installments"]] == [
+        (i.principal_fen, i.interest_fen) for i in expected
+    ]
 
     # Month 1 paid on its due date, no penalty.
     world.clock.to(dt.date(2026, 12, 23))
@@ -238,18 +289,22 @@ def test_repayments_prepayment_penalties_and_payoff_as_months_pass(world):
     assert after["outstanding_principal_fen"] == outstanding - 200_000
     rest = [i for i in after["installments"] if i["status"] != "paid"]
     respread = schedule.build(outstanding - 200_000, 10, schedule.Pricing("annuity", Decimal("0.1825"))).installments
-    assert [(i["principal_fen"], i["interest_fen"]) for i in rest] == [(i.principal_fen, i.interest_fen) for i in respread]
+    assert [(i["principal_fen"], i["interest_fen"]) for i in rest] == [
+        (i.principal_fen, i.interest_fen) for i in respread
+    ]
     assert rest[0]["amount_fen"] < before["installments"][2]["amount_fen"]
 
     # Paying everything off 10 days into period 4 (February has 28 days), with period 3 10 days overdue.
     world.clock.to(dt.date(2027, 3, 5))
-    quote = world.client.get(f"/v1/me/credit/plans/{plan['plan_id']}/repayment-quote", headers=world.h,
-                             params={"kind": "payoff"}).json()
+    quote = world.client.get(
+        f"/v1/me/credit/plans/{plan['plan_id']}/repayment-quote", headers=world.h, params={"kind": "payoff"}
+    ).json()
     r = world.repay(plan["plan_id"], "payoff", "r-5")
     assert r.status_code == 201, r.text
     paid = r.json()["repayment"]
-    assert {k: paid[k] for k in ("amount_fen", "principal_fen", "interest_fen", "penalty_fen")} == \
-           {k: quote[k] for k in ("amount_fen", "principal_fen", "interest_fen", "penalty_fen")}
+    assert {k: paid[k] for k in ("amount_fen", "principal_fen", "interest_fen", "penalty_fen")} == {
+        k: quote[k] for k in ("amount_fen", "principal_fen", "interest_fen", "penalty_fen")
+    }
     period3 = rest[0]
     balance4 = outstanding - 200_000 - period3["principal_fen"]
     accrued = schedule.round_half_up(Decimal(balance4) * Decimal("0.1825") * 10 / 360)
@@ -279,8 +334,15 @@ def test_repayment_needs_money_in_the_wallet(world):
     plan = world.loan(1_000_000, world.face_pass("loan"), "big", product="cash-loan", periods=3).json()
     balance = world.wallet()
     with world.app.state.sessions() as s:  # the wallet is emptied by a payment elsewhere
-        ledger.post(s, "payment", "elsewhere", [(ledger.account(s, ledger.WALLET, world.account_id), -balance),
-                                                (ledger.account(s, ledger.MERCHANT, world.merchant_id), balance)])
+        ledger.post(
+            s,
+            "payment",
+            "elsewhere",
+            [
+                (ledger.account(s, ledger.WALLET, world.account_id), -balance),
+                (ledger.account(s, ledger.MERCHANT, world.merchant_id), balance),
+            ],
+        )
         s.commit()
     r = world.repay(plan["plan_id"], "installment", "broke")
     assert r.status_code == 409 and error(r) == "insufficient_funds"
@@ -294,8 +356,11 @@ def test_concurrent_checkouts_never_exceed_the_credit_line(quiet_world):
     orders = [world.checkout(2_000 * CNY, f"race-{n}")["checkout_id"] for n in range(4)]
     passes = [world.face_pass("installment") for _ in orders]
     with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(lambda i: world.confirm(orders[i], passes[i], product="mall-installment-interest",
-                                                        periods=6), range(4)))
+        answers = list(
+            pool.map(
+                lambda i: world.confirm(orders[i], passes[i], product="mall-installment-interest", periods=6), range(4)
+            )
+        )
     codes = sorted(r.status_code for r in answers)
     assert codes == [201, 201, 409, 409], [r.text for r in answers]
     assert {error(r) for r in answers if r.status_code == 409} == {"insufficient_credit"}
@@ -304,11 +369,15 @@ def test_concurrent_checkouts_never_exceed_the_credit_line(quiet_world):
 
 
 def test_credit_line_needs_real_name_and_the_right_role(world):
-    r = world.client.post("/v1/accounts", json={"platform_user_id": "nobody", "mobile": "13600000000"}, headers=world.hs["a"])
+    r = world.client.post(
+        "/v1/accounts", json={"platform_user_id": "nobody", "mobile": "13600000000"}, headers=world.hs["a"]
+    )
     other = r.json()["account_id"]
     r = world.client.put(f"/v1/operator/accounts/{other}/credit-line", headers=world.hs["op"], json={"limit_fen": 100})
     assert r.status_code == 409 and error(r) == "real_name_required"
-    r = world.client.put(f"/v1/operator/accounts/{world.account_id}/credit-line", headers=world.h, json={"limit_fen": 100})
+    r = world.client.put(
+        f"/v1/operator/accounts/{world.account_id}/credit-line", headers=world.h, json={"limit_fen": 100}
+    )
     assert r.status_code == 403
     assert world.grant(-1).status_code == 422
 
@@ -322,24 +391,44 @@ def test_random_sequences_of_repayments_keep_the_books(quiet_world):
     world = quiet_world
     rng = random.Random(20261123)
     assert world.grant(60_000 * CNY).status_code == 200
-    ids = [world.confirm(world.checkout(5_999 * CNY, "seq-fee")["checkout_id"], world.face_pass("installment"),
-                         product="mall-installment-fee", periods=6).json()["plan_id"],
-           world.confirm(world.checkout(3_456_78, "seq-annuity")["checkout_id"], world.face_pass("installment"),
-                         product="mall-installment-interest", periods=12).json()["plan_id"],
-           world.loan(2_000_001, world.face_pass("loan"), "seq-ep", product="cash-loan", periods=24).json()["plan_id"],
-           world.loan(777_777, world.face_pass("loan"), "seq-an", product="cash-loan-annuity", periods=3).json()["plan_id"]]
-    world.client.post(f"/v1/accounts/{LI.user}/wallet/top-ups", headers=world.hs["a"],
-                      json={"amount_fen": 100_000 * CNY, "reference": "seq-fund"})
+    ids = [
+        world.confirm(
+            world.checkout(5_999 * CNY, "seq-fee")["checkout_id"],
+            world.face_pass("installment"),
+            product="mall-installment-fee",
+            periods=6,
+        ).json()["plan_id"],
+        world.confirm(
+            world.checkout(3_456_78, "seq-annuity")["checkout_id"],
+            world.face_pass("installment"),
+            product="mall-installment-interest",
+            periods=12,
+        ).json()["plan_id"],
+        world.loan(2_000_001, world.face_pass("loan"), "seq-ep", product="cash-loan", periods=24).json()["plan_id"],
+        world.loan(777_777, world.face_pass("loan"), "seq-an", product="cash-loan-annuity", periods=3).json()[
+            "plan_id"
+        ],
+    ]
+    world.client.post(
+        f"/v1/accounts/{LI.user}/wallet/top-ups",
+        headers=world.hs["a"],
+        json={"amount_fen": 100_000 * CNY, "reference": "seq-fund"},
+    )
     outcomes: dict[str, int] = {}
     charged = {"penalty_fen": 0, "interest_fen": 0, "fee_fen": 0}
     for step in range(60):
         world.clock.now += dt.timedelta(days=rng.choice([0, 0, 1, 2, 4, 8, 16, 40]))
-        active = [i for i in ids if world.client.get(f"/v1/me/credit/plans/{i}", headers=world.h).json()["status"] == "active"]
+        active = [
+            i for i in ids if world.client.get(f"/v1/me/credit/plans/{i}", headers=world.h).json()["status"] == "active"
+        ]
         plan_id = rng.choice(active or ids)  # once all are paid off, a repayment must be refused
         kind = rng.choices(["installment", "partial", "payoff"], weights=[10, 4, 1])[0]
         amount = rng.randint(1, 300_000) if kind == "partial" else None
-        quote = world.client.get(f"/v1/me/credit/plans/{plan_id}/repayment-quote", headers=world.h,
-                                 params={"kind": kind, **({"amount_fen": amount} if amount else {})})
+        quote = world.client.get(
+            f"/v1/me/credit/plans/{plan_id}/repayment-quote",
+            headers=world.h,
+            params={"kind": kind, **({"amount_fen": amount} if amount else {})},
+        )
         wallet, used = world.wallet(), world.line()["used_fen"]
         r = world.repay(plan_id, kind, f"step-{step}", amount)
         outcome = str(r.status_code) if r.status_code == 201 else error(r)
@@ -352,7 +441,11 @@ def test_random_sequences_of_repayments_keep_the_books(quiet_world):
             outcomes[kind] = outcomes.get(kind, 0) + 1
             charged = {k: v + made[k] for k, v in charged.items()}
         else:
-            assert r.status_code in (409, 422) and outcome in ("plan_paid_off", "installment_due_first", "amount_invalid")
+            assert r.status_code in (409, 422) and outcome in (
+                "plan_paid_off",
+                "installment_due_first",
+                "amount_invalid",
+            )
             assert world.wallet() == wallet and world.line()["used_fen"] == used
         world.books_ok()
     assert outcomes.get("201", 0) >= 15 and outcomes.get("partial") and outcomes.get("payoff"), outcomes

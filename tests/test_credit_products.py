@@ -15,9 +15,20 @@ CEILINGS = {"penalty_ceiling": Decimal("0.0005"), "apr_ceiling": Decimal("0.24")
 
 
 def product(**changes) -> dict:
-    base = {"id": "p-1", "kind": "installment", "name": "P", "name_zh": "P", "method": "flat_fee", "rate": "0.006",
-            "periods": [3, 12], "categories": ["electronics"], "min_principal_fen": 10_000,
-            "max_principal_fen": 1_000_000, "penalty_daily_rate": "0.0005", "prepayment": "waive_fees_not_yet_due"}
+    base = {
+        "id": "p-1",
+        "kind": "installment",
+        "name": "P",
+        "name_zh": "P",
+        "method": "flat_fee",
+        "rate": "0.006",
+        "periods": [3, 12],
+        "categories": ["electronics"],
+        "min_principal_fen": 10_000,
+        "max_principal_fen": 1_000_000,
+        "penalty_daily_rate": "0.0005",
+        "prepayment": "waive_fees_not_yet_due",
+    }
     return {**base, **changes}
 
 
@@ -47,19 +58,24 @@ def test_an_annualised_cost_above_the_ceiling_is_refused(tmp_path):
     with pytest.raises(products.ProductConfigError, match=r"the APR over 12 periods is 0\.4"):
         products.load(write(tmp_path, product(rate="0.02")), **CEILINGS)
     with pytest.raises(products.ProductConfigError, match="APR over 24 periods"):
-        products.load(write(tmp_path, product(method="annuity", rate="0.30", periods=[24], prepayment="accrued_interest")),
-                      **CEILINGS)
+        products.load(
+            write(tmp_path, product(method="annuity", rate="0.30", periods=[24], prepayment="accrued_interest")),
+            **CEILINGS,
+        )
 
 
-@pytest.mark.parametrize("changes,problem", [
-    ({"method": "annuity"}, "prepayment rule is 'accrued_interest'"),
-    ({"prepayment": "accrued_interest"}, "a fee product's prepayment rule"),
-    ({"periods": [5]}, "periods must be distinct values"),
-    ({"rate": "-0.01"}, "rate"),
-    ({"kind": "loan"}, "a loan product has no item categories"),
-    ({"min_principal_fen": 2_000_000}, "min_principal_fen is above max_principal_fen"),
-    ({"surprise": 1}, "surprise"),
-])
+@pytest.mark.parametrize(
+    "changes,problem",
+    [
+        ({"method": "annuity"}, "prepayment rule is 'accrued_interest'"),
+        ({"prepayment": "accrued_interest"}, "a fee product's prepayment rule"),
+        ({"periods": [5]}, "periods must be distinct values"),
+        ({"rate": "-0.01"}, "rate"),
+        ({"kind": "loan"}, "a loan product has no item categories"),
+        ({"min_principal_fen": 2_000_000}, "min_principal_fen is above max_principal_fen"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
 def test_malformed_products_are_refused_with_the_reason(tmp_path, changes, problem):
     with pytest.raises(products.ProductConfigError, match=problem):
         products.load(write(tmp_path, product(**changes)), **CEILINGS)

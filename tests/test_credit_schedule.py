@@ -48,9 +48,11 @@ any_periods = st.integers(1, 36)
 fee_rates = st.integers(0, 20_000).map(lambda i: Decimal(i).scaleb(-6))  # 0 .. 0.02 a period, 6 decimals
 annual_rates = st.integers(0, 360_000).map(lambda i: Decimal(i).scaleb(-6))  # 0 .. 0.36 a year
 positive_annual_rates = st.integers(1, 360_000).map(lambda i: Decimal(i).scaleb(-6))
-pricings = st.one_of(fee_rates.map(lambda f: Pricing(FLAT_FEE, f)),
-                     annual_rates.map(lambda a: Pricing(ANNUITY, a)),
-                     annual_rates.map(lambda a: Pricing(EQUAL_PRINCIPAL, a)))
+pricings = st.one_of(
+    fee_rates.map(lambda f: Pricing(FLAT_FEE, f)),
+    annual_rates.map(lambda a: Pricing(ANNUITY, a)),
+    annual_rates.map(lambda a: Pricing(EQUAL_PRINCIPAL, a)),
+)
 
 MANY = settings(max_examples=2000, deadline=None)
 SOME = settings(max_examples=500, deadline=None)
@@ -72,7 +74,7 @@ def reference_level(P: int, n: int, a: Decimal) -> int:
     """
     with localcontext(Context(prec=1000, traps=[Inexact])):
         num = P * a * (12 + a) ** n
-        den = 12 * ((12 + a) ** n - 12 ** n)
+        den = 12 * ((12 + a) ** n - 12**n)
     with localcontext(Context(prec=80)):
         return ref_rhu(num / den)
 
@@ -107,6 +109,7 @@ def reference_schedule(P: int, n: int, method: str, rate: Decimal) -> list[tuple
 
 def float_irr(principal: int, payments: list[int]) -> float:
     """Plain bisection in float on sum(p_k / (1+x)^k) - P, which falls as x grows (x >= 0 here)."""
+
     def excess(x: float) -> float:
         return sum(p / (1 + x) ** k for k, p in enumerate(payments, start=1)) - principal
 
@@ -131,11 +134,24 @@ def rows_of(plan: Schedule) -> list[tuple[int, int, int, int]]:
 # ---------------------------------------------------------------------------------- money helpers
 
 
-@pytest.mark.parametrize("amount, fen", [
-    ("0", 0), ("0.4999", 0), ("0.5", 1), ("1.5", 2), ("2.5", 3), ("2.4999999999", 2), ("3599.4", 3599),
-    ("43192.8", 43193), ("-0.5", -1), ("-2.5", -3), ("-2.4", -2), ("-0.4999", 0),
-    ("123456789012345678901234567890123456789.5", 123456789012345678901234567890123456790),
-])
+@pytest.mark.parametrize(
+    "amount, fen",
+    [
+        ("0", 0),
+        ("0.4999", 0),
+        ("0.5", 1),
+        ("1.5", 2),
+        ("2.5", 3),
+        ("2.4999999999", 2),
+        ("3599.4", 3599),
+        ("43192.8", 43193),
+        ("-0.5", -1),
+        ("-2.5", -3),
+        ("-2.4", -2),
+        ("-0.4999", 0),
+        ("123456789012345678901234567890123456789.5", 123456789012345678901234567890123456790),
+    ],
+)
 def test_round_half_up(amount: str, fen: int) -> None:
     assert round_half_up(Decimal(amount)) == fen
 
@@ -149,27 +165,70 @@ def test_round_half_up_refuses_floats_and_non_numbers() -> None:
         round_half_up(Decimal("Infinity"))
 
 
-@pytest.mark.parametrize("fen, text", [(599900, "5999.00"), (-5, "-0.05"), (0, "0.00"), (7, "0.07"), (100, "1.00"),
-                                       (-100, "-1.00"), (1_000_000_000, "10000000.00"), (43193, "431.93")])
+@pytest.mark.parametrize(
+    "fen, text",
+    [
+        (599900, "5999.00"),
+        (-5, "-0.05"),
+        (0, "0.00"),
+        (7, "0.07"),
+        (100, "1.00"),
+        (-100, "-1.00"),
+        (1_000_000_000, "10000000.00"),
+        (43193, "431.93"),
+    ],
+)
 def test_yuan(fen: int, text: str) -> None:
     assert yuan(fen) == text
 
 
-@pytest.mark.parametrize("text, fen", [("5999.00", 599900), ("5999", 599900), ("0.5", 50), (".5", 50), ("5.", 500),
-                                       (" 12.34 ", 1234), ("-3.10", -310), ("+1", 100), ("1.230", 123), ("0", 0)])
+@pytest.mark.parametrize(
+    "text, fen",
+    [
+        ("5999.00", 599900),
+        ("5999", 599900),
+        ("0.5", 50),
+        (".5", 50),
+        ("5.", 500),
+        (" 12.34 ", 1234),
+        ("-3.10", -310),
+        ("+1", 100),
+        ("1.230", 123),
+        ("0", 0),
+    ],
+)
 def test_parse_yuan(text: str, fen: int) -> None:
     assert parse_yuan(text) == fen
 
 
-@pytest.mark.parametrize("text", ["1.234", "0.001", "abc", "", " ", "nan", "NaN", "inf", "-Infinity", "1e3", "1_000",
-                                  "1,000.00", "5999.00.1", "--1", "0x10", "¥5"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1.234",
+        "0.001",
+        "abc",
+        "",
+        " ",
+        "nan",
+        "NaN",
+        "inf",
+        "-Infinity",
+        "1e3",
+        "1_000",
+        "1,000.00",
+        "5999.00.1",
+        "--1",
+        "0x10",
+        "¥5",
+    ],
+)
 def test_parse_yuan_refuses(text: str) -> None:
     with pytest.raises(ValueError) as err:
         parse_yuan(text)
     assert repr(text) in str(err.value)
 
 
-@given(st.integers(-10**12, 10**12))
+@given(st.integers(-(10**12), 10**12))
 @settings(max_examples=300, deadline=None)
 def test_yuan_round_trips(fen: int) -> None:
     assert parse_yuan(yuan(fen)) == fen
@@ -190,8 +249,10 @@ def test_pricing_validation() -> None:
     assert abs(twelfth * 12 - Decimal("0.1")) < Decimal("1E-40")
 
 
-@pytest.mark.parametrize("principal, periods", [(0, 12), (-1, 12), (1.5, 12), (True, 12), ("100", 12), (100, 0),
-                                                (100, -3), (100, 2.0), (100, None)])
+@pytest.mark.parametrize(
+    "principal, periods",
+    [(0, 12), (-1, 12), (1.5, 12), (True, 12), ("100", 12), (100, 0), (100, -3), (100, 2.0), (100, None)],
+)
 def test_build_refuses_bad_input(principal, periods) -> None:
     with pytest.raises(ValueError):
         build(principal, periods, Pricing(FLAT_FEE, Decimal("0.006")))
@@ -273,12 +334,30 @@ def test_worked_example_equal_principal() -> None:
 def test_as_dict_shape() -> None:
     d = build(P_EXAMPLE, 12, Pricing(FLAT_FEE, Decimal("0.0060"))).as_dict()
     assert d["principal"] == "5999.00" and d["periods"] == 12 and d["method"] == "flat_fee" and d["rate"] == "0.006"
-    assert d["schedule"][0] == {"period": 1, "due_offset_months": 1, "principal": "499.92", "interest": "0.00",
-                                "fee": "35.99", "payment": "535.91", "balance_after": "5499.08"}
-    assert d["schedule"][-1] == {"period": 12, "due_offset_months": 12, "principal": "499.88", "interest": "0.00",
-                                 "fee": "36.04", "payment": "535.92", "balance_after": "0.00"}
-    assert (d["apr"], d["effective_annual_rate"], d["total_cost"], d["total_payment"]) == \
-        ("0.130343", "0.138418", "431.93", "6430.93")
+    assert d["schedule"][0] == {
+        "period": 1,
+        "due_offset_months": 1,
+        "principal": "499.92",
+        "interest": "0.00",
+        "fee": "35.99",
+        "payment": "535.91",
+        "balance_after": "5499.08",
+    }
+    assert d["schedule"][-1] == {
+        "period": 12,
+        "due_offset_months": 12,
+        "principal": "499.88",
+        "interest": "0.00",
+        "fee": "36.04",
+        "payment": "535.92",
+        "balance_after": "0.00",
+    }
+    assert (d["apr"], d["effective_annual_rate"], d["total_cost"], d["total_payment"]) == (
+        "0.130343",
+        "0.138418",
+        "431.93",
+        "6430.93",
+    )
     json.dumps(d)  # JSON-ready as is
     assert build(100, 1, Pricing(ANNUITY, Decimal(0))).as_dict()["rate"] == "0"
     assert build(100, 1, Pricing(ANNUITY, Decimal("0.1825"))).as_dict()["rate"] == "0.1825"
@@ -300,7 +379,6 @@ def test_tiny_principals_never_go_negative() -> None:
     assert [i.fee_fen for i in plan.installments] == [1] * 12 + [0] * 12
 
 
-
 def test_exact_ties_round_up() -> None:
     # 100.50 yuan over 2 periods at 12 %: A = 10050 x 0.01 x 1.01^2 / (1.01^2 - 1) = 102.52005 / 0.0201
     # = 5100.5 fen exactly, so 5101 (a 34-digit Decimal evaluation of 1 - 1.01^-2 gives 5100.49999...).
@@ -312,6 +390,7 @@ def test_exact_ties_round_up() -> None:
     assert build(1_000_000, 1, Pricing(ANNUITY, Decimal("0.000018"))).installments[0].payment_fen == 1_000_002
     # Fee: 250 x 0.002 = 0.5 -> 1 a period; total 250 x 0.002 x 3 = 1.5 -> 2, so the last fee is 0.
     assert [i.fee_fen for i in build(250, 3, Pricing(FLAT_FEE, Decimal("0.002"))).installments] == [1, 1, 0]
+
 
 # ------------------------------------------------------------------------------------------- the IRR
 
@@ -476,12 +555,15 @@ def invoke(*args: str):
     return CliRunner().invoke(credit, ["quote", *args])
 
 
-@pytest.mark.parametrize("args", [
-    ["--fee-rate", "0.006"],
-    ["--annual-rate", "0.12"],
-    ["--annual-rate", "0.12", "--method", "annuity"],
-    ["--annual-rate", "0.1825", "--method", "equal_principal"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--fee-rate", "0.006"],
+        ["--annual-rate", "0.12"],
+        ["--annual-rate", "0.12", "--method", "annuity"],
+        ["--annual-rate", "0.1825", "--method", "equal_principal"],
+    ],
+)
 def test_quote_json(args: list[str]) -> None:
     result = invoke("--principal", "5999.00", "--periods", "12", *args, "--json")
     assert result.exit_code == 0, result.output
@@ -510,26 +592,29 @@ def test_quote_table() -> None:
     assert result.exit_code == 0 and "Interest" in result.output and "APR (IRR x 12): 12.00%" in result.output
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--principal", "5999", "--periods", "12", "--fee-rate", "0.006", "--annual-rate", "0.12"], "exactly one"),
-    (["--principal", "5999", "--periods", "12"], "exactly one"),
-    (["--principal", "abc", "--periods", "12", "--fee-rate", "0.006"], "--principal"),
-    (["--principal", "1.234", "--periods", "12", "--fee-rate", "0.006"], "more than 2 decimals"),
-    (["--principal", "0", "--periods", "12", "--fee-rate", "0.006"], "more than 0"),
-    (["--principal", "-5", "--periods", "12", "--fee-rate", "0.006"], "more than 0"),
-    (["--principal", "5999", "--periods", "12", "--fee-rate", "-0.006"], "zero or more"),
-    (["--principal", "5999", "--periods", "12", "--annual-rate", "-0.1"], "zero or more"),
-    (["--principal", "5999", "--periods", "12", "--annual-rate", "nan"], "--annual-rate"),
-    (["--principal", "5999", "--periods", "12", "--fee-rate", "inf"], "--fee-rate"),
-    (["--principal", "5999", "--periods", "12", "--fee-rate", "6e-3"], "--fee-rate"),
-    (["--principal", "5999", "--periods", "12", "--fee-rate", "0.006", "--method", "annuity"], "--method"),
-    (["--principal", "5999", "--periods", "12", "--annual-rate", "0.12", "--method", "flat_fee"], "--method"),
-    (["--principal", "5999", "--periods", "0", "--fee-rate", "0.006"], "--periods"),
-    (["--principal", "5999", "--periods", "twelve", "--fee-rate", "0.006"], "--periods"),
-    (["--principal", "5999", "--periods", "100000", "--fee-rate", "0.006"], "--periods"),
-    (["--periods", "12", "--fee-rate", "0.006"], "--principal"),
-    (["--principal", "5999", "--fee-rate", "0.006"], "--periods"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--principal", "5999", "--periods", "12", "--fee-rate", "0.006", "--annual-rate", "0.12"], "exactly one"),
+        (["--principal", "5999", "--periods", "12"], "exactly one"),
+        (["--principal", "abc", "--periods", "12", "--fee-rate", "0.006"], "--principal"),
+        (["--principal", "1.234", "--periods", "12", "--fee-rate", "0.006"], "more than 2 decimals"),
+        (["--principal", "0", "--periods", "12", "--fee-rate", "0.006"], "more than 0"),
+        (["--principal", "-5", "--periods", "12", "--fee-rate", "0.006"], "more than 0"),
+        (["--principal", "5999", "--periods", "12", "--fee-rate", "-0.006"], "zero or more"),
+        (["--principal", "5999", "--periods", "12", "--annual-rate", "-0.1"], "zero or more"),
+        (["--principal", "5999", "--periods", "12", "--annual-rate", "nan"], "--annual-rate"),
+        (["--principal", "5999", "--periods", "12", "--fee-rate", "inf"], "--fee-rate"),
+        (["--principal", "5999", "--periods", "12", "--fee-rate", "6e-3"], "--fee-rate"),
+        (["--principal", "5999", "--periods", "12", "--fee-rate", "0.006", "--method", "annuity"], "--method"),
+        (["--principal", "5999", "--periods", "12", "--annual-rate", "0.12", "--method", "flat_fee"], "--method"),
+        (["--principal", "5999", "--periods", "0", "--fee-rate", "0.006"], "--periods"),
+        (["--principal", "5999", "--periods", "twelve", "--fee-rate", "0.006"], "--periods"),
+        (["--principal", "5999", "--periods", "100000", "--fee-rate", "0.006"], "--periods"),
+        (["--periods", "12", "--fee-rate", "0.006"], "--principal"),
+        (["--principal", "5999", "--fee-rate", "0.006"], "--periods"),
+    ],
+)
 def test_quote_bad_input(args: list[str], fragment: str) -> None:
     result = invoke(*args, "--json")
     assert result.exit_code == 2, result.output

@@ -30,8 +30,15 @@ def books(database_url):
         tenant, _ = service.create_tenant(s, "shop")
         account = service.register_account(s, tenant, "u-1", "13800000001")
         s.flush()
-        ledger.post(s, "top_up", "top-up:1", [(ledger.account(s, ledger.FUNDING, tenant.id), -5_000),
-                                              (ledger.account(s, ledger.WALLET, account.id), 5_000)])
+        ledger.post(
+            s,
+            "top_up",
+            "top-up:1",
+            [
+                (ledger.account(s, ledger.FUNDING, tenant.id), -5_000),
+                (ledger.account(s, ledger.WALLET, account.id), 5_000),
+            ],
+        )
         s.add(Merchant(tenant_id=tenant.id, name="m", fee_bps=60))
         s.commit()
     yield sessions

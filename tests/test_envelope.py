@@ -41,8 +41,9 @@ def test_unreadable_without_the_key_or_on_another_record(tmp_path, template_byte
     owner = Keyring.load(tmp_path / "a.json")
     with pytest.raises(KeyUnavailable, match="bound to another record"):
         owner.open(sealed, b"template:2:face_pay")
-    tampered = type(sealed)(sealed.ciphertext[:-1] + bytes([sealed.ciphertext[-1] ^ 1]),
-                            sealed.wrapped_key, sealed.master_key_id)
+    tampered = type(sealed)(
+        sealed.ciphertext[:-1] + bytes([sealed.ciphertext[-1] ^ 1]), sealed.wrapped_key, sealed.master_key_id
+    )
     with pytest.raises(KeyUnavailable):
         owner.open(tampered, b"template:1:face_pay")
 

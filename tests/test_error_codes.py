@@ -28,8 +28,17 @@ ERRORS_JS = ROOT / "web" / "static" / "errors.js"
 
 # Codes only the pages themselves use: the browser's own failures, the capture page's fallback for a
 # decline without a reason, and the face engine's quality reason for a picture without a face.
-PAGE_CODES = {"camera_denied", "camera_missing", "camera_busy", "network_error", "unknown_error", "insecure_context",
-              "bad_capture_url", "payment_not_completed", "no_face"}
+PAGE_CODES = {
+    "camera_denied",
+    "camera_missing",
+    "camera_busy",
+    "network_error",
+    "unknown_error",
+    "insecure_context",
+    "bad_capture_url",
+    "payment_not_completed",
+    "no_face",
+}
 
 
 def sources() -> Iterator[tuple[Path, ast.Module]]:
@@ -69,8 +78,12 @@ def test_a_domain_error_takes_its_status_and_default_message_from_the_catalogue(
     err = DomainError(ErrorCode.PLAN_NOT_FOUND)
     assert (err.status, err.code, err.message, err.extra) == (404, "plan_not_found", "no such plan", {})
     err = RecordedRefusal(ErrorCode.FACE_ATTEMPTS_LOCKED, "try again in 30 minutes", retry_after_seconds=1800)
-    assert (err.status, err.code, err.message, err.extra) == (429, "face_attempts_locked", "try again in 30 minutes",
-                                                              {"retry_after_seconds": 1800})
+    assert (err.status, err.code, err.message, err.extra) == (
+        429,
+        "face_attempts_locked",
+        "try again in 30 minutes",
+        {"retry_after_seconds": 1800},
+    )
     assert DomainError(ErrorCode.FACE_MISMATCH, "no match", status=403).status == 403  # a listed second status
     with pytest.raises(ValueError):
         DomainError(ErrorCode.PLAN_NOT_FOUND, "no such plan", status=409)
@@ -94,10 +107,19 @@ def test_no_refusal_names_its_code_or_status_as_a_literal():
                 elif member is not None and member not in ErrorCode.__members__:
                     offenders.append((where(path, node), f"ErrorCode.{member} is not in the catalogue"))
                 for kw in node.keywords:
-                    if kw.arg == "status" and isinstance(kw.value, ast.Constant) and member is not None and \
-                            not ErrorCode[member].allows(kw.value.value):
+                    if (
+                        kw.arg == "status"
+                        and isinstance(kw.value, ast.Constant)
+                        and member is not None
+                        and not ErrorCode[member].allows(kw.value.value)
+                    ):
                         offenders.append((where(path, node), f"{member} is not answered {kw.value.value}"))
-            elif name == "error_body" and isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            elif (
+                name == "error_body"
+                and isinstance(node, ast.Call)
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
                 offenders.append((where(path, node), ast.unparse(node)[:80]))
             elif name == "HTTPException":
                 offenders.append((where(path, node), "an HTTPException: refuse with a DomainError"))
@@ -105,9 +127,10 @@ def test_no_refusal_names_its_code_or_status_as_a_literal():
                 for key, value in zip(node.keys, node.values):
                     if isinstance(key, ast.Constant) and key.value == "code" and isinstance(value, ast.Constant):
                         offenders.append((where(path, node), ast.unparse(node)[:80]))
-            elif isinstance(node, ast.ClassDef) and any(getattr(b, "id", None) == "BiometricError" or
-                                                        getattr(b, "attr", None) == "BiometricError"
-                                                        for b in node.bases):
+            elif isinstance(node, ast.ClassDef) and any(
+                getattr(b, "id", None) == "BiometricError" or getattr(b, "attr", None) == "BiometricError"
+                for b in node.bases
+            ):
                 for item in node.body:
                     if isinstance(item, ast.Assign | ast.AnnAssign) and isinstance(item.value, ast.Constant):
                         offenders.append((where(path, item), f"{node.name}: a literal code"))
@@ -115,8 +138,13 @@ def test_no_refusal_names_its_code_or_status_as_a_literal():
 
 
 def test_every_code_in_the_catalogue_is_answered_somewhere():
-    used = {member for path, tree in sources() if path.name != "errorcodes.py"
-            for node in ast.walk(tree) if (member := catalogue_member(node))}
+    used = {
+        member
+        for path, tree in sources()
+        if path.name != "errorcodes.py"
+        for node in ast.walk(tree)
+        if (member := catalogue_member(node))
+    }
     assert used - set(ErrorCode.__members__) == set()
     assert set(ErrorCode.__members__) - used == set()
 
@@ -176,10 +204,11 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 
 def page_texts() -> dict[str, list[str]]:
     js = ERRORS_JS.read_text(encoding="utf-8")
-    shared = {m.group(1): STRING.findall(m.group(2))
-              for m in re.finditer(r"^const ([A-Z_]+) = (E\(.*?\));$", js, re.M | re.S)}
-    block = js[js.index("export const ERRORS = {"):]
-    block = block[:block.index("\n};")]
+    shared = {
+        m.group(1): STRING.findall(m.group(2)) for m in re.finditer(r"^const ([A-Z_]+) = (E\(.*?\));$", js, re.M | re.S)
+    }
+    block = js[js.index("export const ERRORS = {") :]
+    block = block[: block.index("\n};")]
     entries = re.split(r"^  ([a-z][a-z0-9_]*): ", block, flags=re.M)[1:]
     keys = entries[0::2]
     assert len(keys) == len(set(keys)), "a code is listed twice"
@@ -212,7 +241,7 @@ def test_the_page_specific_texts_are_for_known_codes_in_both_languages():
     """``PAGE_ERRORS``: the same code in other words where a page needs them (the vending machine, the
     loan and checkout pages, real name, face pay), and sharper variants (``code.variant``)."""
     js = ERRORS_JS.read_text(encoding="utf-8")
-    block = js[js.index("export const PAGE_ERRORS = {"):]
+    block = js[js.index("export const PAGE_ERRORS = {") :]
     entries = re.findall(r'^    "?([a-z][a-z0-9_.]*)"?: E\((.*?)\),$', block, re.M | re.S)
     assert len(entries) >= 15
     known = {*ErrorCode, *LivenessReason, *DeclineReason} | PAGE_CODES
@@ -226,5 +255,9 @@ def test_the_page_specific_texts_are_for_known_codes_in_both_languages():
     assert pages == {"any", "kiosk", "real_name", "checkout", "loan", "face_pay"}
     # Every page that sets its name has texts under it.
     static = ERRORS_JS.parent
-    named = {m for path in static.rglob("*.js") for m in re.findall(r'setErrorPage\("([a-z_]+)"\)', path.read_text(encoding="utf-8"))}
+    named = {
+        m
+        for path in static.rglob("*.js")
+        for m in re.findall(r'setErrorPage\("([a-z_]+)"\)', path.read_text(encoding="utf-8"))
+    }
     assert named and named <= pages, named - pages

@@ -44,9 +44,25 @@ def test_eval_lfw_command_on_a_small_pairs_file(tmp_path, shared_data):
     subset = tmp_path / "subset.txt"
     subset.write_text("Jiang_Zemin\nHu_Jintao\n")
     out, plot = tmp_path / "r.json", tmp_path / "det.png"
-    r = CliRunner().invoke(main, ["eval", "lfw", "--pairs", str(pairs), "--images", str(images),
-                                  "--subset", str(subset), "--json", str(out), "--plot", str(plot),
-                                  "--workers", "1"])
+    r = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "lfw",
+            "--pairs",
+            str(pairs),
+            "--images",
+            str(images),
+            "--subset",
+            str(subset),
+            "--json",
+            str(out),
+            "--plot",
+            str(plot),
+            "--workers",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(out.read_text())
     assert report["accuracy"]["mean"] == 1.0

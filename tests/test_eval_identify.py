@@ -46,8 +46,13 @@ TWIN2 = unit(0, 0, 0, 0.98, np.sqrt(1 - 0.98**2))
 def gallery(phones: dict[str, str] | None = None) -> Gallery:
     keys = ["A", "B", "C", "T1", "T2"]
     vectors = np.vstack([axis(0), axis(1), axis(2), TWIN1, TWIN2])
-    phones = phones or {"A": "13800000001", "B": "13800000002", "C": "13800000003",
-                        "T1": "13900001111", "T2": "13900002222"}
+    phones = phones or {
+        "A": "13800000001",
+        "B": "13800000002",
+        "C": "13800000003",
+        "T1": "13900001111",
+        "T2": "13900002222",
+    }
     return Gallery(keys, vectors, phones)
 
 
@@ -102,8 +107,7 @@ def test_wrong_digits_never_identify_and_the_informed_attacker_does():
 
 
 def test_informed_attacker_is_refused_when_the_candidates_share_the_digits():
-    phones = {"A": "13800000001", "B": "13800000002", "C": "13800000003",
-              "T1": "13900005555", "T2": "15900005555"}
+    phones = {"A": "13800000001", "B": "13800000002", "C": "13800000003", "T1": "13900005555", "T2": "15900005555"}
     r = evaluate([], [Probe("X/1", unit(0, 0, 0, 1.0, 0.1), None)], gallery(phones))
     assert r["fpir_informed_attacker"] == 0.0  # choose_by_phone: ambiguous, no margin between them
 
@@ -124,7 +128,12 @@ def test_wrong_identity_is_counted_apart_and_as_a_miss():
 
 def test_failures_to_acquire_are_misses_for_genuine_and_never_false_positives():
     genuine = [Probe("A/2", axis(0), "A"), Probe("A/3", None, "A"), Probe("B/2", None, "B"), Probe("C/2", axis(2), "C")]
-    impostor = [Probe("X/1", None, None), Probe("Y/1", axis(0), None), Probe("Z/1", None, None), Probe("W/1", axis(8), None)]
+    impostor = [
+        Probe("X/1", None, None),
+        Probe("Y/1", axis(0), None),
+        Probe("Z/1", None, None),
+        Probe("W/1", axis(8), None),
+    ]
     r = evaluate(genuine, impostor)
     assert r["counts"]["genuine_no_face"] == 2 and r["counts"]["impostor_no_face"] == 2
     assert r["counts"]["genuine_probes"] == 4 and r["counts"]["impostor_probes"] == 4
@@ -148,8 +157,18 @@ def test_a_gallery_above_the_direct_limit_always_asks_for_the_digits():
 
 def test_protocol_split_enrolment_fallback_and_phones():
     groups = ev.group_by_identity(
-        ["D/D_0002.jpg", "D/D_0001.jpg", "E/E_0001.jpg", "E/E_0002.jpg", "E/E_0003.jpg",
-         "F/F_0001.jpg", "F/F_0002.jpg", "G/G_0001.jpg", "G/G_0002.jpg", "S/S_0001.jpg"]
+        [
+            "D/D_0002.jpg",
+            "D/D_0001.jpg",
+            "E/E_0001.jpg",
+            "E/E_0002.jpg",
+            "E/E_0003.jpg",
+            "F/F_0001.jpg",
+            "F/F_0002.jpg",
+            "G/G_0001.jpg",
+            "G/G_0002.jpg",
+            "S/S_0001.jpg",
+        ]
     )
     assert groups["D"] == ["D/D_0001.jpg", "D/D_0002.jpg"]
     chosen = ev.choose_enrolled(groups, seed=5)
@@ -186,8 +205,9 @@ def test_eval_identify_command_on_a_few_lfw_identities(tmp_path, shared_data):
             (images / n / f.name).write_bytes(f.read_bytes())
             copied += 1
     out = tmp_path / "identify.json"
-    r = CliRunner().invoke(main, ["eval", "identify", "--images", str(images), "--json", str(out),
-                                  "--workers", "1", "--seed", "11"])
+    r = CliRunner().invoke(
+        main, ["eval", "identify", "--images", str(images), "--json", str(out), "--workers", "1", "--seed", "11"]
+    )
     assert r.exit_code == 0, r.output
     report = json.loads(out.read_text())
     assert len(multi) == 4

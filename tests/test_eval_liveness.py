@@ -43,8 +43,11 @@ class RecordingJudge:
         level = int(round(float(np.median(frames[0]))))
         self.calls.append(level)
         ok = self.passes[level]
-        return Verdict(ok, [] if ok else (["action_not_performed", "planar_motion"] if level % 20 else ["frames_replayed"]),
-                       {"texture": {"passed": ok, "reason": None, "measures": {"model_id": "tex-1"}}})
+        return Verdict(
+            ok,
+            [] if ok else (["action_not_performed", "planar_motion"] if level % 20 else ["frames_replayed"]),
+            {"texture": {"passed": ok, "reason": None, "measures": {"model_id": "tex-1"}}},
+        )
 
 
 def test_bona_fide_captures_are_judged_first_and_rates_are_per_species(tmp_path):
@@ -69,8 +72,10 @@ def test_bona_fide_captures_are_judged_first_and_rates_are_per_species(tmp_path)
     assert report["apcer"] == 0.5 and report["worst_species"] == "splice"
     assert report["failures_by_reason"] == {
         "bona_fide": {"frames_replayed": 1},
-        "per_species": {"noise_replay": {"action_not_performed": 1, "planar_motion": 1},  # two reasons, both counted
-                        "splice": {"frames_replayed": 1}},
+        "per_species": {
+            "noise_replay": {"action_not_performed": 1, "planar_motion": 1},  # two reasons, both counted
+            "splice": {"frames_replayed": 1},
+        },
     }
     assert [r["capture"] for r in report["results"]][:3] == ["z_bona/b1", "z_bona/b2", "z_bona/b3"]
     assert set(report["ms_per_capture"]) >= {"wall", "cpu", "decode_wall", "captures"}
@@ -98,11 +103,14 @@ def test_attacks_stopped_only_as_replays_are_judged_again_as_if_their_source_wer
     assert "source had never been sent" in liveness_eval.format_report(report)
 
 
-@pytest.mark.parametrize("setup,code", [
-    ("empty", "captures_not_found"),
-    ("no capture.json", "captures_not_found"),
-    ("malformed", "capture_malformed"),
-])
+@pytest.mark.parametrize(
+    "setup,code",
+    [
+        ("empty", "captures_not_found"),
+        ("no capture.json", "captures_not_found"),
+        ("malformed", "capture_malformed"),
+    ],
+)
 def test_empty_or_malformed_folders_exit_with_a_code(tmp_path, setup, code):
     root = tmp_path / "caps"
     root.mkdir()
@@ -131,10 +139,18 @@ def tiny_captures(shared_data, engine, tmp_path_factory) -> Path:
         frames.append(frame)
     reader.release()
     root = tmp_path_factory.mktemp("eval") / "captures"
-    write_capture(root / "bona_fide" / "d9_blink", frames[::2], {
-        "label": "bona_fide", "purpose": "payment", "actions": ["blink"],
-        "t_ms": [round(i * 1000 / 15, 3) for i in range(18)], "recording": "d9.mp4",
-        "events": [{"action": "blink", "start": 5, "end": 9}]})
+    write_capture(
+        root / "bona_fide" / "d9_blink",
+        frames[::2],
+        {
+            "label": "bona_fide",
+            "purpose": "payment",
+            "actions": ["blink"],
+            "t_ms": [round(i * 1000 / 15, 3) for i in range(18)],
+            "recording": "d9.mp4",
+            "events": [{"action": "blink", "start": 5, "end": 9}],
+        },
+    )
     for species in ("noise_replay", "still_injection"):
         attacks.write_capture_attacks(root / "bona_fide", root / "attacks", species, seed=1, detector=engine.detector)
     return root
@@ -148,8 +164,18 @@ def test_eval_liveness_end_to_end(tiny_captures, tmp_path):
     assert report["captures"] == {"bona_fide": 1, "attack": 2, "per_species": {"noise_replay": 1, "still_injection": 1}}
     assert set(report["apcer_per_species"]) == {"noise_replay", "still_injection"}
     for row in report["apcer_per_species"].values():
-        assert set(row) == {"apcer", "captures", "accepted", "apcer_if_source_unseen", "accepted_if_source_unseen",
-                            "failures_by_reason"} and row["captures"] == 1
+        assert (
+            set(row)
+            == {
+                "apcer",
+                "captures",
+                "accepted",
+                "apcer_if_source_unseen",
+                "accepted_if_source_unseen",
+                "failures_by_reason",
+            }
+            and row["captures"] == 1
+        )
     assert report["worst_species"] in report["apcer_per_species"]
     assert report["bpcer"] in (0.0, 1.0) and report["apcer"] in (0.0, 1.0)
     assert [r["label"] for r in report["results"]] == ["bona_fide", "attack", "attack"]

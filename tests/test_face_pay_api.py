@@ -35,8 +35,20 @@ from facetrust.payments.models import LedgerTransaction, PaymentIntent
 from facetrust.risk.models import RiskCase, RiskEvent
 from facetrust.security.models import FailedFaceAttempt, StoredTemplate
 
-TERMINAL_KEYS = {"intent_id", "merchant_order_id", "amount_fen", "currency", "status", "transaction_id",
-                 "payer_name_masked", "refunded_fen", "created_at", "expires_at", "decided_at", "capture_url"}
+TERMINAL_KEYS = {
+    "intent_id",
+    "merchant_order_id",
+    "amount_fen",
+    "currency",
+    "status",
+    "transaction_id",
+    "payer_name_masked",
+    "refunded_fen",
+    "created_at",
+    "expires_at",
+    "decided_at",
+    "capture_url",
+}
 
 
 @pytest.fixture()
@@ -45,8 +57,9 @@ def world(tmp_path, database_url, shared_data):
     opened = []
 
     def make(**settings):
-        ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI, ZHANG_TWIN],
-                                                      **settings)
+        ctx, client, app, hs, tenant = face_pay_world(
+            tmp_path, database_url, shared_data, [ZHANG, LI, ZHANG_TWIN], **settings
+        )
         opened.append(ctx)
         return client, app, hs, tenant, FramePool(shared_data, app)
 
@@ -62,7 +75,12 @@ def assert_terminal_saw_nothing_personal(terminal, app) -> None:
 
         account_ids = [a.id for a in s.query(Account).all()]
         mobiles = [a.mobile for a in s.query(Account).all()]
-    secrets = account_ids + mobiles + [p.name for p in (ZHANG, LI, ZHANG_TWIN)] + [p.id_number for p in (ZHANG, LI, ZHANG_TWIN)]
+    secrets = (
+        account_ids
+        + mobiles
+        + [p.name for p in (ZHANG, LI, ZHANG_TWIN)]
+        + [p.id_number for p in (ZHANG, LI, ZHANG_TWIN)]
+    )
     assert terminal.responses
     for r in terminal.responses:
         text = r.text
@@ -91,8 +109,11 @@ def ledger_ok(app) -> dict:
 def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
     """On each gallery engine: the in-process one, Milvus Lite, and a real Milvus server
     (FACETRUST_TEST_MILVUS_URI; tests/milvusworld.py)."""
-    settings = {"gallery_engine": "milvus", "gallery_milvus_uri": server_uri()} if engine == "milvus-server" else \
-        {"gallery_engine": engine}
+    settings = (
+        {"gallery_engine": "milvus", "gallery_milvus_uri": server_uri()}
+        if engine == "milvus-server"
+        else {"gallery_engine": engine}
+    )
     client, app, hs, tenant, frames = world(**settings)
     hz = register(client, app, hs, frames.shared_data, ZHANG, fund_fen=100_000)
     assert client.get("/v1/me/face-pay", headers=hz).json()["enabled"] is False
@@ -137,7 +158,11 @@ def test_opt_in_pay_revoke_then_cannot_pay(world, engine):
     assert client.get("/v1/me/real-name", headers=hz).json()[0]["outcome"] == "passed"
 
     intent, _, view = pay_with_face(client, frames, terminal, ZHANG, 1250, "order-2")
-    assert view["status"] == "declined" and view["decline_reason"] == "not_recognised" and view["payer_name_masked"] is None
+    assert (
+        view["status"] == "declined"
+        and view["decline_reason"] == "not_recognised"
+        and view["payer_name_masked"] is None
+    )
     seen = terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()
     assert seen["status"] == "declined" and seen["payer_name_masked"] is None and seen["transaction_id"] is None
     assert client.get("/v1/me/wallet", headers=hz).json()["balance_fen"] == 100_000 - 1250
@@ -226,8 +251,11 @@ def test_terminal_signatures_nonces_and_idempotency(world):
 
     raw = json.dumps(body).encode()
     headers = signing.headers(terminal.id, terminal.secret, "POST", path, raw, int(time.time()))
-    tampered = client.post(path, content=json.dumps({**body, "amount_fen": 1}).encode(),
-                           headers={**headers, "Content-Type": "application/json"})
+    tampered = client.post(
+        path,
+        content=json.dumps({**body, "amount_fen": 1}).encode(),
+        headers={**headers, "Content-Type": "application/json"},
+    )
     terminal.responses.append(tampered)
     assert tampered.status_code == 401 and tampered.json()["error"]["code"] == "signature_invalid"
     top_up = {"amount_fen": 500, "reference": "bank-transfer-77"}
@@ -235,8 +263,12 @@ def test_terminal_signatures_nonces_and_idempotency(world):
     assert client.post("/v1/accounts/u9/wallet/top-ups", json=top_up, headers=hs["a"]).status_code == 201
     repeat = client.post("/v1/accounts/u9/wallet/top-ups", json=top_up, headers=hs["a"])
     assert repeat.status_code == 200 and repeat.json()["balance_fen"] == 500
-    assert client.post("/v1/accounts/u9/wallet/top-ups", json={**top_up, "amount_fen": 900},
-                       headers=hs["a"]).json()["error"]["code"] == "idempotency_key_reused"
+    assert (
+        client.post("/v1/accounts/u9/wallet/top-ups", json={**top_up, "amount_fen": 900}, headers=hs["a"]).json()[
+            "error"
+        ]["code"]
+        == "idempotency_key_reused"
+    )
     unsigned = client.post(path, json=body)
     assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "signature_missing"
     wrong_currency = terminal.call("POST", path, {**body, "currency": "USD", "idempotency_key": "idem-0004"})
@@ -259,15 +291,23 @@ def test_phone_digits_choose_among_candidates_and_wrong_digits_count_as_failures
 
     intent, token, view = pay_with_face(client, frames, terminal, ZHANG, 800, "p-1")
     assert view["status"] == "needs_input" and view["step"] == "phone_digits", view
-    assert terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()["status"] == "needs_payer_input"
+    assert (
+        terminal.call("GET", f"/v1/terminal/payment-intents/{intent['intent_id']}").json()["status"]
+        == "needs_payer_input"
+    )
     assert client.post(f"/v1/capture/{token}/phone-digits", json={"digits": "12a4"}).status_code == 422
     r = client.post(f"/v1/capture/{token}/phone-digits", json={"digits": ZHANG.mobile[-4:]})
     assert r.status_code == 200 and r.json()["status"] == "paid" and r.json()["payer_name_masked"] == "张*"
 
     intent, token, view = pay_with_face(client, frames, terminal, ZHANG, 800, "p-2")
     assert view["step"] == "phone_digits"
-    r = client.post(f"/v1/capture/{token}/phone-digits", json={"digits": LI.mobile[-4:] if LI.mobile[-4:] != ZHANG.mobile[-4:] else "0000"})
-    assert r.status_code == 200 and r.json()["status"] == "declined" and r.json()["decline_reason"] == "phone_digits_wrong"
+    r = client.post(
+        f"/v1/capture/{token}/phone-digits",
+        json={"digits": LI.mobile[-4:] if LI.mobile[-4:] != ZHANG.mobile[-4:] else "0000"},
+    )
+    assert (
+        r.status_code == 200 and r.json()["status"] == "declined" and r.json()["decline_reason"] == "phone_digits_wrong"
+    )
     with app.state.sessions() as s:
         failures = s.query(FailedFaceAttempt).filter_by(kind="face_pay_phone_digits").all()
         assert [f.device_id for f in failures] == [f"terminal:{terminal.id}"]
@@ -287,7 +327,9 @@ def test_limits_ask_for_an_active_check_or_decline(world):
     # 40 yuan spent today: another 20 goes over the 50 daily limit, so a step-up is asked: a new
     # challenge of two or more actions, answered with a two-action take of Li.
     intent, token, view = pay_with_face(client, frames, terminal, LI, 2000, "l-3")
-    assert view["status"] == "needs_input" and view["step"] == "step_up" and len(view["challenge"]["actions"]) >= 2, view
+    assert view["status"] == "needs_input" and view["step"] == "step_up" and len(view["challenge"]["actions"]) >= 2, (
+        view
+    )
     r = step_up(client, frames, LI, intent["intent_id"], token, view)
     assert r.status_code == 200 and r.json()["status"] == "paid", r.text
 
@@ -359,8 +401,11 @@ def test_ledger_checks_out_after_random_payments_and_refunds(world, database_url
             target = rng.choice(paid)
             part = rng.randint(1, target[1] - target[2]) if target[1] > target[2] else 0
             if part:
-                r = terminal.call("POST", f"/v1/terminal/payment-intents/{target[0]}/refunds",
-                                  {"refund_id": f"rf-{n}-{target[2]}", "amount_fen": part})
+                r = terminal.call(
+                    "POST",
+                    f"/v1/terminal/payment-intents/{target[0]}/refunds",
+                    {"refund_id": f"rf-{n}-{target[2]}", "amount_fen": part},
+                )
                 assert r.status_code == 201, r.text
                 target[2] += part
                 expected_balance += part
@@ -384,10 +429,14 @@ def test_bad_captures_change_nothing_and_expired_payments_refuse_frames(world):
     terminal = merchant_terminal(client, hs, tenant)
     intent, token, view = start_payment(client, terminal, 300, "b-1")
     nonce = view["challenge"]["nonce"]
-    corrupt = client.post(f"/v1/capture/{token}/frames", json={"nonce": nonce, "frames": [{"t_ms": 0, "image_base64": "***"}] * 8})
+    corrupt = client.post(
+        f"/v1/capture/{token}/frames", json={"nonce": nonce, "frames": [{"t_ms": 0, "image_base64": "***"}] * 8}
+    )
     assert corrupt.status_code == 422 and corrupt.json()["error"]["code"] == "capture_invalid"
-    not_an_image = client.post(f"/v1/capture/{token}/frames",
-                               json={"nonce": nonce, "frames": [{"t_ms": i * 40, "image_base64": "aGVsbG8="} for i in range(8)]})
+    not_an_image = client.post(
+        f"/v1/capture/{token}/frames",
+        json={"nonce": nonce, "frames": [{"t_ms": i * 40, "image_base64": "aGVsbG8="} for i in range(8)]},
+    )
     assert not_an_image.status_code == 422
     too_few = frames.capture(LI, nonce, count=3)
     assert client.post(f"/v1/capture/{token}/frames", json=too_few).json()["error"]["code"] == "capture_invalid"
@@ -429,6 +478,7 @@ def test_two_captures_racing_with_the_same_frames_pay_once(world):
 
 
 # --- the open-set rule's gallery size (issue 19, item 17) -----------------------------------------
+
 
 def test_the_direct_threshold_rises_with_the_size_of_the_gallery_searched(world):
     """One payer, paying at a gallery of one and again at a gallery of about a thousand (the others

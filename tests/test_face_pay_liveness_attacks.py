@@ -26,9 +26,14 @@ from facetrust.payments.models import PaymentIntent
 @pytest.fixture()
 def paying(tmp_path, database_url, shared_data):
     """Li and Zhang, real-name authenticated and face pay on, funded; a terminal; step-up above 30 yuan."""
-    ctx, client, app, hs, tenant, people = enrolled_world(tmp_path, database_url, shared_data, [ZHANG, LI],
-                                                          [(LI, 100_000), (ZHANG, 100_000)],
-                                                          face_pay_transaction_limit_yuan=30)
+    ctx, client, app, hs, tenant, people = enrolled_world(
+        tmp_path,
+        database_url,
+        shared_data,
+        [ZHANG, LI],
+        [(LI, 100_000), (ZHANG, 100_000)],
+        face_pay_transaction_limit_yuan=30,
+    )
     frames = FramePool(shared_data, app)
     yield client, app, hs, frames, merchant_terminal(client, hs, tenant), people
     ctx.__exit__(None, None, None)
@@ -63,7 +68,7 @@ def test_a_still_picture_never_pays_at_any_amount(paying, shared_data):
         for _ in range(8):
             f = still.copy()
             y, x = rng.integers(0, f.shape[0] - 2), rng.integers(0, f.shape[1] - 2)
-            f[y:y + 2, x:x + 2] = rng.integers(0, 256, 3)
+            f[y : y + 2, x : x + 2] = rng.integers(0, 256, 3)
             copies.append(f)
         intent, token, view = start_payment(client, terminal, amount, f"still-{n}")
         asked = len(view["challenge"]["actions"])

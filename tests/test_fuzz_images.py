@@ -63,24 +63,35 @@ def examples(short: int) -> int:
 
 
 def fuzz_settings(short: int):
-    return settings(max_examples=examples(short), deadline=None, derandomize=not LONG_FORM,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples(short),
+        deadline=None,
+        derandomize=not LONG_FORM,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 DEFAULTS = Settings()  # the service's own limits, as deployed
-LIMITS = dict(max_bytes=DEFAULTS.max_image_bytes, max_pixels=DEFAULTS.max_image_pixels,
-              min_side=DEFAULTS.min_image_side)
+LIMITS = dict(
+    max_bytes=DEFAULTS.max_image_bytes, max_pixels=DEFAULTS.max_image_pixels, min_side=DEFAULTS.min_image_side
+)
 INTAKE_CODES = {"image_empty", "image_too_large", "image_too_small", "image_format_unsupported", "image_unreadable"}
 # What a client may see for a bad upload: the intake's codes (README, "Command line"), the capture
 # checks (README, "Liveness"), and the API's own refusals of a malformed request.
-HTTP_CODES = INTAKE_CODES | {"capture_invalid", "video_too_large", "invalid_request", "malformed_json",
-                             "request_too_large"}
+HTTP_CODES = INTAKE_CODES | {
+    "capture_invalid",
+    "video_too_large",
+    "invalid_request",
+    "malformed_json",
+    "request_too_large",
+}
 SECONDS_PER_IMAGE = 5.0  # generous: the decoders take milliseconds; a CPU bomb takes minutes
 BOMB_SECONDS = 2.0
 BOMB_MEGABYTES = 200.0
 
 
 # --- helpers --------------------------------------------------------------------------------------
+
 
 def encode(img: Image.Image, fmt: str, **kw) -> bytes:
     buf = io.BytesIO()
@@ -92,20 +103,21 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def png_with_header(width: int, height: int, bit_depth: int = 8, colour_type: int = 2, interlace: int = 0,
-                    idat: bytes | None = None) -> bytes:
+def png_with_header(
+    width: int, height: int, bit_depth: int = 8, colour_type: int = 2, interlace: int = 0, idat: bytes | None = None
+) -> bytes:
     """A PNG whose IHDR says whatever we like (with a valid CRC), followed by a little real data."""
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, interlace)
     data = idat if idat is not None else zlib.compress(b"\x00" * 64)
-    return (b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b""))
+    return b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", data) + png_chunk(b"IEND", b"")
 
 
 def jpeg_with_size(jpeg: bytes, width: int, height: int) -> bytes:
     """The same JPEG with its frame header (SOF0/SOF2) claiming another size."""
     data, i = bytearray(jpeg), 2
     while data[i + 1] not in (0xC0, 0xC2):  # walk the marker segments up to the frame header
-        i += 2 + int.from_bytes(data[i + 2:i + 4], "big")
-    data[i + 5:i + 9] = struct.pack(">HH", height, width)
+        i += 2 + int.from_bytes(data[i + 2 : i + 4], "big")
+    data[i + 5 : i + 9] = struct.pack(">HH", height, width)
     return bytes(data)
 
 
@@ -159,6 +171,7 @@ def peak_memory():
 
 # --- seed images: a real face in every accepted format --------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def seeds(lfw: Path) -> dict[str, bytes]:
     """One real LFW face (250x250) in each accepted format and flavour, plus multi-frame files."""
@@ -182,14 +195,22 @@ def png_adam7(grey: np.ndarray) -> bytes:
     """An interlaced (Adam7) greyscale PNG, which Pillow reads but does not write: the seven passes
     each take every dx-th pixel of every dy-th row from (x0, y0)."""
     passes = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2))
-    raw = b"".join(b"\x00" + row.tobytes() for x0, y0, dx, dy in passes for row in grey[y0::dy, x0::dx]
-                   if row.size)
+    raw = b"".join(b"\x00" + row.tobytes() for x0, y0, dx, dy in passes for row in grey[y0::dy, x0::dx] if row.size)
     height, width = grey.shape
     return png_with_header(width, height, 8, 0, interlace=1, idat=zlib.compress(raw))
 
 
-SEED_NAMES = ["jpeg", "jpeg_progressive", "png", "png_palette", "png_interlaced", "webp", "webp_lossless",
-              "webp_animated", "apng"]
+SEED_NAMES = [
+    "jpeg",
+    "jpeg_progressive",
+    "png",
+    "png_palette",
+    "png_interlaced",
+    "webp",
+    "webp_lossless",
+    "webp_animated",
+    "apng",
+]
 
 
 def test_every_seed_decodes(seeds):
@@ -211,19 +232,26 @@ def mutated(data: bytes, flips: list[tuple[int, int]], cut: int | None = None) -
     out = bytearray(data)
     for position, mask in flips:
         out[position % len(out)] ^= mask
-    return bytes(out[:cut % len(out)] if cut is not None else out)
+    return bytes(out[: cut % len(out)] if cut is not None else out)
 
 
 @fuzz_settings(200)
-@given(name=st.sampled_from(SEED_NAMES),
-       flips=st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), min_size=1, max_size=12))
+@given(
+    name=st.sampled_from(SEED_NAMES),
+    flips=st.lists(st.tuples(st.integers(0, 2**31), st.integers(1, 255)), min_size=1, max_size=12),
+)
 def test_flipped_bytes_decode_or_fail_with_a_documented_code(seeds, name, flips):
     check_intake(mutated(seeds[name], flips))
 
 
 @fuzz_settings(200)
-@given(name=st.sampled_from(SEED_NAMES), start=st.integers(0, 2**31), length=st.integers(0, 4096),
-       kind=st.sampled_from(["replace", "insert", "delete", "duplicate"]), noise=st.binary(min_size=1, max_size=512))
+@given(
+    name=st.sampled_from(SEED_NAMES),
+    start=st.integers(0, 2**31),
+    length=st.integers(0, 4096),
+    kind=st.sampled_from(["replace", "insert", "delete", "duplicate"]),
+    noise=st.binary(min_size=1, max_size=512),
+)
 def test_spliced_files_decode_or_fail_with_a_documented_code(seeds, name, start, length, kind, noise):
     """Whole runs of bytes replaced, inserted, deleted or repeated: what a broken upload or a hand
     editor does to a file's structure (chunk lengths, marker segments, RIFF sizes)."""
@@ -231,7 +259,7 @@ def test_spliced_files_decode_or_fail_with_a_documented_code(seeds, name, start,
     at = start % len(data)
     end = min(len(data), at + length)
     mutated = {
-        "replace": data[:at] + noise + data[at + len(noise):],
+        "replace": data[:at] + noise + data[at + len(noise) :],
         "insert": data[:at] + noise + data[at:],
         "delete": data[:at] + data[end:],
         "duplicate": data[:end] + data[at:end] * 3 + data[end:],
@@ -255,18 +283,39 @@ def test_truncation_at_every_few_offsets(seeds, name):
 
 
 @fuzz_settings(150)
-@given(data=st.binary(max_size=4096), prefix=st.sampled_from([
-    b"", b"\xff\xd8\xff", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", b"\x89PNG\r\n\x1a\n",
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", b"RIFF\x00\x00\x00\x00WEBP", b"RIFF\xff\xff\xff\xffWEBPVP8X"]))
+@given(
+    data=st.binary(max_size=4096),
+    prefix=st.sampled_from(
+        [
+            b"",
+            b"\xff\xd8\xff",
+            b"\xff\xd8\xff\xe0\x00\x10JFIF\x00",
+            b"\x89PNG\r\n\x1a\n",
+            b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+            b"RIFF\x00\x00\x00\x00WEBP",
+            b"RIFF\xff\xff\xff\xffWEBPVP8X",
+        ]
+    ),
+)
 def test_random_bytes_behind_accepted_magic_numbers(data, prefix):
     """Garbage that starts like a JPEG, PNG or WebP reaches the real decoders."""
     check_intake(prefix + data)
 
 
 @fuzz_settings(100)
-@given(data=st.binary(max_size=256), magic=st.sampled_from([
-    (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
-    (b"\x00\x00\x00\x18ftypheic", "HEIF")]))
+@given(
+    data=st.binary(max_size=256),
+    magic=st.sampled_from(
+        [
+            (b"GIF87a", "GIF"),
+            (b"GIF89a", "GIF"),
+            (b"BM", "BMP"),
+            (b"II*\x00", "TIFF"),
+            (b"MM\x00*", "TIFF"),
+            (b"\x00\x00\x00\x18ftypheic", "HEIF"),
+        ]
+    ),
+)
 def test_other_formats_are_refused_by_magic_number_whatever_follows(data, magic):
     prefix, name = magic
     out = check_intake(prefix + data)
@@ -280,9 +329,13 @@ VALID_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16)
 
 
 @fuzz_settings(200)
-@given(width=st.integers(0, 2**31 - 1), height=st.integers(0, 2**31 - 1),
-       colour_type=st.sampled_from(sorted(VALID_PNG_DEPTHS)), depth_index=st.integers(0, 4),
-       interlace=st.integers(0, 1))
+@given(
+    width=st.integers(0, 2**31 - 1),
+    height=st.integers(0, 2**31 - 1),
+    colour_type=st.sampled_from(sorted(VALID_PNG_DEPTHS)),
+    depth_index=st.integers(0, 4),
+    interlace=st.integers(0, 1),
+)
 def test_png_declared_size_is_judged_before_decoding(width, height, colour_type, depth_index, interlace):
     depths = VALID_PNG_DEPTHS[colour_type]
     data = png_with_header(width, height, depths[depth_index % len(depths)], colour_type, interlace)
@@ -315,18 +368,22 @@ def webp_with_canvas(width: int, height: int) -> bytes:
     frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue")]
     data = bytearray(encode(frames[0], "WEBP", save_all=True, append_images=frames[1:], duration=50))
     at = data.index(b"VP8X") + 8 + 4  # chunk name, chunk size, flags
-    data[at:at + 6] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    data[at : at + 6] = (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     return bytes(data)
 
 
 BOMBS = {  # name: (the file, from the seeds; the refusal)
     "png 50000x50000": (lambda seeds: png_with_header(50_000, 50_000), "image_too_large"),
     "png 50000x50000 with real zeros": (
-        lambda seeds: png_with_header(50_000, 50_000, idat=zlib.compress(bytes(5_000_000), 9)), "image_too_large"),
+        lambda seeds: png_with_header(50_000, 50_000, idat=zlib.compress(bytes(5_000_000), 9)),
+        "image_too_large",
+    ),
     "png 2^31-1 x 2^31-1": (lambda seeds: png_with_header(2**31 - 1, 2**31 - 1), "image_too_large"),
     "jpeg 50000x50000": (lambda seeds: jpeg_with_size(seeds["jpeg"], 50_000, 50_000), "image_too_large"),
-    "jpeg 65535x65535 progressive": (lambda seeds: jpeg_with_size(seeds["jpeg_progressive"], 65_535, 65_535),
-                                     "image_too_large"),
+    "jpeg 65535x65535 progressive": (
+        lambda seeds: jpeg_with_size(seeds["jpeg_progressive"], 65_535, 65_535),
+        "image_too_large",
+    ),
     "webp canvas 16384x16384": (lambda seeds: webp_with_canvas(16_384, 16_384), "image_too_large"),
     "webp canvas 16384x16383": (lambda seeds: webp_with_canvas(16_384, 16_383), "image_too_large"),
     # The largest sides a WebP header can state, on a canvas too thin for its own frames: invalid.
@@ -385,41 +442,64 @@ def test_a_flood_of_png_chunks_costs_time_in_proportion_to_its_bytes():
     assert time.perf_counter() - started < BOMB_SECONDS
 
 
-@pytest.mark.parametrize("data,code", [
-    (b"", "image_empty"),
-    (png_with_header(0, 0), "image_unreadable"),
-    (encode(Image.new("RGB", (1, 1)), "PNG"), "image_too_small"),
-    (encode(Image.new("RGB", (31, 400)), "PNG"), "image_too_small"),
-    (encode(Image.new("RGB", (400, 31)), "WEBP"), "image_too_small"),
-    (encode(Image.new("RGB", (32, 32)), "JPEG"), "decoded"),
-], ids=["empty", "png-0x0", "png-1x1", "png-31-wide", "webp-31-high", "jpeg-32x32"])
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (b"", "image_empty"),
+        (png_with_header(0, 0), "image_unreadable"),
+        (encode(Image.new("RGB", (1, 1)), "PNG"), "image_too_small"),
+        (encode(Image.new("RGB", (31, 400)), "PNG"), "image_too_small"),
+        (encode(Image.new("RGB", (400, 31)), "WEBP"), "image_too_small"),
+        (encode(Image.new("RGB", (32, 32)), "JPEG"), "decoded"),
+    ],
+    ids=["empty", "png-0x0", "png-1x1", "png-31-wide", "webp-31-high", "jpeg-32x32"],
+)
 def test_zero_and_tiny_sizes(data, code):
     assert code_of(data) == code
 
 
 # --- 3. wrong content -----------------------------------------------------------------------------
 
+
 def _multi_page_tiff() -> bytes:
     pages = [Image.new("RGB", (64, 64), c) for c in ("red", "blue")]
     return encode(pages[0], "TIFF", save_all=True, append_images=pages[1:])
 
 
-@pytest.mark.parametrize("data,code", [
-    (encode(Image.new("RGB", (64, 64)), "GIF"), "image_format_unsupported"),
-    (encode(Image.new("RGB", (64, 64)), "GIF", save_all=True,
-            append_images=[Image.new("RGB", (64, 64), "red")]), "image_format_unsupported"),
-    (encode(Image.new("RGB", (64, 64)), "BMP"), "image_format_unsupported"),
-    (_multi_page_tiff(), "image_format_unsupported"),
-    (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "image_format_unsupported"),
-    (b"hello, I am a face", "image_unreadable"),
-    (b"<html><body><img src=x></body></html>", "image_unreadable"),
-    (b"%PDF-1.7\n", "image_unreadable"),
-    (base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(500)), "image_unreadable"),  # base64 text, not decoded
-    (b"data:image/jpeg;base64,/9j/4AAQSkZJRg==", "image_unreadable"),
-    (b"\xff\xd8", "image_unreadable"),  # half a JPEG signature
-    (b"RIFF\x10\x00\x00\x00WAVEfmt ", "image_unreadable"),  # RIFF, but not WebP
-], ids=["gif", "gif-animated", "bmp", "tiff-multipage", "heif", "text", "html", "pdf", "base64-of-jpeg",
-        "data-url", "half-signature", "riff-wave"])
+@pytest.mark.parametrize(
+    "data,code",
+    [
+        (encode(Image.new("RGB", (64, 64)), "GIF"), "image_format_unsupported"),
+        (
+            encode(Image.new("RGB", (64, 64)), "GIF", save_all=True, append_images=[Image.new("RGB", (64, 64), "red")]),
+            "image_format_unsupported",
+        ),
+        (encode(Image.new("RGB", (64, 64)), "BMP"), "image_format_unsupported"),
+        (_multi_page_tiff(), "image_format_unsupported"),
+        (b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic", "image_format_unsupported"),
+        (b"hello, I am a face", "image_unreadable"),
+        (b"<html><body><img src=x></body></html>", "image_unreadable"),
+        (b"%PDF-1.7\n", "image_unreadable"),
+        (base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(500)), "image_unreadable"),  # base64 text, not decoded
+        (b"data:image/jpeg;base64,/9j/4AAQSkZJRg==", "image_unreadable"),
+        (b"\xff\xd8", "image_unreadable"),  # half a JPEG signature
+        (b"RIFF\x10\x00\x00\x00WAVEfmt ", "image_unreadable"),  # RIFF, but not WebP
+    ],
+    ids=[
+        "gif",
+        "gif-animated",
+        "bmp",
+        "tiff-multipage",
+        "heif",
+        "text",
+        "html",
+        "pdf",
+        "base64-of-jpeg",
+        "data-url",
+        "half-signature",
+        "riff-wave",
+    ],
+)
 def test_wrong_content(data, code):
     assert code_of(data) == code
 
@@ -459,14 +539,19 @@ def _tiff_ifd(entries: bytes, count: int, next_ifd: int) -> bytes:
     return b"II*\x00" + struct.pack("<I", 8) + struct.pack("<H", count) + entries + struct.pack("<I", next_ifd)
 
 
-@pytest.mark.parametrize("payload", [
-    b"Exif\x00\x00" + bytes(range(256)) * 255,  # the largest APP1 segment, all garbage
-    b"Exif\x00\x00" + _tiff_ifd(b"", 0, 8),  # the next IFD is itself: a loop
-    b"Exif\x00\x00" + _tiff_ifd(struct.pack("<HHII", 0x010F, 2, 4, 0x41424300), 0xFFFF, 0),  # claims 65535 entries
-    b"Exif\x00\x00" + _tiff_ifd(struct.pack("<HHII", 0x8769, 4, 1, 8), 1, 0),  # sub-IFD pointing at its parent
-    b"Exif\x00\x00" + _tiff_ifd(struct.pack("<HHII", 0x010E, 2, 0xFFFFFFFF, 0xFFFFFFF0), 1, 0),  # 4 GB text, far away
-    b"Exif\x00\x00MM\x00*\xff\xff\xff\xff",  # first IFD beyond the segment
-], ids=["oversized-garbage", "ifd-loop", "entry-count-lie", "sub-ifd-loop", "huge-value", "ifd-past-end"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"Exif\x00\x00" + bytes(range(256)) * 255,  # the largest APP1 segment, all garbage
+        b"Exif\x00\x00" + _tiff_ifd(b"", 0, 8),  # the next IFD is itself: a loop
+        b"Exif\x00\x00" + _tiff_ifd(struct.pack("<HHII", 0x010F, 2, 4, 0x41424300), 0xFFFF, 0),  # claims 65535 entries
+        b"Exif\x00\x00" + _tiff_ifd(struct.pack("<HHII", 0x8769, 4, 1, 8), 1, 0),  # sub-IFD pointing at its parent
+        b"Exif\x00\x00"
+        + _tiff_ifd(struct.pack("<HHII", 0x010E, 2, 0xFFFFFFFF, 0xFFFFFFF0), 1, 0),  # 4 GB text, far away
+        b"Exif\x00\x00MM\x00*\xff\xff\xff\xff",  # first IFD beyond the segment
+    ],
+    ids=["oversized-garbage", "ifd-loop", "entry-count-lie", "sub-ifd-loop", "huge-value", "ifd-past-end"],
+)
 def test_hostile_exif_segments_are_ignored(payload):
     assert len(payload) + 2 <= 0xFFFF
     started = time.perf_counter()
@@ -489,6 +574,7 @@ def test_many_exif_segments_are_cheap():
 
 # --- 5. multi-frame files -------------------------------------------------------------------------
 
+
 def test_multi_frame_files_use_the_first_frame_only(seeds):
     first = check_intake(seeds["png"])
     for name in ("apng", "webp_animated"):
@@ -509,12 +595,13 @@ def test_an_animation_of_many_frames_costs_one_frame():
 
 def test_apng_frame_larger_than_its_canvas_is_refused():
     """An APNG frame control chunk (fcTL) may claim a frame far beyond the image's own size."""
-    apng = encode(Image.new("RGB", (64, 64)), "PNG", save_all=True,
-                  append_images=[Image.new("RGB", (64, 64), "red")], duration=10)
+    apng = encode(
+        Image.new("RGB", (64, 64)), "PNG", save_all=True, append_images=[Image.new("RGB", (64, 64), "red")], duration=10
+    )
     at = apng.index(b"fcTL")
-    payload = bytearray(apng[at + 4:at + 4 + 26])
+    payload = bytearray(apng[at + 4 : at + 4 + 26])
     payload[4:12] = struct.pack(">II", 40_000, 40_000)
-    forged = apng[:at - 4] + png_chunk(b"fcTL", bytes(payload)) + apng[at + 4 + 26 + 4:]
+    forged = apng[: at - 4] + png_chunk(b"fcTL", bytes(payload)) + apng[at + 4 + 26 + 4 :]
     with peak_memory() as growth:
         code = code_of(forged)
     assert code == "image_unreadable"  # APNG: a frame must lie inside the canvas
@@ -522,6 +609,7 @@ def test_apng_frame_larger_than_its_canvas_is_refused():
 
 
 # --- 6. over HTTP: a liveness capture and a face payment's capture page ---------------------------
+
 
 @pytest.fixture()
 def capture_world(tmp_path, database_url):
@@ -534,9 +622,15 @@ def capture_world(tmp_path, database_url):
 
     from facetrust.identity import service
 
-    quiet = dict(lockout_max_failures=10**6, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
-                 rate_limit_ip_per_minute=0, rate_limit_terminal_per_minute=0,
-                 liveness_session_seconds=3600, face_pay_intent_seconds=3600)  # the long form runs for minutes
+    quiet = dict(
+        lockout_max_failures=10**6,
+        rate_limit_face_per_minute=0,
+        rate_limit_capture_per_minute=0,
+        rate_limit_ip_per_minute=0,
+        rate_limit_terminal_per_minute=0,
+        liveness_session_seconds=3600,
+        face_pay_intent_seconds=3600,
+    )  # the long form runs for minutes
     with running_app(tmp_path, database_url, **quiet) as (client, app, hs):
         client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=hs["a"])
         user = {"Authorization": "Bearer " + client.post("/v1/accounts/u1/tokens", headers=hs["a"]).json()["token"]}
@@ -557,11 +651,18 @@ def capture_world(tmp_path, database_url):
 
 class CaptureWorld:
     def __init__(self, client, user, session, token, payment_nonce):
-        self.client, self.user, self.session, self.token, self.payment_nonce = client, user, session, token, payment_nonce
+        self.client, self.user, self.session, self.token, self.payment_nonce = (
+            client,
+            user,
+            session,
+            token,
+            payment_nonce,
+        )
 
     def liveness(self, body: dict):
-        return self.client.post(f"/v1/me/liveness-sessions/{self.session['session_id']}/capture", json=body,
-                                headers=self.user)
+        return self.client.post(
+            f"/v1/me/liveness-sessions/{self.session['session_id']}/capture", json=body, headers=self.user
+        )
 
     def payment(self, body: dict):
         return self.client.post(f"/v1/capture/{self.token}/frames", json=body)
@@ -572,8 +673,10 @@ class CaptureWorld:
     def send_everywhere(self, images: list[str] | None = None, video: str | None = None) -> list:
         """The same upload to the liveness capture and to the payment's capture page."""
         if video is not None:
-            bodies = [{"nonce": self.session["nonce"], "video_base64": video},
-                      {"nonce": self.payment_nonce, "video_base64": video}]
+            bodies = [
+                {"nonce": self.session["nonce"], "video_base64": video},
+                {"nonce": self.payment_nonce, "video_base64": video},
+            ]
         else:
             bodies = [self.frames_body(self.session["nonce"], images), self.frames_body(self.payment_nonce, images)]
         return [self.liveness(bodies[0]), self.payment(bodies[1])]
@@ -612,8 +715,7 @@ def test_hostile_frames_over_http_are_refused_and_change_nothing(capture_world, 
     world = capture_world
 
     @fuzz_settings(25)
-    @given(name=st.sampled_from(SEED_NAMES),
-           flips=FLIPS, cut=CUTS)
+    @given(name=st.sampled_from(SEED_NAMES), flips=FLIPS, cut=CUTS)
     def check(name, flips, cut):
         for response in world.send_everywhere([b64(mutated(seeds[name], flips, cut)), FILLER]):
             assert_refused(response)
@@ -638,10 +740,26 @@ def test_garbage_base64_over_http(capture_world):
 LARGE_PNG_SIDE = 6_300  # 39.7 MP: inside the intake's 40 MP limit, 16 times a capture frame's
 
 
-@pytest.mark.parametrize("case", [
-    "empty", "not-base64", "base64-with-newlines", "urlsafe-base64", "missing-padding", "gif", "bmp", "tiff",
-    "text", "too-small", "header-bomb", "over-frame-limit", "jpeg-scan-bomb", "too-many-frames", "not-a-string",
-])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "empty",
+        "not-base64",
+        "base64-with-newlines",
+        "urlsafe-base64",
+        "missing-padding",
+        "gif",
+        "bmp",
+        "tiff",
+        "text",
+        "too-small",
+        "header-bomb",
+        "over-frame-limit",
+        "jpeg-scan-bomb",
+        "too-many-frames",
+        "not-a-string",
+    ],
+)
 def test_hand_made_frames_over_http(capture_world, seeds, case):
     """Each bad frame gets its exact status and code, in both routes, at bounded memory and time."""
     world = capture_world
@@ -661,8 +779,11 @@ def test_hand_made_frames_over_http(capture_world, seeds, case):
         "text": (lambda: b64(b"this is not a face"), 422, "image_unreadable"),
         "too-small": (lambda: b64(encode(Image.new("RGB", (31, 31)), "PNG")), 422, "image_too_small"),
         "header-bomb": (lambda: b64(png_with_header(50_000, 50_000)), 413, "image_too_large"),
-        "over-frame-limit": (lambda: b64(encode(Image.new("RGB", (LARGE_PNG_SIDE, LARGE_PNG_SIDE)), "PNG")),
-                             422, "capture_invalid"),
+        "over-frame-limit": (
+            lambda: b64(encode(Image.new("RGB", (LARGE_PNG_SIDE, LARGE_PNG_SIDE)), "PNG")),
+            422,
+            "capture_invalid",
+        ),
         "jpeg-scan-bomb": (lambda: b64(progressive[:-2] + empty_scan * 5_000 + b"\xff\xd9"), 422, "image_unreadable"),
         "not-a-string": (lambda: 12345, 422, "invalid_request"),
     }
@@ -745,8 +866,18 @@ def declaring(video: bytes, size: tuple[int, int]) -> bytes:
     return bytes(data)
 
 
-@pytest.mark.parametrize("case", ["not-base64", "not-a-video", "gif-as-video", "declares-8000x8000",
-                                  "png-declares-10000x10000", "png-frames-larger-than-declared", "over-body-limit"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "not-base64",
+        "not-a-video",
+        "gif-as-video",
+        "declares-8000x8000",
+        "png-declares-10000x10000",
+        "png-frames-larger-than-declared",
+        "over-body-limit",
+    ],
+)
 def test_hand_made_videos_over_http(capture_world, tmp_path, case):
     """Videos whose frames are too large cost the service nothing. Before the first fix an MJPEG
     video declaring 8000x8000 frames had its first frame decoded (about 470 MB for 0.9 MB) before

@@ -27,8 +27,7 @@ def toy_model(seed: int = 0) -> TemplateModel:
     decay = 1 / np.sqrt(np.arange(1, DIM + 1))
     between = rotation @ np.diag(np.sqrt(0.6 * decay / decay.sum())) @ rotation.T
     within = np.eye(DIM) * np.sqrt(0.3 / DIM)
-    return TemplateModel(mean.astype(np.float32), between.astype(np.float32), within.astype(np.float32),
-                         0.3, "toy")
+    return TemplateModel(mean.astype(np.float32), between.astype(np.float32), within.astype(np.float32), 0.3, "toy")
 
 
 @pytest.fixture(scope="module")
@@ -323,8 +322,9 @@ def test_synthetic_model_fitted_on_real_templates_resembles_them(engine, lfw, tm
     files = [f for name in sorted(by_name) if len(by_name[name]) >= 3 for f in by_name[name][:3]][:150]
     rows = [(f, engine.analyse((lfw / f).read_bytes()).template) for f in files]
     rows = [(f, t.vector) for f, t in rows if t is not None]
-    real = synthetic.RealTemplates([f for f, _ in rows], [f.split("/")[0] for f, _ in rows],
-                                   np.stack([v for _, v in rows]), engine.model_id)
+    real = synthetic.RealTemplates(
+        [f for f, _ in rows], [f.split("/")[0] for f, _ in rows], np.stack([v for _, v in rows]), engine.model_id
+    )
     model = synthetic.fit(real, shrinkage=0.5)
     stats = synthetic.compare_statistics(model, real)
     r, s = stats["real"], stats["synthetic"]

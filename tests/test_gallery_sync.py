@@ -40,8 +40,11 @@ def enrol(app, tenant_id: str, uid: str, seed: int) -> str:
 
 def found(app, tenant_id: str, seed: int) -> list[str]:
     with app.state.sessions() as s:
-        return [c.key for c in app.state.gallery.search(s, app.state.keyring, tenant_id, a_template(seed), 3,
-                                                               "test", "test") if c.score > 0.99]
+        return [
+            c.key
+            for c in app.state.gallery.search(s, app.state.keyring, tenant_id, a_template(seed), 3, "test", "test")
+            if c.score > 0.99
+        ]
 
 
 def test_an_enrolment_in_one_process_is_found_by_the_other_and_a_revoke_is_effective_in_both(tmp_path, database_url):
@@ -49,10 +52,15 @@ def test_an_enrolment_in_one_process_is_found_by_the_other_and_a_revoke_is_effec
         settings = app_a.state.settings
         with app_a.state.sessions() as s:
             tenant_id = s.query(Tenant).filter_by(name="shop-a").one().id
-        b = create_app(Settings(data_dir=tmp_path, database_url=database_url, models_dir=settings.models_dir,
-                                gallery_sync_seconds=0), shared_face_engine())
-        lone = create_app(Settings(data_dir=tmp_path, database_url=database_url, models_dir=settings.models_dir),
-                          shared_face_engine())
+        b = create_app(
+            Settings(
+                data_dir=tmp_path, database_url=database_url, models_dir=settings.models_dir, gallery_sync_seconds=0
+            ),
+            shared_face_engine(),
+        )
+        lone = create_app(
+            Settings(data_dir=tmp_path, database_url=database_url, models_dir=settings.models_dir), shared_face_engine()
+        )
         with TestClient(b), TestClient(lone):  # started: galleries rebuilt from the (empty) database
             first = enrol(app_a, tenant_id, "u-1", 1)
             assert found(app_a, tenant_id, 1) == [first]  # its own, after the commit
@@ -76,7 +84,10 @@ def test_an_enrolment_in_one_process_is_found_by_the_other_and_a_revoke_is_effec
             assert found(b, tenant_id, 2)
             late = enrol(app_a, tenant_id, "u-3", 3)
             with app_a.state.sessions() as s:
-                s.execute(update(StoredTemplate).where(StoredTemplate.account_id == late)
-                          .values(created_at=dt.datetime.now(dt.UTC) - SYNC_LOOKBACK / 2))
+                s.execute(
+                    update(StoredTemplate)
+                    .where(StoredTemplate.account_id == late)
+                    .values(created_at=dt.datetime.now(dt.UTC) - SYNC_LOOKBACK / 2)
+                )
                 s.commit()
             assert found(b, tenant_id, 3) == [late]

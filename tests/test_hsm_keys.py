@@ -61,8 +61,12 @@ class SoftHsm:
         return f"facetrust-{n}"
 
     def settings(self, token: str, pin: str = PIN) -> dict:
-        return {"key_provider": "pkcs11", "pkcs11_library": self.library, "pkcs11_token_label": token,
-                "pkcs11_pin": pin}
+        return {
+            "key_provider": "pkcs11",
+            "pkcs11_library": self.library,
+            "pkcs11_token_label": token,
+            "pkcs11_pin": pin,
+        }
 
     def env(self, token: str, pin: str = PIN) -> dict:
         return {f"FACETRUST_{k.upper()}": str(v) for k, v in self.settings(token, pin).items()}
@@ -92,8 +96,11 @@ def softhsm(tmp_path_factory) -> SoftHsm:
     conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     os.environ["SOFTHSM2_CONF"] = str(conf)  # for this process's first load of the library, and the CLI's
     for n in range(TOKENS):
-        subprocess.run([util, "--init-token", "--free", "--label", f"facetrust-{n}", "--pin", PIN,
-                        "--so-pin", SO_PIN], check=True, capture_output=True)
+        subprocess.run(
+            [util, "--init-token", "--free", "--label", f"facetrust-{n}", "--pin", PIN, "--so-pin", SO_PIN],
+            check=True,
+            capture_output=True,
+        )
     return SoftHsm(library, conf, itertools.count())
 
 
@@ -122,8 +129,12 @@ def test_seal_and_open_through_the_token(token_ring, tmp_path):
     altered = type(sealed)(sealed.ciphertext, sealed.wrapped_key[:-1] + bytes([sealed.wrapped_key[-1] ^ 1]), "mk-1")
     with pytest.raises(KeyUnavailable, match="does not open this data key"):
         ring.open(altered, b"template:1:face_pay")
-    assert ring.describe() == {"provider": "pkcs11", "active_key": "mk-1", "keys": ["mk-1"],
-                               "location": f"PKCS#11 token {token!r} ({ring.provider.library})"}
+    assert ring.describe() == {
+        "provider": "pkcs11",
+        "active_key": "mk-1",
+        "keys": ["mk-1"],
+        "location": f"PKCS#11 token {token!r} ({ring.provider.library})",
+    }
     assert not list(tmp_path.iterdir())  # no key file anywhere
 
 
@@ -140,8 +151,9 @@ def test_the_master_key_never_leaves_the_token(token_ring):
     assert master[Attribute.TOKEN] and master[Attribute.PRIVATE]
     # Nor can it be wrapped out under another key on the token.
     session = ring.provider._session
-    wrapping = session.generate_key(KeyType.AES, 256, store=False, template={Attribute.WRAP: True,
-                                                                              Attribute.EXTRACTABLE: True})
+    wrapping = session.generate_key(
+        KeyType.AES, 256, store=False, template={Attribute.WRAP: True, Attribute.EXTRACTABLE: True}
+    )
     with pytest.raises(p11.KeyUnextractable):
         wrapping.wrap_key(master, mechanism=Mechanism.AES_KEY_WRAP_PAD)
     # And it cannot be made extractable afterwards.
@@ -232,10 +244,16 @@ def test_the_cli_refuses_a_wrong_pin_with_a_code_and_without_the_pin(softhsm, mo
 
 def _cli(softhsm, token: str, database_url: str, *args: str) -> subprocess.CompletedProcess:
     """``facetrust`` in a process of its own (a rotation by an operator while the service runs)."""
-    env = {**os.environ, **softhsm.env(token), "FACETRUST_DATABASE_URL": database_url,
-           "SOFTHSM2_CONF": str(softhsm.conf), "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "facetrust", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    env = {
+        **os.environ,
+        **softhsm.env(token),
+        "FACETRUST_DATABASE_URL": database_url,
+        "SOFTHSM2_CONF": str(softhsm.conf),
+        "PYTHONPATH": str(REPO),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "facetrust", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_keys_rotate_and_status_on_the_token_while_a_service_keeps_reading(softhsm, tmp_path, database_url):
@@ -260,7 +278,11 @@ def test_keys_rotate_and_status_on_the_token_while_a_service_keeps_reading(softh
         assert r.returncode == 0, r.stdout + r.stderr
         status = json.loads(r.stdout)
         assert {k: status[k] for k in ("provider", "active_key", "keys", "wrapped")} == {
-            "provider": "pkcs11", "active_key": "mk-2", "keys": ["mk-1", "mk-2"], "wrapped": {"mk-2": 2}}
+            "provider": "pkcs11",
+            "active_key": "mk-2",
+            "keys": ["mk-1", "mk-2"],
+            "wrapped": {"mk-2": 2},
+        }
         assert PIN not in r.stdout + r.stderr
         with sessions() as s:
             assert {row.master_key_id for row in s.execute(select(StoredTemplate)).scalars()} == {"mk-2"}
@@ -285,8 +307,13 @@ def test_keys_rotate_with_the_key_file_still_works(tmp_path, database_url, monke
         assert r.exit_code == 0, r.output
         assert json.loads(r.output) == {"provider": "file", "active_key": "mk-2", "rewrapped": 0}
         r = CliRunner().invoke(main, ["keys", "status"])
-        assert json.loads(r.output) == {"provider": "file", "location": str(tmp_path / "keys.json"),
-                                        "active_key": "mk-2", "keys": ["mk-1", "mk-2"], "wrapped": {}}
+        assert json.loads(r.output) == {
+            "provider": "file",
+            "location": str(tmp_path / "keys.json"),
+            "active_key": "mk-2",
+            "keys": ["mk-1", "mk-2"],
+            "wrapped": {},
+        }
         monkeypatch.setenv("FACETRUST_MASTER_KEY", "A" * 43 + "=")
         get_settings.cache_clear()
         r = CliRunner().invoke(main, ["keys", "rotate"])
@@ -302,8 +329,12 @@ def restarted(data_dir: Path, database_url: str, **settings):
 
     from facetrust.api.app import create_app
 
-    app = create_app(Settings(data_dir=data_dir, database_url=database_url,
-                              models_dir=get_settings().resolved_models_dir, **settings), shared_face_engine())
+    app = create_app(
+        Settings(
+            data_dir=data_dir, database_url=database_url, models_dir=get_settings().resolved_models_dir, **settings
+        ),
+        shared_face_engine(),
+    )
     with TestClient(app, raise_server_exceptions=False):
         yield app
 
@@ -336,12 +367,18 @@ def test_the_service_on_the_token_and_a_copied_database_without_it(softhsm, tmp_
         admin_h = {"Authorization": f"Bearer {admin}"}
         r = client.post("/v1/operator/merchants", json={"tenant_id": tenant_id, "name": "Vending 7"}, headers=admin_h)
         assert r.status_code == 201, r.text
-        r = client.post(f"/v1/operator/merchants/{r.json()['merchant_id']}/terminals", json={"label": "lobby"},
-                        headers=admin_h)
+        r = client.post(
+            f"/v1/operator/merchants/{r.json()['merchant_id']}/terminals", json={"label": "lobby"}, headers=admin_h
+        )
         assert r.status_code == 201, r.text
         terminal_id, secret = r.json()["terminal_id"], r.json()["secret"]
-        r = _signed(client, terminal_id, secret, "/v1/terminal/payment-intents",
-                    {"amount_fen": 300, "currency": "CNY", "merchant_order_id": "o1", "idempotency_key": "k1"})
+        r = _signed(
+            client,
+            terminal_id,
+            secret,
+            "/v1/terminal/payment-intents",
+            {"amount_fen": 300, "currency": "CNY", "merchant_order_id": "o1", "idempotency_key": "k1"},
+        )
         assert r.status_code == 201, r.text
     assert not (tmp_path / "live" / "keys.json").exists()
 
@@ -393,4 +430,3 @@ def test_the_service_on_the_token_and_a_copied_database_without_it(softhsm, tmp_
     with pytest.raises(KeyUnavailable):
         with restarted(tmp_path / "thief-app", stolen_url, **softhsm.settings(empty)):
             pass
-

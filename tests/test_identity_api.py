@@ -73,8 +73,14 @@ def test_authorisation_matrix(app_ctx):
         ("POST", "/v1/accounts/u1/tokens"): {"tenant"},
         ("GET", "/v1/me"): {"user"},
     }
-    callers = {"tenant": h["a"], "user": user, "operator": h["op"], "nobody": nobody,
-               "bad_key": bad_key, "bad_token": bad_token}
+    callers = {
+        "tenant": h["a"],
+        "user": user,
+        "operator": h["op"],
+        "nobody": nobody,
+        "bad_key": bad_key,
+        "bad_token": bad_token,
+    }
     for (method, path), allowed in calls.items():
         for name, headers in callers.items():
             body = {"platform_user_id": "u2", "mobile": "13912345678"} if path == "/v1/accounts" else None

@@ -63,8 +63,13 @@ def _under(module: str, package: str) -> bool:
 def test_no_module_but_the_app_imports_a_domains_routes():
     mods = modules()
     routes = {m for m in mods if m.endswith(".routes")}
-    offenders = sorted((name, imported) for name, path in mods.items() if name != "facetrust.api.app"
-                       for imported in imports_of(path, name) if imported in routes and imported != name)
+    offenders = sorted(
+        (name, imported)
+        for name, path in mods.items()
+        if name != "facetrust.api.app"
+        for imported in imports_of(path, name)
+        if imported in routes and imported != name
+    )
     assert offenders == []
 
 
@@ -72,34 +77,56 @@ def _web_imports(path: Path) -> set[str]:
     """The third-party web framework modules ``path`` imports."""
     found = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
-            [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+        names = (
+            [a.name for a in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module or ""]
+            if isinstance(node, ast.ImportFrom) and not node.level
+            else []
+        )
         found.update(n for n in names if n.split(".")[0] in ("fastapi", "starlette"))
     return found
 
 
 def test_only_the_web_layer_and_the_routes_know_http():
-    web = ("facetrust.api", "facetrust.web", "facetrust.cli", "facetrust.tools", "facetrust.bootstrap", "facetrust.__main__")
-    offenders = sorted((name, imported) for name, path in modules().items()
-                       if not name.endswith(".routes") and not any(_under(name, w) for w in web)
-                       for imported in imports_of(path, name) | _web_imports(path)
-                       if _under(imported, "facetrust.api") or imported.split(".")[0] in ("fastapi", "starlette"))
+    web = (
+        "facetrust.api",
+        "facetrust.web",
+        "facetrust.cli",
+        "facetrust.tools",
+        "facetrust.bootstrap",
+        "facetrust.__main__",
+    )
+    offenders = sorted(
+        (name, imported)
+        for name, path in modules().items()
+        if not name.endswith(".routes") and not any(_under(name, w) for w in web)
+        for imported in imports_of(path, name) | _web_imports(path)
+        if _under(imported, "facetrust.api") or imported.split(".")[0] in ("fastapi", "starlette")
+    )
     assert offenders == []
 
 
 def test_the_runtime_imports_neither_the_command_line_nor_the_tools():
-    offenders = sorted((name, imported) for name, path in modules().items()
-                       if not any(_under(name, p) for p in ("facetrust.cli", "facetrust.tools", "facetrust.__main__"))
-                       for imported in imports_of(path, name)
-                       if _under(imported, "facetrust.cli") or _under(imported, "facetrust.tools"))
+    offenders = sorted(
+        (name, imported)
+        for name, path in modules().items()
+        if not any(_under(name, p) for p in ("facetrust.cli", "facetrust.tools", "facetrust.__main__"))
+        for imported in imports_of(path, name)
+        if _under(imported, "facetrust.cli") or _under(imported, "facetrust.tools")
+    )
     assert offenders == []
 
 
 def test_the_face_engine_imports_nothing_of_the_project_but_itself_and_the_error_codes():
-    offenders = sorted((name, imported) for name, path in modules().items() if _under(name, "facetrust.biometrics")
-                       for imported in imports_of(path, name)
-                       if imported != "facetrust" and not any(_under(imported, a) for a in
-                                                              ("facetrust.biometrics", "facetrust.errorcodes")))
+    offenders = sorted(
+        (name, imported)
+        for name, path in modules().items()
+        if _under(name, "facetrust.biometrics")
+        for imported in imports_of(path, name)
+        if imported != "facetrust"
+        and not any(_under(imported, a) for a in ("facetrust.biometrics", "facetrust.errorcodes"))
+    )
     assert offenders == []
 
 
@@ -107,22 +134,31 @@ KERNEL = {f"facetrust.{m}" for m in ("errors", "errorcodes", "settings", "clock"
 
 
 def test_the_kernel_imports_nothing_of_the_project_but_the_kernel():
-    offenders = sorted((name, imported) for name, path in modules().items() if name in KERNEL
-                       for imported in imports_of(path, name) if imported != "facetrust" and imported not in KERNEL
-                       and not any(imported.startswith(k + ".") for k in KERNEL))
+    offenders = sorted(
+        (name, imported)
+        for name, path in modules().items()
+        if name in KERNEL
+        for imported in imports_of(path, name)
+        if imported != "facetrust" and imported not in KERNEL and not any(imported.startswith(k + ".") for k in KERNEL)
+    )
     assert offenders == []
 
 
-PURE_LIVENESS = {f"facetrust.liveness.{m}" for m in
-                 ("actions", "checks", "continuity", "decision", "fingerprint", "frames", "observe", "texture", "video")}
+PURE_LIVENESS = {
+    f"facetrust.liveness.{m}"
+    for m in ("actions", "checks", "continuity", "decision", "fingerprint", "frames", "observe", "texture", "video")
+}
 
 
 def test_the_pure_liveness_analysis_imports_only_the_engine_itself_and_errors():
     allowed = ("facetrust.biometrics", "facetrust.errors", "facetrust.errorcodes", *PURE_LIVENESS)
-    offenders = sorted((name, imported) for name, path in modules().items() if name in PURE_LIVENESS
-                       for imported in imports_of(path, name)
-                       if imported not in ("facetrust", "facetrust.liveness")
-                       and not any(_under(imported, a) for a in allowed))
+    offenders = sorted(
+        (name, imported)
+        for name, path in modules().items()
+        if name in PURE_LIVENESS
+        for imported in imports_of(path, name)
+        if imported not in ("facetrust", "facetrust.liveness") and not any(_under(imported, a) for a in allowed)
+    )
     assert offenders == []
 
 
@@ -131,4 +167,8 @@ def test_the_rules_see_imports_inside_functions(tmp_path):
     path = tmp_path / "mod.py"
     path.write_text("def f():\n    from facetrust.liveness.routes import router\n    from . import sibling\n")
     assert imports_of(path, "facetrust.payments.mod") == {
-        "facetrust.liveness.routes", "facetrust.liveness.routes.router", "facetrust.payments", "facetrust.payments.sibling"}
+        "facetrust.liveness.routes",
+        "facetrust.liveness.routes.router",
+        "facetrust.payments",
+        "facetrust.payments.sibling",
+    }

@@ -22,11 +22,15 @@ from facetrust.tools.attacks import make_attack
 def user(client, h, uid: str, device: str | None = None) -> dict:
     """An account holder with the real-name consent, signed in on ``device`` if the platform names one."""
     client.post("/v1/accounts", json={"platform_user_id": uid, "mobile": "13812345678"}, headers=h["a"])
-    token = client.post(f"/v1/accounts/{uid}/tokens",
-                        headers={**h["a"], **({"X-Device-Id": device} if device else {})}).json()["token"]
+    token = client.post(
+        f"/v1/accounts/{uid}/tokens", headers={**h["a"], **({"X-Device-Id": device} if device else {})}
+    ).json()["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    r = client.post("/v1/me/consents/kyc_face_verification",
-                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=auth)
+    r = client.post(
+        "/v1/me/consents/kyc_face_verification",
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+        headers=auth,
+    )
     assert r.status_code == 201
     return auth
 
@@ -114,7 +118,9 @@ def test_actions_must_come_in_the_requested_order(live, d3):
     # The person is told which action was not seen, and how many tries are left before a lockout.
     assert body["missing_actions"] == ["turn_right"], body
     assert 0 <= body["attempts_left"] < app.state.settings.lockout_max_failures, body
-    assert operator_view(client, live[3], created["session_id"])["checks"]["actions"]["measures"]["missing"] == ["turn_right"]
+    assert operator_view(client, live[3], created["session_id"])["checks"]["actions"]["measures"]["missing"] == [
+        "turn_right"
+    ]
 
 
 def test_a_printed_photo_cannot_do_the_challenge(live, d3):
@@ -148,7 +154,9 @@ def test_replayed_frames_reused_tampered_and_expired_sessions_are_refused(live, 
     second = new_session(client, app, h, "real_name", actions)
     r = submit(client, h, second, {**burst, "nonce": second["nonce"]})  # the same frames, a new session
     assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
-    assert client.get(f"/v1/me/liveness-sessions/{second['session_id']}", headers=h).json()["reasons"] == ["frames_replayed"]
+    assert client.get(f"/v1/me/liveness-sessions/{second['session_id']}", headers=h).json()["reasons"] == [
+        "frames_replayed"
+    ]
     third = new_session(client, app, h, "real_name", actions)
     r = submit(client, h, third, {**burst, "nonce": first["nonce"]})  # another session's nonce
     assert r.status_code == 403 and r.json()["error"]["code"] == "liveness_nonce_mismatch"
@@ -194,7 +202,9 @@ def test_a_video_capture_is_accepted(live, d3, tmp_path):
     import base64
 
     created = new_session(client, app, h, "real_name", actions)
-    body = submit(client, h, created, {"nonce": created["nonce"], "video_base64": base64.b64encode(path.read_bytes()).decode()}).json()
+    body = submit(
+        client, h, created, {"nonce": created["nonce"], "video_base64": base64.b64encode(path.read_bytes()).decode()}
+    ).json()
     assert body["status"] == "passed", body
     assert operator_view(client, live[3], created["session_id"])["checks"]["faces"]["measures"]["frames"] == len(frames)
 
@@ -213,14 +223,22 @@ def test_five_failures_lock_the_account_and_the_device(tmp_path, database_url, d
         r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=other)
         assert r.status_code == 429  # the same device (as the platform vouched at sign-in), another account
         # A device the user names himself counts for nothing: neither to lock nor to escape a lock...
-        r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"},
-                        headers=other)
+        r = client.post(
+            "/v1/me/liveness-sessions", json={"purpose": "real_name", "device_id": "phone-2"}, headers=other
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_request"
-        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"},
-                           headers={**other, "X-Device-Id": "phone-2"}).status_code == 429
+        assert (
+            client.post(
+                "/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers={**other, "X-Device-Id": "phone-2"}
+            ).status_code
+            == 429
+        )
         # ...while signing in on another phone (the platform vouching for it) is a fresh start.
         other_phone = user(client, h, "other", device="phone-2")
-        assert client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=other_phone).status_code == 201
+        assert (
+            client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=other_phone).status_code
+            == 201
+        )
 
 
 def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_be_spent(live, d3):
@@ -241,8 +259,15 @@ def test_an_unspent_pass_keeps_its_live_face_sealed_only_until_it_can_no_longer_
         assert row.face_sealed is None and row.status == "passed"
 
 
-@pytest.mark.parametrize("setting, value", [("liveness_min_actions", 0), ("liveness_min_actions", 1),
-                                            ("liveness_max_actions", 1), ("liveness_payment_actions", 0)])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("liveness_min_actions", 0),
+        ("liveness_min_actions", 1),
+        ("liveness_max_actions", 1),
+        ("liveness_payment_actions", 0),
+    ],
+)
 def test_no_setting_lowers_a_purposes_action_floor(setting, value, tmp_path):
     """Loans and the rest ask for at least two actions, a payment for one: settings that would ask
     for fewer are refused at start, naming the setting (the CLI and `serve` say it as the variable)."""
@@ -256,11 +281,18 @@ def test_no_setting_lowers_a_purposes_action_floor(setting, value, tmp_path):
         Settings(**{setting: value})
     get_settings.cache_clear()
     try:
-        result = CliRunner().invoke(main, ["db", "upgrade"], env={f"FACETRUST_{setting.upper()}": str(value),
-                                                                  "FACETRUST_DATA_DIR": str(tmp_path)})
+        result = CliRunner().invoke(
+            main,
+            ["db", "upgrade"],
+            env={f"FACETRUST_{setting.upper()}": str(value), "FACETRUST_DATA_DIR": str(tmp_path)},
+        )
     finally:
         get_settings.cache_clear()
-    assert result.exit_code == 2 and "settings_invalid" in result.output and f"FACETRUST_{setting.upper()}" in result.output
+    assert (
+        result.exit_code == 2
+        and "settings_invalid" in result.output
+        and f"FACETRUST_{setting.upper()}" in result.output
+    )
 
 
 def test_loans_ask_two_actions_or_more_and_payments_one_quick_action(live, tmp_path):
@@ -268,8 +300,11 @@ def test_loans_ask_two_actions_or_more_and_payments_one_quick_action(live, tmp_p
     from facetrust.settings import Settings
 
     client, app, h, _ = live
-    client.post("/v1/me/consents/credit_face_verification",
-                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=h)
+    client.post(
+        "/v1/me/consents/credit_face_verification",
+        json={"notice_version": NOTICES["credit_face_verification"].version},
+        headers=h,
+    )
     for _ in range(12):
         created = new_session(client, app, h, "loan")
         assert 2 <= len(created["actions"]) <= 3
@@ -284,8 +319,11 @@ def test_a_challenge_under_its_floor_never_passes_whatever_set_it(live, d3):
     """A loan session whose challenge was cut to one action (as a tampered row or a bug would),
     answered by a real person doing that action, fails as too weak: the floor is the decision's."""
     client, app, h, _ = live
-    client.post("/v1/me/consents/credit_face_verification",
-                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=h)
+    client.post(
+        "/v1/me/consents/credit_face_verification",
+        json={"notice_version": NOTICES["credit_face_verification"].version},
+        headers=h,
+    )
     frames, times, _ = d3
     created = new_session(client, app, h, "loan", ["blink"])
     body = submit(client, h, created, as_burst(frames, times, created["nonce"])).json()
@@ -317,8 +355,11 @@ def test_a_passed_capture_sent_again_with_noise_is_a_replay_on_any_account_and_p
     r = submit(client, h, again, as_burst(noisy(frames, 1), times, again["nonce"]))
     assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
     other = user(client, hs, "u2")  # another account, another purpose, resized and shifted too
-    client.post("/v1/me/consents/credit_face_verification",
-                json={"notice_version": NOTICES["credit_face_verification"].version}, headers=other)
+    client.post(
+        "/v1/me/consents/credit_face_verification",
+        json={"notice_version": NOTICES["credit_face_verification"].version},
+        headers=other,
+    )
     elsewhere = new_session(client, app, other, "loan", actions)
     r = submit(client, other, elsewhere, as_burst(noisy(frames, 2, shift=3, scale=0.97), times, elsewhere["nonce"]))
     assert r.status_code == 409 and r.json()["error"]["code"] == "liveness_frames_replayed"
@@ -337,7 +378,7 @@ def test_a_still_picture_sent_as_a_burst_is_refused(live, shared_data):
     for _ in range(12):
         f = still.copy()
         y, x = rng.integers(0, f.shape[0] - 2), rng.integers(0, f.shape[1] - 2)
-        f[y:y + 2, x:x + 2] = rng.integers(0, 256, 3)
+        f[y : y + 2, x : x + 2] = rng.integers(0, 256, 3)
         edited.append(f)
     times = [k * 66.7 for k in range(12)]
     for frames in (edited, noisy([still] * 12, 7)):

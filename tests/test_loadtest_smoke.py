@@ -18,10 +18,35 @@ SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "loadtest.py"
 
 def test_loadtest_smoke_keeps_the_books(shared_data: Path, tmp_path: Path) -> None:
     out = tmp_path / "load.json"
-    r = subprocess.run([sys.executable, str(SCRIPT), "--terminals", "2", "--users", "3", "--payments", "4",
-                        "--refunds", "1", "--checkouts", "1", "--repayments", "1", "--retry-share", "0.5",
-                        "--seconds", "120", "--data", str(shared_data), "--json", str(out)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--terminals",
+            "2",
+            "--users",
+            "3",
+            "--payments",
+            "4",
+            "--refunds",
+            "1",
+            "--checkouts",
+            "1",
+            "--repayments",
+            "1",
+            "--retry-share",
+            "0.5",
+            "--seconds",
+            "120",
+            "--data",
+            str(shared_data),
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     report = json.loads(out.read_text())
     books = report["books"]
@@ -50,9 +75,18 @@ def test_the_accounting_catches_a_second_charge_and_lost_money() -> None:
     ledger = {"ok": True}
 
     def db(payments, wallet):
-        return {"payments": payments, "refunds": (0, 0), "repayments": (0, 0), "installments": (0, 0),
-                "payment_rows": 1, "refund_rows": 0, "repayment_rows": 0, "orders_paid_twice": 0,
-                "balance_sum_fen": 0, "wallets": {"acc1": wallet}}
+        return {
+            "payments": payments,
+            "refunds": (0, 0),
+            "repayments": (0, 0),
+            "installments": (0, 0),
+            "payment_rows": 1,
+            "refund_rows": 0,
+            "repayment_rows": 0,
+            "orders_paid_twice": 0,
+            "balance_sum_fen": 0,
+            "wallets": {"acc1": wallet},
+        }
 
     good = loadtest.account(books, db((1, 500), 9_500), ledger, [payer], {"u1": 10_000}, {"u1": 9_500})
     assert good["ok"] and good["duplicates_total"] == 0 and good["money_created_or_lost_fen"] == 0

@@ -63,7 +63,9 @@ def test_a_machine_is_never_locked_but_cools_down_with_backoff(session):
     for i in range(10):
         fail(session, T0 + dt.timedelta(seconds=i), account=None, device=machine)
     assert session.query(Lockout).count() == 0
-    assert [POLICY.cooldown(n) for n in range(4, 11)] == [None] + [dt.timedelta(seconds=s) for s in (5, 10, 20, 40, 60, 60)]
+    assert [POLICY.cooldown(n) for n in range(4, 11)] == [None] + [
+        dt.timedelta(seconds=s) for s in (5, 10, 20, 40, 60, 60)
+    ]
     with pytest.raises(DomainError) as refused:
         lockout.check(session, None, machine, T0 + dt.timedelta(seconds=30), POLICY)
     assert refused.value.status == 429 and refused.value.code == "terminal_cooling_down"

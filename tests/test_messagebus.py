@@ -66,5 +66,6 @@ def test_a_failing_handler_does_not_undo_the_commit_nor_stop_the_others(app_ctx,
         record(s, "happened")
         s.commit()
     assert seen == ["happened"]
-    assert any(r.message == "event handler failed" and getattr(r, "error", "") == "ZeroDivisionError"
-               for r in caplog.records)
+    assert any(
+        r.message == "event handler failed" and getattr(r, "error", "") == "ZeroDivisionError" for r in caplog.records
+    )

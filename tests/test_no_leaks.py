@@ -47,9 +47,15 @@ from facepay import (
 from facetrust.identity import adapters
 from facetrust.security import template_store
 
-QUIET = dict(rate_limit_auth_per_minute=0, rate_limit_face_per_minute=0, rate_limit_capture_per_minute=0,
-             rate_limit_terminal_per_minute=0, rate_limit_operator_per_minute=0, rate_limit_ip_per_minute=0,
-             lockout_max_failures=10**6)
+QUIET = dict(
+    rate_limit_auth_per_minute=0,
+    rate_limit_face_per_minute=0,
+    rate_limit_capture_per_minute=0,
+    rate_limit_terminal_per_minute=0,
+    rate_limit_operator_per_minute=0,
+    rate_limit_ip_per_minute=0,
+    lockout_max_failures=10**6,
+)
 FACE_MARKERS = ("/9j/", "iVBOR", "UklGR")
 
 
@@ -135,11 +141,14 @@ def mistyped_id(id_number: str) -> str:
 @pytest.fixture()
 def world(tmp_path, database_url, shared_data):
     bank = tmp_path / "bank.csv"
-    bank.write_text(f"bank,card_number,name,id_number,mobile\nICBC,{LI_CARD},{LI.name},{LI.id_number},{LI.mobile}\n",
-                    encoding="utf-8")
+    bank.write_text(
+        f"bank,card_number,name,id_number,mobile\nICBC,{LI_CARD},{LI.name},{LI.id_number},{LI.mobile}\n",
+        encoding="utf-8",
+    )
     # One enrolled person more than the direct limit: every payment asks for the phone digits.
-    ctx, client, app, hs, tenant = face_pay_world(tmp_path, database_url, shared_data, [ZHANG, LI], bank_registry=bank,
-                                                  face_pay_direct_max_gallery=1, **QUIET)
+    ctx, client, app, hs, tenant = face_pay_world(
+        tmp_path, database_url, shared_data, [ZHANG, LI], bank_registry=bank, face_pay_direct_max_gallery=1, **QUIET
+    )
     try:
         yield RecordingClient(client), app, hs, tenant, FramePool(shared_data, app)
     finally:
@@ -183,14 +192,29 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
     assert terminal.call("POST", refunds, {"refund_id": "refund-0001", "amount_fen": 301}).status_code == 409
     assert terminal.call("POST", refunds, {"refund_id": "x", "amount_fen": -5, "payer": ZHANG.name}).status_code == 422
     assert terminal.intent(800, "leak-1", key="key-leak-1b").status_code == 409  # the order is paid
-    assert terminal.call("POST", "/v1/terminal/payment-intents", {"amount_fen": 100, "currency": "CNY",
-                         "merchant_order_id": "leak-3", "idempotency_key": "key-leak-3"}, nonce="same-nonce-1"
-                         ).status_code == 201
-    assert terminal.call("GET", f"/v1/terminal/payment-intents/{declined['intent_id']}", nonce="same-nonce-1").status_code == 409
+    assert (
+        terminal.call(
+            "POST",
+            "/v1/terminal/payment-intents",
+            {"amount_fen": 100, "currency": "CNY", "merchant_order_id": "leak-3", "idempotency_key": "key-leak-3"},
+            nonce="same-nonce-1",
+        ).status_code
+        == 201
+    )
+    assert (
+        terminal.call("GET", f"/v1/terminal/payment-intents/{declined['intent_id']}", nonce="same-nonce-1").status_code
+        == 409
+    )
     assert terminal.call("GET", "/v1/terminal/payment-intents/" + "0" * 32).status_code == 404
-    assert terminal.call("GET", f"/v1/terminal/payment-intents/{paid['intent_id']}", secret="fts_wrong").status_code == 401
-    assert terminal.call("GET", f"/v1/terminal/payment-intents/{paid['intent_id']}",
-                         timestamp=int(time.time()) - 3600).status_code == 401
+    assert (
+        terminal.call("GET", f"/v1/terminal/payment-intents/{paid['intent_id']}", secret="fts_wrong").status_code == 401
+    )
+    assert (
+        terminal.call(
+            "GET", f"/v1/terminal/payment-intents/{paid['intent_id']}", timestamp=int(time.time()) - 3600
+        ).status_code
+        == 401
+    )
     # --- capture-page refusals, with a real face in every upload ---------------------------------
     _, open_token, open_view = start_payment(rec, terminal, 700, "leak-4")
     nonce = open_view["challenge"]["nonce"]
@@ -215,28 +239,58 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
     assert rec.post(f"/v1/capture/{paid_token}/frames", json={**frames.last, "nonce": nonce}).status_code == 409
     assert rec.get("/v1/capture/ftc_" + "A" * 43).status_code == 404
     # --- a probe with other people's details ----------------------------------------------------
-    assert rec.post("/v1/accounts", json={"platform_user_id": "mallory", "mobile": "13700009999"},
-                    headers=hs["a"]).status_code == 201
+    assert (
+        rec.post(
+            "/v1/accounts", json={"platform_user_id": "mallory", "mobile": "13700009999"}, headers=hs["a"]
+        ).status_code
+        == 201
+    )
     hm = {"Authorization": "Bearer " + rec.post("/v1/accounts/mallory/tokens", headers=hs["a"]).json()["token"]}
     consent(rec, hm, "kyc_face_verification")
     probes = [
         ("/v1/me/real-name/face", {"name": ZHANG.name, "id_number": ZHANG.id_number, "liveness_session_id": "0" * 32}),
-        ("/v1/me/real-name/face", {"name": ZHANG.name, "id_number": mistyped_id(ZHANG.id_number),
-                                   "liveness_session_id": "0" * 32}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": LI.id_number, "card_number": LI_CARD,
-                                        "mobile": "13700009999"}),
-        ("/v1/me/real-name/bank-card", {"name": ZHANG.name, "id_number": LI.id_number, "card_number": LI_CARD,
-                                        "mobile": LI.mobile}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": LI.id_number, "card_number": LI_CARD[:6] + str((int(LI_CARD[6]) + 1) % 10) + LI_CARD[7:],
-                                        "mobile": LI.mobile}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": LI.id_number,
-                                        "card_number": luhn_complete("622202020099887"), "mobile": LI.mobile}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": mistyped_id(LI.id_number), "card_number": LI_CARD,
-                                        "mobile": LI.mobile}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": LI.id_number + "X", "card_number": LI_CARD,
-                                        "mobile": LI.mobile}),
-        ("/v1/me/real-name/bank-card", {"name": LI.name, "id_number": LI.id_number, "card_number": LI_CARD,
-                                        "mobile": int(LI.mobile)}),
+        (
+            "/v1/me/real-name/face",
+            {"name": ZHANG.name, "id_number": mistyped_id(ZHANG.id_number), "liveness_session_id": "0" * 32},
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {"name": LI.name, "id_number": LI.id_number, "card_number": LI_CARD, "mobile": "13700009999"},
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {"name": ZHANG.name, "id_number": LI.id_number, "card_number": LI_CARD, "mobile": LI.mobile},
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {
+                "name": LI.name,
+                "id_number": LI.id_number,
+                "card_number": LI_CARD[:6] + str((int(LI_CARD[6]) + 1) % 10) + LI_CARD[7:],
+                "mobile": LI.mobile,
+            },
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {
+                "name": LI.name,
+                "id_number": LI.id_number,
+                "card_number": luhn_complete("622202020099887"),
+                "mobile": LI.mobile,
+            },
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {"name": LI.name, "id_number": mistyped_id(LI.id_number), "card_number": LI_CARD, "mobile": LI.mobile},
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {"name": LI.name, "id_number": LI.id_number + "X", "card_number": LI_CARD, "mobile": LI.mobile},
+        ),
+        (
+            "/v1/me/real-name/bank-card",
+            {"name": LI.name, "id_number": LI.id_number, "card_number": LI_CARD, "mobile": int(LI.mobile)},
+        ),
         ("/v1/me/liveness-sessions", {"purpose": ZHANG.name}),
         ("/v1/me/consents/face_pay", {"notice_version": ZHANG.id_number}),
     ]
@@ -245,38 +299,65 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
         assert 400 <= r.status_code < 500 and r.status_code != 401, (path, r.status_code, r.text)
     # malformed JSON full of personal data
     raw = f'{{"name": "{LI.name}", "id_number": "{LI.id_number}", "mobile": "{LI.mobile}",'.encode()
-    assert rec.post("/v1/me/real-name/bank-card", content=raw,
-                    headers={**hm, "Content-Type": "application/json"}).json()["error"]["code"] == "malformed_json"
+    assert (
+        rec.post("/v1/me/real-name/bank-card", content=raw, headers={**hm, "Content-Type": "application/json"}).json()[
+            "error"
+        ]["code"]
+        == "malformed_json"
+    )
     # the platform's back end, probing and mistyping
-    for body in ({"platform_user_id": ZHANG.user, "mobile": ZHANG.mobile},  # exists
-                 {"platform_user_id": "eve", "mobile": ZHANG.mobile[:-1]},  # too short
-                 {"platform_user_id": "eve", "mobile": "1" + ZHANG.mobile[1:-1] + "X"},
-                 {"platform_user_id": ZHANG.name, "mobile": ZHANG.mobile},  # not an allowed id
-                 {"platform_user_id": "eve", "mobile": "12" + ZHANG.mobile[2:]},  # not a mobile prefix
-                 {"platform_user_id": "eve", "mobile": LI.mobile, "id_number": LI.id_number, "name": LI.name}):
+    for body in (
+        {"platform_user_id": ZHANG.user, "mobile": ZHANG.mobile},  # exists
+        {"platform_user_id": "eve", "mobile": ZHANG.mobile[:-1]},  # too short
+        {"platform_user_id": "eve", "mobile": "1" + ZHANG.mobile[1:-1] + "X"},
+        {"platform_user_id": ZHANG.name, "mobile": ZHANG.mobile},  # not an allowed id
+        {"platform_user_id": "eve", "mobile": "12" + ZHANG.mobile[2:]},  # not a mobile prefix
+        {"platform_user_id": "eve", "mobile": LI.mobile, "id_number": LI.id_number, "name": LI.name},
+    ):
         r = rec.post("/v1/accounts", json=body, headers=hs["a"])
         assert r.status_code in (409, 422), r.text
-    assert rec.post(f"/v1/accounts/{LI.user}/wallet/top-ups", json={"amount_fen": 1, "reference": LI.id_number},
-                    headers=hs["b"]).status_code == 404
+    assert (
+        rec.post(
+            f"/v1/accounts/{LI.user}/wallet/top-ups", json={"amount_fen": 1, "reference": LI.id_number}, headers=hs["b"]
+        ).status_code
+        == 404
+    )
     # --- authentication and role refusals -------------------------------------------------------
     assert rec.get("/v1/me", headers={"Authorization": f"Bearer {LI.id_number}"}).status_code == 401
     assert rec.get("/v1/me/wallet", headers=hs["a"]).status_code == 401
     assert rec.post(f"/v1/accounts/{ZHANG.user}/tokens", headers=hz).status_code == 401
     account_zhang = rec.get("/v1/me", headers=hz).json()["account_id"]
-    assert rec.post(f"/v1/operator/accounts/{account_zhang}/reveal", json={"reason": "curious"},
-                    headers=hs["op"]).status_code == 403  # a risk analyst may not reveal
-    assert rec.post(f"/v1/operator/accounts/{account_zhang}/reveal", json={"reason": "x"},
-                    headers=hs["admin"]).status_code == 422  # a reason too short to audit
-    assert rec.get("/v1/operator/accounts", params={"q": ZHANG.id_number + "0" * 200}, headers=hs["op"]).status_code == 422
-    assert rec.post(f"/v1/operator/accounts/{account_zhang}/freeze", json={"reason": ZHANG.name}, headers=hz).status_code == 403
+    assert (
+        rec.post(
+            f"/v1/operator/accounts/{account_zhang}/reveal", json={"reason": "curious"}, headers=hs["op"]
+        ).status_code
+        == 403
+    )  # a risk analyst may not reveal
+    assert (
+        rec.post(f"/v1/operator/accounts/{account_zhang}/reveal", json={"reason": "x"}, headers=hs["admin"]).status_code
+        == 422
+    )  # a reason too short to audit
+    assert (
+        rec.get("/v1/operator/accounts", params={"q": ZHANG.id_number + "0" * 200}, headers=hs["op"]).status_code == 422
+    )
+    assert (
+        rec.post(f"/v1/operator/accounts/{account_zhang}/freeze", json={"reason": ZHANG.name}, headers=hz).status_code
+        == 403
+    )
 
     # --- what must not be found -----------------------------------------------------------------
     people = (ZHANG, LI)
-    personal = ([p.name for p in people] + [p.id_number for p in people] + [p.mobile for p in people]
-                + [mistyped_id(p.id_number) for p in people] + [mistyped_id(p.id_number)[:17] for p in people]
-                + [ZHANG.mobile[:-1], "1" + ZHANG.mobile[1:-1] + "X", "12" + ZHANG.mobile[2:], LI_CARD, LI_CARD[7:]])
-    face_slices = [image[i:i + 48] for image in sent_images(rec.exchanges) for i in (64, len(image) // 2)
-                   if len(image) > 200]
+    personal = (
+        [p.name for p in people]
+        + [p.id_number for p in people]
+        + [p.mobile for p in people]
+        + [mistyped_id(p.id_number) for p in people]
+        + [mistyped_id(p.id_number)[:17] for p in people]
+        + [ZHANG.mobile[:-1], "1" + ZHANG.mobile[1:-1] + "X", "12" + ZHANG.mobile[2:], LI_CARD, LI_CARD[7:]]
+    )
+    face_slices = [
+        image[i : i + 48] for image in sent_images(rec.exchanges) for i in (64, len(image) // 2) if len(image) > 200
+    ]
     assert len(face_slices) > 100  # the real captures above are in the list
     with app.state.sessions() as s:
         from facetrust.identity.models import Account
@@ -288,8 +369,12 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
     template_traces = []
     for _, template in templates:
         vector = template.vector.astype("<f4").tobytes()
-        template_traces += [base64.b64encode(vector[:24]).decode(), vector[:16].hex(),
-                            repr(float(template.vector[0])), repr(float(template.vector[1]))]
+        template_traces += [
+            base64.b64encode(vector[:24]).decode(),
+            vector[:16].hex(),
+            repr(float(template.vector[0])),
+            repr(float(template.vector[1])),
+        ]
     forbidden_everywhere = personal + list(FACE_MARKERS) + face_slices + template_traces
 
     terminal_doors, codes = set(), set()
@@ -313,12 +398,33 @@ def test_no_personal_or_face_data_reaches_a_terminal_or_any_error(world):
     # The refusals above really happened, of every kind.
     assert {"invalid_request", "malformed_json"} <= codes, codes
     assert {"unauthenticated", "forbidden", "signature_invalid", "signature_stale", "nonce_reused"} <= codes, codes
-    assert {"liveness_required", "id_number_invalid", "bank_elements_mismatch", "bank_card_unknown",
-            "card_number_invalid", "account_exists", "mobile_invalid", "account_not_found", "refund_exceeds_payment",
-            "idempotency_key_reused", "order_already_open", "capture_invalid", "image_format_unsupported",
-            "image_too_small", "image_unreadable", "capture_not_expected", "phone_digits_not_expected",
-            "capture_session_not_found", "intent_not_found"} <= codes, codes
+    assert {
+        "liveness_required",
+        "id_number_invalid",
+        "bank_elements_mismatch",
+        "bank_card_unknown",
+        "card_number_invalid",
+        "account_exists",
+        "mobile_invalid",
+        "account_not_found",
+        "refund_exceeds_payment",
+        "idempotency_key_reused",
+        "order_already_open",
+        "capture_invalid",
+        "image_format_unsupported",
+        "image_too_small",
+        "image_unreadable",
+        "capture_not_expected",
+        "phone_digits_not_expected",
+        "capture_session_not_found",
+        "intent_not_found",
+    } <= codes, codes
     # ... and every door a terminal or its screen uses was checked, in its answers and its refusals.
-    assert terminal_doors == {("POST", "/v1/terminal/payment-intents"), ("GET", "/v1/terminal/payment-intents/{id}"),
-                              ("POST", "/v1/terminal/payment-intents/{id}/refunds"), ("GET", "/v1/capture/{id}"),
-                              ("POST", "/v1/capture/{id}/frames"), ("POST", "/v1/capture/{id}/phone-digits")}, terminal_doors
+    assert terminal_doors == {
+        ("POST", "/v1/terminal/payment-intents"),
+        ("GET", "/v1/terminal/payment-intents/{id}"),
+        ("POST", "/v1/terminal/payment-intents/{id}/refunds"),
+        ("GET", "/v1/capture/{id}"),
+        ("POST", "/v1/capture/{id}/frames"),
+        ("POST", "/v1/capture/{id}/phone-digits"),
+    }, terminal_doors

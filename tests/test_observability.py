@@ -42,16 +42,23 @@ def json_lines(logger: str = ""):
 def sample(client, name: str, **labels: str) -> float:
     """The sum of the /metrics samples called ``name`` with these labels (0 before any exists)."""
     families = text_string_to_metric_families(client.get("/metrics").text)
-    return sum(s.value for family in families for s in family.samples
-               if s.name == name and all(s.labels.get(k) == v for k, v in labels.items()))
+    return sum(
+        s.value
+        for family in families
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def test_request_id_is_echoed_when_safe_and_generated_otherwise(app_ctx):
     client, _, _ = app_ctx
-    assert client.get("/health", headers={"X-Request-Id": "platform-7f3a.19"}).headers["X-Request-Id"] == "platform-7f3a.19"
+    assert (
+        client.get("/health", headers={"X-Request-Id": "platform-7f3a.19"}).headers["X-Request-Id"]
+        == "platform-7f3a.19"
+    )
     generated = {client.get("/health").headers["X-Request-Id"] for _ in range(2)}
     assert len(generated) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", g) for g in generated)
-    for unsafe in ("has spaces", "x" * 65, "a\"b", "../../etc"):
+    for unsafe in ("has spaces", "x" * 65, 'a"b', "../../etc"):
         answered = client.get("/health", headers={"X-Request-Id": unsafe}).headers["X-Request-Id"]
         assert answered != unsafe and re.fullmatch(r"[0-9a-f]{32}", answered)
     refused = client.get("/v1/me", headers={"X-Request-Id": "req-401"})  # errors carry it too
@@ -65,11 +72,25 @@ def test_access_log_is_json_with_its_fields_and_no_path_parameters_or_query(app_
         page = client.get(f"/v1/capture/{token}", headers={"X-Request-Id": "req-capture-1"})
         lookup = client.get("/v1/operator/accounts", params={"q": MOBILE}, headers=hs["op"])
     capture_line, lookup_line = lines
-    assert set(capture_line) >= {"ts", "level", "logger", "msg", "request_id", "method", "route", "status",
-                                 "duration_ms"}
+    assert set(capture_line) >= {
+        "ts",
+        "level",
+        "logger",
+        "msg",
+        "request_id",
+        "method",
+        "route",
+        "status",
+        "duration_ms",
+    }
     assert capture_line["request_id"] == "req-capture-1" == page.headers["X-Request-Id"]
-    assert (capture_line["logger"], capture_line["level"], capture_line["method"], capture_line["route"],
-            capture_line["status"]) == ("facetrust.access", "INFO", "GET", "/v1/capture/{token}", page.status_code)
+    assert (
+        capture_line["logger"],
+        capture_line["level"],
+        capture_line["method"],
+        capture_line["route"],
+        capture_line["status"],
+    ) == ("facetrust.access", "INFO", "GET", "/v1/capture/{token}", page.status_code)
     assert isinstance(capture_line["duration_ms"], float) and capture_line["duration_ms"] >= 0
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00", capture_line["ts"])
     assert lookup_line["route"] == "/v1/operator/accounts" and lookup_line["status"] == lookup.status_code == 200
@@ -80,6 +101,7 @@ def test_access_log_is_json_with_its_fields_and_no_path_parameters_or_query(app_
 
 def test_an_unexpected_error_is_logged_with_the_request_id_and_without_its_message(tmp_path, database_url):
     with running_app(tmp_path, database_url) as (client, app, _):
+
         def boom() -> None:
             logging.getLogger("facetrust.test").warning("about to fail")  # inside the endpoint's thread
             raise RuntimeError(f"failed for {ID_NUMBER}")
@@ -94,7 +116,9 @@ def test_an_unexpected_error_is_logged_with_the_request_id_and_without_its_messa
     assert error["level"] == "ERROR" and error["request_id"] == "req-boom-1"
     assert error["exc_type"] == "RuntimeError" and any("in boom" in frame for frame in error["stack"])
     assert by_logger["facetrust.test"]["request_id"] == "req-boom-1"
-    assert by_logger["facetrust.access"]["request_id"] == "req-boom-1" and by_logger["facetrust.access"]["status"] == 500
+    assert (
+        by_logger["facetrust.access"]["request_id"] == "req-boom-1" and by_logger["facetrust.access"]["status"] == 500
+    )
     assert ID_NUMBER not in json.dumps(lines)
 
 
@@ -130,21 +154,29 @@ def test_metrics_count_liveness_and_risk_decisions(app_ctx, shared_data):
     client, app, hs = app_ctx
     client.post("/v1/accounts", json={"platform_user_id": "m1", "mobile": MOBILE}, headers=hs["a"])
     h = {"Authorization": f"Bearer {client.post('/v1/accounts/m1/tokens', headers=hs['a']).json()['token']}"}
-    client.post("/v1/me/consents/kyc_face_verification",
-                json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=h)
+    client.post(
+        "/v1/me/consents/kyc_face_verification",
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+        headers=h,
+    )
 
     def counts() -> tuple[float, float, float]:
-        return (sample(client, "facetrust_liveness_decisions_total", purpose="real_name", status="passed"),
-                sample(client, "facetrust_liveness_decisions_total", purpose="real_name", status="failed"),
-                sum(sample(client, "facetrust_risk_decisions_total", outcome=o)
-                    for o in ("approve", "step_up", "review", "decline", "freeze")))
+        return (
+            sample(client, "facetrust_liveness_decisions_total", purpose="real_name", status="passed"),
+            sample(client, "facetrust_liveness_decisions_total", purpose="real_name", status="failed"),
+            sum(
+                sample(client, "facetrust_risk_decisions_total", outcome=o)
+                for o in ("approve", "step_up", "review", "decline", "freeze")
+            ),
+        )
 
     passed, failed, risk = counts()
     passed_session(client, app, h, shared_data, "real_name")  # real frames of a real person
     assert counts() == (passed + 1, failed, risk)  # a success is recorded, not decided on by risk
     created = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=h).json()
-    r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture", json={"nonce": "tampered", "frames": []},
-                    headers=h)
+    r = client.post(
+        f"/v1/me/liveness-sessions/{created['session_id']}/capture", json={"nonce": "tampered", "frames": []}, headers=h
+    )
     assert r.json()["error"]["code"] == "liveness_nonce_mismatch"
     assert counts() == (passed + 1, failed + 1, risk + 1)  # a failed face attempt is a risk decision
 
@@ -166,8 +198,7 @@ def test_metrics_count_face_payments_by_outcome(face_pay):
     _, _, view = pay_with_face(client, frames, terminal, ZHANG, 100, "nobody-enrolled")
     assert view["status"] == "declined"  # nobody switched face pay on
     assert sample(client, "facetrust_face_pay_payments_total", **declined) == before + 1
-    assert sample(client, "facetrust_face_pay_payments_total", outcome="declined",
-                  reason=view["decline_reason"]) >= 1
+    assert sample(client, "facetrust_face_pay_payments_total", outcome="declined", reason=view["decline_reason"]) >= 1
 
 
 def a_passed_real_name_pass(app, platform_user_id: str, photo: bytes) -> str:
@@ -183,19 +214,35 @@ def a_passed_real_name_pass(app, platform_user_id: str, photo: bytes) -> str:
 
     ctx = app.state.liveness
     analysis = ctx.engine.analyse(photo)
-    result = LivenessDecision(passed=True, score=1.0, checks={"minted": Check(True, None, {"note": "test helper"})},
-                              versions={"decision": "test-minted-pass"}, reference_index=0, reference=analysis)
+    result = LivenessDecision(
+        passed=True,
+        score=1.0,
+        checks={"minted": Check(True, None, {"note": "test helper"})},
+        versions={"decision": "test-minted-pass"},
+        reference_index=0,
+        reference=analysis,
+    )
     with app.state.sessions() as s:
         account = s.query(Account).filter_by(platform_user_id=platform_user_id).one()
         row = liveness.create_session(s, ctx, account, "real_name", None)
-        liveness._finish(s, ctx, row, True, [], dt.datetime.now(dt.UTC), result, frame_count=1,
-                         audit_details={"minted_by_test_helper": True})
+        liveness._finish(
+            s,
+            ctx,
+            row,
+            True,
+            [],
+            dt.datetime.now(dt.UTC),
+            result,
+            frame_count=1,
+            audit_details={"minted_by_test_helper": True},
+        )
         s.commit()
         return row.id
 
 
-def test_an_adapter_failure_is_a_503_and_every_line_and_the_connection_belong_to_their_request(tmp_path,
-                                                                                            database_url, lfw_bytes):
+def test_an_adapter_failure_is_a_503_and_every_line_and_the_connection_belong_to_their_request(
+    tmp_path, database_url, lfw_bytes
+):
     """Issue 19, item 16: a registry row whose photo file is missing answered 500, uvicorn logged the
     exception under another request's id, and the kept-alive connection was reset."""
     import httpx
@@ -206,25 +253,42 @@ def test_an_adapter_failure_is_a_503_and_every_line_and_the_connection_belong_to
     registry.mkdir()
     (registry / "citizens.csv").write_text(f"name,id_number,photo\n张伟,{ID_NUMBER},gone.jpg\n", encoding="utf-8")
     with running_app(tmp_path, database_url, authority_registry=registry / "citizens.csv") as (_, app, hs):
+
         def boom() -> None:
             raise RuntimeError(f"failed for {ID_NUMBER}")
 
         app.add_api_route("/v1/test-boom", boom)
         with served(app) as url, httpx.Client(base_url=url) as client, json_lines() as lines:
+
             def call(method: str, path: str, request_id: str, **kw):
                 return client.request(method, path, headers={"X-Request-Id": request_id, **kw.pop("headers", {})}, **kw)
 
-            r = call("POST", "/v1/accounts", "req-account", headers=hs["a"],
-                     json={"platform_user_id": "u1", "mobile": MOBILE})
+            r = call(
+                "POST",
+                "/v1/accounts",
+                "req-account",
+                headers=hs["a"],
+                json={"platform_user_id": "u1", "mobile": MOBILE},
+            )
             assert r.status_code == 201, r.text
             token = call("POST", "/v1/accounts/u1/tokens", "req-token", headers=hs["a"]).json()["token"]
             h = {"Authorization": f"Bearer {token}"}
-            r = call("POST", "/v1/me/consents/kyc_face_verification", "req-consent", headers=h,
-                     json={"notice_version": NOTICES["kyc_face_verification"].version})
+            r = call(
+                "POST",
+                "/v1/me/consents/kyc_face_verification",
+                "req-consent",
+                headers=h,
+                json={"notice_version": NOTICES["kyc_face_verification"].version},
+            )
             assert r.status_code == 201, r.text
             pass_id = a_passed_real_name_pass(app, "u1", lfw_bytes("Colin_Powell/Colin_Powell_0001.jpg"))
-            face = call("POST", "/v1/me/real-name/face", "req-face", headers=h,
-                        json={"name": "张伟", "id_number": ID_NUMBER, "liveness_session_id": pass_id})
+            face = call(
+                "POST",
+                "/v1/me/real-name/face",
+                "req-face",
+                headers=h,
+                json={"name": "张伟", "id_number": ID_NUMBER, "liveness_session_id": pass_id},
+            )
             after_face = call("GET", "/health", "req-after-face")
             boomed = call("GET", "/v1/test-boom", "req-boom")
             after_boom = call("GET", "/health", "req-after-boom")

@@ -40,11 +40,19 @@ def test_operation_ids_are_the_routes_names_and_unique(live):
 
 def test_credentials_are_security_schemes_not_header_parameters(live):
     *_, spec = live
-    assert set(spec["components"]["securitySchemes"]) == {"PlatformApiKey", "UserToken", "OperatorToken",
-                                                          "TerminalSignature"}
+    assert set(spec["components"]["securitySchemes"]) == {
+        "PlatformApiKey",
+        "UserToken",
+        "OperatorToken",
+        "TerminalSignature",
+    }
     by_id = {op["operationId"]: op for *_, op in operations(spec)}
-    expected = {"register_account": "PlatformApiKey", "me": "UserToken", "operator_account": "OperatorToken",
-                "create_payment_intent": "TerminalSignature"}
+    expected = {
+        "register_account": "PlatformApiKey",
+        "me": "UserToken",
+        "operator_account": "OperatorToken",
+        "create_payment_intent": "TerminalSignature",
+    }
     for op_id, scheme in expected.items():
         assert scheme in {name for requirement in by_id[op_id]["security"] for name in requirement}, op_id
     for path, method, op in operations(spec):
@@ -67,8 +75,21 @@ def test_a_generated_client_calls_the_service(live, tmp_path):
     (tmp_path / "spec.json").write_text(json.dumps(spec))
     out = tmp_path / "facetrust_client"
     generator = Path(sys.executable).with_name("openapi-python-client")
-    done = subprocess.run([str(generator), "generate", "--path", str(tmp_path / "spec.json"), "--output-path", str(out),
-                           "--meta", "none"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            str(generator),
+            "generate",
+            "--path",
+            str(tmp_path / "spec.json"),
+            "--output-path",
+            str(out),
+            "--meta",
+            "none",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0 and (out / "client.py").is_file(), done.stdout + done.stderr
     sys.path.insert(0, str(tmp_path))
     try:
@@ -79,8 +100,9 @@ def test_a_generated_client_calls_the_service(live, tmp_path):
         models = importlib.import_module("facetrust_client.models")
         with served(app) as url:
             platform = generated.Client(base_url=url, headers={"X-Api-Key": hs["a"]["X-Api-Key"]})
-            account = register.sync(client=platform, body=models.AccountCreate(platform_user_id="gen-1",
-                                                                               mobile="13812345678"))
+            account = register.sync(
+                client=platform, body=models.AccountCreate(platform_user_id="gen-1", mobile="13812345678")
+            )
             assert account.account_id and account.platform_user_id == "gen-1"
             token = mint.sync(client=platform, platform_user_id="gen-1").token
             user = generated.AuthenticatedClient(base_url=url, token=token)

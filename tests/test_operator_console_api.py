@@ -51,8 +51,9 @@ def world(tmp_path, database_url, shared_data):
 
 def audit_rows(world, action: str) -> list[AuditRecord]:
     with world.app.state.sessions() as s:
-        return list(s.execute(select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq))
-                    .scalars())
+        return list(
+            s.execute(select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)).scalars()
+        )
 
 
 def masked_id(id_number: str) -> str:
@@ -61,8 +62,12 @@ def masked_id(id_number: str) -> str:
 
 # --- who is signed in -------------------------------------------------------------------------
 
+
 def test_operator_me_names_the_operator_and_role(world):
-    assert world.client.get("/v1/operator/me", headers=world.hs["op"]).json() == {"name": "alice", "role": "risk_analyst"}
+    assert world.client.get("/v1/operator/me", headers=world.hs["op"]).json() == {
+        "name": "alice",
+        "role": "risk_analyst",
+    }
     assert world.client.get("/v1/operator/me", headers=world.hs["admin"]).json() == {"name": "root", "role": "admin"}
     r = world.client.get("/v1/operator/me", headers=world.h)  # a user's token
     assert r.status_code == 403 and error(r) == "forbidden"
@@ -71,6 +76,7 @@ def test_operator_me_names_the_operator_and_role(world):
 
 
 # --- lookup -----------------------------------------------------------------------------------
+
 
 def test_lookup_finds_by_each_key_and_masks_personal_data(world):
     assert world.grant(5_000 * CNY).status_code == 200
@@ -85,14 +91,23 @@ def test_lookup_finds_by_each_key_and_masks_personal_data(world):
     assert li["mobile_masked"] == LI.mobile[:3] + "****" + LI.mobile[-4:] == "139****5432"
     assert li["name_masked"] == "李*"
     assert li["id_number_masked"] == masked_id(LI.id_number) and li["id_number_masked"].startswith("1101****")
-    assert (li["status"], li["real_name"], li["real_name_method"], li["face_pay"]) == ("active", "verified", "face", False)
+    assert (li["status"], li["real_name"], li["real_name_method"], li["face_pay"]) == (
+        "active",
+        "verified",
+        "face",
+        False,
+    )
     assert li["real_name_verified_at"] is not None and li["tenant_name"] == "shop-a"
     assert li["credit"] == {"limit_fen": 5_000 * CNY, "used_fen": 0, "available_fen": 5_000 * CNY, "active_plans": 0}
 
     zhang = world.client.get("/v1/operator/accounts", params={"q": ZHANG.mobile}, headers=world.hs["op"]).json()
     assert len(zhang) == 1 and zhang[0]["platform_user_id"] == ZHANG.user
-    assert (zhang[0]["name_masked"], zhang[0]["id_number_masked"], zhang[0]["real_name"], zhang[0]["credit"]) == \
-        (None, None, "none", None)
+    assert (zhang[0]["name_masked"], zhang[0]["id_number_masked"], zhang[0]["real_name"], zhang[0]["credit"]) == (
+        None,
+        None,
+        "none",
+        None,
+    )
     assert zhang[0]["mobile_masked"] == "138****5678"
 
     # Exact matches only: a prefix or another person's number finds nobody.
@@ -110,14 +125,18 @@ def test_lookup_finds_by_each_key_and_masks_personal_data(world):
 
 def test_lookup_shows_frozen_status_and_face_pay(world):
     assert switch_on(world.client, world.app, world.h, world.shared_data, LI).status_code == 201
-    r = world.client.post(f"/v1/operator/accounts/{world.account_id}/freeze", headers=world.hs["op"],
-                          json={"reason": "suspected takeover"})
+    r = world.client.post(
+        f"/v1/operator/accounts/{world.account_id}/freeze",
+        headers=world.hs["op"],
+        json={"reason": "suspected takeover"},
+    )
     assert r.status_code == 200, r.text
     li = world.client.get(f"/v1/operator/accounts/{world.account_id}", headers=world.hs["op"]).json()
     assert (li["status"], li["face_pay"]) == ("frozen", True)
 
 
 # --- reveal -----------------------------------------------------------------------------------
+
 
 def test_reveal_needs_a_role_and_a_reason_and_is_audited_without_the_data(world, caplog):
     url = f"/v1/operator/accounts/{world.account_id}/reveal"
@@ -146,16 +165,24 @@ def test_reveal_needs_a_role_and_a_reason_and_is_audited_without_the_data(world,
         assert all(secret not in record.getMessage() for record in caplog.records), secret
 
     # An account that never proved its identity reveals only its mobile, and says so in the record.
-    zhang_id = world.client.get("/v1/operator/accounts", params={"q": ZHANG.user}, headers=world.hs["op"]).json()[0]["account_id"]
-    r = world.client.post(f"/v1/operator/accounts/{zhang_id}/reveal", json={"reason": "customer called in"},
-                          headers=world.hs["admin"])
-    assert r.status_code == 200 and (r.json()["mobile"], r.json()["name"], r.json()["id_number"]) == (ZHANG.mobile, None, None)
+    zhang_id = world.client.get("/v1/operator/accounts", params={"q": ZHANG.user}, headers=world.hs["op"]).json()[0][
+        "account_id"
+    ]
+    r = world.client.post(
+        f"/v1/operator/accounts/{zhang_id}/reveal", json={"reason": "customer called in"}, headers=world.hs["admin"]
+    )
+    assert r.status_code == 200 and (r.json()["mobile"], r.json()["name"], r.json()["id_number"]) == (
+        ZHANG.mobile,
+        None,
+        None,
+    )
     assert json.loads(audit_rows(world, "account.reveal")[-1].details)["fields"] == ["mobile"]
     assert audit_rows(world, "account.reveal")[-1].actor == "operator:root"
     assert world.client.get("/v1/operator/audit/verify", headers=world.hs["admin"]).json()["ok"] is True
 
 
 # --- audit verification -----------------------------------------------------------------------
+
 
 def test_audit_verify_over_http_agrees_with_the_cli_and_finds_a_tampered_row(world):
     def cli_report() -> dict:
@@ -168,16 +195,27 @@ def test_audit_verify_over_http_agrees_with_the_cli_and_finds_a_tampered_row(wor
     with world.app.state.sessions() as s:
         total = s.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
     assert total > 5  # registration, tokens, real-name, consents ... all audited
-    assert (ok["ok"], ok["records_checked"], ok["records_total"], ok["at_seq"], ok["problem"], ok["problem_code"]) == \
-        (True, total, total, None, None, None)
+    assert (ok["ok"], ok["records_checked"], ok["records_total"], ok["at_seq"], ok["problem"], ok["problem_code"]) == (
+        True,
+        total,
+        total,
+        None,
+        None,
+        None,
+    )
     assert cli_report() == {"ok": True, "records": total, "problem": None, "at_seq": None}
     assert world.client.get("/v1/operator/audit/verify", headers=world.hs["op"]).status_code == 403
 
     with world.app.state.engine.begin() as conn:
         conn.execute(text("UPDATE audit_log SET subject = 'account:someone-else' WHERE seq = 3"))
     bad = world.client.get("/v1/operator/audit/verify", headers=world.hs["admin"]).json()
-    assert (bad["ok"], bad["at_seq"], bad["records_checked"], bad["records_total"], bad["problem_code"]) == \
-        (False, 3, 3, total, "altered")
+    assert (bad["ok"], bad["at_seq"], bad["records_checked"], bad["records_total"], bad["problem_code"]) == (
+        False,
+        3,
+        3,
+        total,
+        "altered",
+    )
     assert "record 3" in bad["problem"]
     assert cli_report() == {"ok": False, "records": 3, "problem": bad["problem"], "at_seq": 3}
 
@@ -206,44 +244,112 @@ def test_dashboard_counts_a_known_day_exactly(tmp_path, database_url):
         admin = operator_token(app, "root", "admin")
         accounts = []
         for n in range(3):
-            r = client.post("/v1/accounts", json={"platform_user_id": f"u{n}", "mobile": f"1380000000{n}"}, headers=hs["a"])
+            r = client.post(
+                "/v1/accounts", json={"platform_user_id": f"u{n}", "mobile": f"1380000000{n}"}, headers=hs["a"]
+            )
             accounts.append(r.json()["account_id"])
         tenant_id = _tenant_id(app)
-        merchant_id = client.post("/v1/operator/merchants", headers=admin,
-                                  json={"tenant_id": tenant_id, "name": "m"}).json()["merchant_id"]
-        terminal_id = client.post(f"/v1/operator/merchants/{merchant_id}/terminals", json={"label": "t"},
-                                  headers=admin).json()["terminal_id"]
+        merchant_id = client.post(
+            "/v1/operator/merchants", headers=admin, json={"tenant_id": tenant_id, "name": "m"}
+        ).json()["merchant_id"]
+        terminal_id = client.post(
+            f"/v1/operator/merchants/{merchant_id}/terminals", json={"label": "t"}, headers=admin
+        ).json()["terminal_id"]
         version = app.state.risk.ruleset.version
 
         with app.state.sessions() as s:
+
             def intent(status: str, amount: int, decided: dt.datetime | None) -> None:
-                s.add(PaymentIntent(merchant_id=merchant_id, terminal_id=terminal_id, merchant_order_id=secrets.token_hex(4),
-                                    idempotency_key=secrets.token_hex(8), request_sha256="0" * 64, amount_fen=amount,
-                                    currency="CNY", status=status, capture_token_hash=secrets.token_hex(32),
-                                    capture_token_sealed=b"", capture_token_wrapped_key=b"", master_key_id="k",
-                                    expires_at=local(23), decided_at=decided))
+                s.add(
+                    PaymentIntent(
+                        merchant_id=merchant_id,
+                        terminal_id=terminal_id,
+                        merchant_order_id=secrets.token_hex(4),
+                        idempotency_key=secrets.token_hex(8),
+                        request_sha256="0" * 64,
+                        amount_fen=amount,
+                        currency="CNY",
+                        status=status,
+                        capture_token_hash=secrets.token_hex(32),
+                        capture_token_sealed=b"",
+                        capture_token_wrapped_key=b"",
+                        master_key_id="k",
+                        expires_at=local(23),
+                        decided_at=decided,
+                    )
+                )
 
             def plan(kind: str, principal: int, at: dt.datetime) -> None:
-                s.add(CreditPlan(account_id=accounts[0], tenant_id=tenant_id, kind=kind, product_id="p", terms="{}",
-                                 principal_fen=principal, periods=6, apr="0.1", start_date=DAY,
-                                 outstanding_principal_fen=principal, idempotency_key=secrets.token_hex(8),
-                                 liveness_session_id=secrets.token_hex(16), face_score=0.9, face_threshold=0.5,
-                                 face_model_id="m", face_calibration_id="c", transaction_id="t", created_at=at))
+                s.add(
+                    CreditPlan(
+                        account_id=accounts[0],
+                        tenant_id=tenant_id,
+                        kind=kind,
+                        product_id="p",
+                        terms="{}",
+                        principal_fen=principal,
+                        periods=6,
+                        apr="0.1",
+                        start_date=DAY,
+                        outstanding_principal_fen=principal,
+                        idempotency_key=secrets.token_hex(8),
+                        liveness_session_id=secrets.token_hex(16),
+                        face_score=0.9,
+                        face_threshold=0.5,
+                        face_model_id="m",
+                        face_calibration_id="c",
+                        transaction_id="t",
+                        created_at=at,
+                    )
+                )
 
             def real_name(outcome: str, at: dt.datetime) -> None:
-                s.add(RealNameAuthentication(account_id=accounts[1], method="bank_card", outcome=outcome, reasons="[]",
-                                             id_number_hash="0" * 64, identity_sealed=b"", identity_wrapped_key=b"",
-                                             master_key_id="k", source="test", liveness="not_applicable",
-                                             evidence_sha256="0" * 64, created_at=at))
+                s.add(
+                    RealNameAuthentication(
+                        account_id=accounts[1],
+                        method="bank_card",
+                        outcome=outcome,
+                        reasons="[]",
+                        id_number_hash="0" * 64,
+                        identity_sealed=b"",
+                        identity_wrapped_key=b"",
+                        master_key_id="k",
+                        source="test",
+                        liveness="not_applicable",
+                        evidence_sha256="0" * 64,
+                        created_at=at,
+                    )
+                )
 
             def liveness(purpose: str, status: str, decided: dt.datetime | None) -> None:
-                s.add(LivenessSession(account_id=accounts[2], purpose=purpose, nonce="n", actions='["blink", "open_mouth"]',
-                                      status=status, expires_at=local(23), decided_at=decided))
+                s.add(
+                    LivenessSession(
+                        account_id=accounts[2],
+                        purpose=purpose,
+                        nonce="n",
+                        actions='["blink", "open_mouth"]',
+                        status=status,
+                        expires_at=local(23),
+                        decided_at=decided,
+                    )
+                )
 
             def decision(action: str, at: dt.datetime) -> None:
                 event = emit(s, EventIn("payment", account_id=accounts[0], amount_fen=100, at=at))
-                s.add(RiskDecision(event_seq=event.seq, account_id=accounts[0], decision=action, score=0.0, rules="[]",
-                                   typologies="[]", reasons="[]", features="{}", rule_set_version=version, at=at))
+                s.add(
+                    RiskDecision(
+                        event_seq=event.seq,
+                        account_id=accounts[0],
+                        decision=action,
+                        score=0.0,
+                        rules="[]",
+                        typologies="[]",
+                        reasons="[]",
+                        features="{}",
+                        rule_set_version=version,
+                        at=at,
+                    )
+                )
 
             # Payments, by when they were decided: the first moment of the day counts, the last
             # moment of the day before and the first of the next do not; nor do undecided or expired.
@@ -296,8 +402,14 @@ def test_dashboard_counts_a_known_day_exactly(tmp_path, database_url):
         d = r.json()
         assert (d["day"], d["utc_offset_hours"]) == ("2026-03-10", 8)
         assert d["start"].startswith("2026-03-09T16:00:00") and d["end"].startswith("2026-03-10T16:00:00")
-        assert d["payments"] == {"paid": {"count": 2, "amount_fen": 3_500}, "declined": {"count": 2, "amount_fen": 1_000}}
-        assert d["credit"] == {"installment": {"count": 1, "amount_fen": 600_000}, "loan": {"count": 2, "amount_fen": 150_000}}
+        assert d["payments"] == {
+            "paid": {"count": 2, "amount_fen": 3_500},
+            "declined": {"count": 2, "amount_fen": 1_000},
+        }
+        assert d["credit"] == {
+            "installment": {"count": 1, "amount_fen": 600_000},
+            "loan": {"count": 2, "amount_fen": 150_000},
+        }
         assert d["real_name"] == {"passed": 2, "failed": 1}
         assert d["decisions"] == {"approve": 3, "step_up": 1, "review": 1, "decline": 1, "freeze": 1}
         assert d["liveness"] == {"purpose": "all", "passed": 6, "failed": 3, "failure_rate": pytest.approx(3 / 9)}
@@ -310,8 +422,11 @@ def test_dashboard_counts_a_known_day_exactly(tmp_path, database_url):
 
         hours = d["hours"]
         assert [h["hour"] for h in hours] == list(range(24))
-        busy = {h["hour"]: h for h in hours if h["payments_paid"] or h["payments_declined"] or h["liveness_total"]
-                or any(h["decisions"].values())}
+        busy = {
+            h["hour"]: h
+            for h in hours
+            if h["payments_paid"] or h["payments_declined"] or h["liveness_total"] or any(h["decisions"].values())
+        }
         assert sorted(busy) == [0, 8, 9, 10, 11, 12, 13, 23]
         assert (busy[0]["payments_paid"], busy[0]["payments_declined"]) == (1, 0)
         assert (busy[9]["payments_paid"], busy[9]["payments_declined"]) == (1, 1)
@@ -320,16 +435,22 @@ def test_dashboard_counts_a_known_day_exactly(tmp_path, database_url):
         assert busy[10]["decisions"] == {"approve": 1, "step_up": 1, "review": 0, "decline": 0, "freeze": 0}
         assert busy[11]["decisions"] == {"approve": 0, "step_up": 0, "review": 1, "decline": 1, "freeze": 0}
         assert busy[12]["decisions"]["freeze"] == 1
-        assert [(h, busy[h]["liveness_total"], busy[h]["liveness_failed"]) for h in (8, 9, 13)] == \
-            [(8, 2, 0), (9, 4, 1), (13, 3, 2)]
+        assert [(h, busy[h]["liveness_total"], busy[h]["liveness_failed"]) for h in (8, 9, 13)] == [
+            (8, 2, 0),
+            (9, 4, 1),
+            (13, 3, 2),
+        ]
         assert sum(h["liveness_total"] for h in hours) == 9
 
         # The day before holds exactly the rows placed in it.
         before = client.get("/v1/operator/dashboard", params={"day": YESTERDAY.isoformat()}, headers=hs["op"]).json()
         assert before["payments"]["paid"] == {"count": 1, "amount_fen": 9_999}
         assert before["hours"][23]["payments_paid"] == 1 and before["hours"][23]["liveness_failed"] == 1
-        assert (before["credit"]["loan"], before["real_name"], before["decisions"]["approve"]) == \
-            ({"count": 1, "amount_fen": 70_000}, {"passed": 0, "failed": 1}, 1)
+        assert (before["credit"]["loan"], before["real_name"], before["decisions"]["approve"]) == (
+            {"count": 1, "amount_fen": 70_000},
+            {"passed": 0, "failed": 1},
+            1,
+        )
 
         # Without a day: today at UTC+8.
         today = client.get("/v1/operator/dashboard", headers=hs["op"]).json()
@@ -343,6 +464,7 @@ def _tenant_id(app) -> str:
 
 
 # --- the dashboard: real flows ----------------------------------------------------------------
+
 
 def figures(d: dict) -> Counter:
     """The figures of one day's dashboard that the real flows touch, flat, so two days can be added."""
@@ -376,32 +498,64 @@ def test_dashboard_counts_real_flows_where_they_belong(world):
 
     last_day = business_day(dt.datetime.now(dt.UTC), 8)
     days = {first_day, last_day}
-    seen = sum((figures(world.client.get("/v1/operator/dashboard", params={"day": day.isoformat()},
-                                         headers=world.hs["op"]).json()) for day in days), Counter())
-    assert seen == Counter({
-        ("real_name", "passed"): 1,
-        ("credit", "loan", "count"): 1, ("credit", "loan", "amount_fen"): 3_000 * CNY,
-        ("payments", "paid", "count"): 1, ("payments", "paid", "amount_fen"): 1_250,
-        ("decisions", "approve"): 2,  # the loan, the payment
-        ("liveness", "real_name", "passed"): 1, ("liveness", "loan", "passed"): 1,
-        ("liveness", "face_pay_enrolment", "passed"): 1, ("liveness", "payment", "passed"): 1,
-        ("hours", "payments_paid"): 1, ("hours", "decisions"): 2,
-    })  # every other figure (failures, declines, cases, frozen accounts) is zero
+    seen = sum(
+        (
+            figures(
+                world.client.get(
+                    "/v1/operator/dashboard", params={"day": day.isoformat()}, headers=world.hs["op"]
+                ).json()
+            )
+            for day in days
+        ),
+        Counter(),
+    )
+    assert seen == Counter(
+        {
+            ("real_name", "passed"): 1,
+            ("credit", "loan", "count"): 1,
+            ("credit", "loan", "amount_fen"): 3_000 * CNY,
+            ("payments", "paid", "count"): 1,
+            ("payments", "paid", "amount_fen"): 1_250,
+            ("decisions", "approve"): 2,  # the loan, the payment
+            ("liveness", "real_name", "passed"): 1,
+            ("liveness", "loan", "passed"): 1,
+            ("liveness", "face_pay_enrolment", "passed"): 1,
+            ("liveness", "payment", "passed"): 1,
+            ("hours", "payments_paid"): 1,
+            ("hours", "decisions"): 2,
+        }
+    )  # every other figure (failures, declines, cases, frozen accounts) is zero
 
 
 # --- a case's evidence ------------------------------------------------------------------------
+
 
 def test_case_events_and_decision_detail_explain_a_real_review(world):
     assert world.grant(20_000 * CNY).status_code == 200
     with world.app.state.sessions() as s:
         for n in range(3):
-            emit(s, EventIn("login", account_id=f"farm-{n}", device_id="farm-phone",
-                            at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1)))
+            emit(
+                s,
+                EventIn(
+                    "login",
+                    account_id=f"farm-{n}",
+                    device_id="farm-phone",
+                    at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1),
+                ),
+            )
         s.commit()
     session_id = world.face_pass("loan")
-    r = world.client.post("/v1/me/credit/loans", headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
-                          json={"product_id": "cash-loan", "amount_fen": 100_000, "periods": 6,
-                                "liveness_session_id": session_id, "idempotency_key": "farm"})
+    r = world.client.post(
+        "/v1/me/credit/loans",
+        headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
+        json={
+            "product_id": "cash-loan",
+            "amount_fen": 100_000,
+            "periods": 6,
+            "liveness_session_id": session_id,
+            "idempotency_key": "farm",
+        },
+    )
     assert r.status_code == 403 and error(r) == "risk_declined", r.text
     case = world.client.get("/v1/operator/risk/cases", headers=world.hs["op"]).json()[0]
 
@@ -411,8 +565,13 @@ def test_case_events_and_decision_detail_explain_a_real_review(world):
     triggers = [e for e in events if e["trigger"]]
     assert len(triggers) == 1
     trigger = triggers[0]
-    assert (trigger["kind"], trigger["device_id"], trigger["amount_fen"], trigger["decision"], trigger["decision_id"]) == \
-        ("loan", "farm-phone", 100_000, "review", case["decision_id"])
+    assert (
+        trigger["kind"],
+        trigger["device_id"],
+        trigger["amount_fen"],
+        trigger["decision"],
+        trigger["decision_id"],
+    ) == ("loan", "farm-phone", 100_000, "review", case["decision_id"])
     assert [e["seq"] for e in events] == sorted((e["seq"] for e in events), reverse=True)  # newest first
     assert {e["account_id"] for e in events} == {world.account_id}
     assert "real_name" in {e["kind"] for e in events}

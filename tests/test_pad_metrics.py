@@ -93,11 +93,18 @@ def test_the_report_carries_the_reading_counts_and_is_plain_json(tmp_path):
     attack = list(iter_sequences(tmp_path / "attack", is_attack=True, stats=attack_stats))
     assert len(bona) == 2 and [s.species for s in attack] == ["print"]
 
-    report = pad_report(
-        [0.1, 0.2], {"print": [0.3]}, 0.5, bona_fide_stats=bona_stats, attack_stats=attack_stats
-    )
-    required = {"apcer", "bpcer", "acer", "threshold", "sequences", "apcer_per_species",
-                "unscorable", "skipped_files", "window"}
+    report = pad_report([0.1, 0.2], {"print": [0.3]}, 0.5, bona_fide_stats=bona_stats, attack_stats=attack_stats)
+    required = {
+        "apcer",
+        "bpcer",
+        "acer",
+        "threshold",
+        "sequences",
+        "apcer_per_species",
+        "unscorable",
+        "skipped_files",
+        "window",
+    }
     assert required <= report.keys()
     assert report["skipped_files"] == 1 and report["skipped"][0]["path"].endswith("7.png")
     assert report["dropped_frames"] == 3

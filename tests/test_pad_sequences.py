@@ -100,7 +100,9 @@ def test_one_nuaa_subject_gives_the_windows_its_file_names_imply(nuaa):
         assert pics == kept[: len(pics)]  # in order; only a short tail may be missing
 
 
-@pytest.mark.parametrize("folder, is_attack, species", [("ClientRaw", False, None), ("ImposterRaw", True, "ImposterRaw")])
+@pytest.mark.parametrize(
+    "folder, is_attack, species", [("ClientRaw", False, None), ("ImposterRaw", True, "ImposterRaw")]
+)
 def test_nuaa_folders(nuaa, folder, is_attack, species):
     groups = nuaa_groups(nuaa / folder)
     stats = SequenceStats()
@@ -173,8 +175,7 @@ def test_plain_frame_names_are_in_natural_order(tmp_path):
 
 
 def test_nuaa_names_are_grouped_and_ordered_by_picture_number(tmp_path):
-    names = ["0005_00_01_02_130.jpg", "0005_00_01_02_9.jpg", "0005_00_01_02_12.jpg",
-             "0005_01_01_02_1.jpg", "other.jpg"]
+    names = ["0005_00_01_02_130.jpg", "0005_00_01_02_9.jpg", "0005_00_01_02_12.jpg", "0005_01_01_02_1.jpg", "other.jpg"]
     write_frames(tmp_path / "0005", names)
     seqs = {s.recording: [p.name for p in s.source] for s in iter_sequences(tmp_path, is_attack=False)}
     assert seqs == {
@@ -312,7 +313,8 @@ def test_eval_pad_maps_an_input_without_sequences_to_a_code(tmp_path):
     (tmp_path / "bona").mkdir()
     (tmp_path / "attack" / "print").mkdir(parents=True)
     (tmp_path / "attack" / "print" / "notes.txt").write_text("no frames here")
-    result = CliRunner().invoke(main, ["eval", "pad", "--bona-fide", str(tmp_path / "bona"),
-                                       "--attack", str(tmp_path / "attack")])
+    result = CliRunner().invoke(
+        main, ["eval", "pad", "--bona-fide", str(tmp_path / "bona"), "--attack", str(tmp_path / "attack")]
+    )
     assert result.exit_code == 2, result.output
     assert "error [sequences_not_found]" in result.output and "no sequences to evaluate" in result.output

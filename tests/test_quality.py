@@ -83,8 +83,9 @@ def test_too_bright(engine, face):
 def test_extreme_pose_and_low_confidence_on_a_strongly_tilted_head(engine, face):
     padded = cv2.copyMakeBorder(face, 80, 80, 80, 80, cv2.BORDER_REPLICATE)
     h, w = padded.shape[:2]
-    tilted = cv2.warpAffine(padded, cv2.getRotationMatrix2D((w / 2, h / 2), 50, 1.0), (w, h),
-                            borderMode=cv2.BORDER_REPLICATE)
+    tilted = cv2.warpAffine(
+        padded, cv2.getRotationMatrix2D((w / 2, h / 2), 50, 1.0), (w, h), borderMode=cv2.BORDER_REPLICATE
+    )
     found = reasons(engine, tilted)
     assert Reason.EXTREME_POSE in found
     assert Reason.LOW_CONFIDENCE in found

@@ -78,8 +78,11 @@ def user(client, hs, uid: str) -> dict:
     """An account holder with the real-name consent, so liveness sessions for real_name are issued."""
     accounts(client, hs, uid)
     h = {"Authorization": f"Bearer {mint(client, hs, uid).json()['token']}"}
-    r = client.post("/v1/me/consents/kyc_face_verification",
-                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=h)
+    r = client.post(
+        "/v1/me/consents/kyc_face_verification",
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+        headers=h,
+    )
     assert r.status_code == 201, r.text
     return h
 
@@ -132,13 +135,19 @@ def test_face_budget_spans_the_face_routes_of_one_account_and_the_window_slides(
     victim, other = user(client, hs, "victim"), user(client, hs, "other")
     assert new_liveness(client, victim).status_code == 201
     clock.now += 30
-    bank = {"name": "张伟", "id_number": "110105198001010016", "card_number": "6222020200112233445",
-            "mobile": "13812345678"}
+    bank = {
+        "name": "张伟",
+        "id_number": "110105198001010016",
+        "card_number": "6222020200112233445",
+        "mobile": "13812345678",
+    }
     assert client.post("/v1/me/real-name/bank-card", json=bank, headers=victim).status_code != 429
     assert client.post("/v1/me/face-pay", json={"liveness_session_id": "0" * 32}, headers=victim).status_code != 429
-    for r in (new_liveness(client, victim),
-              client.post(f"/v1/me/liveness-sessions/{'0' * 32}/capture", json={}, headers=victim),
-              client.post("/v1/me/real-name/face", json={}, headers=victim)):
+    for r in (
+        new_liveness(client, victim),
+        client.post(f"/v1/me/liveness-sessions/{'0' * 32}/capture", json={}, headers=victim),
+        client.post("/v1/me/real-name/face", json={}, headers=victim),
+    ):
         assert assert_limited(r) == 30  # the first hit leaves the window in 30 s
     assert new_liveness(client, other).status_code == 201
     assert client.get("/v1/me/liveness-sessions/" + "0" * 32, headers=victim).status_code == 404  # reads are free
@@ -242,8 +251,12 @@ def test_two_service_processes_over_one_database_share_one_limit(tmp_path, datab
 
     shared = {"rate_limit_store": "database", "rate_limit_ip_per_minute": PER_IP, **LIMITS}
     with running_app(tmp_path, database_url, **shared) as (client_a, app_a, hs):
-        other = create_app(Settings(data_dir=tmp_path, database_url=database_url,
-                                    models_dir=app_a.state.settings.models_dir, **shared), shared_face_engine())
+        other = create_app(
+            Settings(
+                data_dir=tmp_path, database_url=database_url, models_dir=app_a.state.settings.models_dir, **shared
+            ),
+            shared_face_engine(),
+        )
         with TestClient(other, raise_server_exceptions=False) as client_b:
             accounts(client_a, hs, "u1")
             answers = [mint(client, hs, "u1").status_code for client in (client_a, client_b) * PER_CALLER]
@@ -265,6 +278,7 @@ def test_retry_after_is_the_time_until_the_oldest_hit_in_the_window_expires(stor
 
 
 # --- whose address and whose device (issue 19, item 9) ------------------------------------------
+
 
 def from_peer(app, host: str):
     """Another connection to the same running app, from ``host``."""
@@ -293,8 +307,9 @@ def test_a_users_own_x_client_ip_is_ignored_the_connection_counts(world):
 
 
 def test_x_forwarded_for_counts_only_behind_a_listed_proxy(tmp_path, database_url):
-    with running_app(tmp_path, database_url, rate_limit_ip_per_minute=PER_IP, trusted_proxies=["10.0.0.0/8"],
-                     **LIMITS) as (client, app, hs):
+    with running_app(
+        tmp_path, database_url, rate_limit_ip_per_minute=PER_IP, trusted_proxies=["10.0.0.0/8"], **LIMITS
+    ) as (client, app, hs):
         app.state.rate_limiter = RateLimiter(clock=Clock())
         people = [user(client, hs, f"x{n}") for n in range(PER_IP + 2)]
         proxy = from_peer(app, "10.1.2.3")
@@ -320,8 +335,11 @@ def test_a_device_counts_only_as_the_platform_vouched_for_it(world):
     clock.now += 61  # token minting on one device has its own budget
     on_kiosk.append(device_token(client, hs, f"k{PER_CALLER}", "kiosk-1"))
     for h in on_kiosk:
-        r = client.post("/v1/me/consents/kyc_face_verification", headers=h,
-                        json={"notice_version": NOTICES["kyc_face_verification"].version})
+        r = client.post(
+            "/v1/me/consents/kyc_face_verification",
+            headers=h,
+            json={"notice_version": NOTICES["kyc_face_verification"].version},
+        )
         assert r.status_code == 201, r.text
     for n, h in enumerate(on_kiosk[:PER_CALLER]):
         assert new_liveness(client, h, **{"X-Device-Id": f"made-up-{n}"}).status_code == 201
@@ -345,17 +363,22 @@ def test_the_risk_engine_keeps_only_vouched_devices_and_addresses_and_knows_thei
     r = mint(client, hs, "v1", **{"X-Device-Id": "phone-v1", "X-Client-Ip": "203.0.113.5"})
     h = {"Authorization": f"Bearer {r.json()['token']}"}
     assert mint(client, hs, "v1", **{"X-Client-Ip": "not-an-ip"}).status_code == 201
-    consent = client.post("/v1/me/consents/kyc_face_verification", headers=h,
-                          json={"notice_version": NOTICES["kyc_face_verification"].version})
+    consent = client.post(
+        "/v1/me/consents/kyc_face_verification",
+        headers=h,
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+    )
     assert consent.status_code == 201
-    created = new_liveness(from_peer(app, "198.51.100.20"), h, **{"X-Device-Id": "someone-elses-phone",
-                                                                   "X-Client-Ip": "192.0.2.66"})
+    created = new_liveness(
+        from_peer(app, "198.51.100.20"), h, **{"X-Device-Id": "someone-elses-phone", "X-Client-Ip": "192.0.2.66"}
+    )
     assert created.status_code == 201
     with app.state.sessions() as s:
         logins = s.execute(select(RiskEvent).where(RiskEvent.kind == "login").order_by(RiskEvent.seq)).scalars().all()
         assert [(e.device_id, e.ip, json.loads(e.data)) for e in logins] == [
             ("phone-v1", "203.0.113.5", {"device_source": "platform", "ip_source": "platform"}),
-            (None, None, {})]
+            (None, None, {}),
+        ]
         assert s.get(LivenessSession, created.json()["session_id"]).device_id == "phone-v1"
         claimed = s.execute(select(RiskEvent).where(RiskEvent.device_id == "someone-elses-phone")).scalars().all()
         assert claimed == []

@@ -43,26 +43,34 @@ def kyc_app(tmp_path, database_url, lfw, shared_data):
     id_photo(shared_data, reg / "zhang.jpg")
     (reg / "other.jpg").write_bytes((lfw / "Jiang_Zemin/Jiang_Zemin_0001.jpg").read_bytes())
     cv2.imwrite(str(reg / "blank.png"), np.full((250, 250, 3), 120, np.uint8))
-    crowd = np.hstack([cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Colin_Powell/Colin_Powell_0001.jpg"))])
+    crowd = np.hstack(
+        [cv2.imread(str(lfw / "Bono/Bono_0001.jpg")), cv2.imread(str(lfw / "Colin_Powell/Colin_Powell_0001.jpg"))]
+    )
     cv2.imwrite(str(reg / "crowd.png"), crowd)
     (reg / "citizens.csv").write_text(
         "name,id_number,photo\n"
         f"张伟,{ZHANG},zhang.jpg\n李明,{OTHER},other.jpg\n无脸,{NOFACE},blank.png\n两人,{CROWD},crowd.png\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (reg / "bank.csv").write_text(
         f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n"
         f"Sim Bank,{ZHANG_CARD},张伟,{ZHANG},13812345678\n",
-        encoding="utf-8")
-    with running_app(tmp_path, database_url, authority_registry=reg / "citizens.csv",
-                     bank_registry=reg / "bank.csv") as (client, app, h):
+        encoding="utf-8",
+    )
+    with running_app(
+        tmp_path, database_url, authority_registry=reg / "citizens.csv", bank_registry=reg / "bank.csv"
+    ) as (client, app, h):
         client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h["a"])
         token = client.post("/v1/accounts/u1/tokens", headers=h["a"]).json()["token"]
         yield client, app, {"Authorization": f"Bearer {token}"}, shared_data
 
 
 def consent(client, h):
-    r = client.post("/v1/me/consents/kyc_face_verification",
-                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=h)
+    r = client.post(
+        "/v1/me/consents/kyc_face_verification",
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+        headers=h,
+    )
     assert r.status_code == 201
 
 
@@ -75,8 +83,11 @@ def face(ctx, id_number: str = ZHANG, name: str = "张伟", session_id: str | No
     stretch of the clip, see capture.passed_session), then authenticate with it."""
     client, app, h, shared_data = ctx
     session_id = session_id or passed_session(client, app, h, shared_data, "real_name")
-    return client.post("/v1/me/real-name/face", headers=h,
-                       json={"name": name, "id_number": id_number, "liveness_session_id": session_id})
+    return client.post(
+        "/v1/me/real-name/face",
+        headers=h,
+        json={"name": name, "id_number": id_number, "liveness_session_id": session_id},
+    )
 
 
 def rows(app) -> list[RealNameAuthentication]:
@@ -225,8 +236,9 @@ def bank_card(client, app, h, body):
     if r.status_code != 202:
         return r
     challenge = r.json()["challenge_id"]
-    return client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": bank_code(app, challenge)},
-                       headers=h)
+    return client.post(
+        f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": bank_code(app, challenge)}, headers=h
+    )
 
 
 def test_bank_card_method(kyc_app):
@@ -507,8 +519,11 @@ def test_child_face_needs_guardian_consent(tmp_path, database_url, shared_data):
         assert r.status_code == 403 and r.json()["error"]["code"] == "guardian_consent_required"
         guardian = {"name": "王女士", "relation": "mother", "id_number": parent17 + idnumber.checksum_char(parent17)}
         client.delete("/v1/me/consents/kyc_face_verification", headers=h)
-        r = client.post("/v1/me/consents/kyc_face_verification", headers=h,
-                        json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian})
+        r = client.post(
+            "/v1/me/consents/kyc_face_verification",
+            headers=h,
+            json={"notice_version": NOTICES["kyc_face_verification"].version, "guardian": guardian},
+        )
         assert r.status_code == 201
         assert face(ctx, child_id, "小明", session_id).status_code == 201
 
@@ -550,9 +565,18 @@ def test_a_childs_guardian_is_checked_when_the_age_becomes_known(tmp_path, datab
         # a grant accepted before the fix: the child's own ID as the guardian, its age never checked
         with app.state.sessions() as s:
             account_id = s.query(Account).one().id
-            s.add(ConsentEvent(account_id=account_id, purpose="kyc_face_verification", action="grant",
-                               notice_version=NOTICES["kyc_face_verification"].version, channel="app",
-                               guardian_name="小明", guardian_relation="self", guardian_id_hash=secret_hash(child_id)))
+            s.add(
+                ConsentEvent(
+                    account_id=account_id,
+                    purpose="kyc_face_verification",
+                    action="grant",
+                    notice_version=NOTICES["kyc_face_verification"].version,
+                    channel="app",
+                    guardian_name="小明",
+                    guardian_relation="self",
+                    guardian_id_hash=secret_hash(child_id),
+                )
+            )
             s.commit()
         session_id = passed_session(client, app, h, shared_data, "real_name")
         r = face(ctx, child_id, "小明", session_id)

@@ -29,12 +29,23 @@ SEC = dt.timedelta(seconds=1)
 
 
 def minimal() -> dict:
-    return {"version": "t-1", "description": "test rules",
-            "rules": [{"id": "burst", "description": "a burst", "applies_to": ["payment"],
-                       "when": {"feature": "account_money_out_10m", "op": ">=", "value": 5},
-                       "score": 2, "reasons": ["velocity.burst"]}],
-            "typologies": [{"id": "velocity", "description": "bursts", "rules": ["burst"], "min_score": 2,
-                            "action": "step_up"}]}
+    return {
+        "version": "t-1",
+        "description": "test rules",
+        "rules": [
+            {
+                "id": "burst",
+                "description": "a burst",
+                "applies_to": ["payment"],
+                "when": {"feature": "account_money_out_10m", "op": ">=", "value": 5},
+                "score": 2,
+                "reasons": ["velocity.burst"],
+            }
+        ],
+        "typologies": [
+            {"id": "velocity", "description": "bursts", "rules": ["burst"], "min_score": 2, "action": "step_up"}
+        ],
+    }
 
 
 def write(tmp_path, doc, name="rules.yaml"):
@@ -52,13 +63,24 @@ def refused(tmp_path, doc) -> str:
 def test_the_packaged_rule_set_loads_with_the_required_typologies():
     rs = rules.load()
     ids = {t.id for t in rs.typologies}
-    assert {"velocity_burst", "new_device_high_amount", "shared_device_or_identity", "bust_out",
-            "installment_cashout_merchant", "repeated_face_failures", "unusual_location"} <= ids
+    assert {
+        "velocity_burst",
+        "new_device_high_amount",
+        "shared_device_or_identity",
+        "bust_out",
+        "installment_cashout_merchant",
+        "repeated_face_failures",
+        "unusual_location",
+    } <= ids
     assert rs.version and len(rs.sha256) == 64
     # Money-out kinds read the velocity and history features; failed face attempts only their own.
     assert {"account_money_out_10m", "amount_vs_max_completed_90d", "face_accounts"} <= rs.features_for("payment")
-    assert rs.features_for("liveness") == {"account_failed_face_1h", "account_failed_face_24h", "device_failed_face_1h",
-                                           "device_failed_face_accounts_1h"}
+    assert rs.features_for("liveness") == {
+        "account_failed_face_1h",
+        "account_failed_face_24h",
+        "device_failed_face_1h",
+        "device_failed_face_accounts_1h",
+    }
     assert {"on_time_repayments", "merchant_quick_refund_share_30d", "category"} <= rs.features_for("installment")
     assert rs.features_for("refund") == set()
     for rule in rs.rules:  # every feature a rule reads exists (the loader checked) and it applies somewhere
@@ -96,37 +118,63 @@ def mutate(path: str, value):
     return doc
 
 
-@pytest.mark.parametrize("path, value, expected", [
-    ("rules.0.when", {"all": [{"feature": "amount_fen", "op": ">", "value": 1},
-                              {"feature": "acount_money_out_10m", "op": ">=", "value": 5}]},
-     "rule 'burst': when.all[1].feature: unknown feature 'acount_money_out_10m'"),
-    ("rules.0.when.op", "=>", "rule 'burst': when.op: unknown operator '=>'"),
-    ("rules.0.when.value", {"feature": "nope", "times": 3}, "rule 'burst': when.value.feature: unknown feature 'nope'"),
-    ("rules.0.when.value", {"feature": "amount_fen", "times": "three"}, "rule 'burst': when.value.times: must be a number"),
-    ("rules.0.when.value", [1, 2], "rule 'burst': when.value: a list only goes with in / not_in"),
-    ("rules.0.when.value", "many", "rule 'burst': when.value: >= needs a number or a feature"),
-    ("rules.0.when", {"feature": "category", "op": "in", "value": "phones"}, "rule 'burst': when.value: in needs a list"),
-    ("rules.0.when", {"feature": "category", "op": "is_null", "value": 1}, "rule 'burst': when.value: is_null takes no value"),
-    ("rules.0.when", {"any": []}, "rule 'burst': when.any: List should have at least 1 item"),
-    ("rules.0.when", {"not": {"anything": 1}}, "rule 'burst': when.not: a condition is"),
-    ("rules.0.when.op", ..., "rule 'burst': when.op: missing"),
-    ("rules.0.applies_to", ["payment", "paymnet"], "rule 'burst': applies_to[1]: unknown event kind 'paymnet'"),
-    ("rules.0.applies_to", "payment", "rule 'burst': applies_to: Input should be a valid list"),
-    ("rules.0.score", 0, "rule 'burst': score: must be greater than 0"),
-    ("rules.0.score", "2", "rule 'burst': score: must be a number, not '2'"),
-    ("rules.0.reasons", [], "rule 'burst': reasons: List should have at least 1 item"),
-    ("rules.0.description", ..., "rule 'burst': description: missing"),
-    ("rules.0.colour", "red", "rule 'burst': colour: unknown field"),
-    ("rules.0.id", "Burst Rule", "rule 'Burst Rule': id: String should match pattern"),
-    ("typologies.0.rules", ["burst", "brust"], "typology 'velocity': rules[1]: unknown rule 'brust'"),
-    ("typologies.0.action", "block", "typology 'velocity': action: unknown action 'block'"),
-    ("typologies.0.min_score", 5, "typology 'velocity': min_score: 5 can never be reached"),
-    ("typologies.0.min_score", ..., "typology 'velocity': min_score: missing"),
-    ("typologies.0.rules", "burst", "typology 'velocity': rules: Input should be a valid list"),
-    ("version", 3, "version: Input should be a valid string"),
-    ("typologies", ..., "typologies: missing"),
-    ("extra", 1, "extra: unknown field"),
-])
+@pytest.mark.parametrize(
+    "path, value, expected",
+    [
+        (
+            "rules.0.when",
+            {
+                "all": [
+                    {"feature": "amount_fen", "op": ">", "value": 1},
+                    {"feature": "acount_money_out_10m", "op": ">=", "value": 5},
+                ]
+            },
+            "rule 'burst': when.all[1].feature: unknown feature 'acount_money_out_10m'",
+        ),
+        ("rules.0.when.op", "=>", "rule 'burst': when.op: unknown operator '=>'"),
+        (
+            "rules.0.when.value",
+            {"feature": "nope", "times": 3},
+            "rule 'burst': when.value.feature: unknown feature 'nope'",
+        ),
+        (
+            "rules.0.when.value",
+            {"feature": "amount_fen", "times": "three"},
+            "rule 'burst': when.value.times: must be a number",
+        ),
+        ("rules.0.when.value", [1, 2], "rule 'burst': when.value: a list only goes with in / not_in"),
+        ("rules.0.when.value", "many", "rule 'burst': when.value: >= needs a number or a feature"),
+        (
+            "rules.0.when",
+            {"feature": "category", "op": "in", "value": "phones"},
+            "rule 'burst': when.value: in needs a list",
+        ),
+        (
+            "rules.0.when",
+            {"feature": "category", "op": "is_null", "value": 1},
+            "rule 'burst': when.value: is_null takes no value",
+        ),
+        ("rules.0.when", {"any": []}, "rule 'burst': when.any: List should have at least 1 item"),
+        ("rules.0.when", {"not": {"anything": 1}}, "rule 'burst': when.not: a condition is"),
+        ("rules.0.when.op", ..., "rule 'burst': when.op: missing"),
+        ("rules.0.applies_to", ["payment", "paymnet"], "rule 'burst': applies_to[1]: unknown event kind 'paymnet'"),
+        ("rules.0.applies_to", "payment", "rule 'burst': applies_to: Input should be a valid list"),
+        ("rules.0.score", 0, "rule 'burst': score: must be greater than 0"),
+        ("rules.0.score", "2", "rule 'burst': score: must be a number, not '2'"),
+        ("rules.0.reasons", [], "rule 'burst': reasons: List should have at least 1 item"),
+        ("rules.0.description", ..., "rule 'burst': description: missing"),
+        ("rules.0.colour", "red", "rule 'burst': colour: unknown field"),
+        ("rules.0.id", "Burst Rule", "rule 'Burst Rule': id: String should match pattern"),
+        ("typologies.0.rules", ["burst", "brust"], "typology 'velocity': rules[1]: unknown rule 'brust'"),
+        ("typologies.0.action", "block", "typology 'velocity': action: unknown action 'block'"),
+        ("typologies.0.min_score", 5, "typology 'velocity': min_score: 5 can never be reached"),
+        ("typologies.0.min_score", ..., "typology 'velocity': min_score: missing"),
+        ("typologies.0.rules", "burst", "typology 'velocity': rules: Input should be a valid list"),
+        ("version", 3, "version: Input should be a valid string"),
+        ("typologies", ..., "typologies: missing"),
+        ("extra", 1, "extra: unknown field"),
+    ],
+)
 def test_a_malformed_rule_set_is_refused_naming_the_rule_and_the_field(tmp_path, path, value, expected):
     message = refused(tmp_path, mutate(path, value))
     assert expected in message, message
@@ -143,8 +191,16 @@ def test_duplicate_ids_are_refused(tmp_path):
 
 def test_every_problem_is_reported_not_just_the_first(tmp_path):
     doc = minimal()
-    doc["rules"].append({"id": "second", "description": "x", "applies_to": ["loan"],
-                         "when": {"feature": "amount_fen", "op": "~", "value": 1}, "score": -1, "reasons": ["x"]})
+    doc["rules"].append(
+        {
+            "id": "second",
+            "description": "x",
+            "applies_to": ["loan"],
+            "when": {"feature": "amount_fen", "op": "~", "value": 1},
+            "score": -1,
+            "reasons": ["x"],
+        }
+    )
     doc["rules"][0]["when"]["feature"] = "nope"
     doc["typologies"][0]["action"] = "block"
     with pytest.raises(rules.RuleSetError) as info:
@@ -178,10 +234,16 @@ def test_non_yaml_missing_files_and_wrong_shapes_are_refused(tmp_path):
 
 def ruleset(rule_list: list[dict], typology_list: list[dict]) -> rules.RuleSet:
     base = {"description": "d", "reasons": ["r"], "applies_to": ["payment"], "score": 1}
-    return rules.from_json(json.dumps({
-        "version": "e-1", "description": "eval",
-        "rules": [{**base, "reasons": [f"reason.{r['id']}"], **r} for r in rule_list],
-        "typologies": [{"description": "d", **t} for t in typology_list]}))
+    return rules.from_json(
+        json.dumps(
+            {
+                "version": "e-1",
+                "description": "eval",
+                "rules": [{**base, "reasons": [f"reason.{r['id']}"], **r} for r in rule_list],
+                "typologies": [{"description": "d", **t} for t in typology_list],
+            }
+        )
+    )
 
 
 def cond(feature, op, value=None):
@@ -189,12 +251,18 @@ def cond(feature, op, value=None):
 
 
 def test_the_most_severe_action_wins_and_typologies_below_min_score_do_not_fire():
-    rs = ruleset([{"id": "a", "when": cond("amount_fen", ">", 100), "score": 2},
-                  {"id": "b", "when": cond("account_money_out_10m", ">=", 5), "score": 1},
-                  {"id": "c", "when": cond("face_accounts", ">=", 2), "score": 3}],
-                 [{"id": "t_step", "rules": ["a"], "min_score": 2, "action": "step_up"},
-                  {"id": "t_decline", "rules": ["a", "b"], "min_score": 3, "action": "decline"},
-                  {"id": "t_review", "rules": ["c"], "min_score": 3, "action": "review"}])
+    rs = ruleset(
+        [
+            {"id": "a", "when": cond("amount_fen", ">", 100), "score": 2},
+            {"id": "b", "when": cond("account_money_out_10m", ">=", 5), "score": 1},
+            {"id": "c", "when": cond("face_accounts", ">=", 2), "score": 3},
+        ],
+        [
+            {"id": "t_step", "rules": ["a"], "min_score": 2, "action": "step_up"},
+            {"id": "t_decline", "rules": ["a", "b"], "min_score": 3, "action": "decline"},
+            {"id": "t_review", "rules": ["c"], "min_score": 3, "action": "review"},
+        ],
+    )
     e = rs.evaluate("payment", {"amount_fen": 500, "account_money_out_10m": 1, "face_accounts": 3})
     assert (e.decision, e.rules, e.typologies, e.score) == ("review", ["a", "c"], ["t_step", "t_review"], 5.0)
     assert e.reasons == ["reason.a", "reason.c"]
@@ -207,14 +275,18 @@ def test_the_most_severe_action_wins_and_typologies_below_min_score_do_not_fire(
 
 
 def test_evaluation_is_none_safe():
-    rs = ruleset([{"id": "gt", "when": cond("amount_fen", ">", 1)},
-                  {"id": "ne", "when": cond("category", "!=", "phones")},
-                  {"id": "notin", "when": cond("category", "not_in", ["phones"])},
-                  {"id": "null", "when": cond("category", "is_null")},
-                  {"id": "notnull", "when": cond("category", "not_null")},
-                  {"id": "ratio", "when": cond("amount_fen", ">", {"feature": "max_completed_out_90d_fen", "times": 2})},
-                  {"id": "neg", "when": {"not": cond("amount_fen", ">", 1)}}],
-                 [{"id": "t", "rules": ["gt"], "min_score": 1, "action": "review"}])
+    rs = ruleset(
+        [
+            {"id": "gt", "when": cond("amount_fen", ">", 1)},
+            {"id": "ne", "when": cond("category", "!=", "phones")},
+            {"id": "notin", "when": cond("category", "not_in", ["phones"])},
+            {"id": "null", "when": cond("category", "is_null")},
+            {"id": "notnull", "when": cond("category", "not_null")},
+            {"id": "ratio", "when": cond("amount_fen", ">", {"feature": "max_completed_out_90d_fen", "times": 2})},
+            {"id": "neg", "when": {"not": cond("amount_fen", ">", 1)}},
+        ],
+        [{"id": "t", "rules": ["gt"], "min_score": 1, "action": "review"}],
+    )
     e = rs.evaluate("payment", {"amount_fen": None, "category": None, "max_completed_out_90d_fen": None})
     assert e.rules == ["null", "neg"] and e.decision == "approve"
     assert rs.evaluate("payment", {}).rules == ["null", "neg"]  # missing features are None
@@ -225,28 +297,59 @@ def test_evaluation_is_none_safe():
 
 
 def test_feature_times_factor_comparisons_and_composite_conditions():
-    rs = ruleset([{"id": "jump", "when": cond("amount_fen", ">=", {"feature": "max_completed_installment_fen", "times": 3})},
-                  {"id": "combo", "when": {"all": [cond("category", "in", ["phones", "gift_cards"]),
-                                                   {"any": [cond("installment_is_max_term", "==", 1),
-                                                            cond("credit_utilisation", ">=", 0.9)]},
-                                                   {"not": cond("late_repayments", ">", 0)}]}}],
-                 [{"id": "t", "rules": ["jump", "combo"], "min_score": 2, "action": "freeze"}])
-    base = {"amount_fen": 300_000, "max_completed_installment_fen": 100_000, "category": "phones",
-            "installment_is_max_term": 0, "credit_utilisation": 0.95, "late_repayments": 0}
+    rs = ruleset(
+        [
+            {"id": "jump", "when": cond("amount_fen", ">=", {"feature": "max_completed_installment_fen", "times": 3})},
+            {
+                "id": "combo",
+                "when": {
+                    "all": [
+                        cond("category", "in", ["phones", "gift_cards"]),
+                        {"any": [cond("installment_is_max_term", "==", 1), cond("credit_utilisation", ">=", 0.9)]},
+                        {"not": cond("late_repayments", ">", 0)},
+                    ]
+                },
+            },
+        ],
+        [{"id": "t", "rules": ["jump", "combo"], "min_score": 2, "action": "freeze"}],
+    )
+    base = {
+        "amount_fen": 300_000,
+        "max_completed_installment_fen": 100_000,
+        "category": "phones",
+        "installment_is_max_term": 0,
+        "credit_utilisation": 0.95,
+        "late_repayments": 0,
+    }
     assert rs.evaluate("payment", base).decision == "freeze"
     assert rs.evaluate("payment", {**base, "amount_fen": 299_999}).rules == ["combo"]
     assert rs.evaluate("payment", {**base, "credit_utilisation": 0.5}).rules == ["jump"]
-    assert rs.evaluate("payment", {**base, "credit_utilisation": 0.5, "installment_is_max_term": 1}).decision == "freeze"
+    assert (
+        rs.evaluate("payment", {**base, "credit_utilisation": 0.5, "installment_is_max_term": 1}).decision == "freeze"
+    )
     assert rs.evaluate("payment", {**base, "late_repayments": 1}).rules == ["jump"]
     assert rs.evaluate("payment", {**base, "category": "food"}).rules == ["jump"]
-    assert rs.features_for("payment") == {"amount_fen", "max_completed_installment_fen", "category",
-                                          "installment_is_max_term", "credit_utilisation", "late_repayments"}
+    assert rs.features_for("payment") == {
+        "amount_fen",
+        "max_completed_installment_fen",
+        "category",
+        "installment_is_max_term",
+        "credit_utilisation",
+        "late_repayments",
+    }
 
 
 def test_evaluation_is_deterministic():
     rs = rules.load()
-    values = {"account_money_out_10m": 6, "device_is_new_for_account": 1, "amount_vs_max_completed_90d": 4.0,
-              "amount_fen": 800_000, "face_accounts": 1, "account_completed_out_90d": 3, "account_age_days": 100.0}
+    values = {
+        "account_money_out_10m": 6,
+        "device_is_new_for_account": 1,
+        "amount_vs_max_completed_90d": 4.0,
+        "amount_fen": 800_000,
+        "face_accounts": 1,
+        "account_completed_out_90d": 3,
+        "account_age_days": 100.0,
+    }
     first = rs.evaluate("installment", values)
     assert all(rs.evaluate("installment", dict(reversed(list(values.items())))) == first for _ in range(5))
     assert rules.from_json(rs.canonical_json()).evaluate("installment", values) == first
@@ -255,65 +358,203 @@ def test_evaluation_is_deterministic():
 
 # The shipped typologies on hand-made feature values: each pattern fires, an ordinary customer
 # with the same kind of event does not.
-NORMAL_PAYMENT = {"account_money_out_10m": 1, "account_money_out_1h": 2, "account_money_out_24h": 4,
-                  "account_amount_out_24h": 8_000, "account_refused_out_24h": 0, "account_completed_out_90d": 120,
-                  "amount_fen": 2_500, "amount_vs_max_completed_90d": 0.2, "amount_vs_avg_completed_90d": 1.1,
-                  "max_completed_out_90d_fen": 12_000, "face_accounts": 1, "account_failed_face_1h": 0,
-                  "km_from_usual_merchants": 3.5, "merchant_is_new_for_account": 0, "account_devices_30d": 1,
-                  "account_age_days": 200.0, "km_from_last_payment": 2.0, "travel_speed_kmh": 1.5,
-                  "account_completed_same_kind_90d": 110, "amount_vs_max_same_kind_90d": 0.3,
-                  "amount_vs_avg_same_kind_90d": 1.1}
-NORMAL_INSTALLMENT = {**NORMAL_PAYMENT, "amount_fen": 450_000, "amount_vs_max_completed_90d": 1.2,
-                      "amount_vs_avg_completed_90d": 6.0, "max_completed_out_90d_fen": 300_000,
-                      "device_is_new_for_account": 0, "device_accounts_30d": 2, "address_accounts_30d": 2,
-                      "ip_accounts_24h": 3, "device_money_out_10m": 1, "ip_money_out_10m": 1,
-                      "on_time_repayments": 12, "late_repayments": 0, "max_completed_installment_fen": 300_000,
-                      "installment_is_max_term": 1, "credit_utilisation": 0.4, "category": "electronics",
-                      "merchant_installments_30d": 40, "merchant_max_term_share_30d": 0.3,
-                      "merchant_distinct_accounts_max_term_30d": 12, "merchant_orders_30d": 300,
-                      "merchant_refund_share_30d": 0.03, "merchant_quick_refund_share_30d": 0.01,
-                      "account_installments_at_merchant_30d": 1, "account_refunds_at_merchant_30d": 0}
+NORMAL_PAYMENT = {
+    "account_money_out_10m": 1,
+    "account_money_out_1h": 2,
+    "account_money_out_24h": 4,
+    "account_amount_out_24h": 8_000,
+    "account_refused_out_24h": 0,
+    "account_completed_out_90d": 120,
+    "amount_fen": 2_500,
+    "amount_vs_max_completed_90d": 0.2,
+    "amount_vs_avg_completed_90d": 1.1,
+    "max_completed_out_90d_fen": 12_000,
+    "face_accounts": 1,
+    "account_failed_face_1h": 0,
+    "km_from_usual_merchants": 3.5,
+    "merchant_is_new_for_account": 0,
+    "account_devices_30d": 1,
+    "account_age_days": 200.0,
+    "km_from_last_payment": 2.0,
+    "travel_speed_kmh": 1.5,
+    "account_completed_same_kind_90d": 110,
+    "amount_vs_max_same_kind_90d": 0.3,
+    "amount_vs_avg_same_kind_90d": 1.1,
+}
+NORMAL_INSTALLMENT = {
+    **NORMAL_PAYMENT,
+    "amount_fen": 450_000,
+    "amount_vs_max_completed_90d": 1.2,
+    "amount_vs_avg_completed_90d": 6.0,
+    "max_completed_out_90d_fen": 300_000,
+    "device_is_new_for_account": 0,
+    "device_accounts_30d": 2,
+    "address_accounts_30d": 2,
+    "ip_accounts_24h": 3,
+    "device_money_out_10m": 1,
+    "ip_money_out_10m": 1,
+    "on_time_repayments": 12,
+    "late_repayments": 0,
+    "max_completed_installment_fen": 300_000,
+    "installment_is_max_term": 1,
+    "credit_utilisation": 0.4,
+    "category": "electronics",
+    "merchant_installments_30d": 40,
+    "merchant_max_term_share_30d": 0.3,
+    "merchant_distinct_accounts_max_term_30d": 12,
+    "merchant_orders_30d": 300,
+    "merchant_refund_share_30d": 0.03,
+    "merchant_quick_refund_share_30d": 0.01,
+    "account_installments_at_merchant_30d": 1,
+    "account_refunds_at_merchant_30d": 0,
+}
 
 
-@pytest.mark.parametrize("kind, changes, typology, decision", [
-    ("payment", {"account_money_out_10m": 6}, "velocity_burst", "step_up"),
-    ("payment", {"account_money_out_10m": 12, "account_money_out_1h": 12}, "velocity_burst_severe", "decline"),
-    ("installment", {"device_money_out_10m": 5}, "velocity_burst", "step_up"),
-    ("installment", {"device_is_new_for_account": 1, "amount_vs_max_completed_90d": 3.0}, "new_device_high_amount", "step_up"),
-    ("loan", {"device_is_new_for_account": 1, "account_completed_out_90d": 0, "amount_vs_max_completed_90d": None,
-              "amount_vs_avg_completed_90d": None, "amount_fen": 800_000}, "new_device_high_amount", "step_up"),
-    ("installment", {"device_accounts_30d": 3}, "shared_device_or_identity", "review"),
-    ("loan", {"device_is_new_for_account": 1, "days_since_real_name": 0.2, "credit_utilisation": 0.95,
-              "amount_fen": 500_000}, "new_device_high_amount", "step_up"),
-    ("installment", {"merchant_installments_30d": 12, "merchant_max_term_share_30d": 0.9,
-                     "merchant_distinct_accounts_max_term_30d": 11}, "installment_cashout_merchant", "review"),
-    ("installment", {"address_accounts_30d": 9}, "shared_device_or_identity", "review"),
-    ("payment", {"face_accounts": 2}, "shared_face_money_out", "freeze"),
-    ("installment", {"on_time_repayments": 3, "credit_history_days": 60, "amount_fen": 900_000,
-                     "max_completed_installment_fen": 60_000, "category": "phones"}, "bust_out", "review"),
-    ("loan", {"on_time_repayments": 2, "credit_history_days": 100, "amount_fen": 2_000_000,
-              "max_completed_installment_fen": 100_000, "credit_utilisation": 0.97, "installment_is_max_term": 0},
-     "bust_out", "review"),
-    ("installment", {"on_time_repayments": 3, "credit_history_days": 60, "amount_fen": 900_000,
-                     "max_completed_installment_fen": 60_000, "category": "phones", "account_credit_draws_7d": 2},
-     "bust_out_repeated", "freeze"),
-    ("loan", {"account_loans_1h": 2}, "credit_draws_burst", "review"),
-    ("liveness", {"account_failed_face_24h": 10}, "repeated_face_failures_severe", "freeze"),
-    ("installment", {"merchant_max_term_share_30d": 0.9, "merchant_distinct_accounts_max_term_30d": 8,
-                     "account_installments_at_merchant_30d": 2}, "installment_cashout_merchant", "review"),
-    ("installment", {"merchant_max_term_share_30d": 0.9, "merchant_quick_refund_share_30d": 0.5,
-                     "account_installments_at_merchant_30d": 3}, "installment_cashout_merchant_strong", "freeze"),
-    ("liveness", {"account_failed_face_1h": 3}, "repeated_face_failures", "step_up"),
-    ("face_verification", {"account_failed_face_1h": 7}, "repeated_face_failures_severe", "freeze"),
-    ("liveness", {"device_failed_face_1h": 4, "device_failed_face_accounts_1h": 3}, "repeated_face_failures_severe", "freeze"),
-    ("payment", {"km_from_usual_merchants": 1100.0, "merchant_is_new_for_account": 1, "amount_vs_avg_same_kind_90d": 6.0},
-     "unusual_location", "step_up"),
-    ("payment", {"km_from_usual_merchants": 1100.0, "km_from_last_payment": 1100.0, "travel_speed_kmh": 2200.0},
-     "unusual_location", "step_up"),
-    ("installment", {"account_age_days": 0.5, "account_completed_out_90d": 0, "amount_vs_max_completed_90d": None,
-                     "amount_vs_avg_completed_90d": None, "amount_fen": 900_000, "days_since_real_name": 0.4,
-                     "credit_utilisation": 0.95, "device_is_new_for_account": 1}, "new_device_high_amount", "step_up"),
-])
+@pytest.mark.parametrize(
+    "kind, changes, typology, decision",
+    [
+        ("payment", {"account_money_out_10m": 6}, "velocity_burst", "step_up"),
+        ("payment", {"account_money_out_10m": 12, "account_money_out_1h": 12}, "velocity_burst_severe", "decline"),
+        ("installment", {"device_money_out_10m": 5}, "velocity_burst", "step_up"),
+        (
+            "installment",
+            {"device_is_new_for_account": 1, "amount_vs_max_completed_90d": 3.0},
+            "new_device_high_amount",
+            "step_up",
+        ),
+        (
+            "loan",
+            {
+                "device_is_new_for_account": 1,
+                "account_completed_out_90d": 0,
+                "amount_vs_max_completed_90d": None,
+                "amount_vs_avg_completed_90d": None,
+                "amount_fen": 800_000,
+            },
+            "new_device_high_amount",
+            "step_up",
+        ),
+        ("installment", {"device_accounts_30d": 3}, "shared_device_or_identity", "review"),
+        (
+            "loan",
+            {
+                "device_is_new_for_account": 1,
+                "days_since_real_name": 0.2,
+                "credit_utilisation": 0.95,
+                "amount_fen": 500_000,
+            },
+            "new_device_high_amount",
+            "step_up",
+        ),
+        (
+            "installment",
+            {
+                "merchant_installments_30d": 12,
+                "merchant_max_term_share_30d": 0.9,
+                "merchant_distinct_accounts_max_term_30d": 11,
+            },
+            "installment_cashout_merchant",
+            "review",
+        ),
+        ("installment", {"address_accounts_30d": 9}, "shared_device_or_identity", "review"),
+        ("payment", {"face_accounts": 2}, "shared_face_money_out", "freeze"),
+        (
+            "installment",
+            {
+                "on_time_repayments": 3,
+                "credit_history_days": 60,
+                "amount_fen": 900_000,
+                "max_completed_installment_fen": 60_000,
+                "category": "phones",
+            },
+            "bust_out",
+            "review",
+        ),
+        (
+            "loan",
+            {
+                "on_time_repayments": 2,
+                "credit_history_days": 100,
+                "amount_fen": 2_000_000,
+                "max_completed_installment_fen": 100_000,
+                "credit_utilisation": 0.97,
+                "installment_is_max_term": 0,
+            },
+            "bust_out",
+            "review",
+        ),
+        (
+            "installment",
+            {
+                "on_time_repayments": 3,
+                "credit_history_days": 60,
+                "amount_fen": 900_000,
+                "max_completed_installment_fen": 60_000,
+                "category": "phones",
+                "account_credit_draws_7d": 2,
+            },
+            "bust_out_repeated",
+            "freeze",
+        ),
+        ("loan", {"account_loans_1h": 2}, "credit_draws_burst", "review"),
+        ("liveness", {"account_failed_face_24h": 10}, "repeated_face_failures_severe", "freeze"),
+        (
+            "installment",
+            {
+                "merchant_max_term_share_30d": 0.9,
+                "merchant_distinct_accounts_max_term_30d": 8,
+                "account_installments_at_merchant_30d": 2,
+            },
+            "installment_cashout_merchant",
+            "review",
+        ),
+        (
+            "installment",
+            {
+                "merchant_max_term_share_30d": 0.9,
+                "merchant_quick_refund_share_30d": 0.5,
+                "account_installments_at_merchant_30d": 3,
+            },
+            "installment_cashout_merchant_strong",
+            "freeze",
+        ),
+        ("liveness", {"account_failed_face_1h": 3}, "repeated_face_failures", "step_up"),
+        ("face_verification", {"account_failed_face_1h": 7}, "repeated_face_failures_severe", "freeze"),
+        (
+            "liveness",
+            {"device_failed_face_1h": 4, "device_failed_face_accounts_1h": 3},
+            "repeated_face_failures_severe",
+            "freeze",
+        ),
+        (
+            "payment",
+            {"km_from_usual_merchants": 1100.0, "merchant_is_new_for_account": 1, "amount_vs_avg_same_kind_90d": 6.0},
+            "unusual_location",
+            "step_up",
+        ),
+        (
+            "payment",
+            {"km_from_usual_merchants": 1100.0, "km_from_last_payment": 1100.0, "travel_speed_kmh": 2200.0},
+            "unusual_location",
+            "step_up",
+        ),
+        (
+            "installment",
+            {
+                "account_age_days": 0.5,
+                "account_completed_out_90d": 0,
+                "amount_vs_max_completed_90d": None,
+                "amount_vs_avg_completed_90d": None,
+                "amount_fen": 900_000,
+                "days_since_real_name": 0.4,
+                "credit_utilisation": 0.95,
+                "device_is_new_for_account": 1,
+            },
+            "new_device_high_amount",
+            "step_up",
+        ),
+    ],
+)
 def test_each_shipped_typology_fires_on_its_pattern(kind, changes, typology, decision):
     rs = rules.load()
     normal = NORMAL_INSTALLMENT if kind in ("installment", "loan") else NORMAL_PAYMENT
@@ -324,22 +565,55 @@ def test_each_shipped_typology_fires_on_its_pattern(kind, changes, typology, dec
     assert typology in e.typologies and e.decision == decision, e
 
 
-@pytest.mark.parametrize("kind, changes", [
-    ("installment", {"device_is_new_for_account": 1}),  # a new phone, the usual kind of amount
-    ("payment", {"km_from_usual_merchants": 1100.0, "merchant_is_new_for_account": 1, "km_from_last_payment": 1100.0,
-                 "travel_speed_kmh": 180.0, "amount_vs_avg_same_kind_90d": 2.5,
-                 "amount_vs_max_same_kind_90d": 1.2}),  # a traveller, a good dinner
-    ("payment", {"km_from_usual_merchants": 40.0, "merchant_is_new_for_account": 1, "amount_vs_avg_same_kind_90d": 6}),
-    ("installment", {"account_age_days": 0.5, "device_is_new_for_account": 1, "account_completed_out_90d": 0,
-                     "amount_vs_max_completed_90d": None, "amount_vs_avg_completed_90d": None}),  # a new customer
-    ("installment", {"device_accounts_30d": 2}),  # a couple's tablet
-    ("installment", {"address_accounts_30d": 5}),  # an office address
-    ("installment", {"on_time_repayments": 3, "amount_fen": 900_000, "max_completed_installment_fen": 60_000,
-                     "category": "furniture", "installment_is_max_term": 0}),  # a large sofa after a few repayments
-    ("installment", {"merchant_max_term_share_30d": 0.7, "merchant_distinct_accounts_max_term_30d": 8}),  # first order
-    ("installment", {"account_failed_face_1h": 2, "account_money_out_10m": 3}),
-    ("payment", {"account_money_out_10m": 4, "account_money_out_1h": 9}),
-])
+@pytest.mark.parametrize(
+    "kind, changes",
+    [
+        ("installment", {"device_is_new_for_account": 1}),  # a new phone, the usual kind of amount
+        (
+            "payment",
+            {
+                "km_from_usual_merchants": 1100.0,
+                "merchant_is_new_for_account": 1,
+                "km_from_last_payment": 1100.0,
+                "travel_speed_kmh": 180.0,
+                "amount_vs_avg_same_kind_90d": 2.5,
+                "amount_vs_max_same_kind_90d": 1.2,
+            },
+        ),  # a traveller, a good dinner
+        (
+            "payment",
+            {"km_from_usual_merchants": 40.0, "merchant_is_new_for_account": 1, "amount_vs_avg_same_kind_90d": 6},
+        ),
+        (
+            "installment",
+            {
+                "account_age_days": 0.5,
+                "device_is_new_for_account": 1,
+                "account_completed_out_90d": 0,
+                "amount_vs_max_completed_90d": None,
+                "amount_vs_avg_completed_90d": None,
+            },
+        ),  # a new customer
+        ("installment", {"device_accounts_30d": 2}),  # a couple's tablet
+        ("installment", {"address_accounts_30d": 5}),  # an office address
+        (
+            "installment",
+            {
+                "on_time_repayments": 3,
+                "amount_fen": 900_000,
+                "max_completed_installment_fen": 60_000,
+                "category": "furniture",
+                "installment_is_max_term": 0,
+            },
+        ),  # a large sofa after a few repayments
+        (
+            "installment",
+            {"merchant_max_term_share_30d": 0.7, "merchant_distinct_accounts_max_term_30d": 8},
+        ),  # first order
+        ("installment", {"account_failed_face_1h": 2, "account_money_out_10m": 3}),
+        ("payment", {"account_money_out_10m": 4, "account_money_out_1h": 9}),
+    ],
+)
 def test_ordinary_variations_are_approved(kind, changes):
     normal = NORMAL_INSTALLMENT if kind == "installment" else NORMAL_PAYMENT
     assert rules.load().evaluate(kind, {**normal, **changes}).decision == "approve"
@@ -415,8 +689,9 @@ class World:
     def account(self, name: str, **kw) -> str:
         from facetrust.identity.models import Account
 
-        account = Account(id=self.id(name)[:32], tenant_id=self.tenant(), platform_user_id=self.id(name),
-                          mobile="13800000000", **kw)
+        account = Account(
+            id=self.id(name)[:32], tenant_id=self.tenant(), platform_user_id=self.id(name), mobile="13800000000", **kw
+        )
         self.session.add(account)
         self.session.flush()
         return account.id
@@ -455,10 +730,20 @@ def test_account_velocity_windows_end_at_the_event(w):
     e = w.ev("payment", T0, account_id="a", amount_fen=3_000)
     w.ev("payment", T0 - 1 * MIN, account_id="a", amount_fen=90_000)  # stored after the event: not seen
     w.ev("payment", T0 + 1 * MIN, account_id="a", amount_fen=90_000)
-    assert w.f(e, "account_money_out_10m", "account_money_out_1h", "account_money_out_24h", "account_amount_out_24h",
-               "account_refused_out_24h") == {
-        "account_money_out_10m": 3, "account_money_out_1h": 5, "account_money_out_24h": 6,
-        "account_amount_out_24h": 1_000 + 2_000 + 30_000 + 40_000 + 50_000 + 3_000, "account_refused_out_24h": 1}
+    assert w.f(
+        e,
+        "account_money_out_10m",
+        "account_money_out_1h",
+        "account_money_out_24h",
+        "account_amount_out_24h",
+        "account_refused_out_24h",
+    ) == {
+        "account_money_out_10m": 3,
+        "account_money_out_1h": 5,
+        "account_money_out_24h": 6,
+        "account_amount_out_24h": 1_000 + 2_000 + 30_000 + 40_000 + 50_000 + 3_000,
+        "account_refused_out_24h": 1,
+    }
     bare = w.ev("payment", T0, amount_fen=5)
     assert w.one(bare, "account_money_out_10m") is None and w.one(bare, "account_amount_out_24h") is None
 
@@ -471,11 +756,24 @@ def test_device_and_ip_velocity(w):
     w.ev("login", T0 - 25 * HOUR, account_id="e", ip="1.2.3.4")  # outside the IP's 24 hours
     e = w.ev("installment", T0, account_id="a", device_id="phone", ip="1.2.3.4", amount_fen=10_000)
     assert w.f(e, "device_money_out_10m", "ip_money_out_10m", "ip_accounts_24h", "device_accounts_30d") == {
-        "device_money_out_10m": 4, "ip_money_out_10m": 4, "ip_accounts_24h": 4, "device_accounts_30d": 4}
+        "device_money_out_10m": 4,
+        "ip_money_out_10m": 4,
+        "ip_accounts_24h": 4,
+        "device_accounts_30d": 4,
+    }
     # A merchant terminal is no one's own device: the device features do not apply to it.
     t = w.ev("payment", T0, account_id="a", device_id="terminal:xyz", amount_fen=100)
-    assert set(w.f(t, "device_money_out_10m", "device_accounts_30d", "device_is_new_for_account",
-                   "hours_since_device_change", "device_failed_face_1h", "ip_money_out_10m").values()) == {None}
+    assert set(
+        w.f(
+            t,
+            "device_money_out_10m",
+            "device_accounts_30d",
+            "device_is_new_for_account",
+            "hours_since_device_change",
+            "device_failed_face_1h",
+            "ip_money_out_10m",
+        ).values()
+    ) == {None}
 
 
 def test_distinct_accounts_per_device_face_address_and_devices_per_account(w):
@@ -492,10 +790,22 @@ def test_distinct_accounts_per_device_face_address_and_devices_per_account(w):
     w.ev("login", T0 - 31 * DAY, account_id="acc0", device_id="d3")
     e = w.ev("installment", T0, account_id="acc0", device_id="dev", address_hash="addr", face_key="face", amount_fen=5)
     assert w.f(e, "device_accounts_30d", "address_accounts_30d", "face_accounts", "account_devices_30d") == {
-        "device_accounts_30d": 3, "address_accounts_30d": 3, "face_accounts": 3, "account_devices_30d": 3}
+        "device_accounts_30d": 3,
+        "address_accounts_30d": 3,
+        "face_accounts": 3,
+        "account_devices_30d": 3,
+    }
     bare = w.ev("installment", T0, amount_fen=5)
-    assert set(w.f(bare, "device_accounts_30d", "address_accounts_30d", "face_accounts",
-                   "account_devices_30d", "ip_accounts_24h").values()) == {None}
+    assert set(
+        w.f(
+            bare,
+            "device_accounts_30d",
+            "address_accounts_30d",
+            "face_accounts",
+            "account_devices_30d",
+            "ip_accounts_24h",
+        ).values()
+    ) == {None}
 
 
 def test_device_change(w):
@@ -504,14 +814,20 @@ def test_device_change(w):
     w.ev("login", T0 - 50 * DAY, account_id="someone-else", device_id="new-phone")  # another account's use
     e = w.ev("loan", T0, account_id="a", device_id="new-phone", amount_fen=1)
     assert w.f(e, "device_is_new_for_account", "hours_since_device_change") == {
-        "device_is_new_for_account": 1, "hours_since_device_change": 3.0}
+        "device_is_new_for_account": 1,
+        "hours_since_device_change": 3.0,
+    }
     e = w.ev("loan", T0, account_id="a", device_id="old-phone", amount_fen=1)
     assert w.f(e, "device_is_new_for_account", "hours_since_device_change") == {
-        "device_is_new_for_account": 0, "hours_since_device_change": 240.0}
+        "device_is_new_for_account": 0,
+        "hours_since_device_change": 240.0,
+    }
     # First seen with the event itself; exactly 24 hours is no longer new.
     e = w.ev("loan", T0, account_id="a", device_id="brand-new", amount_fen=1)
     assert w.f(e, "device_is_new_for_account", "hours_since_device_change") == {
-        "device_is_new_for_account": 1, "hours_since_device_change": 0.0}
+        "device_is_new_for_account": 1,
+        "hours_since_device_change": 0.0,
+    }
     w.ev("login", T0 - DAY, account_id="b", device_id="phone-b")
     e = w.ev("loan", T0, account_id="b", device_id="phone-b", amount_fen=1)
     assert w.one(e, "device_is_new_for_account") == 0
@@ -526,19 +842,45 @@ def test_amount_against_the_accounts_own_history(w):
     w.ev("top_up", T0 - DAY, account_id="a", amount_fen=800_000, outcome="completed")  # not money-out
     e = w.ev("payment", T0, account_id="a", amount_fen=60_000, outcome="completed")  # itself: never history
     w.ev("payment", T0 - HOUR, account_id="a", amount_fen=700_000, outcome="completed")  # stored later
-    assert w.f(e, "account_completed_out_90d", "max_completed_out_90d_fen", "avg_completed_out_90d_fen",
-               "amount_vs_max_completed_90d", "amount_vs_avg_completed_90d", "amount_fen") == {
-        "account_completed_out_90d": 2, "max_completed_out_90d_fen": 30_000, "avg_completed_out_90d_fen": 20_000,
-        "amount_vs_max_completed_90d": 2.0, "amount_vs_avg_completed_90d": 3.0, "amount_fen": 60_000}
+    assert w.f(
+        e,
+        "account_completed_out_90d",
+        "max_completed_out_90d_fen",
+        "avg_completed_out_90d_fen",
+        "amount_vs_max_completed_90d",
+        "amount_vs_avg_completed_90d",
+        "amount_fen",
+    ) == {
+        "account_completed_out_90d": 2,
+        "max_completed_out_90d_fen": 30_000,
+        "avg_completed_out_90d_fen": 20_000,
+        "amount_vs_max_completed_90d": 2.0,
+        "amount_vs_avg_completed_90d": 3.0,
+        "amount_fen": 60_000,
+    }
     assert w.f(e, "account_completed_same_kind_90d", "amount_vs_max_same_kind_90d", "amount_vs_avg_same_kind_90d") == {
-        "account_completed_same_kind_90d": 1, "amount_vs_max_same_kind_90d": 6.0, "amount_vs_avg_same_kind_90d": 6.0}
+        "account_completed_same_kind_90d": 1,
+        "amount_vs_max_same_kind_90d": 6.0,
+        "amount_vs_avg_same_kind_90d": 6.0,
+    }
     credit = w.ev("loan", T0, account_id="a", amount_fen=90_000)  # against the installment only
     assert w.f(credit, "account_completed_same_kind_90d", "amount_vs_max_same_kind_90d") == {
-        "account_completed_same_kind_90d": 1, "amount_vs_max_same_kind_90d": 3.0}
+        "account_completed_same_kind_90d": 1,
+        "amount_vs_max_same_kind_90d": 3.0,
+    }
     new = w.ev("payment", T0, account_id="new", amount_fen=60_000)
-    assert w.f(new, "account_completed_out_90d", "amount_vs_max_completed_90d", "amount_vs_avg_completed_90d",
-               "max_completed_out_90d_fen") == {"account_completed_out_90d": 0, "amount_vs_max_completed_90d": None,
-                                                "amount_vs_avg_completed_90d": None, "max_completed_out_90d_fen": None}
+    assert w.f(
+        new,
+        "account_completed_out_90d",
+        "amount_vs_max_completed_90d",
+        "amount_vs_avg_completed_90d",
+        "max_completed_out_90d_fen",
+    ) == {
+        "account_completed_out_90d": 0,
+        "amount_vs_max_completed_90d": None,
+        "amount_vs_avg_completed_90d": None,
+        "max_completed_out_90d_fen": None,
+    }
 
 
 def test_days_since_real_name_from_events_else_the_account(w):
@@ -557,13 +899,21 @@ def test_days_since_real_name_from_events_else_the_account(w):
 
 def test_failed_face_attempts(w):
     for i, (acc, outcome) in enumerate([("a", "failed"), ("a", "failed"), ("b", "failed"), ("a", "passed")]):
-        w.ev("liveness" if i % 2 else "face_verification", T0 - (i + 1) * MIN, account_id=acc, device_id="phone",
-             outcome=outcome)
+        w.ev(
+            "liveness" if i % 2 else "face_verification",
+            T0 - (i + 1) * MIN,
+            account_id=acc,
+            device_id="phone",
+            outcome=outcome,
+        )
     w.ev("liveness", T0 - HOUR - SEC, account_id="a", device_id="phone", outcome="failed")  # outside the hour
     w.ev("payment", T0 - MIN, account_id="a", device_id="phone", outcome="failed")  # not a face attempt
     e = w.ev("liveness", T0, account_id="a", device_id="phone", outcome="failed")
     assert w.f(e, "account_failed_face_1h", "device_failed_face_1h", "device_failed_face_accounts_1h") == {
-        "account_failed_face_1h": 3, "device_failed_face_1h": 4, "device_failed_face_accounts_1h": 2}
+        "account_failed_face_1h": 3,
+        "device_failed_face_1h": 4,
+        "device_failed_face_accounts_1h": 2,
+    }
 
 
 def test_repayment_history_and_credit_features(w):
@@ -578,6 +928,7 @@ def test_repayment_history_and_credit_features(w):
         row.account_id = acc
         w.session.flush()
         return row
+
     ev("installment", T0 - 100 * DAY, amount_fen=50_000, periods=3, outcome="completed")
     ev("installment", T0 - 60 * DAY, amount_fen=80_000, periods=6, outcome="decline")  # never completed
     ev("loan", T0 - 400 * DAY, amount_fen=70_000, periods=3, outcome="completed")
@@ -586,34 +937,64 @@ def test_repayment_history_and_credit_features(w):
         ev("repayment", T0 - (90 - 30 * i) * DAY, amount_fen=17_000, outcome=outcome)
     e = ev("installment", T0, amount_fen=400_000, periods=24, category="phones")
     ev("repayment", T0 - HOUR, amount_fen=17_000, outcome="on_time")  # stored after the event
-    assert w.f(e, "on_time_repayments", "late_repayments", "max_completed_installment_fen", "installment_is_max_term",
-               "credit_utilisation", "category") == {
-        "on_time_repayments": 3, "late_repayments": 1, "max_completed_installment_fen": 70_000,
-        "installment_is_max_term": 1, "credit_utilisation": 0.5, "category": "phones"}
+    assert w.f(
+        e,
+        "on_time_repayments",
+        "late_repayments",
+        "max_completed_installment_fen",
+        "installment_is_max_term",
+        "credit_utilisation",
+        "category",
+    ) == {
+        "on_time_repayments": 3,
+        "late_repayments": 1,
+        "max_completed_installment_fen": 70_000,
+        "installment_is_max_term": 1,
+        "credit_utilisation": 0.5,
+        "category": "phones",
+    }
     # The limit and usage the credit flow recorded on the event win over the line as it is now.
     e = ev("loan", T0, amount_fen=100_000, periods=12, data={"limit_fen": 200_000, "used_fen": 80_000})
-    assert w.f(e, "credit_utilisation", "installment_is_max_term") == {"credit_utilisation": 0.9,
-                                                                       "installment_is_max_term": 0}
+    assert w.f(e, "credit_utilisation", "installment_is_max_term") == {
+        "credit_utilisation": 0.9,
+        "installment_is_max_term": 0,
+    }
     p = w.ev("payment", T0, account_id="no-line", amount_fen=5)
-    assert w.f(p, "credit_utilisation", "installment_is_max_term", "on_time_repayments",
-               "max_completed_installment_fen") == {"credit_utilisation": None, "installment_is_max_term": None,
-                                                    "on_time_repayments": 0, "max_completed_installment_fen": None}
+    assert w.f(
+        p, "credit_utilisation", "installment_is_max_term", "on_time_repayments", "max_completed_installment_fen"
+    ) == {
+        "credit_utilisation": None,
+        "installment_is_max_term": None,
+        "on_time_repayments": 0,
+        "max_completed_installment_fen": None,
+    }
 
 
 def test_merchant_cash_out_features(w):
     def inst(acc, at, periods, outcome="completed"):
-        return w.ev("installment", at, account_id=acc, merchant_id="shop", periods=periods, amount_fen=100_000,
-                    outcome=outcome, ref=f"plan-{uuid.uuid4().hex[:6]}")
+        return w.ev(
+            "installment",
+            at,
+            account_id=acc,
+            merchant_id="shop",
+            periods=periods,
+            amount_fen=100_000,
+            outcome=outcome,
+            ref=f"plan-{uuid.uuid4().hex[:6]}",
+        )
+
     inst("a", T0 - 1 * DAY, 24)
     inst("a", T0 - 2 * DAY, 24)
     inst("b", T0 - 3 * DAY, 24)
     inst("c", T0 - 4 * DAY, 6, outcome="decline")  # counted as an order attempt, not as completed
     inst("c", T0 - 31 * DAY, 24)  # outside 30 days
-    pay1 = w.ev("payment", T0 - 10 * DAY, account_id="d", merchant_id="shop", amount_fen=5_000, outcome="completed",
-                ref="pay1")
+    pay1 = w.ev(
+        "payment", T0 - 10 * DAY, account_id="d", merchant_id="shop", amount_fen=5_000, outcome="completed", ref="pay1"
+    )
     w.ev("payment", T0 - 9 * DAY, account_id="e", merchant_id="shop", amount_fen=5_000, outcome="completed", ref="pay2")
-    w.ev("payment", T0 - 40 * DAY, account_id="f", merchant_id="shop", amount_fen=5_000, outcome="completed",
-         ref="pay3")
+    w.ev(
+        "payment", T0 - 40 * DAY, account_id="f", merchant_id="shop", amount_fen=5_000, outcome="completed", ref="pay3"
+    )
     w.ev("refund", T0 - 10 * DAY + 71 * HOUR, account_id="d", merchant_id="shop", amount_fen=5_000, ref="pay1")  # quick
     w.ev("refund", T0 - 9 * DAY + 80 * HOUR, account_id="e", merchant_id="shop", amount_fen=5_000, ref="pay2")  # slow
     w.ev("refund", T0 - 28 * DAY, account_id="f", merchant_id="shop", amount_fen=5_000, ref="pay3")  # slow (12 days)
@@ -622,21 +1003,51 @@ def test_merchant_cash_out_features(w):
     e = inst("a", T0, 24, outcome=None)
     # 5 installment events (4 + this one) of which 4 max-term, from accounts a, b (+ a again);
     # completed orders: 3 installments + 2 payments = 5; 4 refunds, 1 of them quick.
-    assert w.f(e, "merchant_installments_30d", "merchant_max_term_share_30d", "merchant_distinct_accounts_max_term_30d",
-               "merchant_orders_30d", "merchant_refund_share_30d", "merchant_quick_refund_share_30d",
-               "account_orders_at_merchant_30d", "account_installments_at_merchant_30d",
-               "account_refunds_at_merchant_30d") == {
-        "merchant_installments_30d": 5, "merchant_max_term_share_30d": 0.8,
-        "merchant_distinct_accounts_max_term_30d": 2, "merchant_orders_30d": 5, "merchant_refund_share_30d": 0.8,
-        "merchant_quick_refund_share_30d": 0.2, "account_orders_at_merchant_30d": 3,
-        "account_installments_at_merchant_30d": 3, "account_refunds_at_merchant_30d": 1}
+    assert w.f(
+        e,
+        "merchant_installments_30d",
+        "merchant_max_term_share_30d",
+        "merchant_distinct_accounts_max_term_30d",
+        "merchant_orders_30d",
+        "merchant_refund_share_30d",
+        "merchant_quick_refund_share_30d",
+        "account_orders_at_merchant_30d",
+        "account_installments_at_merchant_30d",
+        "account_refunds_at_merchant_30d",
+    ) == {
+        "merchant_installments_30d": 5,
+        "merchant_max_term_share_30d": 0.8,
+        "merchant_distinct_accounts_max_term_30d": 2,
+        "merchant_orders_30d": 5,
+        "merchant_refund_share_30d": 0.8,
+        "merchant_quick_refund_share_30d": 0.2,
+        "account_orders_at_merchant_30d": 3,
+        "account_installments_at_merchant_30d": 3,
+        "account_refunds_at_merchant_30d": 1,
+    }
     empty = w.ev("installment", T0, account_id="z", merchant_id="empty-shop", periods=3, amount_fen=1)
-    assert w.f(empty, "merchant_max_term_share_30d", "merchant_refund_share_30d", "merchant_quick_refund_share_30d",
-               "merchant_installments_30d") == {"merchant_max_term_share_30d": 0.0, "merchant_refund_share_30d": None,
-                                                "merchant_quick_refund_share_30d": None, "merchant_installments_30d": 1}
+    assert w.f(
+        empty,
+        "merchant_max_term_share_30d",
+        "merchant_refund_share_30d",
+        "merchant_quick_refund_share_30d",
+        "merchant_installments_30d",
+    ) == {
+        "merchant_max_term_share_30d": 0.0,
+        "merchant_refund_share_30d": None,
+        "merchant_quick_refund_share_30d": None,
+        "merchant_installments_30d": 1,
+    }
     loan = w.ev("loan", T0, account_id="a", amount_fen=1)
-    assert set(w.f(loan, "merchant_installments_30d", "merchant_quick_refund_share_30d",
-                   "account_orders_at_merchant_30d", "merchant_is_new_for_account").values()) == {None}
+    assert set(
+        w.f(
+            loan,
+            "merchant_installments_30d",
+            "merchant_quick_refund_share_30d",
+            "account_orders_at_merchant_30d",
+            "merchant_is_new_for_account",
+        ).values()
+    ) == {None}
 
 
 def test_distance_from_the_usual_merchants(w):
@@ -649,6 +1060,7 @@ def test_distance_from_the_usual_merchants(w):
         e.merchant_id = merchant
         w.session.flush()
         return e
+
     for i, m in enumerate(beijing):
         pay(m, T0 - (i + 1) * DAY)
     pay(shanghai, T0 - 91 * DAY)  # too old to count as usual, but a completed payment there (365 days)
@@ -676,15 +1088,31 @@ def test_distance_from_the_usual_merchants(w):
     first.merchant_id = shanghai
     w.session.flush()
     assert w.f(first, "km_from_usual_merchants", "merchant_is_new_for_account", "travel_speed_kmh") == {
-        "km_from_usual_merchants": None, "merchant_is_new_for_account": 1, "travel_speed_kmh": None}
+        "km_from_usual_merchants": None,
+        "merchant_is_new_for_account": 1,
+        "travel_speed_kmh": None,
+    }
 
 
 def test_every_feature_computes_on_a_bare_event_and_on_a_full_one(w):
     bare = w.ev("payment", T0)
     values = features.compute(w.session, features.FEATURES, bare)
     assert set(values) == set(features.FEATURES) and values["amount_fen"] is None
-    full = w.ev("installment", T0, account_id="a", device_id="p", ip="ip", merchant_id="m", address_hash="h",
-                face_key="f", amount_fen=10, periods=24, category="phones", outcome=None, data={"limit_fen": 100})
+    full = w.ev(
+        "installment",
+        T0,
+        account_id="a",
+        device_id="p",
+        ip="ip",
+        merchant_id="m",
+        address_hash="h",
+        face_key="f",
+        amount_fen=10,
+        periods=24,
+        category="phones",
+        outcome=None,
+        data={"limit_fen": 100},
+    )
     values = features.compute(w.session, features.FEATURES, full)
     assert all(v is None or isinstance(v, int | float | str) for v in values.values())
     json.dumps(values)  # stored with the decision
@@ -696,35 +1124,68 @@ def test_features_and_rules_together_on_a_bust_out(w):
     rs = rules.load()
     t = T0 - 120 * DAY
     for i in range(2):
-        w.ev("installment", t + i * 20 * DAY, account_id="bo", device_id="bo-phone", amount_fen=30_000, periods=3,
-             category="electronics", outcome="completed")
+        w.ev(
+            "installment",
+            t + i * 20 * DAY,
+            account_id="bo",
+            device_id="bo-phone",
+            amount_fen=30_000,
+            periods=3,
+            category="electronics",
+            outcome="completed",
+        )
     for i in range(4):
         w.ev("repayment", t + (30 + i * 15) * DAY, account_id="bo", amount_fen=10_000, outcome="on_time")
-    e = w.ev("installment", T0, account_id="bo", device_id="bo-phone", amount_fen=600_000, periods=24,
-             category="phones", data={"limit_fen": 800_000, "used_fen": 20_000})
+    e = w.ev(
+        "installment",
+        T0,
+        account_id="bo",
+        device_id="bo-phone",
+        amount_fen=600_000,
+        periods=24,
+        category="phones",
+        data={"limit_fen": 800_000, "used_fen": 20_000},
+    )
     values = features.compute(w.session, rs.features_for("installment"), e)
     verdict = rs.evaluate("installment", values)
     assert values["credit_history_days"] == 120
     assert verdict.decision == "review" and "bust_out" in verdict.typologies, (verdict, values)
     # The same purchase by a customer whose clean credit record is over a year old is not a bust-out.
     old = T0 - 400 * DAY
-    w.ev("installment", old, account_id="ok", device_id="ok-phone", amount_fen=30_000, periods=3,
-         category="electronics", outcome="completed")
+    w.ev(
+        "installment",
+        old,
+        account_id="ok",
+        device_id="ok-phone",
+        amount_fen=30_000,
+        periods=3,
+        category="electronics",
+        outcome="completed",
+    )
     for i in range(4):
         w.ev("repayment", old + (30 + i * 15) * DAY, account_id="ok", amount_fen=10_000, outcome="on_time")
-    e = w.ev("installment", T0 + MIN, account_id="ok", device_id="ok-phone", amount_fen=600_000, periods=24,
-             category="phones", data={"limit_fen": 800_000, "used_fen": 20_000})
-    assert "bust_out" not in rs.evaluate("installment", features.compute(w.session, rs.features_for("installment"),
-                                                                         e)).typologies
+    e = w.ev(
+        "installment",
+        T0 + MIN,
+        account_id="ok",
+        device_id="ok-phone",
+        amount_fen=600_000,
+        periods=24,
+        category="phones",
+        data={"limit_fen": 800_000, "used_fen": 20_000},
+    )
+    assert (
+        "bust_out"
+        not in rs.evaluate("installment", features.compute(w.session, rs.features_for("installment"), e)).typologies
+    )
 
 
 def test_features_and_rules_together_on_a_burst(w):
     rs = rules.load()
     verdicts = []
     for i in range(11):
-        e = w.ev("payment", T0 + i * 30 * SEC, account_id="burst", device_id="terminal:1", amount_fen=500,
-                 face_key="burst")
+        e = w.ev(
+            "payment", T0 + i * 30 * SEC, account_id="burst", device_id="terminal:1", amount_fen=500, face_key="burst"
+        )
         verdicts.append(rs.evaluate("payment", features.compute(w.session, rs.features_for("payment"), e)).decision)
     assert verdicts[:4] == ["approve"] * 4 and verdicts[4] == "step_up" and verdicts[-1] == "decline"
-
-

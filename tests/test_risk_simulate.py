@@ -16,8 +16,23 @@ MOST = 0.5  # of a typology's scenarios detected, in a run this small (4 per typ
 
 def test_simulation_detects_every_typology_with_few_false_positives(tmp_path, database_url):
     out = tmp_path / "simulation.json"
-    result = CliRunner().invoke(simulate, ["--normal-users", "150", "--scenarios", "4", "--days", "30", "--seed", "11",
-                                           "--database-url", database_url, "--json", str(out)])
+    result = CliRunner().invoke(
+        simulate,
+        [
+            "--normal-users",
+            "150",
+            "--scenarios",
+            "4",
+            "--days",
+            "30",
+            "--seed",
+            "11",
+            "--database-url",
+            database_url,
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     rep = json.loads(out.read_text())
 
@@ -50,8 +65,21 @@ def test_simulation_refuses_a_degenerate_run():
 
 def test_bench_prints_latency_and_throughput(tmp_path, database_url):
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(risk_command, ["--events", "20000", "--decisions", "200", "--profile", "50",
-                                               "--database-url", database_url, "--json", str(out)])
+    result = CliRunner().invoke(
+        risk_command,
+        [
+            "--events",
+            "20000",
+            "--decisions",
+            "200",
+            "--profile",
+            "50",
+            "--database-url",
+            database_url,
+            "--json",
+            str(out),
+        ],
+    )
     assert result.exit_code == 0, result.output
     for text in ("p50", "p95", "p99", "threads", "processes", "decisions/s", "targets: p99 <= 20 ms"):
         assert text in result.output

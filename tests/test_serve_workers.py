@@ -13,8 +13,10 @@ import httpx
 import pytest
 from crashworld import REPO, Service
 
-pytestmark = [pytest.mark.system,
-              pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes")]
+pytestmark = [
+    pytest.mark.system,
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc for the worker processes"),
+]
 
 
 def children(pid: int) -> list[int]:
@@ -22,8 +24,15 @@ def children(pid: int) -> list[int]:
 
 
 def test_two_worker_processes_share_one_rate_limit(tmp_path, database_url):
-    service = Service(tmp_path, database_url, "--workers", "2", FACETRUST_RATE_LIMIT_STORE="database",
-                      FACETRUST_GALLERY_SYNC_SECONDS="0", FACETRUST_RATE_LIMIT_AUTH_PER_MINUTE="3")
+    service = Service(
+        tmp_path,
+        database_url,
+        "--workers",
+        "2",
+        FACETRUST_RATE_LIMIT_STORE="database",
+        FACETRUST_GALLERY_SYNC_SECONDS="0",
+        FACETRUST_RATE_LIMIT_AUTH_PER_MINUTE="3",
+    )
     created = service.cli("tenants", "create", "shop")
     assert created.returncode == 0, created.stderr
     key = json.loads(created.stdout)["api_key"]
@@ -32,8 +41,12 @@ def test_two_worker_processes_share_one_rate_limit(tmp_path, database_url):
         workers = children(service.proc.pid)  # type: ignore[union-attr]
         assert len([w for w in workers if Path(f"/proc/{w}/cmdline").read_bytes()]) >= 2, workers
         h = {"X-Api-Key": key}
-        assert httpx.post(f"{service.url}/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"},
-                          headers=h).status_code == 201
+        assert (
+            httpx.post(
+                f"{service.url}/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=h
+            ).status_code
+            == 201
+        )
         answers = []
         for _ in range(8):  # a new connection each: the kernel hands them to either worker
             with httpx.Client() as client:
@@ -45,7 +58,13 @@ def test_two_worker_processes_share_one_rate_limit(tmp_path, database_url):
 
 def test_workers_without_shared_state_are_refused_at_start(tmp_path, database_url):
     env = Service(tmp_path, database_url).env
-    done = subprocess.run([sys.executable, "-m", "facetrust", "serve", "--workers", "2"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "facetrust", "serve", "--workers", "2"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert "settings_invalid" in done.stderr and "FACETRUST_RATE_LIMIT_STORE" in done.stderr

@@ -59,8 +59,9 @@ def balance(client, hs) -> int:
 def test_money_is_an_integer_of_fen_and_nothing_else(world, amount):
     client, _, hs = world
     before = balance(client, hs)
-    r = client.post("/v1/accounts/u1/wallet/top-ups", json={"amount_fen": amount, "reference": f"t-{amount!r}"},
-                    headers=hs["a"])
+    r = client.post(
+        "/v1/accounts/u1/wallet/top-ups", json={"amount_fen": amount, "reference": f"t-{amount!r}"}, headers=hs["a"]
+    )
     refused(r)
     assert balance(client, hs) == before
 
@@ -76,8 +77,11 @@ def test_an_integer_of_fen_is_accepted(world):
 @pytest.mark.parametrize("amount", ["1_000", "+100", " 100", "100.0", "١٠٠"])
 def test_money_in_a_query_is_plain_ascii_digits(world, amount):
     client, _, hs = world
-    r = client.get("/v1/me/credit/loan-quote", params={"product_id": "cash-loan", "amount_fen": amount, "periods": 6},
-                   headers=hs["u1"])
+    r = client.get(
+        "/v1/me/credit/loan-quote",
+        params={"product_id": "cash-loan", "amount_fen": amount, "periods": 6},
+        headers=hs["u1"],
+    )
     refused(r)
 
 
@@ -87,18 +91,26 @@ def test_a_terminal_timestamp_is_plain_unix_seconds(world, stamp):
     terminal = merchant_terminal(client, hs, hs["tenant_a_id"])
     ts = str(int(time.time()))
     value = {"arabic": ts.translate(ARABIC_INDIC), "fullwidth": ts.translate(FULLWIDTH)}.get(
-        stamp, stamp.format(ts=ts, head=ts[:4], tail=ts[4:]))
-    body = json.dumps({"amount_fen": 100, "currency": "CNY", "merchant_order_id": "o-1",
-                       "idempotency_key": "k-1"}).encode()
+        stamp, stamp.format(ts=ts, head=ts[:4], tail=ts[4:])
+    )
+    body = json.dumps(
+        {"amount_fen": 100, "currency": "CNY", "merchant_order_id": "o-1", "idempotency_key": "k-1"}
+    ).encode()
     path, nonce = "/v1/terminal/payment-intents", "n" * 8 + stamp.encode().hex()[:24]
-    headers = {signing.HEADER_TERMINAL: terminal.id, signing.HEADER_TIMESTAMP: value.encode(), signing.HEADER_NONCE: nonce,
-               signing.HEADER_SIGNATURE: signing.sign(terminal.secret, "POST", path, value, nonce, body),
-               "Content-Type": "application/json"}
+    headers = {
+        signing.HEADER_TERMINAL: terminal.id,
+        signing.HEADER_TIMESTAMP: value.encode(),
+        signing.HEADER_NONCE: nonce,
+        signing.HEADER_SIGNATURE: signing.sign(terminal.secret, "POST", path, value, nonce, body),
+        "Content-Type": "application/json",
+    }
     r = client.post(path, content=body, headers=headers)
     refused(r, "signature_invalid", 401)
     with app.state.sessions() as s:
-        assert s.scalar(select(func.count()).select_from(PaymentIntent).where(
-            PaymentIntent.terminal_id == terminal.id)) == 0
+        assert (
+            s.scalar(select(func.count()).select_from(PaymentIntent).where(PaymentIntent.terminal_id == terminal.id))
+            == 0
+        )
     assert terminal.intent(100, "o-1").status_code == 201, "the same terminal and order, a plain timestamp"
 
 
@@ -117,13 +129,23 @@ def test_a_mobile_number_is_ascii_digits(world, digits):
 @pytest.mark.parametrize("digits", [ARABIC_INDIC, FULLWIDTH])
 def test_id_and_card_numbers_are_ascii_digits(world, digits):
     client, _, hs = world
-    r = client.post("/v1/me/consents/kyc_face_verification",
-                    json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=hs["u1"])
+    r = client.post(
+        "/v1/me/consents/kyc_face_verification",
+        json={"notice_version": NOTICES["kyc_face_verification"].version},
+        headers=hs["u1"],
+    )
     assert r.status_code in (200, 201), r.text
-    good = {"name": "张伟", "id_number": "110105198001010016", "card_number": "6222020200112233445",
-            "mobile": "13812345678"}
-    for field, code in (("id_number", "id_number_invalid"), ("card_number", "card_number_invalid"),
-                        ("mobile", "invalid_request")):
+    good = {
+        "name": "张伟",
+        "id_number": "110105198001010016",
+        "card_number": "6222020200112233445",
+        "mobile": "13812345678",
+    }
+    for field, code in (
+        ("id_number", "id_number_invalid"),
+        ("card_number", "card_number_invalid"),
+        ("mobile", "invalid_request"),
+    ):
         body = {**good, field: good[field].translate(digits)}
         r = client.post("/v1/me/real-name/bank-card", json=body, headers=hs["u1"])
         refused(r, code)
@@ -144,11 +166,13 @@ PERSONAL_KEY = "张伟110105198001010016"
 def test_a_validation_error_does_not_echo_a_key_the_client_made_up(world):
     client, _, hs = world
     probes = [
-        client.post("/v1/accounts", json={"platform_user_id": "k", "mobile": "13812345678", PERSONAL_KEY: 1},
-                    headers=hs["a"]),
+        client.post(
+            "/v1/accounts", json={"platform_user_id": "k", "mobile": "13812345678", PERSONAL_KEY: 1}, headers=hs["a"]
+        ),
         client.post("/v1/accounts/u1/wallet/top-ups", json={PERSONAL_KEY: "x"}, headers=hs["a"]),
-        client.post("/v1/me/real-name/bank-card", json={"name": "x", PERSONAL_KEY: {"13800000002": 1}},
-                    headers=hs["u1"]),
+        client.post(
+            "/v1/me/real-name/bank-card", json={"name": "x", PERSONAL_KEY: {"13800000002": 1}}, headers=hs["u1"]
+        ),
     ]
     for r in probes:
         error = refused(r)

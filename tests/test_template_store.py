@@ -69,7 +69,8 @@ def test_read_needs_the_purpose_and_is_audited(store):
         s.commit()
         reads = s.execute(select(AuditRecord).where(AuditRecord.action == "template.read")).scalars().all()
         assert [(r.actor, r.purpose, json.loads(r.details)["reason"]) for r in reads] == [
-            ("operator:x", "face_pay", "payment_identification")]
+            ("operator:x", "face_pay", "payment_identification")
+        ]
 
 
 def test_rotation_rewraps_and_templates_stay_readable(store):

@@ -27,8 +27,10 @@ from facetrust.risk.models import RiskEvent
 from facetrust.security.models import FailedFaceAttempt, Lockout
 
 # A capture whose nonce is not the challenge's: decided (failed) before any frame is read.
-WRONG_NONCE = {"nonce": "not-the-challenge-nonce",
-               "frames": [{"t_ms": i * 100, "image_base64": "aGVsbG8="} for i in range(8)]}
+WRONG_NONCE = {
+    "nonce": "not-the-challenge-nonce",
+    "frames": [{"t_ms": i * 100, "image_base64": "aGVsbG8="} for i in range(8)],
+}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,9 @@ def pay(tmp_path_factory, shared_data):
     """Li and Zhang, real-name authenticated by face, face pay on, 1,000 yuan each; a payment over
     1 yuan a day asks for a step-up. Built once: each test makes its own machines."""
     tmp = tmp_path_factory.mktemp("terminal-attacks")
-    ctx, client, app, hs, tenant = face_pay_world(tmp, copy_database(tmp), shared_data, [ZHANG, LI],
-                                                  face_pay_daily_limit_yuan=1)
+    ctx, client, app, hs, tenant = face_pay_world(
+        tmp, copy_database(tmp), shared_data, [ZHANG, LI], face_pay_daily_limit_yuan=1
+    )
     frames = FramePool(shared_data, app)
     users = {}
     for person in (LI, ZHANG):
@@ -63,6 +66,7 @@ def _wait(app, terminal_id: str, seconds: float) -> None:
 
 
 # --- item 6 -------------------------------------------------------------------------------------
+
 
 def test_failed_captures_cool_a_machine_down_briefly_and_the_next_payer_pays(pay):
     """Before: five failed captures at one machine locked face pay on it for 30 minutes, for
@@ -103,15 +107,22 @@ def test_failed_captures_cool_a_machine_down_briefly_and_the_next_payer_pays(pay
         assert s.query(Lockout).count() == 0  # neither the machine nor anyone's account is locked
     # A phone cannot pass itself off as a machine to be throttled instead of locked: a request names
     # no device (the token carries the one the platform vouched for), and a vouched machine id is refused.
-    r = client.post("/v1/me/liveness-sessions", headers=users[ZHANG.user],
-                    json={"purpose": "payment", "device_id": f"terminal:{machine.id}"})
+    r = client.post(
+        "/v1/me/liveness-sessions",
+        headers=users[ZHANG.user],
+        json={"purpose": "payment", "device_id": f"terminal:{machine.id}"},
+    )
     assert r.status_code == 422 and _code(r) == "invalid_request", r.text
-    r = client.post("/v1/me/liveness-sessions", json={"purpose": "payment"},
-                    headers=signed_in_on(client, hs, ZHANG.user, f"terminal:{machine.id}"))
+    r = client.post(
+        "/v1/me/liveness-sessions",
+        json={"purpose": "payment"},
+        headers=signed_in_on(client, hs, ZHANG.user, f"terminal:{machine.id}"),
+    )
     assert r.status_code == 422 and _code(r) == "device_id_invalid", r.text
 
 
 # --- item 7 -------------------------------------------------------------------------------------
+
 
 def test_a_strangers_failures_after_the_victim_is_identified_do_not_count_against_the_victim(pay):
     """Li is identified at a machine and a step-up is asked; the person answering it sends a wrong
@@ -138,6 +149,7 @@ def test_a_strangers_failures_after_the_victim_is_identified_do_not_count_agains
 
 # --- item 8 -------------------------------------------------------------------------------------
 
+
 def test_the_terminal_learns_only_that_a_payment_was_not_completed(pay):
     """The terminal holds the capture link, and so the token. Before: reading the capture page
     with it told the terminal why the payer was declined (``account_frozen`` here). Now only the
@@ -145,8 +157,12 @@ def test_the_terminal_learns_only_that_a_payment_was_not_completed(pay):
     says declined, and nothing the terminal can send brings the reason back."""
     client, app, hs, tenant, frames, ids, users = pay
     li = ids[LI.user]
-    assert client.post(f"/v1/operator/accounts/{li}/freeze", headers=hs["op"],
-                       json={"reason": "suspected takeover"}).json()["status"] == "frozen"
+    assert (
+        client.post(
+            f"/v1/operator/accounts/{li}/freeze", headers=hs["op"], json={"reason": "suspected takeover"}
+        ).json()["status"]
+        == "frozen"
+    )
     try:
         machine = merchant_terminal(client, hs, tenant)
         intent, token, view = pay_with_face(client, frames, machine, LI, 100, "snack-1")
@@ -163,11 +179,16 @@ def test_the_terminal_learns_only_that_a_payment_was_not_completed(pay):
         for answer in (seen, again, digits, own):
             assert "frozen" not in answer.text, answer.text
     finally:
-        assert client.post(f"/v1/operator/accounts/{li}/unfreeze", headers=hs["admin"],
-                           json={"reason": "customer verified"}).json()["status"] == "active"
+        assert (
+            client.post(
+                f"/v1/operator/accounts/{li}/unfreeze", headers=hs["admin"], json={"reason": "customer verified"}
+            ).json()["status"]
+            == "active"
+        )
 
 
 # --- item 14 ------------------------------------------------------------------------------------
+
 
 def _operator(app, name: str, role: str) -> dict:
     from facetrust.identity import service

@@ -41,8 +41,11 @@ def detector():
     from facetrust.settings import get_settings
 
     settings = get_settings()
-    return YuNetDetector(modelfiles.require(settings.resolved_models_dir, "face_detection_yunet_2023mar.onnx"),
-                         settings.detector_score_threshold, settings.detector_max_side)
+    return YuNetDetector(
+        modelfiles.require(settings.resolved_models_dir, "face_detection_yunet_2023mar.onnx"),
+        settings.detector_score_threshold,
+        settings.detector_max_side,
+    )
 
 
 def face_of(detector, image: np.ndarray) -> DetectedFace:
@@ -144,8 +147,14 @@ def test_the_shipped_passive_model_is_the_cnn_with_its_id_threshold_and_split(mo
     onnx = texture.DEFAULT_WEIGHTS.with_name(texture.CNN_ONNX_NAME)
     assert onnx.stat().st_size < 2_000_000 and texture.DEFAULT_WEIGHTS.stat().st_size < 100_000
     figures = model.provenance["figures"]
-    assert set(figures["leave_one_source_out"]) == {"nuaa bona fide", "clip bona fide", "lfw bona fide",
-                                                    "nuaa print", "gen print", "gen screen"}
+    assert set(figures["leave_one_source_out"]) == {
+        "nuaa bona fide",
+        "clip bona fide",
+        "lfw bona fide",
+        "nuaa print",
+        "gen print",
+        "gen screen",
+    }
     assert not set(SPLIT["nuaa"]["train_subjects"]) & set(TEST_SUBJECTS)
     assert not set(SPLIT["face_clips"]["train_clips"]) & set(SPLIT["face_clips"]["test_clips"])
 

@@ -39,32 +39,49 @@ def two(tmp_path, database_url):
 
 def test_a_nonce_is_used_once_across_processes(two):
     ca, cb, tenant, admin = two
-    merchant = ca.post("/v1/operator/merchants", json={"tenant_id": tenant["tenant_id"], "name": "Vending", "fee_bps": 60},
-                       headers=admin).json()["merchant_id"]
+    merchant = ca.post(
+        "/v1/operator/merchants",
+        json={"tenant_id": tenant["tenant_id"], "name": "Vending", "fee_bps": 60},
+        headers=admin,
+    ).json()["merchant_id"]
     made = cb.post(f"/v1/operator/merchants/{merchant}/terminals", json={"label": "lobby"}, headers=admin).json()
     body = {"amount_fen": 500, "currency": "CNY", "merchant_order_id": "o-1", "idempotency_key": "k-1"}
     at = int(time.time())
-    first = Terminal(made["terminal_id"], made["secret"], ca).call("POST", "/v1/terminal/payment-intents", body,
-                                                                  timestamp=at, nonce="nonce-0001")
+    first = Terminal(made["terminal_id"], made["secret"], ca).call(
+        "POST", "/v1/terminal/payment-intents", body, timestamp=at, nonce="nonce-0001"
+    )
     assert first.status_code == 201, first.text
-    again = Terminal(made["terminal_id"], made["secret"], cb).call("POST", "/v1/terminal/payment-intents", body,
-                                                                  timestamp=at, nonce="nonce-0001")
+    again = Terminal(made["terminal_id"], made["secret"], cb).call(
+        "POST", "/v1/terminal/payment-intents", body, timestamp=at, nonce="nonce-0001"
+    )
     assert again.status_code == 409 and again.json()["error"]["code"] == "nonce_reused", again.text
 
 
 def test_face_failures_spread_over_two_processes_lock_the_account(two, shared_data):
     ca, cb, tenant, _ = two
     key = {"X-Api-Key": tenant["api_key"]}
-    assert ca.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=key).status_code == 201
+    assert (
+        ca.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=key).status_code
+        == 201
+    )
     h = {"Authorization": "Bearer " + cb.post("/v1/accounts/u1/tokens", headers=key).json()["token"]}
-    assert ca.post("/v1/me/consents/kyc_face_verification",
-                   json={"notice_version": NOTICES["kyc_face_verification"].version}, headers=h).status_code == 201
+    assert (
+        ca.post(
+            "/v1/me/consents/kyc_face_verification",
+            json={"notice_version": NOTICES["kyc_face_verification"].version},
+            headers=h,
+        ).status_code
+        == 201
+    )
     for attempt in range(5):  # a third of a second of a real face: no challenge action in it
         client = (ca, cb)[attempt % 2]
         created = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=h).json()
         frames, times = clip_frames(shared_data, "d3.mp4", 40 * attempt, 40 * attempt + 8)
-        r = client.post(f"/v1/me/liveness-sessions/{created['session_id']}/capture",
-                        json=as_burst(frames, times, created["nonce"]), headers=h)
+        r = client.post(
+            f"/v1/me/liveness-sessions/{created['session_id']}/capture",
+            json=as_burst(frames, times, created["nonce"]),
+            headers=h,
+        )
         assert r.status_code == 200 and r.json()["status"] == "failed", r.text
     for client in (ca, cb):
         r = client.post("/v1/me/liveness-sessions", json={"purpose": "real_name"}, headers=h)

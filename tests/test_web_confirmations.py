@@ -45,13 +45,24 @@ def li(tmp_path_factory, shared_data):
         assert switch_on(world.client, world.app, h, shared_data, LI).status_code == 201
         consent(world.client, h, "credit_face_verification")
         account_id = world.client.get("/v1/me", headers=h).json()["account_id"]
-        r = world.client.put(f"/v1/operator/accounts/{account_id}/credit-line", headers=world.hs["risk_analyst"],
-                             json={"limit_fen": 20_000 * CNY, "reason": "test"})
+        r = world.client.put(
+            f"/v1/operator/accounts/{account_id}/credit-line",
+            headers=world.hs["risk_analyst"],
+            json={"limit_fen": 20_000 * CNY, "reason": "test"},
+        )
         assert r.status_code == 200, r.text
         session_id = passed_session(world.client, world.app, h, shared_data, "loan", take_for(world.app, LI, "two"))
-        r = world.client.post("/v1/me/credit/loans", headers=h, json={
-            "product_id": "cash-loan-annuity", "amount_fen": 1_200 * CNY, "periods": 6,
-            "liveness_session_id": session_id, "idempotency_key": "confirmations-loan"})
+        r = world.client.post(
+            "/v1/me/credit/loans",
+            headers=h,
+            json={
+                "product_id": "cash-loan-annuity",
+                "amount_fen": 1_200 * CNY,
+                "periods": 6,
+                "liveness_session_id": session_id,
+                "idempotency_key": "confirmations-loan",
+            },
+        )
         assert r.status_code == 201, r.text
         world.li, world.li_account, world.plan_id = h, account_id, r.json()["plan_id"]
         yield world
@@ -161,7 +172,9 @@ def test_switching_face_pay_off_and_withdrawing_a_consent_ask_first_and_cancelli
 
         # Withdrawing the credit consent: asked too, and cancelled.
         page.locator("#purpose-credit_face_verification button").click()
-        assert_dialog_is_modal_and_has_focus(page, "Withdraw your consent to \u201cFace confirmation for installments and loans\u201d?")
+        assert_dialog_is_modal_and_has_focus(
+            page, "Withdraw your consent to \u201cFace confirmation for installments and loans\u201d?"
+        )
         page.keyboard.press("Escape")
         expect(page.locator("#confirm-dialog")).to_have_count(0)
         assert granted(world).get("credit_face_verification")
@@ -186,19 +199,33 @@ def test_switching_face_pay_off_and_withdrawing_a_consent_ask_first_and_cancelli
 def test_a_frozen_account_is_told_what_why_what_is_left_and_how_to_reach_support(li):
     world = li
     reason = "analyst note: device farm suspected, case 77"  # the operator's words stay with the operators
-    r = world.client.post(f"/v1/operator/accounts/{world.li_account}/freeze", headers=world.hs["risk_analyst"],
-                          json={"reason": reason})
+    r = world.client.post(
+        f"/v1/operator/accounts/{world.li_account}/freeze", headers=world.hs["risk_analyst"], json={"reason": reason}
+    )
     assert r.status_code == 200, r.text
     try:
         me = world.client.get("/v1/me", headers=world.li).json()
         assert me["status"] == "frozen" and me["frozen"]["cause"] == "review" and me["support_contact"] == SUPPORT
         with chromium(None) as browser:
             for lang, texts in {
-                "zh": ("您的账户已被冻结", "付款（包括刷脸支付）、还款、借款", "风控人员正在复核", "查看账户、钱包余额",
-                       f"客服：{SUPPORT}", "账户冻结期间不能借款", "账户冻结期间不能分期购物。"),
-                "en": ("Your account is frozen", "payments (face pay too), repayments, borrowing", "our risk team has been reviewing",
-                       "see your account, wallet balance", f"Support: {SUPPORT}", "No borrowing while the account is frozen",
-                       "No shopping on installments while the account is frozen."),
+                "zh": (
+                    "您的账户已被冻结",
+                    "付款（包括刷脸支付）、还款、借款",
+                    "风控人员正在复核",
+                    "查看账户、钱包余额",
+                    f"客服：{SUPPORT}",
+                    "账户冻结期间不能借款",
+                    "账户冻结期间不能分期购物。",
+                ),
+                "en": (
+                    "Your account is frozen",
+                    "payments (face pay too), repayments, borrowing",
+                    "our risk team has been reviewing",
+                    "see your account, wallet balance",
+                    f"Support: {SUPPORT}",
+                    "No borrowing while the account is frozen",
+                    "No shopping on installments while the account is frozen.",
+                ),
             }.items():
                 page = open_page(browser, world, "/app/", lang)
                 frozen = page.locator("#frozen")
@@ -234,8 +261,11 @@ def test_a_frozen_account_is_told_what_why_what_is_left_and_how_to_reach_support
             expect(error.locator(".support")).to_have_text(f"客服：{SUPPORT}")
             assert money_state(world) == before
     finally:
-        r = world.client.post(f"/v1/operator/accounts/{world.li_account}/unfreeze", headers=world.hs["compliance_officer"],
-                              json={"reason": "reviewed"})
+        r = world.client.post(
+            f"/v1/operator/accounts/{world.li_account}/unfreeze",
+            headers=world.hs["compliance_officer"],
+            json={"reason": "reviewed"},
+        )
         assert r.status_code == 200, r.text
 
 

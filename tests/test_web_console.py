@@ -42,19 +42,38 @@ def open_a_review_case(world) -> dict:
     """The shipped rules at work: three other accounts logged in on one phone lately; Li draws a loan
     from it (her face confirmed), and the engine refuses it for review and opens a case."""
     consent(world.client, world.li, "credit_face_verification")
-    r = world.client.put(f"/v1/operator/accounts/{world.li_account}/credit-line", headers=world.hs["risk_analyst"],
-                         json={"limit_fen": 20_000 * CNY, "reason": "test"})
+    r = world.client.put(
+        f"/v1/operator/accounts/{world.li_account}/credit-line",
+        headers=world.hs["risk_analyst"],
+        json={"limit_fen": 20_000 * CNY, "reason": "test"},
+    )
     assert r.status_code == 200, r.text
     with world.app.state.sessions() as s:
         for n in range(3):
-            emit(s, EventIn("login", account_id=f"farm-{n}", device_id="farm-phone",
-                            at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1)))
+            emit(
+                s,
+                EventIn(
+                    "login",
+                    account_id=f"farm-{n}",
+                    device_id="farm-phone",
+                    at=dt.datetime.now(dt.UTC) - dt.timedelta(days=n + 1),
+                ),
+            )
         s.commit()
-    session_id = passed_session(world.client, world.app, world.li, world.camera.shared_data, "loan",
-                                take_for(world.app, LI, "two"))
-    r = world.client.post("/v1/me/credit/loans", headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
-                          json={"product_id": "cash-loan", "amount_fen": 1_000 * CNY, "periods": 6,
-                                "liveness_session_id": session_id, "idempotency_key": "farm"})
+    session_id = passed_session(
+        world.client, world.app, world.li, world.camera.shared_data, "loan", take_for(world.app, LI, "two")
+    )
+    r = world.client.post(
+        "/v1/me/credit/loans",
+        headers=signed_in_on(world.client, world.hs, LI.user, "farm-phone"),
+        json={
+            "product_id": "cash-loan",
+            "amount_fen": 1_000 * CNY,
+            "periods": 6,
+            "liveness_session_id": session_id,
+            "idempotency_key": "farm",
+        },
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "risk_declined", r.text
     cases = world.client.get("/v1/operator/risk/cases", headers=world.hs["risk_analyst"]).json()
     assert [c["account_id"] for c in cases] == [world.li_account]
@@ -62,21 +81,27 @@ def open_a_review_case(world) -> dict:
 
 
 def top_up(world, reference: str):
-    return world.client.post(f"/v1/accounts/{LI.user}/wallet/top-ups", headers=world.hs["a"],
-                             json={"amount_fen": 100, "reference": reference})
+    return world.client.post(
+        f"/v1/accounts/{LI.user}/wallet/top-ups",
+        headers=world.hs["a"],
+        json={"amount_fen": 100, "reference": reference},
+    )
 
 
 def audit_of(world, action: str) -> list[AuditRecord]:
     with world.app.state.sessions() as s:
-        return list(s.execute(select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)).scalars())
+        return list(
+            s.execute(select(AuditRecord).where(AuditRecord.action == action).order_by(AuditRecord.seq)).scalars()
+        )
 
 
 def signed_in(browser, world, role: str, path: str, *, viewport=DESKTOP, lang="zh"):
     """A page opened with the operator's token in the fragment (as a link from an admin would)."""
     page = new_page(browser, world.base_url, viewport=viewport, lang=lang, camera_allowed=False)
     page.goto(f"{path}#token={world.operator_token(role)}")
-    page.locator("#who").filter(has_text=world.client.get(
-        "/v1/operator/me", headers=world.hs[role]).json()["name"]).wait_for()
+    page.locator("#who").filter(
+        has_text=world.client.get("/v1/operator/me", headers=world.hs[role]).json()["name"]
+    ).wait_for()
     assert "token" not in page.url  # the token left the address bar at once
     return page
 
@@ -95,12 +120,20 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         assert page.locator("#fig-decisions dd[data-action=review]").inner_text() == "1"
         assert page.locator("#fig-real-name .big").inner_text() == str(sum(figures["real_name"].values()))
         bars = page.locator("#decisions-svg rect.bar")
-        drawn = sorted((int(bars.nth(i).get_attribute("data-hour")), bars.nth(i).get_attribute("data-series"),
-                        int(bars.nth(i).get_attribute("data-count"))) for i in range(bars.count()))
+        drawn = sorted(
+            (
+                int(bars.nth(i).get_attribute("data-hour")),
+                bars.nth(i).get_attribute("data-series"),
+                int(bars.nth(i).get_attribute("data-count")),
+            )
+            for i in range(bars.count())
+        )
         expected = sorted((h["hour"], action, n) for h in figures["hours"] for action, n in h["decisions"].items() if n)
         assert drawn == expected and ("review", 1) in [(s, n) for _, s, n in drawn]
         assert page.locator("#chart-decisions .legend span").count() == 5
-        assert page.locator("#liveness-svg circle.point").count() == sum(1 for h in figures["hours"] if h["liveness_total"])
+        assert page.locator("#liveness-svg circle.point").count() == sum(
+            1 for h in figures["hours"] if h["liveness_total"]
+        )
         assert "小时（UTC+8）" in page.locator("#decisions-svg").inner_html()
         screenshot(page, "console-dashboard")
 
@@ -140,8 +173,9 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         refused = top_up(world, "while-frozen")
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "account_frozen"
         freezes = audit_of(world, "account.freeze")
-        assert [(a.actor, json.loads(a.details)["reason"]) for a in freezes] == \
-            [("operator:alice", "device shared by an account farm")]
+        assert [(a.actor, json.loads(a.details)["reason"]) for a in freezes] == [
+            ("operator:alice", "device shared by an account farm")
+        ]
         page.locator("#events-table tr", has_text="account.freeze").first.wait_for()
         screenshot(page, "console-case")
 
@@ -167,8 +201,9 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         officer.locator("#account-status", has_text="正常").wait_for()
         assert world.client.get(f"/v1/operator/accounts/{world.li_account}", headers=ops).json()["status"] == "active"
         assert top_up(world, "after-unfreeze").status_code == 201
-        assert [(a.actor, json.loads(a.details)["reason"]) for a in audit_of(world, "account.unfreeze")] == \
-            [("operator:carol", "customer verified in branch with ID")]
+        assert [(a.actor, json.loads(a.details)["reason"]) for a in audit_of(world, "account.unfreeze")] == [
+            ("operator:carol", "customer verified in branch with ID")
+        ]
 
         # The analyst closes the case with an outcome; the queue's filters find it where it belongs.
         page.reload()
@@ -215,8 +250,11 @@ def test_lookup_masks_reveal_is_audited_and_the_audit_chain_verifies(world):
         card.locator(".reveal-reason").fill("customer complaint 2026-77 by phone")
         card.locator(".reveal-confirm").click()
         card.locator(".revealed").wait_for()
-        assert (card.locator(".revealed-name").inner_text(), card.locator(".revealed-id-number").inner_text(),
-                card.locator(".revealed-mobile").inner_text()) == (LI.name, LI.id_number, LI.mobile)
+        assert (
+            card.locator(".revealed-name").inner_text(),
+            card.locator(".revealed-id-number").inner_text(),
+            card.locator(".revealed-mobile").inner_text(),
+        ) == (LI.name, LI.id_number, LI.mobile)
         [record] = audit_of(world, "account.reveal")
         assert (record.actor, record.subject) == ("operator:carol", f"account:{world.li_account}")
         assert json.loads(record.details)["reason"] == "customer complaint 2026-77 by phone"
@@ -241,7 +279,9 @@ def test_lookup_masks_reveal_is_audited_and_the_audit_chain_verifies(world):
         assert "被修改" in page.locator("#audit-problem").inner_text()
         page.locator("#lang").click()
         assert page.locator("#audit-summary").inner_text() == "The audit chain is broken at record 2."
-        assert page.locator("#audit-problem").inner_text() == "Record 2 was altered: its content does not match its hash."
+        assert (
+            page.locator("#audit-problem").inner_text() == "Record 2 was altered: its content does not match its hash."
+        )
         assert page.locator("header nav a[href='/console/']").inner_text() == "Dashboard"
         assert page.locator("#who").inner_text() == "carol · Compliance officer"
         screenshot(page, "console-audit-broken-en")
@@ -300,7 +340,9 @@ def test_english_phone_layout_expired_token_and_lost_network(world):
         # The token is revoked (or expires) while the page is open: the next call says so, and
         # the sign-in form comes back.
         with world.app.state.sessions() as s:
-            s.execute(delete(Credential).where(Credential.token_hash == secret_hash(world.operator_token("risk_analyst"))))
+            s.execute(
+                delete(Credential).where(Credential.token_hash == secret_hash(world.operator_token("risk_analyst")))
+            )
             s.commit()
         page.fill("#day", "2026-01-03")
         page.locator("#dash-error[data-code=unauthenticated]").wait_for()

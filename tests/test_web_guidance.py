@@ -25,8 +25,16 @@ def bank_card_real_name(world, person) -> None:
     from facetrust.identity.models import BankCardChallenge
 
     h = bearer(world.token(person))
-    r = world.client.post("/v1/me/real-name/bank-card", headers=h, json={
-        "name": person.name, "id_number": person.id_number, "card_number": "4111111111111111", "mobile": person.mobile})
+    r = world.client.post(
+        "/v1/me/real-name/bank-card",
+        headers=h,
+        json={
+            "name": person.name,
+            "id_number": person.id_number,
+            "card_number": "4111111111111111",
+            "mobile": person.mobile,
+        },
+    )
     assert r.status_code == 202, r.text
     challenge = r.json()["challenge_id"]
     with world.app.state.sessions() as s:
@@ -48,8 +56,11 @@ def liveness_sessions(world) -> int:
 def bank_world(tmp_path, database_url, shared_data):
     require_browser()
     bank = tmp_path / "bank.csv"
-    bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,{ZHANG.name},{ZHANG.id_number},"
-                    f"{ZHANG.mobile}\n", encoding="utf-8")
+    bank.write_text(
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,{ZHANG.name},{ZHANG.id_number},"
+        f"{ZHANG.mobile}\n",
+        encoding="utf-8",
+    )
     with web_world(tmp_path, database_url, shared_data, [LI, ZHANG], bank_registry=bank) as w:
         yield w
 
@@ -70,9 +81,11 @@ def test_a_bank_card_user_is_told_before_any_capture_and_led_to_the_face_check(b
         expect(page.locator("#add-face-start")).to_be_visible()
 
         # Installments, loans and face pay say what they need before any capture, with the way there.
-        for path, title in ((f"/app/checkout#{checkout_id}", "先用人脸验证一次，就可以分期购物"),
-                            ("/app/loan", "先用人脸验证一次，就可以借款"),
-                            ("/app/consents", "先用人脸验证一次，就可以开通刷脸支付")):
+        for path, title in (
+            (f"/app/checkout#{checkout_id}", "先用人脸验证一次，就可以分期购物"),
+            ("/app/loan", "先用人脸验证一次，就可以借款"),
+            ("/app/consents", "先用人脸验证一次，就可以开通刷脸支付"),
+        ):
             page.goto(path)
             if path.startswith("/app/checkout"):
                 page.reload()  # only the fragment changed: load the order
@@ -137,9 +150,13 @@ def test_a_failed_capture_says_which_action_the_tries_left_and_offers_more_time(
         box = page.locator("#error[data-code]")
         box.wait_for(timeout=60_000)
         assert box.get_attribute("data-code") == "action_not_performed"
-        expect(box.locator(".what")).to_have_text("This action was not seen: Turn your head to your left, Turn your head to your right")
+        expect(box.locator(".what")).to_have_text(
+            "This action was not seen: Turn your head to your left, Turn your head to your right"
+        )
         expect(box.locator(".todo")).to_contain_text("do it when the prompt shows")
-        expect(page.locator("#attempts-left")).to_have_text("You can try 4 more times; after that, face checks are paused for a while.")
+        expect(page.locator("#attempts-left")).to_have_text(
+            "You can try 4 more times; after that, face checks are paused for a while."
+        )
         # The error is where the person looks: announced, focused and on the screen.
         assert box.get_attribute("role") == "alert"
         expect(box).to_be_focused()
@@ -180,7 +197,9 @@ def test_errors_fit_the_page_and_never_show_the_servers_own_words(bank_world):
         page.locator("#form, #face-first").first.wait_for()
 
         def shown(code: str, page_name: str | None, **extra) -> tuple[str, str, str]:
-            return tuple(page.evaluate("""async ([code, pageName, extra]) => {
+            return tuple(
+                page.evaluate(
+                    """async ([code, pageName, extra]) => {
                 const ft = await import('/static/ft.js');
                 if (pageName) ft.setErrorPage(pageName);
                 const box = document.createElement('div');
@@ -189,7 +208,10 @@ def test_errors_fit_the_page_and_never_show_the_servers_own_words(bank_world):
                 const out = [box.querySelector('.what').textContent, box.querySelector('.todo').textContent, box.textContent];
                 box.remove();
                 return out;
-            }""", [code, page_name, extra]))
+            }""",
+                    [code, page_name, extra],
+                )
+            )
 
         # A loan held for review says so, and is not a payment.
         what, todo, _ = shown("risk_declined", "loan", held_for_review=True)

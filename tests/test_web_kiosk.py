@@ -50,7 +50,9 @@ def box(page, selector: str) -> dict:
     return page.locator(selector).bounding_box()
 
 
-def test_the_settings_need_the_operator_pin_with_limited_tries_and_a_reset_asks_in_the_page(tmp_path, database_url, shared_data):
+def test_the_settings_need_the_operator_pin_with_limited_tries_and_a_reset_asks_in_the_page(
+    tmp_path, database_url, shared_data
+):
     with web_world(tmp_path, database_url, shared_data, [LI]) as world:
         terminal = merchant_terminal(world.client, world.hs, world.tenant_id)
         with chromium(None) as browser:
@@ -75,7 +77,11 @@ def test_the_settings_need_the_operator_pin_with_limited_tries_and_a_reset_asks_
             expect(page.locator("#sale")).to_be_visible()
             config = stored(page)
             assert config["id"] == terminal.id and PIN not in json.dumps(config)  # only a salted hash of the PIN
-            assert len(config["pin"]["salt"]) == 32 and len(config["pin"]["hash"]) == 64 and config["pin"]["iterations"] >= 100_000
+            assert (
+                len(config["pin"]["salt"]) == 32
+                and len(config["pin"]["hash"]) == 64
+                and config["pin"]["iterations"] >= 100_000
+            )
 
             # A shopper taps Settings: the PIN screen, not the machine's credentials.
             page.click("#settings")
@@ -146,15 +152,24 @@ def test_landscape_result_goes_back_to_a_new_sale_after_a_few_seconds_or_on_a_ta
             screenshot(page, "terminal-landscape")
 
             # A payment decided elsewhere: the machine reads its result (answered here by the test).
-            paid = {"intent_id": "pi-test", "status": "paid", "amount_fen": 350, "currency": "CNY",
-                    "merchant_order_id": "vm-1", "payer_name_masked": "李*", "transaction_id": "tx-1", "capture_url": None}
+            paid = {
+                "intent_id": "pi-test",
+                "status": "paid",
+                "amount_fen": 350,
+                "currency": "CNY",
+                "merchant_order_id": "vm-1",
+                "payer_name_masked": "李*",
+                "transaction_id": "tx-1",
+                "capture_url": None,
+            }
             page.route("**/v1/terminal/payment-intents/pi-test", lambda route: route.fulfill(json=paid))
             for _ in range(2):
                 page.goto("/terminal/#intent=pi-test")
                 page.reload()  # a fragment change alone is the same document: load it afresh
                 expect(page.locator("#result-body")).to_have_attribute("data-status", "paid")
                 expect(page.locator("#result-countdown")).to_have_text(
-                    re.compile(r"Back to a new sale in (10|9) s; tap the screen to start one now\."))
+                    re.compile(r"Back to a new sale in (10|9) s; tap the screen to start one now\.")
+                )
                 if _ == 0:
                     page.click("#result-body")  # a tap anywhere on the result
                 else:
@@ -185,7 +200,9 @@ def test_portrait_kiosk_fills_the_screen_and_one_tap_pays(tmp_path, database_url
             pay = box(page, "#pay")
             assert pay["y"] + pay["height"] <= PORTRAIT["height"] and pay["y"] >= 0.75 * PORTRAIT["height"], pay
             assert page.evaluate("() => document.documentElement.scrollHeight") <= PORTRAIT["height"]
-            assert page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#amount')).fontSize)") >= 100
+            assert (
+                page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#amount')).fontSize)") >= 100
+            )
             key = box(page, '#keypad [data-key="5"]')
             assert key["height"] >= 120 and key["width"] >= 250, key
             assert page.evaluate("() => parseFloat(getComputedStyle(document.querySelector('#pay')).fontSize)") >= 48

@@ -44,8 +44,11 @@ BANK_ID = id_for("009")
 def bank_card_real_name(client, app, h) -> None:
     from facetrust.identity.models import BankCardChallenge
 
-    r = client.post("/v1/me/real-name/bank-card", headers=h, json={
-        "name": "王芳", "id_number": BANK_ID, "card_number": "4111111111111111", "mobile": "13912345678"})
+    r = client.post(
+        "/v1/me/real-name/bank-card",
+        headers=h,
+        json={"name": "王芳", "id_number": BANK_ID, "card_number": "4111111111111111", "mobile": "13912345678"},
+    )
     assert r.status_code == 202, r.text
     challenge = r.json()["challenge_id"]
     with app.state.sessions() as s:
@@ -56,8 +59,10 @@ def bank_card_real_name(client, app, h) -> None:
 
 def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_path, database_url):
     bank = tmp_path / "bank.csv"
-    bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
-                    encoding="utf-8")
+    bank.write_text(
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,王芳,{BANK_ID},13912345678\n",
+        encoding="utf-8",
+    )
     with running_app(tmp_path, database_url, demo=True, bank_registry=bank) as (client, app, hs):
         assert client.get("/v1/demo").json()["demo"] is True
         r = client.post("/v1/demo/sign-in")
@@ -79,7 +84,12 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
         assert checkout["merchant_name"] == "Demo Mall" and checkout["amount_fen"] == 5_999_00 and checkout["offers"]
 
         # A real platform's user cannot use the demo shop.
-        assert client.post("/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=hs["a"]).status_code == 201
+        assert (
+            client.post(
+                "/v1/accounts", json={"platform_user_id": "u1", "mobile": "13812345678"}, headers=hs["a"]
+            ).status_code
+            == 201
+        )
         real = {"Authorization": "Bearer " + client.post("/v1/accounts/u1/tokens", headers=hs["a"]).json()["token"]}
         r = client.post("/v1/demo/checkouts", headers=real)
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
@@ -87,9 +97,18 @@ def test_demo_platform_signs_in_offers_an_order_and_provisions_a_terminal(tmp_pa
         # The demo terminal signs a real payment intent.
         terminal = client.post("/v1/demo/terminal").json()
         body = b'{"amount_fen": 350, "currency": "CNY", "merchant_order_id": "o1", "idempotency_key": "k1"}'
-        headers = signing.headers(terminal["terminal_id"], terminal["secret"], "POST", "/v1/terminal/payment-intents",
-                                  body, int(time.time()), None)
-        r = client.post("/v1/terminal/payment-intents", content=body, headers={**headers, "Content-Type": "application/json"})
+        headers = signing.headers(
+            terminal["terminal_id"],
+            terminal["secret"],
+            "POST",
+            "/v1/terminal/payment-intents",
+            body,
+            int(time.time()),
+            None,
+        )
+        r = client.post(
+            "/v1/terminal/payment-intents", content=body, headers={**headers, "Content-Type": "application/json"}
+        )
         assert r.status_code == 201 and r.json()["capture_url"].startswith("/pay/capture#"), r.text
 
 
@@ -115,7 +134,9 @@ def test_first_use_of_the_demo_platform_is_race_safe(tmp_path, database_url):
             (tenant,) = s.execute(select(Tenant).where(Tenant.name == demo.TENANT)).scalars().all()
             assert s.scalar(select(func.count()).select_from(Account).where(Account.tenant_id == tenant.id)) == 50
             assert s.scalar(select(func.count()).select_from(Merchant).where(Merchant.tenant_id == tenant.id)) == 1
-            created = s.execute(select(AuditRecord.subject).where(AuditRecord.action == "tenant.create")).scalars().all()
+            created = (
+                s.execute(select(AuditRecord.subject).where(AuditRecord.action == "tenant.create")).scalars().all()
+            )
             tenants = [f"tenant:{t}" for t in s.execute(select(Tenant.id)).scalars()]
             assert sorted(created) == sorted(tenants)  # the losers of the race left no record of a creation
 

@@ -97,9 +97,18 @@ def record_terminal_traffic(page) -> list[dict]:
         text = body.decode("utf-8", "replace")
         if "json" in response.headers.get("content-type", ""):
             text = json.dumps(json.loads(body), ensure_ascii=False)  # an escaped "\u674e" must not hide 李
-        traffic.append({"method": request.method, "url": request.url, "path": urlsplit(request.url).path,
-                        "request_headers": request.headers, "sent": (request.post_data_buffer or b"").decode("utf-8", "replace"),
-                        "status": response.status, "headers": response.headers, "received": text})
+        traffic.append(
+            {
+                "method": request.method,
+                "url": request.url,
+                "path": urlsplit(request.url).path,
+                "request_headers": request.headers,
+                "sent": (request.post_data_buffer or b"").decode("utf-8", "replace"),
+                "status": response.status,
+                "headers": response.headers,
+                "received": text,
+            }
+        )
         route.fulfill(response=response)
 
     page.route("**/*", through)
@@ -116,8 +125,9 @@ def assert_terminal_learned_nothing_personal(world, traffic: list[dict]) -> None
     assert any(r["method"] == "POST" and r["path"] == "/v1/terminal/payment-intents" for r in api), api
     assert any(r["method"] == "GET" and r["path"].startswith("/v1/terminal/payment-intents/") for r in api), api
     # Besides its own API, the setup screen only asks whether a demo platform runs (to offer its machine).
-    assert all(r["path"].startswith("/v1/terminal/") or (r["method"], r["path"]) == ("GET", "/v1/demo") for r in api), \
-        [r["path"] for r in api]
+    assert all(r["path"].startswith("/v1/terminal/") or (r["method"], r["path"]) == ("GET", "/v1/demo") for r in api), [
+        r["path"] for r in api
+    ]
     for r in traffic:
         everything = json.dumps(r, ensure_ascii=False)
         for secret in forbidden:
@@ -127,8 +137,10 @@ def assert_terminal_learned_nothing_personal(world, traffic: list[dict]) -> None
 
 # --- journeys ------------------------------------------------------------------------------------
 
+
 def test_li_pays_with_face_at_the_vending_machine_and_the_terminal_learns_only_the_masked_name(
-        tmp_path, database_url, shared_data):
+    tmp_path, database_url, shared_data
+):
     with li_world(tmp_path, database_url, shared_data, fund_fen=50_000) as (world, h, terminal):
         before = balance(world, h)
         show_segment(world, 0)
@@ -167,8 +179,10 @@ def test_li_pays_with_face_at_the_vending_machine_and_the_terminal_learns_only_t
             screenshot(page, "terminal-paid")
 
             # The terminal's page cannot open a camera at all: the browser enforces its policy.
-            opened = page.evaluate("() => navigator.mediaDevices.getUserMedia({video: true})"
-                                   ".then((s) => { s.getTracks().forEach((t) => t.stop()); return 'opened'; }, (e) => e.name)")
+            opened = page.evaluate(
+                "() => navigator.mediaDevices.getUserMedia({video: true})"
+                ".then((s) => { s.getTracks().forEach((t) => t.stop()); return 'opened'; }, (e) => e.name)"
+            )
             assert opened == "NotAllowedError"
             assert page.errors == []
 
@@ -181,7 +195,8 @@ def test_li_pays_with_face_at_the_vending_machine_and_the_terminal_learns_only_t
 
 
 def test_after_face_pay_is_revoked_paying_fails_with_the_reason_shown_only_to_the_payer(
-        tmp_path, database_url, shared_data):
+    tmp_path, database_url, shared_data
+):
     with li_world(tmp_path, database_url, shared_data, fund_fen=50_000) as (world, h, terminal):
         r = world.client.delete("/v1/me/face-pay", headers=h)
         assert r.status_code == 200 and r.json()["enabled"] is False, r.text
@@ -222,7 +237,11 @@ def test_after_face_pay_is_revoked_paying_fails_with_the_reason_shown_only_to_th
 
 def test_an_uncertain_face_asks_for_the_last_four_phone_digits(tmp_path, database_url, shared_data):
     # No gallery is small enough for a direct identification: every payment asks for the digits.
-    with li_world(tmp_path, database_url, shared_data, fund_fen=50_000, face_pay_direct_max_gallery=0) as (world, h, terminal):
+    with li_world(tmp_path, database_url, shared_data, fund_fen=50_000, face_pay_direct_max_gallery=0) as (
+        world,
+        h,
+        terminal,
+    ):
         before = balance(world, h)
         show_segment(world, 2)
         with chromium(world.camera.path) as browser:
@@ -295,7 +314,9 @@ def test_terminal_setup_a_denied_camera_and_only_a_terminal_back_address(tmp_pat
             expect(error).to_have_attribute("data-code", "camera_denied")
             # A shopper cannot change the machine's browser settings: staff, or another way to pay.
             expect(error.locator(".what")).to_have_text("This machine's camera cannot be used right now.")
-            expect(error.locator(".todo")).to_have_text("Ask a member of staff for help, or pay another way. Nothing was charged.")
+            expect(error.locator(".todo")).to_have_text(
+                "Ask a member of staff for help, or pay another way. Nothing was charged."
+            )
             expect(error).to_be_focused()
             expect(page.locator("#retry")).to_be_visible()
 
@@ -312,8 +333,7 @@ def test_terminal_setup_a_denied_camera_and_only_a_terminal_back_address(tmp_pat
 
             # Only a path on this site under /terminal/ is a back address.
             token_page = capture_url.split("&back=", 1)[0]
-            for hostile in ("https://evil.example/terminal/", "//evil.example/terminal/", "/terminal/../app/",
-                            "/app/"):
+            for hostile in ("https://evil.example/terminal/", "//evil.example/terminal/", "/terminal/../app/", "/app/"):
                 page.goto(f"{token_page}&back={quote(hostile, safe='')}")
                 page.reload()  # a fragment change alone is the same document: load it afresh
                 expect(page.locator("#stage")).to_have_attribute("data-step", "face")

@@ -132,8 +132,16 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         screenshot(page, "app-consents-face-pay-revoked")
         expect(machine.locator("#sale")).to_be_visible(timeout=20_000)  # the result went back to a new sale by itself
         world.camera.show(ZHANG.clip, *OPEN_MOUTH, mirrored=True)
-        assert pay_at_machine(machine, "8.8", leave_capture_page=lambda: expect(machine.locator("#error")).to_have_attribute(
-            "data-code", "not_recognised")) == "declined"
+        assert (
+            pay_at_machine(
+                machine,
+                "8.8",
+                leave_capture_page=lambda: expect(machine.locator("#error")).to_have_attribute(
+                    "data-code", "not_recognised"
+                ),
+            )
+            == "declined"
+        )
         assert balance(world, token) == 500 * CNY - 880
         assert machine.errors == []
 
@@ -165,8 +173,11 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         page.fill("#amount", "1000")
         page.locator("#amount").dispatch_event("change")
         expect(page.locator("#schedule tbody tr")).to_have_count(6)
-        quote = world.client.get("/v1/me/credit/loan-quote", headers=bearer(token),
-                                 params={"product_id": "cash-loan-annuity", "amount_fen": 1_000 * CNY, "periods": 6}).json()
+        quote = world.client.get(
+            "/v1/me/credit/loan-quote",
+            headers=bearer(token),
+            params={"product_id": "cash-loan-annuity", "amount_fen": 1_000 * CNY, "periods": 6},
+        ).json()
         assert page.locator("#apr").inner_text() == f"{float(quote['apr']) * 100:.2f}%"
         screenshot(page, "app-loan-schedule")
         world.camera.show(ZHANG.clip, *TURN_LEFT_RIGHT, mirrored=True)
@@ -220,15 +231,29 @@ def bearer(token: str) -> dict:
 def offer_checkout(world, person, amount_fen: int) -> str:
     """The shop's back end offers an order on installments after an operator granted a credit line."""
     account_id = world.client.get("/v1/me", headers=bearer(world.token(person))).json()["account_id"]
-    r = world.client.put(f"/v1/operator/accounts/{account_id}/credit-line", headers=world.hs["risk_analyst"],
-                         json={"limit_fen": 20_000 * CNY, "reason": "test"})
+    r = world.client.put(
+        f"/v1/operator/accounts/{account_id}/credit-line",
+        headers=world.hs["risk_analyst"],
+        json={"limit_fen": 20_000 * CNY, "reason": "test"},
+    )
     assert r.status_code == 200, r.text
-    r = world.client.post("/v1/operator/merchants", json={"tenant_id": world.tenant_id, "name": "Mi Store", "fee_bps": 60},
-                          headers=world.hs["admin"])
+    r = world.client.post(
+        "/v1/operator/merchants",
+        json={"tenant_id": world.tenant_id, "name": "Mi Store", "fee_bps": 60},
+        headers=world.hs["admin"],
+    )
     assert r.status_code == 201, r.text
-    r = world.client.post(f"/v1/accounts/{person.user}/credit/checkouts", headers=world.hs["a"],
-                          json={"merchant_id": r.json()["merchant_id"], "merchant_order_id": "order-1",
-                                "amount_fen": amount_fen, "category": "phones", "description": "Xiaomi 15"})
+    r = world.client.post(
+        f"/v1/accounts/{person.user}/credit/checkouts",
+        headers=world.hs["a"],
+        json={
+            "merchant_id": r.json()["merchant_id"],
+            "merchant_order_id": "order-1",
+            "amount_fen": amount_fen,
+            "category": "phones",
+            "description": "Xiaomi 15",
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()["checkout_id"]
 
@@ -312,7 +337,10 @@ def test_network_error_loses_nothing(world):
         page.locator("#purpose-credit_face_verification button").click()
         code, what, todo = failure(page)
         assert code == "network_error" and "network failed" in what and "Nothing was charged or saved" in todo
-        assert world.client.get("/v1/me/consents", headers=bearer(token)).json()["granted"]["credit_face_verification"] is False
+        assert (
+            world.client.get("/v1/me/consents", headers=bearer(token)).json()["granted"]["credit_face_verification"]
+            is False
+        )
 
 
 def test_demo_sign_in_and_language_switch(tmp_path, database_url, shared_data):
@@ -358,10 +386,11 @@ def test_bank_card_real_name_asks_for_the_code_the_bank_texts(tmp_path, database
 
     require_browser()
     bank = tmp_path / "bank.csv"
-    bank.write_text(f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,{LI.name},{LI.id_number},"
-                    f"{LI.mobile}\n", encoding="utf-8")
-    with web_world(tmp_path, database_url, shared_data, [LI], bank_registry=bank) as world, \
-            chromium(None) as browser:
+    bank.write_text(
+        f"bank,card_number,name,id_number,mobile\nSim Bank,4111111111111111,{LI.name},{LI.id_number},{LI.mobile}\n",
+        encoding="utf-8",
+    )
+    with web_world(tmp_path, database_url, shared_data, [LI], bank_registry=bank) as world, chromium(None) as browser:
         token = world.new_user(LI)
         page = new_page(browser, world.base_url, lang="en")
         sign_in(page, token, "/app/real-name")

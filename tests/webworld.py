@@ -87,8 +87,12 @@ class Camera:
         x, y, w, h = box
         size = (frames[0].shape[1], frames[0].shape[0])
         rng = np.random.default_rng(0)
-        noisy = [np.clip(cv2.resize(f[y:y + h, x:x + w], size) + rng.normal(0, 3, (size[1], size[0], 3)), 0, 255)
-                 .astype(np.uint8) for f in frames]
+        noisy = [
+            np.clip(cv2.resize(f[y : y + h, x : x + w], size) + rng.normal(0, 3, (size[1], size[0], 3)), 0, 255).astype(
+                np.uint8
+            )
+            for f in frames
+        ]
         write_y4m(self.path, noisy, fps / 2)
 
     def _read(self, clip: str, start: int, stop: int) -> tuple[list, float]:
@@ -151,12 +155,17 @@ def chromium(camera: Path | None, *, camera_allowed: bool = True):
 
 def new_page(browser, base_url: str, *, viewport: dict = PHONE, lang: str = "zh", camera_allowed: bool = True):
     """A page in a fresh context (no shared storage), in the given language."""
-    context = browser.new_context(base_url=base_url, viewport=viewport, locale="zh-CN" if lang == "zh" else "en-GB",
-                                  permissions=["camera"] if camera_allowed else [])
+    context = browser.new_context(
+        base_url=base_url,
+        viewport=viewport,
+        locale="zh-CN" if lang == "zh" else "en-GB",
+        permissions=["camera"] if camera_allowed else [],
+    )
     # The person's first language; a choice they make on a page is kept across loads, as for anyone.
     # (about:blank has no storage: nothing to set there.)
     context.add_init_script(
-        f"try {{ localStorage.getItem('facetrust.lang') || localStorage.setItem('facetrust.lang', '{lang}'); }} catch {{}}")
+        f"try {{ localStorage.getItem('facetrust.lang') || localStorage.setItem('facetrust.lang', '{lang}'); }} catch {{}}"
+    )
     page = context.new_page()
     page.set_default_timeout(30_000)
     page.on("pageerror", lambda e: page.errors.append(str(e)))  # a script error fails the test
@@ -167,6 +176,7 @@ def new_page(browser, base_url: str, *, viewport: dict = PHONE, lang: str = "zh"
 def fix_challenge(page, app, actions: list[str]) -> None:
     """Fix the next liveness challenge a page is issued to the actions the clip shows (as the API tests
     do with ``capture.new_session``): the recording cannot follow a random challenge, a person can."""
+
     def handle(route):
         response = route.fetch()
         body = response.json()
@@ -185,6 +195,7 @@ def fix_payment_challenge(page, app, actions: list[str]) -> None:
     """Fix every payment challenge the platform's capture page on ``page`` is shown to ``actions``
     (what the segment in front of the camera shows): in the database, for the capture the page
     opened, and in the view the page reads. A recording cannot follow a random challenge."""
+
     def handle(route):
         if route.request.method != "GET":
             route.fallback()
@@ -242,16 +253,27 @@ class WebWorld:
     of each role, the authority simulator holding Li and Zhang, and a vending machine's terminal."""
 
     def __init__(self, app, base_url: str, client: httpx.Client, hs: dict, tenant_id: str, camera: Camera) -> None:
-        self.app, self.base_url, self.client, self.hs, self.tenant_id, self.camera = app, base_url, client, hs, tenant_id, camera
+        self.app, self.base_url, self.client, self.hs, self.tenant_id, self.camera = (
+            app,
+            base_url,
+            client,
+            hs,
+            tenant_id,
+            camera,
+        )
 
     def new_user(self, person, fund_fen: int = 0) -> str:
         """An account for ``person`` as the platform's back end creates it; returns a fresh user token."""
-        r = self.client.post("/v1/accounts", json={"platform_user_id": person.user, "mobile": person.mobile},
-                             headers=self.hs["a"])
+        r = self.client.post(
+            "/v1/accounts", json={"platform_user_id": person.user, "mobile": person.mobile}, headers=self.hs["a"]
+        )
         assert r.status_code == 201, r.text
         if fund_fen:
-            r = self.client.post(f"/v1/accounts/{person.user}/wallet/top-ups", headers=self.hs["a"],
-                                 json={"amount_fen": fund_fen, "reference": f"fund-{person.user}"})
+            r = self.client.post(
+                f"/v1/accounts/{person.user}/wallet/top-ups",
+                headers=self.hs["a"],
+                json={"amount_fen": fund_fen, "reference": f"fund-{person.user}"},
+            )
             assert r.status_code == 201, r.text
         return self.token(person)
 
@@ -277,8 +299,15 @@ def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list
 
     shared = face_engine_for(settings)
     settings.setdefault("models_dir", get_settings().resolved_models_dir)
-    app = create_app(Settings(data_dir=tmp_path, database_url=database_url,
-                              authority_registry=authority(tmp_path, shared_data, people), **settings), shared)
+    app = create_app(
+        Settings(
+            data_dir=tmp_path,
+            database_url=database_url,
+            authority_registry=authority(tmp_path, shared_data, people),
+            **settings,
+        ),
+        shared,
+    )
     with live_server(app) as base_url, api_client(base_url) as client:
         hs = {}
         with app.state.sessions() as s:
@@ -288,4 +317,6 @@ def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list
                 hs[role] = {"Authorization": f"Bearer {token}"}
             s.commit()
         hs["a"] = {"X-Api-Key": key}
-        yield WebWorld(app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data, material(app)))
+        yield WebWorld(
+            app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data, material(app))
+        )

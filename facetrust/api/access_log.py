@@ -50,5 +50,11 @@ class AccessLog:
             route, duration_ms = route_template(scope), round(seconds * 1000, 1)
             method = scope["method"] if scope["method"] in _METHODS else "other"
             metrics.REQUEST_SECONDS.labels(method, route, f"{status // 100}xx").observe(seconds)
-            log.info("%s %s %d %.1fms", scope["method"], route, status, duration_ms,
-                     extra={"method": scope["method"], "route": route, "status": status, "duration_ms": duration_ms})
+            log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                route,
+                status,
+                duration_ms,
+                extra={"method": scope["method"], "route": route, "status": status, "duration_ms": duration_ms},
+            )

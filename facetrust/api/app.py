@@ -57,8 +57,13 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
 
     # Operation ids are the route functions' names (unique, checked by tests/test_openapi_contract.py):
     # `register_account`, not `register_account_v1_accounts_post`, in a generated client.
-    app = FastAPI(title="FaceTrust", version=__version__, lifespan=lifespan, responses=errors.ERROR_RESPONSES,
-                  generate_unique_id_function=lambda route: route.name)
+    app = FastAPI(
+        title="FaceTrust",
+        version=__version__,
+        lifespan=lifespan,
+        responses=errors.ERROR_RESPONSES,
+        generate_unique_id_function=lambda route: route.name,
+    )
     app.state.settings = settings
     app.state.engine = make_engine(url)
     # A rule set with a bad rule stops the service here, naming the rule and the field.
@@ -67,12 +72,16 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.state.gallery = Gallery(index_factory(settings), settings.gallery_sync_seconds)
     bootstrap.message_bus(app.state.gallery).install(app.state.sessions)  # the gallery follows commits
     # A product catalogue above its ceilings stops the service here, before any offer is made.
-    app.state.credit_catalogue = products.load(settings.credit_products_path,
-                                               settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling)
+    app.state.credit_catalogue = products.load(
+        settings.credit_products_path, settings.credit_penalty_daily_rate_ceiling, settings.credit_apr_ceiling
+    )
     # Request rates per caller, device and IP: in this process, or shared by every process over the
     # database (FACETRUST_RATE_LIMIT_STORE; see facetrust/security/ratelimit.py).
-    app.state.rate_limiter = (RateLimiter(DatabaseWindows(app.state.sessions), clock=time.time)
-                              if settings.rate_limit_store == "database" else RateLimiter())
+    app.state.rate_limiter = (
+        RateLimiter(DatabaseWindows(app.state.sessions), clock=time.time)
+        if settings.rate_limit_store == "database"
+        else RateLimiter()
+    )
     errors.install(app)
     # The last added is the outermost: the request id is set before the metrics and the access log see the request.
     app.add_middleware(errors.CatchUnexpected)  # innermost: logs and answers a failure inside its request

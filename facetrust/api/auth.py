@@ -23,18 +23,30 @@ from facetrust.identity.service import Principal
 
 # The schemes as OpenAPI declares them. They only read headers (never refuse: the checks below give
 # the stable codes); a missing or malformed credential is refused by those checks.
-PLATFORM_API_KEY = APIKeyHeader(name="X-Api-Key", scheme_name="PlatformApiKey", auto_error=False,
-                                description="The platform's API key, for its back end only (never in an app).")
-USER_TOKEN = HTTPBearer(scheme_name="UserToken", auto_error=False,
-                        description="An end user's token, minted by the platform's back end "
-                                    "(POST /v1/accounts/{platform_user_id}/tokens).")
-OPERATOR_TOKEN = HTTPBearer(scheme_name="OperatorToken", auto_error=False,
-                            description="An operator's token (`facetrust operators token NAME --role ROLE`).")
+PLATFORM_API_KEY = APIKeyHeader(
+    name="X-Api-Key",
+    scheme_name="PlatformApiKey",
+    auto_error=False,
+    description="The platform's API key, for its back end only (never in an app).",
+)
+USER_TOKEN = HTTPBearer(
+    scheme_name="UserToken",
+    auto_error=False,
+    description="An end user's token, minted by the platform's back end (POST /v1/accounts/{platform_user_id}/tokens).",
+)
+OPERATOR_TOKEN = HTTPBearer(
+    scheme_name="OperatorToken",
+    auto_error=False,
+    description="An operator's token (`facetrust operators token NAME --role ROLE`).",
+)
 TERMINAL_SIGNATURE = APIKeyHeader(
-    name="X-Signature", scheme_name="TerminalSignature", auto_error=False,
+    name="X-Signature",
+    scheme_name="TerminalSignature",
+    auto_error=False,
     description="A terminal's HMAC-SHA256 (hex, with its secret) of METHOD\\nPATH\\nX-Timestamp\\nX-Nonce\\n"
-                "SHA256(body), sent with X-Terminal-Id, X-Timestamp (Unix seconds) and X-Nonce (8-64 ASCII "
-                "characters, once); facetrust/security/signing.py.")
+    "SHA256(body), sent with X-Terminal-Id, X-Timestamp (Unix seconds) and X-Nonce (8-64 ASCII "
+    "characters, once); facetrust/security/signing.py.",
+)
 
 
 def tenant(x_api_key: str | None = Security(PLATFORM_API_KEY), session: Session = Depends(get_session)) -> Tenant:
@@ -58,8 +70,7 @@ def principal(request: Request, session: Session = Depends(get_session)) -> Prin
     return found
 
 
-def user(p: Principal = Depends(principal),
-         _: HTTPAuthorizationCredentials | None = Security(USER_TOKEN)) -> Principal:
+def user(p: Principal = Depends(principal), _: HTTPAuthorizationCredentials | None = Security(USER_TOKEN)) -> Principal:
     if p.kind != "user":
         raise DomainError(ErrorCode.FORBIDDEN, "this call is for the account holder only")
     return p
@@ -71,8 +82,9 @@ def user_client(request: Request, p: Principal = Depends(user)) -> ClientInfo:
 
 
 def operator(*roles: str) -> Callable[[Principal], Principal]:
-    def check(p: Principal = Depends(principal),
-              _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN)) -> Principal:
+    def check(
+        p: Principal = Depends(principal), _: HTTPAuthorizationCredentials | None = Security(OPERATOR_TOKEN)
+    ) -> Principal:
         if p.kind != "operator" or p.role not in roles:
             raise DomainError(ErrorCode.FORBIDDEN, f"this call needs one of the roles: {', '.join(roles)}")
         return p

@@ -122,5 +122,6 @@ def platform_client_info(request: Request) -> ClientInfo:
     An ``X-Client-Ip`` that is not an IP address is dropped."""
     device = (request.headers.get("x-device-id") or "").strip()[:128] or None
     address = _address(request.headers.get("x-client-ip"))
-    return ClientInfo(device, str(address) if address else None, "platform" if address else None,
-                      "platform" if device else None)
+    return ClientInfo(
+        device, str(address) if address else None, "platform" if address else None, "platform" if device else None
+    )

@@ -27,10 +27,20 @@ from facetrust.errors import DomainError, exception_fields
 log = logging.getLogger("facetrust.api")
 
 # The code of a refusal from the HTTP layer (an unknown path, a wrong method...), by its status.
-_HTTP_CODES = {code.status: code for code in (
-    ErrorCode.BAD_REQUEST, ErrorCode.UNAUTHENTICATED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND,
-    ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.CONFLICT, ErrorCode.REQUEST_TOO_LARGE, ErrorCode.UNSUPPORTED_MEDIA_TYPE,
-    ErrorCode.RATE_LIMITED)}
+_HTTP_CODES = {
+    code.status: code
+    for code in (
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.UNAUTHENTICATED,
+        ErrorCode.FORBIDDEN,
+        ErrorCode.NOT_FOUND,
+        ErrorCode.METHOD_NOT_ALLOWED,
+        ErrorCode.CONFLICT,
+        ErrorCode.REQUEST_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.RATE_LIMITED,
+    )
+}
 
 
 class ErrorDetail(BaseModel):
@@ -133,18 +143,27 @@ class CatchUnexpected:
         try:
             await self.app(scope, receive, watch)
         except Exception as exc:  # noqa: BLE001  the last place that can still answer this request
-            log.error("unhandled %s on %s %s", type(exc).__name__, scope["method"], route_template(scope),
-                      extra=exception_fields(exc))
+            log.error(
+                "unhandled %s on %s %s",
+                type(exc).__name__,
+                scope["method"],
+                route_template(scope),
+                extra=exception_fields(exc),
+            )
             if not started:  # else the answer is already on its way; nothing more can be said
-                await JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
-                                   status_code=500)(scope, receive, send)
+                await JSONResponse(
+                    error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message), status_code=500
+                )(scope, receive, send)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status,
-                            headers=retry_after_header(exc.extra))
+        return JSONResponse(
+            error_body(exc.code, exc.message, **exc.extra),
+            status_code=exc.status,
+            headers=retry_after_header(exc.extra),
+        )
 
     @app.exception_handler(BiometricError)
     async def _biometric(_: Request, exc: BiometricError) -> JSONResponse:
@@ -170,7 +189,15 @@ def install(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         # This handler runs outside every middleware, so the request id comes from the scope.
         request_id = logs.request_id_of(request.scope)
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, route_template(request.scope),
-                  extra={"request_id": request_id, **exception_fields(exc)})
-        return JSONResponse(error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
-                            status_code=500, headers={logs.HEADER: request_id} if request_id else None)
+        log.error(
+            "unhandled %s on %s %s",
+            type(exc).__name__,
+            request.method,
+            route_template(request.scope),
+            extra={"request_id": request_id, **exception_fields(exc)},
+        )
+        return JSONResponse(
+            error_body(ErrorCode.INTERNAL_ERROR, ErrorCode.INTERNAL_ERROR.message),
+            status_code=500,
+            headers={logs.HEADER: request_id} if request_id else None,
+        )

@@ -54,8 +54,19 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"error": {"code": ErrorCode.REQUEST_TOO_LARGE,
-                                     "message": f"the request body is over {self.max_bytes} bytes"}}).encode()
-        await send({"type": "http.response.start", "status": ErrorCode.REQUEST_TOO_LARGE.status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "code": ErrorCode.REQUEST_TOO_LARGE,
+                    "message": f"the request body is over {self.max_bytes} bytes",
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": ErrorCode.REQUEST_TOO_LARGE.status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -83,8 +83,12 @@ class RequestId:
 
 # Attributes every LogRecord has; anything else on a record came from ``extra`` and is written out
 # (except uvicorn's terminal-coloured copy of its message).
-_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "taskName",
-                                                                              "color_message"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
+}
 
 
 class JsonFormatter(logging.Formatter):

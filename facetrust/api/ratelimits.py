@@ -33,23 +33,41 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     # token minting, by the platform's back end (who = its Tenant), for one of its users
-    "auth": Budget("rate_limit_auth_per_minute",
-                   lambda tenant, r: f"user:{tenant.id}:{r.path_params.get('platform_user_id')}",  # type: ignore[attr-defined]
-                   ip="platform", device="platform"),
+    "auth": Budget(
+        "rate_limit_auth_per_minute",
+        lambda tenant, r: f"user:{tenant.id}:{r.path_params.get('platform_user_id')}",  # type: ignore[attr-defined]
+        ip="platform",
+        device="platform",
+    ),
     # real-name, liveness, face-pay switch-on, by the account holder (who = a user Principal)
-    "face": Budget("rate_limit_face_per_minute", lambda p, _: f"account:{p.account_id}",  # type: ignore[attr-defined]
-                   ip="client", device="token"),
+    "face": Budget(
+        "rate_limit_face_per_minute",
+        lambda p, _: f"account:{p.account_id}",  # type: ignore[attr-defined]
+        ip="client",
+        device="token",
+    ),
     # the payer's capture page: whoever holds the token in the path
-    "capture": Budget("rate_limit_capture_per_minute", lambda _, r: f"token:{r.path_params.get('token')}",
-                      ip="client", device="none"),
+    "capture": Budget(
+        "rate_limit_capture_per_minute", lambda _, r: f"token:{r.path_params.get('token')}", ip="client", device="none"
+    ),
     # payment intents, by a signed terminal (who = its Terminal)
-    "terminal": Budget("rate_limit_terminal_per_minute", lambda t, _: f"terminal:{t.id}",  # type: ignore[attr-defined]
-                       ip="none", device="none"),
+    "terminal": Budget(
+        "rate_limit_terminal_per_minute",
+        lambda t, _: f"terminal:{t.id}",  # type: ignore[attr-defined]
+        ip="none",
+        device="none",
+    ),
     # operator look-ups, by whoever holds a bearer token (who = a Principal; the route checks the role)
-    "operator": Budget("rate_limit_operator_per_minute",
-                       lambda p, _: f"operator:{p.operator_name}" if p.kind == "operator"  # type: ignore[attr-defined]
-                       else f"account:{p.account_id}",  # type: ignore[attr-defined]
-                       ip="none", device="none"),
+    "operator": Budget(
+        "rate_limit_operator_per_minute",
+        lambda p, _: (
+            f"operator:{p.operator_name}"
+            if p.kind == "operator"  # type: ignore[attr-defined]
+            else f"account:{p.account_id}"
+        ),  # type: ignore[attr-defined]
+        ip="none",
+        device="none",
+    ),
 }
 
 
@@ -64,7 +82,9 @@ def _limits(budget: Budget, request: Request, caller: object) -> list[tuple[str,
     device = {"platform": platform.device_id, "token": getattr(caller, "device_id", None), "none": None}[budget.device]
     if device:
         limits.append((f"device:{device}", per_caller))
-    ip = {"client": lambda: client_address(request)[0], "platform": lambda: platform.ip, "none": lambda: None}[budget.ip]()
+    ip = {"client": lambda: client_address(request)[0], "platform": lambda: platform.ip, "none": lambda: None}[
+        budget.ip
+    ]()
     if ip:
         limits.append((f"ip:{ip}", per_ip))
     return limits
@@ -81,9 +101,12 @@ def rate_limited(budget: str, who: Callable[..., object] | None = None) -> param
         request.app.state.rate_limiter.check(budget, _limits(spec, request, caller))
 
     if who is None:
+
         def limit(request: Request) -> None:
             check(request, None)
     else:
+
         def limit(request: Request, caller: object = Depends(who)) -> None:  # type: ignore[misc]
             check(request, caller)
+
     return Depends(limit)

@@ -27,7 +27,7 @@ PROFILE_TARGET_FMR: dict[str, float] = {
 }
 
 # Operating points stored in the file's FMR curve, for callers that need other rates (1:N search).
-CURVE_FMRS = [10.0 ** -k for k in (1, 2, 3, 4, 5, 6)] + [3e-2, 3e-3, 3e-4, 3e-5, 3e-6]
+CURVE_FMRS = [10.0**-k for k in (1, 2, 3, 4, 5, 6)] + [3e-2, 3e-3, 3e-4, 3e-5, 3e-6]
 
 SHIPPED = "default.json"
 
@@ -61,9 +61,7 @@ class Calibration:
         fmrs = np.log10([f for f, _ in curve])
         thresholds = [t for _, t in curve]
         if not fmrs[0] <= np.log10(fmr) <= fmrs[-1]:
-            raise CalibrationError(
-                f"FMR {fmr:g} is outside the calibrated range {curve[0][0]:g}..{curve[-1][0]:g}"
-            )
+            raise CalibrationError(f"FMR {fmr:g} is outside the calibrated range {curve[0][0]:g}..{curve[-1][0]:g}")
         return float(np.interp(np.log10(fmr), fmrs, thresholds))
 
     def to_dict(self) -> dict[str, Any]:
@@ -72,8 +70,7 @@ class Calibration:
             "model_id": self.model_id,
             "score": "cosine similarity of L2-normalised templates",
             "profiles": {
-                p.name: {"target_fmr": p.target_fmr, "threshold": p.threshold}
-                for p in self.profiles.values()
+                p.name: {"target_fmr": p.target_fmr, "threshold": p.threshold} for p in self.profiles.values()
             },
             "fmr_curve": [{"fmr": f, "threshold": t} for f, t in self.fmr_curve],
             "provenance": self.provenance,
@@ -91,8 +88,7 @@ def _content_id(body: dict[str, Any]) -> str:
 def from_dict(data: dict[str, Any]) -> Calibration:
     try:
         profiles = {
-            name: Profile(name, float(p["target_fmr"]), float(p["threshold"]))
-            for name, p in data["profiles"].items()
+            name: Profile(name, float(p["target_fmr"]), float(p["threshold"])) for name, p in data["profiles"].items()
         }
         curve = [(float(c["fmr"]), float(c["threshold"])) for c in data["fmr_curve"]]
         cal = Calibration(
@@ -105,9 +101,7 @@ def from_dict(data: dict[str, Any]) -> Calibration:
     except (KeyError, TypeError, ValueError) as exc:
         raise CalibrationError(f"calibration file is malformed: {exc}") from exc
     if cal.calibration_id != _content_id(cal.to_dict()):
-        raise CalibrationError(
-            f"calibration {cal.calibration_id} does not match its content (edited by hand?)"
-        )
+        raise CalibrationError(f"calibration {cal.calibration_id} does not match its content (edited by hand?)")
     return cal
 
 
@@ -150,8 +144,7 @@ def fit(
     for name, fmr in profiles.items():
         if fmr * n < 10:
             raise CalibrationError(
-                f"profile {name} needs FMR {fmr:g}, but {n} impostor scores resolve only "
-                f"down to {10 / max(n, 1):.1e}"
+                f"profile {name} needs FMR {fmr:g}, but {n} impostor scores resolve only down to {10 / max(n, 1):.1e}"
             )
     curve = sorted(((f, threshold_at_fmr(impostor_scores, f)) for f in usable), reverse=True)
     body: dict[str, Any] = {

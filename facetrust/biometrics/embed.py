@@ -41,15 +41,17 @@ def dlib_box_from_yunet(face: DetectedFace) -> dlib.rectangle:
     size = max(eye_to_mouth * 2.3, face.eye_distance * 2.1, 8.0)
     centre = eye_mid + (mouth_mid - eye_mid) * 0.55
     half = size / 2.0
-    return dlib.rectangle(int(round(centre[0] - half)), int(round(centre[1] - half)),
-                          int(round(centre[0] + half)), int(round(centre[1] + half)))
+    return dlib.rectangle(
+        int(round(centre[0] - half)),
+        int(round(centre[1] - half)),
+        int(round(centre[0] + half)),
+        int(round(centre[1] + half)),
+    )
 
 
 def align(image: np.ndarray, five_points: np.ndarray) -> np.ndarray:
     """The 112x112 BGR crop for SFace: similarity transform of five points onto the template."""
-    matrix, _ = cv2.estimateAffinePartial2D(
-        five_points.astype(np.float32), ARCFACE_TEMPLATE, method=cv2.LMEDS
-    )
+    matrix, _ = cv2.estimateAffinePartial2D(five_points.astype(np.float32), ARCFACE_TEMPLATE, method=cv2.LMEDS)
     if matrix is None:  # degenerate points (all on one spot): fall back to the eye pair alone
         matrix, _ = cv2.estimateAffinePartial2D(five_points[:2].astype(np.float32), ARCFACE_TEMPLATE[:2])
     return cv2.warpAffine(image, matrix, (SFACE_INPUT, SFACE_INPUT), flags=cv2.INTER_LINEAR)

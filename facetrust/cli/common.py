@@ -36,8 +36,9 @@ def emit_error(err: CliError, as_json: bool) -> None:
 
 def settings_problem(err: ValidationError) -> CliError:
     """A refused setting, named as the environment variable that set it."""
-    problems = "; ".join(f"FACETRUST_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}"
-                         for e in err.errors())
+    problems = "; ".join(
+        f"FACETRUST_{'_'.join(str(p) for p in e['loc']).upper() or 'SETTINGS'}: {e['msg']}" for e in err.errors()
+    )
     return CliError("settings_invalid", problems)
 
 

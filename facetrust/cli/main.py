@@ -58,8 +58,10 @@ def _print_statuses(statuses: list, as_json: bool) -> int:
     else:
         click.echo(f"models directory: {statuses[0].path.parent}")
         for r in rows:
-            click.echo(f"  [{r['status']}] {r['file']}\n      sha256 {r['sha256'] or '-'}\n"
-                       f"      from {r['source']}; licence: {r['licence']}")
+            click.echo(
+                f"  [{r['status']}] {r['file']}\n      sha256 {r['sha256'] or '-'}\n"
+                f"      from {r['source']}; licence: {r['licence']}"
+            )
     return 0 if all(s.ok for s in statuses) else EXIT_INPUT_ERROR
 
 
@@ -119,8 +121,13 @@ def verify(image1: str, image2: str, profile: str, as_json: bool) -> None:
 
 
 @main.command()
-@click.option("--images", "images_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Folder of <Name>/<image> files; every cross-identity pair is an impostor pair.")
+@click.option(
+    "--images",
+    "images_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of <Name>/<image> files; every cross-identity pair is an impostor pair.",
+)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--workers", default=2, show_default=True)
 @click.option("--source", default="", help="Words saying where the images come from (stored as provenance).")
@@ -150,30 +157,65 @@ def eval_group() -> None:
 @eval_group.command("lfw")
 @click.option("--pairs", "pairs_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--images", "images_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--peer", type=click.Choice(["face_recognition"]), default=None,
-              help="Also evaluate this peer library in the same run.")
-@click.option("--subset", "subset_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              default=None, help="Identities (one per line) whose FMR is reported separately; "
-                                 "default: east_asian_identities.txt beside the image folder.")
+@click.option(
+    "--peer",
+    type=click.Choice(["face_recognition"]),
+    default=None,
+    help="Also evaluate this peer library in the same run.",
+)
+@click.option(
+    "--subset",
+    "subset_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Identities (one per line) whose FMR is reported separately; "
+    "default: east_asian_identities.txt beside the image folder.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @click.option("--plot", "plot_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-@click.option("--workers", default=1, show_default=True,
-              help="Worker processes. 1 measures the latency one request sees; more, throughput.")
-@click.option("--threads", default=2, show_default=True,
-              help="Threads per worker, for both systems (dlib ignores it; OpenCV uses it).")
-@click.option("--max-impostors", default=100_000_000, show_default=True,
-              help="Above this many cross-identity pairs, a uniform random sample of this size is used.")
-def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: Path | None,
-             json_out: Path | None, plot_out: Path | None, workers: int, threads: int, max_impostors: int) -> None:
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Worker processes. 1 measures the latency one request sees; more, throughput.",
+)
+@click.option(
+    "--threads",
+    default=2,
+    show_default=True,
+    help="Threads per worker, for both systems (dlib ignores it; OpenCV uses it).",
+)
+@click.option(
+    "--max-impostors",
+    default=100_000_000,
+    show_default=True,
+    help="Above this many cross-identity pairs, a uniform random sample of this size is used.",
+)
+def eval_lfw(
+    pairs_file: Path,
+    images_dir: Path,
+    peer: str | None,
+    subset_file: Path | None,
+    json_out: Path | None,
+    plot_out: Path | None,
+    workers: int,
+    threads: int,
+    max_impostors: int,
+) -> None:
     """LFW protocol: fold-wise accuracy, FNMR at FMR 1e-3/1e-4, failures to enrol, ms per image."""
 
     def body() -> int:
         from facetrust.tools.evaluation import lfw
 
         report = lfw.run(
-            pairs_file, images_dir, peer,
+            pairs_file,
+            images_dir,
+            peer,
             subset_file or lfw.default_subset_file(images_dir),
-            workers, threads, max_impostors, plot_out,
+            workers,
+            threads,
+            max_impostors,
+            plot_out,
         )
         return report_out(lfw.summary(report), report, json_out)
 
@@ -181,19 +223,43 @@ def eval_lfw(pairs_file: Path, images_dir: Path, peer: str | None, subset_file: 
 
 
 @eval_group.command("pad")
-@click.option("--bona-fide", "bona_fide", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Bona fide videos and/or folders of frames.")
-@click.option("--attack", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Attack videos and/or frames; a first-level folder that is not a subject ID names the species.")
+@click.option(
+    "--bona-fide",
+    "bona_fide",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Bona fide videos and/or folders of frames.",
+)
+@click.option(
+    "--attack",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Attack videos and/or frames; a first-level folder that is not a subject ID names the species.",
+)
 @click.option("--species", default=None, help="One species name for every attack sequence.")
-@click.option("--subjects", default=None,
-              help="Only NUAA-named frames of these subject IDs (comma-separated), e.g. the held-out 0007,0008,0009.")
-@click.option("--clips", "clips_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Also report action detection on these labelled bona fide clips (the shared face-clips).")
+@click.option(
+    "--subjects",
+    default=None,
+    help="Only NUAA-named frames of these subject IDs (comma-separated), e.g. the held-out 0007,0008,0009.",
+)
+@click.option(
+    "--clips",
+    "clips_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Also report action detection on these labelled bona fide clips (the shared face-clips).",
+)
 @click.option("--window", default=15, show_default=True, help="Frames per sequence.")
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str | None, clips_dir: Path | None,
-             window: int, json_out: Path | None) -> None:
+def eval_pad(
+    bona_fide: Path,
+    attack: Path,
+    species: str | None,
+    subjects: str | None,
+    clips_dir: Path | None,
+    window: int,
+    json_out: Path | None,
+) -> None:
     """ISO/IEC 30107-3 APCER (per species, worst reported), BPCER and ACER at the shipped threshold."""
 
     def body() -> int:
@@ -203,13 +269,14 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
         from facetrust.tools.evaluation import pad, pad_metrics
 
         settings = get_settings()
-        scorer = pad.Scorer(face_engine(settings), TextureModel.load(), DecisionPolicy(),
-                            settings.liveness_max_frames)
+        scorer = pad.Scorer(face_engine(settings), TextureModel.load(), DecisionPolicy(), settings.liveness_max_frames)
         wanted = {s.strip() for s in subjects.split(",") if s.strip()} if subjects else None
         report = pad.run_pad(scorer, bona_fide, attack, species, wanted, window)
         click.echo(pad_metrics.format_pad_report(report))
-        click.echo(f"decision time per {window}-frame sequence: median {report['decision_ms']['median']} ms, "
-                   f"p95 {report['decision_ms']['p95']} ms")
+        click.echo(
+            f"decision time per {window}-frame sequence: median {report['decision_ms']['median']} ms, "
+            f"p95 {report['decision_ms']['p95']} ms"
+        )
         if clips_dir:
             report["clips"] = pad.run_actions(scorer, clips_dir)
             report["clips"]["signal_auc"] = pad.signal_aucs(scorer.engine, clips_dir)
@@ -222,9 +289,13 @@ def eval_pad(bona_fide: Path, attack: Path, species: str | None, subjects: str |
 
 
 @eval_group.command("liveness")
-@click.option("--captures", "captures_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A folder tree of captures (folders of frames with a capture.json), bona fide and attacks.")
+@click.option(
+    "--captures",
+    "captures_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A folder tree of captures (folders of frames with a capture.json), bona fide and attacks.",
+)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 def eval_liveness(captures_dir: Path, json_out: Path | None) -> None:
     """The whole liveness decision per capture, as the service makes it for its purpose: APCER per
@@ -248,17 +319,29 @@ def attacks() -> None:
 @attacks.command("make")
 @click.argument("inputs", nargs=-1, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--species", required=True,
-              type=click.Choice(["print", "screen", "still_injection", "noise_replay", "splice"]))
-@click.option("--captures", "captures_dir", default=None, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The folder of bona fide captures to attack (required for still_injection, noise_replay, "
-                   "splice; print and screen take it or INPUT files).")
+@click.option(
+    "--species", required=True, type=click.Choice(["print", "screen", "still_injection", "noise_replay", "splice"])
+)
+@click.option(
+    "--captures",
+    "captures_dir",
+    default=None,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The folder of bona fide captures to attack (required for still_injection, noise_replay, "
+    "splice; print and screen take it or INPUT files).",
+)
 @click.option("--seed", default=7, show_default=True)
-@click.option("--frames", "n_frames", default=None, type=int,
-              help="print, screen from INPUT files: frames per sequence (default 15). From --captures, "
-                   "every attack has its source capture's frame count.")
-def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir: Path | None, seed: int,
-                 n_frames: int | None) -> None:
+@click.option(
+    "--frames",
+    "n_frames",
+    default=None,
+    type=int,
+    help="print, screen from INPUT files: frames per sequence (default 15). From --captures, "
+    "every attack has its source capture's frame count.",
+)
+def attacks_make(
+    inputs: tuple[Path, ...], out: Path, species: str, captures_dir: Path | None, seed: int, n_frames: int | None
+) -> None:
     """print, screen from INPUT stills or clips: one attack sequence (frames only) per INPUT, under
     OUT/<species>/<input name>/. With --captures DIR instead (all species): attack captures
     (frames and a capture.json, the format `eval liveness` reads) made from the bona fide captures
@@ -273,19 +356,25 @@ def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir
             if not inputs:
                 raise CliError("attack_input_invalid", f"{species} takes INPUT stills or clips, or --captures DIR")
             try:
-                count = attacks_mod.write_attack_dataset(list(inputs), out, species, seed,
-                                                         15 if n_frames is None else n_frames)
+                count = attacks_mod.write_attack_dataset(
+                    list(inputs), out, species, seed, 15 if n_frames is None else n_frames
+                )
             except ValueError as exc:
                 raise CliError("attack_input_invalid", str(exc)) from None
             click.echo(f"{count} {species} attack sequences written under {out / species}")
             return 0
         if inputs or captures_dir is None:
-            raise CliError("attack_input_invalid", f"{species} takes a folder of captures (--captures DIR), not INPUT files"
-                           if species not in attacks_mod.SPECIES else
-                           f"{species} takes INPUT stills or clips or --captures DIR, not both")
+            raise CliError(
+                "attack_input_invalid",
+                f"{species} takes a folder of captures (--captures DIR), not INPUT files"
+                if species not in attacks_mod.SPECIES
+                else f"{species} takes INPUT stills or clips or --captures DIR, not both",
+            )
         if n_frames is not None:
-            raise CliError("attack_input_invalid",
-                           "--frames is for INPUT files: an attack capture has its source capture's frame count")
+            raise CliError(
+                "attack_input_invalid",
+                "--frames is for INPUT files: an attack capture has its source capture's frame count",
+            )
         detector = None
         if species in ("still_injection", "print"):
             from facetrust.bootstrap import face_engine
@@ -293,8 +382,10 @@ def attacks_make(inputs: tuple[Path, ...], out: Path, species: str, captures_dir
             detector = face_engine(get_settings()).detector
         result = attacks_mod.write_capture_attacks(captures_dir, out, species, seed, detector)
         kinds = ", ".join(f"{k} {n}" for k, n in result["by_kind"].items())
-        click.echo(f"{result['written']} {species} attack captures written under {out / species} "
-                   f"from {result['sources']} bona fide captures ({kinds}; {result['not_used']} gave none)")
+        click.echo(
+            f"{result['written']} {species} attack captures written under {out / species} "
+            f"from {result['sources']} bona fide captures ({kinds}; {result['not_used']} gave none)"
+        )
         return 0
 
     run(False, body)
@@ -306,10 +397,20 @@ def captures() -> None:
 
 
 @captures.command("from-clips")
-@click.option("--clips", "clips_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="The labelled face clips (the shared data's face-clips).")
-@click.option("--labels", "labels_file", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Hand labels of the clips' actions; default: facetrust/tools/evaluation/face_clips_labels.json.")
+@click.option(
+    "--clips",
+    "clips_dir",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="The labelled face clips (the shared data's face-clips).",
+)
+@click.option(
+    "--labels",
+    "labels_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Hand labels of the clips' actions; default: facetrust/tools/evaluation/face_clips_labels.json.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) -> None:
     """Bona fide captures cut around each labelled action of the clips (about 15 fps, half a second
@@ -320,8 +421,14 @@ def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) ->
         from facetrust.tools.evaluation.pad import LABELS_FILE
 
         settings = get_settings()
-        result = captures_mod.captures_from_clips(clips_dir, labels_file or LABELS_FILE, out, settings.liveness_max_frames,
-                                                  settings.liveness_min_frames, log=click.echo)
+        result = captures_mod.captures_from_clips(
+            clips_dir,
+            labels_file or LABELS_FILE,
+            out,
+            settings.liveness_max_frames,
+            settings.liveness_min_frames,
+            log=click.echo,
+        )
         total = sum(result["written"].values())
         click.echo(f"{total} bona fide captures written under {out} from {len(result['clips'])} clips:")
         for actions, count in result["written"].items():
@@ -339,9 +446,14 @@ def captures_from_clips(clips_dir: Path, labels_file: Path | None, out: Path) ->
 @main.command()
 @click.option("--host", default=None, help="Default: FACETRUST_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default: FACETRUST_PORT (8000).")
-@click.option("--workers", default=1, type=click.IntRange(1, 64), show_default=True,
-              help="Service processes on the one port. Over 1 they must share what one process keeps to "
-                   "itself: FACETRUST_RATE_LIMIT_STORE=database and FACETRUST_GALLERY_SYNC_SECONDS.")
+@click.option(
+    "--workers",
+    default=1,
+    type=click.IntRange(1, 64),
+    show_default=True,
+    help="Service processes on the one port. Over 1 they must share what one process keeps to "
+    "itself: FACETRUST_RATE_LIMIT_STORE=database and FACETRUST_GALLERY_SYNC_SECONDS.",
+)
 def serve(host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP service (embedded SQLite unless FACETRUST_DATABASE_URL says otherwise)."""
     import uvicorn
@@ -356,9 +468,15 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         emit_error(settings_problem(err), False)
         sys.exit(EXIT_INPUT_ERROR)
     if workers > 1 and (settings.rate_limit_store != "database" or settings.gallery_sync_seconds is None):
-        emit_error(CliError("settings_invalid", f"--workers {workers} needs FACETRUST_RATE_LIMIT_STORE=database (one "
-                            "limit for all processes) and FACETRUST_GALLERY_SYNC_SECONDS (each process learns the "
-                            "others' face-pay enrolments)"), False)
+        emit_error(
+            CliError(
+                "settings_invalid",
+                f"--workers {workers} needs FACETRUST_RATE_LIMIT_STORE=database (one "
+                "limit for all processes) and FACETRUST_GALLERY_SYNC_SECONDS (each process learns the "
+                "others' face-pay enrolments)",
+            ),
+            False,
+        )
         sys.exit(EXIT_INPUT_ERROR)
     # JSON lines with request ids; uvicorn's loggers propagate to them (log_config=None), and its
     # access log is off: facetrust.api.access_log writes one with route templates, never paths or queries.
@@ -498,8 +616,10 @@ def ledger_check(as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(report))
         else:
-            click.echo(f"ledger {'OK' if report['ok'] else 'BROKEN'}: {report['transactions']} transactions, "
-                       f"{report['postings']} postings, {report['accounts']} accounts")
+            click.echo(
+                f"ledger {'OK' if report['ok'] else 'BROKEN'}: {report['transactions']} transactions, "
+                f"{report['postings']} postings, {report['accounts']} accounts"
+            )
             for problem in report["problems"]:
                 click.echo(f"  {problem}")
         return 0 if report["ok"] else 1
@@ -532,8 +652,13 @@ def retention_purge() -> None:
         now = utcnow()
         stale = now - dt.timedelta(seconds=settings.terminal_clock_skew_seconds)
         replay_window_start = now - dt.timedelta(days=settings.liveness_replay_window_days)
-        purged = in_transaction(lambda s: purge_expired(s, liveness_pass_valid_for=valid) + purge_nonces(s, stale)
-                                 + purge_fingerprints(s, replay_window_start))
+        purged = in_transaction(
+            lambda s: (
+                purge_expired(s, liveness_pass_valid_for=valid)
+                + purge_nonces(s, stale)
+                + purge_fingerprints(s, replay_window_start)
+            )
+        )
         click.echo(json.dumps({"purged": purged}))
         return 0
 
@@ -561,8 +686,11 @@ def audit_verify(as_json: bool) -> None:
         if as_json:
             click.echo(json.dumps(report.as_dict()))
         else:
-            click.echo(f"audit chain intact ({report.records} records)" if report.ok
-                       else f"audit chain BROKEN at record {report.at_seq}: {report.problem}")
+            click.echo(
+                f"audit chain intact ({report.records} records)"
+                if report.ok
+                else f"audit chain BROKEN at record {report.at_seq}: {report.problem}"
+            )
         return 0 if report.ok else EXIT_INPUT_ERROR
 
     run(as_json, body)
@@ -581,17 +709,24 @@ def demo() -> None:
 
         images = get_settings().shared_data / "lfw-dev" / "images"
         if not images.is_dir():
-            raise CliError("data_not_found", f"no shared data at {images}; set FACETRUST_SHARED_DATA, "
-                                             "or run `facetrust verify IMG1 IMG2` on your own images")
+            raise CliError(
+                "data_not_found",
+                f"no shared data at {images}; set FACETRUST_SHARED_DATA, "
+                "or run `facetrust verify IMG1 IMG2` on your own images",
+            )
         engine = face_engine()
-        for a, b in (("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg"),
-                     ("Colin_Powell/Colin_Powell_0001.jpg", "Bono/Bono_0001.jpg")):
+        for a, b in (
+            ("Colin_Powell/Colin_Powell_0001.jpg", "Colin_Powell/Colin_Powell_0002.jpg"),
+            ("Colin_Powell/Colin_Powell_0001.jpg", "Bono/Bono_0001.jpg"),
+        ):
             if not ((images / a).is_file() and (images / b).is_file()):
                 continue
             r = verify_images(engine, (images / a).read_bytes(), (images / b).read_bytes(), "kyc")
             d = r.decision
-            click.echo(f"{a} vs {b}: {'MATCH' if d.match else 'NO MATCH'} "
-                       f"(score {d.score:.3f}, threshold {d.threshold:.3f}, FMR {d.target_fmr:g})")
+            click.echo(
+                f"{a} vs {b}: {'MATCH' if d.match else 'NO MATCH'} "
+                f"(score {d.score:.3f}, threshold {d.threshold:.3f}, FMR {d.target_fmr:g})"
+            )
         return 0
 
     run(False, body)

@@ -26,10 +26,18 @@ def rules_check(path: Path | None, as_json: bool) -> None:
             ruleset = rules.load(path)
         except rules.RuleSetError as err:
             raise CliError("rule_set_invalid", str(err)) from None
-        summary = {"version": ruleset.version, "sha256": ruleset.sha256, "rules": len(ruleset.rules),
-                   "typologies": [t.id for t in ruleset.typologies]}
-        click.echo(json.dumps(summary) if as_json else f"rule set {ruleset.version} OK: {summary['rules']} rules, "
-                                                        f"typologies {', '.join(summary['typologies'])}")
+        summary = {
+            "version": ruleset.version,
+            "sha256": ruleset.sha256,
+            "rules": len(ruleset.rules),
+            "typologies": [t.id for t in ruleset.typologies],
+        }
+        click.echo(
+            json.dumps(summary)
+            if as_json
+            else f"rule set {ruleset.version} OK: {summary['rules']} rules, "
+            f"typologies {', '.join(summary['typologies'])}"
+        )
         return 0
 
     run(as_json, body)
@@ -54,11 +62,15 @@ def replay(decision_id: str, as_json: bool) -> None:
             click.echo(json.dumps(result, ensure_ascii=False))
         else:
             stored, replayed = result["stored"], result["replayed"]
-            click.echo(f"decision {decision_id}: stored {stored['decision']} {stored['typologies']} under "
-                       f"{stored['rule_set_version']}; replayed {replayed['decision']} {replayed['typologies']}: "
-                       f"{'REPRODUCED' if result['reproduced'] else 'DIFFERENT'}")
-            click.echo("features recomputed from the stored events: "
-                       + ("identical" if result["recomputed_features_match"] else f"differ {result['feature_differences']}"))
+            click.echo(
+                f"decision {decision_id}: stored {stored['decision']} {stored['typologies']} under "
+                f"{stored['rule_set_version']}; replayed {replayed['decision']} {replayed['typologies']}: "
+                f"{'REPRODUCED' if result['reproduced'] else 'DIFFERENT'}"
+            )
+            click.echo(
+                "features recomputed from the stored events: "
+                + ("identical" if result["recomputed_features_match"] else f"differ {result['feature_differences']}")
+            )
         return 0 if result["reproduced"] else 1
 
     run(as_json, body)

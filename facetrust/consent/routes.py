@@ -18,8 +18,14 @@ router = APIRouter(prefix="/v1", tags=["consent"])
 
 
 def _event(e: ConsentEvent) -> ConsentEventOut:
-    return ConsentEventOut(purpose=e.purpose, action=e.action, notice_version=e.notice_version,
-                           channel=e.channel, at=e.at, with_guardian=e.guardian_id_hash is not None)
+    return ConsentEventOut(
+        purpose=e.purpose,
+        action=e.action,
+        notice_version=e.notice_version,
+        channel=e.channel,
+        at=e.at,
+        with_guardian=e.guardian_id_hash is not None,
+    )
 
 
 def _state(session: Session, account_id: str) -> ConsentStateOut:
@@ -41,8 +47,9 @@ def my_consents(p: Principal = Depends(auth.user), session: Session = Depends(ge
 
 
 @router.post("/me/consents/{purpose}", status_code=201, response_model=ConsentStateOut)
-def grant(purpose: str, body: GrantIn, p: Principal = Depends(auth.user),
-          session: Session = Depends(get_session)) -> ConsentStateOut:
+def grant(
+    purpose: str, body: GrantIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session)
+) -> ConsentStateOut:
     """Consent to one purpose, against the notice version shown."""
     guardian = service.Guardian(**body.guardian.model_dump()) if body.guardian else None
     service.grant(session, session.get(Account, p.account_id), purpose, body.notice_version, body.channel, guardian)
@@ -51,8 +58,9 @@ def grant(purpose: str, body: GrantIn, p: Principal = Depends(auth.user),
 
 
 @router.delete("/me/consents/{purpose}", response_model=ConsentStateOut)
-def withdraw(purpose: str, p: Principal = Depends(auth.user),
-             session: Session = Depends(get_session)) -> ConsentStateOut:
+def withdraw(
+    purpose: str, p: Principal = Depends(auth.user), session: Session = Depends(get_session)
+) -> ConsentStateOut:
     """Withdraw a consent. The withdrawal is recorded; the grant before it stays in the history.
     Withdrawing face_pay also takes the person out of the face-pay gallery before it returns (on
     commit: facetrust/bootstrap.py)."""

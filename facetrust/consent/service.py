@@ -56,9 +56,12 @@ def is_child(born: dt.date | None, today: dt.date | None = None) -> bool:
 
 def _guardian_stands(event: ConsentEvent, holder_id_hash: str | None, today: dt.date) -> bool:
     """The grant carries a guardian who is an adult today and is not the account holder."""
-    return (event.guardian_id_hash is not None and event.guardian_birth_date is not None
-            and idnumber.age_on(event.guardian_birth_date, today) >= ADULT_AGE
-            and event.guardian_id_hash != holder_id_hash)
+    return (
+        event.guardian_id_hash is not None
+        and event.guardian_birth_date is not None
+        and idnumber.age_on(event.guardian_birth_date, today) >= ADULT_AGE
+        and event.guardian_id_hash != holder_id_hash
+    )
 
 
 def is_granted(session: Session, account_id: str, purpose: str) -> bool:
@@ -73,15 +76,19 @@ def is_granted(session: Session, account_id: str, purpose: str) -> bool:
     return _guardian_stands(latest, account.real_name_id_hash, dt.date.today())
 
 
-def granted_for_child(session: Session, account_id: str, purpose: str, holder_id_hash: str,
-                      today: dt.date | None = None) -> bool:
+def granted_for_child(
+    session: Session, account_id: str, purpose: str, holder_id_hash: str, today: dt.date | None = None
+) -> bool:
     """For real-name authentication, the moment a child's age becomes known: the consent counts
     only if it was given with an adult guardian who is not the child (``holder_id_hash`` is the
     hash of the ID number being authenticated). A grant accepted before the age was known, alone or
     with a guardian never checked, does not."""
     latest = _latest(session, account_id, purpose)
-    return (latest is not None and latest.action == "grant"
-            and _guardian_stands(latest, holder_id_hash, today or dt.date.today()))
+    return (
+        latest is not None
+        and latest.action == "grant"
+        and _guardian_stands(latest, holder_id_hash, today or dt.date.today())
+    )
 
 
 def _check_purpose(purpose: str) -> None:
@@ -94,15 +101,19 @@ def _check_guardian(account: Account, guardian: Guardian | None, today: dt.date)
     known yet (it often is not, before real-name authentication): an adult, and not the holder."""
     if guardian is None:
         if is_child(account.birth_date, today):
-            raise DomainError(ErrorCode.GUARDIAN_CONSENT_REQUIRED,
-                              "the account holder is under 14: a parent or guardian must consent with them")
+            raise DomainError(
+                ErrorCode.GUARDIAN_CONSENT_REQUIRED,
+                "the account holder is under 14: a parent or guardian must consent with them",
+            )
         return None
     guardian_id = idnumber.validate(guardian.id_number)
     born = idnumber.birth_date(guardian_id)
     if idnumber.age_on(born, today) < ADULT_AGE:
         raise DomainError(ErrorCode.GUARDIAN_NOT_ADULT, "the guardian must be an adult")
     if account.real_name_id_hash is not None and secret_hash(guardian_id) == account.real_name_id_hash:
-        raise DomainError(ErrorCode.GUARDIAN_IS_ACCOUNT_HOLDER, "the guardian must be someone other than the account holder")
+        raise DomainError(
+            ErrorCode.GUARDIAN_IS_ACCOUNT_HOLDER, "the guardian must be someone other than the account holder"
+        )
     return born
 
 
@@ -113,33 +124,58 @@ def _check_not_frozen(account: Account) -> None:
         raise DomainError(ErrorCode.ACCOUNT_FROZEN, "the account is frozen; an operator must review it first")
 
 
-def grant(session: Session, account: Account, purpose: str, notice_version: str, channel: str,
-          guardian: Guardian | None = None, today: dt.date | None = None) -> ConsentEvent:
+def grant(
+    session: Session,
+    account: Account,
+    purpose: str,
+    notice_version: str,
+    channel: str,
+    guardian: Guardian | None = None,
+    today: dt.date | None = None,
+) -> ConsentEvent:
     _check_purpose(purpose)
     _check_not_frozen(account)
     if channel not in CHANNELS:
         raise DomainError(ErrorCode.CHANNEL_INVALID, f"channel must be one of {', '.join(CHANNELS)}")
     current = NOTICES[purpose].version
     if notice_version != current:
-        raise DomainError(ErrorCode.NOTICE_OUTDATED,
-                          f"consent must be given against the current notice (version {current})",
-                          current_version=current)
+        raise DomainError(
+            ErrorCode.NOTICE_OUTDATED,
+            f"consent must be given against the current notice (version {current})",
+            current_version=current,
+        )
     guardian_born = _check_guardian(account, guardian, today or dt.date.today())
     guardian_hash = secret_hash(idnumber.validate(guardian.id_number)) if guardian else None
     latest = _latest(session, account.id, purpose)
-    if (latest is not None and latest.action == "grant" and latest.notice_version == current
-            and latest.guardian_id_hash == guardian_hash and latest.guardian_birth_date == guardian_born):
+    if (
+        latest is not None
+        and latest.action == "grant"
+        and latest.notice_version == current
+        and latest.guardian_id_hash == guardian_hash
+        and latest.guardian_birth_date == guardian_born
+    ):
         return latest  # already granted against this notice, the same way: a repeated call changes nothing
     event = ConsentEvent(
-        account_id=account.id, purpose=purpose, action="grant", notice_version=current, channel=channel,
+        account_id=account.id,
+        purpose=purpose,
+        action="grant",
+        notice_version=current,
+        channel=channel,
         guardian_name=guardian.name if guardian else None,
         guardian_relation=guardian.relation if guardian else None,
-        guardian_id_hash=guardian_hash, guardian_birth_date=guardian_born,
+        guardian_id_hash=guardian_hash,
+        guardian_birth_date=guardian_born,
     )
     session.add(event)
     session.flush()
-    audit.append(session, actor=f"account:{account.id}", action="consent.grant", subject=f"account:{account.id}",
-                 purpose=purpose, details={"notice_version": current, "channel": channel, "guardian": guardian is not None})
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action="consent.grant",
+        subject=f"account:{account.id}",
+        purpose=purpose,
+        details={"notice_version": current, "channel": channel, "guardian": guardian is not None},
+    )
     return event
 
 
@@ -152,16 +188,25 @@ def withdraw(session: Session, account: Account, purpose: str, channel: str) -> 
     session.add(event)
     session.flush()
     if purpose in TEMPLATES_ENDING_WITH_CONSENT:
-        template_store.delete_for_purpose(session, account.id, TEMPLATES_ENDING_WITH_CONSENT[purpose],
-                                          f"account:{account.id}")
+        template_store.delete_for_purpose(
+            session, account.id, TEMPLATES_ENDING_WITH_CONSENT[purpose], f"account:{account.id}"
+        )
     if purpose == "face_pay":
         events.emit(session, EventIn("face_pay.revoke", account_id=account.id, data={"channel": channel}))
-    audit.append(session, actor=f"account:{account.id}", action="consent.withdraw", subject=f"account:{account.id}",
-                 purpose=purpose, details={"channel": channel})
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action="consent.withdraw",
+        subject=f"account:{account.id}",
+        purpose=purpose,
+        details={"channel": channel},
+    )
     return event
 
 
 def history(session: Session, account_id: str) -> list[ConsentEvent]:
-    return list(session.execute(
-        select(ConsentEvent).where(ConsentEvent.account_id == account_id).order_by(ConsentEvent.at, ConsentEvent.id)
-    ).scalars())
+    return list(
+        session.execute(
+            select(ConsentEvent).where(ConsentEvent.account_id == account_id).order_by(ConsentEvent.at, ConsentEvent.id)
+        ).scalars()
+    )

@@ -18,11 +18,18 @@ from facetrust.payments.models import LedgerAccount
 
 def check(session: Session) -> list[str]:
     problems: list[str] = []
-    unpaid = dict(session.execute(
-        select(CreditInstallment.plan_id, func.sum(CreditInstallment.principal_fen))
-        .where(CreditInstallment.status == plans.UNPAID).group_by(CreditInstallment.plan_id)).all())
-    repaid = dict(session.execute(select(CreditRepayment.plan_id, func.sum(CreditRepayment.principal_fen))
-                                  .group_by(CreditRepayment.plan_id)).all())
+    unpaid = dict(
+        session.execute(
+            select(CreditInstallment.plan_id, func.sum(CreditInstallment.principal_fen))
+            .where(CreditInstallment.status == plans.UNPAID)
+            .group_by(CreditInstallment.plan_id)
+        ).all()
+    )
+    repaid = dict(
+        session.execute(
+            select(CreditRepayment.plan_id, func.sum(CreditRepayment.principal_fen)).group_by(CreditRepayment.plan_id)
+        ).all()
+    )
     owed_by_account: dict[str, int] = defaultdict(int)
     tenant_of_plan: dict[str, str] = {}
     for plan in session.execute(select(CreditPlan)).scalars():
@@ -30,29 +37,49 @@ def check(session: Session) -> list[str]:
         owed_by_account[plan.account_id] += plan.outstanding_principal_fen
         left = int(unpaid.get(plan.id, 0))
         if plan.outstanding_principal_fen != left:
-            problems.append(f"plan {plan.id}: outstanding {plan.outstanding_principal_fen} but unpaid installments "
-                            f"hold {left} fen of principal")
+            problems.append(
+                f"plan {plan.id}: outstanding {plan.outstanding_principal_fen} but unpaid installments "
+                f"hold {left} fen of principal"
+            )
         if plan.principal_fen != plan.outstanding_principal_fen + int(repaid.get(plan.id, 0)):
-            problems.append(f"plan {plan.id}: principal {plan.principal_fen} is not outstanding "
-                            f"{plan.outstanding_principal_fen} plus repaid {repaid.get(plan.id, 0)}")
+            problems.append(
+                f"plan {plan.id}: principal {plan.principal_fen} is not outstanding "
+                f"{plan.outstanding_principal_fen} plus repaid {repaid.get(plan.id, 0)}"
+            )
         if (plan.status == plans.PAID_OFF) != (plan.id not in unpaid):
-            problems.append(f"plan {plan.id} is {plan.status} with {'no ' if plan.id not in unpaid else ''}unpaid installments")
+            problems.append(
+                f"plan {plan.id} is {plan.status} with {'no ' if plan.id not in unpaid else ''}unpaid installments"
+            )
     for line in session.execute(select(CreditLine)).scalars():
         if line.used_fen != owed_by_account.get(line.account_id, 0):
-            problems.append(f"credit line of account {line.account_id}: used {line.used_fen} but its plans owe "
-                            f"{owed_by_account.get(line.account_id, 0)} fen")
-    accounts = {(a.kind, a.owner_id): a.balance_fen for a in session.execute(
-        select(LedgerAccount).where(LedgerAccount.kind.in_((ledger.CREDIT, ledger.CREDIT_INCOME)))).scalars()}
+            problems.append(
+                f"credit line of account {line.account_id}: used {line.used_fen} but its plans owe "
+                f"{owed_by_account.get(line.account_id, 0)} fen"
+            )
+    accounts = {
+        (a.kind, a.owner_id): a.balance_fen
+        for a in session.execute(
+            select(LedgerAccount).where(LedgerAccount.kind.in_((ledger.CREDIT, ledger.CREDIT_INCOME)))
+        ).scalars()
+    }
     for account_id, owed in owed_by_account.items():
         if -accounts.get((ledger.CREDIT, account_id), 0) != owed:
-            problems.append(f"credit ledger account of {account_id} holds {accounts.get((ledger.CREDIT, account_id), 0)} "
-                            f"but its plans owe {owed} fen")
+            problems.append(
+                f"credit ledger account of {account_id} holds {accounts.get((ledger.CREDIT, account_id), 0)} "
+                f"but its plans owe {owed} fen"
+            )
     income: dict[str, int] = defaultdict(int)
-    for plan_id, taken in session.execute(select(CreditRepayment.plan_id, CreditRepayment.interest_fen
-                                                 + CreditRepayment.fee_fen + CreditRepayment.penalty_fen)):
+    for plan_id, taken in session.execute(
+        select(
+            CreditRepayment.plan_id,
+            CreditRepayment.interest_fen + CreditRepayment.fee_fen + CreditRepayment.penalty_fen,
+        )
+    ):
         income[tenant_of_plan[plan_id]] += taken
     for tenant_id, taken in income.items():
         if accounts.get((ledger.CREDIT_INCOME, tenant_id), 0) != taken:
-            problems.append(f"credit income of tenant {tenant_id} holds {accounts.get((ledger.CREDIT_INCOME, tenant_id), 0)} "
-                            f"but repayments took {taken} fen of interest, fees and penalties")
+            problems.append(
+                f"credit income of tenant {tenant_id} holds {accounts.get((ledger.CREDIT_INCOME, tenant_id), 0)} "
+                f"but repayments took {taken} fen of interest, fees and penalties"
+            )
     return problems

@@ -41,34 +41,53 @@ class FaceConfirmation:
     calibration_id: str
 
 
-def confirm(session: Session, ctx: CreditContext, account: Account, liveness_session_id: str | None, purpose: str,
-            plan_id: str) -> FaceConfirmation:
+def confirm(
+    session: Session, ctx: CreditContext, account: Account, liveness_session_id: str | None, purpose: str, plan_id: str
+) -> FaceConfirmation:
     if purpose not in ("installment", "loan"):
         raise ValueError(f"not a credit purpose: {purpose}")
     now = utcnow()
     lockout.check(session, account.id, None, now)
     try:
-        enrolled = template_store.read(session, ctx.live.keyring, account.id, "kyc", "credit_confirmation",
-                                       f"account:{account.id}")
+        enrolled = template_store.read(
+            session, ctx.live.keyring, account.id, "kyc", "credit_confirmation", f"account:{account.id}"
+        )
     except DomainError:
-        raise DomainError(ErrorCode.KYC_FACE_REQUIRED, "credit is confirmed with your face: complete real-name "
-                                                       "authentication by face first (a bank-card check has no face)") from None
-    proof, live = liveness.spend_pass(session, ctx.live, account.id, liveness_session_id, purpose, f"{purpose}:{plan_id}",
-                                      max_age=ctx.face_max_age)
+        raise DomainError(
+            ErrorCode.KYC_FACE_REQUIRED,
+            "credit is confirmed with your face: complete real-name "
+            "authentication by face first (a bank-card check has no face)",
+        ) from None
+    proof, live = liveness.spend_pass(
+        session, ctx.live, account.id, liveness_session_id, purpose, f"{purpose}:{plan_id}", max_age=ctx.face_max_age
+    )
     match = ctx.live.engine.compare(live, enrolled, PROFILE)
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, match.match, purpose)
     if not match.match:
         lockout.record_failure(session, ctx.live.lockout, "face_verification", account.id, proof.device_id, now)
         raise RecordedRefusal(ErrorCode.FACE_MISMATCH, "the face does not match the account holder's", status=403)
-    return FaceConfirmation(account.id, purpose, plan_id, proof.id, round(match.score, 6), round(match.threshold, 6),
-                            match.model_id, match.calibration_id)
+    return FaceConfirmation(
+        account.id,
+        purpose,
+        plan_id,
+        proof.id,
+        round(match.score, 6),
+        round(match.threshold, 6),
+        match.model_id,
+        match.calibration_id,
+    )
 
 
 def verify_spent(session: Session, confirmation: FaceConfirmation) -> None:
     """The confirmation's pass really was spent by this draw, for this account and purpose. A
     last check before money moves, so no future code path can pass a made-up confirmation."""
     row = session.get(LivenessSession, confirmation.liveness_session_id)
-    if (row is None or row.account_id != confirmation.account_id or row.purpose != confirmation.purpose
-            or row.status != "passed" or row.used_by != f"{confirmation.purpose}:{confirmation.plan_id}"
-            or confirmation.score < confirmation.threshold):
+    if (
+        row is None
+        or row.account_id != confirmation.account_id
+        or row.purpose != confirmation.purpose
+        or row.status != "passed"
+        or row.used_by != f"{confirmation.purpose}:{confirmation.plan_id}"
+        or confirmation.score < confirmation.threshold
+    ):
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, "this needs a live face check of the account holder")

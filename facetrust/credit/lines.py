@@ -39,16 +39,23 @@ def grant(session: Session, account: Account, limit_fen: int, operator: str, rea
     if line is None:
         try:
             with session.begin_nested():
-                line = CreditLine(account_id=account.id, limit_fen=limit_fen, used_fen=0, granted_by=operator,
-                                  reason=reason)
+                line = CreditLine(
+                    account_id=account.id, limit_fen=limit_fen, used_fen=0, granted_by=operator, reason=reason
+                )
                 session.add(line)
         except IntegrityError:  # granted a moment ago by another request: change that one
             line = line_of(session, account.id)
     assert line is not None
     line.limit_fen, line.granted_by, line.reason, line.updated_at = limit_fen, operator, reason, utcnow()
     session.flush()
-    audit.append(session, actor=operator, action="credit.line", subject=f"account:{account.id}", purpose="credit",
-                 details={"limit_fen": limit_fen, "previous_limit_fen": before, "reason": reason})
+    audit.append(
+        session,
+        actor=operator,
+        action="credit.line",
+        subject=f"account:{account.id}",
+        purpose="credit",
+        details={"limit_fen": limit_fen, "previous_limit_fen": before, "reason": reason},
+    )
     return line
 
 
@@ -60,23 +67,38 @@ def require_available(session: Session, account_id: str, amount_fen: int) -> Non
     """An early, friendly refusal (before the borrower spends a face check); ``draw`` decides."""
     left = available(line_of(session, account_id))
     if left < amount_fen:
-        raise DomainError(ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available",
-                          available_fen=left)
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available", available_fen=left
+        )
 
 
 def draw(session: Session, account_id: str, amount_fen: int) -> None:
     """Take ``amount_fen`` of the line, or 409 ``insufficient_credit`` and nothing changes."""
-    moved = rowcount(session.execute(update(CreditLine).where(
-        CreditLine.account_id == account_id, CreditLine.status == "active",
-        CreditLine.used_fen + amount_fen <= CreditLine.limit_fen).values(used_fen=CreditLine.used_fen + amount_fen)))
+    moved = rowcount(
+        session.execute(
+            update(CreditLine)
+            .where(
+                CreditLine.account_id == account_id,
+                CreditLine.status == "active",
+                CreditLine.used_fen + amount_fen <= CreditLine.limit_fen,
+            )
+            .values(used_fen=CreditLine.used_fen + amount_fen)
+        )
+    )
     if moved != 1:
         line = line_of(session, account_id)
-        raise DomainError(ErrorCode.INSUFFICIENT_CREDIT, "the credit line does not have this much available",
-                          available_fen=available(line))
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_CREDIT,
+            "the credit line does not have this much available",
+            available_fen=available(line),
+        )
 
 
 def restore(session: Session, account_id: str, principal_fen: int) -> None:
     """Give repaid principal back to the line."""
     if principal_fen:
-        session.execute(update(CreditLine).where(CreditLine.account_id == account_id)
-                        .values(used_fen=CreditLine.used_fen - principal_fen))
+        session.execute(
+            update(CreditLine)
+            .where(CreditLine.account_id == account_id)
+            .values(used_fen=CreditLine.used_fen - principal_fen)
+        )

@@ -29,17 +29,30 @@ def quote(ctx: CreditContext, product_id: str, amount_fen: int, periods: int) ->
     return product, schedule.build(amount_fen, periods, product.pricing)
 
 
-def draw(session: Session, ctx: CreditContext, account: Account, product_id: str, amount_fen: int, periods: int,
-         liveness_session_id: str | None, idempotency_key: str, device_id: str | None = None,
-         ip: str | None = None) -> tuple[CreditPlan, bool]:
+def draw(
+    session: Session,
+    ctx: CreditContext,
+    account: Account,
+    product_id: str,
+    amount_fen: int,
+    periods: int,
+    liveness_session_id: str | None,
+    idempotency_key: str,
+    device_id: str | None = None,
+    ip: str | None = None,
+) -> tuple[CreditPlan, bool]:
     """Draw a loan into the wallet: (plan, created)."""
-    existing = session.execute(select(CreditPlan).where(CreditPlan.account_id == account.id,
-                                                        CreditPlan.idempotency_key == f"loan:{idempotency_key}")
-                               ).scalar_one_or_none()
+    existing = session.execute(
+        select(CreditPlan).where(
+            CreditPlan.account_id == account.id, CreditPlan.idempotency_key == f"loan:{idempotency_key}"
+        )
+    ).scalar_one_or_none()
     if existing is not None:
         terms_then = (existing.product_id, existing.principal_fen, existing.periods)
         if terms_then != (product_id, amount_fen, periods):
-            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different drawdown")
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different drawdown"
+            )
         return existing, False
     risk.check_can_move_money(account)
     product, _ = quote(ctx, product_id, amount_fen, periods)
@@ -47,7 +60,8 @@ def draw(session: Session, ctx: CreditContext, account: Account, product_id: str
     confirmation = face.confirm(session, ctx, account, liveness_session_id, "loan", new_id())
     verdict = plans.risk_check(session, account, "loan", confirmation.plan_id, amount_fen, periods, device_id, ip)
     wallet = [(ledger.account(session, ledger.WALLET, account.id), amount_fen)]
-    plan = plans.open_plan(session, account, product, amount_fen, periods, confirmation, ctx.today(),
-                           f"loan:{idempotency_key}", wallet)
+    plan = plans.open_plan(
+        session, account, product, amount_fen, periods, confirmation, ctx.today(), f"loan:{idempotency_key}", wallet
+    )
     risk.completed(session, verdict)
     return plan, True

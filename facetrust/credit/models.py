@@ -34,7 +34,9 @@ class CreditLine(Base):
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), unique=True)
     limit_fen: Mapped[int] = mapped_column(BigInteger)
     used_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | suspended | closed (its account closed)
+    status: Mapped[str] = mapped_column(
+        String(16), default="active"
+    )  # active | suspended | closed (its account closed)
     granted_by: Mapped[str] = mapped_column(String(160))
     reason: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -69,8 +71,10 @@ class CreditPlan(Base):
     __tablename__ = "credit_plans"
     __table_args__ = (
         UniqueConstraint("account_id", "idempotency_key"),
-        CheckConstraint("principal_fen > 0 AND outstanding_principal_fen >= 0 "
-                        "AND outstanding_principal_fen <= principal_fen", name="plan_principal_within_bounds"),
+        CheckConstraint(
+            "principal_fen > 0 AND outstanding_principal_fen >= 0 AND outstanding_principal_fen <= principal_fen",
+            name="plan_principal_within_bounds",
+        ),
         CheckConstraint("status IN ('active', 'paid_off')", name="plan_status_valid"),
     )
 

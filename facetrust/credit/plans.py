@@ -51,29 +51,64 @@ def check_terms(product: Product, principal_fen: int, periods: int) -> None:
     if periods not in product.periods:
         raise DomainError(ErrorCode.TERM_NOT_OFFERED, f"{product.id} is offered over {list(product.periods)} periods")
     if not product.min_principal_fen <= principal_fen <= product.max_principal_fen:
-        raise DomainError(ErrorCode.AMOUNT_OUT_OF_RANGE, f"{product.id} is for {schedule.yuan(product.min_principal_fen)} "
-                                                         f"to {schedule.yuan(product.max_principal_fen)} yuan")
+        raise DomainError(
+            ErrorCode.AMOUNT_OUT_OF_RANGE,
+            f"{product.id} is for {schedule.yuan(product.min_principal_fen)} "
+            f"to {schedule.yuan(product.max_principal_fen)} yuan",
+        )
 
 
-def risk_check(session: Session, account: Account, kind: str, plan_id: str, principal_fen: int, periods: int,
-               device_id: str | None, ip: str | None, merchant_id: str | None = None, category: str | None = None,
-               address_hash: str | None = None) -> risk.Verdict:
+def risk_check(
+    session: Session,
+    account: Account,
+    kind: str,
+    plan_id: str,
+    principal_fen: int,
+    periods: int,
+    device_id: str | None,
+    ip: str | None,
+    merchant_id: str | None = None,
+    category: str | None = None,
+    address_hash: str | None = None,
+) -> risk.Verdict:
     """The risk engine's decision on this draw, made after the face check (which is the step-up a
     ``step_up`` decision asks for) and before any money moves; a refusal keeps its records."""
     line = lines.line_of(session, account.id)
-    verdict = risk.decide(session, EventIn(
-        kind, account_id=account.id, device_id=device_id, ip=ip, merchant_id=merchant_id, address_hash=address_hash,
-        face_key=events.face_key_of(session, account.id), amount_fen=principal_fen, category=category, periods=periods,
-        ref=plan_id, data={"limit_fen": line.limit_fen if line else None, "used_fen": line.used_fen if line else None}))
+    verdict = risk.decide(
+        session,
+        EventIn(
+            kind,
+            account_id=account.id,
+            device_id=device_id,
+            ip=ip,
+            merchant_id=merchant_id,
+            address_hash=address_hash,
+            face_key=events.face_key_of(session, account.id),
+            amount_fen=principal_fen,
+            category=category,
+            periods=periods,
+            ref=plan_id,
+            data={"limit_fen": line.limit_fen if line else None, "used_fen": line.used_fen if line else None},
+        ),
+    )
     if verdict.refused:
         raise verdict.refusal()
     return verdict
 
 
-def open_plan(session: Session, account: Account, product: Product, principal_fen: int, periods: int,
-              confirmation: FaceConfirmation, start_date: dt.date, idempotency_key: str,
-              disburse_to: list[tuple[LedgerAccount, int]], merchant_id: str | None = None,
-              checkout_id: str | None = None) -> CreditPlan:
+def open_plan(
+    session: Session,
+    account: Account,
+    product: Product,
+    principal_fen: int,
+    periods: int,
+    confirmation: FaceConfirmation,
+    start_date: dt.date,
+    idempotency_key: str,
+    disburse_to: list[tuple[LedgerAccount, int]],
+    merchant_id: str | None = None,
+    checkout_id: str | None = None,
+) -> CreditPlan:
     """Write a confirmed plan and move its money, or nothing. ``disburse_to`` are the legs that
     receive the principal (they sum to it); the borrower's credit account gives it."""
     face.verify_spent(session, confirmation)
@@ -83,36 +118,77 @@ def open_plan(session: Session, account: Account, product: Product, principal_fe
     check_terms(product, principal_fen, periods)
     plan_schedule = schedule.build(principal_fen, periods, product.pricing)
     lines.draw(session, account.id, principal_fen)
-    plan = CreditPlan(id=confirmation.plan_id, account_id=account.id, tenant_id=account.tenant_id, kind=product.kind,
-                      product_id=product.id, terms=json.dumps(product.terms()), principal_fen=principal_fen,
-                      periods=periods, apr=str(plan_schedule.apr), start_date=start_date,
-                      outstanding_principal_fen=principal_fen, status=ACTIVE, version=0, checkout_id=checkout_id,
-                      merchant_id=merchant_id, idempotency_key=idempotency_key,
-                      liveness_session_id=confirmation.liveness_session_id, face_score=confirmation.score,
-                      face_threshold=confirmation.threshold, face_model_id=confirmation.model_id,
-                      face_calibration_id=confirmation.calibration_id, transaction_id="")
+    plan = CreditPlan(
+        id=confirmation.plan_id,
+        account_id=account.id,
+        tenant_id=account.tenant_id,
+        kind=product.kind,
+        product_id=product.id,
+        terms=json.dumps(product.terms()),
+        principal_fen=principal_fen,
+        periods=periods,
+        apr=str(plan_schedule.apr),
+        start_date=start_date,
+        outstanding_principal_fen=principal_fen,
+        status=ACTIVE,
+        version=0,
+        checkout_id=checkout_id,
+        merchant_id=merchant_id,
+        idempotency_key=idempotency_key,
+        liveness_session_id=confirmation.liveness_session_id,
+        face_score=confirmation.score,
+        face_threshold=confirmation.threshold,
+        face_model_id=confirmation.model_id,
+        face_calibration_id=confirmation.calibration_id,
+        transaction_id="",
+    )
     try:
         with session.begin_nested():
             session.add(plan)
             session.flush()
     except IntegrityError:  # the same drawdown, committed a moment ago by a racing retry
-        raise DomainError(ErrorCode.CREDIT_IN_PROGRESS, "this drawdown or checkout is being made; retry to read it") from None
-    session.add_all(CreditInstallment(plan_id=plan.id, number=i.number, due_date=add_months(start_date, i.number),
-                                      principal_fen=i.principal_fen, interest_fen=i.interest_fen, fee_fen=i.fee_fen,
-                                      penalty_paid_fen=0, status=UNPAID)
-                    for i in plan_schedule.installments)
+        raise DomainError(
+            ErrorCode.CREDIT_IN_PROGRESS, "this drawdown or checkout is being made; retry to read it"
+        ) from None
+    session.add_all(
+        CreditInstallment(
+            plan_id=plan.id,
+            number=i.number,
+            due_date=add_months(start_date, i.number),
+            principal_fen=i.principal_fen,
+            interest_fen=i.interest_fen,
+            fee_fen=i.fee_fen,
+            penalty_paid_fen=0,
+            status=UNPAID,
+        )
+        for i in plan_schedule.installments
+    )
     legs = [(ledger.account(session, ledger.CREDIT, account.id), -principal_fen), *disburse_to]
     plan.transaction_id = ledger.post(session, product.kind, f"{product.kind}:{plan.id}", legs).id
     session.flush()
-    details = {"plan_id": plan.id, "principal_fen": principal_fen, "periods": periods, "product_id": product.id,
-               "apr": plan.apr, "liveness_session_id": confirmation.liveness_session_id,
-               "face_score": confirmation.score, "calibration_id": confirmation.calibration_id}
-    audit.append(session, actor=f"account:{account.id}", action=f"credit.{product.kind}", subject=f"account:{account.id}",
-                 purpose="credit", details=details)
+    details = {
+        "plan_id": plan.id,
+        "principal_fen": principal_fen,
+        "periods": periods,
+        "product_id": product.id,
+        "apr": plan.apr,
+        "liveness_session_id": confirmation.liveness_session_id,
+        "face_score": confirmation.score,
+        "calibration_id": confirmation.calibration_id,
+    }
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action=f"credit.{product.kind}",
+        subject=f"account:{account.id}",
+        purpose="credit",
+        details=details,
+    )
     return plan
 
 
 # --- where a plan stands ----------------------------------------------------------------------
+
 
 def pricing_of(plan: CreditPlan) -> tuple[schedule.Pricing, dict]:
     terms = json.loads(plan.terms)
@@ -145,8 +221,11 @@ class InstallmentState:
 
 
 def installments(session: Session, plan_id: str) -> list[CreditInstallment]:
-    return list(session.execute(select(CreditInstallment).where(CreditInstallment.plan_id == plan_id)
-                                .order_by(CreditInstallment.number)).scalars())
+    return list(
+        session.execute(
+            select(CreditInstallment).where(CreditInstallment.plan_id == plan_id).order_by(CreditInstallment.number)
+        ).scalars()
+    )
 
 
 def states(session: Session, plan: CreditPlan, today: dt.date) -> list[InstallmentState]:
@@ -160,14 +239,28 @@ def states(session: Session, plan: CreditPlan, today: dt.date) -> list[Installme
             days = max((today - row.due_date).days, 0)
             status = "overdue" if days else "due" if row.due_date == today else "upcoming"
             penalty = penalty_fen(row, rate, today)
-        out.append(InstallmentState(row.number, row.due_date, row.principal_fen, row.interest_fen, row.fee_fen,
-                                    penalty, status, days, row.paid_at))
+        out.append(
+            InstallmentState(
+                row.number,
+                row.due_date,
+                row.principal_fen,
+                row.interest_fen,
+                row.fee_fen,
+                penalty,
+                status,
+                days,
+                row.paid_at,
+            )
+        )
     return out
 
 
 def plans_of(session: Session, account_id: str) -> list[CreditPlan]:
-    return list(session.execute(select(CreditPlan).where(CreditPlan.account_id == account_id)
-                                .order_by(CreditPlan.created_at.desc())).scalars())
+    return list(
+        session.execute(
+            select(CreditPlan).where(CreditPlan.account_id == account_id).order_by(CreditPlan.created_at.desc())
+        ).scalars()
+    )
 
 
 def own_plan(session: Session, account_id: str, plan_id: str) -> CreditPlan:

@@ -90,9 +90,13 @@ class Catalogue:
         return product
 
     def for_checkout(self, category: str, amount_fen: int) -> list[Product]:
-        return [p for p in self.products.values() if p.kind == "installment"
-                and (p.categories is None or category in p.categories)
-                and p.min_principal_fen <= amount_fen <= p.max_principal_fen]
+        return [
+            p
+            for p in self.products.values()
+            if p.kind == "installment"
+            and (p.categories is None or category in p.categories)
+            and p.min_principal_fen <= amount_fen <= p.max_principal_fen
+        ]
 
 
 def load(path: Path | None, penalty_ceiling: Decimal, apr_ceiling: Decimal) -> Catalogue:
@@ -113,12 +117,16 @@ def load(path: Path | None, penalty_ceiling: Decimal, apr_ceiling: Decimal) -> C
         if product.id in products:
             problems.append(f"product {product.id}: defined twice")
         if product.penalty_daily_rate > penalty_ceiling:
-            problems.append(f"product {product.id}: penalty_daily_rate {product.penalty_daily_rate} is above "
-                            f"the ceiling {penalty_ceiling}")
+            problems.append(
+                f"product {product.id}: penalty_daily_rate {product.penalty_daily_rate} is above "
+                f"the ceiling {penalty_ceiling}"
+            )
         for n in product.periods:
             apr = schedule.build(product.max_principal_fen, n, product.pricing).apr
             if apr > apr_ceiling:
-                problems.append(f"product {product.id}: the APR over {n} periods is {apr}, above the ceiling {apr_ceiling}")
+                problems.append(
+                    f"product {product.id}: the APR over {n} periods is {apr}, above the ceiling {apr_ceiling}"
+                )
         products[product.id] = product
     if problems:
         raise ProductConfigError("; ".join(problems))

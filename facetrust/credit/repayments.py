@@ -59,15 +59,23 @@ class Settlement:
     penalty_fen: int = 0
     paid: list[tuple[CreditInstallment, int]] = field(default_factory=list)  # (row, penalty) paid in full
     settled_early: list[CreditInstallment] = field(default_factory=list)
-    respread: list[tuple[CreditInstallment, int, int, int]] = field(default_factory=list)  # (row, principal, interest, fee)
+    respread: list[tuple[CreditInstallment, int, int, int]] = field(
+        default_factory=list
+    )  # (row, principal, interest, fee)
 
     @property
     def amount_fen(self) -> int:
         return self.principal_fen + self.interest_fen + self.fee_fen + self.penalty_fen
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "amount_fen": self.amount_fen, "principal_fen": self.principal_fen,
-                "interest_fen": self.interest_fen, "fee_fen": self.fee_fen, "penalty_fen": self.penalty_fen}
+        return {
+            "kind": self.kind,
+            "amount_fen": self.amount_fen,
+            "principal_fen": self.principal_fen,
+            "interest_fen": self.interest_fen,
+            "fee_fen": self.fee_fen,
+            "penalty_fen": self.penalty_fen,
+        }
 
     def pay_in_full(self, row: CreditInstallment, penalty: int) -> None:
         self.principal_fen += row.principal_fen
@@ -107,15 +115,20 @@ def settle(session: Session, plan: CreditPlan, kind: str, amount_fen: int | None
                     balance = sum(r.principal_fen for r in ahead)
                     days = (today - _period_start(plan, row)).days
                     result.interest_fen += min(_accrued(balance, pricing.rate, days), row.interest_fen)
-            elif terms["prepayment"] == products.ALL_FEES or (terms["prepayment"] == products.CURRENT_PERIOD_FEE and i == 0):
+            elif terms["prepayment"] == products.ALL_FEES or (
+                terms["prepayment"] == products.CURRENT_PERIOD_FEE and i == 0
+            ):
                 result.fee_fen += row.fee_fen
     elif kind == PARTIAL:
         if due:
             raise DomainError(ErrorCode.INSTALLMENT_DUE_FIRST, "pay the due or overdue installment before prepaying")
         balance = sum(row.principal_fen for row in ahead)
         if amount_fen is None or not 0 < amount_fen < balance:
-            raise DomainError(ErrorCode.AMOUNT_INVALID, f"a partial prepayment is between 0.01 and "
-                                                        f"{schedule.yuan(balance - 1)} yuan; use payoff to repay everything")
+            raise DomainError(
+                ErrorCode.AMOUNT_INVALID,
+                f"a partial prepayment is between 0.01 and "
+                f"{schedule.yuan(balance - 1)} yuan; use payoff to repay everything",
+            )
         result.principal_fen = amount_fen
         if pricing.method != schedule.FLAT_FEE:
             result.interest_fen = _accrued(amount_fen, pricing.rate, (today - _period_start(plan, ahead[0])).days)
@@ -125,13 +138,17 @@ def settle(session: Session, plan: CreditPlan, kind: str, amount_fen: int | None
     return result
 
 
-def _respread(ahead: list[CreditInstallment], remaining: int, balance: int, pricing: schedule.Pricing,
-              rule: str) -> list[tuple[CreditInstallment, int, int, int]]:
+def _respread(
+    ahead: list[CreditInstallment], remaining: int, balance: int, pricing: schedule.Pricing, rule: str
+) -> list[tuple[CreditInstallment, int, int, int]]:
     """The remaining installments after a partial prepayment leaves ``remaining`` of ``balance``."""
     if pricing.method != schedule.FLAT_FEE:
         fresh = schedule.build(remaining, len(ahead), pricing).installments
         return [(row, new.principal_fen, new.interest_fen, 0) for row, new in zip(ahead, fresh)]
-    principal = [i.principal_fen for i in schedule.build(remaining, len(ahead), schedule.Pricing(schedule.FLAT_FEE, Decimal(0))).installments]
+    principal = [
+        i.principal_fen
+        for i in schedule.build(remaining, len(ahead), schedule.Pricing(schedule.FLAT_FEE, Decimal(0))).installments
+    ]
     fees = [row.fee_fen for row in ahead]
     keep = len(ahead) if rule == products.ALL_FEES else 1 if rule == products.CURRENT_PERIOD_FEE else 0
     scaled = fees[keep:]
@@ -146,28 +163,52 @@ def _request_sha(kind: str, amount_fen: int | None) -> str:
     return hashlib.sha256(json.dumps([kind, amount_fen]).encode()).hexdigest()
 
 
-def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amount_fen: int | None,
-          idempotency_key: str, today: dt.date) -> tuple[CreditRepayment, bool]:
+def repay(
+    session: Session,
+    account: Account,
+    plan: CreditPlan,
+    kind: str,
+    amount_fen: int | None,
+    idempotency_key: str,
+    today: dt.date,
+) -> tuple[CreditRepayment, bool]:
     """Make one repayment from the wallet: (repayment, created). A frozen account moves no money,
     repayments included, until an operator unfreezes it."""
     digest = _request_sha(kind, amount_fen)
     existing = _by_key(session, plan.id, idempotency_key)
     if existing is not None:
         if existing.request_sha256 != digest:
-            raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different repayment")
+            raise DomainError(
+                ErrorCode.IDEMPOTENCY_KEY_REUSED, "this idempotency key was used for a different repayment"
+            )
         return existing, False
     risk.check_can_move_money(account)
     result = settle(session, plan, kind, amount_fen, today)
-    moved = rowcount(session.execute(update(CreditPlan).where(CreditPlan.id == plan.id, CreditPlan.version == plan.version,
-                                                     CreditPlan.status == plans.ACTIVE)
-                            .values(version=CreditPlan.version + 1,
-                                    outstanding_principal_fen=CreditPlan.outstanding_principal_fen - result.principal_fen)
-                            ))
+    moved = rowcount(
+        session.execute(
+            update(CreditPlan)
+            .where(CreditPlan.id == plan.id, CreditPlan.version == plan.version, CreditPlan.status == plans.ACTIVE)
+            .values(
+                version=CreditPlan.version + 1,
+                outstanding_principal_fen=CreditPlan.outstanding_principal_fen - result.principal_fen,
+            )
+        )
+    )
     if moved != 1:
         raise DomainError(ErrorCode.REPAYMENT_IN_PROGRESS, "another repayment of this plan was just made; look again")
-    row = CreditRepayment(plan_id=plan.id, idempotency_key=idempotency_key, request_sha256=digest, kind=kind,
-                          principal_fen=result.principal_fen, interest_fen=result.interest_fen, fee_fen=result.fee_fen,
-                          penalty_fen=result.penalty_fen, amount_fen=result.amount_fen, on_date=today, transaction_id="")
+    row = CreditRepayment(
+        plan_id=plan.id,
+        idempotency_key=idempotency_key,
+        request_sha256=digest,
+        kind=kind,
+        principal_fen=result.principal_fen,
+        interest_fen=result.interest_fen,
+        fee_fen=result.fee_fen,
+        penalty_fen=result.penalty_fen,
+        amount_fen=result.amount_fen,
+        on_date=today,
+        transaction_id="",
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -175,9 +216,11 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
     except IntegrityError:  # the same key, committed a moment ago by a racing retry
         raise DomainError(ErrorCode.REPAYMENT_IN_PROGRESS, "this repayment is being made; retry to read it") from None
     income = result.interest_fen + result.fee_fen + result.penalty_fen
-    legs = [(ledger.account(session, ledger.WALLET, account.id), -result.amount_fen),
-            (ledger.account(session, ledger.CREDIT, account.id), result.principal_fen),
-            (ledger.account(session, ledger.CREDIT_INCOME, plan.tenant_id), income)]
+    legs = [
+        (ledger.account(session, ledger.WALLET, account.id), -result.amount_fen),
+        (ledger.account(session, ledger.CREDIT, account.id), result.principal_fen),
+        (ledger.account(session, ledger.CREDIT_INCOME, plan.tenant_id), income),
+    ]
     if result.amount_fen:
         row.transaction_id = ledger.post(session, "repayment", f"repayment:{row.id}", legs).id
     now = utcnow()
@@ -192,20 +235,38 @@ def repay(session: Session, account: Account, plan: CreditPlan, kind: str, amoun
     session.flush()
     session.refresh(plan)
     plans.close_if_paid(session, plan)
-    audit.append(session, actor=f"account:{account.id}", action="credit.repayment", subject=f"account:{account.id}",
-                 purpose="credit", details={"plan_id": plan.id, "repayment_id": row.id, **result.as_dict()})
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action="credit.repayment",
+        subject=f"account:{account.id}",
+        purpose="credit",
+        details={"plan_id": plan.id, "repayment_id": row.id, **result.as_dict()},
+    )
     late = any(installment.due_date < today for installment, _ in result.paid)
-    events.emit(session, EventIn("repayment", account_id=account.id, amount_fen=result.amount_fen, ref=plan.id,
-                                 outcome="late" if late else "on_time" if kind == INSTALLMENT else "early",
-                                 data={"repayment_id": row.id, "kind": kind, "plan_kind": plan.kind}))
+    events.emit(
+        session,
+        EventIn(
+            "repayment",
+            account_id=account.id,
+            amount_fen=result.amount_fen,
+            ref=plan.id,
+            outcome="late" if late else "on_time" if kind == INSTALLMENT else "early",
+            data={"repayment_id": row.id, "kind": kind, "plan_kind": plan.kind},
+        ),
+    )
     return row, True
 
 
 def _by_key(session: Session, plan_id: str, key: str) -> CreditRepayment | None:
-    return session.execute(select(CreditRepayment).where(CreditRepayment.plan_id == plan_id,
-                                                         CreditRepayment.idempotency_key == key)).scalar_one_or_none()
+    return session.execute(
+        select(CreditRepayment).where(CreditRepayment.plan_id == plan_id, CreditRepayment.idempotency_key == key)
+    ).scalar_one_or_none()
 
 
 def history(session: Session, plan_id: str) -> list[CreditRepayment]:
-    return list(session.execute(select(CreditRepayment).where(CreditRepayment.plan_id == plan_id)
-                                .order_by(CreditRepayment.created_at)).scalars())
+    return list(
+        session.execute(
+            select(CreditRepayment).where(CreditRepayment.plan_id == plan_id).order_by(CreditRepayment.created_at)
+        ).scalars()
+    )

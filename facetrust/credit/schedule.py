@@ -220,9 +220,15 @@ class Schedule:
             "method": self.pricing.method,
             "rate": _rate_str(self.pricing.rate),
             "schedule": [
-                {"period": i.number, "due_offset_months": i.number, "principal": yuan(i.principal_fen),
-                 "interest": yuan(i.interest_fen), "fee": yuan(i.fee_fen), "payment": yuan(i.payment_fen),
-                 "balance_after": yuan(i.balance_after_fen)}
+                {
+                    "period": i.number,
+                    "due_offset_months": i.number,
+                    "principal": yuan(i.principal_fen),
+                    "interest": yuan(i.interest_fen),
+                    "fee": yuan(i.fee_fen),
+                    "payment": yuan(i.payment_fen),
+                    "balance_after": yuan(i.balance_after_fen),
+                }
                 for i in self.installments
             ],
             "apr": _rate_str(self.apr, keep_places=True),
@@ -233,7 +239,7 @@ class Schedule:
 
 
 def _rate_str(rate: Decimal, keep_places: bool = False) -> str:
-    """"0.006" for Decimal("0.0060"), "0" for 0; with keep_places the quantized form as it is."""
+    """ "0.006" for Decimal("0.0060"), "0" for 0; with keep_places the quantized form as it is."""
     if keep_places:
         return format(rate, "f")
     return format(rate.normalize(), "f")

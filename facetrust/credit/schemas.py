@@ -10,7 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from facetrust.payments.schemas import MAX_AMOUNT_FEN, Key
 
-LivenessId = Field(min_length=1, max_length=32, description="a passed liveness session for this purpose, made moments before")
+LivenessId = Field(
+    min_length=1, max_length=32, description="a passed liveness session for this purpose, made moments before"
+)
 
 
 class CreditLineIn(BaseModel):
@@ -28,16 +30,30 @@ class CreditLineOut(BaseModel):
 
 
 class CheckoutCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
-                              json_schema_extra={"examples": [{"merchant_id": "3c1f0e9a8b7d6c5e4f3a2b1c0d9e8f7a", "merchant_order_id": "MI-20261207-77", "amount_fen": 599900, "category": "electronics", "description": "Xiaomi 15, 12+256 GB"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={
+            "examples": [
+                {
+                    "merchant_id": "3c1f0e9a8b7d6c5e4f3a2b1c0d9e8f7a",
+                    "merchant_order_id": "MI-20261207-77",
+                    "amount_fen": 599900,
+                    "category": "electronics",
+                    "description": "Xiaomi 15, 12+256 GB",
+                }
+            ]
+        },
+    )
 
     merchant_id: str = Field(min_length=1, max_length=32)
     merchant_order_id: str = Field(min_length=1, max_length=64)
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
     category: str = Field(min_length=1, max_length=32, pattern=r"^[a-z_]+$")
     description: str | None = Field(default=None, max_length=128)
-    shipping_address: str | None = Field(default=None, max_length=256,
-                                         description="kept only as a hash, for the risk engine's distinct counts")
+    shipping_address: str | None = Field(
+        default=None, max_length=256, description="kept only as a hash, for the risk engine's distinct counts"
+    )
 
 
 class Offer(BaseModel):
@@ -99,8 +115,21 @@ class ConfirmCheckoutIn(BaseModel):
 
 
 class LoanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
-                              json_schema_extra={"examples": [{"product_id": "cash-loan", "amount_fen": 500000, "periods": 12, "liveness_session_id": "9f0c3a6e2b7d4e1f8a5c6b7d8e9f0a1b", "idempotency_key": "loan-2026-12-07-1"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={
+            "examples": [
+                {
+                    "product_id": "cash-loan",
+                    "amount_fen": 500000,
+                    "periods": 12,
+                    "liveness_session_id": "9f0c3a6e2b7d4e1f8a5c6b7d8e9f0a1b",
+                    "idempotency_key": "loan-2026-12-07-1",
+                }
+            ]
+        },
+    )
 
     product_id: str = Field(min_length=1, max_length=48)
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN)
@@ -173,7 +202,9 @@ class RepaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
     kind: Literal["installment", "payoff", "partial"]
-    amount_fen: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN, description="partial only: principal to prepay")
+    amount_fen: int | None = Field(
+        default=None, gt=0, le=MAX_AMOUNT_FEN, description="partial only: principal to prepay"
+    )
     idempotency_key: str = Key
 
 

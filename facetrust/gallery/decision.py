@@ -54,8 +54,12 @@ class Thresholds:
     clamped: bool  # the wanted rate was beyond the calibrated curve; its strictest point is used
 
     def as_dict(self) -> dict:
-        return {"direct": round(self.direct, 6), "with_phone": round(self.with_phone, 6),
-                "gallery_size": self.gallery_size, "clamped": self.clamped}
+        return {
+            "direct": round(self.direct, 6),
+            "with_phone": round(self.with_phone, 6),
+            "gallery_size": self.gallery_size,
+            "clamped": self.clamped,
+        }
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,14 @@ class Identification:
     thresholds: Thresholds | None = None
 
     def as_dict(self) -> dict:
-        return {"outcome": self.outcome, "score": None if self.score is None else round(self.score, 6),
-                "reason": self.reason, "candidates": len(self.candidates), "rule": RULE_VERSION,
-                "thresholds": self.thresholds.as_dict() if self.thresholds else None}
+        return {
+            "outcome": self.outcome,
+            "score": None if self.score is None else round(self.score, 6),
+            "reason": self.reason,
+            "candidates": len(self.candidates),
+            "rule": RULE_VERSION,
+            "thresholds": self.thresholds.as_dict() if self.thresholds else None,
+        }
 
 
 def _threshold_for(cal: Calibration, fmr: float, floor: float) -> tuple[float, bool]:
@@ -90,26 +99,32 @@ def thresholds(cal: Calibration, policy: OpenSetPolicy, gallery_size: int) -> Th
     return Thresholds(direct, with_phone, gallery_size, (clamped_direct and direct_used) or clamped_phone)
 
 
-def identify(ranked: Sequence[Candidate], gallery_size: int, cal: Calibration,
-             policy: OpenSetPolicy) -> Identification:
+def identify(ranked: Sequence[Candidate], gallery_size: int, cal: Calibration, policy: OpenSetPolicy) -> Identification:
     """Decide on the search's candidates (exact scores, best first)."""
     t = thresholds(cal, policy, gallery_size)
     ranked = sorted(ranked, key=lambda c: c.score, reverse=True)
     if not ranked or ranked[0].score <= t.with_phone:
-        return Identification(NOT_IDENTIFIED, None, ranked[0].score if ranked else None,
-                              reason="no_match", thresholds=t)
+        return Identification(
+            NOT_IDENTIFIED, None, ranked[0].score if ranked else None, reason="no_match", thresholds=t
+        )
     best = ranked[0]
     second = ranked[1].score if len(ranked) > 1 else -1.0
     if gallery_size <= policy.direct_max_gallery and best.score > t.direct and best.score - second >= policy.margin:
         return Identification(IDENTIFIED, best.key, best.score, [best], thresholds=t)
-    candidates = [c for c in ranked[:policy.candidates] if c.score > t.with_phone]
-    reason = ("gallery_large" if gallery_size > policy.direct_max_gallery
-              else "margin" if best.score > t.direct else "below_direct_threshold")
+    candidates = [c for c in ranked[: policy.candidates] if c.score > t.with_phone]
+    reason = (
+        "gallery_large"
+        if gallery_size > policy.direct_max_gallery
+        else "margin"
+        if best.score > t.direct
+        else "below_direct_threshold"
+    )
     return Identification(NEEDS_PHONE, None, best.score, candidates, reason=reason, thresholds=t)
 
 
-def choose_by_phone(pending: Identification, digits: str, last4_of: Callable[[str], str],
-                    policy: OpenSetPolicy) -> Identification:
+def choose_by_phone(
+    pending: Identification, digits: str, last4_of: Callable[[str], str], policy: OpenSetPolicy
+) -> Identification:
     """Choose among the phone step's candidates those whose mobile ends with ``digits``. No one:
     ``wrong_digits`` (a failed attempt). Several with the same digits: the best only with the
     margin, else ``ambiguous``."""
@@ -119,5 +134,6 @@ def choose_by_phone(pending: Identification, digits: str, last4_of: Callable[[st
     best = matching[0]
     if len(matching) > 1 and best.score - matching[1].score < policy.margin:
         return Identification(NOT_IDENTIFIED, None, best.score, reason="ambiguous", thresholds=pending.thresholds)
-    return Identification(IDENTIFIED, best.key, best.score, [best], reason="phone_digits",
-                          thresholds=pending.thresholds)
+    return Identification(
+        IDENTIFIED, best.key, best.score, [best], reason="phone_digits", thresholds=pending.thresholds
+    )

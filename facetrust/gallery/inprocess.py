@@ -66,7 +66,7 @@ class _FastScanCodes:
         size = int(self.packer.block_size)
         whole = faiss.rev_swig_ptr(self.index.codes.get(), self.index.codes.size())
         start = (slot // self.bbs) * size
-        return whole[start:start + size]
+        return whole[start : start + size]
 
     def _write(self, slot: int, code: np.ndarray) -> None:
         self.packer.pack_1_c(faiss.swig_ptr(code), slot % self.bbs, faiss.swig_ptr(self._block(slot)))
@@ -114,9 +114,16 @@ class InProcessIndex:
 
     name = "inprocess"
 
-    def __init__(self, dim: int = 128, shortlist: int = 1000, subquantizers: int = 64,
-                 quantise_above: int = 50_000, train_size: int = 100_000, threads: int | None = None,
-                 seed: int = 0) -> None:
+    def __init__(
+        self,
+        dim: int = 128,
+        shortlist: int = 1000,
+        subquantizers: int = 64,
+        quantise_above: int = 50_000,
+        train_size: int = 100_000,
+        threads: int | None = None,
+        seed: int = 0,
+    ) -> None:
         if dim % 2 or dim % subquantizers:
             raise ValueError("dim must be a multiple of subquantizers")
         self.dim, self.shortlist, self.subquantizers = dim, shortlist, subquantizers
@@ -163,7 +170,7 @@ class InProcessIndex:
             if self._codes is not None:
                 self._codes.append(v[None])
             elif len(self._keys) >= self.quantise_above:
-                self._codes = self._quantise(self._vectors[:len(self._keys)])
+                self._codes = self._quantise(self._vectors[: len(self._keys)])
 
     def remove(self, key: str) -> bool:
         with self._lock:
@@ -204,28 +211,36 @@ class InProcessIndex:
         """Train the codes on a sample and encode every vector (with all threads, then back to one)."""
         codes = _FastScanCodes(self.dim, self.subquantizers)
         rng = np.random.default_rng(self.seed)
-        sample = vectors if len(vectors) <= self.train_size else vectors[
-            np.sort(rng.choice(len(vectors), self.train_size, replace=False))]
+        sample = (
+            vectors
+            if len(vectors) <= self.train_size
+            else vectors[np.sort(rng.choice(len(vectors), self.train_size, replace=False))]
+        )
         faiss.omp_set_num_threads(self.threads)
         try:
             codes.train(sample)
             for start in range(0, len(vectors), 262_144):
-                codes.append(vectors[start:start + 262_144])
+                codes.append(vectors[start : start + 262_144])
         finally:
             faiss.omp_set_num_threads(1)
         return codes
 
     def _grow(self) -> None:
         grown = np.empty((max(1024, len(self._vectors) * 5 // 4), self.dim), dtype=np.float32)
-        grown[:len(self._keys)] = self._vectors[:len(self._keys)]
+        grown[: len(self._keys)] = self._vectors[: len(self._keys)]
         self._vectors = grown
 
     def stats(self) -> dict:
         """Sizes and parameters, for the benchmark report."""
-        return {"vectors": len(self), "shortlist": self.shortlist, "subquantizers": self.subquantizers,
-                "codes": f"PQ{self.subquantizers}x4fs" if self._codes is not None else "none (exact scan)",
-                "code_mb": round((self._codes.nbytes if self._codes else 0) / 2**20, 1),
-                "float32_mb": round(self._vectors.nbytes / 2**20, 1), "quantise_above": self.quantise_above}
+        return {
+            "vectors": len(self),
+            "shortlist": self.shortlist,
+            "subquantizers": self.subquantizers,
+            "codes": f"PQ{self.subquantizers}x4fs" if self._codes is not None else "none (exact scan)",
+            "code_mb": round((self._codes.nbytes if self._codes else 0) / 2**20, 1),
+            "float32_mb": round(self._vectors.nbytes / 2**20, 1),
+            "quantise_above": self.quantise_above,
+        }
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

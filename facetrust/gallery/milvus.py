@@ -79,10 +79,19 @@ def checksum(pairs: Iterable[tuple[str, str]]) -> str:
 class MilvusIndex:
     name = "milvus"
 
-    def __init__(self, uri: str, collection: str = "facetrust_gallery", dim: int = 128,
-                 index_type: str = DEFAULT_INDEX["index_type"], index_params: dict | None = None,
-                 search_params: dict | None = None, candidates: int = 50, token: str = "",
-                 insert_batch: int = 5_000, timeout: float | None = 60.0) -> None:
+    def __init__(
+        self,
+        uri: str,
+        collection: str = "facetrust_gallery",
+        dim: int = 128,
+        index_type: str = DEFAULT_INDEX["index_type"],
+        index_params: dict | None = None,
+        search_params: dict | None = None,
+        candidates: int = 50,
+        token: str = "",
+        insert_batch: int = 5_000,
+        timeout: float | None = 60.0,
+    ) -> None:
         from pymilvus import MilvusClient
 
         self.uri, self.collection, self.dim = uri, collection, dim
@@ -118,9 +127,16 @@ class MilvusIndex:
             self._create()
             held = {}
         held_sum = checksum(held.items())
-        report: dict = {"database_rows": len(wanted), "collection_rows": len(held), "database_checksum": want_sum,
-                        "collection_checksum": held_sum, "matched": len(held) == len(wanted) and held_sum == want_sum,
-                        "inserted": 0, "replaced": 0, "deleted": 0}
+        report: dict = {
+            "database_rows": len(wanted),
+            "collection_rows": len(held),
+            "database_checksum": want_sum,
+            "collection_checksum": held_sum,
+            "matched": len(held) == len(wanted) and held_sum == want_sum,
+            "inserted": 0,
+            "replaced": 0,
+            "deleted": 0,
+        }
         if not report["matched"]:
             extra = [k for k in held if k not in wanted]
             stale = [i for i, k in enumerate(keys) if held.get(k) != wanted[k]]
@@ -128,11 +144,13 @@ class MilvusIndex:
             report["replaced"] = len(stale) - report["inserted"]
             report["deleted"] = len(extra)
             for start in range(0, len(extra), self.insert_batch):
-                self.client.delete(self.collection, ids=extra[start:start + self.insert_batch], timeout=self.timeout)
+                self.client.delete(self.collection, ids=extra[start : start + self.insert_batch], timeout=self.timeout)
             write = self.client.upsert if held else self.client.insert
             for start in range(0, len(stale), self.insert_batch):
-                rows = [{"id": keys[i], "vector": vectors[i], "digest": wanted[keys[i]]}
-                        for i in stale[start:start + self.insert_batch]]
+                rows = [
+                    {"id": keys[i], "vector": vectors[i], "digest": wanted[keys[i]]}
+                    for i in stale[start : start + self.insert_batch]
+                ]
                 write(self.collection, rows, timeout=self.timeout)
             self.client.flush(self.collection, timeout=self.timeout)
         report["seconds"] = round(time.monotonic() - t0, 3)
@@ -146,12 +164,12 @@ class MilvusIndex:
 
     def add(self, key: str, vector: np.ndarray) -> None:
         v = normalised(np.asarray(vector, dtype=np.float32).reshape(self.dim))
-        self.client.upsert(self.collection, [{"id": str(key), "vector": v, "digest": digest(v)}],
-                           timeout=self.timeout)
+        self.client.upsert(self.collection, [{"id": str(key), "vector": v, "digest": digest(v)}], timeout=self.timeout)
 
     def remove(self, key: str) -> bool:
-        found = self.client.get(self.collection, ids=[str(key)], output_fields=["id"],
-                                timeout=self.timeout, consistency_level=STRONG)
+        found = self.client.get(
+            self.collection, ids=[str(key)], output_fields=["id"], timeout=self.timeout, consistency_level=STRONG
+        )
         if not found:
             return False
         self.client.delete(self.collection, ids=[str(key)], timeout=self.timeout)
@@ -162,8 +180,12 @@ class MilvusIndex:
         if k <= 0:
             return []
         hits = self.client.search(
-            self.collection, data=[q.tolist()], limit=min(max(k, self.candidates), MAX_LIMIT),
-            output_fields=["vector"], timeout=self.timeout, consistency_level=STRONG,
+            self.collection,
+            data=[q.tolist()],
+            limit=min(max(k, self.candidates), MAX_LIMIT),
+            output_fields=["vector"],
+            timeout=self.timeout,
+            consistency_level=STRONG,
             search_params={"metric_type": "IP", "params": self.search_params},
         )[0]
         if not hits:
@@ -175,8 +197,9 @@ class MilvusIndex:
         return [(keys[i], float(scores[i])) for i in order]
 
     def __len__(self) -> int:
-        rows = self.client.query(self.collection, filter="", output_fields=["count(*)"],
-                                 timeout=self.timeout, consistency_level=STRONG)
+        rows = self.client.query(
+            self.collection, filter="", output_fields=["count(*)"], timeout=self.timeout, consistency_level=STRONG
+        )
         return int(rows[0]["count(*)"]) if rows else 0
 
     # -------------------------------------------------------------------------------- details
@@ -192,10 +215,15 @@ class MilvusIndex:
         # pymilvus 3 sends build parameters as flat key-value pairs, which Milvus servers read;
         # Milvus Lite 3.2 reads only a JSON "params" entry (the older wire form, which servers
         # still accept) and silently builds with its defaults otherwise. Send both.
-        index.add_index(field_name="vector", index_type=self.index_type, metric_type="IP",
-                        params={**self.index_params, "params": dict(self.index_params)} if self.index_params else {})
-        self.client.create_collection(self.collection, schema=schema, index_params=index,
-                                      consistency_level=STRONG, timeout=self.timeout)
+        index.add_index(
+            field_name="vector",
+            index_type=self.index_type,
+            metric_type="IP",
+            params={**self.index_params, "params": dict(self.index_params)} if self.index_params else {},
+        )
+        self.client.create_collection(
+            self.collection, schema=schema, index_params=index, consistency_level=STRONG, timeout=self.timeout
+        )
 
     def _layout_ok(self) -> bool:
         """Whether the existing collection has this engine's fields, dimension and index type."""
@@ -212,9 +240,14 @@ class MilvusIndex:
     def _held(self) -> dict[str, str]:
         """Every (id, digest) the collection holds, streamed page by page."""
         held: dict[str, str] = {}
-        iterator = self.client.query_iterator(self.collection, batch_size=READ_BATCH, filter="",
-                                              output_fields=["id", "digest"], timeout=self.timeout,
-                                              consistency_level=STRONG)
+        iterator = self.client.query_iterator(
+            self.collection,
+            batch_size=READ_BATCH,
+            filter="",
+            output_fields=["id", "digest"],
+            timeout=self.timeout,
+            consistency_level=STRONG,
+        )
         try:
             while page := iterator.next():
                 held.update((str(r["id"]), str(r["digest"])) for r in page)
@@ -250,9 +283,16 @@ class MilvusIndex:
 
     def stats(self) -> dict:
         """Parameters, for the benchmark report."""
-        return {"uri": self.uri, "collection": self.collection, "index_type": self.index_type,
-                "index_params": self.index_params, "search_params": self.search_params,
-                "candidates": self.candidates, "consistency_level": STRONG, "last_check": self.last_check}
+        return {
+            "uri": self.uri,
+            "collection": self.collection,
+            "index_type": self.index_type,
+            "index_params": self.index_params,
+            "search_params": self.search_params,
+            "candidates": self.candidates,
+            "consistency_level": STRONG,
+            "last_check": self.last_check,
+        }
 
     def close(self) -> None:
         """Close the client; for Milvus Lite also stop its in-process server, which would otherwise

@@ -41,8 +41,12 @@ SYNC_LOOKBACK = dt.timedelta(seconds=60)  # longer than a transaction that store
 
 
 class Gallery:
-    def __init__(self, make_index: Callable[[str], GalleryIndex], sync_seconds: float | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        make_index: Callable[[str], GalleryIndex],
+        sync_seconds: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._make_index = make_index
         self._indexes: dict[str, GalleryIndex] = {}
         self._lock = threading.Lock()
@@ -61,11 +65,19 @@ class Gallery:
     def rebuild(self, session: Session, keyring: Keyring) -> int:
         """Load every face-pay template from the database into the indexes."""
         with self._sync_lock:  # what is stored from here on is for the next sync
-            self._newest = session.execute(select(func.max(StoredTemplate.created_at))
-                                           .where(StoredTemplate.purpose == PURPOSE)).scalar()
+            self._newest = session.execute(
+                select(func.max(StoredTemplate.created_at)).where(StoredTemplate.purpose == PURPOSE)
+            ).scalar()
         enrolled = template_store.read_all(session, keyring, PURPOSE, "gallery_rebuild", "system:gallery")
-        tenant_of = dict(session.execute(select(Account.id, Account.tenant_id)
-                                         .where(Account.id.in_([a for a, _ in enrolled]))).all()) if enrolled else {}
+        tenant_of = (
+            dict(
+                session.execute(
+                    select(Account.id, Account.tenant_id).where(Account.id.in_([a for a, _ in enrolled]))
+                ).all()
+            )
+            if enrolled
+            else {}
+        )
         by_tenant: dict[str, list[tuple[str, Template]]] = defaultdict(list)
         for account_id, template in enrolled:
             by_tenant[tenant_of[account_id]].append((account_id, template))
@@ -88,16 +100,19 @@ class Gallery:
         """Add the face-pay templates other processes stored since the last look; how many."""
         with self._sync_lock:
             self._last_sync = self._clock()
-            query = (select(StoredTemplate.id, StoredTemplate.account_id, StoredTemplate.created_at, Account.tenant_id)
-                     .join(Account, Account.id == StoredTemplate.account_id)
-                     .where(StoredTemplate.purpose == PURPOSE, StoredTemplate.retain_until.is_(None)))
+            query = (
+                select(StoredTemplate.id, StoredTemplate.account_id, StoredTemplate.created_at, Account.tenant_id)
+                .join(Account, Account.id == StoredTemplate.account_id)
+                .where(StoredTemplate.purpose == PURPOSE, StoredTemplate.retain_until.is_(None))
+            )
             if self._newest is not None:
                 query = query.where(StoredTemplate.created_at > as_utc(self._newest) - SYNC_LOOKBACK)
             rows = session.execute(query).all()
             new = [r for r in rows if r.id not in self._seen]
             if new:
-                stored = template_store.read_many(session, keyring, sorted({r.account_id for r in new}), PURPOSE,
-                                                  "gallery_sync", "system:gallery")
+                stored = template_store.read_many(
+                    session, keyring, sorted({r.account_id for r in new}), PURPOSE, "gallery_sync", "system:gallery"
+                )
                 for r in new:
                     if r.account_id in stored:
                         self._index(r.tenant_id).add(r.account_id, stored[r.account_id].vector)
@@ -115,8 +130,9 @@ class Gallery:
     def size(self, tenant_id: str) -> int:
         return len(self._index(tenant_id))
 
-    def search(self, session: Session, keyring: Keyring, tenant_id: str, probe: Template, k: int,
-               reason: str, actor: str) -> list[Candidate]:
+    def search(
+        self, session: Session, keyring: Keyring, tenant_id: str, probe: Template, k: int, reason: str, actor: str
+    ) -> list[Candidate]:
         """The best ``k`` enrolled people of this platform, best first, scored exactly against
         their stored templates."""
         if self._sync_seconds is not None and self._clock() - self._last_sync >= self._sync_seconds:

@@ -118,8 +118,10 @@ class SimulatedBankRegistry:
         if row is None:
             raise DomainError(ErrorCode.BANK_CARD_UNKNOWN, "no bank recognises this card number")
         if (row["name"], row["id_number"], row["mobile"]) != (name, id_number, mobile):
-            raise DomainError(ErrorCode.BANK_ELEMENTS_MISMATCH,
-                              "the bank reports that the name, ID number, card and mobile do not belong together")
+            raise DomainError(
+                ErrorCode.BANK_ELEMENTS_MISMATCH,
+                "the bank reports that the name, ID number, card and mobile do not belong together",
+            )
         reference = secrets.token_hex(16)
         with self._lock:
             self._codes[reference] = f"{secrets.randbelow(10**6):06d}"
@@ -160,6 +162,8 @@ class Guarded:
                 raise
             except Exception as exc:
                 logging.getLogger("facetrust.adapters").warning(
-                    "%s.%s failed: %s", type(self._adapter).__name__, name, self._code, extra=exception_fields(exc))
+                    "%s.%s failed: %s", type(self._adapter).__name__, name, self._code, extra=exception_fields(exc)
+                )
                 raise DomainError(self._code, self._message) from None
+
         return call

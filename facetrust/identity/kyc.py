@@ -76,13 +76,18 @@ def latest_passed(session: Session, account_id: str) -> RealNameAuthentication |
     return session.execute(
         select(RealNameAuthentication)
         .where(RealNameAuthentication.account_id == account_id, RealNameAuthentication.outcome == "passed")
-        .order_by(RealNameAuthentication.created_at.desc()).limit(1)).scalar_one_or_none()
+        .order_by(RealNameAuthentication.created_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
 
 
 def proven_identity(keyring: Keyring, record: RealNameAuthentication) -> dict:
     """The sealed name and ID number of a record."""
-    return json.loads(keyring.open(Sealed(record.identity_sealed, record.identity_wrapped_key, record.master_key_id),
-                                   _identity_aad(record)))
+    return json.loads(
+        keyring.open(
+            Sealed(record.identity_sealed, record.identity_wrapped_key, record.master_key_id), _identity_aad(record)
+        )
+    )
 
 
 def _check_account(account: Account) -> None:
@@ -96,27 +101,49 @@ def _check_binding(session: Session, account: Account, id_hash: str) -> str:
     institution is asked; the refusal is audited and opens a case (kept: a ``RecordedRefusal``)."""
     if account.real_name_id_hash is None or account.real_name_id_hash == id_hash:
         return id_hash
-    audit.append(session, actor=f"account:{account.id}", action="real_name.identity_change_refused",
-                 subject=f"account:{account.id}", purpose="kyc", details={})
-    cases.open_case(session, account.id, None, None, ["identity_change"],
-                    note="a real-name authentication named another ID number than the one this account is bound to")
-    raise RecordedRefusal(ErrorCode.REAL_NAME_IDENTITY_BOUND,
-                          "this account's real name is already verified for another person; changing it needs a "
-                          "review by customer service")
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action="real_name.identity_change_refused",
+        subject=f"account:{account.id}",
+        purpose="kyc",
+        details={},
+    )
+    cases.open_case(
+        session,
+        account.id,
+        None,
+        None,
+        ["identity_change"],
+        note="a real-name authentication named another ID number than the one this account is bound to",
+    )
+    raise RecordedRefusal(
+        ErrorCode.REAL_NAME_IDENTITY_BOUND,
+        "this account's real name is already verified for another person; changing it needs a "
+        "review by customer service",
+    )
 
 
 def _bind(session: Session, account: Account, id_hash: str) -> None:
     """Bind the account to the identity it has just proven, as a compare-and-set on the account
     row: of two authentications of different people racing on one unbound account, one wins and
     the other is refused (and rolled back)."""
-    bound = rowcount(session.execute(
-        update(Account).where(Account.id == account.id,
-                              or_(Account.real_name_id_hash.is_(None), Account.real_name_id_hash == id_hash))
-        .values(real_name_id_hash=id_hash), execution_options={"synchronize_session": False}))
+    bound = rowcount(
+        session.execute(
+            update(Account)
+            .where(
+                Account.id == account.id, or_(Account.real_name_id_hash.is_(None), Account.real_name_id_hash == id_hash)
+            )
+            .values(real_name_id_hash=id_hash),
+            execution_options={"synchronize_session": False},
+        )
+    )
     if bound != 1:
-        raise DomainError(ErrorCode.REAL_NAME_IDENTITY_BOUND,
-                          "this account's real name is already verified for another person; changing it needs a "
-                          "review by customer service")
+        raise DomainError(
+            ErrorCode.REAL_NAME_IDENTITY_BOUND,
+            "this account's real name is already verified for another person; changing it needs a "
+            "review by customer service",
+        )
     account.real_name_id_hash = id_hash
 
 
@@ -129,23 +156,48 @@ def release_binding(session: Session, account: Account, operator: str, reason: s
     if account.real_name_id_hash is None:
         raise DomainError(ErrorCode.REAL_NAME_NOT_BOUND, "the account is not bound to an identity")
     account.real_name_id_hash = None
-    audit.append(session, actor=operator, action="real_name.binding_released", subject=f"account:{account.id}",
-                 purpose="compliance", details={"reason": reason})
+    audit.append(
+        session,
+        actor=operator,
+        action="real_name.binding_released",
+        subject=f"account:{account.id}",
+        purpose="compliance",
+        details={"reason": reason},
+    )
 
 
-def _record(session: Session, ctx: KycContext, account: Account, method: str, name: str, id_number: str,
-            passed: bool, reasons: list[str], source: str, evidence: bytes, **versions) -> RealNameAuthentication:
+def _record(
+    session: Session,
+    ctx: KycContext,
+    account: Account,
+    method: str,
+    name: str,
+    id_number: str,
+    passed: bool,
+    reasons: list[str],
+    source: str,
+    evidence: bytes,
+    **versions,
+) -> RealNameAuthentication:
     record = RealNameAuthentication(
-        account_id=account.id, method=method, outcome="passed" if passed else "failed",
-        reasons=json.dumps(reasons), id_number_hash=secret_hash(id_number),
-        identity_sealed=b"", identity_wrapped_key=b"", master_key_id="",
-        source=source, liveness="passed" if method == "face" else "not_applicable",
-        evidence_sha256=hashlib.sha256(evidence).hexdigest(), **versions,
+        account_id=account.id,
+        method=method,
+        outcome="passed" if passed else "failed",
+        reasons=json.dumps(reasons),
+        id_number_hash=secret_hash(id_number),
+        identity_sealed=b"",
+        identity_wrapped_key=b"",
+        master_key_id="",
+        source=source,
+        liveness="passed" if method == "face" else "not_applicable",
+        evidence_sha256=hashlib.sha256(evidence).hexdigest(),
+        **versions,
     )
     session.add(record)
     session.flush()
-    sealed = ctx.keyring.seal(json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(),
-                              _identity_aad(record))
+    sealed = ctx.keyring.seal(
+        json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(), _identity_aad(record)
+    )
     record.identity_sealed, record.identity_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     record.master_key_id = sealed.master_key_id
     if passed:
@@ -153,13 +205,27 @@ def _record(session: Session, ctx: KycContext, account: Account, method: str, na
         account.birth_date = idnumber.birth_date(id_number)
         account.real_name_verified_at = utcnow()
     events.emit(session, EventIn("real_name", account_id=account.id, outcome=record.outcome, data={"method": method}))
-    audit.append(session, actor=f"account:{account.id}", action=f"real_name.{method}", subject=f"account:{account.id}",
-                 purpose="kyc", details={"authentication_id": record.id, "outcome": record.outcome, "reasons": reasons})
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action=f"real_name.{method}",
+        subject=f"account:{account.id}",
+        purpose="kyc",
+        details={"authentication_id": record.id, "outcome": record.outcome, "reasons": reasons},
+    )
     return record
 
 
-def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
-                   device_id: str | None, name: str, id_number: str, now: dt.datetime):
+def _ask_authority(
+    session: Session,
+    ctx: KycContext,
+    live: liveness.LivenessContext,
+    account: Account,
+    device_id: str | None,
+    name: str,
+    id_number: str,
+    now: dt.datetime,
+):
     """The authority's photo for the name and ID number, analysed. Every question that does not end
     in a usable photo counts as a failed attempt of the account and the device (the face-attempt
     lockout), and the spent pass is kept (``RecordedRefusal``). An unknown ID number and a name
@@ -176,16 +242,30 @@ def _ask_authority(session: Session, ctx: KycContext, live: liveness.LivenessCon
             raise
         lockout.record_failure(session, live.lockout, "identity_check", account.id, device_id, now)
         risk.face_attempt(session, "face_verification", account.id, device_id, False, "real_name")
-        audit.append(session, actor=f"account:{account.id}", action="real_name.identity_check_failed",
-                     subject=f"account:{account.id}", purpose="kyc", details={})
+        audit.append(
+            session,
+            actor=f"account:{account.id}",
+            action="real_name.identity_check_failed",
+            subject=f"account:{account.id}",
+            purpose="kyc",
+            details={},
+        )
         if exc.code in (ErrorCode.IDENTITY_UNKNOWN, ErrorCode.IDENTITY_NAME_MISMATCH):
-            raise RecordedRefusal(ErrorCode.IDENTITY_MISMATCH,
-                                  "the identity authority could not confirm this name and ID number together") from None
+            raise RecordedRefusal(
+                ErrorCode.IDENTITY_MISMATCH, "the identity authority could not confirm this name and ID number together"
+            ) from None
         raise RecordedRefusal(exc.code, exc.message, status=exc.status, **exc.extra) from None
 
 
-def authenticate_face(session: Session, ctx: KycContext, live: liveness.LivenessContext, account: Account,
-                      name: str, id_number: str, liveness_session_id: str | None) -> RealNameAuthentication:
+def authenticate_face(
+    session: Session,
+    ctx: KycContext,
+    live: liveness.LivenessContext,
+    account: Account,
+    name: str,
+    id_number: str,
+    liveness_session_id: str | None,
+) -> RealNameAuthentication:
     _check_account(account)
     id_number = idnumber.validate(id_number)
     id_hash = _check_binding(session, account, secret_hash(id_number))
@@ -193,26 +273,48 @@ def authenticate_face(session: Session, ctx: KycContext, live: liveness.Liveness
     # an adult guardian who is not the child, whatever was accepted when the age was unknown.
     if consent.is_child(idnumber.birth_date(id_number)):
         if not consent.granted_for_child(session, account.id, "kyc_face_verification", id_hash):
-            raise DomainError(ErrorCode.GUARDIAN_CONSENT_REQUIRED,
-                              "the ID number shows the holder is under 14: consent again together with an adult "
-                              "parent or guardian", status=403)
+            raise DomainError(
+                ErrorCode.GUARDIAN_CONSENT_REQUIRED,
+                "the ID number shows the holder is under 14: consent again together with an adult parent or guardian",
+                status=403,
+            )
     elif not consent.is_granted(session, account.id, "kyc_face_verification"):
-        raise DomainError(ErrorCode.CONSENT_REQUIRED, "face real-name authentication needs the kyc_face_verification consent")
+        raise DomainError(
+            ErrorCode.CONSENT_REQUIRED, "face real-name authentication needs the kyc_face_verification consent"
+        )
     if ctx.authority is None:
-        raise DomainError(ErrorCode.AUTHORITY_UNAVAILABLE, "the identity authority is not configured; use bank-card verification")
+        raise DomainError(
+            ErrorCode.AUTHORITY_UNAVAILABLE, "the identity authority is not configured; use bank-card verification"
+        )
     now = utcnow()
     lockout.check(session, account.id, None, now)
     # The registry is asked only for the holder of a fresh pass, which the question spends: a
     # made-up session learns nothing about which names and ID numbers exist.
-    proof, live_face = liveness.spend_pass(session, live, account.id, liveness_session_id, "real_name", "real_name.face")
+    proof, live_face = liveness.spend_pass(
+        session, live, account.id, liveness_session_id, "real_name", "real_name.face"
+    )
     reference, ref = _ask_authority(session, ctx, live, account, proof.device_id, name, id_number, now)
     decision = ctx.engine.compare(live_face, ref.template, "kyc")
     risk.face_attempt(session, "face_verification", account.id, proof.device_id, decision.match, "real_name")
     reasons = [] if decision.match else ["face_mismatch"]
     evidence = live_face.to_bytes() + ref.template.to_bytes() + json.dumps(decision.as_dict()).encode()
-    record = _record(session, ctx, account, "face", name, id_number, decision.match, reasons, reference.source,
-                     evidence, model_id=decision.model_id, calibration_id=decision.calibration_id,
-                     score=decision.score, threshold=decision.threshold, liveness_session_id=proof.id)
+    record = _record(
+        session,
+        ctx,
+        account,
+        "face",
+        name,
+        id_number,
+        decision.match,
+        reasons,
+        reference.source,
+        evidence,
+        model_id=decision.model_id,
+        calibration_id=decision.calibration_id,
+        score=decision.score,
+        threshold=decision.threshold,
+        liveness_session_id=proof.id,
+    )
     if decision.match:
         # The verified live face: later face checks (credit, face-pay enrolment) compare with it.
         template_store.store(session, ctx.keyring, account.id, "kyc", live_face, f"account:{account.id}")
@@ -230,15 +332,21 @@ def _check_code_requests(session: Session, ctx: KycContext, account_id: str, car
     five tries at a six-digit code each, so guessing one stays hopeless however many accounts try."""
     since = utcnow() - dt.timedelta(days=1)
     for column, value in ((BankCardChallenge.account_id, account_id), (BankCardChallenge.card_hash, card_hash)):
-        sent = session.execute(select(func.count()).select_from(BankCardChallenge)
-                               .where(column == value, BankCardChallenge.created_at >= since)).scalar_one()
+        sent = session.execute(
+            select(func.count())
+            .select_from(BankCardChallenge)
+            .where(column == value, BankCardChallenge.created_at >= since)
+        ).scalar_one()
         if sent >= ctx.bank_code_requests_per_day:
-            raise DomainError(ErrorCode.BANK_CODE_REQUESTS_EXHAUSTED,
-                              "too many bank-card verifications today; try again tomorrow or use face verification")
+            raise DomainError(
+                ErrorCode.BANK_CODE_REQUESTS_EXHAUSTED,
+                "too many bank-card verifications today; try again tomorrow or use face verification",
+            )
 
 
-def start_bank_card(session: Session, ctx: KycContext, account: Account, name: str, id_number: str,
-                    card_number: str, mobile: str) -> BankCardChallenge:
+def start_bank_card(
+    session: Session, ctx: KycContext, account: Account, name: str, id_number: str, card_number: str, mobile: str
+) -> BankCardChallenge:
     """The first step of bank-card authentication: the bank checks the four elements and texts a
     one-time code to the card's reserved mobile. Nothing is decided yet; knowing someone's four
     elements is not enough without their phone."""
@@ -251,18 +359,34 @@ def start_bank_card(session: Session, ctx: KycContext, account: Account, name: s
     card_hash = secret_hash(card_number)
     _check_code_requests(session, ctx, account.id, card_hash)
     sent = ctx.bank.send_code(name, id_number, card_number, mobile)
-    challenge = BankCardChallenge(account_id=account.id, id_number_hash=id_hash, card_hash=card_hash,
-                                  identity_sealed=b"", identity_wrapped_key=b"", master_key_id="",
-                                  bank_reference=sent.reference, source=sent.source, attempts=0, status="pending",
-                                  expires_at=utcnow() + ctx.bank_code_valid_for)
+    challenge = BankCardChallenge(
+        account_id=account.id,
+        id_number_hash=id_hash,
+        card_hash=card_hash,
+        identity_sealed=b"",
+        identity_wrapped_key=b"",
+        master_key_id="",
+        bank_reference=sent.reference,
+        source=sent.source,
+        attempts=0,
+        status="pending",
+        expires_at=utcnow() + ctx.bank_code_valid_for,
+    )
     session.add(challenge)
     session.flush()
-    sealed = ctx.keyring.seal(json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(),
-                              _challenge_aad(challenge))
+    sealed = ctx.keyring.seal(
+        json.dumps({"name": name, "id_number": id_number}, ensure_ascii=False).encode(), _challenge_aad(challenge)
+    )
     challenge.identity_sealed, challenge.identity_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     challenge.master_key_id = sealed.master_key_id
-    audit.append(session, actor=f"account:{account.id}", action="real_name.bank_card.code_sent",
-                 subject=f"account:{account.id}", purpose="kyc", details={"challenge_id": challenge.id})
+    audit.append(
+        session,
+        actor=f"account:{account.id}",
+        action="real_name.bank_card.code_sent",
+        subject=f"account:{account.id}",
+        purpose="kyc",
+        details={"challenge_id": challenge.id},
+    )
     return challenge
 
 
@@ -271,25 +395,47 @@ def _wrong_code(session: Session, challenge: BankCardChallenge) -> RecordedRefus
     closes the challenge."""
     attempts = challenge.attempts + 1
     status = "failed" if attempts >= BANK_CODE_MAX_ATTEMPTS else "pending"
-    counted = rowcount(session.execute(
-        update(BankCardChallenge).where(BankCardChallenge.id == challenge.id,
-                                        BankCardChallenge.attempts == challenge.attempts,
-                                        BankCardChallenge.status == "pending")
-        .values(attempts=attempts, status=status), execution_options={"synchronize_session": False}))
+    counted = rowcount(
+        session.execute(
+            update(BankCardChallenge)
+            .where(
+                BankCardChallenge.id == challenge.id,
+                BankCardChallenge.attempts == challenge.attempts,
+                BankCardChallenge.status == "pending",
+            )
+            .values(attempts=attempts, status=status),
+            execution_options={"synchronize_session": False},
+        )
+    )
     if counted != 1 or status == "failed":
-        session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)
-                        .values(status="failed", identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
-                        execution_options={"synchronize_session": False})
-        audit.append(session, actor=f"account:{challenge.account_id}", action="real_name.bank_card.code_exhausted",
-                     subject=f"account:{challenge.account_id}", purpose="kyc", details={"challenge_id": challenge.id})
-        return RecordedRefusal(ErrorCode.BANK_CODE_ATTEMPTS_EXHAUSTED,
-                               "too many wrong codes; start the bank-card verification again for a new code")
-    return RecordedRefusal(ErrorCode.BANK_CODE_WRONG, "the code is not the one the bank sent",
-                           attempts_left=BANK_CODE_MAX_ATTEMPTS - attempts)
+        session.execute(
+            update(BankCardChallenge)
+            .where(BankCardChallenge.id == challenge.id)
+            .values(status="failed", identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
+            execution_options={"synchronize_session": False},
+        )
+        audit.append(
+            session,
+            actor=f"account:{challenge.account_id}",
+            action="real_name.bank_card.code_exhausted",
+            subject=f"account:{challenge.account_id}",
+            purpose="kyc",
+            details={"challenge_id": challenge.id},
+        )
+        return RecordedRefusal(
+            ErrorCode.BANK_CODE_ATTEMPTS_EXHAUSTED,
+            "too many wrong codes; start the bank-card verification again for a new code",
+        )
+    return RecordedRefusal(
+        ErrorCode.BANK_CODE_WRONG,
+        "the code is not the one the bank sent",
+        attempts_left=BANK_CODE_MAX_ATTEMPTS - attempts,
+    )
 
 
-def confirm_bank_card(session: Session, ctx: KycContext, account: Account, challenge_id: str,
-                      code: str) -> RealNameAuthentication:
+def confirm_bank_card(
+    session: Session, ctx: KycContext, account: Account, challenge_id: str, code: str
+) -> RealNameAuthentication:
     """The second step: the code the bank texted to the card's reserved mobile completes the
     authentication. A wrong code is counted (at most five, then the challenge is closed); an old
     or closed challenge is refused."""
@@ -306,23 +452,48 @@ def confirm_bank_card(session: Session, ctx: KycContext, account: Account, chall
     if not ctx.bank.check_code(challenge.bank_reference, code):
         raise _wrong_code(session, challenge)
     _check_binding(session, account, challenge.id_number_hash)  # bound meanwhile by another method?
-    closed = rowcount(session.execute(
-        update(BankCardChallenge).where(BankCardChallenge.id == challenge.id, BankCardChallenge.status == "pending")
-        .values(status="passed"), execution_options={"synchronize_session": False}))
+    closed = rowcount(
+        session.execute(
+            update(BankCardChallenge)
+            .where(BankCardChallenge.id == challenge.id, BankCardChallenge.status == "pending")
+            .values(status="passed"),
+            execution_options={"synchronize_session": False},
+        )
+    )
     if closed != 1:
         raise DomainError(ErrorCode.BANK_CHALLENGE_CLOSED, "this bank-card verification is finished; start a new one")
-    identity = json.loads(ctx.keyring.open(Sealed(challenge.identity_sealed, challenge.identity_wrapped_key,
-                                                  challenge.master_key_id), _challenge_aad(challenge)))
-    session.execute(update(BankCardChallenge).where(BankCardChallenge.id == challenge.id)
-                    .values(identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
-                    execution_options={"synchronize_session": False})
+    identity = json.loads(
+        ctx.keyring.open(
+            Sealed(challenge.identity_sealed, challenge.identity_wrapped_key, challenge.master_key_id),
+            _challenge_aad(challenge),
+        )
+    )
+    session.execute(
+        update(BankCardChallenge)
+        .where(BankCardChallenge.id == challenge.id)
+        .values(identity_sealed=None, identity_wrapped_key=None, master_key_id=None),
+        execution_options={"synchronize_session": False},
+    )
     evidence = json.dumps([challenge.source, challenge.card_hash, challenge.id_number_hash, challenge.id]).encode()
-    return _record(session, ctx, account, "bank_card", identity["name"], identity["id_number"], True, [],
-                   challenge.source, evidence)
+    return _record(
+        session,
+        ctx,
+        account,
+        "bank_card",
+        identity["name"],
+        identity["id_number"],
+        True,
+        [],
+        challenge.source,
+        evidence,
+    )
 
 
 def history(session: Session, account_id: str) -> list[RealNameAuthentication]:
-    return list(session.execute(
-        select(RealNameAuthentication).where(RealNameAuthentication.account_id == account_id)
-        .order_by(RealNameAuthentication.created_at)
-    ).scalars())
+    return list(
+        session.execute(
+            select(RealNameAuthentication)
+            .where(RealNameAuthentication.account_id == account_id)
+            .order_by(RealNameAuthentication.created_at)
+        ).scalars()
+    )

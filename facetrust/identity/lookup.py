@@ -84,11 +84,12 @@ def find(session: Session, q: str) -> list[Account]:
         matches.append(Account.mobile == q)
     if _ID_NUMBER.match(q.upper()):
         proven = select(RealNameAuthentication.account_id).where(
-            RealNameAuthentication.id_number_hash == secret_hash(q.upper()),
-            RealNameAuthentication.outcome == "passed")
+            RealNameAuthentication.id_number_hash == secret_hash(q.upper()), RealNameAuthentication.outcome == "passed"
+        )
         matches.append(Account.id.in_(proven))
-    return list(session.execute(select(Account).where(or_(*matches)).order_by(Account.created_at)
-                                .limit(MAX_RESULTS)).scalars())
+    return list(
+        session.execute(select(Account).where(or_(*matches)).order_by(Account.created_at).limit(MAX_RESULTS)).scalars()
+    )
 
 
 def get(session: Session, account_id: str) -> Account:
@@ -102,20 +103,30 @@ def _credit(session: Session, account_id: str) -> CreditSummary | None:
     line = lines.line_of(session, account_id)
     if line is None:
         return None
-    plans = session.execute(select(func.count()).select_from(CreditPlan).where(
-        CreditPlan.account_id == account_id, CreditPlan.status == "active")).scalar_one()
+    plans = session.execute(
+        select(func.count())
+        .select_from(CreditPlan)
+        .where(CreditPlan.account_id == account_id, CreditPlan.status == "active")
+    ).scalar_one()
     return CreditSummary(line.limit_fen, line.used_fen, lines.available(line), int(plans))
 
 
 def view(session: Session, keyring: Keyring, account: Account) -> AccountView:
     """The account with its personal data masked, and its standing at a glance."""
-    outcomes = dict(session.execute(
-        select(RealNameAuthentication.outcome, func.count()).where(RealNameAuthentication.account_id == account.id)
-        .group_by(RealNameAuthentication.outcome)).all())
+    outcomes = dict(
+        session.execute(
+            select(RealNameAuthentication.outcome, func.count())
+            .where(RealNameAuthentication.account_id == account.id)
+            .group_by(RealNameAuthentication.outcome)
+        ).all()
+    )
     passed = kyc.latest_passed(session, account.id)
     identity = kyc.proven_identity(keyring, passed) if passed else None
-    enrolled = session.execute(select(StoredTemplate.id).where(
-        StoredTemplate.account_id == account.id, StoredTemplate.purpose == "face_pay").limit(1)).first()
+    enrolled = session.execute(
+        select(StoredTemplate.id)
+        .where(StoredTemplate.account_id == account.id, StoredTemplate.purpose == "face_pay")
+        .limit(1)
+    ).first()
     tenant = session.get(Tenant, account.tenant_id)
     return AccountView(
         account=account,
@@ -140,10 +151,18 @@ def reveal(session: Session, keyring: Keyring, account: Account, operator: str, 
     caller's transaction) names the operator, the reason and the fields shown, never their values."""
     reason = reason.strip()
     if len(reason) < 5:
-        raise DomainError(ErrorCode.REASON_REQUIRED, "say why you need to see this person's data (5 characters or more)")
+        raise DomainError(
+            ErrorCode.REASON_REQUIRED, "say why you need to see this person's data (5 characters or more)"
+        )
     passed = kyc.latest_passed(session, account.id)
     identity = kyc.proven_identity(keyring, passed) if passed else {}
     fields = [f for f in REVEALED_FIELDS if f == "mobile" or identity.get(f)]
-    record = audit.append(session, actor=operator, action="account.reveal", subject=f"account:{account.id}",
-                          purpose="compliance", details={"reason": reason, "fields": fields})
+    record = audit.append(
+        session,
+        actor=operator,
+        action="account.reveal",
+        subject=f"account:{account.id}",
+        purpose="compliance",
+        details={"reason": reason, "fields": fields},
+    )
     return Revealed(account.id, account.mobile, identity.get("name"), identity.get("id_number"), record)

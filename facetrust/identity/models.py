@@ -37,8 +37,10 @@ class Account(Base):
     """One end user of one tenant."""
 
     __tablename__ = "accounts"
-    __table_args__ = (UniqueConstraint("tenant_id", "platform_user_id"),
-                      CheckConstraint("status IN ('active', 'frozen', 'closed')", name="account_status_valid"))
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "platform_user_id"),
+        CheckConstraint("status IN ('active', 'frozen', 'closed')", name="account_status_valid"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)

@@ -64,27 +64,44 @@ def _out(account: Account) -> AccountOut:
 
 
 @router.post("/accounts", status_code=201, response_model=AccountOut)
-def register_account(body: AccountCreate, tenant: Tenant = Depends(auth.tenant),
-                     session: Session = Depends(get_session)) -> AccountOut:
+def register_account(
+    body: AccountCreate, tenant: Tenant = Depends(auth.tenant), session: Session = Depends(get_session)
+) -> AccountOut:
     """The platform's back end registers one of its users."""
     account = service.register_account(session, tenant, body.platform_user_id, body.mobile)
     session.commit()
     return _out(account)
 
 
-@router.post("/accounts/{platform_user_id}/tokens", status_code=201, response_model=TokenOut,
-             dependencies=[rate_limited("auth", who=auth.tenant)])
-def mint_token(platform_user_id: str, request: Request, tenant: Tenant = Depends(auth.tenant),
-               session: Session = Depends(get_session),
-               client: ClientInfo = Depends(platform_client_info)) -> TokenOut:
+@router.post(
+    "/accounts/{platform_user_id}/tokens",
+    status_code=201,
+    response_model=TokenOut,
+    dependencies=[rate_limited("auth", who=auth.tenant)],
+)
+def mint_token(
+    platform_user_id: str,
+    request: Request,
+    tenant: Tenant = Depends(auth.tenant),
+    session: Session = Depends(get_session),
+    client: ClientInfo = Depends(platform_client_info),
+) -> TokenOut:
     """The platform's back end mints a bearer token for its signed-in user: a login. It may pass the
     user's device and IP (``X-Device-Id``, ``X-Client-Ip``) for risk control; it vouches for them
     with its key, and the token is bound to that device."""
     ttl = dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds)
     token, expires = service.mint_user_token(session, tenant, platform_user_id, ttl, client.device_id)
     account = service.find_account(session, tenant, platform_user_id)
-    events.emit(session, EventIn("login", account_id=account.id if account else None, device_id=client.device_id,
-                                 ip=client.ip, data=client.vouched()))
+    events.emit(
+        session,
+        EventIn(
+            "login",
+            account_id=account.id if account else None,
+            device_id=client.device_id,
+            ip=client.ip,
+            data=client.vouched(),
+        ),
+    )
     session.commit()
     return TokenOut(token=token, expires_at=expires)
 
@@ -103,17 +120,30 @@ def me(request: Request, p: Principal = Depends(auth.user), session: Session = D
         latest = risk.latest_freeze(session, account.id)
         by, since = latest if latest else (None, account.created_at)
         frozen = FrozenOut(since=since, cause="automatic_checks" if by == "risk-engine" else "review")
-    return MeOut(**_out(account).model_dump(), frozen=frozen,
-                 support_contact=request.app.state.settings.support_contact,
-                 face_verified=template_store.held(session, account.id, "kyc"))
+    return MeOut(
+        **_out(account).model_dump(),
+        frozen=frozen,
+        support_contact=request.app.state.settings.support_contact,
+        face_verified=template_store.held(session, account.id, "kyc"),
+    )
 
 
 def _auth_out(r, for_operator: bool = False) -> RealNameOut:
     """The face match's score and threshold only for operators: the person matched sees the outcome."""
-    return RealNameOut(authentication_id=r.id, method=r.method, outcome=r.outcome, reasons=json.loads(r.reasons),
-                       liveness=r.liveness, liveness_session_id=r.liveness_session_id, source=r.source, model_id=r.model_id, calibration_id=r.calibration_id,
-                       score=r.score if for_operator else None, threshold=r.threshold if for_operator else None,
-                       created_at=r.created_at)
+    return RealNameOut(
+        authentication_id=r.id,
+        method=r.method,
+        outcome=r.outcome,
+        reasons=json.loads(r.reasons),
+        liveness=r.liveness,
+        liveness_session_id=r.liveness_session_id,
+        source=r.source,
+        model_id=r.model_id,
+        calibration_id=r.calibration_id,
+        score=r.score if for_operator else None,
+        threshold=r.threshold if for_operator else None,
+        created_at=r.created_at,
+    )
 
 
 def _account(session: Session, p: Principal) -> Account:
@@ -123,45 +153,78 @@ def _account(session: Session, p: Principal) -> Account:
     return account
 
 
-@router.post("/me/real-name/face", status_code=201, response_model=RealNameOut,
-             dependencies=[rate_limited("face", who=auth.user)])
-def real_name_face(body: FaceAuthIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
-                   ctx: kyc.KycContext = Depends(kyc_context),
-                   live: LivenessContext = Depends(liveness_context)) -> RealNameOut:
+@router.post(
+    "/me/real-name/face",
+    status_code=201,
+    response_model=RealNameOut,
+    dependencies=[rate_limited("face", who=auth.user)],
+)
+def real_name_face(
+    body: FaceAuthIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: kyc.KycContext = Depends(kyc_context),
+    live: LivenessContext = Depends(liveness_context),
+) -> RealNameOut:
     """Real-name authentication by the live face of a passed liveness session (purpose
     `real_name`) compared with the authority's photo (kyc profile). A decided mismatch is stored
     and answered 422 `face_mismatch`."""
     with keeping_refusal_records(session):
-        record = kyc.authenticate_face(session, ctx, live, _account(session, p), body.name,
-                                       body.id_number, body.liveness_session_id)
+        record = kyc.authenticate_face(
+            session, ctx, live, _account(session, p), body.name, body.id_number, body.liveness_session_id
+        )
     session.commit()
     if record.outcome != "passed":
-        raise DomainError(ErrorCode.FACE_MISMATCH, "the selfie does not match the identity authority's photo",
-                          authentication_id=record.id)
+        raise DomainError(
+            ErrorCode.FACE_MISMATCH,
+            "the selfie does not match the identity authority's photo",
+            authentication_id=record.id,
+        )
     return _auth_out(record)
 
 
-@router.post("/me/real-name/bank-card", status_code=202, response_model=BankCardChallengeOut,
-             dependencies=[rate_limited("face", who=auth.user)])
-def real_name_bank_card(body: BankCardAuthIn, p: Principal = Depends(auth.user),
-                        session: Session = Depends(get_session),
-                        ctx: kyc.KycContext = Depends(kyc_context)) -> BankCardChallengeOut:
+@router.post(
+    "/me/real-name/bank-card",
+    status_code=202,
+    response_model=BankCardChallengeOut,
+    dependencies=[rate_limited("face", who=auth.user)],
+)
+def real_name_bank_card(
+    body: BankCardAuthIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: kyc.KycContext = Depends(kyc_context),
+) -> BankCardChallengeOut:
     """Bank-card authentication, step one: the bank checks the four elements (name, ID number,
     card, the mobile it holds for the card) and texts a one-time code to that mobile. Step two
     (`.../{challenge_id}/confirm`) completes it with the code."""
     with keeping_refusal_records(session):
-        challenge = kyc.start_bank_card(session, ctx, _account(session, p), body.name, body.id_number,
-                                        body.card_number, body.mobile)
+        challenge = kyc.start_bank_card(
+            session, ctx, _account(session, p), body.name, body.id_number, body.card_number, body.mobile
+        )
     session.commit()
-    return BankCardChallengeOut(challenge_id=challenge.id, status="code_sent", source=challenge.source,
-                                expires_at=challenge.expires_at, max_attempts=BANK_CODE_MAX_ATTEMPTS)
+    return BankCardChallengeOut(
+        challenge_id=challenge.id,
+        status="code_sent",
+        source=challenge.source,
+        expires_at=challenge.expires_at,
+        max_attempts=BANK_CODE_MAX_ATTEMPTS,
+    )
 
 
-@router.post("/me/real-name/bank-card/{challenge_id}/confirm", status_code=201, response_model=RealNameOut,
-             dependencies=[rate_limited("face", who=auth.user)])
-def real_name_bank_card_confirm(challenge_id: str, body: BankCodeIn, p: Principal = Depends(auth.user),
-                                session: Session = Depends(get_session),
-                                ctx: kyc.KycContext = Depends(kyc_context)) -> RealNameOut:
+@router.post(
+    "/me/real-name/bank-card/{challenge_id}/confirm",
+    status_code=201,
+    response_model=RealNameOut,
+    dependencies=[rate_limited("face", who=auth.user)],
+)
+def real_name_bank_card_confirm(
+    challenge_id: str,
+    body: BankCodeIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: kyc.KycContext = Depends(kyc_context),
+) -> RealNameOut:
     """Bank-card authentication, step two: the code the bank texted. A wrong code is 422
     `bank_code_wrong` with the attempts left; the fifth closes the verification."""
     with keeping_refusal_records(session):
@@ -177,8 +240,9 @@ def real_name_history(p: Principal = Depends(auth.user), session: Session = Depe
 
 
 @router.delete("/me", response_model=dict)
-def close_my_account(request: Request, p: Principal = Depends(auth.user),
-                     session: Session = Depends(get_session)) -> dict:
+def close_my_account(
+    request: Request, p: Principal = Depends(auth.user), session: Session = Depends(get_session)
+) -> dict:
     """The user's deletion request: face templates and credentials are deleted now; real-name
     evidence is kept for the anti-money-laundering period and deleted when it ends."""
     from facetrust.identity import retention
@@ -196,45 +260,75 @@ def delete_my_real_name_evidence(p: Principal = Depends(auth.user), session: Ses
     retention.refuse_evidence_deletion(session, _account(session, p))
 
 
-@router.get("/operator/accounts/{account_id}/real-name", response_model=list[RealNameOut],
-            dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_real_name_history(account_id: str,
-                               op: Principal = Depends(auth.operator("compliance_officer", "admin")),
-                               session: Session = Depends(get_session)) -> list[RealNameOut]:
+@router.get(
+    "/operator/accounts/{account_id}/real-name",
+    response_model=list[RealNameOut],
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_real_name_history(
+    account_id: str,
+    op: Principal = Depends(auth.operator("compliance_officer", "admin")),
+    session: Session = Depends(get_session),
+) -> list[RealNameOut]:
     """Compliance look-up of an account's real-name decisions (no identity data; the read is
     audited with the operator's name)."""
     if session.get(Account, account_id) is None:
         raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
     records = kyc.history(session, account_id)
-    audit.append(session, actor=op.audit_name, action="real_name.lookup", subject=f"account:{account_id}",
-                 purpose="compliance", details={"records": len(records)})
+    audit.append(
+        session,
+        actor=op.audit_name,
+        action="real_name.lookup",
+        subject=f"account:{account_id}",
+        purpose="compliance",
+        details={"records": len(records)},
+    )
     session.commit()
     return [_auth_out(r, for_operator=True) for r in records]
 
 
-@router.post("/operator/accounts/{account_id}/real-name/evidence", response_model=EvidenceOut,
-             dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_real_name_evidence(account_id: str, body: EvidenceIn, request: Request,
-                                op: Principal = Depends(auth.operator("compliance_officer")),
-                                session: Session = Depends(get_session)) -> EvidenceOut:
+@router.post(
+    "/operator/accounts/{account_id}/real-name/evidence",
+    response_model=EvidenceOut,
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_real_name_evidence(
+    account_id: str,
+    body: EvidenceIn,
+    request: Request,
+    op: Principal = Depends(auth.operator("compliance_officer")),
+    session: Session = Depends(get_session),
+) -> EvidenceOut:
     """The real-name evidence kept under anti-money-laundering rules, also after the account closed:
     the decisions and the sealed KYC templates (opened to prove them intact; digests only). A
     compliance officer's read, for a purpose and a reason, audited before the answer."""
     from facetrust.identity import retention
 
     account = lookup.get(session, account_id)
-    records, templates, record = retention.read_evidence(session, app_keyring(request), account, op.audit_name,
-                                                         body.purpose, body.reason)
+    records, templates, record = retention.read_evidence(
+        session, app_keyring(request), account, op.audit_name, body.purpose, body.reason
+    )
     session.commit()
-    return EvidenceOut(account_id=account.id, account_status=account.status, records=[_auth_out(r) for r in records],
-                       templates=[EvidenceTemplateOut(**vars(t)) for t in templates], audit_seq=record.seq)
+    return EvidenceOut(
+        account_id=account.id,
+        account_status=account.status,
+        records=[_auth_out(r) for r in records],
+        templates=[EvidenceTemplateOut(**vars(t)) for t in templates],
+        audit_seq=record.seq,
+    )
 
 
-@router.post("/operator/accounts/{account_id}/real-name/release", response_model=dict,
-             dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_release_real_name(account_id: str, body: ReleaseIn,
-                               op: Principal = Depends(auth.operator("compliance_officer", "admin")),
-                               session: Session = Depends(get_session)) -> dict:
+@router.post(
+    "/operator/accounts/{account_id}/real-name/release",
+    response_model=dict,
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_release_real_name(
+    account_id: str,
+    body: ReleaseIn,
+    op: Principal = Depends(auth.operator("compliance_officer", "admin")),
+    session: Session = Depends(get_session),
+) -> dict:
     """After reviewing an identity-change case: let the account prove another identity. The old
     records stay as evidence; the release is audited with the operator and the reason."""
     kyc.release_binding(session, lookup.get(session, account_id), op.audit_name, body.reason)
@@ -251,12 +345,23 @@ REVEALERS = ("compliance_officer", "admin")
 def _operator_account_out(v: lookup.AccountView) -> OperatorAccountOut:
     a = v.account
     credit = CreditSummaryOut(**vars(v.credit)) if v.credit else None
-    return OperatorAccountOut(account_id=a.id, tenant_id=a.tenant_id, tenant_name=v.tenant_name,
-                              platform_user_id=a.platform_user_id, mobile_masked=v.mobile_masked,
-                              name_masked=v.name_masked, id_number_masked=v.id_number_masked, status=a.status,
-                              real_name=v.real_name, real_name_method=v.real_name_method,
-                              real_name_verified_at=v.real_name_verified_at, face_pay=v.face_pay, credit=credit,
-                              created_at=a.created_at, closed_at=a.closed_at)
+    return OperatorAccountOut(
+        account_id=a.id,
+        tenant_id=a.tenant_id,
+        tenant_name=v.tenant_name,
+        platform_user_id=a.platform_user_id,
+        mobile_masked=v.mobile_masked,
+        name_masked=v.name_masked,
+        id_number_masked=v.id_number_masked,
+        status=a.status,
+        real_name=v.real_name,
+        real_name_method=v.real_name_method,
+        real_name_verified_at=v.real_name_verified_at,
+        face_pay=v.face_pay,
+        credit=credit,
+        created_at=a.created_at,
+        closed_at=a.closed_at,
+    )
 
 
 @router.get("/operator/me", response_model=OperatorOut)
@@ -265,35 +370,59 @@ def operator_me(op: Principal = Depends(auth.operator(*OPERATORS))) -> OperatorO
     return OperatorOut(name=op.operator_name or "", role=op.role or "")
 
 
-@router.get("/operator/accounts", response_model=list[OperatorAccountOut],
-            dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_find_accounts(request: Request,
-                           q: str = Query(min_length=1, max_length=128,
-                                          description="an account id, platform user id, mobile or ID number (exact)"),
-                           op: Principal = Depends(auth.operator(*OPERATORS)),
-                           session: Session = Depends(get_session)) -> list[OperatorAccountOut]:
+@router.get(
+    "/operator/accounts",
+    response_model=list[OperatorAccountOut],
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_find_accounts(
+    request: Request,
+    q: str = Query(
+        min_length=1, max_length=128, description="an account id, platform user id, mobile or ID number (exact)"
+    ),
+    op: Principal = Depends(auth.operator(*OPERATORS)),
+    session: Session = Depends(get_session),
+) -> list[OperatorAccountOut]:
     """Accounts of every tenant matching the query exactly, personal data masked (mobile 138****5678,
     name 张*, ID number 1101**********0016); at most 20."""
     return [_operator_account_out(v) for v in lookup.search(session, app_keyring(request), q)]
 
 
-@router.get("/operator/accounts/{account_id}", response_model=OperatorAccountOut,
-            dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_account(account_id: str, request: Request, op: Principal = Depends(auth.operator(*OPERATORS)),
-                     session: Session = Depends(get_session)) -> OperatorAccountOut:
+@router.get(
+    "/operator/accounts/{account_id}",
+    response_model=OperatorAccountOut,
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_account(
+    account_id: str,
+    request: Request,
+    op: Principal = Depends(auth.operator(*OPERATORS)),
+    session: Session = Depends(get_session),
+) -> OperatorAccountOut:
     """One account, masked: status, real-name status, face pay, credit."""
     return _operator_account_out(lookup.view(session, app_keyring(request), lookup.get(session, account_id)))
 
 
-@router.post("/operator/accounts/{account_id}/reveal", response_model=RevealOut,
-             dependencies=[rate_limited("operator", who=auth.principal)])
-def operator_reveal(account_id: str, body: RevealIn, request: Request,
-                    op: Principal = Depends(auth.operator(*REVEALERS)),
-                    session: Session = Depends(get_session)) -> RevealOut:
+@router.post(
+    "/operator/accounts/{account_id}/reveal",
+    response_model=RevealOut,
+    dependencies=[rate_limited("operator", who=auth.principal)],
+)
+def operator_reveal(
+    account_id: str,
+    body: RevealIn,
+    request: Request,
+    op: Principal = Depends(auth.operator(*REVEALERS)),
+    session: Session = Depends(get_session),
+) -> RevealOut:
     """The unmasked mobile, name and ID number, for a stated reason. The access is written to the
     audit log (operator, reason, fields shown; never the values) before the answer."""
-    revealed = lookup.reveal(session, app_keyring(request), lookup.get(session, account_id), op.audit_name,
-                             body.reason)
+    revealed = lookup.reveal(session, app_keyring(request), lookup.get(session, account_id), op.audit_name, body.reason)
     session.commit()
-    return RevealOut(account_id=revealed.account_id, mobile=revealed.mobile, name=revealed.name,
-                     id_number=revealed.id_number, audit_seq=revealed.audit.seq)
+    return RevealOut(
+        account_id=revealed.account_id,
+        mobile=revealed.mobile,
+        name=revealed.name,
+        id_number=revealed.id_number,
+        audit_seq=revealed.audit.seq,
+    )

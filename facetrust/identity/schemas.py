@@ -9,8 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
-                              json_schema_extra={"examples": [{"platform_user_id": "u-10086", "mobile": "13812345678"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={"examples": [{"platform_user_id": "u-10086", "mobile": "13812345678"}]},
+    )
 
     platform_user_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:@-]+$")
     mobile: str = Field(min_length=11, max_length=11, description="mainland China mobile number, 11 digits")
@@ -27,16 +30,19 @@ class AccountOut(BaseModel):
 class FrozenOut(BaseModel):
     since: dt.datetime = Field(description="when the account was frozen")
     cause: Literal["automatic_checks", "review"] = Field(
-        description="automatic_checks: the risk engine's checks froze it; review: an operator froze it to review it")
+        description="automatic_checks: the risk engine's checks froze it; review: an operator froze it to review it"
+    )
 
 
 class MeOut(AccountOut):
     frozen: FrozenOut | None = Field(None, description="set while the account is frozen")
     support_contact: str = Field(description="how the person reaches support (the service's setting)")
     face_verified: bool = Field(
-        False, description="a face real-name authentication is on file: face pay, installments and loans compare the "
-                           "live face with it. False after a bank-card authentication only (it has no face): those "
-                           "features then need a face real-name authentication first (else `kyc_face_required`)")
+        False,
+        description="a face real-name authentication is on file: face pay, installments and loans compare the "
+        "live face with it. False after a bank-card authentication only (it has no face): those "
+        "features then need a face real-name authentication first (else `kyc_face_required`)",
+    )
 
 
 class TokenOut(BaseModel):
@@ -45,13 +51,25 @@ class TokenOut(BaseModel):
 
 
 class FaceAuthIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
-                              json_schema_extra={"examples": [{"name": "张伟", "id_number": "110105198001010016", "liveness_session_id": "9f0c3a6e2b7d4e1f8a5c6b7d8e9f0a1b"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "张伟",
+                    "id_number": "110105198001010016",
+                    "liveness_session_id": "9f0c3a6e2b7d4e1f8a5c6b7d8e9f0a1b",
+                }
+            ]
+        },
+    )
 
     name: str = Field(min_length=1, max_length=64)
     id_number: str = Field(min_length=18, max_length=18)
-    liveness_session_id: str = Field(min_length=1, max_length=32,
-                                     description="a passed liveness session for real_name, made in the last few minutes")
+    liveness_session_id: str = Field(
+        min_length=1, max_length=32, description="a passed liveness session for real_name, made in the last few minutes"
+    )
 
 
 class BankCardAuthIn(BaseModel):
@@ -114,6 +132,7 @@ class RealNameOut(BaseModel):
 
 
 # --- the operator console: who is signed in, account lookup and reveal ----------------------------
+
 
 class OperatorOut(BaseModel):
     name: str

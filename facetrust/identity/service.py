@@ -98,8 +98,9 @@ def _issue(session: Session, ttl: dt.timedelta, **fields: str | None) -> tuple[s
     return token, expires
 
 
-def mint_user_token(session: Session, tenant: Tenant, platform_user_id: str, ttl: dt.timedelta,
-                    device_id: str | None = None) -> tuple[str, dt.datetime]:
+def mint_user_token(
+    session: Session, tenant: Tenant, platform_user_id: str, ttl: dt.timedelta, device_id: str | None = None
+) -> tuple[str, dt.datetime]:
     """A login. ``device_id`` is the device the platform's back end vouches its user signs in on;
     the token carries it, so the user's own requests cannot name another device."""
     account = find_account(session, tenant, platform_user_id)
@@ -129,6 +130,9 @@ def resolve_token(session: Session, token: str) -> Principal | None:
         return None
     if cred.kind == "user":
         account = session.get(Account, cred.account_id)
-        return (Principal("user", account_id=account.id, tenant_id=account.tenant_id, device_id=cred.device_id)
-                if account else None)
+        return (
+            Principal("user", account_id=account.id, tenant_id=account.tenant_id, device_id=cred.device_id)
+            if account
+            else None
+        )
     return Principal("operator", operator_name=cred.operator_name, role=cred.role)

@@ -75,7 +75,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _peak(values: np.ndarray, start: int, end: int, highest: bool) -> int:
-    window = values[start:end + 1]
+    window = values[start : end + 1]
     return start + int(np.nanargmax(window) if highest else np.nanargmin(window))
 
 
@@ -127,7 +127,7 @@ def nods(s: Series, th: ActionThresholds) -> list[ActionEvent]:
     events = []
     for a, b in _runs(up):
         peak = _peak(s.pitch, a, b, True)
-        later = np.flatnonzero(np.nan_to_num(s.pitch[peak + 1:] <= s.pitch[peak] - th.nod_deg))
+        later = np.flatnonzero(np.nan_to_num(s.pitch[peak + 1 :] <= s.pitch[peak] - th.nod_deg))
         if len(later):
             events.append(ActionEvent("nod", a, peak, peak + 1 + int(later[0])))
     return events

@@ -83,16 +83,18 @@ def interval_motion(seen: Observed) -> tuple[list[tuple[int, int]], np.ndarray]:
         moved = pa @ m[:, :2].T + m[:, 2]
         residual = np.sqrt(((moved - pb) ** 2).sum(1)) / iod
         ta, tb = seen.views[a].thumb, seen.views[b].thumb
-        rows.append([
-            abs(gb.yaw - ga.yaw) + abs(gb.pitch - ga.pitch),  # type: ignore[union-attr]
-            float(np.linalg.norm(pb[RIGID_POINTS].mean(0) - pa[RIGID_POINTS].mean(0)) / iod),
-            abs(float(np.log(max(np.sqrt(abs(np.linalg.det(m[:, :2]))), 1e-6)))),
-            abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))),
-            float(np.sqrt((residual[RIGID_POINTS] ** 2).mean())),
-            float(np.sqrt((residual[_EXPRESSION_POINTS] ** 2).mean())),
-            abs(float(tb.mean() - ta.mean())),
-            float(np.abs(tb - ta).mean()),
-        ])
+        rows.append(
+            [
+                abs(gb.yaw - ga.yaw) + abs(gb.pitch - ga.pitch),  # type: ignore[union-attr]
+                float(np.linalg.norm(pb[RIGID_POINTS].mean(0) - pa[RIGID_POINTS].mean(0)) / iod),
+                abs(float(np.log(max(np.sqrt(abs(np.linalg.det(m[:, :2]))), 1e-6)))),
+                abs(float(np.degrees(np.arctan2(m[1, 0], m[0, 0])))),
+                float(np.sqrt((residual[RIGID_POINTS] ** 2).mean())),
+                float(np.sqrt((residual[_EXPRESSION_POINTS] ** 2).mean())),
+                abs(float(tb.mean() - ta.mean())),
+                float(np.abs(tb - ta).mean()),
+            ]
+        )
     return pairs, np.array(rows, dtype=np.float64).reshape(len(pairs), len(JUMP_FEATURES))
 
 
@@ -123,9 +125,12 @@ def check_splice(motion_: Motion, policy: ContinuityPolicy) -> Check:
     scores = jump_scores(motion)
     worst = int(np.argmax(scores))
     ratio = motion[worst] / (_JUMP_FLOOR + np.median(np.delete(motion, worst, axis=0), axis=0))
-    measures = {"jump_score": round(float(scores[worst]), 3), "at_frames": list(pairs[worst]),
-                "max_jump_score": policy.max_jump_score,
-                "most_changed": [JUMP_FEATURES[k] for k in np.argsort(-ratio)[:3]]}
+    measures = {
+        "jump_score": round(float(scores[worst]), 3),
+        "at_frames": list(pairs[worst]),
+        "max_jump_score": policy.max_jump_score,
+        "most_changed": [JUMP_FEATURES[k] for k in np.argsort(-ratio)[:3]],
+    }
     spliced = scores[worst] > policy.max_jump_score
     return Check(not spliced, "capture_spliced" if spliced else None, measures)
 
@@ -175,15 +180,25 @@ def check_static(seen: Observed, policy: ContinuityPolicy) -> Check:
     change = float(np.median([np.abs(p - patches[0]).mean() for p in patches[1:]])) if len(patches) > 1 else 0.0
     motion = float(np.median(motions[1:])) if len(motions) > 1 else 0.0
     still = change < policy.min_face_change and motion < policy.min_rigid_motion
-    return Check(not still, "static_capture" if still else None,
-                 {"face_change": round(change, 3), "rigid_motion": round(motion, 5),
-                  "min_face_change": policy.min_face_change, "min_rigid_motion": policy.min_rigid_motion})
+    return Check(
+        not still,
+        "static_capture" if still else None,
+        {
+            "face_change": round(change, 3),
+            "rigid_motion": round(motion, 5),
+            "min_face_change": policy.min_face_change,
+            "min_rigid_motion": policy.min_rigid_motion,
+        },
+    )
 
 
 def check_timing(seen: Observed, motion_: Motion, policy: ContinuityPolicy) -> Check:
     gaps = np.diff(seen.t_ms)
     median = float(np.median(gaps)) if len(gaps) else 0.0
-    measures: dict = {"max_gap_ms": round(float(gaps.max()), 1) if len(gaps) else 0.0, "median_gap_ms": round(median, 1)}
+    measures: dict = {
+        "max_gap_ms": round(float(gaps.max()), 1) if len(gaps) else 0.0,
+        "median_gap_ms": round(median, 1),
+    }
     problem = None
     if len(gaps) and gaps.max() > policy.max_gap_ms:
         problem = "a gap between frames is longer than a camera stalls"

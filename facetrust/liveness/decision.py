@@ -68,8 +68,15 @@ class LivenessDecision:
 
 
 def series(seen: Observed) -> Series:
-    return Series(seen.t_ms, seen.geometry("yaw"), seen.geometry("pitch"), seen.geometry("eye_openness"),
-                  seen.geometry("mouth_openness"), seen.geometry("blink"), seen.geometry("jaw_open"))
+    return Series(
+        seen.t_ms,
+        seen.geometry("yaw"),
+        seen.geometry("pitch"),
+        seen.geometry("eye_openness"),
+        seen.geometry("mouth_openness"),
+        seen.geometry("blink"),
+        seen.geometry("jaw_open"),
+    )
 
 
 def nose_parallax(reference: np.ndarray, current: np.ndarray, eye_distance: float) -> float:
@@ -98,7 +105,11 @@ def check_identity(engine: FaceEngine, seen: Observed, ref: int) -> Check:
     reference = seen.templates[ref]
     others = [t for i, t in seen.templates.items() if i != ref]
     lowest = min((similarity(reference, t) for t in others), default=1.0)  # type: ignore[arg-type]
-    measures = {"lowest_similarity": round(lowest, 4), "threshold": round(threshold, 4), "frames_compared": len(others) + 1}
+    measures = {
+        "lowest_similarity": round(lowest, 4),
+        "threshold": round(threshold, 4),
+        "frames_compared": len(others) + 1,
+    }
     return Check(lowest > threshold, None if lowest > threshold else "face_changed", measures)
 
 
@@ -108,17 +119,32 @@ def check_actions(seen: Observed, requested: list[str], policy: DecisionPolicy, 
     matched = actions_mod.match_in_order(requested, events)
     found = [e.as_dict() if e else None for e in matched]
     missing = [a for a, e in zip(requested, matched) if e is None]
-    action_check = Check(not missing, "action_not_performed" if missing else None,
-                         {"requested": requested, "matched": found, "missing": missing})
+    action_check = Check(
+        not missing,
+        "action_not_performed" if missing else None,
+        {"requested": requested, "matched": found, "missing": missing},
+    )
     moves = [e for e in matched if e is not None and e.action in ("turn_left", "turn_right", "nod")]
     if not moves:
         return action_check, Check(True, None, {"applicable": False})
     reference = seen.views[ref].geometry
-    parallax = {e.action: round(nose_parallax(reference.points, seen.views[e.peak].geometry.points,  # type: ignore[union-attr]
-                                              reference.eye_distance), 4) for e in moves}  # type: ignore[union-attr]
+    parallax = {
+        e.action: round(
+            nose_parallax(
+                reference.points,  # type: ignore[union-attr]
+                seen.views[e.peak].geometry.points,  # type: ignore[union-attr]
+                reference.eye_distance,  # type: ignore[union-attr]
+            ),
+            4,
+        )
+        for e in moves
+    }  # type: ignore[union-attr]
     flat = [a for a, p in parallax.items() if p < policy.min_parallax]
-    return action_check, Check(not flat, "planar_motion" if flat else None,
-                               {"applicable": True, "parallax": parallax, "minimum": policy.min_parallax})
+    return action_check, Check(
+        not flat,
+        "planar_motion" if flat else None,
+        {"applicable": True, "parallax": parallax, "minimum": policy.min_parallax},
+    )
 
 
 def texture_frames(faces: list[int], ref: int) -> list[int]:
@@ -130,15 +156,20 @@ def check_texture(engine: FaceEngine, model: TextureModel, seen: Observed, ref: 
     """The passive model on a few frames (its cost is per frame, and one capture's frames are much
     alike), decided by the model's own sequence rule, as its threshold was chosen."""
     chosen = texture_frames(seen.with_face, ref)
-    score = model.sequence_score(engine.map(
-        lambda i: model.frame_score(seen.frames[i].pixels, seen.views[i].face), chosen))  # type: ignore[arg-type]
+    score = model.sequence_score(
+        engine.map(lambda i: model.frame_score(seen.frames[i].pixels, seen.views[i].face), chosen)  # type: ignore[arg-type]
+    )
     attack = model.is_attack(score)
-    return Check(not attack, "presentation_attack_suspected" if attack else None,
-                 {"attack_score": round(score, 4), "threshold": model.threshold, "frames": chosen})
+    return Check(
+        not attack,
+        "presentation_attack_suspected" if attack else None,
+        {"attack_score": round(score, 4), "threshold": model.threshold, "frames": chosen},
+    )
 
 
-def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], requested: list[str],
-           policy: DecisionPolicy) -> LivenessDecision:
+def decide(
+    engine: FaceEngine, texture: TextureModel, frames: list[Frame], requested: list[str], policy: DecisionPolicy
+) -> LivenessDecision:
     seen = observe(engine, frames)
     checks = {"faces": check_faces(seen, policy)}
     ref = seen.most_frontal()
@@ -155,9 +186,14 @@ def decide(engine: FaceEngine, texture: TextureModel, frames: list[Frame], reque
         passed=all(c.passed for c in checks.values()),
         score=round(1.0 - attack, 4),
         checks=checks,
-        versions={"decision": DECISION_VERSION, "detector": engine.detector.model_id,
-                  "landmarks": engine.landmarks.model_id, "embedding": engine.model_id,
-                  "calibration": engine.calibration.calibration_id, "texture": texture.model_id},
+        versions={
+            "decision": DECISION_VERSION,
+            "detector": engine.detector.model_id,
+            "landmarks": engine.landmarks.model_id,
+            "embedding": engine.model_id,
+            "calibration": engine.calibration.calibration_id,
+            "texture": texture.model_id,
+        },
         reference_index=ref,
         reference=seen.reference,
         fingerprints=fingerprints(seen),

@@ -89,9 +89,13 @@ def unpack(data: bytes) -> list[FrameFingerprint]:
 
 
 def _same_moment(a: FrameFingerprint, b: FrameFingerprint, policy: ReplayPolicy) -> bool:
-    return (bin(a.phash ^ b.phash).count("1") <= policy.max_hash_distance
-            and abs(a.state[0] - b.state[0]) <= policy.max_pose_deg and abs(a.state[1] - b.state[1]) <= policy.max_pose_deg
-            and abs(a.state[2] - b.state[2]) <= policy.max_blink and abs(a.state[3] - b.state[3]) <= policy.max_mouth)
+    return (
+        bin(a.phash ^ b.phash).count("1") <= policy.max_hash_distance
+        and abs(a.state[0] - b.state[0]) <= policy.max_pose_deg
+        and abs(a.state[1] - b.state[1]) <= policy.max_pose_deg
+        and abs(a.state[2] - b.state[2]) <= policy.max_blink
+        and abs(a.state[3] - b.state[3]) <= policy.max_mouth
+    )
 
 
 def _longest_chain(matches: list[list[int]]) -> int:
@@ -101,7 +105,7 @@ def _longest_chain(matches: list[list[int]]) -> int:
     for row in matches:
         for j in sorted(row, reverse=True):
             k = int(np.searchsorted(tails, j))
-            tails[k:k + 1] = [j]
+            tails[k : k + 1] = [j]
     return len(tails)
 
 

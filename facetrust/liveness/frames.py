@@ -72,7 +72,9 @@ def check_capture(frames: list[Frame], limits: CaptureLimits) -> list[Frame]:
     if np.any(gaps < 1000.0 / limits.max_fps - 1.0):
         raise _invalid(f"frames are closer together than a {limits.max_fps:g} fps camera allows")
     if times[-1] - times[0] > limits.max_duration_ms:
-        raise _invalid(f"the capture lasts {times[-1] - times[0]:.0f} ms; the session allows {limits.max_duration_ms} ms")
+        raise _invalid(
+            f"the capture lasts {times[-1] - times[0]:.0f} ms; the session allows {limits.max_duration_ms} ms"
+        )
     return frames
 
 
@@ -106,7 +108,9 @@ def from_video(data: bytes, limits: CaptureLimits) -> list[Frame]:
     if not data:
         raise _invalid("the video is empty")
     if len(data) > limits.max_video_bytes:
-        raise DomainError(ErrorCode.VIDEO_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_video_bytes}")
+        raise DomainError(
+            ErrorCode.VIDEO_TOO_LARGE, f"the video is {len(data)} bytes; the limit is {limits.max_video_bytes}"
+        )
     fd, path = tempfile.mkstemp(suffix=".video")
     try:
         with os.fdopen(fd, "wb") as handle:

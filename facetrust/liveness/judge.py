@@ -35,8 +35,14 @@ class Verdict:
 class CaptureJudge:
     """Decides captures one after another, remembering the ones it passed (replay defence)."""
 
-    def __init__(self, engine: FaceEngine, texture: TextureModel, limits: CaptureLimits,
-                 policy: DecisionPolicy | None = None, replay: ReplayPolicy | None = None) -> None:
+    def __init__(
+        self,
+        engine: FaceEngine,
+        texture: TextureModel,
+        limits: CaptureLimits,
+        policy: DecisionPolicy | None = None,
+        replay: ReplayPolicy | None = None,
+    ) -> None:
         self.engine, self.texture, self.limits = engine, texture, limits
         self.policy = policy or DecisionPolicy()
         self.replay = replay or ReplayPolicy()

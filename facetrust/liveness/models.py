@@ -77,5 +77,6 @@ class FingerprintBand(Base):
     __tablename__ = "liveness_fingerprint_bands"
 
     band: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(ForeignKey("liveness_fingerprints.session_id", ondelete="CASCADE"),
-                                            primary_key=True, index=True)
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("liveness_fingerprints.session_id", ondelete="CASCADE"), primary_key=True, index=True
+    )

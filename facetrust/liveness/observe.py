@@ -53,8 +53,11 @@ class Observed:
         return [i for i, v in enumerate(self.views) if v.geometry is not None]
 
     def most_frontal(self) -> int | None:
-        return min(self.with_face, default=None,
-                   key=lambda i: abs(self.views[i].geometry.yaw) + abs(self.views[i].geometry.pitch))  # type: ignore[union-attr]
+        return min(
+            self.with_face,
+            default=None,
+            key=lambda i: abs(self.views[i].geometry.yaw) + abs(self.views[i].geometry.pitch),  # type: ignore[union-attr]
+        )
 
     def geometry(self, name: str) -> np.ndarray:
         """One per-frame measure of the subject's geometry, NaN where a frame had no face."""
@@ -79,8 +82,11 @@ def tracked_face(geometry: FaceGeometry, previous: DetectedFace) -> DetectedFace
     five = geometry.five_points().astype(np.float64)
     centre, side, angle = face_square(five)
     old_centre, old_side, old_angle = face_square(previous.landmarks)
-    if (np.linalg.norm(centre - old_centre) < ROI_HOLD_SHIFT * old_side and abs(side / old_side - 1.0) < ROI_HOLD_SCALE
-            and abs(angle - old_angle) < ROI_HOLD_DEG):
+    if (
+        np.linalg.norm(centre - old_centre) < ROI_HOLD_SHIFT * old_side
+        and abs(side / old_side - 1.0) < ROI_HOLD_SCALE
+        and abs(angle - old_angle) < ROI_HOLD_DEG
+    ):
         return previous
     return DetectedFace((centre[0] - side / 2.0, centre[1] - side / 2.0, side, side), five, previous.score)
 
@@ -158,4 +164,3 @@ def observe(engine: FaceEngine, frames: list[Frame]) -> Observed:
         seen.reference = reference
         seen.templates = {ref: reference.template, **dict(zip(sorted(set(ends)), others))}
     return seen
-

@@ -19,7 +19,9 @@ INSTRUCTIONS = {
 class LivenessSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"purpose": "real_name"}]})
 
-    purpose: str = Field(min_length=1, max_length=32, description="real_name, face_pay_enrolment, payment, installment or loan")
+    purpose: str = Field(
+        min_length=1, max_length=32, description="real_name, face_pay_enrolment, payment, installment or loan"
+    )
 
 
 class CapturedFrame(BaseModel):
@@ -76,11 +78,15 @@ class LivenessSessionOut(BaseModel):
     message: str | None = None  # the outcome in words
     reasons: list[str] = []
     missing_actions: list[str] = Field(
-        [], description="of a failed check, the requested actions that were not seen (in the order asked), so the "
-                        "person can be told which one to do again")
+        [],
+        description="of a failed check, the requested actions that were not seen (in the order asked), so the "
+        "person can be told which one to do again",
+    )
     attempts_left: int | None = Field(
-        None, description="in the answer to a failed capture: how many more failed face checks are allowed before "
-                          "face checks are paused for a while (`face_attempts_locked`); absent at a vending machine")
+        None,
+        description="in the answer to a failed capture: how many more failed face checks are allowed before "
+        "face checks are paused for a while (`face_attempts_locked`); absent at a vending machine",
+    )
 
 
 class LivenessSessionOperatorOut(LivenessSessionOut):

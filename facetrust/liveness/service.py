@@ -86,13 +86,19 @@ class LivenessContext:
     @classmethod
     def from_settings(cls, settings: Settings, engine: FaceEngine, keyring: Keyring) -> LivenessContext:
         return cls(
-            engine=engine, texture=TextureModel.load(instances=max(1, settings.threads)), keyring=keyring, policy=DecisionPolicy(),
+            engine=engine,
+            texture=TextureModel.load(instances=max(1, settings.threads)),
+            keyring=keyring,
+            policy=DecisionPolicy(),
             limits=capture_limits(settings),
-            lockout=LockoutPolicy(settings.lockout_max_failures, dt.timedelta(seconds=settings.lockout_window_seconds),
-                                  dt.timedelta(seconds=settings.lockout_seconds),
-                                  settings.terminal_cooldown_after_failures,
-                                  dt.timedelta(seconds=settings.terminal_cooldown_seconds),
-                                  dt.timedelta(seconds=settings.terminal_cooldown_max_seconds)),
+            lockout=LockoutPolicy(
+                settings.lockout_max_failures,
+                dt.timedelta(seconds=settings.lockout_window_seconds),
+                dt.timedelta(seconds=settings.lockout_seconds),
+                settings.terminal_cooldown_after_failures,
+                dt.timedelta(seconds=settings.terminal_cooldown_seconds),
+                dt.timedelta(seconds=settings.terminal_cooldown_max_seconds),
+            ),
             session_ttl=dt.timedelta(seconds=settings.liveness_session_seconds),
             pass_valid_for=dt.timedelta(seconds=settings.liveness_pass_valid_seconds),
             action_count=(settings.liveness_min_actions, settings.liveness_max_actions),
@@ -103,9 +109,14 @@ class LivenessContext:
 
 
 def capture_limits(settings: Settings) -> CaptureLimits:
-    return CaptureLimits(settings.liveness_min_frames, settings.liveness_max_frames,
-                         settings.liveness_max_frame_pixels, settings.liveness_max_fps,
-                         settings.liveness_session_seconds * 1000, settings.liveness_max_video_bytes)
+    return CaptureLimits(
+        settings.liveness_min_frames,
+        settings.liveness_max_frames,
+        settings.liveness_max_frame_pixels,
+        settings.liveness_max_fps,
+        settings.liveness_session_seconds * 1000,
+        settings.liveness_max_video_bytes,
+    )
 
 
 def _face_aad(row: LivenessSession) -> bytes:
@@ -124,42 +135,63 @@ def random_actions(ctx: LivenessContext, purpose: str, step_up: bool = False) ->
     return rng.sample(ACTIONS, rng.randint(low, max(low, ctx.action_count[1])))
 
 
-def create_session(session: Session, ctx: LivenessContext, account: Account, purpose: str,
-                   device_id: str | None, actions: list[str] | None = None) -> LivenessSession:
+def create_session(
+    session: Session,
+    ctx: LivenessContext,
+    account: Account,
+    purpose: str,
+    device_id: str | None,
+    actions: list[str] | None = None,
+) -> LivenessSession:
     """Issue a challenge. ``actions`` fixes it (tests and evaluation only; the API never passes it)."""
     from facetrust.consent import service as consent
 
     if purpose not in PURPOSE_CONSENT:
-        raise DomainError(ErrorCode.LIVENESS_PURPOSE_UNKNOWN,
-                          f"unknown liveness purpose; one of: {', '.join(PURPOSE_CONSENT)}")  # never echo input
+        raise DomainError(
+            ErrorCode.LIVENESS_PURPOSE_UNKNOWN, f"unknown liveness purpose; one of: {', '.join(PURPOSE_CONSENT)}"
+        )  # never echo input
     if account.status != "active":
         raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}")
     if lockout.is_terminal(device_id):  # a machine is only throttled; a phone claiming to be one is not
         raise DomainError(ErrorCode.DEVICE_ID_INVALID, "a device id may not begin with 'terminal:'")
     if not consent.is_granted(session, account.id, PURPOSE_CONSENT[purpose]):
-        raise DomainError(ErrorCode.CONSENT_REQUIRED,
-                          f"a liveness check for {purpose} needs the {PURPOSE_CONSENT[purpose]} consent")
+        raise DomainError(
+            ErrorCode.CONSENT_REQUIRED, f"a liveness check for {purpose} needs the {PURPOSE_CONSENT[purpose]} consent"
+        )
     now = utcnow()
     lockout.check(session, account.id, device_id, now)
-    row = LivenessSession(account_id=account.id, purpose=purpose, device_id=device_id,
-                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions if actions is not None else random_actions(ctx, purpose)),
-                          created_at=now, expires_at=now + ctx.session_ttl)
+    row = LivenessSession(
+        account_id=account.id,
+        purpose=purpose,
+        device_id=device_id,
+        nonce=secrets.token_urlsafe(24),
+        actions=json.dumps(actions if actions is not None else random_actions(ctx, purpose)),
+        created_at=now,
+        expires_at=now + ctx.session_ttl,
+    )
     session.add(row)
     session.flush()
     return row
 
 
-def create_payment_capture(session: Session, ctx: LivenessContext, device_id: str, account_id: str | None,
-                           actions: list[str]) -> LivenessSession:
+def create_payment_capture(
+    session: Session, ctx: LivenessContext, device_id: str, account_id: str | None, actions: list[str]
+) -> LivenessSession:
     """A capture for a face payment, issued to a terminal's capture page rather than to an account:
     the payer is not known until the face is identified (``account_id`` is set only for a step-up
     check of someone already identified). Consent is checked on the identified payer (only people
     who switched face pay on can be identified)."""
     now = utcnow()
     lockout.check(session, account_id, device_id, now, ctx.lockout)
-    row = LivenessSession(account_id=account_id, purpose="payment", device_id=device_id,
-                          nonce=secrets.token_urlsafe(24), actions=json.dumps(actions),
-                          created_at=now, expires_at=now + ctx.session_ttl)
+    row = LivenessSession(
+        account_id=account_id,
+        purpose="payment",
+        device_id=device_id,
+        nonce=secrets.token_urlsafe(24),
+        actions=json.dumps(actions),
+        created_at=now,
+        expires_at=now + ctx.session_ttl,
+    )
     session.add(row)
     session.flush()
     return row
@@ -175,7 +207,9 @@ def get_own(session: Session, account_id: str, session_id: str) -> LivenessSessi
 def check_open(row: LivenessSession, now: dt.datetime) -> None:
     """Refuse a session that was already answered, or has expired, with distinct codes."""
     if row.status != "pending":
-        raise DomainError(ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one")
+        raise DomainError(
+            ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one"
+        )
     if now > as_utc(row.expires_at):
         raise DomainError(ErrorCode.LIVENESS_SESSION_EXPIRED, "this liveness session has expired; start a new one")
 
@@ -191,31 +225,47 @@ def _fingerprint_aad(session_id: str) -> bytes:
     return f"liveness_fingerprint:{session_id}".encode()
 
 
-def replayed_content(session: Session, ctx: LivenessContext, prints: list[FrameFingerprint],
-                     now: dt.datetime) -> tuple[str | None, int]:
+def replayed_content(
+    session: Session, ctx: LivenessContext, prints: list[FrameFingerprint], now: dt.datetime
+) -> tuple[str | None, int]:
     """The earlier passed capture, on any account and within the replay window, whose frames this
     capture shows again (noise, re-compression and resizing included), or None; and how many
     earlier captures' fingerprints were opened to find out (only those sharing a hash slice)."""
     bands = sorted({b for p in prints for b in p.bands()})
     if not bands:
         return None, 0
-    candidates = session.execute(
-        select(CaptureFingerprint).join(FingerprintBand, FingerprintBand.session_id == CaptureFingerprint.session_id)
-        .where(FingerprintBand.band.in_(bands), CaptureFingerprint.created_at >= now - ctx.replay_window)
-        .distinct()).scalars().all()
+    candidates = (
+        session.execute(
+            select(CaptureFingerprint)
+            .join(FingerprintBand, FingerprintBand.session_id == CaptureFingerprint.session_id)
+            .where(FingerprintBand.band.in_(bands), CaptureFingerprint.created_at >= now - ctx.replay_window)
+            .distinct()
+        )
+        .scalars()
+        .all()
+    )
     for opened, row in enumerate(candidates, start=1):
-        old = fingerprint.unpack(ctx.keyring.open(Sealed(row.sealed, row.wrapped_key, row.master_key_id),
-                                                  _fingerprint_aad(row.session_id)))
+        old = fingerprint.unpack(
+            ctx.keyring.open(Sealed(row.sealed, row.wrapped_key, row.master_key_id), _fingerprint_aad(row.session_id))
+        )
         if fingerprint.is_replay(prints, old, ctx.replay):
             return row.session_id, opened
     return None, len(candidates)
 
 
-def _keep_fingerprints(session: Session, ctx: LivenessContext, row: LivenessSession, prints: list[FrameFingerprint],
-                       now: dt.datetime) -> None:
+def _keep_fingerprints(
+    session: Session, ctx: LivenessContext, row: LivenessSession, prints: list[FrameFingerprint], now: dt.datetime
+) -> None:
     sealed = ctx.keyring.seal(fingerprint.pack(prints), _fingerprint_aad(row.id))
-    session.add(CaptureFingerprint(session_id=row.id, created_at=now, sealed=sealed.ciphertext,
-                                   wrapped_key=sealed.wrapped_key, master_key_id=sealed.master_key_id))
+    session.add(
+        CaptureFingerprint(
+            session_id=row.id,
+            created_at=now,
+            sealed=sealed.ciphertext,
+            wrapped_key=sealed.wrapped_key,
+            master_key_id=sealed.master_key_id,
+        )
+    )
     session.flush()
     session.add_all(FingerprintBand(band=b, session_id=row.id) for b in sorted({b for p in prints for b in p.bands()}))
 
@@ -224,13 +274,24 @@ def purge_fingerprints(session: Session, before: dt.datetime) -> int:
     """Delete the content fingerprints of captures passed before ``before`` (the replay window's
     start): they are kept for the replay defence only."""
     old = select(CaptureFingerprint.session_id).where(CaptureFingerprint.created_at < before)
-    session.execute(delete(FingerprintBand).where(FingerprintBand.session_id.in_(old)),
-                    execution_options={"synchronize_session": False})
-    deleted = rowcount(session.execute(delete(CaptureFingerprint).where(CaptureFingerprint.created_at < before),
-                              execution_options={"synchronize_session": False}))
+    session.execute(
+        delete(FingerprintBand).where(FingerprintBand.session_id.in_(old)),
+        execution_options={"synchronize_session": False},
+    )
+    deleted = rowcount(
+        session.execute(
+            delete(CaptureFingerprint).where(CaptureFingerprint.created_at < before),
+            execution_options={"synchronize_session": False},
+        )
+    )
     if deleted:
-        audit.append(session, actor="retention", action="liveness_fingerprint.purge", subject="retention",
-                     details={"deleted": deleted})
+        audit.append(
+            session,
+            actor="retention",
+            action="liveness_fingerprint.purge",
+            subject="retention",
+            details={"deleted": deleted},
+        )
     return deleted
 
 
@@ -244,37 +305,73 @@ def _remember(session: Session, row: LivenessSession, frames: list[Frame], now: 
     return True
 
 
-def _finish(session: Session, ctx: LivenessContext, row: LivenessSession, passed: bool, reasons: list[str],
-            now: dt.datetime, result: LivenessDecision | None = None, frame_count: int | None = None,
-            audit_details: dict | None = None) -> None:
+def _finish(
+    session: Session,
+    ctx: LivenessContext,
+    row: LivenessSession,
+    passed: bool,
+    reasons: list[str],
+    now: dt.datetime,
+    result: LivenessDecision | None = None,
+    frame_count: int | None = None,
+    audit_details: dict | None = None,
+) -> None:
     """Store the outcome, claiming the session atomically: of two submissions racing on one
     session, only the first to commit decides it."""
-    values = {"status": "passed" if passed else "failed", "decided_at": now, "reasons": json.dumps(reasons),
-              "frame_count": frame_count}
+    values = {
+        "status": "passed" if passed else "failed",
+        "decided_at": now,
+        "reasons": json.dumps(reasons),
+        "frame_count": frame_count,
+    }
     if result is not None:
-        values.update(score=result.score, checks=json.dumps({k: c.as_dict() for k, c in result.checks.items()}),
-                      versions=json.dumps(result.versions))
-    claimed = rowcount(session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.status == "pending")
-                              .values(**values)))
+        values.update(
+            score=result.score,
+            checks=json.dumps({k: c.as_dict() for k, c in result.checks.items()}),
+            versions=json.dumps(result.versions),
+        )
+    claimed = rowcount(
+        session.execute(
+            update(LivenessSession)
+            .where(LivenessSession.id == row.id, LivenessSession.status == "pending")
+            .values(**values)
+        )
+    )
     if claimed != 1:
-        raise DomainError(ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one")
+        raise DomainError(
+            ErrorCode.LIVENESS_SESSION_USED, "this liveness session was already answered; start a new one"
+        )
     metrics.LIVENESS_DECISIONS.labels(row.purpose, values["status"]).inc()
     session.refresh(row)
     if passed and result is not None and result.reference is not None:
         quality = result.reference.quality
         row.reference_quality = json.dumps({"passed": quality.passed, "reasons": list(quality.reasons)})
         sealed = ctx.keyring.seal(result.reference.template.to_bytes(), _face_aad(row))  # type: ignore[union-attr]
-        row.face_sealed, row.face_wrapped_key, row.master_key_id = sealed.ciphertext, sealed.wrapped_key, sealed.master_key_id
+        row.face_sealed, row.face_wrapped_key, row.master_key_id = (
+            sealed.ciphertext,
+            sealed.wrapped_key,
+            sealed.master_key_id,
+        )
     counted = row.account_id if passed else failing_account(row)
     risk.face_attempt(session, "liveness", counted, row.device_id, passed, row.purpose)
     if not passed:
         lockout.record_failure(session, ctx.lockout, "liveness", counted, row.device_id, now)
     who = f"account:{row.account_id}" if row.account_id else f"device:{row.device_id}"
-    audit.append(session, actor=who, action="liveness.decide", subject=who,
-                 purpose=row.purpose, details={"session_id": row.id, "outcome": row.status, "reasons": reasons,
-                                               "live_face_sealed": row.face_sealed is not None,
-                                               **({"score": result.score, "versions": result.versions} if result else {}),
-                                               **(audit_details or {})})
+    audit.append(
+        session,
+        actor=who,
+        action="liveness.decide",
+        subject=who,
+        purpose=row.purpose,
+        details={
+            "session_id": row.id,
+            "outcome": row.status,
+            "reasons": reasons,
+            "live_face_sealed": row.face_sealed is not None,
+            **({"score": result.score, "versions": result.versions} if result else {}),
+            **(audit_details or {}),
+        },
+    )
 
 
 def failing_account(row: LivenessSession) -> str | None:
@@ -286,8 +383,9 @@ def failing_account(row: LivenessSession) -> str | None:
     return None if row.purpose == "payment" else row.account_id
 
 
-def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str,
-           read_frames: Callable[[], list[Frame]]) -> LivenessSession:
+def submit(
+    session: Session, ctx: LivenessContext, row: LivenessSession, nonce: str, read_frames: Callable[[], list[Frame]]
+) -> LivenessSession:
     """Decide one capture for a pending session. ``read_frames`` decodes and checks the upload; it
     runs only after the session is known to be open, and a malformed upload (which it refuses with
     a 4xx) leaves the session open. Returns the decided session; a tampered nonce or replayed
@@ -322,17 +420,29 @@ def submit(session: Session, ctx: LivenessContext, row: LivenessSession, nonce: 
     _finish(session, ctx, row, result.passed, result.reasons, now, result, len(frames), audit_details=opened)
     if result.passed:
         _keep_fingerprints(session, ctx, row, result.fingerprints, now)
-    if (result.passed and ctx.raw_image_retention_days is not None and result.reference_index is not None
-            and row.account_id is not None):
+    if (
+        result.passed
+        and ctx.raw_image_retention_days is not None
+        and result.reference_index is not None
+        and row.account_id is not None
+    ):
         ok, jpeg = cv2.imencode(".jpg", frames[result.reference_index].pixels, [cv2.IMWRITE_JPEG_QUALITY, 95])
         if ok:
-            template_store.store_raw_image(session, ctx.keyring, row.account_id, row.purpose, jpeg.tobytes(),
-                                           ctx.raw_image_retention_days)
+            template_store.store_raw_image(
+                session, ctx.keyring, row.account_id, row.purpose, jpeg.tobytes(), ctx.raw_image_retention_days
+            )
     return row
 
 
-def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, session_id: str | None, purpose: str,
-               used_by: str, max_age: dt.timedelta | None = None) -> tuple[LivenessSession, Template]:
+def spend_pass(
+    session: Session,
+    ctx: LivenessContext,
+    account_id: str | None,
+    session_id: str | None,
+    purpose: str,
+    used_by: str,
+    max_age: dt.timedelta | None = None,
+) -> tuple[LivenessSession, Template]:
     """The live face of a passed session of this account and purpose, decided within the pass's
     validity (or ``max_age``, if shorter) and not yet spent; the session is marked spent and its
     sealed face deleted. Anything else is 403 ``liveness_required``."""
@@ -353,15 +463,27 @@ def spend_pass(session: Session, ctx: LivenessContext, account_id: str | None, s
         problem = "the liveness pass is too old; do a new liveness check"
     if problem:
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, problem)
-    spent = rowcount(session.execute(update(LivenessSession).where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
-                            .values(used_at=now, used_by=used_by)))
+    spent = rowcount(
+        session.execute(
+            update(LivenessSession)
+            .where(LivenessSession.id == row.id, LivenessSession.used_at.is_(None))
+            .values(used_at=now, used_by=used_by)
+        )
+    )
     if spent != 1:
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, "the liveness session was already used")
     session.refresh(row)
-    face = Template.from_bytes(ctx.keyring.open(Sealed(row.face_sealed, row.face_wrapped_key, row.master_key_id),
-                                                _face_aad(row)))
+    face = Template.from_bytes(
+        ctx.keyring.open(Sealed(row.face_sealed, row.face_wrapped_key, row.master_key_id), _face_aad(row))
+    )
     row.face_sealed = row.face_wrapped_key = row.master_key_id = None
     who = f"account:{account_id}" if account_id else f"device:{row.device_id}"
-    audit.append(session, actor=who, action="template.read", subject=who,
-                 purpose=purpose, details={"liveness_session_id": row.id, "reason": used_by})
+    audit.append(
+        session,
+        actor=who,
+        action="template.read",
+        subject=who,
+        purpose=purpose,
+        details={"liveness_session_id": row.id, "reason": used_by},
+    )
     return row, face

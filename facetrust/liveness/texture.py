@@ -63,8 +63,13 @@ CROP_ENLARGE = 1.2
 
 def crop_spec() -> dict:
     """The crop as the weights files record it (and the runtime checks)."""
-    return {"size": CROP_SIZE, "enlarge": CROP_ENLARGE, "colour": "BGR",
-            "resample": "INTER_AREA (INTER_LINEAR when enlarging)", "outside": "edge replicated"}
+    return {
+        "size": CROP_SIZE,
+        "enlarge": CROP_ENLARGE,
+        "colour": "BGR",
+        "resample": "INTER_AREA (INTER_LINEAR when enlarging)",
+        "outside": "edge replicated",
+    }
 
 
 def capture_frames(n: int, k: int = 3) -> list[int]:
@@ -74,6 +79,7 @@ def capture_frames(n: int, k: int = 3) -> list[int]:
     if n <= k:
         return list(range(n))
     return sorted({int(round(v)) for v in np.linspace(0, n - 1, k)})
+
 
 COLOUR_SPACES = ("HSV", "YCrCb")
 _COLOUR_CODES = {"HSV": cv2.COLOR_BGR2HSV, "YCrCb": cv2.COLOR_BGR2YCrCb}
@@ -128,13 +134,20 @@ class FeatureSpec:
     def from_dict(cls, data: Any) -> FeatureSpec:
         if not isinstance(data, dict):
             raise ValueError("'features' must be an object")
-        if data.get("colour_spaces") != list(COLOUR_SPACES) or data.get("lbp_points") != 8 \
-                or data.get("lbp_mapping") != "uniform-59":
-            raise ValueError(f"unsupported feature spec {data!r}: this runtime computes uniform LBP(8, r) "
-                             f"on {list(COLOUR_SPACES)}")
+        if (
+            data.get("colour_spaces") != list(COLOUR_SPACES)
+            or data.get("lbp_points") != 8
+            or data.get("lbp_mapping") != "uniform-59"
+        ):
+            raise ValueError(
+                f"unsupported feature spec {data!r}: this runtime computes uniform LBP(8, r) on {list(COLOUR_SPACES)}"
+            )
         radii = data.get("lbp_radii")
-        if not isinstance(radii, list) or not radii or not all(
-                isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= 4 for r in radii):
+        if (
+            not isinstance(radii, list)
+            or not radii
+            or not all(isinstance(r, int) and not isinstance(r, bool) and 1 <= r <= 4 for r in radii)
+        ):
             raise ValueError(f"'lbp_radii' must be a non-empty list of integers 1..4, not {radii!r}")
         bands = data.get("spectrum_bands")
         if not isinstance(bands, int) or isinstance(bands, bool) or not 0 <= bands <= 32:
@@ -151,8 +164,12 @@ def face_crop(image_bgr: np.ndarray, face: DetectedFace) -> np.ndarray:
     Parts of the enlarged box outside the image are filled by replicating the edge, so that a face
     at the border still gives a crop of the usual scale instead of a stretched one.
     """
-    if not isinstance(image_bgr, np.ndarray) or image_bgr.dtype != np.uint8 or image_bgr.ndim != 3 \
-            or image_bgr.shape[2] != 3:
+    if (
+        not isinstance(image_bgr, np.ndarray)
+        or image_bgr.dtype != np.uint8
+        or image_bgr.ndim != 3
+        or image_bgr.shape[2] != 3
+    ):
         raise ValueError("image_bgr must be a uint8 BGR image of shape (height, width, 3)")
     x, y, w, h = (float(v) for v in face.box)
     if not all(math.isfinite(v) for v in (x, y, w, h)) or w <= 0 or h <= 0:
@@ -185,10 +202,10 @@ def lbp_histograms(image: np.ndarray, radius: int) -> np.ndarray:
         image = image[:, :, None]
     r = radius
     h, w, c = image.shape
-    centre = image[r:h - r, r:w - r]
+    centre = image[r : h - r, r : w - r]
     code = np.zeros(centre.shape, dtype=np.uint8)
     for bit, (dy, dx) in enumerate(_NEIGHBOURS):
-        neighbour = image[r + dy * r:h - r + dy * r, r + dx * r:w - r + dx * r]
+        neighbour = image[r + dy * r : h - r + dy * r, r + dx * r : w - r + dx * r]
         ge = np.asarray(cv2.compare(neighbour, centre, cv2.CMP_GE), dtype=np.uint8).reshape(code.shape)  # 255 where >=
         code |= ge & np.uint8(1 << bit)
     out = np.empty((c, LBP_BINS), dtype=np.float64)
@@ -255,8 +272,11 @@ def features_any_size(crop: np.ndarray, spec: FeatureSpec) -> np.ndarray:
 
 def _finite_list(data: dict, key: str, length: int) -> np.ndarray:
     value = data.get(key)
-    if not isinstance(value, list) or len(value) != length or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if (
+        not isinstance(value, list)
+        or len(value) != length
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
         raise ValueError(f"'{key}' must be a list of {length} numbers")
     array = np.asarray(value, dtype=np.float64)
     if not np.all(np.isfinite(array)):
@@ -296,8 +316,10 @@ def _read_sealed(path: Path, fmt: str, version: int) -> tuple[dict, str]:
         if not isinstance(data, dict):
             raise ValueError("the top level must be an object")
         if data.get("format") != fmt or data.get("format_version") != version:
-            raise ValueError(f"expected format {fmt!r} version {version}, got "
-                             f"{data.get('format')!r} version {data.get('format_version')!r}")
+            raise ValueError(
+                f"expected format {fmt!r} version {version}, got "
+                f"{data.get('format')!r} version {data.get('format_version')!r}"
+            )
         payload = {k: v for k, v in data.items() if k != "sha256"}
         if data.get("sha256") != payload_digest(payload):
             raise ValueError("checksum mismatch: the file was changed after training")
@@ -330,7 +352,7 @@ class _Sequence:
         ``window``). The threshold was chosen for the mean of ``frames_per_capture`` evenly spaced
         frames (``capture_frames``); the mean of all 8 frames of a capture gave about the same
         error rates (docs/pad-texture.md)."""
-        scores = np.asarray(frame_scores, dtype=np.float64)[-self.window:]
+        scores = np.asarray(frame_scores, dtype=np.float64)[-self.window :]
         if scores.size == 0:
             raise ValueError("no frame scores")
         return float(scores.mean())
@@ -382,8 +404,11 @@ class ColourLBPModel(_Sequence):
             raise ValueError(f"{path}: refused PAD texture weights: {exc}") from exc
 
     def features(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        return np.stack([extract_features(c, self.spec) for c in crops]) if len(crops) else \
-            np.zeros((0, self.spec.n_features))
+        return (
+            np.stack([extract_features(c, self.spec) for c in crops])
+            if len(crops)
+            else np.zeros((0, self.spec.n_features))
+        )
 
     def frame_scores(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Attack probability (0..1) of each crop made by ``face_crop``."""
@@ -408,8 +433,14 @@ class CNNTextureModel(_Sequence):
         if not isinstance(net, dict):
             raise ValueError("'network' must be an object")
         shape = net.get("input")
-        if not (isinstance(shape, list) and len(shape) == 3 and shape[0] == 3 and shape[1] == shape[2]
-                and all(isinstance(v, int) and not isinstance(v, bool) for v in shape) and 16 <= shape[1] <= CROP_SIZE):
+        if not (
+            isinstance(shape, list)
+            and len(shape) == 3
+            and shape[0] == 3
+            and shape[1] == shape[2]
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in shape)
+            and 16 <= shape[1] <= CROP_SIZE
+        ):
             raise ValueError(f"'network.input' must be [3, n, n] with 16 <= n <= {CROP_SIZE}, not {shape!r}")
         if net.get("layout") != "NCHW" or net.get("colour") != "BGR":
             raise ValueError("this runtime feeds NCHW BGR input")

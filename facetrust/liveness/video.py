@@ -118,7 +118,9 @@ def _frames(path: str, limits: CaptureLimits) -> Iterator[tuple]:
             if not ok:
                 return
             if pixels.shape[0] * pixels.shape[1] > limits.max_frame_pixels:
-                raise _invalid(f"video frames of {pixels.shape[1]}x{pixels.shape[0]} exceed {limits.max_frame_pixels} pixels")
+                raise _invalid(
+                    f"video frames of {pixels.shape[1]}x{pixels.shape[0]} exceed {limits.max_frame_pixels} pixels"
+                )
             t_ms = float(capture.get(cv2.CAP_PROP_POS_MSEC))
             if first_ms is not None and t_ms - first_ms > limits.max_duration_ms:
                 raise _invalid(f"the video is longer than the session allows ({limits.max_duration_ms} ms)")

@@ -41,13 +41,22 @@ class FacePayContext:
     @classmethod
     def from_settings(cls, settings: Settings, live: LivenessContext, gallery: Gallery) -> FacePayContext:
         return cls(
-            engine=live.engine, keyring=live.keyring, live=live, gallery=gallery,
-            policy=OpenSetPolicy(target_fpir=settings.face_pay_target_fpir, margin=settings.face_pay_margin,
-                                 direct_max_gallery=settings.face_pay_direct_max_gallery,
-                                 candidates=settings.face_pay_candidates),
-            limits=FacePayLimits(settings.face_pay_transaction_limit_yuan * FEN_PER_YUAN,
-                                 settings.face_pay_daily_limit_yuan * FEN_PER_YUAN, settings.face_pay_over_limit,
-                                 dt.timezone(dt.timedelta(hours=settings.face_pay_day_utc_offset_hours))),
+            engine=live.engine,
+            keyring=live.keyring,
+            live=live,
+            gallery=gallery,
+            policy=OpenSetPolicy(
+                target_fpir=settings.face_pay_target_fpir,
+                margin=settings.face_pay_margin,
+                direct_max_gallery=settings.face_pay_direct_max_gallery,
+                candidates=settings.face_pay_candidates,
+            ),
+            limits=FacePayLimits(
+                settings.face_pay_transaction_limit_yuan * FEN_PER_YUAN,
+                settings.face_pay_daily_limit_yuan * FEN_PER_YUAN,
+                settings.face_pay_over_limit,
+                dt.timezone(dt.timedelta(hours=settings.face_pay_day_utc_offset_hours)),
+            ),
             intent_ttl=dt.timedelta(seconds=settings.face_pay_intent_seconds),
             clock_skew=dt.timedelta(seconds=settings.terminal_clock_skew_seconds),
         )

@@ -67,15 +67,25 @@ def _token_aad(intent: PaymentIntent) -> bytes:
 
 
 def capture_token(ctx: FacePayContext, intent: PaymentIntent) -> str:
-    return ctx.keyring.open(Sealed(intent.capture_token_sealed, intent.capture_token_wrapped_key, intent.master_key_id),
-                            _token_aad(intent)).decode()
+    return ctx.keyring.open(
+        Sealed(intent.capture_token_sealed, intent.capture_token_wrapped_key, intent.master_key_id), _token_aad(intent)
+    ).decode()
 
 
 # --- 1. the terminal's intent -------------------------------------------------------------------
 
-def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amount_fen: int, currency: str,
-                  merchant_order_id: str, idempotency_key: str, description: str | None,
-                  request_sha256: str) -> tuple[PaymentIntent, bool]:
+
+def create_intent(
+    session: Session,
+    ctx: FacePayContext,
+    terminal: Terminal,
+    amount_fen: int,
+    currency: str,
+    merchant_order_id: str,
+    idempotency_key: str,
+    description: str | None,
+    request_sha256: str,
+) -> tuple[PaymentIntent, bool]:
     """The intent for this idempotency key: (intent, created). A key reused with another request
     is 409 ``idempotency_key_reused``."""
     existing = _by_key(session, terminal.id, idempotency_key)
@@ -86,20 +96,40 @@ def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amo
     merchant = session.get(Merchant, terminal.merchant_id)
     if merchant is None or merchant.status != "active":
         raise DomainError(ErrorCode.MERCHANT_NOT_ACTIVE, "the merchant cannot take payments")
-    taken = session.execute(select(PaymentIntent).where(
-        PaymentIntent.merchant_id == merchant.id, PaymentIntent.merchant_order_id == merchant_order_id,
-        PaymentIntent.status.in_((PAID, *OPEN)))).scalars().first()
+    taken = (
+        session.execute(
+            select(PaymentIntent).where(
+                PaymentIntent.merchant_id == merchant.id,
+                PaymentIntent.merchant_order_id == merchant_order_id,
+                PaymentIntent.status.in_((PAID, *OPEN)),
+            )
+        )
+        .scalars()
+        .first()
+    )
     if taken is not None:
         if (taken.terminal_id, taken.idempotency_key) == (terminal.id, idempotency_key):
             return _same_request(taken, request_sha256), False  # committed a moment ago by a racing retry
         raise DomainError(ErrorCode.ORDER_ALREADY_OPEN, "this merchant order already has a paid or pending payment")
     now = utcnow()
     token = "ftc_" + secrets.token_urlsafe(32)
-    intent = PaymentIntent(merchant_id=merchant.id, terminal_id=terminal.id, merchant_order_id=merchant_order_id,
-                           idempotency_key=idempotency_key, request_sha256=request_sha256, amount_fen=amount_fen,
-                           currency=currency, description=description, status=AWAITING_FACE,
-                           capture_token_hash=token_hash(token), capture_token_sealed=b"", capture_token_wrapped_key=b"",
-                           master_key_id="", created_at=now, expires_at=now + ctx.intent_ttl)
+    intent = PaymentIntent(
+        merchant_id=merchant.id,
+        terminal_id=terminal.id,
+        merchant_order_id=merchant_order_id,
+        idempotency_key=idempotency_key,
+        request_sha256=request_sha256,
+        amount_fen=amount_fen,
+        currency=currency,
+        description=description,
+        status=AWAITING_FACE,
+        capture_token_hash=token_hash(token),
+        capture_token_sealed=b"",
+        capture_token_wrapped_key=b"",
+        master_key_id="",
+        created_at=now,
+        expires_at=now + ctx.intent_ttl,
+    )
     try:
         with session.begin_nested():
             session.add(intent)
@@ -109,16 +139,30 @@ def create_intent(session: Session, ctx: FacePayContext, terminal: Terminal, amo
     sealed = ctx.keyring.seal(token.encode(), _token_aad(intent))
     intent.capture_token_sealed, intent.capture_token_wrapped_key = sealed.ciphertext, sealed.wrapped_key
     intent.master_key_id = sealed.master_key_id
-    events.emit(session, EventIn("payment_intent", device_id=f"terminal:{terminal.id}", merchant_id=merchant.id,
-                                 amount_fen=amount_fen, ref=intent.id))
-    audit.append(session, actor=f"terminal:{terminal.id}", action="payment.intent", subject=f"intent:{intent.id}",
-                 details={"amount_fen": amount_fen, "merchant_order_id": merchant_order_id})
+    events.emit(
+        session,
+        EventIn(
+            "payment_intent",
+            device_id=f"terminal:{terminal.id}",
+            merchant_id=merchant.id,
+            amount_fen=amount_fen,
+            ref=intent.id,
+        ),
+    )
+    audit.append(
+        session,
+        actor=f"terminal:{terminal.id}",
+        action="payment.intent",
+        subject=f"intent:{intent.id}",
+        details={"amount_fen": amount_fen, "merchant_order_id": merchant_order_id},
+    )
     return intent, True
 
 
 def _by_key(session: Session, terminal_id: str, key: str) -> PaymentIntent | None:
-    return session.execute(select(PaymentIntent).where(PaymentIntent.terminal_id == terminal_id,
-                                                       PaymentIntent.idempotency_key == key)).scalar_one_or_none()
+    return session.execute(
+        select(PaymentIntent).where(PaymentIntent.terminal_id == terminal_id, PaymentIntent.idempotency_key == key)
+    ).scalar_one_or_none()
 
 
 def _same_request(intent: PaymentIntent, request_sha256: str) -> PaymentIntent:
@@ -137,17 +181,32 @@ def terminal_intent(session: Session, terminal: Terminal, intent_id: str) -> Pay
 
 def expire_if_due(session: Session, intent: PaymentIntent) -> None:
     if intent.status in OPEN and utcnow() > as_utc(intent.expires_at):
-        _move(session, intent, intent.status, status=EXPIRED, step=None, decided_at=utcnow(), candidates=None,
-              decline_reason="expired")
+        _move(
+            session,
+            intent,
+            intent.status,
+            status=EXPIRED,
+            step=None,
+            decided_at=utcnow(),
+            candidates=None,
+            decline_reason="expired",
+        )
 
 
 def _move(session: Session, intent: PaymentIntent, expected: str, **values) -> None:
     """Change the intent only if it is still in ``expected`` (and the same step): of two racing
     submissions one moves it and the other gets 409 ``payment_already_decided``."""
-    moved = rowcount(session.execute(update(PaymentIntent).where(PaymentIntent.id == intent.id, PaymentIntent.status == expected,
-                                                        PaymentIntent.step.is_(None) if intent.step is None
-                                                        else PaymentIntent.step == intent.step)
-                            .values(**values)))
+    moved = rowcount(
+        session.execute(
+            update(PaymentIntent)
+            .where(
+                PaymentIntent.id == intent.id,
+                PaymentIntent.status == expected,
+                PaymentIntent.step.is_(None) if intent.step is None else PaymentIntent.step == intent.step,
+            )
+            .values(**values)
+        )
+    )
     if moved != 1:
         raise DomainError(ErrorCode.PAYMENT_ALREADY_DECIDED, "this payment has already moved on")
     if values.get("status") in (PAID, DECLINED, EXPIRED):  # the payment has ended
@@ -157,9 +216,11 @@ def _move(session: Session, intent: PaymentIntent, expected: str, **values) -> N
 
 # --- 2. the capture page ------------------------------------------------------------------------
 
+
 def by_token(session: Session, token: str) -> PaymentIntent:
-    intent = session.execute(select(PaymentIntent).where(PaymentIntent.capture_token_hash == token_hash(token))
-                             ).scalar_one_or_none()
+    intent = session.execute(
+        select(PaymentIntent).where(PaymentIntent.capture_token_hash == token_hash(token))
+    ).scalar_one_or_none()
     if intent is None:
         raise DomainError(ErrorCode.CAPTURE_SESSION_NOT_FOUND, "this payment link is not valid")
     expire_if_due(session, intent)
@@ -175,17 +236,22 @@ def current_capture(session: Session, ctx: FacePayContext, intent: PaymentIntent
     if row is not None and row.status == "pending" and utcnow() <= as_utc(row.expires_at):
         return row
     actions = liveness.random_actions(ctx.live, "payment", step_up=_needs_step_up(ctx, intent))
-    row = liveness.create_payment_capture(session, ctx.live, f"terminal:{intent.terminal_id}", intent.payer_account_id, actions)
+    row = liveness.create_payment_capture(
+        session, ctx.live, f"terminal:{intent.terminal_id}", intent.payer_account_id, actions
+    )
     intent.liveness_session_id = row.id
     return row
 
 
 def _needs_step_up(ctx: FacePayContext, intent: PaymentIntent) -> bool:
-    return intent.step == STEP_UP or (ctx.limits.over_limit == "step_up" and intent.amount_fen > ctx.limits.transaction_fen)
+    return intent.step == STEP_UP or (
+        ctx.limits.over_limit == "step_up" and intent.amount_fen > ctx.limits.transaction_fen
+    )
 
 
-def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, nonce: str,
-                  read_frames: Callable[[], list[Frame]]) -> PaymentIntent:
+def submit_frames(
+    session: Session, ctx: FacePayContext, intent: PaymentIntent, nonce: str, read_frames: Callable[[], list[Frame]]
+) -> PaymentIntent:
     if intent.status == EXPIRED:
         raise DomainError(ErrorCode.PAYMENT_EXPIRED, "this payment has expired; ask the merchant to start again")
     row = current_capture(session, ctx, intent)
@@ -200,16 +266,29 @@ def submit_frames(session: Session, ctx: FacePayContext, intent: PaymentIntent, 
     if intent.step == STEP_UP:
         return _step_up_result(session, ctx, intent, face)
     tenant_id = session.get(Merchant, intent.merchant_id).tenant_id  # type: ignore[union-attr]
-    ranked = ctx.gallery.search(session, ctx.keyring, tenant_id, face, ctx.policy.candidates,
-                                "face_pay_identification", f"terminal:{intent.terminal_id}")
+    ranked = ctx.gallery.search(
+        session,
+        ctx.keyring,
+        tenant_id,
+        face,
+        ctx.policy.candidates,
+        "face_pay_identification",
+        f"terminal:{intent.terminal_id}",
+    )
     found = decision.identify(ranked, ctx.gallery.size(tenant_id), ctx.engine.calibration, ctx.policy)
     intent.identification = json.dumps(found.as_dict())
     row.account_id = found.key  # the capture now belongs to whoever it identified (None if no one)
     if found.outcome == decision.NOT_IDENTIFIED:
         return _decline(session, intent, "not_recognised", found.as_dict())
     if found.outcome == decision.NEEDS_PHONE:
-        _move(session, intent, intent.status, status=NEEDS_INPUT, step=PHONE_DIGITS,
-              candidates=json.dumps([[c.key, c.score] for c in found.candidates]))
+        _move(
+            session,
+            intent,
+            intent.status,
+            status=NEEDS_INPUT,
+            step=PHONE_DIGITS,
+            candidates=json.dumps([[c.key, c.score] for c in found.candidates]),
+        )
         return intent
     return _authorise(session, ctx, intent, found.key, stepped_up)  # type: ignore[arg-type]
 
@@ -222,16 +301,22 @@ def submit_phone_digits(session: Session, ctx: FacePayContext, intent: PaymentIn
     lockout.check(session, None, device, now, ctx.live.lockout)
     candidates = [Candidate(key, score) for key, score in json.loads(intent.candidates or "[]")]
     pending = Identification(decision.NEEDS_PHONE, None, candidates[0].score if candidates else None, candidates)
-    last4 = dict(session.execute(select(Account.id, Account.mobile).where(
-        Account.id.in_([c.key for c in candidates]))).all())
+    last4 = dict(
+        session.execute(select(Account.id, Account.mobile).where(Account.id.in_([c.key for c in candidates]))).all()
+    )
     chosen = decision.choose_by_phone(pending, digits, lambda key: last4.get(key, "")[-4:], ctx.policy)
     identified_before = json.loads(intent.identification or "{}")
     intent.identification = json.dumps({**identified_before, "phone_step": chosen.as_dict()})
     if chosen.outcome != decision.IDENTIFIED:
-        lockout.record_failure(session, ctx.live.lockout, "face_pay_phone_digits",
-                               candidates[0].key if candidates else None, device, now)
-        return _decline(session, intent, "phone_digits_wrong" if chosen.reason == "wrong_digits" else "not_recognised",
-                        chosen.as_dict())
+        lockout.record_failure(
+            session, ctx.live.lockout, "face_pay_phone_digits", candidates[0].key if candidates else None, device, now
+        )
+        return _decline(
+            session,
+            intent,
+            "phone_digits_wrong" if chosen.reason == "wrong_digits" else "not_recognised",
+            chosen.as_dict(),
+        )
     capture = session.get(LivenessSession, intent.liveness_session_id)
     if capture is not None:
         capture.account_id = chosen.key
@@ -247,46 +332,76 @@ def _step_up_result(session: Session, ctx: FacePayContext, intent: PaymentIntent
     """The active challenge must show the payer already identified: their own face-pay template."""
     payer = intent.payer_account_id
     try:
-        enrolled = template_store.read(session, ctx.keyring, payer, "face_pay", "face_pay_step_up",  # type: ignore[arg-type]
-                                       f"terminal:{intent.terminal_id}")
+        enrolled = template_store.read(
+            session,
+            ctx.keyring,
+            payer,  # type: ignore[arg-type]
+            "face_pay",
+            "face_pay_step_up",
+            f"terminal:{intent.terminal_id}",
+        )
     except DomainError:
         return _decline(session, intent, "not_recognised", {"step_up": "template_gone"})
     match = ctx.engine.compare(face, enrolled, "payment")
-    risk.face_attempt(session, "face_verification", payer, f"terminal:{intent.terminal_id}", match.match, "payment_step_up")
+    risk.face_attempt(
+        session, "face_verification", payer, f"terminal:{intent.terminal_id}", match.match, "payment_step_up"
+    )
     if not match.match:
-        lockout.record_failure(session, ctx.live.lockout, "face_verification", payer,
-                               f"terminal:{intent.terminal_id}", utcnow())
+        lockout.record_failure(
+            session, ctx.live.lockout, "face_verification", payer, f"terminal:{intent.terminal_id}", utcnow()
+        )
         return _decline(session, intent, "step_up_face_mismatch", {"score": round(match.score, 4)})
     return _authorise(session, ctx, intent, payer, True)  # type: ignore[arg-type]
 
 
 # --- 4. limits, risk and the money --------------------------------------------------------------
 
+
 def spent_today(session: Session, ctx: FacePayContext, account_id: str, now: dt.datetime) -> int:
-    return int(session.execute(select(func.coalesce(func.sum(PaymentIntent.amount_fen), 0)).where(
-        PaymentIntent.payer_account_id == account_id, PaymentIntent.status == PAID,
-        PaymentIntent.decided_at >= ctx.limits.day_start(now))).scalar_one())
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(PaymentIntent.amount_fen), 0)).where(
+                PaymentIntent.payer_account_id == account_id,
+                PaymentIntent.status == PAID,
+                PaymentIntent.decided_at >= ctx.limits.day_start(now),
+            )
+        ).scalar_one()
+    )
 
 
-def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, account_id: str,
-               stepped_up: bool) -> PaymentIntent:
+def _authorise(
+    session: Session, ctx: FacePayContext, intent: PaymentIntent, account_id: str, stepped_up: bool
+) -> PaymentIntent:
     account = session.get(Account, account_id)
     now = utcnow()
     if account is None or not consent.is_granted(session, account.id, "face_pay"):
         return _decline(session, intent, "not_recognised", {})
     if account.status != "active":
-        return _decline(session, intent, "account_frozen" if account.status == "frozen" else "account_not_active", {},
-                        payer=account.id)
+        return _decline(
+            session,
+            intent,
+            "account_frozen" if account.status == "frozen" else "account_not_active",
+            {},
+            payer=account.id,
+        )
     try:
         lockout.check(session, account.id, None, now)
     except DomainError:
         return _decline(session, intent, "face_attempts_locked", {})
     risk_asks_step_up = False
     if intent.risk_event_seq is None:  # decided once; a step-up answer goes on with that decision
-        verdict = risk.decide(session, EventIn(
-            events.PAYMENT, account_id=account.id, device_id=f"terminal:{intent.terminal_id}",
-            merchant_id=intent.merchant_id, face_key=events.face_key_of(session, account.id),
-            amount_fen=intent.amount_fen, ref=intent.id))
+        verdict = risk.decide(
+            session,
+            EventIn(
+                events.PAYMENT,
+                account_id=account.id,
+                device_id=f"terminal:{intent.terminal_id}",
+                merchant_id=intent.merchant_id,
+                face_key=events.face_key_of(session, account.id),
+                amount_fen=intent.amount_fen,
+                ref=intent.id,
+            ),
+        )
         intent.risk_event_seq = verdict.event_seq
         if verdict.refused:
             reason = "account_frozen" if verdict.decision == risk.FREEZE else "risk_declined"
@@ -297,8 +412,15 @@ def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, acc
     if (over or risk_asks_step_up) and not stepped_up:
         if over and not risk_asks_step_up and ctx.limits.over_limit == "decline":
             return _decline(session, intent, "limit_exceeded", {"spent_today_fen": today})
-        _move(session, intent, intent.status, status=NEEDS_INPUT, step=STEP_UP, payer_account_id=account.id,
-              candidates=None)
+        _move(
+            session,
+            intent,
+            intent.status,
+            status=NEEDS_INPUT,
+            step=STEP_UP,
+            payer_account_id=account.id,
+            candidates=None,
+        )
         current_capture(session, ctx, intent)
         return intent
     return _pay(session, ctx, intent, account)
@@ -307,9 +429,11 @@ def _authorise(session: Session, ctx: FacePayContext, intent: PaymentIntent, acc
 def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: Account) -> PaymentIntent:
     merchant = session.get(Merchant, intent.merchant_id)
     fee = ledger.fee_for(intent.amount_fen, merchant.fee_bps)  # type: ignore[union-attr]
-    legs = [(ledger.account(session, ledger.WALLET, account.id), -intent.amount_fen),
-            (ledger.account(session, ledger.MERCHANT, merchant.id), intent.amount_fen - fee),  # type: ignore[union-attr]
-            (ledger.account(session, ledger.PLATFORM_FEES, merchant.tenant_id), fee)]  # type: ignore[union-attr]
+    legs = [
+        (ledger.account(session, ledger.WALLET, account.id), -intent.amount_fen),
+        (ledger.account(session, ledger.MERCHANT, merchant.id), intent.amount_fen - fee),  # type: ignore[union-attr]
+        (ledger.account(session, ledger.PLATFORM_FEES, merchant.tenant_id), fee),  # type: ignore[union-attr]
+    ]
     try:
         txn = ledger.post(session, "payment", f"payment:{intent.id}", legs)
     except DomainError as refused:
@@ -318,12 +442,27 @@ def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: 
         return _decline(session, intent, "insufficient_funds", {}, payer=account.id)
     if intent.risk_event_seq is not None:
         risk.completed(session, intent.risk_event_seq)
-    _move(session, intent, intent.status, status=PAID, step=None, payer_account_id=account.id,
-          payer_name_masked=_masked_name(session, ctx, account.id), transaction_id=txn.id, fee_fen=fee,
-          decided_at=utcnow(), candidates=None)
-    audit.append(session, actor=f"terminal:{intent.terminal_id}", action="payment.paid", subject=f"account:{account.id}",
-                 purpose="face_pay", details={"intent_id": intent.id, "amount_fen": intent.amount_fen,
-                                              "transaction_id": txn.id})
+    _move(
+        session,
+        intent,
+        intent.status,
+        status=PAID,
+        step=None,
+        payer_account_id=account.id,
+        payer_name_masked=_masked_name(session, ctx, account.id),
+        transaction_id=txn.id,
+        fee_fen=fee,
+        decided_at=utcnow(),
+        candidates=None,
+    )
+    audit.append(
+        session,
+        actor=f"terminal:{intent.terminal_id}",
+        action="payment.paid",
+        subject=f"account:{account.id}",
+        purpose="face_pay",
+        details={"intent_id": intent.id, "amount_fen": intent.amount_fen, "transaction_id": txn.id},
+    )
     return intent
 
 
@@ -332,10 +471,26 @@ def _masked_name(session: Session, ctx: FacePayContext, account_id: str) -> str 
     return mask_name(kyc.proven_identity(ctx.keyring, record)["name"]) if record else None
 
 
-def _decline(session: Session, intent: PaymentIntent, reason: str, details: dict,
-             payer: str | None = None) -> PaymentIntent:
-    _move(session, intent, intent.status, status=DECLINED, step=None, decline_reason=reason, decided_at=utcnow(),
-          candidates=None, payer_account_id=payer or intent.payer_account_id)
-    audit.append(session, actor=f"terminal:{intent.terminal_id}", action="payment.declined", subject=f"intent:{intent.id}",
-                 purpose="face_pay", details={"reason": reason, **{k: v for k, v in details.items() if k != "candidates"}})
+def _decline(
+    session: Session, intent: PaymentIntent, reason: str, details: dict, payer: str | None = None
+) -> PaymentIntent:
+    _move(
+        session,
+        intent,
+        intent.status,
+        status=DECLINED,
+        step=None,
+        decline_reason=reason,
+        decided_at=utcnow(),
+        candidates=None,
+        payer_account_id=payer or intent.payer_account_id,
+    )
+    audit.append(
+        session,
+        actor=f"terminal:{intent.terminal_id}",
+        action="payment.declined",
+        subject=f"intent:{intent.id}",
+        purpose="face_pay",
+        details={"reason": reason, **{k: v for k, v in details.items() if k != "candidates"}},
+    )
     return intent

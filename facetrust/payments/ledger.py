@@ -55,8 +55,9 @@ def account(session: Session, kind: str, owner_id: str) -> LedgerAccount:
 
 
 def balance(session: Session, kind: str, owner_id: str) -> int:
-    value = session.execute(select(LedgerAccount.balance_fen).where(
-        LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)).scalar_one_or_none()
+    value = session.execute(
+        select(LedgerAccount.balance_fen).where(LedgerAccount.kind == kind, LedgerAccount.owner_id == owner_id)
+    ).scalar_one_or_none()
     return int(value or 0)
 
 
@@ -72,15 +73,22 @@ def post(session: Session, kind: str, reference: str, legs: list[tuple[LedgerAcc
             session.add(txn)
             session.flush()
             for acct, amount in sorted(legs, key=lambda leg: leg[0].id):  # one lock order: no deadlocks
-                moved = rowcount(session.execute(
-                    update(LedgerAccount)
-                    .where(LedgerAccount.id == acct.id,
-                           LedgerAccount.may_go_negative | (LedgerAccount.balance_fen + amount >= 0))
-                    .values(balance_fen=LedgerAccount.balance_fen + amount)
-                ))
+                moved = rowcount(
+                    session.execute(
+                        update(LedgerAccount)
+                        .where(
+                            LedgerAccount.id == acct.id,
+                            LedgerAccount.may_go_negative | (LedgerAccount.balance_fen + amount >= 0),
+                        )
+                        .values(balance_fen=LedgerAccount.balance_fen + amount)
+                    )
+                )
                 if moved != 1:
-                    raise DomainError(ErrorCode.INSUFFICIENT_FUNDS, f"the {acct.kind} account has too little money",
-                                      account_kind=acct.kind)
+                    raise DomainError(
+                        ErrorCode.INSUFFICIENT_FUNDS,
+                        f"the {acct.kind} account has too little money",
+                        account_kind=acct.kind,
+                    )
                 session.add(Posting(transaction_id=txn.id, ledger_account_id=acct.id, amount_fen=amount))
             session.flush()
     except IntegrityError:
@@ -102,8 +110,13 @@ class LedgerReport:
         return not self.problems
 
     def as_dict(self) -> dict:
-        return {"ok": self.ok, "transactions": self.transactions, "postings": self.postings,
-                "accounts": self.accounts, "problems": self.problems}
+        return {
+            "ok": self.ok,
+            "transactions": self.transactions,
+            "postings": self.postings,
+            "accounts": self.accounts,
+            "problems": self.problems,
+        }
 
 
 def check(session: Session) -> LedgerReport:
@@ -119,23 +132,39 @@ def check(session: Session) -> LedgerReport:
     for txn_id, total in session.execute(sums):
         if total != 0:
             report.problems.append(f"transaction {txn_id} is unbalanced by {total} fen")
-    empty = session.execute(select(LedgerTransaction.id).where(
-        ~select(Posting.id).where(Posting.transaction_id == LedgerTransaction.id).exists())).scalars().all()
+    empty = (
+        session.execute(
+            select(LedgerTransaction.id).where(
+                ~select(Posting.id).where(Posting.transaction_id == LedgerTransaction.id).exists()
+            )
+        )
+        .scalars()
+        .all()
+    )
     report.problems += [f"transaction {t} has no postings" for t in empty]
-    posted = dict(session.execute(select(Posting.ledger_account_id, func.sum(Posting.amount_fen))
-                                  .group_by(Posting.ledger_account_id)).all())
+    posted = dict(
+        session.execute(
+            select(Posting.ledger_account_id, func.sum(Posting.amount_fen)).group_by(Posting.ledger_account_id)
+        ).all()
+    )
     for acct in session.execute(select(LedgerAccount)).scalars():
         derived = int(posted.get(acct.id, 0))
         if acct.balance_fen != derived:
-            report.problems.append(f"{acct.kind} account {acct.id}: balance {acct.balance_fen} but postings sum to {derived}")
+            report.problems.append(
+                f"{acct.kind} account {acct.id}: balance {acct.balance_fen} but postings sum to {derived}"
+            )
         if acct.balance_fen < 0 and not acct.may_go_negative:
             report.problems.append(f"{acct.kind} account {acct.id} is negative: {acct.balance_fen}")
     total = session.execute(select(func.coalesce(func.sum(LedgerAccount.balance_fen), 0))).scalar_one()
     if total != 0:
         report.problems.append(f"balances sum to {total} fen, not 0")
-    refunded = dict(session.execute(select(Refund.intent_id, func.sum(Refund.amount_fen)).group_by(Refund.intent_id)).all())
+    refunded = dict(
+        session.execute(select(Refund.intent_id, func.sum(Refund.amount_fen)).group_by(Refund.intent_id)).all()
+    )
     for intent in session.execute(select(PaymentIntent).where(PaymentIntent.refunded_fen > 0)).scalars():
         if int(refunded.get(intent.id, 0)) != intent.refunded_fen or intent.refunded_fen > intent.amount_fen:
-            report.problems.append(f"intent {intent.id}: refunded {intent.refunded_fen} of {intent.amount_fen}, "
-                                   f"refund rows sum to {refunded.get(intent.id, 0)}")
+            report.problems.append(
+                f"intent {intent.id}: refunded {intent.refunded_fen} of {intent.amount_fen}, "
+                f"refund rows sum to {refunded.get(intent.id, 0)}"
+            )
     return report

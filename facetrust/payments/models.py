@@ -127,8 +127,10 @@ class Refund(Base):
     """A full or partial refund of a paid intent, idempotent on the merchant's refund id."""
 
     __tablename__ = "refunds"
-    __table_args__ = (UniqueConstraint("intent_id", "merchant_refund_id"),
-                      CheckConstraint("amount_fen > 0", name="refund_amount_positive"))
+    __table_args__ = (
+        UniqueConstraint("intent_id", "merchant_refund_id"),
+        CheckConstraint("amount_fen > 0", name="refund_amount_positive"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     intent_id: Mapped[str] = mapped_column(ForeignKey("payment_intents.id"), index=True)
@@ -146,11 +148,15 @@ class LedgerAccount(Base):
     __tablename__ = "ledger_accounts"
     # The ledger's own rule, kept by the database too: only the accounts made to (funding, credit)
     # ever go below zero, whatever code writes the row.
-    __table_args__ = (UniqueConstraint("kind", "owner_id"),
-                      CheckConstraint("may_go_negative OR balance_fen >= 0", name="ledger_balance_not_negative"))
+    __table_args__ = (
+        UniqueConstraint("kind", "owner_id"),
+        CheckConstraint("may_go_negative OR balance_fen >= 0", name="ledger_balance_not_negative"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(16))  # wallet | merchant | platform_fees | funding | credit | credit_income
+    kind: Mapped[str] = mapped_column(
+        String(16)
+    )  # wallet | merchant | platform_fees | funding | credit | credit_income
     owner_id: Mapped[str] = mapped_column(String(32))  # account, merchant or tenant id
     currency: Mapped[str] = mapped_column(String(3), default="CNY")
     balance_fen: Mapped[int] = mapped_column(BigInteger, default=0)

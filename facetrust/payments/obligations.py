@@ -24,8 +24,11 @@ from facetrust.store.db import rowcount
 
 # In the order a refusal names them: the first one found gives the code.
 OPEN_CREDIT, NEGATIVE_BALANCE, PENDING_PAYMENT = "open_credit", "negative_balance", "pending_payment"
-CODES = {OPEN_CREDIT: ErrorCode.ACCOUNT_HAS_OPEN_CREDIT, NEGATIVE_BALANCE: ErrorCode.ACCOUNT_HAS_NEGATIVE_BALANCE,
-         PENDING_PAYMENT: ErrorCode.ACCOUNT_HAS_PENDING_PAYMENT}
+CODES = {
+    OPEN_CREDIT: ErrorCode.ACCOUNT_HAS_OPEN_CREDIT,
+    NEGATIVE_BALANCE: ErrorCode.ACCOUNT_HAS_NEGATIVE_BALANCE,
+    PENDING_PAYMENT: ErrorCode.ACCOUNT_HAS_PENDING_PAYMENT,
+}
 MESSAGES = {
     OPEN_CREDIT: "the account has an installment plan or loan that is not paid off; repay it before closing",
     NEGATIVE_BALANCE: "the account owes money on its books; settle it before closing",
@@ -39,14 +42,26 @@ def open_items(session: Session, account_id: str) -> dict[str, int]:
     from facetrust.payments import intents
     from facetrust.payments.models import LedgerAccount, PaymentIntent
 
-    plans = session.execute(select(func.count()).select_from(CreditPlan).where(
-        CreditPlan.account_id == account_id, CreditPlan.status == "active")).scalar_one()
-    negative = session.execute(select(func.count()).select_from(LedgerAccount).where(
-        LedgerAccount.owner_id == account_id, LedgerAccount.balance_fen < 0)).scalar_one()
+    plans = session.execute(
+        select(func.count())
+        .select_from(CreditPlan)
+        .where(CreditPlan.account_id == account_id, CreditPlan.status == "active")
+    ).scalar_one()
+    negative = session.execute(
+        select(func.count())
+        .select_from(LedgerAccount)
+        .where(LedgerAccount.owner_id == account_id, LedgerAccount.balance_fen < 0)
+    ).scalar_one()
     # Only a payment that has named this payer and is still in time: an expired one can no longer move money.
-    pending = session.execute(select(func.count()).select_from(PaymentIntent).where(
-        PaymentIntent.payer_account_id == account_id, PaymentIntent.status.in_(intents.OPEN),
-        PaymentIntent.expires_at > utcnow())).scalar_one()
+    pending = session.execute(
+        select(func.count())
+        .select_from(PaymentIntent)
+        .where(
+            PaymentIntent.payer_account_id == account_id,
+            PaymentIntent.status.in_(intents.OPEN),
+            PaymentIntent.expires_at > utcnow(),
+        )
+    ).scalar_one()
     found = {OPEN_CREDIT: plans, NEGATIVE_BALANCE: negative, PENDING_PAYMENT: pending}
     return {kind: n for kind, n in found.items() if n}
 
@@ -62,8 +77,13 @@ def refuse_if_open(session: Session, account: Account) -> None:
     line = session.execute(select(CreditLine.id).where(CreditLine.account_id == account.id)).scalar_one_or_none()
     if line is None:
         return
-    closed = rowcount(session.execute(update(CreditLine).where(CreditLine.id == line, CreditLine.used_fen == 0)
-                             .values(status="closed", updated_at=utcnow())))
+    closed = rowcount(
+        session.execute(
+            update(CreditLine)
+            .where(CreditLine.id == line, CreditLine.used_fen == 0)
+            .values(status="closed", updated_at=utcnow())
+        )
+    )
     if closed != 1:  # a draw committed since the checks above read
         _refuse({OPEN_CREDIT: 1})
 

@@ -23,46 +23,85 @@ from facetrust.security import audit
 from facetrust.store.db import rowcount
 
 
-def refund(session: Session, terminal: Terminal, intent_id: str, merchant_refund_id: str,
-           amount_fen: int) -> tuple[Refund, bool]:
+def refund(
+    session: Session, terminal: Terminal, intent_id: str, merchant_refund_id: str, amount_fen: int
+) -> tuple[Refund, bool]:
     """(refund, created)."""
     intent = terminal_intent(session, terminal, intent_id)
-    existing = session.execute(select(Refund).where(Refund.intent_id == intent.id,
-                                                    Refund.merchant_refund_id == merchant_refund_id)).scalar_one_or_none()
+    existing = session.execute(
+        select(Refund).where(Refund.intent_id == intent.id, Refund.merchant_refund_id == merchant_refund_id)
+    ).scalar_one_or_none()
     if existing is not None:
         if existing.amount_fen != amount_fen:
             raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "this refund id was used with a different amount")
         return existing, False
     if intent.status != PAID:
-        raise DomainError(ErrorCode.PAYMENT_NOT_REFUNDABLE, f"only a paid payment can be refunded; this one is {intent.status}")
+        raise DomainError(
+            ErrorCode.PAYMENT_NOT_REFUNDABLE, f"only a paid payment can be refunded; this one is {intent.status}"
+        )
     if amount_fen > intent.amount_fen - intent.refunded_fen:
-        raise DomainError(ErrorCode.REFUND_EXCEEDS_PAYMENT,
-                          f"at most {intent.amount_fen - intent.refunded_fen} fen of this payment is left to refund")
+        raise DomainError(
+            ErrorCode.REFUND_EXCEEDS_PAYMENT,
+            f"at most {intent.amount_fen - intent.refunded_fen} fen of this payment is left to refund",
+        )
     payer = session.get(Account, intent.payer_account_id)
     risk.check_can_move_money(payer)  # type: ignore[arg-type]
     merchant = session.get(Merchant, intent.merchant_id)
     before, after = intent.refunded_fen, intent.refunded_fen + amount_fen
-    fee_part = ledger.fee_share(intent.fee_fen, intent.amount_fen, after) - ledger.fee_share(intent.fee_fen, intent.amount_fen, before)
+    fee_part = ledger.fee_share(intent.fee_fen, intent.amount_fen, after) - ledger.fee_share(
+        intent.fee_fen, intent.amount_fen, before
+    )
     try:
-        txn = ledger.post(session, "refund", f"refund:{intent.id}:{merchant_refund_id}", [
-            (ledger.account(session, ledger.MERCHANT, merchant.id), -(amount_fen - fee_part)),  # type: ignore[union-attr]
-            (ledger.account(session, ledger.PLATFORM_FEES, merchant.tenant_id), -fee_part),  # type: ignore[union-attr]
-            (ledger.account(session, ledger.WALLET, intent.payer_account_id), amount_fen),  # type: ignore[arg-type]
-        ])
+        txn = ledger.post(
+            session,
+            "refund",
+            f"refund:{intent.id}:{merchant_refund_id}",
+            [
+                (ledger.account(session, ledger.MERCHANT, merchant.id), -(amount_fen - fee_part)),  # type: ignore[union-attr]
+                (ledger.account(session, ledger.PLATFORM_FEES, merchant.tenant_id), -fee_part),  # type: ignore[union-attr]
+                (ledger.account(session, ledger.WALLET, intent.payer_account_id), amount_fen),  # type: ignore[arg-type]
+            ],
+        )
     except DomainError as refused:
         if refused.code == ErrorCode.INSUFFICIENT_FUNDS:
-            raise DomainError(ErrorCode.MERCHANT_FUNDS_INSUFFICIENT, "the merchant's balance cannot cover this refund") from None
-        raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "a refund with this id is being made; retry to read it") from None
-    moved = rowcount(session.execute(update(type(intent)).where(type(intent).id == intent.id, type(intent).refunded_fen == before)
-                            .values(refunded_fen=after)))
+            raise DomainError(
+                ErrorCode.MERCHANT_FUNDS_INSUFFICIENT, "the merchant's balance cannot cover this refund"
+            ) from None
+        raise DomainError(
+            ErrorCode.REFUND_IN_PROGRESS, "a refund with this id is being made; retry to read it"
+        ) from None
+    moved = rowcount(
+        session.execute(
+            update(type(intent))
+            .where(type(intent).id == intent.id, type(intent).refunded_fen == before)
+            .values(refunded_fen=after)
+        )
+    )
     if moved != 1:
         raise DomainError(ErrorCode.REFUND_IN_PROGRESS, "another refund of this payment is being made; retry")
-    row = Refund(intent_id=intent.id, merchant_refund_id=merchant_refund_id, amount_fen=amount_fen, transaction_id=txn.id)
+    row = Refund(
+        intent_id=intent.id, merchant_refund_id=merchant_refund_id, amount_fen=amount_fen, transaction_id=txn.id
+    )
     session.add(row)
     session.flush()
     session.refresh(intent)
-    events.emit(session, EventIn("refund", account_id=payer.id, merchant_id=merchant.id, device_id=f"terminal:{terminal.id}",  # type: ignore[union-attr]
-                                 amount_fen=amount_fen, ref=intent.id, data={"refund_id": row.id}))
-    audit.append(session, actor=f"terminal:{terminal.id}", action="payment.refund", subject=f"intent:{intent.id}",
-                 details={"refund_id": row.id, "amount_fen": amount_fen, "transaction_id": txn.id})
+    events.emit(
+        session,
+        EventIn(
+            "refund",
+            account_id=payer.id,  # type: ignore[union-attr]
+            merchant_id=merchant.id,  # type: ignore[union-attr]
+            device_id=f"terminal:{terminal.id}",
+            amount_fen=amount_fen,
+            ref=intent.id,
+            data={"refund_id": row.id},
+        ),
+    )
+    audit.append(
+        session,
+        actor=f"terminal:{terminal.id}",
+        action="payment.refund",
+        subject=f"intent:{intent.id}",
+        details={"refund_id": row.id, "amount_fen": amount_fen, "transaction_id": txn.id},
+    )
     return row, True

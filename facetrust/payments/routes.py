@@ -65,9 +65,18 @@ async def signed_terminal(request: Request, _: str | None = Security(auth.TERMIN
     def check() -> Terminal:  # database and crypto work: off the event loop
         with request.app.state.sessions() as session:
             terminal = merchants.authenticate(
-                session, app_keyring(request), request.headers.get(signing.HEADER_TERMINAL),
-                request.headers.get(signing.HEADER_TIMESTAMP), request.headers.get(signing.HEADER_NONCE),
-                request.headers.get(signing.HEADER_SIGNATURE), request.method, path, body, utcnow(), skew)
+                session,
+                app_keyring(request),
+                request.headers.get(signing.HEADER_TERMINAL),
+                request.headers.get(signing.HEADER_TIMESTAMP),
+                request.headers.get(signing.HEADER_NONCE),
+                request.headers.get(signing.HEADER_SIGNATURE),
+                request.method,
+                path,
+                body,
+                utcnow(),
+                skew,
+            )
             session.commit()
             return terminal
 
@@ -77,10 +86,16 @@ async def signed_terminal(request: Request, _: str | None = Security(auth.TERMIN
 def _terminal_out(ctx: FacePayContext, intent: PaymentIntent) -> TerminalPaymentOut:
     waiting = intent.status in intents.OPEN
     return TerminalPaymentOut(
-        intent_id=intent.id, merchant_order_id=intent.merchant_order_id, amount_fen=intent.amount_fen,
-        currency=intent.currency, status="needs_payer_input" if intent.status == intents.NEEDS_INPUT else intent.status,
-        transaction_id=intent.transaction_id, payer_name_masked=intent.payer_name_masked,
-        refunded_fen=intent.refunded_fen, created_at=intent.created_at, expires_at=intent.expires_at,
+        intent_id=intent.id,
+        merchant_order_id=intent.merchant_order_id,
+        amount_fen=intent.amount_fen,
+        currency=intent.currency,
+        status="needs_payer_input" if intent.status == intents.NEEDS_INPUT else intent.status,
+        transaction_id=intent.transaction_id,
+        payer_name_masked=intent.payer_name_masked,
+        refunded_fen=intent.refunded_fen,
+        created_at=intent.created_at,
+        expires_at=intent.expires_at,
         decided_at=intent.decided_at,
         capture_url=f"/pay/capture#{intents.capture_token(ctx, intent)}" if waiting else None,
     )
@@ -88,16 +103,35 @@ def _terminal_out(ctx: FacePayContext, intent: PaymentIntent) -> TerminalPayment
 
 # --- terminals ----------------------------------------------------------------------------------
 
-@router.post("/terminal/payment-intents", status_code=201, response_model=TerminalPaymentOut,
-             dependencies=[rate_limited("terminal", who=signed_terminal)])
-def create_payment_intent(body: IntentCreate, request: Request, response: Response,
-                          terminal: Terminal = Depends(signed_terminal), session: Session = Depends(get_session),
-                          ctx: FacePayContext = Depends(face_pay_context)) -> TerminalPaymentOut:
+
+@router.post(
+    "/terminal/payment-intents",
+    status_code=201,
+    response_model=TerminalPaymentOut,
+    dependencies=[rate_limited("terminal", who=signed_terminal)],
+)
+def create_payment_intent(
+    body: IntentCreate,
+    request: Request,
+    response: Response,
+    terminal: Terminal = Depends(signed_terminal),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> TerminalPaymentOut:
     """Ask for a payment. The same idempotency key returns the original payment (200), never a
     second one; the answer's capture link is for the payer's screen."""
     digest = hashlib.sha256(json.dumps(body.model_dump(), sort_keys=True).encode()).hexdigest()
-    intent, created = intents.create_intent(session, ctx, terminal, body.amount_fen, body.currency,
-                                            body.merchant_order_id, body.idempotency_key, body.description, digest)
+    intent, created = intents.create_intent(
+        session,
+        ctx,
+        terminal,
+        body.amount_fen,
+        body.currency,
+        body.merchant_order_id,
+        body.idempotency_key,
+        body.description,
+        digest,
+    )
     session.commit()
     if not created:
         response.status_code = 200
@@ -105,29 +139,42 @@ def create_payment_intent(body: IntentCreate, request: Request, response: Respon
 
 
 @router.get("/terminal/payment-intents/{intent_id}", response_model=TerminalPaymentOut)
-def read_payment_intent(intent_id: str, terminal: Terminal = Depends(signed_terminal),
-                        session: Session = Depends(get_session),
-                        ctx: FacePayContext = Depends(face_pay_context)) -> TerminalPaymentOut:
+def read_payment_intent(
+    intent_id: str,
+    terminal: Terminal = Depends(signed_terminal),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> TerminalPaymentOut:
     intent = intents.terminal_intent(session, terminal, intent_id)
     session.commit()  # an intent found expired is recorded as such
     return _terminal_out(ctx, intent)
 
 
 @router.post("/terminal/payment-intents/{intent_id}/refunds", status_code=201, response_model=RefundOut)
-def refund_payment(intent_id: str, body: RefundIn, response: Response, terminal: Terminal = Depends(signed_terminal),
-                   session: Session = Depends(get_session),
-                   ctx: FacePayContext = Depends(face_pay_context)) -> RefundOut:
+def refund_payment(
+    intent_id: str,
+    body: RefundIn,
+    response: Response,
+    terminal: Terminal = Depends(signed_terminal),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> RefundOut:
     """Refund all or part of a paid payment; the same refund id returns the same refund (200)."""
     row, created = refunds.refund(session, terminal, intent_id, body.refund_id, body.amount_fen)
     session.commit()
     if not created:
         response.status_code = 200
     intent = session.get(PaymentIntent, row.intent_id)
-    return RefundOut(refund_id=row.merchant_refund_id, amount_fen=row.amount_fen, transaction_id=row.transaction_id,
-                     payment=_terminal_out(ctx, intent))  # type: ignore[arg-type]
+    return RefundOut(
+        refund_id=row.merchant_refund_id,
+        amount_fen=row.amount_fen,
+        transaction_id=row.transaction_id,
+        payment=_terminal_out(ctx, intent),  # type: ignore[arg-type]
+    )
 
 
 # --- the payer's capture page -------------------------------------------------------------------
+
 
 def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent, answering: bool = False) -> CaptureView:
     """The page's view. The reason for a decline is the payer's: it goes only in the answer to the
@@ -139,22 +186,34 @@ def _capture_view(session: Session, ctx: FacePayContext, intent: PaymentIntent, 
     row = intents.current_capture(session, ctx, intent)
     if row is not None:
         actions = json.loads(row.actions)
-        challenge = CaptureChallenge(session_id=row.id, nonce=row.nonce, actions=actions,
-                                     instructions=[INSTRUCTIONS[a] for a in actions], expires_at=row.expires_at)
+        challenge = CaptureChallenge(
+            session_id=row.id,
+            nonce=row.nonce,
+            actions=actions,
+            instructions=[INSTRUCTIONS[a] for a in actions],
+            expires_at=row.expires_at,
+        )
     step = None
     if intent.status == intents.AWAITING_FACE:
         step = "face"
     elif intent.status == intents.NEEDS_INPUT:
         step = intent.step
-    return CaptureView(merchant_name=merchant.name, amount_fen=intent.amount_fen, currency=intent.currency,  # type: ignore[union-attr]
-                       status=intent.status, step=step, challenge=challenge,
-                       decline_reason=intent.decline_reason if answering else None,
-                       payer_name_masked=intent.payer_name_masked)
+    return CaptureView(
+        merchant_name=merchant.name,  # type: ignore[union-attr]
+        amount_fen=intent.amount_fen,
+        currency=intent.currency,
+        status=intent.status,
+        step=step,
+        challenge=challenge,
+        decline_reason=intent.decline_reason if answering else None,
+        payer_name_masked=intent.payer_name_masked,
+    )
 
 
 @router.get("/capture/{token}", response_model=CaptureView)
-def open_capture(token: str, session: Session = Depends(get_session),
-                 ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
+def open_capture(
+    token: str, session: Session = Depends(get_session), ctx: FacePayContext = Depends(face_pay_context)
+) -> CaptureView:
     """What the payer is asked to do now, with the challenge to answer; once decided, whether it
     was paid, but never why it was declined (see ``_capture_view``)."""
     intent = intents.by_token(session, token)
@@ -164,8 +223,12 @@ def open_capture(token: str, session: Session = Depends(get_session),
 
 
 @router.post("/capture/{token}/frames", response_model=CaptureView, dependencies=[rate_limited("capture")])
-def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_session),
-                   ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
+def capture_frames(
+    token: str,
+    body: CaptureIn,
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> CaptureView:
     """The payer's frames, straight from the capture page: liveness, identification, payment."""
     intent = intents.by_token(session, token)
     intent = intents.submit_frames(session, ctx, intent, body.nonce, lambda: read_capture(body, ctx.live))
@@ -174,13 +237,19 @@ def capture_frames(token: str, body: CaptureIn, session: Session = Depends(get_s
         session.commit()
     except IntegrityError:  # the same frames, committed a moment ago by a racing capture
         session.rollback()
-        raise DomainError(ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in another capture") from None
+        raise DomainError(
+            ErrorCode.LIVENESS_FRAMES_REPLAYED, "these frames were already used in another capture"
+        ) from None
     return view
 
 
 @router.post("/capture/{token}/phone-digits", response_model=CaptureView, dependencies=[rate_limited("capture")])
-def capture_phone_digits(token: str, body: PhoneDigitsIn, session: Session = Depends(get_session),
-                         ctx: FacePayContext = Depends(face_pay_context)) -> CaptureView:
+def capture_phone_digits(
+    token: str,
+    body: PhoneDigitsIn,
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> CaptureView:
     """The last four digits of the payer's mobile number, when the face alone was not certain."""
     intent = intents.submit_phone_digits(session, ctx, intents.by_token(session, token), body.digits)
     view = _capture_view(session, ctx, intent, answering=True)
@@ -189,6 +258,7 @@ def capture_phone_digits(token: str, body: PhoneDigitsIn, session: Session = Dep
 
 
 # --- the account holder -------------------------------------------------------------------------
+
 
 def _account(session: Session, p: Principal) -> Account:
     account = session.get(Account, p.account_id)
@@ -201,22 +271,34 @@ def _status(session: Session, ctx: FacePayContext, account: Account) -> FacePayS
     from facetrust.consent import service as consent
 
     row = enrolment.enrolled_template(session, account.id)
-    return FacePayStatusOut(enabled=row is not None, consent_granted=consent.is_granted(session, account.id, "face_pay"),
-                            enrolled_at=row.created_at if row else None,
-                            transaction_limit_fen=ctx.limits.transaction_fen, daily_limit_fen=ctx.limits.daily_fen,
-                            spent_today_fen=intents.spent_today(session, ctx, account.id, utcnow()))
+    return FacePayStatusOut(
+        enabled=row is not None,
+        consent_granted=consent.is_granted(session, account.id, "face_pay"),
+        enrolled_at=row.created_at if row else None,
+        transaction_limit_fen=ctx.limits.transaction_fen,
+        daily_limit_fen=ctx.limits.daily_fen,
+        spent_today_fen=intents.spent_today(session, ctx, account.id, utcnow()),
+    )
 
 
 @router.get("/me/face-pay", response_model=FacePayStatusOut)
-def face_pay_status(p: Principal = Depends(auth.user), session: Session = Depends(get_session),
-                    ctx: FacePayContext = Depends(face_pay_context)) -> FacePayStatusOut:
+def face_pay_status(
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> FacePayStatusOut:
     return _status(session, ctx, _account(session, p))
 
 
-@router.post("/me/face-pay", status_code=201, response_model=FacePayStatusOut,
-             dependencies=[rate_limited("face", who=auth.user)])
-def switch_face_pay_on(body: FacePayEnrolIn, p: Principal = Depends(auth.user), session: Session = Depends(get_session),
-                       ctx: FacePayContext = Depends(face_pay_context)) -> FacePayStatusOut:
+@router.post(
+    "/me/face-pay", status_code=201, response_model=FacePayStatusOut, dependencies=[rate_limited("face", who=auth.user)]
+)
+def switch_face_pay_on(
+    body: FacePayEnrolIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> FacePayStatusOut:
     """Switch face pay on with a passed `face_pay_enrolment` liveness session (the face_pay consent
     must be granted first). Refusals keep what they record (spent pass, lockout, risk case)."""
     account = _account(session, p)
@@ -228,8 +310,11 @@ def switch_face_pay_on(body: FacePayEnrolIn, p: Principal = Depends(auth.user), 
 
 
 @router.delete("/me/face-pay", response_model=FacePayStatusOut)
-def switch_face_pay_off(p: Principal = Depends(auth.user), session: Session = Depends(get_session),
-                        ctx: FacePayContext = Depends(face_pay_context)) -> FacePayStatusOut:
+def switch_face_pay_off(
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> FacePayStatusOut:
     """Revoke face pay: the consent is withdrawn and the template deleted from the database and the
     gallery before this returns. The real-name record stays."""
     account = _account(session, p)
@@ -240,21 +325,42 @@ def switch_face_pay_off(p: Principal = Depends(auth.user), session: Session = De
 
 @router.get("/me/wallet", response_model=WalletOut)
 def my_wallet(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> WalletOut:
-    rows = session.execute(select(PaymentIntent, Merchant.name).join(Merchant, Merchant.id == PaymentIntent.merchant_id)
-                           .where(PaymentIntent.payer_account_id == p.account_id,
-                                  PaymentIntent.status.in_((intents.PAID, intents.DECLINED)))
-                           .order_by(PaymentIntent.created_at.desc()).limit(50)).all()
-    return WalletOut(balance_fen=ledger.balance(session, ledger.WALLET, p.account_id),  # type: ignore[arg-type]
-                     payments=[WalletPayment(intent_id=i.id, merchant_name=name, amount_fen=i.amount_fen,
-                                             refunded_fen=i.refunded_fen, status=i.status, decided_at=i.decided_at)
-                               for i, name in rows])
+    rows = session.execute(
+        select(PaymentIntent, Merchant.name)
+        .join(Merchant, Merchant.id == PaymentIntent.merchant_id)
+        .where(
+            PaymentIntent.payer_account_id == p.account_id, PaymentIntent.status.in_((intents.PAID, intents.DECLINED))
+        )
+        .order_by(PaymentIntent.created_at.desc())
+        .limit(50)
+    ).all()
+    return WalletOut(
+        balance_fen=ledger.balance(session, ledger.WALLET, p.account_id),  # type: ignore[arg-type]
+        payments=[
+            WalletPayment(
+                intent_id=i.id,
+                merchant_name=name,
+                amount_fen=i.amount_fen,
+                refunded_fen=i.refunded_fen,
+                status=i.status,
+                decided_at=i.decided_at,
+            )
+            for i, name in rows
+        ],
+    )
 
 
 # --- the platform's back end and operators ------------------------------------------------------
 
+
 @router.post("/accounts/{platform_user_id}/wallet/top-ups", status_code=201)
-def top_up_wallet(platform_user_id: str, body: TopUpIn, response: Response, tenant: Tenant = Depends(auth.tenant),
-                  session: Session = Depends(get_session)) -> dict:
+def top_up_wallet(
+    platform_user_id: str,
+    body: TopUpIn,
+    response: Response,
+    tenant: Tenant = Depends(auth.tenant),
+    session: Session = Depends(get_session),
+) -> dict:
     """Credit money the platform received for its user; the same reference tops up once (200)."""
     account = find_account(session, tenant, platform_user_id)
     if account is None:
@@ -267,20 +373,34 @@ def top_up_wallet(platform_user_id: str, body: TopUpIn, response: Response, tena
 
 
 @router.post("/operator/merchants", status_code=201, response_model=MerchantOut)
-def register_merchant(body: MerchantCreate, op: Principal = Depends(auth.operator("admin")),
-                      session: Session = Depends(get_session)) -> MerchantOut:
-    m = merchants.register_merchant(session, op.audit_name, body.tenant_id, body.name, body.fee_bps, body.latitude,
-                                    body.longitude)
+def register_merchant(
+    body: MerchantCreate, op: Principal = Depends(auth.operator("admin")), session: Session = Depends(get_session)
+) -> MerchantOut:
+    m = merchants.register_merchant(
+        session, op.audit_name, body.tenant_id, body.name, body.fee_bps, body.latitude, body.longitude
+    )
     session.commit()
-    return MerchantOut(merchant_id=m.id, tenant_id=m.tenant_id, name=m.name, fee_bps=m.fee_bps, status=m.status,
-                       created_at=m.created_at)
+    return MerchantOut(
+        merchant_id=m.id,
+        tenant_id=m.tenant_id,
+        name=m.name,
+        fee_bps=m.fee_bps,
+        status=m.status,
+        created_at=m.created_at,
+    )
 
 
 @router.post("/operator/merchants/{merchant_id}/terminals", status_code=201, response_model=TerminalCreated)
-def register_terminal(merchant_id: str, body: TerminalCreate, op: Principal = Depends(auth.operator("admin")),
-                      session: Session = Depends(get_session),
-                      ctx: FacePayContext = Depends(face_pay_context)) -> TerminalCreated:
+def register_terminal(
+    merchant_id: str,
+    body: TerminalCreate,
+    op: Principal = Depends(auth.operator("admin")),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> TerminalCreated:
     """A terminal and its signing secret, shown only in this answer."""
     terminal, secret = merchants.register_terminal(session, ctx.keyring, op.audit_name, merchant_id, body.label)
     session.commit()
-    return TerminalCreated(terminal_id=terminal.id, merchant_id=terminal.merchant_id, label=terminal.label, secret=secret)
+    return TerminalCreated(
+        terminal_id=terminal.id, merchant_id=terminal.merchant_id, label=terminal.label, secret=secret
+    )

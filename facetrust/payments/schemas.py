@@ -47,8 +47,21 @@ class TerminalCreated(BaseModel):
 
 
 class IntentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True,  # exact JSON types: no true as 1, "100" or 100.0
-                              json_schema_extra={"examples": [{"amount_fen": 350, "currency": "CNY", "merchant_order_id": "VM7-20261207-0042", "idempotency_key": "vm7-0042", "description": "矿泉水 550ml"}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={
+            "examples": [
+                {
+                    "amount_fen": 350,
+                    "currency": "CNY",
+                    "merchant_order_id": "VM7-20261207-0042",
+                    "idempotency_key": "vm7-0042",
+                    "description": "矿泉水 550ml",
+                }
+            ]
+        },
+    )
 
     amount_fen: int = Field(gt=0, le=MAX_AMOUNT_FEN, description="amount in fen (1 yuan = 100 fen)")
     currency: str = Field(default="CNY", min_length=3, max_length=3)
@@ -69,8 +82,10 @@ class TerminalPaymentOut(BaseModel):
     created_at: dt.datetime
     expires_at: dt.datetime
     decided_at: dt.datetime | None = None
-    capture_url: str | None = Field(default=None, description="the platform's capture page for the payer; "
-                                                                "only while the payment waits for the payer")
+    capture_url: str | None = Field(
+        default=None,
+        description="the platform's capture page for the payer; only while the payment waits for the payer",
+    )
 
 
 class RefundIn(BaseModel):
@@ -119,8 +134,9 @@ class PhoneDigitsIn(BaseModel):
 class FacePayEnrolIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # exact JSON types: no true as 1, "100" or 100.0
 
-    liveness_session_id: str = Field(min_length=1, max_length=32,
-                                     description="a passed liveness session for face_pay_enrolment")
+    liveness_session_id: str = Field(
+        min_length=1, max_length=32, description="a passed liveness session for face_pay_enrolment"
+    )
 
 
 class FacePayStatusOut(BaseModel):

@@ -32,6 +32,7 @@ LIVENESS_OUTCOMES = ("passed", "failed")
 
 # --- the day ------------------------------------------------------------------------------------
 
+
 def business_day(now: dt.datetime, utc_offset_hours: int) -> dt.date:
     return now.astimezone(dt.timezone(dt.timedelta(hours=utc_offset_hours))).date()
 
@@ -53,6 +54,7 @@ def _in_day(column: ColumnElement, start: dt.datetime, end: dt.datetime) -> Colu
 
 
 # --- the figures --------------------------------------------------------------------------------
+
 
 @dataclass
 class CountAmount:
@@ -107,52 +109,92 @@ def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
     payments = {o: CountAmount() for o in PAYMENT_OUTCOMES}
     paid_or_declined = _in_day(PaymentIntent.decided_at, start, end) & PaymentIntent.status.in_(PAYMENT_OUTCOMES)
     for status, count, amount in session.execute(
-            select(PaymentIntent.status, func.count(), func.coalesce(func.sum(PaymentIntent.amount_fen), 0))
-            .where(paid_or_declined).group_by(PaymentIntent.status)):
+        select(PaymentIntent.status, func.count(), func.coalesce(func.sum(PaymentIntent.amount_fen), 0))
+        .where(paid_or_declined)
+        .group_by(PaymentIntent.status)
+    ):
         payments[status] = CountAmount(count, int(amount))
-    by_hour = select(_hour_of(PaymentIntent.decided_at, start).label("hour"), PaymentIntent.status.label("status")) \
-        .where(paid_or_declined).subquery()
-    for hour, status, count in session.execute(select(by_hour.c.hour, by_hour.c.status, func.count())
-                                               .group_by(by_hour.c.hour, by_hour.c.status)):
+    by_hour = (
+        select(_hour_of(PaymentIntent.decided_at, start).label("hour"), PaymentIntent.status.label("status"))
+        .where(paid_or_declined)
+        .subquery()
+    )
+    for hour, status, count in session.execute(
+        select(by_hour.c.hour, by_hour.c.status, func.count()).group_by(by_hour.c.hour, by_hour.c.status)
+    ):
         setattr(hours[hour], f"payments_{status}", count)
 
     credit = {k: CountAmount() for k in CREDIT_KINDS}
     for kind, count, amount in session.execute(
-            select(CreditPlan.kind, func.count(), func.coalesce(func.sum(CreditPlan.principal_fen), 0))
-            .where(_in_day(CreditPlan.created_at, start, end)).group_by(CreditPlan.kind)):
+        select(CreditPlan.kind, func.count(), func.coalesce(func.sum(CreditPlan.principal_fen), 0))
+        .where(_in_day(CreditPlan.created_at, start, end))
+        .group_by(CreditPlan.kind)
+    ):
         credit[kind] = CountAmount(count, int(amount))
 
     real_name = dict.fromkeys(REAL_NAME_OUTCOMES, 0)
-    real_name.update(session.execute(
-        select(RealNameAuthentication.outcome, func.count())
-        .where(_in_day(RealNameAuthentication.created_at, start, end)).group_by(RealNameAuthentication.outcome)).all())
+    real_name.update(
+        session.execute(
+            select(RealNameAuthentication.outcome, func.count())
+            .where(_in_day(RealNameAuthentication.created_at, start, end))
+            .group_by(RealNameAuthentication.outcome)
+        ).all()
+    )
 
     decided_today = _in_day(RiskDecision.at, start, end)
     decisions = dict.fromkeys(rules.DECISIONS, 0)
-    decisions.update(session.execute(select(RiskDecision.decision, func.count()).where(decided_today)
-                                     .group_by(RiskDecision.decision)).all())
-    by_hour = select(_hour_of(RiskDecision.at, start).label("hour"), RiskDecision.decision.label("decision")) \
-        .where(decided_today).subquery()
-    for hour, decision, count in session.execute(select(by_hour.c.hour, by_hour.c.decision, func.count())
-                                                 .group_by(by_hour.c.hour, by_hour.c.decision)):
+    decisions.update(
+        session.execute(
+            select(RiskDecision.decision, func.count()).where(decided_today).group_by(RiskDecision.decision)
+        ).all()
+    )
+    by_hour = (
+        select(_hour_of(RiskDecision.at, start).label("hour"), RiskDecision.decision.label("decision"))
+        .where(decided_today)
+        .subquery()
+    )
+    for hour, decision, count in session.execute(
+        select(by_hour.c.hour, by_hour.c.decision, func.count()).group_by(by_hour.c.hour, by_hour.c.decision)
+    ):
         hours[hour].decisions[decision] = count
 
     live_today = _in_day(LivenessSession.decided_at, start, end) & LivenessSession.status.in_(LIVENESS_OUTCOMES)
     purposes: dict[str, PurposeLiveness] = {}
     for purpose, status, count in session.execute(
-            select(LivenessSession.purpose, LivenessSession.status, func.count()).where(live_today)
-            .group_by(LivenessSession.purpose, LivenessSession.status)):
+        select(LivenessSession.purpose, LivenessSession.status, func.count())
+        .where(live_today)
+        .group_by(LivenessSession.purpose, LivenessSession.status)
+    ):
         setattr(purposes.setdefault(purpose, PurposeLiveness(purpose)), status, count)
     overall = PurposeLiveness("all", sum(p.passed for p in purposes.values()), sum(p.failed for p in purposes.values()))
-    by_hour = select(_hour_of(LivenessSession.decided_at, start).label("hour"),
-                     LivenessSession.status.label("status")).where(live_today).subquery()
-    for hour, status, count in session.execute(select(by_hour.c.hour, by_hour.c.status, func.count())
-                                               .group_by(by_hour.c.hour, by_hour.c.status)):
+    by_hour = (
+        select(_hour_of(LivenessSession.decided_at, start).label("hour"), LivenessSession.status.label("status"))
+        .where(live_today)
+        .subquery()
+    )
+    for hour, status, count in session.execute(
+        select(by_hour.c.hour, by_hour.c.status, func.count()).group_by(by_hour.c.hour, by_hour.c.status)
+    ):
         hours[hour].liveness_total += count
         if status == "failed":
             hours[hour].liveness_failed += count
 
-    open_cases = session.execute(select(func.count()).select_from(RiskCase).where(RiskCase.status != "closed")).scalar_one()
+    open_cases = session.execute(
+        select(func.count()).select_from(RiskCase).where(RiskCase.status != "closed")
+    ).scalar_one()
     frozen = session.execute(select(func.count()).select_from(Account).where(Account.status == "frozen")).scalar_one()
-    return Dashboard(day, utc_offset_hours, start, end, payments, credit, real_name, decisions, overall,
-                     sorted(purposes.values(), key=lambda p: p.purpose), open_cases, frozen, hours)
+    return Dashboard(
+        day,
+        utc_offset_hours,
+        start,
+        end,
+        payments,
+        credit,
+        real_name,
+        decisions,
+        overall,
+        sorted(purposes.values(), key=lambda p: p.purpose),
+        open_cases,
+        frozen,
+        hours,
+    )

@@ -55,8 +55,11 @@ class Verdict:
         # Operators read them in the decision (GET /v1/operator/risk/decisions/{id}) and its case.
         # Only whether a person will look at it: a review opens a case, and the person is told so.
         if self.decision == REVIEW:
-            return RecordedRefusal(ErrorCode.RISK_DECLINED, "this is held for a review by risk control; nothing was "
-                                   "paid out", held_for_review=True)
+            return RecordedRefusal(
+                ErrorCode.RISK_DECLINED,
+                "this is held for a review by risk control; nothing was paid out",
+                held_for_review=True,
+            )
         return RecordedRefusal(ErrorCode.RISK_DECLINED, "this was declined by risk control")
 
 
@@ -76,12 +79,17 @@ class RiskEngine:
             return
         stored = session.get(RiskRuleSet, self.ruleset.version)
         if stored is None:
-            session.add(RiskRuleSet(version=self.ruleset.version, sha256=self.ruleset.sha256,
-                                    content=self.ruleset.canonical_json()))
+            session.add(
+                RiskRuleSet(
+                    version=self.ruleset.version, sha256=self.ruleset.sha256, content=self.ruleset.canonical_json()
+                )
+            )
             session.flush()
         elif stored.sha256 != self.ruleset.sha256:
-            raise rules.RuleSetError(f"rule set version {self.ruleset.version!r} was already used for other rules; "
-                                     "give the changed rules a new version")
+            raise rules.RuleSetError(
+                f"rule set version {self.ruleset.version!r} was already used for other rules; "
+                "give the changed rules a new version"
+            )
         self._registered = True
 
     def decide(self, session: Session, event: EventIn) -> Verdict:
@@ -91,15 +99,26 @@ class RiskEngine:
         result = self.ruleset.evaluate(event.kind, values)
         decision_id = new_id()
         # Core statements, not the ORM's unit of work: this runs before every money movement.
-        session.execute(insert(RiskDecision.__table__).values(
-            id=decision_id, event_seq=row.seq, account_id=event.account_id, decision=result.decision,
-            score=result.score, rules=json.dumps(result.rules), typologies=json.dumps(result.typologies),
-            reasons=json.dumps(result.reasons), features=json.dumps(values, sort_keys=True),
-            rule_set_version=self.ruleset.version, at=row.at))
+        session.execute(
+            insert(RiskDecision.__table__).values(
+                id=decision_id,
+                event_seq=row.seq,
+                account_id=event.account_id,
+                decision=result.decision,
+                score=result.score,
+                rules=json.dumps(result.rules),
+                typologies=json.dumps(result.typologies),
+                reasons=json.dumps(result.reasons),
+                features=json.dumps(values, sort_keys=True),
+                rule_set_version=self.ruleset.version,
+                at=row.at,
+            )
+        )
         metrics.RISK_DECISIONS.labels(result.decision).inc()
         if event.kind in events.MONEY_OUT:
-            session.execute(update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == row.seq)
-                            .values(outcome=result.decision))
+            session.execute(
+                update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == row.seq).values(outcome=result.decision)
+            )
         account = session.get(Account, event.account_id) if event.account_id and result.decision == FREEZE else None
         if account is not None:
             freeze(session, account, "risk-engine", f"typologies: {', '.join(result.typologies)}", decision_id, row.at)
@@ -119,12 +138,18 @@ def decide(session: Session, event: EventIn) -> Verdict:
     return of(session).decide(session, event)
 
 
-def face_attempt(session: Session, kind: str, account_id: str | None, device_id: str | None, passed: bool,
-                 purpose: str) -> Verdict | None:
+def face_attempt(
+    session: Session, kind: str, account_id: str | None, device_id: str | None, passed: bool, purpose: str
+) -> Verdict | None:
     """A liveness check or a 1:1 face match and its outcome. A failure is decided on (repeated
     failures are how spoofing and account takeover show), a success only recorded."""
-    event = EventIn(kind, account_id=account_id, device_id=device_id, outcome="passed" if passed else "failed",
-                    data={"purpose": purpose})
+    event = EventIn(
+        kind,
+        account_id=account_id,
+        device_id=device_id,
+        outcome="passed" if passed else "failed",
+        data={"purpose": purpose},
+    )
     if passed or account_id is None:
         events.emit(session, event)
         return None
@@ -135,7 +160,9 @@ def completed(session: Session, decided: Verdict | int) -> None:
     """The money of a decided event (its verdict, or its event seq) has moved: history features
     count it from now on."""
     seq = decided.event_seq if isinstance(decided, Verdict) else decided
-    session.execute(update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == seq).values(outcome=events.COMPLETED))
+    session.execute(
+        update(RiskEvent.__table__).where(RiskEvent.__table__.c.seq == seq).values(outcome=events.COMPLETED)
+    )
 
 
 def check_can_move_money(account: Account) -> None:
@@ -146,16 +173,30 @@ def check_can_move_money(account: Account) -> None:
         raise DomainError(ErrorCode.ACCOUNT_NOT_ACTIVE, f"the account is {account.status}")
 
 
-def freeze(session: Session, account: Account, actor: str, reason: str, decision_id: str | None = None,
-           at: dt.datetime | None = None) -> Account:
+def freeze(
+    session: Session,
+    account: Account,
+    actor: str,
+    reason: str,
+    decision_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> Account:
     """Freeze the account (at ``at``, the deciding event's time, or now) and open a case."""
     if account.status == "closed":
         raise DomainError(ErrorCode.ACCOUNT_CLOSED, "a closed account cannot be frozen")
     if account.status != "frozen":
         account.status = "frozen"
-        events.emit(session, EventIn("account.freeze", account_id=account.id, data={"by": actor, "reason": reason}, at=at))
-        audit.append(session, actor=actor, action="account.freeze", subject=f"account:{account.id}",
-                     purpose="risk", details={"reason": reason, "decision_id": decision_id})
+        events.emit(
+            session, EventIn("account.freeze", account_id=account.id, data={"by": actor, "reason": reason}, at=at)
+        )
+        audit.append(
+            session,
+            actor=actor,
+            action="account.freeze",
+            subject=f"account:{account.id}",
+            purpose="risk",
+            details={"reason": reason, "decision_id": decision_id},
+        )
         cases.open_case(session, account.id, None, decision_id, [], note=f"frozen by {actor}: {reason}")
     return account
 
@@ -168,9 +209,12 @@ def frozen_by(session: Session, account_id: str) -> str | None:
 
 def latest_freeze(session: Session, account_id: str) -> tuple[str | None, dt.datetime] | None:
     """Who made the account's latest freeze and when, or None if it was never frozen."""
-    row = session.execute(select(RiskEvent.data, RiskEvent.at).where(RiskEvent.account_id == account_id,
-                                                                      RiskEvent.kind == "account.freeze")
-                          .order_by(RiskEvent.seq.desc()).limit(1)).one_or_none()
+    row = session.execute(
+        select(RiskEvent.data, RiskEvent.at)
+        .where(RiskEvent.account_id == account_id, RiskEvent.kind == "account.freeze")
+        .order_by(RiskEvent.seq.desc())
+        .limit(1)
+    ).one_or_none()
     return (json.loads(row.data).get("by"), row.at) if row else None
 
 
@@ -179,12 +223,20 @@ def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Acc
     the freeze, whatever their role; an admin may do both, but not to the same freeze (issue 19)."""
     if account.status == "frozen":
         if frozen_by(session, account.id) == actor:
-            raise DomainError(ErrorCode.SECOND_OPERATOR_REQUIRED,
-                              "the operator who froze this account cannot unfreeze it; another operator must review it")
+            raise DomainError(
+                ErrorCode.SECOND_OPERATOR_REQUIRED,
+                "the operator who froze this account cannot unfreeze it; another operator must review it",
+            )
         account.status = "active"
         events.emit(session, EventIn("account.unfreeze", account_id=account.id, data={"by": actor, "reason": reason}))
-        audit.append(session, actor=actor, action="account.unfreeze", subject=f"account:{account.id}",
-                     purpose="risk", details={"reason": reason})
+        audit.append(
+            session,
+            actor=actor,
+            action="account.unfreeze",
+            subject=f"account:{account.id}",
+            purpose="risk",
+            details={"reason": reason},
+        )
     return account
 
 
@@ -198,9 +250,14 @@ class Replay:
     feature_differences: dict
 
     def as_dict(self) -> dict:
-        return {"decision_id": self.decision_id, "reproduced": self.reproduced, "stored": self.stored,
-                "replayed": self.replayed, "recomputed_features_match": self.recomputed_features_match,
-                "feature_differences": self.feature_differences}
+        return {
+            "decision_id": self.decision_id,
+            "reproduced": self.reproduced,
+            "stored": self.stored,
+            "replayed": self.replayed,
+            "recomputed_features_match": self.recomputed_features_match,
+            "feature_differences": self.feature_differences,
+        }
 
 
 def replay(session: Session, decision_id: str) -> Replay:
@@ -212,18 +269,36 @@ def replay(session: Session, decision_id: str) -> Replay:
     event = session.get(RiskEvent, decision.event_seq)
     stored_features = json.loads(decision.features)
     result = ruleset.evaluate(event.kind, stored_features)  # type: ignore[union-attr]
-    stored = {"decision": decision.decision, "rules": json.loads(decision.rules),
-              "typologies": json.loads(decision.typologies), "reasons": json.loads(decision.reasons),
-              "rule_set_version": decision.rule_set_version}
-    replayed = {"decision": result.decision, "rules": result.rules, "typologies": result.typologies,
-                "reasons": result.reasons, "rule_set_version": ruleset.version}
+    stored = {
+        "decision": decision.decision,
+        "rules": json.loads(decision.rules),
+        "typologies": json.loads(decision.typologies),
+        "reasons": json.loads(decision.reasons),
+        "rule_set_version": decision.rule_set_version,
+    }
+    replayed = {
+        "decision": result.decision,
+        "rules": result.rules,
+        "typologies": result.typologies,
+        "reasons": result.reasons,
+        "rule_set_version": ruleset.version,
+    }
     recomputed = json.loads(json.dumps(features.compute(session, stored_features.keys(), event), sort_keys=True))  # type: ignore[arg-type]
-    differences = {name: {"stored": stored_features[name], "recomputed": recomputed.get(name)}
-                   for name in stored_features if recomputed.get(name) != stored_features[name]}
+    differences = {
+        name: {"stored": stored_features[name], "recomputed": recomputed.get(name)}
+        for name in stored_features
+        if recomputed.get(name) != stored_features[name]
+    }
     return Replay(decision_id, stored == replayed, stored, replayed, not differences, differences)
 
 
 def decisions_of(session: Session, account_id: str) -> list[tuple[RiskDecision, str]]:
     """(decision, event kind) of every decision about the account, oldest first."""
-    return list(session.execute(select(RiskDecision, RiskEvent.kind).join(RiskEvent, RiskEvent.seq == RiskDecision.event_seq)
-                                .where(RiskDecision.account_id == account_id).order_by(RiskDecision.event_seq)).all())
+    return list(
+        session.execute(
+            select(RiskDecision, RiskEvent.kind)
+            .join(RiskEvent, RiskEvent.seq == RiskDecision.event_seq)
+            .where(RiskDecision.account_id == account_id)
+            .order_by(RiskDecision.event_seq)
+        ).all()
+    )

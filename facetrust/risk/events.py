@@ -24,9 +24,22 @@ from facetrust.risk.models import RiskEvent
 PAYMENT, INSTALLMENT, LOAN = "payment", "installment", "loan"
 MONEY_OUT = (PAYMENT, INSTALLMENT, LOAN)
 KINDS = (
-    "login", "real_name", "liveness", "face_verification", "face_pay.enrol", "face_pay.revoke",
-    "face_pay.duplicate_identity", "payment_intent", PAYMENT, "refund", INSTALLMENT, LOAN, "repayment", "top_up",
-    "account.freeze", "account.unfreeze",
+    "login",
+    "real_name",
+    "liveness",
+    "face_verification",
+    "face_pay.enrol",
+    "face_pay.revoke",
+    "face_pay.duplicate_identity",
+    "payment_intent",
+    PAYMENT,
+    "refund",
+    INSTALLMENT,
+    LOAN,
+    "repayment",
+    "top_up",
+    "account.freeze",
+    "account.unfreeze",
 )
 COMPLETED = "completed"  # the outcome of a money-out event once the money has moved
 
@@ -59,16 +72,33 @@ def emit(session: Session, event: EventIn) -> RiskEvent:
     return it as a detached row, for the features to read."""
     if event.kind not in KINDS:
         raise ValueError(f"unknown risk event kind {event.kind!r}")
-    values = dict(kind=event.kind, at=event.at or utcnow(), account_id=event.account_id, device_id=event.device_id,
-                  ip=event.ip, merchant_id=event.merchant_id, address_hash=event.address_hash, face_key=event.face_key,
-                  amount_fen=event.amount_fen, outcome=event.outcome, category=event.category, periods=event.periods,
-                  ref=event.ref, data=json.dumps(event.data, sort_keys=True, ensure_ascii=False))
-    seq = session.execute(insert(RiskEvent.__table__).values(**values).returning(RiskEvent.__table__.c.seq)).scalar_one()
+    values = dict(
+        kind=event.kind,
+        at=event.at or utcnow(),
+        account_id=event.account_id,
+        device_id=event.device_id,
+        ip=event.ip,
+        merchant_id=event.merchant_id,
+        address_hash=event.address_hash,
+        face_key=event.face_key,
+        amount_fen=event.amount_fen,
+        outcome=event.outcome,
+        category=event.category,
+        periods=event.periods,
+        ref=event.ref,
+        data=json.dumps(event.data, sort_keys=True, ensure_ascii=False),
+    )
+    seq = session.execute(
+        insert(RiskEvent.__table__).values(**values).returning(RiskEvent.__table__.c.seq)
+    ).scalar_one()
     return RiskEvent(seq=seq, **values)
 
 
 def face_key_of(session: Session, account_id: str) -> str | None:
     """The face key of the account's face-pay enrolment: the account that first enrolled that face."""
-    return session.execute(select(RiskEvent.face_key).where(RiskEvent.account_id == account_id,
-                                                            RiskEvent.kind == "face_pay.enrol")
-                           .order_by(RiskEvent.seq.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(RiskEvent.face_key)
+        .where(RiskEvent.account_id == account_id, RiskEvent.kind == "face_pay.enrol")
+        .order_by(RiskEvent.seq.desc())
+        .limit(1)
+    ).scalar_one_or_none()

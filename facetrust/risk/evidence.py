@@ -33,11 +33,16 @@ def case_events(session: Session, case: RiskCase, limit: int) -> list[CaseEvent]
         return []
     trigger_seq = None
     if case.decision_id:
-        trigger_seq = session.execute(select(RiskDecision.event_seq).where(RiskDecision.id == case.decision_id)
-                                      ).scalar_one_or_none()
-    rows = session.execute(select(RiskEvent, RiskDecision.id, RiskDecision.decision)
-                           .outerjoin(RiskDecision, RiskDecision.event_seq == RiskEvent.seq)
-                           .where(or_(*who)).order_by(RiskEvent.seq.desc()).limit(limit)).all()
+        trigger_seq = session.execute(
+            select(RiskDecision.event_seq).where(RiskDecision.id == case.decision_id)
+        ).scalar_one_or_none()
+    rows = session.execute(
+        select(RiskEvent, RiskDecision.id, RiskDecision.decision)
+        .outerjoin(RiskDecision, RiskDecision.event_seq == RiskEvent.seq)
+        .where(or_(*who))
+        .order_by(RiskEvent.seq.desc())
+        .limit(limit)
+    ).all()
     return [CaseEvent(e, did, decision, e.seq == trigger_seq) for e, did, decision in rows]
 
 
@@ -79,8 +84,17 @@ def decision_detail(session: Session, decision_id: str) -> DecisionDetail:
     hits = []
     for rule_id in json.loads(decision.rules):
         rule = ruleset.rule(rule_id)
-        hits.append(RuleHit(rule.id, rule.description, rule.score, list(rule.reasons),
-                            {name: values.get(name) for name in sorted(rule.when.features())}))
-    typologies = [TypologyHit(t.id, t.description, t.action, t.min_score)
-                  for t in (ruleset.typology(tid) for tid in json.loads(decision.typologies))]
+        hits.append(
+            RuleHit(
+                rule.id,
+                rule.description,
+                rule.score,
+                list(rule.reasons),
+                {name: values.get(name) for name in sorted(rule.when.features())},
+            )
+        )
+    typologies = [
+        TypologyHit(t.id, t.description, t.action, t.min_score)
+        for t in (ruleset.typology(tid) for tid in json.loads(decision.typologies))
+    ]
     return DecisionDetail(decision, session.get(RiskEvent, decision.event_seq), hits, typologies, values)  # type: ignore[arg-type]

@@ -67,8 +67,12 @@ MIN_TRAVEL_HOURS = 0.1  # travel speed: shorter gaps count as 6 minutes (two pay
 QUICK_REFUND_SCAN = 2000  # the most recent refunds of one merchant examined for the quick-refund share
 
 MIN10, HOUR, DAY = dt.timedelta(minutes=10), dt.timedelta(hours=1), dt.timedelta(days=1)
-DAYS7, DAYS30, DAYS90, DAYS365 = (dt.timedelta(days=7), dt.timedelta(days=30), dt.timedelta(days=90),
-                                  dt.timedelta(days=365))
+DAYS7, DAYS30, DAYS90, DAYS365 = (
+    dt.timedelta(days=7),
+    dt.timedelta(days=30),
+    dt.timedelta(days=90),
+    dt.timedelta(days=365),
+)
 
 E = RiskEvent
 _MEMO = "facetrust.risk.features.memo"
@@ -110,6 +114,7 @@ def feature(name: str, description: str):
     def register(fn: Callable[[Session, RiskEvent], Value]) -> Callable[[Session, RiskEvent], Value]:
         _register(name, description, fn)
         return fn
+
     return register
 
 
@@ -156,8 +161,18 @@ def _distinct_if(cond, column):
 
 def _params(event: RiskEvent, **extra: object) -> dict:
     at = _at(event)
-    return {"seq": event.seq, "at": at, "t_10m": at - MIN10, "t_1h": at - HOUR, "t_24h": at - DAY, "t_7d": at - DAYS7,
-            "t_30d": at - DAYS30, "t_90d": at - DAYS90, "t_365d": at - DAYS365, **extra}
+    return {
+        "seq": event.seq,
+        "at": at,
+        "t_10m": at - MIN10,
+        "t_1h": at - HOUR,
+        "t_24h": at - DAY,
+        "t_7d": at - DAYS7,
+        "t_30d": at - DAYS30,
+        "t_90d": at - DAYS90,
+        "t_365d": at - DAYS365,
+        **extra,
+    }
 
 
 def _memo(session: Session, key: tuple, fn: Callable[[], object]) -> object:
@@ -220,82 +235,118 @@ def _statements() -> dict:
     failed_1h = and_(E.kind.in_(FACE_KINDS), E.outcome == FAILED, E.at > _p("t_1h"))
     failed_24h = and_(E.kind.in_(FACE_KINDS), E.outcome == FAILED, E.at > _p("t_24h"))
     credit_draw = E.kind.in_(CREDIT_KINDS)
-    account = select(*_columns(
-        out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
-        out_1h=_sum_if(and_(out, E.at > _p("t_1h"))),
-        out_24h=_sum_if(out_24h),
-        amount_24h=func.sum(case((out_24h, E.amount_fen))),
-        refused_24h=_sum_if(and_(out_24h, before, E.outcome.in_(REFUSED))),
-        completed_n=_sum_if(completed_90d),
-        completed_max=func.max(case((completed_90d, E.amount_fen))),
-        completed_sum=func.sum(case((completed_90d, E.amount_fen))),
-        same_n=_sum_if(same_90d),
-        same_max=func.max(case((same_90d, E.amount_fen))),
-        same_sum=func.sum(case((same_90d, E.amount_fen))),
-        failed_face_1h=_sum_if(failed_1h),
-        failed_face_24h=_sum_if(failed_24h),
-        credit_draws_1h=_sum_if(and_(credit_draw, E.at > _p("t_1h"))),
-        loans_1h=_sum_if(and_(E.kind == LOAN, E.at > _p("t_1h"))),
-        credit_draws_7d=_sum_if(and_(credit_draw, E.at > _p("t_7d"))),
-        first_credit_at=func.min(case((credit_done, E.at))),
-        devices_30d=_distinct_if(own_device, E.device_id),
-        good_repayments=_sum_if(and_(repayment, E.outcome.in_(GOOD_REPAYMENTS))),
-        late_repayments=_sum_if(and_(repayment, E.outcome == LATE)),
-        credit_max=func.max(case((credit_done, E.amount_fen))),
-        real_name_at=func.max(case((and_(E.kind == REAL_NAME, E.outcome == PASSED, before), E.at))),
-        first_at=func.min(E.at),
-        orders_here_30d=_sum_if(and_(out, here_30d)),
-        installments_here_30d=_sum_if(and_(E.kind == INSTALLMENT, here_30d)),
-        refunds_here_30d=_sum_if(and_(E.kind == REFUND, here_30d)),
-        completed_here_365d=_sum_if(and_(out, here, before, E.outcome == COMPLETED, E.at > _p("t_365d"))),
-    )).where(E.account_id == _p("account_id"), *_upto())
-    device = select(*_columns(
-        out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
-        accounts_30d=_distinct_if(E.at > _p("t_30d"), E.account_id),
-        failed_1h=_sum_if(failed_1h),
-        failed_accounts_1h=_distinct_if(failed_1h, E.account_id),
-        first_seen=func.min(case((E.account_id == _p("account_id"), E.at))),
-    )).where(E.device_id == _p("device_id"), *_upto())
-    ip = select(*_columns(
-        out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
-        accounts_24h=func.count(func.distinct(E.account_id)),
-    )).where(E.ip == _p("ip"), *_upto(since="t_24h"))
-    face = select(func.count(func.distinct(E.account_id))).where(E.face_key == _p("face_key"),
-                                                                 *_upto(since="t_365d"))
-    address = select(func.count(func.distinct(E.account_id))).where(E.address_hash == _p("address_hash"),
-                                                                    *_upto(since="t_30d"))
+    account = select(
+        *_columns(
+            out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
+            out_1h=_sum_if(and_(out, E.at > _p("t_1h"))),
+            out_24h=_sum_if(out_24h),
+            amount_24h=func.sum(case((out_24h, E.amount_fen))),
+            refused_24h=_sum_if(and_(out_24h, before, E.outcome.in_(REFUSED))),
+            completed_n=_sum_if(completed_90d),
+            completed_max=func.max(case((completed_90d, E.amount_fen))),
+            completed_sum=func.sum(case((completed_90d, E.amount_fen))),
+            same_n=_sum_if(same_90d),
+            same_max=func.max(case((same_90d, E.amount_fen))),
+            same_sum=func.sum(case((same_90d, E.amount_fen))),
+            failed_face_1h=_sum_if(failed_1h),
+            failed_face_24h=_sum_if(failed_24h),
+            credit_draws_1h=_sum_if(and_(credit_draw, E.at > _p("t_1h"))),
+            loans_1h=_sum_if(and_(E.kind == LOAN, E.at > _p("t_1h"))),
+            credit_draws_7d=_sum_if(and_(credit_draw, E.at > _p("t_7d"))),
+            first_credit_at=func.min(case((credit_done, E.at))),
+            devices_30d=_distinct_if(own_device, E.device_id),
+            good_repayments=_sum_if(and_(repayment, E.outcome.in_(GOOD_REPAYMENTS))),
+            late_repayments=_sum_if(and_(repayment, E.outcome == LATE)),
+            credit_max=func.max(case((credit_done, E.amount_fen))),
+            real_name_at=func.max(case((and_(E.kind == REAL_NAME, E.outcome == PASSED, before), E.at))),
+            first_at=func.min(E.at),
+            orders_here_30d=_sum_if(and_(out, here_30d)),
+            installments_here_30d=_sum_if(and_(E.kind == INSTALLMENT, here_30d)),
+            refunds_here_30d=_sum_if(and_(E.kind == REFUND, here_30d)),
+            completed_here_365d=_sum_if(and_(out, here, before, E.outcome == COMPLETED, E.at > _p("t_365d"))),
+        )
+    ).where(E.account_id == _p("account_id"), *_upto())
+    device = select(
+        *_columns(
+            out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
+            accounts_30d=_distinct_if(E.at > _p("t_30d"), E.account_id),
+            failed_1h=_sum_if(failed_1h),
+            failed_accounts_1h=_distinct_if(failed_1h, E.account_id),
+            first_seen=func.min(case((E.account_id == _p("account_id"), E.at))),
+        )
+    ).where(E.device_id == _p("device_id"), *_upto())
+    ip = select(
+        *_columns(
+            out_10m=_sum_if(and_(out, E.at > _p("t_10m"))),
+            accounts_24h=func.count(func.distinct(E.account_id)),
+        )
+    ).where(E.ip == _p("ip"), *_upto(since="t_24h"))
+    face = select(func.count(func.distinct(E.account_id))).where(E.face_key == _p("face_key"), *_upto(since="t_365d"))
+    address = select(func.count(func.distinct(E.account_id))).where(
+        E.address_hash == _p("address_hash"), *_upto(since="t_30d")
+    )
     installment = E.kind == INSTALLMENT
     max_term = and_(installment, E.periods >= MAX_TERM)
-    merchant = select(*_columns(
-        installments=_sum_if(installment),
-        max_term=_sum_if(max_term),
-        max_term_accounts=_distinct_if(max_term, E.account_id),
-        refunds=_sum_if(E.kind == REFUND),
-        orders=_sum_if(and_(E.kind.in_((PAYMENT, INSTALLMENT)), E.outcome == COMPLETED)),
-    )).where(E.merchant_id == _p("merchant_id"), _kind(PAYMENT, INSTALLMENT, REFUND), *_upto(since="t_30d"))
-    refunds = (select(E.ref, E.at).where(E.merchant_id == _p("merchant_id"), _kind(REFUND), E.ref.is_not(None),
-                                         *_upto(since="t_30d"))
-               .order_by(E.at.desc()).limit(QUICK_REFUND_SCAN))
+    merchant = select(
+        *_columns(
+            installments=_sum_if(installment),
+            max_term=_sum_if(max_term),
+            max_term_accounts=_distinct_if(max_term, E.account_id),
+            refunds=_sum_if(E.kind == REFUND),
+            orders=_sum_if(and_(E.kind.in_((PAYMENT, INSTALLMENT)), E.outcome == COMPLETED)),
+        )
+    ).where(E.merchant_id == _p("merchant_id"), _kind(PAYMENT, INSTALLMENT, REFUND), *_upto(since="t_30d"))
+    refunds = (
+        select(E.ref, E.at)
+        .where(E.merchant_id == _p("merchant_id"), _kind(REFUND), E.ref.is_not(None), *_upto(since="t_30d"))
+        .order_by(E.at.desc())
+        .limit(QUICK_REFUND_SCAN)
+    )
     refs = E.ref.in_(bindparam("refs", expanding=True))
     if _ref_indexed():  # straight to the refunded orders; the merchant compared so no index serves it
         at_merchant = E.merchant_id.concat(literal("")) == _p("merchant_id")
     else:  # through the merchant's index, over the window plus the quick-refund span
         at_merchant = E.merchant_id == _p("merchant_id")
-    refunded_orders = (select(E.ref, func.min(E.at)).where(at_merchant, _kind(*MONEY_OUT), refs,
-                                                            *_upto(since="t_refunded_from")).group_by(E.ref))
-    recent = (select(E.merchant_id, E.at).where(
-        E.account_id == _p("account_id"), _kind(PAYMENT), E.outcome == COMPLETED, E.merchant_id.is_not(None),
-        *_upto(include_self=False, since="t_90d"))
-        .order_by(E.at.desc()).limit(LOCATION_HISTORY).subquery())
-    usual_places = (select(Merchant.latitude, Merchant.longitude, recent.c.merchant_id, recent.c.at)
-                    .join(recent, recent.c.merchant_id == Merchant.id)
-                    .where(Merchant.latitude.is_not(None), Merchant.longitude.is_not(None)))
+    refunded_orders = (
+        select(E.ref, func.min(E.at))
+        .where(at_merchant, _kind(*MONEY_OUT), refs, *_upto(since="t_refunded_from"))
+        .group_by(E.ref)
+    )
+    recent = (
+        select(E.merchant_id, E.at)
+        .where(
+            E.account_id == _p("account_id"),
+            _kind(PAYMENT),
+            E.outcome == COMPLETED,
+            E.merchant_id.is_not(None),
+            *_upto(include_self=False, since="t_90d"),
+        )
+        .order_by(E.at.desc())
+        .limit(LOCATION_HISTORY)
+        .subquery()
+    )
+    usual_places = (
+        select(Merchant.latitude, Merchant.longitude, recent.c.merchant_id, recent.c.at)
+        .join(recent, recent.c.merchant_id == Merchant.id)
+        .where(Merchant.latitude.is_not(None), Merchant.longitude.is_not(None))
+    )
     place = select(Merchant.latitude, Merchant.longitude).where(Merchant.id == _p("merchant_id"))
     line = select(CreditLine.limit_fen, CreditLine.used_fen).where(CreditLine.account_id == _p("account_id"))
     verified = select(Account.real_name_verified_at).where(Account.id == _p("account_id"))
-    return {"account": account, "device": device, "ip": ip, "face": face, "address": address,
-            "merchant": merchant, "refunds": refunds, "refunded_orders": refunded_orders,
-            "usual_places": usual_places, "place": place, "line": line, "verified": verified}
+    return {
+        "account": account,
+        "device": device,
+        "ip": ip,
+        "face": face,
+        "address": address,
+        "merchant": merchant,
+        "refunds": refunds,
+        "refunded_orders": refunded_orders,
+        "usual_places": usual_places,
+        "place": place,
+        "line": line,
+        "verified": verified,
+    }
 
 
 def _q(name: str):
@@ -311,10 +362,16 @@ def _account(session: Session, event: RiskEvent) -> dict | None:
         return None
 
     def run() -> dict:
-        row = _row(session, _q("account"), _params(event, account_id=event.account_id, merchant_id=event.merchant_id,
-                                                   same_kinds=list(_same_kinds(event))))
+        row = _row(
+            session,
+            _q("account"),
+            _params(
+                event, account_id=event.account_id, merchant_id=event.merchant_id, same_kinds=list(_same_kinds(event))
+            ),
+        )
         times = ("real_name_at", "first_at", "first_credit_at")
         return {k: (v if k in times else None if v is None else int(v)) for k, v in row.items()}
+
     return _memo(session, ("account", event.seq), run)  # type: ignore[return-value]
 
 
@@ -328,23 +385,48 @@ def _from_account(key: str) -> Callable[[Session, RiskEvent], Value]:
     def get(session: Session, event: RiskEvent) -> Value:
         a = _account(session, event)
         return None if a is None else (a[key] or 0)
+
     return get
 
 
 for _name, _key, _desc in (
-    ("account_money_out_10m", "out_10m", "money-out events (payment, installment, loan; any outcome) of the account in 10 minutes"),
+    (
+        "account_money_out_10m",
+        "out_10m",
+        "money-out events (payment, installment, loan; any outcome) of the account in 10 minutes",
+    ),
     ("account_money_out_1h", "out_1h", "money-out events of the account in the last hour"),
     ("account_money_out_24h", "out_24h", "money-out events of the account in the last 24 hours"),
     ("account_amount_out_24h", "amount_24h", "sum of the account's money-out amounts (fen) in the last 24 hours"),
-    ("account_refused_out_24h", "refused_24h", "earlier money-out events of the account refused (review, decline, freeze) in 24 hours"),
+    (
+        "account_refused_out_24h",
+        "refused_24h",
+        "earlier money-out events of the account refused (review, decline, freeze) in 24 hours",
+    ),
     ("account_completed_out_90d", "completed_n", "earlier completed money-out events of the account in 90 days"),
     ("account_devices_30d", "devices_30d", "distinct own devices (not merchant terminals) the account used in 30 days"),
-    ("account_failed_face_1h", "failed_face_1h", "failed liveness or face-match attempts of the account in the last hour"),
+    (
+        "account_failed_face_1h",
+        "failed_face_1h",
+        "failed liveness or face-match attempts of the account in the last hour",
+    ),
     ("account_failed_face_24h", "failed_face_24h", "failed liveness or face-match attempts of the account in 24 hours"),
-    ("account_credit_draws_1h", "credit_draws_1h", "installment and loan draws of the account in the last hour (this one included)"),
+    (
+        "account_credit_draws_1h",
+        "credit_draws_1h",
+        "installment and loan draws of the account in the last hour (this one included)",
+    ),
     ("account_loans_1h", "loans_1h", "loan drawdowns of the account in the last hour (this one included)"),
-    ("account_credit_draws_7d", "credit_draws_7d", "installment and loan draws of the account in 7 days (this one included)"),
-    ("on_time_repayments", "good_repayments", "repayments in good standing (on time or early) the account made before, all time"),
+    (
+        "account_credit_draws_7d",
+        "credit_draws_7d",
+        "installment and loan draws of the account in 7 days (this one included)",
+    ),
+    (
+        "on_time_repayments",
+        "good_repayments",
+        "repayments in good standing (on time or early) the account made before, all time",
+    ),
     ("late_repayments", "late_repayments", "late repayments the account made before, all time"),
 ):
     _register(_name, _desc, _from_account(_key))
@@ -390,8 +472,10 @@ def amount_vs_avg_completed_90d(session: Session, event: RiskEvent) -> Value:
     return _ratio(event.amount_fen * a["completed_n"], a["completed_sum"])
 
 
-@feature("account_completed_same_kind_90d",
-         "earlier completed money-out of the same kind (payments; or installments and loans) in 90 days")
+@feature(
+    "account_completed_same_kind_90d",
+    "earlier completed money-out of the same kind (payments; or installments and loans) in 90 days",
+)
 def account_completed_same_kind_90d(session: Session, event: RiskEvent) -> Value:
     a = _account(session, event)
     return None if a is None else a["same_n"] or 0
@@ -413,7 +497,9 @@ def amount_vs_avg_same_kind_90d(session: Session, event: RiskEvent) -> Value:
     return _ratio(event.amount_fen * a["same_n"], a["same_sum"])
 
 
-@feature("max_completed_installment_fen", "the largest earlier completed installment or loan amount of the account (fen)")
+@feature(
+    "max_completed_installment_fen", "the largest earlier completed installment or loan amount of the account (fen)"
+)
 def max_completed_installment_fen(session: Session, event: RiskEvent) -> Value:
     a = _account(session, event)
     return None if a is None else a["credit_max"]
@@ -434,7 +520,9 @@ def days_since_real_name(session: Session, event: RiskEvent) -> Value:
     return round((at - _utc(last)).total_seconds() / 86400, 3)
 
 
-@feature("credit_history_days", "days since the account's first completed installment or loan (None: no credit history)")
+@feature(
+    "credit_history_days", "days since the account's first completed installment or loan (None: no credit history)"
+)
 def credit_history_days(session: Session, event: RiskEvent) -> Value:
     a = _account(session, event)
     if a is None or a["first_credit_at"] is None:
@@ -454,13 +542,26 @@ def _at_merchant(key: str) -> Callable[[Session, RiskEvent], Value]:
     def get(session: Session, event: RiskEvent) -> Value:
         a = _account(session, event)
         return None if a is None or not event.merchant_id else (a[key] or 0)
+
     return get
 
 
 for _name, _key, _desc in (
-    ("account_orders_at_merchant_30d", "orders_here_30d", "money-out events of the account at this merchant in 30 days (this one included)"),
-    ("account_installments_at_merchant_30d", "installments_here_30d", "installment orders of the account at this merchant in 30 days (this one included)"),
-    ("account_refunds_at_merchant_30d", "refunds_here_30d", "refunds the account received from this merchant in 30 days"),
+    (
+        "account_orders_at_merchant_30d",
+        "orders_here_30d",
+        "money-out events of the account at this merchant in 30 days (this one included)",
+    ),
+    (
+        "account_installments_at_merchant_30d",
+        "installments_here_30d",
+        "installment orders of the account at this merchant in 30 days (this one included)",
+    ),
+    (
+        "account_refunds_at_merchant_30d",
+        "refunds_here_30d",
+        "refunds the account received from this merchant in 30 days",
+    ),
 ):
     _register(_name, _desc, _at_merchant(_key))
 
@@ -477,6 +578,7 @@ def _device(session: Session, event: RiskEvent) -> dict | None:
     def run() -> dict:
         row = _row(session, _q("device"), _params(event, device_id=device, account_id=event.account_id))
         return {k: (None if v is None else _utc(v)) if k == "first_seen" else _int(v) for k, v in row.items()}
+
     return _memo(session, ("device", event.seq), run)  # type: ignore[return-value]
 
 
@@ -484,14 +586,23 @@ def _from_device(key: str) -> Callable[[Session, RiskEvent], Value]:
     def get(session: Session, event: RiskEvent) -> Value:
         d = _device(session, event)
         return None if d is None else d[key]
+
     return get
 
 
 for _name, _key, _desc in (
     ("device_money_out_10m", "out_10m", "money-out events from this (user's own) device in 10 minutes, any account"),
     ("device_accounts_30d", "accounts_30d", "distinct accounts seen on this (user's own) device in 30 days"),
-    ("device_failed_face_1h", "failed_1h", "failed liveness or face-match attempts on this (user's own) device in the last hour"),
-    ("device_failed_face_accounts_1h", "failed_accounts_1h", "distinct accounts with failed face attempts on this device in the last hour"),
+    (
+        "device_failed_face_1h",
+        "failed_1h",
+        "failed liveness or face-match attempts on this (user's own) device in the last hour",
+    ),
+    (
+        "device_failed_face_accounts_1h",
+        "failed_accounts_1h",
+        "distinct accounts with failed face attempts on this device in the last hour",
+    ),
 ):
     _register(_name, _desc, _from_device(_key))
 
@@ -526,8 +637,11 @@ def hours_since_device_change(session: Session, event: RiskEvent) -> Value:
 def _ip(session: Session, event: RiskEvent) -> dict | None:
     if not event.ip:
         return None
-    return _memo(session, ("ip", event.seq),  # type: ignore[return-value]
-                 lambda: {k: _int(v) for k, v in _row(session, _q("ip"), _params(event, ip=event.ip)).items()})
+    return _memo(
+        session,
+        ("ip", event.seq),  # type: ignore[return-value]
+        lambda: {k: _int(v) for k, v in _row(session, _q("ip"), _params(event, ip=event.ip)).items()},
+    )
 
 
 @feature("ip_money_out_10m", "money-out events from this IP address in 10 minutes, any account")
@@ -560,7 +674,9 @@ def address_accounts_30d(session: Session, event: RiskEvent) -> Value:
 # credit (bust-out)
 
 
-@feature("installment_is_max_term", f"1 if this installment or loan is over the longest term ({MAX_TERM} periods), else 0")
+@feature(
+    "installment_is_max_term", f"1 if this installment or loan is over the longest term ({MAX_TERM} periods), else 0"
+)
 def installment_is_max_term(session: Session, event: RiskEvent) -> Value:
     if not _is_credit(event) or event.periods is None:
         return None
@@ -593,33 +709,57 @@ def credit_utilisation(session: Session, event: RiskEvent) -> Value:
 def _merchant(session: Session, event: RiskEvent) -> dict | None:
     if not event.merchant_id:
         return None
-    return _memo(session, ("merchant", event.seq),  # type: ignore[return-value]
-                 lambda: {k: _int(v) for k, v in _row(session, _q("merchant"),
-                                                      _params(event, merchant_id=event.merchant_id)).items()})
+    return _memo(
+        session,
+        ("merchant", event.seq),  # type: ignore[return-value]
+        lambda: {
+            k: _int(v) for k, v in _row(session, _q("merchant"), _params(event, merchant_id=event.merchant_id)).items()
+        },
+    )
 
 
 def _from_merchant(fn: Callable[[dict], Value]) -> Callable[[Session, RiskEvent], Value]:
     def get(session: Session, event: RiskEvent) -> Value:
         m = _merchant(session, event)
         return None if m is None else fn(m)
+
     return get
 
 
 for _name, _fn, _desc in (
-    ("merchant_installments_30d", lambda m: m["installments"], "installment orders (any outcome) at the merchant in 30 days"),
-    ("merchant_max_term_share_30d", lambda m: _ratio(m["max_term"], m["installments"]),
-     f"share of the merchant's installment orders (30 days) over the longest term ({MAX_TERM} periods)"),
-    ("merchant_distinct_accounts_max_term_30d", lambda m: m["max_term_accounts"],
-     "distinct accounts with longest-term installment orders at the merchant in 30 days"),
-    ("merchant_orders_30d", lambda m: m["orders"], "completed payments and installment orders at the merchant in 30 days"),
-    ("merchant_refund_share_30d", lambda m: _ratio(m["refunds"], m["orders"]),
-     "refunds at the merchant / its completed payments and installment orders, 30 days"),
+    (
+        "merchant_installments_30d",
+        lambda m: m["installments"],
+        "installment orders (any outcome) at the merchant in 30 days",
+    ),
+    (
+        "merchant_max_term_share_30d",
+        lambda m: _ratio(m["max_term"], m["installments"]),
+        f"share of the merchant's installment orders (30 days) over the longest term ({MAX_TERM} periods)",
+    ),
+    (
+        "merchant_distinct_accounts_max_term_30d",
+        lambda m: m["max_term_accounts"],
+        "distinct accounts with longest-term installment orders at the merchant in 30 days",
+    ),
+    (
+        "merchant_orders_30d",
+        lambda m: m["orders"],
+        "completed payments and installment orders at the merchant in 30 days",
+    ),
+    (
+        "merchant_refund_share_30d",
+        lambda m: _ratio(m["refunds"], m["orders"]),
+        "refunds at the merchant / its completed payments and installment orders, 30 days",
+    ),
 ):
     _register(_name, _desc, _from_merchant(_fn))
 
 
-@feature("merchant_quick_refund_share_30d",
-         "refunds within 72 hours of their order at the merchant / its completed payments and installment orders, 30 days")
+@feature(
+    "merchant_quick_refund_share_30d",
+    "refunds within 72 hours of their order at the merchant / its completed payments and installment orders, 30 days",
+)
 def merchant_quick_refund_share_30d(session: Session, event: RiskEvent) -> Value:
     """A refund and the order it refunds carry the same ``ref`` (the payment intent, the plan)."""
     m = _merchant(session, event)
@@ -632,11 +772,13 @@ def merchant_quick_refund_share_30d(session: Session, event: RiskEvent) -> Value
     refs = sorted({ref for ref, _ in refunds})
     if not refs:
         return 0.0
-    orders = session.execute(_q("refunded_orders"),
-                             {**params, "refs": refs, "t_refunded_from": params["t_30d"] - QUICK_REFUND}).all()
+    orders = session.execute(
+        _q("refunded_orders"), {**params, "refs": refs, "t_refunded_from": params["t_30d"] - QUICK_REFUND}
+    ).all()
     ordered_at = {ref: _utc(at) for ref, at in orders}
-    quick = sum(1 for ref, at in refunds
-                if ref in ordered_at and dt.timedelta(0) <= _utc(at) - ordered_at[ref] < QUICK_REFUND)
+    quick = sum(
+        1 for ref, at in refunds if ref in ordered_at and dt.timedelta(0) <= _utc(at) - ordered_at[ref] < QUICK_REFUND
+    )
     return _ratio(quick, m["orders"])
 
 
@@ -661,14 +803,18 @@ def _places(session: Session, event: RiskEvent) -> dict | None:
         here = session.execute(_q("place"), {"merchant_id": event.merchant_id}).one_or_none()
         if here is None or here[0] is None or here[1] is None:
             return None
-        points = session.execute(_q("usual_places"), _params(event, account_id=event.account_id,
-                                                             merchant_id=event.merchant_id)).all()
+        points = session.execute(
+            _q("usual_places"), _params(event, account_id=event.account_id, merchant_id=event.merchant_id)
+        ).all()
         return {"here": (here[0], here[1]), "points": [(p[0], p[1], p[2], _utc(p[3])) for p in points]}
+
     return _memo(session, ("places", event.seq), run)  # type: ignore[return-value]
 
 
-@feature("km_from_usual_merchants",
-         "km from this merchant to the median location of the merchants of the account's completed payments, 90 days")
+@feature(
+    "km_from_usual_merchants",
+    "km from this merchant to the median location of the merchants of the account's completed payments, 90 days",
+)
 def km_from_usual_merchants(session: Session, event: RiskEvent) -> Value:
     """The usual place is the median latitude and longitude over the account's last completed
     payments (up to 200, 90 days) at other merchants with a known location."""
@@ -698,14 +844,18 @@ def km_from_last_payment(session: Session, event: RiskEvent) -> Value:
     return None if last is None else round(last[0], 1)
 
 
-@feature("travel_speed_kmh",
-         "km/h the payer would have travelled since the latest completed payment (time floored at 6 minutes)")
+@feature(
+    "travel_speed_kmh",
+    "km/h the payer would have travelled since the latest completed payment (time floored at 6 minutes)",
+)
 def travel_speed_kmh(session: Session, event: RiskEvent) -> Value:
     last = _last_payment(session, event)
     return None if last is None else round(last[0] / max(last[1], MIN_TRAVEL_HOURS), 1)
 
 
-@feature("merchant_is_new_for_account", "1 if the account completed no money-out at this merchant before (365 days), else 0")
+@feature(
+    "merchant_is_new_for_account", "1 if the account completed no money-out at this merchant before (365 days), else 0"
+)
 def merchant_is_new_for_account(session: Session, event: RiskEvent) -> Value:
     a = _account(session, event)
     if a is None or not event.merchant_id:

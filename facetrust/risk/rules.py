@@ -198,9 +198,15 @@ def _condition_tag(v: object) -> str | None:
 
 
 Condition = Annotated[
-    Annotated[Compare, Tag("compare")] | Annotated[AllOf, Tag("all")] | Annotated[AnyOf, Tag("any")] | Annotated[NotOf, Tag("not")],
-    Discriminator(_condition_tag, custom_error_type="condition",
-                  custom_error_message="a condition is {feature:, op:, value:}, {all: [...]}, {any: [...]} or {not: ...}"),
+    Annotated[Compare, Tag("compare")]
+    | Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")],
+    Discriminator(
+        _condition_tag,
+        custom_error_type="condition",
+        custom_error_message="a condition is {feature:, op:, value:}, {all: [...]}, {any: [...]} or {not: ...}",
+    ),
 ]
 AllOf.model_rebuild()
 AnyOf.model_rebuild()
@@ -288,11 +294,11 @@ def _problems(error: ValidationError, raw: object) -> list[str]:
         elif e["type"] == "extra_forbidden":
             msg = "unknown field"
         elif msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         where = _path(raw, tuple(e["loc"]))
         inner = _FIELD_PREFIX.match(msg)
         if inner and where:  # a model-level check naming the field it is about
-            where, msg = f"{where}.{inner.group(1)}", msg[inner.end():]
+            where, msg = f"{where}.{inner.group(1)}", msg[inner.end() :]
         problems.append(f"{where}: {msg}" if where else msg)
     return problems
 
@@ -305,8 +311,9 @@ def _label(kind: str, raw: object, index: int) -> str:
 def _validate(doc: object, source: str) -> RuleSet:
     problems: list[str] = []
     if not isinstance(doc, dict):
-        raise RuleSetError(f"invalid rule set {source}: the document must be a mapping with version, description, "
-                           f"rules and typologies")
+        raise RuleSetError(
+            f"invalid rule set {source}: the document must be a mapping with version, description, rules and typologies"
+        )
     try:
         _Head.model_validate(doc)
     except ValidationError as error:
@@ -352,8 +359,10 @@ def _validate(doc: object, source: str) -> RuleSet:
             continue
         reachable = sum(scores.get(rid, 0) for rid in set(typology.rules))
         if all(rid in scores for rid in typology.rules) and reachable < typology.min_score:
-            problems.append(f"{label}: min_score: {typology.min_score:g} can never be reached "
-                            f"(its rules' scores add up to {reachable:g})")
+            problems.append(
+                f"{label}: min_score: {typology.min_score:g} can never be reached "
+                f"(its rules' scores add up to {reachable:g})"
+            )
         typologies.append(typology)
     if problems:
         raise RuleSetError(f"invalid rule set {source}:\n" + "\n".join(f"  {p}" for p in problems), problems)
@@ -365,8 +374,14 @@ def _validate(doc: object, source: str) -> RuleSet:
 
 
 Check = Callable[[Mapping[str, Value]], bool]
-_ORDER_OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
-              "==": operator.eq, "!=": operator.ne}
+_ORDER_OPS = {
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+}
 
 
 def _comparable(a: object, b: object) -> bool:
@@ -402,11 +417,13 @@ def _compile(c: Compare | AllOf | AnyOf | NotOf) -> Check:
             if not (_is_number(a) and _is_number(b)):
                 return False
             return compare(a, b * times)  # type: ignore[operator]
+
         return against_feature
 
     def against_value(f: Mapping[str, Value]) -> bool:
         a = f.get(name)
         return a is not None and _comparable(a, value) and compare(a, value)
+
     return against_value
 
 
@@ -464,9 +481,12 @@ class RuleSet:
         return Evaluation(decision, float(sum(scores.values())), [r.id for r in fired], typologies, reasons)
 
     def as_dict(self) -> dict:
-        return {"version": self.version, "description": self.description,
-                "rules": [r.model_dump(mode="json", by_alias=True) for r in self.rules],
-                "typologies": [t.model_dump(mode="json") for t in self.typologies]}
+        return {
+            "version": self.version,
+            "description": self.description,
+            "rules": [r.model_dump(mode="json", by_alias=True) for r in self.rules],
+            "typologies": [t.model_dump(mode="json") for t in self.typologies],
+        }
 
     def canonical_json(self) -> str:
         """Sorted keys, compact: what a decision's rule set is stored as (``from_json`` reads it)."""

@@ -30,11 +30,13 @@ def _canonical_time(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def record_hash(seq: int, at: dt.datetime, actor: str, action: str, subject: str,
-                purpose: str | None, details: str, prev_hash: str) -> str:
+def record_hash(
+    seq: int, at: dt.datetime, actor: str, action: str, subject: str, purpose: str | None, details: str, prev_hash: str
+) -> str:
     body = json.dumps(
         [seq, _canonical_time(at), actor, action, subject, purpose, details, prev_hash],
-        ensure_ascii=False, separators=(",", ":"),
+        ensure_ascii=False,
+        separators=(",", ":"),
     )
     return hashlib.sha256(body.encode()).hexdigest()
 
@@ -42,8 +44,15 @@ def record_hash(seq: int, at: dt.datetime, actor: str, action: str, subject: str
 _PENDING = "audit_pending"
 
 
-def append(session: Session, *, actor: str, action: str, subject: str,
-           purpose: str | None = None, details: dict[str, Any] | None = None) -> AuditRecord:
+def append(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    subject: str,
+    purpose: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditRecord:
     """Add a record to the chain as the caller's transaction commits (it commits or rolls back with
     the change it audits). The record's ``seq`` and hashes are set at the commit.
 
@@ -53,8 +62,9 @@ def append(session: Session, *, actor: str, action: str, subject: str,
     while it waits for the chain: a deadlock. Taken as the very last step, the holder only inserts
     and commits, so it never waits for anyone."""
     canonical = json.dumps(details or {}, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    record = AuditRecord(at=dt.datetime.now(dt.UTC), actor=actor, action=action, subject=subject,
-                         purpose=purpose, details=canonical)
+    record = AuditRecord(
+        at=dt.datetime.now(dt.UTC), actor=actor, action=action, subject=subject, purpose=purpose, details=canonical
+    )
     session.info.setdefault(_PENDING, []).append(record)
     return record
 
@@ -77,8 +87,9 @@ def _chain_pending(session: Session) -> None:
     for record in pending:
         seq += 1
         record.seq, record.prev_hash = seq, prev
-        record.hash = prev = record_hash(seq, record.at, record.actor, record.action, record.subject, record.purpose,
-                                         record.details, prev)
+        record.hash = prev = record_hash(
+            seq, record.at, record.actor, record.action, record.subject, record.purpose, record.details, prev
+        )
         session.add(record)
     session.flush()
 
@@ -111,6 +122,8 @@ def verify(session: Session) -> ChainReport:
         if r.hash != record_hash(r.seq, r.at, r.actor, r.action, r.subject, r.purpose, r.details, r.prev_hash):
             return ChainReport(False, count, f"record {r.seq} was altered (its content does not match its hash)", r.seq)
         if r.prev_hash != prev:
-            return ChainReport(False, count, f"record {r.seq} does not follow record {r.seq - 1} (reordered or replaced)", r.seq)
+            return ChainReport(
+                False, count, f"record {r.seq} does not follow record {r.seq - 1} (reordered or replaced)", r.seq
+            )
         expected_seq, prev = r.seq + 1, r.hash
     return ChainReport(True, count)

@@ -31,8 +31,7 @@ from facetrust.security.keyproviders import (
     KeyUnavailable,
 )
 
-__all__ = ["NONCE_BYTES", "KeyProvider", "KeyRotationUnavailable", "KeyUnavailable", "Keyring", "Sealed",
-           "keyring_for"]
+__all__ = ["NONCE_BYTES", "KeyProvider", "KeyRotationUnavailable", "KeyUnavailable", "Keyring", "Sealed", "keyring_for"]
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,9 @@ class Keyring:
     def open(self, sealed: Sealed, associated: bytes) -> bytes:
         data_key = self.provider.unwrap(sealed.wrapped_key, sealed.master_key_id)
         try:
-            return AESGCM(data_key).decrypt(sealed.ciphertext[:NONCE_BYTES], sealed.ciphertext[NONCE_BYTES:], associated)
+            return AESGCM(data_key).decrypt(
+                sealed.ciphertext[:NONCE_BYTES], sealed.ciphertext[NONCE_BYTES:], associated
+            )
         except InvalidTag:
             raise KeyUnavailable("the sealed data does not open: altered, or bound to another record") from None
 

@@ -149,8 +149,9 @@ class FileKeyProvider:
 
     def rotate(self) -> str:
         if self.path is None:
-            raise KeyRotationUnavailable("the master key comes from FACETRUST_MASTER_KEY; "
-                                         "rotate by deploying a keyring file")
+            raise KeyRotationUnavailable(
+                "the master key comes from FACETRUST_MASTER_KEY; rotate by deploying a keyring file"
+            )
         key_id = self.add_key()
         self.save(self.path)
         return key_id
@@ -202,28 +203,33 @@ def _token_session(library: str, token_label: str, pin: str) -> Any:
         import pkcs11
         from pkcs11 import exceptions as p11
     except ImportError:
-        raise KeyUnavailable("FACETRUST_KEY_PROVIDER=pkcs11 needs the python-pkcs11 package "
-                             "(pip install 'facetrust[hsm]')") from None
+        raise KeyUnavailable(
+            "FACETRUST_KEY_PROVIDER=pkcs11 needs the python-pkcs11 package (pip install 'facetrust[hsm]')"
+        ) from None
     with _SESSIONS_LOCK:
         known = _SESSIONS.get((library, token_label))
         if known is not None:
             if not secrets.compare_digest(known[1], _pin_digest(pin)):
-                raise KeyUnavailable(f"the PKCS#11 token {token_label!r} is open in this process with another "
-                                     "PIN (FACETRUST_PKCS11_PIN)")
+                raise KeyUnavailable(
+                    f"the PKCS#11 token {token_label!r} is open in this process with another PIN (FACETRUST_PKCS11_PIN)"
+                )
             return known[0]
         try:
             lib = pkcs11.lib(library)
         except (OSError, RuntimeError) as exc:  # not a file, not a PKCS#11 module, C_Initialize failed
-            raise KeyUnavailable(f"cannot load the PKCS#11 library {library} (FACETRUST_PKCS11_LIBRARY): "
-                                 f"{type(exc).__name__}") from None
+            raise KeyUnavailable(
+                f"cannot load the PKCS#11 library {library} (FACETRUST_PKCS11_LIBRARY): {type(exc).__name__}"
+            ) from None
         try:
             token = lib.get_token(token_label=token_label)
         except p11.NoSuchToken:
-            raise KeyUnavailable(f"no PKCS#11 token labelled {token_label!r} (FACETRUST_PKCS11_TOKEN_LABEL) "
-                                 f"in {library}") from None
+            raise KeyUnavailable(
+                f"no PKCS#11 token labelled {token_label!r} (FACETRUST_PKCS11_TOKEN_LABEL) in {library}"
+            ) from None
         except p11.MultipleTokensReturned:
-            raise KeyUnavailable(f"more than one PKCS#11 token is labelled {token_label!r} "
-                                 "(FACETRUST_PKCS11_TOKEN_LABEL)") from None
+            raise KeyUnavailable(
+                f"more than one PKCS#11 token is labelled {token_label!r} (FACETRUST_PKCS11_TOKEN_LABEL)"
+            ) from None
         try:
             session = token.open(user_pin=pin, rw=True)
         except (p11.PinIncorrect, p11.PinInvalid, p11.PinLenRange, p11.PinExpired, p11.PinLocked):
@@ -266,12 +272,19 @@ class Pkcs11KeyProvider:
         """Learn the token's master keys (another process may have added one) and the active one."""
         with self._lock:
             try:
-                found = [o[self._attribute.LABEL] for o in self._session.get_objects(
-                    {self._attribute.CLASS: self._object_class.SECRET_KEY,
-                     self._attribute.KEY_TYPE: self._key_type.AES})]
+                found = [
+                    o[self._attribute.LABEL]
+                    for o in self._session.get_objects(
+                        {
+                            self._attribute.CLASS: self._object_class.SECRET_KEY,
+                            self._attribute.KEY_TYPE: self._key_type.AES,
+                        }
+                    )
+                ]
             except self._p11.PKCS11Error as exc:
-                raise KeyUnavailable(f"cannot list the keys on the PKCS#11 token {self.token_label!r}: "
-                                     f"{type(exc).__name__}") from None
+                raise KeyUnavailable(
+                    f"cannot list the keys on the PKCS#11 token {self.token_label!r}: {type(exc).__name__}"
+                ) from None
             ids = [label for label in found if _KEY_ID.match(label)]
             if ids:
                 self._active = max(ids, key=lambda k: int(k.split("-")[1]))
@@ -281,15 +294,26 @@ class Pkcs11KeyProvider:
         with self._lock:
             try:
                 key = self._session.generate_key(
-                    self._key_type.AES, 256, label=key_id, store=True,
-                    template={self._attribute.SENSITIVE: True, self._attribute.EXTRACTABLE: False,
-                              self._attribute.TOKEN: True, self._attribute.PRIVATE: True,
-                              self._attribute.ENCRYPT: True, self._attribute.DECRYPT: True,
-                              self._attribute.WRAP: False, self._attribute.UNWRAP: False,
-                              self._attribute.MODIFIABLE: False})
+                    self._key_type.AES,
+                    256,
+                    label=key_id,
+                    store=True,
+                    template={
+                        self._attribute.SENSITIVE: True,
+                        self._attribute.EXTRACTABLE: False,
+                        self._attribute.TOKEN: True,
+                        self._attribute.PRIVATE: True,
+                        self._attribute.ENCRYPT: True,
+                        self._attribute.DECRYPT: True,
+                        self._attribute.WRAP: False,
+                        self._attribute.UNWRAP: False,
+                        self._attribute.MODIFIABLE: False,
+                    },
+                )
             except self._p11.PKCS11Error as exc:
-                raise KeyUnavailable(f"cannot generate a master key on the PKCS#11 token {self.token_label!r}: "
-                                     f"{type(exc).__name__}") from None
+                raise KeyUnavailable(
+                    f"cannot generate a master key on the PKCS#11 token {self.token_label!r}: {type(exc).__name__}"
+                ) from None
             self._handles[key_id] = key
             self._ids = [*self._ids, key_id]
             self._active = key_id
@@ -299,14 +323,17 @@ class Pkcs11KeyProvider:
             if key_id in self._handles:
                 return self._handles[key_id]
             try:
-                key = self._session.get_key(object_class=self._object_class.SECRET_KEY,
-                                            key_type=self._key_type.AES, label=key_id)
+                key = self._session.get_key(
+                    object_class=self._object_class.SECRET_KEY, key_type=self._key_type.AES, label=key_id
+                )
             except self._p11.NoSuchKey:
-                raise KeyUnavailable(f"master key {key_id!r} is not on the PKCS#11 token "
-                                     f"{self.token_label!r}") from None
+                raise KeyUnavailable(
+                    f"master key {key_id!r} is not on the PKCS#11 token {self.token_label!r}"
+                ) from None
             except self._p11.PKCS11Error as exc:
-                raise KeyUnavailable(f"cannot find master key {key_id!r} on the PKCS#11 token "
-                                     f"{self.token_label!r}: {type(exc).__name__}") from None
+                raise KeyUnavailable(
+                    f"cannot find master key {key_id!r} on the PKCS#11 token {self.token_label!r}: {type(exc).__name__}"
+                ) from None
             self._handles[key_id] = key
             if key_id not in self._ids:
                 self._scan()  # a rotation in another process added it: pick up the new active key too
@@ -329,27 +356,36 @@ class Pkcs11KeyProvider:
             return key_id
 
     def describe(self) -> dict[str, Any]:
-        return {"provider": self.name, "location": f"PKCS#11 token {self.token_label!r} ({self.library})",
-                "active_key": self._active, "keys": self.key_ids()}
+        return {
+            "provider": self.name,
+            "location": f"PKCS#11 token {self.token_label!r} ({self.library})",
+            "active_key": self._active,
+            "keys": self.key_ids(),
+        }
 
     def wrap(self, data_key: bytes, key_id: str) -> bytes:
         key = self._key(key_id)
         nonce = secrets.token_bytes(NONCE_BYTES)
         try:
             with self._lock:
-                out = key.encrypt(data_key, mechanism=self._mechanism,
-                                  mechanism_param=self._gcm_params(nonce, _aad(key_id), 128))
+                out = key.encrypt(
+                    data_key, mechanism=self._mechanism, mechanism_param=self._gcm_params(nonce, _aad(key_id), 128)
+                )
         except self._p11.PKCS11Error as exc:
-            raise KeyUnavailable(f"the PKCS#11 token did not wrap with master key {key_id!r}: "
-                                 f"{type(exc).__name__}") from None
+            raise KeyUnavailable(
+                f"the PKCS#11 token did not wrap with master key {key_id!r}: {type(exc).__name__}"
+            ) from None
         return nonce + bytes(out)
 
     def unwrap(self, wrapped: bytes, key_id: str) -> bytes:
         key = self._key(key_id)
         try:
             with self._lock:
-                out = key.decrypt(wrapped[NONCE_BYTES:], mechanism=self._mechanism,
-                                  mechanism_param=self._gcm_params(wrapped[:NONCE_BYTES], _aad(key_id), 128))
+                out = key.decrypt(
+                    wrapped[NONCE_BYTES:],
+                    mechanism=self._mechanism,
+                    mechanism_param=self._gcm_params(wrapped[:NONCE_BYTES], _aad(key_id), 128),
+                )
         except self._p11.PKCS11Error:  # a wrong key or an altered blob (SoftHSM answers CKR_GENERAL_ERROR)
             raise KeyUnavailable(f"master key {key_id!r} does not open this data key") from None
         return bytes(out)

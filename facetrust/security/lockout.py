@@ -48,7 +48,7 @@ class LockoutPolicy:
         if failures < after:
             return None
         doublings = min(failures - after, MAX_DOUBLINGS)
-        return min(self.terminal_cooldown * 2 ** doublings, self.terminal_cooldown_max)
+        return min(self.terminal_cooldown * 2**doublings, self.terminal_cooldown_max)
 
 
 def is_terminal(device_id: str | None) -> bool:
@@ -60,8 +60,13 @@ def _subjects(account_id: str | None, device_id: str | None) -> list[str]:
     return [s for s in (account_id and f"account:{account_id}", device and f"device:{device}") if s]
 
 
-def check(session: Session, account_id: str | None, device_id: str | None, now: dt.datetime,
-          policy: LockoutPolicy | None = None) -> None:
+def check(
+    session: Session,
+    account_id: str | None,
+    device_id: str | None,
+    now: dt.datetime,
+    policy: LockoutPolicy | None = None,
+) -> None:
     """Refuse with 429 ``face_attempts_locked`` while the account or the (personal) device is
     locked, and with 429 ``terminal_cooling_down`` while a machine cools down (``policy`` says how
     long; every check at a machine passes it)."""
@@ -73,26 +78,33 @@ def check(session: Session, account_id: str | None, device_id: str | None, now: 
     until = session.execute(select(func.max(Lockout.until)).where(Lockout.subject.in_(subjects))).scalar()
     if until is not None and as_utc(until) > now:
         wait = int((as_utc(until) - now).total_seconds()) + 1
-        raise DomainError(ErrorCode.FACE_ATTEMPTS_LOCKED,
-                          f"too many failed face attempts; try again in {wait // 60 + 1} minutes",
-                          retry_after_seconds=wait)
+        raise DomainError(
+            ErrorCode.FACE_ATTEMPTS_LOCKED,
+            f"too many failed face attempts; try again in {wait // 60 + 1} minutes",
+            retry_after_seconds=wait,
+        )
 
 
 def _check_terminal(session: Session, policy: LockoutPolicy, device_id: str, now: dt.datetime) -> None:
     failures, last = session.execute(
-        select(func.count(), func.max(FailedFaceAttempt.at))
-        .where(FailedFaceAttempt.device_id == device_id, FailedFaceAttempt.at >= now - policy.window)).one()
+        select(func.count(), func.max(FailedFaceAttempt.at)).where(
+            FailedFaceAttempt.device_id == device_id, FailedFaceAttempt.at >= now - policy.window
+        )
+    ).one()
     wait = policy.cooldown(failures)
     if wait is None or last is None or as_utc(last) + wait <= now:
         return
     seconds = math.ceil((as_utc(last) + wait - now).total_seconds())
-    raise DomainError(ErrorCode.TERMINAL_COOLING_DOWN,
-                      f"several face attempts failed at this machine just now; try again in {seconds} seconds",
-                      retry_after_seconds=seconds)
+    raise DomainError(
+        ErrorCode.TERMINAL_COOLING_DOWN,
+        f"several face attempts failed at this machine just now; try again in {seconds} seconds",
+        retry_after_seconds=seconds,
+    )
 
 
-def attempts_left(session: Session, policy: LockoutPolicy, account_id: str | None, device_id: str | None,
-                  now: dt.datetime) -> int | None:
+def attempts_left(
+    session: Session, policy: LockoutPolicy, account_id: str | None, device_id: str | None, now: dt.datetime
+) -> int | None:
     """How many more failed face attempts the account and its (personal) device may have inside the
     window before face checks are paused: a count for the person, so a lockout does not come as a
     surprise. None when nothing would lock (a machine is only throttled)."""
@@ -101,15 +113,17 @@ def attempts_left(session: Session, policy: LockoutPolicy, account_id: str | Non
     for column, value in ((FailedFaceAttempt.account_id, account_id), (FailedFaceAttempt.device_id, device_id)):
         if value is None or is_terminal(value):
             continue
-        failures = session.execute(select(func.count()).select_from(FailedFaceAttempt)
-                                   .where(column == value, FailedFaceAttempt.at >= since)).scalar_one()
+        failures = session.execute(
+            select(func.count()).select_from(FailedFaceAttempt).where(column == value, FailedFaceAttempt.at >= since)
+        ).scalar_one()
         remaining = max(0, policy.max_failures - failures)
         left = remaining if left is None else min(left, remaining)
     return left
 
 
-def record_failure(session: Session, policy: LockoutPolicy, kind: str, account_id: str | None,
-                   device_id: str | None, now: dt.datetime) -> bool:
+def record_failure(
+    session: Session, policy: LockoutPolicy, kind: str, account_id: str | None, device_id: str | None, now: dt.datetime
+) -> bool:
     """Count one failed attempt; lock whichever of the account and the (personal) device has now
     reached the limit inside the window. Returns whether a lock was set. A machine's failures are
     counted too, for its cool-down, but never lock it."""
@@ -117,16 +131,24 @@ def record_failure(session: Session, policy: LockoutPolicy, kind: str, account_i
     session.flush()
     since = now - policy.window
     locked = False
-    for column, value, subject in ((FailedFaceAttempt.account_id, account_id, f"account:{account_id}"),
-                                   (FailedFaceAttempt.device_id, device_id, f"device:{device_id}")):
+    for column, value, subject in (
+        (FailedFaceAttempt.account_id, account_id, f"account:{account_id}"),
+        (FailedFaceAttempt.device_id, device_id, f"device:{device_id}"),
+    ):
         if value is None or is_terminal(value):
             continue
-        failures = session.execute(select(func.count()).select_from(FailedFaceAttempt)
-                                   .where(column == value, FailedFaceAttempt.at >= since)).scalar_one()
+        failures = session.execute(
+            select(func.count()).select_from(FailedFaceAttempt).where(column == value, FailedFaceAttempt.at >= since)
+        ).scalar_one()
         if failures >= policy.max_failures:
             session.add(Lockout(subject=subject, until=now + policy.duration, created_at=now))
-            audit.append(session, actor="system", action="face_attempts.locked", subject=subject,
-                         purpose="security", details={"failures": failures, "until": (now + policy.duration).isoformat()})
+            audit.append(
+                session,
+                actor="system",
+                action="face_attempts.locked",
+                subject=subject,
+                purpose="security",
+                details={"failures": failures, "until": (now + policy.duration).isoformat()},
+            )
             locked = True
     return locked
-

@@ -118,8 +118,12 @@ class DatabaseWindows:
             wait = 0.0
             for key, limit in limits:
                 oldest_counted = session.execute(
-                    select(RateLimitHit.at).where(RateLimitHit.key == key, RateLimitHit.at > now - window)
-                    .order_by(RateLimitHit.at.desc()).offset(limit - 1).limit(1)).scalar()
+                    select(RateLimitHit.at)
+                    .where(RateLimitHit.key == key, RateLimitHit.at > now - window)
+                    .order_by(RateLimitHit.at.desc())
+                    .offset(limit - 1)
+                    .limit(1)
+                ).scalar()
                 if oldest_counted is not None:
                     wait = max(wait, oldest_counted + window - now)
             if wait > 0:
@@ -136,8 +140,12 @@ class RateLimiter:
     """The app's limiter (``app.state.rate_limiter``): a store and a clock (monotonic seconds;
     tests pass their own to move time without sleeping)."""
 
-    def __init__(self, store: WindowStore | None = None, clock: Callable[[], float] = time.monotonic,
-                 window_seconds: float = WINDOW_SECONDS) -> None:
+    def __init__(
+        self,
+        store: WindowStore | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        window_seconds: float = WINDOW_SECONDS,
+    ) -> None:
         self.store = store or MemoryWindows()
         self.clock = clock
         self.window = window_seconds
@@ -151,8 +159,11 @@ class RateLimiter:
         if wait > 0:
             seconds = max(1, math.ceil(wait))
             metrics.RATE_LIMITED.labels(budget).inc()
-            raise DomainError(ErrorCode.RATE_LIMITED, f"too many requests; try again in {seconds} seconds",
-                              retry_after_seconds=seconds)
+            raise DomainError(
+                ErrorCode.RATE_LIMITED,
+                f"too many requests; try again in {seconds} seconds",
+                retry_after_seconds=seconds,
+            )
 
 
 def _digest(subject: str) -> str:

@@ -46,10 +46,18 @@ def problem_code(report: audit.ChainReport) -> str | None:
 
 
 @router.get("/operator/audit/verify", response_model=AuditVerifyOut)
-def verify_audit_chain(op: Principal = Depends(auth.operator(*VERIFIERS)),
-                       session: Session = Depends(get_session)) -> AuditVerifyOut:
+def verify_audit_chain(
+    op: Principal = Depends(auth.operator(*VERIFIERS)), session: Session = Depends(get_session)
+) -> AuditVerifyOut:
     """Walk the whole hash chain and say whether it is intact, or where it first breaks and why."""
     report = audit.verify(session)
     total = session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
-    return AuditVerifyOut(ok=report.ok, records_checked=report.records, records_total=total, at_seq=report.at_seq,
-                          problem=report.problem, problem_code=problem_code(report), checked_at=utcnow())
+    return AuditVerifyOut(
+        ok=report.ok,
+        records_checked=report.records,
+        records_total=total,
+        at_seq=report.at_seq,
+        problem=report.problem,
+        problem_code=problem_code(report),
+        checked_at=utcnow(),
+    )

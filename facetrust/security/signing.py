@@ -30,12 +30,17 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
     return hmac.new(secret.encode(), canonical(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
 
 
-def headers(terminal_id: str, secret: str, method: str, path: str, body: bytes, timestamp: int,
-            nonce: str | None = None) -> dict[str, str]:
+def headers(
+    terminal_id: str, secret: str, method: str, path: str, body: bytes, timestamp: int, nonce: str | None = None
+) -> dict[str, str]:
     """The headers a terminal sends (used by the terminal SDK side: tests, benchmarks, examples)."""
     nonce = nonce or secrets.token_hex(16)
-    return {HEADER_TERMINAL: terminal_id, HEADER_TIMESTAMP: str(timestamp), HEADER_NONCE: nonce,
-            HEADER_SIGNATURE: sign(secret, method, path, str(timestamp), nonce, body)}
+    return {
+        HEADER_TERMINAL: terminal_id,
+        HEADER_TIMESTAMP: str(timestamp),
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: sign(secret, method, path, str(timestamp), nonce, body),
+    }
 
 
 def valid(secret: str, signature: str, method: str, path: str, timestamp: str, nonce: str, body: bytes) -> bool:

@@ -153,7 +153,9 @@ WRITE_JPEG_QUALITY = 95
 class AttackSequence:
     species: str
     frames: list[np.ndarray]  # BGR uint8, all the same size as the input frames
-    homographies: list[np.ndarray]  # the 3x3 homography applied to the presented plane in each frame (source -> output pixels)
+    homographies: list[
+        np.ndarray
+    ]  # the 3x3 homography applied to the presented plane in each frame (source -> output pixels)
     # The generator's draws for this sequence (print/paper or screen look, motion ranges, light,
     # camera), JSON-ready; recorded as the attack captures' ``generator``.
     params: dict = field(default_factory=dict, compare=False)
@@ -174,9 +176,7 @@ PRINT_MOTION = MotionLimits(scale=(0.86, 1.05), shift=0.06, roll_deg=8.0, pitch_
 SCREEN_MOTION = MotionLimits(scale=(0.9, 1.03), shift=0.04, roll_deg=5.0, pitch_deg=10.0, yaw_deg=12.0)
 
 
-def make_attack(
-    frames: list[np.ndarray], species: str, rng: np.random.Generator, n_frames: int = 15
-) -> AttackSequence:
+def make_attack(frames: list[np.ndarray], species: str, rng: np.random.Generator, n_frames: int = 15) -> AttackSequence:
     """Imitate a ``species`` attack made with the bona fide ``frames``; deterministic for a seed."""
     _check_input(frames, species, n_frames)
     if species == "print":
@@ -257,14 +257,17 @@ def random_motion(
     pitch_deg = smooth_path(rng, n, -limits.pitch_deg, limits.pitch_deg)
     yaw_deg = smooth_path(rng, n, -limits.yaw_deg, limits.yaw_deg)
     if params is not None:
-        paths = {"scale": scale, "tx_px": tx, "ty_px": ty, "roll_deg": roll_deg, "pitch_deg": pitch_deg,
-                 "yaw_deg": yaw_deg}
+        paths = {
+            "scale": scale,
+            "tx_px": tx,
+            "ty_px": ty,
+            "roll_deg": roll_deg,
+            "pitch_deg": pitch_deg,
+            "yaw_deg": yaw_deg,
+        }
         params["motion"] = {k: [_r(v.min()), _r(v.max())] for k, v in paths.items()}
     roll, pitch, yaw = np.radians(roll_deg), np.radians(pitch_deg), np.radians(yaw_deg)
-    return [
-        plane_homography(width, height, scale[i], tx[i], ty[i], roll[i], pitch[i], yaw[i])
-        for i in range(n)
-    ]
+    return [plane_homography(width, height, scale[i], tx[i], ty[i], roll[i], pitch[i], yaw[i]) for i in range(n)]
 
 
 def _r(value, digits: int = 4):
@@ -310,8 +313,11 @@ class _Camera:
 
     @property
     def params(self) -> dict:
-        return {"blur_sigma": _r(self.blur_sigma), "noise_sigma": _r(self.noise_sigma),
-                "jpeg_quality": self.jpeg_quality}
+        return {
+            "blur_sigma": _r(self.blur_sigma),
+            "noise_sigma": _r(self.noise_sigma),
+            "jpeg_quality": self.jpeg_quality,
+        }
 
     def capture(self, scene: np.ndarray) -> np.ndarray:
         """A float32 BGR scene as the camera delivers it: a uint8 JPEG-decoded frame."""
@@ -373,9 +379,11 @@ def _make_print(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> A
     gain = smooth_path(rng, n, 0.8, 1.1)
     grad_x = smooth_path(rng, n, -0.2, 0.2)
     grad_y = smooth_path(rng, n, -0.2, 0.2)
-    params["light"] = {"gain": [_r(gain.min()), _r(gain.max())],
-                       "gradient_x": [_r(grad_x.min()), _r(grad_x.max())],
-                       "gradient_y": [_r(grad_y.min()), _r(grad_y.max())]}
+    params["light"] = {
+        "gain": [_r(gain.min()), _r(gain.max())],
+        "gradient_x": [_r(grad_x.min()), _r(grad_x.max())],
+        "gradient_y": [_r(grad_y.min()), _r(grad_y.max())],
+    }
     params["camera"] = camera.params
     x, y = _unit_grids(height, width)
     out = []
@@ -388,7 +396,9 @@ def _make_print(frames: list[np.ndarray], rng: np.random.Generator, n: int) -> A
     return AttackSequence("print", out, homographies, params)
 
 
-def print_photo(photo: np.ndarray, rng: np.random.Generator, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+def print_photo(
+    photo: np.ndarray, rng: np.random.Generator, params: dict | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The photo as a cheap colour print would render it (uint8 BGR, same size), and the paper's
     white (BGR, 0-255). ``params``, when given, receives the draws under ``"print"``.
 
@@ -411,8 +421,14 @@ def print_photo(photo: np.ndarray, rng: np.random.Generator, params: dict | None
     ink_spread = rng.uniform(0.6, 1.2)
     printed = cv2.GaussianBlur(printed, (0, 0), ink_spread)
     if params is not None:
-        params["print"] = {"saturation": _r(saturation), "paper_bgr": _r(paper * 255.0, 1), "ink": _r(ink),
-                           "dot_gain": _r(dot_gain), **halftone, "ink_spread_sigma": _r(ink_spread)}
+        params["print"] = {
+            "saturation": _r(saturation),
+            "paper_bgr": _r(paper * 255.0, 1),
+            "ink": _r(ink),
+            "dot_gain": _r(dot_gain),
+            **halftone,
+            "ink_spread_sigma": _r(ink_spread),
+        }
     printed *= _paper_texture(rng, *photo.shape[:2])[..., None]
     return np.clip(printed * 255.0, 0, 255).astype(np.uint8), paper * 255.0
 
@@ -477,11 +493,15 @@ def _bend(sheet: np.ndarray, rng: np.random.Generator, params: dict | None = Non
     radius = rng.uniform(1.5, 4.0) * span
     towards = rng.choice([-1.0, 1.0])  # edges curl towards or away from the camera
     if params is not None:
-        params["bend"] = {"axis": "vertical" if vertical_axis else "horizontal",
-                          "radius_sheet_sides": _r(radius / span), "edges": "towards" if towards > 0 else "away"}
+        params["bend"] = {
+            "axis": "vertical" if vertical_axis else "horizontal",
+            "radius_sheet_sides": _r(radius / span),
+            "edges": "towards" if towards > 0 else "away",
+        }
     distance = FOCAL_PER_SIDE * max(width, height)
-    x, y = np.meshgrid(np.arange(width, dtype=np.float32) - width / 2.0,
-                       np.arange(height, dtype=np.float32) - height / 2.0)
+    x, y = np.meshgrid(
+        np.arange(width, dtype=np.float32) - width / 2.0, np.arange(height, dtype=np.float32) - height / 2.0
+    )
     across, along = (x, y) if vertical_axis else (y, x)
     projected = np.clip(across, -0.999 * radius, 0.999 * radius)
     arc = radius * np.arcsin(projected / radius)  # position on the flat sheet
@@ -518,11 +538,19 @@ class ScreenLook:
 
     @property
     def params(self) -> dict:
-        return {"gamma": _r(self.gamma), "black_level": _r(self.black_level, 2),
-                "white_bgr": _r(self.white_bgr, 2), "subpixel_stripes_per_pixel": _r(self.grid_freq),
-                "stripe_amplitude": _r(self.stripe_amp), "row_amplitude": _r(self.row_amp),
-                "glare_peak": _r(self.glare_peak, 2), "glare_axes": _r(self.glare_axes),
-                "glare_angle_rad": _r(self.glare_angle), "bezel_px": self.bezel, "bezel_level": self.bezel_level}
+        return {
+            "gamma": _r(self.gamma),
+            "black_level": _r(self.black_level, 2),
+            "white_bgr": _r(self.white_bgr, 2),
+            "subpixel_stripes_per_pixel": _r(self.grid_freq),
+            "stripe_amplitude": _r(self.stripe_amp),
+            "row_amplitude": _r(self.row_amp),
+            "glare_peak": _r(self.glare_peak, 2),
+            "glare_axes": _r(self.glare_axes),
+            "glare_angle_rad": _r(self.glare_angle),
+            "bezel_px": self.bezel,
+            "bezel_level": self.bezel_level,
+        }
 
 
 def screen_look(rng: np.random.Generator, width: int) -> ScreenLook:
@@ -795,8 +823,11 @@ def choose_still(frames: list[np.ndarray], detector=None) -> tuple[int, np.ndarr
     return best[1], best[2]
 
 
-def _displace(image: np.ndarray, box: tuple[float, float, float, float],
-              field: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+def _displace(
+    image: np.ndarray,
+    box: tuple[float, float, float, float],
+    field: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+) -> np.ndarray:
     """``image`` with the pixels inside ``box`` (x0, y0, x1, y1) resampled: output (x, y) takes the
     source at (x + dx, y + dy), with (dx, dy) = field(x, y) (float32 coordinate grids)."""
     h, w = image.shape[:2]
@@ -823,9 +854,11 @@ def squash_eyes(image: np.ndarray, landmarks: np.ndarray, factor: float) -> np.n
     sx, sy = 0.3 * distance, 0.22 * distance
     k = np.float32(1.0 / factor - 1.0)
     for cx, cy in landmarks[:2]:
+
         def field(xx, yy, cx=cx, cy=cy):
             weight = _gauss(xx, yy, cx, cy, sx, sy)
             return np.zeros_like(xx), (yy - np.float32(cy)) * k * weight
+
         image = _displace(image, (cx - 3 * sx, cy - 3 * sy, cx + 3 * sx, cy + 3 * sy), field)
     return image
 
@@ -840,12 +873,15 @@ def open_mouth(image: np.ndarray, landmarks: np.ndarray, amount: float) -> np.nd
 
     def field(xx, yy):
         below = yy - np.float32(mouth[1])
-        profile = np.where(below < 0, 0.0, np.where(below < ramp, below / ramp, np.clip(1.0 - (below - ramp) / fall, 0.0, 1.0)))
+        profile = np.where(
+            below < 0, 0.0, np.where(below < ramp, below / ramp, np.clip(1.0 - (below - ramp) / fall, 0.0, 1.0))
+        )
         across = np.exp(-(((xx - np.float32(mouth[0])) / np.float32(0.55 * width)) ** 2))
         return np.zeros_like(xx), (-shift * profile * across).astype(np.float32)
 
-    out = _displace(image, (mouth[0] - 1.6 * width, mouth[1] - 0.2 * width, mouth[0] + 1.6 * width,
-                            mouth[1] + 2.0 * width), field)
+    out = _displace(
+        image, (mouth[0] - 1.6 * width, mouth[1] - 0.2 * width, mouth[0] + 1.6 * width, mouth[1] + 2.0 * width), field
+    )
     # The opening: a soft dark ellipse between the lips, as tall as the stretch.
     h, w = out.shape[:2]
     mask = np.zeros((h, w), np.float32)
@@ -919,8 +955,9 @@ def _jitter(frame: np.ndarray, rng: np.random.Generator, n: int) -> list[np.ndar
     return out
 
 
-def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator, detector=None,
-                         variant: str | None = None) -> CaptureAttack:
+def make_still_injection(
+    capture: Capture, frames: list[np.ndarray], rng: np.random.Generator, detector=None, variant: str | None = None
+) -> CaptureAttack:
     """One still of the capture repeated to its frame count, each copy edited a little (see the
     module docstring); ``variant`` forces one of STILL_VARIANTS, else the rng draws it."""
     from facetrust.liveness.frames import content_hash
@@ -945,7 +982,7 @@ def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.ran
             for _ in range(int(rng.integers(2, 7))):
                 y, x = int(rng.integers(0, h - 1)), int(rng.integers(0, w - 1))
                 change = int(rng.choice([-1, 1]) * rng.integers(10, 41))
-                copy[y:y + 2, x:x + 2] = np.clip(copy[y:y + 2, x:x + 2].astype(np.int16) + change, 0, 255)
+                copy[y : y + 2, x : x + 2] = np.clip(copy[y : y + 2, x : x + 2].astype(np.int16) + change, 0, 255)
             out.append(copy)
     elif variant == "jpeg":
         qualities = [int(q) for q in rng.permutation(np.arange(70, 96))]
@@ -962,9 +999,14 @@ def make_still_injection(capture: Capture, frames: list[np.ndarray], rng: np.ran
         out = fake_actions([_noise(still, rng, 1) for _ in range(n)], landmarks, list(capture.actions))
     source_hashes = {content_hash(f) for f in frames}
     meta = {
-        "label": "attack", "species": "still_injection", "purpose": capture.purpose,
-        "actions": list(capture.actions), "t_ms": list(capture.t_ms), "variant": variant,
-        "still_frame": index, "source": f"frame {index} of capture {capture.name}",
+        "label": "attack",
+        "species": "still_injection",
+        "purpose": capture.purpose,
+        "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms),
+        "variant": variant,
+        "still_frame": index,
+        "source": f"frame {index} of capture {capture.name}",
     }
     if note:
         meta["variant_note"] = f"fake_action not possible ({note}); noise used"
@@ -997,15 +1039,24 @@ def make_noise_replay(capture: Capture, frames: list[np.ndarray], rng: np.random
         pad = max(0, -left, -top, left + w - sw, top + h - sh)
         if pad:
             image = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        image = image[top + pad:top + pad + h, left + pad:left + pad + w]
+        image = image[top + pad : top + pad + h, left + pad : left + pad + w]
         out.append(_jpeg(_noise(image, rng, amplitude), quality))
     choices = [p for p in PURPOSES if len(capture.actions) >= PURPOSE_MIN_ACTIONS[p]]
     purpose = str(rng.choice(choices)) if choices else capture.purpose
     meta = {
-        "label": "attack", "species": "noise_replay", "purpose": purpose, "actions": list(capture.actions),
-        "t_ms": list(capture.t_ms), "replay_of": capture.name,
-        "transform": {"noise": amplitude, "scale": round(scale, 4), "shift_px": shift,
-                      "brightness": round(brightness, 4), "jpeg_quality": [min(qualities), max(qualities)]},
+        "label": "attack",
+        "species": "noise_replay",
+        "purpose": purpose,
+        "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms),
+        "replay_of": capture.name,
+        "transform": {
+            "noise": amplitude,
+            "scale": round(scale, 4),
+            "shift_px": shift,
+            "brightness": round(brightness, 4),
+            "jpeg_quality": [min(qualities), max(qualities)],
+        },
         "source": f"capture {capture.name}, every frame changed",
     }
     return CaptureAttack(_out_name(capture.name), _distinct(out, rng, {content_hash(f) for f in frames}), meta)
@@ -1026,18 +1077,25 @@ def make_screen_replay(capture: Capture, frames: list[np.ndarray], rng: np.rando
 
     sequence = make_attack(_same_size(frames), "screen", rng, n_frames=len(frames))
     meta = {
-        "label": "attack", "species": "screen", "purpose": capture.purpose, "actions": list(capture.actions),
-        "t_ms": list(capture.t_ms), "replay_of": capture.name,
+        "label": "attack",
+        "species": "screen",
+        "purpose": capture.purpose,
+        "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms),
+        "replay_of": capture.name,
         "source": f"capture {capture.name} replayed on a screen held in front of the camera, frame for frame",
         "generator": sequence.params,
     }
     if capture.events:
         meta["events"] = capture.events
-    return CaptureAttack(_out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta)
+    return CaptureAttack(
+        _out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta
+    )
 
 
-def make_print_attack(capture: Capture, frames: list[np.ndarray], rng: np.random.Generator,
-                      detector=None) -> CaptureAttack:
+def make_print_attack(
+    capture: Capture, frames: list[np.ndarray], rng: np.random.Generator, detector=None
+) -> CaptureAttack:
     """A print of one frame of the capture (``choose_still``: the most frontal, else the middle one)
     held in front of the camera (``make_attack``'s print) for the capture's frame count, with its
     purpose, actions and t_ms: the print cannot perform them."""
@@ -1047,13 +1105,20 @@ def make_print_attack(capture: Capture, frames: list[np.ndarray], rng: np.random
     sequence = make_attack([frames[index]], "print", rng, n_frames=len(frames))
     generator = {k: v for k, v in sequence.params.items() if k != "photo_frame"}
     meta = {
-        "label": "attack", "species": "print", "purpose": capture.purpose, "actions": list(capture.actions),
-        "t_ms": list(capture.t_ms), "still_frame": index, "print_of": capture.name,
+        "label": "attack",
+        "species": "print",
+        "purpose": capture.purpose,
+        "actions": list(capture.actions),
+        "t_ms": list(capture.t_ms),
+        "still_frame": index,
+        "print_of": capture.name,
         "still_choice": "middle" if landmarks is None else "most frontal",
         "source": f"frame {index} of capture {capture.name}, printed and held in front of the camera",
         "generator": generator,
     }
-    return CaptureAttack(_out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta)
+    return CaptureAttack(
+        _out_name(capture.name), _distinct(sequence.frames, rng, {content_hash(f) for f in frames}), meta
+    )
 
 
 def _events_of(capture: Capture) -> list[tuple[str, int, int]]:
@@ -1066,7 +1131,9 @@ def _regular_t_ms(capture: Capture, n: int) -> list[float]:
     return [round(i * step, 3) for i in range(n)]
 
 
-def action_segments(events: list[tuple[str, int, int]], n: int, context: int = SPLICE_CONTEXT) -> list[tuple[str, int, int, int, int]]:
+def action_segments(
+    events: list[tuple[str, int, int]], n: int, context: int = SPLICE_CONTEXT
+) -> list[tuple[str, int, int, int, int]]:
     """(action, first, last, event start, event end) of the capture's segments to reorder: the first
     event of each action that does not overlap the one kept before it, with ``context`` frames on
     each side, split midway between neighbouring events so that no frame is in two segments."""
@@ -1086,12 +1153,20 @@ def action_segments(events: list[tuple[str, int, int]], n: int, context: int = S
     return segments
 
 
-def _splice_meta(capture: Capture, actions: list[str], n: int, sources: list[str], cuts: list[int], mode: str,
-                 events: list[dict]) -> dict:
+def _splice_meta(
+    capture: Capture, actions: list[str], n: int, sources: list[str], cuts: list[int], mode: str, events: list[dict]
+) -> dict:
     return {
-        "label": "attack", "species": "splice", "purpose": capture.purpose, "actions": actions,
-        "t_ms": _regular_t_ms(capture, n), "spliced_from": sources, "cuts": cuts, "mode": mode,
-        "events": events, "source": f"segments of {', '.join(sources)}",
+        "label": "attack",
+        "species": "splice",
+        "purpose": capture.purpose,
+        "actions": actions,
+        "t_ms": _regular_t_ms(capture, n),
+        "spliced_from": sources,
+        "cuts": cuts,
+        "mode": mode,
+        "events": events,
+        "source": f"segments of {', '.join(sources)}",
     }
 
 
@@ -1106,8 +1181,8 @@ def _nudge(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     frame = frame.copy()
     h, w = frame.shape[:2]
     y, x = int(rng.integers(0, max(1, h - 8))), int(rng.integers(0, max(1, w - 8)))
-    block = frame[y:y + 8, x:x + 8].astype(np.int16) + int(rng.choice([-1, 1]) * rng.integers(3, 7))
-    frame[y:y + 8, x:x + 8] = np.clip(block, 0, 255).astype(np.uint8)
+    block = frame[y : y + 8, x : x + 8].astype(np.int16) + int(rng.choice([-1, 1]) * rng.integers(3, 7))
+    frame[y : y + 8, x : x + 8] = np.clip(block, 0, 255).astype(np.uint8)
     return frame
 
 
@@ -1140,7 +1215,7 @@ def splice_reorder(capture: Capture, frames: list[np.ndarray], rng: np.random.Ge
         if out:
             cuts.append(len(out))
         events.append({"action": action, "start": len(out) + start - first, "end": len(out) + end - first})
-        out.extend(frames[first:last + 1])
+        out.extend(frames[first : last + 1])
     actions = [segments[i][0] for i in order]
     meta = _splice_meta(capture, actions, len(out), [capture.name], cuts, "reorder", events)
     return CaptureAttack(f"{_out_name(capture.name)}__reorder", _not_the_source(out, rng), meta)
@@ -1156,8 +1231,13 @@ def _segment(capture: Capture, n: int, prefer: str | None, avoid: str | None) ->
     return action, max(0, start - SPLICE_CONTEXT), min(n - 1, end + SPLICE_CONTEXT), start, end
 
 
-def splice_join(first: Capture, first_frames: list[np.ndarray], partners: list[Capture],
-                load: Callable[[Capture], list[np.ndarray]], rng: np.random.Generator) -> CaptureAttack | None:
+def splice_join(
+    first: Capture,
+    first_frames: list[np.ndarray],
+    partners: list[Capture],
+    load: Callable[[Capture], list[np.ndarray]],
+    rng: np.random.Generator,
+) -> CaptureAttack | None:
     """A segment with an action of ``first`` followed by a segment with another action from one of
     ``partners`` (captures of the same recording, tried in a seeded order), requesting both.
     ``load(capture)`` gives a partner's frames. None when no partner has another action."""
@@ -1170,12 +1250,14 @@ def splice_join(first: Capture, first_frames: list[np.ndarray], partners: list[C
         b = _segment(other, len(other_frames), other.actions[0] if other.actions else None, a[0])
         if b is None:
             continue
-        seg_a, seg_b = first_frames[a[1]:a[2] + 1], other_frames[b[1]:b[2] + 1]
+        seg_a, seg_b = first_frames[a[1] : a[2] + 1], other_frames[b[1] : b[2] + 1]
         out = seg_a + seg_b
         if seg_a[0].shape != seg_b[0].shape or not _unique_pixels(out):
             continue  # another size, or overlapping frames of the recording: not a usable pair
-        events = [{"action": a[0], "start": a[3] - a[1], "end": a[4] - a[1]},
-                  {"action": b[0], "start": len(seg_a) + b[3] - b[1], "end": len(seg_a) + b[4] - b[1]}]
+        events = [
+            {"action": a[0], "start": a[3] - a[1], "end": a[4] - a[1]},
+            {"action": b[0], "start": len(seg_a) + b[3] - b[1], "end": len(seg_a) + b[4] - b[1]},
+        ]
         meta = _splice_meta(first, [a[0], b[0]], len(out), [first.name, other.name], [len(seg_a)], "join", events)
         name = f"{_out_name(first.name)}__join__{_out_name(other.name).split('__')[-1]}"
         return CaptureAttack(name, _not_the_source(out, rng), meta)
@@ -1252,5 +1334,9 @@ def write_capture_attacks(captures_dir: Path, out_dir: Path, species: str, seed:
         for attack in made:
             write_capture(Path(out_dir) / species / attack.name, attack.frames, attack.meta)
             kinds[attack.meta.get("variant") or attack.meta.get("mode") or species] += 1
-    return {"written": sum(kinds.values()), "by_kind": dict(sorted(kinds.items())), "sources": len(sources),
-            "not_used": not_used}
+    return {
+        "written": sum(kinds.values()),
+        "by_kind": dict(sorted(kinds.items())),
+        "sources": len(sources),
+        "not_used": not_used,
+    }

@@ -67,14 +67,15 @@ class Gallery:
     probes: Probes
 
 
-def make_gallery(model: synthetic.TemplateModel, real: synthetic.RealTemplates, size: int,
-                 n_probes: int, seed: int) -> Gallery:
+def make_gallery(
+    model: synthetic.TemplateModel, real: synthetic.RealTemplates, size: int, n_probes: int, seed: int
+) -> Gallery:
     """Enrol one real image of most real identities plus synthetic people up to ``size``; draw
     the probes (see the module docstring)."""
     rng = np.random.default_rng(seed)
     identities = sorted(real.identities().items())
     order = rng.permutation(len(identities))
-    held = {identities[i][0] for i in order[:int(len(identities) * HELD_OUT_FRACTION)]}
+    held = {identities[i][0] for i in order[: int(len(identities) * HELD_OUT_FRACTION)]}
     enrolled = [(name, rows) for name, rows in identities if name not in held][: size // 2]
     n_real = len(enrolled)
 
@@ -114,19 +115,23 @@ def exact_top(gallery: np.ndarray, probes: np.ndarray, k: int, chunk: int = 64) 
     rows = np.empty((len(probes), k), dtype=np.int64)
     scores = np.empty((len(probes), k), dtype=np.float32)
     for start in range(0, len(probes), chunk):
-        s = probes[start:start + chunk] @ gallery.T
+        s = probes[start : start + chunk] @ gallery.T
         part = np.argpartition(-s, k - 1, axis=1)[:, :k]
         part_scores = np.take_along_axis(s, part, axis=1)
         order = np.argsort(-part_scores, axis=1, kind="stable")
-        rows[start:start + chunk] = np.take_along_axis(part, order, axis=1)
-        scores[start:start + chunk] = np.take_along_axis(part_scores, order, axis=1)
+        rows[start : start + chunk] = np.take_along_axis(part, order, axis=1)
+        scores[start : start + chunk] = np.take_along_axis(part_scores, order, axis=1)
     return rows, scores
 
 
 def _percentiles(ms: list[float]) -> dict[str, float]:
     a = np.asarray(ms)
-    return {"p50_ms": round(float(np.percentile(a, 50)), 3), "p99_ms": round(float(np.percentile(a, 99)), 3),
-            "mean_ms": round(float(a.mean()), 3), "max_ms": round(float(a.max()), 3)}
+    return {
+        "p50_ms": round(float(np.percentile(a, 50)), 3),
+        "p99_ms": round(float(np.percentile(a, 99)), 3),
+        "mean_ms": round(float(a.mean()), 3),
+        "max_ms": round(float(a.max()), 3),
+    }
 
 
 def _mutations(engine: GalleryIndex, keys: list[str], probes: np.ndarray, n: int, seed: int) -> dict[str, Any]:
@@ -141,11 +146,11 @@ def _mutations(engine: GalleryIndex, keys: list[str], probes: np.ndarray, n: int
         timings["add_new"].append((time.perf_counter() - t0) * 1000)
     replaced_ok = 0
     victims = [keys[i] for i in rng.choice(len(keys), n, replace=False)]
-    for key, v in zip(victims, probes[n:2 * n]):
+    for key, v in zip(victims, probes[n : 2 * n]):
         t0 = time.perf_counter()
         engine.add(key, v)
         timings["replace"].append((time.perf_counter() - t0) * 1000)
-    for key, v in zip(victims, probes[n:2 * n]):
+    for key, v in zip(victims, probes[n : 2 * n]):
         top = engine.search(v, 1)
         replaced_ok += bool(top) and top[0][0] == key and abs(top[0][1] - 1.0) < 1e-4
     gone = 0
@@ -154,13 +159,18 @@ def _mutations(engine: GalleryIndex, keys: list[str], probes: np.ndarray, n: int
         engine.remove(key)
         timings["remove"].append((time.perf_counter() - t0) * 1000)
         gone += all(hit != key for hit, _ in engine.search(v, K))
-    return {"operations": n, **{f"{name}_p50_ms": round(float(np.median(t)), 3) for name, t in timings.items()},
-            **{f"{name}_max_ms": round(float(np.max(t)), 3) for name, t in timings.items()},
-            "replaced_found_with_new_vector": replaced_ok / n, "removed_absent_from_next_search": gone / n}
+    return {
+        "operations": n,
+        **{f"{name}_p50_ms": round(float(np.median(t)), 3) for name, t in timings.items()},
+        **{f"{name}_max_ms": round(float(np.max(t)), 3) for name, t in timings.items()},
+        "replaced_found_with_new_vector": replaced_ok / n,
+        "removed_absent_from_next_search": gone / n,
+    }
 
 
-def make_engine(name: str, shortlist: int | None, ef: int | None, milvus_uri: str | None,
-                milvus_index: str) -> tuple[GalleryIndex, str | None]:
+def make_engine(
+    name: str, shortlist: int | None, ef: int | None, milvus_uri: str | None, milvus_index: str
+) -> tuple[GalleryIndex, str | None]:
     """The engine under test, and a temporary directory to delete afterwards (or None)."""
     if name == "inprocess":
         from facetrust.gallery.inprocess import InProcessIndex
@@ -178,9 +188,19 @@ def make_engine(name: str, shortlist: int | None, ef: int | None, milvus_uri: st
     return engine, tmp
 
 
-def run(size: int, engine_name: str, n_probes: int, seed: int = 1, shortlist: int | None = None,
-        ef: int | None = None, milvus_uri: str | None = None, milvus_index: str = "HNSW",
-        workers: int = 2, mutations: int = 100, echo=print) -> dict[str, Any]:
+def run(
+    size: int,
+    engine_name: str,
+    n_probes: int,
+    seed: int = 1,
+    shortlist: int | None = None,
+    ef: int | None = None,
+    milvus_uri: str | None = None,
+    milvus_index: str = "HNSW",
+    workers: int = 2,
+    mutations: int = 100,
+    echo=print,
+) -> dict[str, Any]:
     from facetrust.settings import get_settings
 
     settings = get_settings()
@@ -244,25 +264,44 @@ def run(size: int, engine_name: str, n_probes: int, seed: int = 1, shortlist: in
     import faiss
 
     return {
-        "engine": engine_name, "size": size, "probes": len(probes.kinds), "k": K, "seed": seed,
+        "engine": engine_name,
+        "size": size,
+        "probes": len(probes.kinds),
+        "k": K,
+        "seed": seed,
         **_percentiles(latencies),
-        "recall_at_1": report.pop("recall_at_1"), "recall_at_10": report.pop("recall_at_10"),
-        "build_s": round(build_s, 2), "index_wait_s": round(index_wait_s, 2),
+        "recall_at_1": report.pop("recall_at_1"),
+        "recall_at_10": report.pop("recall_at_10"),
+        "build_s": round(build_s, 2),
+        "index_wait_s": round(index_wait_s, 2),
         "start_check_s": None if start_check_s is None else round(start_check_s, 2),
-        "rss_mb": max(rss_built, rss_searched), "rss_baseline_mb": rss_baseline,
-        "params": params, **report, "mutations": changes,
-        "numpy_exact_single_query": _percentiles(numpy_ms), "exact_reference_s": round(exact_s, 1),
-        "gallery": {"real_enrolled": g.real_enrolled, "synthetic": size - g.real_enrolled,
-                    "probe_kinds": {k: probes.kinds.count(k) for k in sorted(set(probes.kinds))}},
-        "template_statistics": stats, "synthetic_model": model.provenance,
+        "rss_mb": max(rss_built, rss_searched),
+        "rss_baseline_mb": rss_baseline,
+        "params": params,
+        **report,
+        "mutations": changes,
+        "numpy_exact_single_query": _percentiles(numpy_ms),
+        "exact_reference_s": round(exact_s, 1),
+        "gallery": {
+            "real_enrolled": g.real_enrolled,
+            "synthetic": size - g.real_enrolled,
+            "probe_kinds": {k: probes.kinds.count(k) for k in sorted(set(probes.kinds))},
+        },
+        "template_statistics": stats,
+        "synthetic_model": model.provenance,
         "machine": {"cpus": os.cpu_count(), "faiss": faiss.__version__, "numpy": np.__version__},
         "notes": "rss_mb: whole process (and children) after build and searches, the benchmark's own "
-                 "copy of the gallery freed; rss_baseline_mb: before the gallery was drawn.",
+        "copy of the gallery freed; rss_baseline_mb: before the gallery was drawn.",
     }
 
 
-def _score(results: list[list[tuple[str, float]]], probes: Probes, keys: list[str],
-           exact_rows: np.ndarray, exact_scores: np.ndarray) -> dict[str, Any]:
+def _score(
+    results: list[list[tuple[str, float]]],
+    probes: Probes,
+    keys: list[str],
+    exact_rows: np.ndarray,
+    exact_scores: np.ndarray,
+) -> dict[str, Any]:
     """Recall against the exact scan (a tie on the exact score counts as found), score error, and
     how often the best match is the probe's mate (a property of the data, for context)."""
     hit1, hit10, errors = [], [], []
@@ -281,12 +320,18 @@ def _score(results: list[list[tuple[str, float]]], probes: Probes, keys: list[st
         if len(idx):
             mate[kind] = {
                 "exact": round(float(np.mean([keys[exact_rows[i][0]] == probes.mates[i] for i in idx])), 4),
-                "engine": round(float(np.mean([bool(results[i]) and results[i][0][0] == probes.mates[i]
-                                               for i in idx])), 4)}
-    return {"recall_at_1": round(float(hit1_a.mean()), 5), "recall_at_10": round(float(np.mean(hit10)), 5),
-            "recall_at_1_by_kind": by_kind, "misses_at_1": int((~hit1_a).sum()),
-            "top1_score_max_abs_error": float(max(errors)) if errors else None,
-            "rank1_is_mate": mate}
+                "engine": round(
+                    float(np.mean([bool(results[i]) and results[i][0][0] == probes.mates[i] for i in idx])), 4
+                ),
+            }
+    return {
+        "recall_at_1": round(float(hit1_a.mean()), 5),
+        "recall_at_10": round(float(np.mean(hit10)), 5),
+        "recall_at_1_by_kind": by_kind,
+        "misses_at_1": int((~hit1_a).sum()),
+        "top1_score_max_abs_error": float(max(errors)) if errors else None,
+        "rank1_is_mate": mate,
+    }
 
 
 def summary(r: dict[str, Any]) -> str:
@@ -306,10 +351,17 @@ def summary(r: dict[str, Any]) -> str:
         f"  parameters: {json.dumps(r['params'])}",
     ]
     t = r["template_statistics"]
-    lines.append("  template cosines, real vs synthetic: genuine {:.3f}+-{:.3f} vs {:.3f}+-{:.3f}, "
-                 "impostor {:.3f}+-{:.3f} vs {:.3f}+-{:.3f}".format(
-                     t["real"]["genuine"]["mean"], t["real"]["genuine"]["std"],
-                     t["synthetic"]["genuine"]["mean"], t["synthetic"]["genuine"]["std"],
-                     t["real"]["impostor"]["mean"], t["real"]["impostor"]["std"],
-                     t["synthetic"]["impostor"]["mean"], t["synthetic"]["impostor"]["std"]))
+    lines.append(
+        "  template cosines, real vs synthetic: genuine {:.3f}+-{:.3f} vs {:.3f}+-{:.3f}, "
+        "impostor {:.3f}+-{:.3f} vs {:.3f}+-{:.3f}".format(
+            t["real"]["genuine"]["mean"],
+            t["real"]["genuine"]["std"],
+            t["synthetic"]["genuine"]["mean"],
+            t["synthetic"]["genuine"]["std"],
+            t["real"]["impostor"]["mean"],
+            t["real"]["impostor"]["std"],
+            t["synthetic"]["impostor"]["mean"],
+            t["synthetic"]["impostor"]["std"],
+        )
+    )
     return "\n".join(lines)

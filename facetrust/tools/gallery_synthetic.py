@@ -75,8 +75,7 @@ def extract_real_templates(images_dir: Path, files: Sequence[str], workers: int 
     results = extract_all("facetrust", images_dir, list(files), workers, 1)
     kept = [(f, r.vector) for f, r in zip(files, results) if r.vector is not None]
     vectors = normalised(np.stack([v for _, v in kept])) if kept else np.zeros((0, 128), np.float32)
-    return RealTemplates([f for f, _ in kept], [f.split("/")[0] for f, _ in kept], vectors,
-                         current_model_id())
+    return RealTemplates([f for f, _ in kept], [f.split("/")[0] for f, _ in kept], vectors, current_model_id())
 
 
 def load_real_templates(images_dir: Path, data_dir: Path, workers: int = 2) -> RealTemplates:
@@ -91,8 +90,9 @@ def load_real_templates(images_dir: Path, data_dir: Path, workers: int = 2) -> R
         with np.load(cache, allow_pickle=False) as z:
             cached_files = [str(f) for f in z["files"]]
             if set(cached_files) <= set(files) and str(z["model_id"]) == model_id:
-                return RealTemplates(cached_files, [f.split("/")[0] for f in cached_files],
-                                     z["vectors"].astype(np.float32), model_id)
+                return RealTemplates(
+                    cached_files, [f.split("/")[0] for f in cached_files], z["vectors"].astype(np.float32), model_id
+                )
     real = extract_real_templates(images_dir, files, workers)
     cache.parent.mkdir(parents=True, exist_ok=True)
     np.savez(cache, files=np.array(real.files), vectors=real.vectors, model_id=np.array(real.model_id))
@@ -131,14 +131,27 @@ class TemplateModel:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, mean=self.mean, between=self.between, within=self.within, spread=self.spread,
-                 model_id=np.array(self.model_id), provenance=np.array(json.dumps(self.provenance)))
+        np.savez(
+            path,
+            mean=self.mean,
+            between=self.between,
+            within=self.within,
+            spread=self.spread,
+            model_id=np.array(self.model_id),
+            provenance=np.array(json.dumps(self.provenance)),
+        )
 
     @classmethod
     def load(cls, path: Path) -> TemplateModel:
         with np.load(path, allow_pickle=False) as z:
-            return cls(z["mean"], z["between"], z["within"], float(z["spread"]), str(z["model_id"]),
-                       json.loads(str(z["provenance"])))
+            return cls(
+                z["mean"],
+                z["between"],
+                z["within"],
+                float(z["spread"]),
+                str(z["model_id"]),
+                json.loads(str(z["provenance"])),
+            )
 
 
 def _psd_factor(cov: np.ndarray) -> np.ndarray:
@@ -170,10 +183,20 @@ def fit(real: RealTemplates, shrinkage: float = 0.0) -> TemplateModel:
     def shrink(c: np.ndarray) -> np.ndarray:
         return (1 - shrinkage) * c + shrinkage * np.diag(np.diag(c))
 
-    provenance = {"images": len(real.files), "identities": len(groups),
-                  "identities_with_several_images": len(multi), "shrinkage": shrinkage}
-    base = TemplateModel(mean.astype(np.float32), _psd_factor(shrink(between)).astype(np.float32),
-                         _psd_factor(shrink(within)).astype(np.float32), 0.0, real.model_id, provenance)
+    provenance = {
+        "images": len(real.files),
+        "identities": len(groups),
+        "identities_with_several_images": len(multi),
+        "shrinkage": shrinkage,
+    }
+    base = TemplateModel(
+        mean.astype(np.float32),
+        _psd_factor(shrink(between)).astype(np.float32),
+        _psd_factor(shrink(within)).astype(np.float32),
+        0.0,
+        real.model_id,
+        provenance,
+    )
     target = real_statistics(real)["genuine"]["std"]
     rng = np.random.default_rng(0)  # one set of draws for every candidate: a smooth comparison
     centres = base.centres(20_000, rng)
@@ -200,8 +223,12 @@ def load_or_fit(images_dir: Path, data_dir: Path, workers: int = 2) -> tuple[Tem
             model = TemplateModel.load(path)
         except (KeyError, ValueError):  # a cache of an older form: fit again
             model = None
-        if (model is not None and model.provenance.get("images") == len(real.files)
-                and model.model_id == real.model_id and model.provenance.get("version") == FIT_VERSION):
+        if (
+            model is not None
+            and model.provenance.get("images") == len(real.files)
+            and model.model_id == real.model_id
+            and model.provenance.get("version") == FIT_VERSION
+        ):
             return model, real
     model = fit(real)
     model.save(path)
@@ -228,9 +255,13 @@ def gallery(model: TemplateModel, n: int, seed: int, chunk: int = 100_000) -> tu
 
 
 def _pair_stats(scores: np.ndarray) -> dict[str, float]:
-    return {"mean": float(np.mean(scores)), "std": float(np.std(scores)),
-            "p01": float(np.percentile(scores, 1)), "p99": float(np.percentile(scores, 99)),
-            "pairs": int(scores.size)}
+    return {
+        "mean": float(np.mean(scores)),
+        "std": float(np.std(scores)),
+        "p01": float(np.percentile(scores, 1)),
+        "p99": float(np.percentile(scores, 99)),
+        "pairs": int(scores.size),
+    }
 
 
 def real_statistics(real: RealTemplates, max_impostors: int = 200_000, seed: int = 0) -> dict[str, dict]:
@@ -256,8 +287,10 @@ def synthetic_statistics(model: TemplateModel, pairs: int = 100_000, seed: int =
     centres = model.centres(pairs, rng)
     a, b = model.captures(centres, rng), model.captures(centres, rng)
     other = model.captures(model.centres(pairs, rng), rng)
-    return {"genuine": _pair_stats(np.einsum("ij,ij->i", a, b)),
-            "impostor": _pair_stats(np.einsum("ij,ij->i", a, other))}
+    return {
+        "genuine": _pair_stats(np.einsum("ij,ij->i", a, b)),
+        "impostor": _pair_stats(np.einsum("ij,ij->i", a, other)),
+    }
 
 
 def compare_statistics(model: TemplateModel, real: RealTemplates) -> dict[str, dict]:

@@ -43,14 +43,46 @@ from typing import Any
 TARGET_P99_MS = 20.0
 TARGET_THROUGHPUT = 500.0
 HISTORY_DAYS = 90
-CITIES = [(31.23, 121.47), (39.90, 116.41), (23.13, 113.26), (22.54, 114.06), (30.57, 104.07), (30.27, 120.16),
-          (30.59, 114.31), (34.34, 108.94), (29.56, 106.55), (32.06, 118.80), (36.07, 120.38), (38.04, 114.51),
-          (41.80, 123.43), (45.80, 126.53), (26.07, 119.30), (28.23, 112.94), (25.04, 102.71), (34.75, 113.63),
-          (36.65, 117.12), (24.48, 118.09)]
+CITIES = [
+    (31.23, 121.47),
+    (39.90, 116.41),
+    (23.13, 113.26),
+    (22.54, 114.06),
+    (30.57, 104.07),
+    (30.27, 120.16),
+    (30.59, 114.31),
+    (34.34, 108.94),
+    (29.56, 106.55),
+    (32.06, 118.80),
+    (36.07, 120.38),
+    (38.04, 114.51),
+    (41.80, 123.43),
+    (45.80, 126.53),
+    (26.07, 119.30),
+    (28.23, 112.94),
+    (25.04, 102.71),
+    (34.75, 113.63),
+    (36.65, 117.12),
+    (24.48, 118.09),
+]
 CATEGORIES = ("phones", "electronics", "appliances", "furniture", "gift_cards")
 WARMUP = 100
-COLUMNS = ("kind", "at", "account_id", "device_id", "ip", "merchant_id", "address_hash", "face_key", "amount_fen",
-           "outcome", "category", "periods", "ref", "data")
+COLUMNS = (
+    "kind",
+    "at",
+    "account_id",
+    "device_id",
+    "ip",
+    "merchant_id",
+    "address_hash",
+    "face_key",
+    "amount_fen",
+    "outcome",
+    "category",
+    "periods",
+    "ref",
+    "data",
+)
 
 
 def _hex(r: random.Random, n: int = 32) -> str:
@@ -113,9 +145,20 @@ def build_population(r: random.Random, n_events: int) -> Population:
             devices += (shared_device,)
         usual = tuple(r.sample(by_city[city], min(len(by_city[city]), r.randint(3, 8)))) if by_city[city] else ()
         limit = r.choice((0, 0, 500000, 1000000, 2000000, 3000000, 5000000))
-        accounts.append(Acct(_hex(r), city, devices, f"{r.randrange(1, 224)}.{r.randrange(256)}.{r.randrange(256)}."
-                             f"{r.randrange(1, 255)}", usual, _hex(r, 64), limit, int(limit * r.uniform(0, 0.5)),
-                             r.gauss(math.log(38), 0.5), math.exp(r.gauss(0, 1.0))))
+        accounts.append(
+            Acct(
+                _hex(r),
+                city,
+                devices,
+                f"{r.randrange(1, 224)}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}",
+                usual,
+                _hex(r, 64),
+                limit,
+                int(limit * r.uniform(0, 0.5)),
+                r.gauss(math.log(38), 0.5),
+                math.exp(r.gauss(0, 1.0)),
+            )
+        )
     cum, total = [], 0.0
     for a in accounts:
         total += a.weight
@@ -131,8 +174,24 @@ def history(r: random.Random, pop: Population, n_events: int, now: dt.datetime) 
     for a in pop.accounts:
         at = start + dt.timedelta(seconds=r.uniform(0, 60 * 86400)) if r.random() < 0.33 else start
         onboarding.append(("real_name", at, a.id, None, None, None, None, None, None, "passed", None, None, None, "{}"))
-        onboarding.append(("face_pay.enrol", at + dt.timedelta(minutes=30), a.id, a.devices[0], None, None, None, a.id,
-                           None, None, None, None, None, "{}"))
+        onboarding.append(
+            (
+                "face_pay.enrol",
+                at + dt.timedelta(minutes=30),
+                a.id,
+                a.devices[0],
+                None,
+                None,
+                None,
+                a.id,
+                None,
+                None,
+                None,
+                None,
+                None,
+                "{}",
+            )
+        )
     onboarding.sort(key=lambda row: row[1])
     remaining = n_events - len(onboarding)
     per_day = max(1, remaining // HISTORY_DAYS)
@@ -157,15 +216,30 @@ def history(r: random.Random, pop: Population, n_events: int, now: dt.datetime) 
         yield onboarding[o:]
 
 
-def _event(r: random.Random, pop: Population, a: Acct, kind: str, at: dt.datetime | None,
-           outcome: str = "completed") -> tuple:
+def _event(
+    r: random.Random, pop: Population, a: Acct, kind: str, at: dt.datetime | None, outcome: str = "completed"
+) -> tuple:
     ip = a.ip if r.random() < 0.6 else r.choice(pop.cgnat[a.city])
     device = r.choice(a.devices)
     if kind == "payment" or (kind in ("installment", "loan") and not a.limit_fen):
         m = pop.merchants[r.choice(a.usual) if a.usual and r.random() < 0.9 else r.choice(pop.by_city[a.city] or [1])]
         terminal = f"terminal:{r.choice(m[2])}" if m[2] else None
-        return ("payment", at, a.id, terminal, None, m[0], None, a.id,
-                int(100 * math.exp(r.gauss(a.mu, 0.8))), outcome, None, None, _hex(r), "{}")
+        return (
+            "payment",
+            at,
+            a.id,
+            terminal,
+            None,
+            m[0],
+            None,
+            a.id,
+            int(100 * math.exp(r.gauss(a.mu, 0.8))),
+            outcome,
+            None,
+            None,
+            _hex(r),
+            "{}",
+        )
     if kind == "login":
         return ("login", at, a.id, device, ip, None, None, None, None, None, None, None, None, "{}")
     if kind in ("installment", "loan"):
@@ -173,24 +247,95 @@ def _event(r: random.Random, pop: Population, a: Acct, kind: str, at: dt.datetim
         amount = int(min(available, 100 * math.exp(r.uniform(math.log(300), math.log(15000)))))
         data = json.dumps({"limit_fen": a.limit_fen, "used_fen": a.used_fen})
         if kind == "loan":
-            return ("loan", at, a.id, device, ip, None, None, a.id, max(50000, amount), outcome, None,
-                    r.choice((3, 6, 12, 24)), _hex(r), data)
+            return (
+                "loan",
+                at,
+                a.id,
+                device,
+                ip,
+                None,
+                None,
+                a.id,
+                max(50000, amount),
+                outcome,
+                None,
+                r.choice((3, 6, 12, 24)),
+                _hex(r),
+                data,
+            )
         m = pop.merchants[r.choice(pop.installment_merchants)]
-        return ("installment", at, a.id, device, ip, m[0], a.address, a.id, amount, outcome, m[3],
-                r.choices((3, 6, 12, 24), weights=(0.25, 0.25, 0.3, 0.2))[0], _hex(r), data)
+        return (
+            "installment",
+            at,
+            a.id,
+            device,
+            ip,
+            m[0],
+            a.address,
+            a.id,
+            amount,
+            outcome,
+            m[3],
+            r.choices((3, 6, 12, 24), weights=(0.25, 0.25, 0.3, 0.2))[0],
+            _hex(r),
+            data,
+        )
     if kind == "repayment":
-        return ("repayment", at, a.id, None, None, None, None, None, int(100 * r.uniform(50, 2000)),
-                r.choices(("on_time", "late", "early"), weights=(0.9, 0.05, 0.05))[0], None, None, _hex(r), "{}")
+        return (
+            "repayment",
+            at,
+            a.id,
+            None,
+            None,
+            None,
+            None,
+            None,
+            int(100 * r.uniform(50, 2000)),
+            r.choices(("on_time", "late", "early"), weights=(0.9, 0.05, 0.05))[0],
+            None,
+            None,
+            _hex(r),
+            "{}",
+        )
     if kind == "refund":
         m = pop.merchants[r.choice(a.usual)] if a.usual else pop.merchants[1]
-        return ("refund", at, a.id, f"terminal:{m[2][0]}" if m[2] else None, None, m[0], None, None,
-                int(100 * math.exp(r.gauss(a.mu, 0.8))), None, None, None, _hex(r), "{}")
-    return (kind, at, a.id, device, None, None, None, None, None, "failed" if r.random() < 0.05 else "passed",
-            None, None, None, json.dumps({"purpose": "login"}))
+        return (
+            "refund",
+            at,
+            a.id,
+            f"terminal:{m[2][0]}" if m[2] else None,
+            None,
+            m[0],
+            None,
+            None,
+            int(100 * math.exp(r.gauss(a.mu, 0.8))),
+            None,
+            None,
+            None,
+            _hex(r),
+            "{}",
+        )
+    return (
+        kind,
+        at,
+        a.id,
+        device,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "failed" if r.random() < 0.05 else "passed",
+        None,
+        None,
+        None,
+        json.dumps({"purpose": "login"}),
+    )
 
 
-def fill(url: str, pop: Population, r: random.Random, n_events: int, now: dt.datetime,
-         echo: Callable[[str], None]) -> dict:
+def fill(
+    url: str, pop: Population, r: random.Random, n_events: int, now: dt.datetime, echo: Callable[[str], None]
+) -> dict:
     """The tenant, accounts, merchants, terminals, credit lines and the events, in bulk."""
     from sqlalchemy import insert, text
 
@@ -206,23 +351,70 @@ def fill(url: str, pop: Population, r: random.Random, n_events: int, now: dt.dat
         with db.begin() as conn:
             tenant = _hex(r)
             conn.execute(insert(Tenant), [{"id": tenant, "name": f"bench {tenant[:8]}", "api_key_hash": _hex(r, 64)}])
-            for chunk in _chunks([{"id": a.id, "tenant_id": tenant, "platform_user_id": f"bench-{a.id}",
-                                   "mobile": f"13{r.randrange(10**9):09d}", "status": "active", "created_at": long_ago,
-                                   "real_name_verified_at": long_ago} for a in pop.accounts], 10000):
+            for chunk in _chunks(
+                [
+                    {
+                        "id": a.id,
+                        "tenant_id": tenant,
+                        "platform_user_id": f"bench-{a.id}",
+                        "mobile": f"13{r.randrange(10**9):09d}",
+                        "status": "active",
+                        "created_at": long_ago,
+                        "real_name_verified_at": long_ago,
+                    }
+                    for a in pop.accounts
+                ],
+                10000,
+            ):
                 conn.execute(insert(Account), chunk)
-            conn.execute(insert(Merchant), [{"id": m[0], "tenant_id": tenant, "name": f"merchant {i}", "fee_bps": 60,
-                                             "status": "active", "created_at": long_ago,
-                                             "latitude": None if m[1] is None else CITIES[m[1]][0] + r.gauss(0, 0.05),
-                                             "longitude": None if m[1] is None else CITIES[m[1]][1] + r.gauss(0, 0.05)}
-                                            for i, m in enumerate(pop.merchants)])
-            terminals = [{"id": t, "merchant_id": m[0], "label": "bench", "secret_sealed": b"-", "secret_wrapped_key": b"-",
-                          "master_key_id": "bench", "status": "active", "created_at": long_ago}
-                         for m in pop.merchants for t in m[2]]
+            conn.execute(
+                insert(Merchant),
+                [
+                    {
+                        "id": m[0],
+                        "tenant_id": tenant,
+                        "name": f"merchant {i}",
+                        "fee_bps": 60,
+                        "status": "active",
+                        "created_at": long_ago,
+                        "latitude": None if m[1] is None else CITIES[m[1]][0] + r.gauss(0, 0.05),
+                        "longitude": None if m[1] is None else CITIES[m[1]][1] + r.gauss(0, 0.05),
+                    }
+                    for i, m in enumerate(pop.merchants)
+                ],
+            )
+            terminals = [
+                {
+                    "id": t,
+                    "merchant_id": m[0],
+                    "label": "bench",
+                    "secret_sealed": b"-",
+                    "secret_wrapped_key": b"-",
+                    "master_key_id": "bench",
+                    "status": "active",
+                    "created_at": long_ago,
+                }
+                for m in pop.merchants
+                for t in m[2]
+            ]
             for chunk in _chunks(terminals, 10000):
                 conn.execute(insert(Terminal), chunk)
-            for chunk in _chunks([{"id": _hex(r), "account_id": a.id, "limit_fen": a.limit_fen, "used_fen": a.used_fen,
-                                   "status": "active", "granted_by": "bench", "created_at": long_ago}
-                                  for a in pop.accounts if a.limit_fen], 10000):
+            for chunk in _chunks(
+                [
+                    {
+                        "id": _hex(r),
+                        "account_id": a.id,
+                        "limit_fen": a.limit_fen,
+                        "used_fen": a.used_fen,
+                        "status": "active",
+                        "granted_by": "bench",
+                        "created_at": long_ago,
+                    }
+                    for a in pop.accounts
+                    if a.limit_fen
+                ],
+                10000,
+            ):
                 conn.execute(insert(CreditLine), chunk)
         setup_s = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -264,19 +456,26 @@ def fill(url: str, pop: Population, r: random.Random, n_events: int, now: dt.dat
         analyze_s = time.perf_counter() - t2
         with db.connect() as conn:
             count = conn.execute(text("SELECT count(*) FROM risk_events")).scalar_one()
-            distinct = {col: conn.execute(text(f"SELECT count(DISTINCT {col}) FROM risk_events")).scalar_one()
-                        for col in ("account_id", "device_id", "ip", "merchant_id")}
-        return {"events": count, "accounts": len(pop.accounts), "merchants": len(pop.merchants),
-                "terminals": len(terminals), "distinct_in_events": distinct,
-                "seconds": {"setup": round(setup_s, 1), "events": round(events_s, 1), "analyze": round(analyze_s, 1)},
-                "events_per_second_loaded": round(written / events_s) if events_s else None}
+            distinct = {
+                col: conn.execute(text(f"SELECT count(DISTINCT {col}) FROM risk_events")).scalar_one()
+                for col in ("account_id", "device_id", "ip", "merchant_id")
+            }
+        return {
+            "events": count,
+            "accounts": len(pop.accounts),
+            "merchants": len(pop.merchants),
+            "terminals": len(terminals),
+            "distinct_in_events": distinct,
+            "seconds": {"setup": round(setup_s, 1), "events": round(events_s, 1), "analyze": round(analyze_s, 1)},
+            "events_per_second_loaded": round(written / events_s) if events_s else None,
+        }
     finally:
         db.dispose()
 
 
 def _chunks(rows: list, n: int) -> Iterator[list]:
     for i in range(0, len(rows), n):
-        yield rows[i:i + n]
+        yield rows[i : i + n]
 
 
 def decision_events(r: random.Random, pop: Population, n: int) -> list:
@@ -324,6 +523,7 @@ def instrumented(db: Any, ruleset: Any) -> Iterator[Clock]:
                 return fn(session, ev)
             finally:
                 clock.add(f"feature:{name}", time.perf_counter() - t)
+
         return run
 
     for name, f in originals.items():
@@ -407,17 +607,29 @@ def _processes(url: str, rules_path: Path | None, events: list, workers: int) ->
         p.join()
     done, errors = sum(r[0] for r in results), sum(r[1] for r in results)
     wall = max(r[3] for r in results) - min(r[2] for r in results)
-    return {"workers": workers, "decisions": done + errors, "errors": errors, "seconds": round(wall, 2),
-            "decisions_per_second": round(done / wall, 1)}
+    return {
+        "workers": workers,
+        "decisions": done + errors,
+        "errors": errors,
+        "seconds": round(wall, 2),
+        "decisions_per_second": round(done / wall, 1),
+    }
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:
     return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
-def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, database_url: str | None = None,
-        rules_path: Path | None = None, seed: int = 1, profile: int = 500,
-        echo: Callable[[str], None] = lambda m: None) -> dict:
+def run(
+    n_events: int = 1_000_000,
+    n_decisions: int = 5000,
+    workers: int = 2,
+    database_url: str | None = None,
+    rules_path: Path | None = None,
+    seed: int = 1,
+    profile: int = 500,
+    echo: Callable[[str], None] = lambda m: None,
+) -> dict:
     from facetrust.risk import engine as engine_mod
     from facetrust.risk.engine import RiskEngine
     from facetrust.store.db import make_engine, session_factory
@@ -444,10 +656,13 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
                 risk_engine.register(session)
                 session.commit()
             events = decision_events(r, pop, WARMUP + 3 * n_decisions + profile)
-            warm, single, multi, multi_p, prof = (events[:WARMUP], events[WARMUP:WARMUP + n_decisions],
-                                                  events[WARMUP + n_decisions:WARMUP + 2 * n_decisions],
-                                                  events[WARMUP + 2 * n_decisions:WARMUP + 3 * n_decisions],
-                                                  events[WARMUP + 3 * n_decisions:])
+            warm, single, multi, multi_p, prof = (
+                events[:WARMUP],
+                events[WARMUP : WARMUP + n_decisions],
+                events[WARMUP + n_decisions : WARMUP + 2 * n_decisions],
+                events[WARMUP + 2 * n_decisions : WARMUP + 3 * n_decisions],
+                events[WARMUP + 3 * n_decisions :],
+            )
             for ev in warm:
                 _one(sessions, risk_engine, ev, engine_mod)
             echo(f"timing {len(single)} decisions, one at a time ...")
@@ -478,6 +693,7 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
                     except Exception as err:  # noqa: BLE001 (reported, not hidden)
                         with lock:
                             errors.append(f"{type(err).__name__}: {str(err)[:200]}")
+
             threads = [threading.Thread(target=worker) for _ in range(workers)]
             t1 = time.perf_counter()
             for th in threads:
@@ -496,29 +712,54 @@ def run(n_events: int = 1_000_000, n_decisions: int = 5000, workers: int = 2, da
         throughput = (len(multi) - len(errors)) / multi_wall
         return {
             "benchmark": "risk engine decisions: full engine.decide() (store the event, features from the stored "
-                         "events, rules, store the decision) each in its own transaction with its commit",
+            "events, rules, store the decision) each in its own transaction with its commit",
             "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
-                        "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "load_average_before": load_before,
+                "load_average_after": [round(x, 2) for x in os.getloadavg()],
+            },
             "database": db.dialect.name,
-            "rule_set": risk_engine.ruleset.version, "rule_set_sha256": risk_engine.ruleset.sha256,
+            "rule_set": risk_engine.ruleset.version,
+            "rule_set_sha256": risk_engine.ruleset.sha256,
             "loaded": loaded,
             "decision_mix": {k: len(v) for k, v in by_kind.items()},
             "decisions_by_outcome": dict(outcomes),
             "single_thread": {
-                "decisions": len(lat), "p50_ms": round(_percentile(lat, 0.5), 2), "p95_ms": round(_percentile(lat, 0.95), 2),
-                "p99_ms": round(p99, 2), "max_ms": round(lat[-1], 2), "mean_ms": round(statistics.fmean(lat), 2),
+                "decisions": len(lat),
+                "p50_ms": round(_percentile(lat, 0.5), 2),
+                "p95_ms": round(_percentile(lat, 0.95), 2),
+                "p99_ms": round(p99, 2),
+                "max_ms": round(lat[-1], 2),
+                "mean_ms": round(statistics.fmean(lat), 2),
                 "decisions_per_second": round(len(lat) / single_wall, 1),
-                "by_kind": {k: {"n": len(v), "p50_ms": round(_percentile(sorted(v), 0.5), 2),
-                                "p99_ms": round(_percentile(sorted(v), 0.99), 2)} for k, v in by_kind.items()},
+                "by_kind": {
+                    k: {
+                        "n": len(v),
+                        "p50_ms": round(_percentile(sorted(v), 0.5), 2),
+                        "p99_ms": round(_percentile(sorted(v), 0.99), 2),
+                    }
+                    for k, v in by_kind.items()
+                },
             },
-            "threads": {"workers": workers, "decisions": len(multi), "errors": len(errors), "error_examples": errors[:5],
-                        "seconds": round(multi_wall, 2), "decisions_per_second": round(throughput, 1)},
+            "threads": {
+                "workers": workers,
+                "decisions": len(multi),
+                "errors": len(errors),
+                "error_examples": errors[:5],
+                "seconds": round(multi_wall, 2),
+                "decisions_per_second": round(throughput, 1),
+            },
             "processes": processes,
             "where_the_time_goes": breakdown,
             "targets": {"p99_ms": TARGET_P99_MS, "decisions_per_second": TARGET_THROUGHPUT, "cores": 2},
-            "met": {"p99": p99 <= TARGET_P99_MS, "throughput": throughput >= TARGET_THROUGHPUT,
-                    "throughput_processes": (processes["decisions_per_second"] >= TARGET_THROUGHPUT) if processes else None},
+            "met": {
+                "p99": p99 <= TARGET_P99_MS,
+                "throughput": throughput >= TARGET_THROUGHPUT,
+                "throughput_processes": (processes["decisions_per_second"] >= TARGET_THROUGHPUT) if processes else None,
+            },
         }
     finally:
         if tmp:
@@ -558,48 +799,74 @@ def _profile(sessions: Any, db: Any, risk_engine: Any, events: list, engine_mod:
     n = len(events)
     per = lambda s: round(1000 * s / n, 3)  # noqa: E731
     evaluate = clock.total.get("evaluate", 0.0)
-    feature_times = sorted(((k[8:], v) for k, v in clock.total.items() if k.startswith("feature:")),
-                           key=lambda kv: -kv[1])
-    sql = sorted(((k[4:], v, clock.count[k]) for k, v in clock.total.items() if k.startswith("sql:")),
-                 key=lambda kv: -kv[1])
+    feature_times = sorted(
+        ((k[8:], v) for k, v in clock.total.items() if k.startswith("feature:")), key=lambda kv: -kv[1]
+    )
+    sql = sorted(
+        ((k[4:], v, clock.count[k]) for k, v in clock.total.items() if k.startswith("sql:")), key=lambda kv: -kv[1]
+    )
     sql_total = sum(v for k, v in clock.total.items() if k.startswith("sql:"))
     return {
         "decisions": n,
         "sql_total_mean_ms": per(sql_total),  # every statement's execute time; the rest of "all" is Python
         "note": "instrumented pass (timers add a little): mean ms per decision; shared feature queries are charged "
-                "to the first feature that needs them",
-        "mean_ms": {"all": per(totals["all"]), "features": per(totals["features"]), "evaluate": per(evaluate),
-                    "storing (event, decision, cases, account)": per(totals["decide"] - totals["features"] - evaluate),
-                    "commit (and completed)": per(totals["commit"])},
+        "to the first feature that needs them",
+        "mean_ms": {
+            "all": per(totals["all"]),
+            "features": per(totals["features"]),
+            "evaluate": per(evaluate),
+            "storing (event, decision, cases, account)": per(totals["decide"] - totals["features"] - evaluate),
+            "commit (and completed)": per(totals["commit"]),
+        },
         "features_mean_ms": {name: per(v) for name, v in feature_times},
-        "sql_top": [{"statement": s, "calls_per_decision": round(c / n, 2), "mean_ms_per_decision": per(v),
-                     "mean_ms_per_call": round(1000 * v / c, 3)} for s, v, c in sql[:15]],
+        "sql_top": [
+            {
+                "statement": s,
+                "calls_per_decision": round(c / n, 2),
+                "mean_ms_per_decision": per(v),
+                "mean_ms_per_call": round(1000 * v / c, 3),
+            }
+            for s, v, c in sql[:15]
+        ],
     }
 
 
 def summary(rep: dict) -> str:
     s, th, met = rep["single_thread"], rep["threads"], rep["met"]
-    lines = [f"risk bench on {rep['database']}: {rep['loaded']['events']} events, {rep['loaded']['accounts']} accounts, "
-             f"{rep['loaded']['merchants']} merchants (loaded in {rep['loaded']['seconds']['events']} s); "
-             f"rule set {rep['rule_set']}",
-             f"  one at a time: {s['decisions']} decisions p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
-             f"max {s['max_ms']} ms ({s['decisions_per_second']}/s)",
-             "  by kind: " + ", ".join(f"{k} p50 {v['p50_ms']} / p99 {v['p99_ms']} ms (n={v['n']})"
-                                       for k, v in s["by_kind"].items()),
-             f"  {th['workers']} threads: {th['decisions']} decisions in {th['seconds']} s = {th['decisions_per_second']}/s"
-             + (f" ({th['errors']} errors: {th['error_examples'][:1]})" if th["errors"] else "")]
+    lines = [
+        f"risk bench on {rep['database']}: {rep['loaded']['events']} events, {rep['loaded']['accounts']} accounts, "
+        f"{rep['loaded']['merchants']} merchants (loaded in {rep['loaded']['seconds']['events']} s); "
+        f"rule set {rep['rule_set']}",
+        f"  one at a time: {s['decisions']} decisions p50 {s['p50_ms']} ms, p95 {s['p95_ms']} ms, p99 {s['p99_ms']} ms, "
+        f"max {s['max_ms']} ms ({s['decisions_per_second']}/s)",
+        "  by kind: "
+        + ", ".join(f"{k} p50 {v['p50_ms']} / p99 {v['p99_ms']} ms (n={v['n']})" for k, v in s["by_kind"].items()),
+        f"  {th['workers']} threads: {th['decisions']} decisions in {th['seconds']} s = {th['decisions_per_second']}/s"
+        + (f" ({th['errors']} errors: {th['error_examples'][:1]})" if th["errors"] else ""),
+    ]
     pr = rep.get("processes")
     if pr:
-        lines.append(f"  {pr['workers']} processes: {pr['decisions']} decisions in {pr['seconds']} s = "
-                     f"{pr['decisions_per_second']}/s" + (f" ({pr['errors']} errors)" if pr["errors"] else ""))
+        lines.append(
+            f"  {pr['workers']} processes: {pr['decisions']} decisions in {pr['seconds']} s = "
+            f"{pr['decisions_per_second']}/s" + (f" ({pr['errors']} errors)" if pr["errors"] else "")
+        )
     b = rep.get("where_the_time_goes")
     if b:
-        lines.append("  where the time goes (ms per decision): " + ", ".join(f"{k} {v}" for k, v in b["mean_ms"].items())
-                     + f"; of all that, SQL statements {b['sql_total_mean_ms']}")
+        lines.append(
+            "  where the time goes (ms per decision): "
+            + ", ".join(f"{k} {v}" for k, v in b["mean_ms"].items())
+            + f"; of all that, SQL statements {b['sql_total_mean_ms']}"
+        )
         lines.append("  slowest features: " + ", ".join(f"{k} {v}" for k, v in list(b["features_mean_ms"].items())[:8]))
-    lines += [f"targets: p99 <= {TARGET_P99_MS:.0f} ms: {'MET' if met['p99'] else 'NOT MET'} ({s['p99_ms']} ms); "
-              f">= {TARGET_THROUGHPUT:.0f} decisions/s on 2 cores: {'MET' if met['throughput'] else 'NOT MET'} "
-              f"({th['decisions_per_second']}/s on {th['workers']} threads"
-              + (f", {rep['processes']['decisions_per_second']}/s on {rep['processes']['workers']} processes"
-                 if rep.get("processes") else "") + ")"]
+    lines += [
+        f"targets: p99 <= {TARGET_P99_MS:.0f} ms: {'MET' if met['p99'] else 'NOT MET'} ({s['p99_ms']} ms); "
+        f">= {TARGET_THROUGHPUT:.0f} decisions/s on 2 cores: {'MET' if met['throughput'] else 'NOT MET'} "
+        f"({th['decisions_per_second']}/s on {th['workers']} threads"
+        + (
+            f", {rep['processes']['decisions_per_second']}/s on {rep['processes']['workers']} processes"
+            if rep.get("processes")
+            else ""
+        )
+        + ")"
+    ]
     return "\n".join(lines)

@@ -50,8 +50,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-TYPOLOGIES = ("velocity_burst", "new_device_high_amount", "shared_device_or_identity", "bust_out",
-              "installment_cashout_merchant", "repeated_face_failures", "unusual_location")
+TYPOLOGIES = (
+    "velocity_burst",
+    "new_device_high_amount",
+    "shared_device_or_identity",
+    "bust_out",
+    "installment_cashout_merchant",
+    "repeated_face_failures",
+    "unusual_location",
+)
 # Where each typology's clock (minutes to detection, to freeze) starts: its first fraudulent event.
 CLOCK_STARTS = {
     "velocity_burst": "the first payment or loan of the burst",
@@ -74,12 +81,25 @@ HISTORY_DAYS = 90
 EPOCH = dt.datetime(2025, 3, 2, 16, 0, tzinfo=dt.UTC)
 
 CITIES = {  # centre (lat, lon)
-    "shanghai": (31.2304, 121.4737), "beijing": (39.9042, 116.4074), "guangzhou": (23.1291, 113.2644),
-    "shenzhen": (22.5431, 114.0579), "chengdu": (30.5728, 104.0668), "hangzhou": (30.2741, 120.1551),
-    "wuhan": (30.5928, 114.3055), "xian": (34.3416, 108.9398),
+    "shanghai": (31.2304, 121.4737),
+    "beijing": (39.9042, 116.4074),
+    "guangzhou": (23.1291, 113.2644),
+    "shenzhen": (22.5431, 114.0579),
+    "chengdu": (30.5728, 104.0668),
+    "hangzhou": (30.2741, 120.1551),
+    "wuhan": (30.5928, 114.3055),
+    "xian": (34.3416, 108.9398),
 }
-CITY_WEIGHTS = {"shanghai": 1.6, "beijing": 1.6, "guangzhou": 1.2, "shenzhen": 1.2, "chengdu": 1.0,
-                "hangzhou": 0.8, "wuhan": 0.8, "xian": 0.6}
+CITY_WEIGHTS = {
+    "shanghai": 1.6,
+    "beijing": 1.6,
+    "guangzhou": 1.2,
+    "shenzhen": 1.2,
+    "chengdu": 1.0,
+    "hangzhou": 0.8,
+    "wuhan": 0.8,
+    "xian": 0.6,
+}
 # Installment merchants: category -> (amount range in yuan, weights of 3/6/12/24 periods)
 CATEGORIES = {
     "phones": ((1500, 9000), (0.10, 0.20, 0.30, 0.40)),
@@ -122,6 +142,7 @@ def hexid(rng: random.Random, n: int = 32) -> str:
 
 
 # --- the population ---------------------------------------------------------------------------
+
 
 @dataclass(eq=False)
 class Merchant:
@@ -230,8 +251,9 @@ class World:
         self.merchants: list[Merchant] = []
         self.by_city: dict[str, dict[str, list[Merchant]]] = {c: defaultdict(list) for c in CITIES}
         self.online: list[Merchant] = []
-        self.mobile_ips = {c: [f"10.{i}.{j}.{k}" for k in range(30) for j in [rng.randrange(256)]]
-                           for i, c in enumerate(CITIES)}
+        self.mobile_ips = {
+            c: [f"10.{i}.{j}.{k}" for k in range(30) for j in [rng.randrange(256)]] for i, c in enumerate(CITIES)
+        }
         self.scenarios: list[Scenario] = []
         self.scripts: list[tuple[float, Iterator]] = []
         self._n = 0
@@ -251,8 +273,15 @@ class World:
         r = self.rng
         return f"{r.choice((36, 39, 58, 60, 61, 101, 106, 110, 111, 112, 113, 114, 115, 116, 117, 119, 120, 121, 122, 123, 124, 125, 175, 180, 182, 183, 202, 203, 210, 211, 218, 219, 220, 221, 222, 223))}.{r.randrange(256)}.{r.randrange(256)}.{r.randrange(1, 255)}"
 
-    def merchant(self, kind: str, city: str | None, loc: tuple[float, float] | None, name: str,
-                 category: str | None = None, terminals: int = 1) -> Merchant:
+    def merchant(
+        self,
+        kind: str,
+        city: str | None,
+        loc: tuple[float, float] | None,
+        name: str,
+        category: str | None = None,
+        terminals: int = 1,
+    ) -> Merchant:
         m = Merchant(self.new_id(), name, kind, city, loc, [self.new_id() for _ in range(terminals)], category)
         self.merchants.append(m)
         if city:
@@ -273,8 +302,9 @@ class World:
                 self.merchant("store", city, near(r, centre, 8), f"{city} {cat} store {i}", cat, terminals=2)
             for i in range(3):
                 self.merchant("hotel", city, near(r, centre, 6), f"{city} hotel {i}", terminals=1)
-        for i, cat in enumerate(("phones", "electronics", "appliances", "furniture", "phones", "electronics",
-                                 "gift_cards", "appliances")):
+        for i, cat in enumerate(
+            ("phones", "electronics", "appliances", "furniture", "phones", "electronics", "gift_cards", "appliances")
+        ):
             self.online.append(self.merchant("online", None, None, f"online {cat} {i}", cat, terminals=0))
 
     def nearest(self, loc: tuple[float, float], city: str, kind: str, n: int) -> list[Merchant]:
@@ -287,13 +317,25 @@ class World:
         uid = self.new_id()
         devices = [self.device()] + ([self.device()] if r.random() < 0.3 else [])
         real_name_at = joined if joined >= -HISTORY_DAYS * DAY else joined
-        u = User(uid, group, city, home, devices, self.ip(), f"{city} road {r.randrange(1, 999)} no {r.randrange(1, 300)} "
-                 f"room {r.randrange(100, 3000)}", uid, pay_rate=math.exp(r.gauss(math.log(0.45), 0.6)),
-                 amount_mu=r.gauss(math.log(38), 0.45), joined=joined, real_name_at=real_name_at)
+        u = User(
+            uid,
+            group,
+            city,
+            home,
+            devices,
+            self.ip(),
+            f"{city} road {r.randrange(1, 999)} no {r.randrange(1, 300)} room {r.randrange(100, 3000)}",
+            uid,
+            pay_rate=math.exp(r.gauss(math.log(0.45), 0.6)),
+            amount_mu=r.gauss(math.log(38), 0.45),
+            joined=joined,
+            real_name_at=real_name_at,
+        )
         if r.random() < credit_p:
             new = joined > -60 * DAY
-            u.limit_fen = yuan(r.choice((2000, 3000, 5000, 8000)) if new else r.choice(
-                (5000, 8000, 10000, 15000, 20000, 30000, 50000)))
+            u.limit_fen = yuan(
+                r.choice((2000, 3000, 5000, 8000)) if new else r.choice((5000, 8000, 10000, 15000, 20000, 30000, 50000))
+            )
         u.late_payer = r.random() < 0.08
         shops = self.nearest(home, city, "shop", 12)
         k = r.randint(3, min(8, len(shops)))
@@ -309,11 +351,13 @@ class World:
 
 # --- the simulation ---------------------------------------------------------------------------
 
+
 class Sim:
     """A clock, a queue of actions, and the real engine."""
 
-    def __init__(self, world: World, session_maker: Any, risk_engine: Any, end: float,
-                 echo: Callable[[str], None]) -> None:
+    def __init__(
+        self, world: World, session_maker: Any, risk_engine: Any, end: float, echo: Callable[[str], None]
+    ) -> None:
         from facetrust.risk import engine as engine_mod
         from facetrust.risk.events import EventIn
 
@@ -365,8 +409,10 @@ class Sim:
         while self.queue:
             t, _, fn, args = heapq.heappop(self.queue)
             if t >= next_report:
-                self.echo(f"  day {int(t // DAY)}/{days}: {self.events} events, {self.decided} decisions, "
-                          f"{time.perf_counter() - started:.0f} s")
+                self.echo(
+                    f"  day {int(t // DAY)}/{days}: {self.events} events, {self.decided} decisions, "
+                    f"{time.perf_counter() - started:.0f} s"
+                )
                 next_report += 10 * DAY
             self.now = t
             fn(*args)
@@ -409,10 +455,18 @@ class Sim:
                     for typ in verdict.typologies or ["(none)"]:
                         self.fp_by_typology[typ] += 1
                     if len(self.fp_examples) < 25:
-                        self.fp_examples.append({"decision_id": verdict.decision_id, "kind": ev.kind,
-                                                 "behaviour": tag.behaviour, "decision": verdict.decision,
-                                                 "typologies": verdict.typologies, "reasons": verdict.reasons,
-                                                 "amount_fen": ev.amount_fen, "day": round(self.now / DAY, 2)})
+                        self.fp_examples.append(
+                            {
+                                "decision_id": verdict.decision_id,
+                                "kind": ev.kind,
+                                "behaviour": tag.behaviour,
+                                "decision": verdict.decision,
+                                "typologies": verdict.typologies,
+                                "reasons": verdict.reasons,
+                                "amount_fen": ev.amount_fen,
+                                "day": round(self.now / DAY, 2),
+                            }
+                        )
         elif tag.kind == "fraud":
             sc = tag.scenario
             sc.decisions[verdict.decision] += 1  # type: ignore[union-attr]
@@ -440,22 +494,35 @@ class Sim:
 
     def real_name(self, user: User, tag: Tag = OTHER) -> Outcome:
         self.fraud_started(tag)
-        self.emit(self.EventIn("real_name", account_id=user.id, outcome="passed", data={"method": "simulated"},
-                               at=self.at(self.now)))
+        self.emit(
+            self.EventIn(
+                "real_name", account_id=user.id, outcome="passed", data={"method": "simulated"}, at=self.at(self.now)
+            )
+        )
         return Outcome("completed")
 
     def enrol(self, user: User, device: str, tag: Tag = OTHER) -> Outcome:
         self.fraud_started(tag)
-        self.emit(self.EventIn("face_pay.enrol", account_id=user.id, device_id=device, face_key=user.face_key,
-                               at=self.at(self.now)))
+        self.emit(
+            self.EventIn(
+                "face_pay.enrol", account_id=user.id, device_id=device, face_key=user.face_key, at=self.at(self.now)
+            )
+        )
         return Outcome("completed")
 
-    def face_attempt(self, kind: str, user: User, device: str | None, passed: bool, purpose: str,
-                     tag: Tag = OTHER) -> Outcome:
+    def face_attempt(
+        self, kind: str, user: User, device: str | None, passed: bool, purpose: str, tag: Tag = OTHER
+    ) -> Outcome:
         """engine.face_attempt: a pass is recorded, a failure decided on."""
         self.fraud_started(tag)
-        ev = self.EventIn(kind, account_id=user.id, device_id=device, outcome="passed" if passed else "failed",
-                          data={"purpose": purpose}, at=self.at(self.now))
+        ev = self.EventIn(
+            kind,
+            account_id=user.id,
+            device_id=device,
+            outcome="passed" if passed else "failed",
+            data={"purpose": purpose},
+            at=self.at(self.now),
+        )
         if passed:
             self.emit(ev)
             return Outcome("completed")
@@ -484,12 +551,26 @@ class Sim:
             tag.scenario.moved_out_fen += ev.amount_fen  # type: ignore[union-attr]
         return Outcome("completed", ev.ref, v.decision)
 
-    def pay(self, user: User, merchant: Merchant, amount_fen: int, tag: Tag = OTHER, has_face: bool = True,
-            refund_p: float = 0.0) -> Outcome:
+    def pay(
+        self,
+        user: User,
+        merchant: Merchant,
+        amount_fen: int,
+        tag: Tag = OTHER,
+        has_face: bool = True,
+        refund_p: float = 0.0,
+    ) -> Outcome:
         terminal = self.rng.choice(merchant.terminals)
-        ev = self.EventIn("payment", account_id=user.id, device_id=f"terminal:{terminal}", merchant_id=merchant.id,
-                          face_key=user.face_key, amount_fen=max(1, amount_fen), ref=self.world.ref(),
-                          at=self.at(self.now))
+        ev = self.EventIn(
+            "payment",
+            account_id=user.id,
+            device_id=f"terminal:{terminal}",
+            merchant_id=merchant.id,
+            face_key=user.face_key,
+            amount_fen=max(1, amount_fen),
+            ref=self.world.ref(),
+            at=self.at(self.now),
+        )
         out = self._money_out(ev, user, has_face, tag, "payment_step_up")
         if out.status == "completed" and refund_p and self.rng.random() < refund_p:
             delay = self.rng.choice((self.rng.uniform(5 * MINUTE, 2 * HOUR), self.rng.uniform(HOUR, 6 * DAY)))
@@ -497,26 +578,58 @@ class Sim:
             self.schedule(self.now + delay, self.refund, user, merchant, part, out.ref, f"terminal:{terminal}")
         return out
 
-    def refund(self, user: User, merchant: Merchant, amount_fen: int, ref: str, device: str | None,
-               tag: Tag = OTHER) -> Outcome:
+    def refund(
+        self, user: User, merchant: Merchant, amount_fen: int, ref: str, device: str | None, tag: Tag = OTHER
+    ) -> Outcome:
         self.fraud_started(tag)
-        self.emit(self.EventIn("refund", account_id=user.id, merchant_id=merchant.id, device_id=device,
-                               amount_fen=amount_fen, ref=ref, at=self.at(self.now)))
+        self.emit(
+            self.EventIn(
+                "refund",
+                account_id=user.id,
+                merchant_id=merchant.id,
+                device_id=device,
+                amount_fen=amount_fen,
+                ref=ref,
+                at=self.at(self.now),
+            )
+        )
         return Outcome("completed")
 
-    def credit(self, kind: str, user: User, amount_fen: int, periods: int, device: str, ip: str,
-               merchant: Merchant | None = None, category: str | None = None, address: str | None = None,
-               tag: Tag = OTHER, has_face: bool = True, repay: str = "normal") -> Outcome:
+    def credit(
+        self,
+        kind: str,
+        user: User,
+        amount_fen: int,
+        periods: int,
+        device: str,
+        ip: str,
+        merchant: Merchant | None = None,
+        category: str | None = None,
+        address: str | None = None,
+        tag: Tag = OTHER,
+        has_face: bool = True,
+        repay: str = "normal",
+    ) -> Outcome:
         """An installment purchase or a cash loan; its repayments are scheduled once it is drawn."""
         from facetrust.risk.events import address_hash
 
         if amount_fen > user.available_fen or amount_fen < yuan(100 if kind == "installment" else 500):
             return Outcome("no_credit")  # the checkout offers no such plan: nothing reaches the engine
-        ev = self.EventIn(kind, account_id=user.id, device_id=device, ip=ip,
-                          merchant_id=merchant.id if merchant else None,
-                          address_hash=address_hash(address) if address else None, face_key=user.face_key,
-                          amount_fen=amount_fen, category=category, periods=periods, ref=self.world.ref(),
-                          data={"limit_fen": user.limit_fen, "used_fen": user.used_fen}, at=self.at(self.now))
+        ev = self.EventIn(
+            kind,
+            account_id=user.id,
+            device_id=device,
+            ip=ip,
+            merchant_id=merchant.id if merchant else None,
+            address_hash=address_hash(address) if address else None,
+            face_key=user.face_key,
+            amount_fen=amount_fen,
+            category=category,
+            periods=periods,
+            ref=self.world.ref(),
+            data={"limit_fen": user.limit_fen, "used_fen": user.used_fen},
+            at=self.at(self.now),
+        )
         out = self._money_out(ev, user, has_face, tag, kind)
         if out.status == "completed":
             self._draw(user, amount_fen)
@@ -550,16 +663,30 @@ class Sim:
         if user.id in self.frozen or plan.left_fen <= 0:
             return Outcome("frozen" if user.id in self.frozen else "nothing_due")
         self.fraud_started(tag)
-        amount = plan.left_fen if outcome == "early" else min(plan.left_fen, amount_fen or -(-plan.amount_fen // plan.periods))
+        amount = (
+            plan.left_fen
+            if outcome == "early"
+            else min(plan.left_fen, amount_fen or -(-plan.amount_fen // plan.periods))
+        )
         plan.left_fen -= amount
         plan.paid += 1
         self._draw(user, -amount)
-        self.emit(self.EventIn("repayment", account_id=user.id, amount_fen=amount, ref=plan.ref, outcome=outcome,
-                               data={"kind": "early" if outcome == "early" else "installment"}, at=self.at(self.now)))
+        self.emit(
+            self.EventIn(
+                "repayment",
+                account_id=user.id,
+                amount_fen=amount,
+                ref=plan.ref,
+                outcome=outcome,
+                data={"kind": "early" if outcome == "early" else "installment"},
+                at=self.at(self.now),
+            )
+        )
         return Outcome("completed")
 
 
 # --- normal life --------------------------------------------------------------------------------
+
 
 def plan_normal_life(world: World, user: User, days: int) -> None:
     """The window's out-of-the-ordinary days of one honest user (ordinary days need no plan)."""
@@ -601,8 +728,10 @@ def lunch_time(r: random.Random, d: int) -> float:
 
 
 def day_time(r: random.Random, d: int) -> float:
-    h = r.choices((r.uniform(7, 10), r.uniform(10, 17), r.uniform(17, 21.5), r.uniform(21.5, 23.9)),
-                  weights=(0.2, 0.35, 0.35, 0.1))[0]
+    h = r.choices(
+        (r.uniform(7, 10), r.uniform(10, 17), r.uniform(17, 21.5), r.uniform(21.5, 23.9)),
+        weights=(0.2, 0.35, 0.35, 0.1),
+    )[0]
     return d * DAY + h * HOUR
 
 
@@ -630,8 +759,11 @@ def normal_day(sim: Sim, d: int) -> None:
         city = user.trip[2] if travelling else user.city  # type: ignore[index]
         ip_pool = world.mobile_ips[city]
         for _ in range(poisson(r, 0.5)):
-            device = user.family_device if user.family_device and r.random() < 0.25 else user.devices[
-                0 if r.random() < 0.85 or len(user.devices) == 1 else 1]
+            device = (
+                user.family_device
+                if user.family_device and r.random() < 0.25
+                else user.devices[0 if r.random() < 0.85 or len(user.devices) == 1 else 1]
+            )
             ip = user.home_ip if (not travelling and r.random() < 0.6) else r.choice(ip_pool)
             sim.schedule(day_time(r, d), sim.login, user, device, ip)
         rate = user.pay_rate * (1.3 if not weekday else 1.0)
@@ -639,15 +771,32 @@ def normal_day(sim: Sim, d: int) -> None:
             shops = world.by_city[city]["shop"]
             if d == user.trip[0]:  # type: ignore[index]
                 hotel = r.choice(world.by_city[city]["hotel"])
-                sim.schedule(d * DAY + r.uniform(14, 22) * HOUR, sim.pay, user, hotel,
-                             yuan(r.uniform(300, 1500) * r.choice((1, 2, 3))), t_("travel_hotel"), True, 0.03)
+                sim.schedule(
+                    d * DAY + r.uniform(14, 22) * HOUR,
+                    sim.pay,
+                    user,
+                    hotel,
+                    yuan(r.uniform(300, 1500) * r.choice((1, 2, 3))),
+                    t_("travel_hotel"),
+                    True,
+                    0.03,
+                )
             for _ in range(poisson(r, rate * 1.5)):
-                sim.schedule(day_time(r, d), sim.pay, user, r.choice(shops), ordinary_payment_amount(r, user),
-                             t_("travel"), True, 0.02)
+                sim.schedule(
+                    day_time(r, d),
+                    sim.pay,
+                    user,
+                    r.choice(shops),
+                    ordinary_payment_amount(r, user),
+                    t_("travel"),
+                    True,
+                    0.02,
+                )
             continue
         if user.canteen and weekday and r.random() < 0.6:
-            sim.schedule(lunch_time(r, d), sim.pay, user, user.canteen, yuan(r.uniform(12, 38)), t_("canteen"),
-                         True, 0.002)
+            sim.schedule(
+                lunch_time(r, d), sim.pay, user, user.canteen, yuan(r.uniform(12, 38)), t_("canteen"), True, 0.002
+            )
         for _ in range(poisson(r, rate)):
             if r.random() < 0.08:
                 m = r.choice(world.by_city[city]["shop"])
@@ -663,8 +812,9 @@ def _spree(sim: Sim, user: User, d: int, tag: Tag) -> None:
     t = d * DAY + r.uniform(10, 19) * HOUR
     shops = sim.world.nearest(user.home, user.city, "shop", 20)
     for _ in range(r.randint(2, 5)):
-        sim.schedule(t, sim.pay, user, r.choice(shops), ordinary_payment_amount(r, user) * r.randint(1, 3), tag,
-                     True, 0.05)
+        sim.schedule(
+            t, sim.pay, user, r.choice(shops), ordinary_payment_amount(r, user) * r.randint(1, 3), tag, True, 0.05
+        )
         t += r.uniform(3, 40) * MINUTE
 
 
@@ -675,8 +825,20 @@ def _new_phone(sim: Sim, user: User, d: int, tag: Tag) -> None:
     old = user.devices[0]
     if user.limit_fen and r.random() < 0.2:  # bought the new phone itself on installments, on the old one
         m = r.choice(w.by_city[user.city]["store"] or w.online)
-        sim.schedule(t - HOUR, sim.credit, "installment", user, min(user.available_fen, yuan(r.uniform(2000, 8000))),
-                     r.choice((12, 24, 24)), old, user.home_ip, m, "phones", user.address, tag)
+        sim.schedule(
+            t - HOUR,
+            sim.credit,
+            "installment",
+            user,
+            min(user.available_fen, yuan(r.uniform(2000, 8000))),
+            r.choice((12, 24, 24)),
+            old,
+            user.home_ip,
+            m,
+            "phones",
+            user.address,
+            tag,
+        )
     user.devices[0] = new
     ip = r.choice((user.home_ip, r.choice(w.mobile_ips[user.city])))
     sim.schedule(t, sim.login, user, new, ip)
@@ -686,13 +848,36 @@ def _new_phone(sim: Sim, user: User, d: int, tag: Tag) -> None:
         if r.random() < 0.5:
             m = r.choice(w.online)
             amount = min(user.available_fen, yuan(r.uniform(*CATEGORIES[m.category][0])))  # type: ignore[index]
-            sim.schedule(later, sim.credit, "installment", user, amount,
-                         r.choices(PERIODS, weights=CATEGORIES[m.category][1])[0], new, user.home_ip, m, m.category,
-                         user.address, Tag("normal", user, "new_phone_draw"))
+            sim.schedule(
+                later,
+                sim.credit,
+                "installment",
+                user,
+                amount,
+                r.choices(PERIODS, weights=CATEGORIES[m.category][1])[0],
+                new,
+                user.home_ip,
+                m,
+                m.category,
+                user.address,
+                Tag("normal", user, "new_phone_draw"),
+            )
         else:
             amount = min(user.available_fen, yuan(r.choice((1000, 2000, 3000, 5000, 8000))))
-            sim.schedule(later, sim.credit, "loan", user, amount, r.choice((3, 6, 12)), new, user.home_ip, None, None,
-                         None, Tag("normal", user, "new_phone_draw"))
+            sim.schedule(
+                later,
+                sim.credit,
+                "loan",
+                user,
+                amount,
+                r.choice((3, 6, 12)),
+                new,
+                user.home_ip,
+                None,
+                None,
+                None,
+                Tag("normal", user, "new_phone_draw"),
+            )
 
 
 def _failed_liveness(sim: Sim, user: User, d: int, tag: Tag, failures: int = 1) -> None:
@@ -726,8 +911,9 @@ def _installment(sim: Sim, user: User, d: int, tag: Tag) -> None:
     sim.schedule(day_time(r, d), _installment_and_maybe_return, sim, user, amount, periods, device, ip, m, out_tag)
 
 
-def _installment_and_maybe_return(sim: Sim, user: User, amount: int, periods: int, device: str, ip: str,
-                                  m: Merchant, tag: Tag) -> None:
+def _installment_and_maybe_return(
+    sim: Sim, user: User, amount: int, periods: int, device: str, ip: str, m: Merchant, tag: Tag
+) -> None:
     out = sim.credit("installment", user, amount, periods, device, ip, m, m.category, user.address, tag)
     if out.status == "completed" and sim.rng.random() < 0.03:  # returned the goods
         sim.schedule(sim.now + sim.rng.uniform(0.2, 7) * DAY, sim.refund, user, m, amount, out.ref, None)
@@ -738,24 +924,52 @@ def _first_phone(sim: Sim, user: User, d: int, tag: Tag) -> None:
     r, w = sim.rng, sim.world
     m = r.choice([m for m in w.by_city[user.city]["store"] + w.online if m.category == "phones"] or w.online)
     amount = int(user.available_fen * r.uniform(0.5, 0.97))
-    sim.schedule(day_time(r, d), _installment_and_maybe_return, sim, user, amount, r.choice((12, 24, 24)),
-                 user.devices[0], user.home_ip if r.random() < 0.6 else r.choice(w.mobile_ips[user.city]), m, tag)
+    sim.schedule(
+        day_time(r, d),
+        _installment_and_maybe_return,
+        sim,
+        user,
+        amount,
+        r.choice((12, 24, 24)),
+        user.devices[0],
+        user.home_ip if r.random() < 0.6 else r.choice(w.mobile_ips[user.city]),
+        m,
+        tag,
+    )
 
 
 def _loan(sim: Sim, user: User, d: int, tag: Tag) -> None:
     r = sim.rng
     amount = min(int(user.available_fen * r.uniform(0.2, 0.7)), yuan(r.choice((1000, 2000, 3000, 5000, 10000, 20000))))
-    sim.schedule(day_time(r, d), sim.credit, "loan", user, amount, r.choice((3, 6, 12, 12, 24)), user.devices[0],
-                 user.home_ip if r.random() < 0.7 else r.choice(sim.world.mobile_ips[user.city]), None, None, None, tag)
+    sim.schedule(
+        day_time(r, d),
+        sim.credit,
+        "loan",
+        user,
+        amount,
+        r.choice((3, 6, 12, 12, 24)),
+        user.devices[0],
+        user.home_ip if r.random() < 0.7 else r.choice(sim.world.mobile_ips[user.city]),
+        None,
+        None,
+        None,
+        tag,
+    )
 
 
 EVENTS: dict[str, Callable[[Sim, User, int, Tag], None]] = {
-    "spree": _spree, "new_phone": _new_phone, "failed_liveness": _failed_liveness, "face_trouble": _face_trouble,
-    "installment": _installment, "loan": _loan, "first_phone": _first_phone,
+    "spree": _spree,
+    "new_phone": _new_phone,
+    "failed_liveness": _failed_liveness,
+    "face_trouble": _face_trouble,
+    "installment": _installment,
+    "loan": _loan,
+    "first_phone": _first_phone,
 }
 
 
 # --- the history before the window (bulk) -------------------------------------------------------
+
 
 def history_rows(world: World) -> Iterator[dict]:
     """90 days of completed, undecided history of the users who existed then."""
@@ -764,9 +978,22 @@ def history_rows(world: World) -> Iterator[dict]:
     r = world.rng
 
     def row(kind: str, t: float, user: User, **kw: Any) -> dict:
-        base = {"kind": kind, "at": EPOCH + dt.timedelta(seconds=t), "account_id": user.id, "device_id": None,
-                "ip": None, "merchant_id": None, "address_hash": None, "face_key": None, "amount_fen": None,
-                "outcome": None, "category": None, "periods": None, "ref": None, "data": "{}"}
+        base = {
+            "kind": kind,
+            "at": EPOCH + dt.timedelta(seconds=t),
+            "account_id": user.id,
+            "device_id": None,
+            "ip": None,
+            "merchant_id": None,
+            "address_hash": None,
+            "face_key": None,
+            "amount_fen": None,
+            "outcome": None,
+            "category": None,
+            "periods": None,
+            "ref": None,
+            "data": "{}",
+        }
         base.update(kw)
         return base
 
@@ -775,22 +1002,48 @@ def history_rows(world: World) -> Iterator[dict]:
             continue
         start = max(user.joined, -HISTORY_DAYS * DAY)
         yield row("real_name", user.real_name_at, user, outcome="passed")
-        yield row("face_pay.enrol", user.real_name_at + 1800, user, face_key=user.face_key,
-                  device_id=user.devices[0] if user.real_name_at >= -HISTORY_DAYS * DAY else None)
+        yield row(
+            "face_pay.enrol",
+            user.real_name_at + 1800,
+            user,
+            face_key=user.face_key,
+            device_id=user.devices[0] if user.real_name_at >= -HISTORY_DAYS * DAY else None,
+        )
         for d in range(int(start // DAY) + 1, 0):
             for _ in range(poisson(r, 0.5)):
-                yield row("login", day_time(r, d), user, device_id=user.devices[r.random() < 0.15 and len(user.devices) - 1],
-                          ip=user.home_ip if r.random() < 0.6 else r.choice(world.mobile_ips[user.city]))
+                yield row(
+                    "login",
+                    day_time(r, d),
+                    user,
+                    device_id=user.devices[r.random() < 0.15 and len(user.devices) - 1],
+                    ip=user.home_ip if r.random() < 0.6 else r.choice(world.mobile_ips[user.city]),
+                )
             for _ in range(poisson(r, user.pay_rate)):
                 m = r.choices(user.usual, weights=user.usual_w)[0]
-                yield row("payment", day_time(r, d), user, device_id=f"terminal:{r.choice(m.terminals)}",
-                          merchant_id=m.id, face_key=user.face_key, amount_fen=ordinary_payment_amount(r, user),
-                          outcome="completed", ref=world.ref())
+                yield row(
+                    "payment",
+                    day_time(r, d),
+                    user,
+                    device_id=f"terminal:{r.choice(m.terminals)}",
+                    merchant_id=m.id,
+                    face_key=user.face_key,
+                    amount_fen=ordinary_payment_amount(r, user),
+                    outcome="completed",
+                    ref=world.ref(),
+                )
             if user.canteen and d % 7 < 5 and r.random() < 0.6:
                 m = user.canteen
-                yield row("payment", lunch_time(r, d), user, device_id=f"terminal:{r.choice(m.terminals)}",
-                          merchant_id=m.id, face_key=user.face_key, amount_fen=yuan(r.uniform(12, 38)),
-                          outcome="completed", ref=world.ref())
+                yield row(
+                    "payment",
+                    lunch_time(r, d),
+                    user,
+                    device_id=f"terminal:{r.choice(m.terminals)}",
+                    merchant_id=m.id,
+                    face_key=user.face_key,
+                    amount_fen=yuan(r.uniform(12, 38)),
+                    outcome="completed",
+                    ref=world.ref(),
+                )
         # credit history: plans opened before the window (years back for an old account that used
         # its line, the last 90 days for some), with their repayments so far
         if user.limit_fen and user.joined < -40 * DAY:
@@ -809,11 +1062,22 @@ def history_rows(world: World) -> Iterator[dict]:
                     continue
                 periods = r.choices(PERIODS, weights=weights)[0]
                 plan = Plan(world.ref(), amount, periods, amount)
-                yield row("installment", t, user, device_id=user.devices[0] if t > -HISTORY_DAYS * DAY else None,
-                          ip=user.home_ip, merchant_id=m.id, address_hash=address_hash(user.address),
-                          face_key=user.face_key, amount_fen=amount, outcome="completed", category=m.category,
-                          periods=periods, ref=plan.ref,
-                          data=json.dumps({"limit_fen": user.limit_fen, "used_fen": user.used_fen}))
+                yield row(
+                    "installment",
+                    t,
+                    user,
+                    device_id=user.devices[0] if t > -HISTORY_DAYS * DAY else None,
+                    ip=user.home_ip,
+                    merchant_id=m.id,
+                    address_hash=address_hash(user.address),
+                    face_key=user.face_key,
+                    amount_fen=amount,
+                    outcome="completed",
+                    category=m.category,
+                    periods=periods,
+                    ref=plan.ref,
+                    data=json.dumps({"limit_fen": user.limit_fen, "used_fen": user.used_fen}),
+                )
                 user.used_fen += amount
                 due = t + 30 * DAY
                 while due < 0 and plan.left_fen > 0:
@@ -821,9 +1085,15 @@ def history_rows(world: World) -> Iterator[dict]:
                     plan.left_fen -= part
                     plan.paid += 1
                     late = r.random() < (0.35 if user.late_payer else 0.02)
-                    yield row("repayment", due + (r.uniform(1, 10) if late else -r.uniform(0, 3)) * DAY, user,
-                              amount_fen=part, ref=plan.ref, outcome="late" if late else "on_time",
-                              data=json.dumps({"kind": "installment"}))
+                    yield row(
+                        "repayment",
+                        due + (r.uniform(1, 10) if late else -r.uniform(0, 3)) * DAY,
+                        user,
+                        amount_fen=part,
+                        ref=plan.ref,
+                        outcome="late" if late else "on_time",
+                        data=json.dumps({"kind": "installment"}),
+                    )
                     due += 30 * DAY
                 user.used_fen -= amount - plan.left_fen
                 if plan.left_fen > 0:
@@ -833,11 +1103,17 @@ def history_rows(world: World) -> Iterator[dict]:
 
 # --- fraud scenarios ----------------------------------------------------------------------------
 
+
 def _fraud_steps(typology: str, world: World, sc: Scenario, start: float) -> Iterator:
-    return {"velocity_burst": velocity_burst, "new_device_high_amount": account_takeover,
-            "shared_device_or_identity": account_farm, "bust_out": bust_out,
-            "installment_cashout_merchant": cashout_merchant, "repeated_face_failures": face_spoofing,
-            "unusual_location": unusual_location}[typology](world, sc, start)
+    return {
+        "velocity_burst": velocity_burst,
+        "new_device_high_amount": account_takeover,
+        "shared_device_or_identity": account_farm,
+        "bust_out": bust_out,
+        "installment_cashout_merchant": cashout_merchant,
+        "repeated_face_failures": face_spoofing,
+        "unusual_location": unusual_location,
+    }[typology](world, sc, start)
 
 
 def victim(world: World, sc: Scenario, credit_p: float = 0.8) -> User:
@@ -883,8 +1159,21 @@ def velocity_burst(world: World, sc: Scenario, start: float) -> Iterator:
             amount = max(yuan(500), int(v.available_fen * share) // 10000 * 10000)
             if amount > v.available_fen:
                 return  # nothing left to draw
-            out = yield t, sim.credit, dict(kind="loan", user=v, amount_fen=amount, periods=r.choice((3, 6, 12)),
-                                            device=device, ip=ip, tag=tag, has_face=False, repay="none")
+            out = yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="loan",
+                    user=v,
+                    amount_fen=amount,
+                    periods=r.choice((3, 6, 12)),
+                    device=device,
+                    ip=ip,
+                    tag=tag,
+                    has_face=False,
+                    repay="none",
+                ),
+            )
             if out.status == "frozen":
                 return
             failures += out.status != "completed"
@@ -908,7 +1197,11 @@ def account_takeover(world: World, sc: Scenario, start: float) -> Iterator:
     t = sim.now + r.uniform(1, 4) * MINUTE
     if r.random() < 0.3:  # the spoof took a try or two
         for _ in range(r.randint(1, 2)):
-            yield t, sim.face_attempt, dict(kind="liveness", user=v, device=device, passed=False, purpose="login", tag=tag)
+            yield (
+                t,
+                sim.face_attempt,
+                dict(kind="liveness", user=v, device=device, passed=False, purpose="login", tag=tag),
+            )
             t = sim.now + r.uniform(0.5, 3) * MINUTE
     yield t, sim.face_attempt, dict(kind="liveness", user=v, device=device, passed=True, purpose="login", tag=tag)
     t = sim.now + (r.uniform(6, 72) * HOUR if careful else r.uniform(2, 90) * MINUTE)
@@ -919,15 +1212,42 @@ def account_takeover(world: World, sc: Scenario, start: float) -> Iterator:
         amount = int(v.available_fen * share)
         if r.random() < 0.55:
             sc.params.setdefault("draw", "loan")
-            out = yield t, sim.credit, dict(kind="loan", user=v, amount_fen=max(yuan(500), amount // 10000 * 10000),
-                                            periods=r.choice((6, 12, 24)), device=device, ip=ip, tag=tag,
-                                            has_face=False, repay="none")
+            out = yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="loan",
+                    user=v,
+                    amount_fen=max(yuan(500), amount // 10000 * 10000),
+                    periods=r.choice((6, 12, 24)),
+                    device=device,
+                    ip=ip,
+                    tag=tag,
+                    has_face=False,
+                    repay="none",
+                ),
+            )
         else:
             sc.params.setdefault("draw", "installment")
             m = r.choice([m for m in world.online if m.category in LIQUID])
-            out = yield t, sim.credit, dict(kind="installment", user=v, amount_fen=amount, periods=r.choice((12, 24)),
-                                            device=device, ip=ip, merchant=m, category=m.category,
-                                            address=f"drop {hexid(r, 8)}", tag=tag, has_face=False, repay="none")
+            out = yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="installment",
+                    user=v,
+                    amount_fen=amount,
+                    periods=r.choice((12, 24)),
+                    device=device,
+                    ip=ip,
+                    merchant=m,
+                    category=m.category,
+                    address=f"drop {hexid(r, 8)}",
+                    tag=tag,
+                    has_face=False,
+                    repay="none",
+                ),
+            )
         if out.status in ("completed", "frozen") or r.random() < 0.5:
             return
         share *= 0.5  # declined: try a smaller one
@@ -956,8 +1276,9 @@ def account_farm(world: World, sc: Scenario, start: float) -> Iterator:
         accounts.append(u)
         sc.accounts.append(u.id)
         t += gap()
-    sc.params.update(accounts=k, devices=len(devices), proxy_ips=proxy, shared_face=shared_face,
-                     shared_address=len(addresses) == 1)
+    sc.params.update(
+        accounts=k, devices=len(devices), proxy_ips=proxy, shared_face=shared_face, shared_address=len(addresses) == 1
+    )
     tag = Tag("fraud", scenario=sc)
     sim: Sim = yield  # type: ignore[misc]
     for i, u in enumerate(accounts):
@@ -976,13 +1297,39 @@ def account_farm(world: World, sc: Scenario, start: float) -> Iterator:
         if r.random() < 0.7:
             m = r.choice([m for m in world.online if m.category in LIQUID])
             amount = int(u.available_fen * r.uniform(0.5, 1.0))
-            yield t, sim.credit, dict(kind="installment", user=u, amount_fen=amount, periods=r.choice((6, 12, 24)),
-                                      device=device, ip=ip, merchant=m, category=m.category,
-                                      address=addresses[j % len(addresses)], tag=tag, repay="none")
+            yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="installment",
+                    user=u,
+                    amount_fen=amount,
+                    periods=r.choice((6, 12, 24)),
+                    device=device,
+                    ip=ip,
+                    merchant=m,
+                    category=m.category,
+                    address=addresses[j % len(addresses)],
+                    tag=tag,
+                    repay="none",
+                ),
+            )
         else:
             amount = max(yuan(500), int(u.available_fen * r.uniform(0.5, 1.0)) // 10000 * 10000)
-            yield t, sim.credit, dict(kind="loan", user=u, amount_fen=amount, periods=r.choice((6, 12)),
-                                      device=device, ip=ip, tag=tag, repay="none")
+            yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="loan",
+                    user=u,
+                    amount_fen=amount,
+                    periods=r.choice((6, 12)),
+                    device=device,
+                    ip=ip,
+                    tag=tag,
+                    repay="none",
+                ),
+            )
         t = sim.now + gap()
 
 
@@ -1014,14 +1361,36 @@ def bust_out(world: World, sc: Scenario, start: float) -> Iterator:
     for t, what in steps:
         if what == "small_plan":
             m = r.choice(world.by_city[u.city]["store"] + world.online)
-            out = yield t, sim.credit, dict(kind="installment", user=u, amount_fen=yuan(r.uniform(150, 1200)),
-                                            periods=r.choice((3, 3, 6)), device=device, ip=ip, merchant=m,
-                                            category=m.category, address=u.address, tag=tag, repay="none")
+            out = yield (
+                t,
+                sim.credit,
+                dict(
+                    kind="installment",
+                    user=u,
+                    amount_fen=yuan(r.uniform(150, 1200)),
+                    periods=r.choice((3, 3, 6)),
+                    device=device,
+                    ip=ip,
+                    merchant=m,
+                    category=m.category,
+                    address=u.address,
+                    tag=tag,
+                    repay="none",
+                ),
+            )
             if out.status == "completed":
                 plans.append(u.plans[-1])
         elif what == "shop":
-            yield t, sim.pay, dict(user=u, merchant=r.choices(u.usual, weights=u.usual_w)[0],
-                                   amount_fen=ordinary_payment_amount(r, u), tag=tag)
+            yield (
+                t,
+                sim.pay,
+                dict(
+                    user=u,
+                    merchant=r.choices(u.usual, weights=u.usual_w)[0],
+                    amount_fen=ordinary_payment_amount(r, u),
+                    tag=tag,
+                ),
+            )
         else:
             yield t, sim.login, dict(user=u, device=device, ip=ip, tag=tag)
         # repayments fall due as the build goes on
@@ -1036,15 +1405,44 @@ def bust_out(world: World, sc: Scenario, start: float) -> Iterator:
     m = r.choice([m for m in world.online + world.by_city[u.city]["store"] if m.category in LIQUID])
     periods = 24 if not careful or r.random() < 0.7 else 12
     share = r.uniform(0.6, 0.85) if careful else r.uniform(0.85, 1.0)
-    sc.params.update(final_periods=periods, final_share=round(share, 2), small_plans=len(plans),
-                     repayments=sum(p.paid for p in plans))
-    out = yield end, sim.credit, dict(kind="installment", user=u, amount_fen=int(u.available_fen * share),
-                                      periods=periods, device=device, ip=ip, merchant=m, category=m.category,
-                                      address=u.address, tag=tag, repay="none")
+    sc.params.update(
+        final_periods=periods,
+        final_share=round(share, 2),
+        small_plans=len(plans),
+        repayments=sum(p.paid for p in plans),
+    )
+    out = yield (
+        end,
+        sim.credit,
+        dict(
+            kind="installment",
+            user=u,
+            amount_fen=int(u.available_fen * share),
+            periods=periods,
+            device=device,
+            ip=ip,
+            merchant=m,
+            category=m.category,
+            address=u.address,
+            tag=tag,
+            repay="none",
+        ),
+    )
     if out.status == "completed" and r.random() < 0.4 and u.available_fen >= yuan(500):
-        yield sim.now + r.uniform(5, 120) * MINUTE, sim.credit, dict(
-            kind="loan", user=u, amount_fen=u.available_fen // 10000 * 10000, periods=24, device=device, ip=ip,
-            tag=tag, repay="none")
+        yield (
+            sim.now + r.uniform(5, 120) * MINUTE,
+            sim.credit,
+            dict(
+                kind="loan",
+                user=u,
+                amount_fen=u.available_fen // 10000 * 10000,
+                periods=24,
+                device=device,
+                ip=ip,
+                tag=tag,
+                repay="none",
+            ),
+        )
 
 
 def cashout_merchant(world: World, sc: Scenario, start: float) -> Iterator:
@@ -1053,11 +1451,18 @@ def cashout_merchant(world: World, sc: Scenario, start: float) -> Iterator:
     r, careful = world.rng, sc.variant == "careful"
     located = r.random() < 0.4
     city = r.choice(list(CITIES))
-    m = world.merchant("colluding", city if located else None, near(r, CITIES[city], 6) if located else None,
-                       f"cashout {hexid(r, 6)}", r.choice(LIQUID), terminals=1 if located else 0)
+    m = world.merchant(
+        "colluding",
+        city if located else None,
+        near(r, CITIES[city], 6) if located else None,
+        f"cashout {hexid(r, 6)}",
+        r.choice(LIQUID),
+        terminals=1 if located else 0,
+    )
     n = r.randint(3, 5) if careful else r.randint(5, 12)
-    accomplices = [world.make_user("accomplice", -r.uniform(100, 1500) * DAY, credit_p=1.0, city=city)
-                   for _ in range(n)]
+    accomplices = [
+        world.make_user("accomplice", -r.uniform(100, 1500) * DAY, credit_p=1.0, city=city) for _ in range(n)
+    ]
     for u in accomplices:
         u.limit_fen = max(u.limit_fen, yuan(5000))
         sc.accounts.append(u.id)
@@ -1065,21 +1470,47 @@ def cashout_merchant(world: World, sc: Scenario, start: float) -> Iterator:
     max_share = r.uniform(0.5, 0.8) if careful else r.uniform(0.8, 1.0)
     refund_p = r.uniform(0.1, 0.3) if careful else r.uniform(0.3, 0.7)
     drop = f"drop {hexid(r, 8)}" if r.random() < 0.4 else None
-    sc.params.update(accounts=n, days=round(span, 1), max_term_share=round(max_share, 2),
-                     refund_share=round(refund_p, 2), located=located, shared_address=bool(drop))
+    sc.params.update(
+        accounts=n,
+        days=round(span, 1),
+        max_term_share=round(max_share, 2),
+        refund_share=round(refund_p, 2),
+        located=located,
+        shared_address=bool(drop),
+    )
     tag = Tag("fraud", scenario=sc)
     sim: Sim = yield  # type: ignore[misc]
     orders = sorted((start + r.uniform(0, span) * DAY, u) for u in accomplices for _ in range(r.choice((1, 1, 2))))
     for t, u in orders:
         periods = 24 if r.random() < max_share else r.choice((6, 12))
         amount = int(u.available_fen * (r.uniform(0.3, 0.7) if careful else r.uniform(0.6, 1.0)))
-        out = yield t, sim.credit, dict(kind="installment", user=u, amount_fen=amount, periods=periods,
-                                        device=u.devices[0], ip=u.home_ip if r.random() < 0.7 else r.choice(
-                                            world.mobile_ips[u.city]), merchant=m, category=m.category,
-                                        address=drop or u.address, tag=tag)
+        out = yield (
+            t,
+            sim.credit,
+            dict(
+                kind="installment",
+                user=u,
+                amount_fen=amount,
+                periods=periods,
+                device=u.devices[0],
+                ip=u.home_ip if r.random() < 0.7 else r.choice(world.mobile_ips[u.city]),
+                merchant=m,
+                category=m.category,
+                address=drop or u.address,
+                tag=tag,
+            ),
+        )
         if out.status == "completed" and r.random() < refund_p:
-            sim.schedule(sim.now + r.uniform(10 * MINUTE, 2 * DAY), sim.refund, u, m, amount, out.ref,
-                         f"terminal:{m.terminals[0]}" if m.terminals else None, tag)
+            sim.schedule(
+                sim.now + r.uniform(10 * MINUTE, 2 * DAY),
+                sim.refund,
+                u,
+                m,
+                amount,
+                out.ref,
+                f"terminal:{m.terminals[0]}" if m.terminals else None,
+                tag,
+            )
 
 
 def face_spoofing(world: World, sc: Scenario, start: float) -> Iterator:
@@ -1092,12 +1523,16 @@ def face_spoofing(world: World, sc: Scenario, start: float) -> Iterator:
     kind = r.choice(("liveness", "liveness", "face_verification"))
     purpose = r.choice(("login", "loan", "face_pay_enrolment", "installment"))
     tag = Tag("fraud", scenario=sc)
-    sc.params.update(mode="one_device_many_accounts" if per_device else "one_account", kind=kind,
-                     devices=len(devices), accounts=len(victims))
+    sc.params.update(
+        mode="one_device_many_accounts" if per_device else "one_account",
+        kind=kind,
+        devices=len(devices),
+        accounts=len(victims),
+    )
     sim: Sim = yield  # type: ignore[misc]
     t = start
     for v in victims:
-        n = (r.randint(1, 3) if per_device else (r.randint(3, 5) if careful else r.randint(6, 20)))
+        n = r.randint(1, 3) if per_device else (r.randint(3, 5) if careful else r.randint(6, 20))
         for j in range(n):
             device = devices[j % len(devices)]
             yield t, sim.face_attempt, dict(kind=kind, user=v, device=device, passed=False, purpose=purpose, tag=tag)
@@ -1106,9 +1541,21 @@ def face_spoofing(world: World, sc: Scenario, start: float) -> Iterator:
         if r.random() < 0.3 and v.limit_fen:  # the spoof got through once
             yield t, sim.face_attempt, dict(kind=kind, user=v, device=devices[0], passed=True, purpose=purpose, tag=tag)
             amount = max(yuan(500), int(v.available_fen * r.uniform(0.3, 0.9)) // 10000 * 10000)
-            yield sim.now + r.uniform(1, 10) * MINUTE, sim.credit, dict(
-                kind="loan", user=v, amount_fen=amount, periods=12, device=devices[0], ip=world.ip(), tag=tag,
-                has_face=False, repay="none")
+            yield (
+                sim.now + r.uniform(1, 10) * MINUTE,
+                sim.credit,
+                dict(
+                    kind="loan",
+                    user=v,
+                    amount_fen=amount,
+                    periods=12,
+                    device=devices[0],
+                    ip=world.ip(),
+                    tag=tag,
+                    has_face=False,
+                    repay="none",
+                ),
+            )
             t = sim.now + r.uniform(1, 5) * MINUTE
 
 
@@ -1136,8 +1583,12 @@ def unusual_location(world: World, sc: Scenario, start: float) -> Iterator:
 
 # The longest a scenario of each typology (and variant) lasts, in days, so that it fits in the window.
 DURATION_DAYS = {
-    "velocity_burst": (0.3, 0.3), "new_device_high_amount": (0.2, 3.5), "shared_device_or_identity": (1.5, 10.0),
-    "installment_cashout_merchant": (6.0, 16.0), "repeated_face_failures": (0.3, 1.0), "unusual_location": (0.2, 0.2),
+    "velocity_burst": (0.3, 0.3),
+    "new_device_high_amount": (0.2, 3.5),
+    "shared_device_or_identity": (1.5, 10.0),
+    "installment_cashout_merchant": (6.0, 16.0),
+    "repeated_face_failures": (0.3, 1.0),
+    "unusual_location": (0.2, 0.2),
 }
 
 
@@ -1173,7 +1624,7 @@ def build_world(seed: int, n_users: int, n_scenarios: int, days: int) -> World:
             u.real_name_at = joined
     normal = [u for u in world.users if u.joined < 0]
     r.shuffle(normal)
-    for a, b in zip(normal[0:int(0.06 * len(normal)):2], normal[1:int(0.06 * len(normal)):2]):  # families
+    for a, b in zip(normal[0 : int(0.06 * len(normal)) : 2], normal[1 : int(0.06 * len(normal)) : 2]):  # families
         b.city, b.home, b.home_ip, b.address = a.city, a.home, a.home_ip, a.address
         b.usual, b.usual_w, b.canteen = a.usual, a.usual_w, b.canteen and a.canteen
         a.family_device = b.family_device = world.device()
@@ -1190,6 +1641,7 @@ def build_world(seed: int, n_users: int, n_scenarios: int, days: int) -> World:
 
 # --- setting up the database ----------------------------------------------------------------------
 
+
 def load_world(session: Any, world: World) -> dict:
     """The tenant, accounts, merchants, terminals, credit lines and the history, in bulk."""
     from sqlalchemy import insert
@@ -1201,19 +1653,55 @@ def load_world(session: Any, world: World) -> dict:
     from facetrust.risk.models import RiskEvent
 
     tenant_id = world.new_id()
-    session.execute(insert(Tenant), [{"id": tenant_id, "name": f"simulation {tenant_id[:8]}", "api_key_hash": hexid(world.rng, 64)}])
+    session.execute(
+        insert(Tenant), [{"id": tenant_id, "name": f"simulation {tenant_id[:8]}", "api_key_hash": hexid(world.rng, 64)}]
+    )
     to_dt = lambda t: EPOCH + dt.timedelta(seconds=t)  # noqa: E731
-    session.execute(insert(Account), [{
-        "id": u.id, "tenant_id": tenant_id, "platform_user_id": f"sim-{u.id}", "mobile": f"13{world.rng.randrange(10**9):09d}",
-        "status": "active", "created_at": to_dt(min(u.joined, u.real_name_at)), "real_name_verified_at": to_dt(u.real_name_at)}
-        for u in world.users])
-    session.execute(insert(MerchantRow), [{
-        "id": m.id, "tenant_id": tenant_id, "name": m.name, "fee_bps": 60, "status": "active",
-        "latitude": m.loc[0] if m.loc else None, "longitude": m.loc[1] if m.loc else None,
-        "created_at": to_dt(-200 * DAY)} for m in world.merchants])
-    terminals = [{"id": t, "merchant_id": m.id, "label": f"{m.name} {i}", "secret_sealed": b"-", "secret_wrapped_key": b"-",
-                  "master_key_id": "simulation", "status": "active", "created_at": to_dt(-200 * DAY)}
-                 for m in world.merchants for i, t in enumerate(m.terminals)]
+    session.execute(
+        insert(Account),
+        [
+            {
+                "id": u.id,
+                "tenant_id": tenant_id,
+                "platform_user_id": f"sim-{u.id}",
+                "mobile": f"13{world.rng.randrange(10**9):09d}",
+                "status": "active",
+                "created_at": to_dt(min(u.joined, u.real_name_at)),
+                "real_name_verified_at": to_dt(u.real_name_at),
+            }
+            for u in world.users
+        ],
+    )
+    session.execute(
+        insert(MerchantRow),
+        [
+            {
+                "id": m.id,
+                "tenant_id": tenant_id,
+                "name": m.name,
+                "fee_bps": 60,
+                "status": "active",
+                "latitude": m.loc[0] if m.loc else None,
+                "longitude": m.loc[1] if m.loc else None,
+                "created_at": to_dt(-200 * DAY),
+            }
+            for m in world.merchants
+        ],
+    )
+    terminals = [
+        {
+            "id": t,
+            "merchant_id": m.id,
+            "label": f"{m.name} {i}",
+            "secret_sealed": b"-",
+            "secret_wrapped_key": b"-",
+            "master_key_id": "simulation",
+            "status": "active",
+            "created_at": to_dt(-200 * DAY),
+        }
+        for m in world.merchants
+        for i, t in enumerate(m.terminals)
+    ]
     if terminals:
         session.execute(insert(Terminal), terminals)
     history, batch = 0, []
@@ -1226,17 +1714,33 @@ def load_world(session: Any, world: World) -> dict:
     if batch:
         session.execute(insert(RiskEvent), batch)
         history += len(batch)
-    lines = [{"id": world.new_id(), "account_id": u.id, "limit_fen": u.limit_fen, "used_fen": max(0, u.used_fen),
-              "status": "active", "granted_by": "simulation", "created_at": to_dt(min(u.real_name_at, 0))}
-             for u in world.users if u.limit_fen]
+    lines = [
+        {
+            "id": world.new_id(),
+            "account_id": u.id,
+            "limit_fen": u.limit_fen,
+            "used_fen": max(0, u.used_fen),
+            "status": "active",
+            "granted_by": "simulation",
+            "created_at": to_dt(min(u.real_name_at, 0)),
+        }
+        for u in world.users
+        if u.limit_fen
+    ]
     if lines:
         session.execute(insert(CreditLine), lines)
     session.commit()
-    return {"history_events": history, "accounts": len(world.users), "merchants": len(world.merchants),
-            "terminals": len(terminals), "credit_lines": len(lines)}
+    return {
+        "history_events": history,
+        "accounts": len(world.users),
+        "merchants": len(world.merchants),
+        "terminals": len(terminals),
+        "credit_lines": len(lines),
+    }
 
 
 # --- the report ---------------------------------------------------------------------------------------
+
 
 def _pct(values: list[float], q: float) -> float | None:
     if not values:
@@ -1253,14 +1757,21 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
         frozen_before = [s for s in scs if s.already_frozen and s.detected_at is None]
         measured = len(scs) - len(frozen_before)
         started = [s for s in scs if s.first_at is not None]
-        to_freeze = [(s.freeze_at - s.first_at) / MINUTE for s in scs if s.freeze_at is not None and s.first_at is not None]
+        to_freeze = [
+            (s.freeze_at - s.first_at) / MINUTE for s in scs if s.freeze_at is not None and s.first_at is not None
+        ]
         to_detect = [(s.detected_at - s.first_at) / MINUTE for s in detected if s.first_at is not None]
         fired, decisions = Counter(), Counter()
         for s in scs:
             fired.update(s.typologies)
             decisions.update(s.decisions)
-        by_variant = {v: {"scenarios": sum(1 for s in scs if s.variant == v),
-                          "detected": sum(1 for s in detected if s.variant == v)} for v in ("aggressive", "careful")}
+        by_variant = {
+            v: {
+                "scenarios": sum(1 for s in scs if s.variant == v),
+                "detected": sum(1 for s in detected if s.variant == v),
+            }
+            for v in ("aggressive", "careful")
+        }
         by_param: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
         for s in scs:
             if s.already_frozen and s.detected_at is None:
@@ -1271,26 +1782,45 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
                     by_param[key][str(value)][1] += 1
         attempted = sum(s.attempted_out_fen for s in scs)
         moved = sum(s.moved_out_fen for s in scs)
-        missed = [{"scenario": s.id, "variant": s.variant, "accounts": s.accounts[:3], "params": s.params,
-                   "decisions": dict(s.decisions), "decision_ids": s.decision_ids[:6],
-                   "typologies": dict(s.typologies)} for s in scs if s.detected_at is None][:8]
+        missed = [
+            {
+                "scenario": s.id,
+                "variant": s.variant,
+                "accounts": s.accounts[:3],
+                "params": s.params,
+                "decisions": dict(s.decisions),
+                "decision_ids": s.decision_ids[:6],
+                "typologies": dict(s.typologies),
+            }
+            for s in scs
+            if s.detected_at is None
+        ][:8]
         typologies[typ] = {
-            "scenarios": len(scs), "started": len(started),
+            "scenarios": len(scs),
+            "started": len(started),
             "already_frozen": len(frozen_before),  # not counted: the account was frozen before the fraud began
             "detected": len(detected),
             "detection_rate": round(len(detected) / measured, 4) if measured else None,
             "named_itself": sum(1 for s in scs if s.typologies.get(typ)),
             "clock_starts_at": CLOCK_STARTS[typ],
             "by_variant": by_variant,
-            "detected_by_scenario_kind": {k: {v: f"{d}/{n}" for v, (d, n) in vals.items()} for k, vals in by_param.items()},
+            "detected_by_scenario_kind": {
+                k: {v: f"{d}/{n}" for v, (d, n) in vals.items()} for k, vals in by_param.items()
+            },
             "typologies_fired": dict(fired.most_common()),
             "decisions": dict(decisions),
-            "minutes_to_detection": {"median": _round(statistics.median(to_detect)) if to_detect else None,
-                                     "p95": _round(_pct(to_detect, 0.95))},
-            "minutes_to_freeze": {"frozen": len(to_freeze), "no_freeze": len(scs) - len(to_freeze),
-                                  "median": _round(statistics.median(to_freeze)) if to_freeze else None,
-                                  "p95": _round(_pct(to_freeze, 0.95))},
-            "money_out_attempted_yuan": round(attempted / 100), "money_out_moved_yuan": round(moved / 100),
+            "minutes_to_detection": {
+                "median": _round(statistics.median(to_detect)) if to_detect else None,
+                "p95": _round(_pct(to_detect, 0.95)),
+            },
+            "minutes_to_freeze": {
+                "frozen": len(to_freeze),
+                "no_freeze": len(scs) - len(to_freeze),
+                "median": _round(statistics.median(to_freeze)) if to_freeze else None,
+                "p95": _round(_pct(to_freeze, 0.95)),
+            },
+            "money_out_attempted_yuan": round(attempted / 100),
+            "money_out_moved_yuan": round(moved / 100),
             "missed_examples": missed,
         }
     normal = [u for u in world.users if u.group == "normal"]
@@ -1300,12 +1830,20 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
     met_detection = {t: (v["detection_rate"] or 0) >= TARGET_DETECTION for t, v in typologies.items()}
     return {
         **meta,
-        "targets": {"detection_rate_per_typology": TARGET_DETECTION, "normal_false_positive_rate": TARGET_FALSE_POSITIVE},
-        "met": {"detection": met_detection, "all_detection": all(met_detection.values()),
-                "false_positive": fp_rate <= TARGET_FALSE_POSITIVE},
+        "targets": {
+            "detection_rate_per_typology": TARGET_DETECTION,
+            "normal_false_positive_rate": TARGET_FALSE_POSITIVE,
+        },
+        "met": {
+            "detection": met_detection,
+            "all_detection": all(met_detection.values()),
+            "false_positive": fp_rate <= TARGET_FALSE_POSITIVE,
+        },
         "typologies": typologies,
         "normal": {
-            "users": len(normal), "users_flagged": len(flagged), "false_positive_rate": round(fp_rate, 5),
+            "users": len(normal),
+            "users_flagged": len(flagged),
+            "false_positive_rate": round(fp_rate, 5),
             "users_stepped_up": len(sim.normal_users_stepped_up),
             "users_step_up_rate": round(len(sim.normal_users_stepped_up) / len(normal), 4) if normal else None,
             "decisions": normal_decisions,
@@ -1315,8 +1853,12 @@ def report(sim: Sim, world: World, meta: dict) -> dict:
             "false_positives_by_typology": dict(sim.fp_by_typology.most_common()),
             "false_positive_examples": sim.fp_examples,
         },
-        "totals": {"events": sim.events, "decisions": sim.decided, "decisions_by_outcome": dict(sim.decisions),
-                   "frozen_accounts": len(sim.frozen)},
+        "totals": {
+            "events": sim.events,
+            "decisions": sim.decided,
+            "decisions_by_outcome": dict(sim.decisions),
+            "frozen_accounts": len(sim.frozen),
+        },
     }
 
 
@@ -1325,43 +1867,59 @@ def _round(x: float | None) -> float | None:
 
 
 def summary(rep: dict) -> str:
-    lines = [f"risk simulation: {rep['normal']['users']} normal users, {rep['scenarios_per_typology']} scenarios per "
-             f"typology, {rep['days']} days, seed {rep['seed']}, rule set {rep['rule_set']}",
-             f"  {rep['totals']['events']} events in the window ({rep['setup']['history_events']} history before it), "
-             f"{rep['totals']['decisions']} decisions, {rep['seconds']['total']} s",
-             "",
-             f"{'typology':30} {'scen':>5} {'det':>5} {'rate':>7} {'own':>4} {'careful':>8} {'frozen':>7} {'min→freeze':>11} "
-             f"{'p95':>8} {'moved/attempted ¥':>19}  fired"]
+    lines = [
+        f"risk simulation: {rep['normal']['users']} normal users, {rep['scenarios_per_typology']} scenarios per "
+        f"typology, {rep['days']} days, seed {rep['seed']}, rule set {rep['rule_set']}",
+        f"  {rep['totals']['events']} events in the window ({rep['setup']['history_events']} history before it), "
+        f"{rep['totals']['decisions']} decisions, {rep['seconds']['total']} s",
+        "",
+        f"{'typology':30} {'scen':>5} {'det':>5} {'rate':>7} {'own':>4} {'careful':>8} {'frozen':>7} {'min→freeze':>11} "
+        f"{'p95':>8} {'moved/attempted ¥':>19}  fired",
+    ]
     for typ, v in rep["typologies"].items():
         fz = v["minutes_to_freeze"]
         c = v["by_variant"]["careful"]
-        lines.append(f"{typ:30} {v['scenarios'] - v['already_frozen']:>5} {v['detected']:>5} "
-                     f"{100 * (v['detection_rate'] or 0):>6.1f}% {v['named_itself']:>4} "
-                     f"{c['detected']:>3}/{c['scenarios']:<4} {fz['frozen']:>7} {_fmt(fz['median']):>11} {_fmt(fz['p95']):>8} "
-                     f"{v['money_out_moved_yuan']:>9}/{v['money_out_attempted_yuan']:<9}  "
-                     + ", ".join(f"{k}:{n}" for k, n in list(v["typologies_fired"].items())[:4]))
-    lines.append("  scen: scenarios counted; det: detected (a non-approve decision naming any typology on a fraudulent "
-                 "event); own: the typology itself fired; careful: detected/scenarios of the careful variant; frozen: "
-                 "scenarios with an account frozen, minutes from the first fraudulent event (median, p95)")
+        lines.append(
+            f"{typ:30} {v['scenarios'] - v['already_frozen']:>5} {v['detected']:>5} "
+            f"{100 * (v['detection_rate'] or 0):>6.1f}% {v['named_itself']:>4} "
+            f"{c['detected']:>3}/{c['scenarios']:<4} {fz['frozen']:>7} {_fmt(fz['median']):>11} {_fmt(fz['p95']):>8} "
+            f"{v['money_out_moved_yuan']:>9}/{v['money_out_attempted_yuan']:<9}  "
+            + ", ".join(f"{k}:{n}" for k, n in list(v["typologies_fired"].items())[:4])
+        )
+    lines.append(
+        "  scen: scenarios counted; det: detected (a non-approve decision naming any typology on a fraudulent "
+        "event); own: the typology itself fired; careful: detected/scenarios of the careful variant; frozen: "
+        "scenarios with an account frozen, minutes from the first fraudulent event (median, p95)"
+    )
     skipped = {t: v["already_frozen"] for t, v in rep["typologies"].items() if v["already_frozen"]}
     if skipped:
-        lines.append(f"  (not counted: scenarios whose account was already frozen for its holder's own doings: {skipped})")
+        lines.append(
+            f"  (not counted: scenarios whose account was already frozen for its holder's own doings: {skipped})"
+        )
     n = rep["normal"]
-    lines += ["",
-              f"normal users: {n['users']}; flagged (review/decline/freeze) {n['users_flagged']} = "
-              f"{100 * n['false_positive_rate']:.2f}%; stepped up at least once {n['users_stepped_up']} = "
-              f"{100 * (n['users_step_up_rate'] or 0):.1f}%",
-              f"  their decisions: {n['decisions']} {n['decisions_by_outcome']}; step-up rate per decision "
-              f"{100 * (n['step_up_rate'] or 0):.2f}%"]
+    lines += [
+        "",
+        f"normal users: {n['users']}; flagged (review/decline/freeze) {n['users_flagged']} = "
+        f"{100 * n['false_positive_rate']:.2f}%; stepped up at least once {n['users_stepped_up']} = "
+        f"{100 * (n['users_step_up_rate'] or 0):.1f}%",
+        f"  their decisions: {n['decisions']} {n['decisions_by_outcome']}; step-up rate per decision "
+        f"{100 * (n['step_up_rate'] or 0):.2f}%",
+    ]
     if n["false_positives_by_behaviour"]:
         lines.append(f"  false positives by behaviour: {n['false_positives_by_behaviour']}")
         lines.append(f"  false positives by typology: {n['false_positives_by_typology']}")
     met = rep["met"]
-    lines += ["",
-              f"targets: detection >= {100 * TARGET_DETECTION:.0f}% per typology: "
-              + ("MET" if met["all_detection"] else "NOT MET (" + ", ".join(t for t, ok in met["detection"].items() if not ok) + ")"),
-              f"         false positives <= {100 * TARGET_FALSE_POSITIVE:.1f}% of normal users: "
-              + ("MET" if met["false_positive"] else "NOT MET")]
+    lines += [
+        "",
+        f"targets: detection >= {100 * TARGET_DETECTION:.0f}% per typology: "
+        + (
+            "MET"
+            if met["all_detection"]
+            else "NOT MET (" + ", ".join(t for t, ok in met["detection"].items() if not ok) + ")"
+        ),
+        f"         false positives <= {100 * TARGET_FALSE_POSITIVE:.1f}% of normal users: "
+        + ("MET" if met["false_positive"] else "NOT MET"),
+    ]
     return "\n".join(lines)
 
 
@@ -1371,8 +1929,16 @@ def _fmt(x: float | None) -> str:
 
 # --- running it ----------------------------------------------------------------------------------------
 
-def run(n_users: int = 2000, n_scenarios: int = 50, days: int = 60, seed: int = 7, database_url: str | None = None,
-        rules_path: Path | None = None, echo: Callable[[str], None] = lambda m: None) -> dict:
+
+def run(
+    n_users: int = 2000,
+    n_scenarios: int = 50,
+    days: int = 60,
+    seed: int = 7,
+    database_url: str | None = None,
+    rules_path: Path | None = None,
+    echo: Callable[[str], None] = lambda m: None,
+) -> dict:
     from facetrust.risk.engine import RiskEngine
     from facetrust.store.db import make_engine, session_factory
     from facetrust.store.migrate import upgrade
@@ -1397,8 +1963,10 @@ def run(n_users: int = 2000, n_scenarios: int = 50, days: int = 60, seed: int = 
                 risk_engine.register(session)
                 session.commit()
             timings["setup"] = round(time.perf_counter() - t0, 1)
-            echo(f"population: {setup['accounts']} accounts, {setup['merchants']} merchants, "
-                 f"{setup['history_events']} history events ({timings['setup']} s)")
+            echo(
+                f"population: {setup['accounts']} accounts, {setup['merchants']} merchants, "
+                f"{setup['history_events']} history events ({timings['setup']} s)"
+            )
             sim = Sim(world, sessions, risk_engine, days * DAY, echo)
             try:
                 for d in range(days):
@@ -1407,8 +1975,9 @@ def run(n_users: int = 2000, n_scenarios: int = 50, days: int = 60, seed: int = 
                     if user.group != "fraud":
                         for plan in user.plans:
                             if plan.next_due is not None:
-                                sim.schedule_repayments(user, plan, plan.next_due - (plan.paid + 1) * 30 * DAY,
-                                                        first=plan.paid + 1)
+                                sim.schedule_repayments(
+                                    user, plan, plan.next_due - (plan.paid + 1) * 30 * DAY, first=plan.paid + 1
+                                )
                 for _, script in world.scripts:
                     _start_script(sim, script)
                 t1 = time.perf_counter()
@@ -1416,11 +1985,19 @@ def run(n_users: int = 2000, n_scenarios: int = 50, days: int = 60, seed: int = 
                 timings["window"] = round(time.perf_counter() - t1, 1)
                 timings["decide"] = round(sim.decide_seconds, 1)
                 timings["total"] = round(time.perf_counter() - t0, 1)
-                meta = {"seed": seed, "days": days, "scenarios_per_typology": n_scenarios, "normal_users_requested": n_users,
-                        "rule_set": risk_engine.ruleset.version,
-                        "rule_set_sha256": risk_engine.ruleset.sha256, "database": db.dialect.name, "setup": setup,
-                        "seconds": timings, "window_start": EPOCH.isoformat(),
-                        "ms_per_decision": round(1000 * sim.decide_seconds / max(1, sim.decided), 2)}
+                meta = {
+                    "seed": seed,
+                    "days": days,
+                    "scenarios_per_typology": n_scenarios,
+                    "normal_users_requested": n_users,
+                    "rule_set": risk_engine.ruleset.version,
+                    "rule_set_sha256": risk_engine.ruleset.sha256,
+                    "database": db.dialect.name,
+                    "setup": setup,
+                    "seconds": timings,
+                    "window_start": EPOCH.isoformat(),
+                    "ms_per_decision": round(1000 * sim.decide_seconds / max(1, sim.decided), 2),
+                }
                 return report(sim, world, meta)
             finally:
                 sim.session.close()

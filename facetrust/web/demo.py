@@ -72,7 +72,9 @@ def _tenant(session: Session) -> Tenant:
         return tenant
     try:
         with session.begin_nested():
-            tenant, _ = service.create_tenant(session, TENANT)  # its API key is never needed: this module is its back end
+            tenant, _ = service.create_tenant(
+                session, TENANT
+            )  # its API key is never needed: this module is its back end
     except IntegrityError:
         tenant = session.execute(found).scalar_one()
     return tenant
@@ -81,7 +83,9 @@ def _tenant(session: Session) -> Tenant:
 def _shop(session: Session, tenant: Tenant) -> Merchant:
     """The demo shop, made on first use; made under a lock on the demo tenant's row, so two first
     requests cannot make two shops (merchant names need not be unique, so no constraint would)."""
-    found = select(Merchant).where(Merchant.tenant_id == tenant.id, Merchant.name == SHOP).order_by(Merchant.id).limit(1)
+    found = (
+        select(Merchant).where(Merchant.tenant_id == tenant.id, Merchant.name == SHOP).order_by(Merchant.id).limit(1)
+    )
     shop = session.execute(found).scalar_one_or_none()
     if shop is not None:
         return shop
@@ -103,17 +107,24 @@ def sign_in(request: Request, session: Session = Depends(get_session)) -> DemoTo
     """A new demo account with money in its wallet, signed in."""
     tenant = _tenant(session)
     user = "demo-" + secrets.token_hex(4)
-    account = service.register_account(session, tenant, user, "139" + "".join(secrets.choice("0123456789") for _ in range(8)))
+    account = service.register_account(
+        session, tenant, user, "139" + "".join(secrets.choice("0123456789") for _ in range(8))
+    )
     wallets.top_up(session, tenant, account, WALLET_FEN, f"demo-{user}")
-    token, expires = service.mint_user_token(session, tenant, user,
-                                             dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds))
+    token, expires = service.mint_user_token(
+        session, tenant, user, dt.timedelta(seconds=request.app.state.settings.user_token_ttl_seconds)
+    )
     session.commit()
     return DemoToken(token=token, platform_user_id=user, expires_at=expires)
 
 
 @router.post("/checkouts", status_code=201, response_model=DemoCheckout)
-def offer_order(p: Principal = Depends(auth.user), _: None = Depends(enabled), session: Session = Depends(get_session),
-                ctx=Depends(credit_context)) -> DemoCheckout:
+def offer_order(
+    p: Principal = Depends(auth.user),
+    _: None = Depends(enabled),
+    session: Session = Depends(get_session),
+    ctx=Depends(credit_context),
+) -> DemoCheckout:
     """The demo shop offers the signed-in demo user a phone on installments, with a credit line the
     first time (a line needs a completed real-name authentication, as for everyone)."""
     tenant = _tenant(session)
@@ -122,8 +133,17 @@ def offer_order(p: Principal = Depends(auth.user), _: None = Depends(enabled), s
         raise DomainError(ErrorCode.FORBIDDEN, "only demo accounts can order from the demo shop")
     if lines.line_of(session, account.id) is None:
         lines.grant(session, account, CREDIT_LINE_FEN, "demo", "demo platform")
-    row, _ = checkouts.create(session, ctx, tenant, account, _shop(session, tenant).id, "demo-" + secrets.token_hex(6),
-                              5_999_00, "phones", "Xiaomi 15 (demo)")
+    row, _ = checkouts.create(
+        session,
+        ctx,
+        tenant,
+        account,
+        _shop(session, tenant).id,
+        "demo-" + secrets.token_hex(6),
+        5_999_00,
+        "phones",
+        "Xiaomi 15 (demo)",
+    )
     session.commit()
     return DemoCheckout(checkout_id=row.id)
 

@@ -35,9 +35,11 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/console/audit": ("console/audit.html", False),
 }
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
-       "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
 
 
 def headers(camera: bool) -> dict[str, str]:
@@ -53,6 +55,7 @@ def headers(camera: bool) -> dict[str, str]:
 def _page(file: str, camera: bool):
     def serve() -> FileResponse:
         return FileResponse(STATIC / file, media_type="text/html; charset=utf-8", headers=headers(camera))
+
     return serve
 
 
@@ -74,15 +77,22 @@ def favicon() -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
-    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
-           + chunk(b"IDAT", zlib.compress(b"".join(rows), 9)) + chunk(b"IEND", b""))
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 6, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(b"".join(rows), 9))
+        + chunk(b"IEND", b"")
+    )
     header = struct.pack("<HHH", 0, 1, 1) + struct.pack("<BBBBHHII", size, size, 0, 0, 1, 32, len(png), 6 + 16)
     return header + png
 
 
 def _favicon() -> Response:
-    return Response(favicon(), media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400",
-                                                                   "X-Content-Type-Options": "nosniff"})
+    return Response(
+        favicon(),
+        media_type="image/x-icon",
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 def install(app: FastAPI) -> None:

@@ -46,7 +46,7 @@ def roc_auc(negatives: np.ndarray, positives: np.ndarray) -> float:
         tied = values == v
         if tied.sum() > 1:
             ranks[tied] = ranks[tied].mean()
-    u = ranks[len(negatives):].sum() - len(positives) * (len(positives) + 1) / 2
+    u = ranks[len(negatives) :].sum() - len(positives) * (len(positives) + 1) / 2
     return float(u / (len(positives) * len(negatives)))
 
 
@@ -57,12 +57,13 @@ def _spans(events: list[dict], names: tuple[str, ...]) -> list[tuple[int, int]]:
 def _mask(n: int, spans: list[tuple[int, int]], margin: int = 0) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
     for a, b in spans:
-        mask[max(0, a - margin):min(n, b + margin + 1)] = True
+        mask[max(0, a - margin) : min(n, b + margin + 1)] = True
     return mask
 
 
-def measure_clips(detector: YuNetDetector, measure: Measure, clips_dir: Path,
-                  labels_file: Path = LABELS_FILE) -> dict[str, list[dict[str, float] | None]]:
+def measure_clips(
+    detector: YuNetDetector, measure: Measure, clips_dir: Path, labels_file: Path = LABELS_FILE
+) -> dict[str, list[dict[str, float] | None]]:
     """Per clip, the signals of each frame (None where no face was found)."""
     clips = json.loads(labels_file.read_text(encoding="utf-8"))["clips"]
     out: dict[str, list[dict[str, float] | None]] = {}
@@ -80,8 +81,11 @@ def measure_clips(detector: YuNetDetector, measure: Measure, clips_dir: Path,
     return out
 
 
-def auc_report(measured: dict[str, list[dict[str, float] | None]], signals: dict[str, dict[str, int]],
-               labels_file: Path = LABELS_FILE) -> dict:
+def auc_report(
+    measured: dict[str, list[dict[str, float] | None]],
+    signals: dict[str, dict[str, int]],
+    labels_file: Path = LABELS_FILE,
+) -> dict:
     """``signals`` maps an action to {signal name: direction}; the AUC of each, pooled over clips."""
     clips = json.loads(labels_file.read_text(encoding="utf-8"))["clips"]
     report: dict = {}
@@ -99,5 +103,7 @@ def auc_report(measured: dict[str, list[dict[str, float] | None]], signals: dict
                 neg += list(values[~near & ~np.isnan(values)])
             report.setdefault(action, {})[signal] = {
                 "auc": round(roc_auc(np.array(neg), np.array(pos)), 4) if pos and neg else None,
-                "positive_frames": len(pos), "negative_frames": len(neg)}
+                "positive_frames": len(pos),
+                "negative_frames": len(neg),
+            }
     return report

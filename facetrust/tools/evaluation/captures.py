@@ -144,8 +144,11 @@ def default_t_ms(count: int) -> list[float]:
 
 def frame_files(folder: Path) -> list[Path]:
     """The frame images of one capture folder (not of its subfolders), in natural order."""
-    names = [p.name for p in folder.iterdir()
-             if not p.name.startswith(".") and p.suffix.lower() in FRAME_SUFFIXES and not p.is_dir()]
+    names = [
+        p.name
+        for p in folder.iterdir()
+        if not p.name.startswith(".") and p.suffix.lower() in FRAME_SUFFIXES and not p.is_dir()
+    ]
     return [folder / name for name in sorted(names, key=natural_key)]
 
 
@@ -203,13 +206,23 @@ def check_meta(meta: object, frame_count: int, where: str) -> dict:
         if not isinstance(events, list):
             raise bad("'events' must be a list of {action, start, end}")
         for event in events:
-            if (not isinstance(event, dict) or event.get("action") not in ACTIONS
-                    or not all(isinstance(event.get(k), int) and not isinstance(event.get(k), bool)
-                               for k in ("start", "end"))
-                    or not 0 <= event["start"] <= event["end"] < frame_count):
+            if (
+                not isinstance(event, dict)
+                or event.get("action") not in ACTIONS
+                or not all(
+                    isinstance(event.get(k), int) and not isinstance(event.get(k), bool) for k in ("start", "end")
+                )
+                or not 0 <= event["start"] <= event["end"] < frame_count
+            ):
                 raise bad(f"malformed event {event!r}: needs an action and 0 <= start <= end < {frame_count}")
-    return {"label": label, "species": species.strip(), "purpose": purpose, "actions": list(actions),
-            "t_ms": t_ms, "events": events}
+    return {
+        "label": label,
+        "species": species.strip(),
+        "purpose": purpose,
+        "actions": list(actions),
+        "t_ms": t_ms,
+        "events": events,
+    }
 
 
 def open_capture(folder: Path, name: str | None = None) -> Capture:
@@ -225,13 +238,22 @@ def open_capture(folder: Path, name: str | None = None) -> Capture:
     try:
         meta = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CaptureError(f"capture {where}: {CAPTURE_FILE} is not valid JSON "
-                           f"({exc.msg} at line {exc.lineno}, column {exc.colno})") from None
+        raise CaptureError(
+            f"capture {where}: {CAPTURE_FILE} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+        ) from None
     frames = frame_files(folder)
     fields = check_meta(meta, len(frames), where)
-    return Capture(name=where, folder=folder, label=fields["label"], species=fields["species"],
-                   purpose=fields["purpose"], actions=tuple(fields["actions"]), t_ms=tuple(fields["t_ms"]),
-                   frame_paths=tuple(frames), meta=meta)
+    return Capture(
+        name=where,
+        folder=folder,
+        label=fields["label"],
+        species=fields["species"],
+        purpose=fields["purpose"],
+        actions=tuple(fields["actions"]),
+        t_ms=tuple(fields["t_ms"]),
+        frame_paths=tuple(frames),
+        meta=meta,
+    )
 
 
 def find_captures(root: Path) -> list[Capture]:
@@ -248,8 +270,10 @@ def find_captures(root: Path) -> list[Capture]:
         if CAPTURE_FILE in filenames:
             captures.append(open_capture(folder, folder.relative_to(root).as_posix()))
     if not captures:
-        raise NoCapturesError(f"{root}: no captures (no folder in it or below it holds a {CAPTURE_FILE}; "
-                              f"a capture is a folder of frames with a {CAPTURE_FILE})")
+        raise NoCapturesError(
+            f"{root}: no captures (no folder in it or below it holds a {CAPTURE_FILE}; "
+            f"a capture is a folder of frames with a {CAPTURE_FILE})"
+        )
     return sorted(captures, key=lambda c: tuple(natural_key(part) for part in c.name.split("/")))
 
 
@@ -321,8 +345,11 @@ class Window:
 def _challenge_events(label: dict) -> list[tuple[str, int, int, str]]:
     """(action, start, end, confidence) of the clip's challenge actions, by start frame."""
     events = label.get("events", [])
-    out = [(e["action"], e["start_frame"], e["end_frame"], e.get("confidence", ""))
-           for e in events if e["action"] in SINGLE_ACTIONS + ("turn_left", "turn_right")]
+    out = [
+        (e["action"], e["start_frame"], e["end_frame"], e.get("confidence", ""))
+        for e in events
+        if e["action"] in SINGLE_ACTIONS + ("turn_left", "turn_right")
+    ]
     for up in (e for e in events if e["action"] == "look_up"):
         down = next((e for e in events if e["action"] == "look_down" and e["start_frame"] >= up["start_frame"]), None)
         if down is not None:
@@ -373,7 +400,7 @@ def detect_hard_cuts(changes: np.ndarray) -> list[int]:
     the neighbouring frame pairs."""
     cuts = []
     for k in range(1, len(changes)):
-        around = np.concatenate([changes[max(1, k - 5):k], changes[k + 1:k + 6]])
+        around = np.concatenate([changes[max(1, k - 5) : k], changes[k + 1 : k + 6]])
         local = float(np.median(around)) if around.size else 0.0
         if changes[k] >= CUT_MIN_CHANGE and changes[k] >= CUT_MIN_RATIO * max(local, 1.0):
             cuts.append(k)
@@ -413,8 +440,14 @@ def plan_windows(events: list[tuple[str, int, int, str]], n_frames: int, fps: fl
     context = round(CONTEXT_S * fps)
 
     def window(actions, purpose, start, end, conf) -> Window:
-        return Window(tuple(actions), purpose, max(0, start - context), min(n_frames - 1, end + context),
-                      (start, end), tuple(conf))
+        return Window(
+            tuple(actions),
+            purpose,
+            max(0, start - context),
+            min(n_frames - 1, end + context),
+            (start, end),
+            tuple(conf),
+        )
 
     out = [window([a], "payment", s, e, [c]) for a, s, e, c in events if a in SINGLE_ACTIONS]
     pairs = set()
@@ -438,13 +471,27 @@ def plan_windows(events: list[tuple[str, int, int, str]], n_frames: int, fps: fl
         if (a, b) in pairs:
             continue
         pairs.add((a, b))
-        out.append(window([events[a][0], events[b][0]], "real_name", events[a][1],
-                          max(events[a][2], events[b][2]), [events[a][3], events[b][3]]))
+        out.append(
+            window(
+                [events[a][0], events[b][0]],
+                "real_name",
+                events[a][1],
+                max(events[a][2], events[b][2]),
+                [events[a][3], events[b][3]],
+            )
+        )
     return sorted(out, key=lambda w: (w.first, w.last, w.actions))
 
 
-def place_windows(candidates: list[Window], cuts: list[tuple[int, int]], fps: float, step: int,
-                  min_frames: int, max_frames: int, skipped: Counter) -> list[Window]:
+def place_windows(
+    candidates: list[Window],
+    cuts: list[tuple[int, int]],
+    fps: float,
+    step: int,
+    min_frames: int,
+    max_frames: int,
+    skipped: Counter,
+) -> list[Window]:
     """The windows to write, trimmed so that no two share a frame of the clip and none holds an
     edit; ``skipped`` counts the others by reason.
 
@@ -458,9 +505,15 @@ def place_windows(candidates: list[Window], cuts: list[tuple[int, int]], fps: fl
     has it) is skipped, as is one that ends up with fewer than ``min_frames`` or more than
     ``max_frames`` sampled frames."""
     min_context, gap = round(MIN_CONTEXT_S * fps), max(1, round(MIN_GAP_S * fps))
-    order = sorted(candidates, key=lambda w: (-len(w.actions),
-                                              -min(_CONFIDENCE_RANK.get(c, -1) for c in w.confidence),
-                                              w.labelled[0], w.actions))
+    order = sorted(
+        candidates,
+        key=lambda w: (
+            -len(w.actions),
+            -min(_CONFIDENCE_RANK.get(c, -1) for c in w.confidence),
+            w.labelled[0],
+            w.actions,
+        ),
+    )
     placed: list[Window] = []
     floor = {}  # per window: the least context it keeps on each side
 
@@ -512,8 +565,14 @@ def place_windows(candidates: list[Window], cuts: list[tuple[int, int]], fps: fl
     return sorted(placed, key=lambda w: w.first)
 
 
-def captures_from_clips(clips_dir: Path, labels_file: Path, out_dir: Path, max_frames: int = 90,
-                        min_frames: int = 8, log: Callable[[str], None] | None = None) -> dict:
+def captures_from_clips(
+    clips_dir: Path,
+    labels_file: Path,
+    out_dir: Path,
+    max_frames: int = 90,
+    min_frames: int = 8,
+    log: Callable[[str], None] | None = None,
+) -> dict:
     """Write bona fide captures cut from the labelled clips of ``clips_dir`` into ``out_dir/<clip>/``.
 
     For each labelled challenge action (``_challenge_events``), a window from half a second before
@@ -558,11 +617,12 @@ def captures_from_clips(clips_dir: Path, labels_file: Path, out_dir: Path, max_f
         edited = is_edited(label)
         step = sample_step(fps)
         events = _challenge_events(label)
-        plans = place_windows(plan_windows(events, len(times), fps), spans, fps, step, min_frames, max_frames,
-                              skipped)
+        plans = place_windows(plan_windows(events, len(times), fps), spans, fps, step, min_frames, max_frames, skipped)
         if log and (spans or edited):
-            log(f"{clip_name}: {len(spans)} edit span(s) ({len(detected)} hard cut(s) detected in the pixels)"
-                f"{'; an edited video: unlisted jump cuts may remain' if edited else ''}")
+            log(
+                f"{clip_name}: {len(spans)} edit span(s) ({len(detected)} hard cut(s) detected in the pixels)"
+                f"{'; an edited video: unlisted jump cuts may remain' if edited else ''}"
+            )
         source = f"{Path(clips_dir).name}/{clip_name}"
         _write_windows(path, clip_name, source, plans, events, times, step, edited, Path(out_dir), written)
     return {"written": dict(sorted(written.items())), "skipped": dict(sorted(skipped.items())), "clips": used_clips}
@@ -583,8 +643,18 @@ def _window_events(events, w: Window, step: int) -> list[dict]:
     return out
 
 
-def _write_windows(path: Path, clip_name: str, source: str, plans: list[Window], events, times: list[float], step: int,
-                   edited: bool, out_dir: Path, written: Counter) -> None:
+def _write_windows(
+    path: Path,
+    clip_name: str,
+    source: str,
+    plans: list[Window],
+    events,
+    times: list[float],
+    step: int,
+    edited: bool,
+    out_dir: Path,
+    written: Counter,
+) -> None:
     """Stream the clip once, keeping only the frames that a pending window still needs."""
     if not plans:
         return
@@ -608,10 +678,19 @@ def _write_windows(path: Path, clip_name: str, source: str, plans: list[Window],
                 picks = wanted[w]
                 t0 = times[picks[0]]
                 name = f"{'+'.join(w.actions)}_{w.labelled[0]:04d}-{w.labelled[1]:04d}"
-                note = ("; an edited video: windows with a listed or detected cut are left out, "
-                        "an unlisted jump cut may remain") if edited else ""
+                note = (
+                    (
+                        "; an edited video: windows with a listed or detected cut are left out, "
+                        "an unlisted jump cut may remain"
+                    )
+                    if edited
+                    else ""
+                )
                 meta = {
-                    "label": "bona_fide", "species": "bona_fide", "purpose": w.purpose, "actions": list(w.actions),
+                    "label": "bona_fide",
+                    "species": "bona_fide",
+                    "purpose": w.purpose,
+                    "actions": list(w.actions),
                     "t_ms": [round(times[i] - t0, 3) for i in picks],
                     "events": _window_events(events, w, step),
                     "recording": clip_name,
@@ -626,4 +705,3 @@ def _write_windows(path: Path, clip_name: str, source: str, plans: list[Window],
                 del buffer[i]
     finally:
         capture.release()
-

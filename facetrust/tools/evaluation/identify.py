@@ -105,8 +105,9 @@ def random_mobiles(keys: Sequence[str], seed: int) -> dict[str, str]:
     return {k: f"1{int(rng.integers(3, 10))}{int(rng.integers(0, 10**9)):09d}" for k in sorted(keys)}
 
 
-def build_protocol(groups: Mapping[str, Sequence[str]], vectors: Mapping[str, np.ndarray | None],
-                   seed: int) -> Protocol:
+def build_protocol(
+    groups: Mapping[str, Sequence[str]], vectors: Mapping[str, np.ndarray | None], seed: int
+) -> Protocol:
     """Enrol the chosen identities from their first image with a face, and sort every other image
     into genuine or impostor probes. An image without a face stays a probe (a failure to acquire)."""
     chosen = choose_enrolled(groups, seed)
@@ -125,8 +126,7 @@ def build_protocol(groups: Mapping[str, Sequence[str]], vectors: Mapping[str, np
         enrol_files[name] = enrol
         genuine += [Probe(f, vectors.get(f), name) for f in groups[name] if f != enrol]
     enrolled = set(keys)
-    impostor = [Probe(f, vectors.get(f), None)
-                for name in sorted(groups) if name not in enrolled for f in groups[name]]
+    impostor = [Probe(f, vectors.get(f), None) for name in sorted(groups) if name not in enrolled for f in groups[name]]
     matrix = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
     gallery = Gallery(keys, matrix, random_mobiles(keys, seed), enrol_files)
     return Protocol(gallery, genuine, impostor, failed)
@@ -218,8 +218,9 @@ class ImpostorTally:
 def _direct(first: Identification) -> Identification:
     """Without the phone step a ``needs_phone`` answer names no one."""
     if first.outcome == NEEDS_PHONE:
-        return Identification(decision.NOT_IDENTIFIED, None, first.score, reason="phone_step_unavailable",
-                              thresholds=first.thresholds)
+        return Identification(
+            decision.NOT_IDENTIFIED, None, first.score, reason="phone_step_unavailable", thresholds=first.thresholds
+        )
     return first
 
 
@@ -227,8 +228,18 @@ def _quantiles(values: Sequence[float]) -> dict[str, float] | None:
     if not values:
         return None
     v = np.asarray(values, dtype=np.float64)
-    points = {"min": 0, "p1": 1, "p5": 5, "p25": 25, "median": 50, "p75": 75, "p95": 95, "p99": 99,
-              "p99.9": 99.9, "max": 100}
+    points = {
+        "min": 0,
+        "p1": 1,
+        "p5": 5,
+        "p25": 25,
+        "median": 50,
+        "p75": 75,
+        "p95": 95,
+        "p99": 99,
+        "p99.9": 99.9,
+        "max": 100,
+    }
     return {name: round(float(np.percentile(v, q)), 6) for name, q in points.items()}
 
 
@@ -305,8 +316,11 @@ def evaluate(protocol: Protocol, cal: Calibration, policy: OpenSetPolicy, seed: 
             "phone_step_impostor": phone_step["impostor"],
         },
         "genuine": {"without_phone": asdict(g_direct), "with_phone": asdict(g_phone)},
-        "impostor": {"without_phone": asdict(i_direct), "with_phone": asdict(i_phone),
-                     "informed_attacker": asdict(i_informed)},
+        "impostor": {
+            "without_phone": asdict(i_direct),
+            "with_phone": asdict(i_phone),
+            "informed_attacker": asdict(i_informed),
+        },
         "first_decision_reasons": {k: dict(sorted(v.items())) for k, v in reasons.items()},
         "scores": {
             "genuine_mate": _quantiles(genuine_mate),
@@ -371,19 +385,21 @@ def _pct(v: float | None) -> str:
 def summary(r: dict[str, Any]) -> str:
     c, t, g, i = r["counts"], r["thresholds"], r["genuine"], r["impostor"]
     ok = lambda met: "meets" if met else "MISSES"  # noqa: E731
-    return "\n".join([
-        f"gallery {c['gallery_size']} (failures to enrol {c['failures_to_enrol']}); "
-        f"{c['genuine_probes']} genuine probes ({c['genuine_no_face']} no face), "
-        f"{c['impostor_probes']} impostor probes ({c['impostor_no_face']} no face)",
-        f"rule {r['rule']}, thresholds direct {t['direct']:.4f} / with phone {t['with_phone']:.4f}"
-        f"{' (clamped)' if t['clamped'] else ''}; model {r['model_id']}, calibration {r['calibration_id']}",
-        f"without phone step: FPIR {_pct(r['fpir'])}, FNIR {_pct(r['fnir'])} "
-        f"(wrong identity named {g['without_phone']['wrong_identity']})",
-        f"with phone step:    FPIR {_pct(r['fpir_with_phone'])} "
-        f"[{ok(r['targets']['fpir_with_phone_met'])} <= {_pct(TARGET_FPIR_WITH_PHONE)}], "
-        f"FNIR {_pct(r['fnir_with_phone'])} [{ok(r['targets']['fnir_with_phone_met'])} <= {_pct(TARGET_FNIR)}] "
-        f"(wrong identity named {g['with_phone']['wrong_identity']})",
-        f"informed attacker (types the best candidate's digits): FPIR {_pct(r['fpir_informed_attacker'])} "
-        f"({i['informed_attacker']['identified']} of {c['impostor_probes']})",
-        f"phone step asked in {c['phone_step_genuine']} genuine and {c['phone_step_impostor']} impostor searches",
-    ])
+    return "\n".join(
+        [
+            f"gallery {c['gallery_size']} (failures to enrol {c['failures_to_enrol']}); "
+            f"{c['genuine_probes']} genuine probes ({c['genuine_no_face']} no face), "
+            f"{c['impostor_probes']} impostor probes ({c['impostor_no_face']} no face)",
+            f"rule {r['rule']}, thresholds direct {t['direct']:.4f} / with phone {t['with_phone']:.4f}"
+            f"{' (clamped)' if t['clamped'] else ''}; model {r['model_id']}, calibration {r['calibration_id']}",
+            f"without phone step: FPIR {_pct(r['fpir'])}, FNIR {_pct(r['fnir'])} "
+            f"(wrong identity named {g['without_phone']['wrong_identity']})",
+            f"with phone step:    FPIR {_pct(r['fpir_with_phone'])} "
+            f"[{ok(r['targets']['fpir_with_phone_met'])} <= {_pct(TARGET_FPIR_WITH_PHONE)}], "
+            f"FNIR {_pct(r['fnir_with_phone'])} [{ok(r['targets']['fnir_with_phone_met'])} <= {_pct(TARGET_FNIR)}] "
+            f"(wrong identity named {g['with_phone']['wrong_identity']})",
+            f"informed attacker (types the best candidate's digits): FPIR {_pct(r['fpir_informed_attacker'])} "
+            f"({i['informed_attacker']['identified']} of {c['impostor_probes']})",
+            f"phone step asked in {c['phone_step_genuine']} genuine and {c['phone_step_impostor']} impostor searches",
+        ]
+    )

@@ -45,9 +45,7 @@ def parse_pairs(path: Path) -> list[Pair]:
     folds, per_class = int(lines[0][0]), int(lines[0][1])
     body = lines[1:]
     if len(body) != folds * per_class * 2:
-        raise ValueError(
-            f"{path} declares {folds} folds of {per_class}+{per_class} pairs but has {len(body)} lines"
-        )
+        raise ValueError(f"{path} declares {folds} folds of {per_class}+{per_class} pairs but has {len(body)} lines")
     pairs = []
     for n, parts in enumerate(body):
         fold = n // (2 * per_class)

@@ -46,10 +46,14 @@ from facetrust.liveness.service import FRAMES_REPLAYED
 from facetrust.tools.evaluation import pad_metrics
 from facetrust.tools.evaluation.captures import Capture, find_captures
 
-ORDER_NOTE = ("bona fide captures first, then attacks, each in relative-path order: the judge remembers "
-              "the captures it passed (replay defence), as the service has seen a genuine capture before its replays")
-TIMING_NOTE = ("the judge's call per capture (hashes, capture checks, detection, landmarks, embedding, texture, "
-               "every check); decoding is timed apart")
+ORDER_NOTE = (
+    "bona fide captures first, then attacks, each in relative-path order: the judge remembers "
+    "the captures it passed (replay defence), as the service has seen a genuine capture before its replays"
+)
+TIMING_NOTE = (
+    "the judge's call per capture (hashes, capture checks, detection, landmarks, embedding, texture, "
+    "every check); decoding is timed apart"
+)
 
 # Keys of a verdict's checks whose values name a model or rule version.
 _VERSION_KEYS = ("version", "versions", "model_id", "calibration_id", "decision_version", "rules_version")
@@ -86,9 +90,14 @@ def _versions(verdict) -> dict:
     return found
 
 
-def judge_all(judge, captures: list[Capture], decode: Callable[[bytes], np.ndarray] | None = None,
-              refused: tuple[type[Exception], ...] = (), progress: bool = True,
-              fresh_judge: Callable[[], object] | None = None) -> tuple[list[Outcome], dict]:
+def judge_all(
+    judge,
+    captures: list[Capture],
+    decode: Callable[[bytes], np.ndarray] | None = None,
+    refused: tuple[type[Exception], ...] = (),
+    progress: bool = True,
+    fresh_judge: Callable[[], object] | None = None,
+) -> tuple[list[Outcome], dict]:
     """Decide every capture with ``judge`` (bona fide first, then attacks; see the module
     docstring), returning the outcomes in judging order and the versions the verdicts carried.
 
@@ -105,8 +114,7 @@ def judge_all(judge, captures: list[Capture], decode: Callable[[bytes], np.ndarr
         try:
             frames = capture.load_frames(_refusing(decode, refused) if decode else None)
         except _Refused:  # the service refuses such an upload: the capture fails
-            outcomes.append(Outcome(capture, False, ["capture_invalid"], 0.0, 0.0,
-                                    (time.perf_counter() - t0) * 1000.0))
+            outcomes.append(Outcome(capture, False, ["capture_invalid"], 0.0, 0.0, (time.perf_counter() - t0) * 1000.0))
             continue
         decode_ms = (time.perf_counter() - t0) * 1000.0
         wall, cpu = time.perf_counter(), time.process_time()
@@ -115,8 +123,12 @@ def judge_all(judge, captures: list[Capture], decode: Callable[[bytes], np.ndarr
         versions.update(_versions(verdict))
         unseen = None
         if fresh_judge and capture.is_attack and list(verdict.reasons) == [FRAMES_REPLAYED]:
-            unseen = bool(fresh_judge().judge(frames, list(capture.t_ms), capture.purpose, list(capture.actions)).passed)
-        outcomes.append(Outcome(capture, bool(verdict.passed), list(verdict.reasons), wall_ms, cpu_ms, decode_ms, unseen))
+            unseen = bool(
+                fresh_judge().judge(frames, list(capture.t_ms), capture.purpose, list(capture.actions)).passed
+            )
+        outcomes.append(
+            Outcome(capture, bool(verdict.passed), list(verdict.reasons), wall_ms, cpu_ms, decode_ms, unseen)
+        )
     return outcomes, versions
 
 
@@ -160,9 +172,14 @@ def liveness_report(outcomes: list[Outcome], versions: dict | None = None, model
         group = attacks[species]
         rate, accepted = pad_metrics.apcer([score(o) for o in group], 0.5)
         unseen = sum(o.passed or bool(o.passed_if_unseen) for o in group)
-        per_species[species] = {"apcer": rate, "captures": len(group), "accepted": accepted,
-                                "apcer_if_source_unseen": unseen / len(group), "accepted_if_source_unseen": unseen,
-                                "failures_by_reason": reasons(group)}
+        per_species[species] = {
+            "apcer": rate,
+            "captures": len(group),
+            "accepted": accepted,
+            "apcer_if_source_unseen": unseen / len(group),
+            "accepted_if_source_unseen": unseen,
+            "failures_by_reason": reasons(group),
+        }
     worst = max(per_species, key=lambda s: per_species[s]["apcer"]) if per_species else None
     if bona:
         bpcer, rejected = pad_metrics.bpcer([score(o) for o in bona], 0.5)
@@ -170,28 +187,48 @@ def liveness_report(outcomes: list[Outcome], versions: dict | None = None, model
         bpcer, rejected = None, 0
     judged = [o for o in outcomes if o.wall_ms > 0.0]
     return {
-        "captures": {"bona_fide": len(bona), "attack": sum(len(g) for g in attacks.values()),
-                     "per_species": {s: len(g) for s, g in sorted(attacks.items())}},
+        "captures": {
+            "bona_fide": len(bona),
+            "attack": sum(len(g) for g in attacks.values()),
+            "per_species": {s: len(g) for s, g in sorted(attacks.items())},
+        },
         "apcer": per_species[worst]["apcer"] if worst else None,
         "worst_species": worst,
         "apcer_per_species": per_species,
         "bpcer": bpcer,
         "bona_fide_rejected": rejected,
-        "failures_by_reason": {"bona_fide": reasons(bona),
-                               "per_species": {s: v["failures_by_reason"] for s, v in per_species.items()}},
-        "ms_per_capture": {"wall": _ms([o.wall_ms for o in judged]), "cpu": _ms([o.cpu_ms for o in judged]),
-                           "decode_wall": _ms([o.decode_ms for o in outcomes]), "captures": len(judged),
-                           "measures": TIMING_NOTE},
+        "failures_by_reason": {
+            "bona_fide": reasons(bona),
+            "per_species": {s: v["failures_by_reason"] for s, v in per_species.items()},
+        },
+        "ms_per_capture": {
+            "wall": _ms([o.wall_ms for o in judged]),
+            "cpu": _ms([o.cpu_ms for o in judged]),
+            "decode_wall": _ms([o.decode_ms for o in outcomes]),
+            "captures": len(judged),
+            "measures": TIMING_NOTE,
+        },
         "versions": versions or {},
         "models": models or {},
         "order": ORDER_NOTE,
         "decision_rule": "a capture is accepted when the judge passes it; APCER: accepted attacks per species; "
-                         "BPCER: rejected bona fide captures",
-        "results": [{"capture": o.capture.name, "label": o.capture.label, "species": o.capture.species,
-                     "purpose": o.capture.purpose, "actions": list(o.capture.actions), "frames": len(o.capture.frame_paths),
-                     "passed": o.passed, "reasons": o.reasons, "passed_if_source_unseen": o.passed_if_unseen,
-                     "wall_ms": round(o.wall_ms, 1),
-                     "cpu_ms": round(o.cpu_ms, 1)} for o in outcomes],
+        "BPCER: rejected bona fide captures",
+        "results": [
+            {
+                "capture": o.capture.name,
+                "label": o.capture.label,
+                "species": o.capture.species,
+                "purpose": o.capture.purpose,
+                "actions": list(o.capture.actions),
+                "frames": len(o.capture.frame_paths),
+                "passed": o.passed,
+                "reasons": o.reasons,
+                "passed_if_source_unseen": o.passed_if_unseen,
+                "wall_ms": round(o.wall_ms, 1),
+                "cpu_ms": round(o.cpu_ms, 1),
+            }
+            for o in outcomes
+        ],
     }
 
 
@@ -216,12 +253,20 @@ def run(captures_dir: Path, settings=None, progress: bool = True) -> dict:
     def decode(data: bytes) -> np.ndarray:
         return engine.decode(data, max_decoded_pixels=limits.max_frame_pixels).pixels
 
-    outcomes, versions = judge_all(judge, captures, decode, (DecodedSizeTooLarge,), progress,
-                                   fresh_judge=lambda: CaptureJudge(engine, texture, limits))
-    models = {"detector": getattr(engine.detector, "model_id", None),
-              "landmarks": getattr(getattr(engine, "landmarks", None), "model_id", None),
-              "embedding": getattr(engine, "model_id", None),
-              "texture": getattr(texture, "model_id", None)}
+    outcomes, versions = judge_all(
+        judge,
+        captures,
+        decode,
+        (DecodedSizeTooLarge,),
+        progress,
+        fresh_judge=lambda: CaptureJudge(engine, texture, limits),
+    )
+    models = {
+        "detector": getattr(engine.detector, "model_id", None),
+        "landmarks": getattr(getattr(engine, "landmarks", None), "model_id", None),
+        "embedding": getattr(engine, "model_id", None),
+        "texture": getattr(texture, "model_id", None),
+    }
     report = liveness_report(outcomes, versions, {k: v for k, v in models.items() if v})
     report["captures_dir"] = str(captures_dir)
     return report
@@ -251,8 +296,10 @@ def format_report(report: dict) -> str:
         f"  {'species':<18} {'captures':>8} {'accepted':>8}    APCER   unseen*   failures by reason",
     ]
     for species, row in report["apcer_per_species"].items():
-        lines.append(f"  {species:<18} {row['captures']:>8} {row['accepted']:>8} {_pct(row['apcer'])} "
-                     f"{_pct(row['apcer_if_source_unseen'])}   {_reasons_line(row['failures_by_reason'])}")
+        lines.append(
+            f"  {species:<18} {row['captures']:>8} {row['accepted']:>8} {_pct(row['apcer'])} "
+            f"{_pct(row['apcer_if_source_unseen'])}   {_reasons_line(row['failures_by_reason'])}"
+        )
     lines.append("  * APCER if the attack's source had never been sent (the replay defence could not help)")
     t = report["ms_per_capture"]
     lines += [

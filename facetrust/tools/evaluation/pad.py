@@ -55,14 +55,25 @@ def _subject(seq: Sequence) -> str | None:
     return match.group(1) if match else None
 
 
-def _score_side(scorer: Scorer, root: Path, is_attack: bool, species: str | None, subjects: set[str] | None,
-                window: int, timings: list[float]) -> tuple[dict[str, list[float | None]], SequenceStats]:
+def _score_side(
+    scorer: Scorer,
+    root: Path,
+    is_attack: bool,
+    species: str | None,
+    subjects: set[str] | None,
+    window: int,
+    timings: list[float],
+) -> tuple[dict[str, list[float | None]], SequenceStats]:
     """Attack scores per species (bona fide under one key), None for a sequence without a face."""
     stats = SequenceStats()
     scores: dict[str, list[float | None]] = defaultdict(list)
     label = "attack" if is_attack else "bona fide"
-    for seq in tqdm(iter_sequences(root, is_attack=is_attack, species=species, window=window, stats=stats),
-                    desc=label, unit="seq", leave=False):
+    for seq in tqdm(
+        iter_sequences(root, is_attack=is_attack, species=species, window=window, stats=stats),
+        desc=label,
+        unit="seq",
+        leave=False,
+    ):
         if subjects is not None and _subject(seq) not in subjects:
             continue
         t0 = time.perf_counter()
@@ -75,18 +86,27 @@ def _score_side(scorer: Scorer, root: Path, is_attack: bool, species: str | None
     return scores, stats
 
 
-def run_pad(scorer: Scorer, bona_fide: Path, attack: Path, species: str | None, subjects: set[str] | None,
-            window: int) -> dict:
+def run_pad(
+    scorer: Scorer, bona_fide: Path, attack: Path, species: str | None, subjects: set[str] | None, window: int
+) -> dict:
     timings: list[float] = []
     bona, bona_stats = _score_side(scorer, bona_fide, False, None, subjects, window, timings)
     attacks, attack_stats = _score_side(scorer, attack, True, species, subjects, window, timings)
-    report = pad_metrics.pad_report(bona.get("bona_fide", []), dict(attacks), scorer.texture.threshold,
-                                    bona_fide_stats=bona_stats, attack_stats=attack_stats)
+    report = pad_metrics.pad_report(
+        bona.get("bona_fide", []),
+        dict(attacks),
+        scorer.texture.threshold,
+        bona_fide_stats=bona_stats,
+        attack_stats=attack_stats,
+    )
     report["model_id"] = scorer.texture.model_id
     report["subjects"] = sorted(subjects) if subjects else "all"
-    report["decision_ms"] = {"median": round(float(np.median(timings)), 1),
-                             "p95": round(float(np.percentile(timings, 95)), 1), "sequences": len(timings),
-                             "frames_per_sequence": window}
+    report["decision_ms"] = {
+        "median": round(float(np.median(timings)), 1),
+        "p95": round(float(np.percentile(timings, 95)), 1),
+        "sequences": len(timings),
+        "frames_per_sequence": window,
+    }
     return report
 
 
@@ -142,10 +162,16 @@ def run_actions(scorer: Scorer, clips_dir: Path, labels_file: Path = LABELS_FILE
                 for reason in result.reasons:
                     reasons[reason] += 1
     return {
-        "action_detection": {a: {"detected": d, "labelled": n, "rate": round(d / n, 4) if n else None}
-                             for a, (d, n) in sorted(fired.items())},
-        "decision_bpcer": {"rejected": rejected, "windows": decided,
-                           "bpcer": round(rejected / decided, 4) if decided else None, "reasons": dict(reasons)},
+        "action_detection": {
+            a: {"detected": d, "labelled": n, "rate": round(d / n, 4) if n else None}
+            for a, (d, n) in sorted(fired.items())
+        },
+        "decision_bpcer": {
+            "rejected": rejected,
+            "windows": decided,
+            "bpcer": round(rejected / decided, 4) if decided else None,
+            "reasons": dict(reasons),
+        },
     }
 
 
@@ -156,11 +182,18 @@ def signal_aucs(engine: FaceEngine, clips_dir: Path) -> dict:
 
     def measure(image: np.ndarray, face) -> dict[str, float]:
         g = engine.landmarks.geometry(image, face)
-        return {"blink": g.blink, "ear": g.eye_openness, "mouth": g.mouth_openness, "jaw": g.jaw_open, "yaw": abs(g.yaw)}
+        return {
+            "blink": g.blink,
+            "ear": g.eye_openness,
+            "mouth": g.mouth_openness,
+            "jaw": g.jaw_open,
+            "yaw": abs(g.yaw),
+        }
 
     measured = actions_auc.measure_clips(engine.detector, measure, clips_dir)
-    return actions_auc.auc_report(measured, {"blink": {"blink": 1, "ear": -1}, "open_mouth": {"mouth": 1, "jaw": 1},
-                                             "turn": {"yaw": 1}})
+    return actions_auc.auc_report(
+        measured, {"blink": {"blink": 1, "ear": -1}, "open_mouth": {"mouth": 1, "jaw": 1}, "turn": {"yaw": 1}}
+    )
 
 
 def format_actions(report: dict) -> str:
@@ -171,7 +204,8 @@ def format_actions(report: dict) -> str:
         lines.append(f"  per-frame AUC, {action}: " + ", ".join(f"{k} {v['auc']}" for k, v in signals.items()))
     d = report["decision_bpcer"]
     if d["windows"]:
-        lines.append(f"full decision, challenge = the labelled action: BPCER {d['bpcer']:.1%} "
-                     f"({d['rejected']}/{d['windows']} windows rejected; reasons {d['reasons']})")
+        lines.append(
+            f"full decision, challenge = the labelled action: BPCER {d['bpcer']:.1%} "
+            f"({d['rejected']}/{d['windows']} windows rejected; reasons {d['reasons']})"
+        )
     return "\n".join(lines)
-

@@ -199,10 +199,10 @@ def iter_sequences(
             recording = where.as_posix() if where.parts else root.resolve().name
             yield from _windows(_image_frames(paths, stats), recording, label, None, stats)
     if stats.sequences == 0:
-        found = (f"{stats.skipped_files} unreadable image or video file(s), "
-                 f"{stats.ignored_files} other file(s)")
-        raise NoSequencesError(f"{root}: no sequences to evaluate (found no readable image or video in it or its "
-                               f"subfolders; {found})")
+        found = f"{stats.skipped_files} unreadable image or video file(s), {stats.ignored_files} other file(s)"
+        raise NoSequencesError(
+            f"{root}: no sequences to evaluate (found no readable image or video in it or its subfolders; {found})"
+        )
 
 
 def _walk(root: Path, stats: SequenceStats) -> Iterator[tuple[Path, list[Path], list[tuple[str, list[Path]]]]]:
