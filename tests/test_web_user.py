@@ -64,6 +64,21 @@ def sign_in(page, token: str, path: str = "/app/") -> None:
     page.goto(f"{path}#token={token}")
 
 
+def confirmed_or_refused(page, done: str) -> None:
+    """Wait for the page's success (``done``) or its error, and fail with the error's text: a face
+    check the page refused says why, instead of a bare time-out."""
+    page.wait_for_function(
+        """done => {
+            const shown = (node) => node !== null && !node.hidden && node.getClientRects().length > 0;
+            const error = document.getElementById("error");
+            return shown(document.querySelector(done)) || (shown(error) && error.textContent.trim() !== "");
+        }""",
+        arg=done,
+        timeout=60_000,
+    )
+    assert page.locator(done).is_visible(), f"the page refused: {page.locator('#error').inner_text()}"
+
+
 def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(world):
     token = world.new_user(ZHANG, fund_fen=500 * CNY)
     with chromium(world.camera.path) as browser:
@@ -159,7 +174,7 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         world.camera.show(ZHANG.clip, *TURN_RIGHT_BLINK, mirrored=True)  # mirrored: she turns to her left
         fix_challenge(page, world.app, ["turn_left", "blink"])
         page.locator("#confirm").click()
-        page.locator("#confirmed").wait_for(timeout=60_000)
+        confirmed_or_refused(page, "#confirmed")
         screenshot(page, "app-checkout-confirmed")
         plans = world.client.get("/v1/me/credit/plans", headers=bearer(token)).json()
         assert len(plans) == 1 and plans[0]["checkout_id"] == checkout_id and plans[0]["principal_fen"] == 5_999 * CNY
@@ -183,7 +198,7 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         world.camera.show(ZHANG.clip, *TURN_LEFT_RIGHT, mirrored=True)
         fix_challenge(page, world.app, ["turn_right", "turn_left"])
         page.locator("#confirm").click()
-        page.locator("#drawn").wait_for(timeout=60_000)
+        confirmed_or_refused(page, "#drawn")
         assert balance(world, token) == 500 * CNY - 880 + 1_000 * CNY
 
         # The history page lists both plans with their next payments; the next one is repaid from it.
