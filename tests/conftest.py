@@ -21,6 +21,14 @@ from sqlalchemy.engine import Engine
 from facetrust.settings import get_settings
 
 
+def absent(message: str):
+    """Something a test needs is not here: skip with the reason, or fail when FACETRUST_REQUIRE_DATA is
+    set (CI sets it): a silently skipped suite proves nothing."""
+    if os.environ.get("FACETRUST_REQUIRE_DATA"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     path = get_settings().shared_data
@@ -30,10 +38,7 @@ def shared_data() -> Path:
         if not (path / d).is_dir()
     ]
     if missing:
-        message = f"shared face data not found at {path}: no {', '.join(missing)} (set FACETRUST_SHARED_DATA)"
-        if os.environ.get("FACETRUST_REQUIRE_DATA"):
-            pytest.fail(message)
-        pytest.skip(message)
+        absent(f"shared face data not found at {path}: no {', '.join(missing)} (set FACETRUST_SHARED_DATA)")
     return path
 
 
