@@ -85,6 +85,9 @@ HTTP_CODES = INTAKE_CODES | {
     "malformed_json",
     "request_too_large",
 }
+# Seconds of this process's CPU (all its threads), not of the wall clock: a bomb is what it costs the
+# server, and the wall clock also counts whatever else shares the two cores (a decode at the pixel
+# limit took 8.6 s of wall time beside five other test runs, well under a second of CPU alone).
 SECONDS_PER_IMAGE = 5.0  # generous: the decoders take milliseconds; a CPU bomb takes minutes
 BOMB_SECONDS = 2.0
 BOMB_MEGABYTES = 200.0
@@ -123,13 +126,13 @@ def jpeg_with_size(jpeg: bytes, width: int, height: int) -> bytes:
 
 def check_intake(data: bytes) -> DecodedImage | BiometricError:
     """Decode with the service's limits; any outcome but a valid image or a documented error fails."""
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         out: DecodedImage | BiometricError = decode_image(data, **LIMITS)
     except BiometricError as exc:
         out = exc
-    elapsed = time.perf_counter() - started
-    assert elapsed < SECONDS_PER_IMAGE, f"decoding took {elapsed:.1f} s"
+    elapsed = time.process_time() - started
+    assert elapsed < SECONDS_PER_IMAGE, f"decoding took {elapsed:.1f} s of CPU"
     if isinstance(out, BiometricError):
         assert out.code in INTAKE_CODES, out.code
         assert out.message and "Traceback" not in out.message
@@ -339,10 +342,10 @@ VALID_PNG_DEPTHS = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16)
 def test_png_declared_size_is_judged_before_decoding(width, height, colour_type, depth_index, interlace):
     depths = VALID_PNG_DEPTHS[colour_type]
     data = png_with_header(width, height, depths[depth_index % len(depths)], colour_type, interlace)
-    started = time.perf_counter()
+    started = time.process_time()
     code = code_of(data)
     if width * height > LIMITS["max_pixels"]:
-        assert code == "image_too_large" and time.perf_counter() - started < BOMB_SECONDS
+        assert code == "image_too_large" and time.process_time() - started < BOMB_SECONDS
     elif width == 0 or height == 0:
         assert code in ("image_unreadable", "image_too_small")
     elif min(width, height) < LIMITS["min_side"]:
@@ -396,11 +399,11 @@ BOMBS = {  # name: (the file, from the seeds; the refusal)
 def test_decompression_bombs_cost_neither_memory_nor_time(seeds, name):
     make, refusal = BOMBS[name]
     data = make(seeds)
-    started = time.perf_counter()
+    started = time.process_time()
     with peak_memory() as growth:
         code = code_of(data)
     assert code == refusal
-    assert time.perf_counter() - started < BOMB_SECONDS
+    assert time.process_time() - started < BOMB_SECONDS
     assert growth[0] < BOMB_MEGABYTES, f"{name}: {growth[0]:.0f} MB"
 
 
@@ -426,10 +429,10 @@ def test_progressive_jpeg_with_excess_scans_is_refused_before_decoding():
     at_limit = jpeg[:-2] + smallest * (MAX_JPEG_SCANS - len(scans)) + b"\xff\xd9"
     assert code_of(at_limit) == "decoded"
     bomb = jpeg[:-2] + smallest * 20_000 + b"\xff\xd9"
-    started = time.perf_counter()
+    started = time.process_time()
     out = check_intake(bomb)
     assert isinstance(out, BiometricError) and out.code == "image_unreadable" and "scans" in out.message
-    assert time.perf_counter() - started < BOMB_SECONDS
+    assert time.process_time() - started < BOMB_SECONDS
 
 
 def test_a_flood_of_png_chunks_costs_time_in_proportion_to_its_bytes():
@@ -437,9 +440,9 @@ def test_a_flood_of_png_chunks_costs_time_in_proportion_to_its_bytes():
     face = encode(Image.new("RGB", (64, 64), (1, 2, 3)), "PNG")
     header_end = 8 + 25  # signature and IHDR
     flood = face[:header_end] + png_chunk(b"abCd", b"") * 80_000 + face[header_end:]
-    started = time.perf_counter()
+    started = time.process_time()
     assert code_of(flood) == "decoded"
-    assert time.perf_counter() - started < BOMB_SECONDS
+    assert time.process_time() - started < BOMB_SECONDS
 
 
 @pytest.mark.parametrize(
@@ -554,10 +557,10 @@ def _tiff_ifd(entries: bytes, count: int, next_ifd: int) -> bytes:
 )
 def test_hostile_exif_segments_are_ignored(payload):
     assert len(payload) + 2 <= 0xFFFF
-    started = time.perf_counter()
+    started = time.process_time()
     out = check_intake(_jpeg_with_app1(payload))
     assert isinstance(out, DecodedImage) and out.pixels.shape == (48, 64, 3)
-    assert time.perf_counter() - started < BOMB_SECONDS
+    assert time.process_time() - started < BOMB_SECONDS
 
 
 def test_many_exif_segments_are_cheap():
@@ -566,10 +569,10 @@ def test_many_exif_segments_are_cheap():
     jpeg = encode(Image.new("RGB", (64, 48)), "JPEG")
     data = jpeg[:2] + segment * 150 + jpeg[2:]
     assert len(data) < LIMITS["max_bytes"]
-    started = time.perf_counter()
+    started = time.process_time()
     with peak_memory() as growth:
         assert code_of(data) == "decoded"
-    assert time.perf_counter() - started < BOMB_SECONDS and growth[0] < BOMB_MEGABYTES
+    assert time.process_time() - started < BOMB_SECONDS and growth[0] < BOMB_MEGABYTES
 
 
 # --- 5. multi-frame files -------------------------------------------------------------------------
@@ -587,10 +590,10 @@ def test_an_animation_of_many_frames_costs_one_frame():
     frames = [Image.new("RGB", (256, 256), (i % 256, 0, 0)) for i in range(300)]
     for fmt in ("PNG", "WEBP"):
         data = encode(frames[0], fmt, save_all=True, append_images=frames[1:], duration=10)
-        started = time.perf_counter()
+        started = time.process_time()
         out = check_intake(data)
         assert isinstance(out, DecodedImage) and out.pixels.shape == (256, 256, 3), fmt
-        assert time.perf_counter() - started < BOMB_SECONDS, fmt
+        assert time.process_time() - started < BOMB_SECONDS, fmt
 
 
 def test_apng_frame_larger_than_its_canvas_is_refused():
@@ -792,12 +795,12 @@ def test_hand_made_frames_over_http(capture_world, seeds, case):
     else:
         make, status, code = cases[case]
         frames = [make()] * 8
-    started = time.perf_counter()
+    started = time.process_time()
     with peak_memory() as growth:
         responses = world.send_everywhere(frames)
     for response in responses:
         assert_refused(response, code, status)
-    assert time.perf_counter() - started < 2 * BOMB_SECONDS + 2 * SECONDS_PER_IMAGE
+    assert time.process_time() - started < 2 * BOMB_SECONDS + 2 * SECONDS_PER_IMAGE
     assert growth[0] < BOMB_MEGABYTES, f"{case}: {growth[0]:.0f} MB"
     world.assert_nothing_changed()
 
@@ -808,13 +811,13 @@ def test_a_burst_of_large_frames_is_refused_at_the_first_header(capture_world):
     and the 90 a 16 MB request can carry would take 11 GB."""
     world = capture_world
     big = b64(encode(Image.new("RGB", (LARGE_PNG_SIDE, LARGE_PNG_SIDE), (20, 40, 60)), "PNG"))
-    started = time.perf_counter()
+    started = time.process_time()
     with peak_memory() as growth:
         responses = world.send_everywhere([big] * 30)
     for response in responses:
         assert_refused(response, "capture_invalid", 422)
         assert f"{LARGE_PNG_SIDE}x{LARGE_PNG_SIDE}" in response.json()["error"]["message"]
-    assert growth[0] < BOMB_MEGABYTES and time.perf_counter() - started < BOMB_SECONDS * 2
+    assert growth[0] < BOMB_MEGABYTES and time.process_time() - started < BOMB_SECONDS * 2
     world.assert_nothing_changed()
 
 
@@ -898,7 +901,7 @@ def test_hand_made_videos_over_http(capture_world, tmp_path, case):
             "png-frames-larger-than-declared": lambda: b64(declaring(black_png_video(), (64, 48))),
         }
         video, status, code = made[case](), 422, "capture_invalid"
-    started = time.perf_counter()
+    started = time.process_time()
     with peak_memory() as growth:
         responses = world.send_everywhere(video=video)
     for response in responses:
@@ -906,5 +909,5 @@ def test_hand_made_videos_over_http(capture_world, tmp_path, case):
     # The test client's own copies of a 16 MB body (the JSON text and its bytes) are in this process too.
     client_copies = 3 * DEFAULTS.max_body_bytes / 2**20 if case == "over-body-limit" else 0
     assert growth[0] < BOMB_MEGABYTES + client_copies, f"{case}: {growth[0]:.0f} MB"
-    assert time.perf_counter() - started < 2 * SECONDS_PER_IMAGE
+    assert time.process_time() - started < 2 * SECONDS_PER_IMAGE
     world.assert_nothing_changed()
