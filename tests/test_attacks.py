@@ -7,7 +7,6 @@ the others run on synthetic images.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
@@ -169,16 +168,6 @@ def test_screen_replays_the_clip_in_order_and_print_shows_one_frame():
 def test_bad_input_is_refused(frames, species, n_frames):
     with pytest.raises(ValueError):
         make_attack(frames, species, np.random.default_rng(0), n_frames=n_frames)
-
-
-@pytest.mark.parametrize("species", SPECIES)
-def test_generation_is_fast_enough(species):
-    frame = synthetic_frame(480, 640)
-    make_attack([frame], species, np.random.default_rng(0))  # warm-up
-    start = time.perf_counter()
-    make_attack([frame], species, np.random.default_rng(1), n_frames=15)
-    # Measured at 0.15 s (print) and 0.22 s (screen); the bound is loose so that a busy machine does not fail the test.
-    assert time.perf_counter() - start < 1.5
 
 
 # --- properties on a real face ---------------------------------------------------------------------
