@@ -97,7 +97,7 @@ function facePayCard(notice) {
     el("p", { class: "notice-text" }, notice[lang]),
     el("p", { class: "small muted" }, t("cs.version", { version: notice.version })),
     on ? el("p", {}, t("fp.since", { date: day(facePay.enrolled_at) }), el("br"), limits) : null,
-    on && facePay.paused ? el("p", { class: "status", id: "face-pay-paused" }, t("fp.paused")) : null,
+    on && facePay.paused ? el("p", { class: "notice", id: "face-pay-paused", role: "status" }, t("fp.paused")) : null,
     message ? el("div", { class: "notice ok", id: "face-pay-message", role: "status" }, t(message)) : null,
     on ? ownControls() : null,
     el("div", { id: "face-pay-capture", hidden: true }),

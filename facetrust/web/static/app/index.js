@@ -59,7 +59,7 @@ function renderHome() {
     ? [" ", el("span", { class: "muted small", id: "borrow-frozen" }, t("fz.no_borrow"))]
     : [" ", el("a", { href: "/app/loan", id: "borrow" }, t("home.borrow"))];
   const home = document.getElementById("home");
-  home.replaceChildren(
+  home.replaceChildren(...[ // the absent parts (null) left out: replaceChildren would write "null"
     el("h1", {}, t("home.title")),
     frozenNotice(me),
     el("section", { class: "card" }, el("dl", { class: "facts" },
@@ -82,7 +82,7 @@ function renderHome() {
     el("button", { class: "secondary block", type: "button", id: "export", onclick: downloadExport }, t("home.export")),
     el("p", { class: "muted small" }, t("home.export_explain")),
     el("button", { class: "secondary block", type: "button", onclick: signOut }, t("common.sign_out")),
-  );
+  ].filter(Boolean));
   home.hidden = false;
 }
 
