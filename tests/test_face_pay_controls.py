@@ -184,3 +184,36 @@ def test_a_dispute_opens_one_case_freezes_nothing_and_only_the_payer_may_file_it
     payments = client.get("/v1/me/wallet", headers=hl).json()["payments"]
     assert [p["disputed"] for p in payments if p["intent_id"] == intent["intent_id"]] == [True]
     assert balance(client, hl) == 100_000 - 800  # a dispute moves no money by itself
+
+
+# A rule set whose one rule freezes the account on any dispute: the dispute obeys the rules.
+FREEZE_ON_DISPUTE = """
+version: test-freeze-on-dispute-1
+description: freezes the account on any disputed face payment (a test of 'unless the rules say so')
+rules:
+  - {id: any_dispute, description: any dispute, applies_to: [face_pay.dispute],
+     when: {feature: amount_fen, op: ">", value: 0}, score: 1, reasons: [dispute.any]}
+typologies:
+  - {id: disputed, description: a dispute, rules: [any_dispute], min_score: 1, action: freeze}
+"""
+
+
+def test_a_dispute_freezes_only_when_the_rules_say_so(tmp_path, database_url, shared_data):
+    rules = tmp_path / "freeze-on-dispute.yaml"
+    rules.write_text(FREEZE_ON_DISPUTE)
+    ctx, client, app, hs, tenant, users = enrolled_world(
+        tmp_path, database_url, shared_data, [ZHANG, LI], [(LI, 100_000), (ZHANG, 100_000)], risk_rules_path=rules
+    )
+    try:
+        hl = users[LI.user]
+        frames, terminal = FramePool(shared_data, app), merchant_terminal(client, hs, tenant)
+        intent, _, view = pay_with_face(client, frames, terminal, LI, 800, "not-me")
+        assert view["status"] == "paid", view
+        r = client.post(f"/v1/me/face-pay/payments/{intent['intent_id']}/dispute", headers=hl)
+        assert r.status_code == 201, r.text
+        assert client.get("/v1/me", headers=hl).json()["status"] == "frozen"
+        with app.state.sessions() as s:  # the freeze's case and the dispute's are one
+            (case,) = s.execute(select(RiskCase).where(RiskCase.account_id == account_id(client, hl))).scalars()
+            assert "disputed_face_payment" in case.typologies
+    finally:
+        ctx.__exit__(None, None, None)
