@@ -221,6 +221,19 @@ class ErrorCode(StrEnum):
     AMOUNT_INVALID = "amount_invalid", 422, "the amount is not valid"
     TOP_UP_IN_PROGRESS = "top_up_in_progress", 409, "a top-up with this reference is being made; retry to read it"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused", 409, "this idempotency key was used for a different request"
+    # The person's own face-pay controls (issue 24): limits, pause, disputes.
+    OWN_LIMIT_ABOVE_PLATFORM = (
+        "own_limit_above_platform",
+        422,
+        "your own face-pay limit must be at or below the platform's",
+    )
+    OWN_LIMITS_INCONSISTENT = (
+        "own_limits_inconsistent",
+        422,
+        "your own per-payment limit cannot be above your own daily limit",
+    )
+    FACE_PAY_NOT_ENABLED = "face_pay_not_enabled", 409, "face pay is not switched on for this account"
+    PAYMENT_NOT_DISPUTABLE = "payment_not_disputable", 409, "only a paid face payment can be disputed"
 
     # Merchants and their terminals (signed requests).
     MERCHANT_NOT_FOUND = "merchant_not_found", 404, "no such merchant"
@@ -302,4 +315,6 @@ class DeclineReason(StrEnum):
     FACE_ATTEMPTS_LOCKED = "face_attempts_locked"
     RISK_DECLINED = "risk_declined"
     LIMIT_EXCEEDED = "limit_exceeded"
+    OWN_LIMIT_EXCEEDED = "own_limit_exceeded"  # the payer's own limit (issue 24), at or below the platform's
+    FACE_PAY_PAUSED = "face_pay_paused"  # the payer paused face pay between identification and payment
     INSUFFICIENT_FUNDS = "insufficient_funds"

@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     rate_limit_terminal_per_minute: int = 120
     # Operator account look-up, view and reveal, per operator name.
     rate_limit_operator_per_minute: int = 120
+    # The person's copy of their data (GET /v1/me/export), per account and device: it reads all of
+    # their records, so a few a minute are plenty.
+    rate_limit_export_per_minute: int = 3
     # Each group of routes, per client IP (the connection's, see trusted_proxies); generous, as a
     # shop or an office can sit behind one address.
     rate_limit_ip_per_minute: int = 120

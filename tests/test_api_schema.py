@@ -82,6 +82,7 @@ def api(tmp_path, database_url):
         rate_limit_capture_per_minute=0,
         rate_limit_terminal_per_minute=0,
         rate_limit_operator_per_minute=0,
+        rate_limit_export_per_minute=0,
         rate_limit_ip_per_minute=0,
     )
     with running_app(tmp_path, database_url, **quiet) as (client, app, hs):

@@ -46,6 +46,13 @@ BUDGETS: dict[str, Budget] = {
         ip="client",
         device="token",
     ),
+    # the person's copy of their data, by the account holder (who = a user Principal)
+    "export": Budget(
+        "rate_limit_export_per_minute",
+        lambda p, _: f"account:{p.account_id}",  # type: ignore[attr-defined]
+        ip="client",
+        device="token",
+    ),
     # the payer's capture page: whoever holds the token in the path
     "capture": Budget(
         "rate_limit_capture_per_minute", lambda _, r: f"token:{r.path_params.get('token')}", ip="client", device="none"

@@ -131,14 +131,26 @@ class Gallery:
         return len(self._index(tenant_id))
 
     def search(
-        self, session: Session, keyring: Keyring, tenant_id: str, probe: Template, k: int, reason: str, actor: str
+        self,
+        session: Session,
+        keyring: Keyring,
+        tenant_id: str,
+        probe: Template,
+        k: int,
+        reason: str,
+        actor: str,
+        exclude: Callable[[list[str]], set[str]] | None = None,
     ) -> list[Candidate]:
         """The best ``k`` enrolled people of this platform, best first, scored exactly against
-        their stored templates."""
+        their stored templates. ``exclude`` names the index's candidates to leave out before any
+        template is read (face pay: the people who paused it, issue 24)."""
         if self._sync_seconds is not None and self._clock() - self._last_sync >= self._sync_seconds:
             self.sync(session, keyring)
         index = self._index(tenant_id)
         keys = [key for key, _ in index.search(probe.vector, k)]
+        if exclude is not None and keys:
+            left_out = exclude(keys)
+            keys = [key for key in keys if key not in left_out]
         stored = template_store.read_many(session, keyring, keys, PURPOSE, reason, actor)
         for gone in set(keys) - stored.keys():
             index.remove(gone)

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from facetrust.api import auth
@@ -126,6 +127,27 @@ def me(request: Request, p: Principal = Depends(auth.user), session: Session = D
         support_contact=request.app.state.settings.support_contact,
         face_verified=template_store.held(session, account.id, "kyc"),
     )
+
+
+@router.get(
+    "/me/export",
+    response_model=dict,
+    dependencies=[rate_limited("export", who=auth.user)],
+    responses={200: {"description": "The archive, as a JSON download (Content-Disposition: attachment)."}},
+)
+def export_my_data(
+    request: Request, p: Principal = Depends(auth.user), session: Session = Depends(get_session)
+) -> JSONResponse:
+    """The caller's copy of everything held about them (PIPL Art. 45), as one versioned JSON
+    document: account, consents, real-name decisions, face pay, payments, refunds, credit, risk
+    refusals in plain words, and every read of their face templates. Never a template, an image or
+    a full ID number (facetrust/identity/export.py). Rate-limited; the export itself is audited."""
+    from facetrust.identity import export
+
+    body = export.build(session, app_keyring(request), p.account_id)  # type: ignore[arg-type]
+    session.commit()  # the audit record of the export
+    day = body["generated_at"][:10]
+    return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="facetrust-my-data-{day}.json"'})
 
 
 def _auth_out(r, for_operator: bool = False) -> RealNameOut:

@@ -43,7 +43,7 @@ from facetrust.identity.service import mask_name
 from facetrust.liveness import service as liveness
 from facetrust.liveness.frames import Frame
 from facetrust.liveness.models import LivenessSession
-from facetrust.payments import ledger
+from facetrust.payments import controls, ledger
 from facetrust.payments.context import FacePayContext
 from facetrust.payments.models import Merchant, PaymentIntent, Terminal
 from facetrust.risk import engine as risk
@@ -274,6 +274,7 @@ def submit_frames(
         ctx.policy.candidates,
         "face_pay_identification",
         f"terminal:{intent.terminal_id}",
+        exclude=lambda keys: controls.paused_among(session, keys),  # a pause: never matched (issue 24)
     )
     found = decision.identify(ranked, ctx.gallery.size(tenant_id), ctx.engine.calibration, ctx.policy)
     intent.identification = json.dumps(found.as_dict())
@@ -388,6 +389,13 @@ def _authorise(
         lockout.check(session, account.id, None, now)
     except DomainError:
         return _decline(session, intent, "face_attempts_locked", {})
+    # The person's own controls (issue 24), before the risk engine and any money: a pause that came
+    # after the search, and their own limits, which no step-up lifts.
+    if controls.is_paused(session, account.id):
+        return _decline(session, intent, "face_pay_paused", {}, payer=account.id)
+    own = controls.own_limit_refusal(session, account.id, intent.amount_fen, spent_today(session, ctx, account.id, now))
+    if own is not None:
+        return _decline(session, intent, "own_limit_exceeded", own, payer=account.id)
     risk_asks_step_up = False
     if intent.risk_event_seq is None:  # decided once; a step-up answer goes on with that decision
         verdict = risk.decide(

@@ -184,3 +184,35 @@ class Posting(Base):
     transaction_id: Mapped[str] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
     ledger_account_id: Mapped[str] = mapped_column(ForeignKey("ledger_accounts.id"), index=True)
     amount_fen: Mapped[int] = mapped_column(BigInteger)  # signed: + credit to the account, - debit
+
+
+class FacePayControl(Base):
+    """The person's own settings for face pay (issue 24): limits at or below the platform's, and a
+    pause. A row only once they set something; no row means the platform's limits and not paused.
+    Pausing keeps the template (resuming needs no new enrolment) but the gallery search skips the
+    account, so no terminal can match or charge them meanwhile."""
+
+    __tablename__ = "face_pay_controls"
+    __table_args__ = (
+        CheckConstraint("transaction_limit_fen IS NULL OR transaction_limit_fen > 0", name="own_transaction_limit"),
+        CheckConstraint("daily_limit_fen IS NULL OR daily_limit_fen > 0", name="own_daily_limit"),
+    )
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    transaction_limit_fen: Mapped[int | None] = mapped_column(BigInteger)
+    daily_limit_fen: Mapped[int | None] = mapped_column(BigInteger)
+    paused_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FacePayDispute(Base):
+    """A face payment its payer says they do not recognise. One per payment (a second report returns
+    this one); it opens (or joins) a risk case for an operator and freezes nothing by itself."""
+
+    __tablename__ = "face_pay_disputes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    intent_id: Mapped[str] = mapped_column(ForeignKey("payment_intents.id"), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    case_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -29,17 +29,20 @@ from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
 from facetrust.liveness.upload import read_capture
-from facetrust.payments import enrolment, intents, ledger, merchants, refunds, wallets
+from facetrust.payments import controls, enrolment, intents, ledger, merchants, refunds, wallets
 from facetrust.payments.context import FacePayContext
 from facetrust.payments.models import Merchant, PaymentIntent, Terminal
 from facetrust.payments.schemas import (
     CaptureChallenge,
     CaptureView,
+    DisputeOut,
     FacePayEnrolIn,
     FacePayStatusOut,
     IntentCreate,
     MerchantCreate,
     MerchantOut,
+    OwnLimitsIn,
+    PauseIn,
     PhoneDigitsIn,
     RefundIn,
     RefundOut,
@@ -271,6 +274,7 @@ def _status(session: Session, ctx: FacePayContext, account: Account) -> FacePayS
     from facetrust.consent import service as consent
 
     row = enrolment.enrolled_template(session, account.id)
+    own = controls.control(session, account.id)
     return FacePayStatusOut(
         enabled=row is not None,
         consent_granted=consent.is_granted(session, account.id, "face_pay"),
@@ -278,6 +282,10 @@ def _status(session: Session, ctx: FacePayContext, account: Account) -> FacePayS
         transaction_limit_fen=ctx.limits.transaction_fen,
         daily_limit_fen=ctx.limits.daily_fen,
         spent_today_fen=intents.spent_today(session, ctx, account.id, utcnow()),
+        own_transaction_limit_fen=own.transaction_limit_fen if own else None,
+        own_daily_limit_fen=own.daily_limit_fen if own else None,
+        paused=bool(own and own.paused_at),
+        paused_at=own.paused_at if own else None,
     )
 
 
@@ -323,6 +331,55 @@ def switch_face_pay_off(
     return _status(session, ctx, account)
 
 
+@router.put("/me/face-pay/limits", response_model=FacePayStatusOut)
+def set_own_face_pay_limits(
+    body: OwnLimitsIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> FacePayStatusOut:
+    """The person's own per-payment and daily limits, at or below the platform's (null clears one).
+    A face payment above one is declined `own_limit_exceeded`; no step-up lifts it."""
+    account = _account(session, p)
+    controls.set_limits(session, ctx.limits, account, body.transaction_limit_fen, body.daily_limit_fen)
+    session.commit()
+    return _status(session, ctx, account)
+
+
+@router.put("/me/face-pay/pause", response_model=FacePayStatusOut)
+def pause_face_pay(
+    body: PauseIn,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+    ctx: FacePayContext = Depends(face_pay_context),
+) -> FacePayStatusOut:
+    """Pause (`paused: true`) or resume face pay. The template is kept, so resuming needs no new
+    enrolment; while paused no terminal can identify or charge the person."""
+    account = _account(session, p)
+    controls.pause(session, account, body.paused)
+    session.commit()
+    return _status(session, ctx, account)
+
+
+@router.post("/me/face-pay/payments/{intent_id}/dispute", status_code=201, response_model=DisputeOut)
+def dispute_face_payment(
+    intent_id: str,
+    response: Response,
+    p: Principal = Depends(auth.user),
+    session: Session = Depends(get_session),
+) -> DisputeOut:
+    """ "I don't recognise this payment": opens a risk case for an operator; freezes nothing unless the
+    risk rules decide so. A second dispute of the same payment returns the first (200)."""
+    result = controls.dispute(session, _account(session, p), intent_id)
+    session.commit()
+    if not result.created:
+        response.status_code = 200
+    row = result.dispute
+    return DisputeOut(
+        dispute_id=row.id, intent_id=row.intent_id, case_opened=row.case_id is not None, created_at=row.created_at
+    )
+
+
 @router.get("/me/wallet", response_model=WalletOut)
 def my_wallet(p: Principal = Depends(auth.user), session: Session = Depends(get_session)) -> WalletOut:
     rows = session.execute(
@@ -334,6 +391,7 @@ def my_wallet(p: Principal = Depends(auth.user), session: Session = Depends(get_
         .order_by(PaymentIntent.created_at.desc())
         .limit(50)
     ).all()
+    disputed = controls.disputed_intents(session, p.account_id)  # type: ignore[arg-type]
     return WalletOut(
         balance_fen=ledger.balance(session, ledger.WALLET, p.account_id),  # type: ignore[arg-type]
         payments=[
@@ -344,6 +402,7 @@ def my_wallet(p: Principal = Depends(auth.user), session: Session = Depends(get_
                 refunded_fen=i.refunded_fen,
                 status=i.status,
                 decided_at=i.decided_at,
+                disputed=i.id in disputed,
             )
             for i, name in rows
         ],

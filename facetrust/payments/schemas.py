@@ -143,9 +143,14 @@ class FacePayStatusOut(BaseModel):
     enabled: bool
     consent_granted: bool
     enrolled_at: dt.datetime | None = None
-    transaction_limit_fen: int
-    daily_limit_fen: int
+    transaction_limit_fen: int  # the platform's
+    daily_limit_fen: int  # the platform's
     spent_today_fen: int
+    # The person's own controls (issue 24): their limits (None: the platform's apply) and a pause.
+    own_transaction_limit_fen: int | None = None
+    own_daily_limit_fen: int | None = None
+    paused: bool = False
+    paused_at: dt.datetime | None = None
 
 
 class TopUpIn(BaseModel):
@@ -162,9 +167,36 @@ class WalletPayment(BaseModel):
     refunded_fen: int
     status: str
     decided_at: dt.datetime | None
+    disputed: bool = False  # the payer said they do not recognise it (POST .../dispute)
 
 
 class WalletOut(BaseModel):
     balance_fen: int
     currency: str = "CNY"
     payments: list[WalletPayment]
+
+
+class OwnLimitsIn(BaseModel):
+    """The person's own face-pay limits in fen; null clears one (the platform's applies)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={"examples": [{"transaction_limit_fen": 20000, "daily_limit_fen": 50000}]},
+    )
+
+    transaction_limit_fen: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
+    daily_limit_fen: int | None = Field(default=None, gt=0, le=MAX_AMOUNT_FEN)
+
+
+class PauseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": [{"paused": True}]})
+
+    paused: bool
+
+
+class DisputeOut(BaseModel):
+    dispute_id: str
+    intent_id: str
+    case_opened: bool  # a risk case is open for an operator to look at
+    created_at: dt.datetime

@@ -31,6 +31,7 @@ KINDS = (
     "face_pay.enrol",
     "face_pay.revoke",
     "face_pay.duplicate_identity",
+    "face_pay.dispute",  # the payer does not recognise a face payment (payments/controls.py)
     "payment_intent",
     PAYMENT,
     "refund",

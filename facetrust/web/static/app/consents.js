@@ -43,6 +43,23 @@ addStrings({
   "cs.withdraw_yes": { zh: "撤回同意", en: "Withdraw" },
   "cs.withdraw_no": { zh: "保留同意", en: "Keep it" },
   "fp.saving": { zh: "正在开通…", en: "Switching on…" },
+  // The person's own controls (issue 24): a pause, their own limits, and disputing a payment.
+  "fp.paused": { zh: "已暂停：任何售货机都不会识别您，人脸特征仍保留。", en: "Paused: no machine will recognise you; your face template is kept." },
+  "fp.pause": { zh: "暂停刷脸支付", en: "Pause face pay" },
+  "fp.resume": { zh: "恢复刷脸支付", en: "Resume face pay" },
+  "fp.own_title": { zh: "我自己的限额", en: "My own limits" },
+  "fp.own_explain": { zh: "可以设得比平台限额更低，留空则使用平台限额。", en: "You can set them lower than the platform's; leave empty to use the platform's." },
+  "fp.own_tx": { zh: "单笔（元）", en: "Per payment (yuan)" },
+  "fp.own_day": { zh: "每日（元）", en: "Per day (yuan)" },
+  "fp.own_save": { zh: "保存我的限额", en: "Save my limits" },
+  "fp.own_saved": { zh: "您的限额已保存。", en: "Your limits are saved." },
+  "fp.recent": { zh: "最近的刷脸付款", en: "Recent face payments" },
+  "fp.dispute": { zh: "我不认识这笔付款", en: "I don't recognise this" },
+  "fp.disputed": { zh: "已申诉，风控人员会核查", en: "Reported; our risk team will look into it" },
+  "fp.dispute_title": { zh: "报告一笔不认识的付款？", en: "Report a payment you don't recognise?" },
+  "fp.dispute_what": { zh: "我们的风控人员会核查这笔付款并联系您。您的账户不会因此被冻结。", en: "Our risk team will look into this payment and contact you. Your account is not frozen because of it." },
+  "fp.dispute_yes": { zh: "报告", en: "Report it" },
+  "fp.dispute_no": { zh: "取消", en: "Cancel" },
 });
 
 const $ = (id) => document.getElementById(id);
@@ -53,6 +70,7 @@ let byCard = false;
 let notices = [];
 let consents = { granted: {}, history: [] };
 let facePay = null;
+let wallet = { payments: [] };
 let message = null;
 
 function consentCard(notice) {
@@ -79,7 +97,9 @@ function facePayCard(notice) {
     el("p", { class: "notice-text" }, notice[lang]),
     el("p", { class: "small muted" }, t("cs.version", { version: notice.version })),
     on ? el("p", {}, t("fp.since", { date: day(facePay.enrolled_at) }), el("br"), limits) : null,
+    on && facePay.paused ? el("p", { class: "notice", id: "face-pay-paused", role: "status" }, t("fp.paused")) : null,
     message ? el("div", { class: "notice ok", id: "face-pay-message", role: "status" }, t(message)) : null,
+    on ? ownControls() : null,
     el("div", { id: "face-pay-capture", hidden: true }),
     // Face pay compares with the real-name face: without one, say so before any capture, with the way there.
     !on && me && !me.face_verified ? faceFirstNotice("face_pay", "/app/consents", byCard)
@@ -89,15 +109,59 @@ function facePayCard(notice) {
         t(consented ? "fp.switch_on_consented" : "fp.switch_on")));
 }
 
+// Their own limits (yuan in the form, fen to the service), the pause, and the recent face payments
+// each with "I don't recognise this".
+function ownControls() {
+  const input = (id, fen) => el("input", { id, type: "number", min: "0.01", step: "0.01", inputmode: "decimal",
+    value: fen ? (fen / 100).toFixed(2) : "" });
+  const paid = wallet.payments.filter((p) => p.status === "paid").slice(0, 10);
+  return el("div", { id: "face-pay-own" },
+    el("button", { class: "secondary block", type: "button", id: "face-pay-pause", onclick: () => pause(!facePay.paused) },
+      t(facePay.paused ? "fp.resume" : "fp.pause")),
+    el("h3", {}, t("fp.own_title")),
+    el("p", { class: "small muted" }, t("fp.own_explain")),
+    el("div", { class: "row" },
+      el("label", {}, t("fp.own_tx"), input("own-tx", facePay.own_transaction_limit_fen)),
+      el("label", {}, t("fp.own_day"), input("own-day", facePay.own_daily_limit_fen))),
+    el("button", { class: "secondary", type: "button", id: "own-save", onclick: saveLimits }, t("fp.own_save")),
+    paid.length ? el("h3", {}, t("fp.recent")) : null,
+    paid.length ? el("ul", { id: "face-payments" }, paid.map((p) => el("li", {},
+      `${day(p.decided_at)} · ${p.merchant_name} · ¥${yuan(p.amount_fen)} `,
+      p.disputed ? el("span", { class: "small muted" }, t("fp.disputed"))
+        : el("button", { class: "secondary", type: "button", onclick: () => dispute(p.intent_id) }, t("fp.dispute"))))) : null);
+}
+
+const fen = (id) => {
+  const v = $(id).value.trim();
+  return v === "" ? null : Math.round(Number(v) * 100);
+};
+
+const saveLimits = () => act(async () => {
+  message = null;
+  await api("PUT", "/v1/me/face-pay/limits", { token, body: { transaction_limit_fen: fen("own-tx"), daily_limit_fen: fen("own-day") } });
+  message = "fp.own_saved";
+});
+
+const pause = (paused) => act(async () => {
+  message = null;
+  await api("PUT", "/v1/me/face-pay/pause", { token, body: { paused } });
+});
+
+async function dispute(intentId) {
+  const agreed = await confirmDialog({ title: t("fp.dispute_title"), text: t("fp.dispute_what"),
+    confirm: t("fp.dispute_yes"), cancel: t("fp.dispute_no") });
+  if (agreed) await act(() => api("POST", `/v1/me/face-pay/payments/${intentId}/dispute`, { token }));
+}
+
 function render() {
   if (!facePay) return;
   $("purposes").replaceChildren(...notices.map((n) => (n.purpose === "face_pay" ? facePayCard(n) : consentCard(n))));
 }
 
 async function refresh() {
-  [notices, consents, facePay, me] = await Promise.all([
+  [notices, consents, facePay, me, wallet] = await Promise.all([
     api("GET", "/v1/consent-notices", { token }), api("GET", "/v1/me/consents", { token }), api("GET", "/v1/me/face-pay", { token }),
-    api("GET", "/v1/me", { token })]);
+    api("GET", "/v1/me", { token }), api("GET", "/v1/me/wallet", { token })]);
   if (!me.face_verified) byCard = await verifiedByCard(token);
   render();
 }

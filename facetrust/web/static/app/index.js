@@ -31,6 +31,9 @@ addStrings({
   "home.next_due": { zh: "¥{amount}，{date} 到期", en: "¥{amount} due {date}" },
   "home.see_all": { zh: "查看全部", en: "See all" },
   "home.demo_order": { zh: "演示商城：分期购买一部手机", en: "Demo shop: buy a phone on installments" },
+  "home.export": { zh: "下载我的数据（JSON）", en: "Download my data (JSON)" },
+  "home.export_explain": { zh: "我们保存的关于您的全部信息，以及谁在何时读取过您的人脸特征。不含人脸特征本身和完整身份证号。",
+    en: "Everything we hold about you, and who read your face template and when. Never the template itself or your full ID number." },
   "method.face": { zh: "人脸", en: "face" },
   "method.bank_card": { zh: "银行卡", en: "bank card" },
   "status.active": { zh: "正常", en: "Active" },
@@ -56,7 +59,7 @@ function renderHome() {
     ? [" ", el("span", { class: "muted small", id: "borrow-frozen" }, t("fz.no_borrow"))]
     : [" ", el("a", { href: "/app/loan", id: "borrow" }, t("home.borrow"))];
   const home = document.getElementById("home");
-  home.replaceChildren(
+  home.replaceChildren(...[ // the absent parts (null) left out: replaceChildren would write "null"
     el("h1", {}, t("home.title")),
     frozenNotice(me),
     el("section", { class: "card" }, el("dl", { class: "facts" },
@@ -76,8 +79,10 @@ function renderHome() {
       "aria-describedby": frozen ? "shop-frozen" : null }, t("home.demo_order")) : null,
     state.demo && frozen ? el("p", { class: "muted small", id: "shop-frozen" }, t("fz.no_shop")) : null,
     el("div", { id: "home-error", hidden: true }),
+    el("button", { class: "secondary block", type: "button", id: "export", onclick: downloadExport }, t("home.export")),
+    el("p", { class: "muted small" }, t("home.export_explain")),
     el("button", { class: "secondary block", type: "button", onclick: signOut }, t("common.sign_out")),
-  );
+  ].filter(Boolean));
   home.hidden = false;
 }
 
@@ -95,6 +100,21 @@ async function demoOrder() {
   try {
     const offered = await api("POST", "/v1/demo/checkouts", { token: session.get("user") });
     location.assign(`/app/checkout#${offered.checkout_id}`);
+  } catch (e) {
+    showError(document.getElementById("home-error"), e);
+  }
+}
+
+// The person's copy of their data (GET /v1/me/export), saved as a file.
+async function downloadExport() {
+  try {
+    const data = await api("GET", "/v1/me/export", { token: session.get("user") });
+    const link = el("a", { href: URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" })),
+      download: `facetrust-my-data-${data.generated_at.slice(0, 10)}.json` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   } catch (e) {
     showError(document.getElementById("home-error"), e);
   }
