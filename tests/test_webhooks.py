@@ -567,3 +567,58 @@ def _claimed(db) -> bool:
 def _status(db) -> str:
     with db.state.sessions() as s:
         return s.execute(select(WebhookDelivery.status)).scalar_one()
+
+
+# --- the command line ------------------------------------------------------------------------------
+
+
+def test_the_command_line_adds_an_endpoint_delivers_shows_the_log_and_replays(database_url, tmp_path):
+    from click.testing import CliRunner
+
+    from facetrust.cli import main as cli
+    from facetrust.settings import get_settings
+
+    def run(*args: str):
+        get_settings.cache_clear()
+        try:
+            return CliRunner().invoke(
+                cli, list(args), env={"FACETRUST_DATABASE_URL": database_url, "FACETRUST_DATA_DIR": str(tmp_path)}
+            )
+        finally:
+            get_settings.cache_clear()
+
+    with running_app(tmp_path, database_url, webhooks_dispatch=False) as (client, app, hs):
+        receiver = Receiver().start()
+        try:
+            with app.state.sessions() as s:
+                tenant_id = _tenant(s, "shop-a")
+            added = run("webhooks", "add", tenant_id, receiver.url, "--kind", "account.frozen")
+            assert added.exit_code == 0, added.output
+            receiver.secret = json.loads(added.output)["secret"]
+            assert run("webhooks", "add", tenant_id, "ftp://x").exit_code == 2
+            listed = json.loads(run("webhooks", "list", tenant_id).output)
+            assert [e["kinds"] for e in listed] == [["account.frozen"]] and "secret" not in listed[0]
+            account_id, _ = account(client, hs["a"])
+            freeze(client, hs, account_id)
+            sent = run("webhooks", "deliver", "--once")
+            assert sent.exit_code == 0 and json.loads(sent.output)["attempts"] == 1, sent.output
+            assert [r.kind for r in receiver.delivered()] == ["account.frozen"]
+            (logged,) = json.loads(run("webhooks", "log", "--tenant", tenant_id).output)
+            assert logged["status"] == "delivered" and logged["log"][0]["status_code"] == 200
+            again = run("webhooks", "replay", logged["delivery_id"], "--operator", "dave", "--reason", "lost")
+            assert again.exit_code == 0, again.output
+            assert json.loads(run("webhooks", "deliver", "--once").output)["attempts"] == 1
+            assert [r.event_id for r in receiver.delivered()] == [logged["event_id"]] * 2
+            missing = run("webhooks", "replay", "0" * 32, "--operator", "dave", "--reason", "x")
+            assert missing.exit_code == 2 and "webhook_delivery_not_found" in missing.output
+        finally:
+            receiver.stop()
+        with app.state.sessions() as s:
+            audited = s.execute(select(AuditRecord).where(AuditRecord.action == "webhook.replay")).scalar_one()
+            assert audited.actor == "operator:dave"
+
+
+def _tenant(s, name: str) -> str:
+    from facetrust.identity.models import Tenant
+
+    return s.execute(select(Tenant.id).where(Tenant.name == name)).scalar_one()
