@@ -133,7 +133,8 @@ def test_an_endpoint_secret_is_shown_once_and_kept_sealed(database_url, tmp_path
             row = s.get(WebhookEndpoint, created["endpoint_id"])
             assert created["secret"].encode() not in row.secret_sealed + row.secret_wrapped_key
             assert s.execute(select(AuditRecord).where(AuditRecord.action == "webhook.endpoint.create")).scalar_one()
-        for url in ("ftp://x.example/", "https://", "http://user:pw@x.example/", "http://0.0.0.0/", "not a url"):
+        bad = ("ftp://x.example/", "https://", "http://user:pw@x.example/", "http://0.0.0.0/", "not a url")
+        for url in (*bad, "http://169.254.169.254/latest/meta-data", "http://[ff02::1]/", "http://x.example:99999/"):
             r = client.post("/v1/webhooks/endpoints", json={"url": url}, headers=hs["a"])
             assert r.status_code == 422 and r.json()["error"]["code"] in ("webhook_url_invalid", "invalid_request"), url
         r = client.post(

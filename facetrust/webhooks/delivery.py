@@ -137,7 +137,11 @@ class Dispatcher:
         with self.sessions() as session:
             claimed = claim(session, self.policy, self.clock())
         for delivery_id, token in claimed:
-            self.attempt(delivery_id, token)
+            try:
+                self.attempt(delivery_id, token)
+            except Exception as exc:  # the secret would not open, a row vanished...: an attempt that failed
+                log.error("webhook attempt failed", extra={"error": type(exc).__name__})
+                self._record(delivery_id, token, Outcome(None, type(exc).__name__[:128], 0))
         return len(claimed)
 
     def scan(self) -> int:

@@ -53,10 +53,12 @@ def check_url(url: str) -> str:
     if port == 0:
         raise DomainError(ErrorCode.WEBHOOK_URL_INVALID, "the URL's port is not valid")
     try:
-        if ipaddress.ip_address(parts.hostname).is_unspecified:
-            raise DomainError(ErrorCode.WEBHOOK_URL_INVALID, "the URL's host is not an address one can reach")
+        address = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        pass  # a host name
+        return url  # a host name
+    # Never a receiver: no address at all, broadcast, or link-local (where cloud metadata services live).
+    if address.is_unspecified or address.is_multicast or address.is_link_local or address.is_reserved:
+        raise DomainError(ErrorCode.WEBHOOK_URL_INVALID, "the URL's host is not an address a receiver can have")
     return url
 
 
