@@ -623,3 +623,26 @@ def _tenant(s, name: str) -> str:
     from facetrust.identity.models import Tenant
 
     return s.execute(select(Tenant.id).where(Tenant.name == name)).scalar_one()
+
+
+def test_an_attempt_that_fails_unexpectedly_is_recorded_not_left_to_its_lease(database_url, tmp_path, monkeypatch):
+    from facetrust.webhooks import delivery
+    from facetrust.webhooks.delivery import Dispatcher
+
+    with running_app(tmp_path, database_url, webhooks_dispatch=False) as (client, app, hs):
+        endpoint(client, hs["a"], "https://api.shop.example/hooks")
+        account_id, _ = account(client, hs["a"])
+        freeze(client, hs, account_id)
+
+        def broken(keyring, endpoint):  # noqa: ANN001, ANN202
+            raise RuntimeError("the key will not open")
+
+        monkeypatch.setattr(delivery, "open_secret", broken)
+        dispatcher = Dispatcher(app.state.sessions, app.state.keyring, Policy(base_seconds=60))
+        try:
+            assert dispatcher.run_once() == 1
+        finally:
+            dispatcher.stop()
+        with app.state.sessions() as s:
+            (row,) = s.execute(select(WebhookDelivery)).scalars().all()
+            assert (row.status, row.attempts, row.last_error, row.lease_token) == ("pending", 1, "RuntimeError", None)

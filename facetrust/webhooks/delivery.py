@@ -25,7 +25,7 @@ import httpx
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from facetrust.clock import as_utc, new_id, utcnow
+from facetrust.clock import new_id, utcnow
 from facetrust.security.envelope import Keyring
 from facetrust.store.db import rowcount
 from facetrust.webhooks import outbox, signing
@@ -259,14 +259,3 @@ class Dispatcher:
 
 def _ms(t0: float) -> int:
     return int((time.monotonic() - t0) * 1000)
-
-
-def next_due(session: Session) -> dt.datetime | None:
-    """When the earliest pending delivery is due (for reports)."""
-    at = session.execute(
-        select(WebhookDelivery.next_attempt_at)
-        .where(WebhookDelivery.status == "pending")
-        .order_by(WebhookDelivery.next_attempt_at)
-        .limit(1)
-    ).scalar_one_or_none()
-    return as_utc(at) if at else None
