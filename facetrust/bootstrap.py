@@ -11,7 +11,10 @@ does not wait for the models.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
 
 from facetrust.biometrics.engine import EngineConfig, FaceEngine
 from facetrust.biometrics.quality import QualityThresholds
@@ -28,6 +31,8 @@ from facetrust.payments.enrolment import PURPOSE as FACE_PAY  # the template pur
 from facetrust.security.envelope import Keyring, keyring_for
 from facetrust.security.template_store import TemplatesDeleted, TemplateStored
 from facetrust.settings import Settings, get_settings
+from facetrust.webhooks.delivery import Dispatcher, Policy
+from facetrust.webhooks.scans import overdue_scan
 
 
 @dataclass(frozen=True)
@@ -139,3 +144,28 @@ def message_bus(gallery: Gallery) -> MessageBus:
     bus.on(TemplateStored, template_stored)
     bus.on(TemplatesDeleted, templates_deleted)
     return bus
+
+
+def webhook_policy(settings: Settings) -> Policy:
+    return Policy(
+        max_attempts=settings.webhooks_max_attempts,
+        base_seconds=settings.webhooks_retry_base_seconds,
+        max_seconds=settings.webhooks_retry_max_seconds,
+        lease_seconds=settings.webhooks_lease_seconds,
+        timeout_seconds=settings.webhooks_timeout_seconds,
+    )
+
+
+def webhook_dispatcher(
+    settings: Settings, sessions: sessionmaker[Session], keyring: Keyring, today: Callable[[], dt.date]
+) -> Dispatcher:
+    """The outbox's sender (started by the app's lifespan, or by `facetrust webhooks deliver`), with
+    the overdue-installment scan on the credit clock's day."""
+    return Dispatcher(
+        sessions,
+        keyring,
+        webhook_policy(settings),
+        poll_seconds=settings.webhooks_poll_seconds,
+        scans=[overdue_scan(today)],
+        scan_seconds=settings.webhooks_scan_seconds,
+    )

@@ -235,6 +235,14 @@ class ErrorCode(StrEnum):
     FACE_PAY_NOT_ENABLED = "face_pay_not_enabled", 409, "face pay is not switched on for this account"
     PAYMENT_NOT_DISPUTABLE = "payment_not_disputable", 409, "only a paid face payment can be disputed"
 
+    # Webhooks to the platform's back end.
+    WEBHOOK_URL_INVALID = "webhook_url_invalid", 422, "the webhook URL must be an http(s) URL with a host"
+    WEBHOOK_KIND_UNKNOWN = "webhook_kind_unknown", 422, "unknown webhook event kind"
+    WEBHOOK_ENDPOINT_LIMIT = "webhook_endpoint_limit", 409, "the platform has the most webhook endpoints allowed"
+    WEBHOOK_ENDPOINT_NOT_FOUND = "webhook_endpoint_not_found", 404, "no such webhook endpoint"
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint_disabled", 409, "the webhook endpoint is disabled"
+    WEBHOOK_DELIVERY_NOT_FOUND = "webhook_delivery_not_found", 404, "no such webhook delivery"
+
     # Merchants and their terminals (signed requests).
     MERCHANT_NOT_FOUND = "merchant_not_found", 404, "no such merchant"
     MERCHANT_NOT_ACTIVE = "merchant_not_active", 403, "the merchant cannot take payments"

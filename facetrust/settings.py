@@ -214,6 +214,19 @@ class Settings(BaseSettings):
     # How long a merchant's installment checkout waits for the account holder.
     credit_checkout_seconds: int = 1800
 
+    # Webhooks to the platform's back end (facetrust/webhooks/): whether this process runs a
+    # dispatcher (every process may; claims are safe across processes), how often it looks for due
+    # deliveries, and the retry policy: at most webhook_max_attempts POSTs, the n-th retry after
+    # about base * 2**(n-1) seconds (capped, with jitter), a claim's lease, a POST's time-out.
+    webhooks_dispatch: bool = True
+    webhooks_poll_seconds: float = Field(1.0, gt=0)
+    webhooks_max_attempts: int = Field(8, ge=1, le=50)
+    webhooks_retry_base_seconds: float = Field(10.0, gt=0)
+    webhooks_retry_max_seconds: float = Field(3600.0, gt=0)
+    webhooks_lease_seconds: float = Field(60.0, gt=0)
+    webhooks_timeout_seconds: float = Field(10.0, gt=0)
+    webhooks_scan_seconds: float = Field(300.0, gt=0)  # how often installments are scanned for overdue
+
     # Risk control: the rule set (default: the packaged facetrust/risk/rules/default.yaml), loaded
     # and validated at start.
     risk_rules_path: Path | None = None

@@ -138,7 +138,7 @@ def credentials(case, callers: Callers) -> dict:
         return callers.closing_user
     if path.startswith("/v1/me") or path in ("/v1/consent-notices", "/v1/demo/checkouts"):
         return callers.user
-    if path.startswith("/v1/accounts"):
+    if path.startswith(("/v1/accounts", "/v1/webhooks")):
         return callers.tenant
     return {}
 
@@ -232,7 +232,7 @@ def fuzz_operations(app, callers: Callers, path_regex: str) -> int:
 AUDIENCES = {
     "operator": r"^/v1/operator/",
     "user": r"^/v1/(me|consent-notices)(/|$)",
-    "tenant": r"^/v1/accounts(/|$)",
+    "tenant": r"^/v1/(accounts|webhooks)(/|$)",
     "terminal": r"^/v1/terminal/",
     "capture-page-and-public": r"^/(health|ready|metrics|v1/capture/|v1/demo)",
 }

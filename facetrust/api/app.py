@@ -32,6 +32,7 @@ from facetrust.settings import Settings, get_settings
 from facetrust.store.db import make_engine, session_factory
 from facetrust.store.migrate import upgrade
 from facetrust.web import demo, pages
+from facetrust.webhooks.routes import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None, face_engine: FaceEngine | None = None) -> FastAPI:
@@ -52,7 +53,17 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
             app.state.gallery.rebuild(session, app.state.keyring)
             app.state.risk.register(session)
             session.commit()
+        # The webhook outbox's sender: every process may run one (claims are safe across processes).
+        dispatcher = None
+        if settings.webhooks_dispatch:
+            dispatcher = bootstrap.webhook_dispatcher(
+                settings, app.state.sessions, app.state.keyring, parts.credit.today
+            )
+            dispatcher.start()
+        app.state.webhook_dispatcher = dispatcher
         yield
+        if dispatcher is not None:
+            dispatcher.stop()
         app.state.engine.dispose()
 
     # Operation ids are the route functions' names (unique, checked by tests/test_openapi_contract.py):
@@ -115,6 +126,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.include_router(credit_router)
     app.include_router(risk_router)
     app.include_router(security_router)
+    app.include_router(webhooks_router)
     app.include_router(demo.router)
     pages.install(app)
     return app

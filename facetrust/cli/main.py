@@ -737,10 +737,12 @@ from facetrust.cli.credit import credit  # noqa: E402
 from facetrust.cli.risk import risk  # noqa: E402
 from facetrust.cli.tools import bench, eval_identify, simulate  # noqa: E402
 from facetrust.cli.tools import risk_command as bench_risk  # noqa: E402
+from facetrust.cli.webhooks import webhooks  # noqa: E402
 
 eval_group.add_command(eval_identify, "identify")
 main.add_command(bench)
 main.add_command(credit)
 main.add_command(risk)
 main.add_command(simulate)
+main.add_command(webhooks)
 bench.add_command(bench_risk)

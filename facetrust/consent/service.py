@@ -25,6 +25,7 @@ from facetrust.identity.service import secret_hash
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit, template_store
+from facetrust.webhooks import outbox
 
 GUARDIAN_AGE = 14
 ADULT_AGE = 18
@@ -200,6 +201,12 @@ def withdraw(session: Session, account: Account, purpose: str, channel: str) -> 
         subject=f"account:{account.id}",
         purpose=purpose,
         details={"channel": channel},
+    )
+    outbox.enqueue(
+        session,
+        account.tenant_id,
+        outbox.CONSENT_WITHDRAWN,
+        {**outbox.account_ref(account), "purpose": purpose, "channel": channel, "consent_event_id": event.id},
     )
     return event
 

@@ -29,6 +29,7 @@ from facetrust.risk import engine as risk
 from facetrust.risk.events import address_hash
 from facetrust.security import audit
 from facetrust.store.db import rowcount
+from facetrust.webhooks import outbox
 
 OPEN, CONFIRMED, EXPIRED = "open", "confirmed", "expired"
 
@@ -192,4 +193,20 @@ def confirm(
         checkout_id=checkout.id,
     )
     risk.completed(session, verdict)
+    outbox.enqueue(
+        session,
+        checkout.tenant_id,
+        outbox.CHECKOUT_CONFIRMED,
+        {
+            "checkout_id": checkout.id,
+            "merchant_id": checkout.merchant_id,
+            "merchant_order_id": checkout.merchant_order_id,
+            **outbox.account_ref(account),
+            "status": CONFIRMED,
+            "amount_fen": checkout.amount_fen,
+            "plan_id": plan.id,
+            "product_id": product.id,
+            "periods": periods,
+        },
+    )
     return plan

@@ -21,6 +21,7 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.payments import ledger
 from facetrust.risk import engine as risk
+from facetrust.webhooks import outbox
 
 
 def quote(ctx: CreditContext, product_id: str, amount_fen: int, periods: int) -> tuple[Product, schedule.Schedule]:
@@ -64,4 +65,18 @@ def draw(
         session, account, product, amount_fen, periods, confirmation, ctx.today(), f"loan:{idempotency_key}", wallet
     )
     risk.completed(session, verdict)
+    outbox.enqueue(
+        session,
+        plan.tenant_id,
+        outbox.LOAN_DRAWN,
+        {
+            "plan_id": plan.id,
+            **outbox.account_ref(account),
+            "product_id": product.id,
+            "amount_fen": amount_fen,
+            "periods": periods,
+            "apr": plan.apr,
+            "status": plan.status,
+        },
+    )
     return plan, True

@@ -36,6 +36,7 @@ from facetrust.risk import engine as risk
 from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
+from facetrust.webhooks import outbox
 
 UNPAID, PAID, SETTLED_EARLY = "unpaid", "paid", "settled_early"
 ACTIVE, PAID_OFF = "active", "paid_off"
@@ -274,3 +275,16 @@ def close_if_paid(session: Session, plan: CreditPlan) -> None:
     """A plan with no unpaid installment left is paid off."""
     if not any(row.status == UNPAID for row in installments(session, plan.id)):
         plan.status, plan.closed_at = PAID_OFF, utcnow()
+        account = session.get(Account, plan.account_id)
+        outbox.enqueue(
+            session,
+            plan.tenant_id,
+            outbox.PLAN_REPAID,
+            {
+                "plan_id": plan.id,
+                **outbox.account_ref(account),  # type: ignore[arg-type]
+                "plan_kind": plan.kind,
+                "principal_fen": plan.principal_fen,
+                "status": PAID_OFF,
+            },
+        )

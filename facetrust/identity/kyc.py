@@ -35,7 +35,7 @@ from facetrust.errors import DomainError, RecordedRefusal
 from facetrust.identity import idnumber
 from facetrust.identity.adapters import BankVerifier, IdentityAuthority, validate_card
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, BankCardChallenge, RealNameAuthentication
-from facetrust.identity.service import secret_hash
+from facetrust.identity.service import mask_name, secret_hash
 from facetrust.liveness import service as liveness
 from facetrust.risk import cases, events
 from facetrust.risk import engine as risk
@@ -43,6 +43,7 @@ from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Keyring, Sealed
 from facetrust.store.db import rowcount
+from facetrust.webhooks import outbox
 
 
 @dataclass
@@ -213,6 +214,19 @@ def _record(
         purpose="kyc",
         details={"authentication_id": record.id, "outcome": record.outcome, "reasons": reasons},
     )
+    if passed:
+        outbox.enqueue(
+            session,
+            account.tenant_id,
+            outbox.REAL_NAME_COMPLETED,
+            {
+                **outbox.account_ref(account),
+                "authentication_id": record.id,
+                "method": method,
+                "status": "passed",
+                "name_masked": mask_name(name),
+            },
+        )
     return record
 
 

@@ -52,6 +52,7 @@ from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
 from facetrust.security.envelope import Sealed
 from facetrust.store.db import rowcount
+from facetrust.webhooks import outbox
 
 AWAITING_FACE, NEEDS_INPUT, PAID, DECLINED, EXPIRED = "awaiting_face", "needs_input", "paid", "declined", "expired"
 OPEN = (AWAITING_FACE, NEEDS_INPUT)
@@ -471,7 +472,32 @@ def _pay(session: Session, ctx: FacePayContext, intent: PaymentIntent, account: 
         purpose="face_pay",
         details={"intent_id": intent.id, "amount_fen": intent.amount_fen, "transaction_id": txn.id},
     )
+    outbox.enqueue(
+        session,
+        merchant.tenant_id,  # type: ignore[union-attr]
+        outbox.PAYMENT_PAID,
+        {
+            **_payment_ref(intent),
+            **outbox.account_ref(account),
+            "status": PAID,
+            "fee_fen": fee,
+            "transaction_id": txn.id,
+            "payer_name_masked": intent.payer_name_masked,
+        },
+    )
     return intent
+
+
+def _payment_ref(intent: PaymentIntent) -> dict:
+    """How a webhook names a payment: ids the merchant and the platform know, and the amount."""
+    return {
+        "payment_id": intent.id,
+        "merchant_id": intent.merchant_id,
+        "terminal_id": intent.terminal_id,
+        "merchant_order_id": intent.merchant_order_id,
+        "amount_fen": intent.amount_fen,
+        "currency": intent.currency,
+    }
 
 
 def _masked_name(session: Session, ctx: FacePayContext, account_id: str) -> str | None:
@@ -500,5 +526,18 @@ def _decline(
         subject=f"intent:{intent.id}",
         purpose="face_pay",
         details={"reason": reason, **{k: v for k, v in details.items() if k != "candidates"}},
+    )
+    merchant = session.get(Merchant, intent.merchant_id)
+    payer_account = session.get(Account, intent.payer_account_id) if intent.payer_account_id else None
+    outbox.enqueue(
+        session,
+        merchant.tenant_id,  # type: ignore[union-attr]
+        outbox.PAYMENT_DECLINED,
+        {
+            **_payment_ref(intent),
+            **(outbox.account_ref(payer_account) if payer_account else {}),
+            "status": DECLINED,
+            "decline_reason": reason,
+        },
     )
     return intent

@@ -21,6 +21,7 @@ from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
 from facetrust.store.db import rowcount
+from facetrust.webhooks import outbox
 
 
 def refund(
@@ -103,5 +104,23 @@ def refund(
         action="payment.refund",
         subject=f"intent:{intent.id}",
         details={"refund_id": row.id, "amount_fen": amount_fen, "transaction_id": txn.id},
+    )
+    outbox.enqueue(
+        session,
+        merchant.tenant_id,  # type: ignore[union-attr]
+        outbox.PAYMENT_REFUNDED,
+        {
+            "payment_id": intent.id,
+            "merchant_id": intent.merchant_id,
+            "merchant_order_id": intent.merchant_order_id,
+            **outbox.account_ref(payer),  # type: ignore[arg-type]
+            "refund_id": row.id,
+            "merchant_refund_id": merchant_refund_id,
+            "amount_fen": amount_fen,
+            "payment_amount_fen": intent.amount_fen,
+            "refunded_fen": intent.refunded_fen,
+            "status": "refunded" if intent.refunded_fen == intent.amount_fen else "partially_refunded",
+            "transaction_id": txn.id,
+        },
     )
     return row, True

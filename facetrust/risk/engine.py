@@ -31,6 +31,7 @@ from facetrust.risk.events import EventIn
 from facetrust.risk.models import RiskDecision, RiskEvent, RiskRuleSet
 from facetrust.risk.rules import RuleSet
 from facetrust.security import audit
+from facetrust.webhooks import outbox
 
 APPROVE, STEP_UP, REVIEW, DECLINE, FREEZE = rules.DECISIONS
 REFUSED = (REVIEW, DECLINE, FREEZE)
@@ -198,6 +199,17 @@ def freeze(
             details={"reason": reason, "decision_id": decision_id},
         )
         cases.open_case(session, account.id, None, decision_id, [], note=f"frozen by {actor}: {reason}")
+        # The reason is an operator's free text: it stays in the audit log, never in a webhook.
+        outbox.enqueue(
+            session,
+            account.tenant_id,
+            outbox.ACCOUNT_FROZEN,
+            {
+                **outbox.account_ref(account),
+                "status": "frozen",
+                "by": "operator" if actor.startswith("operator:") else "risk",
+            },
+        )
     return account
 
 
@@ -236,6 +248,9 @@ def unfreeze(session: Session, account: Account, actor: str, reason: str) -> Acc
             subject=f"account:{account.id}",
             purpose="risk",
             details={"reason": reason},
+        )
+        outbox.enqueue(
+            session, account.tenant_id, outbox.ACCOUNT_UNFROZEN, {**outbox.account_ref(account), "status": "active"}
         )
     return account
 

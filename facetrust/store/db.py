@@ -79,6 +79,7 @@ def import_models() -> None:
     from facetrust.payments import models as _payments  # noqa: F401
     from facetrust.risk import models as _risk  # noqa: F401
     from facetrust.security import models as _security  # noqa: F401
+    from facetrust.webhooks import models as _webhooks  # noqa: F401
 
 
 def rowcount(result: Result) -> int:

@@ -293,6 +293,20 @@ export const ERRORS = {
   terminal_unknown: SIGNATURE,
   idempotency_key_reused: ORDER_OPEN,
 
+  // the platform's webhooks (its back end and the console)
+  webhook_url_invalid: E("回调地址无效。", "The webhook URL is not valid.",
+    "请填写以 https:// 开头、带主机名的地址。", "Enter an https:// address with a host name."),
+  webhook_kind_unknown: E("不支持这种事件类型。", "This event kind is not offered.",
+    "请从事件列表中选择。", "Choose from the list of event kinds."),
+  webhook_endpoint_limit: E("回调地址已达上限。", "The platform has the most webhook endpoints allowed.",
+    "请先停用一个不再使用的地址。", "Disable an endpoint that is no longer used first."),
+  webhook_endpoint_not_found: E("没有找到这个回调地址。", "The webhook endpoint was not found.",
+    "请刷新列表后重试。", "Reload the list and try again."),
+  webhook_endpoint_disabled: E("这个回调地址已停用。", "The webhook endpoint is disabled.",
+    "请添加新的回调地址后再重发。", "Add a new endpoint, then send again."),
+  webhook_delivery_not_found: E("没有找到这条推送记录。", "The webhook delivery was not found.",
+    "请刷新推送记录后重试。", "Reload the delivery log and try again."),
+
   // the capture page
   capture_not_expected: E("这笔付款已不在等待刷脸。", "This payment is no longer waiting for a face.",
     "请查看本页的结果，或在售货机上重新发起付款。", "See the result on this page, or start again on the machine."),
