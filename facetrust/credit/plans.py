@@ -37,8 +37,8 @@ from facetrust.risk import events
 from facetrust.risk.events import EventIn
 from facetrust.security import audit
 
-UNPAID, PAID, SETTLED_EARLY = "unpaid", "paid", "settled_early"
-ACTIVE, PAID_OFF = "active", "paid_off"
+UNPAID, PAID, SETTLED_EARLY, CANCELLED = "unpaid", "paid", "settled_early", "cancelled"  # cancelled: by a return
+ACTIVE, PAID_OFF, RETURNED = "active", "paid_off", "returned"  # returned: the goods all went back
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
@@ -271,6 +271,8 @@ def own_plan(session: Session, account_id: str, plan_id: str) -> CreditPlan:
 
 
 def close_if_paid(session: Session, plan: CreditPlan) -> None:
-    """A plan with no unpaid installment left is paid off."""
+    """A plan with no unpaid installment left is closed: returned when the merchant took all the
+    goods back, else paid off."""
     if not any(row.status == UNPAID for row in installments(session, plan.id)):
-        plan.status, plan.closed_at = PAID_OFF, utcnow()
+        plan.status = RETURNED if plan.returned_fen == plan.principal_fen else PAID_OFF
+        plan.closed_at = utcnow()
