@@ -28,7 +28,7 @@ from facetrust.credit import books, lines, plans, products, repayments, returns,
 from facetrust.credit.models import CreditCheckout, CreditInstallment, CreditLine, CreditPlan, CreditReturn
 from facetrust.errors import DomainError
 from facetrust.identity import service
-from facetrust.identity.models import Account
+from facetrust.identity.models import Account, Tenant
 from facetrust.payments import ledger
 from facetrust.payments.models import LedgerTransaction, Merchant
 from facetrust.payments.models import Terminal as TerminalRow
@@ -229,11 +229,16 @@ class Shop:
 
     WALLET = 10_000_000
 
-    def __init__(self, sessions, fee_bps: int) -> None:
+    def __init__(self, sessions, fee_bps: int, account_id: str | None = None) -> None:
+        """A new tenant and buyer, or the buyer ``account_id`` (with its tenant) if given."""
         self.sessions = sessions
         with sessions() as s:
-            tenant, _ = service.create_tenant(s, f"shop-{new_id()[:12]}")
-            account = service.register_account(s, tenant, f"u-{new_id()[:8]}", "13800000001")
+            if account_id is None:
+                tenant, _ = service.create_tenant(s, f"shop-{new_id()[:12]}")
+                account = service.register_account(s, tenant, f"u-{new_id()[:8]}", "13800000001")
+            else:
+                account = s.get(Account, account_id)
+                tenant = s.get(Tenant, account.tenant_id)
             s.flush()
             s.add(CreditLine(account_id=account.id, limit_fen=10**10, used_fen=0, granted_by="test"))
             merchant = Merchant(tenant_id=tenant.id, name="m", fee_bps=fee_bps)
