@@ -508,6 +508,36 @@ def test_the_merchant_must_hold_what_it_gives_back(sessions):
     assert row.principal_cancelled_fen == 10_000
 
 
+def test_a_frozen_account_gets_its_debt_cancelled_but_no_money_until_it_is_reviewed(sessions):
+    """Cancelling principal owed never waits; money into a frozen account's wallet does, as a
+    refund's does (a frozen account moves no money until an operator reviews it)."""
+    shop = Shop(sessions, fee_bps=60)
+    checkout_id = shop.buy(FEE_PRODUCT, 300_000, 6, dt.date(2026, 11, 23))
+
+    def set_status(status: str) -> None:
+        with sessions() as s:
+            s.get(Account, shop.account_id).status = status
+            s.commit()
+
+    set_status("frozen")
+    row, _ = shop.give_back(checkout_id, "rma-1", 60_000)  # nothing paid yet: only debt is cancelled
+    assert row.principal_cancelled_fen == 60_000 and row.wallet_fen == 0
+    set_status("active")
+    with sessions() as s:
+        plan = s.get(CreditPlan, s.get(CreditCheckout, checkout_id).plan_id)
+        repayments.repay(s, s.get(Account, shop.account_id), plan, "installment", None, "one", dt.date(2026, 12, 23))
+        s.commit()
+    set_status("frozen")
+    with pytest.raises(DomainError) as refused:  # a share of the fee paid would go to the wallet
+        shop.give_back(checkout_id, "rma-2", 120_000)
+    assert refused.value.code == "account_frozen"
+    set_status("active")
+    row, _ = shop.give_back(checkout_id, "rma-2", 120_000)
+    assert row.fee_refunded_fen > 0 and row.wallet_fen == row.fee_refunded_fen
+    with sessions() as s:
+        check_books(s, shop, s.get(CreditPlan, row.plan_id), ledger.fee_for(300_000, 60))
+
+
 # --- risk: quick returns feed the cash-out typologies --------------------------------------------
 
 
