@@ -274,6 +274,19 @@ class ErrorCode(StrEnum):
     INSTALLMENT_DUE_FIRST = "installment_due_first", 409, "pay the due or overdue installment before prepaying"
     REPAYMENT_KIND_UNKNOWN = "repayment_kind_unknown", 422, "no such kind of repayment"
     REPAYMENT_IN_PROGRESS = "repayment_in_progress", 409, "a repayment of this plan is being made; look again"
+    # Returns of goods bought on installments (credit/returns.py).
+    CHECKOUT_NOT_CONFIRMED = (
+        "checkout_not_confirmed",
+        409,
+        "this order was not bought on installments; there is nothing to return",
+    )
+    PLAN_ALREADY_RETURNED = "plan_already_returned", 409, "everything bought with this plan was already returned"
+    RETURN_EXCEEDS_PURCHASE = "return_exceeds_purchase", 422, "the return is more than is left of the order to return"
+    CREDIT_RETURN_IN_PROGRESS = (
+        "credit_return_in_progress",
+        409,
+        "this plan is changing (a return or a repayment); retry to read the return",
+    )
 
     # Risk control and the operator console.
     RISK_DECLINED = "risk_declined", 403, "this was declined by risk control"

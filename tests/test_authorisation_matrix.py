@@ -52,6 +52,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/terminal/payment-intents"): {"terminal"},
     ("GET", "/v1/terminal/payment-intents/{intent_id}"): {"terminal"},
     ("POST", "/v1/terminal/payment-intents/{intent_id}/refunds"): {"terminal"},
+    ("POST", "/v1/terminal/credit/checkouts/{checkout_id}/returns"): {"terminal"},
     ("GET", "/v1/capture/{token}"): BY_TOKEN,
     ("POST", "/v1/capture/{token}/frames"): BY_TOKEN,
     ("POST", "/v1/capture/{token}/phone-digits"): BY_TOKEN,

@@ -7,6 +7,7 @@ import datetime as dt
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     DateTime,
@@ -75,7 +76,8 @@ class CreditPlan(Base):
             "principal_fen > 0 AND outstanding_principal_fen >= 0 AND outstanding_principal_fen <= principal_fen",
             name="plan_principal_within_bounds",
         ),
-        CheckConstraint("status IN ('active', 'paid_off')", name="plan_status_valid"),
+        CheckConstraint("status IN ('active', 'paid_off', 'returned')", name="plan_status_valid"),
+        CheckConstraint("returned_fen >= 0 AND returned_fen <= principal_fen", name="plan_returned_within_principal"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -89,8 +91,10 @@ class CreditPlan(Base):
     apr: Mapped[str] = mapped_column(String(16))  # IRR x 12 of the schedule as confirmed, a decimal fraction
     start_date: Mapped[dt.date] = mapped_column(Date)
     outstanding_principal_fen: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active | paid_off
-    # Bumped by every repayment with a conditional update: of two racing repayments one wins.
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | paid_off | returned (all of it)
+    # The goods' value the merchant took back (credit/returns.py); the plan's cost is on the rest.
+    returned_fen: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Bumped by every repayment and return with a conditional update: of two racing repayments one wins.
     version: Mapped[int] = mapped_column(Integer, default=0)
     checkout_id: Mapped[str | None] = mapped_column(ForeignKey("credit_checkouts.id"), unique=True)
     merchant_id: Mapped[str | None] = mapped_column(ForeignKey("merchants.id"), index=True)
@@ -119,7 +123,7 @@ class CreditInstallment(Base):
     interest_fen: Mapped[int] = mapped_column(BigInteger)
     fee_fen: Mapped[int] = mapped_column(BigInteger)
     penalty_paid_fen: Mapped[int] = mapped_column(BigInteger, default=0)
-    status: Mapped[str] = mapped_column(String(16), default="unpaid")  # unpaid | paid | settled_early
+    status: Mapped[str] = mapped_column(String(16), default="unpaid")  # unpaid | paid | settled_early | cancelled
     repayment_id: Mapped[str | None] = mapped_column(String(32))
     paid_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -141,5 +145,39 @@ class CreditRepayment(Base):
     penalty_fen: Mapped[int] = mapped_column(BigInteger)
     amount_fen: Mapped[int] = mapped_column(BigInteger)
     on_date: Mapped[dt.date] = mapped_column(Date)
+    transaction_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CreditReturn(Base):
+    """Goods bought on installments that the merchant took back, in full or in part, and how the
+    plan was unwound (``credit/unwind.py``); idempotent on the merchant's return id."""
+
+    __tablename__ = "credit_returns"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "merchant_return_id"),
+        CheckConstraint(
+            "amount_fen > 0 AND amount_fen = principal_cancelled_fen + principal_refunded_fen "
+            "AND wallet_fen = principal_refunded_fen + fee_refunded_fen + interest_refunded_fen",
+            name="credit_return_amounts_add_up",
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    plan_id: Mapped[str] = mapped_column(ForeignKey("credit_plans.id"), index=True)
+    merchant_id: Mapped[str] = mapped_column(ForeignKey("merchants.id"), index=True)
+    terminal_id: Mapped[str] = mapped_column(String(32))
+    merchant_return_id: Mapped[str] = mapped_column(String(64))
+    request_sha256: Mapped[str] = mapped_column(String(64))  # the same id with another body is refused
+    amount_fen: Mapped[int] = mapped_column(BigInteger)  # the goods' value returned
+    full: Mapped[bool] = mapped_column(Boolean)  # everything still kept was returned
+    principal_cancelled_fen: Mapped[int] = mapped_column(BigInteger)
+    principal_refunded_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_cancelled_fen: Mapped[int] = mapped_column(BigInteger)
+    interest_cancelled_fen: Mapped[int] = mapped_column(BigInteger)
+    fee_refunded_fen: Mapped[int] = mapped_column(BigInteger)
+    interest_refunded_fen: Mapped[int] = mapped_column(BigInteger)
+    wallet_fen: Mapped[int] = mapped_column(BigInteger)  # what went back to the person's wallet
+    merchant_fee_fen: Mapped[int] = mapped_column(BigInteger)  # the platform's fee on it, given back to the merchant
     transaction_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -38,8 +38,8 @@ from facetrust.risk.events import EventIn
 from facetrust.security import audit
 from facetrust.webhooks import outbox
 
-UNPAID, PAID, SETTLED_EARLY = "unpaid", "paid", "settled_early"
-ACTIVE, PAID_OFF = "active", "paid_off"
+UNPAID, PAID, SETTLED_EARLY, CANCELLED = "unpaid", "paid", "settled_early", "cancelled"  # cancelled: by a return
+ACTIVE, PAID_OFF, RETURNED = "active", "paid_off", "returned"  # returned: the goods all went back
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
@@ -272,19 +272,22 @@ def own_plan(session: Session, account_id: str, plan_id: str) -> CreditPlan:
 
 
 def close_if_paid(session: Session, plan: CreditPlan) -> None:
-    """A plan with no unpaid installment left is paid off."""
+    """A plan with no unpaid installment left is closed: returned when the merchant took all the
+    goods back, else paid off."""
     if not any(row.status == UNPAID for row in installments(session, plan.id)):
-        plan.status, plan.closed_at = PAID_OFF, utcnow()
-        account = session.get(Account, plan.account_id)
-        outbox.enqueue(
-            session,
-            plan.tenant_id,
-            outbox.PLAN_REPAID,
-            {
-                "plan_id": plan.id,
-                **outbox.account_ref(account),  # type: ignore[arg-type]
-                "plan_kind": plan.kind,
-                "principal_fen": plan.principal_fen,
-                "status": PAID_OFF,
-            },
-        )
+        plan.status = RETURNED if plan.returned_fen == plan.principal_fen else PAID_OFF
+        plan.closed_at = utcnow()
+        if plan.status == PAID_OFF:  # a plan whose goods all went back was not repaid
+            account = session.get(Account, plan.account_id)
+            outbox.enqueue(
+                session,
+                plan.tenant_id,
+                outbox.PLAN_REPAID,
+                {
+                    "plan_id": plan.id,
+                    **outbox.account_ref(account),  # type: ignore[arg-type]
+                    "plan_kind": plan.kind,
+                    "principal_fen": plan.principal_fen,
+                    "status": PAID_OFF,
+                },
+            )

@@ -2,8 +2,9 @@
 
 A product fixes the pricing model (a fee per period on the original principal, or interest on the
 outstanding balance with equal installments or equal principal), the terms it is offered in, what
-an early repayment owes, and the overdue penalty rate. The loader refuses a catalogue whose penalty
-rate is above the configured ceiling, or whose annualised cost (IRR x 12) is above the configured
+an early repayment owes, what a merchant's return of the goods gives back of the cost (installment
+products: ``returns``, see ``RETURN_RULES`` and ``credit/unwind.py``), and the overdue penalty
+rate. The loader refuses a catalogue whose penalty rate is above the configured ceiling, or whose annualised cost (IRR x 12) is above the configured
 APR ceiling for any term it offers: a mistyped rate never reaches a borrower.
 
 A plan keeps a copy of its product's terms, so changing the catalogue never changes a running plan.
@@ -31,6 +32,16 @@ ALL_FEES = "charge_all_fees"  # ... every fee of the plan stays owed
 ACCRUED_INTEREST = "accrued_interest"  # interest products: interest by day up to the repayment day
 FEE_RULES = (WAIVE_FEES, CURRENT_PERIOD_FEE, ALL_FEES)
 
+# What a merchant's return of goods bought on installments gives back of the plan's cost (fees or
+# interest), besides the principal (``credit/unwind.py`` works it out to the fen). The returned
+# share is the amount returned over the goods' value still kept before the return; either way the
+# cost of the installments not yet paid goes down by that share, so the person never pays future
+# cost for goods they no longer have:
+REFUND_COST = "refund_cost_pro_rata"  # ... and that share of the cost already paid comes back too
+KEEP_PAID_COST = "keep_paid_cost"  # ... but the cost already paid stays paid (the credit was used)
+RETURN_RULES = (REFUND_COST, KEEP_PAID_COST)
+DEFAULT_RETURN_RULE = REFUND_COST  # an installment product (or a plan's terms) that names none
+
 
 class ProductConfigError(ValueError):
     """The catalogue is malformed or breaks a ceiling; the message lists every problem."""
@@ -52,6 +63,8 @@ class Product(BaseModel):
     max_principal_fen: int = Field(gt=0)
     penalty_daily_rate: Decimal = Field(ge=0)  # per day, on overdue principal
     prepayment: Literal["waive_fees_not_yet_due", "charge_current_period_fee", "charge_all_fees", "accrued_interest"]
+    # installment products: what a return gives back of the cost (RETURN_RULES); loans are not returned
+    returns: Literal["refund_cost_pro_rata", "keep_paid_cost"] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Product:
@@ -65,7 +78,13 @@ class Product(BaseModel):
             raise ValueError(f"an interest product's prepayment rule is {ACCRUED_INTEREST!r}")
         if self.kind == "loan" and self.categories is not None:
             raise ValueError("a loan product has no item categories")
+        if self.kind == "loan" and self.returns is not None:
+            raise ValueError("a loan product has no return rule: only goods bought on installments are returned")
         return self
+
+    @property
+    def return_rule(self) -> str:
+        return self.returns or DEFAULT_RETURN_RULE
 
     @property
     def pricing(self) -> schedule.Pricing:

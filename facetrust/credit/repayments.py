@@ -94,6 +94,8 @@ def _accrued(amount_fen: int, annual_rate: Decimal, days: int) -> int:
 
 
 def settle(session: Session, plan: CreditPlan, kind: str, amount_fen: int | None, today: dt.date) -> Settlement:
+    if plan.status == plans.RETURNED:
+        raise DomainError(ErrorCode.PLAN_ALREADY_RETURNED, "the goods were returned: nothing is owed on this plan")
     if plan.status != plans.ACTIVE:
         raise DomainError(ErrorCode.PLAN_PAID_OFF, "this plan is already paid off")
     pricing, terms = plans.pricing_of(plan)

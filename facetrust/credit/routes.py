@@ -3,7 +3,8 @@
 - the platform's back end offers a merchant order on installments (``/v1/accounts/{user}/credit/...``);
 - the account holder reads offers and quotes, confirms a checkout or draws a loan with a fresh
   face check, lists plans and repays (``/v1/me/credit/...``);
-- operators set credit lines and look up any plan (``/v1/operator/...``).
+- operators set credit lines and look up any plan (``/v1/operator/...``);
+- the merchant's signed terminal returns goods bought on installments (``/v1/terminal/credit/...``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from sqlalchemy.orm import Session
 from facetrust.api import auth
 from facetrust.api.deps import ClientInfo, credit_context, get_session, keeping_refusal_records
 from facetrust.api.fields import PlainInt
-from facetrust.credit import checkouts, lines, loans, plans, repayments, schedule
+from facetrust.api.ratelimits import rate_limited
+from facetrust.api.terminals import signed_terminal
+from facetrust.credit import checkouts, lines, loans, plans, repayments, returns, schedule
 from facetrust.credit.context import CreditContext
-from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment
+from facetrust.credit.models import CreditCheckout, CreditPlan, CreditRepayment, CreditReturn
 from facetrust.credit.products import Product
 from facetrust.credit.schemas import (
     CheckoutCreate,
@@ -28,6 +31,8 @@ from facetrust.credit.schemas import (
     CreditLineIn,
     CreditLineOut,
     CreditOut,
+    CreditReturnIn,
+    CreditReturnMade,
     FaceCheckOut,
     InstallmentOut,
     LoanIn,
@@ -38,6 +43,7 @@ from facetrust.credit.schemas import (
     RepaymentIn,
     RepaymentMade,
     RepaymentOut,
+    ReturnOut,
     ScheduleLine,
     SettlementOut,
 )
@@ -46,7 +52,7 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
 from facetrust.identity.service import Principal, find_account
 from facetrust.payments import ledger
-from facetrust.payments.models import Merchant
+from facetrust.payments.models import Merchant, Terminal
 
 router = APIRouter(prefix="/v1", tags=["credit"])
 READERS = ("risk_analyst", "compliance_officer", "admin")
@@ -155,6 +161,23 @@ def _repayment_out(row: CreditRepayment) -> RepaymentOut:
     )
 
 
+def _return_out(row: CreditReturn) -> ReturnOut:
+    return ReturnOut(
+        return_id=row.id,
+        merchant_return_id=row.merchant_return_id,
+        amount_fen=row.amount_fen,
+        full=row.full,
+        principal_cancelled_fen=row.principal_cancelled_fen,
+        principal_refunded_fen=row.principal_refunded_fen,
+        fee_cancelled_fen=row.fee_cancelled_fen,
+        interest_cancelled_fen=row.interest_cancelled_fen,
+        fee_refunded_fen=row.fee_refunded_fen,
+        interest_refunded_fen=row.interest_refunded_fen,
+        wallet_fen=row.wallet_fen,
+        created_at=row.created_at,
+    )
+
+
 def _plan_out(session: Session, ctx: CreditContext, plan: CreditPlan, for_operator: bool = False) -> PlanOut:
     terms = json.loads(plan.terms)
     states = [_installment_out(s) for s in plans.states(session, plan, ctx.today())]
@@ -182,12 +205,14 @@ def _plan_out(session: Session, ctx: CreditContext, plan: CreditPlan, for_operat
         start_date=plan.start_date,
         status=plan.status,
         outstanding_principal_fen=plan.outstanding_principal_fen,
+        returned_fen=plan.returned_fen,
         merchant_id=plan.merchant_id,
         checkout_id=plan.checkout_id,
         created_at=plan.created_at,
         next_payment=unpaid[0] if unpaid else None,
         installments=states,
         repayments=[_repayment_out(r) for r in repayments.history(session, plan.id)],
+        returns=[_return_out(r) for r in returns.of_plan(session, plan.id)],
         face_check=face_check,
     )
 
@@ -242,6 +267,44 @@ def create_checkout(
     if not created:
         response.status_code = 200
     return _checkout_out(session, ctx, row)
+
+
+# --- the merchant's terminal --------------------------------------------------------------------
+
+
+@router.post(
+    "/terminal/credit/checkouts/{checkout_id}/returns",
+    status_code=201,
+    response_model=CreditReturnMade,
+    dependencies=[rate_limited("terminal", who=signed_terminal)],
+)
+def return_installment_goods(
+    checkout_id: str,
+    body: CreditReturnIn,
+    response: Response,
+    terminal: Terminal = Depends(signed_terminal),
+    session: Session = Depends(get_session),
+) -> CreditReturnMade:
+    """Take back all or part of an order bought on installments: the plan is unwound to the fen by
+    its product's return rule, the cancelled principal goes back to the credit line, and what the
+    buyer already paid for the returned goods to their wallet. The same return id returns the same
+    return (200); another amount under it is 409 ``idempotency_key_reused``."""
+    row, plan, created = returns.return_goods(session, terminal, checkout_id, body.return_id, body.amount_fen)
+    session.commit()
+    if not created:
+        response.status_code = 200
+    checkout = session.get(CreditCheckout, checkout_id)
+    return CreditReturnMade(
+        return_id=row.merchant_return_id,
+        checkout_id=checkout_id,
+        merchant_order_id=checkout.merchant_order_id,  # type: ignore[union-attr]
+        amount_fen=row.amount_fen,
+        full=row.full,
+        returned_fen=plan.returned_fen,
+        returnable_fen=returns.returnable_fen(plan),
+        transaction_id=row.transaction_id,
+        created_at=row.created_at,
+    )
 
 
 # --- the account holder -------------------------------------------------------------------------

@@ -146,7 +146,7 @@ class InstallmentOut(BaseModel):
     fee_fen: int
     penalty_fen: int = Field(description="accrued today if unpaid and overdue; what was paid if paid")
     amount_fen: int
-    status: Literal["paid", "settled_early", "overdue", "due", "upcoming"]
+    status: Literal["paid", "settled_early", "cancelled", "overdue", "due", "upcoming"]
     days_overdue: int
     paid_at: dt.datetime | None
 
@@ -161,6 +161,23 @@ class RepaymentOut(BaseModel):
     penalty_fen: int
     on_date: dt.date
     transaction_id: str
+    created_at: dt.datetime
+
+
+class ReturnOut(BaseModel):
+    """A merchant's return of goods bought on installments, and how it unwound the plan."""
+
+    return_id: str
+    merchant_return_id: str
+    amount_fen: int = Field(description="the goods' value returned")
+    full: bool = Field(description="everything still kept was returned")
+    principal_cancelled_fen: int = Field(description="principal no longer owed, back to the credit line")
+    principal_refunded_fen: int = Field(description="principal already repaid, back to the wallet")
+    fee_cancelled_fen: int
+    interest_cancelled_fen: int
+    fee_refunded_fen: int
+    interest_refunded_fen: int
+    wallet_fen: int = Field(description="what went back to the wallet")
     created_at: dt.datetime
 
 
@@ -182,14 +199,16 @@ class PlanOut(BaseModel):
     periods: int
     apr: str
     start_date: dt.date
-    status: str
+    status: str = Field(description="active, paid_off, or returned (the merchant took all the goods back)")
     outstanding_principal_fen: int
+    returned_fen: int = Field(default=0, description="the goods' value the merchant took back")
     merchant_id: str | None
     checkout_id: str | None
     created_at: dt.datetime
     next_payment: InstallmentOut | None = Field(description="the oldest unpaid installment, with its amount today")
     installments: list[InstallmentOut]
     repayments: list[RepaymentOut]
+    returns: list[ReturnOut] = Field(default_factory=list)
     face_check: FaceCheckOut | None = Field(default=None, description="operators only")
 
 
@@ -237,3 +256,30 @@ class ProductOut(BaseModel):
     max_principal_fen: int
     penalty_daily_rate: str
     prepayment: str
+
+
+class CreditReturnIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,  # exact JSON types: no true as 1, "100" or 100.0
+        json_schema_extra={"examples": [{"return_id": "RMA-20261207-12", "amount_fen": 199900}]},
+    )
+
+    return_id: str = Key
+    amount_fen: int = Field(
+        gt=0, le=MAX_AMOUNT_FEN, description="the goods' value taken back; the whole order's for a full return"
+    )
+
+
+class CreditReturnMade(BaseModel):
+    """What the merchant learns: the return and where the order stands, never the buyer's plan."""
+
+    return_id: str
+    checkout_id: str
+    merchant_order_id: str
+    amount_fen: int
+    full: bool
+    returned_fen: int = Field(description="the order's value returned so far, this return included")
+    returnable_fen: int = Field(description="what is left of the order to return")
+    transaction_id: str
+    created_at: dt.datetime

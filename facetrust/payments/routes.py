@@ -9,19 +9,18 @@ Four audiences, four doors:
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 
-from fastapi import APIRouter, Depends, Request, Response, Security
+from fastapi import APIRouter, Depends, Request, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from facetrust.api import auth
-from facetrust.api.deps import app_keyring, face_pay_context, get_session
+from facetrust.api.deps import face_pay_context, get_session
 from facetrust.api.ratelimits import rate_limited
+from facetrust.api.terminals import signed_terminal
 from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
@@ -53,37 +52,8 @@ from facetrust.payments.schemas import (
     WalletOut,
     WalletPayment,
 )
-from facetrust.security import signing
 
 router = APIRouter(prefix="/v1", tags=["face pay"])
-
-
-async def signed_terminal(request: Request, _: str | None = Security(auth.TERMINAL_SIGNATURE)) -> Terminal:
-    """The terminal whose signature this request carries. Its nonce is committed on its own first,
-    so a replay is refused even when the original request failed."""
-    body = await request.body()
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    skew = dt.timedelta(seconds=request.app.state.settings.terminal_clock_skew_seconds)
-
-    def check() -> Terminal:  # database and crypto work: off the event loop
-        with request.app.state.sessions() as session:
-            terminal = merchants.authenticate(
-                session,
-                app_keyring(request),
-                request.headers.get(signing.HEADER_TERMINAL),
-                request.headers.get(signing.HEADER_TIMESTAMP),
-                request.headers.get(signing.HEADER_NONCE),
-                request.headers.get(signing.HEADER_SIGNATURE),
-                request.method,
-                path,
-                body,
-                utcnow(),
-                skew,
-            )
-            session.commit()
-            return terminal
-
-    return await run_in_threadpool(check)
 
 
 def _terminal_out(ctx: FacePayContext, intent: PaymentIntent) -> TerminalPaymentOut:

@@ -23,6 +23,9 @@ from facetrust.risk.models import RiskEvent
 # Money leaving an account (decided before it moves) and the other kinds features count.
 PAYMENT, INSTALLMENT, LOAN = "payment", "installment", "loan"
 MONEY_OUT = (PAYMENT, INSTALLMENT, LOAN)
+# A merchant took back goods bought on installments (credit/returns.py); its ``ref`` is the plan,
+# as the installment event's is, and its outcome ``quick`` when it came soon after the order.
+CREDIT_RETURNED, QUICK = "credit_returned", "quick"
 KINDS = (
     "login",
     "real_name",
@@ -35,6 +38,7 @@ KINDS = (
     "payment_intent",
     PAYMENT,
     "refund",
+    CREDIT_RETURNED,
     INSTALLMENT,
     LOAN,
     "repayment",

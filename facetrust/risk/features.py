@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session
 from facetrust.credit.models import CreditLine
 from facetrust.identity.models import Account
 from facetrust.payments.models import Merchant
-from facetrust.risk.events import COMPLETED, INSTALLMENT, LOAN, MONEY_OUT, PAYMENT
+from facetrust.risk.events import COMPLETED, CREDIT_RETURNED, INSTALLMENT, LOAN, MONEY_OUT, PAYMENT, QUICK
 from facetrust.risk.models import RiskEvent
 
 Value = float | int | str | None
@@ -58,6 +58,8 @@ REPAYMENT = "repayment"
 GOOD_REPAYMENTS = ("on_time", "early")  # a repayment in good standing: on its due date, or ahead of it
 LATE = "late"
 REFUND = "refund"
+# A merchant's return of goods bought on installments is a refund of that order: both count as one.
+REFUNDS = (REFUND, CREDIT_RETURNED)
 REFUSED = ("review", "decline", "freeze")  # engine decisions that stopped a money-out event
 REAL_NAME, PASSED = "real_name", "passed"
 QUICK_REFUND = dt.timedelta(hours=72)
@@ -262,7 +264,8 @@ def _statements() -> dict:
             first_at=func.min(E.at),
             orders_here_30d=_sum_if(and_(out, here_30d)),
             installments_here_30d=_sum_if(and_(E.kind == INSTALLMENT, here_30d)),
-            refunds_here_30d=_sum_if(and_(E.kind == REFUND, here_30d)),
+            refunds_here_30d=_sum_if(and_(E.kind.in_(REFUNDS), here_30d)),
+            quick_returns_30d=_sum_if(and_(E.kind == CREDIT_RETURNED, E.outcome == QUICK, before, E.at > _p("t_30d"))),
             completed_here_365d=_sum_if(and_(out, here, before, E.outcome == COMPLETED, E.at > _p("t_365d"))),
         )
     ).where(E.account_id == _p("account_id"), *_upto())
@@ -292,13 +295,13 @@ def _statements() -> dict:
             installments=_sum_if(installment),
             max_term=_sum_if(max_term),
             max_term_accounts=_distinct_if(max_term, E.account_id),
-            refunds=_sum_if(E.kind == REFUND),
+            refunds=_sum_if(E.kind.in_(REFUNDS)),
             orders=_sum_if(and_(E.kind.in_((PAYMENT, INSTALLMENT)), E.outcome == COMPLETED)),
         )
-    ).where(E.merchant_id == _p("merchant_id"), _kind(PAYMENT, INSTALLMENT, REFUND), *_upto(since="t_30d"))
+    ).where(E.merchant_id == _p("merchant_id"), _kind(PAYMENT, INSTALLMENT, *REFUNDS), *_upto(since="t_30d"))
     refunds = (
         select(E.ref, E.at)
-        .where(E.merchant_id == _p("merchant_id"), _kind(REFUND), E.ref.is_not(None), *_upto(since="t_30d"))
+        .where(E.merchant_id == _p("merchant_id"), _kind(*REFUNDS), E.ref.is_not(None), *_upto(since="t_30d"))
         .order_by(E.at.desc())
         .limit(QUICK_REFUND_SCAN)
     )
@@ -428,6 +431,11 @@ for _name, _key, _desc in (
         "repayments in good standing (on time or early) the account made before, all time",
     ),
     ("late_repayments", "late_repayments", "late repayments the account made before, all time"),
+    (
+        "account_quick_returns_30d",
+        "quick_returns_30d",
+        "earlier returns of goods the account bought on installments, each within 72 hours of its order, in 30 days",
+    ),
 ):
     _register(_name, _desc, _from_account(_key))
 

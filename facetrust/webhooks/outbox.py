@@ -32,6 +32,7 @@ PAYMENT_PAID = "payment.paid"
 PAYMENT_DECLINED = "payment.declined"
 PAYMENT_REFUNDED = "payment.refunded"
 CHECKOUT_CONFIRMED = "checkout.confirmed"
+CHECKOUT_RETURNED = "checkout.returned"
 PLAN_REPAID = "plan.repaid"
 PLAN_OVERDUE = "plan.overdue"
 LOAN_DRAWN = "loan.drawn"
@@ -44,6 +45,7 @@ KINDS = (
     PAYMENT_DECLINED,
     PAYMENT_REFUNDED,
     CHECKOUT_CONFIRMED,
+    CHECKOUT_RETURNED,
     PLAN_REPAID,
     PLAN_OVERDUE,
     LOAN_DRAWN,

@@ -268,6 +268,15 @@ export const ERRORS = {
     "请从页面上选择还款方式。", "Choose a repayment option on the page."),
   repayment_in_progress: E("这笔分期的另一笔还款正在处理。", "Another repayment of this plan is being made.",
     "请稍等片刻，刷新页面查看结果。", "Wait a moment, then reload the page to see the result."),
+  // returns of goods bought on installments (the merchant's signed call; the person sees the plan)
+  checkout_not_confirmed: E("这个订单没有使用分期付款，无法按分期退货。", "This order was not bought on installments, so it cannot be returned as one.",
+    "请核对订单号，或按原付款方式退款。", "Check the order, or refund it the way it was paid."),
+  plan_already_returned: E("这笔分期购买的商品已经全部退货。", "Everything bought with this plan was already returned.",
+    "无需再退货或还款。", "There is nothing more to return or repay."),
+  return_exceeds_purchase: E("退货金额超过了这笔订单剩余可退的金额。", "The return is more than is left of the order to return.",
+    "请按剩余可退金额重新提交。", "Submit it again for at most the amount left to return."),
+  credit_return_in_progress: E("这笔分期正在处理另一笔退货或还款。", "Another return or repayment of this plan is being made.",
+    "请稍等片刻，用同一个退货编号重试，查看结果。", "Wait a moment, then retry with the same return id to see the result."),
 
   // the vending machine (signed terminal calls)
   signature_missing: SIGNATURE,

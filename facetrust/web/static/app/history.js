@@ -1,5 +1,6 @@
 // Everything the person has with us in one place: installment plans and loans with their next
-// payments, face-pay payments, and every real-name authentication and consent change.
+// payments, goods returned to the merchant, face-pay payments, and every real-name authentication
+// and consent change.
 import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
 import { header, userToken } from "./common.js";
 
@@ -8,6 +9,12 @@ addStrings({
   "hi.plans": { zh: "分期与借款", en: "Installment plans and loans" },
   "hi.next": { zh: "近期还款", en: "Next payments" },
   "hi.payments": { zh: "刷脸支付记录", en: "Face-pay payments" },
+  "hi.returns": { zh: "分期退货", en: "Returns of installment purchases" },
+  "hi.col.returned": { zh: "退货金额", en: "Returned" },
+  "hi.col.cancelled": { zh: "免还本金", en: "Principal cancelled" },
+  "hi.col.to_wallet": { zh: "退回钱包", en: "Back to your wallet" },
+  "ret.full": { zh: "全部退货", en: "Full return" },
+  "ret.partial": { zh: "部分退货", en: "Partial return" },
   "hi.auth": { zh: "实名认证记录", en: "Real-name authentications" },
   "hi.consent": { zh: "授权与刷脸支付开关记录", en: "Consent and face-pay switch history" },
   "hi.col.kind": { zh: "类型", en: "Type" },
@@ -58,6 +65,8 @@ addStrings({
   "st.declined": { zh: "未完成", en: "Not completed" },
   "st.refunded": { zh: "已退款", en: "Refunded" },
   "st.settled_early": { zh: "已提前结清", en: "Settled early" },
+  "st.returned": { zh: "已退货", en: "Returned" },
+  "st.cancelled": { zh: "已取消", en: "Cancelled" },
 });
 
 const token = userToken(document.getElementById("main"));
@@ -72,6 +81,8 @@ function render() {
   const { credit, wallet, realName, consents } = data;
   const next = credit.plans.filter((p) => p.next_payment).map((p) => ({ plan: p, ...p.next_payment }))
     .sort((a, b) => a.due_date.localeCompare(b.due_date));
+  const returns = credit.plans.flatMap((p) => (p.returns || []).map((r) => ({ plan: p, ...r })))
+    .sort((a, b) => b.created_at.localeCompare(a.created_at));
   const section = (id, titleKey, body) => el("section", { class: "card", id }, el("h2", {}, t(titleKey)),
     el("div", { class: "table-wrap" }, body));
   document.getElementById("content").replaceChildren(
@@ -87,6 +98,11 @@ function render() {
       ["hi.col.periods", (p) => p.periods], ["hi.col.apr", (p) => percent(p.apr)],
       ["hi.col.outstanding", (p) => money(p.outstanding_principal_fen)], ["hi.col.status", (p) => status(p.status)],
     ], credit.plans)),
+    section("returns", "hi.returns", table([
+      ["hi.col.when", (r) => when(r.created_at)], ["hi.col.kind", (r) => t(r.full ? "ret.full" : "ret.partial")],
+      ["hi.col.returned", (r) => money(r.amount_fen)], ["hi.col.cancelled", (r) => money(r.principal_cancelled_fen)],
+      ["hi.col.to_wallet", (r) => money(r.wallet_fen)],
+    ], returns)),
     section("payments", "hi.payments", table([
       ["hi.col.when", (p) => when(p.decided_at)], ["hi.col.merchant", (p) => p.merchant_name],
       ["hi.col.amount", (p) => money(p.amount_fen)], ["hi.col.status", (p) => status(p.status)],
