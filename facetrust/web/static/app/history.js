@@ -1,6 +1,6 @@
 // Everything the person has with us in one place: installment plans and loans with their next
 // payments, face-pay payments, and every real-name authentication and consent change.
-import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, tableBox, when, yuan } from "../ft.js";
 import { header, userToken } from "./common.js";
 
 addStrings({
@@ -73,7 +73,7 @@ function render() {
   const next = credit.plans.filter((p) => p.next_payment).map((p) => ({ plan: p, ...p.next_payment }))
     .sort((a, b) => a.due_date.localeCompare(b.due_date));
   const section = (id, titleKey, body) => el("section", { class: "card", id }, el("h2", {}, t(titleKey)),
-    el("div", { class: "table-wrap" }, body));
+    tableBox(t(titleKey), body));
   document.getElementById("content").replaceChildren(
     message ? el("div", { class: "notice ok", id: "repaid", role: "status" }, t(message.key, message.vars)) : "",
     section("next-payments", "hi.next", table([

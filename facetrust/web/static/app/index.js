@@ -56,7 +56,7 @@ function renderHome() {
     ? [" ", el("span", { class: "muted small", id: "borrow-frozen" }, t("fz.no_borrow"))]
     : [" ", el("a", { href: "/app/loan", id: "borrow" }, t("home.borrow"))];
   const home = document.getElementById("home");
-  home.replaceChildren(
+  home.replaceChildren(...[ // replaceChildren would show a null (no frozen notice, no demo shop) as "null"
     el("h1", {}, t("home.title")),
     frozenNotice(me),
     el("section", { class: "card" }, el("dl", { class: "facts" },
@@ -77,7 +77,7 @@ function renderHome() {
     state.demo && frozen ? el("p", { class: "muted small", id: "shop-frozen" }, t("fz.no_shop")) : null,
     el("div", { id: "home-error", hidden: true }),
     el("button", { class: "secondary block", type: "button", onclick: signOut }, t("common.sign_out")),
-  );
+  ].filter(Boolean));
   home.hidden = false;
 }
 
