@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/chromium.sh   # Debian's Chromium for the browser tests, installed if missing
 ./scripts/softhsm.sh    # Debian's SoftHSM2 for the HSM key tests, installed if missing
+# axe-core (tests/package.json, pinned with its integrity hash in tests/package-lock.json): the
+# accessibility checker the browser tests run in the pages; into tests/node_modules.
+if command -v npm >/dev/null; then npm ci --prefix tests --no-audit --no-fund --loglevel=error; fi
 
 echo "== lint and format (ruff, pyproject's [tool.ruff])"
 .venv/bin/ruff check facetrust tests scripts

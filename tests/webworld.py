@@ -320,3 +320,39 @@ def web_world(tmp_path: Path, database_url: str, shared_data: Path, people: list
         yield WebWorld(
             app, base_url, client, hs, tenant.id, Camera(tmp_path / "camera.y4m", shared_data, material(app))
         )
+
+
+# axe-core, the accessibility checker, from npm (tests/package.json, pinned; scripts/test.sh runs
+# `npm ci --prefix tests`): injected into the page under test, it runs there against the live DOM.
+AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def require_axe() -> None:
+    """Without axe-core (npm not run), skip with the reason, or fail under FACETRUST_REQUIRE_DATA."""
+    if not AXE.exists():
+        from conftest import absent
+
+        absent(f"no axe-core at {AXE} (run `npm ci --prefix tests`, as scripts/test.sh does)")
+
+
+def assert_no_axe_violations(page, where: str = "") -> None:
+    """axe-core's WCAG 2.x A/AA and best-practice rules find nothing on the page as it is now; else
+    fail listing each violation with the elements it found."""
+    require_axe()
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        # Evaluated through the DevTools protocol, not as a <script> tag (add_script_tag): the pages'
+        # Content-Security-Policy (script-src 'self') rightly refuses inline scripts.
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;true")
+    violations = page.evaluate(
+        """async () => {
+            const result = await axe.run(document, { resultTypes: ["violations"] });
+            return result.violations.map((v) => ({
+                id: v.id, impact: v.impact, help: v.help,
+                nodes: v.nodes.slice(0, 5).map((n) => n.target.join(" ") + ": " + n.failureSummary.replace(/\\s+/g, " ")),
+            }));
+        }"""
+    )
+    listed = "\n".join(
+        f"- {v['id']} ({v['impact']}): {v['help']}\n    " + "\n    ".join(v["nodes"]) for v in violations
+    )
+    assert not violations, f"axe-core found {len(violations)} violation(s) on {where or page.url}:\n{listed}"

@@ -80,6 +80,9 @@ export async function record(box, challenge, { secondsPerAction = 2.6, leadSecon
   const steps = stepList(challenge);
   box.replaceChildren(el("div", { class: "camera" }, video, el("div", { class: "oval" }), progress, prompt), steps,
     el("p", { class: "muted small" }, t("camera.hint")), moreTimeControl());
+  // The capture view covers the screen (ft.css .capture-view) from now until the page hides or
+  // replaces the box: the oval, the prompt and then the spinner are where the person looks.
+  box.classList.add("capture-view");
   box.hidden = false;
 
   const stream = await openCamera();

@@ -236,6 +236,12 @@ export function table(columns, rows, emptyKey = "common.none") {
     el("tbody", {}, rows.map((row) => el("tr", {}, columns.map(([, cell]) => el("td", {}, cell(row)))))));
 }
 
+// A table's own scrolling box (a phone scrolls a wide table there, never the page). It can be
+// focused, so a keyboard can scroll it too, and is a named region for a screen reader.
+export function tableBox(label, child, attrs = {}) {
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label, ...attrs }, child);
+}
+
 // Tokens are kept per browser tab (sessionStorage): closing the tab signs out.
 export const session = {
   get: (name) => sessionStorage.getItem("facetrust." + name),

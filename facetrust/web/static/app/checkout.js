@@ -13,7 +13,8 @@ addStrings({
   "co.expires": { zh: "有效期至", en: "Valid until" },
   "co.choose": { zh: "选择分期方案", en: "Choose a plan" },
   "co.plan": { zh: "方案", en: "Plan" },
-  "co.offer": { zh: "{name} · {periods} 期 · 首期 ¥{first}", en: "{name} · {periods} months · first ¥{first}" },
+  "co.offer": { zh: "{periods} 期 · 首期 ¥{first}", en: "{periods} months · first ¥{first}" },
+  "co.product": { zh: "产品", en: "Product" },
   "co.apr": { zh: "年化利率（APR）", en: "Annualised rate (APR)" },
   "co.total_cost": { zh: "利息和手续费合计", en: "Total interest and fees" },
   "co.total_payment": { zh: "还款总额", en: "Total to repay" },
@@ -51,8 +52,16 @@ function renderOrder() {
     el("dt", {}, t("co.expires")), el("dd", {}, day(checkout.expires_at)))));
   const select = $("offer");
   const chosen = select.value;
-  select.replaceChildren(...checkout.offers.map((o, i) => el("option", { value: String(i) },
-    t("co.offer", { name: lang === "zh" ? o.product_name_zh : o.product_name, periods: o.periods, first: yuan(o.first_payment_fen) }))));
+  // Grouped by product, so each option is short enough for a phone's dropdown to show its first
+  // payment in full: "3 期 · 首期 ¥1,356.99" under its product's name.
+  const groups = new Map();
+  checkout.offers.forEach((o, i) => {
+    const name = productName(o);
+    if (!groups.has(name)) groups.set(name, el("optgroup", { label: name }));
+    groups.get(name).append(el("option", { value: String(i) },
+      t("co.offer", { periods: o.periods, first: yuan(o.first_payment_fen) })));
+  });
+  select.replaceChildren(...groups.values());
   if (chosen) select.value = chosen;
   $("consent").hidden = consent.granted || !me.face_verified;
   $("notice-text").textContent = consent.notice[lang];
@@ -65,10 +74,14 @@ function renderOrder() {
   if (!me.face_verified) $("face-first-box").replaceChildren(faceFirstNotice("installment", `/app/checkout#${checkoutId}`, byCard));
 }
 
+function productName(offer) { return lang === "zh" ? offer.product_name_zh : offer.product_name; }
+
 function renderQuote() {
   if (!quote) return;
+  const offer = checkout.offers[Number($("offer").value)];
   $("quote").replaceChildren(
     el("dl", { class: "facts", id: "quote-facts" },
+      el("dt", {}, t("co.product")), el("dd", { id: "product-name" }, productName(offer)),
       el("dt", {}, t("co.apr")), el("dd", { class: "big", id: "apr" }, percent(quote.apr)),
       el("dt", {}, t("co.total_cost")), el("dd", { id: "total-cost" }, money(quote.total_cost_fen)),
       el("dt", {}, t("co.total_payment")), el("dd", {}, money(quote.total_payment_fen))),

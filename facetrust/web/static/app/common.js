@@ -1,5 +1,5 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, show, t, table, tokenFromFragment, translate, yuan } from "../ft.js";
+import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, show, t, table, tableBox, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
@@ -16,6 +16,7 @@ addStrings({
   "sched.interest": { zh: "利息", en: "Interest" },
   "sched.fee": { zh: "手续费", en: "Fee" },
   "sched.payment": { zh: "应还", en: "Payment" },
+  "sched.title": { zh: "还款计划", en: "Repayment schedule" },
   "fz.title": { zh: "您的账户已被冻结", en: "Your account is frozen" },
   "fz.what": { zh: "冻结期间暂停：付款（包括刷脸支付）、还款、借款、分期购物、钱包充值，以及授权和刷脸支付的开关。",
     en: "While it is frozen, these are paused: payments (face pay too), repayments, borrowing, shopping on installments, wallet top-ups, and changes to your consents and face pay." },
@@ -65,15 +66,16 @@ export function frozenNotice(me) {
     el("p", { class: "support", id: "support-contact" }, t("fz.support", { contact: me.support_contact })));
 }
 
-// A repayment schedule as a table (id "schedule"): each period's date and how its payment splits.
+// A repayment schedule as a table (id "schedule"): each period's date, what is paid, and how it
+// splits. The payment comes right after the date, so a phone shows it without scrolling the table.
 export function scheduleTable(lines) {
   const node = table([
     ["sched.number", (r) => r.number], ["sched.due", (r) => shortDay(r.due_date)],
-    ["sched.principal", (r) => yuan(r.principal_fen)], ["sched.interest", (r) => yuan(r.interest_fen)],
-    ["sched.fee", (r) => yuan(r.fee_fen)], ["sched.payment", (r) => yuan(r.payment_fen)],
+    ["sched.payment", (r) => yuan(r.payment_fen)], ["sched.principal", (r) => yuan(r.principal_fen)],
+    ["sched.interest", (r) => yuan(r.interest_fen)], ["sched.fee", (r) => yuan(r.fee_fen)],
   ], lines);
   node.id = "schedule";
-  return el("div", { class: "table-wrap" }, node);
+  return tableBox(t("sched.title"), node);
 }
 
 // The header: brand, the app's pages (the current one marked), the language switch.

@@ -90,10 +90,15 @@ function facePayCard(notice) {
   const on = facePay.enabled;
   const consented = Boolean(consents.granted.face_pay);
   const limits = t("fp.limits", { tx: yuan(facePay.transaction_limit_fen), day: yuan(facePay.daily_limit_fen), spent: yuan(facePay.spent_today_fen) });
+  const needsFace = !on && me && !me.face_verified;
+  // The state is a real switch (a button: focusable, Space and Enter work): turning it on starts the
+  // live check, turning it off asks first, as the buttons under the notice do.
   return el("section", { class: "card", id: "face-pay" },
-    el("div", { class: "switch" }, el("h2", {}, t(on ? "fp.on" : "fp.off")),
-      el("span", { class: `status ${on ? "on" : ""}`, id: "face-pay-state", role: "switch", "aria-checked": String(on) },
-        t(on ? "fp.state_on" : "fp.state_off"))),
+    el("div", { class: "switch" }, el("h2", { id: "face-pay-title" }, t(on ? "fp.on" : "fp.off")),
+      el("button", { type: "button", class: `toggle ${on ? "on" : ""}`, id: "face-pay-state", role: "switch",
+        "aria-checked": String(on), "aria-labelledby": "face-pay-title", disabled: needsFace,
+        "aria-describedby": needsFace ? "face-first" : null, onclick: () => (on ? revoke() : switchOn(notice)) },
+      el("span", { class: "knob", "aria-hidden": "true" }), el("span", { class: "label" }, t(on ? "fp.state_on" : "fp.state_off")))),
     el("p", { class: "notice-text" }, notice[lang]),
     el("p", { class: "small muted" }, t("cs.version", { version: notice.version })),
     on ? el("p", {}, t("fp.since", { date: day(facePay.enrolled_at) }), el("br"), limits) : null,
@@ -102,7 +107,7 @@ function facePayCard(notice) {
     on ? ownControls() : null,
     el("div", { id: "face-pay-capture", hidden: true }),
     // Face pay compares with the real-name face: without one, say so before any capture, with the way there.
-    !on && me && !me.face_verified ? faceFirstNotice("face_pay", "/app/consents", byCard)
+    needsFace ? faceFirstNotice("face_pay", "/app/consents", byCard)
     : on
       ? el("button", { class: "danger block", type: "button", id: "face-pay-revoke", onclick: revoke }, t("fp.revoke"))
       : el("button", { class: "block", type: "button", id: "face-pay-on", onclick: () => switchOn(notice) },

@@ -1,7 +1,7 @@
 // Everything the person has with us in one place: installment plans and loans with their next
 // payments, goods returned to the merchant, face-pay payments, and every real-name authentication
 // and consent change.
-import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, when, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, tableBox, when, yuan } from "../ft.js";
 import { header, userToken } from "./common.js";
 
 addStrings({
@@ -84,7 +84,7 @@ function render() {
   const returns = credit.plans.flatMap((p) => (p.returns || []).map((r) => ({ plan: p, ...r })))
     .sort((a, b) => b.created_at.localeCompare(a.created_at));
   const section = (id, titleKey, body) => el("section", { class: "card", id }, el("h2", {}, t(titleKey)),
-    el("div", { class: "table-wrap" }, body));
+    tableBox(t(titleKey), body));
   document.getElementById("content").replaceChildren(
     message ? el("div", { class: "notice ok", id: "repaid", role: "status" }, t(message.key, message.vars)) : "",
     section("next-payments", "hi.next", table([

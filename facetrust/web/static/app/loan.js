@@ -11,7 +11,14 @@ addStrings({
   "ln.product": { zh: "借款产品", en: "Product" },
   "ln.amount": { zh: "借款金额（元）", en: "Amount (yuan)" },
   "ln.periods": { zh: "期数（月）", en: "Months" },
-  "ln.range": { zh: "可借 ¥{min} 至 ¥{max}", en: "From ¥{min} to ¥{max}" },
+  "ln.range": { zh: "您可借 ¥{min} 至 ¥{max}", en: "You can borrow ¥{min} to ¥{max}" },
+  "ln.why.no_line": { zh: "还不能借款：您还没有借款额度。", en: "You cannot borrow yet: you have no credit line." },
+  "ln.why.no_room": { zh: "还不能借款：您的可用额度 ¥{available} 低于这个产品的最低借款金额 ¥{min}。",
+    en: "You cannot borrow yet: your available credit, ¥{available}, is less than this product's smallest loan, ¥{min}." },
+  "ln.why.no_amount": { zh: "请先输入借款金额，就能看到利率和还款计划。", en: "Enter an amount to see the rate and the repayment schedule." },
+  "ln.why.range": { zh: "借款金额需在 ¥{min} 至 ¥{max} 之间。", en: "The amount must be from ¥{min} to ¥{max}." },
+  "ln.why.quoting": { zh: "正在计算利率和还款计划…", en: "Working out the rate and the repayment schedule…" },
+  "ln.why.failed": { zh: "还没有报价：请看页面上方的提示。", en: "There is no quote yet: see the message at the top of the page." },
   "ln.apr": { zh: "年化利率（APR）", en: "Annualised rate (APR)" },
   "ln.total_cost": { zh: "利息合计", en: "Total interest" },
   "ln.total_payment": { zh: "还款总额", en: "Total to repay" },
@@ -36,10 +43,33 @@ let consent = null;
 let quote = null;
 let plan = null;
 let idempotencyKey = null; // one per drawdown the person confirms: a double tap draws once
+let quoting = false; // a quote for the amount typed is on its way (or waits for the typing to pause)
+let typing = null; // the timer that asks for a quote once the person pauses typing
+let asked = 0; // the latest quote asked for: an older answer arriving late is dropped
+const QUOTE_DELAY_MS = 300;
 
 const money = (fen) => "¥" + yuan(fen);
 const product = () => products.find((p) => p.product_id === $("product").value);
-const amountFen = () => Math.round(Number($("amount").value.replace(/,/g, "")) * 100);
+const amountFen = () => Math.round(Number($("amount").value.replace(/[,\s]/g, "")) * 100);
+
+// What THIS person can borrow with the chosen product: its own range, capped by the line available.
+function limits() {
+  const p = product();
+  return { min: p.min_principal_fen, max: Math.min(p.max_principal_fen, credit.line ? credit.line.available_fen : 0) };
+}
+
+// Why the confirm button is disabled, in words (shown next to it); null when it is enabled.
+function whyDisabled() {
+  if (!credit.line) return t("ln.why.no_line");
+  const { min, max } = limits();
+  if (max < min) return t("ln.why.no_room", { available: yuan(credit.line.available_fen), min: yuan(min) });
+  if (!$("amount").value.trim()) return t("ln.why.no_amount");
+  const fen = amountFen();
+  if (!(fen >= min && fen <= max)) return t("ln.why.range", { min: yuan(min), max: yuan(max) });
+  if (quoting) return t("ln.why.quoting");
+  if (!quote) return t("ln.why.failed");
+  return null;
+}
 
 function renderForm() {
   if (!credit) return;
@@ -51,7 +81,11 @@ function renderForm() {
   const months = $("periods").value;
   $("periods").replaceChildren(...p.periods.map((n) => el("option", { value: String(n) }, String(n))));
   if (months && p.periods.includes(Number(months))) $("periods").value = months;
-  $("amount").placeholder = t("ln.range", { min: yuan(p.min_principal_fen), max: yuan(p.max_principal_fen) });
+  const { min, max } = limits();
+  const range = max >= min ? t("ln.range", { min: yuan(min), max: yuan(max) }) : "";
+  $("amount").placeholder = range;
+  $("range").textContent = range;
+  $("range").hidden = !range;
   $("consent").hidden = consent.granted || !me.face_verified;
   $("notice-text").textContent = consent.notice[lang];
   $("confirm").textContent = t(consent.granted ? "ln.confirm" : "ln.agree_confirm");
@@ -64,7 +98,13 @@ function renderForm() {
 }
 
 function renderQuote() {
-  $("confirm").disabled = !quote;
+  // While the button cannot be pressed, the reason is next to it (and is its description).
+  const why = credit ? whyDisabled() : null;
+  $("confirm").disabled = Boolean(why) || !quote;
+  $("confirm-why").textContent = why || "";
+  $("confirm-why").hidden = !why || $("confirm").hidden;
+  if (why) $("confirm").setAttribute("aria-describedby", "confirm-why");
+  else $("confirm").removeAttribute("aria-describedby");
   if (!quote) { $("quote").replaceChildren(); return; }
   $("quote").replaceChildren(
     el("dl", { class: "facts" },
@@ -85,17 +125,33 @@ function renderDone() {
   show($("result"));
 }
 
-async function requote() {
+// The quote follows the form: an amount outside what the person can borrow is said next to the
+// button at once (no request); a valid one is quoted when the typing pauses (QUOTE_DELAY_MS).
+function formChanged({ wait }) {
+  clearTimeout(typing);
   hide($("error"));
   idempotencyKey = null;
   quote = null;
+  asked += 1; // an answer still on its way is for an amount no longer there
   const fen = amountFen();
-  if (!(fen > 0)) { renderQuote(); return; }
+  const { min, max } = limits();
+  quoting = fen >= min && fen <= max;
+  renderQuote();
+  if (quoting) typing = setTimeout(requote, wait ? QUOTE_DELAY_MS : 0);
+}
+
+async function requote() {
+  const mine = ++asked;
+  const fen = amountFen();
   try {
-    quote = await api("GET", `/v1/me/credit/loan-quote?product_id=${encodeURIComponent(product().product_id)}&amount_fen=${fen}&periods=${$("periods").value}`, { token });
+    const answer = await api("GET", `/v1/me/credit/loan-quote?product_id=${encodeURIComponent(product().product_id)}&amount_fen=${fen}&periods=${$("periods").value}`, { token });
+    if (mine !== asked) return;
+    quote = answer;
   } catch (e) {
+    if (mine !== asked) return;
     showError($("error"), e);
   }
+  quoting = false;
   renderQuote();
 }
 
@@ -123,7 +179,7 @@ async function confirm() {
     renderForm();
     showError($("error"), e, { reveal: true });
   } finally {
-    $("confirm").disabled = !quote;
+    renderQuote();
   }
 }
 
@@ -143,14 +199,15 @@ async function load() {
   credit = mine;
   consent = needed;
   renderForm();
+  renderQuote();
   show($("form"));
 }
 
 // Borrowing is not a tab of the app's header: no tab is marked on this page.
 header(null, () => { if (renderFrozen()) return; renderForm(); renderQuote(); renderDone(); });
 if (token) {
-  for (const id of ["product", "periods"]) $(id).addEventListener("change", () => { renderForm(); requote(); });
-  $("amount").addEventListener("change", requote);
+  for (const id of ["product", "periods"]) $(id).addEventListener("change", () => { renderForm(); formChanged({ wait: false }); });
+  $("amount").addEventListener("input", () => formChanged({ wait: true }));
   $("confirm").addEventListener("click", confirm);
   load().catch((e) => showError($("error"), e));
 }

@@ -16,6 +16,7 @@ addStrings({
   "rn.name": { zh: "姓名", en: "Name" },
   "rn.id_number": { zh: "身份证号码", en: "ID number" },
   "rn.id_invalid": { zh: "身份证号码不正确，请检查最后一位校验码。", en: "This ID number is not valid; check the last character." },
+  "rn.id_length": { zh: "身份证号码应为 18 位。", en: "An ID number has 18 characters." },
   "rn.card_number": { zh: "银行卡号", en: "Card number" },
   "rn.mobile": { zh: "银行预留手机号", en: "Mobile number held by the bank" },
   "rn.notice": { zh: "人脸信息使用说明", en: "How we use your face" },
@@ -65,7 +66,8 @@ let challenge = null; // a bank-card verification waiting for the texted code
 function renderDone() {
   if (!verified) return;
   const adding = method === "face" && !faceVerified; // the face form is open under this notice
-  $("done").replaceChildren(el("section", { class: "notice ok", id: "verified", tabindex: "-1" },
+  // (replaceChildren would show a null, the add-face card of a face-verified person, as "null")
+  $("done").replaceChildren(...[el("section", { class: "notice ok", id: "verified", tabindex: "-1" },
     el("strong", {}, t("rn.passed")),
     el("p", {}, t("rn.passed_detail", { method: t(`method.${verified.method}`), date: day(verified.created_at) })),
     el("p", { class: "small muted" }, t("rn.source", { source: verified.source })),
@@ -77,7 +79,8 @@ function renderDone() {
     faceVerified ? null : el("section", { class: "card", id: "add-face", "aria-labelledby": "add-face-title" },
       el("h2", { id: "add-face-title" }, t("rn.add_face_title")),
       el("p", {}, t(adding ? "rn.add_face_form" : "rn.add_face_why")),
-      adding ? null : el("button", { class: "block", type: "button", id: "add-face-start", onclick: () => choose("face") }, t("rn.add_face"))));
+      adding ? null : el("button", { class: "block", type: "button", id: "add-face-start", onclick: () => choose("face") }, t("rn.add_face")))]
+    .filter(Boolean));
   show($("done"));
 }
 
@@ -108,11 +111,17 @@ function choose(which) {
   $("name").focus();
 }
 
-function checkIdNumber() {
-  const value = $("id-number").value.trim().toUpperCase();
-  const bad = value.length === 18 && !validIdNumber(value);
+// The ID number's own error, tied to the field (aria-invalid, aria-describedby) so a screen reader
+// reads it with the field: while typing once all 18 characters are in, and for any length on submit.
+function checkIdNumber({ submitting = false } = {}) {
+  const field = $("id-number");
+  const value = field.value.trim().toUpperCase();
+  const bad = (value.length === 18 || submitting) && !validIdNumber(value);
   $("id-hint").hidden = !bad;
-  $("id-hint").textContent = bad ? t("rn.id_invalid") : "";
+  $("id-hint").textContent = bad ? t(value.length === 18 ? "rn.id_invalid" : "rn.id_length") : "";
+  field.setAttribute("aria-invalid", String(bad));
+  if (bad) field.setAttribute("aria-describedby", "id-hint");
+  else field.removeAttribute("aria-describedby");
   return value;
 }
 
@@ -154,9 +163,9 @@ async function submitCard(name, idNumber) {
 async function submit() {
   hide($("error"));
   const name = $("name").value.trim();
-  const idNumber = checkIdNumber();
+  const idNumber = checkIdNumber({ submitting: true });
   if (!validIdNumber(idNumber)) {
-    showError($("error"), { code: "id_number_invalid" });
+    $("id-number").focus(); // the field says what is wrong with it (its description)
     return;
   }
   $("submit").disabled = true;

@@ -30,6 +30,8 @@ const PRODUCTS = [
 
 addStrings({
   "term.brand": { zh: "自助售货机", en: "Vending machine" },
+  "term.sale_title": { zh: "刷脸支付收银", en: "Pay at this machine" },
+  "term.waiting_title": { zh: "付款结果", en: "Payment result" },
   "term.settings": { zh: "设置", en: "Settings" },
   "term.setup_title": { zh: "设置售货机", en: "Set up this machine" },
   "term.setup_help": { zh: "请输入平台管理员为本机签发的终端编号和密钥。密钥只保存在本机。",
