@@ -258,3 +258,45 @@ def test_only_the_account_holder_rebinds_and_only_risk_operators_decide(world):
     assert world.client.get("/v1/me/device", headers=new).json()["bound"] is False
     r = world.client.post(decide, headers=world.hs["admin"], json={"decision": "approve", "reason": "ok"})
     assert r.status_code == 422 and error(r) == "reason_required"
+
+
+def test_the_bank_card_method_with_its_one_time_code_rebinds_once(tmp_path, database_url, shared_data):
+    from test_real_name_api import bank_card
+
+    bank = tmp_path / "bank.csv"
+    bank.write_text(
+        f"bank,card_number,name,id_number,mobile\nSim Bank,6222020200112233446,{LI.name},{LI.id_number},{LI.mobile}\n",
+        encoding="utf-8",
+    )
+    world = World(tmp_path, database_url, shared_data, bank_registry=bank)
+    try:
+        _, new = phones(world)
+        element = {
+            "name": LI.name,
+            "id_number": LI.id_number,
+            "card_number": "6222020200112233446",
+            "mobile": LI.mobile,
+        }
+        r = bank_card(world.client, world.app, new, element)
+        assert r.status_code == 201 and r.json()["method"] == "bank_card", r.text
+        proof = {"method": "bank_card", "authentication_id": r.json()["authentication_id"]}
+        r = world.client.post("/v1/me/device/rebind", headers=new, json=proof)
+        assert r.status_code == 201 and r.json()["method"] == "bank_card", r.text
+        assert world.client.get("/v1/me/device", headers=new).json()["bound"] is True
+        # The same verification does not bind another device.
+        tablet = signed_in_on(world.client, world.hs, LI.user, "li-tablet")
+        r = world.client.post("/v1/me/device/rebind", headers=tablet, json=proof)
+        assert r.status_code == 403 and error(r) == "device_rebind_proof_invalid", r.text
+        # Nor does one older than a few minutes.
+        r = bank_card(world.client, world.app, tablet, element)
+        assert r.status_code == 201, r.text
+        world.app.state.devices.clock = lambda: utcnow() + dt.timedelta(minutes=11)
+        r = world.client.post(
+            "/v1/me/device/rebind",
+            headers=tablet,
+            json={"method": "bank_card", "authentication_id": r.json()["authentication_id"]},
+        )
+        assert r.status_code == 403 and error(r) == "device_rebind_proof_invalid", r.text
+        assert json.loads(audit_records(world, "device.rebind")[0].details)["method"] == "bank_card"
+    finally:
+        world.close()
