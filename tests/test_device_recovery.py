@@ -14,7 +14,7 @@ import json
 
 import pytest
 from capture import new_session, passed_session
-from creditworld import CNY, World, error
+from creditworld import CNY, World, error, mint_pass
 from facepay import LI, ZHANG, signed_in_on, take_for
 
 from facetrust.clock import utcnow
@@ -234,6 +234,12 @@ def test_only_the_account_holder_rebinds_and_only_risk_operators_decide(world):
     )
     assert r.status_code == 409 and error(r) == "kyc_face_required", r.text  # Mallory has no face on file
     assert world.client.get("/v1/me/notifications", headers=mallory).json() == []
+    # Li's own face pass proves the device it was made on, not another one.
+    elsewhere = mint_pass(world.app, world.shared_data, world.account_id, "device_rebind", LI, 1)
+    r = world.client.post(
+        "/v1/me/device/rebind", headers=new, json={"method": "face", "liveness_session_id": elsewhere}
+    )
+    assert r.status_code == 403 and error(r) == "liveness_required", r.text
     # The bound device has nothing to rebind; a token without a device cannot name one.
     old = signed_in_on(world.client, world.hs, LI.user, OLD)
     r = world.client.post("/v1/me/device/rebind/review", headers=old, json={})

@@ -128,7 +128,7 @@ def by_face(
             "this account has no real-name face to compare with: use the bank-card method or ask for a review",
         ) from None
     proof, face = liveness.spend_pass(session, live, account.id, liveness_session_id, PURPOSE, f"{PURPOSE}:{device}")
-    if proof.device_id is not None and proof.device_id != device:
+    if proof.device_id != device:  # a pass made elsewhere (or on no named device) proves nothing here
         raise DomainError(ErrorCode.LIVENESS_REQUIRED, "the live face check must be made on the device to bind")
     match = live.engine.compare(face, enrolled, PROFILE)
     risk.face_attempt(session, "face_verification", account.id, device, match.match, PURPOSE)

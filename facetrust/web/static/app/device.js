@@ -1,7 +1,7 @@
 // Verifying a new device: a live face check compared with the real-name face, or, when that cannot
 // prove the person (no face on file, a mismatch, a lockout), a review by a person. Also the
 // messages for this device, such as "another device was bound to your account".
-import { addStrings, api, el, hide, setErrorPage, show, showError, t } from "../ft.js";
+import { addStrings, api, el, hide, show, showError, t } from "../ft.js";
 import { working } from "../camera.js";
 import { header, liveCheck, userToken } from "./common.js";
 import { deviceNotice, when } from "./devicecard.js";
@@ -27,7 +27,6 @@ addStrings({
 });
 
 const $ = (id) => document.getElementById(id);
-setErrorPage("device");
 const token = userToken($("main"));
 
 function render(device, messages) {
