@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.clock import as_utc, utcnow
@@ -54,8 +55,11 @@ def note_sign_in(session: Session, account_id: str, device_id: str | None, now: 
     """At a login: the account's first own device becomes its bound device."""
     if not _personal(device_id) or binding(session, account_id) is not None:
         return
-    session.add(DeviceBinding(account_id=account_id, device_id=device_id, method=FIRST_SIGN_IN, bound_at=now))
-    session.flush()
+    try:
+        with session.begin_nested():  # two first logins at once: one binds, the other finds it bound
+            session.add(DeviceBinding(account_id=account_id, device_id=device_id, method=FIRST_SIGN_IN, bound_at=now))
+    except IntegrityError:
+        return
     audit.append(
         session,
         actor=f"account:{account_id}",
