@@ -20,6 +20,7 @@ from facetrust.biometrics.engine import EngineConfig, FaceEngine
 from facetrust.biometrics.quality import QualityThresholds
 from facetrust.credit.context import CreditContext
 from facetrust.credit.products import Catalogue
+from facetrust.devices.service import DeviceContext
 from facetrust.errorcodes import ErrorCode
 from facetrust.gallery.service import Gallery
 from facetrust.identity.adapters import Guarded, SimulatedBankRegistry, SimulatedCitizenRegistry
@@ -41,6 +42,7 @@ class Parts:
     liveness: LivenessContext
     face_pay: FacePayContext
     credit: CreditContext
+    devices: DeviceContext
 
 
 def keyring(settings: Settings, create: bool = True) -> Keyring:
@@ -125,6 +127,7 @@ def build(
         liveness,
         FacePayContext.from_settings(settings, liveness, gallery),
         CreditContext.from_settings(settings, liveness, catalogue),
+        DeviceContext(cooldown=dt.timedelta(hours=settings.device_rebind_cooldown_hours)),
     )
 
 

@@ -197,6 +197,27 @@ class ErrorCode(StrEnum):
     )
     TEMPLATE_NOT_FOUND = "template_not_found", 404, "no face template is held for this purpose"
 
+    # Devices: money leaves only from the account's bound device; getting back in on a new one.
+    DEVICE_NOT_BOUND = (
+        "device_not_bound",
+        403,
+        "this is a new device for this account: verify it's you before money can leave from it",
+    )
+    DEVICE_COOLING_DOWN = (
+        "device_cooling_down",
+        403,
+        "this device was verified recently; money can leave from it once the cool-down ends",
+    )
+    DEVICE_ALREADY_BOUND = "device_already_bound", 409, "this device is already the account's device"
+    DEVICE_ID_REQUIRED = "device_id_required", 422, "the platform did not name the device this token is for"
+    DEVICE_REBIND_PROOF_INVALID = (
+        "device_rebind_proof_invalid",
+        403,
+        "this needs a bank-card verification of this account completed with the bank's code minutes ago",
+    )
+    DEVICE_REVIEW_NOT_FOUND = "device_review_not_found", 404, "no such device review"
+    DEVICE_REVIEW_DECIDED = "device_review_decided", 409, "this device review is already decided"
+
     # Face pay: enrolment, payments, the capture page, refunds, wallets.
     ENROLMENT_QUALITY = "enrolment_quality", 422, "the enrolment face is not good enough; do a new liveness check"
     DUPLICATE_IDENTITY = (

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     store_raw_images: bool = False
     raw_image_retention_days: int = 30
     user_token_ttl_seconds: int = 3600
+    # After a new device is bound to an account (facetrust/devices), money waits this long before
+    # it may leave from it; the old device is told meanwhile.
+    device_rebind_cooldown_hours: float = Field(24, ge=0, le=24 * 30)
     operator_token_ttl_seconds: int = 8 * 3600
 
     # Image intake limits.

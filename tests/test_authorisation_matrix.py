@@ -97,6 +97,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/webhooks/deliveries/{delivery_id}/replay"): {"tenant"},
     ("GET", "/v1/operator/webhooks/deliveries"): OPERATORS,
     ("POST", "/v1/operator/webhooks/deliveries/{delivery_id}/replay"): {"risk_analyst", "admin"},
+    # Devices: getting back into an account on a new device (facetrust/devices).
+    ("GET", "/v1/me/device"): {"user"},
+    ("POST", "/v1/me/device/rebind"): {"user"},
+    ("POST", "/v1/me/device/rebind/review"): {"user"},
+    ("GET", "/v1/me/notifications"): {"user"},
+    ("GET", "/v1/operator/device-reviews"): OPERATORS,
+    ("POST", "/v1/operator/device-reviews/{review_id}/decision"): {"risk_analyst", "admin"},
     # The demo platform (off here, so it answers 404 to whoever is let through).
     ("GET", "/v1/demo"): ANYONE,
     ("POST", "/v1/demo/sign-in"): ANYONE,

@@ -19,6 +19,7 @@ from facetrust.biometrics.engine import FaceEngine
 from facetrust.consent.routes import router as consent_router
 from facetrust.credit import products
 from facetrust.credit.routes import router as credit_router
+from facetrust.devices.routes import router as devices_router
 from facetrust.gallery.engines import index_factory
 from facetrust.gallery.service import Gallery
 from facetrust.identity.routes import router as identity_router
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
         parts = bootstrap.build(settings, app.state.keyring, app.state.gallery, app.state.credit_catalogue, face_engine)
         app.state.kyc, app.state.liveness = parts.kyc, parts.liveness
         app.state.face_pay, app.state.credit = parts.face_pay, parts.credit
+        app.state.devices = parts.devices
         with app.state.sessions() as session:  # the face-pay gallery, from the database; the rule set, kept whole
             app.state.gallery.rebuild(session, app.state.keyring)
             app.state.risk.register(session)
@@ -124,6 +126,7 @@ def create_app(settings: Settings | None = None, face_engine: FaceEngine | None 
     app.include_router(liveness_router)
     app.include_router(payments_router)
     app.include_router(credit_router)
+    app.include_router(devices_router)
     app.include_router(risk_router)
     app.include_router(security_router)
     app.include_router(webhooks_router)

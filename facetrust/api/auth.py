@@ -15,6 +15,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session
 
 from facetrust.api.deps import ClientInfo, get_session, user_client_info
+from facetrust.devices import service as devices
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import service
@@ -79,6 +80,19 @@ def user(p: Principal = Depends(principal), _: HTTPAuthorizationCredentials | No
 def user_client(request: Request, p: Principal = Depends(user)) -> ClientInfo:
     """The account holder's address (the connection's) and device (the one bound to the token)."""
     return user_client_info(request, p.device_id)
+
+
+def bound_user(request: Request, p: Principal = Depends(user), session: Session = Depends(get_session)) -> Principal:
+    """The account holder on the account's bound device (403 ``device_not_bound`` on another one)."""
+    devices.check_bound(session, request.app.state.devices, p.account_id, p.device_id)  # type: ignore[arg-type]
+    return p
+
+
+def money_user(request: Request, p: Principal = Depends(user), session: Session = Depends(get_session)) -> Principal:
+    """The account holder on the bound device, past any re-binding's cool-down: for the calls that
+    let money leave (``device_not_bound``, ``device_cooling_down``; facetrust/devices/service.py)."""
+    devices.check_money_may_leave(session, request.app.state.devices, p.account_id, p.device_id)  # type: ignore[arg-type]
+    return p
 
 
 def operator(*roles: str) -> Callable[[Principal], Principal]:

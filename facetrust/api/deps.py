@@ -11,6 +11,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from facetrust.credit.context import CreditContext
+from facetrust.devices.service import DeviceContext
 from facetrust.errors import RecordedRefusal
 from facetrust.identity.kyc import KycContext
 from facetrust.liveness.service import LivenessContext
@@ -43,6 +44,10 @@ def face_pay_context(request: Request) -> FacePayContext:
 
 def credit_context(request: Request) -> CreditContext:
     return request.app.state.credit
+
+
+def device_context(request: Request) -> DeviceContext:
+    return request.app.state.devices
 
 
 def app_keyring(request: Request) -> Keyring:

@@ -376,7 +376,7 @@ def checkout_quote(
 def confirm_checkout(
     checkout_id: str,
     body: ConfirmCheckoutIn,
-    p: Principal = Depends(auth.user),
+    p: Principal = Depends(auth.money_user),  # the bound device, past a re-binding's cool-down
     session: Session = Depends(get_session),
     ctx: CreditContext = Depends(credit_context),
     client: ClientInfo = Depends(auth.user_client),
@@ -418,7 +418,7 @@ def loan_quote(
 def draw_loan(
     body: LoanIn,
     response: Response,
-    p: Principal = Depends(auth.user),
+    p: Principal = Depends(auth.money_user),  # the bound device, past a re-binding's cool-down
     session: Session = Depends(get_session),
     ctx: CreditContext = Depends(credit_context),
     client: ClientInfo = Depends(auth.user_client),

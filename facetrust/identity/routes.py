@@ -263,7 +263,7 @@ def real_name_history(p: Principal = Depends(auth.user), session: Session = Depe
 
 @router.delete("/me", response_model=dict)
 def close_my_account(
-    request: Request, p: Principal = Depends(auth.user), session: Session = Depends(get_session)
+    request: Request, p: Principal = Depends(auth.bound_user), session: Session = Depends(get_session)
 ) -> dict:
     """The user's deletion request: face templates and credentials are deleted now; real-name
     evidence is kept for the anti-money-laundering period and deleted when it ends."""

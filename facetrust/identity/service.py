@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from facetrust.clock import utcnow
+from facetrust.devices import service as devices
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Credential, Tenant
@@ -109,6 +110,7 @@ def mint_user_token(
     if account.status == "closed":  # closing deleted its credentials; it cannot sign in again
         raise DomainError(ErrorCode.ACCOUNT_CLOSED, "the account is closed")
     token, expires = _issue(session, ttl, kind="user", account_id=account.id, device_id=device_id)
+    devices.note_sign_in(session, account.id, device_id, utcnow())  # the first device is the account's
     audit.append(session, actor=f"tenant:{tenant.id}", action="token.mint", subject=f"account:{account.id}")
     return token, expires
 

@@ -20,7 +20,9 @@ class LivenessSessionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"purpose": "real_name"}]})
 
     purpose: str = Field(
-        min_length=1, max_length=32, description="real_name, face_pay_enrolment, payment, installment or loan"
+        min_length=1,
+        max_length=32,
+        description="real_name, face_pay_enrolment, payment, installment, loan or device_rebind",
     )
 
 

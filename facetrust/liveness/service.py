@@ -49,13 +49,14 @@ PURPOSE_CONSENT = {
     "payment": "face_pay",
     "installment": "credit_face_verification",
     "loan": "credit_face_verification",
+    "device_rebind": "kyc_face_verification",  # compared with the real-name face (facetrust/devices/rebind.py)
 }
 
 # The fewest actions a capture for each purpose may ask: a still image cannot perform one. These are
 # the product's floors: settings choose how many actions are asked above them, never fewer (settings
 # that try are refused at start), and a capture whose challenge is below its floor is never passed,
 # whatever set the challenge.
-ACTION_FLOOR = {"payment": 1, "real_name": 2, "face_pay_enrolment": 2, "installment": 2, "loan": 2}
+ACTION_FLOOR = {"payment": 1, "real_name": 2, "face_pay_enrolment": 2, "installment": 2, "loan": 2, "device_rebind": 2}
 STEP_UP_FLOOR = 2  # a payment's step-up (over a limit, or asked by the risk engine)
 # A face payment's one action is one a person does in a moment, looking at the screen.
 QUICK_ACTIONS = ("blink", "open_mouth")

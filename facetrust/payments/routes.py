@@ -273,7 +273,7 @@ def face_pay_status(
 )
 def switch_face_pay_on(
     body: FacePayEnrolIn,
-    p: Principal = Depends(auth.user),
+    p: Principal = Depends(auth.money_user),  # face pay lets money leave: the bound device only
     session: Session = Depends(get_session),
     ctx: FacePayContext = Depends(face_pay_context),
 ) -> FacePayStatusOut:

@@ -45,6 +45,7 @@ KINDS = (
     "top_up",
     "account.freeze",
     "account.unfreeze",
+    "device_rebind",  # a proven re-binding of a new device (facetrust/devices/rebind.py)
 )
 COMPLETED = "completed"  # the outcome of a money-out event once the money has moved
 

@@ -872,3 +872,20 @@ def merchant_is_new_for_account(session: Session, event: RiskEvent) -> Value:
 
 
 del _name, _key, _desc, _fn
+
+
+# ---------------------------------------------------------------------------------------------
+# Device re-binding (facetrust/devices/rebind.py): a device bound again and again is how an account
+# changes hands; a person with a new phone does it once.
+
+
+@feature("account_device_rebinds_7d", "earlier device re-bindings of the account in the last 7 days")
+def account_device_rebinds_7d(session: Session, event: RiskEvent) -> Value:
+    if not event.account_id:
+        return None
+    at = _at(event)
+    return session.execute(
+        select(func.count())
+        .select_from(E)
+        .where(E.account_id == event.account_id, E.kind == "device_rebind", E.seq < event.seq, E.at > at - DAYS7)
+    ).scalar_one()

@@ -74,6 +74,7 @@ def import_models() -> None:
     """Import every module that defines tables, so Base.metadata is complete."""
     from facetrust.consent import models as _consent  # noqa: F401
     from facetrust.credit import models as _credit  # noqa: F401
+    from facetrust.devices import models as _devices  # noqa: F401
     from facetrust.identity import models as _identity  # noqa: F401
     from facetrust.liveness import models as _liveness  # noqa: F401
     from facetrust.payments import models as _payments  # noqa: F401

@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/app/checkout": ("app/checkout.html", True),
     "/app/loan": ("app/loan.html", True),
     "/app/history": ("app/history.html", False),
+    "/app/device": ("app/device.html", True),  # verifying a new device: the face check
     "/pay/capture": ("pay/capture.html", True),
     "/terminal/": ("terminal/index.html", False),
     "/console/": ("console/index.html", False),

@@ -117,6 +117,19 @@ export const ERRORS = {
   template_not_found: E("没有找到您保存的人脸信息。", "No saved face was found for this.",
     "请重新开通刷脸支付，或重新完成人脸实名认证后再试。", "Switch face pay on again, or complete face real-name verification again, then try again."),
 
+  // devices: money leaves only from the account's bound device (facetrust/devices)
+  device_not_bound: E("这是本账户的新设备，暂时不能从这台设备付款或借款。", "This is a new device for this account; money cannot leave from it yet.",
+    "请先在“验证新设备”中刷脸确认是本人。", "Verify it's you under \"Verify this device\" first."),
+  device_cooling_down: E("这台设备刚刚完成验证，为保护您的资金，需等待一段时间才能付款或借款。", "This device was verified recently; to protect your money, payments and loans wait a while.",
+    "请在 {until} 之后再试。", "Try again after {until}."),
+  device_already_bound: E("这台设备已经是本账户的设备。", "This device is already the account's device.", "无需再次验证。", "There is nothing more to verify."),
+  device_id_required: E("平台没有告诉我们您正在使用的设备。", "The platform did not tell us which device you are using.",
+    "请从平台重新进入后再试。", "Open this page again from the platform, then try again."),
+  device_rebind_proof_invalid: E("银行卡验证不可用于验证此设备。", "The bank-card verification cannot verify this device.",
+    "请重新完成银行卡验证（输入银行发送的验证码）后立即再试。", "Complete the bank-card verification again (with the bank's code), then try again right away."),
+  device_review_not_found: E("没有找到这次人工审核。", "This review was not found.", "请重新申请人工审核。", "Ask for a review again."),
+  device_review_decided: E("这次人工审核已经有结果。", "This review has already been decided.", "请刷新页面查看结果。", "Reload the page to see the result."),
+
   // consent and accounts
   consent_required: E("需要先同意相应的授权。", "Your consent is needed first.", "请阅读并同意授权说明后继续。", "Read and accept the notice, then continue."),
   notice_outdated: E("授权说明已更新。", "The notice has changed.", "请重新阅读最新的说明后再同意。", "Read the new notice, then accept it."),

@@ -2,6 +2,7 @@
 // the account, its real-name status, face pay, credit and wallet at a glance.
 import { addStrings, api, day, el, session, showError, t, yuan } from "../ft.js";
 import { frozenNotice, header, signOut, userToken } from "./common.js";
+import { deviceNotice } from "./devicecard.js";
 
 addStrings({
   "signin.title": { zh: "登录", en: "Sign in" },
@@ -62,6 +63,7 @@ function renderHome() {
   home.replaceChildren(...[ // the absent parts (null) left out: replaceChildren would write "null"
     el("h1", {}, t("home.title")),
     frozenNotice(me),
+    deviceNotice(state.device), // a new device: money cannot leave from it until the person verifies it
     el("section", { class: "card" }, el("dl", { class: "facts" },
       fact("home.mobile", me.mobile_masked),
       fact("home.status", el("span", { class: `status ${me.status}`, id: "account-status" }, t(`status.${me.status}`))),
@@ -91,7 +93,8 @@ async function loadHome(token) {
   const [me, realName, facePay, wallet, credit] = await Promise.all(
     [get("/v1/me"), get("/v1/me/real-name"), get("/v1/me/face-pay"), get("/v1/me/wallet"), get("/v1/me/credit")]);
   const demo = await api("GET", "/v1/demo").then(() => true, () => false);
-  state = { me, realName, facePay, wallet, credit, demo };
+  const device = await get("/v1/me/device").catch(() => null);
+  state = { me, realName, facePay, wallet, credit, demo, device };
   renderHome();
 }
 
