@@ -188,6 +188,36 @@ def test_a_failed_capture_says_which_action_the_tries_left_and_offers_more_time(
         assert page.errors == []
 
 
+def test_a_take_the_browser_stalled_in_is_recorded_again_before_anything_is_sent(bank_world):
+    """A busy phone stalls the page for most of a second mid-capture: the service would refuse the
+    gap (timing_implausible) and count a try, so the page says the camera paused and records the
+    take again; what it sends has no gap the service refuses, and only one capture is sent."""
+    world = bank_world
+    token = world.new_user(LI)
+    with chromium(world.camera.path) as browser:
+        page = new_page(browser, world.base_url, viewport=PHONE, lang="en")
+        sign_in(page, token, "/app/real-name")
+        sent = []
+        page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/capture") else None)
+        world.camera.show(LI.clip, 0, 120)
+        fix_challenge(page, world.app, ["blink", "open_mouth"])
+        page.locator("#choose-face").click()
+        page.fill("#name", LI.name)
+        page.fill("#id-number", LI.id_number)
+        page.locator("#submit").click()
+        expect(page.locator(".capture-view .prompt")).to_have_text(re.compile("blink", re.I), timeout=30_000)
+        page.evaluate("() => { const end = performance.now() + 900; while (performance.now() < end) {} }")
+        expect(page.locator(".capture-view .prompt")).to_have_text(
+            "The camera paused for a moment. Once more, please", timeout=15_000
+        )
+        page.wait_for_function("() => document.querySelector('.analysing') !== null", timeout=60_000)
+        page.wait_for_timeout(500)
+        assert len(sent) == 1, len(sent)
+        times = [f["t_ms"] for f in sent[0]["frames"]]
+        assert max(b - a for a, b in zip(times, times[1:])) <= 360, times
+        assert page.errors == []
+
+
 def test_errors_fit_the_page_and_never_show_the_servers_own_words(bank_world):
     world = bank_world
     token = world.new_user(LI)

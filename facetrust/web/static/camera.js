@@ -11,6 +11,7 @@ addStrings({
   "camera.step_done": { zh: "（已完成）", en: "(done)" },
   "camera.step_now": { zh: "（现在做）", en: "(now)" },
   "camera.starting": { zh: "正在打开摄像头…", en: "Opening the camera…" },
+  "camera.stalled": { zh: "摄像头卡顿了一下，请再做一次", en: "The camera paused for a moment. Once more, please" },
   "camera.hint": { zh: "请在光线充足处，由本人正对摄像头。", en: "In good light, face the camera yourself." },
 });
 
@@ -52,6 +53,19 @@ function grab(video, canvas) {
 // drops as the capture lengthens, so a capture stays within what the service takes (MAX_FRAMES).
 const MAX_FRAMES = 88; // the service takes up to 90 frames a capture (liveness_max_frames)
 export const MORE_TIME_FACTOR = 1.6;
+// The service refuses a gap over 400 ms between frames, or over 3.5 times the usual one
+// (liveness.continuity.ContinuityPolicy): a take with a gap near either is recorded again.
+const STALL_GAP_MS = 360;
+const STALL_GAP_RATIO = 3.2;
+const STALL_RETAKES = 2;
+
+function stalled(frames) {
+  const gaps = frames.slice(1).map((f, i) => f.t_ms - frames[i].t_ms);
+  if (!gaps.length) return false;
+  const median = [...gaps].sort((a, b) => a - b)[Math.floor(gaps.length / 2)];
+  const longest = Math.max(...gaps);
+  return longest > STALL_GAP_MS || (median > 0 && longest > STALL_GAP_RATIO * median);
+}
 
 function stepList(challenge) {
   const actions = challenge.actions || [];
@@ -101,39 +115,53 @@ export async function record(box, challenge, { secondsPerAction = 2.6, leadSecon
     } else {
       plan.push({ text: t("camera.look"), seconds: () => passiveSeconds, index: -1 });
     }
-    let rate = fps;
     const canvas = document.createElement("canvas");
-    const frames = [];
-    const start = performance.now();
-    let step = -1, stepStart = 0, stepLength = 0;
     const items = [...steps.children];
-    for (;;) {
-      const elapsed = performance.now() - start;
-      if (elapsed >= stepStart + stepLength) {
-        if (step >= 0 && plan[step].index >= 0) markStep(items[plan[step].index], "done");
-        step += 1;
-        if (step >= plan.length) break;
-        stepStart = elapsed;
-        stepLength = plan[step].seconds() * 1000;
-        // Fewer frames a second when the rest of the capture is long ("more time"), so that all of
-        // it fits in the frames the service takes.
-        const rest = plan.slice(step).reduce((sum, p) => sum + p.seconds(), 0);
-        rate = Math.min(fps, Math.max(1, MAX_FRAMES - frames.length) / rest);
-        prompt.textContent = plan[step].text;
-        if (plan[step].index >= 0) markStep(items[plan[step].index], "now");
-      }
-      const within = Math.min(1, (elapsed - stepStart) / stepLength);
-      if (plan[step].index >= 0) items[plan[step].index].querySelector(".bar i").style.width = `${Math.round(100 * within)}%`;
-      progress.style.width = `${Math.min(100, (100 * (step + within)) / plan.length)}%`;
-      if (frames.length < MAX_FRAMES) {
-        const image = grab(video, canvas);
-        // A camera that stalls hands back the same picture; sending it twice proves nothing (and the
-        // service refuses a capture with a repeated frame), so keep only new pictures.
-        if (!frames.length || frames[frames.length - 1].image_base64 !== image) {
-          frames.push({ t_ms: Math.round(elapsed), image_base64: image });
+    // One take of the whole plan: the frames, each new picture with its time.
+    const take = async () => {
+      let rate = fps;
+      const frames = [];
+      const start = performance.now();
+      let step = -1, stepStart = 0, stepLength = 0;
+      for (;;) {
+        const elapsed = performance.now() - start;
+        if (elapsed >= stepStart + stepLength) {
+          if (step >= 0 && plan[step].index >= 0) markStep(items[plan[step].index], "done");
+          step += 1;
+          if (step >= plan.length) return frames;
+          stepStart = elapsed;
+          stepLength = plan[step].seconds() * 1000;
+          // Fewer frames a second when the rest of the capture is long ("more time"), so that all
+          // of it fits in the frames the service takes.
+          const rest = plan.slice(step).reduce((sum, p) => sum + p.seconds(), 0);
+          rate = Math.min(fps, Math.max(1, MAX_FRAMES - frames.length) / rest);
+          prompt.textContent = plan[step].text;
+          if (plan[step].index >= 0) markStep(items[plan[step].index], "now");
         }
+        const within = Math.min(1, (elapsed - stepStart) / stepLength);
+        if (plan[step].index >= 0) items[plan[step].index].querySelector(".bar i").style.width = `${Math.round(100 * within)}%`;
+        progress.style.width = `${Math.min(100, (100 * (step + within)) / plan.length)}%`;
+        if (frames.length < MAX_FRAMES) {
+          const image = grab(video, canvas);
+          // A camera that stalls hands back the same picture; sending it twice proves nothing (and
+          // the service refuses a capture with a repeated frame), so keep only new pictures.
+          if (!frames.length || frames[frames.length - 1].image_base64 !== image) {
+            frames.push({ t_ms: Math.round(elapsed), image_base64: image });
+          }
+        }
+        await sleep(Math.max(0, 1000 / rate - (performance.now() - start - elapsed)));
       }
-      await sleep(Math.max(0, 1000 / rate - (performance.now() - start - elapsed)));
+    };
+    // A busy phone or camera can stall for a moment mid-capture; the service refuses a gap a cut
+    // could hide behind (timing_implausible), and that refusal would cost the person a try. Such a
+    // take is recorded again here, before anything is sent, at most twice.
+    let frames = await take();
+    for (let retake = 0; retake < STALL_RETAKES && stalled(frames); retake += 1) {
+      items.forEach((li) => { markStep(li, ""); li.querySelector(".bar i").style.width = "0%"; });
+      progress.style.width = "0%";
+      prompt.textContent = t("camera.stalled");
+      await sleep(1500);
+      frames = await take();
     }
     items.forEach((li) => markStep(li, "done"));
     progress.style.width = "100%";
