@@ -470,6 +470,14 @@ def test_console_at_1440_fits_its_figures_formats_events_and_browses_the_audit_l
         officer = signed_in(browser, world, "compliance_officer", "/console/audit", viewport=WIDE, lang=lang)
         officer.locator("#log-table").wait_for()
         assert officer.locator("#log-table tbody tr").count() == 20  # the newest, unfiltered
+        # An action the service records, named in the page's language (its code beside it, for the filter).
+        officer.fill("#log-kind", "credit.line")
+        officer.locator("#log-search").click()
+        showing(officer, 1, action="credit.line")
+        action = officer.locator("#log-table td.audit-action").inner_text()
+        assert action.startswith("设置信用额度" if zh else "Credit line set") and "credit.line" in action
+        details = officer.locator("#log-table td.event-data").inner_text()
+        assert ("额度 ¥20,000.00" if zh else "limit ¥20,000.00") in details  # {limit_fen: 2000000}
         officer.fill("#log-kind", "test.browse")
         officer.fill("#log-actor", "operator:zed")
         officer.locator("#log-search").click()

@@ -123,6 +123,27 @@ def test_every_key_and_purpose_of_an_audit_record_is_labelled():
     assert_labelled(CONSOLE, "value.", sorted(purposes))
 
 
+def test_every_audit_action_is_labelled():
+    """Literal actions, and the two built from a value: real_name.{face,bank_card}, credit.{installment,loan}."""
+    actions, built = set(), set()
+    for path, call in runtime_calls("append"):
+        if getattr(getattr(call.func, "value", None), "id", None) != "audit":
+            continue
+        for kw in call.keywords:
+            if kw.arg == "action":
+                found = literal_strings(kw.value)
+                actions |= found
+                if not found:
+                    built.add(f"{path.relative_to(ROOT)}: {ast.unparse(kw.value)}")
+    assert built == {
+        "identity/kyc.py: f'real_name.{method}'",
+        "credit/plans.py: f'credit.{product.kind}'",
+    }
+    actions |= {"real_name.face", "real_name.bank_card", "credit.installment", "credit.loan"}
+    assert len(actions) >= 50
+    assert_labelled(CONSOLE, "audit_action.", sorted(actions))
+
+
 def test_every_feature_is_labelled():
     assert_labelled(CONSOLE, "feature.", features.FEATURES)
 

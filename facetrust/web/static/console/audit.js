@@ -3,7 +3,7 @@
 // filtered by kind of action, actor, subject and time, a page at a time (GET /v1/operator/audit).
 import { addStrings, el, lang, t, when } from "../ft.js";
 import { call, fail, start } from "./common.js";
-import { dataName, formatValue } from "./labels.js";
+import { auditActionName, dataName, formatValue } from "./labels.js";
 
 addStrings({
   "audit.title": { zh: "审计日志校验", en: "Audit log verification" },
@@ -128,7 +128,8 @@ function renderLog() {
       "log.col_purpose", "log.col_details"].map((k) => el("th", {}, t(k))))),
     el("tbody", {}, page.records.map((r) => el("tr", { "data-seq": r.seq, "data-action": r.action, "data-subject": r.subject },
       el("td", { class: "num" }, r.seq), el("td", { class: "when", "data-at": r.at }, recordTime(r.at)),
-      el("td", { class: "mono small" }, r.actor), el("td", {}, el("code", {}, r.action)),
+      el("td", { class: "mono small" }, r.actor), el("td", { class: "audit-action" }, auditActionName(r.action), auditActionName(r.action) ? el("br") : null,
+        el("code", { class: "muted" }, r.action)),
       el("td", { class: "mono small" }, r.subject), el("td", { class: "small" }, r.purpose ? formatValue("purpose", r.purpose) : "—"),
       el("td", { class: "small event-data" }, detailLines(r.details)))))) : null);
   document.getElementById("log-prev").disabled = log.index === 0;

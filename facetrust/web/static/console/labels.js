@@ -178,6 +178,58 @@ addStrings({
   "value.no": { zh: "否", en: "no" },
   "value.none": { zh: "不适用", en: "n/a" },
 
+  // Audit log actions (audit.append's callers)
+  "audit_action.account.close": { zh: "注销账户", en: "Account closed" },
+  "audit_action.account.freeze": { zh: "冻结账户", en: "Account frozen" },
+  "audit_action.account.register": { zh: "开户", en: "Account registered" },
+  "audit_action.account.reveal": { zh: "查看未脱敏信息", en: "Personal data revealed" },
+  "audit_action.account.unfreeze": { zh: "解冻账户", en: "Account unfrozen" },
+  "audit_action.bank_card_challenge.purge": { zh: "清除过期的银行卡验证", en: "Expired bank-card checks purged" },
+  "audit_action.consent.grant": { zh: "同意授权", en: "Consent given" },
+  "audit_action.consent.withdraw": { zh: "撤回授权", en: "Consent withdrawn" },
+  "audit_action.credit.checkout": { zh: "发起分期订单", en: "Installment checkout offered" },
+  "audit_action.credit.installment": { zh: "开通分期", en: "Installment plan opened" },
+  "audit_action.credit.line": { zh: "设置信用额度", en: "Credit line set" },
+  "audit_action.credit.loan": { zh: "借款", en: "Loan opened" },
+  "audit_action.credit.repayment": { zh: "还款", en: "Repayment" },
+  "audit_action.face_attempts.locked": { zh: "人脸核验暂时锁定", en: "Face checks locked" },
+  "audit_action.face_pay.enrol": { zh: "开通刷脸支付", en: "Face pay switched on" },
+  "audit_action.face_pay.enrol_refused": { zh: "拒绝开通刷脸支付", en: "Face-pay enrolment refused" },
+  "audit_action.liveness.decide": { zh: "活体检测结果", en: "Liveness decided" },
+  "audit_action.liveness_face.purge": { zh: "清除活体检测人脸", en: "Liveness faces purged" },
+  "audit_action.liveness_fingerprint.purge": { zh: "清除活体检测指纹", en: "Liveness fingerprints purged" },
+  "audit_action.merchant.register": { zh: "登记商户", en: "Merchant registered" },
+  "audit_action.operator.token": { zh: "签发操作员凭证", en: "Operator token issued" },
+  "audit_action.payment.declined": { zh: "支付被拒绝", en: "Payment declined" },
+  "audit_action.payment.intent": { zh: "创建支付订单", en: "Payment intent created" },
+  "audit_action.payment.paid": { zh: "支付成功", en: "Payment paid" },
+  "audit_action.payment.refund": { zh: "退款", en: "Refund" },
+  "audit_action.raw_image.purge": { zh: "清除原始图像", en: "Raw images purged" },
+  "audit_action.raw_image.store": { zh: "保存原始图像", en: "Raw image stored" },
+  "audit_action.real_name.bank_card": { zh: "银行卡实名认证", en: "Real name by bank card" },
+  "audit_action.real_name.bank_card.code_exhausted": { zh: "银行卡验证码次数用尽", en: "Bank-card code attempts used up" },
+  "audit_action.real_name.bank_card.code_sent": { zh: "发送银行卡验证码", en: "Bank-card code sent" },
+  "audit_action.real_name.binding_released": { zh: "解除实名绑定", en: "Real-name binding released" },
+  "audit_action.real_name.evidence_read": { zh: "调阅实名证据", en: "Real-name evidence read" },
+  "audit_action.real_name.face": { zh: "人脸实名认证", en: "Real name by face" },
+  "audit_action.real_name.identity_change_refused": { zh: "拒绝更换实名身份", en: "Identity change refused" },
+  "audit_action.real_name.identity_check_failed": { zh: "身份核验未通过", en: "Identity check failed" },
+  "audit_action.real_name.lookup": { zh: "查询实名记录", en: "Real-name records looked up" },
+  "audit_action.real_name.purge": { zh: "清除实名记录", en: "Real-name records purged" },
+  "audit_action.risk.case.assign": { zh: "分配案件", en: "Case assigned" },
+  "audit_action.risk.case.close": { zh: "结案", en: "Case closed" },
+  "audit_action.risk.case.export": { zh: "导出案件报告", en: "Case report exported" },
+  "audit_action.template.delete": { zh: "删除人脸特征", en: "Face template deleted" },
+  "audit_action.template.purge": { zh: "清除过期人脸特征", en: "Face templates purged" },
+  "audit_action.template.read": { zh: "读取人脸特征", en: "Face template read" },
+  "audit_action.template.read_all": { zh: "读取全部人脸特征", en: "All face templates read" },
+  "audit_action.template.retain": { zh: "保留人脸特征", en: "Face template retained" },
+  "audit_action.template.store": { zh: "保存人脸特征", en: "Face template stored" },
+  "audit_action.tenant.create": { zh: "创建平台", en: "Tenant created" },
+  "audit_action.terminal.register": { zh: "登记终端", en: "Terminal registered" },
+  "audit_action.token.mint": { zh: "签发用户凭证", en: "User token issued" },
+  "audit_action.wallet.top_up": { zh: "钱包充值", en: "Wallet topped up" },
+
   // Features (facetrust/risk/features.py FEATURES)
   "feature.account_money_out_10m": { zh: "账户 10 分钟内出款次数", en: "Account money-out, 10 min" },
   "feature.account_money_out_1h": { zh: "账户 1 小时内出款次数", en: "Account money-out, 1 h" },
@@ -248,6 +300,7 @@ export function outcomeName(outcome) {
   return readable(outcome);
 }
 
+export const auditActionName = (action) => (known("audit_action." + action) ? t("audit_action." + action) : null);
 export const reasonName = (code) => (known("reason." + code) ? t("reason." + code) : readable(code));
 export const featureName = (name) => (known("feature." + name) ? t("feature." + name) : readable(name));
 export const dataName = (key) => (known("data." + key) ? t("data." + key) : readable(key));
