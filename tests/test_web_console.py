@@ -4,7 +4,10 @@ behind many accounts), reads its events, features, rule hits and decisions, note
 and freezes the account; the frozen account then moves no money, the analyst cannot unfreeze it,
 and a compliance officer does. A compliance officer looks an account up (masked), reveals it with
 a reason (audited) and verifies the audit chain, which then finds a tampered row; English
-throughout on request; an expired token, a missing role and a lost network are told as such.
+throughout on request; an expired token, a missing role and a lost network are told as such. At
+1440x900, in Chinese and in English (issue 22, items 10 and 11): the dashboard's cards hold a busy
+day's figures, a case names typologies, reasons, kinds, outcomes and features in the page's
+language with dates on one line and money in yuan, and the audit log is browsed by filters and pages.
 
 Headless Debian Chromium, no camera. Every page's script errors fail the test (``page.errors``)."""
 
