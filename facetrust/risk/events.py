@@ -52,7 +52,7 @@ PASSED, FAILED = "passed", "failed"  # of a real-name check, a liveness check or
 ON_TIME, EARLY, LATE = "on_time", "early", "late"  # of a repayment
 # Every outcome an event is stored with: these, or a money-out event's decision (``rules.DECISIONS``)
 # until its money moves. The console words each one (tests/test_web_console_labels.py).
-OUTCOMES = (COMPLETED, PASSED, FAILED, ON_TIME, EARLY, LATE)
+OUTCOMES = (COMPLETED, PASSED, FAILED, ON_TIME, EARLY, LATE, QUICK)
 
 
 @dataclass(frozen=True)

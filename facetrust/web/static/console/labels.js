@@ -22,6 +22,7 @@ addStrings({
   "typology.installment_cashout_merchant_strong": { zh: "分期商户套现（证据充分）", en: "Installment cash-out at a merchant (strong)" },
   "typology.repeated_face_failures": { zh: "人脸核验反复失败", en: "Repeated face failures" },
   "typology.repeated_face_failures_severe": { zh: "人脸核验大量失败", en: "Many face failures" },
+  "typology.quick_return_loop": { zh: "快速退货循环", en: "Quick-return loop" },
   "typology.unusual_location": { zh: "异常付款地点", en: "Unusual location" },
 
   // Reason codes of the rules (facetrust/risk/rules/default.yaml)
@@ -52,6 +53,7 @@ addStrings({
   "reason.merchant.quick_refunds": { zh: "商户快速退款多", en: "Merchant's quick refunds" },
   "reason.merchant.refunds_heavy": { zh: "商户退款比例高", en: "Merchant's heavy refunds" },
   "reason.cashout.repeat_orders": { zh: "在同一商户反复下单", en: "Repeat orders at the merchant" },
+  "reason.cashout.quick_returns": { zh: "分期订单快速退货", en: "Quick returns of installment orders" },
   "reason.cashout.refund_loop": { zh: "下单退款循环", en: "Order and refund loop" },
   "reason.face.failures_account": { zh: "账户人脸核验失败", en: "Account face failures" },
   "reason.face.failures_device": { zh: "设备人脸核验失败", en: "Device face failures" },
@@ -82,6 +84,7 @@ addStrings({
   "kind.loan": { zh: "借款", en: "Loan" },
   "kind.repayment": { zh: "还款", en: "Repayment" },
   "kind.top_up": { zh: "充值", en: "Top-up" },
+  "kind.credit_returned": { zh: "分期退货", en: "Installment goods returned" },
   "kind.account.freeze": { zh: "冻结账户", en: "Account frozen" },
   "kind.account.unfreeze": { zh: "解冻账户", en: "Account unfrozen" },
 
@@ -92,6 +95,7 @@ addStrings({
   "event_outcome.on_time": { zh: "按时", en: "On time" },
   "event_outcome.early": { zh: "提前", en: "Early" },
   "event_outcome.late": { zh: "逾期", en: "Late" },
+  "event_outcome.quick": { zh: "下单后不久退货", en: "Soon after the order" },
 
   // The keys of an event's details
   "data.method": { zh: "方式", en: "method" },
@@ -103,6 +107,11 @@ addStrings({
   "data.plan_kind": { zh: "计划类型", en: "plan" },
   "data.limit_fen": { zh: "额度", en: "limit" },
   "data.used_fen": { zh: "已用额度", en: "used" },
+  "data.return_id": { zh: "退货编号", en: "return" },
+  "data.merchant_return_id": { zh: "商户退货单号", en: "merchant's return" },
+  "data.cancelled_installments": { zh: "取消的期数", en: "installments cancelled" },
+  "data.full": { zh: "全部退货", en: "full return" },
+  "data.hours_since_order": { zh: "距下单小时数", en: "hours since the order" },
   "data.other_accounts": { zh: "其他账户", en: "other accounts" },
   "data.best_score": { zh: "最高相似度", en: "best score" },
   "data.refund_id": { zh: "退款编号", en: "refund" },
@@ -204,6 +213,7 @@ addStrings({
   "audit_action.credit.installment": { zh: "开通分期", en: "Installment plan opened" },
   "audit_action.credit.line": { zh: "设置信用额度", en: "Credit line set" },
   "audit_action.credit.loan": { zh: "借款", en: "Loan opened" },
+  "audit_action.credit.return": { zh: "分期退货", en: "Installment goods returned" },
   "audit_action.credit.repayment": { zh: "还款", en: "Repayment" },
   "audit_action.data.export": { zh: "导出个人数据副本", en: "Personal data exported" },
   "audit_action.face_pay.dispute": { zh: "刷脸支付争议", en: "Face payment disputed" },
@@ -303,6 +313,7 @@ addStrings({
   "feature.km_from_usual_merchants": { zh: "距常用付款地点距离", en: "Distance from the usual merchants" },
   "feature.km_from_last_payment": { zh: "距上一笔付款距离", en: "Distance from the last payment" },
   "feature.travel_speed_kmh": { zh: "推算移动速度", en: "Implied travel speed" },
+  "feature.account_quick_returns_30d": { zh: "账户 30 天内快速退货次数", en: "Account quick returns, 30 days" },
   "feature.merchant_is_new_for_account": { zh: "首次在该商户付款", en: "New merchant for the payer" },
 });
 
