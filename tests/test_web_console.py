@@ -20,7 +20,16 @@ import pytest
 from capture import passed_session
 from facepay import LI, ZHANG, consent, register, signed_in_on, take_for
 from sqlalchemy import delete, select, text
-from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
+from webworld import (
+    DESKTOP,
+    PHONE,
+    assert_no_axe_violations,
+    chromium,
+    new_page,
+    require_browser,
+    screenshot,
+    web_world,
+)
 
 from facetrust.identity.models import Credential
 from facetrust.identity.service import create_operator_token, secret_hash
@@ -431,6 +440,7 @@ def test_console_at_1440_fits_its_figures_formats_events_and_browses_the_audit_l
         page.locator("#fig-decisions dd[data-action=approve]", has_text="123456").wait_for()
         assert page.locator("#fig-decisions h2").inner_text() == BIG[lang][0]
         assert page.evaluate(OVERFLOWING, "#figures .card") == []
+        assert_no_axe_violations(page, f"the dashboard at 1440 px ({lang})")
         screenshot(page, f"console-dashboard-1440-{lang}")
 
         # The case: typologies, event kinds and outcomes, rule descriptions and features in the
@@ -466,6 +476,7 @@ def test_console_at_1440_fits_its_figures_formats_events_and_browses_the_audit_l
             assert page.evaluate(LINES, dates.nth(i).element_handle()) == 1, dates.nth(i).inner_text()
         assert page.evaluate("document.scrollingElement.scrollWidth") <= WIDE["width"]
         screenshot(page, f"console-case-1440-{lang}")
+        assert_no_axe_violations(page, f"a case at 1440 px ({lang})")
         assert page.errors == []
 
         # The audit log, browsed as a compliance officer: filtered to one kind, 20 a page, next and
@@ -526,6 +537,7 @@ def test_console_at_1440_fits_its_figures_formats_events_and_browses_the_audit_l
         assert officer.locator("#log-table tbody tr").first.get_attribute("data-seq") == str(seen[-20])
         assert officer.evaluate("document.scrollingElement.scrollWidth") <= WIDE["width"]
         screenshot(officer, f"console-audit-log-1440-{lang}")
+        assert_no_axe_violations(officer, f"the audit log, filtered, at 1440 px ({lang})")
         assert officer.errors == []
 
 
