@@ -130,7 +130,8 @@ def test_every_key_and_purpose_of_an_audit_record_is_labelled():
 
 
 def test_every_audit_action_is_labelled():
-    """Literal actions, and the two built from a value: real_name.{face,bank_card}, credit.{installment,loan}."""
+    """Literal actions, and those built from a value: real_name.{face,bank_card}, credit.{installment,loan},
+    device.review_{approved,denied}."""
     actions, built = set(), set()
     for path, call in runtime_calls("append"):
         if getattr(getattr(call.func, "value", None), "id", None) != "audit":
@@ -144,8 +145,10 @@ def test_every_audit_action_is_labelled():
     assert built == {
         "identity/kyc.py: f'real_name.{method}'",
         "credit/plans.py: f'credit.{product.kind}'",
+        "devices/rebind.py: f'device.review_{review.status}'",
     }
     actions |= {"real_name.face", "real_name.bank_card", "credit.installment", "credit.loan"}
+    actions |= {"device.review_approved", "device.review_denied"}
     assert len(actions) >= 50
     assert_labelled(CONSOLE, "audit_action.", sorted(actions))
 

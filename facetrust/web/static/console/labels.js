@@ -23,6 +23,7 @@ addStrings({
   "typology.repeated_face_failures": { zh: "人脸核验反复失败", en: "Repeated face failures" },
   "typology.repeated_face_failures_severe": { zh: "人脸核验大量失败", en: "Many face failures" },
   "typology.quick_return_loop": { zh: "快速退货循环", en: "Quick-return loop" },
+  "typology.device_rebind_churn": { zh: "频繁更换绑定设备", en: "Device re-binding churn" },
   "typology.unusual_location": { zh: "异常付款地点", en: "Unusual location" },
 
   // Reason codes of the rules (facetrust/risk/rules/default.yaml)
@@ -54,6 +55,8 @@ addStrings({
   "reason.merchant.refunds_heavy": { zh: "商户退款比例高", en: "Merchant's heavy refunds" },
   "reason.cashout.repeat_orders": { zh: "在同一商户反复下单", en: "Repeat orders at the merchant" },
   "reason.cashout.quick_returns": { zh: "分期订单快速退货", en: "Quick returns of installment orders" },
+  "reason.device.rebind_repeated": { zh: "多次更换绑定设备", en: "Repeated device re-binding" },
+  "reason.device.rebind_after_face_failures": { zh: "人脸核验失败后更换设备", en: "Re-binding after face failures" },
   "reason.cashout.refund_loop": { zh: "下单退款循环", en: "Order and refund loop" },
   "reason.face.failures_account": { zh: "账户人脸核验失败", en: "Account face failures" },
   "reason.face.failures_device": { zh: "设备人脸核验失败", en: "Device face failures" },
@@ -85,6 +88,7 @@ addStrings({
   "kind.repayment": { zh: "还款", en: "Repayment" },
   "kind.top_up": { zh: "充值", en: "Top-up" },
   "kind.credit_returned": { zh: "分期退货", en: "Installment goods returned" },
+  "kind.device_rebind": { zh: "更换绑定设备", en: "Device re-bound" },
   "kind.account.freeze": { zh: "冻结账户", en: "Account frozen" },
   "kind.account.unfreeze": { zh: "解冻账户", en: "Account unfrozen" },
 
@@ -108,6 +112,11 @@ addStrings({
   "data.limit_fen": { zh: "额度", en: "limit" },
   "data.used_fen": { zh: "已用额度", en: "used" },
   "data.return_id": { zh: "退货编号", en: "return" },
+  "data.cooldown_until": { zh: "冷静期至", en: "cool-down until" },
+  "data.device_id": { zh: "设备", en: "device" },
+  "data.previous_device_id": { zh: "原设备", en: "previous device" },
+  "data.rebind_id": { zh: "更换编号", en: "re-binding" },
+  "data.review_id": { zh: "审核编号", en: "review" },
   "data.merchant_return_id": { zh: "商户退货单号", en: "merchant's return" },
   "data.cancelled_installments": { zh: "取消的期数", en: "installments cancelled" },
   "data.full": { zh: "全部退货", en: "full return" },
@@ -223,6 +232,12 @@ addStrings({
   "audit_action.webhook.endpoint.create": { zh: "添加 Webhook 地址", en: "Webhook endpoint added" },
   "audit_action.webhook.endpoint.disable": { zh: "停用 Webhook 地址", en: "Webhook endpoint disabled" },
   "audit_action.webhook.replay": { zh: "重发 Webhook 事件", en: "Webhook event replayed" },
+  "audit_action.device.bind": { zh: "绑定设备", en: "Device bound" },
+  "audit_action.device.rebind": { zh: "更换绑定设备", en: "Device re-bound" },
+  "audit_action.device.rebind_failed": { zh: "更换绑定设备未通过", en: "Device re-binding failed" },
+  "audit_action.device.review_requested": { zh: "申请人工审核换绑", en: "Device review requested" },
+  "audit_action.device.review_approved": { zh: "换绑审核通过", en: "Device review approved" },
+  "audit_action.device.review_denied": { zh: "换绑审核拒绝", en: "Device review denied" },
   "audit_action.face_attempts.locked": { zh: "人脸核验暂时锁定", en: "Face checks locked" },
   "audit_action.face_pay.enrol": { zh: "开通刷脸支付", en: "Face pay switched on" },
   "audit_action.face_pay.enrol_refused": { zh: "拒绝开通刷脸支付", en: "Face-pay enrolment refused" },
@@ -314,6 +329,7 @@ addStrings({
   "feature.km_from_last_payment": { zh: "距上一笔付款距离", en: "Distance from the last payment" },
   "feature.travel_speed_kmh": { zh: "推算移动速度", en: "Implied travel speed" },
   "feature.account_quick_returns_30d": { zh: "账户 30 天内快速退货次数", en: "Account quick returns, 30 days" },
+  "feature.account_device_rebinds_7d": { zh: "账户 7 天内更换绑定设备次数", en: "Account device re-bindings, 7 days" },
   "feature.merchant_is_new_for_account": { zh: "首次在该商户付款", en: "New merchant for the payer" },
 });
 

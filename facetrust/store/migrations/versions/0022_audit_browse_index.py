@@ -1,14 +1,14 @@
 """An index for browsing the audit log from the console: pages newest first, ordered by time and
 then sequence number (GET /v1/operator/audit), read from the index rather than by sorting the log.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
