@@ -322,6 +322,8 @@ class ErrorCode(StrEnum):
     DECISION_NOT_FOUND = "decision_not_found", 404, "no such risk decision"
     QUERY_EMPTY = "query_empty", 422, "give an account id, a platform user id, a mobile or an ID number"
     DAY_OUT_OF_RANGE = "day_out_of_range", 422, "the day's bounds fall outside the calendar"
+    CURSOR_INVALID = "cursor_invalid", 422, "the page cursor is not one this service gave; start from the first page"
+    TIME_RANGE_INVALID = "time_range_invalid", 422, "the start of the time range is not before its end"
 
 
 class LivenessReason(StrEnum):

@@ -103,6 +103,7 @@ def load_settings(work: Path) -> tuple[dict[str, str], dict]:
         {
             "id": "never",
             "description": "cannot fire",
+            "description_zh": "不会触发",
             "applies_to": ["payment"],
             "when": {"feature": "amount_fen", "op": "<", "value": 0},
             "score": 1,
@@ -113,6 +114,7 @@ def load_settings(work: Path) -> tuple[dict[str, str], dict]:
         {
             "id": "never",
             "description": "cannot fire: the rules above run in shadow",
+            "description_zh": "不会触发：以上规则仅影子运行",
             "rules": ["never"],
             "min_score": 1,
             "action": "review",

@@ -24,13 +24,14 @@ CNY = 100  # fen per yuan
 # A rule set that approves everything (its one rule cannot fire), for tests about something else
 # than risk that make many draws or payments within minutes, which the default rules rightly stop.
 QUIET_RULES = """
-version: test-quiet-1
+version: test-quiet-2
 description: approves everything
 rules:
-  - {id: never, description: never, applies_to: [payment], when: {feature: amount_fen, op: "<", value: 0},
+  - {id: never, description: never, description_zh: 不会触发, applies_to: [payment],
+     when: {feature: amount_fen, op: "<", value: 0},
      score: 1, reasons: [never]}
 typologies:
-  - {id: never, description: never, rules: [never], min_score: 1, action: review}
+  - {id: never, description: never, description_zh: 不会触发, rules: [never], min_score: 1, action: review}
 """
 
 

@@ -104,6 +104,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/me/notifications"): {"user"},
     ("GET", "/v1/operator/device-reviews"): OPERATORS,
     ("POST", "/v1/operator/device-reviews/{review_id}/decision"): {"risk_analyst", "admin"},
+    ("GET", "/v1/operator/audit"): {"compliance_officer", "admin"},
     # The demo platform (off here, so it answers 404 to whoever is let through).
     ("GET", "/v1/demo"): ANYONE,
     ("POST", "/v1/demo/sign-in"): ANYONE,

@@ -191,10 +191,10 @@ FREEZE_ON_DISPUTE = """
 version: test-freeze-on-dispute-1
 description: freezes the account on any disputed face payment (a test of 'unless the rules say so')
 rules:
-  - {id: any_dispute, description: any dispute, applies_to: [face_pay.dispute],
+  - {id: any_dispute, description: any dispute, description_zh: 任何争议, applies_to: [face_pay.dispute],
      when: {feature: amount_fen, op: ">", value: 0}, score: 1, reasons: [dispute.any]}
 typologies:
-  - {id: disputed, description: a dispute, rules: [any_dispute], min_score: 1, action: freeze}
+  - {id: disputed, description: a dispute, description_zh: 争议, rules: [any_dispute], min_score: 1, action: freeze}
 """
 
 

@@ -225,6 +225,152 @@ def test_audit_verify_over_http_agrees_with_the_cli_and_finds_a_tampered_row(wor
     assert (gone["ok"], gone["at_seq"], gone["problem_code"], gone["records_total"]) == (False, 2, "missing", total - 1)
 
 
+# --- audit browsing ---------------------------------------------------------------------------
+
+AUDIT_T0 = dt.datetime(2026, 4, 1, 8, 0, tzinfo=dt.UTC)
+
+
+def seed_audit(world) -> None:
+    """24 records at known times, three to a minute (ties on time, ordered by sequence number), by
+    two operators about two accounts; one carries a typed ID number, a mobile and a face-data key."""
+    from facetrust.security import audit
+
+    with world.app.state.sessions() as s:
+        for i in range(24):
+            record = audit.append(
+                s,
+                actor="operator:alice" if i % 2 else "operator:carol",
+                action="risk.case.close" if i % 3 == 0 else ("risk.case.assign" if i % 3 == 1 else "account.freeze"),
+                subject=f"account:acc{i % 4}",
+                details={"i": i},
+            )
+            record.at = AUDIT_T0 + dt.timedelta(minutes=i // 3)
+        typed = audit.append(
+            s,
+            actor="operator:carol",
+            action="account.freeze",
+            subject="account:acc9",
+            details={"reason": f"ID {LI.id_number} mobile {LI.mobile}", "embedding": [0.1, 0.2]},
+        )
+        typed.at = AUDIT_T0 + dt.timedelta(hours=1)
+        s.commit()
+
+
+def browse(world, headers=None, **params):
+    r = world.client.get("/v1/operator/audit", params=params, headers=headers or world.hs["compliance"])
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def expected_order(world, **where) -> list[int]:
+    """The seq of every record in the page order (time, then seq, newest first), filtered in Python."""
+    with world.app.state.sessions() as s:
+        rows = list(s.execute(select(AuditRecord)).scalars())
+    since, until = where.get("since"), where.get("until")
+    rows = [
+        r
+        for r in rows
+        if (since is None or as_utc(r.at) >= since)
+        and (until is None or as_utc(r.at) < until)
+        and all(getattr(r, k) == v for k, v in where.items() if k in ("actor", "subject"))
+    ]
+    return [r.seq for r in sorted(rows, key=lambda r: (as_utc(r.at), r.seq), reverse=True)]
+
+
+def all_pages(world, limit: int, **params) -> list[list[int]]:
+    pages, cursor = [], None
+    while True:
+        page = browse(world, limit=limit, **params, **({"cursor": cursor} if cursor else {}))
+        pages.append([r["seq"] for r in page["records"]])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return pages
+        assert len(pages) < 100
+
+
+def test_audit_browsing_pages_through_the_whole_log_in_a_stable_order(world):
+    seed_audit(world)
+    pages = all_pages(world, 7)
+    seen = [seq for page in pages for seq in page]
+    assert seen == expected_order(world)  # every record once, none skipped, newest first
+    assert all(len(p) == 7 for p in pages[:-1]) and 1 <= len(pages[-1]) <= 7
+    # Appending at the head while paging does not shift the pages after the cursor.
+    first = browse(world, limit=5)
+    world.client.post(
+        f"/v1/operator/accounts/{world.account_id}/reveal", json={"reason": "dispute 2026-7"}, headers=world.hs["admin"]
+    )
+    second = browse(world, limit=5, cursor=first["next_cursor"])
+    assert [r["seq"] for r in second["records"]] == expected_order(world)[6:11]  # one new record at the head
+
+
+def test_audit_browsing_filters_by_kind_actor_subject_and_time(world):
+    seed_audit(world)
+    window = {"since": AUDIT_T0 + dt.timedelta(minutes=2), "until": AUDIT_T0 + dt.timedelta(minutes=5)}
+    by_time = browse(world, since=window["since"].isoformat(), until=window["until"].isoformat())["records"]
+    assert [r["seq"] for r in by_time] == expected_order(world, **window)
+    assert len(by_time) == 9  # minutes 2, 3 and 4: three records each; minute 5 is excluded
+    # since is inclusive, until exclusive, in any time zone the caller writes
+    beijing = (window["since"].astimezone(BEIJING).isoformat(), window["until"].astimezone(BEIJING).isoformat())
+    assert browse(world, since=beijing[0], until=beijing[1])["records"] == by_time
+
+    closes = browse(world, kind="risk.case.close", limit=200)["records"]
+    assert len(closes) == 8 and {r["action"] for r in closes} == {"risk.case.close"}
+    cases = browse(world, kind="risk.case", limit=200)["records"]  # a prefix at a dot
+    assert len(cases) == 16 and {r["action"] for r in cases} == {"risk.case.close", "risk.case.assign"}
+    assert browse(world, kind="risk.ca")["records"] == []  # not a prefix at a dot
+
+    alice = browse(world, actor="operator:alice", limit=200)["records"]
+    assert [r["seq"] for r in alice] == expected_order(world, actor="operator:alice") and len(alice) == 12
+    acc1 = browse(world, subject="account:acc1", limit=200)["records"]
+    assert [r["seq"] for r in acc1] == expected_order(world, subject="account:acc1") and len(acc1) == 6
+    assert browse(world, subject="acc1", limit=200)["records"] == acc1  # the id alone
+    combined = browse(world, actor="operator:alice", subject="account:acc1", kind="risk.case", limit=200)["records"]
+    assert {(r["actor"], r["subject"]) for r in combined} == {("operator:alice", "account:acc1")}
+    assert len(combined) == 4  # i = 1, 9, 13, 21 (5 and 17 are freezes)
+    # Filters and paging together: the filtered set once, in order.
+    assert [s for p in all_pages(world, 5, actor="operator:alice") for s in p] == expected_order(
+        world, actor="operator:alice"
+    )
+
+
+def test_audit_browsing_masks_typed_personal_data_and_withholds_face_data(world):
+    seed_audit(world)
+    body = browse(world, subject="acc9")
+    (record,) = body["records"]
+    text_of = json.dumps(body)
+    assert LI.id_number not in text_of and LI.mobile not in text_of
+    assert LI.id_number[:4] + "**********" + LI.id_number[-4:] in record["details"]["reason"]
+    assert LI.mobile[:3] + "****" + LI.mobile[-4:] in record["details"]["reason"]
+    assert record["details"]["embedding"] == "[withheld]"
+    # The records the flows wrote themselves (registration, real name, consents) show none either.
+    everything = json.dumps(browse(world, limit=200))
+    for secret in (LI.id_number, LI.mobile, LI.name):
+        assert secret not in everything, secret
+
+
+def test_audit_browsing_is_for_compliance_and_admins_and_refuses_bad_parameters(world):
+    seed_audit(world)
+    url = "/v1/operator/audit"
+    assert world.client.get(url).status_code == 401
+    r = world.client.get(url, headers={"Authorization": "Bearer ftu_unknown"})
+    assert r.status_code == 401 and error(r) == "unauthenticated"
+    for who in (world.h, world.hs["op"]):  # a user; a risk analyst
+        r = world.client.get(url, headers=who)
+        assert r.status_code == 403 and error(r) == "forbidden"
+    assert world.client.get(url, headers=world.hs["admin"]).status_code == 200
+
+    def refused(params: dict) -> tuple[int, str]:
+        r = world.client.get(url, params=params, headers=world.hs["compliance"])
+        return r.status_code, error(r)
+
+    for params in ({"limit": 0}, {"limit": 201}, {"limit": "ten"}, {"since": "yesterday"}, {"kind": "x" * 65}):
+        assert refused(params) == (422, "invalid_request"), params
+    for cursor in ("nonsense", "bm9wZQ", "!!"):
+        assert refused({"cursor": cursor}) == (422, "cursor_invalid"), cursor
+    t = AUDIT_T0.isoformat()
+    assert refused({"since": t, "until": t}) == (422, "time_range_invalid")
+
+
 # --- the dashboard: a known day ---------------------------------------------------------------
 
 DAY = dt.date(2026, 3, 10)
@@ -584,6 +730,10 @@ def test_case_events_and_decision_detail_explain_a_real_review(world):
     assert rule["features"] == {"device_accounts_30d": detail["features"]["device_accounts_30d"]}
     assert rule["features"]["device_accounts_30d"] >= 4 and rule["description"] and rule["score"] > 0
     assert [(t["id"], t["action"]) for t in detail["typologies"]] == [("shared_device_or_identity", "review")]
+    # Both languages of each description, for the console to show the operator's own.
+    assert rule["description_zh"] == "该设备 30 天内被 3 个及以上账户使用"
+    assert rule["description"].startswith("three or more accounts")
+    assert detail["typologies"][0]["description_zh"] == "多个账户共用同一设备、人脸、收货地址或 IP"
     missing = world.client.get(f"/v1/operator/risk/decisions/{'0' * 32}", headers=world.hs["op"])
     assert missing.status_code == 404 and error(missing) == "decision_not_found"
     gone = world.client.get(f"/v1/operator/risk/cases/{'0' * 32}/events", headers=world.hs["op"])

@@ -104,6 +104,8 @@ def test_same_person_is_accepted_and_recorded(kyc_app, lfw):
     assert body["outcome"] == "passed" and body["liveness"] == "passed" and body["liveness_session_id"]
     assert body["model_id"] == "sface-2021dec/align-mesh5" and body["calibration_id"].startswith("cal-")
     assert "simulated" in body["source"]
+    # A stable code for the page's own words (issue 22, item 10): no English text on a Chinese page.
+    assert (body["source_code"], body["source_bank"]) == ("simulated_citizen_registry", None)
     assert ZHANG not in r.text and "张伟" not in r.text
     history = client.get("/v1/me/real-name", headers=h).json()
     assert [x["outcome"] for x in history] == ["passed"]
@@ -256,6 +258,7 @@ def test_bank_card_method(kyc_app):
     r = client.post("/v1/me/real-name/bank-card", json=body, headers=h)
     assert r.status_code == 202 and r.json()["status"] == "code_sent", r.text  # nothing decided yet
     assert "simulated" in r.json()["source"] and "no text message" in r.json()["source"]
+    assert (r.json()["source_code"], r.json()["source_bank"]) == ("simulated_bank_registry", "Sim Bank")
     challenge = r.json()["challenge_id"]
     assert rows(app) == [] and client.get("/v1/me/real-name", headers=h).json() == []
     code = bank_code(app, challenge)
@@ -263,6 +266,7 @@ def test_bank_card_method(kyc_app):
     r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
     assert r.status_code == 201 and r.json()["outcome"] == "passed" and r.json()["method"] == "bank_card"
     assert r.json()["liveness"] == "not_applicable"
+    assert (r.json()["source_code"], r.json()["source_bank"]) == ("simulated_bank_registry", "Sim Bank")
     r = client.post(f"/v1/me/real-name/bank-card/{challenge}/confirm", json={"code": code}, headers=h)
     assert r.status_code == 409 and r.json()["error"]["code"] == "bank_challenge_closed"  # a code is used once
     assert len(rows(app)) == 1

@@ -36,6 +36,7 @@ def minimal() -> dict:
             {
                 "id": "burst",
                 "description": "a burst",
+                "description_zh": "集中出款",
                 "applies_to": ["payment"],
                 "when": {"feature": "account_money_out_10m", "op": ">=", "value": 5},
                 "score": 2,
@@ -43,7 +44,14 @@ def minimal() -> dict:
             }
         ],
         "typologies": [
-            {"id": "velocity", "description": "bursts", "rules": ["burst"], "min_score": 2, "action": "step_up"}
+            {
+                "id": "velocity",
+                "description": "bursts",
+                "description_zh": "短时集中出款",
+                "rules": ["burst"],
+                "min_score": 2,
+                "action": "step_up",
+            }
         ],
     }
 
@@ -163,6 +171,9 @@ def mutate(path: str, value):
         ("rules.0.score", "2", "rule 'burst': score: must be a number, not '2'"),
         ("rules.0.reasons", [], "rule 'burst': reasons: List should have at least 1 item"),
         ("rules.0.description", ..., "rule 'burst': description: missing"),
+        ("rules.0.description_zh", ..., "rule 'burst': description_zh: missing"),
+        ("rules.0.description_zh", "", "rule 'burst': description_zh: String should have at least 1 character"),
+        ("typologies.0.description_zh", ..., "typology 'velocity': description_zh: missing"),
         ("rules.0.colour", "red", "rule 'burst': colour: unknown field"),
         ("rules.0.id", "Burst Rule", "rule 'Burst Rule': id: String should match pattern"),
         ("typologies.0.rules", ["burst", "brust"], "typology 'velocity': rules[1]: unknown rule 'brust'"),
@@ -178,6 +189,26 @@ def mutate(path: str, value):
 def test_a_malformed_rule_set_is_refused_naming_the_rule_and_the_field(tmp_path, path, value, expected):
     message = refused(tmp_path, mutate(path, value))
     assert expected in message, message
+
+
+def test_every_packaged_rule_and_typology_is_described_in_chinese_and_english():
+    rs = rules.load()
+    for item in (*rs.rules, *rs.typologies):
+        assert item.description and item.description_zh, item.id
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in item.description_zh), item.id  # Chinese, not a copy
+
+
+def test_a_stored_rule_set_from_before_chinese_descriptions_still_loads_unchanged():
+    """Decisions keep the rule set they ran under; one stored without description_zh is still
+    explained and replayed, and its canonical JSON (so its sha256) is what was stored."""
+    doc = minimal()
+    del doc["rules"][0]["description_zh"]
+    del doc["typologies"][0]["description_zh"]
+    stored = rules.from_json(json.dumps(doc)).canonical_json()
+    assert "description_zh" not in stored  # left out, not stored as null
+    rs = rules.from_json(stored)
+    assert rs.rule("burst").description_zh is None and rs.typology("velocity").description_zh is None
+    assert rs.canonical_json() == stored
 
 
 def test_duplicate_ids_are_refused(tmp_path):

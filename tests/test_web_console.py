@@ -4,7 +4,10 @@ behind many accounts), reads its events, features, rule hits and decisions, note
 and freezes the account; the frozen account then moves no money, the analyst cannot unfreeze it,
 and a compliance officer does. A compliance officer looks an account up (masked), reveals it with
 a reason (audited) and verifies the audit chain, which then finds a tampered row; English
-throughout on request; an expired token, a missing role and a lost network are told as such.
+throughout on request; an expired token, a missing role and a lost network are told as such. At
+1440x900, in Chinese and in English (issue 22, items 10 and 11): the dashboard's cards hold a busy
+day's figures, a case names typologies, reasons, kinds, outcomes and features in the page's
+language with dates on one line and money in yuan, and the audit log is browsed by filters and pages.
 
 Headless Debian Chromium, no camera. Every page's script errors fail the test (``page.errors``)."""
 
@@ -17,7 +20,16 @@ import pytest
 from capture import passed_session
 from facepay import LI, ZHANG, consent, register, signed_in_on, take_for
 from sqlalchemy import delete, select, text
-from webworld import DESKTOP, PHONE, chromium, new_page, require_browser, screenshot, web_world
+from webworld import (
+    DESKTOP,
+    PHONE,
+    assert_no_axe_violations,
+    chromium,
+    new_page,
+    require_browser,
+    screenshot,
+    web_world,
+)
 
 from facetrust.identity.models import Credential
 from facetrust.identity.service import create_operator_token, secret_hash
@@ -141,7 +153,7 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         page.locator("header nav a[href='/console/cases']").click()
         page.locator("#cases-table").wait_for()
         row = page.locator(f"#cases-table tr[data-case='{case['case_id']}']")
-        assert "shared_device_or_identity" in row.inner_text() and "待处理" in row.inner_text()
+        assert "共用设备或身份" in row.inner_text() and "待处理" in row.inner_text()  # the typology, named
         screenshot(page, "console-cases")
         row.locator("a.case-link").click()
         page.locator("#decision-card").wait_for()
@@ -149,10 +161,10 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         assert page.locator("#decision-action").inner_text() == "人工审核"
         hit = page.locator("#rule-hits tr[data-rule=device_many_accounts]")
         detail = world.client.get(f"/v1/operator/risk/decisions/{case['decision_id']}", headers=ops).json()
-        assert f"device_accounts_30d = {detail['features']['device_accounts_30d']}" in hit.inner_text()
-        assert "shared_device_or_identity" in page.locator("#decision-typologies").inner_text()
+        assert f"设备 30 天内的账户数：{detail['features']['device_accounts_30d']}" in hit.inner_text()
+        assert "共用设备或身份" in page.locator("#decision-typologies").inner_text()
         trigger = page.locator("#events-table tr.trigger")
-        assert trigger.count() == 1 and "loan" in trigger.inner_text() and "farm-phone" in trigger.inner_text()
+        assert trigger.count() == 1 and "借款" in trigger.inner_text() and "farm-phone" in trigger.inner_text()
         assert page.locator("#decisions-table tr.trigger").count() == 1
         assert page.locator("#account-status").inner_text() == "正常"
 
@@ -176,7 +188,7 @@ def test_an_analyst_works_a_real_case_and_a_compliance_officer_unfreezes(world):
         assert [(a.actor, json.loads(a.details)["reason"]) for a in freezes] == [
             ("operator:alice", "device shared by an account farm")
         ]
-        page.locator("#events-table tr", has_text="account.freeze").first.wait_for()
+        page.locator("#events-table td[data-kind='account.freeze']", has_text="冻结账户").first.wait_for()
         screenshot(page, "console-case")
 
         # The analyst who froze cannot unfreeze: the API's refusal, with the roles it needs.
@@ -361,3 +373,187 @@ def test_english_phone_layout_expired_token_and_lost_network(world):
         assert "登录已失效" in stale.locator("#signin-error").inner_text()
         assert stale.locator("#page").is_hidden()
         assert stale.errors == []
+
+
+# --- issue 22, items 10 and 11: the console at 1440 px in the operator's language ------------
+
+WIDE = {"width": 1440, "height": 900}
+
+# The browser's measurements: a box whose content is wider than the box itself (clipped, or
+# spilling out of its card), and an element's rendered line count.
+OVERFLOWING = """(selector) => [...document.querySelectorAll(selector)].flatMap((card) =>
+  [card, ...card.querySelectorAll('*')].filter((e) => e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0
+    && getComputedStyle(e).display !== 'inline').map((e) => (card.id || '') + ' ' + e.tagName + '.' + e.className
+    + ' ' + e.scrollWidth + '>' + e.clientWidth)
+  .concat([...card.querySelectorAll('*')].filter((e) => {
+    const box = card.getBoundingClientRect(), r = e.getBoundingClientRect();
+    return r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1);
+  }).map((e) => (card.id || '') + ' ' + e.tagName + ' sticks out')))"""
+LINES = """(e) => { const r = document.createRange(); r.selectNodeContents(e);
+  return new Set([...r.getClientRects()].filter((x) => x.width > 0).map((x) => Math.round(x.top))).size; }"""
+
+BIG = {
+    "zh": ("风控决策", "额度 ¥20,000.00", "共用设备或身份"),
+    "en": ("Risk decisions", "limit ¥20,000.00", "Shared device or identity"),
+}
+
+
+def seed_browsable_log(world) -> None:
+    """45 records of one kind by one operator, a second apart, behind everything the flows wrote."""
+    from facetrust.security import audit
+
+    at = dt.datetime(2026, 5, 1, 9, 0, tzinfo=dt.UTC)
+    with world.app.state.sessions() as s:
+        for i in range(45):
+            record = audit.append(
+                s,
+                actor="operator:zed",
+                action="test.browse",
+                subject=f"account:acc{i % 3}",
+                details={"i": i, "amount_fen": 12_345 + i},
+            )
+            record.at = at + dt.timedelta(seconds=i)
+        s.commit()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_console_at_1440_fits_its_figures_formats_events_and_browses_the_audit_log(world, lang):
+    case = open_a_review_case(world)
+    seed_browsable_log(world)
+    zh = lang == "zh"
+    with chromium(None) as browser:
+        # The dashboard, with figures as large as a busy day's: every card holds its content.
+        page = signed_in(browser, world, "risk_analyst", "/console/", viewport=WIDE, lang=lang)
+
+        def busy_day(route):
+            body = route.fetch().json()
+            body["payments"]["paid"] = {"count": 123_456, "amount_fen": 987_654_321_09}
+            body["payments"]["declined"] = {"count": 54_321, "amount_fen": 12_345_678_90}
+            body["credit"]["loan"] = {"count": 4_321, "amount_fen": 123_456_789_01}
+            body["decisions"] = {"approve": 123_456, "step_up": 23_456, "review": 3_456, "decline": 456, "freeze": 56}
+            body["liveness"].update(passed=234_567, failed=12_345)
+            body["real_name"] = {"passed": 34_567, "failed": 4_567}
+            route.fulfill(json=body)
+
+        page.route("**/v1/operator/dashboard*", busy_day)
+        page.reload()
+        page.locator("#fig-decisions dd[data-action=approve]", has_text="123456").wait_for()
+        assert page.locator("#fig-decisions h2").inner_text() == BIG[lang][0]
+        assert page.evaluate(OVERFLOWING, "#figures .card") == []
+        assert_no_axe_violations(page, f"the dashboard at 1440 px ({lang})")
+        screenshot(page, f"console-dashboard-1440-{lang}")
+
+        # The case: typologies, event kinds and outcomes, rule descriptions and features in the
+        # page's language; dates on one line; money in yuan.
+        page.goto(f"/console/case#{case['case_id']}")
+        page.locator("#events-table").wait_for()
+        body = page.locator("#page").inner_text()
+        assert BIG[lang][2] in page.locator("#case-card").inner_text()
+        assert "shared_device_or_identity" not in body and "limit_fen" not in body
+        assert ("设备关联多个账户" if zh else "Device shared by accounts") in page.locator(
+            "#decision-reasons"
+        ).inner_text()
+        hit = page.locator("#rule-hits tr[data-rule=device_many_accounts]")
+        assert (
+            "该设备 30 天内被 3 个及以上账户使用" if zh else "three or more accounts used this device"
+        ) in hit.inner_text()
+        detail = world.client.get(
+            f"/v1/operator/risk/decisions/{case['decision_id']}", headers=world.hs["risk_analyst"]
+        )
+        accounts = detail.json()["features"]["device_accounts_30d"]
+        said = "设备 30 天内的账户数：" if zh else "Accounts on the device, 30 days: "
+        assert hit.locator("[data-feature=device_accounts_30d]").inner_text() == f"{said}{accounts}"
+        trigger = page.locator("#events-table tr.trigger")
+        assert trigger.locator("td[data-kind=loan]").inner_text().startswith("借款" if zh else "Loan")
+        assert trigger.locator("td[data-outcome=review]").inner_text() == ("人工审核" if zh else "Review")
+        loan = page.locator("#events-table td.event-data", has_text="¥").first
+        assert BIG[lang][1] in loan.inner_text()  # {limit_fen: 2000000} as the line's limit in yuan
+        passed = page.locator("#events-table td[data-outcome=passed]").first
+        assert passed.inner_text() == ("通过" if zh else "Passed")
+        dates = page.locator("#events-table td.when, #decisions-table td.when")
+        assert dates.count() >= 3
+        for i in range(dates.count()):
+            assert page.evaluate(LINES, dates.nth(i).element_handle()) == 1, dates.nth(i).inner_text()
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= WIDE["width"]
+        screenshot(page, f"console-case-1440-{lang}")
+        assert_no_axe_violations(page, f"a case at 1440 px ({lang})")
+        assert page.errors == []
+
+        # The audit log, browsed as a compliance officer: filtered to one kind, 20 a page, next and
+        # previous; every record once, in order; the times on one line.
+        officer = signed_in(browser, world, "compliance_officer", "/console/audit", viewport=WIDE, lang=lang)
+        officer.locator("#log-table").wait_for()
+        assert officer.locator("#log-table tbody tr").count() == 20  # the newest, unfiltered
+        # An action the service records, named in the page's language (its code beside it, for the filter).
+        officer.fill("#log-kind", "credit.line")
+        officer.locator("#log-search").click()
+        showing(officer, 1, action="credit.line")
+        action = officer.locator("#log-table td.audit-action").inner_text()
+        assert action.startswith("设置信用额度" if zh else "Credit line set") and "credit.line" in action
+        details = officer.locator("#log-table td.event-data").inner_text()
+        assert ("额度 ¥20,000.00" if zh else "limit ¥20,000.00") in details  # {limit_fen: 2000000}
+        officer.fill("#log-kind", "test.browse")
+        officer.fill("#log-actor", "operator:zed")
+        officer.locator("#log-search").click()
+        showing(officer, 20, action="test.browse")
+        seen: list[int] = []
+        for page_number, size in ((1, 20), (2, 20), (3, 5)):
+            officer.locator(f"#log-status[data-page='{page_number}']").wait_for()
+            rows = officer.locator("#log-table tbody tr")
+            assert rows.count() == size
+            seqs = [int(rows.nth(i).get_attribute("data-seq")) for i in range(size)]
+            assert all(a > b for a, b in zip(seqs, seqs[1:]))  # newest first
+            seen += seqs
+            assert officer.locator("#log-prev").is_disabled() == (page_number == 1)
+            assert officer.locator("#log-next").is_disabled() == (page_number == 3)
+            when = officer.locator("#log-table td.when").first
+            assert officer.evaluate(LINES, when.element_handle()) == 1
+            if page_number < 3:
+                officer.locator("#log-next").click()
+        assert len(set(seen)) == 45
+        with world.app.state.sessions() as s:
+            expected = s.execute(
+                select(AuditRecord.seq).where(AuditRecord.action == "test.browse").order_by(AuditRecord.at.desc())
+            ).scalars()
+            assert seen == list(expected)
+        last = officer.locator("#log-table tbody tr").last
+        assert ("金额 ¥123.45" if zh else "amount ¥123.45") in last.inner_text()  # {amount_fen: 12345}
+        officer.locator("#log-prev").click()
+        officer.locator("#log-status[data-page='2']").wait_for()
+        assert [
+            int(x)
+            for x in officer.locator("#log-table tbody tr").evaluate_all("(rows) => rows.map((r) => r.dataset.seq)")
+        ] == seen[20:40]
+        # A subject filter by the id alone, and a time window.
+        officer.fill("#log-subject", "acc1")
+        officer.locator("#log-search").click()
+        showing(officer, 15, action="test.browse", subject="account:acc1")
+        officer.locator("#log-clear").click()
+        officer.fill("#log-kind", "test.browse")
+        officer.fill("#log-since", local_input(officer, "2026-05-01T09:00:10Z"))
+        officer.fill("#log-until", local_input(officer, "2026-05-01T09:00:20Z"))
+        officer.locator("#log-search").click()
+        showing(officer, 10, action="test.browse")  # 10 s inclusive to 20 s exclusive
+        assert officer.locator("#log-table tbody tr").first.get_attribute("data-seq") == str(seen[-20])
+        assert officer.evaluate("document.scrollingElement.scrollWidth") <= WIDE["width"]
+        screenshot(officer, f"console-audit-log-1440-{lang}")
+        assert_no_axe_violations(officer, f"the audit log, filtered, at 1440 px ({lang})")
+        assert officer.errors == []
+
+
+def showing(page, count: int, **attrs) -> None:
+    """Wait until the audit table shows ``count`` rows, each with these data- attributes."""
+    page.wait_for_function(
+        """([count, attrs]) => { const rows = [...document.querySelectorAll('#log-table tbody tr')];
+        return rows.length === count && rows.every((r) => Object.entries(attrs).every(([k, v]) => r.dataset[k] === v)); }""",
+        arg=[count, attrs],
+    )
+
+
+def local_input(page, instant: str) -> str:
+    """A UTC instant as a datetime-local input's value in the browser's own time zone."""
+    return page.evaluate(
+        """(iso) => { const d = new Date(iso); const p = (n) => String(n).padStart(2, '0');
+        return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`; }""",
+        instant,
+    )

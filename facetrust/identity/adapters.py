@@ -85,6 +85,7 @@ class SimulatedCitizenRegistry:
     the CSV file."""
 
     source = "simulated citizen registry (not a real identity authority)"
+    source_code = "simulated_citizen_registry"
 
     def __init__(self, csv_path: Path) -> None:
         self._base = csv_path.parent
@@ -107,6 +108,7 @@ class SimulatedBankRegistry:
     Python prompt) read it, through ``code_sent_for_tests``. No route or log ever shows it."""
 
     source = "simulated bank registry (not a real bank; no text message is sent)"
+    source_code = "simulated_bank_registry"
 
     def __init__(self, csv_path: Path) -> None:
         self._rows = {r["card_number"]: r for r in _read_csv(csv_path)}
@@ -167,3 +169,25 @@ class Guarded:
                 raise DomainError(self._code, self._message) from None
 
         return call
+
+
+# The codes ``source_of`` answers: the pages word each in their own language (and keep saying that
+# a simulator is one); "other" is an institution plugged in later, shown by its ``source`` text.
+SOURCE_CODES = (SimulatedCitizenRegistry.source_code, SimulatedBankRegistry.source_code, "other")
+
+
+@dataclass(frozen=True)
+class SourceOf:
+    code: str  # one of SOURCE_CODES
+    bank: str | None  # the bank's own name, from the bank registry's row
+
+
+def source_of(source: str) -> SourceOf:
+    """The stable code of a stored ``source`` text (records keep the English text they were made
+    with), so a page can say who answered in its language rather than showing the English."""
+    if source == SimulatedCitizenRegistry.source:
+        return SourceOf(SimulatedCitizenRegistry.source_code, None)
+    suffix = f" ({SimulatedBankRegistry.source})"
+    if source.endswith(suffix):
+        return SourceOf(SimulatedBankRegistry.source_code, source[: -len(suffix)] or None)
+    return SourceOf("other", None)

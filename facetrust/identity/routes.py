@@ -22,7 +22,7 @@ from facetrust.api.deps import (
 from facetrust.api.ratelimits import rate_limited
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity import kyc, lookup, service
+from facetrust.identity import adapters, kyc, lookup, service
 from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
 from facetrust.identity.schemas import (
     AccountCreate,
@@ -150,6 +150,12 @@ def export_my_data(
     return JSONResponse(body, headers={"Content-Disposition": f'attachment; filename="facetrust-my-data-{day}.json"'})
 
 
+def _source_fields(source: str) -> dict:
+    """Who answered: the English text as stored, and its code (and bank) for the page's own words."""
+    of = adapters.source_of(source)
+    return {"source": source, "source_code": of.code, "source_bank": of.bank}
+
+
 def _auth_out(r, for_operator: bool = False) -> RealNameOut:
     """The face match's score and threshold only for operators: the person matched sees the outcome."""
     return RealNameOut(
@@ -159,7 +165,7 @@ def _auth_out(r, for_operator: bool = False) -> RealNameOut:
         reasons=json.loads(r.reasons),
         liveness=r.liveness,
         liveness_session_id=r.liveness_session_id,
-        source=r.source,
+        **_source_fields(r.source),
         model_id=r.model_id,
         calibration_id=r.calibration_id,
         score=r.score if for_operator else None,
@@ -228,7 +234,7 @@ def real_name_bank_card(
     return BankCardChallengeOut(
         challenge_id=challenge.id,
         status="code_sent",
-        source=challenge.source,
+        **_source_fields(challenge.source),
         expires_at=challenge.expires_at,
         max_attempts=BANK_CODE_MAX_ATTEMPTS,
     )

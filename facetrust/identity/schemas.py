@@ -84,7 +84,12 @@ class BankCardAuthIn(BaseModel):
 class BankCardChallengeOut(BaseModel):
     challenge_id: str
     status: str = Field(description="code_sent: the bank texted a one-time code to the card's reserved mobile")
-    source: str
+    source: str = Field(description="who answered, in English (a simulator says so)")
+    source_code: str = Field(
+        description="who answered, as a stable code for the page's own words: simulated_citizen_registry, "
+        "simulated_bank_registry or other"
+    )
+    source_bank: str | None = Field(default=None, description="the bank's name, for a bank-card check")
     expires_at: dt.datetime
     max_attempts: int
 
@@ -123,7 +128,12 @@ class RealNameOut(BaseModel):
     reasons: list[str]
     liveness: str
     liveness_session_id: str | None = None
-    source: str
+    source: str = Field(description="who answered, in English (a simulator says so)")
+    source_code: str = Field(
+        description="who answered, as a stable code for the page's own words: simulated_citizen_registry, "
+        "simulated_bank_registry or other"
+    )
+    source_bank: str | None = Field(default=None, description="the bank's name, for a bank-card check")
     model_id: str | None
     calibration_id: str | None
     score: float | None

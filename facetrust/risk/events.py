@@ -48,6 +48,11 @@ KINDS = (
     "device_rebind",  # a proven re-binding of a new device (facetrust/devices/rebind.py)
 )
 COMPLETED = "completed"  # the outcome of a money-out event once the money has moved
+PASSED, FAILED = "passed", "failed"  # of a real-name check, a liveness check or a face match
+ON_TIME, EARLY, LATE = "on_time", "early", "late"  # of a repayment
+# Every outcome an event is stored with: these, or a money-out event's decision (``rules.DECISIONS``)
+# until its money moves. The console words each one (tests/test_web_console_labels.py).
+OUTCOMES = (COMPLETED, PASSED, FAILED, ON_TIME, EARLY, LATE, QUICK)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ def case_events(session: Session, case: RiskCase, limit: int) -> list[CaseEvent]
 class RuleHit:
     id: str
     description: str
+    description_zh: str | None  # None for a rule set stored before descriptions were bilingual
     score: float
     reasons: list[str]
     features: dict  # the values, at the decision, of the features the rule's condition reads
@@ -59,6 +60,7 @@ class RuleHit:
 class TypologyHit:
     id: str
     description: str
+    description_zh: str | None
     action: str
     min_score: float
 
@@ -88,13 +90,14 @@ def decision_detail(session: Session, decision_id: str) -> DecisionDetail:
             RuleHit(
                 rule.id,
                 rule.description,
+                rule.description_zh,
                 rule.score,
                 list(rule.reasons),
                 {name: values.get(name) for name in sorted(rule.when.features())},
             )
         )
     typologies = [
-        TypologyHit(t.id, t.description, t.action, t.min_score)
+        TypologyHit(t.id, t.description, t.description_zh, t.action, t.min_score)
         for t in (ruleset.typology(tid) for tid in json.loads(decision.typologies))
     ]
     return DecisionDetail(decision, session.get(RiskEvent, decision.event_seq), hits, typologies, values)  # type: ignore[arg-type]

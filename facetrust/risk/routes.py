@@ -345,11 +345,24 @@ def decision_detail(
         at=d.decision.at,
         event=RiskEventOut(**_event_fields(d.event)),
         rules=[
-            RuleHitOut(id=r.id, description=r.description, score=r.score, reasons=r.reasons, features=r.features)
+            RuleHitOut(
+                id=r.id,
+                description=r.description,
+                description_zh=r.description_zh,
+                score=r.score,
+                reasons=r.reasons,
+                features=r.features,
+            )
             for r in d.rules
         ],
         typologies=[
-            TypologyHitOut(id=t.id, description=t.description, action=t.action, min_score=t.min_score)
+            TypologyHitOut(
+                id=t.id,
+                description=t.description,
+                description_zh=t.description_zh,
+                action=t.action,
+                min_score=t.min_score,
+            )
             for t in d.typologies
         ],
         features=d.features,

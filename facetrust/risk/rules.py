@@ -227,9 +227,17 @@ def _positive_number(v: object) -> object:
     return v
 
 
+# Descriptions are shown to operators in their language: ``description`` is the English text and
+# ``description_zh`` the Chinese one. A rule set file must carry both (``_validate`` refuses one
+# without); a rule set stored with decisions before descriptions were bilingual has no Chinese text
+# and stays readable (None), so old decisions can still be explained and replayed.
+ZhText = Annotated[str, Field(min_length=1)] | None
+
+
 class Rule(_Strict):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     description: Annotated[str, Field(min_length=1)]
+    description_zh: ZhText = None
     applies_to: Annotated[list[Annotated[str, AfterValidator(_known_kind)]], Field(min_length=1)]
     when: Condition
     score: float
@@ -241,6 +249,7 @@ class Rule(_Strict):
 class Typology(_Strict):
     id: Annotated[str, Field(pattern=ID_PATTERN)]
     description: Annotated[str, Field(min_length=1)]
+    description_zh: ZhText = None
     rules: Annotated[list[str], Field(min_length=1)]
     min_score: float
     action: str
@@ -308,7 +317,19 @@ def _label(kind: str, raw: object, index: int) -> str:
     return f"{kind} {rid!r}" if isinstance(rid, str) and rid else f"{kind} #{index + 1}"
 
 
-def _validate(doc: object, source: str) -> RuleSet:
+def _missing_zh(kind: str, raw_items: list | None, parsed_ids: set[str]) -> list[str]:
+    """A rule or typology of a rule set file without its Chinese description (the parsed ones only:
+    an item that failed to parse has its own problems reported)."""
+    return [
+        f"{_label(kind, raw, i)}: description_zh: missing"
+        for i, raw in enumerate(raw_items or [])
+        if isinstance(raw, dict) and raw.get("id") in parsed_ids and raw.get("description_zh") is None
+    ]
+
+
+def _validate(doc: object, source: str, bilingual: bool = True) -> RuleSet:
+    """``bilingual``: every rule and typology must carry ``description_zh`` too (rule set files; a
+    stored rule set from before may lack it)."""
     problems: list[str] = []
     if not isinstance(doc, dict):
         raise RuleSetError(
@@ -364,6 +385,9 @@ def _validate(doc: object, source: str) -> RuleSet:
                 f"(its rules' scores add up to {reachable:g})"
             )
         typologies.append(typology)
+    if bilingual:
+        problems += _missing_zh("rule", raw_rules, {r.id for r in rules})
+        problems += _missing_zh("typology", raw_typologies, {t.id for t in typologies})
     if problems:
         raise RuleSetError(f"invalid rule set {source}:\n" + "\n".join(f"  {p}" for p in problems), problems)
     return RuleSet(str(doc["version"]), str(doc["description"]), tuple(rules), tuple(typologies))
@@ -481,11 +505,13 @@ class RuleSet:
         return Evaluation(decision, float(sum(scores.values())), [r.id for r in fired], typologies, reasons)
 
     def as_dict(self) -> dict:
+        # A missing Chinese description is left out rather than stored as null: a rule set stored
+        # before descriptions were bilingual keeps its canonical JSON, and so its sha256.
         return {
             "version": self.version,
             "description": self.description,
-            "rules": [r.model_dump(mode="json", by_alias=True) for r in self.rules],
-            "typologies": [t.model_dump(mode="json") for t in self.typologies],
+            "rules": [_without_null_zh(r.model_dump(mode="json", by_alias=True)) for r in self.rules],
+            "typologies": [_without_null_zh(t.model_dump(mode="json")) for t in self.typologies],
         }
 
     def canonical_json(self) -> str:
@@ -501,6 +527,12 @@ class RuleSet:
 
     def typology(self, typology_id: str) -> Typology:
         return next(t for t in self.typologies if t.id == typology_id)
+
+
+def _without_null_zh(item: dict) -> dict:
+    if item.get("description_zh") is None:
+        item.pop("description_zh", None)
+    return item
 
 
 def load(path: Path | str | None = None) -> RuleSet:
@@ -520,12 +552,13 @@ def load(path: Path | str | None = None) -> RuleSet:
 
 
 def from_json(text: str) -> RuleSet:
-    """The inverse of ``RuleSet.canonical_json`` (a stored rule set, for replay)."""
+    """The inverse of ``RuleSet.canonical_json`` (a stored rule set, for replay). A stored rule set
+    may predate the Chinese descriptions, so they are not required here."""
     try:
         doc = json.loads(text)
     except ValueError as error:
         raise RuleSetError(f"invalid rule set (JSON): not valid JSON: {error}") from None
-    return _validate(doc, "(JSON)")
+    return _validate(doc, "(JSON)", bilingual=False)
 
 
 def from_dict(doc: object, source: str = "(dict)") -> RuleSet:

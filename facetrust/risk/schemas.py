@@ -68,9 +68,13 @@ class CaseEventOut(RiskEventOut):
     trigger: bool = Field(description="the event whose decision opened the case")
 
 
+ZH_DESCRIPTION = "the description in Chinese; null for a rule set stored before descriptions were bilingual"
+
+
 class RuleHitOut(BaseModel):
     id: str
-    description: str
+    description: str = Field(description="the rule's description in English")
+    description_zh: str | None = Field(description=ZH_DESCRIPTION)
     score: float
     reasons: list[str]
     features: dict = Field(description="the values of the features the rule's condition reads, at the decision")
@@ -78,7 +82,8 @@ class RuleHitOut(BaseModel):
 
 class TypologyHitOut(BaseModel):
     id: str
-    description: str
+    description: str = Field(description="the typology's description in English")
+    description_zh: str | None = Field(description=ZH_DESCRIPTION)
     action: str
     min_score: float
 

@@ -18,6 +18,8 @@ class AuditRecord(Base):
     """
 
     __tablename__ = "audit_log"
+    # The console browses the log newest first by (time, seq): security/audit.browse.
+    __table_args__ = (Index("ix_audit_log_at_seq", "at", "seq"),)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

@@ -350,6 +350,10 @@ export const ERRORS = {
     "请从列出的角色中选择。", "Choose one of the listed roles."),
   day_out_of_range: E("所选日期超出了范围。", "The chosen day is out of range.",
     "请选择其他日期。", "Choose another day."),
+  cursor_invalid: E("无法继续翻页：页码标记无效或已过期。", "The page could not be turned: its page marker is not valid.",
+    "请重新查询，从第一页开始。", "Search again, starting from the first page."),
+  time_range_invalid: E("时间范围不正确：开始时间不早于结束时间。", "The time range is wrong: its start is not before its end.",
+    "请把开始时间改到结束时间之前。", "Set the start before the end."),
 };
 
 // The same code where another page needs other words: the vending machine's shopper cannot change

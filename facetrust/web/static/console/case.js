@@ -2,8 +2,11 @@
 // decision's feature values and rule hits), the account's decision history, the notes; and the
 // work: assign, note, close, freeze or unfreeze the account with a reason. A role the API refuses
 // is shown as the API's refusal, with the roles the action needs.
-import { addStrings, el, t, when, yuan } from "../ft.js";
+import { addStrings, el, lang, t, when, yuan } from "../ft.js";
 import { actionName, badge, call, fail, field, shortId, start } from "./common.js";
+import {
+  dataLines, described, featureName, formatValue, kindName, outcomeName, reasonName, typologyList, typologyName,
+} from "./labels.js";
 
 addStrings({
   "case.back": { zh: "← 返回案件队列", en: "← Back to the case queue" },
@@ -59,6 +62,7 @@ addStrings({
   "case.features": { zh: "全部特征（{count} 个）", en: "All features ({count})" },
   "case.feature": { zh: "特征", en: "Feature" },
   "case.value": { zh: "取值", en: "Value" },
+  "case.is": { zh: "：", en: ": " },
   "case.history": { zh: "该账户的决策历史", en: "The account's decision history" },
   "case.time": { zh: "时间", en: "Time" },
   "case.kind": { zh: "事件类型", en: "Event" },
@@ -75,6 +79,11 @@ addStrings({
   "case.notes": { zh: "备注", en: "Notes" },
   "case.add_note": { zh: "添加备注", en: "Add note" },
   "case.note_placeholder": { zh: "例如：已电话联系客户", en: "e.g. called the customer" },
+  "case.note_opened": { zh: "风控决策 {id} 触发：{typologies}", en: "Decision {id}: {typologies}" },
+  "case.note_assigned": { zh: "已分配给 {who}", en: "Assigned to {who}" },
+  "case.note_closed": { zh: "结案，结论：{outcome}。{note}", en: "Closed as {outcome}: {note}" },
+  "case.note_identity_change": { zh: "一次实名认证使用了与本账户已绑定身份不同的身份证号。",
+    en: "A real-name authentication named another ID number than the one this account is bound to." },
 });
 
 // "#<id>", or "#case=<id>" beside a "token=" handed over in the same fragment.
@@ -82,7 +91,7 @@ const fragment = new URLSearchParams(location.hash.slice(1));
 const caseId = fragment.get("case") || (location.hash.includes("=") ? "" : decodeURIComponent(location.hash.slice(1)));
 const state = { case: null, account: null, decisions: [], events: [], detail: null, selected: null };
 
-const typologies = (list) => (list.length ? list.join(", ") : t("case.manual"));
+const typologies = (list) => (list.length ? typologyList(list) : t("case.manual"));
 const amount = (fen) => (fen === null || fen === undefined ? "—" : "¥" + yuan(fen));
 
 function notice(box, key, vars, kind = "ok") {
@@ -182,24 +191,28 @@ function decisionCard() {
     el("dl", { class: "facts" },
       field("case.action", el("span", { id: "decision-action" }, badge("action", d.decision, actionName(d.decision)))),
       field("case.score", d.score),
-      field("case.event", `${e.kind} · ${when(e.at)} · ${amount(e.amount_fen)}${e.device_id ? " · " + e.device_id : ""}`),
+      field("case.event", `${kindName(e.kind)} · ${when(e.at)} · ${amount(e.amount_fen)}${e.device_id ? " · " + e.device_id : ""}`),
       field("case.typologies", el("ul", { class: "plain", id: "decision-typologies" }, d.typologies.map((ty) =>
-        el("li", {}, el("strong", {}, ty.id), " → ", actionName(ty.action), el("span", { class: "muted small" }, " " + ty.description))))),
-      field("case.reasons", d.reasons.join(", ") || "—"),
+        el("li", { "data-typology": ty.id }, el("strong", { title: ty.id }, typologyName(ty.id)), " → ", actionName(ty.action),
+          el("span", { class: "muted small" }, " " + described(ty)))))),
+      field("case.reasons", el("span", { id: "decision-reasons", title: d.reasons.join(", ") },
+        d.reasons.map(reasonName).join(lang === "zh" ? "、" : ", ") || "—")),
       field("case.rule_set", d.rule_set_version)),
     el("h3", {}, t("case.rule_hits")),
     d.rules.length ? el("div", { class: "table-wrap" }, el("table", { id: "rule-hits" },
       el("thead", {}, el("tr", {}, ["case.rule", "case.description", "case.score", "case.values"].map((k) => el("th", {}, t(k))))),
       el("tbody", {}, d.rules.map((r) => el("tr", { "data-rule": r.id },
-        el("td", {}, el("code", {}, r.id)), el("td", {}, r.description), el("td", { class: "num" }, r.score),
+        el("td", {}, el("code", {}, r.id)), el("td", {}, described(r)), el("td", { class: "num" }, r.score),
         el("td", {}, Object.entries(r.features).map(([name, value]) =>
-          el("div", { class: "mono small" }, `${name} = ${JSON.stringify(value)}`))))))))
+          el("div", { class: "small feature-value", "data-feature": name, title: name },
+            `${featureName(name)}${t("case.is")}${formatValue(name, value)}`))))))))
       : el("p", { class: "muted" }, t("case.no_rules")),
     el("details", { id: "features" }, el("summary", {}, t("case.features", { count: features.length })),
       el("div", { class: "table-wrap" }, el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, t("case.feature")), el("th", {}, t("case.value")))),
-        el("tbody", {}, features.map(([name, value]) => el("tr", {}, el("td", { class: "mono small" }, name),
-          el("td", { class: "mono small" }, JSON.stringify(value)))))))));
+        el("tbody", {}, features.map(([name, value]) => el("tr", { "data-feature": name },
+          el("td", { class: "small", title: name }, featureName(name)),
+          el("td", { class: "small num" }, formatValue(name, value)))))))));
 }
 
 function historyCard() {
@@ -210,9 +223,9 @@ function historyCard() {
         .map((k) => el("th", {}, t(k))))),
       el("tbody", {}, state.decisions.slice().reverse().map((d) => el("tr", {
         "data-decision": d.decision_id, class: d.decision_id === state.case.decision_id ? "trigger" : null },
-      el("td", {}, when(d.at)), el("td", {}, d.event_kind),
+      el("td", { class: "when" }, when(d.at)), el("td", {}, kindName(d.event_kind)),
       el("td", {}, badge("action", d.decision, actionName(d.decision))), el("td", { class: "num" }, d.score),
-      el("td", {}, d.typologies.join(", ") || "—"),
+      el("td", {}, typologyList(d.typologies) || "—"),
       el("td", {}, el("button", { class: "link", type: "button", onclick: () => select(d.decision_id) }, t("case.details"))))))))
       : el("p", { class: "empty" }, t("common.none")));
 }
@@ -224,13 +237,31 @@ function eventsCard() {
       el("thead", {}, el("tr", {}, ["case.time", "case.kind", "case.outcome_col", "case.amount", "case.device", "case.ip",
         "case.merchant", "case.action", "case.data"].map((k) => el("th", {}, t(k))))),
       el("tbody", {}, state.events.map((e) => el("tr", { "data-seq": e.seq, class: e.trigger ? "trigger" : null },
-        el("td", {}, when(e.at)), el("td", {}, e.kind, e.trigger ? el("span", { class: "status review tag" }, t("case.trigger")) : null),
-        el("td", {}, e.outcome || "—"), el("td", { class: "num" }, amount(e.amount_fen)), el("td", {}, e.device_id || "—"),
+        el("td", { class: "when" }, when(e.at)),
+        el("td", { "data-kind": e.kind }, kindName(e.kind), e.trigger ? el("span", { class: "status review tag" }, t("case.trigger")) : null),
+        el("td", { "data-outcome": e.outcome || "" }, outcomeName(e.outcome)), el("td", { class: "num" }, amount(e.amount_fen)),
+        el("td", {}, e.device_id || "—"),
         el("td", {}, e.ip || "—"), el("td", {}, e.merchant_id ? el("code", {}, shortId(e.merchant_id)) : "—"),
         el("td", {}, e.decision ? badge("action", e.decision, actionName(e.decision)) : "—"),
-        el("td", { class: "mono small" }, Object.entries(e.data).map(([k, v]) => `${k}: ${typeof v === "string" ? v : JSON.stringify(v)}`)
-          .join("; ") || "—"))))))
+        el("td", { class: "small event-data" }, dataLines(e.data).map((line) => el("div", {}, line)), Object.keys(e.data).length ? null : "—"))))))
       : el("p", { class: "empty" }, t("common.none")));
+}
+
+// The notes the service writes itself (a case opened by a decision, assigned, closed) are stored
+// in English; they are shown in the page's language, the stored text kept as the tooltip. Notes
+// operators write are shown as written.
+const IDENTITY_CHANGE_NOTE = "a real-name authentication named another ID number than the one this account is bound to";
+function noteText(n) {
+  let m;
+  if (n.author === "risk-engine" && (m = /^decision (\w+): (.*)$/.exec(n.text))) {
+    return t("case.note_opened", { id: shortId(m[1]), typologies: typologyList(m[2].split(", ").filter(Boolean)) });
+  }
+  if (n.author === "risk-engine" && n.text === IDENTITY_CHANGE_NOTE) return t("case.note_identity_change");
+  if ((m = /^assigned to (\S+)$/.exec(n.text))) return t("case.note_assigned", { who: m[1] });
+  if ((m = /^closed as (fraud_confirmed|false_positive|inconclusive): ([\s\S]*)$/.exec(n.text))) {
+    return t("case.note_closed", { outcome: t("outcome." + m[1]), note: m[2] });
+  }
+  return n.text;
 }
 
 function notesCard() {
@@ -247,7 +278,7 @@ function notesCard() {
   return el("section", { class: "card", id: "notes-card" },
     el("h2", {}, t("case.notes")),
     el("ul", { class: "notes", id: "notes" }, state.case.notes.map((n) => el("li", {},
-      el("div", { class: "muted small" }, `${n.author} · ${when(n.at)}`), el("div", { class: "note-text" }, n.text)))),
+      el("div", { class: "muted small" }, `${n.author} · ${when(n.at)}`), el("div", { class: "note-text", title: n.text }, noteText(n))))),
     el("label", { for: "note-text" }, t("case.add_note")), text,
     el("button", { id: "add-note", type: "button", class: "secondary", onclick: add }, t("case.add_note")),
     result);

@@ -2,6 +2,7 @@
 // assignee, each linking to its page.
 import { addStrings, el, t, when } from "../ft.js";
 import { badge, call, fail, me, shortId, start } from "./common.js";
+import { typologyList } from "./labels.js";
 
 addStrings({
   "cases.title": { zh: "案件队列", en: "Case queue" },
@@ -39,7 +40,7 @@ function render() {
   document.getElementById("cases-count").textContent = t("cases.count", { count: rows.length });
   const columns = [
     ["cases.col_opened", (c) => when(c.opened_at)],
-    ["cases.col_typologies", (c) => c.typologies.length ? c.typologies.join(", ") : t("cases.manual")],
+    ["cases.col_typologies", (c) => c.typologies.length ? typologyList(c.typologies) : t("cases.manual")],
     ["cases.col_account", (c) => el("code", {}, shortId(c.account_id || c.merchant_id))],
     ["cases.col_status", (c) => badge("case.status", c.status)],
     ["cases.col_assignee", (c) => c.assignee || "—"],
