@@ -107,6 +107,9 @@ def test_new_user_real_name_face_pay_vending_installment_loan_and_repayment(worl
         page.locator(".camera .prompt", has_text="请向右转头").wait_for()
         screenshot(page, "app-capture-challenge")
         page.locator("#verified").wait_for(timeout=60_000)
+        # Who checked it, in the page's language, still saying it is a simulator.
+        expect(page.locator("#verified")).to_contain_text("核验来源：模拟公民身份库（仅供演示")
+        assert "registry" not in page.locator("#verified").inner_text()
         screenshot(page, "app-real-name-done")
         records = world.client.get("/v1/me/real-name", headers=bearer(token)).json()
         assert [(r["method"], r["outcome"]) for r in records] == [("face", "passed")]

@@ -4,6 +4,7 @@
 import { addStrings, api, day, el, hide, lang, setErrorPage, show, showError, t } from "../ft.js";
 import { working } from "../camera.js";
 import { validIdNumber } from "../idnumber.js";
+import { sourceText } from "../sources.js";
 import { header, liveCheck, userToken } from "./common.js";
 
 addStrings({
@@ -70,7 +71,7 @@ function renderDone() {
   $("done").replaceChildren(...[el("section", { class: "notice ok", id: "verified", tabindex: "-1" },
     el("strong", {}, t("rn.passed")),
     el("p", {}, t("rn.passed_detail", { method: t(`method.${verified.method}`), date: day(verified.created_at) })),
-    el("p", { class: "small muted" }, t("rn.source", { source: verified.source })),
+    el("p", { class: "small muted" }, t("rn.source", { source: sourceText(verified) })),
     faceVerified ? el("div", { class: "row" },
       next ? el("a", { class: "button", id: "continue", href: next }, t("rn.continue")) : null,
       next ? null : el("a", { class: "button", href: "/app/consents" }, t("rn.next_face_pay")),
