@@ -10,6 +10,7 @@ import json
 import re
 import time
 
+import httpx
 import pytest
 from conftest import running_app
 from sqlalchemy import select
@@ -646,3 +647,40 @@ def test_an_attempt_that_fails_unexpectedly_is_recorded_not_left_to_its_lease(da
         with app.state.sessions() as s:
             (row,) = s.execute(select(WebhookDelivery)).scalars().all()
             assert (row.status, row.attempts, row.last_error, row.lease_token) == ("pending", 1, "RuntimeError", None)
+
+
+def test_a_name_that_resolves_to_the_metadata_service_is_never_posted_to(database_url, tmp_path, monkeypatch):
+    """An endpoint added under a public-looking name that later resolves to a link-local address
+    (where cloud metadata services answer) gets no POST: the attempt is recorded as refused and
+    retried like a failure, in case the name is pointed back."""
+    import socket
+
+    from facetrust.webhooks.delivery import Dispatcher
+
+    with running_app(tmp_path, database_url, webhooks_dispatch=False) as (client, app, hs):
+        endpoint(client, hs["a"], "https://hooks.shop.example/in")
+        account_id, _ = account(client, hs["a"])
+        freeze(client, hs, account_id)
+        real = socket.getaddrinfo
+
+        def resolve(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            if host == "hooks.shop.example":
+                return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("169.254.169.254", 443))]
+            return real(host, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", resolve)
+        posted = []
+        dispatcher = Dispatcher(
+            app.state.sessions,
+            app.state.keyring,
+            Policy(base_seconds=60),
+            transport=httpx.MockTransport(lambda request: posted.append(request) or httpx.Response(200)),
+        )
+        try:
+            assert dispatcher.run_once() == 1
+        finally:
+            dispatcher.stop()
+        assert posted == []
+        with app.state.sessions() as s:
+            (row,) = s.execute(select(WebhookDelivery)).scalars().all()
+            assert (row.status, row.attempts, row.last_error) == ("pending", 1, "address_refused")

@@ -30,7 +30,7 @@ from facetrust.security.envelope import Keyring
 from facetrust.store.db import rowcount
 from facetrust.webhooks import outbox, signing
 from facetrust.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
-from facetrust.webhooks.service import open_secret
+from facetrust.webhooks.service import open_secret, resolves_elsewhere
 
 log = logging.getLogger("facetrust.webhooks")
 
@@ -165,6 +165,10 @@ class Dispatcher:
         if secret is None:  # the endpoint was disabled after the event: nothing is sent
             outcome = Outcome(None, "endpoint_disabled", 0)
             self._record(delivery_id, token, outcome, give_up=True)
+            return outcome
+        if resolves_elsewhere(url):  # nothing is sent to the cloud's metadata service, whatever the name says
+            outcome = Outcome(None, "address_refused", 0)
+            self._record(delivery_id, token, outcome)
             return outcome
         headers = signing.headers(secret, event_id, kind, body, int(time.time()))
         t0 = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -55,11 +56,28 @@ def check_url(url: str) -> str:
     try:
         address = ipaddress.ip_address(parts.hostname)
     except ValueError:
-        return url  # a host name
-    # Never a receiver: no address at all, broadcast, or link-local (where cloud metadata services live).
-    if address.is_unspecified or address.is_multicast or address.is_link_local or address.is_reserved:
+        return url  # a host name: what it resolves to is checked at every send (resolves_elsewhere)
+    if _never_a_receiver(address):
         raise DomainError(ErrorCode.WEBHOOK_URL_INVALID, "the URL's host is not an address a receiver can have")
     return url
+
+
+def _never_a_receiver(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """No address at all, broadcast, reserved, or link-local (where cloud metadata services live)."""
+    return address.is_unspecified or address.is_multicast or address.is_link_local or address.is_reserved
+
+
+def resolves_elsewhere(url: str) -> bool:
+    """Whether the URL's host now resolves to an address no receiver has. Checked before every send,
+    not only when the endpoint is added: a name that pointed at a public host then can be pointed at
+    the cloud's metadata service (169.254.169.254) later. A name that does not resolve is left to the
+    POST, which fails and is retried like any failure."""
+    parts = urlsplit(url)
+    try:
+        found = socket.getaddrinfo(parts.hostname, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return False
+    return any(_never_a_receiver(ipaddress.ip_address(str(info[4][0]).split("%")[0])) for info in found)
 
 
 def check_kinds(kinds: list[str] | None) -> list[str] | None:
