@@ -32,6 +32,9 @@ def test_download_my_data_and_own_face_pay_controls(tmp_path, database_url, shar
             client, FramePool(shared_data, app), merchant_terminal(client, hs, tenant), LI, 1234, "web-1"
         )
         assert view["status"] == "paid", view
+        pool = FramePool(shared_data, app)
+        second, _, view = pay_with_face(client, pool, merchant_terminal(client, hs, tenant), LI, 2345, "web-2")
+        assert view["status"] == "paid", view
         token = hl["Authorization"].split(" ", 1)[1]
         with live_server(app) as base_url, chromium(None) as browser:
             page = new_page(browser, base_url, lang="en")
@@ -62,12 +65,27 @@ def test_download_my_data_and_own_face_pay_controls(tmp_path, database_url, shar
             expect(page.locator("#face-pay-paused")).to_be_hidden()
             assert client.get("/v1/me/face-pay", headers=hl).json()["paused"] is False
 
-            page.get_by_role("button", name="I don't recognise this").click()
+            page.locator("#face-payments li", has_text="¥12.34").get_by_role(
+                "button", name="I don't recognise this"
+            ).click()
             page.locator("#confirm-yes").click()
-            expect(page.locator("#face-payments")).to_contain_text("Reported; our risk team will look into it")
-            (payment,) = client.get("/v1/me/wallet", headers=hl).json()["payments"]
-            assert payment["intent_id"] == intent["intent_id"] and payment["disputed"] is True
+            expect(page.locator("#face-payments li", has_text="¥12.34")).to_contain_text(
+                "Reported; our risk team will look into it"
+            )
+            disputed = {
+                p["intent_id"]: p["disputed"] for p in client.get("/v1/me/wallet", headers=hl).json()["payments"]
+            }
+            assert disputed == {intent["intent_id"]: True, second["intent_id"]: False}
             assert client.get("/v1/me", headers=hl).json()["status"] == "active"
+
+            # The history offers the same on every paid face payment it lists.
+            page.goto("/app/history")
+            rows = page.locator("#payments tbody tr")
+            expect(rows.filter(has_text="12.34")).to_contain_text("Reported; our risk team will look into it")
+            rows.filter(has_text="23.45").get_by_role("button", name="I don't recognise this").click()
+            page.locator("#confirm-yes").click()
+            expect(rows.filter(has_text="23.45")).to_contain_text("Reported; our risk team will look into it")
+            assert all(p["disputed"] for p in client.get("/v1/me/wallet", headers=hl).json()["payments"])
             assert page.errors == []
     finally:
         ctx.__exit__(None, None, None)

@@ -1,8 +1,14 @@
 // What every page of the user app shares: the header, the signed-in user, and a live face check.
-import { addStrings, api, day, el, lang, languageSwitch, session, shortDay, show, t, table, tableBox, tokenFromFragment, translate, yuan } from "../ft.js";
+import { addStrings, api, confirmDialog, day, el, lang, languageSwitch, session, shortDay, show, t, table, tableBox, tokenFromFragment, translate, yuan } from "../ft.js";
 import { record } from "../camera.js";
 
 addStrings({
+  "fp.dispute": { zh: "我不认识这笔付款", en: "I don't recognise this" },
+  "fp.disputed": { zh: "已申诉，风控人员会核查", en: "Reported; our risk team will look into it" },
+  "fp.dispute_title": { zh: "报告一笔不认识的付款？", en: "Report a payment you don't recognise?" },
+  "fp.dispute_what": { zh: "我们的风控人员会核查这笔付款并联系您。您的账户不会因此被冻结。", en: "Our risk team will look into this payment and contact you. Your account is not frozen because of it." },
+  "fp.dispute_yes": { zh: "报告", en: "Report it" },
+  "fp.dispute_no": { zh: "取消", en: "Cancel" },
   "app.title": { zh: "FaceTrust 刷脸服务", en: "FaceTrust" },
   "nav.home": { zh: "首页", en: "Home" },
   "nav.real_name": { zh: "实名认证", en: "Real name" },
@@ -160,4 +166,11 @@ export function faceFirstNotice(feature, next, byCard) {
 export async function verifiedByCard(token) {
   const records = await api("GET", "/v1/me/real-name", { token });
   return records.some((r) => r.outcome === "passed" && r.method === "bank_card");
+}
+
+// "I don't recognise this" on a face payment (the face-pay card, the history): asks first, in the
+// page's language, what happens (a review by the risk team; nothing is frozen by it).
+export function askToDispute() {
+  return confirmDialog({ title: t("fp.dispute_title"), text: t("fp.dispute_what"),
+    confirm: t("fp.dispute_yes"), cancel: t("fp.dispute_no") });
 }

@@ -2,7 +2,7 @@
 // until the person turns it on (its own consent, a live check) and revocable with one button.
 import { addStrings, api, confirmDialog, day, el, hide, lang, setErrorPage, showError, t, yuan } from "../ft.js";
 import { working } from "../camera.js";
-import { faceFirstNotice, header, liveCheck, userToken, verifiedByCard } from "./common.js";
+import { askToDispute, faceFirstNotice, header, liveCheck, userToken, verifiedByCard } from "./common.js";
 
 addStrings({
   "cs.title": { zh: "授权与刷脸支付", en: "Consent and face pay" },
@@ -54,12 +54,6 @@ addStrings({
   "fp.own_save": { zh: "保存我的限额", en: "Save my limits" },
   "fp.own_saved": { zh: "您的限额已保存。", en: "Your limits are saved." },
   "fp.recent": { zh: "最近的刷脸付款", en: "Recent face payments" },
-  "fp.dispute": { zh: "我不认识这笔付款", en: "I don't recognise this" },
-  "fp.disputed": { zh: "已申诉，风控人员会核查", en: "Reported; our risk team will look into it" },
-  "fp.dispute_title": { zh: "报告一笔不认识的付款？", en: "Report a payment you don't recognise?" },
-  "fp.dispute_what": { zh: "我们的风控人员会核查这笔付款并联系您。您的账户不会因此被冻结。", en: "Our risk team will look into this payment and contact you. Your account is not frozen because of it." },
-  "fp.dispute_yes": { zh: "报告", en: "Report it" },
-  "fp.dispute_no": { zh: "取消", en: "Cancel" },
 });
 
 const $ = (id) => document.getElementById(id);
@@ -153,9 +147,7 @@ const pause = (paused) => act(async () => {
 });
 
 async function dispute(intentId) {
-  const agreed = await confirmDialog({ title: t("fp.dispute_title"), text: t("fp.dispute_what"),
-    confirm: t("fp.dispute_yes"), cancel: t("fp.dispute_no") });
-  if (agreed) await act(() => api("POST", `/v1/me/face-pay/payments/${intentId}/dispute`, { token }));
+  if (await askToDispute()) await act(() => api("POST", `/v1/me/face-pay/payments/${intentId}/dispute`, { token }));
 }
 
 function render() {

@@ -2,7 +2,7 @@
 // payments, goods returned to the merchant, face-pay payments, and every real-name authentication
 // and consent change.
 import { addStrings, api, confirmDialog, el, percent, shortDay, showError, t, table, tableBox, when, yuan } from "../ft.js";
-import { header, userToken } from "./common.js";
+import { askToDispute, header, userToken } from "./common.js";
 
 addStrings({
   "hi.title": { zh: "账单与记录", en: "Plans and history" },
@@ -12,6 +12,7 @@ addStrings({
   "hi.returns": { zh: "分期退货", en: "Returns of installment purchases" },
   "hi.col.returned": { zh: "退货金额", en: "Returned" },
   "hi.col.cancelled": { zh: "免还本金", en: "Principal cancelled" },
+  "hi.col.dispute": { zh: "有疑问？", en: "Not you?" },
   "hi.col.to_wallet": { zh: "退回钱包", en: "Back to your wallet" },
   "ret.full": { zh: "全部退货", en: "Full return" },
   "ret.partial": { zh: "部分退货", en: "Partial return" },
@@ -106,6 +107,8 @@ function render() {
     section("payments", "hi.payments", table([
       ["hi.col.when", (p) => when(p.decided_at)], ["hi.col.merchant", (p) => p.merchant_name],
       ["hi.col.amount", (p) => money(p.amount_fen)], ["hi.col.status", (p) => status(p.status)],
+      ["hi.col.dispute", (p) => (p.status !== "paid" ? "" : p.disputed ? el("span", { class: "small muted" }, t("fp.disputed"))
+        : el("button", { class: "secondary", type: "button", onclick: () => dispute(p.intent_id) }, t("fp.dispute")))],
     ], wallet.payments)),
     section("authentications", "hi.auth", table([
       ["hi.col.when", (r) => when(r.created_at)], ["hi.col.method", (r) => t(`method.${r.method}`)],
@@ -145,6 +148,16 @@ async function repay(button, plan) {
   } catch (e) {
     button.disabled = false;
     showError(box, e);
+  }
+}
+
+async function dispute(intentId) {
+  if (!(await askToDispute())) return;
+  try {
+    await api("POST", `/v1/me/face-pay/payments/${intentId}/dispute`, { token });
+    await load();
+  } catch (e) {
+    showError(document.getElementById("error"), e);
   }
 }
 
