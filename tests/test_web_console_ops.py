@@ -36,6 +36,8 @@ FAST = {
     "webhooks_max_attempts": 2,
 }
 OLD, NEW = "zhang-old-phone", "zhang-new-phone"
+# The person's note may name their ID number and mobile: the API returns it as typed, the page masks them.
+NOTE = "lost my old phone, ID 110105198001010016, call 13800001234"
 TEXT = {
     "zh": {"dead": "已放弃", "kind": "账户已冻结", "error": "无法连接接收方", "nav": ("Webhook 投递", "设备审核")},
     "en": {
@@ -86,7 +88,7 @@ def world(tmp_path, database_url, shared_data):
         w.new_user(ZHANG)
         signed_in_on(w.client, w.hs, ZHANG.user, OLD)
         w.zhang_new = signed_in_on(w.client, w.hs, ZHANG.user, NEW)
-        r = w.client.post("/v1/me/device/rebind/review", headers=w.zhang_new, json={"note": "lost my old phone"})
+        r = w.client.post("/v1/me/device/rebind/review", headers=w.zhang_new, json={"note": NOTE})
         assert r.status_code == 201, r.text
         w.review_id = r.json()["review_id"]
         yield w
@@ -167,7 +169,8 @@ def test_an_analyst_replays_a_dead_delivery_and_approves_a_device_review(world, 
         row = page.locator(f"#reviews-table tr[data-review='{world.review_id}']")
         row.wait_for()
         text = row.inner_text()
-        assert NEW in text and "lost my old phone" in text and ("待审核" if lang == "zh" else "Pending") in text
+        assert NEW in text and "ID 1101**********0016, call 138****1234" in text and "110105198001010016" not in text
+        assert ("待审核" if lang == "zh" else "Pending") in text
         assert page.evaluate(LINES, row.locator("td.when").element_handle()) == 1
         assert page.evaluate("document.scrollingElement.scrollWidth") <= WIDE["width"]
         assert_no_axe_violations(page, f"the device reviews at 1440 px ({lang})")

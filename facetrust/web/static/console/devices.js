@@ -46,6 +46,14 @@ let result = null; // the last decision (or why none was made), re-rendered in t
 
 const mayDecide = () => me && DECIDERS.includes(me.role);
 
+// The person's note comes back from the API as they typed it, and may hold an ID, card or mobile
+// number: masked here as facetrust/security/audit.py mask_text masks them in the audit log.
+function masked(text) {
+  return text.replace(/(?<![0-9A-Za-z])(\d{4})\d{10}(\d{3}[\dXx])(?![0-9A-Za-z])/g, "$1**********$2")
+    .replace(/(?<![0-9A-Za-z])\d{8,15}(\d{4})(?![0-9A-Za-z])/g, "****$1")
+    .replace(/(?<![0-9A-Za-z])(1\d{2})\d{4}(\d{4})(?![0-9A-Za-z])/g, "$1****$2");
+}
+
 function renderResult() {
   if (!result) return;
   const box = document.getElementById("reviews-result");
@@ -69,7 +77,7 @@ function render() {
     ["reviews.col_requested", (r) => when(r.created_at), "when"],
     ["reviews.col_account", (r) => el("code", { title: r.account_id }, shortId(r.account_id))],
     ["reviews.col_device", (r) => el("code", {}, r.device_id)],
-    ["reviews.col_note", (r) => r.note || "—", "small"],
+    ["reviews.col_note", (r) => (r.note ? masked(r.note) : "—"), "small"],
     ["reviews.col_status", (r) => badge("review_status", r.status, codeName("review_status.", r.status))],
     ["reviews.col_decided", (r) => (r.decided_at
       ? t("reviews.decided", { who: r.decided_by, at: when(r.decided_at), reason: r.reason }) : "—"), "small"],
