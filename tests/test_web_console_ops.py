@@ -196,6 +196,20 @@ def test_an_analyst_replays_a_dead_delivery_and_approves_a_device_review(world, 
         assert officer.locator("#hooks-table button").count() == 0
         assert officer.locator("#hooks-readonly").is_visible()
         assert ("风控分析师" if lang == "zh" else "risk analyst") in officer.locator("#hooks-readonly").inner_text()
+
+        # Were the buttons drawn anyway (the page told a wrong role), the API's refusal is said plainly.
+        def claims_analyst(route):
+            route.fulfill(json={**route.fetch().json(), "role": "risk_analyst"})
+
+        officer.route("**/v1/operator/me", claims_analyst)
+        officer.reload()
+        officer.locator(f"#hooks-table tr[data-delivery='{dead_id}'] button.replay").click()
+        confirm_with_reason(officer, "#replay-reason", "let me try")
+        refused = officer.locator("#hooks-result .needs-roles")
+        refused.wait_for()
+        assert ("风控分析师 / 管理员" if lang == "zh" else "Risk analyst / Admin") in refused.inner_text()
+        assert len(world.client.get("/v1/operator/webhooks/deliveries", headers=ops).json()) == 2
+        officer.unroute("**/v1/operator/me")
         officer.goto("/console/devices")
         officer.select_option("#reviews-status", "")
         officer.locator(f"#reviews-table tr[data-review='{world.review_id}']").wait_for()

@@ -42,6 +42,7 @@ addStrings({
 
 const DECIDERS = ["risk_analyst", "admin"]; // facetrust/devices/routes.py REVIEWERS
 let reviews = null;
+let loads = 0; // the latest list request: an older answer arriving late must not replace it
 let result = null; // the last decision (or why none was made), re-rendered in the other language
 
 const mayDecide = () => me && DECIDERS.includes(me.role);
@@ -128,7 +129,10 @@ async function load() {
   const status = document.getElementById("reviews-status").value;
   const box = document.getElementById("reviews-error");
   try {
-    reviews = await call("GET", "/v1/operator/device-reviews" + (status ? `?status=${status}` : ""));
+    const seq = ++loads;
+    const found = await call("GET", "/v1/operator/device-reviews" + (status ? `?status=${status}` : ""));
+    if (seq !== loads) return; // a newer search was asked for while this one was on its way
+    reviews = found;
     box.hidden = true;
     render();
   } catch (error) {

@@ -42,6 +42,7 @@ addStrings({
 
 const REPLAYERS = ["risk_analyst", "admin"]; // facetrust/webhooks/routes.py
 let deliveries = null;
+let loads = 0; // the latest list request: an older answer arriving late must not replace it
 let result = null; // the last replay's outcome, kept to re-render in the other language
 
 const mayReplay = () => me && REPLAYERS.includes(me.role);
@@ -128,7 +129,10 @@ async function load(event) {
   if (status) params.set("status", status);
   const box = document.getElementById("hooks-error");
   try {
-    deliveries = await call("GET", "/v1/operator/webhooks/deliveries?" + params);
+    const seq = ++loads;
+    const found = await call("GET", "/v1/operator/webhooks/deliveries?" + params);
+    if (seq !== loads) return; // a newer search was asked for while this one was on its way
+    deliveries = found;
     box.hidden = true;
     render();
   } catch (error) {
