@@ -44,6 +44,7 @@ addStrings({
   "webhook_kind.consent.withdrawn": { zh: "授权已撤回", en: "Consent withdrawn" },
   "webhook_kind.real_name.completed": { zh: "实名认证完成", en: "Real-name check completed" },
   "webhook_error.endpoint_disabled": { zh: "接收地址已停用", en: "Endpoint disabled" },
+  "webhook_error.address_refused": { zh: "接收地址指向不允许的网络地址", en: "Endpoint address refused (not a public host)" },
   "webhook_error.connecterror": { zh: "无法连接接收方", en: "Could not connect" },
   "webhook_error.connecttimeout": { zh: "连接超时", en: "Connection timed out" },
   "webhook_error.readtimeout": { zh: "等待响应超时", en: "No answer in time" },
