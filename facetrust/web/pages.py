@@ -34,6 +34,8 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/console/case": ("console/case.html", False),
     "/console/accounts": ("console/accounts.html", False),
     "/console/audit": ("console/audit.html", False),
+    "/console/webhooks": ("console/webhooks.html", False),
+    "/console/devices": ("console/devices.html", False),
 }
 
 CSP = (

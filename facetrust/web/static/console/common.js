@@ -11,6 +11,8 @@ addStrings({
   "nav.cases": { zh: "案件", en: "Cases" },
   "nav.accounts": { zh: "账户查询", en: "Accounts" },
   "nav.audit": { zh: "审计", en: "Audit" },
+  "nav.webhooks": { zh: "Webhook 投递", en: "Webhooks" },
+  "nav.devices": { zh: "设备审核", en: "Device reviews" },
   "signin.title": { zh: "操作员登录", en: "Operator sign-in" },
   "signin.explain": { zh: "请粘贴管理员用 “facetrust operators token 姓名 --role 角色” 为您签发的操作员凭证。凭证只保存在本标签页中，关闭即退出。",
     en: "Paste the operator token an admin issued you with “facetrust operators token NAME --role ROLE”. It is kept in this tab only; closing the tab signs you out." },
@@ -67,7 +69,7 @@ export function fail(box, error, roles = null) {
 
 function header(current, onLanguage) {
   const links = [["/console/", "nav.dashboard"], ["/console/cases", "nav.cases"], ["/console/accounts", "nav.accounts"],
-    ["/console/audit", "nav.audit"]];
+    ["/console/audit", "nav.audit"], ["/console/webhooks", "nav.webhooks"], ["/console/devices", "nav.devices"]];
   document.querySelector("header.bar").replaceChildren(
     el("a", { class: "brand", href: "/console/", "data-i18n": "console.brand" }, t("console.brand")),
     el("nav", {}, links.map(([href, key]) =>

@@ -26,6 +26,35 @@ addStrings({
   "typology.device_rebind_churn": { zh: "频繁更换绑定设备", en: "Device re-binding churn" },
   "typology.unusual_location": { zh: "异常付款地点", en: "Unusual location" },
 
+  // Webhook deliveries (facetrust/webhooks/schemas.py: DeliveryStatus, Kind) and why an attempt got
+  // no status (facetrust/webhooks/delivery.py: the endpoint's state or httpx's error class, lower-cased)
+  "webhook_status.pending": { zh: "待发送", en: "Pending" },
+  "webhook_status.delivering": { zh: "发送中", en: "Delivering" },
+  "webhook_status.delivered": { zh: "已送达", en: "Delivered" },
+  "webhook_status.dead": { zh: "已放弃", en: "Dead" },
+  "webhook_kind.payment.paid": { zh: "付款成功", en: "Payment paid" },
+  "webhook_kind.payment.declined": { zh: "付款被拒", en: "Payment declined" },
+  "webhook_kind.payment.refunded": { zh: "付款已退款", en: "Payment refunded" },
+  "webhook_kind.checkout.confirmed": { zh: "分期订单已确认", en: "Checkout confirmed" },
+  "webhook_kind.plan.repaid": { zh: "分期已还清", en: "Plan repaid" },
+  "webhook_kind.plan.overdue": { zh: "分期逾期", en: "Plan overdue" },
+  "webhook_kind.loan.drawn": { zh: "借款已放款", en: "Loan drawn" },
+  "webhook_kind.account.frozen": { zh: "账户已冻结", en: "Account frozen" },
+  "webhook_kind.account.unfrozen": { zh: "账户已解冻", en: "Account unfrozen" },
+  "webhook_kind.consent.withdrawn": { zh: "授权已撤回", en: "Consent withdrawn" },
+  "webhook_kind.real_name.completed": { zh: "实名认证完成", en: "Real-name check completed" },
+  "webhook_error.endpoint_disabled": { zh: "接收地址已停用", en: "Endpoint disabled" },
+  "webhook_error.address_refused": { zh: "接收地址指向不允许的网络地址", en: "Endpoint address refused (not a public host)" },
+  "webhook_error.connecterror": { zh: "无法连接接收方", en: "Could not connect" },
+  "webhook_error.connecttimeout": { zh: "连接超时", en: "Connection timed out" },
+  "webhook_error.readtimeout": { zh: "等待响应超时", en: "No answer in time" },
+  "webhook_error.remoteprotocolerror": { zh: "接收方响应异常", en: "Broken answer" },
+
+  // Device reviews (facetrust/devices/schemas.py ReviewOut.status)
+  "review_status.pending": { zh: "待审核", en: "Pending" },
+  "review_status.approved": { zh: "已通过", en: "Approved" },
+  "review_status.denied": { zh: "已拒绝", en: "Denied" },
+
   // Reason codes of the rules (facetrust/risk/rules/default.yaml)
   "reason.velocity.account_10m": { zh: "账户 10 分钟内频繁出款", en: "Account money-out burst, 10 min" },
   "reason.velocity.account_1h": { zh: "账户 1 小时内频繁出款", en: "Account money-out burst, 1 h" },
@@ -340,6 +369,8 @@ const readable = (key) => key.replace(/_fen$/, "").replace(/[_.]/g, " ");
 
 export const typologyName = (id) => (known("typology." + id) ? t("typology." + id) : readable(id));
 export const kindName = (kind) => (known("kind." + kind) ? t("kind." + kind) : readable(kind));
+// A code's label under a prefix, else the code as it is (a status or kind added later still shows).
+export const codeName = (prefix, code) => (known(prefix + code) ? t(prefix + code) : code);
 
 // An event's outcome: its own word, or for a money-out event not yet completed, the decision.
 export function outcomeName(outcome) {
