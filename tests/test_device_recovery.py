@@ -158,13 +158,15 @@ def test_another_persons_face_fails_counts_towards_the_lockout_and_a_review_bind
     assert world.client.get("/v1/me/device", headers=new).json()["bound"] is False
 
     # The way out: a person reviews it. Asking twice answers the same review.
-    r = world.client.post("/v1/me/device/rebind/review", headers=new, json={"note": "new phone, my face was refused"})
+    note = "new phone, my face was refused; call me on 13800138000"
+    r = world.client.post("/v1/me/device/rebind/review", headers=new, json={"note": note})
     assert r.status_code == 201 and r.json()["status"] == "pending", r.text
     review_id = r.json()["review_id"]
     again = world.client.post("/v1/me/device/rebind/review", headers=new, json={})
     assert again.json()["review_id"] == review_id
     listed = world.client.get("/v1/operator/device-reviews?status=pending", headers=world.hs["op"]).json()
     assert [x["review_id"] for x in listed] == [review_id] and listed[0]["device_id"] == NEW
+    assert listed[0]["note"] == "new phone, my face was refused; call me on 138****8000"  # typed: masked
     case = world.client.get(f"/v1/operator/risk/cases/{listed[0]['case_id']}", headers=world.hs["op"]).json()
     assert case["account_id"] == world.account_id and "device_rebind_review" in case["typologies"]
 

@@ -30,7 +30,7 @@ from facetrust.errors import DomainError
 from facetrust.identity.models import Account
 from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
-from facetrust.security import template_store
+from facetrust.security import audit, template_store
 
 router = APIRouter(prefix="/v1", tags=["devices"])
 REVIEWERS = ("risk_analyst", "admin")
@@ -54,9 +54,10 @@ def _operator_review_out(r: DeviceReview) -> OperatorReviewOut:
         account_id=r.account_id,
         device_id=r.device_id,
         case_id=r.case_id,
-        note=r.note,
+        # typed by a person: an ID, card or mobile number in it is masked, as the audit log's are
+        note=audit.mask_text(r.note) if r.note else r.note,
         decided_by=r.decided_by,
-        reason=r.reason,
+        reason=audit.mask_text(r.reason) if r.reason else r.reason,
     )
 
 
