@@ -335,3 +335,62 @@ def test_tokens_from_the_command_line_stay_platform_operators(app_ctx):
     client, app, h = app_ctx
     me = client.get("/v1/operator/me", headers=h["op"]).json()
     assert me == {"name": "alice", "role": "risk_analyst", "tenant_id": None}
+
+
+# --- the console's operators page (admins) -----------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_operators_page_lists_creates_and_disables_in_the_admins_scope(tmp_path, database_url, lang):
+    from webworld import (
+        DESKTOP,
+        assert_no_axe_violations,
+        chromium,
+        live_server,
+        new_page,
+        require_browser,
+        screenshot,
+    )
+
+    require_browser()
+    with running_app(tmp_path, database_url) as (client, app, h):
+        root = legacy_token(app, "root", "admin")
+        ta = tenant_id(app, "shop-a")
+        r = client.post("/v1/operator/operators", json={"name": "adam", "role": "admin", "tenant_id": ta}, headers=root)
+        adam = r.json()["token"]
+        r = client.post(
+            "/v1/operator/operators",
+            json={"name": "bea", "role": "risk_analyst", "tenant_id": tenant_id(app, "shop-b")},
+            headers=root,
+        )
+        assert r.status_code == 201, r.text
+        with live_server(app) as base_url, chromium(None) as browser:
+            page = new_page(browser, base_url, viewport=DESKTOP, lang=lang, camera_allowed=False)
+            page.goto(f"/console/operators#token={adam}")
+            page.locator("#ops-table tr[data-operator=adam]").wait_for()
+            # A tenant admin sees their tenant's operators only, and can create only in it.
+            assert page.locator("#ops-table tr[data-operator=bea]").count() == 0
+            assert page.locator("#op-tenant option").count() == 1
+            assert page.locator("#nav-operators").is_visible()
+            assert_no_axe_violations(page, f"operators page ({lang})")
+            page.fill("#op-name", "amy")
+            page.select_option("#op-role", "compliance_officer")
+            page.click("#op-create")
+            page.locator("#op-token").wait_for()
+            token = page.locator("#op-token").input_value()
+            me = client.get("/v1/operator/me", headers=bearer(token)).json()
+            assert me == {"name": "amy", "role": "compliance_officer", "tenant_id": ta}
+            assert_no_axe_violations(page, f"operators page after creating ({lang})")
+            screenshot(page, f"console-operators-{lang}")
+            page.click("button[data-disable=amy]")
+            page.locator("#ops-table tr[data-operator=amy] [data-value=disabled]").wait_for()
+            assert client.get("/v1/operator/me", headers=bearer(token)).status_code == 401
+            assert page.errors == []
+
+            # An analyst is told the page is for admins, and has no link to it.
+            analyst = new_page(browser, base_url, viewport=DESKTOP, lang=lang, camera_allowed=False)
+            analyst.goto(f"/console/operators#token={h['op']['Authorization'][7:]}")
+            analyst.locator("#ops-error").wait_for()
+            assert not analyst.locator("#nav-operators").is_visible()
+            assert_no_axe_violations(analyst, f"operators page, analyst ({lang})")

@@ -34,6 +34,7 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/console/case": ("console/case.html", False),
     "/console/accounts": ("console/accounts.html", False),
     "/console/audit": ("console/audit.html", False),
+    "/console/operators": ("console/operators.html", False),
 }
 
 CSP = (
