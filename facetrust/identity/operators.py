@@ -15,6 +15,7 @@ import datetime as dt
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facetrust.errorcodes import ErrorCode
@@ -35,7 +36,14 @@ def tenants(session: Session, scope: Scope) -> list[Tenant]:
 def create_tenant(session: Session, scope: Scope, actor: str, name: str) -> tuple[Tenant, str]:
     """A new platform and its API key (shown once): a platform operator's call only."""
     scope.require_platform()
-    return service.create_tenant(session, name.strip(), actor=actor)
+    name = name.strip()
+    if session.execute(select(Tenant.id).where(Tenant.name == name)).first() is not None:
+        raise DomainError(ErrorCode.TENANT_EXISTS, "a platform with this name already exists")
+    try:
+        with session.begin_nested():  # two admins racing for one name: the unique name refuses one
+            return service.create_tenant(session, name, actor=actor)
+    except IntegrityError:
+        raise DomainError(ErrorCode.TENANT_EXISTS, "a platform with this name already exists") from None
 
 
 def operators(session: Session, scope: Scope) -> list[Operator]:
@@ -81,8 +89,12 @@ def create_operator(
     if taken:
         raise DomainError(ErrorCode.OPERATOR_EXISTS, "an operator with this name already exists")
     row = Operator(name=name, tenant_id=tenant_id, role=role, status="active", created_by=actor)
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # two admins racing for one name: the primary key refuses one
+            session.add(row)
+            session.flush()
+    except IntegrityError:
+        raise DomainError(ErrorCode.OPERATOR_EXISTS, "an operator with this name already exists") from None
     audit.append(
         session,
         actor=actor,

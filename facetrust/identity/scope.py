@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, literal, or_, select, true, union_all
+from sqlalchemy import Select, String, cast, literal, or_, select, true, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -27,6 +27,11 @@ from facetrust.risk.models import RiskCase
 from facetrust.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 Q = TypeVar("Q", bound=Select[Any])
+
+
+def _text(value: str) -> ColumnElement[str]:
+    """A string constant typed as such, so PostgreSQL knows its type in a UNION's select list."""
+    return cast(literal(value), String)
 
 
 @dataclass(frozen=True)
@@ -101,17 +106,17 @@ class Scope:
         t = self.tenant_id
         merchants = self.merchant_ids()
         subjects = union_all(
-            select(literal("tenant:" + (t or ""))),
-            select(literal("account:") + Account.id).where(Account.tenant_id == t),
-            select(literal("merchant:") + Merchant.id).where(Merchant.tenant_id == t),
-            select(literal("terminal:") + Terminal.id).where(Terminal.merchant_id.in_(merchants)),
-            select(literal("intent:") + PaymentIntent.id).where(PaymentIntent.merchant_id.in_(merchants)),
-            select(literal("case:") + RiskCase.id).where(
+            select(_text("tenant:" + (t or ""))),
+            select(_text("account:") + Account.id).where(Account.tenant_id == t),
+            select(_text("merchant:") + Merchant.id).where(Merchant.tenant_id == t),
+            select(_text("terminal:") + Terminal.id).where(Terminal.merchant_id.in_(merchants)),
+            select(_text("intent:") + PaymentIntent.id).where(PaymentIntent.merchant_id.in_(merchants)),
+            select(_text("case:") + RiskCase.id).where(
                 or_(RiskCase.account_id.in_(self.account_ids()), RiskCase.merchant_id.in_(merchants))
             ),
-            select(literal("webhook_endpoint:") + WebhookEndpoint.id).where(WebhookEndpoint.tenant_id == t),
-            select(literal("webhook_delivery:") + WebhookDelivery.id).where(WebhookDelivery.tenant_id == t),
-            select(literal("operator:") + Operator.name).where(Operator.tenant_id == t),
+            select(_text("webhook_endpoint:") + WebhookEndpoint.id).where(WebhookEndpoint.tenant_id == t),
+            select(_text("webhook_delivery:") + WebhookDelivery.id).where(WebhookDelivery.tenant_id == t),
+            select(_text("operator:") + Operator.name).where(Operator.tenant_id == t),
         )
         return subject.in_(select(subjects.subquery().c[0]))
 

@@ -62,10 +62,8 @@ class Principal:
 
 
 def create_tenant(session: Session, name: str, actor: str = "cli") -> tuple[Tenant, str]:
-    """A platform and its API key (returned once; only its hash is kept). ``tenant_exists`` for a
-    name already taken."""
-    if session.execute(select(Tenant.id).where(Tenant.name == name)).first() is not None:
-        raise DomainError(ErrorCode.TENANT_EXISTS, "a platform with this name already exists")
+    """A platform and its API key (returned once; only its hash is kept); ``actor`` is who made it
+    (the command line, or an admin over the API), for the audit record."""
     api_key = "ftk_" + secrets.token_urlsafe(32)
     tenant = Tenant(name=name, api_key_hash=secret_hash(api_key))
     session.add(tenant)
