@@ -97,6 +97,16 @@ class ErrorCode(StrEnum):
     MOBILE_INVALID = "mobile_invalid", 422, "the mobile number must be 11 digits starting 13-19"
     ROLE_INVALID = "role_invalid", 422, "no such operator role"
     TENANT_NOT_FOUND = "tenant_not_found", 404, "no such platform"
+    TENANT_EXISTS = "tenant_exists", 409, "a platform with this name already exists"
+    # Operators scoped to tenants (facetrust/identity/scope.py, facetrust/identity/operators.py).
+    PLATFORM_OPERATOR_REQUIRED = "platform_operator_required", 403, "this call is for platform operators only"
+    OPERATOR_SCOPE_FORBIDDEN = (
+        "operator_scope_forbidden",
+        403,
+        "a tenant's admin manages only their own tenant's operators, never platform ones",
+    )
+    OPERATOR_NOT_FOUND = "operator_not_found", 404, "no such operator"
+    OPERATOR_EXISTS = "operator_exists", 409, "an operator with this name already exists"
     CONSENT_REQUIRED = "consent_required", 403, "this needs the account holder's consent first"
     CONSENT_NOT_GRANTED = "consent_not_granted", 409, "there is no standing consent to withdraw"
     NOTICE_OUTDATED = "notice_outdated", 409, "consent must be given against the current notice"

@@ -105,6 +105,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/operator/device-reviews"): OPERATORS,
     ("POST", "/v1/operator/device-reviews/{review_id}/decision"): {"risk_analyst", "admin"},
     ("GET", "/v1/operator/audit"): {"compliance_officer", "admin"},
+    # Admins manage tenants and operators (facetrust/identity/operators.py; a tenant's admin only
+    # their own tenant's, checked in test_operator_tenants.py).
+    ("GET", "/v1/operator/tenants"): {"admin"},
+    ("POST", "/v1/operator/tenants"): {"admin"},
+    ("GET", "/v1/operator/operators"): {"admin"},
+    ("POST", "/v1/operator/operators"): {"admin"},
+    ("POST", "/v1/operator/operators/{name}/tokens"): {"admin"},
+    ("PUT", "/v1/operator/operators/{name}/role"): {"admin"},
+    ("POST", "/v1/operator/operators/{name}/disable"): {"admin"},
     # The demo platform (off here, so it answers 404 to whoever is let through).
     ("GET", "/v1/demo"): ANYONE,
     ("POST", "/v1/demo/sign-in"): ANYONE,

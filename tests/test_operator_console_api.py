@@ -67,8 +67,13 @@ def test_operator_me_names_the_operator_and_role(world):
     assert world.client.get("/v1/operator/me", headers=world.hs["op"]).json() == {
         "name": "alice",
         "role": "risk_analyst",
+        "tenant_id": None,  # a token from the command line: a platform operator
     }
-    assert world.client.get("/v1/operator/me", headers=world.hs["admin"]).json() == {"name": "root", "role": "admin"}
+    assert world.client.get("/v1/operator/me", headers=world.hs["admin"]).json() == {
+        "name": "root",
+        "role": "admin",
+        "tenant_id": None,
+    }
     r = world.client.get("/v1/operator/me", headers=world.h)  # a user's token
     assert r.status_code == 403 and error(r) == "forbidden"
     r = world.client.get("/v1/operator/me", headers={"Authorization": "Bearer ftu_expired-or-unknown"})

@@ -50,6 +50,7 @@ from facetrust.credit.schemas import (
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal, find_account
 from facetrust.payments import ledger
 from facetrust.payments.models import Merchant, Terminal
@@ -518,7 +519,7 @@ def set_credit_line(
     session: Session = Depends(get_session),
 ) -> CreditLineOut:
     """Grant or change an account's credit limit (real-name authentication required)."""
-    lines.grant(session, _account(session, account_id), body.limit_fen, op.audit_name, body.reason)
+    lines.grant(session, Scope.of(op).account(session, account_id), body.limit_fen, op.audit_name, body.reason)
     session.commit()
     return _line_out(session, account_id)  # type: ignore[return-value]
 
@@ -530,7 +531,7 @@ def account_credit(
     session: Session = Depends(get_session),
     ctx: CreditContext = Depends(credit_context),
 ) -> CreditOut:
-    _account(session, account_id)
+    Scope.of(op).account(session, account_id)
     return _credit_out(session, ctx, account_id, for_operator=True)
 
 
@@ -541,8 +542,9 @@ def any_plan(
     session: Session = Depends(get_session),
     ctx: CreditContext = Depends(credit_context),
 ) -> PlanOut:
-    """Any plan, with the face check that confirmed it."""
+    """Any plan of the operator's scope, with the face check that confirmed it."""
     plan = session.get(CreditPlan, plan_id)
     if plan is None:
         raise DomainError(ErrorCode.PLAN_NOT_FOUND, "no such plan")
+    Scope.of(op).tenant(plan.tenant_id, ErrorCode.PLAN_NOT_FOUND, "no such plan")
     return _plan_out(session, ctx, plan, for_operator=True)

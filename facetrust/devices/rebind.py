@@ -19,6 +19,7 @@ gets a notification.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,6 +34,9 @@ from facetrust.risk import cases
 from facetrust.risk import engine as risk
 from facetrust.risk.events import EventIn
 from facetrust.security import audit, lockout, template_store
+
+if TYPE_CHECKING:
+    from facetrust.identity.scope import Scope
 
 PURPOSE = "device_rebind"  # the liveness purpose, the template read's reason, the risk event kind
 PROFILE = "credit"  # the operating point of the money a re-binding unlocks
@@ -223,8 +227,11 @@ def get_review(session: Session, review_id: str) -> DeviceReview:
     return review
 
 
-def reviews(session: Session, status: str | None) -> list[DeviceReview]:
+def reviews(session: Session, status: str | None, scope: Scope | None = None) -> list[DeviceReview]:
+    """The newest reviews; with a tenant operator's ``scope``, only about that tenant's accounts."""
     query = select(DeviceReview).order_by(DeviceReview.created_at.desc()).limit(200)
+    if scope is not None:
+        query = scope.by_account(query, DeviceReview.account_id)
     if status:
         query = query.where(DeviceReview.status == status)
     return list(session.execute(query).scalars())

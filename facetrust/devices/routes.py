@@ -28,6 +28,7 @@ from facetrust.devices.service import DeviceContext
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
 from facetrust.security import audit, template_store
@@ -166,7 +167,7 @@ def operator_device_reviews(
     session: Session = Depends(get_session),
 ) -> list[OperatorReviewOut]:
     """Requests to bind a new device that the checks could not prove, newest first (each with its case)."""
-    return [_operator_review_out(r) for r in rebind.reviews(session, status)]
+    return [_operator_review_out(r) for r in rebind.reviews(session, status, Scope.of(op))]
 
 
 @router.post(
@@ -183,8 +184,8 @@ def decide_device_review(
 ) -> OperatorReviewOut:
     """Approve (the device is bound, with the cool-down, the old device told) or deny (it stays
     unbound), with a reason; audited and noted in the case."""
-    review = rebind.decide_review(
-        session, ctx, rebind.get_review(session, review_id), op.audit_name, body.decision == "approve", body.reason
-    )
+    found = rebind.get_review(session, review_id)
+    Scope.of(op).account_id(session, found.account_id, ErrorCode.DEVICE_REVIEW_NOT_FOUND, "no such device review")
+    review = rebind.decide_review(session, ctx, found, op.audit_name, body.decision == "approve", body.reason)
     session.commit()
     return _operator_review_out(review)

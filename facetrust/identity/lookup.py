@@ -27,6 +27,7 @@ from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity import kyc
 from facetrust.identity.models import Account, RealNameAuthentication, Tenant
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import mask_id_number, mask_mobile, mask_name, secret_hash
 from facetrust.security import audit
 from facetrust.security.envelope import Keyring
@@ -72,8 +73,9 @@ class Revealed:
     audit: AuditRecord  # names the operator, the reason and the fields; its seq is set at the commit
 
 
-def find(session: Session, q: str) -> list[Account]:
-    """Accounts matching ``q`` exactly, as an account id, platform user id, mobile or ID number."""
+def find(session: Session, q: str, scope: Scope | None = None) -> list[Account]:
+    """Accounts matching ``q`` exactly, as an account id, platform user id, mobile or ID number;
+    only the ``scope``'s tenant's, when a tenant operator asks."""
     q = q.strip()
     if not q:
         raise DomainError(ErrorCode.QUERY_EMPTY, "give an account id, a platform user id, a mobile or an ID number")
@@ -88,7 +90,12 @@ def find(session: Session, q: str) -> list[Account]:
         )
         matches.append(Account.id.in_(proven))
     return list(
-        session.execute(select(Account).where(or_(*matches)).order_by(Account.created_at).limit(MAX_RESULTS)).scalars()
+        session.execute(
+            (scope or Scope(None))
+            .applies(select(Account).where(or_(*matches)), Account.tenant_id)
+            .order_by(Account.created_at)
+            .limit(MAX_RESULTS)
+        ).scalars()
     )
 
 
@@ -142,8 +149,8 @@ def view(session: Session, keyring: Keyring, account: Account) -> AccountView:
     )
 
 
-def search(session: Session, keyring: Keyring, q: str) -> list[AccountView]:
-    return [view(session, keyring, a) for a in find(session, q)]
+def search(session: Session, keyring: Keyring, q: str, scope: Scope | None = None) -> list[AccountView]:
+    return [view(session, keyring, a) for a in find(session, q, scope)]
 
 
 def reveal(session: Session, keyring: Keyring, account: Account, operator: str, reason: str) -> Revealed:

@@ -75,6 +75,27 @@ class Credential(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Operator(Base):
+    """A managed operator: which tenant they work for (NULL: the platform, across tenants), their
+    role, and whether they are disabled. Their tokens (``Credential`` rows with ``operator_name``)
+    take role and tenant from here, so a role change or a disabling applies to tokens already
+    issued. Operators with tokens from before migration 0023 and no row here are platform
+    operators with their token's role."""
+
+    __tablename__ = "operators"
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'disabled')", name="operator_status_valid"),
+        CheckConstraint("role IN ('risk_analyst', 'compliance_officer', 'admin')", name="operator_role_valid"),
+    )
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(ForeignKey("tenants.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class RealNameAuthentication(Base):
     """One real-name authentication attempt and its decision, with everything needed to explain and
     replay it. The identity it names is stored sealed (envelope encryption), with a hash for lookup.

@@ -22,8 +22,8 @@ from facetrust.api.deps import (
 from facetrust.api.ratelimits import rate_limited
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity import adapters, kyc, lookup, service
-from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Tenant
+from facetrust.identity import adapters, kyc, lookup, operators, service
+from facetrust.identity.models import BANK_CODE_MAX_ATTEMPTS, Account, Operator, Tenant
 from facetrust.identity.schemas import (
     AccountCreate,
     AccountOut,
@@ -36,15 +36,24 @@ from facetrust.identity.schemas import (
     EvidenceTemplateOut,
     FaceAuthIn,
     FrozenOut,
+    ManagedOperatorOut,
     MeOut,
     OperatorAccountOut,
+    OperatorCreated,
+    OperatorIn,
     OperatorOut,
+    OperatorRoleIn,
+    OperatorTokenOut,
     RealNameOut,
     ReleaseIn,
     RevealIn,
     RevealOut,
+    TenantCreated,
+    TenantIn,
+    TenantOut,
     TokenOut,
 )
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.liveness.service import LivenessContext
 from facetrust.risk import events
@@ -300,8 +309,7 @@ def operator_real_name_history(
 ) -> list[RealNameOut]:
     """Compliance look-up of an account's real-name decisions (no identity data; the read is
     audited with the operator's name)."""
-    if session.get(Account, account_id) is None:
-        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
+    Scope.of(op).account(session, account_id)
     records = kyc.history(session, account_id)
     audit.append(
         session,
@@ -332,7 +340,7 @@ def operator_real_name_evidence(
     compliance officer's read, for a purpose and a reason, audited before the answer."""
     from facetrust.identity import retention
 
-    account = lookup.get(session, account_id)
+    account = Scope.of(op).account(session, account_id)
     records, templates, record = retention.read_evidence(
         session, app_keyring(request), account, op.audit_name, body.purpose, body.reason
     )
@@ -359,7 +367,7 @@ def operator_release_real_name(
 ) -> dict:
     """After reviewing an identity-change case: let the account prove another identity. The old
     records stay as evidence; the release is audited with the operator and the reason."""
-    kyc.release_binding(session, lookup.get(session, account_id), op.audit_name, body.reason)
+    kyc.release_binding(session, Scope.of(op).account(session, account_id), op.audit_name, body.reason)
     session.commit()
     return {"status": "released"}
 
@@ -394,8 +402,8 @@ def _operator_account_out(v: lookup.AccountView) -> OperatorAccountOut:
 
 @router.get("/operator/me", response_model=OperatorOut)
 def operator_me(op: Principal = Depends(auth.operator(*OPERATORS))) -> OperatorOut:
-    """Who the console is signed in as: the operator's name and role."""
-    return OperatorOut(name=op.operator_name or "", role=op.role or "")
+    """Who the console is signed in as: the operator's name, role and tenant (None: the platform)."""
+    return OperatorOut(name=op.operator_name or "", role=op.role or "", tenant_id=op.tenant_id)
 
 
 @router.get(
@@ -411,9 +419,9 @@ def operator_find_accounts(
     op: Principal = Depends(auth.operator(*OPERATORS)),
     session: Session = Depends(get_session),
 ) -> list[OperatorAccountOut]:
-    """Accounts of every tenant matching the query exactly, personal data masked (mobile 138****5678,
+    """Accounts of the operator's tenant (every tenant's for a platform operator) matching the query exactly, personal data masked (mobile 138****5678,
     name 张*, ID number 1101**********0016); at most 20."""
-    return [_operator_account_out(v) for v in lookup.search(session, app_keyring(request), q)]
+    return [_operator_account_out(v) for v in lookup.search(session, app_keyring(request), q, Scope.of(op))]
 
 
 @router.get(
@@ -428,7 +436,7 @@ def operator_account(
     session: Session = Depends(get_session),
 ) -> OperatorAccountOut:
     """One account, masked: status, real-name status, face pay, credit."""
-    return _operator_account_out(lookup.view(session, app_keyring(request), lookup.get(session, account_id)))
+    return _operator_account_out(lookup.view(session, app_keyring(request), Scope.of(op).account(session, account_id)))
 
 
 @router.post(
@@ -445,7 +453,9 @@ def operator_reveal(
 ) -> RevealOut:
     """The unmasked mobile, name and ID number, for a stated reason. The access is written to the
     audit log (operator, reason, fields shown; never the values) before the answer."""
-    revealed = lookup.reveal(session, app_keyring(request), lookup.get(session, account_id), op.audit_name, body.reason)
+    revealed = lookup.reveal(
+        session, app_keyring(request), Scope.of(op).account(session, account_id), op.audit_name, body.reason
+    )
     session.commit()
     return RevealOut(
         account_id=revealed.account_id,
@@ -454,3 +464,104 @@ def operator_reveal(
         id_number=revealed.id_number,
         audit_seq=revealed.audit.seq,
     )
+
+
+# --- admins: tenants and operators (facetrust/identity/operators.py) -------------------------------
+
+ADMINS = ("admin",)
+
+
+def _managed_out(o: Operator) -> ManagedOperatorOut:
+    return ManagedOperatorOut(
+        name=o.name,
+        role=o.role,
+        tenant_id=o.tenant_id,
+        status=o.status,
+        created_by=o.created_by,
+        created_at=o.created_at,
+    )
+
+
+def _ttl(request: Request) -> dt.timedelta:
+    return dt.timedelta(seconds=request.app.state.settings.operator_token_ttl_seconds)
+
+
+@router.get("/operator/tenants", response_model=list[TenantOut])
+def list_tenants(
+    op: Principal = Depends(auth.operator(*ADMINS)), session: Session = Depends(get_session)
+) -> list[TenantOut]:
+    """Every tenant for a platform admin; a tenant admin's own."""
+    return [
+        TenantOut(tenant_id=t.id, name=t.name, created_at=t.created_at)
+        for t in operators.tenants(session, Scope.of(op))
+    ]
+
+
+@router.post("/operator/tenants", status_code=201, response_model=TenantCreated)
+def create_tenant_by_admin(
+    body: TenantIn, op: Principal = Depends(auth.operator(*ADMINS)), session: Session = Depends(get_session)
+) -> TenantCreated:
+    """A new platform (tenant) and its API key, shown once; platform admins only. Audited."""
+    tenant, api_key = operators.create_tenant(session, Scope.of(op), op.audit_name, body.name)
+    session.commit()
+    return TenantCreated(tenant_id=tenant.id, name=tenant.name, created_at=tenant.created_at, api_key=api_key)
+
+
+@router.get("/operator/operators", response_model=list[ManagedOperatorOut])
+def list_operators(
+    op: Principal = Depends(auth.operator(*ADMINS)), session: Session = Depends(get_session)
+) -> list[ManagedOperatorOut]:
+    """Managed operators: every one for a platform admin, a tenant admin's own tenant's."""
+    return [_managed_out(o) for o in operators.operators(session, Scope.of(op))]
+
+
+@router.post("/operator/operators", status_code=201, response_model=OperatorCreated)
+def create_operator(
+    body: OperatorIn,
+    request: Request,
+    op: Principal = Depends(auth.operator(*ADMINS)),
+    session: Session = Depends(get_session),
+) -> OperatorCreated:
+    """A new operator of a tenant (or of the platform, by a platform admin) and their first token,
+    shown once. A tenant admin naming another tenant or the platform: 403 ``operator_scope_forbidden``."""
+    row, token, expires = operators.create_operator(
+        session, Scope.of(op), op.audit_name, body.name, body.role, body.tenant_id, _ttl(request)
+    )
+    session.commit()
+    return OperatorCreated(**_managed_out(row).model_dump(), token=token, expires_at=expires)
+
+
+@router.post("/operator/operators/{name}/tokens", status_code=201, response_model=OperatorTokenOut)
+def issue_operator_token(
+    name: str,
+    request: Request,
+    op: Principal = Depends(auth.operator(*ADMINS)),
+    session: Session = Depends(get_session),
+) -> OperatorTokenOut:
+    """Another token for an active operator in the admin's scope (shown once). Audited."""
+    token, expires = operators.issue_token(session, Scope.of(op), op.audit_name, name, _ttl(request))
+    session.commit()
+    return OperatorTokenOut(name=name, token=token, expires_at=expires)
+
+
+@router.put("/operator/operators/{name}/role", response_model=ManagedOperatorOut)
+def change_operator_role(
+    name: str,
+    body: OperatorRoleIn,
+    op: Principal = Depends(auth.operator(*ADMINS)),
+    session: Session = Depends(get_session),
+) -> ManagedOperatorOut:
+    """A new role, effective on the operator's tokens at once; never a new tenant. Audited."""
+    row = operators.change_role(session, Scope.of(op), op.audit_name, name, body.role)
+    session.commit()
+    return _managed_out(row)
+
+
+@router.post("/operator/operators/{name}/disable", response_model=ManagedOperatorOut)
+def disable_operator(
+    name: str, op: Principal = Depends(auth.operator(*ADMINS)), session: Session = Depends(get_session)
+) -> ManagedOperatorOut:
+    """Disable an operator: their tokens stop working at once. Audited."""
+    row = operators.disable(session, Scope.of(op), op.audit_name, name)
+    session.commit()
+    return _managed_out(row)

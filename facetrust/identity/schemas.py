@@ -147,6 +147,7 @@ class RealNameOut(BaseModel):
 class OperatorOut(BaseModel):
     name: str
     role: str
+    tenant_id: str | None = Field(default=None, description="the operator's tenant; null: the platform, every tenant")
 
 
 class CreditSummaryOut(BaseModel):
@@ -196,3 +197,58 @@ class EvidenceOut(BaseModel):
     records: list[RealNameOut]
     templates: list[EvidenceTemplateOut]
     audit_seq: int = Field(description="the audit record of this read")
+
+
+# --- managing tenants and operators (admins) -------------------------------------------------------
+
+
+class TenantIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=128, examples=["demo-shop"])
+
+
+class TenantOut(BaseModel):
+    tenant_id: str
+    name: str
+    created_at: dt.datetime
+
+
+class TenantCreated(TenantOut):
+    api_key: str = Field(description="the platform's API key, shown only in this answer")
+
+
+class OperatorIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=64, examples=["li.na"])
+    role: str = Field(description="risk_analyst, compliance_officer or admin", examples=["risk_analyst"])
+    tenant_id: str | None = Field(
+        default=None, max_length=32, description="the operator's tenant; null: the platform (platform admins only)"
+    )
+
+
+class OperatorRoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(description="risk_analyst, compliance_officer or admin")
+
+
+class ManagedOperatorOut(BaseModel):
+    name: str
+    role: str
+    tenant_id: str | None = Field(description="null: a platform operator, across tenants")
+    status: str = Field(description="active or disabled")
+    created_by: str
+    created_at: dt.datetime
+
+
+class OperatorTokenOut(BaseModel):
+    name: str
+    token: str = Field(description="the operator's bearer token, shown only in this answer")
+    expires_at: dt.datetime
+
+
+class OperatorCreated(ManagedOperatorOut):
+    token: str = Field(description="the operator's first bearer token, shown only in this answer")
+    expires_at: dt.datetime

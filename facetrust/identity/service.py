@@ -19,7 +19,7 @@ from facetrust.clock import utcnow
 from facetrust.devices import service as devices
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
-from facetrust.identity.models import Account, Credential, Tenant
+from facetrust.identity.models import Account, Credential, Operator, Tenant
 from facetrust.security import audit
 
 ROLES = ("risk_analyst", "compliance_officer", "admin")
@@ -46,7 +46,8 @@ def mask_id_number(id_number: str) -> str:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user (with their account) or an operator (with a role)."""
+    """Who is calling: a user (with their account and its tenant) or an operator (with a role, and
+    the tenant they work for; ``None`` for a platform operator, who works across tenants)."""
 
     kind: str
     account_id: str | None = None
@@ -60,12 +61,14 @@ class Principal:
         return f"account:{self.account_id}" if self.kind == "user" else f"operator:{self.operator_name}"
 
 
-def create_tenant(session: Session, name: str) -> tuple[Tenant, str]:
+def create_tenant(session: Session, name: str, actor: str = "cli") -> tuple[Tenant, str]:
+    """A platform and its API key (returned once; only its hash is kept); ``actor`` is who made it
+    (the command line, or an admin over the API), for the audit record."""
     api_key = "ftk_" + secrets.token_urlsafe(32)
     tenant = Tenant(name=name, api_key_hash=secret_hash(api_key))
     session.add(tenant)
     session.flush()
-    audit.append(session, actor="cli", action="tenant.create", subject=f"tenant:{tenant.id}")
+    audit.append(session, actor=actor, action="tenant.create", subject=f"tenant:{tenant.id}")
     return tenant, api_key
 
 
@@ -115,11 +118,16 @@ def mint_user_token(
     return token, expires
 
 
-def create_operator_token(session: Session, name: str, role: str, ttl: dt.timedelta) -> tuple[str, dt.datetime]:
+def create_operator_token(
+    session: Session, name: str, role: str, ttl: dt.timedelta, actor: str = "cli"
+) -> tuple[str, dt.datetime]:
+    """A bearer token for an operator (shown once). A managed operator's token (one with an
+    ``operators`` row) takes its role and tenant from that row when it is used, whatever ``role``
+    it was issued with; an unmanaged name is a platform operator with ``role``."""
     if role not in ROLES:
         raise DomainError(ErrorCode.ROLE_INVALID, f"role must be one of {', '.join(ROLES)}")
     token, expires = _issue(session, ttl, kind="operator", operator_name=name, role=role)
-    audit.append(session, actor="cli", action="operator.token", subject=f"operator:{name}", details={"role": role})
+    audit.append(session, actor=actor, action="operator.token", subject=f"operator:{name}", details={"role": role})
     return token, expires
 
 
@@ -137,4 +145,9 @@ def resolve_token(session: Session, token: str) -> Principal | None:
             if account
             else None
         )
-    return Principal("operator", operator_name=cred.operator_name, role=cred.role)
+    managed = session.get(Operator, cred.operator_name) if cred.operator_name else None
+    if managed is None:  # tokens from before operators were managed: platform operators (0023)
+        return Principal("operator", operator_name=cred.operator_name, role=cred.role)
+    if managed.status != "active":  # a disabled operator's tokens stop working at once
+        return None
+    return Principal("operator", operator_name=managed.name, role=managed.role, tenant_id=managed.tenant_id)

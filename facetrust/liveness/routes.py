@@ -22,6 +22,7 @@ from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.liveness import service
 from facetrust.liveness.models import LivenessSession
@@ -167,7 +168,7 @@ def get_liveness_session(
 )
 def operator_liveness_session(
     session_id: str,
-    _: Principal = Depends(auth.operator("risk_analyst", "compliance_officer", "admin")),
+    op: Principal = Depends(auth.operator("risk_analyst", "compliance_officer", "admin")),
     session: Session = Depends(get_session),
 ) -> LivenessSessionOperatorOut:
     """A liveness decision with what it was made of (score, each check's measures and thresholds,
@@ -175,4 +176,6 @@ def operator_liveness_session(
     row = session.get(LivenessSession, session_id)
     if row is None:
         raise DomainError(ErrorCode.LIVENESS_SESSION_NOT_FOUND, "no such liveness session")
+    # A tenant operator's: only sessions of their tenant's accounts (one with no account: platform only).
+    Scope.of(op).account_id(session, row.account_id, ErrorCode.LIVENESS_SESSION_NOT_FOUND, "no such liveness session")
     return _operator_out(row)

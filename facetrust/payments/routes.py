@@ -25,6 +25,7 @@ from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account, Tenant
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal, find_account
 from facetrust.liveness.schemas import INSTRUCTIONS, CaptureIn
 from facetrust.liveness.upload import read_capture
@@ -405,6 +406,7 @@ def top_up_wallet(
 def register_merchant(
     body: MerchantCreate, op: Principal = Depends(auth.operator("admin")), session: Session = Depends(get_session)
 ) -> MerchantOut:
+    Scope.of(op).tenant(body.tenant_id, ErrorCode.TENANT_NOT_FOUND, "no such platform")
     m = merchants.register_merchant(
         session, op.audit_name, body.tenant_id, body.name, body.fee_bps, body.latitude, body.longitude
     )
@@ -428,6 +430,7 @@ def register_terminal(
     ctx: FacePayContext = Depends(face_pay_context),
 ) -> TerminalCreated:
     """A terminal and its signing secret, shown only in this answer."""
+    Scope.of(op).merchant_id(session, merchant_id, ErrorCode.MERCHANT_NOT_FOUND, "no such merchant")
     terminal, secret = merchants.register_terminal(session, ctx.keyring, op.audit_name, merchant_id, body.label)
     session.commit()
     return TerminalCreated(

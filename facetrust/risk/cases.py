@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,9 @@ from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.risk.models import RiskCase, RiskCaseNote, RiskDecision, RiskEvent, RiskRuleSet
 from facetrust.security import audit
+
+if TYPE_CHECKING:
+    from facetrust.identity.scope import Scope
 
 OPEN, ASSIGNED, CLOSED = "open", "assigned", "closed"
 OUTCOMES = ("fraud_confirmed", "false_positive", "inconclusive")
@@ -64,8 +68,11 @@ def get(session: Session, case_id: str) -> RiskCase:
     return case
 
 
-def listing(session: Session, status: str | None) -> list[RiskCase]:
+def listing(session: Session, status: str | None, scope: Scope | None = None) -> list[RiskCase]:
+    """The newest cases, only those about the ``scope``'s accounts and merchants (all without one)."""
     query = select(RiskCase).order_by(RiskCase.opened_at.desc()).limit(200)
+    if scope is not None:
+        query = scope.by_account_or_merchant(query, RiskCase.account_id, RiskCase.merchant_id)
     if status:
         query = query.where(RiskCase.status == status)
     return list(session.execute(query).scalars())

@@ -18,6 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from facetrust.credit.models import CreditPlan
 from facetrust.identity.models import Account, RealNameAuthentication
+from facetrust.identity.scope import Scope
 from facetrust.liveness.models import LivenessSession
 from facetrust.payments.models import PaymentIntent
 from facetrust.risk import rules
@@ -101,13 +102,18 @@ class Dashboard:
     hours: list[HourFigures]
 
 
-def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
-    """The business day's figures and its hourly series, each from one grouped query."""
+def figures(session: Session, day: dt.date, utc_offset_hours: int, scope: Scope | None = None) -> Dashboard:
+    """The business day's figures and its hourly series, each from one grouped query; with a
+    tenant ``scope``, only that tenant's: payments at its merchants, plans of its tenant, real-name
+    checks, decisions, liveness sessions, cases and frozen accounts of its accounts (decisions and
+    liveness sessions with no account, such as a merchant's, count on the platform's dashboard only)."""
+    scope = scope or Scope(None)
     start, end = day_bounds(day, utc_offset_hours)
     hours = [HourFigures(h) for h in range(HOURS)]
 
     payments = {o: CountAmount() for o in PAYMENT_OUTCOMES}
     paid_or_declined = _in_day(PaymentIntent.decided_at, start, end) & PaymentIntent.status.in_(PAYMENT_OUTCOMES)
+    paid_or_declined = paid_or_declined & scope.merchant_clause(PaymentIntent.merchant_id)
     for status, count, amount in session.execute(
         select(PaymentIntent.status, func.count(), func.coalesce(func.sum(PaymentIntent.amount_fen), 0))
         .where(paid_or_declined)
@@ -127,7 +133,7 @@ def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
     credit = {k: CountAmount() for k in CREDIT_KINDS}
     for kind, count, amount in session.execute(
         select(CreditPlan.kind, func.count(), func.coalesce(func.sum(CreditPlan.principal_fen), 0))
-        .where(_in_day(CreditPlan.created_at, start, end))
+        .where(_in_day(CreditPlan.created_at, start, end), scope.tenant_clause(CreditPlan.tenant_id))
         .group_by(CreditPlan.kind)
     ):
         credit[kind] = CountAmount(count, int(amount))
@@ -136,12 +142,15 @@ def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
     real_name.update(
         session.execute(
             select(RealNameAuthentication.outcome, func.count())
-            .where(_in_day(RealNameAuthentication.created_at, start, end))
+            .where(
+                _in_day(RealNameAuthentication.created_at, start, end),
+                scope.account_clause(RealNameAuthentication.account_id),
+            )
             .group_by(RealNameAuthentication.outcome)
         ).all()
     )
 
-    decided_today = _in_day(RiskDecision.at, start, end)
+    decided_today = _in_day(RiskDecision.at, start, end) & scope.account_clause(RiskDecision.account_id)
     decisions = dict.fromkeys(rules.DECISIONS, 0)
     decisions.update(
         session.execute(
@@ -159,6 +168,7 @@ def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
         hours[hour].decisions[decision] = count
 
     live_today = _in_day(LivenessSession.decided_at, start, end) & LivenessSession.status.in_(LIVENESS_OUTCOMES)
+    live_today = live_today & scope.account_clause(LivenessSession.account_id)
     purposes: dict[str, PurposeLiveness] = {}
     for purpose, status, count in session.execute(
         select(LivenessSession.purpose, LivenessSession.status, func.count())
@@ -180,9 +190,17 @@ def figures(session: Session, day: dt.date, utc_offset_hours: int) -> Dashboard:
             hours[hour].liveness_failed += count
 
     open_cases = session.execute(
-        select(func.count()).select_from(RiskCase).where(RiskCase.status != "closed")
+        scope.by_account_or_merchant(
+            select(func.count()).select_from(RiskCase).where(RiskCase.status != "closed"),
+            RiskCase.account_id,
+            RiskCase.merchant_id,
+        )
     ).scalar_one()
-    frozen = session.execute(select(func.count()).select_from(Account).where(Account.status == "frozen")).scalar_one()
+    frozen = session.execute(
+        select(func.count())
+        .select_from(Account)
+        .where(Account.status == "frozen", scope.tenant_clause(Account.tenant_id))
+    ).scalar_one()
     return Dashboard(
         day,
         utc_offset_hours,

@@ -20,9 +20,10 @@ from facetrust.clock import utcnow
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
 from facetrust.identity.models import Account
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.risk import cases, dashboard, engine, evidence
-from facetrust.risk.models import RiskCase, RiskEvent
+from facetrust.risk.models import RiskCase, RiskDecision, RiskEvent
 from facetrust.risk.schemas import (
     CaseEventOut,
     CountAmountOut,
@@ -102,11 +103,33 @@ class DecisionOut(BaseModel):
     at: dt.datetime
 
 
-def _account(session: Session, account_id: str) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, "no such account")
-    return account
+def _account(session: Session, op: Principal, account_id: str) -> Account:
+    """The account, if the operator's scope covers it (another tenant's is ``account_not_found``)."""
+    return Scope.of(op).account(session, account_id)
+
+
+def _case(session: Session, op: Principal, case_id: str) -> RiskCase:
+    """The case, if it is about an account or merchant in the operator's scope (404 otherwise)."""
+    case = cases.get(session, case_id)
+    Scope.of(op).account_or_merchant(
+        session, case.account_id, case.merchant_id, ErrorCode.CASE_NOT_FOUND, "no such case"
+    )
+    return case
+
+
+def _check_decision(session: Session, op: Principal, decision_id: str) -> None:
+    """404 ``decision_not_found`` unless the decision is about an account or merchant in scope."""
+    decision = session.get(RiskDecision, decision_id)
+    if decision is None:
+        raise DomainError(ErrorCode.DECISION_NOT_FOUND, "no such risk decision")
+    event = session.get(RiskEvent, decision.event_seq)
+    Scope.of(op).account_or_merchant(
+        session,
+        decision.account_id,
+        event.merchant_id if event else None,
+        ErrorCode.DECISION_NOT_FOUND,
+        "no such risk decision",
+    )
 
 
 def _case_out(session: Session, case: RiskCase) -> CaseOut:
@@ -133,7 +156,7 @@ def freeze(
     session: Session = Depends(get_session),
 ) -> AccountStatusOut:
     """Freeze an account: it moves no money and changes no consent until it is unfrozen."""
-    account = engine.freeze(session, _account(session, account_id), op.audit_name, body.reason)
+    account = engine.freeze(session, _account(session, op, account_id), op.audit_name, body.reason)
     session.commit()
     return AccountStatusOut(account_id=account.id, status=account.status)
 
@@ -145,7 +168,7 @@ def unfreeze(
     op: Principal = Depends(auth.operator(*UNFREEZERS)),
     session: Session = Depends(get_session),
 ) -> AccountStatusOut:
-    account = engine.unfreeze(session, _account(session, account_id), op.audit_name, body.reason)
+    account = engine.unfreeze(session, _account(session, op, account_id), op.audit_name, body.reason)
     session.commit()
     return AccountStatusOut(account_id=account.id, status=account.status)
 
@@ -166,7 +189,7 @@ def account_decisions(
             rule_set_version=d.rule_set_version,
             at=d.at,
         )
-        for d, kind in engine.decisions_of(session, _account(session, account_id).id)
+        for d, kind in engine.decisions_of(session, _account(session, op, account_id).id)
     ]
 
 
@@ -176,14 +199,14 @@ def list_cases(
     op: Principal = Depends(auth.operator(*READERS)),
     session: Session = Depends(get_session),
 ) -> list[CaseOut]:
-    return [_case_out(session, c) for c in cases.listing(session, status)]
+    return [_case_out(session, c) for c in cases.listing(session, status, Scope.of(op))]
 
 
 @router.get("/operator/risk/cases/{case_id}", response_model=CaseOut)
 def get_case(
     case_id: str, op: Principal = Depends(auth.operator(*READERS)), session: Session = Depends(get_session)
 ) -> CaseOut:
-    return _case_out(session, cases.get(session, case_id))
+    return _case_out(session, _case(session, op, case_id))
 
 
 @router.post("/operator/risk/cases/{case_id}/assign", response_model=CaseOut)
@@ -193,7 +216,7 @@ def assign_case(
     op: Principal = Depends(auth.operator(*WORKERS)),
     session: Session = Depends(get_session),
 ) -> CaseOut:
-    case = cases.assign(session, cases.get(session, case_id), op.audit_name, body.assignee or op.audit_name)
+    case = cases.assign(session, _case(session, op, case_id), op.audit_name, body.assignee or op.audit_name)
     session.commit()
     return _case_out(session, case)
 
@@ -205,7 +228,7 @@ def note_case(
     op: Principal = Depends(auth.operator(*READERS)),
     session: Session = Depends(get_session),
 ) -> CaseOut:
-    case = cases.get(session, case_id)
+    case = _case(session, op, case_id)
     cases.add_note(session, case, op.audit_name, body.text)
     session.commit()
     return _case_out(session, case)
@@ -218,7 +241,7 @@ def close_case(
     op: Principal = Depends(auth.operator(*WORKERS)),
     session: Session = Depends(get_session),
 ) -> CaseOut:
-    case = cases.close(session, cases.get(session, case_id), op.audit_name, body.outcome, body.note)
+    case = cases.close(session, _case(session, op, case_id), op.audit_name, body.outcome, body.note)
     session.commit()
     return _case_out(session, case)
 
@@ -229,7 +252,7 @@ def case_report(
 ) -> dict:
     """The case as a self-contained report (events, feature values, decisions, the rule sets they
     used, notes) with a sha256 over its content, for filing with the authorities. Audited."""
-    body = cases.report(session, cases.get(session, case_id), op.audit_name)
+    body = cases.report(session, _case(session, op, case_id), op.audit_name)
     session.commit()
     return body
 
@@ -240,6 +263,7 @@ def replay_decision(
 ) -> dict:
     """Re-run a stored decision under its stored rule set, and recompute its features from the
     stored events: says whether it reproduces."""
+    _check_decision(session, op, decision_id)
     return engine.replay(session, decision_id).as_dict()
 
 
@@ -267,7 +291,7 @@ def operator_dashboard(
         dashboard.day_bounds(day, offset)
     except OverflowError:  # 0001-01-01 or 9999-12-31: its UTC bounds fall outside the calendar
         raise DomainError(ErrorCode.DAY_OUT_OF_RANGE, "the day's bounds fall outside the calendar") from None
-    d = dashboard.figures(session, day, offset)
+    d = dashboard.figures(session, day, offset, Scope.of(op))
     return DashboardOut(
         day=d.day,
         utc_offset_hours=d.utc_offset_hours,
@@ -325,7 +349,7 @@ def case_events(
     made on it; ``trigger`` marks the event whose decision opened the case."""
     return [
         CaseEventOut(**_event_fields(c.event), decision_id=c.decision_id, decision=c.decision, trigger=c.trigger)
-        for c in evidence.case_events(session, cases.get(session, case_id), limit)
+        for c in evidence.case_events(session, _case(session, op, case_id), limit)
     ]
 
 
@@ -335,6 +359,7 @@ def decision_detail(
 ) -> DecisionDetailOut:
     """A stored decision explained: its event, every feature value, each fired rule with its
     description and the values it read, each fired typology with its action."""
+    _check_decision(session, op, decision_id)
     d = evidence.decision_detail(session, decision_id)
     return DecisionDetailOut(
         decision_id=d.decision.id,

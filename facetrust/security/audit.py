@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import and_, event, false, or_, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from facetrust.errorcodes import ErrorCode
 from facetrust.errors import DomainError
@@ -205,7 +206,9 @@ def decode_cursor(cursor: str) -> tuple[dt.datetime, int]:
         raise ValueError("not a cursor this service gave") from exc
 
 
-def browse(session: Session, where: AuditFilter, cursor: str | None, limit: int) -> AuditPage:
+def browse(
+    session: Session, where: AuditFilter, cursor: str | None, limit: int, within: ColumnElement[bool] | None = None
+) -> AuditPage:
     """One page of the log, newest first, in a stable order (time, then sequence number): keyset
     paging, so a page follows from where the last one ended (no record twice, none skipped, even
     while new records are appended at the head). DomainError ``time_range_invalid`` for a range
@@ -217,6 +220,8 @@ def browse(session: Session, where: AuditFilter, cursor: str | None, limit: int)
     except ValueError:
         raise DomainError(ErrorCode.CURSOR_INVALID, "the cursor is not one this service gave") from None
     query = select(AuditRecord)
+    if within is not None:  # a tenant operator's scope (facetrust/identity/scope.py, audit_clause)
+        query = query.where(within)
     if where.kind:
         query = query.where(
             or_(AuditRecord.action == where.kind, AuditRecord.action.startswith(where.kind + ".", autoescape=True))

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from facetrust.api import auth
 from facetrust.api.deps import get_session
 from facetrust.clock import utcnow
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.security import audit
 from facetrust.security.models import AuditRecord
@@ -52,7 +53,10 @@ def problem_code(report: audit.ChainReport) -> str | None:
 def verify_audit_chain(
     op: Principal = Depends(auth.operator(*VERIFIERS)), session: Session = Depends(get_session)
 ) -> AuditVerifyOut:
-    """Walk the whole hash chain and say whether it is intact, or where it first breaks and why."""
+    """Walk the whole hash chain and say whether it is intact, or where it first breaks and why.
+    The chain is one for all tenants (its size alone tells every tenant's activity), so this is for
+    platform operators only: 403 ``platform_operator_required`` for a tenant's."""
+    Scope.of(op).require_platform()
     report = audit.verify(session)
     total = session.execute(select(func.count()).select_from(AuditRecord)).scalar_one()
     return AuditVerifyOut(
@@ -95,9 +99,10 @@ def browse_audit_log(
 ) -> AuditPageOut:
     """One page of the audit log, newest first, filtered by kind of action, actor, subject and time.
     Pages are keyset pages (stable under appends). The log holds no face data; the details an
-    operator typed are masked all the same (ID, card and mobile numbers)."""
+    operator typed are masked all the same (ID, card and mobile numbers). A tenant operator sees only
+    records about their tenant's subjects (``Scope.audit_clause``)."""
     where = audit.AuditFilter(kind=kind or None, actor=actor or None, subject=subject or None, since=since, until=until)
-    page = audit.browse(session, where, cursor or None, limit)
+    page = audit.browse(session, where, cursor or None, limit, Scope.of(op).audit_clause(AuditRecord.subject))
     return AuditPageOut(
         records=[
             AuditRecordOut(

@@ -36,6 +36,7 @@ PAGES: dict[str, tuple[str, bool]] = {
     "/console/audit": ("console/audit.html", False),
     "/console/webhooks": ("console/webhooks.html", False),
     "/console/devices": ("console/devices.html", False),
+    "/console/operators": ("console/operators.html", False),
 }
 
 CSP = (

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from facetrust.api import auth
 from facetrust.api.deps import app_keyring, get_session
 from facetrust.identity.models import Tenant
+from facetrust.identity.scope import Scope
 from facetrust.identity.service import Principal
 from facetrust.security.envelope import Keyring
 from facetrust.webhooks import service
@@ -98,8 +99,12 @@ def operator_webhook_deliveries(
     op: Principal = Depends(auth.operator(*READERS)),
     session: Session = Depends(get_session),
 ) -> list[DeliveryOut]:
-    """Every platform's delivery log (or one's), newest first."""
-    return [DeliveryOut.of(v) for v in service.deliveries(session, tenant_id, status, limit)]
+    """Every platform's delivery log (or one's), newest first; a tenant operator's own tenant's only
+    (another tenant named in ``tenant_id`` lists nothing)."""
+    scope = Scope.of(op)
+    if not scope.covers(tenant_id or scope.tenant_id):
+        return []
+    return [DeliveryOut.of(v) for v in service.deliveries(session, tenant_id or scope.tenant_id, status, limit)]
 
 
 @router.post("/operator/webhooks/deliveries/{delivery_id}/replay", status_code=202, response_model=DeliveryOut)
@@ -110,6 +115,7 @@ def operator_replay_webhook_delivery(
     session: Session = Depends(get_session),
 ) -> DeliveryOut:
     """Send a delivery's event again, audited with the operator and the reason."""
-    again = service.replay(session, None, delivery_id, op.audit_name, body.reason)
+    # A tenant operator's replay is looked up within their tenant: another's is "no such delivery".
+    again = service.replay(session, op.tenant_id, delivery_id, op.audit_name, body.reason)
     session.commit()
-    return DeliveryOut.of(service.delivery(session, None, again.id))
+    return DeliveryOut.of(service.delivery(session, op.tenant_id, again.id))

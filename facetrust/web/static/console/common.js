@@ -13,6 +13,7 @@ addStrings({
   "nav.audit": { zh: "审计", en: "Audit" },
   "nav.webhooks": { zh: "Webhook 投递", en: "Webhooks" },
   "nav.devices": { zh: "设备审核", en: "Device reviews" },
+  "nav.operators": { zh: "操作员", en: "Operators" },
   "signin.title": { zh: "操作员登录", en: "Operator sign-in" },
   "signin.explain": { zh: "请粘贴管理员用 “facetrust operators token 姓名 --role 角色” 为您签发的操作员凭证。凭证只保存在本标签页中，关闭即退出。",
     en: "Paste the operator token an admin issued you with “facetrust operators token NAME --role ROLE”. It is kept in this tab only; closing the tab signs you out." },
@@ -42,7 +43,7 @@ addStrings({
   "outcome.inconclusive": { zh: "无法确定", en: "Inconclusive" },
 });
 
-// The signed-in operator ({name, role}), once known.
+// The signed-in operator ({name, role, tenant_id}: null for a platform operator), once known.
 export let me = null;
 
 export const roleName = (role) => t("role." + role);
@@ -72,8 +73,11 @@ function header(current, onLanguage) {
     ["/console/audit", "nav.audit"], ["/console/webhooks", "nav.webhooks"], ["/console/devices", "nav.devices"]];
   document.querySelector("header.bar").replaceChildren(
     el("a", { class: "brand", href: "/console/", "data-i18n": "console.brand" }, t("console.brand")),
-    el("nav", {}, links.map(([href, key]) =>
-      el("a", { href, "data-i18n": key, "aria-current": href === current ? "page" : null }, t(key)))),
+    el("nav", {}, [...links.map(([href, key]) =>
+      el("a", { href, "data-i18n": key, "aria-current": href === current ? "page" : null }, t(key))),
+    // Admins only (shown once the operator is known): managing operators.
+    el("a", { href: "/console/operators", id: "nav-operators", hidden: true, "data-i18n": "nav.operators",
+      "aria-current": current === "/console/operators" ? "page" : null }, t("nav.operators"))]),
     el("span", { id: "who", class: "small muted" }),
     el("button", { id: "sign-out", class: "link", type: "button", hidden: true, onclick: () => signOut(true),
       "data-i18n": "common.sign_out" }, t("common.sign_out")),
@@ -86,6 +90,7 @@ function showWho() {
   const who = document.getElementById("who");
   who.textContent = me ? t("console.who", { name: me.name, role: roleName(me.role) }) : "";
   document.getElementById("sign-out").hidden = !me;
+  document.getElementById("nav-operators").hidden = !(me && me.role === "admin");
 }
 
 function signOut(byChoice) {
