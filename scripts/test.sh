@@ -35,11 +35,14 @@ url=$(./scripts/postgres.sh start "$pgdir")
 FACETRUST_TEST_MILVUS_URI=$(./scripts/milvus.sh start "$mvdir")
 export FACETRUST_TEST_MILVUS_URI
 
-# PostgreSQL runs what touches a database (-m "not unit"); SQLite runs everything. tests/conftest.py
-# marks a test unit only if neither it nor its fixtures can reach a database, and the SQLite run fails
-# a unit test that connects to one: so the two runs together run the whole suite, none of it twice for nothing.
-echo "== test suite on PostgreSQL, all but the unit tests (in the background; its report follows the SQLite one)"
-FACETRUST_TEST_DATABASE_URL=$url .venv/bin/python -m pytest -p no:cacheprovider -m "not unit" "$@" >"$pglog" 2>&1 &
+# PostgreSQL runs what touches a database through the service (-m "not unit and not browser"); SQLite
+# runs everything. tests/conftest.py marks a test unit only if neither it nor its fixtures can reach a
+# database, and the SQLite run fails a unit test that connects to one. The browser tests drive the
+# pages, which are the same whatever the database; every call they make is an API route the api tests
+# run on both. Run side by side on two cores, two browsers with real-time cameras starved each other
+# (a capture stalled, a payment declined: a failure of the machine, not of the code).
+echo "== test suite on PostgreSQL, all but the unit and browser tests (in the background; its report follows the SQLite one)"
+FACETRUST_TEST_DATABASE_URL=$url .venv/bin/python -m pytest -p no:cacheprovider -m "not unit and not browser" "$@" >"$pglog" 2>&1 &
 pgpid=$!
 
 echo "== test suite on SQLite"

@@ -325,7 +325,7 @@ def served(app):
 # Every test gets one kind (pyproject's [tool.pytest.ini_options] markers): ``browser`` and ``system``
 # by the module's ``pytestmark``; otherwise ``unit`` if nothing it runs can reach a database, ``api``
 # if it calls the app over HTTP, else ``db``. scripts/test.sh runs everything on SQLite and
-# ``-m "not unit"`` on PostgreSQL, so ``unit`` must never be wrong: it is decided from the test's and
+# ``-m "not unit and not browser"`` on PostgreSQL, so ``unit`` must never be wrong: it is decided from the test's and
 # its fixtures' source (conservatively: a mention of a database or an app is enough), and the SQLite
 # run fails a ``unit`` test that opens a database connection all the same (``_guard_unit``).
 
