@@ -52,6 +52,21 @@ def liveness_sessions(world) -> int:
         return s.execute(select(func.count()).select_from(LivenessSession)).scalar_one()
 
 
+def submit_face_real_name(page, person) -> None:
+    """Real name by face on the open real-name page: the form filled and sent (the capture starts)."""
+    page.locator("#choose-face").click()
+    page.fill("#name", person.name)
+    page.fill("#id-number", person.id_number)
+    page.locator("#submit").click()
+
+
+def captures_sent(page) -> list[dict]:
+    """The bodies of the captures the page sends from now on, in order."""
+    sent: list[dict] = []
+    page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/capture") else None)
+    return sent
+
+
 @pytest.fixture()
 def bank_world(tmp_path, database_url, shared_data):
     require_browser()
@@ -137,16 +152,12 @@ def test_a_failed_capture_says_which_action_the_tries_left_and_offers_more_time(
     with chromium(world.camera.path) as browser:
         page = new_page(browser, world.base_url, viewport=PHONE, lang="en")
         sign_in(page, token, "/app/real-name")
-        sent = []
-        page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/capture") else None)
+        sent = captures_sent(page)
 
         # Li blinks and opens her mouth; she is asked to turn left, then right.
         world.camera.show(LI.clip, 0, 120)
         fix_challenge(page, world.app, ["turn_left", "turn_right"])
-        page.locator("#choose-face").click()
-        page.fill("#name", LI.name)
-        page.fill("#id-number", LI.id_number)
-        page.locator("#submit").click()
+        submit_face_real_name(page, LI)
         box = page.locator("#error[data-code]")
         box.wait_for(timeout=60_000)
         assert box.get_attribute("data-code") == "action_not_performed"
@@ -175,10 +186,7 @@ def test_a_failed_capture_says_which_action_the_tries_left_and_offers_more_time(
         page.reload()
         world.camera.show(LI.clip, 120, 330)  # 14 s at half speed: longer than the slower capture
         fix_challenge(page, world.app, ["turn_left", "turn_right"])
-        page.locator("#choose-face").click()
-        page.fill("#name", LI.name)
-        page.fill("#id-number", LI.id_number)
-        page.locator("#submit").click()
+        submit_face_real_name(page, LI)
         expect(page.locator(".camera + .steps ~ .more-time input")).to_be_checked()
         page.locator("#error[data-code]").wait_for(timeout=60_000)
         longer = sent[-1]["frames"]
@@ -197,14 +205,10 @@ def test_a_take_the_browser_stalled_in_is_recorded_again_before_anything_is_sent
     with chromium(world.camera.path) as browser:
         page = new_page(browser, world.base_url, viewport=PHONE, lang="en")
         sign_in(page, token, "/app/real-name")
-        sent = []
-        page.on("request", lambda r: sent.append(json.loads(r.post_data)) if r.url.endswith("/capture") else None)
+        sent = captures_sent(page)
         world.camera.show(LI.clip, 0, 120)
         fix_challenge(page, world.app, ["blink", "open_mouth"])
-        page.locator("#choose-face").click()
-        page.fill("#name", LI.name)
-        page.fill("#id-number", LI.id_number)
-        page.locator("#submit").click()
+        submit_face_real_name(page, LI)
         expect(page.locator(".capture-view .prompt")).to_have_text(re.compile("blink", re.I), timeout=30_000)
         page.evaluate("() => { const end = performance.now() + 900; while (performance.now() < end) {} }")
         expect(page.locator(".capture-view .prompt")).to_have_text(
